@@ -1,0 +1,14 @@
+//! One module per subcommand.
+
+mod plugins;
+mod train;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Plugins(command) => plugins::run(command),
+        Command::Train(args) => train::run(args),
+    }
+}

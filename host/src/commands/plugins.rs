@@ -1,0 +1,187 @@
+//! `agon plugins list | show | verify | scan`.
+
+use std::path::PathBuf;
+
+use agon_registry::{
+    index::ManifestRecord, loader, PluginRequirement, Registry, RegistryError, ScanOutcome,
+};
+use agon_sdk::yaml;
+use anyhow::{bail, Context};
+
+use crate::cli::PluginsCommand;
+
+pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
+    let mut registry = Registry::from_environment();
+    for warning in &registry.index().warnings {
+        eprintln!("warning: {warning}");
+    }
+    match command {
+        PluginsCommand::List { json } => list(&mut registry, json),
+        PluginsCommand::Show { name } => show(&mut registry, &name),
+        PluginsCommand::Verify { paths } => verify(&mut registry, paths),
+        PluginsCommand::Scan => {
+            let outcomes = registry.scan()?;
+            let accepted = outcomes
+                .iter()
+                .filter(|(_, _, o)| matches!(o, ScanOutcome::Accepted(_)))
+                .count();
+            println!(
+                "indexed {accepted} of {} libraries in {}",
+                outcomes.len(),
+                registry.index().path().display()
+            );
+            print_refusals(&outcomes);
+            Ok(())
+        }
+    }
+}
+
+fn list(registry: &mut Registry, json: bool) -> anyhow::Result<()> {
+    let libraries = registry.load_all();
+    if json {
+        let entries: Vec<serde_json::Value> = libraries
+            .iter()
+            .map(|(path, origin, result)| match result {
+                Ok(library) => serde_json::json!({
+                    "path": path, "origin": origin, "sha256": library.sha256,
+                    "manifest": ManifestRecord::of(&library.manifest),
+                }),
+                Err(error) => serde_json::json!({
+                    "path": path, "origin": origin, "refused": error.to_string(),
+                }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    if libraries.is_empty() {
+        println!("no plugin libraries found; searched:");
+        for dir in &registry.search_path().dirs {
+            println!("  {} ({:?})", dir.path.display(), dir.origin);
+        }
+        println!("build the workspace's plugins with `cargo build`, or add a directory to AGON_PLUGIN_PATH");
+        return Ok(());
+    }
+    for (path, _, result) in &libraries {
+        if let Ok(library) = result {
+            let m = ManifestRecord::of(&library.manifest);
+            println!(
+                "{} {}  devices: {}  ABI {}",
+                m.qualified_name(),
+                m.version,
+                m.devices.join(", "),
+                m.sdk_abi
+            );
+            for c in &m.components {
+                println!("  {:<14} {:<20} {}", c.kind, c.name, c.description);
+            }
+            println!("  sha256 {}", library.sha256);
+            println!("  {}", path.display());
+        }
+    }
+    for (_, _, result) in &libraries {
+        if let Err(error) = result {
+            println!("refused: {error}");
+        }
+    }
+    Ok(())
+}
+
+fn print_refusals(outcomes: &[(PathBuf, agon_registry::Origin, ScanOutcome)]) {
+    for (path, _, outcome) in outcomes {
+        if let ScanOutcome::Refused(refusal) = outcome {
+            println!("refused {}: {refusal}", path.display());
+        }
+    }
+}
+
+fn show(registry: &mut Registry, name: &str) -> anyhow::Result<()> {
+    let requirement = PluginRequirement::parse(name)?;
+    registry.load_all();
+    let library = registry
+        .index()
+        .entries()
+        .filter(|e| {
+            requirement.matches(&e.manifest.namespace, &e.manifest.name, &e.manifest.version)
+        })
+        .max_by(|a, b| {
+            let v =
+                |e: &agon_registry::IndexEntry| semver::Version::parse(&e.manifest.version).ok();
+            v(a).cmp(&v(b))
+        })
+        .map(|e| e.path.clone());
+    let Some(path) = library else {
+        bail!("no plugin library provides `{requirement}`; `agon plugins list` shows what is available");
+    };
+    let library = registry.load(&path)?;
+    let m = &library.manifest;
+    println!("{} {}", m.qualified_name(), m.version);
+    println!("  path    {}", library.path.display());
+    println!("  sha256  {}", library.sha256);
+    println!("  ABI     {}", m.sdk_abi);
+    println!(
+        "  devices {}",
+        m.devices
+            .iter()
+            .map(|d| d.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for c in m.components.iter() {
+        println!("\n{} `{}` — {}", c.kind, c.name, c.description);
+        let config = c.default_config_yaml.trim();
+        if config.is_empty() || config == "null" {
+            println!("  (no configuration)");
+        } else {
+            // Re-emit through the YAML module so the listing is normalised.
+            let value =
+                yaml::parse(config).with_context(|| format!("default config of `{}`", c.name))?;
+            for line in yaml::to_string(&value)?.lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verify(registry: &mut Registry, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+    let paths: Vec<PathBuf> = if paths.is_empty() {
+        registry
+            .search_path()
+            .candidates()
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect()
+    } else {
+        paths
+    };
+    let checks: Vec<(PathBuf, Result<String, RegistryError>)> = paths
+        .into_iter()
+        .map(|path| {
+            let result = registry.verify(&path).map(|l| l.manifest.qualified_name());
+            (path, result)
+        })
+        .collect();
+    let mut problems = 0;
+    for (path, result) in &checks {
+        match result {
+            Ok(name) => println!("ok      {} ({name})", path.display()),
+            Err(error) => {
+                problems += 1;
+                println!("refused {error}");
+                if std::env::var_os("AGON_LOG_ABI_REPORT").is_some() {
+                    if let Some(report) = loader::full_report(path) {
+                        println!("{report}");
+                    }
+                }
+            }
+        }
+    }
+    if checks.is_empty() {
+        println!("no plugin libraries found on the search path");
+    }
+    if problems > 0 {
+        bail!("{problems} of {} plugin libraries refused", checks.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! The host's handles on plugin components: construction from a config, and
+//! calls whose errors say which component failed and whose outputs are
+//! checked before the host uses them (a plugin is untrusted input too).
+
+use std::path::Path;
+
+use abi_stable::std_types::{RResult, RSlice, RStr};
+use agon_registry::{PluginRequirement, Registry, ResolvedComponent};
+use agon_sdk::{
+    yaml, Batch, ComponentKind, DiscriminatorBox, GeneratorBox, MleOptions, PluginContext,
+    PluginError, RewardBox, RewardInput, RolloutRequest, SampleRequest, StepOptions, StepStats,
+    TokenBatch, VocabInfo,
+};
+use anyhow::{anyhow, bail};
+
+use crate::config::ComponentSpec;
+
+/// What every component of a run is told, besides its own config.
+#[derive(Clone, Debug)]
+pub struct SharedContext {
+    pub device: String,
+    pub seed: u64,
+    pub vocab: VocabInfo,
+    pub max_len: u32,
+    pub run_dir: String,
+}
+
+/// Resolves `spec` to a component of `kind`. `place` names the config
+/// section for messages (`generator`, `task.oracle`…).
+pub fn resolve(
+    registry: &mut Registry,
+    spec: &ComponentSpec,
+    kind: ComponentKind,
+    place: &str,
+    device: &str,
+) -> anyhow::Result<ResolvedComponent> {
+    let requirement =
+        PluginRequirement::parse(&spec.plugin).map_err(|e| anyhow!("{place}.plugin: {e}"))?;
+    let resolved = registry
+        .resolve(&requirement, kind, spec.component.as_deref())
+        .map_err(|e| anyhow!("{place}: {e}"))?;
+    let family = device.split(':').next().unwrap_or(device);
+    let devices = &resolved.library.manifest.devices;
+    if !devices.iter().any(|d| d.as_str() == family) {
+        bail!(
+            "{place}: {} does not support device `{device}` (it supports: {}); use a build of it with that device, or set `device:` to one it supports",
+            resolved.label(),
+            devices.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(resolved)
+}
+
+/// The component's config: the user's YAML merged over its default.
+fn merged_config(
+    resolved: &ResolvedComponent,
+    spec: &ComponentSpec,
+    place: &str,
+) -> anyhow::Result<String> {
+    let default = resolved.component.default_config_yaml.as_str();
+    let mut config = if default.trim().is_empty() {
+        yaml::Value::Null
+    } else {
+        yaml::parse(default)
+            .map_err(|e| anyhow!("{place}: the plugin's default config is not YAML: {e}"))?
+    };
+    if !spec.config.is_null() {
+        if config.is_null() {
+            bail!(
+                "{place}.config: {} takes no configuration; remove `config:`",
+                resolved.label()
+            );
+        }
+        yaml::merge(&mut config, spec.config.clone());
+    }
+    Ok(if config.is_null() {
+        String::new()
+    } else {
+        yaml::to_string(&config)?
+    })
+}
+
+fn context(shared: &SharedContext, config_yaml: String, seed_offset: u64) -> PluginContext {
+    PluginContext {
+        device: shared.device.as_str().into(),
+        seed: shared.seed.wrapping_add(seed_offset),
+        vocab: shared.vocab.clone(),
+        max_len: shared.max_len,
+        config_yaml: config_yaml.into(),
+        run_dir: shared.run_dir.as_str().into(),
+    }
+}
+
+fn plugin_call<T>(
+    label: &str,
+    operation: &str,
+    result: RResult<T, PluginError>,
+) -> anyhow::Result<T> {
+    result
+        .into_result()
+        .map_err(|e| anyhow!("{label}: {operation} failed: {e}"))
+}
+
+/// Checks a batch a plugin returned.
+fn check_batch(
+    label: &str,
+    operation: &str,
+    batch: &TokenBatch,
+    rows: usize,
+    vocab: u32,
+    max_len: u32,
+) -> anyhow::Result<()> {
+    if batch.rows() != rows {
+        bail!("{label}: {operation} returned {} sequences, {rows} were asked for (a bug in the plugin)", batch.rows());
+    }
+    if batch.width > max_len {
+        bail!("{label}: {operation} returned sequences of width {} > max_len {max_len} (a bug in the plugin)", batch.width);
+    }
+    batch.validate(vocab, operation).map_err(|e| {
+        anyhow!(
+            "{label}: {operation} returned a malformed batch (a bug in the plugin): {}",
+            e.message()
+        )
+    })
+}
+
+fn check_scores(label: &str, operation: &str, scores: &[f32], rows: usize) -> anyhow::Result<()> {
+    if scores.len() != rows {
+        bail!(
+            "{label}: {operation} returned {} values for {rows} sequences (a bug in the plugin)",
+            scores.len()
+        );
+    }
+    if let Some((i, bad)) = scores.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        bail!("{label}: {operation} returned {bad} for sequence {i}; training stops here");
+    }
+    Ok(())
+}
+
+/// A generator component.
+pub struct Generator {
+    pub label: String,
+    inner: GeneratorBox,
+    vocab: u32,
+    max_len: u32,
+}
+
+// The training loop (next) calls the rest of the contract.
+#[allow(dead_code)]
+impl Generator {
+    pub fn new(
+        resolved: &ResolvedComponent,
+        spec: &ComponentSpec,
+        place: &str,
+        shared: &SharedContext,
+        seed_offset: u64,
+    ) -> anyhow::Result<Self> {
+        let label = format!("{place} ({})", resolved.label());
+        let config = merged_config(resolved, spec, place)?;
+        let constructor = resolved.library.module.new_generator();
+        let inner = plugin_call(
+            &label,
+            "construction",
+            constructor(
+                RStr::from_str(resolved.component.name.as_str()),
+                &context(shared, config, seed_offset),
+            ),
+        )?;
+        Ok(Generator {
+            label,
+            inner,
+            vocab: shared.vocab.size,
+            max_len: shared.max_len,
+        })
+    }
+
+    pub fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> anyhow::Result<StepStats> {
+        let stats = plugin_call(&self.label, "MLE step", self.inner.mle_step(batch, options))?;
+        check_scores(&self.label, "MLE step loss", &[stats.loss], 1)?;
+        Ok(stats)
+    }
+
+    pub fn log_likelihood(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+        let values = plugin_call(
+            &self.label,
+            "log-likelihood",
+            self.inner.log_likelihood(batch),
+        )?;
+        check_scores(&self.label, "log-likelihood", &values, batch.targets.rows())?;
+        Ok(values.into_vec())
+    }
+
+    pub fn sample(&mut self, request: &SampleRequest) -> anyhow::Result<TokenBatch> {
+        let batch = plugin_call(&self.label, "sampling", self.inner.sample(request))?;
+        check_batch(
+            &self.label,
+            "sampling",
+            &batch,
+            request.count as usize,
+            self.vocab,
+            self.max_len,
+        )?;
+        Ok(batch)
+    }
+
+    pub fn rollout(&mut self, request: &RolloutRequest) -> anyhow::Result<TokenBatch> {
+        let rows = request.jobs.len() * request.rollouts_per_job as usize;
+        let batch = plugin_call(&self.label, "rollout", self.inner.rollout(request))?;
+        check_batch(
+            &self.label,
+            "rollout",
+            &batch,
+            rows,
+            self.vocab,
+            self.max_len,
+        )?;
+        Ok(batch)
+    }
+
+    pub fn policy_gradient_step(
+        &mut self,
+        batch: &Batch,
+        rewards: &[f32],
+        options: &StepOptions,
+    ) -> anyhow::Result<StepStats> {
+        let stats = plugin_call(
+            &self.label,
+            "policy-gradient step",
+            self.inner
+                .policy_gradient_step(batch, RSlice::from_slice(rewards), options),
+        )?;
+        check_scores(&self.label, "policy-gradient loss", &[stats.loss], 1)?;
+        Ok(stats)
+    }
+
+    pub fn update_rollout_policy(&mut self, rate: f32) -> anyhow::Result<()> {
+        plugin_call(
+            &self.label,
+            "rollout-policy update",
+            self.inner.update_rollout_policy(rate),
+        )
+    }
+
+    pub fn parameter_count(&self) -> u64 {
+        self.inner.parameter_count()
+    }
+
+    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        plugin_call(
+            &self.label,
+            "save",
+            self.inner.save(RStr::from_str(&dir.to_string_lossy())),
+        )
+    }
+
+    pub fn load(&mut self, dir: &Path) -> anyhow::Result<()> {
+        plugin_call(
+            &self.label,
+            "load",
+            self.inner.load(RStr::from_str(&dir.to_string_lossy())),
+        )
+    }
+}
+
+/// A discriminator component.
+pub struct Discriminator {
+    pub label: String,
+    inner: DiscriminatorBox,
+}
+
+#[allow(dead_code)]
+impl Discriminator {
+    pub fn new(
+        resolved: &ResolvedComponent,
+        spec: &ComponentSpec,
+        place: &str,
+        shared: &SharedContext,
+        seed_offset: u64,
+    ) -> anyhow::Result<Self> {
+        let label = format!("{place} ({})", resolved.label());
+        let config = merged_config(resolved, spec, place)?;
+        let constructor = resolved.library.module.new_discriminator();
+        let inner = plugin_call(
+            &label,
+            "construction",
+            constructor(
+                RStr::from_str(resolved.component.name.as_str()),
+                &context(shared, config, seed_offset),
+            ),
+        )?;
+        Ok(Discriminator { label, inner })
+    }
+
+    pub fn train_step(
+        &mut self,
+        real: &Batch,
+        generated: &Batch,
+        options: &StepOptions,
+    ) -> anyhow::Result<StepStats> {
+        let stats = plugin_call(
+            &self.label,
+            "training step",
+            self.inner.train_step(real, generated, options),
+        )?;
+        check_scores(&self.label, "training loss", &[stats.loss], 1)?;
+        Ok(stats)
+    }
+
+    pub fn probabilities(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+        let values = plugin_call(&self.label, "scoring", self.inner.probabilities(batch))?;
+        check_scores(&self.label, "scoring", &values, batch.targets.rows())?;
+        if let Some((i, bad)) = values
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(0.0..=1.0).contains(*v))
+        {
+            bail!("{}: scoring returned probability {bad} for sequence {i}, outside [0, 1] (a bug in the plugin)", self.label);
+        }
+        Ok(values.into_vec())
+    }
+
+    pub fn parameter_count(&self) -> u64 {
+        self.inner.parameter_count()
+    }
+
+    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        plugin_call(
+            &self.label,
+            "save",
+            self.inner.save(RStr::from_str(&dir.to_string_lossy())),
+        )
+    }
+
+    pub fn load(&mut self, dir: &Path) -> anyhow::Result<()> {
+        plugin_call(
+            &self.label,
+            "load",
+            self.inner.load(RStr::from_str(&dir.to_string_lossy())),
+        )
+    }
+}
+
+/// A reward component.
+pub struct Reward {
+    pub label: String,
+    inner: RewardBox,
+    pub needs_discriminator: bool,
+}
+
+impl Reward {
+    pub fn new(
+        resolved: &ResolvedComponent,
+        spec: &ComponentSpec,
+        place: &str,
+        shared: &SharedContext,
+        seed_offset: u64,
+    ) -> anyhow::Result<Self> {
+        let label = format!("{place} ({})", resolved.label());
+        let config = merged_config(resolved, spec, place)?;
+        let constructor = resolved.library.module.new_reward();
+        let inner = plugin_call(
+            &label,
+            "construction",
+            constructor(
+                RStr::from_str(resolved.component.name.as_str()),
+                &context(shared, config, seed_offset),
+            ),
+        )?;
+        let needs_discriminator = inner.needs_discriminator();
+        Ok(Reward {
+            label,
+            inner,
+            needs_discriminator,
+        })
+    }
+
+    pub fn set_corpus(&mut self, corpus: &TokenBatch) -> anyhow::Result<()> {
+        plugin_call(&self.label, "set_corpus", self.inner.set_corpus(corpus))
+    }
+
+    pub fn rewards(&mut self, input: &RewardInput) -> anyhow::Result<Vec<f32>> {
+        let values = plugin_call(&self.label, "reward", self.inner.rewards(input))?;
+        check_scores(&self.label, "reward", &values, input.sequences.rows())?;
+        Ok(values.into_vec())
+    }
+}

@@ -1,0 +1,135 @@
+//! Reading a config file, applying `--set` overrides, and explaining errors.
+
+use std::path::Path;
+
+use agon_sdk::yaml;
+use anyhow::{anyhow, bail, Context};
+
+use super::ExperimentConfig;
+
+/// Reads `path`, applies `overrides` (`key.path=value`) and checks every key.
+pub fn load_experiment(path: &Path, overrides: &[String]) -> anyhow::Result<ExperimentConfig> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow!("cannot read config {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "config {} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let explain = |e: yaml::Error| anyhow!("config {}: {}", path.display(), describe(&e));
+    // Typed parse of the file as written first: its errors carry line numbers.
+    let mut value = yaml::parse(&text).map_err(explain)?;
+    if value.is_null() {
+        bail!(
+            "config {} is empty; see configs/ for examples",
+            path.display()
+        );
+    }
+    yaml::from_str::<ExperimentConfig>(&text).map_err(explain)?;
+    for assignment in overrides {
+        apply_override(&mut value, assignment)?;
+    }
+    yaml::from_value(value).map_err(|e| {
+        anyhow!(
+            "config {} after --set {}: {}",
+            path.display(),
+            overrides.join(" --set "),
+            describe(&e)
+        )
+    })
+}
+
+/// serde_yaml's message, with "at line L column C" kept (it already names
+/// the key path, e.g. `task.max_len: invalid type…`).
+fn describe(error: &yaml::Error) -> String {
+    let message = error.to_string();
+    match yaml::error_location(error) {
+        Some((line, column)) if !message.contains("line") => {
+            format!("line {line} column {column}: {message}")
+        }
+        _ => message,
+    }
+}
+
+/// Sets `key.path` in `value` to `text` read as YAML, creating mappings on the way.
+pub fn apply_override(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()> {
+    let (path, text) = assignment
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--set {assignment}: expected KEY.PATH=VALUE, e.g. --set seed=3"))?;
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.trim().is_empty()) {
+        bail!("--set {assignment}: empty key in `{path}`");
+    }
+    let new_value = yaml::parse(text)
+        .with_context(|| format!("--set {assignment}: the value is not valid YAML"))?;
+    let mut slot = value;
+    for (i, key) in keys.iter().enumerate() {
+        if slot.is_null() {
+            *slot = yaml::Value::Mapping(yaml::Mapping::new());
+        }
+        let mapping = slot.as_mapping_mut().ok_or_else(|| {
+            anyhow!(
+                "--set {assignment}: `{}` is not a mapping, so it has no key `{key}`",
+                keys[..i].join(".")
+            )
+        })?;
+        let key_value = yaml::Value::String(key.to_string());
+        if !mapping.contains_key(&key_value) {
+            mapping.insert(key_value.clone(), yaml::Value::Null);
+        }
+        slot = mapping.get_mut(&key_value).expect("inserted above");
+    }
+    *slot = new_value;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    const MINIMAL: &str =
+        "name: t\ntask:\n  kind: synthetic-oracle\ngenerator:\n  plugin: agon/lstm-generator\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = load_experiment(write(MINIMAL).path(), &[]).unwrap();
+        assert_eq!(config.device, "cpu");
+        assert_eq!(config.task.vocab_size, 5000);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let file = write(&format!("{MINIMAL}  colour: red\n"));
+        let err = load_experiment(file.path(), &[]).unwrap_err().to_string();
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        assert!(err.contains("line 6"), "{err}");
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn overrides_set_nested_values_and_are_type_checked() {
+        let file = write(MINIMAL);
+        let config =
+            load_experiment(file.path(), &["task.max_len=7".into(), "seed=3".into()]).unwrap();
+        assert_eq!((config.task.max_len, config.seed), (7, 3));
+        let err = load_experiment(file.path(), &["task.max_len=seven".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_len") && err.contains("--set task.max_len=seven"),
+            "{err}"
+        );
+        let err = load_experiment(file.path(), &["nokey".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KEY.PATH=VALUE"), "{err}");
+    }
+}

@@ -1,0 +1,43 @@
+//! `agon` — the host: runs adversarial training of text generators with
+//! generators, discriminators and rewards loaded from plugin libraries.
+
+mod cli;
+mod commands;
+mod components;
+mod config;
+mod data;
+mod run_dir;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // A panic is a bug in agon; say so plainly instead of printing a backtrace
+    // prompt at the user. (Plugin panics never get here: the SDK turns them
+    // into errors inside the plugin.)
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error in agon (please report it): {info}");
+    }));
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", render(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, one clause each.
+fn render(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}

@@ -1,0 +1,139 @@
+//! The discriminator component.
+
+use std::path::Path;
+
+use agon_sdk::{
+    toolkit::{
+        device_for, dropout, labelled_batch, padded_ids, reinitialize, rng_from_seed, SeededInit,
+        Trainable,
+    },
+    Batch, DiscriminatorImpl, PluginContext, PluginError, PluginResult, StepOptions, StepStats,
+};
+use candle_core::{DType, Device, Module, D};
+use candle_nn::{VarBuilder, VarMap};
+
+use crate::{config::CnnDiscriminatorConfig, model::CnnHighway};
+
+const CHECKPOINT_FILE: &str = "cnn-discriminator.safetensors";
+
+/// SeqGAN's D.
+pub struct CnnDiscriminator {
+    config: CnnDiscriminatorConfig,
+    device: Device,
+    pad: u32,
+    /// Every input is padded to this length (≥ the widest filter).
+    input_len: usize,
+    model: CnnHighway,
+    params: Trainable,
+}
+
+impl CnnDiscriminator {
+    pub fn new(context: &PluginContext) -> PluginResult<Self> {
+        let config: CnnDiscriminatorConfig = context.config()?;
+        config.validate()?;
+        let device = device_for(context)?;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let model = CnnHighway::new(vb, context.vocab.size as usize, &config)?;
+        let highway_bound = (6.0 / (2.0 * config.total_filters() as f32)).sqrt();
+        // SeqGAN's initialisers: embedding U(−1, 1), conv and output weights
+        // N(0, 0.1) with biases 0.1, highway Glorot-uniform with zero bias.
+        reinitialize(&varmap, context.seed, |name, _| match name {
+            "embedding" => SeededInit::Uniform(1.0),
+            n if n.starts_with("highway") && n.ends_with("bias") => SeededInit::Const(0.0),
+            n if n.starts_with("highway") => SeededInit::Uniform(highway_bound),
+            n if n.ends_with("bias") => SeededInit::Const(0.1),
+            _ => SeededInit::Normal(0.1),
+        })?;
+        let widest = config.filter_sizes.iter().copied().max().unwrap_or(1);
+        Ok(CnnDiscriminator {
+            device,
+            pad: context.vocab.pad.into_option().unwrap_or(0),
+            input_len: (context.max_len as usize).max(widest),
+            model,
+            params: Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?,
+            config,
+        })
+    }
+
+    fn reject_sources(batch: &Batch) -> PluginResult<()> {
+        if batch.sources.is_some() {
+            return Err(PluginError::unsupported(
+                "cnn-highway scores sequences alone; use a pair discriminator for tasks with sources",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl DiscriminatorImpl for CnnDiscriminator {
+    fn train_step(
+        &mut self,
+        real: &Batch,
+        generated: &Batch,
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        Self::reject_sources(real)?;
+        Self::reject_sources(generated)?;
+        let batch = labelled_batch(
+            &real.targets,
+            &generated.targets,
+            self.input_len,
+            self.pad,
+            &self.device,
+        )?;
+        let features = self.model.features(&batch.ids)?;
+        let mut rng = rng_from_seed(options.seed);
+        let features = dropout(&features, self.config.dropout_keep, &mut rng)?;
+        let logits = self.model.output.forward(&features)?;
+        let targets = batch.labels.to_dtype(DType::U32)?;
+        let cross_entropy = candle_nn::loss::cross_entropy(&logits, &targets)?;
+        let l2 = ((self.model.output.weight().sqr()?.sum_all()?
+            + self
+                .model
+                .output
+                .bias()
+                .expect("output has a bias")
+                .sqr()?
+                .sum_all()?)?
+            * (self.config.l2_lambda / 2.0))?;
+        let loss = (cross_entropy + l2)?;
+        let predicted = logits.argmax(D::Minus1)?.to_dtype(DType::F32)?;
+        let accuracy = predicted
+            .eq(&batch.labels)?
+            .to_dtype(DType::F32)?
+            .mean_all()?
+            .to_scalar::<f32>()?;
+        let norm = self.params.minimise(&loss, "discriminator")?;
+        Ok(
+            StepStats::new(loss.to_scalar::<f32>()?, batch.lengths.len())
+                .with("accuracy", accuracy)
+                .with("grad_norm", norm),
+        )
+    }
+
+    fn probabilities(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        Self::reject_sources(batch)?;
+        let ids = padded_ids(&batch.targets, self.input_len, self.pad, &self.device)?;
+        let logits = self
+            .model
+            .output
+            .forward(&self.model.features(&ids)?)?
+            .detach();
+        let probs = candle_nn::ops::softmax_last_dim(&logits)?;
+        Ok(probs.narrow(1, 1, 1)?.squeeze(1)?.to_vec1::<f32>()?)
+    }
+
+    fn parameter_count(&self) -> u64 {
+        self.params.parameter_count()
+    }
+
+    fn save(&self, dir: &Path) -> PluginResult<()> {
+        self.params
+            .save(&dir.join(CHECKPOINT_FILE), Default::default())
+    }
+
+    fn load(&mut self, dir: &Path) -> PluginResult<()> {
+        self.params.load(&dir.join(CHECKPOINT_FILE)).map(|_| ())
+    }
+}

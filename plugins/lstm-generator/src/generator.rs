@@ -1,0 +1,341 @@
+//! The generator component: training steps, sampling, rollouts, checkpoints.
+
+use std::path::Path;
+
+use agon_sdk::{
+    toolkit::{
+        derive_seed, device_for, reinitialize, rng_from_seed, sample_from_logits, teacher_forcing,
+        SeededInit, Trainable,
+    },
+    Batch, GeneratorImpl, MleOptions, PluginContext, PluginError, PluginResult, Policy,
+    RolloutRequest, SampleRequest, StepOptions, StepStats, TokenBatch,
+};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand::Rng;
+
+use crate::{
+    config::LstmGeneratorConfig,
+    decode::{extend_rows, Row},
+    oracle,
+    weights::{LstmState, LstmWeights},
+};
+
+const CHECKPOINT_FILE: &str = "lstm-generator.safetensors";
+
+/// SeqGAN's generator, with its rollout policy and optimiser.
+pub struct LstmGenerator {
+    config: LstmGeneratorConfig,
+    device: Device,
+    bos: u32,
+    pad: u32,
+    eos: Option<u32>,
+    params: Trainable,
+    policy: LstmWeights,
+    rollout: LstmWeights,
+}
+
+impl LstmGenerator {
+    /// Builds the generator from its context (seeded initialisation, or the
+    /// oracle's weights when `oracle_weights` is set).
+    pub fn new(context: &PluginContext) -> PluginResult<Self> {
+        let config: LstmGeneratorConfig = context.config()?;
+        if config.embedding_dim == 0 || config.hidden_dim == 0 {
+            return Err(PluginError::config(
+                "embedding_dim and hidden_dim must be positive",
+            ));
+        }
+        let device = device_for(context)?;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let vocab = context.vocab.size as usize;
+        let policy = LstmWeights::new(vb, vocab, config.embedding_dim, config.hidden_dim)?;
+        reinitialize(&varmap, context.seed, |_, _| {
+            SeededInit::Normal(config.init_std)
+        })?;
+        if let Some(path) = &config.oracle_weights {
+            let path = Path::new(path);
+            oracle::assign(&policy, oracle::load_oracle_weights(path, &device)?, path)?;
+        }
+        let rollout = policy.detached_copy()?;
+        let params = Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?;
+        Ok(LstmGenerator {
+            device,
+            bos: context.vocab.bos,
+            pad: context.vocab.pad.into_option().unwrap_or(0),
+            eos: context.vocab.eos.into_option(),
+            params,
+            policy,
+            rollout,
+            config,
+        })
+    }
+
+    fn weights(&self, policy: Policy) -> &LstmWeights {
+        match policy {
+            Policy::Current => &self.policy,
+            Policy::Rollout => &self.rollout,
+        }
+    }
+
+    fn ensure_trainable(&self) -> PluginResult<()> {
+        if self.config.frozen {
+            return Err(PluginError::unsupported(
+                "this generator is frozen (frozen: true); it cannot be trained",
+            ));
+        }
+        Ok(())
+    }
+
+    fn ensure_unconditional(batch_sources: bool) -> PluginResult<()> {
+        if batch_sources {
+            return Err(PluginError::unsupported(
+                "lstm is an unconditional generator; use a seq2seq generator for tasks with sources",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[B, T]` log-probabilities of the targets, feeding the model's own
+    /// samples instead of the truth with probability `rate` (Bengio et al. 2015).
+    fn scheduled_sampling_log_probs(
+        &self,
+        targets: &TokenBatch,
+        rate: f32,
+        seed: u64,
+    ) -> PluginResult<Tensor> {
+        let rows = targets.rows();
+        let width = targets.width as usize;
+        let mut rng = rng_from_seed(seed);
+        let w = &self.policy;
+        let vocab = w.out_b.dim(0)?;
+        let mut state = w.zero_state(rows)?;
+        let mut inputs = vec![self.bos; rows];
+        let mut columns = Vec::with_capacity(width);
+        for t in 0..width {
+            let input = Tensor::new(inputs.as_slice(), &self.device)?;
+            state = w.step(&w.input_projection(&input)?, &state)?;
+            let log_probs = candle_nn::ops::log_softmax(&w.logits(&state.h)?, 1)?;
+            let truth: Vec<u32> = (0..rows).map(|r| targets.ids[r * width + t]).collect();
+            let truth_tensor = Tensor::new(truth.as_slice(), &self.device)?.unsqueeze(1)?;
+            columns.push(log_probs.gather(&truth_tensor, 1)?);
+            let model_logits = log_probs.detach().flatten_all()?.to_vec1::<f32>()?;
+            for r in 0..rows {
+                inputs[r] = if rng.random::<f32>() < rate {
+                    sample_from_logits(&model_logits[r * vocab..(r + 1) * vocab], 1.0, &mut rng)
+                } else {
+                    truth[r]
+                };
+            }
+        }
+        Ok(Tensor::cat(&columns, 1)?)
+    }
+
+    fn finish_batch(&self, rows: &[Row], width: usize) -> TokenBatch {
+        TokenBatch::from_rows_with_width(
+            &rows.iter().map(|r| r.tokens.as_slice()).collect::<Vec<_>>(),
+            self.pad,
+            width,
+        )
+    }
+}
+
+impl GeneratorImpl for LstmGenerator {
+    fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> PluginResult<StepStats> {
+        self.ensure_trainable()?;
+        Self::ensure_unconditional(batch.sources.is_some())?;
+        let tf = teacher_forcing(&batch.targets, self.bos, &self.device)?;
+        let log_probs = if options.scheduled_sampling > 0.0 {
+            self.scheduled_sampling_log_probs(
+                &batch.targets,
+                options.scheduled_sampling,
+                options.seed,
+            )?
+        } else {
+            self.policy.target_log_probs(&tf.inputs, &tf.targets)?
+        };
+        let tokens = batch.targets.token_count().max(1) as f64;
+        let loss = ((log_probs * &tf.mask)?.sum_all()? / -tokens)?;
+        let norm = self.params.minimise(&loss, "generator")?;
+        Ok(StepStats::new(loss.to_scalar::<f32>()?, batch.targets.rows()).with("grad_norm", norm))
+    }
+
+    fn log_likelihood(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        Self::ensure_unconditional(batch.sources.is_some())?;
+        let tf = teacher_forcing(&batch.targets, self.bos, &self.device)?;
+        let log_probs = self
+            .policy
+            .target_log_probs(&tf.inputs, &tf.targets)?
+            .detach();
+        Ok((log_probs * &tf.mask)?.sum(1)?.to_vec1::<f32>()?)
+    }
+
+    fn sample(&mut self, request: &SampleRequest) -> PluginResult<TokenBatch> {
+        Self::ensure_unconditional(request.sources.is_some())?;
+        let count = request.count as usize;
+        let max_len = request.max_len as usize;
+        let weights = self.weights(request.policy);
+        let mut rows: Vec<Row> = (0..count)
+            .map(|r| Row {
+                tokens: Vec::with_capacity(max_len),
+                rng: rng_from_seed(derive_seed(request.seed, &r.to_string())),
+                done: false,
+            })
+            .collect();
+        extend_rows(
+            weights,
+            weights.zero_state(count)?,
+            &mut rows,
+            vec![self.bos; count],
+            max_len,
+            request.temperature,
+            self.eos,
+        )?;
+        Ok(self.finish_batch(&rows, max_len))
+    }
+
+    fn rollout(&mut self, request: &RolloutRequest) -> PluginResult<TokenBatch> {
+        Self::ensure_unconditional(request.sources.is_some())?;
+        let weights = &self.rollout;
+        let sequences = &request.sequences;
+        let width = sequences.width as usize;
+        let hidden = weights.hidden_dim();
+        // One teacher-forced pass caches the state after every prefix.
+        let tf = teacher_forcing(sequences, self.bos, &self.device)?;
+        let (hs, cs) = weights.unroll(&tf.inputs, true)?;
+        let hs = hs.reshape((sequences.rows() * width, hidden))?;
+        let cs = cs
+            .expect("cells kept")
+            .reshape((sequences.rows() * width, hidden))?;
+
+        let per_job = request.rollouts_per_job as usize;
+        let mut order: Vec<(usize, usize)> = (0..request.jobs.len())
+            .flat_map(|j| (0..per_job).map(move |n| (j, n)))
+            .collect();
+        order.sort_by_key(|&(j, _)| request.jobs[j].prefix_len);
+        let mut rows = Vec::with_capacity(order.len());
+        let mut state_index = Vec::with_capacity(order.len());
+        let mut next_inputs = Vec::with_capacity(order.len());
+        for &(j, n) in &order {
+            let job = request.jobs[j];
+            let prefix = &sequences.row(job.row as usize)[..job.prefix_len as usize];
+            rows.push(Row {
+                tokens: prefix.to_vec(),
+                rng: rng_from_seed(derive_seed(job.seed, &n.to_string())),
+                done: Some(prefix[prefix.len() - 1]) == self.eos,
+            });
+            state_index.push((job.row as usize * width + prefix.len() - 1) as u32);
+            next_inputs.push(prefix[prefix.len() - 1]);
+        }
+        let index = Tensor::new(state_index.as_slice(), &self.device)?;
+        let state = LstmState {
+            h: hs.index_select(&index, 0)?,
+            c: cs.index_select(&index, 0)?,
+        };
+        extend_rows(
+            weights,
+            state,
+            &mut rows,
+            next_inputs,
+            request.max_len as usize,
+            request.temperature,
+            self.eos,
+        )?;
+        // Back to job-major order.
+        let mut ordered: Vec<Option<Row>> = (0..rows.len()).map(|_| None).collect();
+        for (row, &(j, n)) in rows.into_iter().zip(&order) {
+            ordered[j * per_job + n] = Some(row);
+        }
+        let rows: Vec<Row> = ordered
+            .into_iter()
+            .map(|r| r.expect("every slot filled"))
+            .collect();
+        Ok(self.finish_batch(&rows, request.max_len as usize))
+    }
+
+    fn policy_gradient_step(
+        &mut self,
+        batch: &Batch,
+        rewards: &[f32],
+        _options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        self.ensure_trainable()?;
+        Self::ensure_unconditional(batch.sources.is_some())?;
+        if let Some(bad) = rewards.iter().find(|r| !r.is_finite()) {
+            return Err(PluginError::numerical(format!(
+                "reward {bad} is not finite; the step was not applied"
+            )));
+        }
+        let targets = &batch.targets;
+        let tf = teacher_forcing(targets, self.bos, &self.device)?;
+        let rewards = Tensor::from_slice(
+            rewards,
+            (targets.rows(), targets.width as usize),
+            &self.device,
+        )?;
+        let log_probs = self.policy.target_log_probs(&tf.inputs, &tf.targets)?;
+        let weighted = ((log_probs * &tf.mask)? * rewards)?;
+        let loss = (weighted.sum_all()? / -(targets.rows().max(1) as f64))?;
+        let norm = self.params.minimise(&loss, "generator")?;
+        Ok(StepStats::new(loss.to_scalar::<f32>()?, targets.rows()).with("grad_norm", norm))
+    }
+
+    fn update_rollout_policy(&mut self, rate: f32) -> PluginResult<()> {
+        let rate = f64::from(rate);
+        let mut mixed = Vec::with_capacity(6);
+        for (old, current) in self
+            .rollout
+            .tensors()
+            .into_iter()
+            .zip(self.policy.tensors())
+        {
+            mixed.push(((old * rate)? + (current.detach() * (1.0 - rate))?)?);
+        }
+        let mixed: [Tensor; 6] = mixed
+            .try_into()
+            .map_err(|_| PluginError::other("six tensors"))?;
+        self.rollout = LstmWeights::from_tensors(mixed);
+        Ok(())
+    }
+
+    fn parameter_count(&self) -> u64 {
+        self.params.parameter_count()
+    }
+
+    fn save(&self, dir: &Path) -> PluginResult<()> {
+        let rollout = self
+            .rollout
+            .tensors()
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (format!("rollout.{i}"), t.clone()))
+            .collect();
+        self.params.save(&dir.join(CHECKPOINT_FILE), rollout)
+    }
+
+    fn load(&mut self, dir: &Path) -> PluginResult<()> {
+        let file = dir.join(CHECKPOINT_FILE);
+        let tensors = self.params.load(&file)?;
+        let mut rollout = Vec::with_capacity(6);
+        for (i, current) in self.policy.tensors().into_iter().enumerate() {
+            let t = tensors.get(&format!("rollout.{i}")).ok_or_else(|| {
+                PluginError::io(format!("{} has no rollout weights", file.display()))
+            })?;
+            if t.dims() != current.dims() {
+                return Err(PluginError::io(format!(
+                    "{}: rollout tensor {i} has shape {:?}, expected {:?}",
+                    file.display(),
+                    t.dims(),
+                    current.dims()
+                )));
+            }
+            rollout.push(t.clone());
+        }
+        self.rollout = LstmWeights::from_tensors(
+            rollout
+                .try_into()
+                .map_err(|_| PluginError::other("six tensors"))?,
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! The index file: every library that was accepted, with its sha256.
+//!
+//! JSON, at `$AGON_HOME/plugins-index.json` by default:
+//! `{"format": 1, "libraries": [{"path", "sha256", "size", "manifest"}]}`.
+//! Entries are parsed one by one, so a damaged entry is reported and dropped
+//! without affecting the others; the file is rewritten atomically
+//! (temporary file, fsync, rename).
+
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use agon_sdk::Manifest;
+use serde::{Deserialize, Serialize};
+
+use crate::error::RegistryError;
+
+const FORMAT: u64 = 1;
+
+/// One component, as the index records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentRecord {
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// A library's manifest, as the index records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    pub sdk_abi: String,
+    pub devices: Vec<String>,
+    pub components: Vec<ComponentRecord>,
+}
+
+impl ManifestRecord {
+    /// The record of a manifest.
+    pub fn of(manifest: &Manifest) -> Self {
+        ManifestRecord {
+            namespace: manifest.namespace.to_string(),
+            name: manifest.name.to_string(),
+            version: manifest.version.to_string(),
+            sdk_abi: manifest.sdk_abi.to_string(),
+            devices: manifest.devices.iter().map(|d| d.to_string()).collect(),
+            components: manifest
+                .components
+                .iter()
+                .map(|c| ComponentRecord {
+                    kind: c.kind.as_str().to_string(),
+                    name: c.name.to_string(),
+                    description: c.description.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// `namespace/name`.
+    pub fn qualified_name(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One indexed library.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Canonical path of the file.
+    pub path: PathBuf,
+    /// Lower-case hex sha256 of the file when it was indexed.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// What the library said about itself.
+    pub manifest: ManifestRecord,
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub struct Index {
+    path: PathBuf,
+    entries: BTreeMap<PathBuf, IndexEntry>,
+    /// Problems found while reading the file (damaged entries, bad JSON).
+    pub warnings: Vec<String>,
+}
+
+impl Index {
+    /// Reads the index at `path`; a missing file is an empty index, and
+    /// damage is reported in [`Index::warnings`] rather than as an error.
+    pub fn load(path: &Path) -> Self {
+        let mut index = Index {
+            path: path.to_path_buf(),
+            ..Index::default()
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return index,
+            Err(e) => {
+                index.warnings.push(format!(
+                    "cannot read the plugin index {}: {e}",
+                    path.display()
+                ));
+                return index;
+            }
+        };
+        let document: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(value) => value,
+            Err(e) => {
+                index.warnings.push(format!(
+                    "the plugin index {} is not valid JSON ({e}); it will be rebuilt",
+                    path.display()
+                ));
+                return index;
+            }
+        };
+        if document.get("format").and_then(|f| f.as_u64()) != Some(FORMAT) {
+            index.warnings.push(format!(
+                "the plugin index {} has an unknown format; it will be rebuilt",
+                path.display()
+            ));
+            return index;
+        }
+        let entries = document
+            .get("libraries")
+            .and_then(|l| l.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for (i, entry) in entries.into_iter().enumerate() {
+            match serde_json::from_value::<IndexEntry>(entry) {
+                Ok(entry) => {
+                    index.entries.insert(entry.path.clone(), entry);
+                }
+                Err(e) => index.warnings.push(format!(
+                    "{}: entry {i} is damaged ({e}) and was skipped",
+                    path.display()
+                )),
+            }
+        }
+        index
+    }
+
+    /// Where the index lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entry of a canonical path.
+    pub fn get(&self, path: &Path) -> Option<&IndexEntry> {
+        self.entries.get(path)
+    }
+
+    /// Adds or replaces an entry.
+    pub fn insert(&mut self, entry: IndexEntry) {
+        self.entries.insert(entry.path.clone(), entry);
+    }
+
+    /// Removes an entry.
+    pub fn remove(&mut self, path: &Path) -> Option<IndexEntry> {
+        self.entries.remove(path)
+    }
+
+    /// All entries, by path.
+    pub fn entries(&self) -> impl Iterator<Item = &IndexEntry> {
+        self.entries.values()
+    }
+
+    /// Writes the index atomically.
+    pub fn save(&self) -> Result<(), RegistryError> {
+        let fail = |reason: String| RegistryError::IndexWrite {
+            path: self.path.clone(),
+            reason,
+        };
+        let document = serde_json::json!({
+            "format": FORMAT,
+            "libraries": self.entries.values().collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&document).map_err(|e| fail(e.to_string()))?;
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+        }
+        let temporary = self
+            .path
+            .with_extension(format!("json.tmp-{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &self.path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            fail(e.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str) -> IndexEntry {
+        IndexEntry {
+            path: PathBuf::from(path),
+            sha256: "ab".repeat(32),
+            size: 10,
+            manifest: ManifestRecord {
+                namespace: "t".into(),
+                name: "n".into(),
+                version: "0.1.0".into(),
+                sdk_abi: "1.0".into(),
+                devices: vec!["cpu".into()],
+                components: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_and_a_damaged_entry_spares_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        let mut index = Index::load(&path);
+        assert!(index.warnings.is_empty());
+        index.insert(entry("/a.so"));
+        index.insert(entry("/b.so"));
+        index.save().unwrap();
+        let mut document: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        document["libraries"][0]["sha256"] = serde_json::json!(42);
+        std::fs::write(&path, document.to_string()).unwrap();
+        let reloaded = Index::load(&path);
+        assert_eq!(reloaded.entries().count(), 1);
+        assert!(reloaded.get(Path::new("/b.so")).is_some());
+        assert_eq!(reloaded.warnings.len(), 1);
+        assert!(
+            reloaded.warnings[0].contains("entry 0 is damaged"),
+            "{:?}",
+            reloaded.warnings
+        );
+    }
+
+    #[test]
+    fn garbage_file_is_a_warning_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let index = Index::load(&path);
+        assert_eq!(index.entries().count(), 0);
+        assert!(index.warnings[0].contains("not valid JSON"));
+    }
+}

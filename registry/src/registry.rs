@@ -1,0 +1,366 @@
+//! Scanning the search path, resolving references, loading libraries.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use agon_sdk::{ComponentInfo, ComponentKind};
+
+use crate::{
+    error::{Refusal, RegistryError},
+    index::{Index, IndexEntry, ManifestRecord},
+    library_file,
+    loader::{self, LoadedLibrary},
+    requirement::PluginRequirement,
+    search_path::{agon_home, Origin, SearchPath},
+};
+
+/// What a scan found for one file.
+#[derive(Debug)]
+pub enum ScanOutcome {
+    /// Loaded and indexed.
+    Accepted(Arc<LoadedLibrary>),
+    /// Refused, with the reason.
+    Refused(Refusal),
+}
+
+/// A component picked for a config.
+#[derive(Clone, Debug)]
+pub struct ResolvedComponent {
+    /// The library it lives in.
+    pub library: Arc<LoadedLibrary>,
+    /// Its manifest entry.
+    pub component: ComponentInfo,
+}
+
+impl ResolvedComponent {
+    /// `namespace/name@version:component`.
+    pub fn label(&self) -> String {
+        format!(
+            "{}@{}:{}",
+            self.library.manifest.qualified_name(),
+            self.library.manifest.version,
+            self.component.name
+        )
+    }
+}
+
+/// The plugin registry: a search path, an index and the libraries loaded so far.
+pub struct Registry {
+    search_path: SearchPath,
+    index: Index,
+    loaded: HashMap<PathBuf, Arc<LoadedLibrary>>,
+}
+
+impl Registry {
+    /// The search path from the environment and the index at
+    /// `$AGON_HOME/plugins-index.json`.
+    pub fn from_environment() -> Self {
+        Self::new(
+            SearchPath::from_environment(),
+            &agon_home().join("plugins-index.json"),
+        )
+    }
+
+    /// A registry over `search_path` with the index file `index_path`.
+    pub fn new(search_path: SearchPath, index_path: &Path) -> Self {
+        Registry {
+            search_path,
+            index: Index::load(index_path),
+            loaded: HashMap::new(),
+        }
+    }
+
+    /// The search path.
+    pub fn search_path(&self) -> &SearchPath {
+        &self.search_path
+    }
+
+    /// The index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Loads the library at `path`, refusing it if the index knows it with
+    /// another checksum; a library the index does not know yet is added
+    /// (trust on first use) and the index saved.
+    pub fn load(&mut self, path: &Path) -> Result<Arc<LoadedLibrary>, RegistryError> {
+        let library = self.verify(path)?;
+        if self.index.get(&library.path).is_none() {
+            self.index.insert(entry_of(&library));
+            self.index.save()?;
+        }
+        Ok(library)
+    }
+
+    /// Like [`Registry::load`], but never writes the index.
+    pub fn verify(&mut self, path: &Path) -> Result<Arc<LoadedLibrary>, RegistryError> {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some(library) = self.loaded.get(&canonical) {
+            return Ok(library.clone());
+        }
+        let indexed = self.index.get(&canonical).map(|e| e.sha256.clone());
+        let library = loader::load(&canonical, indexed.as_deref()).map_err(|refusal| {
+            RegistryError::Refused {
+                path: canonical.clone(),
+                refusal,
+            }
+        })?;
+        let library = Arc::new(library);
+        self.loaded.insert(canonical, library.clone());
+        Ok(library)
+    }
+
+    /// [`Registry::load`] of every library on the search path.
+    pub fn load_all(
+        &mut self,
+    ) -> Vec<(PathBuf, Origin, Result<Arc<LoadedLibrary>, RegistryError>)> {
+        self.search_path
+            .candidates()
+            .into_iter()
+            .map(|(path, origin)| {
+                let result = self.load(&path);
+                (path, origin, result)
+            })
+            .collect()
+    }
+
+    /// Loads every library on the search path, re-indexing each one that
+    /// loads (a deliberate re-scan accepts rebuilt libraries), and dropping
+    /// index entries whose file is gone. One bad library never stops the scan.
+    pub fn scan(&mut self) -> Result<Vec<(PathBuf, Origin, ScanOutcome)>, RegistryError> {
+        let mut outcomes = Vec::new();
+        for (path, origin) in self.search_path.candidates() {
+            let outcome = match self.loaded.get(&path) {
+                Some(library) => ScanOutcome::Accepted(library.clone()),
+                None => match loader::load(&path, None) {
+                    Ok(library) => {
+                        let library = Arc::new(library);
+                        self.loaded.insert(path.clone(), library.clone());
+                        ScanOutcome::Accepted(library)
+                    }
+                    Err(refusal) => ScanOutcome::Refused(refusal),
+                },
+            };
+            match &outcome {
+                ScanOutcome::Accepted(library) => self.index.insert(entry_of(library)),
+                ScanOutcome::Refused(_) => {
+                    self.index.remove(&path);
+                }
+            }
+            outcomes.push((path, origin, outcome));
+        }
+        let stale: Vec<PathBuf> = self
+            .index
+            .entries()
+            .filter(|e| !e.path.exists())
+            .map(|e| e.path.clone())
+            .collect();
+        for path in stale {
+            self.index.remove(&path);
+        }
+        self.index.save()?;
+        Ok(outcomes)
+    }
+
+    /// What every library on the search path is, without loading any that
+    /// the index already describes with a matching checksum.
+    fn survey(&mut self) -> Vec<(PathBuf, Result<ManifestRecord, Refusal>)> {
+        let mut survey = Vec::new();
+        for (path, _) in self.search_path.candidates() {
+            let result = match (self.loaded.get(&path), self.index.get(&path)) {
+                (Some(library), _) => Ok(ManifestRecord::of(&library.manifest)),
+                (None, Some(entry)) => {
+                    match library_file::read(&path).map(|b| library_file::sha256_hex(&b)) {
+                        Ok(sha) if sha == entry.sha256 => Ok(entry.manifest.clone()),
+                        Ok(sha) => Err(Refusal::ChecksumMismatch {
+                            indexed: entry.sha256.clone(),
+                            actual: sha,
+                        }),
+                        Err(refusal) => Err(refusal),
+                    }
+                }
+                (None, None) => self
+                    .load(&path)
+                    .map(|l| ManifestRecord::of(&l.manifest))
+                    .map_err(|e| match e {
+                        RegistryError::Refused { refusal, .. } => refusal,
+                        other => Refusal::LoadFailed(other.to_string()),
+                    }),
+            };
+            survey.push((path, result));
+        }
+        survey
+    }
+
+    /// Finds the library for `requirement` (highest matching version; the
+    /// earlier search directory on ties), loads it and picks the component
+    /// of `kind` named `component` (or its only one).
+    pub fn resolve(
+        &mut self,
+        requirement: &PluginRequirement,
+        kind: ComponentKind,
+        component: Option<&str>,
+    ) -> Result<ResolvedComponent, RegistryError> {
+        let survey = self.survey();
+        let mut best: Option<(semver::Version, PathBuf)> = None;
+        let mut refused_match = None;
+        for (path, result) in &survey {
+            match result {
+                Ok(record)
+                    if requirement.matches(&record.namespace, &record.name, &record.version) =>
+                {
+                    let version =
+                        semver::Version::parse(&record.version).expect("matches() parsed it");
+                    if best.as_ref().is_none_or(|(v, _)| version > *v) {
+                        best = Some((version, path.clone()));
+                    }
+                }
+                Err(refusal @ Refusal::ChecksumMismatch { .. })
+                    if self.index.get(path).is_some_and(|e| {
+                        requirement.qualified_name() == e.manifest.qualified_name()
+                    }) =>
+                {
+                    refused_match.get_or_insert((path.clone(), refusal.clone()));
+                }
+                _ => {}
+            }
+        }
+        let Some((_, path)) = best else {
+            if let Some((path, refusal)) = refused_match {
+                return Err(RegistryError::Refused { path, refusal });
+            }
+            return Err(not_found(requirement, &survey, &self.search_path));
+        };
+        let library = self.load(&path)?;
+        let component = pick_component(&library, kind, component)?;
+        Ok(ResolvedComponent { library, component })
+    }
+}
+
+fn entry_of(library: &LoadedLibrary) -> IndexEntry {
+    IndexEntry {
+        path: library.path.clone(),
+        sha256: library.sha256.clone(),
+        size: library.size,
+        manifest: ManifestRecord::of(&library.manifest),
+    }
+}
+
+fn not_found(
+    requirement: &PluginRequirement,
+    survey: &[(PathBuf, Result<ManifestRecord, Refusal>)],
+    search_path: &SearchPath,
+) -> RegistryError {
+    let found: Vec<String> = survey
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|m| format!("{}@{}", m.qualified_name(), m.version))
+        .collect();
+    let refused: Vec<String> = survey
+        .iter()
+        .filter_map(|(p, r)| r.as_ref().err().map(|e| format!("{} ({e})", p.display())))
+        .collect();
+    let dirs: Vec<String> = search_path
+        .dirs
+        .iter()
+        .map(|d| d.path.display().to_string())
+        .collect();
+    RegistryError::NotFound {
+        requirement: requirement.to_string(),
+        found: if found.is_empty() {
+            format!(
+                "; no plugin libraries were found in {} (build them with `cargo build`, or add their directory to AGON_PLUGIN_PATH)",
+                dirs.join(", ")
+            )
+        } else {
+            format!("; available: {}", found.join(", "))
+        },
+        refused: if refused.is_empty() {
+            String::new()
+        } else {
+            format!("; refused: {}", refused.join("; "))
+        },
+    }
+}
+
+fn pick_component(
+    library: &LoadedLibrary,
+    kind: ComponentKind,
+    name: Option<&str>,
+) -> Result<ComponentInfo, RegistryError> {
+    let label = format!(
+        "{}@{}",
+        library.manifest.qualified_name(),
+        library.manifest.version
+    );
+    let of_kind: Vec<&ComponentInfo> = library
+        .manifest
+        .components
+        .iter()
+        .filter(|c| c.kind == kind)
+        .collect();
+    let names = |list: &[&ComponentInfo]| {
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.iter()
+                .map(|c| c.name.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    match name {
+        Some(name) => {
+            if let Some(found) = of_kind.iter().find(|c| c.name.as_str() == name) {
+                return Ok((*found).clone());
+            }
+            if let Some(other) = library
+                .manifest
+                .components
+                .iter()
+                .find(|c| c.name.as_str() == name)
+            {
+                return Err(RegistryError::WrongKind {
+                    library: label,
+                    name: name.to_string(),
+                    actual: other.kind.to_string(),
+                    expected: kind.to_string(),
+                });
+            }
+            Err(RegistryError::UnknownComponent {
+                library: label,
+                kind: kind.to_string(),
+                name: name.to_string(),
+                available: names(&of_kind),
+            })
+        }
+        None => match of_kind.as_slice() {
+            [only] => Ok((*only).clone()),
+            [] => {
+                let others: Vec<String> = library
+                    .manifest
+                    .components
+                    .iter()
+                    .map(|c| format!("{} `{}`", c.kind, c.name))
+                    .collect();
+                Err(RegistryError::NoComponentOfKind {
+                    library: label,
+                    kind: kind.to_string(),
+                    hint: if others.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (it provides {})", others.join(", "))
+                    },
+                })
+            }
+            several => Err(RegistryError::AmbiguousComponent {
+                library: label,
+                kind: kind.to_string(),
+                available: names(several),
+            }),
+        },
+    }
+}

@@ -1,0 +1,673 @@
+//! What a plugin author implements, and the guards that make it ABI-safe.
+//!
+//! Implement [`GeneratorImpl`], [`DiscriminatorImpl`] and/or [`RewardImpl`]
+//! with ordinary Rust types, describe the library with [`PluginLibrary`] and
+//! export it with [`crate::export_plugin!`]. The SDK then:
+//!
+//! * catches every panic inside your code and returns it to the host as a
+//!   [`PluginError`] of kind [`ErrorKind::Panic`] (an uncaught panic crossing
+//!   an `extern "C"` boundary would abort the host);
+//! * *poisons* a component after it panicked: its later calls return
+//!   [`ErrorKind::Poisoned`], because its state may be half-updated;
+//! * validates every incoming batch (shapes, ids inside the vocabulary,
+//!   reward lengths, rollout jobs), so your code can index without checks.
+
+use std::{
+    any::Any,
+    cell::RefCell,
+    panic::{catch_unwind, AssertUnwindSafe},
+    path::Path,
+    sync::{Mutex, Once},
+};
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RBox, ROption, RResult, RSlice, RStr, RVec},
+};
+
+use crate::{
+    abi_version::ABI_VERSION,
+    batch::{Batch, TokenBatch},
+    context::PluginContext,
+    discriminator::{Discriminator, DiscriminatorBox, Discriminator_TO},
+    error::{ErrorKind, PluginError, PluginResult},
+    generator::{
+        DecodeRequest, Generator, GeneratorBox, Generator_TO, MleOptions, RolloutRequest,
+        SampleRequest,
+    },
+    manifest::{ComponentInfo, ComponentKind, Manifest},
+    reward::{Reward, RewardBox, RewardInput, Reward_TO},
+    root_module::{AgonPlugin, AgonPluginRef},
+    stats::{StepOptions, StepStats},
+};
+
+/// A generator, in plain Rust. See [`crate::Generator`] for each method's contract.
+pub trait GeneratorImpl: Send + 'static {
+    /// Teacher-forced MLE step; returns the mean per-token NLL as the loss.
+    fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> PluginResult<StepStats>;
+    /// Per-sequence log-likelihood in nats.
+    fn log_likelihood(&mut self, batch: &Batch) -> PluginResult<Vec<f32>>;
+    /// Ancestral sampling.
+    fn sample(&mut self, request: &SampleRequest) -> PluginResult<TokenBatch>;
+    /// Greedy / beam decoding. Unconditional generators need not implement it.
+    fn decode(&mut self, _request: &DecodeRequest) -> PluginResult<TokenBatch> {
+        Err(PluginError::unsupported(
+            "this generator does not implement decoding",
+        ))
+    }
+    /// Monte-Carlo completion of prefixes; `jobs × rollouts` rows, job-major.
+    fn rollout(&mut self, request: &RolloutRequest) -> PluginResult<TokenBatch>;
+    /// REINFORCE step from per-token rewards (`rows × width`).
+    fn policy_gradient_step(
+        &mut self,
+        batch: &Batch,
+        rewards: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats>;
+    /// `rollout ← rate · rollout + (1 − rate) · generator`.
+    fn update_rollout_policy(&mut self, rate: f32) -> PluginResult<()>;
+    /// Number of trainable parameters.
+    fn parameter_count(&self) -> u64;
+    /// Saves weights and optimiser state into the directory `dir`.
+    fn save(&self, dir: &Path) -> PluginResult<()>;
+    /// Loads what `save` wrote.
+    fn load(&mut self, dir: &Path) -> PluginResult<()>;
+}
+
+/// A discriminator, in plain Rust. See [`crate::Discriminator`].
+pub trait DiscriminatorImpl: Send + 'static {
+    /// One step on real (label 1) vs generated (label 0).
+    fn train_step(
+        &mut self,
+        real: &Batch,
+        generated: &Batch,
+        options: &StepOptions,
+    ) -> PluginResult<StepStats>;
+    /// `P(real)` per row, evaluation mode.
+    fn probabilities(&mut self, batch: &Batch) -> PluginResult<Vec<f32>>;
+    /// Number of trainable parameters.
+    fn parameter_count(&self) -> u64;
+    /// Saves weights and optimiser state into the directory `dir`.
+    fn save(&self, dir: &Path) -> PluginResult<()>;
+    /// Loads what `save` wrote.
+    fn load(&mut self, dir: &Path) -> PluginResult<()>;
+}
+
+/// A reward function, in plain Rust. See [`crate::Reward`].
+pub trait RewardImpl: Send + 'static {
+    /// Whether `input.discriminator` must be filled in.
+    fn needs_discriminator(&self) -> bool;
+    /// Receives the training corpus once before training. Default: ignore it.
+    fn set_corpus(&mut self, _corpus: &TokenBatch) -> PluginResult<()> {
+        Ok(())
+    }
+    /// One reward per row.
+    fn rewards(&mut self, input: &RewardInput) -> PluginResult<Vec<f32>>;
+}
+
+/// Describes a plugin library: who made it and how to build its components.
+///
+/// ```text
+/// struct MyLibrary;
+/// impl agon_sdk::PluginLibrary for MyLibrary {
+///     const NAMESPACE: &'static str = "my-lab";
+///     const NAME: &'static str = "my-discriminators";
+///     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+///     fn components() -> Vec<agon_sdk::ComponentInfo> { /* … */ }
+///     fn new_discriminator(name: &str, ctx: &agon_sdk::PluginContext)
+///         -> agon_sdk::PluginResult<Box<dyn agon_sdk::DiscriminatorImpl>> { /* … */ }
+/// }
+/// agon_sdk::export_plugin!(MyLibrary);
+/// ```
+pub trait PluginLibrary {
+    /// Team or lab, e.g. `seqgan-lab`.
+    const NAMESPACE: &'static str;
+    /// Library name, e.g. `cnn-discriminator`.
+    const NAME: &'static str;
+    /// Semver version; usually `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+
+    /// The components this library provides.
+    fn components() -> Vec<ComponentInfo>;
+
+    /// Builds the generator `name`.
+    fn new_generator(name: &str, _context: &PluginContext) -> PluginResult<Box<dyn GeneratorImpl>> {
+        Err(unknown_component::<Self>(ComponentKind::Generator, name))
+    }
+
+    /// Builds the discriminator `name`.
+    fn new_discriminator(
+        name: &str,
+        _context: &PluginContext,
+    ) -> PluginResult<Box<dyn DiscriminatorImpl>> {
+        Err(unknown_component::<Self>(
+            ComponentKind::Discriminator,
+            name,
+        ))
+    }
+
+    /// Builds the reward `name`.
+    fn new_reward(name: &str, _context: &PluginContext) -> PluginResult<Box<dyn RewardImpl>> {
+        Err(unknown_component::<Self>(ComponentKind::Reward, name))
+    }
+}
+
+/// The error for a component name the library does not have.
+pub fn unknown_component<L: PluginLibrary + ?Sized>(
+    kind: ComponentKind,
+    name: &str,
+) -> PluginError {
+    let known: Vec<String> = L::components()
+        .into_iter()
+        .filter(|c| c.kind == kind)
+        .map(|c| c.name.into_string())
+        .collect();
+    PluginError::config(format!(
+        "{}/{} has no {kind} named `{name}` (it has: {})",
+        L::NAMESPACE,
+        L::NAME,
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    ))
+}
+
+impl ComponentInfo {
+    /// Describes a component whose default config is `default_config`
+    /// (serialised to YAML).
+    pub fn new<C: serde::Serialize>(
+        kind: ComponentKind,
+        name: &str,
+        description: &str,
+        default_config: &C,
+    ) -> Self {
+        ComponentInfo {
+            kind,
+            name: name.into(),
+            description: description.into(),
+            default_config_yaml: crate::yaml::to_string(default_config)
+                .unwrap_or_default()
+                .into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Panic guard
+
+thread_local! {
+    static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Replaces the default panic hook (of this library's copy of std) with one
+/// that records the location instead of printing: the message reaches the
+/// user through the host, once, as an error.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            LAST_PANIC_LOCATION.with(|slot| *slot.borrow_mut() = location);
+        }));
+    });
+}
+
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    };
+    match LAST_PANIC_LOCATION.with(|slot| slot.borrow_mut().take()) {
+        Some(location) => format!("plugin panicked at {location}: {text}"),
+        None => format!("plugin panicked: {text}"),
+    }
+}
+
+/// Runs `f`, turning a panic into a [`ErrorKind::Panic`] error.
+pub fn catch_panic<R>(f: impl FnOnce() -> PluginResult<R>) -> PluginResult<R> {
+    install_panic_hook();
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(PluginError::new(ErrorKind::Panic, panic_message(payload))),
+    }
+}
+
+/// A component behind the panic guard, with a poison flag.
+struct Guarded<T: ?Sized> {
+    poisoned: Mutex<Option<String>>,
+    vocab_size: u32,
+    inner: Box<T>,
+}
+
+impl<T: ?Sized> Guarded<T> {
+    fn new(inner: Box<T>, vocab_size: u32) -> Self {
+        Guarded {
+            poisoned: Mutex::new(None),
+            vocab_size,
+            inner,
+        }
+    }
+
+    fn check_poison(&self) -> PluginResult<()> {
+        match &*self.poisoned.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(message) => Err(PluginError::new(
+                ErrorKind::Poisoned,
+                format!("this component panicked earlier and its state cannot be trusted ({message}); construct it again"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn poison_on_panic<R>(&self, result: PluginResult<R>) -> RResult<R, PluginError> {
+        if let Err(e) = &result {
+            if e.kind() == ErrorKind::Panic {
+                *self.poisoned.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(e.message().to_string());
+            }
+        }
+        result.into()
+    }
+
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut T, u32) -> PluginResult<R>,
+    ) -> RResult<R, PluginError> {
+        if let Err(e) = self.check_poison() {
+            return RResult::RErr(e);
+        }
+        let vocab = self.vocab_size;
+        let inner = &mut *self.inner;
+        let result = catch_panic(|| f(inner, vocab));
+        self.poison_on_panic(result)
+    }
+
+    fn call_ref<R>(&self, f: impl FnOnce(&T) -> PluginResult<R>) -> RResult<R, PluginError> {
+        if let Err(e) = self.check_poison() {
+            return RResult::RErr(e);
+        }
+        let result = catch_panic(|| f(&self.inner));
+        self.poison_on_panic(result)
+    }
+}
+
+fn validate_rewards(batch: &Batch, rewards: &[f32]) -> PluginResult<()> {
+    let expected = batch.targets.ids.len();
+    if rewards.len() != expected {
+        return Err(PluginError::input(format!(
+            "{} rewards for a {}×{} batch (one per token position expected)",
+            rewards.len(),
+            batch.targets.rows(),
+            batch.targets.width
+        )));
+    }
+    Ok(())
+}
+
+fn validate_sources(sources: &ROption<TokenBatch>, rows: usize, vocab: u32) -> PluginResult<()> {
+    if let ROption::RSome(sources) = sources {
+        sources.validate(vocab, "sources")?;
+        if sources.rows() != rows {
+            return Err(PluginError::input(format!(
+                "{} source rows for {rows} requested sequences",
+                sources.rows()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_rollout(request: &RolloutRequest, vocab: u32) -> PluginResult<()> {
+    request.sequences.validate(vocab, "rollout sequences")?;
+    validate_sources(&request.sources, request.sequences.rows(), vocab)?;
+    if request.rollouts_per_job == 0 {
+        return Err(PluginError::input("rollouts_per_job must be at least 1"));
+    }
+    for (i, job) in request.jobs.iter().enumerate() {
+        let row = job.row as usize;
+        if row >= request.sequences.rows() {
+            return Err(PluginError::input(format!(
+                "rollout job {i} names row {row} of a {}-row batch",
+                request.sequences.rows()
+            )));
+        }
+        let len = request.sequences.lengths[row];
+        if job.prefix_len == 0 || job.prefix_len > len || job.prefix_len > request.max_len {
+            return Err(PluginError::input(format!(
+                "rollout job {i}: prefix length {} not in 1..={len}",
+                job.prefix_len
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_temperature(temperature: f32) -> PluginResult<()> {
+    if !(temperature.is_finite() && temperature > 0.0) {
+        return Err(PluginError::input(format!(
+            "temperature must be a positive finite number, got {temperature}"
+        )));
+    }
+    Ok(())
+}
+
+impl Generator for Guarded<dyn GeneratorImpl> {
+    fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> RResult<StepStats, PluginError> {
+        self.call(|g, vocab| {
+            batch.validate(vocab)?;
+            g.mle_step(batch, options)
+        })
+    }
+
+    fn log_likelihood(&mut self, batch: &Batch) -> RResult<RVec<f32>, PluginError> {
+        self.call(|g, vocab| {
+            batch.validate(vocab)?;
+            g.log_likelihood(batch).map(RVec::from)
+        })
+    }
+
+    fn sample(&mut self, request: &SampleRequest) -> RResult<TokenBatch, PluginError> {
+        self.call(|g, vocab| {
+            validate_temperature(request.temperature)?;
+            validate_sources(&request.sources, request.count as usize, vocab)?;
+            g.sample(request)
+        })
+    }
+
+    fn decode(&mut self, request: &DecodeRequest) -> RResult<TokenBatch, PluginError> {
+        self.call(|g, vocab| {
+            request.sources.validate(vocab, "sources")?;
+            if request.beam_size == 0 {
+                return Err(PluginError::input("beam_size must be at least 1"));
+            }
+            g.decode(request)
+        })
+    }
+
+    fn rollout(&mut self, request: &RolloutRequest) -> RResult<TokenBatch, PluginError> {
+        self.call(|g, vocab| {
+            validate_temperature(request.temperature)?;
+            validate_rollout(request, vocab)?;
+            g.rollout(request)
+        })
+    }
+
+    fn policy_gradient_step(
+        &mut self,
+        batch: &Batch,
+        rewards: RSlice<'_, f32>,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        self.call(|g, vocab| {
+            batch.validate(vocab)?;
+            validate_rewards(batch, rewards.as_slice())?;
+            g.policy_gradient_step(batch, rewards.as_slice(), options)
+        })
+    }
+
+    fn update_rollout_policy(&mut self, rate: f32) -> RResult<(), PluginError> {
+        self.call(|g, _| {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(PluginError::input(format!(
+                    "rollout update rate must be in [0, 1], got {rate}"
+                )));
+            }
+            g.update_rollout_policy(rate)
+        })
+    }
+
+    fn parameter_count(&self) -> u64 {
+        self.call_ref(|g| Ok(g.parameter_count())).unwrap_or(0)
+    }
+
+    fn save(&self, dir: RStr<'_>) -> RResult<(), PluginError> {
+        self.call_ref(|g| g.save(Path::new(dir.as_str())))
+    }
+
+    fn load(&mut self, dir: RStr<'_>) -> RResult<(), PluginError> {
+        self.call(|g, _| g.load(Path::new(dir.as_str())))
+    }
+}
+
+impl Discriminator for Guarded<dyn DiscriminatorImpl> {
+    fn train_step(
+        &mut self,
+        real: &Batch,
+        generated: &Batch,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        self.call(|d, vocab| {
+            real.validate(vocab)?;
+            generated.validate(vocab)?;
+            d.train_step(real, generated, options)
+        })
+    }
+
+    fn probabilities(&mut self, batch: &Batch) -> RResult<RVec<f32>, PluginError> {
+        self.call(|d, vocab| {
+            batch.validate(vocab)?;
+            d.probabilities(batch).map(RVec::from)
+        })
+    }
+
+    fn parameter_count(&self) -> u64 {
+        self.call_ref(|d| Ok(d.parameter_count())).unwrap_or(0)
+    }
+
+    fn save(&self, dir: RStr<'_>) -> RResult<(), PluginError> {
+        self.call_ref(|d| d.save(Path::new(dir.as_str())))
+    }
+
+    fn load(&mut self, dir: RStr<'_>) -> RResult<(), PluginError> {
+        self.call(|d, _| d.load(Path::new(dir.as_str())))
+    }
+}
+
+impl Reward for Guarded<dyn RewardImpl> {
+    fn needs_discriminator(&self) -> bool {
+        self.call_ref(|r| Ok(r.needs_discriminator()))
+            .unwrap_or(false)
+    }
+
+    fn set_corpus(&mut self, corpus: &TokenBatch) -> RResult<(), PluginError> {
+        self.call(|r, vocab| {
+            corpus.validate(vocab, "corpus")?;
+            r.set_corpus(corpus)
+        })
+    }
+
+    fn rewards(&mut self, input: &RewardInput) -> RResult<RVec<f32>, PluginError> {
+        self.call(|r, vocab| {
+            input.sequences.validate(vocab, "sequences")?;
+            let rows = input.sequences.rows();
+            validate_sources(&input.sources, rows, vocab)?;
+            if let ROption::RSome(references) = &input.references {
+                references.validate(vocab, "references")?;
+            }
+            if let ROption::RSome(scores) = &input.discriminator {
+                if scores.len() != rows {
+                    return Err(PluginError::input(format!(
+                        "{} discriminator scores for {rows} sequences",
+                        scores.len()
+                    )));
+                }
+            }
+            r.rewards(input).map(RVec::from)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Root module
+
+extern "C" fn manifest_fn<L: PluginLibrary>() -> RResult<Manifest, PluginError> {
+    catch_panic(|| {
+        Ok(Manifest {
+            namespace: L::NAMESPACE.into(),
+            name: L::NAME.into(),
+            version: L::VERSION.into(),
+            sdk_abi: ABI_VERSION,
+            devices: crate::supported_devices()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            components: L::components().into(),
+        })
+    })
+    .into()
+}
+
+extern "C" fn new_generator_fn<L: PluginLibrary>(
+    name: RStr<'_>,
+    context: &PluginContext,
+) -> RResult<GeneratorBox, PluginError> {
+    catch_panic(|| L::new_generator(name.as_str(), context))
+        .map(|inner| {
+            let guarded: Guarded<dyn GeneratorImpl> = Guarded::new(inner, context.vocab.size);
+            Generator_TO::from_ptr(RBox::new(guarded), TD_Opaque)
+        })
+        .into()
+}
+
+extern "C" fn new_discriminator_fn<L: PluginLibrary>(
+    name: RStr<'_>,
+    context: &PluginContext,
+) -> RResult<DiscriminatorBox, PluginError> {
+    catch_panic(|| L::new_discriminator(name.as_str(), context))
+        .map(|inner| {
+            let guarded: Guarded<dyn DiscriminatorImpl> = Guarded::new(inner, context.vocab.size);
+            Discriminator_TO::from_ptr(RBox::new(guarded), TD_Opaque)
+        })
+        .into()
+}
+
+extern "C" fn new_reward_fn<L: PluginLibrary>(
+    name: RStr<'_>,
+    context: &PluginContext,
+) -> RResult<RewardBox, PluginError> {
+    catch_panic(|| L::new_reward(name.as_str(), context))
+        .map(|inner| {
+            let guarded: Guarded<dyn RewardImpl> = Guarded::new(inner, context.vocab.size);
+            Reward_TO::from_ptr(RBox::new(guarded), TD_Opaque)
+        })
+        .into()
+}
+
+/// The root module of library `L`; called by [`crate::export_plugin!`].
+pub fn root_module<L: PluginLibrary>() -> AgonPluginRef {
+    use abi_stable::prefix_type::PrefixTypeTrait;
+    AgonPlugin {
+        manifest: manifest_fn::<L>,
+        new_generator: new_generator_fn::<L>,
+        new_discriminator: new_discriminator_fn::<L>,
+        new_reward: new_reward_fn::<L>,
+    }
+    .leak_into_prefix()
+}
+
+/// The exported symbol name abi_stable looks up (its mangled
+/// `lib_header.root module loader`), spelled out so that plugin crates need
+/// no direct abi_stable dependency. A unit test checks it against abi_stable.
+#[doc(hidden)]
+pub const ROOT_MODULE_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+
+/// Exports a [`PluginLibrary`] as an agon plugin library.
+///
+/// Use once, at the crate root of a `cdylib` crate:
+/// `agon_sdk::export_plugin!(MyLibrary);`
+#[macro_export]
+macro_rules! export_plugin {
+    ($library:ty) => {
+        // What abi_stable's `#[export_root_module]` expands to, with paths
+        // through agon_sdk so the plugin needs no abi_stable dependency.
+        #[no_mangle]
+        #[allow(non_upper_case_globals)]
+        pub static _1as_0lib_1header_0root_bmodule_bloader:
+            $crate::reexports::abi_stable::library::LibHeader = {
+            extern "C" fn __agon_root_module(
+            ) -> $crate::reexports::abi_stable::library::RootModuleResult {
+                $crate::reexports::abi_stable::library::__call_root_module_loader(
+                    $crate::author::root_module::<$library>,
+                )
+            }
+            unsafe {
+                $crate::reexports::abi_stable::library::LibHeader::from_constructor::<
+                    $crate::AgonPluginRef,
+                >(
+                    __agon_root_module,
+                    $crate::reexports::abi_stable::library::CheckTypeLayout::Yes,
+                )
+            }
+        };
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_module_symbol_matches_abi_stable() {
+        assert_eq!(
+            ROOT_MODULE_SYMBOL,
+            abi_stable::library::ROOT_MODULE_LOADER_NAME
+        );
+    }
+
+    #[test]
+    fn catch_panic_turns_panics_into_errors_with_location() {
+        let err = catch_panic::<()>(|| panic!("boom {}", 7)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Panic);
+        assert!(err.message().contains("boom 7"), "{err}");
+        assert!(err.message().contains("author.rs"), "{err}");
+    }
+
+    struct Exploding;
+    impl RewardImpl for Exploding {
+        fn needs_discriminator(&self) -> bool {
+            false
+        }
+        fn rewards(&mut self, input: &RewardInput) -> PluginResult<Vec<f32>> {
+            if input.sequences.rows() == 2 {
+                panic!("two rows");
+            }
+            Ok(vec![1.0; input.sequences.rows()])
+        }
+    }
+
+    #[test]
+    fn a_panicking_component_is_poisoned_afterwards() {
+        let mut guarded: Guarded<dyn RewardImpl> = Guarded::new(Box::new(Exploding), 10);
+        let input = |rows: usize| RewardInput {
+            sequences: TokenBatch::from_rows(&vec![vec![1u32, 2]; rows], 0),
+            sources: ROption::RNone,
+            references: ROption::RNone,
+            discriminator: ROption::RNone,
+        };
+        assert_eq!(guarded.rewards(&input(1)).unwrap().len(), 1);
+        let err = guarded.rewards(&input(2)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Panic);
+        let err = guarded.rewards(&input(1)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Poisoned);
+    }
+
+    #[test]
+    fn out_of_vocabulary_input_is_refused_before_the_component_runs() {
+        let mut guarded: Guarded<dyn RewardImpl> = Guarded::new(Box::new(Exploding), 3);
+        let err = guarded
+            .rewards(&RewardInput {
+                sequences: TokenBatch::from_rows(&[vec![1u32, 7]], 0),
+                sources: ROption::RNone,
+                references: ROption::RNone,
+                discriminator: ROption::RNone,
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+}

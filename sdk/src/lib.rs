@@ -1,0 +1,76 @@
+//! # agon-sdk — the plugin boundary of agon
+//!
+//! agon is a host for adversarial training of text generators (SeqGAN and its
+//! family). The host owns the *algorithm* — pretraining, the adversarial loop,
+//! the Monte-Carlo rollout scheduler, metrics — and plugins own the *models*.
+//! This crate is the only thing a plugin library needs to depend on.
+//!
+//! ## What crosses the boundary
+//! Only token ids with lengths ([`TokenBatch`]), `f32` scores, small stats
+//! structs ([`StepStats`]), errors ([`PluginError`]) and YAML / path strings.
+//! Never tensors: Candle tensors are not ABI-stable, and keeping them inside
+//! the plugin lets every plugin own its weights, optimiser state and device
+//! memory.
+//!
+//! ## Writing a plugin
+//! Implement the Rust traits in [`author`] ([`GeneratorImpl`],
+//! [`DiscriminatorImpl`], [`RewardImpl`], [`PluginLibrary`]) and export the
+//! library with [`export_plugin!`]. The SDK wraps every call in a panic guard:
+//! a panic inside your code becomes a [`PluginError`] of kind
+//! [`ErrorKind::Panic`] for the host, never an abort. See
+//! `docs/writing-a-plugin.md` in the agon repository for a walk-through.
+//!
+//! The `candle` feature adds [`toolkit`]: device selection, batch → tensor
+//! helpers, seeded sampling, safetensors checkpoints, an Adam whose state can
+//! be saved, and gradient clipping. The `cuda` feature forwards to Candle's.
+//!
+//! ## Compatibility
+//! See [`abi_version`] for the rule that lets a newer host load older plugins.
+
+pub mod abi_version;
+pub mod author;
+pub mod batch;
+pub mod context;
+pub mod discriminator;
+pub mod error;
+pub mod generator;
+pub mod manifest;
+pub mod reward;
+pub mod root_module;
+pub mod stats;
+pub mod yaml;
+
+#[cfg(feature = "candle")]
+pub mod toolkit;
+
+pub use abi_version::{AbiVersion, ABI_VERSION};
+pub use author::{DiscriminatorImpl, GeneratorImpl, PluginLibrary, RewardImpl};
+pub use batch::{Batch, TokenBatch};
+pub use context::{PluginContext, VocabInfo};
+pub use discriminator::{Discriminator, DiscriminatorBox};
+pub use error::{ErrorKind, PluginError, PluginResult};
+pub use generator::{
+    DecodeRequest, Generator, GeneratorBox, MleOptions, Policy, PrefixJob, RolloutRequest,
+    SampleRequest,
+};
+pub use manifest::{ComponentInfo, ComponentKind, Manifest};
+pub use reward::{Reward, RewardBox, RewardInput};
+pub use root_module::{AgonPlugin, AgonPluginRef};
+pub use stats::{StepOptions, StepStats};
+
+/// Re-exports used by [`export_plugin!`]; not part of the stable API.
+#[doc(hidden)]
+pub mod reexports {
+    pub use abi_stable;
+}
+
+/// The devices this build of the SDK (and so of the plugin linking it) can use.
+///
+/// `["cpu"]` by default, `["cpu", "cuda"]` when built with the `cuda` feature.
+pub fn supported_devices() -> Vec<String> {
+    let mut devices = vec!["cpu".to_string()];
+    if cfg!(feature = "cuda") {
+        devices.push("cuda".to_string());
+    }
+    devices
+}

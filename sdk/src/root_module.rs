@@ -1,0 +1,49 @@
+//! The root module every plugin library exports.
+
+use abi_stable::{
+    declare_root_module_statics,
+    library::RootModule,
+    sabi_types::VersionStrings,
+    std_types::{RResult, RStr},
+    StableAbi,
+};
+
+use crate::{
+    abi_version::ABI_VERSION_STRING, context::PluginContext, discriminator::DiscriminatorBox,
+    error::PluginError, generator::GeneratorBox, manifest::Manifest, reward::RewardBox,
+};
+
+/// The functions a plugin library exports. A prefix type: later minor ABI
+/// versions append constructors after the last field, and a newer host can
+/// still load a library that lacks them (see [`crate::abi_version`]).
+///
+/// Plugin authors never fill this in by hand: [`crate::export_plugin!`] does.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = AgonPluginRef)))]
+#[sabi(missing_field(panic))]
+pub struct AgonPlugin {
+    /// The library's manifest.
+    pub manifest: extern "C" fn() -> RResult<Manifest, PluginError>,
+    /// Constructs the generator component `name`.
+    pub new_generator: extern "C" fn(
+        name: RStr<'_>,
+        context: &PluginContext,
+    ) -> RResult<GeneratorBox, PluginError>,
+    /// Constructs the discriminator component `name`.
+    pub new_discriminator: extern "C" fn(
+        name: RStr<'_>,
+        context: &PluginContext,
+    ) -> RResult<DiscriminatorBox, PluginError>,
+    /// Constructs the reward component `name`.
+    #[sabi(last_prefix_field)]
+    pub new_reward:
+        extern "C" fn(name: RStr<'_>, context: &PluginContext) -> RResult<RewardBox, PluginError>,
+}
+
+impl RootModule for AgonPluginRef {
+    declare_root_module_statics! {AgonPluginRef}
+    const BASE_NAME: &'static str = "agon_plugin";
+    const NAME: &'static str = "agon plugin";
+    const VERSION_STRINGS: VersionStrings = VersionStrings::new(ABI_VERSION_STRING);
+}

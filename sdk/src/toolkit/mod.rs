@@ -1,0 +1,32 @@
+//! Plugin-author toolkit on Candle (feature `candle`).
+//!
+//! * [`device`] — the Candle device a [`crate::PluginContext`] asks for;
+//! * [`tensors`] — [`crate::TokenBatch`] → input / target / mask tensors;
+//! * [`init`] — seeded initialisation of a `VarMap`;
+//! * [`rng`] — seeded ChaCha sampling and initialisation (Candle's CPU RNG
+//!   cannot be seeded, so every random draw of a plugin goes through here);
+//! * [`checkpoint`] — named tensors to and from safetensors files;
+//! * [`adam`] — Adam whose moments can be saved and restored;
+//! * [`clip`] — gradient clipping by global norm;
+//! * [`trainable`] — variables + Adam + clip: one step, save, load.
+
+pub mod adam;
+pub mod checkpoint;
+pub mod clip;
+pub mod device;
+pub mod init;
+pub mod rng;
+pub mod tensors;
+pub mod trainable;
+
+pub use adam::{Adam, AdamConfig};
+pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars};
+pub use clip::clip_grad_norm;
+pub use device::device_for;
+pub use init::{reinitialize, SeededInit};
+pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
+pub use tensors::{
+    dropout, labelled_batch, length_mask, padded_ids, teacher_forcing, LabelledBatch,
+    TeacherForcing,
+};
+pub use trainable::Trainable;

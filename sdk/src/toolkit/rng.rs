@@ -1,0 +1,95 @@
+//! Seeded randomness for plugins.
+//!
+//! Candle's CPU random tensors come from an RNG that cannot be seeded, so a
+//! plugin that used them would make runs irreproducible. Everything random —
+//! initial weights, sampling, dropout masks — draws from a ChaCha stream
+//! seeded from the context or the request instead.
+
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+/// The RNG every plugin uses.
+pub type SeededRng = rand_chacha::ChaCha8Rng;
+
+/// A ChaCha RNG seeded with `seed`.
+pub fn rng_from_seed(seed: u64) -> SeededRng {
+    SeededRng::seed_from_u64(seed)
+}
+
+/// A seed for a named sub-stream of `seed` (e.g. one per weight tensor), so
+/// that adding a stream does not shift the values of the others.
+pub fn derive_seed(seed: u64, stream: &str) -> u64 {
+    // FNV-1a over the stream name, mixed with the seed by SplitMix64.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in stream.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut z = seed ^ hash;
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `n` draws from N(0, std²).
+pub fn normal_vec(rng: &mut SeededRng, n: usize, std: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let z: f32 = StandardNormal.sample(rng);
+            z * std
+        })
+        .collect()
+}
+
+/// Draws one id from `softmax(logits / temperature)` (inverse CDF, f64
+/// accumulation so large vocabularies do not lose mass to rounding).
+pub fn sample_from_logits(logits: &[f32], temperature: f32, rng: &mut SeededRng) -> u32 {
+    let inv_t = 1.0 / f64::from(temperature);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let total: f64 = logits
+        .iter()
+        .map(|&l| ((l as f64 - max) * inv_t).exp())
+        .sum();
+    let target = rng.random::<f64>() * total;
+    let mut acc = 0.0;
+    for (id, &l) in logits.iter().enumerate() {
+        acc += ((l as f64 - max) * inv_t).exp();
+        if acc > target {
+            return id as u32;
+        }
+    }
+    // Rounding left `target` a hair above the sum: take the last likely id.
+    logits
+        .iter()
+        .rposition(|&l| l.is_finite())
+        .unwrap_or(logits.len() - 1) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_stream_and_streams_differ() {
+        assert_eq!(
+            normal_vec(&mut rng_from_seed(3), 4, 1.0),
+            normal_vec(&mut rng_from_seed(3), 4, 1.0)
+        );
+        assert_ne!(derive_seed(3, "a"), derive_seed(3, "b"));
+        assert_ne!(derive_seed(3, "a"), derive_seed(4, "a"));
+    }
+
+    #[test]
+    fn sampling_follows_the_softmax() {
+        let logits = [0.0f32, (3.0f32).ln(), f32::NEG_INFINITY];
+        let mut rng = rng_from_seed(0);
+        let mut counts = [0usize; 3];
+        for _ in 0..20_000 {
+            counts[sample_from_logits(&logits, 1.0, &mut rng) as usize] += 1;
+        }
+        assert_eq!(counts[2], 0);
+        let p1 = counts[1] as f64 / 20_000.0;
+        assert!((p1 - 0.75).abs() < 0.015, "p1 = {p1}");
+    }
+}

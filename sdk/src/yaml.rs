@@ -1,0 +1,84 @@
+//! The one place agon touches a YAML library.
+//!
+//! `serde_yaml` is deprecated upstream; every YAML read or write in agon (host
+//! and SDK) goes through this module so that a maintained fork such as
+//! `serde_yaml_ng` can replace it here alone.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::PluginError;
+
+/// A parsed YAML document.
+pub type Value = serde_yaml::Value;
+/// A YAML mapping.
+pub type Mapping = serde_yaml::Mapping;
+/// A YAML parse or type error, with its location.
+pub type Error = serde_yaml::Error;
+
+/// Parses a YAML document into a [`Value`].
+pub fn parse(text: &str) -> Result<Value, Error> {
+    serde_yaml::from_str(text)
+}
+
+/// Parses a YAML document straight into `T`.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
+    serde_yaml::from_str(text)
+}
+
+/// Converts a [`Value`] into `T`.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
+    serde_yaml::from_value(value)
+}
+
+/// Serialises `value` as a YAML document.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, Error> {
+    serde_yaml::to_string(value)
+}
+
+/// Converts `value` into a [`Value`].
+pub fn to_value<T: Serialize>(value: &T) -> Result<Value, Error> {
+    serde_yaml::to_value(value)
+}
+
+/// `(line, column)`, 1-based, of where an error was found, when known.
+pub fn error_location(error: &Error) -> Option<(usize, usize)> {
+    error.location().map(|l| (l.line(), l.column()))
+}
+
+/// Deep-merges `overlay` into `base`: mappings merge key by key, anything else
+/// in `overlay` replaces what `base` had.
+pub fn merge(base: &mut Value, overlay: Value) {
+    match (base, overlay) {
+        (Value::Mapping(base), Value::Mapping(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+/// A component's config from its YAML string; the empty string is `T::default()`.
+pub fn component_config<T: DeserializeOwned + Default>(text: &str) -> Result<T, PluginError> {
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    from_str(text).map_err(|e| PluginError::config(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_is_deep_and_overlay_wins() {
+        let mut base = parse("a: {x: 1, y: 2}\nb: [1, 2]").unwrap();
+        merge(&mut base, parse("a: {y: 3, z: 4}\nb: [5]").unwrap());
+        assert_eq!(base, parse("a: {x: 1, y: 3, z: 4}\nb: [5]").unwrap());
+    }
+}

@@ -1,0 +1,264 @@
+//! Plugins loaded into one process: several libraries of one interface side
+//! by side, panics caught at the boundary, and `agon plugins list`.
+
+use std::path::Path;
+
+use abi_stable::std_types::{ROption, RStr};
+use agon_integration_tests::{build_dir, fixture_library, fixtures_dir, plugin_library, Sandbox};
+use agon_registry::{PluginRequirement, Registry, SearchPath};
+use agon_sdk::{Batch, ComponentKind, ErrorKind, PluginContext, RewardInput, TokenBatch};
+
+fn registry(dirs: &[&Path], sandbox: &Sandbox) -> Registry {
+    Registry::new(
+        SearchPath::explicit(dirs.iter().map(|d| d.to_path_buf())),
+        &sandbox.home().join("plugins-index.json"),
+    )
+}
+
+fn small_context() -> PluginContext {
+    let mut context = PluginContext::for_tests(50, 12);
+    context.seed = 11;
+    context
+}
+
+fn batch() -> Batch {
+    Batch::unconditional(TokenBatch::from_rows(
+        &[
+            vec![1u32, 2, 3, 4, 5, 6],
+            vec![7, 8, 9],
+            vec![10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21],
+        ],
+        0,
+    ))
+}
+
+#[test]
+fn two_discriminator_libraries_live_side_by_side_and_differ() {
+    let sandbox = Sandbox::new();
+    let mut registry = registry(&[build_dir()], &sandbox);
+    let mut scores = Vec::new();
+    for (plugin, config) in [
+        (
+            "seqgan-lab/cnn-discriminator",
+            "filter_sizes: [2, 3]\nfilter_counts: [8, 8]\n",
+        ),
+        (
+            "rnn-lab/gru-discriminator",
+            "hidden_dim: 16\nembedding_dim: 8\n",
+        ),
+    ] {
+        let resolved = registry
+            .resolve(
+                &PluginRequirement::parse(plugin).unwrap(),
+                ComponentKind::Discriminator,
+                None,
+            )
+            .unwrap();
+        let mut context = small_context();
+        context.config_yaml = config.into();
+        let mut discriminator = (resolved.library.module.new_discriminator())(
+            RStr::from_str(resolved.component.name.as_str()),
+            &context,
+        )
+        .unwrap();
+        let probabilities = discriminator.probabilities(&batch()).unwrap().into_vec();
+        assert_eq!(probabilities.len(), 3);
+        assert!(
+            probabilities.iter().all(|p| (0.0..=1.0).contains(p)),
+            "{probabilities:?}"
+        );
+        scores.push((resolved.library.path.clone(), probabilities, discriminator));
+    }
+    assert_ne!(scores[0].0, scores[1].0, "two different library files");
+    assert_ne!(
+        scores[0].1, scores[1].1,
+        "two different models score differently"
+    );
+    // Both stay usable, interleaved, in one process.
+    let (_, _, first) = &mut scores[0];
+    assert_eq!(first.probabilities(&batch()).unwrap().len(), 3);
+    let (_, _, second) = &mut scores[1];
+    assert_eq!(second.probabilities(&batch()).unwrap().len(), 3);
+}
+
+#[test]
+fn the_same_library_resolves_to_one_loaded_instance() {
+    let sandbox = Sandbox::new();
+    let mut registry = registry(&[build_dir()], &sandbox);
+    let requirement = PluginRequirement::parse("agon/rewards@^0.1").unwrap();
+    let a = registry
+        .resolve(&requirement, ComponentKind::Reward, Some("bleu"))
+        .unwrap();
+    let b = registry
+        .resolve(&requirement, ComponentKind::Reward, Some("maligan"))
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a.library, &b.library));
+}
+
+#[test]
+fn a_panicking_plugin_returns_an_error_and_the_host_carries_on() {
+    let sandbox = Sandbox::new();
+    let mut registry = registry(&[fixtures_dir(), build_dir()], &sandbox);
+    let faulty = registry
+        .load(&fixture_library("agon_fixture_fault_injector"))
+        .unwrap();
+    let context = small_context();
+    let input = RewardInput {
+        sequences: TokenBatch::from_rows(&[vec![1u32, 2]], 0),
+        sources: ROption::RNone,
+        references: ROption::RNone,
+        discriminator: ROption::RNone,
+    };
+
+    let mut reward = (faulty.module.new_reward())(RStr::from_str("panics"), &context).unwrap();
+    let error = reward.rewards(&input).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Panic);
+    assert!(error.message().contains("index out of bounds"), "{error}");
+    assert!(
+        error.message().contains("fault-injector/src/lib.rs"),
+        "{error}"
+    );
+    // Its state is no longer trusted.
+    assert_eq!(
+        reward.rewards(&input).unwrap_err().kind(),
+        ErrorKind::Poisoned
+    );
+
+    let Err(error) =
+        (faulty.module.new_reward())(RStr::from_str("panics-on-construction"), &context)
+            .into_result()
+    else {
+        panic!("construction should fail");
+    };
+    assert_eq!(error.kind(), ErrorKind::Panic);
+    assert!(error.message().contains("constructor exploded"), "{error}");
+
+    // The host, and other plugins, carry on.
+    let good = registry.load(&plugin_library("agon_rewards")).unwrap();
+    let mut reward = (good.module.new_reward())(RStr::from_str("discriminator"), &context).unwrap();
+    let input = RewardInput {
+        discriminator: ROption::RSome(vec![0.25f32].into()),
+        ..input
+    };
+    assert_eq!(reward.rewards(&input).unwrap().into_vec(), vec![0.25]);
+}
+
+#[test]
+fn plugins_list_shows_every_built_library_with_kind_version_devices_and_sha256() {
+    let sandbox = Sandbox::new();
+    let listing = sandbox.run(&["plugins", "list"], &[]).success();
+    for (qualified, crate_name, component) in [
+        (
+            "agon/lstm-generator 0.1.0",
+            "agon_lstm_generator",
+            "generator      lstm",
+        ),
+        (
+            "seqgan-lab/cnn-discriminator 0.1.0",
+            "agon_cnn_discriminator",
+            "discriminator  cnn-highway",
+        ),
+        (
+            "rnn-lab/gru-discriminator 0.1.0",
+            "agon_gru_discriminator",
+            "discriminator  gru",
+        ),
+        ("agon/rewards 0.1.0", "agon_rewards", "reward         bleu"),
+    ] {
+        assert!(
+            listing.contains(&format!("{qualified}  devices: cpu  ABI 1.0")),
+            "{qualified} missing:\n{listing}"
+        );
+        assert!(
+            listing.contains(component),
+            "{component} missing:\n{listing}"
+        );
+        let bytes = std::fs::read(plugin_library(crate_name)).unwrap();
+        let sha = agon_registry::library_file::sha256_hex(&bytes);
+        assert!(
+            listing.contains(&format!("sha256 {sha}")),
+            "sha256 of {crate_name} missing:\n{listing}"
+        );
+    }
+    assert!(
+        !listing.contains("fixture"),
+        "fixtures must not sit beside the real plugins:\n{listing}"
+    );
+    // The listing indexed them.
+    let index = std::fs::read_to_string(sandbox.home().join("plugins-index.json")).unwrap();
+    assert!(index.contains("agon_cnn_discriminator"), "{index}");
+}
+
+#[test]
+fn plugins_show_prints_the_manifest_and_default_configs() {
+    let sandbox = Sandbox::new();
+    let shown = sandbox
+        .run(
+            &["plugins", "show", "seqgan-lab/cnn-discriminator@^0.1"],
+            &[],
+        )
+        .success();
+    assert!(shown.contains("discriminator `cnn-highway`"), "{shown}");
+    assert!(shown.contains("filter_sizes"), "{shown}");
+    assert!(shown.contains("l2_lambda: 0.2"), "{shown}");
+}
+
+/// A plugin crate outside the workspace, depending on agon-sdk alone (the
+/// example of docs/writing-a-plugin.md), builds and is used by `agon train`.
+#[test]
+fn a_plugin_built_outside_the_workspace_loads_and_runs() {
+    let sandbox = Sandbox::new();
+    let root = agon_integration_tests::workspace_root();
+    let crate_dir = sandbox.path().join("distinct-tokens-reward");
+    std::fs::create_dir_all(crate_dir.join("src")).unwrap();
+    let example = root.join("docs/examples/distinct-tokens-reward");
+    let manifest = std::fs::read_to_string(example.join("Cargo.toml"))
+        .unwrap()
+        .replace("../../../sdk", root.join("sdk").to_str().unwrap());
+    std::fs::write(crate_dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(example.join("src/lib.rs"), crate_dir.join("src/lib.rs")).unwrap();
+    // Same dependency versions as the workspace, and the fixtures' target
+    // directory, where agon-sdk (without Candle) is already built.
+    std::fs::copy(root.join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let target = fixtures_dir().parent().unwrap();
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--target-dir", target.to_str().unwrap()])
+        .current_dir(&crate_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let library = fixtures_dir().join(agon_integration_tests::library_file(
+        "distinct_tokens_reward",
+    ));
+
+    let verified = sandbox
+        .run(&["plugins", "verify", library.to_str().unwrap()], &[])
+        .success();
+    assert!(verified.contains("acme/distinct-tokens"), "{verified}");
+    let plugin_dir = sandbox.path().join("acme");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::copy(&library, plugin_dir.join(library.file_name().unwrap())).unwrap();
+    let config = root.join("configs/wiring.yaml");
+    let out = sandbox.path().join("run");
+    let stdout = sandbox
+        .run(
+            &[
+                "train",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "reward={plugin: acme/distinct-tokens@^0.3, config: {power: 2.0}}",
+            ],
+            &[&plugin_dir],
+        )
+        .success();
+    assert!(
+        stdout.contains("reward (acme/distinct-tokens@0.3.1:distinct-tokens): rewards"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,210 @@
+//! Helpers for agon's integration tests: build the plugins and the `agon`
+//! binary once, and run `agon` in an isolated home directory.
+//!
+//! `cargo test` builds no cdylibs, so the first test that needs them runs
+//! `cargo build` (the workspace's default members: host and plugins) and,
+//! for the refusal tests, builds the deliberately broken fixture plugins
+//! into their own target directory, `target/fixtures`, so they never appear
+//! beside the real plugins.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::OnceLock,
+};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn target_root() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                workspace_root().join(p)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo(args: &[&str]) {
+    let output = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("cannot run cargo");
+    assert!(
+        output.status.success(),
+        "cargo {} failed:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Builds `agon` and the plugins (once per test process); returns the
+/// directory holding them.
+pub fn build_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        cargo(&["build"]);
+        target_root().join("debug")
+    })
+}
+
+/// Builds the fixture plugins (once per test process); returns their directory.
+pub fn fixtures_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = target_root().join("fixtures");
+        cargo(&[
+            "build",
+            "-p",
+            "agon-fixture-fault-injector",
+            "-p",
+            "agon-fixture-future-sdk",
+            "-p",
+            "agon-fixture-layout-mismatch",
+            "--target-dir",
+            target.to_str().expect("UTF-8 target path"),
+        ]);
+        target.join("debug")
+    })
+}
+
+/// The file name of a library built from crate `name` (`agon_rewards` →
+/// `libagon_rewards.so` on Linux).
+pub fn library_file(name: &str) -> String {
+    format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// A built plugin library of this workspace.
+pub fn plugin_library(name: &str) -> PathBuf {
+    build_dir().join(library_file(name))
+}
+
+/// A built fixture library.
+pub fn fixture_library(name: &str) -> PathBuf {
+    fixtures_dir().join(library_file(name))
+}
+
+/// An isolated agon home (index, user plugins) and scratch space.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path().join("agon-home")
+    }
+
+    /// `agon` with this sandbox's home, no inherited plugin path, run from
+    /// the workspace root (so config paths like `data/...` resolve).
+    pub fn agon(&self) -> Command {
+        let mut command =
+            Command::new(build_dir().join(format!("agon{}", std::env::consts::EXE_SUFFIX)));
+        command
+            .current_dir(workspace_root())
+            .env("AGON_HOME", self.home())
+            .env_remove("AGON_PLUGIN_PATH")
+            .env_remove("AGON_LOG_ABI_REPORT");
+        command
+    }
+
+    /// Runs `agon args…` with extra plugin directories.
+    pub fn run(&self, args: &[&str], plugin_path: &[&Path]) -> Run {
+        let mut command = self.agon();
+        command.args(args);
+        if !plugin_path.is_empty() {
+            command.env(
+                "AGON_PLUGIN_PATH",
+                std::env::join_paths(plugin_path).expect("joinable paths"),
+            );
+        }
+        Run(command.output().expect("cannot run agon"))
+    }
+
+    /// Writes `text` to `name` in the sandbox; returns the path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+}
+
+/// The outcome of one `agon` run.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// Asserts success; returns stdout.
+    pub fn success(&self) -> String {
+        assert!(
+            self.0.status.success(),
+            "agon failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+            self.0.status,
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+
+    /// Asserts a clean failure: exit code 1 (not a signal, not a panic) and
+    /// one `error:` message; returns stdout and stderr together.
+    pub fn clean_failure(&self) -> String {
+        let all = format!("{}{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.0.status.code(),
+            Some(1),
+            "expected exit code 1, got {:?}:\n{all}",
+            self.0.status
+        );
+        assert!(!all.contains("internal error"), "agon panicked:\n{all}");
+        assert!(
+            !all.contains("RUST_BACKTRACE"),
+            "a panic message reached the user:\n{all}"
+        );
+        assert_eq!(
+            self.stderr().matches("error:").count(),
+            1,
+            "expected one error message:\n{all}"
+        );
+        all
+    }
+}
