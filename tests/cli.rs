@@ -6,11 +6,22 @@ use std::path::Path;
 
 use agon_integration_tests::{fixtures_dir, workspace_root, Sandbox};
 
+/// A tiny task and schedule: one MLE epoch, one adversarial epoch with one
+/// rollout, so that every component is called within seconds.
 const TASK: &str = "task:
   kind: synthetic-oracle
-  vocab_size: 5000
   max_len: 20
-  train_data: data/seqgan_oracle/real_data.txt
+  oracle:
+    plugin: agon/lstm-generator
+    config: {oracle_weights: data/seqgan_oracle/oracle.safetensors, frozen: true}
+  train_samples: 64
+  heldout_samples: 32
+  eval_samples: 32
+training:
+  batch_size: 16
+  mle: {epochs: 1}
+  discriminator_pretraining: {rounds: 0}
+  adversarial: {epochs: 1, rollouts: 1, d_steps: 0}
 ";
 
 fn config(sandbox: &Sandbox, components: &str) -> String {
@@ -36,56 +47,81 @@ fn train(
     (run, out)
 }
 
+fn smoke() -> String {
+    workspace_root()
+        .join("configs/smoke.yaml")
+        .to_string_lossy()
+        .into_owned()
+}
+
 #[test]
-fn train_wiring_config_calls_every_component() {
+fn train_resolves_and_instantiates_every_configured_component() {
     let sandbox = Sandbox::new();
-    let config = workspace_root().join("configs/wiring.yaml");
-    let (run, out) = train(&sandbox, config.to_str().unwrap(), &[]);
-    let stdout = run.success();
-    assert!(stdout.contains("sampled 8 sequences"), "{stdout}");
-    assert!(stdout.contains("P(real) of the samples"), "{stdout}");
+    let out = sandbox.path().join("run");
+    let stdout = sandbox
+        .run(
+            &[
+                "train",
+                &smoke(),
+                "--out",
+                out.to_str().unwrap(),
+                "--stop-after",
+                "1",
+            ],
+            &[],
+        )
+        .success();
     assert!(
-        stdout.contains("one MLE step on the training data, loss 8.5"),
+        stdout.contains("mle          epoch    0  NLL-oracle"),
         "{stdout}"
     );
+    assert!(stdout.contains("stopped as asked"), "{stdout}");
     let resolved = std::fs::read_to_string(out.join("config.yaml")).unwrap();
     assert!(
-        resolved.contains("device: cpu"),
+        resolved.contains("device: cpu") && resolved.contains("rollout_token_budget"),
         "defaults are saved: {resolved}"
     );
     let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
-    assert!(
-        plugins.contains("seqgan-lab/cnn-discriminator@0.1.0:cnn-highway"),
-        "{plugins}"
-    );
+    for component in [
+        "agon/lstm-generator@0.1.0:lstm",
+        "seqgan-lab/cnn-discriminator@0.1.0:cnn-highway",
+        "agon/rewards@0.1.0:discriminator",
+    ] {
+        assert!(
+            plugins.contains(component),
+            "{component} missing: {plugins}"
+        );
+    }
     assert!(plugins.contains("sha256"), "{plugins}");
 }
 
 #[test]
 fn swapping_the_discriminator_is_a_config_change() {
     let sandbox = Sandbox::new();
-    let config = workspace_root().join("configs/wiring.yaml");
-    let (run, out) = {
-        let out = sandbox.path().join("run");
-        let run = sandbox.run(
+    let out = sandbox.path().join("run");
+    sandbox
+        .run(
             &[
                 "train",
-                config.to_str().unwrap(),
+                &smoke(),
                 "--out",
                 out.to_str().unwrap(),
+                "--stop-after",
+                "5",
                 "--set",
                 "discriminator={plugin: rnn-lab/gru-discriminator@^0.1, config: {hidden_dim: 16}}",
             ],
             &[],
-        );
-        (run, out)
-    };
-    let stdout = run.success();
+        )
+        .success();
+    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
     assert!(
-        stdout.contains("rnn-lab/gru-discriminator@0.1.0:gru"),
-        "{stdout}"
+        plugins.contains("rnn-lab/gru-discriminator@0.1.0:gru"),
+        "{plugins}"
     );
-    assert!(out.join("config.yaml").exists());
+    assert!(out
+        .join("checkpoints/latest/discriminator/gru-discriminator.safetensors")
+        .is_file());
 }
 
 fn assert_refused(sandbox: &Sandbox, components: &str, plugin_path: &[&Path], needles: &[&str]) {
@@ -198,29 +234,44 @@ fn unknown_config_key_is_refused_with_its_line() {
         &sandbox,
         "generator:\n  plugin: agon/lstm-generator\nepochs: 3\n",
         &[],
-        &["unknown field `epochs`", "line 10"],
+        &["unknown field `epochs`", "line 19"],
+    );
+}
+
+/// A failure in the middle of training: a clean error, and the run
+/// directory keeps its last good checkpoint.
+fn assert_fails_during_training(sandbox: &Sandbox, components: &str, needles: &[&str]) {
+    let config = config(sandbox, components);
+    let (run, out) = train(sandbox, &config, &[fixtures_dir()]);
+    let message = run.clean_failure();
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from:\n{message}"
+        );
+    }
+    let state = std::fs::read_to_string(out.join("checkpoints/latest/state.json")).unwrap();
+    assert!(
+        state.contains("adversarial"),
+        "the checkpoint before the failure is kept: {state}"
     );
 }
 
 #[test]
 fn a_panicking_reward_stops_the_run_cleanly() {
-    let sandbox = Sandbox::new();
-    assert_refused(
-        &sandbox,
+    assert_fails_during_training(
+        &Sandbox::new(),
         "generator:\n  plugin: agon/lstm-generator\nreward:\n  plugin: agon-testing/fault-injector\n  component: panics\n",
-        &[fixtures_dir()],
         &["reward (agon-testing/fault-injector@0.1.0:panics): reward failed: panic: plugin panicked at", "index out of bounds"],
     );
 }
 
 #[test]
 fn a_discriminator_returning_the_wrong_number_of_scores_is_caught() {
-    let sandbox = Sandbox::new();
-    assert_refused(
-        &sandbox,
-        "generator:\n  plugin: agon/lstm-generator\ndiscriminator:\n  plugin: agon-testing/fault-injector\n",
-        &[fixtures_dir()],
-        &["scoring returned 9 values for 8 sequences"],
+    assert_fails_during_training(
+        &Sandbox::new(),
+        "generator:\n  plugin: agon/lstm-generator\ndiscriminator:\n  plugin: agon-testing/fault-injector\nreward:\n  plugin: agon/rewards\n  component: discriminator\n",
+        &["scoring returned 305 values for 304 sequences"],
     );
 }
 
@@ -229,15 +280,16 @@ fn incompatible_library_on_the_plugin_path_does_not_hide_good_ones() {
     // The fixtures directory holds two unloadable libraries; resolution of a
     // real plugin still works, and a failed lookup lists the refusals.
     let sandbox = Sandbox::new();
-    let config = workspace_root().join("configs/wiring.yaml");
     let out = sandbox.path().join("run");
     sandbox
         .run(
             &[
                 "train",
-                config.to_str().unwrap(),
+                &smoke(),
                 "--out",
                 out.to_str().unwrap(),
+                "--stop-after",
+                "1",
             ],
             &[fixtures_dir()],
         )

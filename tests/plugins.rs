@@ -242,9 +242,10 @@ fn a_plugin_built_outside_the_workspace_loads_and_runs() {
     let plugin_dir = sandbox.path().join("acme");
     std::fs::create_dir_all(&plugin_dir).unwrap();
     std::fs::copy(&library, plugin_dir.join(library.file_name().unwrap())).unwrap();
-    let config = root.join("configs/wiring.yaml");
+    // Policy gradient with the external reward in place of a discriminator.
+    let config = root.join("configs/smoke.yaml");
     let out = sandbox.path().join("run");
-    let stdout = sandbox
+    sandbox
         .run(
             &[
                 "train",
@@ -253,12 +254,17 @@ fn a_plugin_built_outside_the_workspace_loads_and_runs() {
                 out.to_str().unwrap(),
                 "--set",
                 "reward={plugin: acme/distinct-tokens@^0.3, config: {power: 2.0}}",
+                "--set",
+                "training={batch_size: 16, mle: {epochs: 0}, discriminator_pretraining: {rounds: 0}, adversarial: {epochs: 1, rollouts: 2}}",
             ],
             &[&plugin_dir],
         )
         .success();
+    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
     assert!(
-        stdout.contains("reward (acme/distinct-tokens@0.3.1:distinct-tokens): rewards"),
-        "{stdout}"
+        plugins.contains("acme/distinct-tokens@0.3.1:distinct-tokens"),
+        "{plugins}"
     );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert!(metrics.contains("\"adversarial\""), "{metrics}");
 }

@@ -18,8 +18,10 @@ pub enum Command {
     /// Inspect and verify plugin libraries.
     #[command(subcommand)]
     Plugins(PluginsCommand),
-    /// Train from an experiment config (YAML).
+    /// Train from an experiment config (YAML), or resume a run.
     Train(TrainArgs),
+    /// Sample sequences from a run's latest checkpoint (one per line).
+    Sample(SampleArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,7 +51,11 @@ pub enum PluginsCommand {
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// The experiment config.
-    pub config: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
+    /// Resume the run in this directory from its latest checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "overrides", "out"])]
+    pub resume: Option<PathBuf>,
     /// Override a config value: `--set training.seed=3` (repeatable; the
     /// value is read as YAML).
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
@@ -57,4 +63,26 @@ pub struct TrainArgs {
     /// Run directory (default: `runs/<name>`, numbered if it exists).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Stop after this many epochs or rounds (of any phase), with a
+    /// checkpoint; continue later with `--resume`.
+    #[arg(long, value_name = "N")]
+    pub stop_after: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// Number of sequences.
+    #[arg(short = 'n', long = "count", default_value_t = 10)]
+    pub count: usize,
+    /// Softmax temperature.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Sampling seed (default: the run's seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }

@@ -145,8 +145,6 @@ pub struct Generator {
     max_len: u32,
 }
 
-// The training loop (next) calls the rest of the contract.
-#[allow(dead_code)]
 impl Generator {
     pub fn new(
         resolved: &ResolvedComponent,
@@ -268,7 +266,6 @@ pub struct Discriminator {
     inner: DiscriminatorBox,
 }
 
-#[allow(dead_code)]
 impl Discriminator {
     pub fn new(
         resolved: &ResolvedComponent,

@@ -1,15 +1,9 @@
 //! `agon` — the host: runs adversarial training of text generators with
 //! generators, discriminators and rewards loaded from plugin libraries.
 
-mod cli;
-mod commands;
-mod components;
-mod config;
-mod data;
-mod run_dir;
-
 use std::process::ExitCode;
 
+use agon::{cli, commands};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -19,6 +13,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error in agon (please report it): {info}");
     }));
+    agon::allocator::tune_for_tensors();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

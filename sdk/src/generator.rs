@@ -77,10 +77,13 @@ pub struct PrefixJob {
     pub row: u32,
     /// Tokens of that row kept as the prefix (`1..=len`).
     pub prefix_len: u32,
-    /// Seed of this job's sampling streams (rollout `n` uses a stream derived
-    /// from it and `n`), so completions do not depend on how the host splits
-    /// jobs into calls.
+    /// Seed of this job's sampling streams: rollout `first_rollout + n`
+    /// (`n < rollouts_per_job`) draws from a stream derived from this seed and
+    /// that number, so completions do not depend on how the host splits jobs
+    /// and rollouts into calls.
     pub seed: u64,
+    /// Number of this job's first rollout in this request.
+    pub first_rollout: u32,
 }
 
 /// Monte-Carlo completion of many prefixes of mixed lengths in one call.

@@ -37,6 +37,7 @@ pub mod generator;
 pub mod manifest;
 pub mod reward;
 pub mod root_module;
+pub mod seeds;
 pub mod stats;
 pub mod yaml;
 

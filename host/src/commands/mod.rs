@@ -1,7 +1,8 @@
 //! One module per subcommand.
 
 mod plugins;
-mod train;
+mod sample;
+pub mod train;
 
 use crate::cli::{Cli, Command};
 
@@ -10,5 +11,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Plugins(command) => plugins::run(command),
         Command::Train(args) => train::run(args),
+        Command::Sample(args) => sample::run(args),
     }
 }

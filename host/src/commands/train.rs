@@ -1,68 +1,192 @@
-//! `agon train`: resolve and build the configured components, then run.
+//! `agon train CONFIG` and `agon train --resume RUN_DIR`.
+
+use std::path::Path;
 
 use abi_stable::std_types::ROption;
-use agon_registry::Registry;
-use agon_sdk::{
-    yaml, Batch, ComponentKind, MleOptions, Policy, RewardInput, SampleRequest, TokenBatch,
-    VocabInfo,
-};
-use anyhow::{bail, Context};
+use agon_registry::{Registry, ResolvedComponent};
+use agon_sdk::{yaml, ComponentKind, VocabInfo};
+use anyhow::{anyhow, bail, Context};
 
 use crate::{
     cli::TrainArgs,
     components::{self, Discriminator, Generator, Reward, SharedContext},
-    config::{load_experiment, ExperimentConfig},
+    config::{load_experiment, ExperimentConfig, TaskKind},
     data, run_dir,
+    task::OracleTask,
+    train::{checkpoint, schedule::Position, Components, RunOutcome, Trainer},
 };
 
 /// Everything built from a config, before anything is written.
-struct Experiment {
-    config: ExperimentConfig,
-    generator: Generator,
-    discriminator: Option<Discriminator>,
-    reward: Option<Reward>,
-    train_data: Option<Vec<Vec<u32>>>,
-    plugins: Vec<serde_json::Value>,
+pub struct Built {
+    pub components: Components,
+    /// What was resolved, with checksums (saved as plugins.json).
+    pub plugins: Vec<serde_json::Value>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let config = load_experiment(&args.config, &args.overrides)?;
-    let run_path = run_dir::choose(args.out.as_deref(), &config.name)?;
+    match (&args.resume, &args.config) {
+        (Some(run_path), None) => resume(run_path, args.stop_after),
+        (None, Some(config)) => start(
+            config,
+            &args.overrides,
+            args.out.as_deref(),
+            args.stop_after,
+        ),
+        _ => bail!("give either a CONFIG to start a run or --resume RUN_DIR, not both"),
+    }
+}
+
+fn start(
+    config_path: &Path,
+    overrides: &[String],
+    out: Option<&Path>,
+    stop_after: Option<usize>,
+) -> anyhow::Result<()> {
+    let config = load_experiment(config_path, overrides)?;
+    let run_path = run_dir::choose(out, &config.name)?;
     // Everything that can fail on bad input happens before the run
     // directory exists, so a refused run leaves nothing behind.
-    let mut experiment = build(config, &run_path)?;
+    let built = build(&config, &run_path)?;
     std::fs::create_dir_all(&run_path)
         .with_context(|| format!("cannot create run directory {}", run_path.display()))?;
-    let result =
-        write_run_metadata(&experiment, &run_path).and_then(|()| wiring_check(&mut experiment));
-    if result.is_err() && !run_path.join("checkpoints").exists() {
-        // Nothing worth keeping was written: leave no half-made run directory.
+    let result = (|| {
+        run_dir::write_atomic(
+            &run_path.join("config.yaml"),
+            yaml::to_string(&config)?.as_bytes(),
+        )?;
+        run_dir::write_atomic(
+            &run_path.join("plugins.json"),
+            serde_json::to_string_pretty(&built.plugins)?.as_bytes(),
+        )?;
+        println!("run directory: {}", run_path.display());
+        let mut trainer = Trainer::new(
+            config,
+            run_path.clone(),
+            built.components,
+            Position::START,
+            0,
+        )?;
+        trainer.stop_after = stop_after;
+        trainer.run()
+    })();
+    if result.is_err() && checkpoint::find(&run_path).ok().flatten().is_none() {
+        // Nothing resumable was written: leave no half-made run directory.
         let _ = std::fs::remove_dir_all(&run_path);
     }
-    result?;
-    println!("run directory: {}", run_path.display());
+    report(result?, &run_path);
     Ok(())
 }
 
-fn build(config: ExperimentConfig, run_path: &std::path::Path) -> anyhow::Result<Experiment> {
-    let task = &config.task;
-    let train_data = match &task.train_data {
-        Some(path) => Some(data::read_token_ids(path, task.vocab_size, task.max_len)?),
-        None => None,
-    };
-    let shared = SharedContext {
+fn report(outcome: RunOutcome, run_path: &Path) {
+    match outcome {
+        RunOutcome::Finished => println!("done: {}", run_path.display()),
+        RunOutcome::Stopped => println!(
+            "stopped as asked; continue with `agon train --resume {}`",
+            run_path.display()
+        ),
+    }
+}
+
+fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
+    let config_path = run_path.join("config.yaml");
+    if !config_path.exists() {
+        bail!(
+            "{} is not a run directory (it has no config.yaml)",
+            run_path.display()
+        );
+    }
+    let config = load_experiment(&config_path, &[])?;
+    let (checkpoint_dir, state) = checkpoint::find(run_path)?.ok_or_else(|| {
+        anyhow!(
+            "{} has no checkpoint to resume from; start the run again",
+            run_path.display()
+        )
+    })?;
+    let mut built = build(&config, run_path)?;
+    warn_if_plugins_changed(run_path, &built.plugins);
+    checkpoint::restore(
+        &checkpoint_dir,
+        &mut built.components.generator,
+        built.components.discriminator.as_mut(),
+    )
+    .with_context(|| format!("cannot restore checkpoint {}", checkpoint_dir.display()))?;
+    println!(
+        "resuming {} at {} step {}",
+        run_path.display(),
+        state.position.phase.name(),
+        state.position.step
+    );
+    let mut trainer = Trainer::new(
+        config,
+        run_path.to_path_buf(),
+        built.components,
+        state.position,
+        state.metrics_rows,
+    )?;
+    trainer.stop_after = stop_after;
+    report(trainer.run()?, run_path);
+    Ok(())
+}
+
+fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {
+    let recorded: Vec<serde_json::Value> = std::fs::read_to_string(run_path.join("plugins.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    for plugin in plugins {
+        let same = recorded
+            .iter()
+            .any(|r| r["place"] == plugin["place"] && r["sha256"] == plugin["sha256"]);
+        if !same {
+            eprintln!(
+                "warning: {} is not the library this run started with; the resumed run may differ from an uninterrupted one",
+                plugin["component"]
+            );
+        }
+    }
+}
+
+/// The shared context of a config.
+pub fn shared_context(config: &ExperimentConfig, run_path: &Path) -> SharedContext {
+    SharedContext {
         device: config.device.clone(),
         seed: config.seed,
         vocab: VocabInfo {
-            size: task.vocab_size,
-            bos: task.start_token,
+            size: config.task.vocab_size,
+            bos: config.task.start_token,
             eos: ROption::RNone,
             pad: ROption::RNone,
             unk: ROption::RNone,
         },
-        max_len: task.max_len,
+        max_len: config.task.max_len,
         run_dir: run_path.to_string_lossy().into_owned(),
-    };
+    }
+}
+
+/// Resolves the generator of `config` and builds it.
+pub fn build_generator(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+) -> anyhow::Result<(Generator, ResolvedComponent)> {
+    let resolved = components::resolve(
+        registry,
+        &config.generator,
+        ComponentKind::Generator,
+        "generator",
+        &config.device,
+    )?;
+    let generator = Generator::new(&resolved, &config.generator, "generator", shared, 1)?;
+    Ok((generator, resolved))
+}
+
+/// Validates `config` and builds every component and the task.
+pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built> {
+    let task = &config.task;
+    config
+        .training
+        .validate()
+        .map_err(|e| anyhow!("config: {e}"))?;
     if task.start_token >= task.vocab_size {
         bail!(
             "task.start_token {} is outside the vocabulary of {} ids",
@@ -70,12 +194,30 @@ fn build(config: ExperimentConfig, run_path: &std::path::Path) -> anyhow::Result
             task.vocab_size
         );
     }
+    let train_data = match &task.train_data {
+        Some(path) => Some(data::read_token_ids(path, task.vocab_size, task.max_len)?),
+        None => None,
+    };
+    if let Some(train) = &train_data {
+        if train.len() < config.training.batch_size {
+            bail!(
+                "training.batch_size is {} but {} holds only {} sequences; lower the batch size",
+                config.training.batch_size,
+                task.train_data
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display(),
+                train.len()
+            );
+        }
+    }
+    let shared = shared_context(config, run_path);
     let mut registry = Registry::from_environment();
     for warning in &registry.index().warnings {
         eprintln!("warning: {warning}");
     }
     let mut plugins = Vec::new();
-    let mut record = |place: &str, resolved: &agon_registry::ResolvedComponent| {
+    let mut record = |place: &str, resolved: &ResolvedComponent| {
         plugins.push(serde_json::json!({
             "place": place,
             "component": resolved.label(),
@@ -84,30 +226,8 @@ fn build(config: ExperimentConfig, run_path: &std::path::Path) -> anyhow::Result
         }));
     };
 
-    let resolved = components::resolve(
-        &mut registry,
-        &config.generator,
-        ComponentKind::Generator,
-        "generator",
-        &config.device,
-    )?;
+    let (generator, resolved) = build_generator(&mut registry, config, &shared)?;
     record("generator", &resolved);
-    let generator = Generator::new(&resolved, &config.generator, "generator", &shared, 1)?;
-
-    let reward = match &config.reward {
-        Some(spec) => {
-            let resolved = components::resolve(
-                &mut registry,
-                spec,
-                ComponentKind::Reward,
-                "reward",
-                &config.device,
-            )?;
-            record("reward", &resolved);
-            Some(Reward::new(&resolved, spec, "reward", &shared, 3)?)
-        }
-        None => None,
-    };
     let discriminator = match &config.discriminator {
         Some(spec) => {
             let resolved = components::resolve(
@@ -128,87 +248,81 @@ fn build(config: ExperimentConfig, run_path: &std::path::Path) -> anyhow::Result
         }
         None => None,
     };
+    let reward = match &config.reward {
+        Some(spec) => {
+            let resolved = components::resolve(
+                &mut registry,
+                spec,
+                ComponentKind::Reward,
+                "reward",
+                &config.device,
+            )?;
+            record("reward", &resolved);
+            Some(Reward::new(&resolved, spec, "reward", &shared, 3)?)
+        }
+        None => None,
+    };
     if reward.as_ref().is_some_and(|r| r.needs_discriminator) && discriminator.is_none() {
         bail!("the reward needs a discriminator, but the config has no `discriminator:` section");
     }
-    Ok(Experiment {
-        config,
-        generator,
-        discriminator,
-        reward,
-        train_data,
+    if config.training.adversarial.epochs > 0 && reward.is_none() {
+        bail!("training.adversarial.epochs is {} but the config has no `reward:` section; add one or set the epochs to 0", config.training.adversarial.epochs);
+    }
+    let task = match task.kind {
+        TaskKind::SyntheticOracle => {
+            let spec = task.oracle.as_ref().ok_or_else(|| {
+                anyhow!(
+                    "task.oracle is missing: the synthetic-oracle task needs an oracle generator"
+                )
+            })?;
+            let resolved = components::resolve(
+                &mut registry,
+                spec,
+                ComponentKind::Generator,
+                "task.oracle",
+                &config.device,
+            )?;
+            record("task.oracle", &resolved);
+            let oracle = Generator::new(&resolved, spec, "task.oracle", &shared, 4)?;
+            OracleTask::new(
+                oracle,
+                train_data,
+                task.train_samples,
+                task.heldout_samples,
+                task.eval_samples,
+                task.max_len,
+                config.seed,
+            )?
+        }
+    };
+    Ok(Built {
+        components: Components {
+            generator,
+            discriminator,
+            reward,
+            task,
+        },
         plugins,
     })
 }
 
-fn write_run_metadata(experiment: &Experiment, run_path: &std::path::Path) -> anyhow::Result<()> {
-    run_dir::write_atomic(
-        &run_path.join("config.yaml"),
-        yaml::to_string(&experiment.config)?.as_bytes(),
-    )?;
-    run_dir::write_atomic(
-        &run_path.join("plugins.json"),
-        serde_json::to_string_pretty(&experiment.plugins)?.as_bytes(),
-    )
-}
-
-/// Calls every configured component once: sample, score, reward, MLE step.
-fn wiring_check(experiment: &mut Experiment) -> anyhow::Result<()> {
-    let max_len = experiment.config.task.max_len;
-    let seed = experiment.config.seed;
-    let samples = experiment.generator.sample(&SampleRequest {
-        count: 8,
-        max_len,
-        temperature: 1.0,
-        seed,
-        policy: Policy::Current,
-        sources: ROption::RNone,
-    })?;
-    println!(
-        "{}: {} parameters, sampled {} sequences",
-        experiment.generator.label,
-        experiment.generator.parameter_count(),
-        samples.rows()
-    );
-    let scores = match &mut experiment.discriminator {
-        Some(d) => {
-            let scores = d.probabilities(&Batch::unconditional(samples.clone()))?;
-            println!(
-                "{}: {} parameters, P(real) of the samples: {:.3?}",
-                d.label,
-                d.parameter_count(),
-                scores
-            );
-            Some(scores)
-        }
-        None => None,
-    };
-    if let Some(reward) = &mut experiment.reward {
-        if let Some(data) = &experiment.train_data {
-            reward.set_corpus(&TokenBatch::from_rows(data, 0))?;
-        }
-        let rewards = reward.rewards(&RewardInput {
-            sequences: samples.clone(),
-            sources: ROption::RNone,
-            references: ROption::RNone,
-            discriminator: scores.map(Into::into).into(),
-        })?;
-        println!("{}: rewards {:.3?}", reward.label, rewards);
-    }
-    if let Some(data) = &experiment.train_data {
-        let batch: Vec<&Vec<u32>> = data.iter().take(8).collect();
-        let batch = TokenBatch::from_rows(&batch, 0);
-        let stats = experiment.generator.mle_step(
-            &Batch::unconditional(batch),
-            &MleOptions {
-                seed,
-                scheduled_sampling: 0.0,
-            },
-        )?;
-        println!(
-            "{}: one MLE step on the training data, loss {:.4}",
-            experiment.generator.label, stats.loss
+/// A run directory's config and generator with its latest weights.
+pub fn load_run_generator(run_path: &Path) -> anyhow::Result<(ExperimentConfig, Generator)> {
+    let config_path = run_path.join("config.yaml");
+    if !config_path.exists() {
+        bail!(
+            "{} is not a run directory (it has no config.yaml)",
+            run_path.display()
         );
     }
-    Ok(())
+    let config = load_experiment(&config_path, &[])?;
+    let (checkpoint_dir, _) = checkpoint::find(run_path)?
+        .ok_or_else(|| anyhow!("{} has no checkpoint yet", run_path.display()))?;
+    let mut registry = Registry::from_environment();
+    let shared = shared_context(&config, run_path);
+    let (mut generator, _) = build_generator(&mut registry, &config, &shared)?;
+    generator
+        .load(&checkpoint_dir.join("generator"))
+        .with_context(|| format!("cannot restore checkpoint {}", checkpoint_dir.display()))?;
+    Ok((config, generator))
 }

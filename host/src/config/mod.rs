@@ -6,8 +6,10 @@
 //! applied — is saved in the run directory as `config.yaml`.
 
 mod load;
+mod training;
 
 pub use load::load_experiment;
+pub use training::{AdversarialConfig, Baseline, TrainingConfig};
 
 use std::path::PathBuf;
 
@@ -36,6 +38,9 @@ pub struct ExperimentConfig {
     /// The reward function.
     #[serde(default)]
     pub reward: Option<ComponentSpec>,
+    /// The schedule.
+    #[serde(default)]
+    pub training: TrainingConfig,
 }
 
 fn default_device() -> String {
@@ -80,9 +85,32 @@ pub struct TaskConfig {
     /// The start token fed first (SeqGAN: 0, also an ordinary token).
     #[serde(default)]
     pub start_token: u32,
-    /// Training data: one sequence per line, space-separated ids.
+    /// Training data: one sequence per line, space-separated ids. When
+    /// absent, the oracle samples `train_samples` sequences.
     #[serde(default)]
     pub train_data: Option<PathBuf>,
+    /// The oracle (synthetic task): a frozen generator, e.g. the lstm
+    /// generator with the SeqGAN oracle's weights.
+    #[serde(default)]
+    pub oracle: Option<ComponentSpec>,
+    /// Training sequences sampled from the oracle when `train_data` is absent
+    /// (paper: 9,984).
+    #[serde(default = "default_samples")]
+    pub train_samples: usize,
+    /// Generator samples scored by the oracle for NLL-oracle (paper: 9,984).
+    #[serde(default = "default_samples")]
+    pub eval_samples: usize,
+    /// Held-out oracle samples on which the generator's NLL is measured.
+    #[serde(default = "default_heldout")]
+    pub heldout_samples: usize,
+}
+
+fn default_samples() -> usize {
+    9984
+}
+
+fn default_heldout() -> usize {
+    2000
 }
 
 fn default_vocab_size() -> u32 {

@@ -71,6 +71,33 @@ impl LstmGenerator {
         })
     }
 
+    /// `−log p(y_t | y_<t)` of every real token of every row (diagnostics
+    /// and the oracle's reference test).
+    pub fn per_token_nll(&self, batch: &Batch) -> PluginResult<Vec<Vec<f32>>> {
+        let tf = teacher_forcing(&batch.targets, self.bos, &self.device)?;
+        let log_probs = self
+            .policy
+            .target_log_probs(&tf.inputs, &tf.targets)?
+            .to_vec2::<f32>()?;
+        Ok(log_probs
+            .into_iter()
+            .zip(batch.targets.lengths.iter())
+            .map(|(row, &len)| row[..len as usize].iter().map(|lp| -lp).collect())
+            .collect())
+    }
+
+    /// Hidden state, cell state and log-probabilities after the first step
+    /// from the start token (the oracle's reference test).
+    pub fn first_step(&self) -> PluginResult<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        let w = &self.policy;
+        let input = Tensor::new(&[self.bos], &self.device)?;
+        let state = w.step(&w.input_projection(&input)?, &w.zero_state(1)?)?;
+        let log_probs = candle_nn::ops::log_softmax(&w.logits(&state.h)?, 1)?;
+        let flat =
+            |t: &Tensor| -> PluginResult<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+        Ok((flat(&state.h)?, flat(&state.c)?, flat(&log_probs)?))
+    }
+
     fn weights(&self, policy: Policy) -> &LstmWeights {
         match policy {
             Policy::Current => &self.policy,
@@ -221,7 +248,10 @@ impl GeneratorImpl for LstmGenerator {
             let prefix = &sequences.row(job.row as usize)[..job.prefix_len as usize];
             rows.push(Row {
                 tokens: prefix.to_vec(),
-                rng: rng_from_seed(derive_seed(job.seed, &n.to_string())),
+                rng: rng_from_seed(derive_seed(
+                    job.seed,
+                    &(job.first_rollout as usize + n).to_string(),
+                )),
                 done: Some(prefix[prefix.len() - 1]) == self.eos,
             });
             state_index.push((job.row as usize * width + prefix.len() - 1) as u32);
@@ -337,5 +367,125 @@ impl GeneratorImpl for LstmGenerator {
                 .map_err(|_| PluginError::other("six tensors"))?,
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agon_sdk::{PluginContext, PrefixJob};
+
+    fn generator(config: &str) -> LstmGenerator {
+        let mut context = PluginContext::for_tests(30, 8);
+        context.seed = 5;
+        context.config_yaml = config.into();
+        LstmGenerator::new(&context).unwrap()
+    }
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    #[test]
+    fn rollout_policy_update_is_an_exponential_moving_average() {
+        let mut g = generator("embedding_dim: 4\nhidden_dim: 5\n");
+        let batch = Batch::unconditional(TokenBatch::from_rows(
+            &[vec![1u32, 2, 3, 4], vec![5, 6, 7, 8]],
+            0,
+        ));
+        g.mle_step(
+            &batch,
+            &MleOptions {
+                seed: 1,
+                scheduled_sampling: 0.0,
+            },
+        )
+        .unwrap();
+        let old: Vec<Vec<f32>> = g.rollout.tensors().iter().map(|t| values(t)).collect();
+        let current: Vec<Vec<f32>> = g.policy.tensors().iter().map(|t| values(t)).collect();
+        assert_ne!(
+            old, current,
+            "the MLE step moved the generator away from the rollout copy"
+        );
+        g.update_rollout_policy(0.8).unwrap();
+        for ((after, old), current) in g.rollout.tensors().iter().zip(&old).zip(&current) {
+            for ((a, o), c) in values(after).iter().zip(old).zip(current) {
+                assert!((a - (0.8 * o + 0.2 * c)).abs() < 1e-6);
+            }
+        }
+        g.update_rollout_policy(0.0).unwrap();
+        let copied: Vec<Vec<f32>> = g.rollout.tensors().iter().map(|t| values(t)).collect();
+        assert_eq!(copied, current, "rate 0 copies the generator");
+    }
+
+    #[test]
+    fn policy_gradient_follows_the_sign_of_the_reward() {
+        let batch = Batch::unconditional(TokenBatch::from_rows(
+            &[vec![3u32, 9, 4, 1], vec![7, 7, 2, 0]],
+            0,
+        ));
+        for (sign, should_rise) in [(1.0f32, true), (-1.0, false)] {
+            let mut g = generator("embedding_dim: 6\nhidden_dim: 6\noptimizer: {lr: 0.05}\n");
+            let before = g.log_likelihood(&batch).unwrap();
+            // Reward only the first sequence's tokens.
+            let mut rewards = vec![0.0f32; 8];
+            rewards[..4].iter_mut().for_each(|r| *r = sign);
+            g.policy_gradient_step(&batch, &rewards, &StepOptions { seed: 0 })
+                .unwrap();
+            let after = g.log_likelihood(&batch).unwrap();
+            assert_eq!(
+                after[0] > before[0],
+                should_rise,
+                "reward {sign}: {before:?} → {after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rollouts_keep_the_prefix_and_do_not_depend_on_batching() {
+        let mut g = generator("embedding_dim: 4\nhidden_dim: 4\n");
+        let sequences = TokenBatch::from_rows(
+            &[
+                vec![1u32, 2, 3, 4, 5, 6, 7, 8],
+                vec![9, 8, 7, 6, 5, 4, 3, 2],
+            ],
+            0,
+        );
+        let job = |row: u32, prefix_len: u32, first_rollout: u32| PrefixJob {
+            row,
+            prefix_len,
+            seed: 100 + row as u64 * 10 + prefix_len as u64,
+            first_rollout,
+        };
+        let request = |jobs: Vec<PrefixJob>, rollouts_per_job: u32| RolloutRequest {
+            sequences: sequences.clone(),
+            jobs: jobs.into(),
+            rollouts_per_job,
+            max_len: 8,
+            temperature: 1.0,
+            sources: agon_sdk::reexports::abi_stable::std_types::ROption::RNone,
+        };
+        let together = g
+            .rollout(&request(vec![job(0, 3, 0), job(1, 6, 0)], 3))
+            .unwrap();
+        assert_eq!(together.rows(), 6);
+        for r in 0..3 {
+            assert_eq!(&together.row(r)[..3], &[1, 2, 3]);
+            assert_eq!(&together.row(3 + r)[..6], &[9, 8, 7, 6, 5, 4]);
+            assert_eq!(together.row(r).len(), 8);
+        }
+        for (r, (row, prefix)) in [(0u32, 3u32), (0, 3), (0, 3), (1, 6), (1, 6), (1, 6)]
+            .into_iter()
+            .enumerate()
+        {
+            let alone = g
+                .rollout(&request(vec![job(row, prefix, r as u32 % 3)], 1))
+                .unwrap();
+            assert_eq!(
+                alone.row(0),
+                together.row(r),
+                "rollout {r} alone differs from batched"
+            );
+        }
     }
 }

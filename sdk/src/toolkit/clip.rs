@@ -46,11 +46,22 @@ mod tests {
     fn clips_to_max_norm_and_reports_original_norm() {
         let var = Var::new(&[3.0f32, 4.0], &Device::Cpu).unwrap();
         // loss = ½‖x‖², so the gradient is x itself: [3, 4], norm 5.
-        let loss = var.as_tensor().sqr().unwrap().sum_all().unwrap().affine(0.5, 0.0).unwrap();
+        let loss = var
+            .as_tensor()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .affine(0.5, 0.0)
+            .unwrap();
         let mut grads = loss.backward().unwrap();
         let norm = clip_grad_norm(&mut grads, std::slice::from_ref(&var), 1.0).unwrap();
         assert!((norm - 5.0).abs() < 1e-5);
-        let clipped = grads.get(var.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        let clipped = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert!((clipped[0] - 0.6).abs() < 1e-5 && (clipped[1] - 0.8).abs() < 1e-5);
     }
 }

@@ -1,0 +1,184 @@
+//! The training schedule: phases, their lengths and the rollout settings.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything about how training proceeds (defaults: SeqGAN's synthetic
+/// experiment, `sequence_gan.py`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Sequences per generator batch (paper: 64).
+    pub batch_size: usize,
+    /// Generator maximum-likelihood pretraining.
+    pub mle: MleConfig,
+    /// Discriminator pretraining.
+    pub discriminator_pretraining: DiscriminatorPretrainingConfig,
+    /// Adversarial training.
+    pub adversarial: AdversarialConfig,
+    /// Evaluate (NLL-oracle, NLL-test) every this many epochs of each phase;
+    /// also at the end of each phase. 0 = only at phase ends.
+    pub eval_every: usize,
+    /// Most generated tokens in one rollout call of the scheduler (bounds
+    /// peak memory: a call holds `jobs × rollouts × max_len` tokens and their
+    /// activations). Calls are as large as this allows.
+    pub rollout_token_budget: usize,
+    /// Negatives generated per discriminator round / d-step; 0 = as many as
+    /// there are training sequences (paper).
+    pub negatives: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            batch_size: 64,
+            mle: MleConfig::default(),
+            discriminator_pretraining: DiscriminatorPretrainingConfig::default(),
+            adversarial: AdversarialConfig::default(),
+            eval_every: 5,
+            rollout_token_budget: 400_000,
+            negatives: 0,
+        }
+    }
+}
+
+/// MLE pretraining of the generator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MleConfig {
+    /// Passes over the training data (paper: 120).
+    pub epochs: usize,
+    /// Scheduled sampling (Bengio et al. 2015): probability of feeding the
+    /// model's own sample instead of the truth, ramped linearly from `start`
+    /// in the first epoch to `end` in the last. Both 0 = teacher forcing.
+    pub scheduled_sampling: ScheduledSampling,
+}
+
+impl Default for MleConfig {
+    fn default() -> Self {
+        MleConfig {
+            epochs: 120,
+            scheduled_sampling: ScheduledSampling::default(),
+        }
+    }
+}
+
+/// A linear ramp of the scheduled-sampling probability.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduledSampling {
+    pub start: f32,
+    pub end: f32,
+}
+
+impl ScheduledSampling {
+    /// The probability in `epoch` (0-based) of `epochs`.
+    pub fn at(&self, epoch: usize, epochs: usize) -> f32 {
+        if epochs <= 1 {
+            return self.start;
+        }
+        let progress = epoch as f32 / (epochs - 1) as f32;
+        self.start + (self.end - self.start) * progress
+    }
+}
+
+/// Discriminator pretraining: `rounds` × (fresh negatives, `epochs` passes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscriminatorPretrainingConfig {
+    /// Rounds of fresh negatives (paper: 50).
+    pub rounds: usize,
+    /// Passes over real + negatives per round (paper: 3).
+    pub epochs: usize,
+}
+
+impl Default for DiscriminatorPretrainingConfig {
+    fn default() -> Self {
+        DiscriminatorPretrainingConfig {
+            rounds: 50,
+            epochs: 3,
+        }
+    }
+}
+
+/// How the reward of each position is turned into the policy-gradient signal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Baseline {
+    /// Raw Q-values (SeqGAN).
+    #[default]
+    None,
+    /// Q minus the batch mean of Q at the same position.
+    BatchMean,
+}
+
+/// The adversarial phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdversarialConfig {
+    /// Adversarial epochs (paper: 200; the original log stops at 150).
+    pub epochs: usize,
+    /// Generator policy-gradient steps per epoch (paper: 1).
+    pub g_steps: usize,
+    /// Discriminator steps per epoch, each with fresh negatives (paper: 5).
+    pub d_steps: usize,
+    /// Passes over real + negatives per d-step (paper: 3).
+    pub d_epochs: usize,
+    /// Monte-Carlo rollouts per position (paper: 16). Must be ≥ 1.
+    pub rollouts: usize,
+    /// Rollout-policy update `rollout ← rate·rollout + (1−rate)·G` after each
+    /// epoch's g-steps (paper: 0.8; 0 = always the current generator).
+    pub rollout_update_rate: f32,
+    /// A teacher-forced MLE step on real data after each g-step (Li et al.
+    /// 2017's teacher forcing).
+    pub teacher_forcing: bool,
+    /// Reward baseline.
+    pub baseline: Baseline,
+    /// Sampling temperature of g-step samples and rollouts.
+    pub temperature: f32,
+}
+
+impl Default for AdversarialConfig {
+    fn default() -> Self {
+        AdversarialConfig {
+            epochs: 200,
+            g_steps: 1,
+            d_steps: 5,
+            d_epochs: 3,
+            rollouts: 16,
+            rollout_update_rate: 0.8,
+            teacher_forcing: false,
+            baseline: Baseline::None,
+            temperature: 1.0,
+        }
+    }
+}
+
+impl TrainingConfig {
+    /// Checks values serde cannot (ranges, consistency); `Err` names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let adversarial = &self.adversarial;
+        if self.batch_size == 0 {
+            return Err("training.batch_size must be at least 1".into());
+        }
+        if adversarial.epochs > 0 && adversarial.rollouts == 0 {
+            return Err("training.adversarial.rollouts must be at least 1 (Monte-Carlo rewards need rollouts)".into());
+        }
+        if !(0.0..=1.0).contains(&adversarial.rollout_update_rate) {
+            return Err(format!(
+                "training.adversarial.rollout_update_rate must be in [0, 1], got {}",
+                adversarial.rollout_update_rate
+            ));
+        }
+        if !(adversarial.temperature.is_finite() && adversarial.temperature > 0.0) {
+            return Err("training.adversarial.temperature must be a positive number".into());
+        }
+        let ss = &self.mle.scheduled_sampling;
+        if !(0.0..=1.0).contains(&ss.start) || !(0.0..=1.0).contains(&ss.end) {
+            return Err("training.mle.scheduled_sampling.start and .end must be in [0, 1]".into());
+        }
+        if self.rollout_token_budget == 0 {
+            return Err("training.rollout_token_budget must be positive".into());
+        }
+        Ok(())
+    }
+}

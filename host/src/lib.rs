@@ -1,0 +1,13 @@
+//! The agon host as a library: the `agon` binary is a thin CLI over it, and
+//! the integration tests drive the trainer and the rollout scheduler
+//! through it.
+
+pub mod allocator;
+pub mod cli;
+pub mod commands;
+pub mod components;
+pub mod config;
+pub mod data;
+pub mod run_dir;
+pub mod task;
+pub mod train;

@@ -1,0 +1,130 @@
+//! Checkpoints: generator, discriminator and the position in the schedule,
+//! written so that a crash at any moment leaves a loadable checkpoint.
+//!
+//! A checkpoint is written into `checkpoints/.partial-<pid>/`, every file
+//! fsynced, then swapped in: `latest` → `previous`, partial → `latest`,
+//! `previous` removed. If the process dies between the two renames, `latest`
+//! is missing and `previous` is the checkpoint to resume from.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::schedule::Position;
+use crate::{
+    components::{Discriminator, Generator},
+    run_dir::{sync_parent, write_atomic},
+};
+
+const FORMAT: u32 = 1;
+
+/// What the host itself needs to resume.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointState {
+    pub format: u32,
+    /// The next thing to do.
+    pub position: Position,
+    /// Rows of metrics.jsonl written before this checkpoint.
+    pub metrics_rows: usize,
+}
+
+fn checkpoints(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints")
+}
+
+/// Saves a checkpoint.
+pub fn save(
+    run_dir: &Path,
+    generator: &Generator,
+    discriminator: Option<&Discriminator>,
+    position: Position,
+    metrics_rows: usize,
+) -> anyhow::Result<()> {
+    let root = checkpoints(run_dir);
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    let partial = root.join(format!(".partial-{}", std::process::id()));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)?;
+    }
+    std::fs::create_dir_all(partial.join("generator"))?;
+    generator.save(&partial.join("generator"))?;
+    if let Some(discriminator) = discriminator {
+        std::fs::create_dir_all(partial.join("discriminator"))?;
+        discriminator.save(&partial.join("discriminator"))?;
+    }
+    sync_tree(&partial)?;
+    let state = CheckpointState {
+        format: FORMAT,
+        position,
+        metrics_rows,
+    };
+    write_atomic(
+        &partial.join("state.json"),
+        serde_json::to_string_pretty(&state)?.as_bytes(),
+    )?;
+    let latest = root.join("latest");
+    let previous = root.join("previous");
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous)?;
+    }
+    if latest.exists() {
+        std::fs::rename(&latest, &previous)?;
+    }
+    std::fs::rename(&partial, &latest)?;
+    sync_parent(&latest);
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous)?;
+    }
+    Ok(())
+}
+
+/// fsyncs every file below `dir` (plugins write with plain `File`s).
+fn sync_tree(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            std::fs::File::open(&path)?.sync_all()?;
+        }
+    }
+    sync_parent(&dir.join("x"));
+    Ok(())
+}
+
+/// The newest complete checkpoint of a run: its directory and state.
+pub fn find(run_dir: &Path) -> anyhow::Result<Option<(PathBuf, CheckpointState)>> {
+    let root = checkpoints(run_dir);
+    for name in ["latest", "previous"] {
+        let dir = root.join(name);
+        let state_file = dir.join("state.json");
+        if !state_file.exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&state_file)?;
+        let state: CheckpointState = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("checkpoint {} is damaged ({e})", state_file.display()))?;
+        anyhow::ensure!(
+            state.format == FORMAT,
+            "checkpoint {} has format {}, this agon reads format {FORMAT}",
+            state_file.display(),
+            state.format
+        );
+        return Ok(Some((dir, state)));
+    }
+    Ok(None)
+}
+
+/// Restores the components from checkpoint directory `dir`.
+pub fn restore(
+    dir: &Path,
+    generator: &mut Generator,
+    discriminator: Option<&mut Discriminator>,
+) -> anyhow::Result<()> {
+    generator.load(&dir.join("generator"))?;
+    if let Some(discriminator) = discriminator {
+        discriminator.load(&dir.join("discriminator"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! metrics.jsonl and metrics.csv in the run directory.
+//!
+//! One row per evaluation point. `metrics.jsonl` is appended line by line
+//! (each line flushed and fsynced), `metrics.csv` rewritten from it. On
+//! resume the log is cut back to the rows the checkpoint had seen, so a
+//! resumed run's log equals an uninterrupted one's.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::run_dir::write_atomic;
+
+/// One evaluation point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    /// `mle`, `adversarial`.
+    pub phase: String,
+    /// Epoch within the phase (0 = before its first epoch).
+    pub epoch: usize,
+    /// Generator epochs so far across phases (the plot's x axis).
+    pub global_epoch: usize,
+    pub nll_oracle: f64,
+    pub nll_test: f64,
+    /// Mean training loss of the last epoch (MLE NLL or policy-gradient loss).
+    pub g_loss: Option<f64>,
+    /// Mean Q-value of the last g-step (adversarial).
+    pub mean_reward: Option<f64>,
+    /// Discriminator loss and accuracy of the last d-step.
+    pub d_loss: Option<f64>,
+    pub d_accuracy: Option<f64>,
+    /// Wall-clock seconds since the run (or its first segment) started;
+    /// the only column that differs between identical runs.
+    pub elapsed_seconds: f64,
+}
+
+const COLUMNS: [&str; 10] = [
+    "phase",
+    "epoch",
+    "global_epoch",
+    "nll_oracle",
+    "nll_test",
+    "g_loss",
+    "mean_reward",
+    "d_loss",
+    "d_accuracy",
+    "elapsed_seconds",
+];
+
+/// The log.
+pub struct MetricsLog {
+    jsonl: PathBuf,
+    csv: PathBuf,
+    pub rows: Vec<MetricsRow>,
+}
+
+impl MetricsLog {
+    /// A log in `run_dir` holding `keep` rows of what is there (0 for a new run).
+    pub fn open(run_dir: &Path, keep: usize) -> anyhow::Result<Self> {
+        let jsonl = run_dir.join("metrics.jsonl");
+        let mut rows = Vec::new();
+        if jsonl.exists() {
+            let text = std::fs::read_to_string(&jsonl)?;
+            for (i, line) in text.lines().enumerate().take(keep) {
+                rows.push(serde_json::from_str(line).map_err(|e| {
+                    anyhow::anyhow!("{}:{}: not a metrics row ({e})", jsonl.display(), i + 1)
+                })?);
+            }
+        }
+        anyhow::ensure!(
+            rows.len() == keep,
+            "{} has {} rows but the checkpoint expects {keep}; the run directory is inconsistent",
+            jsonl.display(),
+            rows.len()
+        );
+        let log = MetricsLog {
+            jsonl,
+            csv: run_dir.join("metrics.csv"),
+            rows,
+        };
+        log.rewrite()?;
+        Ok(log)
+    }
+
+    /// Appends a row to both files.
+    pub fn push(&mut self, row: MetricsRow) -> anyhow::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.jsonl)?;
+        writeln!(file, "{}", serde_json::to_string(&row)?)?;
+        file.sync_data()?;
+        self.rows.push(row);
+        self.write_csv()
+    }
+
+    fn rewrite(&self) -> anyhow::Result<()> {
+        let mut text = String::new();
+        for row in &self.rows {
+            text.push_str(&serde_json::to_string(row)?);
+            text.push('\n');
+        }
+        write_atomic(&self.jsonl, text.as_bytes())?;
+        self.write_csv()
+    }
+
+    fn write_csv(&self) -> anyhow::Result<()> {
+        let mut text = COLUMNS.join(",");
+        text.push('\n');
+        let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for r in &self.rows {
+            text.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{:.1}\n",
+                r.phase,
+                r.epoch,
+                r.global_epoch,
+                r.nll_oracle,
+                r.nll_test,
+                optional(r.g_loss),
+                optional(r.mean_reward),
+                optional(r.d_loss),
+                optional(r.d_accuracy),
+                r.elapsed_seconds
+            ));
+        }
+        write_atomic(&self.csv, text.as_bytes())
+    }
+}

@@ -1,0 +1,486 @@
+//! The generic adversarial loop: generator MLE pretraining, discriminator
+//! pretraining, then adversarial epochs of g-steps (sample, Monte-Carlo
+//! rollout rewards, optional baseline, policy gradient, optional teacher
+//! forcing, rollout-policy update) and d-steps (fresh negatives, k epochs).
+
+pub mod checkpoint;
+pub mod metrics;
+pub mod plot;
+pub mod progress;
+pub mod rollout;
+pub mod schedule;
+
+use std::{path::PathBuf, time::Instant};
+
+use agon_sdk::{Batch, MleOptions, Policy, SampleRequest, StepOptions, TokenBatch};
+use rand::{seq::SliceRandom, SeedableRng};
+
+use crate::{
+    components::{Discriminator, Generator, Reward},
+    config::{Baseline, ExperimentConfig},
+    task::{oracle::sample_many, OracleTask},
+};
+use metrics::{MetricsLog, MetricsRow};
+use rollout::{q_values, subtract_batch_mean, RolloutSettings, Scorer};
+use schedule::{seed_for, Phase, Position};
+
+/// The latest training statistics, reported with the next evaluation.
+#[derive(Clone, Debug, Default)]
+struct Latest {
+    g_loss: Option<f64>,
+    mean_reward: Option<f64>,
+    d_loss: Option<f64>,
+    d_accuracy: Option<f64>,
+}
+
+/// What a run trains and evaluates with.
+pub struct Components {
+    pub generator: Generator,
+    pub discriminator: Option<Discriminator>,
+    pub reward: Option<Reward>,
+    pub task: OracleTask,
+}
+
+/// A run in progress.
+pub struct Trainer {
+    pub config: ExperimentConfig,
+    pub run_dir: PathBuf,
+    pub generator: Generator,
+    pub discriminator: Option<Discriminator>,
+    pub reward: Option<Reward>,
+    pub task: OracleTask,
+    pub position: Position,
+    pub metrics: MetricsLog,
+    started: Instant,
+    elapsed_before: f64,
+    latest: Latest,
+    /// Stop (checkpointed, resumable) after this many epochs or rounds.
+    pub stop_after: Option<usize>,
+    units_done: usize,
+}
+
+/// How a call to [`Trainer::run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The schedule is complete.
+    Finished,
+    /// `stop_after` units were done; resume with `agon train --resume`.
+    Stopped,
+}
+
+fn shuffled(len: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    order
+}
+
+fn batch_of(data: &[Vec<u32>], indices: &[usize]) -> Batch {
+    let rows: Vec<&Vec<u32>> = indices.iter().map(|&i| &data[i]).collect();
+    Batch::unconditional(TokenBatch::from_rows(&rows, 0))
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+impl Trainer {
+    /// A trainer at `position` (START for a new run) whose metrics log holds
+    /// `metrics_rows` rows.
+    pub fn new(
+        config: ExperimentConfig,
+        run_dir: PathBuf,
+        components: Components,
+        position: Position,
+        metrics_rows: usize,
+    ) -> anyhow::Result<Self> {
+        let Components {
+            generator,
+            discriminator,
+            reward,
+            task,
+        } = components;
+        let metrics = MetricsLog::open(&run_dir, metrics_rows)?;
+        let elapsed_before = metrics
+            .rows
+            .last()
+            .map(|r| r.elapsed_seconds)
+            .unwrap_or(0.0);
+        let mut trainer = Trainer {
+            config,
+            run_dir,
+            generator,
+            discriminator,
+            reward,
+            task,
+            position,
+            metrics,
+            started: Instant::now(),
+            elapsed_before,
+            latest: Latest::default(),
+            stop_after: None,
+            units_done: 0,
+        };
+        if let Some(reward) = &mut trainer.reward {
+            reward.set_corpus(&TokenBatch::from_rows(&trainer.task.train, 0))?;
+        }
+        Ok(trainer)
+    }
+
+    fn seed(&self, label: &str) -> u64 {
+        seed_for(self.config.seed, label)
+    }
+
+    fn mle_epochs_done(&self) -> usize {
+        match self.position.phase {
+            Phase::Mle => self.position.step,
+            _ => self.config.training.mle.epochs,
+        }
+    }
+
+    /// Runs to the end of the schedule (or until `stop_after` units).
+    pub fn run(&mut self) -> anyhow::Result<RunOutcome> {
+        if self.position == Position::START && self.metrics.rows.is_empty() {
+            self.evaluate(Phase::Mle, 0, &indicatif::ProgressBar::hidden())?;
+        }
+        while self.position.phase != Phase::Done {
+            let outcome = match self.position.phase {
+                Phase::Mle => self.mle_phase()?,
+                Phase::DiscriminatorPretraining => self.discriminator_pretraining_phase()?,
+                Phase::Adversarial => self.adversarial_phase()?,
+                Phase::Done => RunOutcome::Finished,
+            };
+            if outcome == RunOutcome::Stopped {
+                self.checkpoint()?;
+                return Ok(RunOutcome::Stopped);
+            }
+            self.position = Position {
+                phase: self.position.phase.next(),
+                step: 0,
+            };
+            self.checkpoint()?;
+        }
+        Ok(RunOutcome::Finished)
+    }
+
+    /// Counts a finished epoch or round; whether to stop now.
+    fn unit_done(&mut self) -> bool {
+        self.units_done += 1;
+        self.stop_after
+            .is_some_and(|limit| self.units_done >= limit)
+    }
+
+    fn checkpoint(&self) -> anyhow::Result<()> {
+        checkpoint::save(
+            &self.run_dir,
+            &self.generator,
+            self.discriminator.as_ref(),
+            self.position,
+            self.metrics.rows.len(),
+        )
+    }
+
+    fn eval_due(&self, done: usize, total: usize) -> bool {
+        let every = self.config.training.eval_every;
+        done == total || (every > 0 && done % every == 0)
+    }
+
+    /// Evaluates, logs a metrics row, redraws the learning curve.
+    fn evaluate(
+        &mut self,
+        phase: Phase,
+        epoch: usize,
+        bar: &indicatif::ProgressBar,
+    ) -> anyhow::Result<()> {
+        let seed = self.seed(&format!("eval/{}/{epoch}", phase.name()));
+        let scores = self.task.evaluate(&mut self.generator, seed)?;
+        let global_epoch = match phase {
+            Phase::Adversarial => self.config.training.mle.epochs + epoch,
+            _ => epoch,
+        };
+        let row = MetricsRow {
+            phase: phase.name().to_string(),
+            epoch,
+            global_epoch,
+            nll_oracle: scores.nll_oracle,
+            nll_test: scores.nll_test,
+            g_loss: self.latest.g_loss,
+            mean_reward: self.latest.mean_reward,
+            d_loss: self.latest.d_loss,
+            d_accuracy: self.latest.d_accuracy,
+            elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
+        };
+        progress::log(
+            bar,
+            &format!(
+                "{:<12} epoch {:>4}  NLL-oracle {:.4}  NLL-test {:.4}{}",
+                row.phase,
+                epoch,
+                row.nll_oracle,
+                row.nll_test,
+                row.g_loss
+                    .map(|l| format!("  g-loss {l:.4}"))
+                    .unwrap_or_default()
+            ),
+        );
+        bar.set_message(format!("NLL-oracle {:.3}", row.nll_oracle));
+        self.metrics.push(row)?;
+        plot::write_learning_curve(&self.run_dir, &self.metrics.rows)
+    }
+
+    fn mle_phase(&mut self) -> anyhow::Result<RunOutcome> {
+        let epochs = self.config.training.mle.epochs;
+        let bar = progress::phase_bar("generator MLE", epochs, self.position.step);
+        while self.position.step < epochs {
+            let epoch = self.position.step;
+            let loss = self.mle_epoch(epoch)?;
+            self.latest.g_loss = Some(loss);
+            self.position.step += 1;
+            bar.inc(1);
+            if self.eval_due(epoch + 1, epochs) {
+                self.evaluate(Phase::Mle, epoch + 1, &bar)?;
+                self.checkpoint()?;
+            }
+            if self.unit_done() && self.position.step < epochs {
+                bar.finish_and_clear();
+                return Ok(RunOutcome::Stopped);
+            }
+        }
+        bar.finish_and_clear();
+        Ok(RunOutcome::Finished)
+    }
+
+    fn mle_epoch(&mut self, epoch: usize) -> anyhow::Result<f64> {
+        let training = &self.config.training;
+        let batch_size = training.batch_size;
+        let scheduled_sampling = training
+            .mle
+            .scheduled_sampling
+            .at(epoch, training.mle.epochs);
+        let order = shuffled(
+            self.task.train.len(),
+            self.seed(&format!("mle/{epoch}/order")),
+        );
+        let mut losses = Vec::new();
+        // SeqGAN drops the last partial batch (9,984 = 156 × 64).
+        for (b, indices) in order.chunks_exact(batch_size.min(order.len())).enumerate() {
+            let batch = batch_of(&self.task.train, indices);
+            let options = MleOptions {
+                seed: self.seed(&format!("mle/{epoch}/{b}")),
+                scheduled_sampling,
+            };
+            losses.push(f64::from(self.generator.mle_step(&batch, &options)?.loss));
+        }
+        Ok(mean(&losses).unwrap_or(f64::NAN))
+    }
+
+    /// `count` fresh negatives (0 = as many as training sequences).
+    fn negatives(&mut self, label: &str) -> anyhow::Result<Vec<Vec<u32>>> {
+        let count = match self.config.training.negatives {
+            0 => self.task.train.len(),
+            n => n,
+        };
+        let seed = self.seed(label);
+        sample_many(
+            &mut self.generator,
+            count,
+            self.config.task.max_len,
+            1.0,
+            seed,
+        )
+    }
+
+    /// `epochs` passes of D over the real data and `negatives`, in batches of
+    /// `batch_size` real + `batch_size` generated sequences.
+    fn train_discriminator(
+        &mut self,
+        negatives: &[Vec<u32>],
+        epochs: usize,
+        label: &str,
+    ) -> anyhow::Result<()> {
+        let batch_size = self.config.training.batch_size;
+        let pairs = self.task.train.len().min(negatives.len());
+        let Some(discriminator) = self.discriminator.as_mut() else {
+            return Ok(());
+        };
+        let mut losses = Vec::new();
+        let mut accuracies = Vec::new();
+        for k in 0..epochs {
+            let real_order = shuffled(
+                self.task.train.len(),
+                seed_for(self.config.seed, &format!("{label}/{k}/real")),
+            );
+            let fake_order = shuffled(
+                negatives.len(),
+                seed_for(self.config.seed, &format!("{label}/{k}/fake")),
+            );
+            let steps = (pairs / batch_size).max(1);
+            for s in 0..steps {
+                let range = s * batch_size..((s + 1) * batch_size).min(pairs);
+                let real = batch_of(&self.task.train, &real_order[range.clone()]);
+                let fake = batch_of(negatives, &fake_order[range]);
+                let options = StepOptions {
+                    seed: seed_for(self.config.seed, &format!("{label}/{k}/{s}")),
+                };
+                let stats = discriminator.train_step(&real, &fake, &options)?;
+                losses.push(f64::from(stats.loss));
+                if let Some(accuracy) = stats.get("accuracy") {
+                    accuracies.push(f64::from(accuracy));
+                }
+            }
+        }
+        self.latest.d_loss = mean(&losses);
+        self.latest.d_accuracy = mean(&accuracies);
+        Ok(())
+    }
+
+    fn discriminator_pretraining_phase(&mut self) -> anyhow::Result<RunOutcome> {
+        if self.discriminator.is_none() {
+            return Ok(RunOutcome::Finished);
+        }
+        let rounds = self.config.training.discriminator_pretraining.rounds;
+        let epochs = self.config.training.discriminator_pretraining.epochs;
+        let bar = progress::phase_bar("discriminator pretraining", rounds, self.position.step);
+        while self.position.step < rounds {
+            let round = self.position.step;
+            let negatives = self.negatives(&format!("dpre/{round}/negatives"))?;
+            self.train_discriminator(&negatives, epochs, &format!("dpre/{round}"))?;
+            self.position.step += 1;
+            bar.inc(1);
+            bar.set_message(format!(
+                "D loss {:.4} accuracy {:.3}",
+                self.latest.d_loss.unwrap_or(f64::NAN),
+                self.latest.d_accuracy.unwrap_or(f64::NAN)
+            ));
+            if self.eval_due(round + 1, rounds) {
+                self.checkpoint()?;
+            }
+            if self.unit_done() && self.position.step < rounds {
+                bar.finish_and_clear();
+                return Ok(RunOutcome::Stopped);
+            }
+        }
+        if rounds > 0 {
+            progress::log(
+                &bar,
+                &format!(
+                    "discriminator pretraining done: loss {:.4}, accuracy {:.3}",
+                    self.latest.d_loss.unwrap_or(f64::NAN),
+                    self.latest.d_accuracy.unwrap_or(f64::NAN)
+                ),
+            );
+        }
+        bar.finish_and_clear();
+        Ok(RunOutcome::Finished)
+    }
+
+    fn adversarial_phase(&mut self) -> anyhow::Result<RunOutcome> {
+        let epochs = self.config.training.adversarial.epochs;
+        if epochs > 0 && self.reward.is_none() {
+            anyhow::bail!("adversarial training needs a `reward:` section in the config");
+        }
+        let bar = progress::phase_bar("adversarial", epochs, self.position.step);
+        while self.position.step < epochs {
+            let epoch = self.position.step;
+            self.adversarial_epoch(epoch)?;
+            self.position.step += 1;
+            bar.inc(1);
+            if self.eval_due(epoch + 1, epochs) {
+                self.evaluate(Phase::Adversarial, epoch + 1, &bar)?;
+                self.checkpoint()?;
+            }
+            if self.unit_done() && self.position.step < epochs {
+                bar.finish_and_clear();
+                return Ok(RunOutcome::Stopped);
+            }
+        }
+        bar.finish_and_clear();
+        Ok(RunOutcome::Finished)
+    }
+
+    fn adversarial_epoch(&mut self, epoch: usize) -> anyhow::Result<()> {
+        let adversarial = self.config.training.adversarial.clone();
+        let batch_size = self.config.training.batch_size;
+        let settings = RolloutSettings {
+            rollouts: adversarial.rollouts,
+            token_budget: self.config.training.rollout_token_budget,
+            max_len: self.config.task.max_len,
+            temperature: adversarial.temperature,
+        };
+        let mut losses = Vec::new();
+        let mut rewards = Vec::new();
+        for g in 0..adversarial.g_steps {
+            let samples = self.generator.sample(&SampleRequest {
+                count: batch_size as u32,
+                max_len: self.config.task.max_len,
+                temperature: adversarial.temperature,
+                seed: self.seed(&format!("adv/{epoch}/{g}/sample")),
+                policy: Policy::Current,
+                sources: abi_stable::std_types::ROption::RNone,
+            })?;
+            let reward = self.reward.as_mut().expect("checked in adversarial_phase");
+            let mut scorer = Scorer {
+                discriminator: self.discriminator.as_mut(),
+                reward,
+            };
+            let rollout_seed = seed_for(self.config.seed, &format!("adv/{epoch}/{g}/rollout"));
+            let (mut q, _) = q_values(
+                &mut self.generator,
+                &mut scorer,
+                &samples,
+                &settings,
+                rollout_seed,
+            )?;
+            let tokens = samples.token_count().max(1) as f64;
+            rewards.push(q.iter().map(|&v| f64::from(v)).sum::<f64>() / tokens);
+            if adversarial.baseline == Baseline::BatchMean {
+                subtract_batch_mean(&mut q, &samples);
+            }
+            let options = StepOptions {
+                seed: self.seed(&format!("adv/{epoch}/{g}/pg")),
+            };
+            let stats = self.generator.policy_gradient_step(
+                &Batch::unconditional(samples),
+                &q,
+                &options,
+            )?;
+            losses.push(f64::from(stats.loss));
+            if adversarial.teacher_forcing {
+                let order = shuffled(
+                    self.task.train.len(),
+                    self.seed(&format!("adv/{epoch}/{g}/tf-order")),
+                );
+                let batch = batch_of(&self.task.train, &order[..batch_size.min(order.len())]);
+                let options = MleOptions {
+                    seed: self.seed(&format!("adv/{epoch}/{g}/tf")),
+                    scheduled_sampling: 0.0,
+                };
+                self.generator.mle_step(&batch, &options)?;
+            }
+        }
+        self.generator
+            .update_rollout_policy(adversarial.rollout_update_rate)?;
+        self.latest.g_loss = mean(&losses);
+        self.latest.mean_reward = mean(&rewards);
+        if self.discriminator.is_some() {
+            for d in 0..adversarial.d_steps {
+                let negatives = self.negatives(&format!("adv/{epoch}/d{d}/negatives"))?;
+                self.train_discriminator(
+                    &negatives,
+                    adversarial.d_epochs,
+                    &format!("adv/{epoch}/d{d}"),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Generator epochs done so far (the x axis of the learning curve).
+    pub fn global_epoch(&self) -> usize {
+        self.mle_epochs_done()
+            + match self.position.phase {
+                Phase::Adversarial => self.position.step,
+                Phase::Done => self.config.training.adversarial.epochs,
+                _ => 0,
+            }
+    }
+}

@@ -1,0 +1,169 @@
+//! SeqGAN end to end on the smoke config: every phase runs, artefacts are
+//! written, the trajectory is pinned, and a stopped-and-resumed run equals an
+//! uninterrupted one.
+
+use std::path::{Path, PathBuf};
+
+use agon_integration_tests::{workspace_root, Sandbox};
+use serde_json::Value;
+
+fn smoke() -> String {
+    workspace_root()
+        .join("configs/smoke.yaml")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Metrics rows without the wall-clock column.
+fn trajectory(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut row: Value = serde_json::from_str(line).unwrap();
+            row.as_object_mut().unwrap().remove("elapsed_seconds");
+            row
+        })
+        .collect()
+}
+
+fn run_smoke(sandbox: &Sandbox, name: &str, extra: &[&str]) -> PathBuf {
+    let out = sandbox.path().join(name);
+    let config = smoke();
+    let mut args = vec!["train", config.as_str(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    sandbox.run(&args, &[]).success();
+    out
+}
+
+/// The pinned trajectory: produced by this implementation (a regression
+/// pin, like TRL's loss-trajectory tests, not an external reference).
+/// Regenerate deliberately with `AGON_UPDATE_PINS=1 cargo test --test training`.
+fn pinned() -> PathBuf {
+    workspace_root().join("tests/fixtures/smoke_trajectory.json")
+}
+
+fn assert_close(actual: &[Value], expected: &[Value]) {
+    assert_eq!(actual.len(), expected.len(), "rows: {actual:#?}");
+    for (a, e) in actual.iter().zip(expected) {
+        for (key, value) in e.as_object().unwrap() {
+            match (value.as_f64(), a[key].as_f64()) {
+                (Some(want), Some(got)) => assert!(
+                    (want - got).abs() <= 1e-4 * want.abs().max(1.0),
+                    "{key}: {got} vs pinned {want}\nrow {a}"
+                ),
+                _ => assert_eq!(&a[key], value, "{key} in {a}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn smoke_run_trains_every_phase_and_matches_its_pinned_trajectory() {
+    let sandbox = Sandbox::new();
+    let run = run_smoke(&sandbox, "smoke", &[]);
+    let rows = trajectory(&run);
+    let phases: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| (r["phase"].as_str().unwrap(), r["epoch"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        vec![
+            ("mle", 0),
+            ("mle", 2),
+            ("mle", 4),
+            ("adversarial", 2),
+            ("adversarial", 4)
+        ]
+    );
+    let first = rows[0]["nll_oracle"].as_f64().unwrap();
+    let after_mle = rows[2]["nll_oracle"].as_f64().unwrap();
+    assert!(
+        after_mle < first - 0.5,
+        "MLE lowers NLL-oracle: {first} → {after_mle}"
+    );
+    assert!(rows[4]["d_accuracy"].as_f64().is_some() && rows[4]["mean_reward"].as_f64().is_some());
+
+    for file in [
+        "config.yaml",
+        "plugins.json",
+        "metrics.csv",
+        "learning_curve.svg",
+        "learning_curve.png",
+        "checkpoints/latest/state.json",
+        "checkpoints/latest/generator/lstm-generator.safetensors",
+        "checkpoints/latest/discriminator/cnn-discriminator.safetensors",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let png = std::fs::read(run.join("learning_curve.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let svg = std::fs::read_to_string(run.join("learning_curve.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("NLL-oracle"));
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 6, "{csv}");
+
+    if std::env::var_os("AGON_UPDATE_PINS").is_some() {
+        std::fs::write(pinned(), serde_json::to_string_pretty(&rows).unwrap()).unwrap();
+    }
+    let expected: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(pinned()).unwrap()).unwrap();
+    assert_close(&rows, &expected);
+
+    // Sampling from the finished run.
+    let sampled = sandbox
+        .run(&["sample", run.to_str().unwrap(), "-n", "7"], &[])
+        .success();
+    let lines: Vec<&str> = sampled.lines().collect();
+    assert_eq!(lines.len(), 7);
+    for line in lines {
+        let ids: Vec<u32> = line.split(' ').map(|t| t.parse().unwrap()).collect();
+        assert_eq!(ids.len(), 20);
+        assert!(ids.iter().all(|&id| id < 5000));
+    }
+}
+
+#[test]
+fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
+    let sandbox = Sandbox::new();
+    let whole = run_smoke(&sandbox, "whole", &[]);
+    // Stop in the middle of discriminator pretraining (4 MLE epochs + 1 round)…
+    let split = run_smoke(&sandbox, "split", &["--stop-after", "5"]);
+    let state = std::fs::read_to_string(split.join("checkpoints/latest/state.json")).unwrap();
+    assert!(state.contains("discriminator-pretraining"), "{state}");
+    // …and again inside the adversarial phase, then to the end.
+    let out = sandbox
+        .run(
+            &[
+                "train",
+                "--resume",
+                split.to_str().unwrap(),
+                "--stop-after",
+                "3",
+            ],
+            &[],
+        )
+        .success();
+    assert!(out.contains("stopped as asked"), "{out}");
+    sandbox
+        .run(&["train", "--resume", split.to_str().unwrap()], &[])
+        .success();
+    assert_eq!(trajectory(&split), trajectory(&whole));
+}
+
+#[test]
+fn resuming_something_that_is_not_a_run_is_refused() {
+    let sandbox = Sandbox::new();
+    let message = sandbox
+        .run(
+            &["train", "--resume", sandbox.path().to_str().unwrap()],
+            &[],
+        )
+        .clean_failure();
+    assert!(message.contains("is not a run directory"), "{message}");
+    let message = sandbox
+        .run(&["sample", sandbox.path().to_str().unwrap()], &[])
+        .clean_failure();
+    assert!(message.contains("is not a run directory"), "{message}");
+}
