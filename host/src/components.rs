@@ -91,6 +91,27 @@ fn context(shared: &SharedContext, config_yaml: String, seed_offset: u64) -> Plu
     }
 }
 
+/// Builds component `resolved` with `constructor` (one of the root module's
+/// `new_*` functions); returns its label for messages and the object.
+fn construct<T>(
+    resolved: &ResolvedComponent,
+    spec: &ComponentSpec,
+    place: &str,
+    shared: &SharedContext,
+    seed_offset: u64,
+    constructor: extern "C" fn(RStr<'_>, &PluginContext) -> RResult<T, PluginError>,
+) -> anyhow::Result<(String, T)> {
+    let label = format!("{place} ({})", resolved.label());
+    let config = merged_config(resolved, spec, place)?;
+    let name = RStr::from_str(resolved.component.name.as_str());
+    let inner = plugin_call(
+        &label,
+        "construction",
+        constructor(name, &context(shared, config, seed_offset)),
+    )?;
+    Ok((label, inner))
+}
+
 fn plugin_call<T>(
     label: &str,
     operation: &str,
@@ -153,16 +174,13 @@ impl Generator {
         shared: &SharedContext,
         seed_offset: u64,
     ) -> anyhow::Result<Self> {
-        let label = format!("{place} ({})", resolved.label());
-        let config = merged_config(resolved, spec, place)?;
-        let constructor = resolved.library.module.new_generator();
-        let inner = plugin_call(
-            &label,
-            "construction",
-            constructor(
-                RStr::from_str(resolved.component.name.as_str()),
-                &context(shared, config, seed_offset),
-            ),
+        let (label, inner) = construct(
+            resolved,
+            spec,
+            place,
+            shared,
+            seed_offset,
+            resolved.library.module.new_generator(),
         )?;
         Ok(Generator {
             label,
@@ -274,16 +292,13 @@ impl Discriminator {
         shared: &SharedContext,
         seed_offset: u64,
     ) -> anyhow::Result<Self> {
-        let label = format!("{place} ({})", resolved.label());
-        let config = merged_config(resolved, spec, place)?;
-        let constructor = resolved.library.module.new_discriminator();
-        let inner = plugin_call(
-            &label,
-            "construction",
-            constructor(
-                RStr::from_str(resolved.component.name.as_str()),
-                &context(shared, config, seed_offset),
-            ),
+        let (label, inner) = construct(
+            resolved,
+            spec,
+            place,
+            shared,
+            seed_offset,
+            resolved.library.module.new_discriminator(),
         )?;
         Ok(Discriminator { label, inner })
     }
@@ -352,16 +367,13 @@ impl Reward {
         shared: &SharedContext,
         seed_offset: u64,
     ) -> anyhow::Result<Self> {
-        let label = format!("{place} ({})", resolved.label());
-        let config = merged_config(resolved, spec, place)?;
-        let constructor = resolved.library.module.new_reward();
-        let inner = plugin_call(
-            &label,
-            "construction",
-            constructor(
-                RStr::from_str(resolved.component.name.as_str()),
-                &context(shared, config, seed_offset),
-            ),
+        let (label, inner) = construct(
+            resolved,
+            spec,
+            place,
+            shared,
+            seed_offset,
+            resolved.library.module.new_reward(),
         )?;
         let needs_discriminator = inner.needs_discriminator();
         Ok(Reward {

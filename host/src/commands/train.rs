@@ -13,7 +13,7 @@ use crate::{
     config::{load_experiment, ExperimentConfig, TaskKind},
     data, run_dir,
     task::OracleTask,
-    train::{checkpoint, schedule::Position, Components, RunOutcome, Trainer},
+    train::{checkpoint, Components, RunOutcome, Trainer},
 };
 
 /// Everything built from a config, before anything is written.
@@ -59,13 +59,7 @@ fn start(
             serde_json::to_string_pretty(&built.plugins)?.as_bytes(),
         )?;
         println!("run directory: {}", run_path.display());
-        let mut trainer = Trainer::new(
-            config,
-            run_path.clone(),
-            built.components,
-            Position::START,
-            0,
-        )?;
+        let mut trainer = Trainer::new(config, run_path.clone(), built.components, None)?;
         trainer.stop_after = stop_after;
         trainer.run()
     })();
@@ -87,7 +81,13 @@ fn report(outcome: RunOutcome, run_path: &Path) {
     }
 }
 
-fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
+/// The resolved config of a run directory and its newest checkpoint.
+fn open_run(
+    run_path: &Path,
+) -> anyhow::Result<(
+    ExperimentConfig,
+    Option<(std::path::PathBuf, checkpoint::CheckpointState)>,
+)> {
     let config_path = run_path.join("config.yaml");
     if !config_path.exists() {
         bail!(
@@ -95,8 +95,15 @@ fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
             run_path.display()
         );
     }
-    let config = load_experiment(&config_path, &[])?;
-    let (checkpoint_dir, state) = checkpoint::find(run_path)?.ok_or_else(|| {
+    Ok((
+        load_experiment(&config_path, &[])?,
+        checkpoint::find(run_path)?,
+    ))
+}
+
+fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
+    let (config, found) = open_run(run_path)?;
+    let (checkpoint_dir, state) = found.ok_or_else(|| {
         anyhow!(
             "{} has no checkpoint to resume from; start the run again",
             run_path.display()
@@ -120,8 +127,7 @@ fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
         config,
         run_path.to_path_buf(),
         built.components,
-        state.position,
-        state.metrics_rows,
+        Some(state),
     )?;
     trainer.stop_after = stop_after;
     report(trainer.run()?, run_path);
@@ -308,16 +314,9 @@ pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built
 
 /// A run directory's config and generator with its latest weights.
 pub fn load_run_generator(run_path: &Path) -> anyhow::Result<(ExperimentConfig, Generator)> {
-    let config_path = run_path.join("config.yaml");
-    if !config_path.exists() {
-        bail!(
-            "{} is not a run directory (it has no config.yaml)",
-            run_path.display()
-        );
-    }
-    let config = load_experiment(&config_path, &[])?;
-    let (checkpoint_dir, _) = checkpoint::find(run_path)?
-        .ok_or_else(|| anyhow!("{} has no checkpoint yet", run_path.display()))?;
+    let (config, found) = open_run(run_path)?;
+    let (checkpoint_dir, _) =
+        found.ok_or_else(|| anyhow!("{} has no checkpoint yet", run_path.display()))?;
     let mut registry = Registry::from_environment();
     let shared = shared_context(&config, run_path);
     let (mut generator, _) = build_generator(&mut registry, &config, &shared)?;

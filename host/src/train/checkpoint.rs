@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::schedule::Position;
+use super::{schedule::Position, Latest};
 use crate::{
     components::{Discriminator, Generator},
     run_dir::{sync_parent, write_atomic},
@@ -27,6 +27,21 @@ pub struct CheckpointState {
     pub position: Position,
     /// Rows of metrics.jsonl written before this checkpoint.
     pub metrics_rows: usize,
+    /// The training statistics the next metrics row will report.
+    #[serde(default)]
+    pub latest: Latest,
+}
+
+impl CheckpointState {
+    /// The state of a checkpoint taken now.
+    pub fn new(position: Position, metrics_rows: usize, latest: Latest) -> Self {
+        CheckpointState {
+            format: FORMAT,
+            position,
+            metrics_rows,
+            latest,
+        }
+    }
 }
 
 fn checkpoints(run_dir: &Path) -> PathBuf {
@@ -38,8 +53,7 @@ pub fn save(
     run_dir: &Path,
     generator: &Generator,
     discriminator: Option<&Discriminator>,
-    position: Position,
-    metrics_rows: usize,
+    state: &CheckpointState,
 ) -> anyhow::Result<()> {
     let root = checkpoints(run_dir);
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
@@ -54,14 +68,9 @@ pub fn save(
         discriminator.save(&partial.join("discriminator"))?;
     }
     sync_tree(&partial)?;
-    let state = CheckpointState {
-        format: FORMAT,
-        position,
-        metrics_rows,
-    };
     write_atomic(
         &partial.join("state.json"),
-        serde_json::to_string_pretty(&state)?.as_bytes(),
+        serde_json::to_string_pretty(state)?.as_bytes(),
     )?;
     let latest = root.join("latest");
     let previous = root.join("previous");

@@ -24,13 +24,15 @@ use metrics::{MetricsLog, MetricsRow};
 use rollout::{q_values, subtract_batch_mean, RolloutSettings, Scorer};
 use schedule::{seed_for, Phase, Position};
 
-/// The latest training statistics, reported with the next evaluation.
-#[derive(Clone, Debug, Default)]
-struct Latest {
-    g_loss: Option<f64>,
-    mean_reward: Option<f64>,
-    d_loss: Option<f64>,
-    d_accuracy: Option<f64>,
+/// The latest training statistics, reported with the next evaluation (and
+/// kept in checkpoints, so a resumed run reports what an uninterrupted one
+/// would).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Latest {
+    pub g_loss: Option<f64>,
+    pub mean_reward: Option<f64>,
+    pub d_loss: Option<f64>,
+    pub d_accuracy: Option<f64>,
 }
 
 /// What a run trains and evaluates with.
@@ -90,9 +92,12 @@ impl Trainer {
         config: ExperimentConfig,
         run_dir: PathBuf,
         components: Components,
-        position: Position,
-        metrics_rows: usize,
+        resume_from: Option<checkpoint::CheckpointState>,
     ) -> anyhow::Result<Self> {
+        let (position, metrics_rows, latest) = match resume_from {
+            Some(state) => (state.position, state.metrics_rows, state.latest),
+            None => (Position::START, 0, Latest::default()),
+        };
         let Components {
             generator,
             discriminator,
@@ -116,7 +121,7 @@ impl Trainer {
             metrics,
             started: Instant::now(),
             elapsed_before,
-            latest: Latest::default(),
+            latest,
             stop_after: None,
             units_done: 0,
         };
@@ -170,12 +175,16 @@ impl Trainer {
     }
 
     fn checkpoint(&self) -> anyhow::Result<()> {
+        let state = checkpoint::CheckpointState::new(
+            self.position,
+            self.metrics.rows.len(),
+            self.latest.clone(),
+        );
         checkpoint::save(
             &self.run_dir,
             &self.generator,
             self.discriminator.as_ref(),
-            self.position,
-            self.metrics.rows.len(),
+            &state,
         )
     }
 
@@ -227,26 +236,53 @@ impl Trainer {
         plot::write_learning_curve(&self.run_dir, &self.metrics.rows)
     }
 
-    fn mle_phase(&mut self) -> anyhow::Result<RunOutcome> {
-        let epochs = self.config.training.mle.epochs;
-        let bar = progress::phase_bar("generator MLE", epochs, self.position.step);
-        while self.position.step < epochs {
-            let epoch = self.position.step;
-            let loss = self.mle_epoch(epoch)?;
-            self.latest.g_loss = Some(loss);
+    /// Runs the remaining units (epochs or rounds) of the current phase:
+    /// `unit` does one and may return a progress message; every
+    /// `eval_every` units (and at the end) the run is evaluated when
+    /// `evaluate`, and checkpointed.
+    fn run_phase(
+        &mut self,
+        phase: Phase,
+        label: &str,
+        total: usize,
+        evaluate: bool,
+        mut unit: impl FnMut(&mut Self, usize) -> anyhow::Result<Option<String>>,
+    ) -> anyhow::Result<RunOutcome> {
+        let bar = progress::phase_bar(label, total, self.position.step);
+        while self.position.step < total {
+            let step = self.position.step;
+            if let Some(message) = unit(self, step)? {
+                bar.set_message(message);
+            }
             self.position.step += 1;
             bar.inc(1);
-            if self.eval_due(epoch + 1, epochs) {
-                self.evaluate(Phase::Mle, epoch + 1, &bar)?;
+            if self.eval_due(step + 1, total) {
+                if evaluate {
+                    self.evaluate(phase, step + 1, &bar)?;
+                }
                 self.checkpoint()?;
             }
-            if self.unit_done() && self.position.step < epochs {
+            if self.unit_done() && self.position.step < total {
                 bar.finish_and_clear();
                 return Ok(RunOutcome::Stopped);
             }
         }
         bar.finish_and_clear();
         Ok(RunOutcome::Finished)
+    }
+
+    fn mle_phase(&mut self) -> anyhow::Result<RunOutcome> {
+        let epochs = self.config.training.mle.epochs;
+        self.run_phase(
+            Phase::Mle,
+            "generator MLE",
+            epochs,
+            true,
+            |trainer, epoch| {
+                trainer.latest.g_loss = Some(trainer.mle_epoch(epoch)?);
+                Ok(None)
+            },
+        )
     }
 
     fn mle_epoch(&mut self, epoch: usize) -> anyhow::Result<f64> {
@@ -339,38 +375,32 @@ impl Trainer {
         }
         let rounds = self.config.training.discriminator_pretraining.rounds;
         let epochs = self.config.training.discriminator_pretraining.epochs;
-        let bar = progress::phase_bar("discriminator pretraining", rounds, self.position.step);
-        while self.position.step < rounds {
-            let round = self.position.step;
-            let negatives = self.negatives(&format!("dpre/{round}/negatives"))?;
-            self.train_discriminator(&negatives, epochs, &format!("dpre/{round}"))?;
-            self.position.step += 1;
-            bar.inc(1);
-            bar.set_message(format!(
-                "D loss {:.4} accuracy {:.3}",
-                self.latest.d_loss.unwrap_or(f64::NAN),
-                self.latest.d_accuracy.unwrap_or(f64::NAN)
-            ));
-            if self.eval_due(round + 1, rounds) {
-                self.checkpoint()?;
-            }
-            if self.unit_done() && self.position.step < rounds {
-                bar.finish_and_clear();
-                return Ok(RunOutcome::Stopped);
-            }
-        }
-        if rounds > 0 {
-            progress::log(
-                &bar,
-                &format!(
-                    "discriminator pretraining done: loss {:.4}, accuracy {:.3}",
-                    self.latest.d_loss.unwrap_or(f64::NAN),
-                    self.latest.d_accuracy.unwrap_or(f64::NAN)
-                ),
+        let outcome = self.run_phase(
+            Phase::DiscriminatorPretraining,
+            "discriminator pretraining",
+            rounds,
+            false,
+            |trainer, round| {
+                let negatives = trainer.negatives(&format!("dpre/{round}/negatives"))?;
+                trainer.train_discriminator(&negatives, epochs, &format!("dpre/{round}"))?;
+                Ok(Some(trainer.discriminator_summary()))
+            },
+        )?;
+        if outcome == RunOutcome::Finished && rounds > 0 {
+            println!(
+                "discriminator pretraining done: {}",
+                self.discriminator_summary()
             );
         }
-        bar.finish_and_clear();
-        Ok(RunOutcome::Finished)
+        Ok(outcome)
+    }
+
+    fn discriminator_summary(&self) -> String {
+        format!(
+            "D loss {:.4}, accuracy {:.3}",
+            self.latest.d_loss.unwrap_or(f64::NAN),
+            self.latest.d_accuracy.unwrap_or(f64::NAN)
+        )
     }
 
     fn adversarial_phase(&mut self) -> anyhow::Result<RunOutcome> {
@@ -378,23 +408,16 @@ impl Trainer {
         if epochs > 0 && self.reward.is_none() {
             anyhow::bail!("adversarial training needs a `reward:` section in the config");
         }
-        let bar = progress::phase_bar("adversarial", epochs, self.position.step);
-        while self.position.step < epochs {
-            let epoch = self.position.step;
-            self.adversarial_epoch(epoch)?;
-            self.position.step += 1;
-            bar.inc(1);
-            if self.eval_due(epoch + 1, epochs) {
-                self.evaluate(Phase::Adversarial, epoch + 1, &bar)?;
-                self.checkpoint()?;
-            }
-            if self.unit_done() && self.position.step < epochs {
-                bar.finish_and_clear();
-                return Ok(RunOutcome::Stopped);
-            }
-        }
-        bar.finish_and_clear();
-        Ok(RunOutcome::Finished)
+        self.run_phase(
+            Phase::Adversarial,
+            "adversarial",
+            epochs,
+            true,
+            |trainer, epoch| {
+                trainer.adversarial_epoch(epoch)?;
+                Ok(None)
+            },
+        )
     }
 
     fn adversarial_epoch(&mut self, epoch: usize) -> anyhow::Result<()> {
