@@ -167,3 +167,54 @@ fn resuming_something_that_is_not_a_run_is_refused() {
         .clean_failure();
     assert!(message.contains("is not a run directory"), "{message}");
 }
+
+#[test]
+fn ctrl_c_checkpoints_after_the_current_epoch_and_the_run_resumes_to_the_same_result() {
+    use std::io::{BufRead, BufReader};
+    let sandbox = Sandbox::new();
+    let run = sandbox.path().join("interrupted");
+    let config = smoke();
+    let mut child = sandbox
+        .agon()
+        .args(["train", &config, "--out", run.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Interrupt as soon as the first evaluation is out (training has begun).
+    for line in lines.by_ref() {
+        if line.unwrap().contains("epoch    0") {
+            break;
+        }
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout: {rest:?}\nstderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("interrupted; the run is checkpointed"),
+        "{stderr}"
+    );
+    let state = std::fs::read_to_string(run.join("checkpoints/latest/state.json")).unwrap();
+    assert!(
+        state.contains("\"phase\": \"mle\""),
+        "stopped early, in MLE: {state}"
+    );
+
+    sandbox
+        .run(&["train", "--resume", run.to_str().unwrap()], &[])
+        .success();
+    let expected: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(pinned()).unwrap()).unwrap();
+    assert_close(&trajectory(&run), &expected);
+}

@@ -13,7 +13,7 @@ use crate::{
     config::{load_experiment, ExperimentConfig, TaskKind},
     data, run_dir,
     task::OracleTask,
-    train::{checkpoint, Components, RunOutcome, Trainer},
+    train::{checkpoint, interrupt::Interrupt, Components, RunOutcome, Trainer},
 };
 
 /// Everything built from a config, before anything is written.
@@ -61,24 +61,29 @@ fn start(
         println!("run directory: {}", run_path.display());
         let mut trainer = Trainer::new(config, run_path.clone(), built.components, None)?;
         trainer.stop_after = stop_after;
+        trainer.interrupt = Interrupt::install();
         trainer.run()
     })();
     if result.is_err() && checkpoint::find(&run_path).ok().flatten().is_none() {
         // Nothing resumable was written: leave no half-made run directory.
         let _ = std::fs::remove_dir_all(&run_path);
     }
-    report(result?, &run_path);
-    Ok(())
+    report(result?, &run_path)
 }
 
-fn report(outcome: RunOutcome, run_path: &Path) {
+fn report(outcome: RunOutcome, run_path: &Path) -> anyhow::Result<()> {
     match outcome {
         RunOutcome::Finished => println!("done: {}", run_path.display()),
         RunOutcome::Stopped => println!(
             "stopped as asked; continue with `agon train --resume {}`",
             run_path.display()
         ),
+        RunOutcome::Interrupted => bail!(
+            "interrupted; the run is checkpointed: continue with `agon train --resume {}`",
+            run_path.display()
+        ),
     }
+    Ok(())
 }
 
 /// The resolved config of a run directory and its newest checkpoint.
@@ -130,8 +135,8 @@ fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
         Some(state),
     )?;
     trainer.stop_after = stop_after;
-    report(trainer.run()?, run_path);
-    Ok(())
+    trainer.interrupt = Interrupt::install();
+    report(trainer.run()?, run_path)
 }
 
 fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {

@@ -4,6 +4,7 @@
 //! forcing, rollout-policy update) and d-steps (fresh negatives, k epochs).
 
 pub mod checkpoint;
+pub mod interrupt;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
@@ -58,6 +59,8 @@ pub struct Trainer {
     latest: Latest,
     /// Stop (checkpointed, resumable) after this many epochs or rounds.
     pub stop_after: Option<usize>,
+    /// Stop (checkpointed, resumable) after the current epoch when raised.
+    pub interrupt: interrupt::Interrupt,
     units_done: usize,
 }
 
@@ -68,6 +71,8 @@ pub enum RunOutcome {
     Finished,
     /// `stop_after` units were done; resume with `agon train --resume`.
     Stopped,
+    /// A signal asked to stop; the run was checkpointed.
+    Interrupted,
 }
 
 fn shuffled(len: usize, seed: u64) -> Vec<usize> {
@@ -123,6 +128,7 @@ impl Trainer {
             elapsed_before,
             latest,
             stop_after: None,
+            interrupt: interrupt::Interrupt::default(),
             units_done: 0,
         };
         if let Some(reward) = &mut trainer.reward {
@@ -154,9 +160,9 @@ impl Trainer {
                 Phase::Adversarial => self.adversarial_phase()?,
                 Phase::Done => RunOutcome::Finished,
             };
-            if outcome == RunOutcome::Stopped {
+            if outcome != RunOutcome::Finished {
                 self.checkpoint()?;
-                return Ok(RunOutcome::Stopped);
+                return Ok(outcome);
             }
             self.position = Position {
                 phase: self.position.phase.next(),
@@ -262,9 +268,16 @@ impl Trainer {
                 }
                 self.checkpoint()?;
             }
-            if self.unit_done() && self.position.step < total {
-                bar.finish_and_clear();
-                return Ok(RunOutcome::Stopped);
+            let limit_reached = self.unit_done();
+            if self.position.step < total {
+                if self.interrupt.raised() {
+                    bar.finish_and_clear();
+                    return Ok(RunOutcome::Interrupted);
+                }
+                if limit_reached {
+                    bar.finish_and_clear();
+                    return Ok(RunOutcome::Stopped);
+                }
             }
         }
         bar.finish_and_clear();

@@ -1,0 +1,40 @@
+//! Ctrl-C / SIGTERM: finish the current epoch, checkpoint, exit.
+//!
+//! The first signal sets a flag that the trainer checks after every epoch or
+//! round; a second one exits at once (checkpoints are written atomically, so
+//! even that leaves the previous checkpoint loadable).
+
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
+/// A flag raised by SIGINT / SIGTERM.
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// Installs the signal handler (once per process) and returns its flag.
+    pub fn install() -> Self {
+        let interrupt = Interrupt::default();
+        let flag = interrupt.0.clone();
+        let installed = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond interrupt: exiting now; the last checkpoint is intact");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\ninterrupt: stopping after the current epoch (press Ctrl-C again to exit now)"
+            );
+        });
+        if let Err(e) = installed {
+            eprintln!("warning: cannot handle Ctrl-C gracefully ({e}); an interrupt stops the run at once");
+        }
+        interrupt
+    }
+
+    /// Whether a signal arrived.
+    pub fn raised(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
