@@ -419,6 +419,58 @@ mod tests {
     }
 
     #[test]
+    fn scheduled_sampling_changes_the_inputs_and_still_learns() {
+        let batch = Batch::unconditional(TokenBatch::from_rows(
+            &[vec![3u32, 9, 4, 1, 8, 2], vec![7, 7, 2, 0, 5, 5]],
+            0,
+        ));
+        let loss = |rate: f32| {
+            let mut g = generator("embedding_dim: 6\nhidden_dim: 6\n");
+            let first = g
+                .mle_step(
+                    &batch,
+                    &MleOptions {
+                        seed: 3,
+                        scheduled_sampling: rate,
+                    },
+                )
+                .unwrap()
+                .loss;
+            for _ in 0..20 {
+                g.mle_step(
+                    &batch,
+                    &MleOptions {
+                        seed: 3,
+                        scheduled_sampling: rate,
+                    },
+                )
+                .unwrap();
+            }
+            (
+                first,
+                g.mle_step(
+                    &batch,
+                    &MleOptions {
+                        seed: 3,
+                        scheduled_sampling: rate,
+                    },
+                )
+                .unwrap()
+                .loss,
+            )
+        };
+        let (tf_first, tf_last) = loss(0.0);
+        let (ss_first, ss_last) = loss(1.0);
+        // Same initial weights: the first position sees the same input (BOS)
+        // either way, the later ones do not.
+        assert_ne!(tf_first, ss_first);
+        assert!(
+            tf_last < tf_first && ss_last < ss_first,
+            "{tf_first}→{tf_last}, {ss_first}→{ss_last}"
+        );
+    }
+
+    #[test]
     fn policy_gradient_follows_the_sign_of_the_reward() {
         let batch = Batch::unconditional(TokenBatch::from_rows(
             &[vec![3u32, 9, 4, 1], vec![7, 7, 2, 0]],
