@@ -98,10 +98,11 @@ impl LstmGenerator {
         Ok((flat(&state.h)?, flat(&state.c)?, flat(&log_probs)?))
     }
 
-    fn weights(&self, policy: Policy) -> &LstmWeights {
+    /// Weights for inference (no autograd graph is recorded).
+    fn weights(&self, policy: Policy) -> LstmWeights {
         match policy {
-            Policy::Current => &self.policy,
-            Policy::Rollout => &self.rollout,
+            Policy::Current => self.policy.detached(),
+            Policy::Rollout => self.rollout.clone(),
         }
     }
 
@@ -201,7 +202,7 @@ impl GeneratorImpl for LstmGenerator {
         Self::ensure_unconditional(request.sources.is_some())?;
         let count = request.count as usize;
         let max_len = request.max_len as usize;
-        let weights = self.weights(request.policy);
+        let weights = &self.weights(request.policy);
         let mut rows: Vec<Row> = (0..count)
             .map(|r| Row {
                 tokens: Vec::with_capacity(max_len),

@@ -47,6 +47,12 @@ impl LstmWeights {
         })
     }
 
+    /// The same weights (shared storage, so later updates show through)
+    /// without autograd tracking: inference through it records no graph.
+    pub fn detached(&self) -> Self {
+        LstmWeights::from_tensors(self.tensors().map(|t| t.detach()))
+    }
+
     /// The tensors, in a fixed order, for element-wise updates.
     pub fn tensors(&self) -> [&Tensor; 6] {
         [
