@@ -11,17 +11,27 @@ fn data(file: &str) -> std::path::PathBuf {
         .join(file)
 }
 
+/// A 5000-word, length-20 context whose config loads the oracle's weights
+/// plus `extra` YAML lines.
+fn oracle_context(extra: &str) -> PluginContext {
+    let mut context = PluginContext::for_tests(5000, 20);
+    context.config_yaml = format!(
+        "oracle_weights: {}\n{extra}",
+        data("oracle.safetensors").display()
+    )
+    .into();
+    context
+}
+
 #[test]
 fn oracle_matches_the_reference_nll_to_1e_4() {
     let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data("oracle_reference.json")).unwrap())
             .unwrap();
-    let mut context = PluginContext::for_tests(5000, 20);
-    context.config_yaml = format!(
-        "oracle_weights: {}\nfrozen: true\n",
-        data("oracle.safetensors").display()
-    )
-    .into();
+    let context = oracle_context(
+        "frozen: true
+",
+    );
     let mut oracle = LstmGenerator::new(&context).unwrap();
     let sequences: Vec<Vec<u32>> = serde_json::from_value(reference["sequences"].clone()).unwrap();
     let expected_mean: Vec<f64> = serde_json::from_value(reference["mean_nll"].clone()).unwrap();
@@ -65,12 +75,10 @@ fn oracle_matches_the_reference_nll_to_1e_4() {
 
 #[test]
 fn a_frozen_oracle_refuses_training() {
-    let mut context = PluginContext::for_tests(5000, 20);
-    context.config_yaml = format!(
-        "oracle_weights: {}\nfrozen: true\n",
-        data("oracle.safetensors").display()
-    )
-    .into();
+    let context = oracle_context(
+        "frozen: true
+",
+    );
     let mut oracle = LstmGenerator::new(&context).unwrap();
     let batch = Batch::unconditional(TokenBatch::from_rows(&[vec![1u32, 2, 3]], 0));
     let err = oracle
@@ -87,12 +95,10 @@ fn a_frozen_oracle_refuses_training() {
 
 #[test]
 fn oracle_file_with_other_dimensions_is_refused() {
-    let mut context = PluginContext::for_tests(5000, 20);
-    context.config_yaml = format!(
-        "oracle_weights: {}\nhidden_dim: 16\n",
-        data("oracle.safetensors").display()
-    )
-    .into();
+    let context = oracle_context(
+        "hidden_dim: 16
+",
+    );
     let err = LstmGenerator::new(&context).err().expect("shape mismatch");
     assert!(
         err.message().contains("set embedding_dim / hidden_dim"),
