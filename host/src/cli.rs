@@ -22,6 +22,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Sample sequences from a run's latest checkpoint (one per line).
     Sample(SampleArgs),
+    /// Time the SeqGAN synthetic workloads (those of the PyTorch peer in
+    /// benches/torch_seqgan_peer.py) through the real plugins.
+    Bench(BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,4 +88,30 @@ pub struct SampleArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The experiment config whose generator, discriminator, reward, vocabulary
+    /// and length are benchmarked (the paper's dimensions by default).
+    #[arg(long, default_value = "configs/seqgan-oracle.yaml")]
+    pub config: PathBuf,
+    /// Override a config value, as for `agon train`:
+    /// `--set training.rollout_token_budget=20480` (repeatable).
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub overrides: Vec<String>,
+    /// Comma-separated workloads: mle, sample, dtrain, rollout-batched,
+    /// rollout-naive, or all.
+    #[arg(long, default_value = "all")]
+    pub workloads: String,
+    /// Runs per workload; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Worker threads of every plugin (sets RAYON_NUM_THREADS; default: all
+    /// cores, or RAYON_NUM_THREADS if set).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// One JSON object per workload (the peer's format) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

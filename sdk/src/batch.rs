@@ -88,6 +88,19 @@ impl TokenBatch {
         (0..self.rows()).map(move |r| self.row(r))
     }
 
+    /// Rows `start .. start + count` as a batch of their own (same width).
+    ///
+    /// # Panics
+    /// If the range runs past the last row.
+    pub fn slice_rows(&self, start: usize, count: usize) -> TokenBatch {
+        let width = self.width as usize;
+        TokenBatch {
+            ids: self.ids[start * width..(start + count) * width].into(),
+            lengths: self.lengths[start..start + count].into(),
+            width: self.width,
+        }
+    }
+
     /// Total number of real tokens.
     pub fn token_count(&self) -> usize {
         self.lengths.iter().map(|&l| l as usize).sum()
@@ -172,6 +185,18 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slice_rows_keeps_ids_lengths_and_width() {
+        let batch = TokenBatch::from_rows(&[vec![1, 2, 3], vec![4], vec![5, 6]], 0);
+        let tail = batch.slice_rows(1, 2);
+        assert_eq!(tail.width, 3);
+        assert_eq!(
+            tail.iter_rows().collect::<Vec<_>>(),
+            vec![&[4][..], &[5, 6][..]]
+        );
+        assert!(batch.slice_rows(3, 0).is_empty());
+    }
 
     #[test]
     fn from_rows_pads_and_row_strips_padding() {

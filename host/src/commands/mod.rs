@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bench;
 mod plugins;
 mod sample;
 pub mod train;
@@ -12,5 +13,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugins(command) => plugins::run(command),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -191,6 +191,46 @@ pub fn build_generator(
     Ok((generator, resolved))
 }
 
+/// Resolves the discriminator of `config` (if it has one) and builds it.
+pub fn build_discriminator(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+) -> anyhow::Result<Option<(Discriminator, ResolvedComponent)>> {
+    let Some(spec) = &config.discriminator else {
+        return Ok(None);
+    };
+    let resolved = components::resolve(
+        registry,
+        spec,
+        ComponentKind::Discriminator,
+        "discriminator",
+        &config.device,
+    )?;
+    let discriminator = Discriminator::new(&resolved, spec, "discriminator", shared, 2)?;
+    Ok(Some((discriminator, resolved)))
+}
+
+/// Resolves the reward of `config` (if it has one) and builds it.
+pub fn build_reward(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+) -> anyhow::Result<Option<(Reward, ResolvedComponent)>> {
+    let Some(spec) = &config.reward else {
+        return Ok(None);
+    };
+    let resolved = components::resolve(
+        registry,
+        spec,
+        ComponentKind::Reward,
+        "reward",
+        &config.device,
+    )?;
+    let reward = Reward::new(&resolved, spec, "reward", shared, 3)?;
+    Ok(Some((reward, resolved)))
+}
+
 /// Validates `config` and builds every component and the task.
 pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built> {
     let task = &config.task;
@@ -239,37 +279,17 @@ pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built
 
     let (generator, resolved) = build_generator(&mut registry, config, &shared)?;
     record("generator", &resolved);
-    let discriminator = match &config.discriminator {
-        Some(spec) => {
-            let resolved = components::resolve(
-                &mut registry,
-                spec,
-                ComponentKind::Discriminator,
-                "discriminator",
-                &config.device,
-            )?;
+    let discriminator = match build_discriminator(&mut registry, config, &shared)? {
+        Some((discriminator, resolved)) => {
             record("discriminator", &resolved);
-            Some(Discriminator::new(
-                &resolved,
-                spec,
-                "discriminator",
-                &shared,
-                2,
-            )?)
+            Some(discriminator)
         }
         None => None,
     };
-    let reward = match &config.reward {
-        Some(spec) => {
-            let resolved = components::resolve(
-                &mut registry,
-                spec,
-                ComponentKind::Reward,
-                "reward",
-                &config.device,
-            )?;
+    let reward = match build_reward(&mut registry, config, &shared)? {
+        Some((reward, resolved)) => {
             record("reward", &resolved);
-            Some(Reward::new(&resolved, spec, "reward", &shared, 3)?)
+            Some(reward)
         }
         None => None,
     };

@@ -35,7 +35,7 @@ impl Default for TrainingConfig {
             discriminator_pretraining: DiscriminatorPretrainingConfig::default(),
             adversarial: AdversarialConfig::default(),
             eval_every: 5,
-            rollout_token_budget: 400_000,
+            rollout_token_budget: 20_480,
             negatives: 0,
         }
     }

@@ -4,17 +4,20 @@ use std::path::Path;
 
 use agon_sdk::{
     toolkit::{
-        device_for, dropout, labelled_batch, padded_ids, reinitialize, rng_from_seed, SeededInit,
-        Trainable,
+        device_for, dropout, labelled_batch, padded_id_vec, padded_ids, reinitialize,
+        rng_from_seed, SeededInit, Trainable,
     },
     Batch, DiscriminatorImpl, PluginContext, PluginError, PluginResult, StepOptions, StepStats,
 };
 use candle_core::{DType, Device, Module, D};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::{config::CnnDiscriminatorConfig, model::CnnHighway};
+use crate::{config::CnnDiscriminatorConfig, model::CnnHighway, tabulated::TabulatedConvolutions};
 
 const CHECKPOINT_FILE: &str = "cnn-discriminator.safetensors";
+
+/// Sequences scored per forward pass (bounds the activations' memory).
+const SCORING_CHUNK: usize = 1024;
 
 /// SeqGAN's D.
 pub struct CnnDiscriminator {
@@ -25,6 +28,9 @@ pub struct CnnDiscriminator {
     input_len: usize,
     model: CnnHighway,
     params: Trainable,
+    /// The convolutions tabulated for scoring, built on the first scoring
+    /// call after the weights change (CPU only).
+    tables: Option<TabulatedConvolutions>,
 }
 
 impl CnnDiscriminator {
@@ -52,6 +58,7 @@ impl CnnDiscriminator {
             input_len: (context.max_len as usize).max(widest),
             model,
             params: Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?,
+            tables: None,
             config,
         })
     }
@@ -75,6 +82,7 @@ impl DiscriminatorImpl for CnnDiscriminator {
     ) -> PluginResult<StepStats> {
         Self::reject_sources(real)?;
         Self::reject_sources(generated)?;
+        self.tables = None;
         let batch = labelled_batch(
             &real.targets,
             &generated.targets,
@@ -114,14 +122,34 @@ impl DiscriminatorImpl for CnnDiscriminator {
 
     fn probabilities(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
         Self::reject_sources(batch)?;
-        let ids = padded_ids(&batch.targets, self.input_len, self.pad, &self.device)?;
-        let logits = self
-            .model
-            .output
-            .forward(&self.model.features(&ids)?)?
-            .detach();
-        let probs = candle_nn::ops::softmax_last_dim(&logits)?;
-        Ok(probs.narrow(1, 1, 1)?.squeeze(1)?.to_vec1::<f32>()?)
+        // In chunks: the intermediate tensors grow with the rows, and the
+        // host may send tens of thousands of rollouts at once.
+        let mut probabilities = Vec::with_capacity(batch.targets.rows());
+        for start in (0..batch.targets.rows()).step_by(SCORING_CHUNK) {
+            let rows = batch.targets.rows().min(start + SCORING_CHUNK) - start;
+            let chunk = batch.targets.slice_rows(start, rows);
+            let pooled = if self.device.is_cpu() {
+                let tables = match self.tables.take() {
+                    Some(tables) => tables,
+                    None => TabulatedConvolutions::new(&self.model)?,
+                };
+                let ids = padded_id_vec(&chunk, self.input_len, self.pad)?;
+                let pooled = tables.pooled(&ids, self.input_len, &self.device);
+                self.tables = Some(tables);
+                pooled?
+            } else {
+                let ids = padded_ids(&chunk, self.input_len, self.pad, &self.device)?;
+                self.model.pooled(&ids)?
+            };
+            let logits = self
+                .model
+                .output
+                .forward(&self.model.highway(&pooled)?)?
+                .detach();
+            let probs = candle_nn::ops::softmax_last_dim(&logits)?;
+            probabilities.extend(probs.narrow(1, 1, 1)?.squeeze(1)?.to_vec1::<f32>()?);
+        }
+        Ok(probabilities)
     }
 
     fn parameter_count(&self) -> u64 {
@@ -134,6 +162,7 @@ impl DiscriminatorImpl for CnnDiscriminator {
     }
 
     fn load(&mut self, dir: &Path) -> PluginResult<()> {
+        self.tables = None;
         self.params.load(&dir.join(CHECKPOINT_FILE)).map(|_| ())
     }
 }

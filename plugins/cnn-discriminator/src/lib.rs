@@ -6,6 +6,7 @@
 mod config;
 mod discriminator;
 mod model;
+mod tabulated;
 
 pub use config::CnnDiscriminatorConfig;
 pub use discriminator::CnnDiscriminator;

@@ -6,18 +6,18 @@ use candle_nn::{Linear, VarBuilder};
 use crate::config::CnnDiscriminatorConfig;
 
 /// One convolution width.
-struct ConvBank {
+pub struct ConvBank {
     /// `[filters, embedding, width]`.
-    weight: Tensor,
+    pub weight: Tensor,
     /// `[filters]`.
-    bias: Tensor,
+    pub bias: Tensor,
 }
 
 /// Embedding → convolutions → max-over-time → highway; the output layer is
 /// separate so the caller can apply dropout before it.
 pub struct CnnHighway {
-    embedding: Tensor,
-    banks: Vec<ConvBank>,
+    pub embedding: Tensor,
+    pub banks: Vec<ConvBank>,
     highway_transform: Linear,
     highway_gate: Linear,
     pub output: Linear,
@@ -55,6 +55,11 @@ impl CnnHighway {
 
     /// Highway features `[B, F]` of padded ids `[B, L]`.
     pub fn features(&self, ids: &Tensor) -> Result<Tensor> {
+        self.highway(&self.pooled(ids)?)
+    }
+
+    /// Max-over-time pooled ReLU convolutions `[B, F]` of padded ids `[B, L]`.
+    pub fn pooled(&self, ids: &Tensor) -> Result<Tensor> {
         let (rows, len) = ids.dims2()?;
         let x = self
             .embedding
@@ -72,9 +77,13 @@ impl CnnHighway {
                     .max(D::Minus1)
             })
             .collect::<Result<Vec<_>>>()?;
-        let h = Tensor::cat(&pooled, 1)?;
-        let gate = candle_nn::ops::sigmoid(&self.highway_gate.forward(&h)?)?;
-        let transformed = self.highway_transform.forward(&h)?.relu()?;
+        Tensor::cat(&pooled, 1)
+    }
+
+    /// The highway layer over pooled features `h: [B, F]`.
+    pub fn highway(&self, h: &Tensor) -> Result<Tensor> {
+        let gate = candle_nn::ops::sigmoid(&self.highway_gate.forward(h)?)?;
+        let transformed = self.highway_transform.forward(h)?.relu()?;
         // y = t ⊙ g(W_H h) + (1 − t) ⊙ h
         (&gate * transformed)? + ((gate.ones_like()? - &gate)? * h)?
     }

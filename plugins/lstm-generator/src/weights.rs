@@ -1,6 +1,7 @@
 //! The LSTM language model's parameters and its forward computations.
 
-use candle_core::{Module, Result, Tensor, D};
+use agon_sdk::toolkit::target_log_probs;
+use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 /// Parameters of embedding → LSTM → output layer, in the fused layout
@@ -107,7 +108,13 @@ impl LstmWeights {
 
     /// Logits `[N, V]` from hidden states `[N, H]`.
     pub fn logits(&self, h: &Tensor) -> Result<Tensor> {
-        candle_nn::Linear::new(self.out_w.clone(), Some(self.out_b.clone())).forward(h)
+        // [h, 1] · [Wᵀ; b]: the bias rides in the matmul, so its gradient
+        // comes out of the matmul's backward instead of a column sum over
+        // the [N, V] gradient (a strided reduction, slow on the CPU).
+        let ones = Tensor::ones((h.dim(0)?, 1), h.dtype(), h.device())?;
+        let h1 = Tensor::cat(&[h, &ones], 1)?;
+        let w1 = Tensor::cat(&[&self.out_w.t()?, &self.out_b.unsqueeze(0)?], 0)?;
+        h1.matmul(&w1)
     }
 
     /// The zero state for `n` rows.
@@ -149,9 +156,6 @@ impl LstmWeights {
         let (rows, steps) = inputs.dims2()?;
         let (hs, _) = self.unroll(inputs, false)?;
         let logits = self.logits(&hs.reshape((rows * steps, self.hidden_dim()))?)?;
-        let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-        log_probs
-            .gather(&targets.reshape((rows * steps, 1))?, 1)?
-            .reshape((rows, steps))
+        target_log_probs(&logits, &targets.flatten_all()?)?.reshape((rows, steps))
     }
 }

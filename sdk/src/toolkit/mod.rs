@@ -5,6 +5,10 @@
 //! * [`init`] — seeded initialisation of a `VarMap`;
 //! * [`rng`] — seeded ChaCha sampling and initialisation (Candle's CPU RNG
 //!   cannot be seeded, so every random draw of a plugin goes through here);
+//! * [`softmax_kernels`] — fused max / exp / sum row kernels for
+//!   sampling and log-softmax over a vocabulary;
+//! * [`target_log_probs`] — `log softmax(logits)[target]` as one op with
+//!   its own backward pass;
 //! * [`checkpoint`] — named tensors to and from safetensors files;
 //! * [`adam`] — Adam whose moments can be saved and restored;
 //! * [`clip`] — gradient clipping by global norm;
@@ -16,6 +20,8 @@ pub mod clip;
 pub mod device;
 pub mod init;
 pub mod rng;
+pub mod softmax_kernels;
+pub mod target_log_probs;
 pub mod tensors;
 pub mod trainable;
 
@@ -25,8 +31,9 @@ pub use clip::clip_grad_norm;
 pub use device::device_for;
 pub use init::{reinitialize, SeededInit};
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
+pub use target_log_probs::target_log_probs;
 pub use tensors::{
-    dropout, labelled_batch, length_mask, padded_ids, teacher_forcing, LabelledBatch,
-    TeacherForcing,
+    dropout, labelled_batch, length_mask, padded_id_vec, padded_ids, teacher_forcing,
+    LabelledBatch, TeacherForcing,
 };
 pub use trainable::Trainable;

@@ -10,6 +10,8 @@ use rand_distr::{Distribution, StandardNormal};
 
 pub use crate::seeds::derive_seed;
 
+use super::softmax_kernels::{exp_shifted, inverse_cdf, row_max};
+
 /// The RNG every plugin uses.
 pub type SeededRng = rand_chacha::ChaCha8Rng;
 
@@ -28,28 +30,31 @@ pub fn normal_vec(rng: &mut SeededRng, n: usize, std: f32) -> Vec<f32> {
         .collect()
 }
 
-/// Draws one id from `softmax(logits / temperature)` (inverse CDF, f64
-/// accumulation so large vocabularies do not lose mass to rounding).
+/// Draws one id from `softmax(logits / temperature)` by inverse CDF: one
+/// pass for the max, one vectorised pass for the exponentials and their
+/// block sums, then a walk over the block sums (f64 accumulation, so large
+/// vocabularies lose no mass to rounding).
 pub fn sample_from_logits(logits: &[f32], temperature: f32, rng: &mut SeededRng) -> u32 {
-    let inv_t = 1.0 / f64::from(temperature);
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let total: f64 = logits
-        .iter()
-        .map(|&l| ((l as f64 - max) * inv_t).exp())
-        .sum();
-    let target = rng.random::<f64>() * total;
-    let mut acc = 0.0;
-    for (id, &l) in logits.iter().enumerate() {
-        acc += ((l as f64 - max) * inv_t).exp();
-        if acc > target {
-            return id as u32;
-        }
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
     }
-    // Rounding left `target` a hair above the sum: take the last likely id.
-    logits
-        .iter()
-        .rposition(|&l| l.is_finite())
-        .unwrap_or(logits.len() - 1) as u32
+    let max = row_max(logits);
+    let uniform = rng.random::<f64>();
+    let found = SCRATCH.with(|scratch| {
+        let (exps, blocks) = &mut *scratch.borrow_mut();
+        exps.resize(logits.len(), 0.0);
+        let total = exp_shifted(logits, max, 1.0 / temperature, exps, blocks);
+        inverse_cdf(exps, blocks, uniform * total)
+    });
+    // None: rounding left the target a hair above the sum; take the last
+    // likely id.
+    found.unwrap_or_else(|| {
+        logits
+            .iter()
+            .rposition(|&l| l.is_finite())
+            .unwrap_or(logits.len() - 1)
+    }) as u32
 }
 
 #[cfg(test)]

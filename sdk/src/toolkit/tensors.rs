@@ -63,6 +63,12 @@ pub fn padded_ids(
     pad: u32,
     device: &Device,
 ) -> PluginResult<Tensor> {
+    let ids = padded_id_vec(batch, width, pad)?;
+    Ok(Tensor::from_vec(ids, (batch.rows(), width), device)?)
+}
+
+/// The ids of [`padded_ids`] as a row-major vector.
+pub fn padded_id_vec(batch: &TokenBatch, width: usize, pad: u32) -> PluginResult<Vec<u32>> {
     let mut ids = Vec::with_capacity(batch.rows() * width);
     for row in batch.iter_rows() {
         if row.len() > width {
@@ -74,7 +80,7 @@ pub fn padded_ids(
         ids.extend_from_slice(row);
         ids.resize(ids.len() + width - row.len(), pad);
     }
-    Ok(Tensor::from_vec(ids, (batch.rows(), width), device)?)
+    Ok(ids)
 }
 
 /// Real and generated batches stacked for a discriminator step: ids

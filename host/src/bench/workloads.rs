@@ -1,0 +1,231 @@
+//! The workloads: what is set up (untimed) and what is timed.
+
+use agon_sdk::{seeds::derive_seed, Batch, MleOptions, StepOptions, TokenBatch};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+use super::{BATCH, ROLLOUTS, SEQUENCES};
+use crate::{
+    components::{Discriminator, Generator, Reward},
+    task::oracle::sample_many,
+    train::rollout::{q_values, RolloutSettings, Scorer},
+};
+
+/// The peer's workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// One teacher-forced MLE epoch: 9,984 × T tokens in batches of 64.
+    Mle,
+    /// Draw 9,984 sequences of T tokens.
+    Sample,
+    /// One discriminator epoch on 9,984 real + 9,984 generated sequences,
+    /// 64 per step (32 of each).
+    Dtrain,
+    /// Q-values of 64 sequences × T positions, 16 rollouts each, scored by
+    /// D, through the scheduler with the run's token budget.
+    RolloutBatched,
+    /// The same, with every call limited to 64 sequences: the call size of
+    /// the original code's one call per (rollout, prefix length).
+    RolloutNaive,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 5] = [
+        Workload::Mle,
+        Workload::Sample,
+        Workload::Dtrain,
+        Workload::RolloutBatched,
+        Workload::RolloutNaive,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Mle => "mle",
+            Workload::Sample => "sample",
+            Workload::Dtrain => "dtrain",
+            Workload::RolloutBatched => "rollout-batched",
+            Workload::RolloutNaive => "rollout-naive",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Workload::Mle => "tokens",
+            Workload::Sample | Workload::Dtrain => "sequences",
+            Workload::RolloutBatched | Workload::RolloutNaive => "rewards",
+        }
+    }
+
+    /// Parses a comma-separated list (`mle,sample`); `all` is every workload.
+    pub fn parse_list(list: &str) -> anyhow::Result<Vec<Workload>> {
+        let mut workloads = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "all" {
+                workloads.extend(Workload::ALL);
+                continue;
+            }
+            let workload = Workload::ALL
+                .into_iter()
+                .find(|w| w.name() == name)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--workloads: unknown workload `{name}`; choose from {} or all",
+                        Workload::ALL.map(Workload::name).join(", ")
+                    )
+                })?;
+            workloads.push(workload);
+        }
+        anyhow::ensure!(
+            !workloads.is_empty(),
+            "--workloads: name at least one workload"
+        );
+        Ok(workloads)
+    }
+
+    fn needs_discriminator(self) -> bool {
+        !matches!(self, Workload::Mle | Workload::Sample)
+    }
+
+    /// Run `attempt`: the untimed set-up, then the timed work. Returns the
+    /// seconds and the units of work done.
+    pub(super) fn run_once(
+        self,
+        context: &mut WorkloadContext,
+        attempt: u64,
+    ) -> anyhow::Result<(f64, usize)> {
+        if self.needs_discriminator() {
+            anyhow::ensure!(
+                context.discriminator.is_some(),
+                "workload {} needs a discriminator; the config has no `discriminator:` section",
+                self.name()
+            );
+        }
+        let seed = derive_seed(context.seed, &format!("{}/{attempt}", self.name()));
+        let max_len = context.max_len;
+        match self {
+            Workload::Mle => timed(|| mle_epoch(context, seed)),
+            Workload::Sample => timed(|| {
+                Ok(sample_many(&mut context.generator, SEQUENCES, max_len, 1.0, seed)?.len())
+            }),
+            Workload::Dtrain => {
+                let fake = sample_many(&mut context.generator, SEQUENCES, max_len, 1.0, seed)?;
+                timed(|| discriminator_epoch(context, &fake, seed))
+            }
+            Workload::RolloutBatched | Workload::RolloutNaive => {
+                let rows = sample_many(&mut context.generator, BATCH, max_len, 1.0, seed)?;
+                let token_budget = if self == Workload::RolloutNaive {
+                    BATCH * max_len as usize
+                } else {
+                    context.rollout_token_budget
+                };
+                timed(|| rollout_rewards(context, &rows, token_budget, seed))
+            }
+        }
+    }
+}
+
+/// Runs `work`, timing it.
+fn timed(work: impl FnOnce() -> anyhow::Result<usize>) -> anyhow::Result<(f64, usize)> {
+    let started = Instant::now();
+    let units = work()?;
+    Ok((started.elapsed().as_secs_f64(), units))
+}
+
+fn mle_epoch(context: &mut WorkloadContext, seed: u64) -> anyhow::Result<usize> {
+    let mut tokens = 0;
+    for (step, rows) in context.data.chunks_exact(BATCH).enumerate() {
+        let batch = Batch::unconditional(TokenBatch::from_rows(rows, 0));
+        context.generator.mle_step(
+            &batch,
+            &MleOptions {
+                seed: derive_seed(seed, &step.to_string()),
+                scheduled_sampling: 0.0,
+            },
+        )?;
+        tokens += batch.targets.token_count();
+    }
+    Ok(tokens)
+}
+
+fn discriminator_epoch(
+    context: &mut WorkloadContext,
+    fake: &[Vec<u32>],
+    seed: u64,
+) -> anyhow::Result<usize> {
+    let Some(discriminator) = context.discriminator.as_mut() else {
+        anyhow::bail!("dtrain needs a discriminator");
+    };
+    let half = BATCH / 2;
+    let mut sequences = 0;
+    for (step, (real, fake)) in context
+        .data
+        .chunks_exact(half)
+        .zip(fake.chunks_exact(half))
+        .enumerate()
+    {
+        discriminator.train_step(
+            &Batch::unconditional(TokenBatch::from_rows(real, 0)),
+            &Batch::unconditional(TokenBatch::from_rows(fake, 0)),
+            &StepOptions {
+                seed: derive_seed(seed, &step.to_string()),
+            },
+        )?;
+        sequences += real.len() + fake.len();
+    }
+    Ok(sequences)
+}
+
+fn rollout_rewards(
+    context: &mut WorkloadContext,
+    rows: &[Vec<u32>],
+    token_budget: usize,
+    seed: u64,
+) -> anyhow::Result<usize> {
+    let samples = TokenBatch::from_rows(rows, 0);
+    let settings = RolloutSettings {
+        rollouts: ROLLOUTS,
+        token_budget,
+        max_len: context.max_len,
+        temperature: 1.0,
+    };
+    let mut scorer = Scorer {
+        discriminator: context.discriminator.as_mut(),
+        reward: &mut context.reward,
+    };
+    q_values(
+        &mut context.generator,
+        &mut scorer,
+        &samples,
+        &settings,
+        seed,
+    )?;
+    Ok(rows.len() * context.max_len as usize * ROLLOUTS)
+}
+
+/// The models and data every workload runs on.
+pub struct WorkloadContext {
+    pub generator: Generator,
+    pub discriminator: Option<Discriminator>,
+    pub reward: Reward,
+    /// 9,984 uniformly random sequences of `max_len` tokens (the peer's
+    /// `torch.randint` data).
+    pub data: Vec<Vec<u32>>,
+    pub max_len: u32,
+    pub rollout_token_budget: usize,
+    pub seed: u64,
+}
+
+impl WorkloadContext {
+    /// Random training data for `vocab_size` × `max_len`, seeded.
+    pub fn random_data(vocab_size: u32, max_len: u32, seed: u64) -> Vec<Vec<u32>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "bench/data"));
+        (0..SEQUENCES)
+            .map(|_| {
+                (0..max_len)
+                    .map(|_| rng.random_range(0..vocab_size))
+                    .collect()
+            })
+            .collect()
+    }
+}

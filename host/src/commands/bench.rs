@@ -1,0 +1,95 @@
+//! `agon bench`: times the peer's workloads with the config's plugins.
+
+use std::path::Path;
+
+use agon_registry::Registry;
+use anyhow::anyhow;
+
+use super::train::{build_discriminator, build_generator, build_reward, shared_context};
+use crate::{
+    bench::{self, BenchResult, Workload, WorkloadContext},
+    cli::BenchArgs,
+    config::load_experiment,
+};
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let workloads = Workload::parse_list(&args.workloads)?;
+    anyhow::ensure!(args.repeat >= 1, "--repeat must be at least 1");
+    if let Some(threads) = args.threads {
+        anyhow::ensure!(threads >= 1, "--threads must be at least 1");
+        // Every plugin library carries its own thread pools (rayon, gemm),
+        // each sized from this variable when first used, which is after
+        // this point: no plugin has run yet.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+    let config = load_experiment(&args.config, &args.overrides).map_err(|e| {
+        if args.config.exists() {
+            e
+        } else {
+            anyhow!(
+                "{}: no such config; run `agon bench` from the agon checkout or pass --config",
+                args.config.display()
+            )
+        }
+    })?;
+    let shared = shared_context(&config, Path::new(""));
+    let mut registry = Registry::from_environment();
+    let (generator, _) = build_generator(&mut registry, &config, &shared)?;
+    let discriminator = build_discriminator(&mut registry, &config, &shared)?.map(|(d, _)| d);
+    let (reward, _) = build_reward(&mut registry, &config, &shared)?.ok_or_else(|| {
+        anyhow!(
+            "{}: the rollout workloads need a `reward:` section",
+            args.config.display()
+        )
+    })?;
+    let mut context = WorkloadContext {
+        generator,
+        discriminator,
+        reward,
+        data: WorkloadContext::random_data(
+            config.task.vocab_size,
+            config.task.max_len,
+            config.seed,
+        ),
+        max_len: config.task.max_len,
+        rollout_token_budget: config.training.rollout_token_budget,
+        seed: config.seed,
+    };
+    if !args.json {
+        println!(
+            "{:<16} {:>10} {:>12} {:>14}  {:>10}",
+            "workload", "seconds", "units", "per second", "peak RSS"
+        );
+    }
+    for workload in workloads {
+        eprintln!(
+            "agon bench: {} ({} run{})…",
+            workload.name(),
+            args.repeat,
+            if args.repeat == 1 { "" } else { "s" }
+        );
+        let result = bench::run(workload, &mut context, args.repeat)?;
+        print_result(&result, args.json)?;
+    }
+    Ok(())
+}
+
+fn print_result(result: &BenchResult, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(result)?);
+    } else {
+        let rss = result
+            .peak_rss_mib
+            .map(|m| format!("{m:.0} MiB"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<16} {:>10.3} {:>12} {:>14.1}  {:>10}",
+            result.workload,
+            result.seconds,
+            format!("{} {}", result.units, result.unit),
+            result.per_second,
+            rss
+        );
+    }
+    Ok(())
+}

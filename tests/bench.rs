@@ -1,0 +1,103 @@
+//! `agon bench`: the peer's workloads run through the real plugins, reported
+//! in the peer's JSON format, with medians of repeated runs.
+
+use agon_integration_tests::{workspace_root, Sandbox};
+
+/// The smoke config's components with a small vocabulary and length, so the
+/// debug build runs every workload in seconds.
+fn bench(sandbox: &Sandbox, extra: &[&str]) -> agon_integration_tests::Run {
+    let config = workspace_root().join("configs/smoke.yaml");
+    let mut args = vec![
+        "bench",
+        "--config",
+        config.to_str().unwrap(),
+        "--set",
+        "task.vocab_size=64",
+        "--set",
+        "task.max_len=8",
+    ];
+    args.extend_from_slice(extra);
+    sandbox.run(&args, &[])
+}
+
+#[test]
+fn every_workload_reports_the_peers_fields_and_the_median_run() {
+    let sandbox = Sandbox::new();
+    let out = bench(&sandbox, &["--repeat", "3", "--json", "--threads", "1"]).success();
+    let results: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mle",
+            "sample",
+            "dtrain",
+            "rollout-batched",
+            "rollout-naive"
+        ]
+    );
+    // The peer's shapes: 9,984 sequences in batches of 64; 16 rollouts.
+    let expected_units = [
+        (156 * 64 * 8, "tokens"),
+        (9984, "sequences"),
+        (9984 * 2, "sequences"),
+        (64 * 8 * 16, "rewards"),
+        (64 * 8 * 16, "rewards"),
+    ];
+    for (result, (units, unit)) in results.iter().zip(expected_units) {
+        let name = result["workload"].as_str().unwrap();
+        assert_eq!(result["units"].as_u64(), Some(units), "{name}");
+        assert_eq!(result["unit"].as_str(), Some(unit), "{name}");
+        let runs: Vec<f64> = result["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 3, "{name}");
+        let mut sorted = runs.clone();
+        sorted.sort_by(f64::total_cmp);
+        let seconds = result["seconds"].as_f64().unwrap();
+        assert_eq!(seconds, sorted[1], "{name}: the median run");
+        let per_second = result["per_second"].as_f64().unwrap();
+        assert!(
+            (per_second - units as f64 / seconds).abs() < 1e-6 * per_second,
+            "{name}"
+        );
+        assert!(result["peak_rss_mib"].as_f64().unwrap() > 1.0, "{name}");
+        assert!(result["impl"].as_str().unwrap().starts_with("agon-"));
+    }
+}
+
+#[test]
+fn a_table_by_default_and_a_subset_of_workloads() {
+    let sandbox = Sandbox::new();
+    let out = bench(&sandbox, &["--workloads", "sample", "--repeat", "1"]).success();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("workload"), "{out}");
+    assert!(
+        lines[1].starts_with("sample") && lines[1].contains("9984 sequences"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let sandbox = Sandbox::new();
+    let all = bench(&sandbox, &["--workloads", "mle,nope"]).clean_failure();
+    assert!(
+        all.contains("unknown workload `nope`") && all.contains("rollout-batched"),
+        "{all}"
+    );
+    let all = sandbox
+        .run(&["bench", "--config", "no/such.yaml"], &[])
+        .clean_failure();
+    assert!(all.contains("no/such.yaml"), "{all}");
+}
