@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 
-use candle_core::{backprop::GradStore, DType, Tensor, Var};
+use candle_core::{backprop::GradStore, DType, Device, Tensor, Var};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PluginError, PluginResult};
@@ -98,6 +99,19 @@ impl Adam {
             // variables); detached, the moments do not chain one step's graph
             // to the next, which leaked hundreds of MB per epoch.
             let grad = grad.detach();
+            if matches!(var.device(), Device::Cpu) && var.dtype() == DType::F32 {
+                let (m, v) = fused_cpu_update(
+                    c,
+                    lr_t,
+                    var,
+                    &grad,
+                    &self.first_moments[i],
+                    &self.second_moments[i],
+                )?;
+                self.first_moments[i] = m;
+                self.second_moments[i] = v;
+                continue;
+            }
             let grad = if c.weight_decay > 0.0 {
                 (grad + var.as_tensor().detach().affine(c.weight_decay, 0.0)?)?
             } else {
@@ -170,6 +184,48 @@ impl Adam {
     }
 }
 
+/// One Adam update of `var` on the CPU in a single pass over its elements
+/// (in parallel chunks); returns the new moments. The same arithmetic as the
+/// tensor path, which on a 1720 × 1720 highway matrix makes ~15 passes over
+/// memory and took a third of a discriminator step.
+fn fused_cpu_update(
+    c: &AdamConfig,
+    lr_t: f64,
+    var: &Var,
+    grad: &Tensor,
+    first: &Tensor,
+    second: &Tensor,
+) -> PluginResult<(Tensor, Tensor)> {
+    let shape = var.shape().clone();
+    let flat = |t: &Tensor| -> PluginResult<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+    let mut theta = flat(var.as_tensor())?;
+    let grad = flat(grad)?;
+    let mut m = flat(first)?;
+    let mut v = flat(second)?;
+    let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
+    let (wd, eps, lr) = (c.weight_decay as f32, c.eps as f32, lr_t as f32);
+    const CHUNK: usize = 1 << 14;
+    theta
+        .par_chunks_mut(CHUNK)
+        .zip(m.par_chunks_mut(CHUNK))
+        .zip(v.par_chunks_mut(CHUNK))
+        .zip(grad.par_chunks(CHUNK))
+        .for_each(|(((theta, m), v), g)| {
+            for k in 0..theta.len() {
+                let g = g[k] + wd * theta[k];
+                m[k] = b1 * m[k] + (1.0 - b1) * g;
+                v[k] = b2 * v[k] + (1.0 - b2) * g * g;
+                theta[k] -= lr * (m[k] / (v[k].sqrt() + eps));
+            }
+        });
+    let device = var.device();
+    var.set(&Tensor::from_vec(theta, shape.clone(), device)?)?;
+    Ok((
+        Tensor::from_vec(m, shape.clone(), device)?,
+        Tensor::from_vec(v, shape, device)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +253,37 @@ mod tests {
             (x[0] - 0.9).abs() < 1e-5 && (x[1] + 1.9).abs() < 1e-5,
             "{x:?}"
         );
+    }
+
+    #[test]
+    fn three_steps_with_weight_decay_match_the_textbook_update() {
+        let start = [0.5f64, -1.5, 3.0];
+        let var = Var::new(&start.map(|x| x as f32), &Device::Cpu).unwrap();
+        let config = AdamConfig {
+            lr: 0.05,
+            weight_decay: 0.1,
+            ..Default::default()
+        };
+        let mut adam = Adam::new(vec![("x".into(), var.clone())], config.clone()).unwrap();
+        let (mut theta, mut m, mut v) = (start, [0.0f64; 3], [0.0f64; 3]);
+        for t in 1..=3 {
+            quadratic_step(&mut adam, &var);
+            for k in 0..3 {
+                let g = 2.0 * theta[k] + config.weight_decay * theta[k];
+                m[k] = config.beta1 * m[k] + (1.0 - config.beta1) * g;
+                v[k] = config.beta2 * v[k] + (1.0 - config.beta2) * g * g;
+                let m_hat = m[k] / (1.0 - config.beta1.powi(t));
+                let v_hat = v[k] / (1.0 - config.beta2.powi(t));
+                theta[k] -= config.lr * m_hat / (v_hat.sqrt() + config.eps);
+            }
+        }
+        let got = var.as_tensor().to_vec1::<f32>().unwrap();
+        for k in 0..3 {
+            assert!(
+                (f64::from(got[k]) - theta[k]).abs() < 1e-5,
+                "{got:?} vs {theta:?}"
+            );
+        }
     }
 
     #[test]
