@@ -107,6 +107,10 @@ pub struct BenchArgs {
     /// Runs per workload; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Monte-Carlo rollouts per prefix in the rollout workloads (the peer
+    /// uses 16); rewards per second should not depend on it.
+    #[arg(long, default_value_t = crate::bench::ROLLOUTS)]
+    pub rollouts: usize,
     /// Worker threads of every plugin (sets RAYON_NUM_THREADS; default: all
     /// cores, or RAYON_NUM_THREADS if set).
     #[arg(long)]

@@ -19,7 +19,7 @@ pub use workloads::{Workload, WorkloadContext};
 pub const SEQUENCES: usize = 9984;
 /// Batch size of every workload.
 pub const BATCH: usize = 64;
-/// Monte-Carlo rollouts per prefix.
+/// Monte-Carlo rollouts per prefix (the peer's; `--rollouts` changes it).
 pub const ROLLOUTS: usize = 16;
 
 /// One workload's result: the median run, and every run.

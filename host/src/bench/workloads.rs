@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
-use super::{BATCH, ROLLOUTS, SEQUENCES};
+use super::{BATCH, SEQUENCES};
 use crate::{
     components::{Discriminator, Generator, Reward},
     task::oracle::sample_many,
@@ -22,7 +22,8 @@ pub enum Workload {
     /// One discriminator epoch on 9,984 real + 9,984 generated sequences,
     /// 64 per step (32 of each).
     Dtrain,
-    /// Q-values of 64 sequences × T positions, 16 rollouts each, scored by
+    /// Q-values of 64 sequences × T positions, 16 rollouts each (by
+    /// default), scored by
     /// D, through the scheduler with the run's token budget.
     RolloutBatched,
     /// The same, with every call limited to 64 sequences: the call size of
@@ -184,7 +185,7 @@ fn rollout_rewards(
 ) -> anyhow::Result<usize> {
     let samples = TokenBatch::from_rows(rows, 0);
     let settings = RolloutSettings {
-        rollouts: ROLLOUTS,
+        rollouts: context.rollouts,
         token_budget,
         max_len: context.max_len,
         temperature: 1.0,
@@ -200,7 +201,7 @@ fn rollout_rewards(
         &settings,
         seed,
     )?;
-    Ok(rows.len() * context.max_len as usize * ROLLOUTS)
+    Ok(rows.len() * context.max_len as usize * context.rollouts)
 }
 
 /// The models and data every workload runs on.
@@ -213,6 +214,8 @@ pub struct WorkloadContext {
     pub data: Vec<Vec<u32>>,
     pub max_len: u32,
     pub rollout_token_budget: usize,
+    /// Rollouts per prefix in the rollout workloads.
+    pub rollouts: usize,
     pub seed: u64,
 }
 

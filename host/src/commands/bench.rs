@@ -15,6 +15,7 @@ use crate::{
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workloads = Workload::parse_list(&args.workloads)?;
     anyhow::ensure!(args.repeat >= 1, "--repeat must be at least 1");
+    anyhow::ensure!(args.rollouts >= 1, "--rollouts must be at least 1");
     if let Some(threads) = args.threads {
         anyhow::ensure!(threads >= 1, "--threads must be at least 1");
         // Every plugin library carries its own thread pools (rayon, gemm),
@@ -53,6 +54,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         ),
         max_len: config.task.max_len,
         rollout_token_budget: config.training.rollout_token_budget,
+        rollouts: args.rollouts,
         seed: config.seed,
     };
     if !args.json {
