@@ -25,7 +25,11 @@ if ! command -v nvcc >/dev/null; then
         [ -f "$sources" ] && sed -i -E 's/^(Components: main)$/\1 contrib non-free non-free-firmware/' "$sources"
     done
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nvidia-cuda-toolkit libcu++-dev g++-12
+    # Without recommends: with them, apt also installed the NVIDIA kernel
+    # driver and spent minutes building its DKMS module, which a build that
+    # only compiles kernels does not need.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        nvidia-cuda-toolkit libcu++-dev g++-12
 fi
 nvcc --version | tail -2
 

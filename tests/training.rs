@@ -132,6 +132,17 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
     let split = run_smoke(&sandbox, "split", &["--stop-after", "5"]);
     let state = std::fs::read_to_string(split.join("checkpoints/latest/state.json")).unwrap();
     assert!(state.contains("discriminator-pretraining"), "{state}");
+    // The checkpoint keeps the training time, including the pretraining
+    // round after the last metrics row, so the resumed run counts it.
+    let elapsed = |text: &str| -> f64 {
+        serde_json::from_str::<Value>(text).unwrap()["elapsed_seconds"]
+            .as_f64()
+            .unwrap()
+    };
+    let stopped_at = elapsed(&state);
+    let rows = std::fs::read_to_string(split.join("metrics.jsonl")).unwrap();
+    let last_row = elapsed(rows.lines().last().unwrap());
+    assert!(stopped_at > last_row, "{stopped_at} vs {last_row}");
     // …and again inside the adversarial phase, then to the end.
     let out = sandbox
         .run(
@@ -149,6 +160,8 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
     sandbox
         .run(&["train", "--resume", split.to_str().unwrap()], &[])
         .success();
+    let rows = std::fs::read_to_string(split.join("metrics.jsonl")).unwrap();
+    assert!(elapsed(rows.lines().last().unwrap()) > stopped_at);
     assert_eq!(trajectory(&split), trajectory(&whole));
 }
 

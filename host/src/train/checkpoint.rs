@@ -30,16 +30,27 @@ pub struct CheckpointState {
     /// The training statistics the next metrics row will report.
     #[serde(default)]
     pub latest: Latest,
+    /// Wall time spent training up to this checkpoint, so a resumed run's
+    /// `elapsed_seconds` counts the work done after the last metrics row
+    /// (absent in checkpoints of older versions).
+    #[serde(default)]
+    pub elapsed_seconds: Option<f64>,
 }
 
 impl CheckpointState {
     /// The state of a checkpoint taken now.
-    pub fn new(position: Position, metrics_rows: usize, latest: Latest) -> Self {
+    pub fn new(
+        position: Position,
+        metrics_rows: usize,
+        latest: Latest,
+        elapsed_seconds: f64,
+    ) -> Self {
         CheckpointState {
             format: FORMAT,
             position,
             metrics_rows,
             latest,
+            elapsed_seconds: Some(elapsed_seconds),
         }
     }
 }

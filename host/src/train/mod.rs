@@ -99,9 +99,14 @@ impl Trainer {
         components: Components,
         resume_from: Option<checkpoint::CheckpointState>,
     ) -> anyhow::Result<Self> {
-        let (position, metrics_rows, latest) = match resume_from {
-            Some(state) => (state.position, state.metrics_rows, state.latest),
-            None => (Position::START, 0, Latest::default()),
+        let (position, metrics_rows, latest, checkpoint_elapsed) = match resume_from {
+            Some(state) => (
+                state.position,
+                state.metrics_rows,
+                state.latest,
+                state.elapsed_seconds,
+            ),
+            None => (Position::START, 0, Latest::default(), Some(0.0)),
         };
         let Components {
             generator,
@@ -110,11 +115,13 @@ impl Trainer {
             task,
         } = components;
         let metrics = MetricsLog::open(&run_dir, metrics_rows)?;
-        let elapsed_before = metrics
-            .rows
-            .last()
-            .map(|r| r.elapsed_seconds)
-            .unwrap_or(0.0);
+        let elapsed_before = checkpoint_elapsed.unwrap_or_else(|| {
+            metrics
+                .rows
+                .last()
+                .map(|r| r.elapsed_seconds)
+                .unwrap_or(0.0)
+        });
         let mut trainer = Trainer {
             config,
             run_dir,
@@ -185,6 +192,7 @@ impl Trainer {
             self.position,
             self.metrics.rows.len(),
             self.latest.clone(),
+            self.elapsed_before + self.started.elapsed().as_secs_f64(),
         );
         checkpoint::save(
             &self.run_dir,

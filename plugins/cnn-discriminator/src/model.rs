@@ -112,25 +112,57 @@ impl CnnHighway {
     }
 }
 
+/// Helpers shared by this crate's tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
     use agon_sdk::toolkit::{reinitialize, SeededInit};
-    use candle_core::{DType, Device, D};
+    use candle_core::{DType, Device};
     use candle_nn::VarMap;
 
-    #[test]
-    fn unfolded_matmuls_equal_candles_conv1d() {
+    /// A model with every weight and bias drawn from N(0, 1) (so that
+    /// ReLUs and maxima are exercised), on the CPU.
+    pub fn random_model(
+        vocab: usize,
+        embedding_dim: usize,
+        widths: &[(usize, usize)],
+        seed: u64,
+    ) -> CnnHighway {
         let config = CnnDiscriminatorConfig {
-            embedding_dim: 5,
-            filter_sizes: vec![1, 3, 6],
-            filter_counts: vec![4, 2, 3],
+            embedding_dim,
+            filter_sizes: widths.iter().map(|w| w.0).collect(),
+            filter_counts: widths.iter().map(|w| w.1).collect(),
             ..Default::default()
         };
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let model = CnnHighway::new(vb, 13, &config).unwrap();
-        reinitialize(&varmap, 9, |_, _| SeededInit::Normal(1.0)).unwrap();
+        let model = CnnHighway::new(vb, vocab, &config).unwrap();
+        reinitialize(&varmap, seed, |_, _| SeededInit::Normal(1.0)).unwrap();
+        model
+    }
+
+    /// Largest absolute elementwise difference.
+    pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{max_abs_diff, random_model};
+    use super::*;
+    use candle_core::{Device, D};
+
+    #[test]
+    fn unfolded_matmuls_equal_candles_conv1d() {
+        let model = random_model(13, 5, &[(1, 4), (3, 2), (6, 3)], 9);
         let (rows, len) = (4, 8);
         let ids: Vec<u32> = (0..rows * len).map(|i| ((i * 5 + 3) % 13) as u32).collect();
         let ids = Tensor::from_vec(ids, (rows, len), &Device::Cpu).unwrap();
@@ -159,15 +191,7 @@ mod tests {
             })
             .collect();
         let reference = Tensor::cat(&reference, 1).unwrap();
-        let ours = model.pooled(&ids).unwrap();
-        let diff = (ours - reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&model.pooled(&ids).unwrap(), &reference);
         assert!(diff < 1e-5, "largest difference {diff}");
     }
 }

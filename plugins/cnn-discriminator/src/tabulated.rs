@@ -109,52 +109,23 @@ impl TabulatedConvolutions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CnnDiscriminatorConfig;
-    use agon_sdk::toolkit::{reinitialize, SeededInit};
-    use candle_core::DType;
-    use candle_nn::{VarBuilder, VarMap};
+    use crate::model::test_support::{max_abs_diff, random_model};
 
     #[test]
     fn tables_give_the_convolutions_pooled_features() {
-        let config = CnnDiscriminatorConfig {
-            embedding_dim: 6,
-            filter_sizes: vec![1, 2, 5],
-            filter_counts: vec![3, 4, 2],
-            ..Default::default()
-        };
-        let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let model = CnnHighway::new(vb, 11, &config).unwrap();
-        reinitialize(&varmap, 3, |name, _| match name {
-            n if n.ends_with("bias") => SeededInit::Normal(0.5),
-            _ => SeededInit::Normal(1.0),
-        })
-        .unwrap();
+        let model = random_model(11, 6, &[(1, 3), (2, 4), (5, 2)], 3);
         let (rows, len) = (9, 7);
         let ids: Vec<u32> = (0..rows * len)
             .map(|i| ((i * 7 + i / 5) % 11) as u32)
             .collect();
         let tensor = Tensor::from_vec(ids.clone(), (rows, len), &Device::Cpu).unwrap();
         let want = model.pooled(&tensor).unwrap();
-        let got = TabulatedConvolutions::new(&model)
-            .unwrap()
-            .pooled(&ids, len, &Device::Cpu)
-            .unwrap();
+        let tables = TabulatedConvolutions::new(&model).unwrap();
+        let got = tables.pooled(&ids, len, &Device::Cpu).unwrap();
         assert_eq!(got.dims(), want.dims());
-        let diff = (got - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&got, &want);
         assert!(diff < 1e-4, "largest difference {diff}");
-        let bad = TabulatedConvolutions::new(&model).unwrap().pooled(
-            &[11, 0, 0, 0, 0, 0, 0],
-            len,
-            &Device::Cpu,
-        );
+        let bad = tables.pooled(&[11, 0, 0, 0, 0, 0, 0], len, &Device::Cpu);
         assert!(bad.is_err());
     }
 }
