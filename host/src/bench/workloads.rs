@@ -23,8 +23,8 @@ pub enum Workload {
     /// 64 per step (32 of each).
     Dtrain,
     /// Q-values of 64 sequences × T positions, 16 rollouts each (by
-    /// default), scored by
-    /// D, through the scheduler with the run's token budget.
+    /// default), scored by D, through the scheduler with the run's token
+    /// budget.
     RolloutBatched,
     /// The same, with every call limited to 64 sequences: the call size of
     /// the original code's one call per (rollout, prefix length).
