@@ -45,13 +45,21 @@ fn contiguous<'a, T: candle_core::WithDType>(
     Ok(&storage.as_slice::<T>()?[start..end])
 }
 
-fn check_shapes(logits: &Layout, targets: &Layout) -> Result<(usize, usize)> {
-    let (rows, vocab) = logits.shape().dims2()?;
-    let target_rows = targets.shape().dims1()?;
+/// The `[rows, vocab]` logits and `[rows]` targets both ops start from.
+fn logits_and_targets<'a>(
+    s1: &'a CpuStorage,
+    l1: &Layout,
+    s2: &'a CpuStorage,
+    l2: &Layout,
+) -> Result<(usize, usize, &'a [f32], &'a [u32])> {
+    let (rows, vocab) = l1.shape().dims2()?;
+    let target_rows = l2.shape().dims1()?;
     if target_rows != rows {
         candle_core::bail!("target_log_probs: {rows} rows of logits but {target_rows} targets");
     }
-    Ok((rows, vocab))
+    let logits = contiguous::<f32>(s1, l1, "logits")?;
+    let targets = contiguous::<u32>(s2, l2, "targets")?;
+    Ok((rows, vocab, logits, targets))
 }
 
 fn check_target(target: u32, vocab: usize) -> Result<usize> {
@@ -76,9 +84,7 @@ impl CustomOp2 for TargetLogProbs {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (rows, vocab) = check_shapes(l1, l2)?;
-        let logits = contiguous::<f32>(s1, l1, "logits")?;
-        let targets = contiguous::<u32>(s2, l2, "targets")?;
+        let (rows, vocab, logits, targets) = logits_and_targets(s1, l1, s2, l2)?;
         let mut out = vec![0f32; rows];
         out.par_chunks_mut(ROWS_PER_TASK)
             .enumerate()
@@ -134,9 +140,7 @@ impl CustomOp3 for TargetLogProbsGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (rows, vocab) = check_shapes(l1, l2)?;
-        let logits = contiguous::<f32>(s1, l1, "logits")?;
-        let targets = contiguous::<u32>(s2, l2, "targets")?;
+        let (rows, vocab, logits, targets) = logits_and_targets(s1, l1, s2, l2)?;
         let lse_and_grad = contiguous::<f32>(s3, l3, "lse and grad")?;
         if lse_and_grad.len() != rows * 2 {
             candle_core::bail!("target_log_probs backward: expected {rows} × 2 lse/grad values");
