@@ -19,6 +19,11 @@ const CHECKPOINT_FILE: &str = "cnn-discriminator.safetensors";
 /// Sequences scored per forward pass (bounds the activations' memory).
 const SCORING_CHUNK: usize = 1024;
 
+/// Smallest scoring call that builds the tables of the convolutions (they
+/// cost about what the convolutions of 530 sequences do at paper
+/// dimensions); smaller calls convolve unless the tables already exist.
+const TABULATE_FROM_ROWS: usize = 512;
+
 /// SeqGAN's D.
 pub struct CnnDiscriminator {
     config: CnnDiscriminatorConfig,
@@ -28,8 +33,8 @@ pub struct CnnDiscriminator {
     input_len: usize,
     model: CnnHighway,
     params: Trainable,
-    /// The convolutions tabulated for scoring, built on the first scoring
-    /// call after the weights change (CPU only).
+    /// The convolutions tabulated for scoring, built on the first large
+    /// scoring call after the weights change (CPU only).
     tables: Option<TabulatedConvolutions>,
 }
 
@@ -128,7 +133,9 @@ impl DiscriminatorImpl for CnnDiscriminator {
         for start in (0..batch.targets.rows()).step_by(SCORING_CHUNK) {
             let rows = batch.targets.rows().min(start + SCORING_CHUNK) - start;
             let chunk = batch.targets.slice_rows(start, rows);
-            let pooled = if self.device.is_cpu() {
+            let tabulate = self.device.is_cpu()
+                && (self.tables.is_some() || batch.targets.rows() >= TABULATE_FROM_ROWS);
+            let pooled = if tabulate {
                 let tables = match self.tables.take() {
                     Some(tables) => tables,
                     None => TabulatedConvolutions::new(&self.model)?,

@@ -7,8 +7,9 @@
 //! tabulated for every vocabulary entry (one `[V, e] × [e, k·n]` matmul per
 //! width), and scoring a sequence becomes gathers and adds of table rows:
 //! `e` (64) times fewer operations than the convolution. During a g-step the
-//! discriminator is frozen and scores ~20,000 rollouts, so the table (which
-//! costs about as much as scoring 40 sequences) pays for itself many times.
+//! discriminator is frozen and scores ~20,000 rollouts, so the table (at
+//! paper dimensions 4 G multiply-adds, what the convolutions of ~530
+//! sequences cost) pays for itself many times over.
 //! Training still uses the convolutions (their gradients are needed).
 
 use candle_core::{Device, Result, Tensor};
