@@ -19,9 +19,9 @@ const CHECKPOINT_FILE: &str = "cnn-discriminator.safetensors";
 /// Sequences scored per forward pass (bounds the activations' memory).
 const SCORING_CHUNK: usize = 1024;
 
-/// Smallest scoring call that builds the tables of the convolutions (they
-/// cost about what the convolutions of 530 sequences do at paper
-/// dimensions); smaller calls convolve unless the tables already exist.
+/// Sequences scored since the last weight change after which the
+/// convolutions are tabulated (the tables cost about what the convolutions
+/// of 530 sequences do at paper dimensions); until then they convolve.
 const TABULATE_FROM_ROWS: usize = 512;
 
 /// SeqGAN's D.
@@ -33,9 +33,11 @@ pub struct CnnDiscriminator {
     input_len: usize,
     model: CnnHighway,
     params: Trainable,
-    /// The convolutions tabulated for scoring, built on the first large
-    /// scoring call after the weights change (CPU only).
+    /// The convolutions tabulated for scoring, built once enough sequences
+    /// have been scored since the weights changed (CPU only).
     tables: Option<TabulatedConvolutions>,
+    /// Sequences scored since the weights last changed.
+    scored_since_change: usize,
 }
 
 impl CnnDiscriminator {
@@ -64,6 +66,7 @@ impl CnnDiscriminator {
             model,
             params: Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?,
             tables: None,
+            scored_since_change: 0,
             config,
         })
     }
@@ -88,6 +91,7 @@ impl DiscriminatorImpl for CnnDiscriminator {
         Self::reject_sources(real)?;
         Self::reject_sources(generated)?;
         self.tables = None;
+        self.scored_since_change = 0;
         let batch = labelled_batch(
             &real.targets,
             &generated.targets,
@@ -133,8 +137,9 @@ impl DiscriminatorImpl for CnnDiscriminator {
         for start in (0..batch.targets.rows()).step_by(SCORING_CHUNK) {
             let rows = batch.targets.rows().min(start + SCORING_CHUNK) - start;
             let chunk = batch.targets.slice_rows(start, rows);
+            self.scored_since_change += rows;
             let tabulate = self.device.is_cpu()
-                && (self.tables.is_some() || batch.targets.rows() >= TABULATE_FROM_ROWS);
+                && (self.tables.is_some() || self.scored_since_change >= TABULATE_FROM_ROWS);
             let pooled = if tabulate {
                 let tables = match self.tables.take() {
                     Some(tables) => tables,
@@ -170,6 +175,7 @@ impl DiscriminatorImpl for CnnDiscriminator {
 
     fn load(&mut self, dir: &Path) -> PluginResult<()> {
         self.tables = None;
+        self.scored_since_change = 0;
         self.params.load(&dir.join(CHECKPOINT_FILE)).map(|_| ())
     }
 }
