@@ -25,6 +25,16 @@ struct Parts {
 }
 
 fn parts() -> Parts {
+    parts_with(VocabInfo {
+        size: 40,
+        bos: 0,
+        eos: ROption::RNone,
+        pad: ROption::RNone,
+        unk: ROption::RNone,
+    })
+}
+
+fn parts_with(vocab: VocabInfo) -> Parts {
     let sandbox = Sandbox::new();
     let mut registry = Registry::new(
         SearchPath::explicit([build_dir().to_path_buf()]),
@@ -33,13 +43,7 @@ fn parts() -> Parts {
     let shared = SharedContext {
         device: "cpu".into(),
         seed: 3,
-        vocab: VocabInfo {
-            size: 40,
-            bos: 0,
-            eos: ROption::RNone,
-            pad: ROption::RNone,
-            unk: ROption::RNone,
-        },
+        vocab,
         max_len: MAX_LEN,
         run_dir: String::new(),
     };
@@ -275,5 +279,86 @@ fn the_token_budget_bounds_every_call_without_changing_the_result() {
     assert_eq!(stats.sequences, 4 * 5 * 8);
     for (a, b) in unbounded.iter().zip(&bounded) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn variable_length_sequences_get_q_values_up_to_their_eos_and_zero_after() {
+    // A text-like vocabulary: 0 pad, 1 bos, 2 eos; an untrained generator
+    // over 6 ids ends a row early often.
+    let Parts {
+        mut generator,
+        mut discriminator,
+        mut reward,
+        ..
+    } = parts_with(VocabInfo {
+        size: 6,
+        bos: 1,
+        eos: ROption::RSome(2),
+        pad: ROption::RSome(0),
+        unk: ROption::RNone,
+    });
+    let samples = samples(&mut generator, 12);
+    let lengths: Vec<usize> = samples.lengths.iter().map(|&l| l as usize).collect();
+    assert!(
+        lengths.iter().any(|&l| l < MAX_LEN as usize) && lengths.iter().any(|&l| l > 1),
+        "the seed gives rows of several lengths: {lengths:?}"
+    );
+    for row in 0..samples.rows() {
+        let tokens = samples.row(row);
+        if tokens.len() < MAX_LEN as usize {
+            assert_eq!(tokens.last(), Some(&2), "a short row ends with EOS");
+        }
+        assert!(
+            !tokens[..tokens.len() - 1].contains(&2),
+            "nothing after EOS"
+        );
+    }
+    let mut scorer = Scorer {
+        discriminator: Some(&mut discriminator),
+        reward: &mut reward,
+    };
+    let (q, _) = q_values(&mut generator, &mut scorer, &samples, &settings(3, 40), 8).unwrap();
+    let finished = scorer.score(samples.clone()).unwrap();
+    let width = MAX_LEN as usize;
+    for (row, &len) in lengths.iter().enumerate() {
+        let q_row = &q[row * width..(row + 1) * width];
+        assert!(
+            q_row[..len].iter().all(|&v| v > 0.0 && v < 1.0),
+            "{q_row:?}"
+        );
+        assert!(q_row[len..].iter().all(|&v| v == 0.0), "padding: {q_row:?}");
+        assert_eq!(
+            q_row[len - 1],
+            finished[row],
+            "the last real position is D(sequence)"
+        );
+    }
+    // Completions of an unfinished prefix are sequences of their own: each
+    // is at most max_len long and stops at its first EOS.
+    let completions = generator
+        .rollout(&RolloutRequest {
+            sequences: samples.clone(),
+            jobs: (0..samples.rows())
+                .filter(|&r| lengths[r] > 1)
+                .map(|r| PrefixJob {
+                    row: r as u32,
+                    prefix_len: 1,
+                    seed: 4,
+                    first_rollout: 0,
+                })
+                .collect::<Vec<_>>()
+                .into(),
+            rollouts_per_job: 2,
+            max_len: MAX_LEN,
+            temperature: 1.0,
+            sources: ROption::RNone,
+        })
+        .unwrap();
+    for row in completions.iter_rows() {
+        assert!(row.len() <= width);
+        if let Some(p) = row.iter().position(|&t| t == 2) {
+            assert_eq!(p, row.len() - 1, "{row:?}");
+        }
     }
 }

@@ -22,6 +22,11 @@ pub enum Command {
     Train(TrainArgs),
     /// Sample sequences from a run's latest checkpoint (one per line).
     Sample(SampleArgs),
+    /// Score text-task runs: BLEU-2..5 (full and fast references),
+    /// Self-BLEU, NLL-test; the end-of-MLE and final generators of each run
+    /// side by side with paired significance tests; optionally BLEU against
+    /// Self-BLEU across temperatures.
+    Eval(EvalArgs),
     /// Time the SeqGAN synthetic workloads (those of the PyTorch peer in
     /// benches/torch_seqgan_peer.py) through the real plugins.
     Bench(BenchArgs),
@@ -88,6 +93,43 @@ pub struct SampleArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Sample from a snapshot instead of the latest checkpoint (`mle`: the
+    /// generator at the end of MLE pretraining).
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Print token ids even for text tasks.
+    #[arg(long)]
+    pub ids: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Run directories (their models are compared with the first one's
+    /// first model: the end-of-MLE snapshot when it has one).
+    #[arg(required = true)]
+    pub run_dirs: Vec<PathBuf>,
+    /// Samples per model (default: the task's eval_samples).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Sampling temperature of the metric table.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Comma-separated temperatures for the quality–diversity sweep, e.g.
+    /// 0.5,0.7,1.0,1.3 (plots BLEU against Self-BLEU for each model).
+    #[arg(long)]
+    pub temperatures: Option<String>,
+    /// Sampling seed, the same for every model (default: the first run's seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Bootstrap resamples of the paired tests.
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+    /// Where eval.json and the plot go (default: RUN_DIR/eval of the first run).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

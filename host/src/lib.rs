@@ -9,6 +9,8 @@ pub mod commands;
 pub mod components;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod run_dir;
 pub mod task;
+pub mod text;
 pub mod train;

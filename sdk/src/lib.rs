@@ -35,6 +35,7 @@ pub mod discriminator;
 pub mod error;
 pub mod generator;
 pub mod manifest;
+pub mod metrics;
 pub mod reward;
 pub mod root_module;
 pub mod seeds;

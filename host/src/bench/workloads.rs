@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::{BATCH, SEQUENCES};
 use crate::{
     components::{Discriminator, Generator, Reward},
-    task::oracle::sample_many,
+    task::sampling::sample_many,
     train::rollout::{q_values, RolloutSettings, Scorer},
 };
 

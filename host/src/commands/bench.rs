@@ -5,7 +5,7 @@ use std::path::Path;
 use agon_registry::Registry;
 use anyhow::anyhow;
 
-use super::train::{build_discriminator, build_generator, build_reward, shared_context};
+use super::train::{build_discriminator, build_generator, build_reward, run_shape, shared_context};
 use crate::{
     bench::{self, BenchResult, Workload, WorkloadContext},
     cli::BenchArgs,
@@ -33,7 +33,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             )
         }
     })?;
-    let shared = shared_context(&config, Path::new(""));
+    anyhow::ensure!(
+        config.task.kind == crate::config::TaskKind::SyntheticOracle,
+        "{}: agon bench times the SeqGAN synthetic workloads; pass a synthetic-oracle config",
+        args.config.display()
+    );
+    let shape = run_shape(&config, None)?;
+    let shared = shared_context(&config, &shape, Path::new(""));
     let mut registry = Registry::from_environment();
     let (generator, _) = build_generator(&mut registry, &config, &shared)?;
     let discriminator = build_discriminator(&mut registry, &config, &shared)?.map(|(d, _)| d);
@@ -47,12 +53,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         generator,
         discriminator,
         reward,
-        data: WorkloadContext::random_data(
-            config.task.vocab_size,
-            config.task.max_len,
-            config.seed,
-        ),
-        max_len: config.task.max_len,
+        data: WorkloadContext::random_data(shape.vocab.size, shape.max_len, config.seed),
+        max_len: shape.max_len,
         rollout_token_budget: config.training.rollout_token_budget,
         rollouts: args.rollouts,
         seed: config.seed,

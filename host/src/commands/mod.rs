@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod bench;
+mod eval;
 mod plugins;
 mod sample;
 pub mod train;
@@ -13,6 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugins(command) => plugins::run(command),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

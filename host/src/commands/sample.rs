@@ -1,27 +1,56 @@
-//! `agon sample RUN_DIR -n N`: sequences from a run's latest checkpoint.
+//! `agon sample RUN_DIR -n N`: sequences from a run's latest checkpoint (or
+//! its end-of-MLE snapshot), as text for text tasks, as ids otherwise.
 
 use std::io::Write;
 
-use crate::{cli::SampleArgs, task::oracle::sample_many};
+use crate::{
+    cli::SampleArgs,
+    config::ExperimentConfig,
+    task::{sampling::sample_many, text::hypothesis},
+    text::Vocabulary,
+};
+
+/// One line per sequence: the text (text tasks, unless `ids`), else the ids.
+fn render(
+    config: &ExperimentConfig,
+    vocabulary: Option<&Vocabulary>,
+    sequence: &[u32],
+    ids: bool,
+) -> String {
+    match vocabulary {
+        Some(vocabulary) if !ids => {
+            let tokens: Vec<&str> = hypothesis(sequence)
+                .iter()
+                .map(|&id| vocabulary.token(id))
+                .collect();
+            config
+                .task
+                .tokenizer
+                .clone()
+                .unwrap_or_default()
+                .detokenize(&tokens)
+        }
+        _ => sequence
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
 
 pub fn run(args: SampleArgs) -> anyhow::Result<()> {
-    let (config, mut generator) = super::train::load_run_generator(&args.run_dir)?;
     anyhow::ensure!(
         args.temperature.is_finite() && args.temperature > 0.0,
         "--temperature must be a positive number"
     );
+    let (config, vocabulary, mut generator) =
+        super::train::load_run_generator(&args.run_dir, args.snapshot.as_deref())?;
     let seed = args.seed.unwrap_or(config.seed);
-    let sequences = sample_many(
-        &mut generator,
-        args.count,
-        config.task.max_len,
-        args.temperature,
-        seed,
-    )?;
+    let max_len = super::train::run_shape(&config, vocabulary.as_ref())?.max_len;
+    let sequences = sample_many(&mut generator, args.count, max_len, args.temperature, seed)?;
     let mut text = String::new();
     for sequence in &sequences {
-        let line: Vec<String> = sequence.iter().map(u32::to_string).collect();
-        text.push_str(&line.join(" "));
+        text.push_str(&render(&config, vocabulary.as_ref(), sequence, args.ids));
         text.push('\n');
     }
     match &args.output {

@@ -12,9 +12,18 @@ use crate::{
     components::{self, Discriminator, Generator, Reward, SharedContext},
     config::{load_experiment, ExperimentConfig, TaskKind},
     data, run_dir,
-    task::OracleTask,
+    task::{text::DEFAULT_EVAL_SAMPLES, OracleTask, Task, TextData, TextTask},
+    text::Vocabulary,
     train::{checkpoint, interrupt::Interrupt, Components, RunOutcome, Trainer},
 };
+
+/// Oracle task defaults (SeqGAN's synthetic experiment).
+const ORACLE_VOCAB_SIZE: u32 = 5000;
+const ORACLE_MAX_LEN: u32 = 20;
+const ORACLE_SAMPLES: usize = 9984;
+const ORACLE_HELDOUT: usize = 2000;
+/// A text run's vocabulary file.
+pub const VOCAB_FILE: &str = "vocab.txt";
 
 /// Everything built from a config, before anything is written.
 pub struct Built {
@@ -42,11 +51,13 @@ fn start(
     out: Option<&Path>,
     stop_after: Option<usize>,
 ) -> anyhow::Result<()> {
-    let config = load_experiment(config_path, overrides)?;
+    let mut config = load_experiment(config_path, overrides)?;
     let run_path = run_dir::choose(out, &config.name)?;
     // Everything that can fail on bad input happens before the run
     // directory exists, so a refused run leaves nothing behind.
-    let built = build(&config, &run_path)?;
+    let built = build(&config, &run_path, None)?;
+    // The resolved config records the length the data decided.
+    config.task.max_len = Some(built.components.task.max_len());
     std::fs::create_dir_all(&run_path)
         .with_context(|| format!("cannot create run directory {}", run_path.display()))?;
     let result = (|| {
@@ -54,6 +65,12 @@ fn start(
             &run_path.join("config.yaml"),
             yaml::to_string(&config)?.as_bytes(),
         )?;
+        if let Task::Text(task) = &built.components.task {
+            run_dir::write_atomic(
+                &run_path.join(VOCAB_FILE),
+                task.data.vocabulary.to_text().as_bytes(),
+            )?;
+        }
         run_dir::write_atomic(
             &run_path.join("plugins.json"),
             serde_json::to_string_pretty(&built.plugins)?.as_bytes(),
@@ -86,6 +103,11 @@ fn report(outcome: RunOutcome, run_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The resolved config of a run directory.
+pub fn open_config(run_path: &Path) -> anyhow::Result<ExperimentConfig> {
+    Ok(open_run(run_path)?.0)
+}
+
 /// The resolved config of a run directory and its newest checkpoint.
 fn open_run(
     run_path: &Path,
@@ -114,7 +136,8 @@ fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
             run_path.display()
         )
     })?;
-    let mut built = build(&config, run_path)?;
+    let saved = saved_vocabulary(&config, run_path)?;
+    let mut built = build(&config, run_path, saved.as_ref())?;
     warn_if_plugins_changed(run_path, &built.plugins);
     checkpoint::restore(
         &checkpoint_dir,
@@ -157,19 +180,75 @@ fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {
     }
 }
 
-/// The shared context of a config.
-pub fn shared_context(config: &ExperimentConfig, run_path: &Path) -> SharedContext {
-    SharedContext {
-        device: config.device.clone(),
-        seed: config.seed,
+/// The vocabulary of a text run (its `vocab.txt`); `None` for other tasks.
+pub fn saved_vocabulary(
+    config: &ExperimentConfig,
+    run_path: &Path,
+) -> anyhow::Result<Option<Vocabulary>> {
+    match config.task.kind {
+        TaskKind::Text => Ok(Some(Vocabulary::load(&run_path.join(VOCAB_FILE))?)),
+        TaskKind::SyntheticOracle => Ok(None),
+    }
+}
+
+/// The vocabulary facts and the longest sequence components are built for.
+#[derive(Clone, Debug)]
+pub struct TaskShape {
+    pub vocab: VocabInfo,
+    pub max_len: u32,
+}
+
+/// The oracle task's shape, from its config.
+fn oracle_shape(config: &ExperimentConfig) -> anyhow::Result<TaskShape> {
+    let task = &config.task;
+    let size = task.vocab_size.unwrap_or(ORACLE_VOCAB_SIZE);
+    let bos = task.start_token.unwrap_or(0);
+    if bos >= size {
+        bail!("task.start_token {bos} is outside the vocabulary of {size} ids");
+    }
+    Ok(TaskShape {
         vocab: VocabInfo {
-            size: config.task.vocab_size,
-            bos: config.task.start_token,
+            size,
+            bos,
             eos: ROption::RNone,
             pad: ROption::RNone,
             unk: ROption::RNone,
         },
-        max_len: config.task.max_len,
+        max_len: task.max_len.unwrap_or(ORACLE_MAX_LEN),
+    })
+}
+
+/// The shape of a run whose data need not be read: oracle from the config,
+/// text from the run's `vocab.txt` and its resolved `max_len`.
+pub fn run_shape(
+    config: &ExperimentConfig,
+    vocabulary: Option<&Vocabulary>,
+) -> anyhow::Result<TaskShape> {
+    match (config.task.kind, vocabulary) {
+        (TaskKind::Text, Some(vocabulary)) => Ok(TaskShape {
+            vocab: crate::task::text::vocab_info(vocabulary),
+            max_len: config.task.max_len.ok_or_else(|| {
+                anyhow!(
+                    "the run's config.yaml has no task.max_len; it was not written by this agon"
+                )
+            })?,
+        }),
+        (TaskKind::Text, None) => bail!("a text task needs its vocabulary"),
+        (TaskKind::SyntheticOracle, _) => oracle_shape(config),
+    }
+}
+
+/// The shared context of a config.
+pub fn shared_context(
+    config: &ExperimentConfig,
+    shape: &TaskShape,
+    run_path: &Path,
+) -> SharedContext {
+    SharedContext {
+        device: config.device.clone(),
+        seed: config.seed,
+        vocab: shape.vocab.clone(),
+        max_len: shape.max_len,
         run_dir: run_path.to_string_lossy().into_owned(),
     }
 }
@@ -231,38 +310,70 @@ pub fn build_reward(
     Ok(Some((reward, resolved)))
 }
 
-/// Validates `config` and builds every component and the task.
-pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built> {
+/// The task's data, read before any component is built.
+enum Prepared {
+    Oracle {
+        shape: TaskShape,
+        train: Option<Vec<Vec<u32>>>,
+    },
+    Text(TextData),
+}
+
+/// Validates `config` and builds every component and the task. `saved`:
+/// the vocabulary of the run being resumed (the data must still give it).
+pub fn build(
+    config: &ExperimentConfig,
+    run_path: &Path,
+    saved: Option<&Vocabulary>,
+) -> anyhow::Result<Built> {
     let task = &config.task;
     config
         .training
         .validate()
         .map_err(|e| anyhow!("config: {e}"))?;
-    if task.start_token >= task.vocab_size {
+    task.check_keys()?;
+    let prepared = match task.kind {
+        TaskKind::SyntheticOracle => {
+            let shape = oracle_shape(config)?;
+            let train = match &task.train_data {
+                Some(path) => Some(data::read_token_ids(path, shape.vocab.size, shape.max_len)?),
+                None => None,
+            };
+            Prepared::Oracle { shape, train }
+        }
+        TaskKind::Text => {
+            let vocab_file = run_path.join(VOCAB_FILE);
+            Prepared::Text(TextData::load(
+                task,
+                saved.map(|v| (v, vocab_file.as_path())),
+            )?)
+        }
+    };
+    let (shape, train_len) = match &prepared {
+        Prepared::Oracle { shape, train } => (
+            shape.clone(),
+            train
+                .as_ref()
+                .map_or(task.train_samples.unwrap_or(ORACLE_SAMPLES), Vec::len),
+        ),
+        Prepared::Text(data) => (
+            TaskShape {
+                vocab: data.vocab_info(),
+                max_len: data.max_len,
+            },
+            data.train.len(),
+        ),
+    };
+    if train_len < config.training.batch_size {
         bail!(
-            "task.start_token {} is outside the vocabulary of {} ids",
-            task.start_token,
-            task.vocab_size
+            "training.batch_size is {} but the training data ({}) holds only {train_len} sequences; lower the batch size",
+            config.training.batch_size,
+            task.train_data
+                .as_deref()
+                .map_or("task.train_samples".to_string(), |p| p.display().to_string()),
         );
     }
-    let train_data = match &task.train_data {
-        Some(path) => Some(data::read_token_ids(path, task.vocab_size, task.max_len)?),
-        None => None,
-    };
-    if let Some(train) = &train_data {
-        if train.len() < config.training.batch_size {
-            bail!(
-                "training.batch_size is {} but {} holds only {} sequences; lower the batch size",
-                config.training.batch_size,
-                task.train_data
-                    .as_deref()
-                    .unwrap_or(Path::new(""))
-                    .display(),
-                train.len()
-            );
-        }
-    }
-    let shared = shared_context(config, run_path);
+    let shared = shared_context(config, &shape, run_path);
     let mut registry = Registry::from_environment();
     for warning in &registry.index().warnings {
         eprintln!("warning: {warning}");
@@ -299,8 +410,8 @@ pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built
     if config.training.adversarial.epochs > 0 && reward.is_none() {
         bail!("training.adversarial.epochs is {} but the config has no `reward:` section; add one or set the epochs to 0", config.training.adversarial.epochs);
     }
-    let task = match task.kind {
-        TaskKind::SyntheticOracle => {
+    let task = match prepared {
+        Prepared::Oracle { shape, train } => {
             let spec = task.oracle.as_ref().ok_or_else(|| {
                 anyhow!(
                     "task.oracle is missing: the synthetic-oracle task needs an oracle generator"
@@ -315,16 +426,21 @@ pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built
             )?;
             record("task.oracle", &resolved);
             let oracle = Generator::new(&resolved, spec, "task.oracle", &shared, 4)?;
-            OracleTask::new(
+            Task::Oracle(OracleTask::new(
                 oracle,
-                train_data,
-                task.train_samples,
-                task.heldout_samples,
-                task.eval_samples,
-                task.max_len,
+                train,
+                task.train_samples.unwrap_or(ORACLE_SAMPLES),
+                task.heldout_samples.unwrap_or(ORACLE_HELDOUT),
+                task.eval_samples.unwrap_or(ORACLE_SAMPLES),
+                shape.max_len,
                 config.seed,
-            )?
+            )?)
         }
+        Prepared::Text(data) => Task::Text(TextTask::new(
+            data,
+            task.bleu.clone().unwrap_or_default(),
+            task.eval_samples.unwrap_or(DEFAULT_EVAL_SAMPLES),
+        )),
     };
     Ok(Built {
         components: Components {
@@ -337,16 +453,37 @@ pub fn build(config: &ExperimentConfig, run_path: &Path) -> anyhow::Result<Built
     })
 }
 
-/// A run directory's config and generator with its latest weights.
-pub fn load_run_generator(run_path: &Path) -> anyhow::Result<(ExperimentConfig, Generator)> {
+/// A run directory's config, vocabulary (text tasks) and generator with the
+/// weights of `snapshot` (`None`: the latest checkpoint; `Some("mle")`: the
+/// end of MLE pretraining).
+pub fn load_run_generator(
+    run_path: &Path,
+    snapshot: Option<&str>,
+) -> anyhow::Result<(ExperimentConfig, Option<Vocabulary>, Generator)> {
     let (config, found) = open_run(run_path)?;
-    let (checkpoint_dir, _) =
-        found.ok_or_else(|| anyhow!("{} has no checkpoint yet", run_path.display()))?;
+    let weights = match snapshot {
+        None => {
+            let (checkpoint_dir, _) =
+                found.ok_or_else(|| anyhow!("{} has no checkpoint yet", run_path.display()))?;
+            checkpoint_dir.join("generator")
+        }
+        Some(name) => {
+            let dir = checkpoint::snapshot_dir(run_path, name).join("generator");
+            anyhow::ensure!(
+                dir.exists(),
+                "{} has no `{name}` snapshot (runs with adversarial epochs keep one at the end of MLE pretraining)",
+                run_path.display()
+            );
+            dir
+        }
+    };
+    let vocabulary = saved_vocabulary(&config, run_path)?;
+    let shape = run_shape(&config, vocabulary.as_ref())?;
     let mut registry = Registry::from_environment();
-    let shared = shared_context(&config, run_path);
+    let shared = shared_context(&config, &shape, run_path);
     let (mut generator, _) = build_generator(&mut registry, &config, &shared)?;
     generator
-        .load(&checkpoint_dir.join("generator"))
-        .with_context(|| format!("cannot restore checkpoint {}", checkpoint_dir.display()))?;
-    Ok((config, generator))
+        .load(&weights)
+        .with_context(|| format!("cannot restore checkpoint {}", weights.display()))?;
+    Ok((config, vocabulary, generator))
 }

@@ -102,7 +102,7 @@ mod tests {
     fn minimal_config_gets_defaults() {
         let config = load_experiment(write(MINIMAL).path(), &[]).unwrap();
         assert_eq!(config.device, "cpu");
-        assert_eq!(config.task.vocab_size, 5000);
+        assert_eq!(config.task.vocab_size, None);
     }
 
     #[test]
@@ -119,7 +119,7 @@ mod tests {
         let file = write(MINIMAL);
         let config =
             load_experiment(file.path(), &["task.max_len=7".into(), "seed=3".into()]).unwrap();
-        assert_eq!((config.task.max_len, config.seed), (7, 3));
+        assert_eq!((config.task.max_len, config.seed), (Some(7), 3));
         let err = load_experiment(file.path(), &["task.max_len=seven".into()])
             .unwrap_err()
             .to_string();

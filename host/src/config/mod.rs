@@ -68,55 +68,126 @@ pub struct ComponentSpec {
 pub enum TaskKind {
     /// SeqGAN's synthetic experiment: an oracle LSTM generates the data.
     SyntheticOracle,
+    /// Unconditional real text (poetry, captions, speeches): a tokenizer and
+    /// a vocabulary from the training file; BLEU, Self-BLEU and NLL-test.
+    Text,
 }
 
-/// The task.
+/// The task. One struct for every kind (so that a typo in any key is
+/// reported with its line); keys that do not apply to the kind are refused
+/// by [`TaskConfig::check_keys`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskConfig {
     /// Which task.
     pub kind: TaskKind,
-    /// Number of token ids.
-    #[serde(default = "default_vocab_size")]
-    pub vocab_size: u32,
-    /// Sequence length (the oracle task's sequences all have this length).
-    #[serde(default = "default_max_len")]
-    pub max_len: u32,
-    /// The start token fed first (SeqGAN: 0, also an ordinary token).
-    #[serde(default)]
-    pub start_token: u32,
-    /// Training data: one sequence per line, space-separated ids. When
-    /// absent, the oracle samples `train_samples` sequences.
-    #[serde(default)]
+    /// Oracle: number of token ids (default 5000). Text: the most ids the
+    /// vocabulary may have (the most frequent tokens are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab_size: Option<u32>,
+    /// Longest sequence, in tokens (text: including the end-of-sequence
+    /// token). Oracle default 20; text default: the longest training line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<u32>,
+    /// Oracle: the start token fed first (SeqGAN: 0, also an ordinary token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_token: Option<u32>,
+    /// Training data. Oracle: one sequence of space-separated ids per line
+    /// (when absent, the oracle samples `train_samples` sequences). Text:
+    /// one example per line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_data: Option<PathBuf>,
-    /// The oracle (synthetic task): a frozen generator, e.g. the lstm
-    /// generator with the SeqGAN oracle's weights.
-    #[serde(default)]
+    /// Text: the test split (NLL-test, and the references of BLEU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data: Option<PathBuf>,
+    /// Text: how lines become tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<crate::text::TokenizerConfig>,
+    /// Text: tokens seen fewer times in the training file become `<unk>`
+    /// (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<usize>,
+    /// Text: lines longer than `max_len` − 1 tokens: `error` (default),
+    /// `skip` or `truncate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_lines: Option<crate::text::LongLines>,
+    /// Text: BLEU settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bleu: Option<BleuConfig>,
+    /// Oracle: a frozen generator, e.g. the lstm generator with the SeqGAN
+    /// oracle's weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oracle: Option<ComponentSpec>,
-    /// Training sequences sampled from the oracle when `train_data` is absent
-    /// (paper: 9,984).
-    #[serde(default = "default_samples")]
-    pub train_samples: usize,
-    /// Generator samples scored by the oracle for NLL-oracle (paper: 9,984).
-    #[serde(default = "default_samples")]
-    pub eval_samples: usize,
-    /// Held-out oracle samples on which the generator's NLL is measured.
-    #[serde(default = "default_heldout")]
-    pub heldout_samples: usize,
+    /// Oracle: training sequences sampled when `train_data` is absent
+    /// (default and paper: 9,984).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_samples: Option<usize>,
+    /// Generator samples per evaluation (oracle: scored by the oracle,
+    /// default 9,984; text: BLEU hypotheses, default 1,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_samples: Option<usize>,
+    /// Oracle: held-out oracle samples for NLL-test (default 2,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heldout_samples: Option<usize>,
 }
 
-fn default_samples() -> usize {
-    9984
+/// BLEU of generated samples against the test set (the Texygen protocol).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BleuConfig {
+    /// BLEU-n and Self-BLEU-n for each n here.
+    pub orders: Vec<usize>,
+    /// The "fast" variant's reference count (Texygen: the first 500 test
+    /// lines) and Self-BLEU's hypothesis count (the first 500 samples).
+    pub fast_references: usize,
+    /// The orders the task's paper reports (SeqGAN: BLEU-2 for poems,
+    /// BLEU-3 and 4 for speeches); `agon eval` tests their differences.
+    pub headline: Vec<usize>,
 }
 
-fn default_heldout() -> usize {
-    2000
+impl Default for BleuConfig {
+    fn default() -> Self {
+        BleuConfig {
+            orders: vec![2, 3, 4, 5],
+            fast_references: 500,
+            headline: vec![2],
+        }
+    }
 }
 
-fn default_vocab_size() -> u32 {
-    5000
-}
-
-fn default_max_len() -> u32 {
-    20
+impl TaskConfig {
+    /// Keys set that do not apply to this kind of task, as errors.
+    pub fn check_keys(&self) -> anyhow::Result<()> {
+        let (kind, foreign): (&str, Vec<(&str, bool)>) = match self.kind {
+            TaskKind::SyntheticOracle => (
+                "synthetic-oracle",
+                vec![
+                    ("test_data", self.test_data.is_some()),
+                    ("tokenizer", self.tokenizer.is_some()),
+                    ("min_count", self.min_count.is_some()),
+                    ("long_lines", self.long_lines.is_some()),
+                    ("bleu", self.bleu.is_some()),
+                ],
+            ),
+            TaskKind::Text => (
+                "text",
+                vec![
+                    ("oracle", self.oracle.is_some()),
+                    ("start_token", self.start_token.is_some()),
+                    ("train_samples", self.train_samples.is_some()),
+                    ("heldout_samples", self.heldout_samples.is_some()),
+                ],
+            ),
+        };
+        let set: Vec<&str> = foreign
+            .into_iter()
+            .filter_map(|(key, set)| set.then_some(key))
+            .collect();
+        anyhow::ensure!(
+            set.is_empty(),
+            "task.{} does not apply to a task of kind {kind}; remove it",
+            set.join(", task.")
+        );
+        Ok(())
+    }
 }

@@ -6,21 +6,12 @@
 //!   (a per-token mean in nats, as SeqGAN's code computes and reports it).
 //! * **NLL-test** = the generator's per-token NLL of held-out oracle samples.
 
-use abi_stable::std_types::ROption;
-use agon_sdk::{seeds::derive_seed, Batch, Policy, SampleRequest, TokenBatch};
+use std::collections::BTreeMap;
 
+use agon_sdk::seeds::derive_seed;
+
+use super::sampling::{per_token_nll, sample_many};
 use crate::components::Generator;
-
-/// Most sequences sampled or scored in one plugin call (bounds the size of
-/// the logits the generator materialises: rows × vocabulary floats).
-pub const CHUNK: usize = 1024;
-
-/// Scores of one evaluation.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct OracleMetrics {
-    pub nll_oracle: f64,
-    pub nll_test: f64,
-}
 
 /// The oracle, the training set and the held-out set.
 pub struct OracleTask {
@@ -29,49 +20,6 @@ pub struct OracleTask {
     pub heldout: Vec<Vec<u32>>,
     eval_samples: usize,
     max_len: u32,
-}
-
-/// `count` samples from `generator`, drawn in chunks of [`CHUNK`]; chunk `k`
-/// uses the seed `derive_seed(seed, k)`.
-pub fn sample_many(
-    generator: &mut Generator,
-    count: usize,
-    max_len: u32,
-    temperature: f32,
-    seed: u64,
-) -> anyhow::Result<Vec<Vec<u32>>> {
-    let mut sequences = Vec::with_capacity(count);
-    let mut chunk = 0;
-    while sequences.len() < count {
-        let n = CHUNK.min(count - sequences.len());
-        let batch = generator.sample(&SampleRequest {
-            count: n as u32,
-            max_len,
-            temperature,
-            seed: derive_seed(seed, &chunk.to_string()),
-            policy: Policy::Current,
-            sources: ROption::RNone,
-        })?;
-        sequences.extend(batch.iter_rows().map(<[u32]>::to_vec));
-        chunk += 1;
-    }
-    Ok(sequences)
-}
-
-/// Per-token mean NLL of `sequences` under `generator`.
-pub fn per_token_nll(generator: &mut Generator, sequences: &[Vec<u32>]) -> anyhow::Result<f64> {
-    let mut total = 0.0f64;
-    let mut tokens = 0usize;
-    for chunk in sequences.chunks(CHUNK) {
-        let batch = Batch::unconditional(TokenBatch::from_rows(chunk, 0));
-        total -= generator
-            .log_likelihood(&batch)?
-            .iter()
-            .map(|&v| f64::from(v))
-            .sum::<f64>();
-        tokens += batch.targets.token_count();
-    }
-    Ok(total / tokens.max(1) as f64)
 }
 
 impl OracleTask {
@@ -112,16 +60,27 @@ impl OracleTask {
         })
     }
 
+    /// Length of every sequence.
+    pub fn max_len(&self) -> u32 {
+        self.max_len
+    }
+
     /// NLL-oracle of fresh generator samples and NLL-test of the held-out set.
     pub fn evaluate(
         &mut self,
         generator: &mut Generator,
         seed: u64,
-    ) -> anyhow::Result<OracleMetrics> {
+    ) -> anyhow::Result<BTreeMap<String, f64>> {
         let samples = sample_many(generator, self.eval_samples, self.max_len, 1.0, seed)?;
-        Ok(OracleMetrics {
-            nll_oracle: per_token_nll(&mut self.oracle, &samples)?,
-            nll_test: per_token_nll(generator, &self.heldout)?,
-        })
+        Ok(BTreeMap::from([
+            (
+                "nll_oracle".to_string(),
+                per_token_nll(&mut self.oracle, &samples)?,
+            ),
+            (
+                "nll_test".to_string(),
+                per_token_nll(generator, &self.heldout)?,
+            ),
+        ]))
     }
 }

@@ -99,6 +99,33 @@ pub fn save(
     Ok(())
 }
 
+/// Saves the generator alone as `checkpoints/<name>/generator` (e.g. `mle`:
+/// the generator at the end of MLE pretraining, which `agon eval` compares
+/// with the adversarially trained one). Replaced atomically.
+pub fn save_snapshot(run_dir: &Path, name: &str, generator: &Generator) -> anyhow::Result<()> {
+    let root = checkpoints(run_dir);
+    let partial = root.join(format!(".partial-{name}-{}", std::process::id()));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)?;
+    }
+    std::fs::create_dir_all(partial.join("generator"))
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    generator.save(&partial.join("generator"))?;
+    sync_tree(&partial)?;
+    let target = snapshot_dir(run_dir, name);
+    if target.exists() {
+        std::fs::remove_dir_all(&target)?;
+    }
+    std::fs::rename(&partial, &target)?;
+    sync_parent(&target);
+    Ok(())
+}
+
+/// Where [`save_snapshot`] puts snapshot `name`.
+pub fn snapshot_dir(run_dir: &Path, name: &str) -> PathBuf {
+    checkpoints(run_dir).join(name)
+}
+
 /// fsyncs every file below `dir` (plugins write with plain `File`s).
 fn sync_tree(dir: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir)? {

@@ -6,6 +6,7 @@
 //! resumed run's log equals an uninterrupted one's.
 
 use std::{
+    collections::BTreeMap,
     io::Write,
     path::{Path, PathBuf},
 };
@@ -23,8 +24,10 @@ pub struct MetricsRow {
     pub epoch: usize,
     /// Generator epochs so far across phases (the plot's x axis).
     pub global_epoch: usize,
-    pub nll_oracle: f64,
-    pub nll_test: f64,
+    /// The task's metrics (oracle: `nll_oracle`, `nll_test`; text:
+    /// `nll_test`, `bleu2`…, `self_bleu2`…), inline in the JSON line.
+    #[serde(flatten)]
+    pub scores: BTreeMap<String, f64>,
     /// Mean training loss of the last epoch (MLE NLL or policy-gradient loss).
     pub g_loss: Option<f64>,
     /// Mean Q-value of the last g-step (adversarial).
@@ -37,12 +40,9 @@ pub struct MetricsRow {
     pub elapsed_seconds: f64,
 }
 
-const COLUMNS: [&str; 10] = [
-    "phase",
-    "epoch",
-    "global_epoch",
-    "nll_oracle",
-    "nll_test",
+/// Columns before and after the task's scores.
+const LEADING: [&str; 3] = ["phase", "epoch", "global_epoch"];
+const TRAILING: [&str; 5] = [
     "g_loss",
     "mean_reward",
     "d_loss",
@@ -108,23 +108,37 @@ impl MetricsLog {
     }
 
     fn write_csv(&self) -> anyhow::Result<()> {
-        let mut text = COLUMNS.join(",");
+        let score_names: Vec<&String> = self
+            .rows
+            .first()
+            .map(|r| r.scores.keys().collect())
+            .unwrap_or_default();
+        let mut header: Vec<&str> = LEADING.to_vec();
+        header.extend(score_names.iter().map(|s| s.as_str()));
+        header.extend(TRAILING);
+        let mut text = header.join(",");
         text.push('\n');
         let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         for r in &self.rows {
-            text.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{:.1}\n",
-                r.phase,
-                r.epoch,
-                r.global_epoch,
-                r.nll_oracle,
-                r.nll_test,
+            let mut fields = vec![
+                r.phase.clone(),
+                r.epoch.to_string(),
+                r.global_epoch.to_string(),
+            ];
+            fields.extend(
+                score_names
+                    .iter()
+                    .map(|name| optional(r.scores.get(*name).copied())),
+            );
+            fields.extend([
                 optional(r.g_loss),
                 optional(r.mean_reward),
                 optional(r.d_loss),
                 optional(r.d_accuracy),
-                r.elapsed_seconds
-            ));
+                format!("{:.1}", r.elapsed_seconds),
+            ]);
+            text.push_str(&fields.join(","));
+            text.push('\n');
         }
         write_atomic(&self.csv, text.as_bytes())
     }

@@ -19,7 +19,7 @@ use rand::{seq::SliceRandom, SeedableRng};
 use crate::{
     components::{Discriminator, Generator, Reward},
     config::{Baseline, ExperimentConfig},
-    task::{oracle::sample_many, OracleTask},
+    task::{sampling::sample_many, Task},
 };
 use metrics::{MetricsLog, MetricsRow};
 use rollout::{q_values, subtract_batch_mean, RolloutSettings, Scorer};
@@ -41,7 +41,7 @@ pub struct Components {
     pub generator: Generator,
     pub discriminator: Option<Discriminator>,
     pub reward: Option<Reward>,
-    pub task: OracleTask,
+    pub task: Task,
 }
 
 /// A run in progress.
@@ -51,7 +51,7 @@ pub struct Trainer {
     pub generator: Generator,
     pub discriminator: Option<Discriminator>,
     pub reward: Option<Reward>,
-    pub task: OracleTask,
+    pub task: Task,
     pub position: Position,
     pub metrics: MetricsLog,
     started: Instant,
@@ -139,7 +139,7 @@ impl Trainer {
             units_done: 0,
         };
         if let Some(reward) = &mut trainer.reward {
-            reward.set_corpus(&TokenBatch::from_rows(&trainer.task.train, 0))?;
+            reward.set_corpus(&TokenBatch::from_rows(trainer.task.train(), 0))?;
         }
         Ok(trainer)
     }
@@ -170,6 +170,9 @@ impl Trainer {
             if outcome != RunOutcome::Finished {
                 self.checkpoint()?;
                 return Ok(outcome);
+            }
+            if self.position.phase == Phase::Mle && self.config.training.adversarial.epochs > 0 {
+                checkpoint::save_snapshot(&self.run_dir, "mle", &self.generator)?;
             }
             self.position = Position {
                 phase: self.position.phase.next(),
@@ -224,30 +227,30 @@ impl Trainer {
             phase: phase.name().to_string(),
             epoch,
             global_epoch,
-            nll_oracle: scores.nll_oracle,
-            nll_test: scores.nll_test,
+            scores,
             g_loss: self.latest.g_loss,
             mean_reward: self.latest.mean_reward,
             d_loss: self.latest.d_loss,
             d_accuracy: self.latest.d_accuracy,
             elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
         };
+        let (headline, headline_key) = self.task.headline();
+        let headline_value = row.scores.get(&headline_key).copied().unwrap_or(f64::NAN);
+        let nll_test = row.scores.get("nll_test").copied().unwrap_or(f64::NAN);
         progress::log(
             bar,
             &format!(
-                "{:<12} epoch {:>4}  NLL-oracle {:.4}  NLL-test {:.4}{}",
+                "{:<12} epoch {:>4}  {headline} {headline_value:.4}  NLL-test {nll_test:.4}{}",
                 row.phase,
                 epoch,
-                row.nll_oracle,
-                row.nll_test,
                 row.g_loss
                     .map(|l| format!("  g-loss {l:.4}"))
                     .unwrap_or_default()
             ),
         );
-        bar.set_message(format!("NLL-oracle {:.3}", row.nll_oracle));
+        bar.set_message(format!("{headline} {headline_value:.3}"));
         self.metrics.push(row)?;
-        plot::write_learning_curve(&self.run_dir, &self.metrics.rows)
+        plot::write_learning_curve(&self.run_dir, &self.metrics.rows, &self.task.plot())
     }
 
     /// Runs the remaining units (epochs or rounds) of the current phase:
@@ -314,13 +317,13 @@ impl Trainer {
             .scheduled_sampling
             .at(epoch, training.mle.epochs);
         let order = shuffled(
-            self.task.train.len(),
+            self.task.train().len(),
             self.seed(&format!("mle/{epoch}/order")),
         );
         let mut losses = Vec::new();
         // SeqGAN drops the last partial batch (9,984 = 156 × 64).
         for (b, indices) in order.chunks_exact(batch_size.min(order.len())).enumerate() {
-            let batch = batch_of(&self.task.train, indices);
+            let batch = batch_of(self.task.train(), indices);
             let options = MleOptions {
                 seed: self.seed(&format!("mle/{epoch}/{b}")),
                 scheduled_sampling,
@@ -333,17 +336,11 @@ impl Trainer {
     /// `count` fresh negatives (0 = as many as training sequences).
     fn negatives(&mut self, label: &str) -> anyhow::Result<Vec<Vec<u32>>> {
         let count = match self.config.training.negatives {
-            0 => self.task.train.len(),
+            0 => self.task.train().len(),
             n => n,
         };
         let seed = self.seed(label);
-        sample_many(
-            &mut self.generator,
-            count,
-            self.config.task.max_len,
-            1.0,
-            seed,
-        )
+        sample_many(&mut self.generator, count, self.task.max_len(), 1.0, seed)
     }
 
     /// `epochs` passes of D over the real data and `negatives`, in batches of
@@ -355,7 +352,7 @@ impl Trainer {
         label: &str,
     ) -> anyhow::Result<()> {
         let batch_size = self.config.training.batch_size;
-        let pairs = self.task.train.len().min(negatives.len());
+        let pairs = self.task.train().len().min(negatives.len());
         let Some(discriminator) = self.discriminator.as_mut() else {
             return Ok(());
         };
@@ -363,7 +360,7 @@ impl Trainer {
         let mut accuracies = Vec::new();
         for k in 0..epochs {
             let real_order = shuffled(
-                self.task.train.len(),
+                self.task.train().len(),
                 seed_for(self.config.seed, &format!("{label}/{k}/real")),
             );
             let fake_order = shuffled(
@@ -373,7 +370,7 @@ impl Trainer {
             let steps = (pairs / batch_size).max(1);
             for s in 0..steps {
                 let range = s * batch_size..((s + 1) * batch_size).min(pairs);
-                let real = batch_of(&self.task.train, &real_order[range.clone()]);
+                let real = batch_of(self.task.train(), &real_order[range.clone()]);
                 let fake = batch_of(negatives, &fake_order[range]);
                 let options = StepOptions {
                     seed: seed_for(self.config.seed, &format!("{label}/{k}/{s}")),
@@ -447,7 +444,7 @@ impl Trainer {
         let settings = RolloutSettings {
             rollouts: adversarial.rollouts,
             token_budget: self.config.training.rollout_token_budget,
-            max_len: self.config.task.max_len,
+            max_len: self.task.max_len(),
             temperature: adversarial.temperature,
         };
         let mut losses = Vec::new();
@@ -455,7 +452,7 @@ impl Trainer {
         for g in 0..adversarial.g_steps {
             let samples = self.generator.sample(&SampleRequest {
                 count: batch_size as u32,
-                max_len: self.config.task.max_len,
+                max_len: self.task.max_len(),
                 temperature: adversarial.temperature,
                 seed: self.seed(&format!("adv/{epoch}/{g}/sample")),
                 policy: Policy::Current,
@@ -490,10 +487,10 @@ impl Trainer {
             losses.push(f64::from(stats.loss));
             if adversarial.teacher_forcing {
                 let order = shuffled(
-                    self.task.train.len(),
+                    self.task.train().len(),
                     self.seed(&format!("adv/{epoch}/{g}/tf-order")),
                 );
-                let batch = batch_of(&self.task.train, &order[..batch_size.min(order.len())]);
+                let batch = batch_of(self.task.train(), &order[..batch_size.min(order.len())]);
                 let options = MleOptions {
                     seed: self.seed(&format!("adv/{epoch}/{g}/tf")),
                     scheduled_sampling: 0.0,

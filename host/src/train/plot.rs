@@ -1,15 +1,17 @@
-//! The learning curve: NLL-oracle (and NLL-test) against generator epochs,
-//! with the start of adversarial training marked. SVG and PNG.
+//! The learning curve: the task's metrics (oracle: NLL-oracle and NLL-test;
+//! text: BLEU and Self-BLEU) against generator epochs, with the start of
+//! adversarial training marked. SVG and PNG.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use super::metrics::MetricsRow;
+use crate::task::PlotSpec;
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // The bundled font cannot fail to parse; if it did, text would be
@@ -19,7 +21,11 @@ fn register_font() {
 }
 
 /// Writes `learning_curve.svg` and `learning_curve.png` into `dir`.
-pub fn write_learning_curve(dir: &Path, rows: &[MetricsRow]) -> anyhow::Result<()> {
+pub fn write_learning_curve(
+    dir: &Path,
+    rows: &[MetricsRow],
+    spec: &PlotSpec,
+) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -27,10 +33,12 @@ pub fn write_learning_curve(dir: &Path, rows: &[MetricsRow]) -> anyhow::Result<(
     draw(
         SVGBackend::new(&dir.join("learning_curve.svg"), (900, 540)).into_drawing_area(),
         rows,
+        spec,
     )?;
     draw(
         BitMapBackend::new(&dir.join("learning_curve.png"), (900, 540)).into_drawing_area(),
         rows,
+        spec,
     )?;
     Ok(())
 }
@@ -38,6 +46,7 @@ pub fn write_learning_curve(dir: &Path, rows: &[MetricsRow]) -> anyhow::Result<(
 fn draw<B: DrawingBackend>(
     root: DrawingArea<B, plotters::coord::Shift>,
     rows: &[MetricsRow],
+    spec: &PlotSpec,
 ) -> anyhow::Result<()>
 where
     B::ErrorType: 'static,
@@ -52,15 +61,24 @@ where
         .max(1) as f64;
     let values = rows
         .iter()
-        .flat_map(|r| [r.nll_oracle, r.nll_test])
+        .flat_map(|r| {
+            spec.series
+                .iter()
+                .filter_map(|(key, _)| r.scores.get(key).copied())
+        })
         .filter(|v| v.is_finite());
     let (y_min, y_max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
+    let (y_min, y_max) = if y_min.is_finite() {
+        (y_min, y_max)
+    } else {
+        (0.0, 1.0)
+    };
     let pad = ((y_max - y_min) * 0.08).max(0.05);
     let (y_min, y_max) = (y_min - pad, y_max + pad);
     let mut chart = ChartBuilder::on(&root)
-        .caption("SeqGAN synthetic data: NLL-oracle", ("sans-serif", 24))
+        .caption(&spec.title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
@@ -69,30 +87,31 @@ where
     chart
         .configure_mesh()
         .x_desc("generator epochs (MLE, then adversarial)")
-        .y_desc("nats per token")
+        .y_desc(spec.y_label)
         .draw()
         .map_err(|e| fail(&e))?;
-    let oracle: Vec<(f64, f64)> = rows
-        .iter()
-        .map(|r| (r.global_epoch as f64, r.nll_oracle))
-        .collect();
-    let test: Vec<(f64, f64)> = rows
-        .iter()
-        .map(|r| (r.global_epoch as f64, r.nll_test))
-        .collect();
-    chart
-        .draw_series(LineSeries::new(oracle.clone(), BLUE.stroke_width(2)))
-        .map_err(|e| fail(&e))?
-        .label("NLL-oracle")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-    chart
-        .draw_series(oracle.iter().map(|&p| Circle::new(p, 3, BLUE.filled())))
-        .map_err(|e| fail(&e))?;
-    chart
-        .draw_series(LineSeries::new(test, GREEN.stroke_width(1)))
-        .map_err(|e| fail(&e))?
-        .label("NLL-test (generator on held-out oracle data)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN));
+    let colours = [BLUE, GREEN, MAGENTA, CYAN];
+    for (k, (key, label)) in spec.series.iter().enumerate() {
+        let colour = colours[k % colours.len()];
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| Some((r.global_epoch as f64, *r.scores.get(key)?)))
+            .collect();
+        // The first series is the headline: thicker, with markers.
+        let width = if k == 0 { 2 } else { 1 };
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(width)))
+            .map_err(|e| fail(&e))?
+            .label(label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
+            });
+        if k == 0 {
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                .map_err(|e| fail(&e))?;
+        }
+    }
     if let Some(boundary) = rows
         .iter()
         .find(|r| r.phase == "adversarial")

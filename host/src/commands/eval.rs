@@ -1,0 +1,57 @@
+//! `agon eval RUN_DIR [RUN_DIR…]`: the metric table, paired tests and the
+//! quality–diversity sweep (see `crate::eval`).
+
+use crate::{cli::EvalArgs, eval};
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let temperatures = parse_temperatures(args.temperatures.as_deref())?;
+    anyhow::ensure!(
+        args.temperature.is_finite() && args.temperature > 0.0,
+        "--temperature must be a positive number"
+    );
+    anyhow::ensure!(args.samples != Some(0), "--samples must be at least 1");
+    let models = eval::models(&args.run_dirs);
+    let settings = eval::EvalSettings {
+        samples: args.samples,
+        temperature: args.temperature,
+        temperatures,
+        seed: args.seed,
+        resamples: args.resamples,
+    };
+    let evaluation = eval::evaluate(&models, &settings)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run_dirs[0].join("eval"));
+    let written = eval::write_outputs(&out, &evaluation)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    } else {
+        print!("{}", eval::report::table(&evaluation));
+        for path in written {
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `0.5,0.7,1.0` → temperatures, each positive.
+fn parse_temperatures(text: Option<&str>) -> anyhow::Result<Vec<f32>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|t| {
+            let value: f32 = t.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "--temperatures {text}: `{t}` is not a number; give e.g. 0.5,0.7,1.0,1.3"
+                )
+            })?;
+            anyhow::ensure!(
+                value.is_finite() && value > 0.0,
+                "--temperatures {text}: {value} is not a positive temperature"
+            );
+            Ok(value)
+        })
+        .collect()
+}

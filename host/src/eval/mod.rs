@@ -1,0 +1,282 @@
+//! `agon eval`: a run's (or several runs') generators scored on the task's
+//! metrics, with paired significance tests and a quality–diversity sweep.
+//!
+//! A run with adversarial epochs keeps its generator at the end of MLE
+//! pretraining (`checkpoints/mle`), so one SeqGAN run yields both models of
+//! the paper's comparison, `<run>/mle` and `<run>/final`. Every model draws
+//! its samples with the same seed (sample `i` of each shares its random
+//! numbers), and the first model is the baseline of the paired tests.
+
+pub mod quality_diversity;
+pub mod report;
+pub mod significance;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use anyhow::bail;
+use serde::Serialize;
+
+use crate::{
+    commands::train::{load_run_generator, run_shape},
+    components::Generator,
+    config::{ExperimentConfig, TaskKind},
+    task::{
+        sampling::{per_token_nll, sample_many},
+        TextData, TextTask,
+    },
+};
+use significance::{paired_bootstrap, PairedTest};
+
+/// One generator to evaluate.
+pub struct Model {
+    /// `<run name>/mle` or `<run name>/final`.
+    pub label: String,
+    pub run_dir: PathBuf,
+    pub snapshot: Option<&'static str>,
+}
+
+/// The models of `run_dirs`: each run's end-of-MLE snapshot (if it has one),
+/// then its latest checkpoint.
+pub fn models(run_dirs: &[PathBuf]) -> Vec<Model> {
+    let mut models = Vec::new();
+    for run_dir in run_dirs {
+        let name = run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| run_dir.display().to_string());
+        if crate::train::checkpoint::snapshot_dir(run_dir, "mle").exists() {
+            models.push(Model {
+                label: format!("{name}/mle"),
+                run_dir: run_dir.clone(),
+                snapshot: Some("mle"),
+            });
+        }
+        models.push(Model {
+            label: format!("{name}/final"),
+            run_dir: run_dir.clone(),
+            snapshot: None,
+        });
+    }
+    models
+}
+
+/// What `agon eval` is asked for.
+pub struct EvalSettings {
+    /// Samples per model (default: the first run's `task.eval_samples`).
+    pub samples: Option<usize>,
+    pub temperature: f32,
+    /// The quality–diversity sweep (empty: none).
+    pub temperatures: Vec<f32>,
+    pub seed: Option<u64>,
+    pub resamples: usize,
+}
+
+/// One model's scores.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelScores {
+    pub label: String,
+    pub metrics: BTreeMap<String, f64>,
+    /// Per-sample scores (not serialised; the tests use them).
+    #[serde(skip)]
+    pub per_sample: BTreeMap<String, Vec<f64>>,
+}
+
+/// A paired test of one metric, model vs the baseline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub metric: String,
+    pub baseline: String,
+    pub model: String,
+    pub test: PairedTest,
+}
+
+/// One point of the quality–diversity sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepPoint {
+    pub model: String,
+    pub temperature: f32,
+    pub bleu: f64,
+    pub self_bleu: f64,
+}
+
+/// Everything `agon eval` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    pub task: String,
+    pub samples: usize,
+    pub temperature: f32,
+    pub seed: u64,
+    /// Metric notes (what `bleu2_fast` means…).
+    pub notes: Vec<String>,
+    pub models: Vec<ModelScores>,
+    pub comparisons: Vec<Comparison>,
+    /// BLEU-n / Self-BLEU-n order of the sweep.
+    pub sweep_order: Option<usize>,
+    pub sweep: Vec<SweepPoint>,
+}
+
+struct Loaded {
+    config: ExperimentConfig,
+    generator: Generator,
+    text: Option<TextTask>,
+}
+
+fn load(model: &Model) -> anyhow::Result<Loaded> {
+    let (config, vocabulary, generator) = load_run_generator(&model.run_dir, model.snapshot)?;
+    let text = match config.task.kind {
+        TaskKind::Text => {
+            let vocab_file = model.run_dir.join(crate::commands::train::VOCAB_FILE);
+            let data = TextData::load(
+                &config.task,
+                vocabulary.as_ref().map(|v| (v, vocab_file.as_path())),
+            )?;
+            Some(TextTask::new(
+                data,
+                config.task.bleu.clone().unwrap_or_default(),
+                config
+                    .task
+                    .eval_samples
+                    .unwrap_or(crate::task::text::DEFAULT_EVAL_SAMPLES),
+            ))
+        }
+        TaskKind::SyntheticOracle => None,
+    };
+    Ok(Loaded {
+        config,
+        generator,
+        text,
+    })
+}
+
+/// Evaluates `models` (all of one task kind).
+pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Evaluation> {
+    let Some(first) = models.first() else {
+        bail!("no run to evaluate");
+    };
+    let first_config = crate::commands::train::open_config(&first.run_dir)?;
+    if first_config.task.kind != TaskKind::Text {
+        bail!(
+            "{}: agon eval scores text tasks (BLEU, Self-BLEU, NLL-test); the synthetic-oracle task's metrics are in the run's metrics.jsonl",
+            first.run_dir.display()
+        );
+    }
+    let seed = settings.seed.unwrap_or(first_config.seed);
+    let samples = settings.samples.unwrap_or(
+        first_config
+            .task
+            .eval_samples
+            .unwrap_or(crate::task::text::DEFAULT_EVAL_SAMPLES),
+    );
+    let bleu = first_config.task.bleu.clone().unwrap_or_default();
+    let mut scored = Vec::new();
+    let mut sweep = Vec::new();
+    let sweep_order = bleu.headline.first().copied();
+    for model in models {
+        eprintln!("agon eval: {} ({samples} samples)…", model.label);
+        let mut loaded = load(model)?;
+        if loaded.config.task.kind != TaskKind::Text {
+            bail!(
+                "{} is not a text-task run; agon eval compares runs of one task",
+                model.run_dir.display()
+            );
+        }
+        let task = loaded.text.as_mut().expect("text task");
+        let max_len = run_shape(&loaded.config, Some(&task.data.vocabulary))?.max_len;
+        let drawn = sample_many(
+            &mut loaded.generator,
+            samples,
+            max_len,
+            settings.temperature,
+            seed,
+        )?;
+        let per_sample = task.score_samples(&drawn).per_sample;
+        let mut metrics: BTreeMap<String, f64> = per_sample
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().sum::<f64>() / v.len().max(1) as f64))
+            .collect();
+        metrics.insert(
+            "nll_test".into(),
+            per_token_nll(&mut loaded.generator, &task.data.test)?,
+        );
+        if let Some(n) = sweep_order {
+            for &temperature in &settings.temperatures {
+                let drawn =
+                    sample_many(&mut loaded.generator, samples, max_len, temperature, seed)?;
+                let means = task.score_samples(&drawn).means();
+                sweep.push(SweepPoint {
+                    model: model.label.clone(),
+                    temperature,
+                    bleu: means[&format!("bleu{n}")],
+                    self_bleu: means
+                        .get(&format!("self_bleu{n}"))
+                        .copied()
+                        .unwrap_or(f64::NAN),
+                });
+            }
+        }
+        scored.push(ModelScores {
+            label: model.label.clone(),
+            metrics,
+            per_sample,
+        });
+    }
+    let mut comparisons = Vec::new();
+    if let Some((baseline, others)) = scored.split_first() {
+        for other in others {
+            for &n in &bleu.headline {
+                for metric in [format!("bleu{n}"), format!("self_bleu{n}")] {
+                    let (Some(a), Some(b)) = (
+                        baseline.per_sample.get(&metric),
+                        other.per_sample.get(&metric),
+                    ) else {
+                        continue;
+                    };
+                    if a.len() != b.len() || a.is_empty() {
+                        continue;
+                    }
+                    comparisons.push(Comparison {
+                        metric: metric.clone(),
+                        baseline: baseline.label.clone(),
+                        model: other.label.clone(),
+                        test: paired_bootstrap(a, b, settings.resamples, seed),
+                    });
+                }
+            }
+        }
+    }
+    let fast = bleu.fast_references;
+    Ok(Evaluation {
+        task: "text".into(),
+        samples,
+        temperature: settings.temperature,
+        seed,
+        notes: vec![
+            "bleuN: NLTK sentence BLEU-N (uniform weights, smoothing method1) of each sample against the whole test set, averaged (Texygen)".into(),
+            format!("bleuN_fast: the same against the first {fast} test lines (Texygen's fast mode)"),
+            "self_bleuN: each sample against all the other samples (never itself); higher = less diverse".into(),
+            format!("self_bleuN_fast: among the first {fast} samples only (Texygen's)"),
+            "nll_test: the generator's per-token NLL of the test set (nats, EOS included)".into(),
+            "paired tests: bootstrap of per-sample differences, same seed for every model".into(),
+        ],
+        models: scored,
+        comparisons,
+        sweep_order: (!settings.temperatures.is_empty()).then_some(sweep_order).flatten(),
+        sweep,
+    })
+}
+
+/// Writes `eval.json` and (with a sweep) the quality–diversity plot into `dir`.
+pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let json = dir.join("eval.json");
+    crate::run_dir::write_atomic(&json, serde_json::to_string_pretty(evaluation)?.as_bytes())?;
+    let mut written = vec![json];
+    if let Some(order) = evaluation.sweep_order {
+        written.extend(quality_diversity::write(dir, &evaluation.sweep, order)?);
+    }
+    Ok(written)
+}

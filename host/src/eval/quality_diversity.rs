@@ -1,0 +1,114 @@
+//! The quality–diversity plot (Caccia et al. 2018, "Language GANs falling
+//! short"): BLEU against Self-BLEU as the sampling temperature varies, one
+//! curve per model. A model whose curve lies above and left of another's is
+//! better at every trade-off; a GAN that only moved along the MLE model's
+//! curve did no more than lower the temperature.
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use super::SweepPoint;
+
+/// Writes `quality_diversity.svg` and `.png` into `dir`.
+pub fn write(dir: &Path, points: &[SweepPoint], order: usize) -> anyhow::Result<Vec<PathBuf>> {
+    crate::train::plot::register_font();
+    let svg = dir.join("quality_diversity.svg");
+    let png = dir.join("quality_diversity.png");
+    draw(
+        SVGBackend::new(&svg, (820, 620)).into_drawing_area(),
+        points,
+        order,
+    )?;
+    draw(
+        BitMapBackend::new(&png, (820, 620)).into_drawing_area(),
+        points,
+        order,
+    )?;
+    Ok(vec![svg, png])
+}
+
+fn draw<B: DrawingBackend>(
+    root: DrawingArea<B, plotters::coord::Shift>,
+    points: &[SweepPoint],
+    order: usize,
+) -> anyhow::Result<()>
+where
+    B::ErrorType: 'static,
+{
+    let fail =
+        |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw the quality–diversity plot: {e}");
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let finite = |v: f64| v.is_finite();
+    let range = |values: Vec<f64>| {
+        let (lo, hi) = values
+            .into_iter()
+            .filter(|&v| finite(v))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(v), h.max(v))
+            });
+        if lo.is_finite() {
+            let pad = ((hi - lo) * 0.1).max(0.02);
+            (lo - pad)..(hi + pad)
+        } else {
+            0.0..1.0
+        }
+    };
+    let x = range(points.iter().map(|p| p.self_bleu).collect());
+    let y = range(points.iter().map(|p| p.bleu).collect());
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("Quality vs diversity across temperatures (BLEU-{order})"),
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("Self-BLEU-{order} (lower = more diverse)"))
+        .y_desc(format!(
+            "BLEU-{order} against the test set (higher = better)"
+        ))
+        .draw()
+        .map_err(|e| fail(&e))?;
+    let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    let mut models: Vec<&str> = Vec::new();
+    for p in points {
+        if !models.contains(&p.model.as_str()) {
+            models.push(&p.model);
+        }
+    }
+    for (k, model) in models.iter().enumerate() {
+        let colour = colours[k % colours.len()];
+        let mut curve: Vec<&SweepPoint> = points.iter().filter(|p| p.model == *model).collect();
+        curve.sort_by(|a, b| a.temperature.total_cmp(&b.temperature));
+        let xy: Vec<(f64, f64)> = curve.iter().map(|p| (p.self_bleu, p.bleu)).collect();
+        chart
+            .draw_series(LineSeries::new(xy.clone(), colour.stroke_width(2)))
+            .map_err(|e| fail(&e))?
+            .label(*model)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(curve.iter().map(|p| {
+                EmptyElement::at((p.self_bleu, p.bleu))
+                    + Circle::new((0, 0), 4, colour.filled())
+                    + Text::new(format!("T={}", p.temperature), (6, -14), ("sans-serif", 13))
+            }))
+            .map_err(|e| fail(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}

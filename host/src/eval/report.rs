@@ -1,0 +1,76 @@
+//! `agon eval`'s terminal table.
+
+use std::fmt::Write;
+
+use super::Evaluation;
+
+/// The metric table (rows: metrics; columns: models), the paired tests, and
+/// the sweep.
+pub fn table(evaluation: &Evaluation) -> String {
+    let mut out = String::new();
+    let names: Vec<&String> = evaluation
+        .models
+        .first()
+        .map(|m| m.metrics.keys().collect())
+        .unwrap_or_default();
+    let width = evaluation
+        .models
+        .iter()
+        .map(|m| m.label.len())
+        .max()
+        .unwrap_or(8)
+        .max(10);
+    let _ = writeln!(
+        out,
+        "{} samples per model at temperature {}, seed {}",
+        evaluation.samples, evaluation.temperature, evaluation.seed
+    );
+    let _ = write!(out, "{:<18}", "metric");
+    for model in &evaluation.models {
+        let _ = write!(out, " {:>width$}", model.label);
+    }
+    out.push('\n');
+    for name in names {
+        let _ = write!(out, "{name:<18}");
+        for model in &evaluation.models {
+            let value = model.metrics.get(name).copied().unwrap_or(f64::NAN);
+            let _ = write!(out, " {value:>width$.4}");
+        }
+        out.push('\n');
+    }
+    if !evaluation.comparisons.is_empty() {
+        out.push_str("\npaired bootstrap (model − baseline, 95% interval, two-sided p):\n");
+        for c in &evaluation.comparisons {
+            let p = if c.test.p_value <= 1.0 / c.test.resamples as f64 * 2.0 {
+                format!("< {:.0e}", 2.0 / c.test.resamples as f64)
+            } else {
+                format!("{:.4}", c.test.p_value)
+            };
+            let _ = writeln!(
+                out,
+                "  {:<12} {} − {}: {:+.4} [{:+.4}, {:+.4}]  p {p}  ({} pairs)",
+                c.metric,
+                c.model,
+                c.baseline,
+                c.test.mean_difference,
+                c.test.ci_low,
+                c.test.ci_high,
+                c.test.pairs
+            );
+        }
+    }
+    if let Some(order) = evaluation.sweep_order {
+        let _ = writeln!(
+            out,
+            "\nquality–diversity (BLEU-{order} vs Self-BLEU-{order} by temperature):"
+        );
+        for p in &evaluation.sweep {
+            let _ = writeln!(
+                out,
+                "  {:<width$} T={:<4} BLEU-{order} {:.4}  Self-BLEU-{order} {:.4}",
+                p.model, p.temperature, p.bleu, p.self_bleu
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,10 @@
+//! Real text ↔ token ids: the tokenizer, the vocabulary built from the
+//! training split, and reading text files with errors that name the line.
+
+pub mod corpus;
+pub mod tokenizer;
+pub mod vocabulary;
+
+pub use corpus::{read_lines, LongLines};
+pub use tokenizer::{Level, TokenizerConfig};
+pub use vocabulary::Vocabulary;

@@ -1,0 +1,10 @@
+//! Text-generation metrics over token ids, shared by the host (evaluation)
+//! and reward plugins (metric rewards), so both compute the same numbers.
+//!
+//! Pure Rust, no feature needed. Each metric states which reference
+//! implementation it reproduces; the tests check against fixtures produced by
+//! that implementation.
+
+pub mod bleu;
+
+pub use bleu::{corpus_bleu, BleuReferences, CorpusBleu};

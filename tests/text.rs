@@ -1,0 +1,385 @@
+//! The text task end to end on `configs/smoke-text.yaml` (400 COCO
+//! captions): training with variable-length sequences through every plugin
+//! and the scheduler, the vocabulary, text samples, `agon eval` with its
+//! paired tests and quality–diversity sweep, and refusals of bad text input.
+
+use std::path::{Path, PathBuf};
+
+use agon_integration_tests::{workspace_root, Sandbox};
+use serde_json::Value;
+
+fn smoke_text() -> String {
+    workspace_root()
+        .join("configs/smoke-text.yaml")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn train(sandbox: &Sandbox, name: &str, extra: &[&str]) -> PathBuf {
+    let out = sandbox.path().join(name);
+    let config = smoke_text();
+    let mut args = vec!["train", config.as_str(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    sandbox.run(&args, &[]).success();
+    out
+}
+
+fn rows(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The pinned trajectory of the text smoke run (a regression pin, produced
+/// by this implementation). Regenerate deliberately with
+/// `AGON_UPDATE_PINS=1 cargo test --test text`.
+fn pinned() -> PathBuf {
+    workspace_root().join("tests/fixtures/smoke_text_trajectory.json")
+}
+
+#[test]
+fn a_text_run_trains_evaluates_and_samples_text() {
+    let sandbox = Sandbox::new();
+    let run = train(&sandbox, "text", &[]);
+
+    // The vocabulary: specials first, then the training words.
+    let vocab = std::fs::read_to_string(run.join("vocab.txt")).unwrap();
+    let tokens: Vec<&str> = vocab.lines().collect();
+    assert_eq!(&tokens[..4], ["<pad>", "<bos>", "<eos>", "<unk>"]);
+    assert!(tokens.contains(&"bicycle") && tokens.contains(&"."));
+    // The resolved config records max_len.
+    let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    assert!(config.contains("max_len: 16"), "{config}");
+
+    // Metrics: every BLEU/Self-BLEU order, fast and full; MLE raises BLEU-2.
+    let rows = rows(&run);
+    let phases: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| (r["phase"].as_str().unwrap(), r["epoch"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        [("mle", 0), ("mle", 4), ("mle", 8), ("adversarial", 4)]
+    );
+    for n in 2..=5 {
+        for key in [
+            format!("bleu{n}"),
+            format!("bleu{n}_fast"),
+            format!("self_bleu{n}"),
+            format!("self_bleu{n}_fast"),
+        ] {
+            let value = rows[2][&key].as_f64().unwrap_or(f64::NAN);
+            assert!((0.0..=1.0).contains(&value), "{key} = {value}");
+        }
+    }
+    let (before, after) = (
+        rows[0]["bleu2"].as_f64().unwrap(),
+        rows[2]["bleu2"].as_f64().unwrap(),
+    );
+    assert!(
+        after > before + 0.1,
+        "MLE raises BLEU-2: {before} → {after}"
+    );
+    let (nll_before, nll_after) = (
+        rows[0]["nll_test"].as_f64().unwrap(),
+        rows[2]["nll_test"].as_f64().unwrap(),
+    );
+    assert!(nll_after < nll_before - 1.0, "{nll_before} → {nll_after}");
+    assert!(rows[3]["d_accuracy"].as_f64().is_some());
+    let svg = std::fs::read_to_string(run.join("learning_curve.svg")).unwrap();
+    assert!(svg.contains("BLEU-2"));
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",bleu2,bleu2_fast,"));
+    assert!(run.join("checkpoints/mle/generator").is_dir());
+
+    // Same config + seed ⇒ same run: pinned trajectory.
+    let trajectory: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.as_object_mut().unwrap().remove("elapsed_seconds");
+            r
+        })
+        .collect();
+    if std::env::var_os("AGON_UPDATE_PINS").is_some() {
+        std::fs::write(pinned(), serde_json::to_string_pretty(&trajectory).unwrap()).unwrap();
+    }
+    let expected: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(pinned()).unwrap()).unwrap();
+    assert_eq!(trajectory.len(), expected.len());
+    for (got, want) in trajectory.iter().zip(&expected) {
+        for (key, value) in want.as_object().unwrap() {
+            match (value.as_f64(), got[key].as_f64()) {
+                (Some(w), Some(g)) => assert!(
+                    (w - g).abs() <= 1e-4 * w.abs().max(1.0),
+                    "{key}: {g} vs pinned {w}"
+                ),
+                _ => assert_eq!(&got[key], value, "{key}"),
+            }
+        }
+    }
+
+    // Samples as text: words of the vocabulary, at most max_len − 1 of them.
+    let text = sandbox
+        .run(&["sample", run.to_str().unwrap(), "-n", "6"], &[])
+        .success();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6);
+    for line in &lines {
+        let words: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+        assert!(words.len() <= 15, "{line}");
+        assert!(words.iter().all(|w| tokens.contains(w)), "{line}");
+    }
+    // As ids: a row ends at its first EOS (id 2) or at max_len.
+    let ids = sandbox
+        .run(&["sample", run.to_str().unwrap(), "-n", "6", "--ids"], &[])
+        .success();
+    for line in ids.lines() {
+        let ids: Vec<u32> = line.split(' ').map(|t| t.parse().unwrap()).collect();
+        let eos = ids.iter().position(|&id| id == 2);
+        assert!(
+            eos.map_or(ids.len() == 16, |p| p == ids.len() - 1),
+            "{line}"
+        );
+    }
+
+    // agon eval: the end-of-MLE and final generators, paired tests, sweep.
+    let out = sandbox.path().join("eval");
+    let json = sandbox
+        .run(
+            &[
+                "eval",
+                run.to_str().unwrap(),
+                "--temperatures",
+                "0.5,1.5",
+                "--resamples",
+                "500",
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let evaluation: Value = serde_json::from_str(&json).unwrap();
+    let models = evaluation["models"].as_array().unwrap();
+    let labels: Vec<&str> = models
+        .iter()
+        .map(|m| m["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["text/mle", "text/final"]);
+    for model in models {
+        let bleu2 = model["metrics"]["bleu2"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&bleu2));
+        assert!(model["metrics"]["nll_test"].as_f64().unwrap() > 0.0);
+    }
+    let comparisons = evaluation["comparisons"].as_array().unwrap();
+    assert_eq!(comparisons.len(), 2, "BLEU-2 and Self-BLEU-2");
+    for c in comparisons {
+        let test = &c["test"];
+        let p = test["p_value"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1.0);
+        assert!(test["ci_low"].as_f64() <= test["ci_high"].as_f64());
+        assert_eq!(test["pairs"], 64);
+    }
+    // Lower temperature: less diverse samples (higher Self-BLEU).
+    let sweep = evaluation["sweep"].as_array().unwrap();
+    assert_eq!(sweep.len(), 4);
+    for model in ["text/mle", "text/final"] {
+        let at = |t: f64| {
+            sweep
+                .iter()
+                .find(|p| {
+                    p["model"] == model && (p["temperature"].as_f64().unwrap() - t).abs() < 1e-6
+                })
+                .unwrap()["self_bleu"]
+                .as_f64()
+                .unwrap()
+        };
+        assert!(at(0.5) > at(1.5), "{model}: {} vs {}", at(0.5), at(1.5));
+    }
+    for file in [
+        "eval.json",
+        "quality_diversity.svg",
+        "quality_diversity.png",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+
+    // The table form names the paired test.
+    let table = sandbox
+        .run(
+            &[
+                "eval",
+                run.to_str().unwrap(),
+                "--samples",
+                "32",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .success();
+    assert!(
+        table.contains("paired bootstrap") && table.contains("bleu2_fast"),
+        "{table}"
+    );
+}
+
+#[test]
+fn resuming_with_a_changed_training_file_is_refused() {
+    let sandbox = Sandbox::new();
+    let train_file = sandbox.write(
+        "data/train.txt",
+        &std::fs::read_to_string(workspace_root().join("tests/fixtures/text/train.txt")).unwrap(),
+    );
+    let test_file = workspace_root().join("tests/fixtures/text/test.txt");
+    let run = train(
+        &sandbox,
+        "run",
+        &[
+            "--set",
+            &format!("task.train_data={}", train_file.display()),
+            "--set",
+            &format!("task.test_data={}", test_file.display()),
+            "--stop-after",
+            "1",
+        ],
+    );
+    std::fs::write(
+        &train_file,
+        "a completely different vocabulary .\n".repeat(40),
+    )
+    .unwrap();
+    let message = sandbox
+        .run(&["train", "--resume", run.to_str().unwrap()], &[])
+        .clean_failure();
+    assert!(
+        message.contains("vocab.txt") && message.contains("changed since the run started"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bad_text_configs_are_refused_with_the_place_and_the_fix() {
+    let sandbox = Sandbox::new();
+    let config = smoke_text();
+    let long_line = sandbox.write(
+        "long.txt",
+        "a b c d e f g h i j k l m n o p q r s t\nshort line\n",
+    );
+    let empty = sandbox.write("empty.txt", "");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["task.test_data=null".into()],
+            "task.test_data is missing",
+        ),
+        (
+            vec!["task.oracle={plugin: agon/lstm-generator}".into()],
+            "task.oracle does not apply to a task of kind text",
+        ),
+        (
+            vec![
+                format!("task.train_data={}", long_line.display()),
+                "task.long_lines=error".into(),
+            ],
+            "long.txt:1: 20 tokens",
+        ),
+        (
+            vec![format!("task.test_data={}", empty.display())],
+            "empty.txt is empty",
+        ),
+        (
+            vec!["task.tokenizer.level=byte".into()],
+            "unknown variant `byte`",
+        ),
+        (vec!["task.max_len=1".into()], "at least 2"),
+    ];
+    for (overrides, expected) in cases {
+        let out = sandbox.path().join("never");
+        let mut args = vec![
+            "train".to_string(),
+            config.clone(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        for o in &overrides {
+            args.push("--set".into());
+            args.push(o.clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let message = sandbox.run(&args, &[]).clean_failure();
+        assert!(message.contains(expected), "{overrides:?}: {message}");
+        assert!(!out.exists(), "{overrides:?} left a run directory");
+    }
+    // An oracle task with a text-only key.
+    let oracle = workspace_root().join("configs/smoke.yaml");
+    let message = sandbox
+        .run(
+            &[
+                "train",
+                oracle.to_str().unwrap(),
+                "--set",
+                "task.min_count=2",
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        message.contains("task.min_count does not apply to a task of kind synthetic-oracle"),
+        "{message}"
+    );
+    // agon eval on something that is not a run, and bad temperatures.
+    let message = sandbox
+        .run(&["eval", sandbox.path().to_str().unwrap()], &[])
+        .clean_failure();
+    assert!(message.contains("not a run directory"), "{message}");
+    let message = sandbox
+        .run(
+            &[
+                "eval",
+                sandbox.path().to_str().unwrap(),
+                "--temperatures",
+                "0.5,hot",
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(message.contains("`hot` is not a number"), "{message}");
+}
+
+#[test]
+fn the_gru_discriminator_and_the_bleu_reward_train_on_variable_length_text() {
+    let sandbox = Sandbox::new();
+    for (name, overrides) in [
+        (
+            "gru",
+            vec![
+                "discriminator={plugin: rnn-lab/gru-discriminator@^0.1, config: {embedding_dim: 8, hidden_dim: 16}}",
+            ],
+        ),
+        ("pg-bleu", vec!["reward={plugin: agon/rewards@^0.1, component: bleu}"]),
+    ] {
+        let mut args = vec![
+            "--set",
+            "training.mle.epochs=2",
+            "--set",
+            "training.adversarial.epochs=2",
+            "--set",
+            "training.eval_every=2",
+        ];
+        for o in &overrides {
+            args.push("--set");
+            args.push(o);
+        }
+        let run = train(&sandbox, name, &args);
+        let rows = rows(&run);
+        let last = rows.last().unwrap();
+        assert_eq!(last["phase"], "adversarial", "{name}");
+        let reward = last["mean_reward"].as_f64().unwrap();
+        assert!(reward > 0.0 && reward < 1.0, "{name}: mean reward {reward}");
+        assert!(last["bleu2"].as_f64().unwrap() > 0.0, "{name}");
+    }
+}
