@@ -242,6 +242,8 @@ fn unknown_config_key_is_refused_with_its_line() {
 /// directory keeps its last good checkpoint.
 fn assert_fails_during_training(sandbox: &Sandbox, components: &str, needles: &[&str]) {
     let config = config(sandbox, components);
+    // Libraries on AGON_PLUGIN_PATH load once indexed.
+    sandbox.run(&["plugins", "scan"], &[fixtures_dir()]).success();
     let (run, out) = train(sandbox, &config, &[fixtures_dir()]);
     let message = run.clean_failure();
     for needle in needles {
@@ -294,10 +296,59 @@ fn incompatible_library_on_the_plugin_path_does_not_hide_good_ones() {
             &[fixtures_dir()],
         )
         .success();
+    // Without the index's word, they are not even opened...
     assert_refused(
         &Sandbox::new(),
         "generator:\n  plugin: someone/else\n",
         &[fixtures_dir()],
-        &["refused: ", "ABI 2.0", "layout does not match"],
+        &["refused: ", "not in the plugin index", "agon plugins scan"],
     );
+    // ... and opened with --allow-unverified, which then says why each one
+    // cannot be used.
+    let sandbox = Sandbox::new();
+    let config = config(&sandbox, "generator:\n  plugin: someone/else\n");
+    let message = sandbox
+        .run(
+            &[
+                "train",
+                &config,
+                "--allow-unverified",
+                "--out",
+                sandbox.path().join("run").to_str().unwrap(),
+            ],
+            &[fixtures_dir()],
+        )
+        .clean_failure();
+    for needle in ["refused: ", "ABI 2.0", "layout does not match", "--allow-unverified: loading"] {
+        assert!(message.contains(needle), "{needle:?} missing from:\n{message}");
+    }
+}
+
+#[test]
+fn a_library_on_the_plugin_path_loads_only_once_indexed_or_allowed() {
+    let sandbox = Sandbox::new();
+    let components = "generator:\n  plugin: agon/lstm-generator\nreward:\n  plugin: agon-testing/fault-injector\n  component: panics\n";
+    let config = config(&sandbox, components);
+    let out = sandbox.path().join("run");
+    // Not indexed: refused before it is opened, with the two ways out.
+    let message = sandbox
+        .run(&["train", &config, "--out", out.to_str().unwrap()], &[fixtures_dir()])
+        .clean_failure();
+    assert!(
+        message.contains("libagon_fixture_fault_injector") && message.contains("not in the plugin index") && message.contains("--allow-unverified"),
+        "{message}"
+    );
+    assert!(!out.exists());
+    // Allowed: it loads (and the run fails later, in the reward, as the
+    // fixture means to), with a warning naming the file.
+    let message = sandbox
+        .run(
+            &["--allow-unverified", "train", &config, "--out", out.to_str().unwrap()],
+            &[fixtures_dir()],
+        )
+        .clean_failure();
+    assert!(message.contains("warning: --allow-unverified: loading") && message.contains("plugin panicked"), "{message}");
+    // Not indexed by --allow-unverified: still refused without it.
+    let listing = sandbox.run(&["plugins", "list"], &[fixtures_dir()]).success();
+    assert!(listing.contains("not in the plugin index"), "{listing}");
 }

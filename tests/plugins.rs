@@ -242,6 +242,9 @@ fn a_plugin_built_outside_the_workspace_loads_and_runs() {
     let plugin_dir = sandbox.path().join("acme");
     std::fs::create_dir_all(&plugin_dir).unwrap();
     std::fs::copy(&library, plugin_dir.join(library.file_name().unwrap())).unwrap();
+    // Installed on the plugin path, it is indexed deliberately.
+    let scanned = sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
+    assert!(scanned.contains("indexed"), "{scanned}");
     // Policy gradient with the external reward in place of a discriminator.
     let config = root.join("configs/smoke.yaml");
     let out = sandbox.path().join("run");

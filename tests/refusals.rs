@@ -98,8 +98,11 @@ fn tampered_library_fails_its_checksum_and_is_never_loaded() {
     std::fs::create_dir_all(&plugins).unwrap();
     let library = plugins.join("libtampered_rewards.so");
     std::fs::copy(plugin_library("agon_rewards"), &library).unwrap();
-    // Indexed on first sight…
-    sandbox.run(&["plugins", "list"], &[&plugins]).success();
+    // Not indexed yet: listed as refused, never opened…
+    let listing = sandbox.run(&["plugins", "list"], &[&plugins]).success();
+    assert!(listing.contains("not in the plugin index"), "{listing}");
+    // …indexed deliberately…
+    sandbox.run(&["plugins", "scan"], &[&plugins]).success();
     // …then changed behind the index's back (still a valid ELF file).
     let mut bytes = std::fs::read(&library).unwrap();
     bytes.extend_from_slice(b"tampered");

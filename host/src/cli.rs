@@ -9,6 +9,11 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "agon", version, about, long_about = None)]
 pub struct Cli {
+    /// Load plugin libraries that are not in the plugin index, or whose
+    /// sha256 changed since they were indexed (each with a warning), instead
+    /// of refusing them. Same as AGON_ALLOW_UNVERIFIED=1.
+    #[arg(long, global = true)]
+    pub allow_unverified: bool,
     #[command(subcommand)]
     pub command: Command,
 }

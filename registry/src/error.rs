@@ -33,6 +33,8 @@ pub enum Refusal {
     InitFailed(String),
     #[error("its manifest could not be read: {0}")]
     BadManifest(String),
+    #[error("not in the plugin index {index}: agon loads a library found through AGON_PLUGIN_PATH or $AGON_HOME/plugins only once it is indexed; after reviewing it, run `agon plugins scan` to index it, or pass --allow-unverified to load it this once")]
+    NotIndexed { index: String },
     #[error("checksum mismatch: the file changed since it was indexed (sha256 {actual}, index says {indexed}); if you rebuilt or updated it on purpose, run `agon plugins scan` to re-index it")]
     ChecksumMismatch { indexed: String, actual: String },
 }

@@ -3,7 +3,10 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
 };
 
 use agon_sdk::{ComponentInfo, ComponentKind};
@@ -47,21 +50,48 @@ impl ResolvedComponent {
     }
 }
 
-/// The plugin registry: a search path, an index and the libraries loaded so far.
+/// Set by `agon --allow-unverified` (or `AGON_ALLOW_UNVERIFIED=1`).
+static ALLOW_UNVERIFIED: AtomicBool = AtomicBool::new(false);
+
+/// Lets registries made by [`Registry::from_environment`] from now on load
+/// libraries that are not in the index or whose checksum changed (each
+/// with a warning on standard error).
+pub fn allow_unverified(allow: bool) {
+    ALLOW_UNVERIFIED.store(allow, Ordering::SeqCst);
+}
+
+/// Which libraries a registry loads.
+///
+/// * In the index with the same sha256: always.
+/// * Not in the index, found beside the `agon` executable (built with it)
+///   or in a directory named explicitly: loaded and indexed (trust on first
+///   use).
+/// * Not in the index, found through `AGON_PLUGIN_PATH` or
+///   `$AGON_HOME/plugins`: refused ([`Refusal::NotIndexed`]) until
+///   `agon plugins scan` indexes it — never opened, since opening a library
+///   runs its code.
+/// * In the index with another sha256: refused ([`Refusal::ChecksumMismatch`]).
+///
+/// With `allow_unverified`, the last two are loaded (not indexed), with a
+/// warning.
 pub struct Registry {
     search_path: SearchPath,
     index: Index,
     loaded: HashMap<PathBuf, Arc<LoadedLibrary>>,
+    allow_unverified: bool,
 }
 
 impl Registry {
     /// The search path from the environment and the index at
     /// `$AGON_HOME/plugins-index.json`.
     pub fn from_environment() -> Self {
-        Self::new(
+        let mut registry = Self::new(
             SearchPath::from_environment(),
             &agon_home().join("plugins-index.json"),
-        )
+        );
+        registry.allow_unverified = ALLOW_UNVERIFIED.load(Ordering::SeqCst)
+            || std::env::var_os("AGON_ALLOW_UNVERIFIED").is_some_and(|v| v == "1");
+        registry
     }
 
     /// A registry over `search_path` with the index file `index_path`.
@@ -70,7 +100,22 @@ impl Registry {
             search_path,
             index: Index::load(index_path),
             loaded: HashMap::new(),
+            allow_unverified: false,
         }
+    }
+
+    /// Loads unverified libraries too (with a warning); see [`Registry`].
+    pub fn set_allow_unverified(&mut self, allow: bool) {
+        self.allow_unverified = allow;
+    }
+
+    /// The origin of the search directory holding `path`, if any.
+    fn origin_of(&self, path: &Path) -> Option<Origin> {
+        let parent = path.parent()?;
+        self.search_path.dirs.iter().find_map(|dir| {
+            let dir_path = std::fs::canonicalize(&dir.path).unwrap_or_else(|_| dir.path.clone());
+            (dir_path == parent).then_some(dir.origin)
+        })
     }
 
     /// The search path.
@@ -83,34 +128,85 @@ impl Registry {
         &self.index
     }
 
-    /// Loads the library at `path`, refusing it if the index knows it with
-    /// another checksum; a library the index does not know yet is added
-    /// (trust on first use) and the index saved.
+    /// Loads the library at `path` under the trust rules of [`Registry`];
+    /// a library trusted on first use is added to the index and the index
+    /// saved.
     pub fn load(&mut self, path: &Path) -> Result<Arc<LoadedLibrary>, RegistryError> {
-        let library = self.verify(path)?;
-        if self.index.get(&library.path).is_none() {
-            self.index.insert(entry_of(&library));
-            self.index.save()?;
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some(library) = self.loaded.get(&canonical) {
+            return Ok(library.clone());
         }
+        let refused = |refusal| RegistryError::Refused {
+            path: canonical.clone(),
+            refusal,
+        };
+        match self.index.get(&canonical).map(|e| e.sha256.clone()) {
+            Some(sha256) => match self.verify(&canonical) {
+                Err(RegistryError::Refused {
+                    refusal: Refusal::ChecksumMismatch { actual, .. },
+                    ..
+                }) if self.allow_unverified => {
+                    eprintln!(
+                        "warning: --allow-unverified: loading {}, whose sha256 {actual} is not the indexed {sha256}",
+                        canonical.display()
+                    );
+                    self.open(&canonical, None)
+                }
+                other => other,
+            },
+            None => {
+                let first_use = matches!(
+                    self.origin_of(&canonical),
+                    Some(Origin::BuildOutput | Origin::Explicit)
+                );
+                if first_use {
+                    let library = self.verify(&canonical)?;
+                    self.index.insert(entry_of(&library));
+                    self.index.save()?;
+                    Ok(library)
+                } else if self.allow_unverified {
+                    let library = self.open(&canonical, None)?;
+                    eprintln!(
+                        "warning: --allow-unverified: loading {} (sha256 {}), which is not in the plugin index",
+                        canonical.display(),
+                        library.sha256
+                    );
+                    Ok(library)
+                } else {
+                    Err(refused(Refusal::NotIndexed {
+                        index: self.index.path().display().to_string(),
+                    }))
+                }
+            }
+        }
+    }
+
+    /// Opens `path` (checking `sha256` when given) and keeps it loaded.
+    fn open(
+        &mut self,
+        canonical: &Path,
+        sha256: Option<&str>,
+    ) -> Result<Arc<LoadedLibrary>, RegistryError> {
+        let library = loader::load(canonical, sha256).map_err(|refusal| RegistryError::Refused {
+            path: canonical.to_path_buf(),
+            refusal,
+        })?;
+        let library = Arc::new(library);
+        self.loaded.insert(canonical.to_path_buf(), library.clone());
         Ok(library)
     }
 
-    /// Like [`Registry::load`], but never writes the index.
+    /// Checks the library at `path` — against its indexed sha256 if it has
+    /// one — and keeps it loaded; never writes the index. This is `agon
+    /// plugins verify FILE`: an explicit request to examine a file, so it
+    /// opens libraries the index does not know.
     pub fn verify(&mut self, path: &Path) -> Result<Arc<LoadedLibrary>, RegistryError> {
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if let Some(library) = self.loaded.get(&canonical) {
             return Ok(library.clone());
         }
         let indexed = self.index.get(&canonical).map(|e| e.sha256.clone());
-        let library = loader::load(&canonical, indexed.as_deref()).map_err(|refusal| {
-            RegistryError::Refused {
-                path: canonical.clone(),
-                refusal,
-            }
-        })?;
-        let library = Arc::new(library);
-        self.loaded.insert(canonical, library.clone());
-        Ok(library)
+        self.open(&canonical, indexed.as_deref())
     }
 
     /// [`Registry::load`] of every library on the search path.
@@ -175,6 +271,13 @@ impl Registry {
                 (None, Some(entry)) => {
                     match library_file::read(&path).map(|b| library_file::sha256_hex(&b)) {
                         Ok(sha) if sha == entry.sha256 => Ok(entry.manifest.clone()),
+                        Ok(_) if self.allow_unverified => self
+                            .load(&path)
+                            .map(|l| ManifestRecord::of(&l.manifest))
+                            .map_err(|e| match e {
+                                RegistryError::Refused { refusal, .. } => refusal,
+                                other => Refusal::LoadFailed(other.to_string()),
+                            }),
                         Ok(sha) => Err(Refusal::ChecksumMismatch {
                             indexed: entry.sha256.clone(),
                             actual: sha,

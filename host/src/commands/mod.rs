@@ -10,6 +10,9 @@ use crate::cli::{Cli, Command};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.allow_unverified {
+        agon_registry::allow_unverified(true);
+    }
     match cli.command {
         Command::Plugins(command) => plugins::run(command),
         Command::Train(args) => train::run(args),
