@@ -201,7 +201,10 @@ impl Run {
             "a panic message reached the user:\n{all}"
         );
         assert_eq!(
-            self.stderr().matches("error:").count(),
+            self.stderr()
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count(),
             1,
             "expected one error message:\n{all}"
         );

@@ -85,7 +85,22 @@ fn start(
         // Nothing resumable was written: leave no half-made run directory.
         let _ = std::fs::remove_dir_all(&run_path);
     }
-    report(result?, &run_path)
+    report(with_checkpoint_note(result, &run_path)?, &run_path)
+}
+
+/// A run that failed part-way keeps its last checkpoint (written before the
+/// failure, never after it): say where it is.
+fn with_checkpoint_note<T>(result: anyhow::Result<T>, run_path: &Path) -> anyhow::Result<T> {
+    result.map_err(|error| match checkpoint::find(run_path).ok().flatten() {
+        Some((_, state)) => error.context(format!(
+            "training stopped; the last good checkpoint ({} step {}) is kept in {}: fix the cause, then `agon train --resume {}`",
+            state.position.phase.name(),
+            state.position.step,
+            run_path.join("checkpoints").display(),
+            run_path.display()
+        )),
+        None => error,
+    })
 }
 
 fn report(outcome: RunOutcome, run_path: &Path) -> anyhow::Result<()> {
@@ -159,7 +174,7 @@ fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
     )?;
     trainer.stop_after = stop_after;
     trainer.interrupt = Interrupt::install();
-    report(trainer.run()?, run_path)
+    report(with_checkpoint_note(trainer.run(), run_path)?, run_path)
 }
 
 fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {
@@ -327,11 +342,6 @@ pub fn build(
     saved: Option<&Vocabulary>,
 ) -> anyhow::Result<Built> {
     let task = &config.task;
-    config
-        .training
-        .validate()
-        .map_err(|e| anyhow!("config: {e}"))?;
-    task.check_keys()?;
     let prepared = match task.kind {
         TaskKind::SyntheticOracle => {
             let shape = oracle_shape(config)?;

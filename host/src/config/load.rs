@@ -31,14 +31,24 @@ pub fn load_experiment(path: &Path, overrides: &[String]) -> anyhow::Result<Expe
     for assignment in overrides {
         apply_override(&mut value, assignment)?;
     }
-    yaml::from_value(value).map_err(|e| {
+    let config: ExperimentConfig = yaml::from_value(value).map_err(|e| {
         anyhow!(
             "config {} after --set {}: {}",
             path.display(),
             overrides.join(" --set "),
             describe(&e)
         )
-    })
+    })?;
+    // Checks across keys, with the file named.
+    config
+        .training
+        .validate()
+        .map_err(|e| anyhow!("config {}: {e}", path.display()))?;
+    config
+        .task
+        .check_keys()
+        .map_err(|e| anyhow!("config {}: {e}", path.display()))?;
+    Ok(config)
 }
 
 /// serde_yaml's message, with "at line L column C" kept (it already names

@@ -125,7 +125,10 @@ struct Loaded {
 }
 
 fn load(model: &Model) -> anyhow::Result<Loaded> {
-    let (config, vocabulary, generator) = load_run_generator(&model.run_dir, model.snapshot)?;
+    // The data first: if they no longer give the run's vocabulary, that is
+    // the cause to report, not the checkpoint that no longer fits.
+    let config = crate::commands::train::open_config(&model.run_dir)?;
+    let vocabulary = crate::commands::train::saved_vocabulary(&config, &model.run_dir)?;
     let text = match config.task.kind {
         TaskKind::Text => {
             let vocab_file = model.run_dir.join(crate::commands::train::VOCAB_FILE);
@@ -144,6 +147,7 @@ fn load(model: &Model) -> anyhow::Result<Loaded> {
         }
         TaskKind::SyntheticOracle => None,
     };
+    let (config, _, generator) = load_run_generator(&model.run_dir, model.snapshot)?;
     Ok(Loaded {
         config,
         generator,
