@@ -243,7 +243,9 @@ fn unknown_config_key_is_refused_with_its_line() {
 fn assert_fails_during_training(sandbox: &Sandbox, components: &str, needles: &[&str]) {
     let config = config(sandbox, components);
     // Libraries on AGON_PLUGIN_PATH load once indexed.
-    sandbox.run(&["plugins", "scan"], &[fixtures_dir()]).success();
+    sandbox
+        .run(&["plugins", "scan"], &[fixtures_dir()])
+        .success();
     let (run, out) = train(sandbox, &config, &[fixtures_dir()]);
     let message = run.clean_failure();
     for needle in needles {
@@ -319,8 +321,16 @@ fn incompatible_library_on_the_plugin_path_does_not_hide_good_ones() {
             &[fixtures_dir()],
         )
         .clean_failure();
-    for needle in ["refused: ", "ABI 2.0", "layout does not match", "--allow-unverified: loading"] {
-        assert!(message.contains(needle), "{needle:?} missing from:\n{message}");
+    for needle in [
+        "refused: ",
+        "ABI 2.0",
+        "layout does not match",
+        "--allow-unverified: loading",
+    ] {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from:\n{message}"
+        );
     }
 }
 
@@ -332,10 +342,15 @@ fn a_library_on_the_plugin_path_loads_only_once_indexed_or_allowed() {
     let out = sandbox.path().join("run");
     // Not indexed: refused before it is opened, with the two ways out.
     let message = sandbox
-        .run(&["train", &config, "--out", out.to_str().unwrap()], &[fixtures_dir()])
+        .run(
+            &["train", &config, "--out", out.to_str().unwrap()],
+            &[fixtures_dir()],
+        )
         .clean_failure();
     assert!(
-        message.contains("libagon_fixture_fault_injector") && message.contains("not in the plugin index") && message.contains("--allow-unverified"),
+        message.contains("libagon_fixture_fault_injector")
+            && message.contains("not in the plugin index")
+            && message.contains("--allow-unverified"),
         "{message}"
     );
     assert!(!out.exists());
@@ -343,12 +358,24 @@ fn a_library_on_the_plugin_path_loads_only_once_indexed_or_allowed() {
     // fixture means to), with a warning naming the file.
     let message = sandbox
         .run(
-            &["--allow-unverified", "train", &config, "--out", out.to_str().unwrap()],
+            &[
+                "--allow-unverified",
+                "train",
+                &config,
+                "--out",
+                out.to_str().unwrap(),
+            ],
             &[fixtures_dir()],
         )
         .clean_failure();
-    assert!(message.contains("warning: --allow-unverified: loading") && message.contains("plugin panicked"), "{message}");
+    assert!(
+        message.contains("warning: --allow-unverified: loading")
+            && message.contains("plugin panicked"),
+        "{message}"
+    );
     // Not indexed by --allow-unverified: still refused without it.
-    let listing = sandbox.run(&["plugins", "list"], &[fixtures_dir()]).success();
+    let listing = sandbox
+        .run(&["plugins", "list"], &[fixtures_dir()])
+        .success();
     assert!(listing.contains("not in the plugin index"), "{listing}");
 }

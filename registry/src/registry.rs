@@ -187,10 +187,11 @@ impl Registry {
         canonical: &Path,
         sha256: Option<&str>,
     ) -> Result<Arc<LoadedLibrary>, RegistryError> {
-        let library = loader::load(canonical, sha256).map_err(|refusal| RegistryError::Refused {
-            path: canonical.to_path_buf(),
-            refusal,
-        })?;
+        let library =
+            loader::load(canonical, sha256).map_err(|refusal| RegistryError::Refused {
+                path: canonical.to_path_buf(),
+                refusal,
+            })?;
         let library = Arc::new(library);
         self.loaded.insert(canonical.to_path_buf(), library.clone());
         Ok(library)

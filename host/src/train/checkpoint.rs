@@ -4,7 +4,10 @@
 //! A checkpoint is written into `checkpoints/.partial-<pid>/`, every file
 //! fsynced, then swapped in: `latest` → `previous`, partial → `latest`,
 //! `previous` removed. If the process dies between the two renames, `latest`
-//! is missing and `previous` is the checkpoint to resume from.
+//! is missing and `previous` is the checkpoint to resume from — so
+//! `previous` is only ever deleted while a complete `latest` exists.
+//! Partial directories of dead processes are removed by the next save.
+//! tests/faults.rs kills runs at arbitrary moments and inside this function.
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +62,40 @@ fn checkpoints(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
 }
 
+/// Fault injection for the crash tests (tests/faults.rs): with
+/// `AGON_CRASH_AT=<point>:<n>` the process aborts — as abruptly as
+/// `kill -9` — the n-th time it reaches `point` (counted from 1).
+fn crash_point(point: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static REACHED: AtomicUsize = AtomicUsize::new(0);
+    let Some(spec) = std::env::var_os("AGON_CRASH_AT") else {
+        return;
+    };
+    let spec = spec.to_string_lossy();
+    let Some((name, n)) = spec.split_once(':') else {
+        return;
+    };
+    if name == point && n.parse() == Ok(REACHED.fetch_add(1, Ordering::SeqCst) + 1) {
+        eprintln!("AGON_CRASH_AT: aborting at {point}");
+        std::process::abort();
+    }
+}
+
+/// Removes `.partial-*` directories left by a process that died while
+/// writing a checkpoint (never the live ones of this process).
+fn remove_stale_partials(root: &Path) {
+    let own = format!(".partial-{}", std::process::id());
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".partial-") && !name.starts_with(&own) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Saves a checkpoint.
 pub fn save(
     run_dir: &Path,
@@ -68,6 +105,7 @@ pub fn save(
 ) -> anyhow::Result<()> {
     let root = checkpoints(run_dir);
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    remove_stale_partials(&root);
     let partial = root.join(format!(".partial-{}", std::process::id()));
     if partial.exists() {
         std::fs::remove_dir_all(&partial)?;
@@ -83,14 +121,16 @@ pub fn save(
         &partial.join("state.json"),
         serde_json::to_string_pretty(state)?.as_bytes(),
     )?;
+    crash_point("checkpoint-written");
     let latest = root.join("latest");
     let previous = root.join("previous");
-    if previous.exists() {
-        std::fs::remove_dir_all(&previous)?;
-    }
     if latest.exists() {
+        if previous.exists() {
+            std::fs::remove_dir_all(&previous)?;
+        }
         std::fs::rename(&latest, &previous)?;
     }
+    crash_point("checkpoint-between-renames");
     std::fs::rename(&partial, &latest)?;
     sync_parent(&latest);
     if previous.exists() {
