@@ -10,6 +10,16 @@ use anyhow::{anyhow, bail};
 pub fn read_token_ids(path: &Path, vocab_size: u32, max_len: u32) -> anyhow::Result<Vec<Vec<u32>>> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow!("cannot read data file {}: {e}", path.display()))?;
+    parse_token_ids(&bytes, path, vocab_size, max_len)
+}
+
+/// [`read_token_ids`] of a file's bytes (`path` names it in errors).
+pub fn parse_token_ids(
+    bytes: &[u8],
+    path: &Path,
+    vocab_size: u32,
+    max_len: u32,
+) -> anyhow::Result<Vec<Vec<u32>>> {
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()

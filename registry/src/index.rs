@@ -106,14 +106,32 @@ impl Index {
                 return index;
             }
         };
-        let document: serde_json::Value = match serde_json::from_str(&text) {
+        index.read_entries(&text);
+        index
+    }
+
+    /// The index of `text` (the contents of the file at `path`).
+    pub fn parse(text: &str, path: &Path) -> Self {
+        let mut index = Index {
+            path: path.to_path_buf(),
+            ..Index::default()
+        };
+        index.read_entries(text);
+        index
+    }
+
+    /// Adds the entries of `text`, reporting damage in `warnings`.
+    fn read_entries(&mut self, text: &str) {
+        let path = self.path.clone();
+        let index = self;
+        let document: serde_json::Value = match serde_json::from_str(text) {
             Ok(value) => value,
             Err(e) => {
                 index.warnings.push(format!(
                     "the plugin index {} is not valid JSON ({e}); it will be rebuilt",
                     path.display()
                 ));
-                return index;
+                return;
             }
         };
         if document.get("format").and_then(|f| f.as_u64()) != Some(FORMAT) {
@@ -121,7 +139,7 @@ impl Index {
                 "the plugin index {} has an unknown format; it will be rebuilt",
                 path.display()
             ));
-            return index;
+            return;
         }
         let entries = document
             .get("libraries")
@@ -139,7 +157,6 @@ impl Index {
                 )),
             }
         }
-        index
     }
 
     /// Where the index lives.

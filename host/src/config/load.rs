@@ -11,6 +11,15 @@ use super::ExperimentConfig;
 pub fn load_experiment(path: &Path, overrides: &[String]) -> anyhow::Result<ExperimentConfig> {
     let bytes =
         std::fs::read(path).map_err(|e| anyhow!("cannot read config {}: {e}", path.display()))?;
+    parse_experiment(bytes, path, overrides)
+}
+
+/// [`load_experiment`] of a file's bytes (`path` names it in errors).
+pub fn parse_experiment(
+    bytes: Vec<u8>,
+    path: &Path,
+    overrides: &[String],
+) -> anyhow::Result<ExperimentConfig> {
     let text = String::from_utf8(bytes).map_err(|e| {
         anyhow!(
             "config {} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",

@@ -8,7 +8,7 @@
 mod load;
 mod training;
 
-pub use load::load_experiment;
+pub use load::{load_experiment, parse_experiment};
 pub use training::{AdversarialConfig, Baseline, TrainingConfig};
 
 use std::path::PathBuf;

@@ -181,10 +181,15 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     for model in models {
         eprintln!("agon eval: {} ({samples} samples)…", model.label);
         let mut loaded = load(model)?;
-        if loaded.config.task.kind != TaskKind::Text {
+        let task_config = &loaded.config.task;
+        if task_config.kind != TaskKind::Text
+            || task_config.test_data != first_config.task.test_data
+            || task_config.tokenizer != first_config.task.tokenizer
+        {
             bail!(
-                "{} is not a text-task run; agon eval compares runs of one task",
-                model.run_dir.display()
+                "{} is not a run on the test set and tokenizer of {}; agon eval compares runs of one task",
+                model.run_dir.display(),
+                first.run_dir.display()
             );
         }
         let task = loaded.text.as_mut().expect("text task");

@@ -97,7 +97,12 @@ where
             .draw_series(curve.iter().map(|p| {
                 EmptyElement::at((p.self_bleu, p.bleu))
                     + Circle::new((0, 0), 4, colour.filled())
-                    + Text::new(format!("T={}", p.temperature), (6, -14), ("sans-serif", 13))
+                    // Models' labels stacked, so points that nearly coincide stay readable.
+                    + Text::new(
+                        format!("T={}", p.temperature),
+                        (6, -14 - 13 * k as i32),
+                        ("sans-serif", 13).into_font().color(&colour),
+                    )
             }))
             .map_err(|e| fail(&e))?;
     }

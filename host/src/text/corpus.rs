@@ -26,6 +26,15 @@ pub enum LongLines {
 pub fn read_lines(path: &Path, tokenizer: &TokenizerConfig) -> anyhow::Result<Vec<Vec<String>>> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow!("cannot read data file {}: {e}", path.display()))?;
+    parse_lines(&bytes, path, tokenizer)
+}
+
+/// [`read_lines`] of a file's bytes (`path` names it in errors).
+pub fn parse_lines(
+    bytes: &[u8],
+    path: &Path,
+    tokenizer: &TokenizerConfig,
+) -> anyhow::Result<Vec<Vec<String>>> {
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()

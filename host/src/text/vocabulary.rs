@@ -94,6 +94,11 @@ impl Vocabulary {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("cannot read vocabulary {}: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    /// A `vocab.txt`'s text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
         let tokens: Vec<String> = text.lines().map(str::to_string).collect();
         if tokens.len() < SPECIALS.len() || tokens[..SPECIALS.len()] != SPECIALS {
             bail!(

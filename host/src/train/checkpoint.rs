@@ -189,18 +189,23 @@ pub fn find(run_dir: &Path) -> anyhow::Result<Option<(PathBuf, CheckpointState)>
         if !state_file.exists() {
             continue;
         }
-        let text = std::fs::read_to_string(&state_file)?;
-        let state: CheckpointState = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("checkpoint {} is damaged ({e})", state_file.display()))?;
-        anyhow::ensure!(
-            state.format == FORMAT,
-            "checkpoint {} has format {}, this agon reads format {FORMAT}",
-            state_file.display(),
-            state.format
-        );
-        return Ok(Some((dir, state)));
+        let text = std::fs::read(&state_file)?;
+        return Ok(Some((dir, parse_state(&text, &state_file)?)));
     }
     Ok(None)
+}
+
+/// A checkpoint's `state.json` (`path` names it in errors).
+pub fn parse_state(bytes: &[u8], path: &Path) -> anyhow::Result<CheckpointState> {
+    let state: CheckpointState = serde_json::from_slice(bytes)
+        .map_err(|e| anyhow::anyhow!("checkpoint {} is damaged ({e})", path.display()))?;
+    anyhow::ensure!(
+        state.format == FORMAT,
+        "checkpoint {} has format {}, this agon reads format {FORMAT}",
+        path.display(),
+        state.format
+    );
+    Ok(state)
 }
 
 /// Restores the components from checkpoint directory `dir`.
