@@ -457,6 +457,11 @@ fn bad_vocabularies() {
     );
     refused(
         &sandbox,
+        &["eval", base.to_str().unwrap(), oracle.to_str().unwrap()],
+        &["is not a run on the test set and tokenizer of"],
+    );
+    refused(
+        &sandbox,
         &["eval", base.to_str().unwrap(), "--samples", "0"],
         &["--samples must be at least 1"],
     );
