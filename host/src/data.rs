@@ -20,7 +20,7 @@ pub fn parse_token_ids(
     vocab_size: u32,
     max_len: u32,
 ) -> anyhow::Result<Vec<Vec<u32>>> {
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')

@@ -3,6 +3,7 @@
 //! through it.
 
 pub mod allocator;
+pub mod assemble;
 pub mod bench;
 pub mod cli;
 pub mod commands;

@@ -5,7 +5,9 @@ use std::path::Path;
 use agon_registry::Registry;
 use anyhow::anyhow;
 
-use super::train::{build_discriminator, build_generator, build_reward, run_shape, shared_context};
+use crate::assemble::{
+    build_discriminator, build_generator, build_reward, run_shape, shared_context,
+};
 use crate::{
     bench::{self, BenchResult, Workload, WorkloadContext},
     cli::BenchArgs,

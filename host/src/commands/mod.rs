@@ -4,7 +4,7 @@ mod bench;
 mod eval;
 mod plugins;
 mod sample;
-pub mod train;
+mod train;
 
 use crate::cli::{Cli, Command};
 

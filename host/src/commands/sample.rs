@@ -44,9 +44,9 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
         "--temperature must be a positive number"
     );
     let (config, vocabulary, mut generator) =
-        super::train::load_run_generator(&args.run_dir, args.snapshot.as_deref())?;
+        crate::assemble::load_run_generator(&args.run_dir, args.snapshot.as_deref())?;
     let seed = args.seed.unwrap_or(config.seed);
-    let max_len = super::train::run_shape(&config, vocabulary.as_ref())?.max_len;
+    let max_len = crate::assemble::run_shape(&config, vocabulary.as_ref())?.max_len;
     let sequences = sample_many(&mut generator, args.count, max_len, args.temperature, seed)?;
     let mut text = String::new();
     for sequence in &sequences {

@@ -20,7 +20,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use crate::{
-    commands::train::{load_run_generator, run_shape},
+    assemble::{load_run_generator, run_shape},
     components::Generator,
     config::{ExperimentConfig, TaskKind},
     task::{
@@ -127,11 +127,11 @@ struct Loaded {
 fn load(model: &Model) -> anyhow::Result<Loaded> {
     // The data first: if they no longer give the run's vocabulary, that is
     // the cause to report, not the checkpoint that no longer fits.
-    let config = crate::commands::train::open_config(&model.run_dir)?;
-    let vocabulary = crate::commands::train::saved_vocabulary(&config, &model.run_dir)?;
+    let config = crate::assemble::open_config(&model.run_dir)?;
+    let vocabulary = crate::assemble::saved_vocabulary(&config, &model.run_dir)?;
     let text = match config.task.kind {
         TaskKind::Text => {
-            let vocab_file = model.run_dir.join(crate::commands::train::VOCAB_FILE);
+            let vocab_file = model.run_dir.join(crate::assemble::VOCAB_FILE);
             let data = TextData::load(
                 &config.task,
                 vocabulary.as_ref().map(|v| (v, vocab_file.as_path())),
@@ -160,7 +160,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     let Some(first) = models.first() else {
         bail!("no run to evaluate");
     };
-    let first_config = crate::commands::train::open_config(&first.run_dir)?;
+    let first_config = crate::assemble::open_config(&first.run_dir)?;
     if first_config.task.kind != TaskKind::Text {
         bail!(
             "{}: agon eval scores text tasks (BLEU, Self-BLEU, NLL-test); the synthetic-oracle task's metrics are in the run's metrics.jsonl",

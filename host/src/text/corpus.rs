@@ -35,7 +35,7 @@ pub fn parse_lines(
     path: &Path,
     tokenizer: &TokenizerConfig,
 ) -> anyhow::Result<Vec<Vec<String>>> {
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')

@@ -1,0 +1,364 @@
+//! Building a run's pieces from its config — the task's data (read first:
+//! a text task's vocabulary sizes the components), the components, the
+//! task — and reopening a run directory (its config, vocabulary and
+//! generator). Used by `agon train`, `sample`, `eval` and `bench`.
+
+use std::path::Path;
+
+use abi_stable::std_types::ROption;
+use agon_registry::{Registry, ResolvedComponent};
+use agon_sdk::{ComponentKind, VocabInfo};
+use anyhow::{anyhow, bail, Context};
+
+use crate::{
+    components::{self, Discriminator, Generator, Reward, SharedContext},
+    config::{load_experiment, ExperimentConfig, TaskKind},
+    data,
+    task::{text::DEFAULT_EVAL_SAMPLES, OracleTask, Task, TextData, TextTask},
+    text::Vocabulary,
+    train::{checkpoint, Components},
+};
+
+/// Oracle task defaults (SeqGAN's synthetic experiment).
+const ORACLE_VOCAB_SIZE: u32 = 5000;
+const ORACLE_MAX_LEN: u32 = 20;
+const ORACLE_SAMPLES: usize = 9984;
+const ORACLE_HELDOUT: usize = 2000;
+/// A text run's vocabulary file.
+pub const VOCAB_FILE: &str = "vocab.txt";
+
+/// Everything built from a config, before anything is written.
+pub struct Built {
+    pub components: Components,
+    /// What was resolved, with checksums (saved as plugins.json).
+    pub plugins: Vec<serde_json::Value>,
+}
+
+/// The resolved config of a run directory.
+pub fn open_config(run_path: &Path) -> anyhow::Result<ExperimentConfig> {
+    Ok(open_run(run_path)?.0)
+}
+
+/// The resolved config of a run directory and its newest checkpoint.
+pub fn open_run(
+    run_path: &Path,
+) -> anyhow::Result<(
+    ExperimentConfig,
+    Option<(std::path::PathBuf, checkpoint::CheckpointState)>,
+)> {
+    let config_path = run_path.join("config.yaml");
+    if !config_path.exists() {
+        bail!(
+            "{} is not a run directory (it has no config.yaml)",
+            run_path.display()
+        );
+    }
+    Ok((
+        load_experiment(&config_path, &[])?,
+        checkpoint::find(run_path)?,
+    ))
+}
+
+/// The vocabulary of a text run (its `vocab.txt`); `None` for other tasks.
+pub fn saved_vocabulary(
+    config: &ExperimentConfig,
+    run_path: &Path,
+) -> anyhow::Result<Option<Vocabulary>> {
+    match config.task.kind {
+        TaskKind::Text => Ok(Some(Vocabulary::load(&run_path.join(VOCAB_FILE))?)),
+        TaskKind::SyntheticOracle => Ok(None),
+    }
+}
+
+/// The vocabulary facts and the longest sequence components are built for.
+#[derive(Clone, Debug)]
+pub struct TaskShape {
+    pub vocab: VocabInfo,
+    pub max_len: u32,
+}
+
+/// The oracle task's shape, from its config.
+fn oracle_shape(config: &ExperimentConfig) -> anyhow::Result<TaskShape> {
+    let task = &config.task;
+    let size = task.vocab_size.unwrap_or(ORACLE_VOCAB_SIZE);
+    let bos = task.start_token.unwrap_or(0);
+    if bos >= size {
+        bail!("task.start_token {bos} is outside the vocabulary of {size} ids");
+    }
+    Ok(TaskShape {
+        vocab: VocabInfo {
+            size,
+            bos,
+            eos: ROption::RNone,
+            pad: ROption::RNone,
+            unk: ROption::RNone,
+        },
+        max_len: task.max_len.unwrap_or(ORACLE_MAX_LEN),
+    })
+}
+
+/// The shape of a run whose data need not be read: oracle from the config,
+/// text from the run's `vocab.txt` and its resolved `max_len`.
+pub fn run_shape(
+    config: &ExperimentConfig,
+    vocabulary: Option<&Vocabulary>,
+) -> anyhow::Result<TaskShape> {
+    match (config.task.kind, vocabulary) {
+        (TaskKind::Text, Some(vocabulary)) => Ok(TaskShape {
+            vocab: crate::task::text::vocab_info(vocabulary),
+            max_len: config.task.max_len.ok_or_else(|| {
+                anyhow!(
+                    "the run's config.yaml has no task.max_len; it was not written by this agon"
+                )
+            })?,
+        }),
+        (TaskKind::Text, None) => bail!("a text task needs its vocabulary"),
+        (TaskKind::SyntheticOracle, _) => oracle_shape(config),
+    }
+}
+
+/// The shared context of a config.
+pub fn shared_context(
+    config: &ExperimentConfig,
+    shape: &TaskShape,
+    run_path: &Path,
+) -> SharedContext {
+    SharedContext {
+        device: config.device.clone(),
+        seed: config.seed,
+        vocab: shape.vocab.clone(),
+        max_len: shape.max_len,
+        run_dir: run_path.to_string_lossy().into_owned(),
+    }
+}
+
+/// Resolves the generator of `config` and builds it.
+pub fn build_generator(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+) -> anyhow::Result<(Generator, ResolvedComponent)> {
+    let resolved = components::resolve(
+        registry,
+        &config.generator,
+        ComponentKind::Generator,
+        "generator",
+        &config.device,
+    )?;
+    let generator = Generator::new(&resolved, &config.generator, "generator", shared, 1)?;
+    Ok((generator, resolved))
+}
+
+/// Resolves the discriminator of `config` (if it has one) and builds it.
+pub fn build_discriminator(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+) -> anyhow::Result<Option<(Discriminator, ResolvedComponent)>> {
+    let Some(spec) = &config.discriminator else {
+        return Ok(None);
+    };
+    let resolved = components::resolve(
+        registry,
+        spec,
+        ComponentKind::Discriminator,
+        "discriminator",
+        &config.device,
+    )?;
+    let discriminator = Discriminator::new(&resolved, spec, "discriminator", shared, 2)?;
+    Ok(Some((discriminator, resolved)))
+}
+
+/// Resolves the reward of `config` (if it has one) and builds it.
+pub fn build_reward(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+) -> anyhow::Result<Option<(Reward, ResolvedComponent)>> {
+    let Some(spec) = &config.reward else {
+        return Ok(None);
+    };
+    let resolved = components::resolve(
+        registry,
+        spec,
+        ComponentKind::Reward,
+        "reward",
+        &config.device,
+    )?;
+    let reward = Reward::new(&resolved, spec, "reward", shared, 3)?;
+    Ok(Some((reward, resolved)))
+}
+
+/// The task's data, read before any component is built.
+enum Prepared {
+    Oracle {
+        shape: TaskShape,
+        train: Option<Vec<Vec<u32>>>,
+    },
+    Text(TextData),
+}
+
+/// Builds every component and the task of `config` (checked when it was
+/// loaded). `saved`:
+/// the vocabulary of the run being resumed (the data must still give it).
+pub fn build(
+    config: &ExperimentConfig,
+    run_path: &Path,
+    saved: Option<&Vocabulary>,
+) -> anyhow::Result<Built> {
+    let task = &config.task;
+    let prepared = match task.kind {
+        TaskKind::SyntheticOracle => {
+            let shape = oracle_shape(config)?;
+            let train = match &task.train_data {
+                Some(path) => Some(data::read_token_ids(path, shape.vocab.size, shape.max_len)?),
+                None => None,
+            };
+            Prepared::Oracle { shape, train }
+        }
+        TaskKind::Text => {
+            let vocab_file = run_path.join(VOCAB_FILE);
+            Prepared::Text(TextData::load(
+                task,
+                saved.map(|v| (v, vocab_file.as_path())),
+            )?)
+        }
+    };
+    let (shape, train_len) = match &prepared {
+        Prepared::Oracle { shape, train } => (
+            shape.clone(),
+            train
+                .as_ref()
+                .map_or(task.train_samples.unwrap_or(ORACLE_SAMPLES), Vec::len),
+        ),
+        Prepared::Text(data) => (
+            TaskShape {
+                vocab: data.vocab_info(),
+                max_len: data.max_len,
+            },
+            data.train.len(),
+        ),
+    };
+    if train_len < config.training.batch_size {
+        bail!(
+            "training.batch_size is {} but the training data ({}) holds only {train_len} sequences; lower the batch size",
+            config.training.batch_size,
+            task.train_data
+                .as_deref()
+                .map_or("task.train_samples".to_string(), |p| p.display().to_string()),
+        );
+    }
+    let shared = shared_context(config, &shape, run_path);
+    let mut registry = Registry::from_environment();
+    for warning in &registry.index().warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut plugins = Vec::new();
+    let mut record = |place: &str, resolved: &ResolvedComponent| {
+        plugins.push(serde_json::json!({
+            "place": place,
+            "component": resolved.label(),
+            "path": resolved.library.path,
+            "sha256": resolved.library.sha256,
+        }));
+    };
+
+    let (generator, resolved) = build_generator(&mut registry, config, &shared)?;
+    record("generator", &resolved);
+    let discriminator = match build_discriminator(&mut registry, config, &shared)? {
+        Some((discriminator, resolved)) => {
+            record("discriminator", &resolved);
+            Some(discriminator)
+        }
+        None => None,
+    };
+    let reward = match build_reward(&mut registry, config, &shared)? {
+        Some((reward, resolved)) => {
+            record("reward", &resolved);
+            Some(reward)
+        }
+        None => None,
+    };
+    if reward.as_ref().is_some_and(|r| r.needs_discriminator) && discriminator.is_none() {
+        bail!("the reward needs a discriminator, but the config has no `discriminator:` section");
+    }
+    if config.training.adversarial.epochs > 0 && reward.is_none() {
+        bail!("training.adversarial.epochs is {} but the config has no `reward:` section; add one or set the epochs to 0", config.training.adversarial.epochs);
+    }
+    let task = match prepared {
+        Prepared::Oracle { shape, train } => {
+            let spec = task.oracle.as_ref().ok_or_else(|| {
+                anyhow!(
+                    "task.oracle is missing: the synthetic-oracle task needs an oracle generator"
+                )
+            })?;
+            let resolved = components::resolve(
+                &mut registry,
+                spec,
+                ComponentKind::Generator,
+                "task.oracle",
+                &config.device,
+            )?;
+            record("task.oracle", &resolved);
+            let oracle = Generator::new(&resolved, spec, "task.oracle", &shared, 4)?;
+            Task::Oracle(OracleTask::new(
+                oracle,
+                train,
+                task.train_samples.unwrap_or(ORACLE_SAMPLES),
+                task.heldout_samples.unwrap_or(ORACLE_HELDOUT),
+                task.eval_samples.unwrap_or(ORACLE_SAMPLES),
+                shape.max_len,
+                config.seed,
+            )?)
+        }
+        Prepared::Text(data) => Task::Text(TextTask::new(
+            data,
+            task.bleu.clone().unwrap_or_default(),
+            task.eval_samples.unwrap_or(DEFAULT_EVAL_SAMPLES),
+        )),
+    };
+    Ok(Built {
+        components: Components {
+            generator,
+            discriminator,
+            reward,
+            task,
+        },
+        plugins,
+    })
+}
+
+/// A run directory's config, vocabulary (text tasks) and generator with the
+/// weights of `snapshot` (`None`: the latest checkpoint; `Some("mle")`: the
+/// end of MLE pretraining).
+pub fn load_run_generator(
+    run_path: &Path,
+    snapshot: Option<&str>,
+) -> anyhow::Result<(ExperimentConfig, Option<Vocabulary>, Generator)> {
+    let (config, found) = open_run(run_path)?;
+    let weights = match snapshot {
+        None => {
+            let (checkpoint_dir, _) =
+                found.ok_or_else(|| anyhow!("{} has no checkpoint yet", run_path.display()))?;
+            checkpoint_dir.join("generator")
+        }
+        Some(name) => {
+            let dir = checkpoint::snapshot_dir(run_path, name).join("generator");
+            anyhow::ensure!(
+                dir.exists(),
+                "{} has no `{name}` snapshot (runs with adversarial epochs keep one at the end of MLE pretraining)",
+                run_path.display()
+            );
+            dir
+        }
+    };
+    let vocabulary = saved_vocabulary(&config, run_path)?;
+    let shape = run_shape(&config, vocabulary.as_ref())?;
+    let mut registry = Registry::from_environment();
+    let shared = shared_context(&config, &shape, run_path);
+    let (mut generator, _) = build_generator(&mut registry, &config, &shared)?;
+    generator
+        .load(&weights)
+        .with_context(|| format!("cannot restore checkpoint {}", weights.display()))?;
+    Ok((config, vocabulary, generator))
+}
