@@ -6,5 +6,11 @@
 //! that implementation.
 
 pub mod bleu;
+pub mod distinct;
+pub mod rouge;
+pub mod sacrebleu;
 
 pub use bleu::{corpus_bleu, BleuReferences, CorpusBleu};
+pub use distinct::distinct_n;
+pub use rouge::{rouge, rouge_multi, Rouge, RougeScore};
+pub use sacrebleu::{corpus_bleu_13a, tokenize_13a};

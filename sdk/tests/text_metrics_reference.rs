@@ -1,0 +1,89 @@
+//! sacreBLEU's 13a tokenizer and corpus BLEU, and rouge-score's ROUGE, on raw
+//! text, against `fixtures/text_metric_fixture.json` (made by sacreBLEU 2.6.0
+//! and rouge-score 0.1.2: `fixtures/make_text_metric_fixture.py`).
+
+use agon_sdk::metrics::{corpus_bleu_13a, rouge, rouge_multi, sacrebleu, tokenize_13a, Rouge};
+use serde_json::Value;
+
+fn fixture() -> Value {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/text_metric_fixture.json"),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    serde_json::from_value(value.clone()).unwrap()
+}
+
+#[test]
+fn the_13a_tokenizer_matches_sacrebleu() {
+    let fixture = fixture();
+    for case in fixture["tokenize_13a"].as_array().unwrap() {
+        let input = case[0].as_str().unwrap();
+        assert_eq!(tokenize_13a(input), strings(&case[1]), "input {input:?}");
+    }
+}
+
+#[test]
+fn corpus_bleu_13a_matches_sacrebleu_with_one_and_two_references() {
+    let fixture = fixture();
+    let corpus = &fixture["corpus"];
+    let hypotheses = strings(&corpus["hypotheses"]);
+    let a = strings(&corpus["stream_a"]);
+    let b = strings(&corpus["stream_b"]);
+    for (streams, expected) in [
+        (vec![a.clone()], &corpus["one_reference"]),
+        (vec![a, b], &corpus["two_references"]),
+    ] {
+        let ours = corpus_bleu_13a(&hypotheses, &streams);
+        let want = expected["score"].as_f64().unwrap();
+        assert!((ours.score - want).abs() < 1e-9, "{} vs {want}", ours.score);
+        assert_eq!(
+            ours.hypothesis_len as u64,
+            expected["sys_len"].as_u64().unwrap()
+        );
+        assert_eq!(
+            ours.reference_len as u64,
+            expected["ref_len"].as_u64().unwrap()
+        );
+        assert_eq!(
+            sacrebleu::signature(streams.len()),
+            expected["signature"].as_str().unwrap()
+        );
+    }
+}
+
+fn assert_rouge(ours: &Rouge, expected: &Value, what: &str) {
+    for (name, score) in [
+        ("rouge1", ours.rouge1),
+        ("rouge2", ours.rouge2),
+        ("rougeL", ours.rouge_l),
+    ] {
+        let want: Vec<f64> = serde_json::from_value(expected[name].clone()).unwrap();
+        for (got, want) in [score.precision, score.recall, score.f1].iter().zip(&want) {
+            assert!((got - want).abs() < 1e-12, "{what} {name}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn rouge_matches_rouge_score_for_one_and_several_references() {
+    let fixture = fixture();
+    for (i, case) in fixture["rouge"].as_array().unwrap().iter().enumerate() {
+        let prediction = case["prediction"].as_str().unwrap();
+        let references = strings(&case["references"]);
+        assert_rouge(
+            &rouge(&references[0], prediction),
+            &case["single"],
+            &format!("case {i}"),
+        );
+        assert_rouge(
+            &rouge_multi(&references, prediction),
+            &case["multi"],
+            &format!("case {i}, {} references", references.len()),
+        );
+    }
+}
