@@ -6,20 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use agon_integration_tests::{fixtures_dir, workspace_root, Sandbox};
+use agon_integration_tests::{config, fixtures_dir, Sandbox};
 
 fn smoke() -> String {
-    workspace_root()
-        .join("configs/smoke.yaml")
-        .to_string_lossy()
-        .into_owned()
+    config("smoke.yaml")
 }
 
 fn smoke_text() -> String {
-    workspace_root()
-        .join("configs/smoke-text.yaml")
-        .to_string_lossy()
-        .into_owned()
+    config("smoke-text.yaml")
 }
 
 /// `agon train CONFIG --out OUT --set …` must fail cleanly with every

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use agon_integration_tests::{fixtures_dir, workspace_root, Sandbox};
+use agon_integration_tests::{fixtures_dir, Sandbox};
 
 /// A tiny task and schedule: one MLE epoch, one adversarial epoch with one
 /// rollout, so that every component is called within seconds.
@@ -48,10 +48,7 @@ fn train(
 }
 
 fn smoke() -> String {
-    workspace_root()
-        .join("configs/smoke.yaml")
-        .to_string_lossy()
-        .into_owned()
+    agon_integration_tests::config("smoke.yaml")
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agon_integration_tests::{workspace_root, Sandbox};
+use agon_integration_tests::{trajectory, workspace_root, Sandbox};
 use serde_json::Value;
 
 /// The text smoke config with more evaluation points and longer phases
@@ -38,19 +38,6 @@ fn train_args(run: &Path) -> Vec<String> {
     args.extend(config());
     args.extend(["--out".to_string(), run.display().to_string()]);
     args
-}
-
-/// Metrics rows without the wall-clock column.
-fn trajectory(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let mut row: Value = serde_json::from_str(line).unwrap();
-            row.as_object_mut().unwrap().remove("elapsed_seconds");
-            row
-        })
-        .collect()
 }
 
 /// The uninterrupted run's trajectory (computed once per test process).

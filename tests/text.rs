@@ -5,23 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
-use agon_integration_tests::{workspace_root, Sandbox};
+use agon_integration_tests::{assert_matches_pin, config, trajectory, workspace_root, Sandbox};
 use serde_json::Value;
 
 fn smoke_text() -> String {
-    workspace_root()
-        .join("configs/smoke-text.yaml")
-        .to_string_lossy()
-        .into_owned()
+    config("smoke-text.yaml")
 }
 
 fn train(sandbox: &Sandbox, name: &str, extra: &[&str]) -> PathBuf {
-    let out = sandbox.path().join(name);
-    let config = smoke_text();
-    let mut args = vec!["train", config.as_str(), "--out", out.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    sandbox.run(&args, &[]).success();
-    out
+    sandbox.train(&smoke_text(), name, extra)
 }
 
 fn rows(run: &Path) -> Vec<Value> {
@@ -30,13 +22,6 @@ fn rows(run: &Path) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
-}
-
-/// The pinned trajectory of the text smoke run (a regression pin, produced
-/// by this implementation). Regenerate deliberately with
-/// `AGON_UPDATE_PINS=1 cargo test --test text`.
-fn pinned() -> PathBuf {
-    workspace_root().join("tests/fixtures/smoke_text_trajectory.json")
 }
 
 #[test]
@@ -95,31 +80,7 @@ fn a_text_run_trains_evaluates_and_samples_text() {
     assert!(run.join("checkpoints/mle/generator").is_dir());
 
     // Same config + seed ⇒ same run: pinned trajectory.
-    let trajectory: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.as_object_mut().unwrap().remove("elapsed_seconds");
-            r
-        })
-        .collect();
-    if std::env::var_os("AGON_UPDATE_PINS").is_some() {
-        std::fs::write(pinned(), serde_json::to_string_pretty(&trajectory).unwrap()).unwrap();
-    }
-    let expected: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(pinned()).unwrap()).unwrap();
-    assert_eq!(trajectory.len(), expected.len());
-    for (got, want) in trajectory.iter().zip(&expected) {
-        for (key, value) in want.as_object().unwrap() {
-            match (value.as_f64(), got[key].as_f64()) {
-                (Some(w), Some(g)) => assert!(
-                    (w - g).abs() <= 1e-4 * w.abs().max(1.0),
-                    "{key}: {g} vs pinned {w}"
-                ),
-                _ => assert_eq!(&got[key], value, "{key}"),
-            }
-        }
-    }
+    assert_matches_pin(&trajectory(&run), "smoke_text_trajectory.json");
 
     // Samples as text: words of the vocabulary, at most max_len − 1 of them.
     let text = sandbox

@@ -2,61 +2,20 @@
 //! written, the trajectory is pinned, and a stopped-and-resumed run equals an
 //! uninterrupted one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use agon_integration_tests::{workspace_root, Sandbox};
+use agon_integration_tests::{assert_matches_pin, config, trajectory, Sandbox};
 use serde_json::Value;
 
 fn smoke() -> String {
-    workspace_root()
-        .join("configs/smoke.yaml")
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Metrics rows without the wall-clock column.
-fn trajectory(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let mut row: Value = serde_json::from_str(line).unwrap();
-            row.as_object_mut().unwrap().remove("elapsed_seconds");
-            row
-        })
-        .collect()
+    config("smoke.yaml")
 }
 
 fn run_smoke(sandbox: &Sandbox, name: &str, extra: &[&str]) -> PathBuf {
-    let out = sandbox.path().join(name);
-    let config = smoke();
-    let mut args = vec!["train", config.as_str(), "--out", out.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    sandbox.run(&args, &[]).success();
-    out
+    sandbox.train(&smoke(), name, extra)
 }
 
-/// The pinned trajectory: produced by this implementation (a regression
-/// pin, like TRL's loss-trajectory tests, not an external reference).
-/// Regenerate deliberately with `AGON_UPDATE_PINS=1 cargo test --test training`.
-fn pinned() -> PathBuf {
-    workspace_root().join("tests/fixtures/smoke_trajectory.json")
-}
-
-fn assert_close(actual: &[Value], expected: &[Value]) {
-    assert_eq!(actual.len(), expected.len(), "rows: {actual:#?}");
-    for (a, e) in actual.iter().zip(expected) {
-        for (key, value) in e.as_object().unwrap() {
-            match (value.as_f64(), a[key].as_f64()) {
-                (Some(want), Some(got)) => assert!(
-                    (want - got).abs() <= 1e-4 * want.abs().max(1.0),
-                    "{key}: {got} vs pinned {want}\nrow {a}"
-                ),
-                _ => assert_eq!(&a[key], value, "{key} in {a}"),
-            }
-        }
-    }
-}
+const PIN: &str = "smoke_trajectory.json";
 
 #[test]
 fn smoke_run_trains_every_phase_and_matches_its_pinned_trajectory() {
@@ -104,12 +63,7 @@ fn smoke_run_trains_every_phase_and_matches_its_pinned_trajectory() {
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 6, "{csv}");
 
-    if std::env::var_os("AGON_UPDATE_PINS").is_some() {
-        std::fs::write(pinned(), serde_json::to_string_pretty(&rows).unwrap()).unwrap();
-    }
-    let expected: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(pinned()).unwrap()).unwrap();
-    assert_close(&rows, &expected);
+    assert_matches_pin(&rows, PIN);
 
     // Sampling from the finished run.
     let sampled = sandbox
@@ -227,7 +181,5 @@ fn ctrl_c_checkpoints_after_the_current_epoch_and_the_run_resumes_to_the_same_re
     sandbox
         .run(&["train", "--resume", run.to_str().unwrap()], &[])
         .success();
-    let expected: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(pinned()).unwrap()).unwrap();
-    assert_close(&trajectory(&run), &expected);
+    assert_matches_pin(&trajectory(&run), PIN);
 }

@@ -13,14 +13,10 @@ pub fn read_token_ids(path: &Path, vocab_size: u32, max_len: u32) -> anyhow::Res
     parse_token_ids(&bytes, path, vocab_size, max_len)
 }
 
-/// [`read_token_ids`] of a file's bytes (`path` names it in errors).
-pub fn parse_token_ids(
-    bytes: &[u8],
-    path: &Path,
-    vocab_size: u32,
-    max_len: u32,
-) -> anyhow::Result<Vec<Vec<u32>>> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+/// A data file's bytes as text; the error names the first line that is not
+/// UTF-8.
+pub fn utf8_text<'a>(bytes: &'a [u8], path: &Path) -> anyhow::Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')
@@ -30,7 +26,17 @@ pub fn parse_token_ids(
             "data file {}:{line}: not UTF-8 text; save the file as UTF-8",
             path.display()
         )
-    })?;
+    })
+}
+
+/// [`read_token_ids`] of a file's bytes (`path` names it in errors).
+pub fn parse_token_ids(
+    bytes: &[u8],
+    path: &Path,
+    vocab_size: u32,
+    max_len: u32,
+) -> anyhow::Result<Vec<Vec<u32>>> {
+    let text = utf8_text(bytes, path)?;
     let mut sequences = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = || format!("data file {}:{}", path.display(), i + 1);

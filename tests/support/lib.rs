@@ -150,6 +150,16 @@ impl Sandbox {
         Run(command.output().expect("cannot run agon"))
     }
 
+    /// `agon train CONFIG --out <sandbox>/NAME EXTRA…`, which must succeed;
+    /// returns the run directory.
+    pub fn train(&self, config: &str, name: &str, extra: &[&str]) -> PathBuf {
+        let out = self.path().join(name);
+        let mut args = vec!["train", config, "--out", out.to_str().expect("UTF-8 path")];
+        args.extend_from_slice(extra);
+        self.run(&args, &[]).success();
+        out
+    }
+
     /// Writes `text` to `name` in the sandbox; returns the path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path().join(name);
@@ -158,6 +168,57 @@ impl Sandbox {
         }
         std::fs::write(&path, text).expect("write file");
         path
+    }
+}
+
+/// A run's metrics.jsonl rows without the wall-clock column: what two runs
+/// of one config and seed must agree on exactly.
+pub fn trajectory(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .expect("metrics.jsonl")
+        .lines()
+        .map(|line| {
+            let mut row: serde_json::Value = serde_json::from_str(line).expect("a JSON row");
+            row.as_object_mut()
+                .expect("an object")
+                .remove("elapsed_seconds");
+            row
+        })
+        .collect()
+}
+
+/// The path of a bundled config, e.g. `config("smoke.yaml")`.
+pub fn config(name: &str) -> String {
+    workspace_root()
+        .join("configs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Compares `rows` (a [`trajectory`]) with the pinned fixture
+/// `tests/fixtures/<pin>` to 1e-4 relative: a regression pin produced by
+/// this implementation, like TRL's loss-trajectory tests, not an external
+/// reference. `AGON_UPDATE_PINS=1` rewrites the fixture first (deliberately:
+/// run only the test that owns the pin).
+pub fn assert_matches_pin(rows: &[serde_json::Value], pin: &str) {
+    let path = workspace_root().join("tests/fixtures").join(pin);
+    if std::env::var_os("AGON_UPDATE_PINS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(rows).unwrap()).unwrap();
+    }
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the pin")).unwrap();
+    assert_eq!(rows.len(), expected.len(), "rows: {rows:#?}");
+    for (got, want) in rows.iter().zip(&expected) {
+        for (key, value) in want.as_object().unwrap() {
+            match (value.as_f64(), got[key].as_f64()) {
+                (Some(w), Some(g)) => assert!(
+                    (w - g).abs() <= 1e-4 * w.abs().max(1.0),
+                    "{key}: {g} vs pinned {w}\nrow {got}"
+                ),
+                _ => assert_eq!(&got[key], value, "{key} in {got}"),
+            }
+        }
     }
 }
 

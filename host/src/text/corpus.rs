@@ -35,17 +35,7 @@ pub fn parse_lines(
     path: &Path,
     tokenizer: &TokenizerConfig,
 ) -> anyhow::Result<Vec<Vec<String>>> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        anyhow!(
-            "data file {}:{line}: not UTF-8 text; save the file as UTF-8",
-            path.display()
-        )
-    })?;
+    let text = crate::data::utf8_text(bytes, path)?;
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let tokens = tokenizer.tokenize(line);
