@@ -14,7 +14,10 @@ use crate::{
     components::{self, Discriminator, Generator, Reward, SharedContext},
     config::{load_experiment, ExperimentConfig, TaskKind},
     data,
-    task::{text::DEFAULT_EVAL_SAMPLES, OracleTask, Task, TextData, TextTask},
+    task::{
+        conditional::DEFAULT_EVAL_SOURCES, text::DEFAULT_EVAL_SAMPLES, ConditionalTask, OracleTask,
+        ParallelData, Task, TextData, TextTask,
+    },
     text::Vocabulary,
     train::{checkpoint, Components},
 };
@@ -65,7 +68,9 @@ pub fn saved_vocabulary(
     run_path: &Path,
 ) -> anyhow::Result<Option<Vocabulary>> {
     match config.task.kind {
-        TaskKind::Text => Ok(Some(Vocabulary::load(&run_path.join(VOCAB_FILE))?)),
+        TaskKind::Text | TaskKind::Conditional => {
+            Ok(Some(Vocabulary::load(&run_path.join(VOCAB_FILE))?))
+        }
         TaskKind::SyntheticOracle => Ok(None),
     }
 }
@@ -104,7 +109,7 @@ pub fn run_shape(
     vocabulary: Option<&Vocabulary>,
 ) -> anyhow::Result<TaskShape> {
     match (config.task.kind, vocabulary) {
-        (TaskKind::Text, Some(vocabulary)) => Ok(TaskShape {
+        (TaskKind::Text | TaskKind::Conditional, Some(vocabulary)) => Ok(TaskShape {
             vocab: crate::task::text::vocab_info(vocabulary),
             max_len: config.task.max_len.ok_or_else(|| {
                 anyhow!(
@@ -112,7 +117,9 @@ pub fn run_shape(
                 )
             })?,
         }),
-        (TaskKind::Text, None) => bail!("a text task needs its vocabulary"),
+        (TaskKind::Text | TaskKind::Conditional, None) => {
+            bail!("a text task needs its vocabulary")
+        }
         (TaskKind::SyntheticOracle, _) => oracle_shape(config),
     }
 }
@@ -196,6 +203,7 @@ enum Prepared {
         train: Option<Vec<Vec<u32>>>,
     },
     Text(TextData),
+    Conditional(ParallelData),
 }
 
 /// Builds every component and the task of `config` (checked when it was
@@ -223,6 +231,13 @@ pub fn build(
                 saved.map(|v| (v, vocab_file.as_path())),
             )?)
         }
+        TaskKind::Conditional => {
+            let vocab_file = run_path.join(VOCAB_FILE);
+            Prepared::Conditional(ParallelData::load(
+                task,
+                saved.map(|v| (v, vocab_file.as_path())),
+            )?)
+        }
     };
     let (shape, train_len) = match &prepared {
         Prepared::Oracle { shape, train } => (
@@ -237,6 +252,13 @@ pub fn build(
                 max_len: data.max_len,
             },
             data.train.len(),
+        ),
+        Prepared::Conditional(data) => (
+            TaskShape {
+                vocab: data.vocab_info(),
+                max_len: data.max_len,
+            },
+            data.train_targets.len(),
         ),
     };
     if train_len < config.training.batch_size {
@@ -315,6 +337,11 @@ pub fn build(
             data,
             task.bleu.clone().unwrap_or_default(),
             task.eval_samples.unwrap_or(DEFAULT_EVAL_SAMPLES),
+        )),
+        Prepared::Conditional(data) => Task::Conditional(ConditionalTask::new(
+            data,
+            task.evaluation.clone().unwrap_or_default(),
+            task.eval_samples.unwrap_or(DEFAULT_EVAL_SOURCES),
         )),
     };
     Ok(Built {

@@ -132,6 +132,10 @@ pub struct EvalArgs {
     /// Where eval.json and the plot go (default: RUN_DIR/eval of the first run).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Conditional tasks: decode with this many beams (1 = greedy) instead
+    /// of the task's `evaluation.beam_size`.
+    #[arg(long)]
+    pub beam_size: Option<u32>,
     /// Print the JSON instead of the table.
     #[arg(long)]
     pub json: bool,

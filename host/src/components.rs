@@ -7,9 +7,9 @@ use std::path::Path;
 use abi_stable::std_types::{RResult, RSlice, RStr};
 use agon_registry::{PluginRequirement, Registry, ResolvedComponent};
 use agon_sdk::{
-    yaml, Batch, ComponentKind, DiscriminatorBox, GeneratorBox, MleOptions, PluginContext,
-    PluginError, RewardBox, RewardInput, RolloutRequest, SampleRequest, StepOptions, StepStats,
-    TokenBatch, VocabInfo,
+    yaml, Batch, ComponentKind, DecodeRequest, DiscriminatorBox, GeneratorBox, MleOptions,
+    PluginContext, PluginError, RewardBox, RewardInput, RolloutRequest, SampleRequest, StepOptions,
+    StepStats, TokenBatch, VocabInfo,
 };
 use anyhow::{anyhow, bail};
 
@@ -213,6 +213,20 @@ impl Generator {
             "sampling",
             &batch,
             request.count as usize,
+            self.vocab,
+            self.max_len,
+        )?;
+        Ok(batch)
+    }
+
+    /// Greedy or beam decoding of `request.sources` (conditional tasks).
+    pub fn decode(&mut self, request: &DecodeRequest) -> anyhow::Result<TokenBatch> {
+        let batch = plugin_call(&self.label, "decoding", self.inner.decode(request))?;
+        check_batch(
+            &self.label,
+            "decoding",
+            &batch,
+            request.sources.rows(),
             self.vocab,
             self.max_len,
         )?;

@@ -52,7 +52,7 @@ pub trait GeneratorImpl: Send + 'static {
     /// Greedy / beam decoding. Unconditional generators need not implement it.
     fn decode(&mut self, _request: &DecodeRequest) -> PluginResult<TokenBatch> {
         Err(PluginError::unsupported(
-            "this generator does not implement decoding",
+            "this generator does not implement decoding; conditional tasks (translation, summarization, dialogue) need a generator that decodes sources, e.g. agon/seq2seq-generator",
         ))
     }
     /// Monte-Carlo completion of prefixes; `jobs × rollouts` rows, job-major.

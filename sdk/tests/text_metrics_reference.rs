@@ -2,7 +2,10 @@
 //! text, against `fixtures/text_metric_fixture.json` (made by sacreBLEU 2.6.0
 //! and rouge-score 0.1.2: `fixtures/make_text_metric_fixture.py`).
 
-use agon_sdk::metrics::{corpus_bleu_13a, rouge, rouge_multi, sacrebleu, tokenize_13a, Rouge};
+use agon_sdk::metrics::{
+    corpus_bleu_13a, rouge, rouge_multi, sacrebleu, tokenize_13a, BleuStats, Rouge,
+    SacreBleuSettings,
+};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -54,6 +57,33 @@ fn corpus_bleu_13a_matches_sacrebleu_with_one_and_two_references() {
             expected["signature"].as_str().unwrap()
         );
     }
+}
+
+#[test]
+fn lowercase_bleu_and_its_sentence_statistics_match_sacrebleu() {
+    let fixture = fixture();
+    let corpus = &fixture["corpus"];
+    let hypotheses = strings(&corpus["lowercase_hypotheses"]);
+    let streams = vec![strings(&corpus["stream_a"])];
+    let expected = &corpus["lowercase"];
+    let settings = SacreBleuSettings { lowercase: true };
+    let ours = settings.corpus_bleu(&hypotheses, &streams);
+    let want = expected["score"].as_f64().unwrap();
+    assert!((ours.score - want).abs() < 1e-9, "{} vs {want}", ours.score);
+    assert_eq!(
+        settings.signature(1),
+        expected["signature"].as_str().unwrap()
+    );
+    // Case matters without `lowercase` (the references are true case).
+    let mixed = SacreBleuSettings::default().corpus_bleu(&hypotheses, &streams);
+    assert!(mixed.score < want - 1.0, "{} vs {want}", mixed.score);
+    // Summed sentence statistics are the corpus score (what a bootstrap
+    // resamples).
+    let mut total = BleuStats::default();
+    for stats in settings.sentence_stats(&hypotheses, &streams) {
+        total.add(&stats);
+    }
+    assert_eq!(total.score(), ours);
 }
 
 fn assert_rouge(ours: &Rouge, expected: &Value, what: &str) {

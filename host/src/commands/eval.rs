@@ -10,6 +10,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         "--temperature must be a positive number"
     );
     anyhow::ensure!(args.samples != Some(0), "--samples must be at least 1");
+    anyhow::ensure!(args.beam_size != Some(0), "--beam-size must be at least 1");
     let models = eval::models(&args.run_dirs);
     let settings = eval::EvalSettings {
         samples: args.samples,
@@ -17,6 +18,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         temperatures,
         seed: args.seed,
         resamples: args.resamples,
+        beam_size: args.beam_size,
     };
     let evaluation = eval::evaluate(&models, &settings)?;
     let out = args

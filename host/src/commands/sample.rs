@@ -1,12 +1,17 @@
 //! `agon sample RUN_DIR -n N`: sequences from a run's latest checkpoint (or
-//! its end-of-MLE snapshot), as text for text tasks, as ids otherwise.
+//! its end-of-MLE snapshot), as text for text tasks, as ids otherwise; for
+//! conditional tasks, one per test source, after the source and a tab.
 
 use std::io::Write;
 
 use crate::{
     cli::SampleArgs,
-    config::ExperimentConfig,
-    task::{sampling::sample_many, text::hypothesis},
+    config::{ExperimentConfig, TaskKind},
+    task::{
+        sampling::{sample_conditional, sample_many},
+        text::hypothesis,
+        ParallelData,
+    },
     text::Vocabulary,
 };
 
@@ -47,11 +52,29 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
         crate::assemble::load_run_generator(&args.run_dir, args.snapshot.as_deref())?;
     let seed = args.seed.unwrap_or(config.seed);
     let max_len = crate::assemble::run_shape(&config, vocabulary.as_ref())?.max_len;
-    let sequences = sample_many(&mut generator, args.count, max_len, args.temperature, seed)?;
     let mut text = String::new();
-    for sequence in &sequences {
-        text.push_str(&render(&config, vocabulary.as_ref(), sequence, args.ids));
-        text.push('\n');
+    if config.task.kind == TaskKind::Conditional {
+        // One sample per test source, printed after its source and a tab.
+        let vocab_file = args.run_dir.join(crate::assemble::VOCAB_FILE);
+        let data = ParallelData::load(
+            &config.task,
+            vocabulary.as_ref().map(|v| (v, vocab_file.as_path())),
+        )?;
+        let sources = &data.test_sources[..args.count.min(data.test_sources.len())];
+        let sequences =
+            sample_conditional(&mut generator, sources, max_len, args.temperature, seed)?;
+        for (source, sequence) in sources.iter().zip(&sequences) {
+            text.push_str(&render(&config, vocabulary.as_ref(), source, args.ids));
+            text.push('\t');
+            text.push_str(&render(&config, vocabulary.as_ref(), sequence, args.ids));
+            text.push('\n');
+        }
+    } else {
+        let sequences = sample_many(&mut generator, args.count, max_len, args.temperature, seed)?;
+        for sequence in &sequences {
+            text.push_str(&render(&config, vocabulary.as_ref(), sequence, args.ids));
+            text.push('\n');
+        }
     }
     match &args.output {
         Some(path) => crate::run_dir::write_atomic(path, text.as_bytes())?,

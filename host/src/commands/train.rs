@@ -40,6 +40,9 @@ fn start(
     let built = build(&config, &run_path, None)?;
     // The resolved config records the length the data decided.
     config.task.max_len = Some(built.components.task.max_len());
+    if let Task::Conditional(task) = &built.components.task {
+        config.task.max_source_len = Some(task.data.max_source_len);
+    }
     std::fs::create_dir_all(&run_path)
         .with_context(|| format!("cannot create run directory {}", run_path.display()))?;
     let result = (|| {
@@ -47,11 +50,8 @@ fn start(
             &run_path.join("config.yaml"),
             yaml::to_string(&config)?.as_bytes(),
         )?;
-        if let Task::Text(task) = &built.components.task {
-            run_dir::write_atomic(
-                &run_path.join(VOCAB_FILE),
-                task.data.vocabulary.to_text().as_bytes(),
-            )?;
+        if let Some(vocabulary) = built.components.task.vocabulary() {
+            run_dir::write_atomic(&run_path.join(VOCAB_FILE), vocabulary.to_text().as_bytes())?;
         }
         run_dir::write_atomic(
             &run_path.join("plugins.json"),

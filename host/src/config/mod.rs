@@ -9,7 +9,7 @@ mod load;
 mod training;
 
 pub use load::{load_experiment, parse_experiment};
-pub use training::{AdversarialConfig, Baseline, TrainingConfig};
+pub use training::{AdversarialConfig, Baseline, Credit, TrainingConfig};
 
 use std::path::PathBuf;
 
@@ -71,6 +71,11 @@ pub enum TaskKind {
     /// Unconditional real text (poetry, captions, speeches): a tokenizer and
     /// a vocabulary from the training file; BLEU, Self-BLEU and NLL-test.
     Text,
+    /// Conditional real text (translation, summarization, dialogue):
+    /// line-aligned source and target files, one joint vocabulary; outputs
+    /// decoded from the test sources are scored with sacreBLEU, ROUGE or
+    /// distinct-n.
+    Conditional,
 }
 
 /// The task. One struct for every kind (so that a typo in any key is
@@ -94,12 +99,33 @@ pub struct TaskConfig {
     pub start_token: Option<u32>,
     /// Training data. Oracle: one sequence of space-separated ids per line
     /// (when absent, the oracle samples `train_samples` sequences). Text:
-    /// one example per line.
+    /// one example per line. Conditional: the targets, line-aligned with
+    /// `train_source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_data: Option<PathBuf>,
     /// Text: the test split (NLL-test, and the references of BLEU).
+    /// Conditional: the test targets (the first reference), line-aligned
+    /// with `test_source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_data: Option<PathBuf>,
+    /// Conditional: the training sources (translation input, document,
+    /// dialogue context), one per line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_source: Option<PathBuf>,
+    /// Conditional: the test sources, one per line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_source: Option<PathBuf>,
+    /// Conditional: more reference files, line-aligned with `test_data`
+    /// (DialogSum has three summaries per dialogue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_references: Option<Vec<PathBuf>>,
+    /// Conditional: longest source, in tokens including the end-of-sequence
+    /// token; longer sources are cut (default: the longest training source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_source_len: Option<u32>,
+    /// Conditional: the metrics and how outputs are decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<ConditionalEvaluation>,
     /// Text: how lines become tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<crate::text::TokenizerConfig>,
@@ -155,6 +181,40 @@ impl Default for BleuConfig {
     }
 }
 
+/// A metric of a conditional task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConditionalMetric {
+    /// sacreBLEU corpus BLEU (13a; `case:lc` when the tokenizer lower-cases).
+    Bleu,
+    /// rouge-score ROUGE-1/2/L F1 (best over the references).
+    Rouge,
+    /// distinct-1 and distinct-2 of all outputs (Li et al. 2016).
+    Distinct,
+}
+
+/// How a conditional task is evaluated: outputs decoded from the test
+/// sources, scored on `metrics` (the first is the headline).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConditionalEvaluation {
+    pub metrics: Vec<ConditionalMetric>,
+    /// 1 = greedy decoding; more = beam search with this many beams.
+    pub beam_size: u32,
+    /// Beam scores are `log p / length^length_penalty`.
+    pub length_penalty: f32,
+}
+
+impl Default for ConditionalEvaluation {
+    fn default() -> Self {
+        ConditionalEvaluation {
+            metrics: vec![ConditionalMetric::Bleu],
+            beam_size: 1,
+            length_penalty: 1.0,
+        }
+    }
+}
+
 impl TaskConfig {
     /// Keys set that do not apply to this kind of task, as errors.
     pub fn check_keys(&self) -> anyhow::Result<()> {
@@ -167,6 +227,11 @@ impl TaskConfig {
                     ("min_count", self.min_count.is_some()),
                     ("long_lines", self.long_lines.is_some()),
                     ("bleu", self.bleu.is_some()),
+                    ("train_source", self.train_source.is_some()),
+                    ("test_source", self.test_source.is_some()),
+                    ("extra_references", self.extra_references.is_some()),
+                    ("max_source_len", self.max_source_len.is_some()),
+                    ("evaluation", self.evaluation.is_some()),
                 ],
             ),
             TaskKind::Text => (
@@ -176,6 +241,21 @@ impl TaskConfig {
                     ("start_token", self.start_token.is_some()),
                     ("train_samples", self.train_samples.is_some()),
                     ("heldout_samples", self.heldout_samples.is_some()),
+                    ("train_source", self.train_source.is_some()),
+                    ("test_source", self.test_source.is_some()),
+                    ("extra_references", self.extra_references.is_some()),
+                    ("max_source_len", self.max_source_len.is_some()),
+                    ("evaluation", self.evaluation.is_some()),
+                ],
+            ),
+            TaskKind::Conditional => (
+                "conditional",
+                vec![
+                    ("oracle", self.oracle.is_some()),
+                    ("start_token", self.start_token.is_some()),
+                    ("train_samples", self.train_samples.is_some()),
+                    ("heldout_samples", self.heldout_samples.is_some()),
+                    ("bleu", self.bleu.is_some()),
                 ],
             ),
         };

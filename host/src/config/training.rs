@@ -111,6 +111,19 @@ pub enum Baseline {
     BatchMean,
 }
 
+/// Which positions a reward is credited to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credit {
+    /// Monte-Carlo rollouts give every prefix its own expected reward
+    /// (SeqGAN; REGS, Li et al. 2017): rollouts × length scoring calls.
+    #[default]
+    MonteCarlo,
+    /// REINFORCE: the whole sequence's reward for every token (Li et al.
+    /// 2017's baseline; Wu et al. 2017): one scoring call, no rollouts.
+    Sequence,
+}
+
 /// The adversarial phase.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -131,6 +144,9 @@ pub struct AdversarialConfig {
     /// A teacher-forced MLE step on real data after each g-step (Li et al.
     /// 2017's teacher forcing).
     pub teacher_forcing: bool,
+    /// Per-token Monte-Carlo rewards (`monte-carlo`, REGS) or one
+    /// sequence-level reward (`sequence`, REINFORCE).
+    pub credit: Credit,
     /// Reward baseline.
     pub baseline: Baseline,
     /// Sampling temperature of g-step samples and rollouts.
@@ -147,6 +163,7 @@ impl Default for AdversarialConfig {
             rollouts: 16,
             rollout_update_rate: 0.8,
             teacher_forcing: false,
+            credit: Credit::MonteCarlo,
             baseline: Baseline::None,
             temperature: 1.0,
         }
@@ -160,7 +177,10 @@ impl TrainingConfig {
         if self.batch_size == 0 {
             return Err("training.batch_size must be at least 1".into());
         }
-        if adversarial.epochs > 0 && adversarial.rollouts == 0 {
+        if adversarial.epochs > 0
+            && adversarial.credit == Credit::MonteCarlo
+            && adversarial.rollouts == 0
+        {
             return Err("training.adversarial.rollouts must be at least 1 (Monte-Carlo rewards need rollouts)".into());
         }
         if !(0.0..=1.0).contains(&adversarial.rollout_update_rate) {

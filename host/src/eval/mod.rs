@@ -7,6 +7,7 @@
 //! its samples with the same seed (sample `i` of each shares its random
 //! numbers), and the first model is the baseline of the paired tests.
 
+pub mod conditional;
 pub mod quality_diversity;
 pub mod report;
 pub mod significance;
@@ -72,6 +73,8 @@ pub struct EvalSettings {
     pub temperatures: Vec<f32>,
     pub seed: Option<u64>,
     pub resamples: usize,
+    /// Conditional tasks: beams instead of the task's `evaluation.beam_size`.
+    pub beam_size: Option<u32>,
 }
 
 /// One model's scores.
@@ -116,6 +119,10 @@ pub struct Evaluation {
     /// BLEU-n / Self-BLEU-n order of the sweep.
     pub sweep_order: Option<usize>,
     pub sweep: Vec<SweepPoint>,
+    /// Conditional tasks: each model's decoded outputs (written as
+    /// `<model>.txt`, one per test source).
+    #[serde(skip)]
+    pub outputs: BTreeMap<String, Vec<String>>,
 }
 
 struct Loaded {
@@ -145,7 +152,7 @@ fn load(model: &Model) -> anyhow::Result<Loaded> {
                     .unwrap_or(crate::task::text::DEFAULT_EVAL_SAMPLES),
             ))
         }
-        TaskKind::SyntheticOracle => None,
+        TaskKind::SyntheticOracle | TaskKind::Conditional => None,
     };
     let (config, _, generator) = load_run_generator(&model.run_dir, model.snapshot)?;
     Ok(Loaded {
@@ -161,6 +168,12 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         bail!("no run to evaluate");
     };
     let first_config = crate::assemble::open_config(&first.run_dir)?;
+    if first_config.task.kind == TaskKind::Conditional {
+        return conditional::evaluate(models, settings, &first_config);
+    }
+    if settings.beam_size.is_some() {
+        bail!("--beam-size applies to conditional tasks (translation, summarization, dialogue); text tasks are evaluated on samples");
+    }
     if first_config.task.kind != TaskKind::Text {
         bail!(
             "{}: agon eval scores text tasks (BLEU, Self-BLEU, NLL-test); the synthetic-oracle task's metrics are in the run's metrics.jsonl",
@@ -208,7 +221,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             .collect();
         metrics.insert(
             "nll_test".into(),
-            per_token_nll(&mut loaded.generator, &task.data.test)?,
+            per_token_nll(&mut loaded.generator, &task.data.test, None)?,
         );
         if let Some(n) = sweep_order {
             for &temperature in &settings.temperatures {
@@ -274,6 +287,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         comparisons,
         sweep_order: (!settings.temperatures.is_empty()).then_some(sweep_order).flatten(),
         sweep,
+        outputs: BTreeMap::new(),
     })
 }
 
@@ -284,6 +298,12 @@ pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<
     let json = dir.join("eval.json");
     crate::run_dir::write_atomic(&json, serde_json::to_string_pretty(evaluation)?.as_bytes())?;
     let mut written = vec![json];
+    for (label, lines) in &evaluation.outputs {
+        let path = dir.join(format!("{}.txt", label.replace('/', "-")));
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        crate::run_dir::write_atomic(&path, text.as_bytes())?;
+        written.push(path);
+    }
     if let Some(order) = evaluation.sweep_order {
         written.extend(quality_diversity::write(dir, &evaluation.sweep, order)?);
     }

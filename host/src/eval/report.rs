@@ -20,11 +20,17 @@ pub fn table(evaluation: &Evaluation) -> String {
         .max()
         .unwrap_or(8)
         .max(10);
-    let _ = writeln!(
-        out,
-        "{} samples per model at temperature {}, seed {}",
-        evaluation.samples, evaluation.temperature, evaluation.seed
-    );
+    if evaluation.task == "conditional" {
+        for note in &evaluation.notes {
+            let _ = writeln!(out, "{note}");
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "{} samples per model at temperature {}, seed {}",
+            evaluation.samples, evaluation.temperature, evaluation.seed
+        );
+    }
     let _ = write!(out, "{:<18}", "metric");
     for model in &evaluation.models {
         let _ = write!(out, " {:>width$}", model.label);

@@ -10,9 +10,10 @@ use rand::{Rng, SeedableRng};
 /// The result of a paired bootstrap test of mean(b − a) = 0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PairedTest {
-    /// mean(b) − mean(a).
+    /// mean(b) − mean(a) (for [`paired_bootstrap_of`]: the statistic's
+    /// difference on all pairs).
     pub mean_difference: f64,
-    /// 95% percentile-bootstrap interval of the mean difference.
+    /// 95% percentile-bootstrap interval of the difference.
     pub ci_low: f64,
     pub ci_high: f64,
     /// Two-sided p-value: twice the share of resampled means on the far
@@ -29,25 +30,46 @@ pub struct PairedTest {
 /// If the slices differ in length or are empty.
 pub fn paired_bootstrap(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> PairedTest {
     assert_eq!(a.len(), b.len(), "paired scores");
-    assert!(!a.is_empty(), "no pairs");
     let differences: Vec<f64> = a.iter().zip(b).map(|(x, y)| y - x).collect();
-    let n = differences.len();
-    let mean_difference = differences.iter().sum::<f64>() / n as f64;
+    paired_bootstrap_of(differences.len(), resamples, seed, |indices| {
+        indices.iter().map(|&i| differences[i]).sum::<f64>() / indices.len() as f64
+    })
+}
+
+/// Paired bootstrap of any statistic of `n` pairs: `difference(indices)` is
+/// the statistic of model b minus that of model a on the pairs `indices`
+/// (with repeats). Corpus BLEU, for one, is not a mean of per-sentence
+/// scores: its resamples sum sentence statistics (Koehn 2004).
+///
+/// # Panics
+/// If `n` is 0.
+pub fn paired_bootstrap_of(
+    n: usize,
+    resamples: usize,
+    seed: u64,
+    difference: impl Fn(&[usize]) -> f64,
+) -> PairedTest {
+    assert!(n > 0, "no pairs");
+    let all: Vec<usize> = (0..n).collect();
+    let observed = difference(&all);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let resamples = resamples.max(1);
-    let mut means: Vec<f64> = (0..resamples)
+    let mut indices = vec![0usize; n];
+    let mut values: Vec<f64> = (0..resamples)
         .map(|_| {
-            let sum: f64 = (0..n).map(|_| differences[rng.random_range(0..n)]).sum();
-            sum / n as f64
+            for slot in indices.iter_mut() {
+                *slot = rng.random_range(0..n);
+            }
+            difference(&indices)
         })
         .collect();
-    means.sort_by(f64::total_cmp);
-    let at = |q: f64| means[((q * resamples as f64) as usize).min(resamples - 1)];
-    let at_or_below = means.iter().filter(|&&m| m <= 0.0).count();
-    let at_or_above = means.iter().filter(|&&m| m >= 0.0).count();
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((q * resamples as f64) as usize).min(resamples - 1)];
+    let at_or_below = values.iter().filter(|&&m| m <= 0.0).count();
+    let at_or_above = values.iter().filter(|&&m| m >= 0.0).count();
     let tail = at_or_below.min(at_or_above).max(1) as f64 / resamples as f64;
     PairedTest {
-        mean_difference,
+        mean_difference: observed,
         ci_low: at(0.025),
         ci_high: at(0.975),
         p_value: (2.0 * tail).min(1.0),
@@ -82,6 +104,27 @@ mod tests {
             test.p_value > 0.2 && test.ci_low < 0.0 && test.ci_high > 0.0,
             "{test:?}"
         );
+    }
+
+    #[test]
+    fn a_corpus_statistic_is_recomputed_on_each_resample() {
+        // A ratio of sums (like corpus BLEU or distinct-n): b doubles every
+        // numerator, so the ratio difference is the same on every resample.
+        let (num_a, den): (Vec<f64>, Vec<f64>) = (0..50).map(|i| (i as f64, 100.0)).unzip();
+        let ratio = |num: &[f64], idx: &[usize]| {
+            idx.iter().map(|&i| num[i]).sum::<f64>() / idx.iter().map(|&i| den[i]).sum::<f64>()
+        };
+        let num_b: Vec<f64> = num_a.iter().map(|x| x * 2.0).collect();
+        let test = paired_bootstrap_of(50, 500, 3, |idx| ratio(&num_b, idx) - ratio(&num_a, idx));
+        assert!((test.mean_difference - 0.245).abs() < 1e-12, "{test:?}");
+        assert!(test.ci_low > 0.1 && test.p_value < 0.01, "{test:?}");
+        // The mean-difference test is the same bootstrap of a mean.
+        let a = [0.1, 0.4, 0.3, 0.9];
+        let b = [0.2, 0.5, 0.1, 1.0];
+        let mean = paired_bootstrap_of(4, 200, 9, |idx| {
+            idx.iter().map(|&i| b[i] - a[i]).sum::<f64>() / idx.len() as f64
+        });
+        assert_eq!(mean, paired_bootstrap(&a, &b, 200, 9));
     }
 
     #[test]

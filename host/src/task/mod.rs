@@ -1,11 +1,13 @@
 //! Tasks: where the training data comes from and how a generator is scored.
 
+pub mod conditional;
 pub mod oracle;
 pub mod sampling;
 pub mod text;
 
 use std::collections::BTreeMap;
 
+pub use conditional::{ConditionalTask, ParallelData};
 pub use oracle::OracleTask;
 pub use text::{TextData, TextTask};
 
@@ -25,14 +27,35 @@ pub struct PlotSpec {
 pub enum Task {
     Oracle(OracleTask),
     Text(TextTask),
+    Conditional(ConditionalTask),
 }
 
 impl Task {
-    /// The training sequences (text: ending with EOS).
+    /// The training sequences (text: ending with EOS; conditional: the
+    /// targets).
     pub fn train(&self) -> &[Vec<u32>] {
         match self {
             Task::Oracle(task) => &task.train,
             Task::Text(task) => &task.data.train,
+            Task::Conditional(task) => &task.data.train_targets,
+        }
+    }
+
+    /// The training sources, row-aligned with [`Task::train`] (conditional
+    /// tasks only).
+    pub fn train_sources(&self) -> Option<&[Vec<u32>]> {
+        match self {
+            Task::Conditional(task) => Some(&task.data.train_sources),
+            _ => None,
+        }
+    }
+
+    /// The vocabulary of a text task (saved as the run's `vocab.txt`).
+    pub fn vocabulary(&self) -> Option<&crate::text::Vocabulary> {
+        match self {
+            Task::Oracle(_) => None,
+            Task::Text(task) => Some(&task.data.vocabulary),
+            Task::Conditional(task) => Some(&task.data.vocabulary),
         }
     }
 
@@ -41,6 +64,7 @@ impl Task {
         match self {
             Task::Oracle(task) => task.max_len(),
             Task::Text(task) => task.data.max_len,
+            Task::Conditional(task) => task.data.max_len,
         }
     }
 
@@ -53,6 +77,7 @@ impl Task {
         match self {
             Task::Oracle(task) => task.evaluate(generator, seed),
             Task::Text(task) => task.evaluate(generator, seed),
+            Task::Conditional(task) => task.evaluate(generator),
         }
     }
 
@@ -64,6 +89,7 @@ impl Task {
                 let n = task.bleu.headline.first().copied().unwrap_or(2);
                 (format!("BLEU-{n}"), format!("bleu{n}"))
             }
+            Task::Conditional(task) => task.headline(),
         }
     }
 
@@ -91,6 +117,18 @@ impl Task {
                     title: "BLEU of samples against the test set, and Self-BLEU".into(),
                     y_label: "score",
                     series,
+                }
+            }
+            Task::Conditional(task) => {
+                let (label, key) = task.headline();
+                PlotSpec {
+                    title: format!("{label} of outputs decoded from the test sources"),
+                    y_label: if key == "bleu" {
+                        "BLEU (0-100)"
+                    } else {
+                        "score"
+                    },
+                    series: vec![(key, format!("{label} (test set)"))],
                 }
             }
         }

@@ -75,11 +75,11 @@ impl OracleTask {
         Ok(BTreeMap::from([
             (
                 "nll_oracle".to_string(),
-                per_token_nll(&mut self.oracle, &samples)?,
+                per_token_nll(&mut self.oracle, &samples, None)?,
             ),
             (
                 "nll_test".to_string(),
-                per_token_nll(generator, &self.heldout)?,
+                per_token_nll(generator, &self.heldout, None)?,
             ),
         ]))
     }

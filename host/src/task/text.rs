@@ -290,7 +290,7 @@ impl TextTask {
     ) -> anyhow::Result<(Vec<Vec<u32>>, SampleScores, f64)> {
         let drawn = sample_many(generator, samples, self.data.max_len, temperature, seed)?;
         let scores = self.score_samples(&drawn);
-        let nll_test = per_token_nll(generator, &self.data.test)?;
+        let nll_test = per_token_nll(generator, &self.data.test, None)?;
         Ok((drawn, scores, nll_test))
     }
 

@@ -13,16 +13,22 @@ pub mod schedule;
 
 use std::{path::PathBuf, time::Instant};
 
+use abi_stable::std_types::ROption;
 use agon_sdk::{Batch, MleOptions, Policy, SampleRequest, StepOptions, TokenBatch};
 use rand::{seq::SliceRandom, SeedableRng};
 
 use crate::{
     components::{Discriminator, Generator, Reward},
-    config::{Baseline, ExperimentConfig},
-    task::{sampling::sample_many, Task},
+    config::{Baseline, Credit, ExperimentConfig},
+    task::{
+        sampling::{sample_conditional, sample_many},
+        Task,
+    },
 };
 use metrics::{MetricsLog, MetricsRow};
-use rollout::{q_values, subtract_batch_mean, RolloutSettings, Scorer};
+use rollout::{
+    q_values_given, sequence_rewards, subtract_batch_mean, Condition, RolloutSettings, Scorer,
+};
 use schedule::{seed_for, Phase, Position};
 
 /// The latest training statistics, reported with the next evaluation (and
@@ -81,9 +87,26 @@ fn shuffled(len: usize, seed: u64) -> Vec<usize> {
     order
 }
 
-fn batch_of(data: &[Vec<u32>], indices: &[usize]) -> Batch {
+fn rows_of(data: &[Vec<u32>], indices: &[usize]) -> TokenBatch {
     let rows: Vec<&Vec<u32>> = indices.iter().map(|&i| &data[i]).collect();
-    Batch::unconditional(TokenBatch::from_rows(&rows, 0))
+    TokenBatch::from_rows(&rows, 0)
+}
+
+/// Rows `indices` of `data`, with the same rows of `sources` when the task
+/// is conditional.
+fn batch_of(data: &[Vec<u32>], sources: Option<&[Vec<u32>]>, indices: &[usize]) -> Batch {
+    let targets = rows_of(data, indices);
+    match sources {
+        Some(sources) => Batch::conditional(targets, rows_of(sources, indices)),
+        None => Batch::unconditional(targets),
+    }
+}
+
+/// Generated negatives for the discriminator; for conditional tasks, the
+/// training source each was generated from.
+struct Negatives {
+    sequences: Vec<Vec<u32>>,
+    source_rows: Vec<usize>,
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
@@ -323,7 +346,7 @@ impl Trainer {
         let mut losses = Vec::new();
         // SeqGAN drops the last partial batch (9,984 = 156 × 64).
         for (b, indices) in order.chunks_exact(batch_size.min(order.len())).enumerate() {
-            let batch = batch_of(self.task.train(), indices);
+            let batch = batch_of(self.task.train(), self.task.train_sources(), indices);
             let options = MleOptions {
                 seed: self.seed(&format!("mle/{epoch}/{b}")),
                 scheduled_sampling,
@@ -333,26 +356,41 @@ impl Trainer {
         Ok(mean(&losses).unwrap_or(f64::NAN))
     }
 
-    /// `count` fresh negatives (0 = as many as training sequences).
-    fn negatives(&mut self, label: &str) -> anyhow::Result<Vec<Vec<u32>>> {
+    /// `count` fresh negatives (0 = as many as training sequences); for
+    /// conditional tasks, generated from training sources in a seeded order.
+    fn negatives(&mut self, label: &str) -> anyhow::Result<Negatives> {
         let count = match self.config.training.negatives {
             0 => self.task.train().len(),
             n => n,
         };
         let seed = self.seed(label);
-        sample_many(&mut self.generator, count, self.task.max_len(), 1.0, seed)
+        let max_len = self.task.max_len();
+        let Some(sources) = self.task.train_sources() else {
+            return Ok(Negatives {
+                sequences: sample_many(&mut self.generator, count, max_len, 1.0, seed)?,
+                source_rows: Vec::new(),
+            });
+        };
+        let order = shuffled(sources.len(), self.seed(&format!("{label}/sources")));
+        let source_rows: Vec<usize> = order.iter().copied().cycle().take(count).collect();
+        let chosen: Vec<Vec<u32>> = source_rows.iter().map(|&i| sources[i].clone()).collect();
+        Ok(Negatives {
+            sequences: sample_conditional(&mut self.generator, &chosen, max_len, 1.0, seed)?,
+            source_rows,
+        })
     }
 
     /// `epochs` passes of D over the real data and `negatives`, in batches of
     /// `batch_size` real + `batch_size` generated sequences.
     fn train_discriminator(
         &mut self,
-        negatives: &[Vec<u32>],
+        negatives: &Negatives,
         epochs: usize,
         label: &str,
     ) -> anyhow::Result<()> {
         let batch_size = self.config.training.batch_size;
-        let pairs = self.task.train().len().min(negatives.len());
+        let sources = self.task.train_sources();
+        let pairs = self.task.train().len().min(negatives.sequences.len());
         let Some(discriminator) = self.discriminator.as_mut() else {
             return Ok(());
         };
@@ -364,14 +402,27 @@ impl Trainer {
                 seed_for(self.config.seed, &format!("{label}/{k}/real")),
             );
             let fake_order = shuffled(
-                negatives.len(),
+                negatives.sequences.len(),
                 seed_for(self.config.seed, &format!("{label}/{k}/fake")),
             );
             let steps = (pairs / batch_size).max(1);
             for s in 0..steps {
                 let range = s * batch_size..((s + 1) * batch_size).min(pairs);
-                let real = batch_of(self.task.train(), &real_order[range.clone()]);
-                let fake = batch_of(negatives, &fake_order[range]);
+                let real = batch_of(self.task.train(), sources, &real_order[range.clone()]);
+                let fake_rows = &fake_order[range];
+                let fake = match sources {
+                    Some(sources) => {
+                        let source_rows: Vec<usize> = fake_rows
+                            .iter()
+                            .map(|&i| negatives.source_rows[i])
+                            .collect();
+                        Batch::conditional(
+                            rows_of(&negatives.sequences, fake_rows),
+                            rows_of(sources, &source_rows),
+                        )
+                    }
+                    None => batch_of(&negatives.sequences, None, fake_rows),
+                };
                 let options = StepOptions {
                     seed: seed_for(self.config.seed, &format!("{label}/{k}/{s}")),
                 };
@@ -450,27 +501,39 @@ impl Trainer {
         let mut losses = Vec::new();
         let mut rewards = Vec::new();
         for g in 0..adversarial.g_steps {
+            let condition = self.g_step_condition(&format!("adv/{epoch}/{g}/sources"));
             let samples = self.generator.sample(&SampleRequest {
                 count: batch_size as u32,
                 max_len: self.task.max_len(),
                 temperature: adversarial.temperature,
                 seed: self.seed(&format!("adv/{epoch}/{g}/sample")),
                 policy: Policy::Current,
-                sources: abi_stable::std_types::ROption::RNone,
+                sources: condition
+                    .sources
+                    .clone()
+                    .map_or(ROption::RNone, ROption::RSome),
             })?;
             let reward = self.reward.as_mut().expect("checked in adversarial_phase");
             let mut scorer = Scorer {
                 discriminator: self.discriminator.as_mut(),
                 reward,
             };
-            let rollout_seed = seed_for(self.config.seed, &format!("adv/{epoch}/{g}/rollout"));
-            let (mut q, _) = q_values(
-                &mut self.generator,
-                &mut scorer,
-                &samples,
-                &settings,
-                rollout_seed,
-            )?;
+            let mut q = match adversarial.credit {
+                Credit::MonteCarlo => {
+                    let rollout_seed =
+                        seed_for(self.config.seed, &format!("adv/{epoch}/{g}/rollout"));
+                    q_values_given(
+                        &mut self.generator,
+                        &mut scorer,
+                        &samples,
+                        &condition,
+                        &settings,
+                        rollout_seed,
+                    )?
+                    .0
+                }
+                Credit::Sequence => sequence_rewards(&mut scorer, &samples, &condition)?,
+            };
             let tokens = samples.token_count().max(1) as f64;
             rewards.push(q.iter().map(|&v| f64::from(v)).sum::<f64>() / tokens);
             if adversarial.baseline == Baseline::BatchMean {
@@ -479,18 +542,22 @@ impl Trainer {
             let options = StepOptions {
                 seed: self.seed(&format!("adv/{epoch}/{g}/pg")),
             };
-            let stats = self.generator.policy_gradient_step(
-                &Batch::unconditional(samples),
-                &q,
-                &options,
-            )?;
+            let batch = Batch {
+                targets: samples,
+                sources: condition.sources.map_or(ROption::RNone, ROption::RSome),
+            };
+            let stats = self.generator.policy_gradient_step(&batch, &q, &options)?;
             losses.push(f64::from(stats.loss));
             if adversarial.teacher_forcing {
                 let order = shuffled(
                     self.task.train().len(),
                     self.seed(&format!("adv/{epoch}/{g}/tf-order")),
                 );
-                let batch = batch_of(self.task.train(), &order[..batch_size.min(order.len())]);
+                let batch = batch_of(
+                    self.task.train(),
+                    self.task.train_sources(),
+                    &order[..batch_size.min(order.len())],
+                );
                 let options = MleOptions {
                     seed: self.seed(&format!("adv/{epoch}/{g}/tf")),
                     scheduled_sampling: 0.0,
@@ -513,6 +580,21 @@ impl Trainer {
             }
         }
         Ok(())
+    }
+
+    /// What a g-step's samples are conditioned on: for conditional tasks,
+    /// `batch_size` training sources in a seeded order, and their gold
+    /// targets as the references of metric rewards.
+    fn g_step_condition(&self, label: &str) -> Condition {
+        let Some(sources) = self.task.train_sources() else {
+            return Condition::default();
+        };
+        let order = shuffled(sources.len(), self.seed(label));
+        let rows = &order[..self.config.training.batch_size.min(order.len())];
+        Condition {
+            sources: Some(rows_of(sources, rows)),
+            references: Some(rows_of(self.task.train(), rows)),
+        }
     }
 
     /// Generator epochs done so far (the x axis of the learning curve).

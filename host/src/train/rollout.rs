@@ -39,6 +39,33 @@ pub struct RolloutStats {
     pub largest_call: usize,
 }
 
+/// What generated rows are conditioned on (conditional tasks): row-aligned
+/// sources, and the gold targets of those sources for metric rewards.
+#[derive(Clone, Debug, Default)]
+pub struct Condition {
+    pub sources: Option<TokenBatch>,
+    pub references: Option<TokenBatch>,
+}
+
+fn gather(batch: &TokenBatch, rows: &[usize]) -> TokenBatch {
+    let picked: Vec<&[u32]> = rows.iter().map(|&r| batch.row(r)).collect();
+    TokenBatch::from_rows_with_width(&picked, 0, batch.width as usize)
+}
+
+impl Condition {
+    /// The condition of rows `rows` (in that order, repeats allowed).
+    pub fn rows(&self, rows: &[usize]) -> Condition {
+        Condition {
+            sources: self.sources.as_ref().map(|b| gather(b, rows)),
+            references: self.references.as_ref().map(|b| gather(b, rows)),
+        }
+    }
+}
+
+fn option(batch: Option<TokenBatch>) -> ROption<TokenBatch> {
+    batch.map_or(ROption::RNone, ROption::RSome)
+}
+
 /// Turns sequences into rewards: D's probabilities (when the reward needs
 /// them), then the reward function.
 pub struct Scorer<'a> {
@@ -47,13 +74,25 @@ pub struct Scorer<'a> {
 }
 
 impl Scorer<'_> {
-    /// One reward per row of `sequences`.
+    /// One reward per row of `sequences` (unconditional).
     pub fn score(&mut self, sequences: TokenBatch) -> anyhow::Result<Vec<f32>> {
+        self.score_given(sequences, Condition::default())
+    }
+
+    /// One reward per row of `sequences`, given their row-aligned condition.
+    pub fn score_given(
+        &mut self,
+        sequences: TokenBatch,
+        condition: Condition,
+    ) -> anyhow::Result<Vec<f32>> {
         let discriminator = match (&mut self.discriminator, self.reward.needs_discriminator) {
-            (Some(d), true) => ROption::RSome(
-                d.probabilities(&Batch::unconditional(sequences.clone()))?
-                    .into(),
-            ),
+            (Some(d), true) => {
+                let batch = Batch {
+                    targets: sequences.clone(),
+                    sources: option(condition.sources.clone()),
+                };
+                ROption::RSome(d.probabilities(&batch)?.into())
+            }
             (None, true) => {
                 anyhow::bail!("the reward needs a discriminator and none is configured")
             }
@@ -61,8 +100,8 @@ impl Scorer<'_> {
         };
         self.reward.rewards(&RewardInput {
             sequences,
-            sources: ROption::RNone,
-            references: ROption::RNone,
+            sources: option(condition.sources),
+            references: option(condition.references),
             discriminator,
         })
     }
@@ -133,6 +172,43 @@ pub fn q_values(
     settings: &RolloutSettings,
     seed: u64,
 ) -> anyhow::Result<(Vec<f32>, RolloutStats)> {
+    q_values_given(
+        generator,
+        scorer,
+        samples,
+        &Condition::default(),
+        settings,
+        seed,
+    )
+}
+
+/// REINFORCE's per-token rewards: every real position of a row gets the
+/// reward of the whole row (one scoring call, no rollouts).
+pub fn sequence_rewards(
+    scorer: &mut Scorer<'_>,
+    samples: &TokenBatch,
+    condition: &Condition,
+) -> anyhow::Result<Vec<f32>> {
+    let width = samples.width as usize;
+    let rewards = scorer.score_given(samples.clone(), condition.clone())?;
+    let mut q = vec![0.0f32; samples.rows() * width];
+    for (row, reward) in rewards.into_iter().enumerate() {
+        let len = samples.lengths[row] as usize;
+        q[row * width..row * width + len].fill(reward);
+    }
+    Ok(q)
+}
+
+/// [`q_values`] of rows conditioned on `condition` (row-aligned with
+/// `samples`): each completion is scored with the condition of its row.
+pub fn q_values_given(
+    generator: &mut Generator,
+    scorer: &mut Scorer<'_>,
+    samples: &TokenBatch,
+    condition: &Condition,
+    settings: &RolloutSettings,
+    seed: u64,
+) -> anyhow::Result<(Vec<f32>, RolloutStats)> {
     anyhow::ensure!(
         settings.rollouts >= 1,
         "the rollout count must be at least 1"
@@ -149,12 +225,17 @@ pub fn q_values(
             rollouts_per_job: chunk.rollouts,
             max_len: settings.max_len,
             temperature: settings.temperature,
-            sources: ROption::RNone,
+            sources: option(condition.sources.clone()),
         })?;
         stats.generator_calls += 1;
         stats.largest_call = stats.largest_call.max(completions.rows());
         stats.sequences += completions.rows();
-        let rewards = scorer.score(completions)?;
+        let rows: Vec<usize> = chunk
+            .jobs
+            .iter()
+            .flat_map(|job| std::iter::repeat_n(job.row as usize, per_job))
+            .collect();
+        let rewards = scorer.score_given(completions, condition.rows(&rows))?;
         stats.scoring_calls += 1;
         for (j, job) in chunk.jobs.iter().enumerate() {
             let sum: f32 = rewards[j * per_job..(j + 1) * per_job].iter().sum();
@@ -162,7 +243,7 @@ pub fn q_values(
         }
     }
     // The last position of every row: the finished sequence, scored directly.
-    let finished = scorer.score(samples.clone())?;
+    let finished = scorer.score_given(samples.clone(), condition.clone())?;
     stats.scoring_calls += 1;
     for (row, reward) in finished.into_iter().enumerate() {
         let len = samples.lengths[row] as usize;
@@ -239,6 +320,25 @@ mod tests {
             1,
             "one call when everything fits"
         );
+    }
+
+    #[test]
+    fn a_completion_gets_the_source_and_reference_of_its_row() {
+        let condition = Condition {
+            sources: Some(TokenBatch::from_rows(&[vec![10u32, 11], vec![12]], 0)),
+            references: Some(TokenBatch::from_rows(&[vec![20u32], vec![21, 22, 23]], 0)),
+        };
+        // Jobs of rows 1, 0 with two rollouts each: rows 1, 1, 0, 0.
+        let picked = condition.rows(&[1, 1, 0, 0]);
+        let sources = picked.sources.unwrap();
+        assert_eq!(
+            sources.iter_rows().collect::<Vec<_>>(),
+            [&[12][..], &[12], &[10, 11], &[10, 11]]
+        );
+        let references = picked.references.unwrap();
+        assert_eq!(references.row(0), &[21, 22, 23]);
+        assert_eq!(references.row(3), &[20]);
+        assert!(Condition::default().rows(&[0]).sources.is_none());
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //!   r_i = w_i / mean_j w_j with w = D / (1 − D).
 //! * `bleu` — sentence BLEU against the training corpus; needs no
 //!   discriminator (the PG-BLEU baseline of SeqGAN's Table 1).
+//! * `sentence-bleu`, `rouge-l` — each sequence against its own reference
+//!   (conditional tasks); `mixture` — λ·D + (1 − λ)·metric.
 
 mod bleu;
 mod discriminator;
+mod reference;
 
 use agon_sdk::{
     ComponentInfo, ComponentKind, PluginContext, PluginLibrary, PluginResult, RewardImpl,
@@ -16,6 +19,7 @@ use agon_sdk::{
 
 pub use bleu::{BleuReward, BleuRewardConfig};
 pub use discriminator::{DiscriminatorReward, Transform};
+pub use reference::{Metric, ReferenceReward, ReferenceRewardConfig};
 
 /// The library.
 pub struct RewardsLibrary;
@@ -52,6 +56,24 @@ impl PluginLibrary for RewardsLibrary {
                 "Sentence BLEU against the training corpus (PG-BLEU); needs no discriminator",
                 &BleuRewardConfig::default(),
             ),
+            ComponentInfo::new(
+                ComponentKind::Reward,
+                "sentence-bleu",
+                "Sentence BLEU of each sequence against its own reference (conditional tasks)",
+                &ReferenceRewardConfig::default(),
+            ),
+            ComponentInfo::new(
+                ComponentKind::Reward,
+                "rouge-l",
+                "ROUGE-L F1 of each sequence against its own reference (conditional tasks)",
+                &ReferenceRewardConfig::default(),
+            ),
+            ComponentInfo::new(
+                ComponentKind::Reward,
+                "mixture",
+                "lambda * D + (1 - lambda) * metric (sentence-bleu or rouge-l) against the reference",
+                &ReferenceRewardConfig::default(),
+            ),
         ]
     }
 
@@ -61,6 +83,19 @@ impl PluginLibrary for RewardsLibrary {
             "log-discriminator" => Transform::Log,
             "maligan" => Transform::MaliGan,
             "bleu" => return Ok(Box::new(BleuReward::new(context.config()?)?)),
+            "sentence-bleu" => {
+                return Ok(Box::new(ReferenceReward::new(
+                    Some(Metric::SentenceBleu),
+                    context,
+                )?))
+            }
+            "rouge-l" => {
+                return Ok(Box::new(ReferenceReward::new(
+                    Some(Metric::RougeL),
+                    context,
+                )?))
+            }
+            "mixture" => return Ok(Box::new(ReferenceReward::new(None, context)?)),
             other => {
                 return Err(agon_sdk::author::unknown_component::<Self>(
                     ComponentKind::Reward,

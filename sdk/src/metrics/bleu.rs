@@ -208,6 +208,124 @@ pub struct CorpusBleu {
     pub reference_len: usize,
 }
 
+/// BLEU-4's sufficient statistics of one sentence or of a corpus (the sum
+/// of its sentences'): a paired bootstrap of corpus BLEU resamples these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BleuStats {
+    /// Clipped n-gram matches, orders 1–4.
+    pub correct: [u64; 4],
+    /// Hypothesis n-grams, orders 1–4.
+    pub total: [u64; 4],
+    /// Hypothesis tokens.
+    pub hypothesis_len: usize,
+    /// Closest-reference tokens (ties: the shorter).
+    pub reference_len: usize,
+}
+
+impl BleuStats {
+    /// The statistics of `hypothesis` against its `references`.
+    pub fn sentence<R: AsRef<[u32]>>(hypothesis: &[u32], references: &[R]) -> Self {
+        const ORDER: usize = 4;
+        let mut stats = BleuStats {
+            hypothesis_len: hypothesis.len(),
+            reference_len: references
+                .iter()
+                .map(|r| r.as_ref().len())
+                .min_by_key(|&r| (r.abs_diff(hypothesis.len()), r))
+                .unwrap_or(0),
+            ..BleuStats::default()
+        };
+        for n in 1..=ORDER {
+            let counts = ngram_counts(hypothesis, n);
+            let mut max_reference: HashMap<&[u32], u32> = HashMap::new();
+            for reference in references {
+                for (gram, count) in ngram_counts(reference.as_ref(), n) {
+                    let slot = max_reference.entry(gram).or_insert(0);
+                    *slot = (*slot).max(count);
+                }
+            }
+            for (gram, count) in counts {
+                stats.total[n - 1] += u64::from(count);
+                stats.correct[n - 1] +=
+                    u64::from(count.min(*max_reference.get(gram).unwrap_or(&0)));
+            }
+        }
+        stats
+    }
+
+    /// Adds another sentence's (or corpus's) statistics.
+    pub fn add(&mut self, other: &BleuStats) {
+        for n in 0..4 {
+            self.correct[n] += other.correct[n];
+            self.total[n] += other.total[n];
+        }
+        self.hypothesis_len += other.hypothesis_len;
+        self.reference_len += other.reference_len;
+    }
+
+    /// sacreBLEU's score of these statistics: `exp` smoothing, BLEU-4, in
+    /// percent.
+    pub fn score(&self) -> CorpusBleu {
+        const ORDER: usize = 4;
+        let (correct, total) = (self.correct, self.total);
+        let mut precisions = [0.0; ORDER];
+        let mut smooth = 1.0;
+        for n in 0..ORDER {
+            if total[n] == 0 {
+                break;
+            }
+            precisions[n] = if correct[n] == 0 {
+                smooth *= 2.0;
+                100.0 / (smooth * total[n] as f64)
+            } else {
+                100.0 * correct[n] as f64 / total[n] as f64
+            };
+        }
+        let (hypothesis_len, reference_len) = (self.hypothesis_len, self.reference_len);
+        let brevity_penalty = if hypothesis_len >= reference_len {
+            1.0
+        } else if hypothesis_len == 0 {
+            0.0
+        } else {
+            (1.0 - reference_len as f64 / hypothesis_len as f64).exp()
+        };
+        let score = if precisions.contains(&0.0) {
+            0.0
+        } else {
+            brevity_penalty * (precisions.iter().map(|p| p.ln()).sum::<f64>() / ORDER as f64).exp()
+        };
+        CorpusBleu {
+            score,
+            precisions,
+            brevity_penalty,
+            hypothesis_len,
+            reference_len,
+        }
+    }
+}
+
+/// Per-sentence statistics of `hypotheses` against row-aligned reference
+/// lists (`references[k][i]` is reference k of hypothesis i).
+///
+/// # Panics
+/// If a reference list is not as long as `hypotheses`.
+pub fn sentence_stats<H: AsRef<[u32]>, R: AsRef<[u32]>>(
+    hypotheses: &[H],
+    references: &[Vec<R>],
+) -> Vec<BleuStats> {
+    for list in references {
+        assert_eq!(list.len(), hypotheses.len(), "one reference per hypothesis");
+    }
+    hypotheses
+        .iter()
+        .enumerate()
+        .map(|(i, hypothesis)| {
+            let refs: Vec<&[u32]> = references.iter().map(|list| list[i].as_ref()).collect();
+            BleuStats::sentence(hypothesis.as_ref(), &refs)
+        })
+        .collect()
+}
+
 /// Corpus BLEU-4 of `hypotheses` against row-aligned reference lists
 /// (`references[k][i]` is reference k of hypothesis i), as sacreBLEU computes
 /// it on tokenised text: `exp` smoothing, closest reference length (ties:
@@ -219,70 +337,9 @@ pub fn corpus_bleu<H: AsRef<[u32]>, R: AsRef<[u32]>>(
     hypotheses: &[H],
     references: &[Vec<R>],
 ) -> CorpusBleu {
-    const ORDER: usize = 4;
-    let mut correct = [0u64; ORDER];
-    let mut total = [0u64; ORDER];
-    let (mut hypothesis_len, mut reference_len) = (0usize, 0usize);
-    for (i, hypothesis) in hypotheses.iter().enumerate() {
-        let hypothesis = hypothesis.as_ref();
-        let refs: Vec<&[u32]> = references
-            .iter()
-            .map(|list| {
-                assert_eq!(list.len(), hypotheses.len(), "one reference per hypothesis");
-                list[i].as_ref()
-            })
-            .collect();
-        hypothesis_len += hypothesis.len();
-        reference_len += refs
-            .iter()
-            .map(|r| r.len())
-            .min_by_key(|&r| (r.abs_diff(hypothesis.len()), r))
-            .unwrap_or(0);
-        for n in 1..=ORDER {
-            let counts = ngram_counts(hypothesis, n);
-            let mut max_reference: HashMap<&[u32], u32> = HashMap::new();
-            for reference in &refs {
-                for (gram, count) in ngram_counts(reference, n) {
-                    let slot = max_reference.entry(gram).or_insert(0);
-                    *slot = (*slot).max(count);
-                }
-            }
-            for (gram, count) in counts {
-                total[n - 1] += u64::from(count);
-                correct[n - 1] += u64::from(count.min(*max_reference.get(gram).unwrap_or(&0)));
-            }
-        }
+    let mut total = BleuStats::default();
+    for stats in sentence_stats(hypotheses, references) {
+        total.add(&stats);
     }
-    let mut precisions = [0.0; ORDER];
-    let mut smooth = 1.0;
-    for n in 0..ORDER {
-        if total[n] == 0 {
-            break;
-        }
-        precisions[n] = if correct[n] == 0 {
-            smooth *= 2.0;
-            100.0 / (smooth * total[n] as f64)
-        } else {
-            100.0 * correct[n] as f64 / total[n] as f64
-        };
-    }
-    let brevity_penalty = if hypothesis_len >= reference_len {
-        1.0
-    } else if hypothesis_len == 0 {
-        0.0
-    } else {
-        (1.0 - reference_len as f64 / hypothesis_len as f64).exp()
-    };
-    let score = if precisions.contains(&0.0) {
-        0.0
-    } else {
-        brevity_penalty * (precisions.iter().map(|p| p.ln()).sum::<f64>() / ORDER as f64).exp()
-    };
-    CorpusBleu {
-        score,
-        precisions,
-        brevity_penalty,
-        hypothesis_len,
-        reference_len,
-    }
+    total.score()
 }

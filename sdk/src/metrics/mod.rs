@@ -10,7 +10,7 @@ pub mod distinct;
 pub mod rouge;
 pub mod sacrebleu;
 
-pub use bleu::{corpus_bleu, BleuReferences, CorpusBleu};
+pub use bleu::{corpus_bleu, sentence_stats, BleuReferences, BleuStats, CorpusBleu};
 pub use distinct::distinct_n;
-pub use rouge::{rouge, rouge_multi, Rouge, RougeScore};
-pub use sacrebleu::{corpus_bleu_13a, tokenize_13a};
+pub use rouge::{rouge, rouge_l, rouge_multi, Rouge, RougeScore};
+pub use sacrebleu::{corpus_bleu_13a, tokenize_13a, SacreBleuSettings};

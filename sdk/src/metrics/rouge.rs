@@ -76,7 +76,7 @@ fn rouge_n(reference: &[String], prediction: &[String], n: usize) -> RougeScore 
     )
 }
 
-fn longest_common_subsequence(a: &[String], b: &[String]) -> usize {
+fn longest_common_subsequence<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     let mut previous = vec![0usize; b.len() + 1];
     let mut current = vec![0usize; b.len() + 1];
     for x in a {
@@ -92,7 +92,9 @@ fn longest_common_subsequence(a: &[String], b: &[String]) -> usize {
     previous[b.len()]
 }
 
-fn rouge_l(reference: &[String], prediction: &[String]) -> RougeScore {
+/// ROUGE-L of already tokenised sequences (token ids, for rewards): the
+/// same LCS score as [`rouge`]'s `rouge_l` after its tokenizer.
+pub fn rouge_l<T: PartialEq>(reference: &[T], prediction: &[T]) -> RougeScore {
     if reference.is_empty() || prediction.is_empty() {
         return RougeScore::default();
     }

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use super::bleu::{corpus_bleu, CorpusBleu};
+use super::bleu::{sentence_stats, BleuStats, CorpusBleu};
 
 /// The signature sacreBLEU prints for the same settings.
 pub fn signature(references: usize) -> String {
-    format!("nrefs:{references}|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0")
+    SacreBleuSettings::default().signature(references)
 }
 
 /// Characters `13a` puts spaces around: `{|}~`, `[\]^_\``, space to `&`,
@@ -98,6 +98,72 @@ pub fn tokenize_13a(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// sacreBLEU's settings that agon exposes; the rest are the defaults
+/// (13a, exp smoothing, BLEU-4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SacreBleuSettings {
+    /// `lowercase=True` (`-lc`): case-insensitive, for systems that only
+    /// produce lower case.
+    pub lowercase: bool,
+}
+
+impl SacreBleuSettings {
+    /// The signature sacreBLEU prints for these settings and `references`
+    /// reference streams.
+    pub fn signature(&self, references: usize) -> String {
+        let case = if self.lowercase { "lc" } else { "mixed" };
+        format!("nrefs:{references}|case:{case}|eff:no|tok:13a|smooth:exp|version:2.6.0")
+    }
+
+    /// Per-sentence BLEU statistics of raw-text `hypotheses` against raw-text
+    /// reference streams (`references[k][i]` is reference k of hypothesis
+    /// i); their sum scores as sacreBLEU's corpus BLEU.
+    ///
+    /// # Panics
+    /// If a reference stream is not as long as `hypotheses`.
+    pub fn sentence_stats<H: AsRef<str>, R: AsRef<str>>(
+        &self,
+        hypotheses: &[H],
+        references: &[Vec<R>],
+    ) -> Vec<BleuStats> {
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let lowercase = self.lowercase;
+        let mut encode = |text: &str| -> Vec<u32> {
+            let text = if lowercase {
+                text.to_lowercase()
+            } else {
+                text.to_string()
+            };
+            tokenize_13a(&text)
+                .into_iter()
+                .map(|t| {
+                    let next = ids.len() as u32;
+                    *ids.entry(t).or_insert(next)
+                })
+                .collect()
+        };
+        let hypotheses: Vec<Vec<u32>> = hypotheses.iter().map(|h| encode(h.as_ref())).collect();
+        let references: Vec<Vec<Vec<u32>>> = references
+            .iter()
+            .map(|stream| stream.iter().map(|r| encode(r.as_ref())).collect())
+            .collect();
+        sentence_stats(&hypotheses, &references)
+    }
+
+    /// sacreBLEU's `corpus_bleu` with these settings.
+    pub fn corpus_bleu<H: AsRef<str>, R: AsRef<str>>(
+        &self,
+        hypotheses: &[H],
+        references: &[Vec<R>],
+    ) -> CorpusBleu {
+        let mut total = BleuStats::default();
+        for stats in self.sentence_stats(hypotheses, references) {
+            total.add(&stats);
+        }
+        total.score()
+    }
+}
+
 /// sacreBLEU's `corpus_bleu(hypotheses, [references…])` with the default
 /// settings (13a, mixed case, exp smoothing): `references[k][i]` is
 /// reference k of hypothesis i.
@@ -108,20 +174,5 @@ pub fn corpus_bleu_13a<H: AsRef<str>, R: AsRef<str>>(
     hypotheses: &[H],
     references: &[Vec<R>],
 ) -> CorpusBleu {
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut encode = |text: &str| -> Vec<u32> {
-        tokenize_13a(text)
-            .into_iter()
-            .map(|t| {
-                let next = ids.len() as u32;
-                *ids.entry(t).or_insert(next)
-            })
-            .collect()
-    };
-    let hypotheses: Vec<Vec<u32>> = hypotheses.iter().map(|h| encode(h.as_ref())).collect();
-    let references: Vec<Vec<Vec<u32>>> = references
-        .iter()
-        .map(|stream| stream.iter().map(|r| encode(r.as_ref())).collect())
-        .collect();
-    corpus_bleu(&hypotheses, &references)
+    SacreBleuSettings::default().corpus_bleu(hypotheses, references)
 }

@@ -1,0 +1,85 @@
+//! The `pair-cnn` network.
+
+use agon_sdk::PluginResult;
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder};
+
+use super::{
+    config::PairCnnConfig,
+    conv3x3::Conv3x3,
+    pair_conv::PairConv,
+    pool::{max_pool_2x2, pool_mask},
+};
+use crate::shared::{
+    component::PairModel,
+    dropout::Dropout,
+    embedding::Embedding,
+    pairs::{Padder, Pairs},
+};
+
+/// Embedding → 3×3 conv over the pair image + ReLU → 2×2 max-pool → 3×3 conv
+/// + ReLU → max over the real cells → linear logit.
+///
+/// Padding never reaches a row's score: padded cells of the image are zero,
+/// each layer's output is zeroed outside the row's real (pooled) cells, and
+/// both sides are padded to even lengths so the 2×2 pooling windows start at
+/// the same cells whatever the batch's width. ReLU outputs are ≥ 0, so the
+/// zeroed cells never win the final max (an all-padding row scores from 0s).
+pub struct PairCnn {
+    embedding: Embedding,
+    conv1: PairConv,
+    conv2: Conv3x3,
+    output: Linear,
+}
+
+impl PairModel for PairCnn {
+    type Config = PairCnnConfig;
+    const NAME: &'static str = "pair-cnn";
+
+    fn new(vb: VarBuilder, vocab: usize, config: &PairCnnConfig) -> Result<Self> {
+        Ok(PairCnn {
+            embedding: Embedding::new(vb.clone(), vocab, config.embedding_dim)?,
+            conv1: PairConv::new(vb.pp("conv1"), config.embedding_dim, config.conv1_filters)?,
+            conv2: Conv3x3::new(vb.pp("conv2"), config.conv1_filters, config.conv2_filters)?,
+            output: Linear::new(
+                vb.get((1, config.conv2_filters), "output.weight")?,
+                Some(vb.get(1, "output.bias")?),
+            ),
+        })
+    }
+
+    fn logits(
+        &self,
+        pairs: &Pairs,
+        padder: &Padder,
+        dropout: &mut Dropout,
+    ) -> PluginResult<Tensor> {
+        let source = padder.pad(&pairs.sources, 2)?;
+        let target = padder.pad(&pairs.targets, 2)?;
+        let ex = self.embedding.masked(&source.ids, &source.mask)?;
+        let ey = self.embedding.masked(&target.ids, &target.mask)?;
+        let h1 = self
+            .conv1
+            .forward(&ex, &source.mask, &ey, &target.mask)?
+            .relu()?
+            .broadcast_mul(&cells(&source.mask, &target.mask)?)?;
+        let pooled = max_pool_2x2(&h1)?;
+        let h2 = self.conv2.forward(&pooled)?.relu()?.broadcast_mul(&cells(
+            &pool_mask(&source.mask)?,
+            &pool_mask(&target.mask)?,
+        )?)?;
+        let (rows, height, width, filters) = h2.dims4()?;
+        let features = h2.reshape((rows, height * width, filters))?.max(1)?;
+        let features = dropout.apply(&features)?;
+        Ok(self.output.forward(&features)?.squeeze(1)?)
+    }
+}
+
+/// `[B, S, T, 1]` mask of the cells whose source and target positions are
+/// both real.
+fn cells(source: &Tensor, target: &Tensor) -> Result<Tensor> {
+    source
+        .unsqueeze(2)?
+        .broadcast_mul(&target.unsqueeze(1)?)?
+        .unsqueeze(3)
+}

@@ -1,0 +1,27 @@
+//! The token embedding, shared by sources and targets (one joint vocabulary).
+
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// A `[V, E]` embedding table.
+pub struct Embedding {
+    table: Tensor,
+}
+
+impl Embedding {
+    pub fn new(vb: VarBuilder, vocab: usize, dim: usize) -> Result<Self> {
+        Ok(Embedding {
+            table: vb.get((vocab, dim), "embedding")?,
+        })
+    }
+
+    /// `[B, W, E]` embeddings of ids `[B, W]`, zero where `mask` (`[B, W]`)
+    /// is 0, so that padding contributes nothing downstream.
+    pub fn masked(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (rows, width) = ids.dims2()?;
+        self.table
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((rows, width, ()))?
+            .broadcast_mul(&mask.unsqueeze(2)?)
+    }
+}

@@ -1,0 +1,7 @@
+//! The components' behaviour through the library, as the host sees them.
+
+mod behaviour;
+mod learning;
+mod padding;
+pub mod support;
+pub mod toy;
