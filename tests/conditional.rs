@@ -226,6 +226,25 @@ fn a_translation_run_trains_evaluates_and_samples() {
 }
 
 #[test]
+fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
+    let sandbox = Sandbox::new();
+    let whole = train(&sandbox, "whole", &[]);
+    let part = train(&sandbox, "part", &["--stop-after", "7"]);
+    sandbox
+        .run(&["train", "--resume", part.to_str().unwrap()], &[])
+        .success();
+    assert_eq!(rows(&part), rows(&whole));
+    // Sampling options do not apply to decoded outputs.
+    let message = sandbox
+        .run(
+            &["eval", whole.to_str().unwrap(), "--temperature", "0.7"],
+            &[],
+        )
+        .clean_failure();
+    assert!(message.contains("--beam-size"), "{message}");
+}
+
+#[test]
 fn reinforce_credit_and_metric_rewards_need_no_rollouts_or_discriminator() {
     let sandbox = Sandbox::new();
     let run = train(
@@ -322,24 +341,80 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
         assert!(message.contains(expected), "case {i}: {message}");
         assert!(!out.exists(), "case {i} left a run directory");
     }
-    // A pair discriminator on an unconditional task names what it needs.
-    let out = sandbox.path().join("unconditional");
-    let message = sandbox
-        .run(
-            &[
-                "train",
-                &config("smoke-text.yaml"),
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                "discriminator={plugin: pair-lab/pair-discriminators@^0.1, component: pair-cnn}",
-                "--set",
-                "training.mle.epochs=1",
-            ],
-            &[],
-        )
-        .clean_failure();
-    assert!(message.contains("conditional task"), "{message}");
+    // Components that cannot handle the task are refused before training
+    // starts: a pair discriminator or a reference reward on an
+    // unconditional task, a sequence discriminator on a conditional one.
+    let text = config("smoke-text.yaml");
+    let smoke = smoke();
+    let mismatches = [
+        (
+            &text,
+            "discriminator={plugin: pair-lab/pair-discriminators@^0.1, component: pair-cnn}",
+            "needs a conditional task",
+        ),
+        (
+            &text,
+            "reward={plugin: agon/rewards@^0.1, component: rouge-l}",
+            "use it on a conditional task",
+        ),
+        (
+            &smoke,
+            "discriminator={plugin: seqgan-lab/cnn-discriminator@^0.1}",
+            "choose one for a conditional task",
+        ),
+    ];
+    for (i, (config, set, expected)) in mismatches.into_iter().enumerate() {
+        let out = sandbox.path().join(format!("mismatch{i}"));
+        let message = sandbox
+            .run(
+                &[
+                    "train",
+                    config,
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--set",
+                    set,
+                ],
+                &[],
+            )
+            .clean_failure();
+        assert!(message.contains(expected), "case {i}: {message}");
+        assert!(!out.exists(), "case {i} left a run directory");
+    }
+    // Bad evaluation settings and reference files name the key or the line.
+    // 60 lines, like the test set, the first one empty.
+    let gap = sandbox.write("refs.txt", &format!("\n{}", "a reference\n".repeat(59)));
+    for (set, expected) in [
+        (
+            "task.evaluation={metrics: []}".to_string(),
+            "task.evaluation.metrics is empty".to_string(),
+        ),
+        (
+            "task.evaluation={beam_size: 0}".to_string(),
+            "task.evaluation.beam_size must be at least 1".to_string(),
+        ),
+        (
+            format!("task.extra_references=[{}]", gap.display()),
+            "refs.txt:1: empty line".to_string(),
+        ),
+    ] {
+        let out = sandbox.path().join("bad-eval");
+        let message = sandbox
+            .run(
+                &[
+                    "train",
+                    &smoke,
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--set",
+                    &set,
+                ],
+                &[],
+            )
+            .clean_failure();
+        assert!(message.contains(&expected), "{set}: {message}");
+        assert!(!out.exists());
+    }
     assert!(
         fixtures.join("NOTICE.md").is_file(),
         "the licence notice travels with the data"

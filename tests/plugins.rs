@@ -111,6 +111,9 @@ fn a_panicking_plugin_returns_an_error_and_the_host_carries_on() {
     };
 
     let mut reward = (faulty.module.new_reward())(RStr::from_str("panics"), &context).unwrap();
+    // The fixture behaves on its first call (the host's pre-run probe) and
+    // panics from the second on.
+    assert_eq!(reward.rewards(&input).unwrap().as_slice(), [1.0]);
     let error = reward.rewards(&input).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Panic);
     assert!(error.message().contains("index out of bounds"), "{error}");

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use abi_stable::std_types::ROption;
 use agon_registry::{Registry, ResolvedComponent};
-use agon_sdk::{ComponentKind, VocabInfo};
+use agon_sdk::{Batch, ComponentKind, RewardInput, TokenBatch, VocabInfo};
 use anyhow::{anyhow, bail, Context};
 
 use crate::{
@@ -206,6 +206,89 @@ enum Prepared {
     Conditional(ParallelData),
 }
 
+/// One training example (target, and source for conditional tasks) for the
+/// probes: the oracle's data may not exist yet, so any sequence of ids.
+fn first_example(prepared: &Prepared, max_len: u32) -> Batch {
+    match prepared {
+        Prepared::Oracle { train, .. } => Batch::unconditional(TokenBatch::from_rows(
+            &[train
+                .as_ref()
+                .and_then(|t| t.first().cloned())
+                .unwrap_or_else(|| vec![0; max_len as usize])],
+            0,
+        )),
+        Prepared::Text(data) => Batch::unconditional(TokenBatch::from_rows(&data.train[..1], 0)),
+        Prepared::Conditional(data) => Batch::conditional(
+            TokenBatch::from_rows(&data.train_targets[..1], 0),
+            TokenBatch::from_rows(&data.train_sources[..1], 0),
+        ),
+    }
+}
+
+/// Scores one training example with a throwaway instance of the
+/// discriminator, before the run directory exists: a discriminator that
+/// cannot score this task's batches (an unconditional one on a translation
+/// task, a pair discriminator without sources) is refused now, not after
+/// MLE pretraining. (A throwaway instance, so the run's own discriminator
+/// starts untouched.)
+fn probe_discriminator(
+    resolved: &ResolvedComponent,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+    example: &Batch,
+) -> anyhow::Result<()> {
+    let spec = config.discriminator.as_ref().expect("resolved from it");
+    let mut probe = Discriminator::new(resolved, spec, "discriminator", shared, 2)?;
+    probe.probabilities(example).map(drop).with_context(|| {
+        format!(
+            "the discriminator ({}) cannot score this task's training data; choose one for a {} task",
+            resolved.label(),
+            task_kind_name(config.task.kind)
+        )
+    })
+}
+
+/// The same for the reward: a reference reward (`sentence-bleu`, `rouge-l`,
+/// `mixture`) on a task without references is refused now.
+fn probe_reward(
+    resolved: &ResolvedComponent,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+    example: &Batch,
+) -> anyhow::Result<()> {
+    let spec = config.reward.as_ref().expect("resolved from it");
+    let mut probe = Reward::new(resolved, spec, "reward", shared, 3)?;
+    probe.set_corpus(&example.targets)?;
+    let input = RewardInput {
+        sequences: example.targets.clone(),
+        sources: example.sources.clone(),
+        references: match &example.sources {
+            ROption::RSome(_) => ROption::RSome(example.targets.clone()),
+            ROption::RNone => ROption::RNone,
+        },
+        discriminator: if probe.needs_discriminator {
+            ROption::RSome(vec![0.5f32; example.targets.rows()].into())
+        } else {
+            ROption::RNone
+        },
+    };
+    probe.rewards(&input).map(drop).with_context(|| {
+        format!(
+            "the reward ({}) cannot score this task's sequences; choose one for a {} task",
+            resolved.label(),
+            task_kind_name(config.task.kind)
+        )
+    })
+}
+
+fn task_kind_name(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::SyntheticOracle => "synthetic-oracle",
+        TaskKind::Text => "text",
+        TaskKind::Conditional => "conditional",
+    }
+}
+
 /// Builds every component and the task of `config` (checked when it was
 /// loaded). `saved`:
 /// the vocabulary of the run being resumed (the data must still give it).
@@ -287,9 +370,11 @@ pub fn build(
 
     let (generator, resolved) = build_generator(&mut registry, config, &shared)?;
     record("generator", &resolved);
+    let example = first_example(&prepared, shape.max_len);
     let discriminator = match build_discriminator(&mut registry, config, &shared)? {
         Some((discriminator, resolved)) => {
             record("discriminator", &resolved);
+            probe_discriminator(&resolved, config, &shared, &example)?;
             Some(discriminator)
         }
         None => None,
@@ -297,6 +382,7 @@ pub fn build(
     let reward = match build_reward(&mut registry, config, &shared)? {
         Some((reward, resolved)) => {
             record("reward", &resolved);
+            probe_reward(&resolved, config, &shared, &example)?;
             Some(reward)
         }
         None => None,

@@ -113,13 +113,14 @@ pub struct EvalArgs {
     /// first model: the end-of-MLE snapshot when it has one).
     #[arg(required = true)]
     pub run_dirs: Vec<PathBuf>,
-    /// Samples per model (default: the task's eval_samples).
+    /// Samples per model (text tasks; default: the task's eval_samples), or
+    /// test sources decoded (conditional tasks; default: all of them).
     #[arg(long)]
     pub samples: Option<usize>,
-    /// Sampling temperature of the metric table.
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f32,
-    /// Comma-separated temperatures for the quality–diversity sweep, e.g.
+    /// Sampling temperature of the metric table (text tasks; default 1).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Text tasks: comma-separated temperatures for the quality–diversity sweep, e.g.
     /// 0.5,0.7,1.0,1.3 (plots BLEU against Self-BLEU for each model).
     #[arg(long)]
     pub temperatures: Option<String>,

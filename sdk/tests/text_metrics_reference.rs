@@ -3,8 +3,7 @@
 //! and rouge-score 0.1.2: `fixtures/make_text_metric_fixture.py`).
 
 use agon_sdk::metrics::{
-    corpus_bleu_13a, rouge, rouge_multi, sacrebleu, tokenize_13a, BleuStats, Rouge,
-    SacreBleuSettings,
+    corpus_bleu_13a, sacrebleu, tokenize_13a, BleuStats, Rouge, RougeMetric, SacreBleuSettings,
 };
 use serde_json::Value;
 
@@ -102,18 +101,38 @@ fn assert_rouge(ours: &Rouge, expected: &Value, what: &str) {
 #[test]
 fn rouge_matches_rouge_score_for_one_and_several_references() {
     let fixture = fixture();
+    let metric = RougeMetric::new(false);
     for (i, case) in fixture["rouge"].as_array().unwrap().iter().enumerate() {
         let prediction = case["prediction"].as_str().unwrap();
         let references = strings(&case["references"]);
         assert_rouge(
-            &rouge(&references[0], prediction),
+            &metric.score(&references[0], prediction),
             &case["single"],
             &format!("case {i}"),
         );
         assert_rouge(
-            &rouge_multi(&references, prediction),
+            &metric.score_multi(&references, prediction),
             &case["multi"],
             &format!("case {i}, {} references", references.len()),
         );
+    }
+}
+
+#[test]
+fn stemmed_rouge_matches_rouge_score() {
+    let fixture = fixture();
+    let (plain, stemmed) = (RougeMetric::new(false), RougeMetric::new(true));
+    let cases = fixture["rouge_stemmed"].as_array().unwrap();
+    for (i, case) in cases.iter().enumerate() {
+        let prediction = case["prediction"].as_str().unwrap();
+        let references = strings(&case["references"]);
+        let score = stemmed.score_multi(&references, prediction);
+        assert_rouge(&score, &case["multi"], &format!("stemmed case {i}"));
+        // The last three cases pair different forms of the same words: the
+        // stemmer, not only the tokenizer, decides them.
+        if i + 3 >= cases.len() {
+            let unstemmed = plain.score_multi(&references, prediction);
+            assert!(score.rouge1.f1 > unstemmed.rouge1.f1, "case {i}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use crate::{cli::EvalArgs, eval};
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let temperatures = parse_temperatures(args.temperatures.as_deref())?;
     anyhow::ensure!(
-        args.temperature.is_finite() && args.temperature > 0.0,
+        args.temperature.is_none_or(|t| t.is_finite() && t > 0.0),
         "--temperature must be a positive number"
     );
     anyhow::ensure!(args.samples != Some(0), "--samples must be at least 1");

@@ -187,7 +187,8 @@ impl Default for BleuConfig {
 pub enum ConditionalMetric {
     /// sacreBLEU corpus BLEU (13a; `case:lc` when the tokenizer lower-cases).
     Bleu,
-    /// rouge-score ROUGE-1/2/L F1 (best over the references).
+    /// rouge-score ROUGE-1/2/L F1 (best over the references; stemmed with
+    /// `rouge_stemmer`).
     Rouge,
     /// distinct-1 and distinct-2 of all outputs (Li et al. 2016).
     Distinct,
@@ -203,6 +204,9 @@ pub struct ConditionalEvaluation {
     pub beam_size: u32,
     /// Beam scores are `log p / length^length_penalty`.
     pub length_penalty: f32,
+    /// ROUGE with rouge-score's Porter stemming (`use_stemmer=True`), as
+    /// many summarization papers report it.
+    pub rouge_stemmer: bool,
 }
 
 impl Default for ConditionalEvaluation {
@@ -211,6 +215,7 @@ impl Default for ConditionalEvaluation {
             metrics: vec![ConditionalMetric::Bleu],
             beam_size: 1,
             length_penalty: 1.0,
+            rouge_stemmer: false,
         }
     }
 }
@@ -268,6 +273,21 @@ impl TaskConfig {
             "task.{} does not apply to a task of kind {kind}; remove it",
             set.join(", task.")
         );
+        if let Some(evaluation) = &self.evaluation {
+            anyhow::ensure!(
+                !evaluation.metrics.is_empty(),
+                "task.evaluation.metrics is empty; name at least one of bleu, rouge, distinct"
+            );
+            anyhow::ensure!(
+                evaluation.beam_size >= 1,
+                "task.evaluation.beam_size must be at least 1 (1 = greedy decoding)"
+            );
+            anyhow::ensure!(
+                evaluation.length_penalty.is_finite() && evaluation.length_penalty >= 0.0,
+                "task.evaluation.length_penalty must be a number ≥ 0, got {}",
+                evaluation.length_penalty
+            );
+        }
         Ok(())
     }
 }

@@ -1,25 +1,27 @@
 //! `agon eval` for conditional tasks: every model decodes the same test
 //! sources (greedy or beam, as the task's `evaluation` says; no randomness,
 //! so output `i` of each model answers source `i` and the pairs are
-//! matched), scored with sacreBLEU, ROUGE and distinct-n; paired bootstrap
-//! tests of every metric against the first model. Corpus-level metrics
-//! (BLEU, distinct-n) are recomputed on each resample from per-sentence
-//! statistics, as sacreBLEU's `--paired-bs` does; ROUGE is a mean of
-//! per-sentence F1.
+//! matched), scored with sacreBLEU, ROUGE and distinct-n; paired tests of
+//! every metric against the first model. BLEU is a paired bootstrap that
+//! recomputes corpus BLEU on each resample from per-sentence sufficient
+//! statistics, as sacreBLEU's `--paired-bs` does; ROUGE a paired bootstrap
+//! of the mean per-sentence F1; distinct-n, which counts each n-gram once
+//! however many outputs hold it (so a resample that repeats outputs biases
+//! it), a paired approximate-randomisation test.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::bail;
 
 use super::{
-    significance::{paired_bootstrap, paired_bootstrap_of},
+    significance::{paired_bootstrap, paired_bootstrap_of, paired_randomisation_of},
     Comparison, EvalSettings, Evaluation, Model, ModelScores,
 };
 use crate::{
     assemble::{load_run_generator, open_config, saved_vocabulary, VOCAB_FILE},
     config::{ConditionalMetric, ExperimentConfig},
     task::{
-        conditional::{corpus_bleu_of, distinct_of, OutputScores},
+        conditional::{corpus_bleu_of, OutputScores},
         ConditionalTask, ParallelData,
     },
 };
@@ -34,6 +36,67 @@ fn load_task(model: &Model) -> anyhow::Result<(ExperimentConfig, ConditionalTask
     )?;
     let task = ConditionalTask::new(data, config.task.evaluation.clone().unwrap_or_default(), 0);
     Ok((config, task))
+}
+
+/// The n-grams of two models' outputs as dense ids, so distinct-n of any
+/// mix of the two (a randomisation test swaps outputs pair by pair) costs
+/// one pass over ids. Built from the tokens as spelled, not their ids: two
+/// runs compared may have different vocabularies, where one id names two
+/// words.
+struct SwappableNgrams {
+    a: Vec<Vec<u32>>,
+    b: Vec<Vec<u32>>,
+    kinds: usize,
+}
+
+impl SwappableNgrams {
+    fn new(a: &[Vec<String>], b: &[Vec<String>], n: usize) -> Self {
+        let mut ids: HashMap<&[String], u32> = HashMap::new();
+        let mut interned = [Vec::new(), Vec::new()];
+        for (side, outputs) in interned.iter_mut().zip([a, b]) {
+            for output in outputs {
+                let grams = output
+                    .windows(n)
+                    .map(|gram| {
+                        let next = ids.len() as u32;
+                        *ids.entry(gram).or_insert(next)
+                    })
+                    .collect();
+                side.push(grams);
+            }
+        }
+        let [a, b] = interned;
+        SwappableNgrams {
+            a,
+            b,
+            kinds: ids.len(),
+        }
+    }
+
+    /// distinct-n of model b's side (`b_side`) or a's after the swaps.
+    fn distinct(&self, swapped: &[bool], b_side: bool) -> f64 {
+        let mut seen = vec![false; self.kinds];
+        let (mut unique, mut total) = (0usize, 0usize);
+        for (i, &swap) in swapped.iter().enumerate() {
+            let grams = if b_side != swap {
+                &self.b[i]
+            } else {
+                &self.a[i]
+            };
+            total += grams.len();
+            for &gram in grams {
+                if !seen[gram as usize] {
+                    seen[gram as usize] = true;
+                    unique += 1;
+                }
+            }
+        }
+        if total == 0 {
+            0.0
+        } else {
+            unique as f64 / total as f64
+        }
+    }
 }
 
 /// The paired tests of `model` against `baseline` on every metric.
@@ -65,11 +128,11 @@ fn compare(
             }
             ConditionalMetric::Distinct => {
                 for order in [1, 2] {
+                    let grams = SwappableNgrams::new(&a.output_tokens, &b.output_tokens, order);
                     tests.push((
                         format!("distinct{order}"),
-                        paired_bootstrap_of(n, settings.resamples, seed, |indices| {
-                            distinct_of(&b.output_ids, indices.iter().copied(), order)
-                                - distinct_of(&a.output_ids, indices.iter().copied(), order)
+                        paired_randomisation_of(n, settings.resamples, seed, |swapped| {
+                            grams.distinct(swapped, true) - grams.distinct(swapped, false)
                         }),
                     ));
                 }
@@ -101,13 +164,17 @@ pub fn evaluate(
     let mut sources = 0;
     for model in models {
         let (config, mut task) = load_task(model)?;
-        if config.task.test_source != first.task.test_source
-            || config.task.test_data != first.task.test_data
-            || config.task.tokenizer != first.task.tokenizer
-            || config.task.evaluation != first.task.evaluation
+        let (a, b) = (&config.task, &first.task);
+        if a.test_source != b.test_source
+            || a.test_data != b.test_data
+            || a.extra_references != b.extra_references
+            || a.max_source_len != b.max_source_len
+            || a.max_len != b.max_len
+            || a.tokenizer != b.tokenizer
+            || a.evaluation != b.evaluation
         {
             bail!(
-                "{} is not a run on the test set, tokenizer and evaluation settings of the first run; agon eval compares runs of one task",
+                "{} is not a run on the test set, references, lengths, tokenizer and evaluation settings of the first run; agon eval compares runs of one task",
                 model.run_dir.display()
             );
         }
@@ -142,7 +209,15 @@ pub fn evaluate(
                 ));
             }
             if task.evaluation.metrics.contains(&ConditionalMetric::Rouge) {
-                notes.push(format!("rouge1/rouge2/rouge_l: rouge-score F1 (no stemming), best of {} reference(s), averaged", task.data.references.len()));
+                let stemming = if task.evaluation.rouge_stemmer {
+                    "Porter stemming"
+                } else {
+                    "no stemming"
+                };
+                notes.push(format!(
+                    "rouge1/rouge2/rouge_l: rouge-score F1 ({stemming}), best of {} reference(s), averaged",
+                    task.data.references.len()
+                ));
             }
             if task
                 .evaluation
@@ -153,7 +228,7 @@ pub fn evaluate(
             }
             notes.push("nll_test: per-token NLL of the test targets given their sources (nats, EOS included)".into());
             notes.push(
-                "paired tests: bootstrap over test sources; corpus metrics recomputed per resample"
+                "paired tests over test sources: bootstrap of corpus BLEU (recomputed per resample), bootstrap of mean ROUGE F1, approximate randomisation for distinct-n"
                     .into(),
             );
             metrics_used = task.evaluation.metrics.clone();
@@ -192,4 +267,35 @@ pub fn evaluate(
         sweep: Vec::new(),
         outputs: texts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(lines: &[&str]) -> Vec<Vec<String>> {
+        lines
+            .iter()
+            .map(|l| l.split(' ').map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn swapped_distinct_n_counts_each_gram_once_across_both_models() {
+        let a = tokens(&["a b a b", "c d"]);
+        let b = tokens(&["a b c", "a b"]);
+        let grams = SwappableNgrams::new(&a, &b, 2);
+        // Unswapped: a has {ab, ba, cd} of 4 bigrams, b {ab, bc} of 3.
+        assert_eq!(grams.distinct(&[false, false], false), 3.0 / 4.0);
+        assert_eq!(grams.distinct(&[false, false], true), 2.0 / 3.0);
+        // Swapping the second pair: a side = "a b a b", "a b" → {ab, ba} of 4.
+        assert_eq!(grams.distinct(&[false, true], false), 2.0 / 4.0);
+        assert_eq!(grams.distinct(&[false, true], true), 3.0 / 3.0);
+        // The statistic agrees with the SDK's distinct-n on ids.
+        let ids: Vec<Vec<u32>> = vec![vec![0, 1, 0, 1], vec![2, 3]];
+        assert_eq!(
+            grams.distinct(&[false, false], false),
+            agon_sdk::metrics::distinct_n(&ids, 2)
+        );
+    }
 }

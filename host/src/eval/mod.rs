@@ -42,12 +42,20 @@ pub struct Model {
 /// The models of `run_dirs`: each run's end-of-MLE snapshot (if it has one),
 /// then its latest checkpoint.
 pub fn models(run_dirs: &[PathBuf]) -> Vec<Model> {
-    let mut models = Vec::new();
-    for run_dir in run_dirs {
-        let name = run_dir
+    let base_name = |run_dir: &PathBuf| {
+        run_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| run_dir.display().to_string());
+            .unwrap_or_else(|| run_dir.display().to_string())
+    };
+    let mut names: Vec<String> = run_dirs.iter().map(base_name).collect();
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    if unique.len() < names.len() {
+        // Two runs of one name (from different directories): label by path.
+        names = run_dirs.iter().map(|d| d.display().to_string()).collect();
+    }
+    let mut models = Vec::new();
+    for (run_dir, name) in run_dirs.iter().zip(names) {
         if crate::train::checkpoint::snapshot_dir(run_dir, "mle").exists() {
             models.push(Model {
                 label: format!("{name}/mle"),
@@ -68,7 +76,8 @@ pub fn models(run_dirs: &[PathBuf]) -> Vec<Model> {
 pub struct EvalSettings {
     /// Samples per model (default: the first run's `task.eval_samples`).
     pub samples: Option<usize>,
-    pub temperature: f32,
+    /// Text tasks (default 1).
+    pub temperature: Option<f32>,
     /// The quality–diversity sweep (empty: none).
     pub temperatures: Vec<f32>,
     pub seed: Option<u64>,
@@ -169,8 +178,12 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     };
     let first_config = crate::assemble::open_config(&first.run_dir)?;
     if first_config.task.kind == TaskKind::Conditional {
+        if settings.temperature.is_some() || !settings.temperatures.is_empty() {
+            bail!("--temperature and --temperatures apply to text tasks; a conditional task's outputs are decoded, not sampled (choose the decoding with --beam-size)");
+        }
         return conditional::evaluate(models, settings, &first_config);
     }
+    let temperature = settings.temperature.unwrap_or(1.0);
     if settings.beam_size.is_some() {
         bail!("--beam-size applies to conditional tasks (translation, summarization, dialogue); text tasks are evaluated on samples");
     }
@@ -207,13 +220,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         }
         let task = loaded.text.as_mut().expect("text task");
         let max_len = run_shape(&loaded.config, Some(&task.data.vocabulary))?.max_len;
-        let drawn = sample_many(
-            &mut loaded.generator,
-            samples,
-            max_len,
-            settings.temperature,
-            seed,
-        )?;
+        let drawn = sample_many(&mut loaded.generator, samples, max_len, temperature, seed)?;
         let per_sample = task.score_samples(&drawn).per_sample;
         let mut metrics: BTreeMap<String, f64> = per_sample
             .iter()
@@ -273,7 +280,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     Ok(Evaluation {
         task: "text".into(),
         samples,
-        temperature: settings.temperature,
+        temperature,
         seed,
         notes: vec![
             "bleuN: NLTK sentence BLEU-N (uniform weights, smoothing method1) of each sample against the whole test set, averaged (Texygen)".into(),

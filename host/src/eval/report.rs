@@ -45,23 +45,21 @@ pub fn table(evaluation: &Evaluation) -> String {
         out.push('\n');
     }
     if !evaluation.comparisons.is_empty() {
-        out.push_str("\npaired bootstrap (model − baseline, 95% interval, two-sided p):\n");
+        out.push_str("\npaired tests (model − baseline, 95% interval, two-sided p):\n");
         for c in &evaluation.comparisons {
-            let p = if c.test.p_value <= 1.0 / c.test.resamples as f64 * 2.0 {
+            let p = if c.test.p_value <= 2.0 / c.test.resamples as f64 {
                 format!("< {:.0e}", 2.0 / c.test.resamples as f64)
             } else {
                 format!("{:.4}", c.test.p_value)
             };
+            let interval = match (c.test.ci_low, c.test.ci_high) {
+                (Some(low), Some(high)) => format!("[{low:+.4}, {high:+.4}]"),
+                _ => "(no interval)".to_string(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<12} {} − {}: {:+.4} [{:+.4}, {:+.4}]  p {p}  ({} pairs)",
-                c.metric,
-                c.model,
-                c.baseline,
-                c.test.mean_difference,
-                c.test.ci_low,
-                c.test.ci_high,
-                c.test.pairs
+                "  {:<12} {} − {}: {:+.4} {interval}  p {p}  ({}, {} pairs)",
+                c.metric, c.model, c.baseline, c.test.mean_difference, c.test.method, c.test.pairs
             );
         }
     }

@@ -7,17 +7,22 @@
 
 use rand::{Rng, SeedableRng};
 
-/// The result of a paired bootstrap test of mean(b − a) = 0.
+/// The result of a paired test of "model b scores the same as model a".
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PairedTest {
+    /// `paired bootstrap` or `approximate randomisation`.
+    pub method: &'static str,
     /// mean(b) − mean(a) (for [`paired_bootstrap_of`]: the statistic's
     /// difference on all pairs).
     pub mean_difference: f64,
-    /// 95% percentile-bootstrap interval of the difference.
-    pub ci_low: f64,
-    pub ci_high: f64,
-    /// Two-sided p-value: twice the share of resampled means on the far
-    /// side of zero (at least 1 / resamples).
+    /// 95% percentile-bootstrap interval of the difference (none for the
+    /// randomisation test).
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    /// Two-sided p-value. Bootstrap: twice the share of resampled
+    /// differences on the far side of zero (at least 1 / resamples).
+    /// Randomisation: the share of shuffles at least as extreme as the
+    /// observed difference, counting the observation itself.
     pub p_value: f64,
     pub resamples: usize,
     pub pairs: usize,
@@ -69,11 +74,53 @@ pub fn paired_bootstrap_of(
     let at_or_above = values.iter().filter(|&&m| m >= 0.0).count();
     let tail = at_or_below.min(at_or_above).max(1) as f64 / resamples as f64;
     PairedTest {
+        method: "paired bootstrap",
         mean_difference: observed,
-        ci_low: at(0.025),
-        ci_high: at(0.975),
+        ci_low: Some(at(0.025)),
+        ci_high: Some(at(0.975)),
         p_value: (2.0 * tail).min(1.0),
         resamples,
+        pairs: n,
+    }
+}
+
+/// Paired approximate randomisation (Riezler & Maxwell 2005), for
+/// statistics that neither average nor sum over pairs — distinct-n counts
+/// an n-gram once however many outputs hold it, so a bootstrap resample,
+/// which repeats outputs, biases it. Each shuffle swaps the two models'
+/// outputs of every pair with probability ½; `difference(swapped)` is the
+/// statistic of b minus that of a after the swaps (`swapped[i]`: pair i
+/// swapped).
+///
+/// # Panics
+/// If `n` is 0.
+pub fn paired_randomisation_of(
+    n: usize,
+    shuffles: usize,
+    seed: u64,
+    difference: impl Fn(&[bool]) -> f64,
+) -> PairedTest {
+    assert!(n > 0, "no pairs");
+    let observed = difference(&vec![false; n]);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let shuffles = shuffles.max(1);
+    let mut swapped = vec![false; n];
+    let mut extreme = 0usize;
+    for _ in 0..shuffles {
+        for slot in swapped.iter_mut() {
+            *slot = rng.random_bool(0.5);
+        }
+        if difference(&swapped).abs() >= observed.abs() - 1e-12 {
+            extreme += 1;
+        }
+    }
+    PairedTest {
+        method: "approximate randomisation",
+        mean_difference: observed,
+        ci_low: None,
+        ci_high: None,
+        p_value: (extreme + 1) as f64 / (shuffles + 1) as f64,
+        resamples: shuffles,
         pairs: n,
     }
 }
@@ -92,7 +139,7 @@ mod tests {
             .collect();
         let test = paired_bootstrap(&a, &shifted, 2000, 1);
         assert!((test.mean_difference - 0.05).abs() < 1e-9);
-        assert!(test.p_value < 0.01 && test.ci_low > 0.0, "{test:?}");
+        assert!(test.p_value < 0.01 && test.ci_low > Some(0.0), "{test:?}");
         // Differences of ±0.1 in equal numbers: mean 0, not significant.
         let noisy: Vec<f64> = a
             .iter()
@@ -101,7 +148,7 @@ mod tests {
             .collect();
         let test = paired_bootstrap(&a, &noisy, 2000, 1);
         assert!(
-            test.p_value > 0.2 && test.ci_low < 0.0 && test.ci_high > 0.0,
+            test.p_value > 0.2 && test.ci_low < Some(0.0) && test.ci_high > Some(0.0),
             "{test:?}"
         );
     }
@@ -117,7 +164,7 @@ mod tests {
         let num_b: Vec<f64> = num_a.iter().map(|x| x * 2.0).collect();
         let test = paired_bootstrap_of(50, 500, 3, |idx| ratio(&num_b, idx) - ratio(&num_a, idx));
         assert!((test.mean_difference - 0.245).abs() < 1e-12, "{test:?}");
-        assert!(test.ci_low > 0.1 && test.p_value < 0.01, "{test:?}");
+        assert!(test.ci_low > Some(0.1) && test.p_value < 0.01, "{test:?}");
         // The mean-difference test is the same bootstrap of a mean.
         let a = [0.1, 0.4, 0.3, 0.9];
         let b = [0.2, 0.5, 0.1, 1.0];
@@ -125,6 +172,32 @@ mod tests {
             idx.iter().map(|&i| b[i] - a[i]).sum::<f64>() / idx.len() as f64
         });
         assert_eq!(mean, paired_bootstrap(&a, &b, 200, 9));
+    }
+
+    #[test]
+    fn randomisation_finds_a_consistent_difference_and_not_noise() {
+        // b is a plus 1 on every pair: every swap set but the empty one
+        // shrinks |b − a|.
+        let a: Vec<f64> = (0..60).map(|i| (i % 7) as f64).collect();
+        let b: Vec<f64> = a.iter().map(|x| x + 1.0).collect();
+        let mean_difference = |x: &[f64], y: &[f64], swapped: &[bool]| {
+            let total: f64 = (0..x.len())
+                .map(|i| if swapped[i] { x[i] - y[i] } else { y[i] - x[i] })
+                .sum();
+            total / x.len() as f64
+        };
+        let test = paired_randomisation_of(60, 999, 4, |s| mean_difference(&a, &b, s));
+        assert_eq!(test.mean_difference, 1.0);
+        assert!((test.p_value - 1.0 / 1000.0).abs() < 1e-12, "{test:?}");
+        assert_eq!((test.ci_low, test.ci_high), (None, None));
+        // Two models that differ only by sign-symmetric noise.
+        let noisy: Vec<f64> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x + if i % 2 == 0 { 0.5 } else { -0.5 })
+            .collect();
+        let test = paired_randomisation_of(60, 999, 4, |s| mean_difference(&a, &noisy, s));
+        assert!(test.p_value > 0.5, "{test:?}");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!   when the tokenizer lower-cases, so a lower-case system is not punished
 //!   for case it never produces), on the detokenised outputs against the raw
 //!   reference lines, every reference file a stream;
-//! * `rouge1`, `rouge2`, `rouge_l`: rouge-score's F1 (no stemming), best
+//! * `rouge1`, `rouge2`, `rouge_l`: rouge-score's F1 (stemmed when
+//!   `evaluation.rouge_stemmer` says so), best
 //!   over the references (`score_multi`), averaged over sentences;
 //! * `distinct1`, `distinct2`: distinct n-grams / all n-grams of the outputs;
 //! * `nll_test`: the generator's per-token NLL of the test targets given
@@ -23,7 +24,7 @@ use std::{
 };
 
 use agon_sdk::{
-    metrics::{distinct_n, rouge_multi, BleuStats, SacreBleuSettings},
+    metrics::{distinct_n, BleuStats, RougeMetric, SacreBleuSettings},
     VocabInfo,
 };
 use anyhow::{anyhow, bail};
@@ -80,14 +81,23 @@ fn check_aligned(a: (&Path, usize), b: (&Path, usize)) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The raw lines of a reference file.
+/// The raw lines of a reference file (an empty reference would count as a
+/// zero-length reference in BLEU's brevity penalty: refused).
 fn raw_lines(path: &Path) -> anyhow::Result<Vec<String>> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow!("cannot read data file {}: {e}", path.display()))?;
-    Ok(crate::data::utf8_text(&bytes, path)?
+    let lines: Vec<String> = crate::data::utf8_text(&bytes, path)?
         .lines()
         .map(str::to_string)
-        .collect())
+        .collect();
+    if let Some(i) = lines.iter().position(|l| l.trim().is_empty()) {
+        bail!(
+            "data file {}:{}: empty line; every line must hold one reference (remove the line and its source)",
+            path.display(),
+            i + 1
+        );
+    }
+    Ok(lines)
 }
 
 impl ParallelData {
@@ -201,12 +211,18 @@ impl ParallelData {
             .iter()
             .map(|l| encode(l, source_tokens))
             .collect();
-        let (nll_sources, nll_targets) = test_sources
+        let (nll_sources, nll_targets): (Vec<_>, Vec<_>) = test_sources
             .iter()
             .zip(&test_target_lines)
             .filter(|(_, target)| target.len() <= max_tokens)
             .map(|(source, target)| (source.clone(), encode(target, max_tokens)))
             .unzip();
+        if nll_targets.is_empty() {
+            bail!(
+                "data file {}: no test target fits in task.max_len = {max_len} (NLL-test would have nothing to score); raise task.max_len",
+                test_path.display()
+            );
+        }
         Ok(ParallelData {
             train_sources: train_sources
                 .iter()
@@ -257,6 +273,9 @@ pub struct OutputScores {
     pub outputs: Vec<String>,
     /// The outputs' ids without EOS (distinct-n).
     pub output_ids: Vec<Vec<u32>>,
+    /// The same as the vocabulary spells them: what outputs of runs with
+    /// different vocabularies are compared by.
+    pub output_tokens: Vec<Vec<String>>,
     /// sacreBLEU sufficient statistics per sentence (`bleu` metric).
     pub bleu: Vec<BleuStats>,
     /// ROUGE-1/2/L F1 per sentence (`rouge` metric).
@@ -270,12 +289,6 @@ pub fn corpus_bleu_of(stats: &[BleuStats], indices: impl Iterator<Item = usize>)
         total.add(&stats[i]);
     }
     total.score().score
-}
-
-/// Distinct-n of some outputs.
-pub fn distinct_of(outputs: &[Vec<u32>], indices: impl Iterator<Item = usize>, n: usize) -> f64 {
-    let chosen: Vec<&[u32]> = indices.map(|i| outputs[i].as_slice()).collect();
-    distinct_n(&chosen, n)
 }
 
 impl OutputScores {
@@ -296,10 +309,7 @@ impl OutputScores {
                 }
                 ConditionalMetric::Distinct => {
                     for n in [1, 2] {
-                        values.insert(
-                            format!("distinct{n}"),
-                            distinct_of(&self.output_ids, all(), n),
-                        );
+                        values.insert(format!("distinct{n}"), distinct_n(&self.output_ids, n));
                     }
                 }
             }
@@ -346,15 +356,25 @@ impl ConditionalTask {
             .collect();
         let mut scores = OutputScores {
             output_ids: outputs.iter().map(|o| hypothesis(o).to_vec()).collect(),
+            output_tokens: outputs
+                .iter()
+                .map(|o| {
+                    hypothesis(o)
+                        .iter()
+                        .map(|&id| self.data.vocabulary.token(id).to_string())
+                        .collect()
+                })
+                .collect(),
             ..OutputScores::default()
         };
         if self.evaluation.metrics.contains(&ConditionalMetric::Bleu) {
             scores.bleu = self.data.sacrebleu().sentence_stats(&texts, &references);
         }
         if self.evaluation.metrics.contains(&ConditionalMetric::Rouge) {
+            let metric = RougeMetric::new(self.evaluation.rouge_stemmer);
             for (i, text) in texts.iter().enumerate() {
                 let refs: Vec<&str> = references.iter().map(|stream| stream[i]).collect();
-                let rouge = rouge_multi(&refs, text);
+                let rouge = metric.score_multi(&refs, text);
                 for (name, value) in [
                     ("rouge1", rouge.rouge1.f1),
                     ("rouge2", rouge.rouge2.f1),
@@ -432,7 +452,7 @@ mod tests {
                 ("train.src", "ein hund läuft schnell\neine katze\n"),
                 ("train.tgt", "a dog runs\na cat\n"),
                 ("test.src", "ein vogel singt laut\n"),
-                ("test.tgt", "A bird sings.\n"),
+                ("test.tgt", "a cat\n"),
             ],
         );
         let data = ParallelData::load(&config(dir.path(), "max_source_len: 3\n"), None).unwrap();
@@ -444,9 +464,17 @@ mod tests {
         assert_eq!(data.decode(&data.train_sources[0]), "ein hund");
         assert_eq!(data.decode(&data.train_targets[1]), "a cat");
         assert_eq!(data.test_sources[0][1], vocabulary::UNK);
-        assert_eq!(data.references, vec![vec!["A bird sings.".to_string()]]);
-        // The test target has 4 tokens: it does not fit max_len 4 − 1.
-        assert!(data.nll_targets.is_empty());
+        assert_eq!(data.references, vec![vec!["a cat".to_string()]]);
+        assert_eq!(data.decode(&data.nll_targets[0]), "a cat");
+        // No test target fits: NLL-test would score nothing.
+        write_files(dir.path(), &[("test.tgt", "A bird sings loudly.\n")]);
+        let err = ParallelData::load(&config(dir.path(), "max_source_len: 3\n"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no test target fits in task.max_len = 4"),
+            "{err}"
+        );
     }
 
     #[test]

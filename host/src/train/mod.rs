@@ -230,7 +230,7 @@ impl Trainer {
 
     fn eval_due(&self, done: usize, total: usize) -> bool {
         let every = self.config.training.eval_every;
-        done == total || (every > 0 && done % every == 0)
+        done == total || (every > 0 && done.is_multiple_of(every))
     }
 
     /// Evaluates, logs a metrics row, redraws the learning curve.

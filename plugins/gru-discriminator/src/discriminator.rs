@@ -93,7 +93,7 @@ impl DiscriminatorImpl for GruDiscriminator {
             &mut rng_from_seed(options.seed),
         )?;
         let logits = self.network.logits(&features)?;
-        let loss = candle_nn::loss::binary_cross_entropy_with_logit(&logits, &batch.labels)?;
+        let loss = agon_sdk::toolkit::bce_with_logits(&logits, &batch.labels)?;
         let predicted = logits.ge(0.0)?.to_dtype(DType::F32)?;
         let accuracy = predicted
             .eq(&batch.labels)?

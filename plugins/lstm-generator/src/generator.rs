@@ -5,7 +5,7 @@ use std::path::Path;
 use agon_sdk::{
     toolkit::{
         derive_seed, device_for, reinitialize, rng_from_seed, sample_from_logits, teacher_forcing,
-        SeededInit, Trainable,
+        tensor_like, SeededInit, Trainable,
     },
     Batch, GeneratorImpl, MleOptions, PluginContext, PluginError, PluginResult, Policy,
     RolloutRequest, SampleRequest, StepOptions, StepStats, TokenBatch,
@@ -349,18 +349,8 @@ impl GeneratorImpl for LstmGenerator {
         let tensors = self.params.load(&file)?;
         let mut rollout = Vec::with_capacity(6);
         for (i, current) in self.policy.tensors().into_iter().enumerate() {
-            let t = tensors.get(&format!("rollout.{i}")).ok_or_else(|| {
-                PluginError::io(format!("{} has no rollout weights", file.display()))
-            })?;
-            if t.dims() != current.dims() {
-                return Err(PluginError::io(format!(
-                    "{}: rollout tensor {i} has shape {:?}, expected {:?}",
-                    file.display(),
-                    t.dims(),
-                    current.dims()
-                )));
-            }
-            rollout.push(t.clone());
+            let key = format!("rollout.{i}");
+            rollout.push(tensor_like(&tensors, &key, current.dims(), &file)?.clone());
         }
         self.rollout = LstmWeights::from_tensors(
             rollout

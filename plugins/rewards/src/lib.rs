@@ -19,7 +19,7 @@ use agon_sdk::{
 
 pub use bleu::{BleuReward, BleuRewardConfig};
 pub use discriminator::{DiscriminatorReward, Transform};
-pub use reference::{Metric, ReferenceReward, ReferenceRewardConfig};
+pub use reference::{Metric, MetricRewardConfig, MixtureConfig, ReferenceReward};
 
 /// The library.
 pub struct RewardsLibrary;
@@ -60,19 +60,19 @@ impl PluginLibrary for RewardsLibrary {
                 ComponentKind::Reward,
                 "sentence-bleu",
                 "Sentence BLEU of each sequence against its own reference (conditional tasks)",
-                &ReferenceRewardConfig::default(),
+                &MetricRewardConfig::default(),
             ),
             ComponentInfo::new(
                 ComponentKind::Reward,
                 "rouge-l",
                 "ROUGE-L F1 of each sequence against its own reference (conditional tasks)",
-                &ReferenceRewardConfig::default(),
+                &MetricRewardConfig::default(),
             ),
             ComponentInfo::new(
                 ComponentKind::Reward,
                 "mixture",
                 "lambda * D + (1 - lambda) * metric (sentence-bleu or rouge-l) against the reference",
-                &ReferenceRewardConfig::default(),
+                &MixtureConfig::default(),
             ),
         ]
     }
@@ -84,18 +84,13 @@ impl PluginLibrary for RewardsLibrary {
             "maligan" => Transform::MaliGan,
             "bleu" => return Ok(Box::new(BleuReward::new(context.config()?)?)),
             "sentence-bleu" => {
-                return Ok(Box::new(ReferenceReward::new(
-                    Some(Metric::SentenceBleu),
+                return Ok(Box::new(ReferenceReward::metric(
+                    Metric::SentenceBleu,
                     context,
                 )?))
             }
-            "rouge-l" => {
-                return Ok(Box::new(ReferenceReward::new(
-                    Some(Metric::RougeL),
-                    context,
-                )?))
-            }
-            "mixture" => return Ok(Box::new(ReferenceReward::new(None, context)?)),
+            "rouge-l" => return Ok(Box::new(ReferenceReward::metric(Metric::RougeL, context)?)),
+            "mixture" => return Ok(Box::new(ReferenceReward::mixture(context)?)),
             other => {
                 return Err(agon_sdk::author::unknown_component::<Self>(
                     ComponentKind::Reward,

@@ -27,28 +27,48 @@ pub enum Metric {
     RougeL,
 }
 
-/// Configuration of `sentence-bleu`, `rouge-l` and `mixture`.
+/// Configuration of `sentence-bleu` and `rouge-l`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ReferenceRewardConfig {
-    /// The metric (`mixture` only; the other two components fix it).
-    pub metric: Metric,
-    /// Weight λ of the discriminator's probability in `mixture` (0 = the
-    /// metric alone, 1 = D alone).
-    pub lambda: f32,
-    /// Highest BLEU n-gram order, uniform weights.
+pub struct MetricRewardConfig {
+    /// Highest BLEU n-gram order, uniform weights (`sentence-bleu`).
     pub max_order: usize,
 }
 
-impl Default for ReferenceRewardConfig {
+impl Default for MetricRewardConfig {
     fn default() -> Self {
-        ReferenceRewardConfig {
+        MetricRewardConfig { max_order: 4 }
+    }
+}
+
+/// Configuration of `mixture`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MixtureConfig {
+    /// The metric mixed with D.
+    pub metric: Metric,
+    /// Weight λ of the discriminator's probability (0 = the metric alone,
+    /// 1 = D alone).
+    pub lambda: f32,
+    /// Highest BLEU n-gram order, uniform weights (`metric: sentence-bleu`).
+    pub max_order: usize,
+}
+
+impl Default for MixtureConfig {
+    fn default() -> Self {
+        MixtureConfig {
             metric: Metric::SentenceBleu,
             lambda: 0.5,
             max_order: 4,
         }
     }
 }
+
+/// An id no vocabulary holds: what `<unk>` in an output is compared as, so
+/// an unknown word never matches the reference's `<unk>` (the evaluation
+/// metrics score against raw reference text, where it would not match
+/// either).
+const UNMATCHABLE: u32 = u32::MAX;
 
 /// A metric against each row's reference, optionally mixed with D.
 pub struct ReferenceReward {
@@ -57,26 +77,48 @@ pub struct ReferenceReward {
     lambda: Option<f32>,
     max_order: usize,
     eos: Option<u32>,
+    unk: Option<u32>,
 }
 
 impl ReferenceReward {
-    /// `metric: None` builds the mixture (its metric from the config).
-    pub fn new(metric: Option<Metric>, context: &PluginContext) -> PluginResult<Self> {
-        let config: ReferenceRewardConfig = context.config()?;
-        if config.max_order == 0 {
-            return Err(PluginError::config("max_order must be at least 1"));
-        }
+    /// `sentence-bleu` or `rouge-l`.
+    pub fn metric(metric: Metric, context: &PluginContext) -> PluginResult<Self> {
+        let config: MetricRewardConfig = context.config()?;
+        Self::build(metric, None, config.max_order, context)
+    }
+
+    /// `mixture`.
+    pub fn mixture(context: &PluginContext) -> PluginResult<Self> {
+        let config: MixtureConfig = context.config()?;
         if !(0.0..=1.0).contains(&config.lambda) {
             return Err(PluginError::config(format!(
                 "lambda must be in [0, 1], got {}",
                 config.lambda
             )));
         }
+        Self::build(
+            config.metric,
+            Some(config.lambda),
+            config.max_order,
+            context,
+        )
+    }
+
+    fn build(
+        metric: Metric,
+        lambda: Option<f32>,
+        max_order: usize,
+        context: &PluginContext,
+    ) -> PluginResult<Self> {
+        if max_order == 0 {
+            return Err(PluginError::config("max_order must be at least 1"));
+        }
         Ok(ReferenceReward {
-            metric: metric.unwrap_or(config.metric),
-            lambda: metric.is_none().then_some(config.lambda),
-            max_order: config.max_order,
+            metric,
+            lambda,
+            max_order,
             eos: context.vocab.eos.into_option(),
+            unk: context.vocab.unk.into_option(),
         })
     }
 
@@ -91,14 +133,25 @@ impl ReferenceReward {
     }
 
     /// The metric of `hypothesis` against `reference`, in [0, 1].
-    fn metric(&self, hypothesis: &[u32], reference: &[u32]) -> f64 {
-        let (hypothesis, reference) = (self.until_eos(hypothesis), self.until_eos(reference));
+    fn score(&self, hypothesis: &[u32], reference: &[u32]) -> f64 {
+        let hypothesis: Vec<u32> = self
+            .until_eos(hypothesis)
+            .iter()
+            .map(|&id| {
+                if Some(id) == self.unk {
+                    UNMATCHABLE
+                } else {
+                    id
+                }
+            })
+            .collect();
+        let reference = self.until_eos(reference);
         match self.metric {
             Metric::SentenceBleu => {
                 let references = BleuReferences::new(&[reference], self.max_order);
-                references.sentence_bleu(hypothesis)[self.max_order - 1]
+                references.sentence_bleu(&hypothesis)[self.max_order - 1]
             }
-            Metric::RougeL => rouge_l(reference, hypothesis).f1,
+            Metric::RougeL => rouge_l(reference, &hypothesis).f1,
         }
     }
 }
@@ -130,7 +183,7 @@ impl RewardImpl for ReferenceReward {
             .sequences
             .iter_rows()
             .zip(references.iter_rows())
-            .map(|(h, r)| self.metric(h, r) as f32);
+            .map(|(h, r)| self.score(h, r) as f32);
         let Some(lambda) = self.lambda.filter(|&l| l > 0.0) else {
             return Ok(metric.collect());
         };
@@ -170,7 +223,7 @@ mod tests {
 
     #[test]
     fn each_row_is_scored_against_its_own_reference_up_to_eos() {
-        let mut bleu = ReferenceReward::new(Some(Metric::SentenceBleu), &context("")).unwrap();
+        let mut bleu = ReferenceReward::metric(Metric::SentenceBleu, &context("")).unwrap();
         let refs = vec![vec![5, 6, 7, 8, 9, EOS], vec![10, 11, 12, 13, EOS]];
         // Row 0 copies its reference (then junk after EOS); row 1 copies row 0's.
         let rewards = bleu
@@ -196,8 +249,26 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_word_never_matches() {
+        const UNK: u32 = 3;
+        let mut context = context("");
+        context.vocab.unk = ROption::RSome(UNK);
+        let mut bleu = ReferenceReward::metric(Metric::SentenceBleu, &context).unwrap();
+        let reference = vec![vec![5, UNK, 7, 8, 9, EOS]];
+        let copy = bleu
+            .rewards(&input(&[vec![5, UNK, 7, 8, 9, EOS]], &reference, None))
+            .unwrap();
+        assert!(copy[0] < 0.9, "<unk> earned credit: {copy:?}");
+        let mut rouge = ReferenceReward::metric(Metric::RougeL, &context).unwrap();
+        let r = rouge
+            .rewards(&input(&[vec![UNK, EOS]], &[vec![UNK, EOS]], None))
+            .unwrap();
+        assert_eq!(r[0], 0.0);
+    }
+
+    #[test]
     fn rouge_l_is_the_lcs_f1() {
-        let mut rouge = ReferenceReward::new(Some(Metric::RougeL), &context("")).unwrap();
+        let mut rouge = ReferenceReward::metric(Metric::RougeL, &context("")).unwrap();
         // LCS of [5,6,7,8] and [5,7,9]: 2 → P 2/3, R 2/4, F1 4/7.
         let r = rouge
             .rewards(&input(
@@ -212,7 +283,7 @@ mod tests {
     #[test]
     fn the_mixture_weights_d_and_the_metric() {
         let mut mixture =
-            ReferenceReward::new(None, &context("metric: rouge-l\nlambda: 0.25\n")).unwrap();
+            ReferenceReward::mixture(&context("metric: rouge-l\nlambda: 0.25\n")).unwrap();
         assert!(mixture.needs_discriminator());
         let r = mixture
             .rewards(&input(
@@ -229,14 +300,19 @@ mod tests {
             .rewards(&input(&[vec![5]], &[vec![5]], None))
             .unwrap_err();
         assert!(err.message().contains("discriminator"), "{err}");
-        let pure = ReferenceReward::new(None, &context("lambda: 0\n")).unwrap();
+        let pure = ReferenceReward::mixture(&context("lambda: 0\n")).unwrap();
         assert!(!pure.needs_discriminator());
-        assert!(ReferenceReward::new(None, &context("lambda: 2\n")).is_err());
+        assert!(ReferenceReward::mixture(&context("lambda: 2\n")).is_err());
+        // The metric rewards have no λ: a mixture setting there is a typo.
+        let err = ReferenceReward::metric(Metric::RougeL, &context("lambda: 0.5\n"))
+            .err()
+            .unwrap();
+        assert!(err.message().contains("lambda"), "{err}");
     }
 
     #[test]
     fn unconditional_input_is_refused_with_the_reason() {
-        let mut bleu = ReferenceReward::new(Some(Metric::SentenceBleu), &context("")).unwrap();
+        let mut bleu = ReferenceReward::metric(Metric::SentenceBleu, &context("")).unwrap();
         let mut no_refs = input(&[vec![5]], &[vec![5]], None);
         no_refs.references = ROption::RNone;
         let err = bleu.rewards(&no_refs).unwrap_err();

@@ -7,8 +7,8 @@ use std::{borrow::Cow, collections::HashMap, path::Path};
 use agon_sdk::{
     reexports::abi_stable::std_types::ROption,
     toolkit::{
-        derive_seed, device_for, reinitialize, rng_from_seed, teacher_forcing, SeededInit,
-        Trainable,
+        derive_seed, device_for, reinitialize, rng_from_seed, teacher_forcing, tensor_like,
+        SeededInit, Trainable,
     },
     Batch, DecodeRequest, GeneratorImpl, MleOptions, PluginContext, PluginError, PluginResult,
     Policy, RolloutRequest, SampleRequest, StepOptions, StepStats, TokenBatch,
@@ -118,6 +118,29 @@ impl Seq2SeqGenerator {
         Ok((log_probs, tf.mask))
     }
 
+    /// Every row generated from BOS to EOS or `max_len`.
+    fn generate_from_bos(
+        &self,
+        w: &Seq2SeqWeights,
+        encoded: Encoded,
+        mut rows: Vec<Row>,
+        max_len: usize,
+        choice: Choice,
+    ) -> PluginResult<TokenBatch> {
+        let bos = vec![self.bos; rows.len()];
+        extend_rows(
+            w,
+            encoded.memory,
+            encoded.init_state,
+            &mut rows,
+            bos,
+            max_len,
+            choice,
+            self.eos,
+        )?;
+        Ok(self.finish_batch(&rows, max_len))
+    }
+
     fn finish_batch(&self, rows: &[Row], max_len: usize) -> TokenBatch {
         let rows: Vec<&[u32]> = rows.iter().map(|r| r.tokens.as_slice()).collect();
         self.pad_rows(&rows, max_len)
@@ -223,24 +246,15 @@ impl GeneratorImpl for Seq2SeqGenerator {
         }
         let w = self.weights(request.policy)?;
         let encoded = self.encode(&w, sources)?;
-        let mut rows: Vec<Row> = (0..count)
+        let rows = (0..count)
             .map(|r| Row {
                 tokens: Vec::with_capacity(max_len),
                 rng: rng_from_seed(derive_seed(request.seed, &r.to_string())),
                 done: false,
             })
             .collect();
-        extend_rows(
-            &w,
-            encoded.memory,
-            encoded.init_state,
-            &mut rows,
-            vec![self.bos; count],
-            max_len,
-            Choice::Sample(request.temperature),
-            self.eos,
-        )?;
-        Ok(self.finish_batch(&rows, max_len))
+        let choice = Choice::Sample(request.temperature);
+        self.generate_from_bos(&w, encoded, rows, max_len, choice)
     }
 
     fn decode(&mut self, request: &DecodeRequest) -> PluginResult<TokenBatch> {
@@ -258,25 +272,14 @@ impl GeneratorImpl for Seq2SeqGenerator {
         let w = self.policy.detached()?;
         let encoded = self.encode(&w, sources)?;
         if request.beam_size <= 1 {
-            let count = sources.rows();
-            let mut rows: Vec<Row> = (0..count)
+            let rows = (0..sources.rows())
                 .map(|_| Row {
                     tokens: Vec::with_capacity(max_len),
                     rng: rng_from_seed(0), // unused by greedy choice
                     done: false,
                 })
                 .collect();
-            extend_rows(
-                &w,
-                encoded.memory,
-                encoded.init_state,
-                &mut rows,
-                vec![self.bos; count],
-                max_len,
-                Choice::Greedy,
-                self.eos,
-            )?;
-            return Ok(self.finish_batch(&rows, max_len));
+            return self.generate_from_bos(&w, encoded, rows, max_len, Choice::Greedy);
         }
         let outputs = beam_search(
             &w,
@@ -449,21 +452,10 @@ impl GeneratorImpl for Seq2SeqGenerator {
         let mut rollout = HashMap::new();
         for (name, current) in self.policy.named() {
             let key = format!("rollout.{name}");
-            let t = tensors.get(&key).ok_or_else(|| {
-                PluginError::io(format!(
-                    "{} has no tensor `{key}` (the rollout policy's weights)",
-                    file.display()
-                ))
-            })?;
-            if t.dims() != current.dims() {
-                return Err(PluginError::io(format!(
-                    "{}: tensor `{key}` has shape {:?} but this model's is {:?}",
-                    file.display(),
-                    t.dims(),
-                    current.dims()
-                )));
-            }
-            rollout.insert(name, t.detach());
+            rollout.insert(
+                name,
+                tensor_like(&tensors, &key, current.dims(), &file)?.detach(),
+            );
         }
         self.rollout = self.policy.map(|name, _| {
             rollout

@@ -12,5 +12,5 @@ pub mod sacrebleu;
 
 pub use bleu::{corpus_bleu, sentence_stats, BleuReferences, BleuStats, CorpusBleu};
 pub use distinct::distinct_n;
-pub use rouge::{rouge, rouge_l, rouge_multi, Rouge, RougeScore};
+pub use rouge::{rouge_l, Rouge, RougeMetric, RougeScore};
 pub use sacrebleu::{corpus_bleu_13a, tokenize_13a, SacreBleuSettings};

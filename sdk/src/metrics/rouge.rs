@@ -1,13 +1,14 @@
-//! ROUGE-1, ROUGE-2 and ROUGE-L F1 as Google's `rouge-score` computes them
-//! (`RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)`):
-//! lower-case, every run of characters other than `a-z0-9` is a separator;
-//! n-gram overlap clipped by counts; LCS for ROUGE-L; with several
-//! references, the reference with the best F1 for each metric
-//! (`score_multi`). `sdk/tests/rouge_reference.rs` checks against
-//! rouge-score 0.1.2. Stemming (`use_stemmer=True`, NLTK's Porter stemmer)
-//! is not implemented.
+//! ROUGE-1, ROUGE-2 and ROUGE-L as Google's `rouge-score` computes them
+//! (`RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=…)`, `score`
+//! and `score_multi`), through the `rougers` crate, a port that reproduces
+//! rouge-score's tokenizer, NLTK's Porter stemmer and its scores exactly.
+//! `sdk/tests/text_metrics_reference.rs` checks it against fixtures made by
+//! rouge-score 0.1.2, with and without stemming.
+//!
+//! [`rouge_l`] is the same LCS score on token ids, for rewards, which see
+//! ids rather than text.
 
-use std::collections::HashMap;
+use rougers::{RougeScorer, RougeType};
 
 /// Precision, recall and F1 of one ROUGE metric.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -21,15 +22,20 @@ impl RougeScore {
     fn new(overlap: usize, predicted: usize, reference: usize) -> Self {
         let precision = overlap as f64 / predicted.max(1) as f64;
         let recall = overlap as f64 / reference.max(1) as f64;
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
         RougeScore {
             precision,
             recall,
-            f1,
+            f1: rougers::fmeasure(precision, recall),
+        }
+    }
+}
+
+impl From<rougers::Score> for RougeScore {
+    fn from(score: rougers::Score) -> Self {
+        RougeScore {
+            precision: score.precision,
+            recall: score.recall,
+            f1: score.fmeasure,
         }
     }
 }
@@ -42,38 +48,47 @@ pub struct Rouge {
     pub rouge_l: RougeScore,
 }
 
-/// rouge-score's tokenizer without stemming.
-pub fn tokenize(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
-    lower
-        .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn ngram_counts(tokens: &[String], n: usize) -> HashMap<&[String], usize> {
-    let mut counts = HashMap::new();
-    if tokens.len() >= n {
-        for gram in tokens.windows(n) {
-            *counts.entry(gram).or_insert(0) += 1;
+impl Rouge {
+    fn from_scores(scores: &rougers::Scores) -> Self {
+        let get = |kind| scores.get(kind).map(RougeScore::from).unwrap_or_default();
+        Rouge {
+            rouge1: get(RougeType::N(1)),
+            rouge2: get(RougeType::N(2)),
+            rouge_l: get(RougeType::L),
         }
     }
-    counts
 }
 
-fn rouge_n(reference: &[String], prediction: &[String], n: usize) -> RougeScore {
-    let reference_counts = ngram_counts(reference, n);
-    let prediction_counts = ngram_counts(prediction, n);
-    let overlap = reference_counts
-        .iter()
-        .map(|(gram, &count)| count.min(prediction_counts.get(gram).copied().unwrap_or(0)))
-        .sum();
-    RougeScore::new(
-        overlap,
-        prediction_counts.values().sum(),
-        reference_counts.values().sum(),
-    )
+/// rouge-score's scorer for ROUGE-1/2/L, with or without Porter stemming.
+#[derive(Clone, Debug)]
+pub struct RougeMetric {
+    scorer: RougeScorer,
+}
+
+impl RougeMetric {
+    pub fn new(use_stemmer: bool) -> Self {
+        let scorer = RougeScorer::with_tokenizer(
+            vec![RougeType::N(1), RougeType::N(2), RougeType::L],
+            rougers::Tokenizer::new(use_stemmer),
+        )
+        .expect("n-gram sizes 1 and 2 are valid");
+        RougeMetric { scorer }
+    }
+
+    /// The scores of `prediction` against `reference`.
+    pub fn score(&self, reference: &str, prediction: &str) -> Rouge {
+        Rouge::from_scores(&self.scorer.score(reference, prediction))
+    }
+
+    /// The scores against several references: for each metric, the
+    /// reference with the highest F1 (the first on ties), as `score_multi`
+    /// does; zero without references.
+    pub fn score_multi<R: AsRef<str>>(&self, references: &[R], prediction: &str) -> Rouge {
+        self.scorer
+            .score_multi(references, prediction)
+            .map(|scores| Rouge::from_scores(&scores))
+            .unwrap_or_default()
+    }
 }
 
 fn longest_common_subsequence<T: PartialEq>(a: &[T], b: &[T]) -> usize {
@@ -93,7 +108,7 @@ fn longest_common_subsequence<T: PartialEq>(a: &[T], b: &[T]) -> usize {
 }
 
 /// ROUGE-L of already tokenised sequences (token ids, for rewards): the
-/// same LCS score as [`rouge`]'s `rouge_l` after its tokenizer.
+/// LCS score that [`RougeMetric`] computes after its tokenizer.
 pub fn rouge_l<T: PartialEq>(reference: &[T], prediction: &[T]) -> RougeScore {
     if reference.is_empty() || prediction.is_empty() {
         return RougeScore::default();
@@ -105,37 +120,22 @@ pub fn rouge_l<T: PartialEq>(reference: &[T], prediction: &[T]) -> RougeScore {
     )
 }
 
-/// The scores of `prediction` against `reference`.
-pub fn rouge(reference: &str, prediction: &str) -> Rouge {
-    let reference = tokenize(reference);
-    let prediction = tokenize(prediction);
-    Rouge {
-        rouge1: rouge_n(&reference, &prediction, 1),
-        rouge2: rouge_n(&reference, &prediction, 2),
-        rouge_l: rouge_l(&reference, &prediction),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The scores against several references: for each metric, the reference
-/// with the highest F1 (the first on ties), as `score_multi` does.
-pub fn rouge_multi<R: AsRef<str>>(references: &[R], prediction: &str) -> Rouge {
-    let scores: Vec<Rouge> = references
-        .iter()
-        .map(|r| rouge(r.as_ref(), prediction))
-        .collect();
-    let best = |metric: fn(&Rouge) -> RougeScore| {
-        scores
-            .iter()
-            .map(metric)
-            .fold(None::<RougeScore>, |best, s| match best {
-                Some(b) if b.f1 >= s.f1 => Some(b),
-                _ => Some(s),
-            })
-            .unwrap_or_default()
-    };
-    Rouge {
-        rouge1: best(|r| r.rouge1),
-        rouge2: best(|r| r.rouge2),
-        rouge_l: best(|r| r.rouge_l),
+    #[test]
+    fn rouge_l_on_ids_equals_the_text_score() {
+        let metric = RougeMetric::new(false);
+        let (reference, prediction) = ("a b c d e", "a c x e d");
+        let ids = |text: &str| {
+            text.split(' ')
+                .map(|w| w.as_bytes()[0])
+                .collect::<Vec<u8>>()
+        };
+        assert_eq!(
+            rouge_l(&ids(reference), &ids(prediction)),
+            metric.score(reference, prediction).rouge_l
+        );
     }
 }

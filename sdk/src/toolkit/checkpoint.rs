@@ -48,24 +48,35 @@ pub fn restore_vars(
     file: &Path,
 ) -> PluginResult<()> {
     for (name, var) in sorted_vars(varmap) {
-        let key = format!("{prefix}{name}");
-        let tensor = tensors.get(&key).ok_or_else(|| {
-            PluginError::io(format!(
-                "{} has no tensor `{key}`: it is a checkpoint of a different model",
-                file.display()
-            ))
-        })?;
-        if tensor.dims() != var.dims() {
-            return Err(PluginError::io(format!(
-                "{}: tensor `{key}` has shape {:?} but this model's is {:?} (a checkpoint of a model with other dimensions)",
-                file.display(),
-                tensor.dims(),
-                var.dims()
-            )));
-        }
+        let tensor = tensor_like(tensors, &format!("{prefix}{name}"), var.dims(), file)?;
         var.set(&tensor.to_dtype(var.dtype())?)?;
     }
     Ok(())
+}
+
+/// The tensor `key` of `tensors` (read from `file`), which must have the
+/// shape `dims`: a missing tensor or another shape means a checkpoint of a
+/// different model, and the error says so.
+pub fn tensor_like<'a>(
+    tensors: &'a HashMap<String, Tensor>,
+    key: &str,
+    dims: &[usize],
+    file: &Path,
+) -> PluginResult<&'a Tensor> {
+    let tensor = tensors.get(key).ok_or_else(|| {
+        PluginError::io(format!(
+            "{} has no tensor `{key}`: it is a checkpoint of a different model",
+            file.display()
+        ))
+    })?;
+    if tensor.dims() != dims {
+        return Err(PluginError::io(format!(
+            "{}: tensor `{key}` has shape {:?} but this model's is {dims:?} (a checkpoint of a model with other dimensions)",
+            file.display(),
+            tensor.dims(),
+        )));
+    }
+    Ok(tensor)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //!   sampling and log-softmax over a vocabulary;
 //! * [`target_log_probs`] — `log softmax(logits)[target]` as one op with
 //!   its own backward pass;
+//! * [`loss`] — losses in their numerically stable forms;
 //! * [`checkpoint`] — named tensors to and from safetensors files;
 //! * [`adam`] — Adam whose moments can be saved and restored;
 //! * [`clip`] — gradient clipping by global norm;
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod clip;
 pub mod device;
 pub mod init;
+pub mod loss;
 pub mod rng;
 pub mod softmax_kernels;
 pub mod target_log_probs;
@@ -26,10 +28,11 @@ pub mod tensors;
 pub mod trainable;
 
 pub use adam::{Adam, AdamConfig};
-pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars};
+pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
 pub use clip::clip_grad_norm;
 pub use device::device_for;
 pub use init::{reinitialize, SeededInit};
+pub use loss::bce_with_logits;
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
 pub use target_log_probs::target_log_probs;
 pub use tensors::{

@@ -87,7 +87,7 @@ impl<M: PairModel> DiscriminatorImpl for PairDiscriminator<M> {
         let labels = Tensor::from_vec(labels, pairs.rows(), &self.padder.device)?;
         let mut dropout = Dropout::training(self.settings.dropout, options.seed);
         let logits = self.model.logits(&pairs, &self.padder, &mut dropout)?;
-        let loss = candle_nn::loss::binary_cross_entropy_with_logit(&logits, &labels)?;
+        let loss = agon_sdk::toolkit::bce_with_logits(&logits, &labels)?;
         let accuracy = logits
             .ge(0.0)?
             .to_dtype(DType::F32)?
