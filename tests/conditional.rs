@@ -21,6 +21,27 @@ fn train(sandbox: &Sandbox, name: &str, extra: &[&str]) -> PathBuf {
     sandbox.train(&smoke(), name, extra)
 }
 
+/// Trains `config` with one `--set` override, which must be refused before
+/// a run directory exists; returns the message.
+fn refused_with_set(sandbox: &Sandbox, config: &str, set: &str, name: &str) -> String {
+    let out = sandbox.path().join(name);
+    let message = sandbox
+        .run(
+            &[
+                "train",
+                config,
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                set,
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(!out.exists(), "{set} left a run directory");
+    message
+}
+
 #[test]
 fn a_translation_run_trains_evaluates_and_samples() {
     let sandbox = Sandbox::new();
@@ -364,22 +385,8 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
         ),
     ];
     for (i, (config, set, expected)) in mismatches.into_iter().enumerate() {
-        let out = sandbox.path().join(format!("mismatch{i}"));
-        let message = sandbox
-            .run(
-                &[
-                    "train",
-                    config,
-                    "--out",
-                    out.to_str().unwrap(),
-                    "--set",
-                    set,
-                ],
-                &[],
-            )
-            .clean_failure();
+        let message = refused_with_set(&sandbox, config, set, &format!("mismatch{i}"));
         assert!(message.contains(expected), "case {i}: {message}");
-        assert!(!out.exists(), "case {i} left a run directory");
     }
     // Bad evaluation settings and reference files name the key or the line.
     // 60 lines, like the test set, the first one empty.
@@ -398,22 +405,8 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
             "refs.txt:1: empty line".to_string(),
         ),
     ] {
-        let out = sandbox.path().join("bad-eval");
-        let message = sandbox
-            .run(
-                &[
-                    "train",
-                    &smoke,
-                    "--out",
-                    out.to_str().unwrap(),
-                    "--set",
-                    &set,
-                ],
-                &[],
-            )
-            .clean_failure();
+        let message = refused_with_set(&sandbox, &smoke, &set, "bad-eval");
         assert!(message.contains(&expected), "{set}: {message}");
-        assert!(!out.exists());
     }
     assert!(
         fixtures.join("NOTICE.md").is_file(),
