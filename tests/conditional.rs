@@ -401,6 +401,10 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
             "task.evaluation.beam_size must be at least 1".to_string(),
         ),
         (
+            "task.evaluation={length_penalty: -1}".to_string(),
+            "task.evaluation.length_penalty must be a number ≥ 0".to_string(),
+        ),
+        (
             format!("task.extra_references=[{}]", gap.display()),
             "refs.txt:1: empty line".to_string(),
         ),
