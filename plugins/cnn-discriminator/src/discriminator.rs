@@ -5,14 +5,17 @@ use std::path::Path;
 use agon_sdk::{
     toolkit::{
         device_for, dropout, labelled_batch, padded_id_vec, padded_ids, reinitialize,
-        rng_from_seed, SeededInit, Trainable,
+        rng_from_seed, SeededInit, SeededRng, Trainable,
     },
     Batch, DiscriminatorImpl, PluginContext, PluginError, PluginResult, StepOptions, StepStats,
 };
-use candle_core::{DType, Device, Module, D};
+use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::{config::CnnDiscriminatorConfig, model::CnnHighway, tabulated::TabulatedConvolutions};
+use crate::{
+    config::CnnDiscriminatorConfig, hand_gradients::loss_and_gradients, model::CnnHighway,
+    tabulated::TabulatedConvolutions,
+};
 
 const CHECKPOINT_FILE: &str = "cnn-discriminator.safetensors";
 
@@ -81,6 +84,29 @@ impl CnnDiscriminator {
     }
 }
 
+/// The training loss as Candle ops (differentiable by autograd): cross-
+/// entropy of `labels` (1 real, 0 generated; f32) through dropout plus
+/// `λ/2 · (‖W‖² + ‖b‖²)` of the output layer. Returns the loss and logits.
+pub(crate) fn autograd_loss(
+    model: &CnnHighway,
+    ids: &Tensor,
+    labels: &Tensor,
+    keep: f32,
+    l2_lambda: f64,
+    rng: &mut SeededRng,
+) -> PluginResult<(Tensor, Tensor)> {
+    let features = dropout(&model.features(ids)?, keep, rng)?;
+    let logits = model.output.forward(&features)?;
+    let cross_entropy = candle_nn::loss::cross_entropy(&logits, &labels.to_dtype(DType::U32)?)?;
+    let bias = model
+        .output
+        .bias()
+        .ok_or_else(|| PluginError::config("the output layer has no bias"))?;
+    let l2 =
+        ((model.output.weight().sqr()?.sum_all()? + bias.sqr()?.sum_all()?)? * (l2_lambda / 2.0))?;
+    Ok(((cross_entropy + l2)?, logits))
+}
+
 impl DiscriminatorImpl for CnnDiscriminator {
     fn train_step(
         &mut self,
@@ -92,6 +118,33 @@ impl DiscriminatorImpl for CnnDiscriminator {
         Self::reject_sources(generated)?;
         self.tables = None;
         self.scored_since_change = 0;
+        let mut rng = rng_from_seed(options.seed);
+        if self.device.is_cpu() {
+            // Hand-written gradients (see hand_gradients.rs); the same
+            // loss, dropout draws and updates as the autograd path below.
+            let ids = [&real.targets, &generated.targets]
+                .into_iter()
+                .map(|b| padded_id_vec(b, self.input_len, self.pad))
+                .collect::<PluginResult<Vec<_>>>()?
+                .concat();
+            let mut labels = vec![1.0f32; real.targets.rows()];
+            labels.resize(real.targets.rows() + generated.targets.rows(), 0.0);
+            let step = loss_and_gradients(
+                &self.model,
+                ids,
+                self.input_len,
+                &labels,
+                self.config.dropout_keep,
+                self.config.l2_lambda,
+                &mut rng,
+            )?;
+            let norm =
+                self.params
+                    .minimise_with_gradients(step.loss, step.gradients, "discriminator")?;
+            return Ok(StepStats::new(step.loss, labels.len())
+                .with("accuracy", step.accuracy)
+                .with("grad_norm", norm));
+        }
         let batch = labelled_batch(
             &real.targets,
             &generated.targets,
@@ -99,22 +152,14 @@ impl DiscriminatorImpl for CnnDiscriminator {
             self.pad,
             &self.device,
         )?;
-        let features = self.model.features(&batch.ids)?;
-        let mut rng = rng_from_seed(options.seed);
-        let features = dropout(&features, self.config.dropout_keep, &mut rng)?;
-        let logits = self.model.output.forward(&features)?;
-        let targets = batch.labels.to_dtype(DType::U32)?;
-        let cross_entropy = candle_nn::loss::cross_entropy(&logits, &targets)?;
-        let l2 = ((self.model.output.weight().sqr()?.sum_all()?
-            + self
-                .model
-                .output
-                .bias()
-                .expect("output has a bias")
-                .sqr()?
-                .sum_all()?)?
-            * (self.config.l2_lambda / 2.0))?;
-        let loss = (cross_entropy + l2)?;
+        let (loss, logits) = autograd_loss(
+            &self.model,
+            &batch.ids,
+            &batch.labels,
+            self.config.dropout_keep,
+            self.config.l2_lambda,
+            &mut rng,
+        )?;
         let predicted = logits.argmax(D::Minus1)?.to_dtype(DType::F32)?;
         let accuracy = predicted
             .eq(&batch.labels)?

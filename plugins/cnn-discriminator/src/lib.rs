@@ -4,8 +4,11 @@
 //! highway layer, dropout, and a two-class softmax with L2 on its weights.
 
 mod config;
+mod conv_pool;
 mod discriminator;
+mod hand_gradients;
 mod model;
+mod simd;
 mod tabulated;
 
 pub use config::CnnDiscriminatorConfig;

@@ -3,7 +3,10 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
-use crate::config::CnnDiscriminatorConfig;
+use crate::{
+    config::CnnDiscriminatorConfig,
+    conv_pool::{ConvPool, Width},
+};
 
 /// One convolution width.
 pub struct ConvBank {
@@ -18,8 +21,8 @@ pub struct ConvBank {
 pub struct CnnHighway {
     pub embedding: Tensor,
     pub banks: Vec<ConvBank>,
-    highway_transform: Linear,
-    highway_gate: Linear,
+    pub highway_transform: Linear,
+    pub highway_gate: Linear,
     pub output: Linear,
 }
 
@@ -58,14 +61,63 @@ impl CnnHighway {
         self.highway(&self.pooled(ids)?)
     }
 
-    /// Max-over-time pooled ReLU convolutions `[B, F]` of padded ids `[B, L]`.
+    /// Max-over-time pooled ReLU convolutions `[B, F]` of padded ids `[B, L]`:
+    /// on the CPU one [`ConvPool`] op (sparse backward), elsewhere
+    /// [`CnnHighway::pooled_by_matmuls`].
+    pub fn pooled(&self, ids: &Tensor) -> Result<Tensor> {
+        if !self.embedding.device().is_cpu() {
+            return self.pooled_by_matmuls(ids);
+        }
+        let (_, len) = ids.dims2()?;
+        let plan = self.conv_plan(ids.flatten_all()?.to_vec1::<u32>()?, len)?;
+        let (kernels, biases) = self.conv_weights()?;
+        plan.apply(&self.embedding, &kernels, &biases)
+    }
+
+    /// The [`ConvPool`] plan of row-major `ids` (`rows × len`).
+    pub fn conv_plan(&self, ids: Vec<u32>, len: usize) -> Result<ConvPool> {
+        let widths = self
+            .banks
+            .iter()
+            .map(|bank| {
+                let (filters, _, width) = bank.weight.dims3()?;
+                Ok(Width { width, filters })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        ConvPool::new(ids, len, widths, self.embedding.dim(0)?)
+    }
+
+    /// The convolutions' weights as [`ConvPool`] takes them: every width's
+    /// `[n, e, k]` filters as `[n, k·e]` (a filter's taps in window order),
+    /// flattened and concatenated, and the biases concatenated.
+    pub fn conv_weights(&self) -> Result<(Tensor, Tensor)> {
+        let kernels = self
+            .banks
+            .iter()
+            .map(|bank| bank.weight.permute((0, 2, 1))?.flatten_all())
+            .collect::<Result<Vec<_>>>()?;
+        let biases: Vec<&Tensor> = self.banks.iter().map(|b| &b.bias).collect();
+        Ok((Tensor::cat(&kernels, 0)?, Tensor::cat(&biases, 0)?))
+    }
+
+    /// A bank's `[n, e, k]` filters as the `[k·e, n]` matrix that multiplies
+    /// unfolded windows (window layout: tap-major, then channel).
+    fn kernel_matrix(bank: &ConvBank) -> Result<Tensor> {
+        let (filters, embedding, width) = bank.weight.dims3()?;
+        bank.weight
+            .permute((2, 1, 0))?
+            .contiguous()?
+            .reshape((width * embedding, filters))
+    }
+
+    /// [`CnnHighway::pooled`] as Candle ops (any device).
     ///
     /// Each convolution is one matmul over unfolded windows: the embeddings
     /// of every window of `k` tokens, `[B·P, k·e]`, times the filters as
     /// `[k·e, n]`. Candle's `conv1d` computes the same, but its backward
     /// pass (a transposed convolution and a convolution over the batch) is
     /// several times slower than the two matmuls of this form.
-    pub fn pooled(&self, ids: &Tensor) -> Result<Tensor> {
+    pub fn pooled_by_matmuls(&self, ids: &Tensor) -> Result<Tensor> {
         let (rows, len) = ids.dims2()?;
         let ids = ids.flatten_all()?.to_vec1::<u32>()?;
         let device = self.embedding.device();
@@ -86,14 +138,8 @@ impl CnnHighway {
                     .embedding
                     .index_select(&windows, 0)?
                     .reshape((rows * positions, width * embedding))?;
-                // [n, e, k] → [k, e, n] → [k·e, n], matching the window layout.
-                let kernel = bank
-                    .weight
-                    .permute((2, 1, 0))?
-                    .contiguous()?
-                    .reshape((width * embedding, filters))?;
                 unfolded
-                    .matmul(&kernel)?
+                    .matmul(&Self::kernel_matrix(bank)?)?
                     .broadcast_add(&bank.bias)?
                     .relu()?
                     .reshape((rows, positions, filters))?

@@ -15,7 +15,7 @@
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
-use crate::model::CnnHighway;
+use crate::{model::CnnHighway, simd::axpy_kernel};
 
 /// One width's table.
 struct BankTable {
@@ -75,6 +75,7 @@ impl TabulatedConvolutions {
             candle_core::bail!("token id {bad} outside a vocabulary of {}", self.vocab);
         }
         let features = self.total_filters;
+        let add = axpy_kernel();
         let mut pooled = vec![0f32; rows * features];
         pooled
             .par_chunks_mut(features)
@@ -92,9 +93,8 @@ impl TabulatedConvolutions {
                         acc.extend_from_slice(&bank.bias);
                         for (j, &token) in row[p..p + k].iter().enumerate() {
                             let start = (token as usize * k + j) * n;
-                            for (a, &t) in acc.iter_mut().zip(&bank.table[start..start + n]) {
-                                *a += t;
-                            }
+                            // 1·x is exact: the same sums as `a += t`.
+                            add(acc, 1.0, &bank.table[start..start + n]);
                         }
                         for (o, &a) in out.iter_mut().zip(acc.iter()) {
                             *o = o.max(a);

@@ -4,9 +4,11 @@
 //! them from zero and diverge from the uninterrupted one. This Adam exposes
 //! its first and second moments and step count as named tensors.
 
-use std::collections::HashMap;
+use std::{cell::RefCell, collections::HashMap};
 
-use candle_core::{backprop::GradStore, DType, Device, Tensor, Var};
+use candle_core::{
+    backprop::GradStore, CpuStorage, DType, Device, InplaceOp2, Layout, Result, Tensor, Var,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -45,26 +47,79 @@ impl Default for AdamConfig {
 pub struct Adam {
     config: AdamConfig,
     vars: Vec<(String, Var)>,
-    first_moments: Vec<Tensor>,
-    second_moments: Vec<Tensor>,
+    moments: Vec<Moments>,
     step: u64,
+}
+
+/// One variable's first and second moments: plain vectors for `f32`
+/// variables on the CPU, updated in place with the variable in one pass;
+/// tensors on other devices.
+enum Moments {
+    Host { first: Vec<f32>, second: Vec<f32> },
+    Device { first: Tensor, second: Tensor },
+}
+
+impl Moments {
+    fn zeros(var: &Var) -> PluginResult<Self> {
+        Ok(if is_host_f32(var) {
+            Moments::Host {
+                first: vec![0.0; var.elem_count()],
+                second: vec![0.0; var.elem_count()],
+            }
+        } else {
+            Moments::Device {
+                first: var.zeros_like()?,
+                second: var.zeros_like()?,
+            }
+        })
+    }
+
+    /// The moments as tensors of `var`'s shape, for saving.
+    fn tensors(&self, var: &Var) -> PluginResult<(Tensor, Tensor)> {
+        Ok(match self {
+            Moments::Host { first, second } => (
+                Tensor::from_slice(first, var.shape(), var.device())?,
+                Tensor::from_slice(second, var.shape(), var.device())?,
+            ),
+            Moments::Device { first, second } => (first.clone(), second.clone()),
+        })
+    }
+
+    /// Moments restored from tensors already checked to have `var`'s shape.
+    fn from_tensors(var: &Var, first: &Tensor, second: &Tensor) -> PluginResult<Self> {
+        let on_var = |t: &Tensor| -> PluginResult<Tensor> {
+            Ok(t.to_dtype(var.dtype())?.to_device(var.device())?)
+        };
+        Ok(if is_host_f32(var) {
+            Moments::Host {
+                first: on_var(first)?.flatten_all()?.to_vec1::<f32>()?,
+                second: on_var(second)?.flatten_all()?.to_vec1::<f32>()?,
+            }
+        } else {
+            Moments::Device {
+                first: on_var(first)?,
+                second: on_var(second)?,
+            }
+        })
+    }
+}
+
+fn is_host_f32(var: &Var) -> bool {
+    matches!(var.device(), Device::Cpu) && var.dtype() == DType::F32
 }
 
 impl Adam {
     /// An optimiser for `vars` (name, variable), e.g. from
     /// [`super::sorted_vars`].
     pub fn new(vars: Vec<(String, Var)>, config: AdamConfig) -> PluginResult<Self> {
-        let mut first = Vec::with_capacity(vars.len());
-        let mut second = Vec::with_capacity(vars.len());
-        for (_, var) in &vars {
-            first.push(var.zeros_like()?);
-            second.push(var.zeros_like()?);
-        }
+        let moments = vars
+            .iter()
+            .map(|(_, var)| Moments::zeros(var))
+            .collect::<PluginResult<Vec<_>>>()?;
         Ok(Adam {
             config,
             vars,
-            first_moments: first,
-            second_moments: second,
+            moments,
             step: 0,
         })
     }
@@ -99,30 +154,31 @@ impl Adam {
             // variables); detached, the moments do not chain one step's graph
             // to the next, which leaked hundreds of MB per epoch.
             let grad = grad.detach();
-            if matches!(var.device(), Device::Cpu) && var.dtype() == DType::F32 {
-                let (m, v) = fused_cpu_update(
-                    c,
-                    lr_t,
-                    var,
-                    &grad,
-                    &self.first_moments[i],
-                    &self.second_moments[i],
-                )?;
-                self.first_moments[i] = m;
-                self.second_moments[i] = v;
-                continue;
+            match &mut self.moments[i] {
+                Moments::Host { first, second } => {
+                    var.as_tensor().inplace_op2(
+                        &grad.contiguous()?,
+                        &HostUpdate {
+                            config: c,
+                            lr_t,
+                            moments: RefCell::new((first, second)),
+                        },
+                    )?;
+                }
+                Moments::Device { first, second } => {
+                    let grad = if c.weight_decay > 0.0 {
+                        (grad + var.as_tensor().detach().affine(c.weight_decay, 0.0)?)?
+                    } else {
+                        grad
+                    };
+                    let m = ((&*first * c.beta1)? + (&grad * (1.0 - c.beta1))?)?;
+                    let v = ((&*second * c.beta2)? + (grad.sqr()? * (1.0 - c.beta2))?)?;
+                    let update = (&m / (v.sqrt()? + c.eps)?)?;
+                    var.set(&(var.as_tensor().detach() - (update * lr_t)?)?)?;
+                    *first = m;
+                    *second = v;
+                }
             }
-            let grad = if c.weight_decay > 0.0 {
-                (grad + var.as_tensor().detach().affine(c.weight_decay, 0.0)?)?
-            } else {
-                grad
-            };
-            let m = ((&self.first_moments[i] * c.beta1)? + (&grad * (1.0 - c.beta1))?)?;
-            let v = ((&self.second_moments[i] * c.beta2)? + (grad.sqr()? * (1.0 - c.beta2))?)?;
-            let update = (&m / (v.sqrt()? + c.eps)?)?;
-            var.set(&(var.as_tensor().detach() - (update * lr_t)?)?)?;
-            self.first_moments[i] = m;
-            self.second_moments[i] = v;
         }
         Ok(())
     }
@@ -131,9 +187,10 @@ impl Adam {
     /// `{prefix}step`), for [`super::save_tensors`].
     pub fn state(&self, prefix: &str) -> PluginResult<HashMap<String, Tensor>> {
         let mut state = HashMap::new();
-        for (i, (name, _)) in self.vars.iter().enumerate() {
-            state.insert(format!("{prefix}m.{name}"), self.first_moments[i].clone());
-            state.insert(format!("{prefix}v.{name}"), self.second_moments[i].clone());
+        for ((name, var), moments) in self.vars.iter().zip(&self.moments) {
+            let (first, second) = moments.tensors(var)?;
+            state.insert(format!("{prefix}m.{name}"), first);
+            state.insert(format!("{prefix}v.{name}"), second);
         }
         let device = self
             .vars
@@ -162,11 +219,10 @@ impl Adam {
         let step = tensors.get(&step_key).ok_or_else(|| missing(&step_key))?;
         let step = step.to_dtype(DType::I64)?.to_vec1::<i64>()?;
         let step = *step.first().ok_or_else(|| missing(&step_key))?;
-        for (i, (name, var)) in self.vars.iter().enumerate() {
-            for (kind, slot) in [
-                ("m", &mut self.first_moments[i]),
-                ("v", &mut self.second_moments[i]),
-            ] {
+        let mut restored = Vec::with_capacity(self.vars.len());
+        for (name, var) in &self.vars {
+            let mut pair = Vec::with_capacity(2);
+            for kind in ["m", "v"] {
                 let key = format!("{prefix}{kind}.{name}");
                 let tensor = tensors.get(&key).ok_or_else(|| missing(&key))?;
                 if tensor.dims() != var.dims() {
@@ -176,54 +232,72 @@ impl Adam {
                         var.dims()
                     )));
                 }
-                *slot = tensor.to_dtype(var.dtype())?.to_device(var.device())?;
+                pair.push(tensor);
             }
+            restored.push(Moments::from_tensors(var, pair[0], pair[1])?);
         }
+        self.moments = restored;
         self.step = step.max(0) as u64;
         Ok(())
     }
 }
 
-/// One Adam update of `var` on the CPU in a single pass over its elements
-/// (in parallel chunks); returns the new moments. The same arithmetic as the
-/// tensor path, which on a 1720 × 1720 highway matrix makes ~15 passes over
-/// memory and took a third of a discriminator step.
-fn fused_cpu_update(
-    c: &AdamConfig,
+/// One Adam update of an `f32` CPU variable in place, in a single pass over
+/// its elements, gradient and moments (in parallel chunks). The tensor form
+/// makes ~15 passes over memory, and copying the variable and its moments
+/// out and back in each step still took a quarter of a discriminator step;
+/// this touches each element once.
+struct HostUpdate<'a> {
+    config: &'a AdamConfig,
     lr_t: f64,
-    var: &Var,
-    grad: &Tensor,
-    first: &Tensor,
-    second: &Tensor,
-) -> PluginResult<(Tensor, Tensor)> {
-    let shape = var.shape().clone();
-    let flat = |t: &Tensor| -> PluginResult<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
-    let mut theta = flat(var.as_tensor())?;
-    let grad = flat(grad)?;
-    let mut m = flat(first)?;
-    let mut v = flat(second)?;
-    let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
-    let (wd, eps, lr) = (c.weight_decay as f32, c.eps as f32, lr_t as f32);
-    const CHUNK: usize = 1 << 14;
-    theta
-        .par_chunks_mut(CHUNK)
-        .zip(m.par_chunks_mut(CHUNK))
-        .zip(v.par_chunks_mut(CHUNK))
-        .zip(grad.par_chunks(CHUNK))
-        .for_each(|(((theta, m), v), g)| {
-            for k in 0..theta.len() {
-                let g = g[k] + wd * theta[k];
-                m[k] = b1 * m[k] + (1.0 - b1) * g;
-                v[k] = b2 * v[k] + (1.0 - b2) * g * g;
-                theta[k] -= lr * (m[k] / (v[k].sqrt() + eps));
-            }
-        });
-    let device = var.device();
-    var.set(&Tensor::from_vec(theta, shape.clone(), device)?)?;
-    Ok((
-        Tensor::from_vec(m, shape.clone(), device)?,
-        Tensor::from_vec(v, shape, device)?,
-    ))
+    moments: RefCell<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
+}
+
+impl InplaceOp2 for HostUpdate<'_> {
+    fn name(&self) -> &'static str {
+        "adam-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let (Some((t0, t1)), Some((g0, g1))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("adam-update: variable or gradient is not contiguous");
+        };
+        let grad = &s2.as_slice::<f32>()?[g0..g1];
+        let theta = match s1 {
+            CpuStorage::F32(values) => &mut values[t0..t1],
+            _ => candle_core::bail!("adam-update: the variable is not f32"),
+        };
+        let mut moments = self.moments.borrow_mut();
+        let (m, v) = &mut *moments;
+        if grad.len() != theta.len() || m.len() != theta.len() || v.len() != theta.len() {
+            candle_core::bail!("adam-update: variable, gradient and moments differ in size");
+        }
+        let c = self.config;
+        let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
+        let (wd, eps, lr) = (c.weight_decay as f32, c.eps as f32, self.lr_t as f32);
+        const CHUNK: usize = 1 << 14;
+        theta
+            .par_chunks_mut(CHUNK)
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(|(((theta, m), v), g)| {
+                for k in 0..theta.len() {
+                    let g = g[k] + wd * theta[k];
+                    m[k] = b1 * m[k] + (1.0 - b1) * g;
+                    v[k] = b2 * v[k] + (1.0 - b2) * g * g;
+                    theta[k] -= lr * (m[k] / (v[k].sqrt() + eps));
+                }
+            });
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -294,7 +368,9 @@ mod tests {
             quadratic_step(&mut adam, &var);
         }
         // A tensor with history would be tracked (`track_op`); detached ones are not.
-        for moment in adam.first_moments.iter().chain(&adam.second_moments) {
+        let state = adam.state("").unwrap();
+        assert_eq!(state.len(), 3);
+        for moment in state.values() {
             assert!(
                 !moment.track_op(),
                 "a moment keeps the previous steps' graphs alive"

@@ -47,8 +47,37 @@ impl Trainable {
             )));
         }
         let mut grads = loss.backward()?;
-        let norm = clip_grad_norm(&mut grads, &self.optimizer.vars(), self.grad_clip)?;
-        self.optimizer.step(&grads)?;
+        self.step(&mut grads)
+    }
+
+    /// [`Trainable::minimise`] with gradients computed by hand:
+    /// `(variable, gradient)` pairs for a loss of value `loss`.
+    pub fn minimise_with_gradients(
+        &mut self,
+        loss: f32,
+        gradients: Vec<(Tensor, Tensor)>,
+        what: &str,
+    ) -> PluginResult<f32> {
+        if !loss.is_finite() {
+            return Err(PluginError::numerical(format!(
+                "{what} loss is {loss}; the step was not applied"
+            )));
+        }
+        // Candle has no public constructor for a gradient store; the
+        // backward pass of a constant gives an empty one (plus the
+        // constant's own entry, which no variable looks up).
+        let mut grads =
+            Tensor::zeros((), candle_core::DType::F32, &candle_core::Device::Cpu)?.backward()?;
+        for (variable, gradient) in gradients {
+            grads.insert(&variable, gradient);
+        }
+        self.step(&mut grads)
+    }
+
+    /// Clips, then applies one optimiser step; returns the norm before clipping.
+    fn step(&mut self, grads: &mut candle_core::backprop::GradStore) -> PluginResult<f32> {
+        let norm = clip_grad_norm(grads, &self.optimizer.vars(), self.grad_clip)?;
+        self.optimizer.step(grads)?;
         Ok(norm)
     }
 

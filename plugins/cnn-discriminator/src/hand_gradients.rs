@@ -1,0 +1,230 @@
+//! A training step's loss and gradients written out by hand (CPU).
+//!
+//! Candle's backward pass accumulates every gradient into a fresh zero
+//! tensor (`zeros_like`, then `add`), the highway's two 1,720 × 1,720
+//! weights included, once for each weight and again for its transposed
+//! view: at paper dimensions a quarter of a discriminator step went to
+//! memset and adds. The network after the convolutions is small and fixed,
+//! so its gradients are written out here, with the same forward arithmetic
+//! as the autograd path, and a test checks them against autograd.
+
+use agon_sdk::{
+    toolkit::{dropout, SeededRng},
+    PluginResult,
+};
+use candle_core::{DType, Tensor, D};
+
+use crate::{conv_pool::with_cpu_values, model::CnnHighway};
+
+/// The loss, the batch accuracy, and `(variable, gradient)` pairs.
+pub struct LossAndGradients {
+    pub loss: f32,
+    pub accuracy: f32,
+    pub gradients: Vec<(Tensor, Tensor)>,
+}
+
+/// Cross-entropy of `labels` (1 real, 0 generated) for row-major `ids`
+/// (`rows × len`) through dropout (`keep`) plus the output layer's L2
+/// penalty `λ/2 · (‖W‖² + ‖b‖²)`, and its gradients.
+pub fn loss_and_gradients(
+    model: &CnnHighway,
+    ids: Vec<u32>,
+    len: usize,
+    labels: &[f32],
+    keep: f32,
+    l2_lambda: f64,
+    rng: &mut SeededRng,
+) -> PluginResult<LossAndGradients> {
+    let device = model.embedding.device().clone();
+    let embedding = model.embedding.detach();
+    let (vocab, e) = embedding.dims2()?;
+    let plan = model.conv_plan(ids, len)?;
+    let rows = plan.rows();
+    let (kernels, biases) = model.conv_weights()?;
+    let (kernels, biases) = (kernels.detach(), biases.detach());
+    let pooled = with_cpu_values(&embedding, |emb| {
+        with_cpu_values(&kernels, |ker| {
+            with_cpu_values(&biases, |b| plan.forward(emb, e, ker, b))
+        })
+    })?;
+    let h = Tensor::from_slice(&pooled.values, (rows, plan.features()), &device)?;
+
+    // Forward, as CnnHighway::highway and the output layer compute it.
+    let (w_gate, b_gate) = linear_parts(&model.highway_gate)?;
+    let (w_transform, b_transform) = linear_parts(&model.highway_transform)?;
+    let (w_out, b_out) = linear_parts(&model.output)?;
+    let gate_pre = h.matmul(&w_gate.t()?)?.broadcast_add(&b_gate)?;
+    let transform_pre = h.matmul(&w_transform.t()?)?.broadcast_add(&b_transform)?;
+    let gate = candle_nn::ops::sigmoid(&gate_pre)?;
+    let transformed = transform_pre.relu()?;
+    let carry = (gate.ones_like()? - &gate)?;
+    let highway = ((&gate * &transformed)? + (&carry * &h)?)?;
+    // The mask `dropout` multiplies by (same draws as the autograd path).
+    let mask = dropout(&highway.ones_like()?, keep, rng)?;
+    let dropped = (&highway * &mask)?;
+    let logits = dropped.matmul(&w_out.t()?)?.broadcast_add(&b_out)?;
+
+    let targets = Tensor::from_vec(
+        labels.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+        rows,
+        &device,
+    )?;
+    let cross_entropy = candle_nn::loss::cross_entropy(&logits, &targets)?;
+    let l2 = ((w_out.sqr()?.sum_all()? + b_out.sqr()?.sum_all()?)? * (l2_lambda / 2.0))?;
+    let loss = (cross_entropy + l2)?.to_scalar::<f32>()?;
+    let predicted = logits.argmax(D::Minus1)?.to_dtype(DType::F32)?;
+    let labels_tensor = Tensor::from_slice(labels, rows, &device)?;
+    let accuracy = predicted
+        .eq(&labels_tensor)?
+        .to_dtype(DType::F32)?
+        .mean_all()?
+        .to_scalar::<f32>()?;
+
+    // Backward.
+    let one_hot: Vec<f32> = labels
+        .iter()
+        .flat_map(|&l| if l > 0.5 { [0.0, 1.0] } else { [1.0, 0.0] })
+        .collect();
+    let one_hot = Tensor::from_vec(one_hot, (rows, 2), &device)?;
+    let d_logits = ((candle_nn::ops::softmax_last_dim(&logits)? - one_hot)? / rows as f64)?;
+    let d_w_out = (d_logits.t()?.matmul(&dropped)? + (&w_out * l2_lambda)?)?;
+    let d_b_out = (d_logits.sum(0)? + (&b_out * l2_lambda)?)?;
+    let d_highway = (d_logits.matmul(&w_out)? * &mask)?;
+    // y = g ⊙ r + (1 − g) ⊙ h: ∂g = dy ⊙ (r − h), ∂r = dy ⊙ g, ∂h = dy ⊙ (1 − g).
+    let d_gate_pre = ((&d_highway * (&transformed - &h)?)? * (&gate * &carry)?)?;
+    let d_transform_pre = ((&d_highway * &gate)? * transform_pre.gt(0.0)?.to_dtype(DType::F32)?)?;
+    let d_h = ((&d_highway * &carry)?
+        + d_gate_pre.matmul(&w_gate)?
+        + d_transform_pre.matmul(&w_transform)?)?;
+    let d_w_gate = d_gate_pre.t()?.matmul(&h)?;
+    let d_b_gate = d_gate_pre.sum(0)?;
+    let d_w_transform = d_transform_pre.t()?.matmul(&h)?;
+    let d_b_transform = d_transform_pre.sum(0)?;
+
+    let d_conv = with_cpu_values(&embedding, |emb| {
+        with_cpu_values(&kernels, |ker| {
+            with_cpu_values(&d_h, |g| plan.backward(emb, e, ker, &pooled.argmax, g))
+        })
+    })?;
+    let mut gradients = vec![
+        (
+            model.embedding.clone(),
+            Tensor::from_vec(d_conv.embedding, (vocab, e), &device)?,
+        ),
+        (model.highway_gate.weight().clone(), d_w_gate),
+        (model.highway_transform.weight().clone(), d_w_transform),
+        (model.output.weight().clone(), d_w_out),
+    ];
+    for (linear, d_bias) in [
+        (&model.highway_gate, d_b_gate),
+        (&model.highway_transform, d_b_transform),
+        (&model.output, d_b_out),
+    ] {
+        if let Some(bias) = linear.bias() {
+            gradients.push((bias.clone(), d_bias));
+        }
+    }
+    // Each bank's slices of the flat kernel and bias gradients, back in the
+    // variables' `[n, e, k]` and `[n]` layouts.
+    let (mut kernel_at, mut bias_at) = (0, 0);
+    for bank in &model.banks {
+        let (n, _, k) = bank.weight.dims3()?;
+        let d_kernel = Tensor::from_slice(
+            &d_conv.kernels[kernel_at..kernel_at + n * k * e],
+            (n, k, e),
+            &device,
+        )?
+        .permute((0, 2, 1))?
+        .contiguous()?;
+        gradients.push((bank.weight.clone(), d_kernel));
+        gradients.push((
+            bank.bias.clone(),
+            Tensor::from_slice(&d_conv.biases[bias_at..bias_at + n], n, &device)?,
+        ));
+        kernel_at += n * k * e;
+        bias_at += n;
+    }
+    Ok(LossAndGradients {
+        loss,
+        accuracy,
+        gradients,
+    })
+}
+
+/// A linear layer's weight and bias, detached (every layer here has a bias).
+fn linear_parts(linear: &candle_nn::Linear) -> candle_core::Result<(Tensor, Tensor)> {
+    let bias = linear
+        .bias()
+        .ok_or_else(|| candle_core::Error::Msg("a linear layer without a bias".into()))?;
+    Ok((linear.weight().detach(), bias.detach()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{discriminator::autograd_loss, model::test_support::random_model};
+    use agon_sdk::toolkit::rng_from_seed;
+    use candle_core::Device;
+
+    #[test]
+    fn loss_and_gradients_equal_autograds() {
+        let model = random_model(13, 6, &[(1, 5), (2, 4), (5, 3)], 21);
+        let (rows, len) = (10, 7);
+        // No token twice in a row: see conv_pool's tests on ties.
+        let ids: Vec<u32> = (0..rows)
+            .flat_map(|r| (0..len).map(move |t| ((r * 5 + t * 3) % 13) as u32))
+            .collect();
+        let labels: Vec<f32> = (0..rows).map(|r| (r % 2) as f32).collect();
+        let (keep, l2) = (0.75, 0.2);
+        let hand = loss_and_gradients(
+            &model,
+            ids.clone(),
+            len,
+            &labels,
+            keep,
+            l2,
+            &mut rng_from_seed(4),
+        )
+        .unwrap();
+        let ids = Tensor::from_vec(ids, (rows, len), &Device::Cpu).unwrap();
+        let labels = Tensor::from_vec(labels, rows, &Device::Cpu).unwrap();
+        let (loss, _) =
+            autograd_loss(&model, &ids, &labels, keep, l2, &mut rng_from_seed(4)).unwrap();
+        let want_loss = loss.to_scalar::<f32>().unwrap();
+        assert!(
+            (hand.loss - want_loss).abs() < 1e-5,
+            "{} vs {want_loss}",
+            hand.loss
+        );
+        let reference = loss.backward().unwrap();
+        // Every variable of the model has a hand-written gradient.
+        assert_eq!(hand.gradients.len(), 1 + 2 * 3 + 2 * model.banks.len());
+        for (i, (variable, got)) in hand.gradients.iter().enumerate() {
+            let want = reference.get(variable).expect("autograd has the variable");
+            assert_eq!(got.dims(), want.dims(), "gradient {i}");
+            let scale = want
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                scale > 0.0,
+                "gradient {i} is zero: the test must exercise it"
+            );
+            let diff = (got - want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                diff <= 1e-4 * scale,
+                "gradient {i}: difference {diff}, scale {scale}"
+            );
+        }
+    }
+}
