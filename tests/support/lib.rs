@@ -200,7 +200,9 @@ pub fn config(name: &str) -> String {
 /// `tests/fixtures/<pin>` to 1e-4 relative: a regression pin produced by
 /// this implementation, like TRL's loss-trajectory tests, not an external
 /// reference. `AGON_UPDATE_PINS=1` rewrites the fixture first (deliberately:
-/// run only the test that owns the pin).
+/// run only the test that owns the pin). The pins were made on x86-64 with
+/// AVX-512, where Candle's matmuls use gemm's AVX-512 kernels; a CPU without
+/// it sums in another order and may drift past the tolerance.
 pub fn assert_matches_pin(rows: &[serde_json::Value], pin: &str) {
     let path = workspace_root().join("tests/fixtures").join(pin);
     if std::env::var_os("AGON_UPDATE_PINS").is_some() {

@@ -6,7 +6,7 @@
 //! so at every step the rows still generating are a prefix of the batch and
 //! the batch simply shrinks: compute is proportional to tokens generated.
 
-use agon_sdk::toolkit::{sample_from_logits, SeededRng};
+use agon_sdk::toolkit::{sample_from_logits, OutputProjection, SeededRng};
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
@@ -42,6 +42,13 @@ pub fn extend_rows(
     let device = weights.bias.device().clone();
     let starts: Vec<usize> = rows.iter().map(|r| r.tokens.len()).collect();
     let vocab = weights.out_b.dim(0)?;
+    // On the CPU the output layer and the sampling are fused per block of
+    // rows (the same ids; see OutputProjection).
+    let projection = if device.is_cpu() {
+        Some(OutputProjection::new(&weights.output_matrix()?)?)
+    } else {
+        None
+    };
     for step in 0.. {
         let active = starts.partition_point(|&start| start + step < max_len);
         if active == 0 {
@@ -56,6 +63,23 @@ pub fn extend_rows(
         }
         let inputs = Tensor::new(next_inputs.as_slice(), &device)?;
         state = weights.step(&weights.input_projection(&inputs)?, &state)?;
+        if let Some(projection) = &projection {
+            let hidden = state.h.flatten_all()?.to_vec1::<f32>()?;
+            let mut streams: Vec<Option<&mut SeededRng>> = rows[..active]
+                .iter_mut()
+                .map(|row| (!row.done).then_some(&mut row.rng))
+                .collect();
+            let ids = projection.sample(&hidden, temperature, &mut streams)?;
+            for ((row, next_input), id) in rows[..active].iter_mut().zip(&mut next_inputs).zip(ids)
+            {
+                if let Some(id) = id {
+                    row.tokens.push(id);
+                    row.done = Some(id) == eos;
+                    *next_input = id;
+                }
+            }
+            continue;
+        }
         let logits = weights.logits(&state.h)?.flatten_all()?.to_vec1::<f32>()?;
         // Each row draws from its own stream, so the rows can be sampled in
         // parallel without changing any result.

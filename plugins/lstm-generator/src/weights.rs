@@ -113,8 +113,12 @@ impl LstmWeights {
         // the [N, V] gradient (a strided reduction, slow on the CPU).
         let ones = Tensor::ones((h.dim(0)?, 1), h.dtype(), h.device())?;
         let h1 = Tensor::cat(&[h, &ones], 1)?;
-        let w1 = Tensor::cat(&[&self.out_w.t()?, &self.out_b.unsqueeze(0)?], 0)?;
-        h1.matmul(&w1)
+        h1.matmul(&self.output_matrix()?)
+    }
+
+    /// `[Wᵀ; b]`, `[H + 1, V]`: the output layer as one matrix.
+    pub fn output_matrix(&self) -> Result<Tensor> {
+        Tensor::cat(&[&self.out_w.t()?, &self.out_b.unsqueeze(0)?], 0)
     }
 
     /// The zero state for `n` rows.

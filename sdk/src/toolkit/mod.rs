@@ -7,6 +7,8 @@
 //!   cannot be seeded, so every random draw of a plugin goes through here);
 //! * [`softmax_kernels`] — fused max / exp / sum row kernels for
 //!   sampling and log-softmax over a vocabulary;
+//! * [`output_sampling`] — the output layer's matmul and softmax sampling
+//!   fused per block of rows;
 //! * [`target_log_probs`] — `log softmax(logits)[target]` as one op with
 //!   its own backward pass;
 //! * [`loss`] — losses in their numerically stable forms;
@@ -21,6 +23,7 @@ pub mod clip;
 pub mod device;
 pub mod init;
 pub mod loss;
+pub mod output_sampling;
 pub mod rng;
 pub mod softmax_kernels;
 pub mod target_log_probs;
@@ -33,6 +36,7 @@ pub use clip::clip_grad_norm;
 pub use device::device_for;
 pub use init::{reinitialize, SeededInit};
 pub use loss::bce_with_logits;
+pub use output_sampling::OutputProjection;
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
 pub use target_log_probs::target_log_probs;
 pub use tensors::{
