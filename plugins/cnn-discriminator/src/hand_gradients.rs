@@ -162,7 +162,10 @@ fn linear_parts(linear: &candle_nn::Linear) -> candle_core::Result<(Tensor, Tens
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{discriminator::autograd_loss, model::test_support::random_model};
+    use crate::{
+        discriminator::autograd_loss,
+        model::test_support::{assert_close_to_scale, random_model},
+    };
     use agon_sdk::toolkit::rng_from_seed;
     use candle_core::Device;
 
@@ -201,30 +204,7 @@ mod tests {
         assert_eq!(hand.gradients.len(), 1 + 2 * 3 + 2 * model.banks.len());
         for (i, (variable, got)) in hand.gradients.iter().enumerate() {
             let want = reference.get(variable).expect("autograd has the variable");
-            assert_eq!(got.dims(), want.dims(), "gradient {i}");
-            let scale = want
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(
-                scale > 0.0,
-                "gradient {i} is zero: the test must exercise it"
-            );
-            let diff = (got - want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(
-                diff <= 1e-4 * scale,
-                "gradient {i}: difference {diff}, scale {scale}"
-            );
+            assert_close_to_scale(got, want, &format!("gradient {i}"));
         }
     }
 }

@@ -187,6 +187,25 @@ pub(crate) mod test_support {
         model
     }
 
+    /// Asserts `got` equals `want` to 1e-4 of `want`'s largest magnitude,
+    /// and that `want` is not all zeros (the test must exercise it).
+    pub fn assert_close_to_scale(got: &Tensor, want: &Tensor, what: &str) {
+        assert_eq!(got.dims(), want.dims(), "{what}");
+        let scale = want
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(scale > 0.0, "{what} is zero: the test must exercise it");
+        let diff = max_abs_diff(got, want);
+        assert!(
+            diff <= 1e-4 * scale,
+            "{what}: difference {diff}, scale {scale}"
+        );
+    }
+
     /// Largest absolute elementwise difference.
     pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
