@@ -19,6 +19,8 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
+use agon_sdk::toolkit::block_matmul::{matmul_into, Rhs};
+
 use crate::simd::axpy_kernel;
 
 /// Rows per forward task: their windows (at most 16 · 20 × 20 · 64 floats)
@@ -165,7 +167,15 @@ impl ConvPool {
                         }
                     }
                     conv.resize(block_rows * positions * n, 0.0);
-                    matmul_transposed_into(conv, windows, kernel, block_rows * positions, k * e, n);
+                    matmul_into(
+                        conv,
+                        windows,
+                        kernel,
+                        Rhs::Transposed,
+                        block_rows * positions,
+                        k * e,
+                        n,
+                    );
                     let mut pooled = vec![0f32; block_rows * n];
                     let mut argmax = vec![CLIPPED; block_rows * n];
                     for r in 0..block_rows {
@@ -264,35 +274,6 @@ fn cpu_slice<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg(format!("conv-pool: {what} is not contiguous")))?;
     Ok(&storage.as_slice::<f32>()?[start..end])
-}
-
-/// `dst[m, n] = lhs[m, k] · rhs[n, k]ᵀ`, all row-major, on this thread.
-fn matmul_transposed_into(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
-    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
-    // SAFETY: the asserts above bound every index the strides below reach.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            k as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
 }
 
 /// One forward task's result: a block of rows of one width.
@@ -480,7 +461,7 @@ impl Gradients<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::model::test_support::{max_abs_diff, random_model};
+    use crate::model::test_support::{assert_close_to_scale, max_abs_diff, random_model};
     use candle_core::{Device, Tensor};
 
     /// No token twice in a row (`len ≤ vocab`, `vocab` prime): equal windows
@@ -529,19 +510,7 @@ mod tests {
         for (i, variable) in variables.into_iter().enumerate() {
             let got = fused.get(variable).expect("a gradient from the fused op");
             let want = reference.get(variable).expect("a gradient from autograd");
-            let scale = want
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(scale > 0.0, "the test must exercise every variable");
-            let diff = max_abs_diff(got, want);
-            assert!(
-                diff <= 1e-4 * scale,
-                "variable {i}: largest difference {diff} (scale {scale})"
-            );
+            assert_close_to_scale(got, want, &format!("variable {i}"));
         }
     }
 

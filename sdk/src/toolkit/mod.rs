@@ -9,6 +9,8 @@
 //!   sampling and log-softmax over a vocabulary;
 //! * [`output_sampling`] — the output layer's matmul and softmax sampling
 //!   fused per block of rows;
+//! * [`block_matmul`] — a single-threaded matmul on slices, for fused
+//!   kernels that work one block of rows per task;
 //! * [`target_log_probs`] — `log softmax(logits)[target]` as one op with
 //!   its own backward pass;
 //! * [`loss`] — losses in their numerically stable forms;
@@ -18,6 +20,7 @@
 //! * [`trainable`] — variables + Adam + clip: one step, save, load.
 
 pub mod adam;
+pub mod block_matmul;
 pub mod checkpoint;
 pub mod clip;
 pub mod device;

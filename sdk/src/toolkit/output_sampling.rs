@@ -14,7 +14,11 @@
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
-use super::{rng::sample_from_logits, SeededRng};
+use super::{
+    block_matmul::{matmul_into, Rhs},
+    rng::sample_from_logits,
+    SeededRng,
+};
 
 /// Rows per task: a block of logits (16 × V floats) stays in cache.
 const ROWS_PER_TASK: usize = 16;
@@ -70,31 +74,7 @@ impl OutputProjection {
                         with_one.push(1.0);
                     }
                     logits.resize(rows * v, 0.0);
-                    // SAFETY: `with_one` is [rows, h + 1], `weights` [h + 1, v]
-                    // and `logits` [rows, v], all row-major and in bounds.
-                    unsafe {
-                        gemm::gemm(
-                            rows,
-                            v,
-                            h + 1,
-                            logits.as_mut_ptr(),
-                            1,
-                            v as isize,
-                            false,
-                            with_one.as_ptr(),
-                            1,
-                            (h + 1) as isize,
-                            self.weights.as_ptr(),
-                            1,
-                            v as isize,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        )
-                    }
+                    matmul_into(logits, with_one, &self.weights, Rhs::Plain, rows, h + 1, v);
                     for ((id, stream), row) in ids.iter_mut().zip(streams).zip(logits.chunks(v)) {
                         if let Some(rng) = stream {
                             *id = Some(sample_from_logits(row, temperature, rng));
