@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
-use agon_sdk::toolkit::block_matmul::{matmul_into, Rhs};
+use agon_sdk::toolkit::block_matmul::{matmul_into, Operand, Write};
 
 use crate::simd::axpy_kernel;
 
@@ -169,12 +169,12 @@ impl ConvPool {
                     conv.resize(block_rows * positions * n, 0.0);
                     matmul_into(
                         conv,
+                        Write::Overwrite,
                         windows,
+                        Operand::Plain,
                         kernel,
-                        Rhs::Transposed,
-                        block_rows * positions,
-                        k * e,
-                        n,
+                        Operand::Transposed,
+                        (block_rows * positions, k * e, n),
                     );
                     let mut pooled = vec![0f32; block_rows * n];
                     let mut argmax = vec![CLIPPED; block_rows * n];

@@ -5,7 +5,7 @@ use std::path::Path;
 use agon_sdk::{
     toolkit::{
         derive_seed, device_for, reinitialize, rng_from_seed, sample_from_logits, teacher_forcing,
-        tensor_like, SeededInit, Trainable,
+        tensor_like, SeededInit, TeacherForcing, Trainable,
     },
     Batch, GeneratorImpl, MleOptions, PluginContext, PluginError, PluginResult, Policy,
     RolloutRequest, SampleRequest, StepOptions, StepStats, TokenBatch,
@@ -17,7 +17,7 @@ use rand::Rng;
 use crate::{
     config::LstmGeneratorConfig,
     decode::{extend_rows, Row},
-    oracle,
+    fused_loss, oracle,
     weights::{LstmState, LstmWeights},
 };
 
@@ -159,6 +159,31 @@ impl LstmGenerator {
         Ok(Tensor::cat(&columns, 1)?)
     }
 
+    /// One optimiser step on `Σ c · (−log p(target))` over the teacher-forced
+    /// positions, `c` given per position (row-major, 0 at padding); returns
+    /// the loss and the gradient norm. On the CPU the output layer is
+    /// differentiated by the fused kernel (see `fused_loss`).
+    fn weighted_nll_step(
+        &mut self,
+        tf: &TeacherForcing,
+        coefficients: Vec<f32>,
+    ) -> PluginResult<(f32, f32)> {
+        if self.device.is_cpu() {
+            let targets = tf.targets.flatten_all()?.to_vec1::<u32>()?;
+            let fused =
+                fused_loss::weighted_nll(&self.policy, &tf.inputs, &targets, &coefficients)?;
+            let norm =
+                self.params
+                    .minimise_with_gradients(fused.loss, fused.gradients, "generator")?;
+            return Ok((fused.loss, norm));
+        }
+        let coefficients = Tensor::from_vec(coefficients, tf.targets.dims(), &self.device)?;
+        let log_probs = self.policy.target_log_probs(&tf.inputs, &tf.targets)?;
+        let loss = (log_probs * coefficients)?.sum_all()?.neg()?;
+        let norm = self.params.minimise(&loss, "generator")?;
+        Ok((loss.to_scalar::<f32>()?, norm))
+    }
+
     fn finish_batch(&self, rows: &[Row], width: usize) -> TokenBatch {
         TokenBatch::from_rows_with_width(
             &rows.iter().map(|r| r.tokens.as_slice()).collect::<Vec<_>>(),
@@ -173,19 +198,22 @@ impl GeneratorImpl for LstmGenerator {
         self.ensure_trainable()?;
         Self::ensure_unconditional(batch.sources.is_some())?;
         let tf = teacher_forcing(&batch.targets, self.bos, &self.device)?;
-        let log_probs = if options.scheduled_sampling > 0.0 {
-            self.scheduled_sampling_log_probs(
+        let tokens = batch.targets.token_count().max(1) as f64;
+        let (loss, norm) = if options.scheduled_sampling > 0.0 {
+            let log_probs = self.scheduled_sampling_log_probs(
                 &batch.targets,
                 options.scheduled_sampling,
                 options.seed,
-            )?
+            )?;
+            let loss = ((log_probs * &tf.mask)?.sum_all()? / -tokens)?;
+            let norm = self.params.minimise(&loss, "generator")?;
+            (loss.to_scalar::<f32>()?, norm)
         } else {
-            self.policy.target_log_probs(&tf.inputs, &tf.targets)?
+            let per_token = (1.0 / tokens) as f32;
+            let coefficients = tf.mask_values.iter().map(|m| m * per_token).collect();
+            self.weighted_nll_step(&tf, coefficients)?
         };
-        let tokens = batch.targets.token_count().max(1) as f64;
-        let loss = ((log_probs * &tf.mask)?.sum_all()? / -tokens)?;
-        let norm = self.params.minimise(&loss, "generator")?;
-        Ok(StepStats::new(loss.to_scalar::<f32>()?, batch.targets.rows()).with("grad_norm", norm))
+        Ok(StepStats::new(loss, batch.targets.rows()).with("grad_norm", norm))
     }
 
     fn log_likelihood(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
@@ -298,17 +326,25 @@ impl GeneratorImpl for LstmGenerator {
             )));
         }
         let targets = &batch.targets;
+        let positions = targets.rows() * targets.width as usize;
+        if rewards.len() != positions {
+            return Err(PluginError::input(format!(
+                "{} rewards for {positions} positions ({} rows × {})",
+                rewards.len(),
+                targets.rows(),
+                targets.width
+            )));
+        }
         let tf = teacher_forcing(targets, self.bos, &self.device)?;
-        let rewards = Tensor::from_slice(
-            rewards,
-            (targets.rows(), targets.width as usize),
-            &self.device,
-        )?;
-        let log_probs = self.policy.target_log_probs(&tf.inputs, &tf.targets)?;
-        let weighted = ((log_probs * &tf.mask)? * rewards)?;
-        let loss = (weighted.sum_all()? / -(targets.rows().max(1) as f64))?;
-        let norm = self.params.minimise(&loss, "generator")?;
-        Ok(StepStats::new(loss.to_scalar::<f32>()?, targets.rows()).with("grad_norm", norm))
+        let per_row = 1.0 / targets.rows().max(1) as f32;
+        let coefficients = tf
+            .mask_values
+            .iter()
+            .zip(rewards)
+            .map(|(m, r)| m * r * per_row)
+            .collect();
+        let (loss, norm) = self.weighted_nll_step(&tf, coefficients)?;
+        Ok(StepStats::new(loss, targets.rows()).with("grad_norm", norm))
     }
 
     fn update_rollout_policy(&mut self, rate: f32) -> PluginResult<()> {

@@ -6,7 +6,9 @@
 
 mod config;
 mod decode;
+mod fused_loss;
 mod generator;
+mod lstm_by_hand;
 mod oracle;
 mod weights;
 

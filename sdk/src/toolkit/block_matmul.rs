@@ -1,40 +1,61 @@
 //! A matmul on plain row-major slices, on the calling thread.
 //!
-//! Fused CPU kernels (output sampling, the CNN discriminator's convolutions)
-//! multiply one block of rows per parallel task into a buffer that stays in
-//! cache; each task calls Candle's own matmul kernel (the `gemm` crate)
-//! single-threaded, so the block gets the same additions in the same order
-//! as a Candle matmul of the whole matrix.
+//! Fused CPU kernels (output sampling, the generator's output-layer
+//! cross-entropy, the CNN discriminator's convolutions) multiply one block of
+//! rows per parallel task into a buffer that stays in cache; each task calls
+//! Candle's own matmul kernel (the `gemm` crate) single-threaded, so the block
+//! gets the same additions in the same order as a Candle matmul of the whole
+//! matrix.
 
-/// The right-hand side's layout.
+/// How an operand's values are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rhs {
-    /// `[k, n]` row-major.
+pub enum Operand {
+    /// The operand's own shape, row-major (`[k, n]` for a right-hand side).
     Plain,
-    /// `[n, k]` row-major, used as its transpose.
+    /// Its transpose's shape, row-major (`[n, k]` for a right-hand side),
+    /// used as its transpose.
     Transposed,
 }
 
-/// `dst[m, n] = lhs[m, k] · rhs`, all row-major.
+impl Operand {
+    /// (column stride, row stride) of a `[rows, cols]` operand.
+    fn strides(self, rows: usize, cols: usize) -> (isize, isize) {
+        match self {
+            Operand::Plain => (1, cols as isize),
+            Operand::Transposed => (rows as isize, 1),
+        }
+    }
+}
+
+/// What happens to `dst`'s previous values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// `dst = lhs · rhs`.
+    Overwrite,
+    /// `dst += lhs · rhs`.
+    Accumulate,
+}
+
+/// `dst[m, n] (=|+=) lhs[m, k] · rhs[k, n]`, `dst` row-major.
 ///
 /// Panics if a slice is too short for its shape (a bug in the caller).
+#[allow(clippy::too_many_arguments)]
 pub fn matmul_into(
     dst: &mut [f32],
+    write: Write,
     lhs: &[f32],
+    lhs_layout: Operand,
     rhs: &[f32],
-    rhs_layout: Rhs,
-    m: usize,
-    k: usize,
-    n: usize,
+    rhs_layout: Operand,
+    (m, k, n): (usize, usize, usize),
 ) {
     assert!(
         dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n,
         "matmul_into: slices too short for [{m}, {k}] · [{k}, {n}]"
     );
-    let (rhs_cs, rhs_rs) = match rhs_layout {
-        Rhs::Plain => (1, n as isize),
-        Rhs::Transposed => (k as isize, 1),
-    };
+    let (lhs_cs, lhs_rs) = lhs_layout.strides(m, k);
+    let (rhs_cs, rhs_rs) = rhs_layout.strides(k, n);
+    let read_dst = write == Write::Accumulate;
     // SAFETY: the assert above bounds every index the strides reach.
     unsafe {
         gemm::gemm(
@@ -44,14 +65,14 @@ pub fn matmul_into(
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            read_dst,
             lhs.as_ptr(),
-            1,
-            k as isize,
+            lhs_cs,
+            lhs_rs,
             rhs.as_ptr(),
             rhs_cs,
             rhs_rs,
-            0.0,
+            if read_dst { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
@@ -65,22 +86,36 @@ pub fn matmul_into(
 mod tests {
     use super::*;
 
+    fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        (0..rows * cols)
+            .map(|i| values[(i % rows) * cols + i / rows])
+            .collect()
+    }
+
     #[test]
-    fn plain_and_transposed_right_hand_sides_give_the_textbook_product() {
+    fn every_layout_gives_the_textbook_product_and_accumulates() {
         let (m, k, n) = (3, 4, 5);
         let lhs: Vec<f32> = (0..m * k).map(|i| i as f32 - 5.0).collect();
         let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32).collect();
-        let transposed: Vec<f32> = (0..n * k).map(|i| rhs[(i % k) * n + i / k]).collect();
         let mut want = vec![0f32; m * n];
         for i in 0..m {
             for j in 0..n {
                 want[i * n + j] = (0..k).map(|p| lhs[i * k + p] * rhs[p * n + j]).sum();
             }
         }
-        let mut got = vec![0f32; m * n];
-        matmul_into(&mut got, &lhs, &rhs, Rhs::Plain, m, k, n);
-        assert_eq!(got, want);
-        matmul_into(&mut got, &lhs, &transposed, Rhs::Transposed, m, k, n);
-        assert_eq!(got, want);
+        let (lhs_t, rhs_t) = (transpose(&lhs, m, k), transpose(&rhs, k, n));
+        for (l, ll, r, rl) in [
+            (&lhs, Operand::Plain, &rhs, Operand::Plain),
+            (&lhs, Operand::Plain, &rhs_t, Operand::Transposed),
+            (&lhs_t, Operand::Transposed, &rhs, Operand::Plain),
+            (&lhs_t, Operand::Transposed, &rhs_t, Operand::Transposed),
+        ] {
+            let mut got = vec![f32::NAN; m * n];
+            matmul_into(&mut got, Write::Overwrite, l, ll, r, rl, (m, k, n));
+            assert_eq!(got, want, "{ll:?} · {rl:?}");
+            matmul_into(&mut got, Write::Accumulate, l, ll, r, rl, (m, k, n));
+            let doubled: Vec<f32> = want.iter().map(|w| 2.0 * w).collect();
+            assert_eq!(got, doubled, "{ll:?} · {rl:?} accumulated");
+        }
     }
 }

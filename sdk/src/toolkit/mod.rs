@@ -9,16 +9,22 @@
 //!   sampling and log-softmax over a vocabulary;
 //! * [`output_sampling`] — the output layer's matmul and softmax sampling
 //!   fused per block of rows;
+//! * [`output_cross_entropy`] — the output layer's weighted cross-entropy
+//!   with its gradients, forward and backward fused per block of rows;
+//! * [`skinny_matmul`] — the output layer's products (one dimension is the
+//!   hidden size) as AVX-512 kernels;
 //! * [`block_matmul`] — a single-threaded matmul on slices, for fused
 //!   kernels that work one block of rows per task;
 //! * [`target_log_probs`] — `log softmax(logits)[target]` as one op with
 //!   its own backward pass;
+//! * [`activations`] — sigmoid and tanh over slices, vectorised;
 //! * [`loss`] — losses in their numerically stable forms;
 //! * [`checkpoint`] — named tensors to and from safetensors files;
 //! * [`adam`] — Adam whose moments can be saved and restored;
 //! * [`clip`] — gradient clipping by global norm;
 //! * [`trainable`] — variables + Adam + clip: one step, save, load.
 
+pub mod activations;
 pub mod adam;
 pub mod block_matmul;
 pub mod checkpoint;
@@ -26,8 +32,10 @@ pub mod clip;
 pub mod device;
 pub mod init;
 pub mod loss;
+pub mod output_cross_entropy;
 pub mod output_sampling;
 pub mod rng;
+pub mod skinny_matmul;
 pub mod softmax_kernels;
 pub mod target_log_probs;
 pub mod tensors;
@@ -39,6 +47,7 @@ pub use clip::clip_grad_norm;
 pub use device::device_for;
 pub use init::{reinitialize, SeededInit};
 pub use loss::bce_with_logits;
+pub use output_cross_entropy::OutputLayerGradients;
 pub use output_sampling::OutputProjection;
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
 pub use target_log_probs::target_log_probs;

@@ -8,17 +8,14 @@
 //! barrier between the matmul and the sampling. Here each task multiplies a
 //! block of rows into its own buffer, which stays in cache, and samples
 //! those rows at once. The matmul is the same `[h, 1] · [Wᵀ; b]` product
-//! (the same kernel, the same order of additions), so the ids drawn are the
-//! ones the tensor path draws.
+//! with the same additions in the same order as Candle's (see
+//! [`super::skinny_matmul`]), so the ids drawn are the ones the tensor path
+//! draws.
 
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
-use super::{
-    block_matmul::{matmul_into, Rhs},
-    rng::sample_from_logits,
-    SeededRng,
-};
+use super::{rng::sample_from_logits, skinny_matmul::product, SeededRng};
 
 /// Rows per task: a block of logits (16 × V floats) stays in cache.
 const ROWS_PER_TASK: usize = 16;
@@ -40,6 +37,21 @@ impl OutputProjection {
             hidden: rows.saturating_sub(1),
             vocab,
         })
+    }
+
+    /// `[Wᵀ; b]`, `[H + 1, V]` row-major.
+    pub(crate) fn matrix(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// `H`.
+    pub(crate) fn hidden_dim(&self) -> usize {
+        self.hidden
+    }
+
+    /// `V`.
+    pub(crate) fn vocab_size(&self) -> usize {
+        self.vocab
     }
 
     /// One id per row of `hidden` (`[N, H]` row-major) drawn from
@@ -74,7 +86,7 @@ impl OutputProjection {
                         with_one.push(1.0);
                     }
                     logits.resize(rows * v, 0.0);
-                    matmul_into(logits, with_one, &self.weights, Rhs::Plain, rows, h + 1, v);
+                    product(logits, with_one, &self.weights, (rows, h + 1, v));
                     for ((id, stream), row) in ids.iter_mut().zip(streams).zip(logits.chunks(v)) {
                         if let Some(rng) = stream {
                             *id = Some(sample_from_logits(row, temperature, rng));

@@ -39,6 +39,16 @@ fn exp_nonpositive(x: f32) -> f32 {
 /// Largest finite-or-infinite value of `row` (`-inf` for an empty row).
 #[inline]
 pub fn row_max(row: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { row_max_avx512(row) };
+    }
+    row_max_generic(row)
+}
+
+#[inline(always)]
+fn row_max_generic(row: &[f32]) -> f32 {
     // Eight independent lanes so the compiler can vectorise the reduction.
     let mut lanes = [f32::NEG_INFINITY; 8];
     let mut chunks = row.chunks_exact(8);
@@ -52,6 +62,14 @@ pub fn row_max(row: &[f32]) -> f32 {
         .iter()
         .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     lanes.iter().fold(tail, |m, &v| m.max(v))
+}
+
+/// The same loop compiled for AVX-512 (the maximum does not depend on the
+/// order, so every version gives the same value).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_max_avx512(row: &[f32]) -> f32 {
+    row_max_generic(row)
 }
 
 #[inline(always)]
@@ -139,6 +157,76 @@ unsafe fn exp_shifted_avx2(
     }
 }
 
+/// `e^x` of 16 lanes with [`exp_nonpositive`]'s operations (so the same
+/// bits as it and as the AVX2 kernel).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) unsafe fn exp16(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let clamped = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(clamped, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+    );
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_145_75), clamped);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm512_set1_ps(1.0 / 720.0);
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    }
+    let exponent = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    let scale = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(exponent));
+    // Below −87 (and −inf, NaN): 0.
+    let keep = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_set1_ps(-87.0));
+    _mm512_maskz_mov_ps(keep, _mm512_mul_ps(p, scale))
+}
+
+/// [`exp_shifted_avx2`] sixteen lanes at a time. The block sums add the
+/// lower and upper eight lanes into eight running sums, in the AVX2
+/// kernel's order, so both give the same bits (and the same samples).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2")]
+unsafe fn exp_shifted_avx512(
+    row: &[f32],
+    shift: f32,
+    scale: f32,
+    out: &mut [f32],
+    blocks: &mut Vec<f32>,
+) {
+    use std::arch::x86_64::*;
+
+    blocks.clear();
+    let (shift_v, scale_v) = (_mm512_set1_ps(shift), _mm512_set1_ps(scale));
+    for (src, dst) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+        let mut acc = _mm256_setzero_ps();
+        let full = src.len() / 8 * 8;
+        let mut k = 0;
+        while k < full {
+            // Sixteen lanes, or the last eight of the block.
+            let mask: __mmask16 = if k + 16 <= full { 0xFFFF } else { 0x00FF };
+            let x = _mm512_maskz_loadu_ps(mask, src.as_ptr().add(k));
+            let e = exp16(_mm512_mul_ps(_mm512_sub_ps(x, shift_v), scale_v));
+            _mm512_mask_storeu_ps(dst.as_mut_ptr().add(k), mask, e);
+            acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+            if mask == 0xFFFF {
+                acc = _mm256_add_ps(
+                    acc,
+                    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(e))),
+                );
+            }
+            k += 16;
+        }
+        let mut lanes = [0.0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        let mut sum = lanes.iter().sum::<f32>();
+        for k in full..src.len() {
+            dst[k] = exp_nonpositive((src[k] - shift) * scale);
+            sum += dst[k];
+        }
+        blocks.push(sum);
+    }
+}
+
 /// Writes `out[i] = exp((row[i] − shift) · scale)` and, into `blocks`, the sum
 /// of every [`BLOCK`] consecutive outputs; returns the total (in f64, so a
 /// large vocabulary loses no mass to rounding). `shift` must be ≥ every
@@ -153,6 +241,13 @@ pub fn exp_shifted(
     assert_eq!(row.len(), out.len(), "exp_shifted: output length");
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { exp_shifted_avx512(row, shift, scale, out, blocks) };
+            return blocks.iter().map(|&b| f64::from(b)).sum();
+        }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
@@ -173,6 +268,46 @@ pub fn log_sum_exp(row: &[f32], scratch: &mut Vec<f32>, blocks: &mut Vec<f32>) -
     scratch.resize(row.len(), 0.0);
     let total = exp_shifted(row, max, 1.0, scratch, blocks);
     max + total.ln() as f32
+}
+
+/// Replaces a row of logits by `c · (softmax(row) − one_hot(target))`, the
+/// gradient of `−c · log softmax(row)[target]`, and returns
+/// `log softmax(row)[target]`; `scratch` and `blocks` are reused buffers.
+pub fn softmax_gradient(
+    row: &mut [f32],
+    target: usize,
+    c: f32,
+    scratch: &mut Vec<f32>,
+    blocks: &mut Vec<f32>,
+) -> f64 {
+    let max = row_max(row);
+    scratch.resize(row.len(), 0.0);
+    let total = exp_shifted(row, max, 1.0, scratch, blocks);
+    let log_p = f64::from(row[target] - max) - total.ln();
+    scaled_copy(row, scratch, (f64::from(c) / total) as f32);
+    row[target] -= c;
+    log_p
+}
+
+/// `dst[i] = src[i] · scale`.
+fn scaled_copy(dst: &mut [f32], src: &[f32], scale: f32) {
+    #[inline(always)]
+    fn scalar(dst: &mut [f32], src: &[f32], scale: f32) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s * scale;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn wide(dst: &mut [f32], src: &[f32], scale: f32) {
+        scalar(dst, src, scale)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { wide(dst, src, scale) };
+    }
+    scalar(dst, src, scale)
 }
 
 /// The index `i` at which the running sum of `values` first exceeds
@@ -235,6 +370,49 @@ mod tests {
         for (i, e) in out.iter().enumerate() {
             let w = ((row[i] - max) * 0.5).exp();
             assert!((e - w).abs() <= 1e-6 * w.max(1e-30), "{i}: {e} vs {w}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_sixteen_lane_kernel_gives_the_eight_lane_kernels_bits() {
+        use std::arch::is_x86_feature_detected as has;
+        if !(has!("avx512f") && has!("avx2") && has!("fma")) {
+            eprintln!("skipped: this CPU lacks AVX-512 or AVX2");
+            return;
+        }
+        // 203: full blocks, a last block with a sixteen-lane part, eight
+        // lanes and a scalar tail.
+        let row: Vec<f32> = (0..203)
+            .map(|i| (i as f32 * 0.71).cos() * 9.0 - 3.0)
+            .collect();
+        let max = row_max(&row);
+        let run = |kernel: unsafe fn(&[f32], f32, f32, &mut [f32], &mut Vec<f32>)| {
+            let (mut out, mut blocks) = (vec![0.0; row.len()], Vec::new());
+            // SAFETY: the CPU has both kernels' features (checked above).
+            unsafe { kernel(&row, max, 0.8, &mut out, &mut blocks) };
+            (out, blocks)
+        };
+        let (eight, sixteen) = (run(exp_shifted_avx2), run(exp_shifted_avx512));
+        assert_eq!(sixteen, eight);
+        assert_eq!(eight.1.len(), 4);
+        for (i, (&e, &l)) in eight.0.iter().zip(&row).enumerate() {
+            let want = ((l - max) * 0.8).exp();
+            assert!((e - want).abs() <= 1e-6 * want, "{i}: {e} vs {want}");
+        }
+    }
+
+    #[test]
+    fn softmax_gradient_is_c_times_softmax_minus_one_hot() {
+        let logits: Vec<f32> = (0..150).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
+        let mut row = logits.clone();
+        let log_p = softmax_gradient(&mut row, 17, -0.5, &mut Vec::new(), &mut Vec::new());
+        let lse = logits.iter().map(|&l| f64::from(l).exp()).sum::<f64>().ln();
+        assert!((log_p - (f64::from(logits[17]) - lse)).abs() < 1e-6);
+        for (i, (&g, &l)) in row.iter().zip(&logits).enumerate() {
+            let p = (f64::from(l) - lse).exp();
+            let want = -0.5 * (p - if i == 17 { 1.0 } else { 0.0 });
+            assert!((f64::from(g) - want).abs() < 1e-6, "{i}: {g} vs {want}");
         }
     }
 
