@@ -10,7 +10,10 @@ use agon_sdk::toolkit::{sample_from_logits, OutputProjection, SeededRng};
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
-use crate::weights::{LstmState, LstmWeights};
+use crate::{
+    lstm_by_hand::HostLstm,
+    weights::{LstmState, LstmWeights},
+};
 
 /// One row being generated.
 pub struct Row {
@@ -41,14 +44,17 @@ pub fn extend_rows(
         .all(|w| w[0].tokens.len() <= w[1].tokens.len()));
     let device = weights.bias.device().clone();
     let starts: Vec<usize> = rows.iter().map(|r| r.tokens.len()).collect();
+    if device.is_cpu() {
+        return extend_rows_on_host(
+            weights,
+            state,
+            rows,
+            next_inputs,
+            &starts,
+            (max_len, temperature, eos),
+        );
+    }
     let vocab = weights.out_b.dim(0)?;
-    // On the CPU the output layer and the sampling are fused per block of
-    // rows (the same ids; see OutputProjection).
-    let projection = if device.is_cpu() {
-        Some(OutputProjection::new(&weights.output_matrix()?)?)
-    } else {
-        None
-    };
     for step in 0.. {
         let active = starts.partition_point(|&start| start + step < max_len);
         if active == 0 {
@@ -63,23 +69,6 @@ pub fn extend_rows(
         }
         let inputs = Tensor::new(next_inputs.as_slice(), &device)?;
         state = weights.step(&weights.input_projection(&inputs)?, &state)?;
-        if let Some(projection) = &projection {
-            let hidden = state.h.flatten_all()?.to_vec1::<f32>()?;
-            let mut streams: Vec<Option<&mut SeededRng>> = rows[..active]
-                .iter_mut()
-                .map(|row| (!row.done).then_some(&mut row.rng))
-                .collect();
-            let ids = projection.sample(&hidden, temperature, &mut streams)?;
-            for ((row, next_input), id) in rows[..active].iter_mut().zip(&mut next_inputs).zip(ids)
-            {
-                if let Some(id) = id {
-                    row.tokens.push(id);
-                    row.done = Some(id) == eos;
-                    *next_input = id;
-                }
-            }
-            continue;
-        }
         let logits = weights.logits(&state.h)?.flatten_all()?.to_vec1::<f32>()?;
         // Each row draws from its own stream, so the rows can be sampled in
         // parallel without changing any result.
@@ -97,6 +86,47 @@ pub fn extend_rows(
                 row.done = Some(id) == eos;
                 *next_input = id;
             });
+    }
+    Ok(())
+}
+
+/// [`extend_rows`] on the CPU: the LSTM steps on host vectors
+/// ([`HostLstm::step`]) and the output layer fused with the sampling
+/// ([`OutputProjection::sample`]); no tensor op per step.
+fn extend_rows_on_host(
+    weights: &LstmWeights,
+    state: LstmState,
+    rows: &mut [Row],
+    mut next_inputs: Vec<u32>,
+    starts: &[usize],
+    (max_len, temperature, eos): (usize, f32, Option<u32>),
+) -> Result<()> {
+    let lstm = HostLstm::new(weights)?;
+    let projection = OutputProjection::new(&weights.output_matrix()?)?;
+    let hidden_dim = weights.hidden_dim();
+    let mut h = state.h.flatten_all()?.to_vec1::<f32>()?;
+    let mut c = state.c.flatten_all()?.to_vec1::<f32>()?;
+    for step in 0.. {
+        let active = starts.partition_point(|&start| start + step < max_len);
+        if active == 0 {
+            break;
+        }
+        h.truncate(active * hidden_dim);
+        c.truncate(active * hidden_dim);
+        next_inputs.truncate(active);
+        lstm.step(&next_inputs, &mut h, &mut c)?;
+        let mut streams: Vec<Option<&mut SeededRng>> = rows[..active]
+            .iter_mut()
+            .map(|row| (!row.done).then_some(&mut row.rng))
+            .collect();
+        let ids = projection.sample(&h, temperature, &mut streams)?;
+        for ((row, next_input), id) in rows[..active].iter_mut().zip(&mut next_inputs).zip(ids) {
+            if let Some(id) = id {
+                row.tokens.push(id);
+                row.done = Some(id) == eos;
+                *next_input = id;
+            }
+        }
     }
     Ok(())
 }

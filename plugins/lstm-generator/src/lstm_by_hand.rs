@@ -107,47 +107,23 @@ impl HostLstm {
         let mut tanh_cells = vec![0.0; positions * h];
         let mut previous_hidden = vec![0.0; positions * h];
         let mut hidden = vec![0.0; positions * h];
-        let mut state_h = vec![0.0; rows * h];
+        let (mut state_h, mut state_c) = (vec![0.0; rows * h], vec![0.0; rows * h]);
         for t in 0..steps {
-            let step = t * rows..(t + 1) * rows;
-            previous_hidden[step.start * h..step.end * h].copy_from_slice(&state_h);
-            let z = &mut gates[step.start * g4..step.end * g4];
-            matmul_into(
-                z,
-                Write::Accumulate,
-                &state_h,
-                Operand::Plain,
-                &self.w_hh,
-                Operand::Transposed,
-                (rows, h, g4),
+            let (step_gates, step_cells) = (
+                t * rows * g4..(t + 1) * rows * g4,
+                t * rows * h..(t + 1) * rows * h,
             );
-            for (r, z) in z.chunks_mut(g4).enumerate() {
-                for (z, &b) in z.iter_mut().zip(&self.bias) {
-                    *z += b;
-                }
-                sigmoid_in_place(&mut z[..2 * h]);
-                tanh_in_place(&mut z[2 * h..3 * h]);
-                sigmoid_in_place(&mut z[3 * h..]);
-                for j in 0..h {
-                    let (i, f, g) = (z[j], z[h + j], z[2 * h + j]);
-                    let c_prev = if t == 0 {
-                        0.0
-                    } else {
-                        cells[((t - 1) * rows + r) * h + j]
-                    };
-                    cells[(t * rows + r) * h + j] = f * c_prev + i * g;
-                }
-            }
-            let step_cells = step.start * h..step.end * h;
-            tanh_cells[step_cells.clone()].copy_from_slice(&cells[step_cells.clone()]);
-            tanh_in_place(&mut tanh_cells[step_cells]);
+            previous_hidden[step_cells.clone()].copy_from_slice(&state_h);
+            self.recur(
+                &mut gates[step_gates],
+                &mut state_h,
+                &mut state_c,
+                &mut tanh_cells[step_cells.clone()],
+            );
+            cells[step_cells].copy_from_slice(&state_c);
             for r in 0..rows {
-                for j in 0..h {
-                    let o = gates[((t * rows + r) * 4 + 3) * h + j];
-                    let out = o * tanh_cells[(t * rows + r) * h + j];
-                    state_h[r * h + j] = out;
-                    hidden[(r * steps + t) * h + j] = out;
-                }
+                hidden[(r * steps + t) * h..(r * steps + t + 1) * h]
+                    .copy_from_slice(&state_h[r * h..(r + 1) * h]);
             }
         }
         Ok(LstmTape {
@@ -161,6 +137,75 @@ impl HostLstm {
             previous_hidden,
             hidden,
         })
+    }
+
+    /// One step of `rows = ids.len()` rows from their states `h` and `c`
+    /// (`[rows, H]` each, updated in place): sampling and rollouts.
+    pub fn step(&self, ids: &[u32], h: &mut [f32], c: &mut [f32]) -> Result<()> {
+        let (e, hd) = (self.embedding_dim, self.hidden_dim);
+        let rows = ids.len();
+        if h.len() != rows * hd || c.len() != rows * hd {
+            candle_core::bail!("lstm: states for {} rows, not {rows}", h.len() / hd.max(1));
+        }
+        let mut inputs = Vec::with_capacity(rows * e);
+        for &id in ids {
+            let id = id as usize;
+            if id >= self.vocab {
+                candle_core::bail!(
+                    "lstm: input id {id} is outside the vocabulary of {}",
+                    self.vocab
+                );
+            }
+            inputs.extend_from_slice(&self.embedding[id * e..(id + 1) * e]);
+        }
+        let mut gates = vec![0.0; rows * 4 * hd];
+        matmul_into(
+            &mut gates,
+            Write::Overwrite,
+            &inputs,
+            Operand::Plain,
+            &self.w_ih,
+            Operand::Transposed,
+            (rows, e, 4 * hd),
+        );
+        let mut tanh_c = vec![0.0; rows * hd];
+        self.recur(&mut gates, h, c, &mut tanh_c);
+        Ok(())
+    }
+
+    /// The recurrence of one step: `gates` holds `x · W_ihᵀ` (`[rows, 4H]`)
+    /// and becomes the activated gates; `h` and `c` move to the new state;
+    /// `tanh_c` receives `tanh(c)`.
+    fn recur(&self, gates: &mut [f32], h: &mut [f32], c: &mut [f32], tanh_c: &mut [f32]) {
+        let hd = self.hidden_dim;
+        let (g4, rows) = (4 * hd, h.len() / hd.max(1));
+        matmul_into(
+            gates,
+            Write::Accumulate,
+            h,
+            Operand::Plain,
+            &self.w_hh,
+            Operand::Transposed,
+            (rows, hd, g4),
+        );
+        for (z, c) in gates.chunks_mut(g4).zip(c.chunks_mut(hd)) {
+            for (z, &b) in z.iter_mut().zip(&self.bias) {
+                *z += b;
+            }
+            sigmoid_in_place(&mut z[..2 * hd]);
+            tanh_in_place(&mut z[2 * hd..3 * hd]);
+            sigmoid_in_place(&mut z[3 * hd..]);
+            for (j, c) in c.iter_mut().enumerate() {
+                *c = z[hd + j] * *c + z[j] * z[2 * hd + j];
+            }
+        }
+        tanh_c.copy_from_slice(c);
+        tanh_in_place(tanh_c);
+        for (r, h) in h.chunks_mut(hd).enumerate() {
+            for (j, h) in h.iter_mut().enumerate() {
+                *h = gates[r * g4 + 3 * hd + j] * tanh_c[r * hd + j];
+            }
+        }
     }
 
     /// Back-propagates `d_hidden` (`∂loss/∂h`, `[B, T, H]` like
@@ -261,5 +306,78 @@ impl HostLstm {
             w_hh,
             bias,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::LstmState;
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+
+    fn weights() -> LstmWeights {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let weights = LstmWeights::new(vb, 23, 5, 7).unwrap();
+        agon_sdk::toolkit::reinitialize(&varmap, 9, |_, _| {
+            agon_sdk::toolkit::SeededInit::Normal(0.6)
+        })
+        .unwrap();
+        weights
+    }
+
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-5, "{what}[{i}]: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn step_and_forward_match_the_tensor_lstm() {
+        let w = weights();
+        let host = HostLstm::new(&w).unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        // One step from a non-zero state.
+        let ids = [3u32, 0, 22];
+        let state = LstmState {
+            h: Tensor::from_vec(
+                (0..21).map(|i| (i as f32 * 0.3).sin()).collect(),
+                (3, 7),
+                &Device::Cpu,
+            )
+            .unwrap(),
+            c: Tensor::from_vec(
+                (0..21).map(|i| (i as f32 * 0.7).cos()).collect(),
+                (3, 7),
+                &Device::Cpu,
+            )
+            .unwrap(),
+        };
+        let want = w
+            .step(
+                &w.input_projection(&Tensor::new(&ids, &Device::Cpu).unwrap())
+                    .unwrap(),
+                &state,
+            )
+            .unwrap();
+        let (mut h, mut c) = (flat(&state.h), flat(&state.c));
+        host.step(&ids, &mut h, &mut c).unwrap();
+        assert_close(&h, &flat(&want.h), "h");
+        assert_close(&c, &flat(&want.c), "c");
+
+        // A teacher-forced pass: batch-major hidden states.
+        let inputs: Vec<u32> = (0..12).map(|i| (i * 5 % 23) as u32).collect();
+        let tape = host.forward(&inputs, 3, 4).unwrap();
+        let (hs, _) = w
+            .unroll(
+                &Tensor::from_vec(inputs, (3, 4), &Device::Cpu).unwrap(),
+                false,
+            )
+            .unwrap();
+        assert_close(&tape.hidden, &flat(&hs), "hidden");
+
+        assert!(host.step(&[23], &mut [0.0; 7], &mut [0.0; 7]).is_err());
     }
 }

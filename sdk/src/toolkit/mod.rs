@@ -11,8 +11,8 @@
 //!   fused per block of rows;
 //! * [`output_cross_entropy`] — the output layer's weighted cross-entropy
 //!   with its gradients, forward and backward fused per block of rows;
-//! * [`skinny_matmul`] — the output layer's products (one dimension is the
-//!   hidden size) as AVX-512 kernels;
+//! * `rows_in_lanes` (x86-64) — blocks of 16 rows in the lanes of AVX-512
+//!   vectors, the layout of the output layer's kernels;
 //! * [`block_matmul`] — a single-threaded matmul on slices, for fused
 //!   kernels that work one block of rows per task;
 //! * [`target_log_probs`] — `log softmax(logits)[target]` as one op with
@@ -35,7 +35,8 @@ pub mod loss;
 pub mod output_cross_entropy;
 pub mod output_sampling;
 pub mod rng;
-pub mod skinny_matmul;
+#[cfg(target_arch = "x86_64")]
+pub mod rows_in_lanes;
 pub mod softmax_kernels;
 pub mod target_log_probs;
 pub mod tensors;

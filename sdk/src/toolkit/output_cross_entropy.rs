@@ -25,7 +25,7 @@ use super::{
 };
 
 #[cfg(target_arch = "x86_64")]
-mod rows_in_lanes;
+mod avx512;
 
 /// Rows per block: a block of logits (16 × V floats) stays in cache, and
 /// with AVX-512 the block's rows fill the lanes of a vector.
@@ -67,8 +67,7 @@ impl OutputProjection {
         targets: &[u32],
         coefficients: &[f32],
     ) -> Result<OutputLayerGradients> {
-        let word_major = self.word_major_for_avx512();
-        self.weighted_nll_gradients_with(hidden, targets, coefficients, word_major.as_deref())
+        self.weighted_nll_gradients_with(hidden, targets, coefficients, self.word_major())
     }
 
     /// [`OutputProjection::weighted_nll_gradients`] with the AVX-512 kernel
@@ -120,24 +119,6 @@ impl OutputProjection {
         Ok(gradients)
     }
 
-    /// `[W, b]` (`[V, H + 1]`, word-major) when the CPU has AVX-512 and
-    /// the blocks run with their rows in vector lanes; `None` otherwise.
-    fn word_major_for_avx512(&self) -> Option<Vec<f32>> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            let (k, v) = (self.hidden_dim() + 1, self.vocab_size());
-            let m = self.matrix();
-            let mut word_major = vec![0.0; k * v];
-            for (j, row) in word_major.chunks_mut(k).enumerate() {
-                for (p, w) in row.iter_mut().enumerate() {
-                    *w = m[p * v + j];
-                }
-            }
-            return Some(word_major);
-        }
-        None
-    }
-
     /// Loss and gradients of the rows of `blocks`, one block at a time;
     /// `word_major` selects the AVX-512 kernel.
     fn group_gradients(
@@ -158,7 +139,7 @@ impl OutputProjection {
         };
         #[cfg(target_arch = "x86_64")]
         if let Some(word_major) = word_major {
-            let mut scratch = rows_in_lanes::Scratch::default();
+            let mut scratch = avx512::Scratch::default();
             let mut done = 0;
             for block in blocks {
                 let b = block.len();
@@ -166,7 +147,7 @@ impl OutputProjection {
                 // the caller checked the targets, and the slices have the
                 // kernel's lengths.
                 group.loss += unsafe {
-                    rows_in_lanes::block_gradients(
+                    avx512::block_gradients(
                         word_major,
                         hidden,
                         (h, v),
@@ -332,17 +313,12 @@ mod tests {
         assert!(d_matrix.iter().any(|&g| g.abs() > 1e-3));
 
         let mut kernels = vec![("portable", None)];
-        if let Some(word_major) = projection.word_major_for_avx512() {
+        if let Some(word_major) = projection.word_major() {
             kernels.push(("avx512", Some(word_major)));
         }
         for (kernel, word_major) in kernels {
             let got = projection
-                .weighted_nll_gradients_with(
-                    &hidden,
-                    &targets,
-                    &coefficients,
-                    word_major.as_deref(),
-                )
+                .weighted_nll_gradients_with(&hidden, &targets, &coefficients, word_major)
                 .unwrap();
             let close = |got: &[f32], want: &[f32], what: &str| {
                 let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));

@@ -7,23 +7,35 @@
 //! parallel: three passes over memory that does not fit in cache, and a
 //! barrier between the matmul and the sampling. Here each task multiplies a
 //! block of rows into its own buffer, which stays in cache, and samples
-//! those rows at once. The matmul is the same `[h, 1] · [Wᵀ; b]` product
-//! with the same additions in the same order as Candle's (see
-//! [`super::skinny_matmul`]), so the ids drawn are the ones the tensor path
-//! draws.
+//! those rows at once; with AVX-512 the block's rows sit in the lanes of
+//! vectors (see `rows_in_lanes`). Either way the logits are the same
+//! `[h, 1] · [Wᵀ; b]` product with the same additions in the same order as
+//! Candle's, and the softmax sums are added as `sample_from_logits` adds
+//! them, so the ids drawn are the ones the tensor path draws.
 
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
-use super::{rng::sample_from_logits, skinny_matmul::product, SeededRng};
+use super::{
+    block_matmul::{matmul_into, Operand, Write},
+    rng::sample_from_logits,
+    SeededRng,
+};
 
-/// Rows per task: a block of logits (16 × V floats) stays in cache.
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+/// Rows per task: a block of logits (16 × V floats) stays in cache, and
+/// with AVX-512 the block's rows fill the lanes of a vector.
 const ROWS_PER_TASK: usize = 16;
 
 /// An output layer `[h, 1] · [Wᵀ; b]` ready for [`OutputProjection::sample`].
 pub struct OutputProjection {
     /// `[H + 1, V]` row-major: `Wᵀ`, then the bias as the last row.
     weights: Vec<f32>,
+    /// `[V, H + 1]`, word-major, when the CPU has AVX-512 (see
+    /// `rows_in_lanes`).
+    word_major: Option<Vec<f32>>,
     hidden: usize,
     vocab: usize,
 }
@@ -32,11 +44,24 @@ impl OutputProjection {
     /// From `[Wᵀ; b]` as a `[H + 1, V]` tensor (any device; copied out).
     pub fn new(transposed_with_bias: &Tensor) -> Result<Self> {
         let (rows, vocab) = transposed_with_bias.dims2()?;
+        let weights = transposed_with_bias.flatten_all()?.to_vec1::<f32>()?;
+        #[allow(unused_mut)]
+        let mut word_major = None;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            word_major = Some(super::rows_in_lanes::word_major(&weights, (rows, vocab)));
+        }
         Ok(OutputProjection {
-            weights: transposed_with_bias.flatten_all()?.to_vec1::<f32>()?,
+            weights,
+            word_major,
             hidden: rows.saturating_sub(1),
             vocab,
         })
+    }
+
+    /// `[W, b]`, `[V, H + 1]` row-major, when the CPU has AVX-512.
+    pub(crate) fn word_major(&self) -> Option<&[f32]> {
+        self.word_major.as_deref()
     }
 
     /// `[Wᵀ; b]`, `[H + 1, V]` row-major.
@@ -72,6 +97,31 @@ impl OutputProjection {
             );
         }
         let mut ids = vec![None; streams.len()];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(word_major) = self.word_major() {
+            ids.par_chunks_mut(ROWS_PER_TASK)
+                .zip(streams.par_chunks_mut(ROWS_PER_TASK))
+                .zip(hidden.par_chunks(ROWS_PER_TASK * h))
+                .for_each_init(
+                    avx512::Scratch::default,
+                    |scratch, ((ids, streams), hidden)| {
+                        // SAFETY: `word_major` exists only on CPUs with AVX-512F;
+                        // the chunks have one id, stream and hidden row per row.
+                        unsafe {
+                            avx512::sample_block(
+                                word_major,
+                                hidden,
+                                (h, v),
+                                temperature,
+                                streams,
+                                ids,
+                                scratch,
+                            )
+                        }
+                    },
+                );
+            return Ok(ids);
+        }
         ids.par_chunks_mut(ROWS_PER_TASK)
             .zip(streams.par_chunks_mut(ROWS_PER_TASK))
             .zip(hidden.par_chunks(ROWS_PER_TASK * h))
@@ -86,7 +136,15 @@ impl OutputProjection {
                         with_one.push(1.0);
                     }
                     logits.resize(rows * v, 0.0);
-                    product(logits, with_one, &self.weights, (rows, h + 1, v));
+                    matmul_into(
+                        logits,
+                        Write::Overwrite,
+                        with_one,
+                        Operand::Plain,
+                        &self.weights,
+                        Operand::Plain,
+                        (rows, h + 1, v),
+                    );
                     for ((id, stream), row) in ids.iter_mut().zip(streams).zip(logits.chunks(v)) {
                         if let Some(rng) = stream {
                             *id = Some(sample_from_logits(row, temperature, rng));

@@ -15,7 +15,7 @@ pub const BLOCK: usize = 64;
 /// a degree-6 polynomial); 0 below −87 (where f32 underflows), and for
 /// `-inf`.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
@@ -314,23 +314,32 @@ fn scaled_copy(dst: &mut [f32], src: &[f32], scale: f32) {
 /// `target`, using the per-[`BLOCK`] sums to skip whole blocks; `None` when
 /// rounding left `target` at or above the total.
 pub fn inverse_cdf(values: &[f32], blocks: &[f32], target: f64) -> Option<usize> {
+    debug_assert_eq!(blocks.len(), values.len().div_ceil(BLOCK));
+    inverse_cdf_by(values.len(), |b| blocks[b], |i| values[i], target)
+}
+
+/// [`inverse_cdf`] over `len` values and their block sums read through
+/// accessors (for rows stored in vector lanes).
+pub(crate) fn inverse_cdf_by(
+    len: usize,
+    block_sum: impl Fn(usize) -> f32,
+    value: impl Fn(usize) -> f32,
+    target: f64,
+) -> Option<usize> {
     let mut acc = 0.0f64;
-    for (b, &block_sum) in blocks.iter().enumerate() {
-        let next = acc + f64::from(block_sum);
+    for b in 0..len.div_ceil(BLOCK) {
+        let next = acc + f64::from(block_sum(b));
         if next > target {
-            let start = b * BLOCK;
-            for (i, &v) in values[start..(start + BLOCK).min(values.len())]
-                .iter()
-                .enumerate()
-            {
-                acc += f64::from(v);
+            let (start, end) = (b * BLOCK, (b * BLOCK + BLOCK).min(len));
+            for i in start..end {
+                acc += f64::from(value(i));
                 if acc > target {
-                    return Some(start + i);
+                    return Some(i);
                 }
             }
             // The block's f32 sum and the f64 running sum disagree by a
             // rounding error: the block's last element.
-            return Some((start + BLOCK).min(values.len()) - 1);
+            return Some(end - 1);
         }
         acc = next;
     }
