@@ -507,10 +507,14 @@ fn non_finite_rewards_stop_the_run_and_keep_the_last_good_checkpoint() {
 #[test]
 fn an_exploding_learning_rate_is_a_clear_error_and_leaves_no_run_directory() {
     let sandbox = Sandbox::new();
+    // Adam moves every weight by about the learning rate per step: at 1e38
+    // the weights leave f32's range (3.4e38) within a few steps. (At 1e30
+    // the generator's sigmoid gates saturate, their gradients vanish, and
+    // training goes on with finite, useless weights.)
     refused_train(
         &sandbox,
         &smoke(),
-        &["generator.config.optimizer.lr=1e30"],
+        &["generator.config.optimizer.lr=1e38"],
         &[
             "generator (agon/lstm-generator@0.1.0:lstm): MLE step failed",
             "NaN",

@@ -161,8 +161,8 @@ impl LstmGenerator {
 
     /// One optimiser step on `Σ c · (−log p(target))` over the teacher-forced
     /// positions, `c` given per position (row-major, 0 at padding); returns
-    /// the loss and the gradient norm. On the CPU the output layer is
-    /// differentiated by the fused kernel (see `fused_loss`).
+    /// the loss and the gradient norm. On the CPU every gradient is written
+    /// by hand (see `fused_loss`); other devices use autograd.
     fn weighted_nll_step(
         &mut self,
         tf: &TeacherForcing,

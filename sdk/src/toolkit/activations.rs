@@ -79,7 +79,7 @@ mod avx512 {
         let (abs, nonnegative) = abs_and_sign(x);
         let e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), abs));
         let r = _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_add_ps(_mm512_set1_ps(1.0), e));
-        _mm512_mask_blend_ps(nonnegative, _mm512_mul_ps(e, r), r)
+        keep_nan(x, _mm512_mask_blend_ps(nonnegative, _mm512_mul_ps(e, r), r))
     }
 
     /// `tanh(x) = sign(x) · (1 − e)/(1 + e)` with `e = e^{−2|x|}`.
@@ -89,7 +89,18 @@ mod avx512 {
         let e = exp16(_mm512_mul_ps(_mm512_set1_ps(-2.0), abs));
         let one = _mm512_set1_ps(1.0);
         let t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
-        _mm512_mask_blend_ps(nonnegative, _mm512_sub_ps(_mm512_setzero_ps(), t), t)
+        keep_nan(
+            x,
+            _mm512_mask_blend_ps(nonnegative, _mm512_sub_ps(_mm512_setzero_ps(), t), t),
+        )
+    }
+
+    /// `result`, with NaN wherever `x` is NaN (the polynomial `exp` maps NaN
+    /// to 0, which would hide a diverged model behind finite values).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn keep_nan(x: __m512, result: __m512) -> __m512 {
+        _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), result, x)
     }
 }
 
@@ -121,6 +132,21 @@ mod tests {
                 "tanh({v}) = {} vs {want_tanh}",
                 tanh[i]
             );
+        }
+    }
+
+    #[test]
+    fn nan_stays_nan() {
+        // A diverged model must not turn into finite activations.
+        let mut values = vec![0.5f32; 20];
+        values[3] = f32::NAN;
+        values[17] = f32::NAN;
+        let (mut sigmoid, mut tanh) = (values.clone(), values);
+        sigmoid_in_place(&mut sigmoid);
+        tanh_in_place(&mut tanh);
+        for v in [&sigmoid, &tanh] {
+            assert!(v[3].is_nan() && v[17].is_nan(), "{v:?}");
+            assert!(v[0].is_finite() && v[16].is_finite());
         }
     }
 }

@@ -343,6 +343,27 @@ mod tests {
     }
 
     #[test]
+    fn a_nan_hidden_state_makes_the_loss_nan_in_every_kernel() {
+        let (rows, h, v) = (20, 3, 40);
+        let w: Vec<f32> = (0..(h + 1) * v).map(|i| (i % 7) as f32 / 7.0).collect();
+        let projection =
+            OutputProjection::new(&Tensor::from_vec(w, (h + 1, v), &Device::Cpu).unwrap()).unwrap();
+        let mut hidden = vec![0.25f32; rows * h];
+        hidden[17 * h + 1] = f32::NAN;
+        let (targets, coefficients) = (vec![1u32; rows], vec![1.0f32; rows]);
+        let mut kernels = vec![None];
+        if let Some(word_major) = projection.word_major() {
+            kernels.push(Some(word_major));
+        }
+        for word_major in kernels {
+            let got = projection
+                .weighted_nll_gradients_with(&hidden, &targets, &coefficients, word_major)
+                .unwrap();
+            assert!(got.loss.is_nan(), "avx512: {}", word_major.is_some());
+        }
+    }
+
+    #[test]
     fn a_target_outside_the_vocabulary_is_an_error() {
         let w = Tensor::zeros((3, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
         let projection = OutputProjection::new(&w).unwrap();

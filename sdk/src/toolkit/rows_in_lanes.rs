@@ -49,7 +49,8 @@ pub fn transposed_with_one<'a>(
 }
 
 /// The block's logits into `out` (`[V rounded up to 16, 16]`, zeros past
-/// `V`); returns each row's max.
+/// `V`); returns each row's max and the lanes with a NaN logit (the max
+/// skips NaN).
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `weights` is `[V, H + 1]` and `with_one`
@@ -60,25 +61,26 @@ pub unsafe fn logits(
     with_one: &[f32],
     (k, v): (usize, usize),
     out: &mut Vec<f32>,
-) -> __m512 {
+) -> (__m512, __mmask16) {
     assert!(weights.len() == v * k && with_one.len() == k * LANES);
     let padded = v.div_ceil(LANES) * LANES;
     out.resize(padded * LANES, 0.0);
-    let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+    let (mut max, mut nan) = (_mm512_set1_ps(f32::NEG_INFINITY), 0);
     let mut j = 0;
     while j + 8 <= v {
-        max = _mm512_max_ps(max, logits_tile::<8>(weights, with_one, out, j, k));
+        logits_tile::<8>(weights, with_one, out, j, k, (&mut max, &mut nan));
         j += 8;
     }
     while j < v {
-        max = _mm512_max_ps(max, logits_tile::<1>(weights, with_one, out, j, k));
+        logits_tile::<1>(weights, with_one, out, j, k, (&mut max, &mut nan));
         j += 1;
     }
     out[v * LANES..].fill(0.0);
-    max
+    (max, nan)
 }
 
-/// Logits of words `j..j + J` for the block's rows; returns their lane-wise max.
+/// Logits of words `j..j + J` for the block's rows; folds them into the
+/// lane-wise max (NaN skipped) and the lanes seen with NaN.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn logits_tile<const J: usize>(
@@ -87,7 +89,8 @@ unsafe fn logits_tile<const J: usize>(
     logits: &mut [f32],
     j: usize,
     k: usize,
-) -> __m512 {
+    (max, nan): (&mut __m512, &mut __mmask16),
+) {
     let (w, x) = (weights.as_ptr().add(j * k), with_one.as_ptr());
     let mut acc = [_mm512_setzero_ps(); J];
     for p in 0..k {
@@ -96,12 +99,12 @@ unsafe fn logits_tile<const J: usize>(
             *acc = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(jj * k + p)), xp, *acc);
         }
     }
-    let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
     for (jj, acc) in acc.iter().enumerate() {
         _mm512_storeu_ps(logits.as_mut_ptr().add((j + jj) * LANES), *acc);
-        max = _mm512_max_ps(max, *acc);
+        // max(NaN, m) is m: NaN never becomes the max.
+        *max = _mm512_max_ps(*acc, *max);
+        *nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(*acc, *acc);
     }
-    max
 }
 
 /// Splits `0..len` into tiles of at most `max` and about equal widths

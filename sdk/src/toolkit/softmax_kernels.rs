@@ -272,7 +272,8 @@ pub fn log_sum_exp(row: &[f32], scratch: &mut Vec<f32>, blocks: &mut Vec<f32>) -
 
 /// Replaces a row of logits by `c · (softmax(row) − one_hot(target))`, the
 /// gradient of `−c · log softmax(row)[target]`, and returns
-/// `log softmax(row)[target]`; `scratch` and `blocks` are reused buffers.
+/// `log softmax(row)[target]` (NaN if the row holds a NaN);
+/// `scratch` and `blocks` are reused buffers.
 pub fn softmax_gradient(
     row: &mut [f32],
     target: usize,
@@ -283,7 +284,13 @@ pub fn softmax_gradient(
     let max = row_max(row);
     scratch.resize(row.len(), 0.0);
     let total = exp_shifted(row, max, 1.0, scratch, blocks);
-    let log_p = f64::from(row[target] - max) - total.ln();
+    // The max skips NaN and the exponential maps it to 0: a diverged
+    // model's loss must stay NaN.
+    let log_p = if row.iter().any(|x| x.is_nan()) {
+        f64::NAN
+    } else {
+        f64::from(row[target] - max) - total.ln()
+    };
     scaled_copy(row, scratch, (f64::from(c) / total) as f32);
     row[target] -= c;
     log_p

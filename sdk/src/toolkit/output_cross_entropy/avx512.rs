@@ -63,7 +63,7 @@ pub unsafe fn block_gradients(
     }
     // Logits, and each row's max on the way.
     let logits = &mut scratch.logits;
-    let max = self::logits(weights, with_one, (k, v), logits);
+    let (max, nan) = self::logits(weights, with_one, (k, v), logits);
     let mut target_logit = [0f32; LANES];
     for (lane, &r) in block.iter().enumerate() {
         target_logit[lane] = logits[targets[r] as usize * LANES + lane];
@@ -86,7 +86,14 @@ pub unsafe fn block_gradients(
     let mut scale_l = [0f32; LANES];
     for lane in 0..block.len() {
         let (total, c) = (f64::from(sum_l[lane]), f64::from(c[lane]));
-        loss -= c * (f64::from(target_logit[lane] - max_l[lane]) - total.ln());
+        // A NaN logit makes the row's loss NaN (the exponentials would
+        // weigh it 0), so a diverged model is refused, not trained on.
+        let log_p = if nan & (1 << lane) != 0 {
+            f64::NAN
+        } else {
+            f64::from(target_logit[lane] - max_l[lane]) - total.ln()
+        };
+        loss -= c * log_p;
         scale_l[lane] = (c / total) as f32;
     }
     let scale = _mm512_loadu_ps(scale_l.as_ptr());

@@ -47,7 +47,8 @@ pub unsafe fn sample_block(
     let rows = streams.len();
     assert!(rows <= LANES && ids.len() == rows && hidden.len() == rows * h);
     transposed_with_one(hidden.chunks(h), h, &mut scratch.with_one);
-    let max = logits(weights, &scratch.with_one, (h + 1, v), &mut scratch.logits);
+    // NaN logits sample as `sample_from_logits` samples them (weight 0).
+    let (max, _) = logits(weights, &scratch.with_one, (h + 1, v), &mut scratch.logits);
 
     // Exponentials and block sums, in the row kernel's order.
     let scale = 1.0 / temperature;
