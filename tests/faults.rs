@@ -15,8 +15,8 @@ use agon_integration_tests::{trajectory, workspace_root, Sandbox};
 use serde_json::Value;
 
 /// The text smoke config with more evaluation points and longer phases
-/// (about 5 s in a release build, 15 s in a debug one): interruptions land
-/// in every phase.
+/// (about 2 s in a debug build on a 2-core machine): interruptions land in
+/// every phase.
 fn config() -> Vec<String> {
     let path = workspace_root().join("configs/smoke-text.yaml");
     [
@@ -40,17 +40,32 @@ fn train_args(run: &Path) -> Vec<String> {
     args
 }
 
-/// The uninterrupted run's trajectory (computed once per test process).
-fn uninterrupted() -> &'static [Value] {
-    static WHOLE: OnceLock<Vec<Value>> = OnceLock::new();
+/// The uninterrupted run: its trajectory and how long it took (computed
+/// once per test process).
+struct Whole {
+    trajectory: Vec<Value>,
+    duration: Duration,
+}
+
+fn whole_run() -> &'static Whole {
+    static WHOLE: OnceLock<Whole> = OnceLock::new();
     WHOLE.get_or_init(|| {
         let sandbox = Sandbox::new();
         let out = sandbox.path().join("whole");
         let args = train_args(&out);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = Instant::now();
         sandbox.run(&args, &[]).success();
-        trajectory(&out)
+        Whole {
+            duration: started.elapsed(),
+            trajectory: trajectory(&out),
+        }
     })
+}
+
+/// The uninterrupted run's trajectory.
+fn uninterrupted() -> &'static [Value] {
+    &whole_run().trajectory
 }
 
 fn spawn(sandbox: &Sandbox, run: &Path, fresh: bool, env: &[(&str, &str)]) -> Child {
@@ -132,10 +147,13 @@ fn kill_9_at_arbitrary_moments_then_resuming_gives_the_uninterrupted_metrics() {
     let sandbox = Sandbox::new();
     let run: PathBuf = sandbox.path().join("killed");
     let mut kills = 0;
-    // Longer and longer lives (so the run always finishes); the first ones
-    // die in MLE, later ones in discriminator pretraining and adversarial
-    // epochs, at moments unrelated to the checkpoint schedule.
-    for (segment, life_ms) in (0..).zip((0..).map(|k| 1_000 + 900 * k)) {
+    // Longer and longer lives, in tenths of the uninterrupted run's time
+    // on this machine (so the run always finishes, whatever the machine's
+    // speed); the first ones die in MLE, later ones in discriminator
+    // pretraining and adversarial epochs, at moments unrelated to the
+    // checkpoint schedule.
+    let tenth = whole_run().duration.as_millis() as u64 / 10;
+    for (segment, life_ms) in (0..).zip((0..).map(|k| tenth * (2 + k))) {
         let fresh = segment == 0 || !has_checkpoint(&run);
         if fresh {
             let _ = std::fs::remove_dir_all(&run);
