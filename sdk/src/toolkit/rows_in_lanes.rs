@@ -67,9 +67,9 @@ pub unsafe fn logits(
     out.resize(padded * LANES, 0.0);
     let (mut max, mut nan) = (_mm512_set1_ps(f32::NEG_INFINITY), 0);
     let mut j = 0;
-    while j + 8 <= v {
-        logits_tile::<8>(weights, with_one, out, j, k, (&mut max, &mut nan));
-        j += 8;
+    while j + 16 <= v {
+        logits_tile::<16>(weights, with_one, out, j, k, (&mut max, &mut nan));
+        j += 16;
     }
     while j < v {
         logits_tile::<1>(weights, with_one, out, j, k, (&mut max, &mut nan));
