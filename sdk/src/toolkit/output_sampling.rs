@@ -88,6 +88,18 @@ impl OutputProjection {
         temperature: f32,
         streams: &mut [Option<&mut SeededRng>],
     ) -> Result<Vec<Option<u32>>> {
+        self.sample_with(hidden, temperature, streams, self.word_major())
+    }
+
+    /// [`OutputProjection::sample`] with the AVX-512 kernel (given the
+    /// word-major weights) or the portable one (`None`).
+    fn sample_with(
+        &self,
+        hidden: &[f32],
+        temperature: f32,
+        streams: &mut [Option<&mut SeededRng>],
+        word_major: Option<&[f32]>,
+    ) -> Result<Vec<Option<u32>>> {
         let (h, v) = (self.hidden, self.vocab);
         if hidden.len() != streams.len() * h {
             candle_core::bail!(
@@ -98,7 +110,7 @@ impl OutputProjection {
         }
         let mut ids = vec![None; streams.len()];
         #[cfg(target_arch = "x86_64")]
-        if let Some(word_major) = self.word_major() {
+        if let Some(word_major) = word_major {
             ids.par_chunks_mut(ROWS_PER_TASK)
                 .zip(streams.par_chunks_mut(ROWS_PER_TASK))
                 .zip(hidden.par_chunks(ROWS_PER_TASK * h))
@@ -122,6 +134,7 @@ impl OutputProjection {
                 );
             return Ok(ids);
         }
+        let _ = word_major;
         ids.par_chunks_mut(ROWS_PER_TASK)
             .zip(streams.par_chunks_mut(ROWS_PER_TASK))
             .zip(hidden.par_chunks(ROWS_PER_TASK * h))
@@ -173,13 +186,25 @@ mod tests {
             .collect();
         let w = Tensor::from_vec(weights, (h + 1, v), &Device::Cpu).unwrap();
         let projection = OutputProjection::new(&w).unwrap();
-        let mut rngs: Vec<SeededRng> = (0..rows).map(|r| rng_from_seed(r as u64)).collect();
-        let mut streams: Vec<Option<&mut SeededRng>> = rngs
-            .iter_mut()
-            .enumerate()
-            .map(|(r, rng)| (r % 5 != 3).then_some(rng))
+        let mut kernels = vec![("portable", None)];
+        if let Some(word_major) = projection.word_major() {
+            kernels.push(("avx512", Some(word_major)));
+        }
+        let draws: Vec<(&str, Vec<Option<u32>>)> = kernels
+            .into_iter()
+            .map(|(kernel, word_major)| {
+                let mut rngs: Vec<SeededRng> = (0..rows).map(|r| rng_from_seed(r as u64)).collect();
+                let mut streams: Vec<Option<&mut SeededRng>> = rngs
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(r, rng)| (r % 5 != 3).then_some(rng))
+                    .collect();
+                let got = projection
+                    .sample_with(&hidden, 0.8, &mut streams, word_major)
+                    .unwrap();
+                (kernel, got)
+            })
             .collect();
-        let got = projection.sample(&hidden, 0.8, &mut streams).unwrap();
 
         let h_tensor = Tensor::from_vec(hidden, (rows, h), &Device::Cpu).unwrap();
         let ones = Tensor::ones((rows, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
@@ -188,17 +213,19 @@ mod tests {
             .matmul(&w)
             .unwrap();
         let logits = logits.to_vec2::<f32>().unwrap();
-        for r in 0..rows {
-            let want = (r % 5 != 3)
-                .then(|| sample_from_logits(&logits[r], 0.8, &mut rng_from_seed(r as u64)));
-            assert_eq!(got[r], want, "row {r}");
+        for (kernel, got) in draws {
+            for r in 0..rows {
+                let want = (r % 5 != 3)
+                    .then(|| sample_from_logits(&logits[r], 0.8, &mut rng_from_seed(r as u64)));
+                assert_eq!(got[r], want, "{kernel}: row {r}");
+            }
+            assert!(
+                got.iter()
+                    .flatten()
+                    .collect::<std::collections::HashSet<_>>()
+                    .len()
+                    > 5
+            );
         }
-        assert!(
-            got.iter()
-                .flatten()
-                .collect::<std::collections::HashSet<_>>()
-                .len()
-                > 5
-        );
     }
 }
