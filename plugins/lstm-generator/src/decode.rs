@@ -102,7 +102,7 @@ fn extend_rows_on_host(
     (max_len, temperature, eos): (usize, f32, Option<u32>),
 ) -> Result<()> {
     let lstm = HostLstm::new(weights)?;
-    let projection = OutputProjection::new(&weights.output_matrix()?)?;
+    let projection = OutputProjection::from_layer(&weights.out_w, &weights.out_b)?;
     let hidden_dim = weights.hidden_dim();
     let mut h = state.h.flatten_all()?.to_vec1::<f32>()?;
     let mut c = state.c.flatten_all()?.to_vec1::<f32>()?;

@@ -32,7 +32,7 @@ pub fn weighted_nll(
     let device = inputs.device();
     let lstm = HostLstm::new(weights)?;
     let tape = lstm.forward(&inputs.flatten_all()?.to_vec1::<u32>()?, rows, steps)?;
-    let projection = OutputProjection::new(&weights.output_matrix()?.detach())?;
+    let projection = OutputProjection::from_layer(&weights.out_w, &weights.out_b)?;
     let output = projection.weighted_nll_gradients(&tape.hidden, targets, coefficients)?;
     let lstm_grads = lstm.backward(&tape, &output.hidden);
 

@@ -13,6 +13,8 @@
 //! Candle's, and the softmax sums are added as `sample_from_logits` adds
 //! them, so the ids drawn are the ones the tensor path draws.
 
+use std::sync::OnceLock;
+
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
@@ -30,12 +32,17 @@ mod avx512;
 const ROWS_PER_TASK: usize = 16;
 
 /// An output layer `[h, 1] · [Wᵀ; b]` ready for [`OutputProjection::sample`].
+///
+/// The portable kernels read it as `[Wᵀ; b]` (`[H + 1, V]`), the AVX-512
+/// ones word-major (`[W, b]`, `[V, H + 1]`); each layout is built from the
+/// other on first use only, so a layer made from the other side's layout
+/// is never transposed twice.
 pub struct OutputProjection {
     /// `[H + 1, V]` row-major: `Wᵀ`, then the bias as the last row.
-    weights: Vec<f32>,
-    /// `[V, H + 1]`, word-major, when the CPU has AVX-512 (see
-    /// `rows_in_lanes`).
-    word_major: Option<Vec<f32>>,
+    matrix: OnceLock<Vec<f32>>,
+    /// `[V, H + 1]` row-major: each word's weights, then its bias.
+    word_major: OnceLock<Vec<f32>>,
+    avx512: bool,
     hidden: usize,
     vocab: usize,
 }
@@ -44,29 +51,54 @@ impl OutputProjection {
     /// From `[Wᵀ; b]` as a `[H + 1, V]` tensor (any device; copied out).
     pub fn new(transposed_with_bias: &Tensor) -> Result<Self> {
         let (rows, vocab) = transposed_with_bias.dims2()?;
-        let weights = transposed_with_bias.flatten_all()?.to_vec1::<f32>()?;
-        #[allow(unused_mut)]
-        let mut word_major = None;
+        let projection = Self::empty(rows.saturating_sub(1), vocab);
+        let _ = projection
+            .matrix
+            .set(transposed_with_bias.flatten_all()?.to_vec1::<f32>()?);
+        Ok(projection)
+    }
+
+    /// From the layer's weight `W` (`[V, H]`) and bias `b` (`[V]`), as
+    /// stored (any device; copied out).
+    pub fn from_layer(weight: &Tensor, bias: &Tensor) -> Result<Self> {
+        let (vocab, hidden) = weight.dims2()?;
+        let projection = Self::empty(hidden, vocab);
+        let word_major = Tensor::cat(&[weight.detach(), bias.detach().unsqueeze(1)?], 1)?;
+        let _ = projection
+            .word_major
+            .set(word_major.flatten_all()?.to_vec1::<f32>()?);
+        Ok(projection)
+    }
+
+    fn empty(hidden: usize, vocab: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            word_major = Some(super::rows_in_lanes::word_major(&weights, (rows, vocab)));
-        }
-        Ok(OutputProjection {
-            weights,
-            word_major,
-            hidden: rows.saturating_sub(1),
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = false;
+        OutputProjection {
+            matrix: OnceLock::new(),
+            word_major: OnceLock::new(),
+            avx512,
+            hidden,
             vocab,
-        })
+        }
     }
 
     /// `[W, b]`, `[V, H + 1]` row-major, when the CPU has AVX-512.
     pub(crate) fn word_major(&self) -> Option<&[f32]> {
-        self.word_major.as_deref()
+        let (k, v) = (self.hidden + 1, self.vocab);
+        self.avx512.then(|| {
+            self.word_major
+                .get_or_init(|| transpose(self.matrix.get().expect("one layout is set"), (k, v)))
+                .as_slice()
+        })
     }
 
     /// `[Wᵀ; b]`, `[H + 1, V]` row-major.
     pub(crate) fn matrix(&self) -> &[f32] {
-        &self.weights
+        let (k, v) = (self.hidden + 1, self.vocab);
+        self.matrix
+            .get_or_init(|| transpose(self.word_major.get().expect("one layout is set"), (v, k)))
     }
 
     /// `H`.
@@ -154,7 +186,7 @@ impl OutputProjection {
                         Write::Overwrite,
                         with_one,
                         Operand::Plain,
-                        &self.weights,
+                        self.matrix(),
                         Operand::Plain,
                         (rows, h + 1, v),
                     );
@@ -169,11 +201,51 @@ impl OutputProjection {
     }
 }
 
+/// A `[rows, cols]` row-major matrix's transpose.
+fn transpose(values: &[f32], (rows, cols): (usize, usize)) -> Vec<f32> {
+    let mut out = vec![0.0; rows * cols];
+    for (r, row) in values.chunks(cols).enumerate() {
+        for (c, &x) in row.iter().enumerate() {
+            out[c * rows + r] = x;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::toolkit::rng_from_seed;
     use candle_core::Device;
+
+    #[test]
+    fn both_constructors_give_both_layouts() {
+        let (h, v) = (3, 5);
+        let weight: Vec<f32> = (0..v * h).map(|i| i as f32).collect();
+        let bias: Vec<f32> = (0..v).map(|j| -(j as f32)).collect();
+        let dev = Device::Cpu;
+        let w = Tensor::from_vec(weight, (v, h), &dev).unwrap();
+        let b = Tensor::from_vec(bias, v, &dev).unwrap();
+        let stacked = Tensor::cat(&[w.t().unwrap(), b.unsqueeze(0).unwrap()], 0).unwrap();
+        let want_matrix = stacked.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let want_word_major = stacked
+            .t()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for projection in [
+            OutputProjection::new(&stacked).unwrap(),
+            OutputProjection::from_layer(&w, &b).unwrap(),
+        ] {
+            assert_eq!((projection.hidden_dim(), projection.vocab_size()), (h, v));
+            assert_eq!(projection.matrix(), want_matrix.as_slice());
+            if let Some(word_major) = projection.word_major() {
+                assert_eq!(word_major, want_word_major.as_slice());
+            }
+        }
+    }
 
     #[test]
     fn draws_what_sampling_the_tensor_logits_draws() {

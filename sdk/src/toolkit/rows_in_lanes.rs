@@ -19,17 +19,6 @@ use std::arch::x86_64::*;
 /// Rows per block: the lanes of a vector.
 pub const LANES: usize = 16;
 
-/// `[Wᵀ; b]` (`[H + 1, V]`) → `[W, b]` (`[V, H + 1]`).
-pub fn word_major(matrix: &[f32], (k, v): (usize, usize)) -> Vec<f32> {
-    let mut out = vec![0.0; k * v];
-    for (j, row) in out.chunks_mut(k).enumerate() {
-        for (p, w) in row.iter_mut().enumerate() {
-            *w = matrix[p * v + j];
-        }
-    }
-    out
-}
-
 /// `[h, 1]ᵀ` of up to 16 rows of `h` values: `[H + 1, 16]`, 0 in the lanes
 /// past the block.
 pub fn transposed_with_one<'a>(
