@@ -498,6 +498,21 @@ mod tests {
     }
 
     #[test]
+    fn rewards_of_the_wrong_length_are_refused() {
+        let batch = Batch::unconditional(TokenBatch::from_rows(&[vec![3u32, 9, 4, 1]], 0));
+        let mut g = generator("embedding_dim: 6\nhidden_dim: 6\n");
+        let err = g
+            .policy_gradient_step(&batch, &[1.0; 3], &StepOptions { seed: 0 })
+            .map(|_| ())
+            .expect_err("3 rewards for 4 positions");
+        assert!(
+            err.message().contains("3 rewards for 4 positions"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
     fn policy_gradient_follows_the_sign_of_the_reward() {
         let batch = Batch::unconditional(TokenBatch::from_rows(
             &[vec![3u32, 9, 4, 1], vec![7, 7, 2, 0]],
