@@ -27,8 +27,9 @@ use super::{
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-/// Rows per block: a block of logits (16 × V floats) stays in cache, and
-/// with AVX-512 the block's rows fill the lanes of a vector.
+/// Rows per block of the portable kernel: a block of logits (16 × V floats)
+/// stays in cache. The AVX-512 kernel takes `avx512::MAX_ROWS` (two lane
+/// groups).
 const ROWS_PER_BLOCK: usize = 16;
 /// At most this many groups, each with its own `[H + 1, V]` weight-gradient
 /// accumulator: enough parallelism for the cores, few enough that adding
@@ -96,7 +97,15 @@ impl OutputProjection {
                 targets[r]
             );
         }
-        let blocks: Vec<&[usize]> = active.chunks(ROWS_PER_BLOCK).collect();
+        #[cfg(target_arch = "x86_64")]
+        let rows_per_block = if word_major.is_some() {
+            avx512::MAX_ROWS
+        } else {
+            ROWS_PER_BLOCK
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let rows_per_block = ROWS_PER_BLOCK;
+        let blocks: Vec<&[usize]> = active.chunks(rows_per_block).collect();
         let per_group = blocks.len().div_ceil(MAX_GROUPS).max(1);
         let groups: Vec<GroupGradients> = blocks
             .par_chunks(per_group)
@@ -108,7 +117,7 @@ impl OutputProjection {
             hidden: vec![0.0; rows * h],
             matrix: Vec::new(),
         };
-        let group_rows = active.chunks(per_group * ROWS_PER_BLOCK);
+        let group_rows = active.chunks(per_group * rows_per_block);
         for (group, rows) in groups.iter().zip(group_rows) {
             for (&r, grad) in rows.iter().zip(group.hidden.chunks(h + 1)) {
                 gradients.hidden[r * h..(r + 1) * h].copy_from_slice(&grad[..h]);
@@ -130,44 +139,49 @@ impl OutputProjection {
         word_major: Option<&[f32]>,
     ) -> GroupGradients {
         let (h, v) = (self.hidden_dim(), self.vocab_size());
-        let weights = self.matrix();
         let rows: usize = blocks.iter().map(|b| b.len()).sum();
         let mut group = GroupGradients {
             loss: 0.0,
-            matrix: vec![0.0; (h + 1) * v],
+            matrix: spare_accumulator((h + 1) * v),
             hidden: vec![0.0; rows * (h + 1)],
         };
         #[cfg(target_arch = "x86_64")]
         if let Some(word_major) = word_major {
-            let mut scratch = avx512::Scratch::default();
-            let mut done = 0;
-            for block in blocks {
-                let b = block.len();
-                // SAFETY: `word_major` is only built on CPUs with AVX-512F;
-                // the caller checked the targets, and the slices have the
-                // kernel's lengths.
-                group.loss += unsafe {
-                    avx512::block_gradients(
-                        word_major,
-                        hidden,
-                        (h, v),
-                        block,
-                        targets,
-                        coefficients,
-                        &mut scratch,
-                        &mut group.hidden[done * (h + 1)..(done + b) * (h + 1)],
-                        &mut group.matrix,
-                    )
-                };
-                done += b;
+            thread_local! {
+                static SCRATCH: std::cell::RefCell<avx512::Scratch> =
+                    std::cell::RefCell::new(avx512::Scratch::default());
             }
+            SCRATCH.with_borrow_mut(|scratch| {
+                let mut done = 0;
+                for (i, block) in blocks.iter().enumerate() {
+                    let b = block.len();
+                    // SAFETY: `word_major` is only built on CPUs with
+                    // AVX-512F; the caller checked the targets, and the
+                    // slices have the kernel's lengths.
+                    group.loss += unsafe {
+                        avx512::block_gradients(
+                            word_major,
+                            hidden,
+                            (h, v),
+                            (block, targets, coefficients),
+                            scratch,
+                            &mut group.hidden[done * (h + 1)..(done + b) * (h + 1)],
+                            // The first block overwrites what the spare
+                            // accumulator held.
+                            (&mut group.matrix, i > 0),
+                        )
+                    };
+                    done += b;
+                }
+            });
             return group;
         }
         let _ = word_major;
+        let weights = self.matrix();
         let (mut with_one, mut logits, mut exps, mut sums) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut done = 0;
-        for block in blocks {
+        for (i, block) in blocks.iter().enumerate() {
             let b = block.len();
             with_one.clear();
             for &r in block.iter() {
@@ -200,10 +214,15 @@ impl OutputProjection {
                 Operand::Transposed,
                 (b, v, h + 1),
             );
-            // ∂[Wᵀ; b] += [h, 1]ᵀ · ∂logits.
+            // ∂[Wᵀ; b] += [h, 1]ᵀ · ∂logits (the first block overwrites
+            // what the spare accumulator held).
             matmul_into(
                 &mut group.matrix,
-                Write::Accumulate,
+                if i == 0 {
+                    Write::Overwrite
+                } else {
+                    Write::Accumulate
+                },
                 &with_one,
                 Operand::Transposed,
                 &logits,
@@ -216,8 +235,24 @@ impl OutputProjection {
     }
 }
 
+/// Weight-gradient accumulators kept from one call to the next: each is
+/// `[H + 1, V]` (660 KB at the paper's dimensions) and a step needs up to
+/// [`MAX_GROUPS`]; allocating them afresh cost page faults and zero-filling
+/// every step.
+static SPARE_ACCUMULATORS: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+
+/// An accumulator of `len` floats, its contents stale: the first block of
+/// a group overwrites it.
+fn spare_accumulator(len: usize) -> Vec<f32> {
+    let mut spare = SPARE_ACCUMULATORS.lock().unwrap_or_else(|e| e.into_inner());
+    // A model of another size left these: drop them.
+    spare.retain(|a| a.len() == len);
+    spare.pop().unwrap_or_else(|| vec![0.0; len])
+}
+
 /// Element-wise sum of `parts` (each `len` long), added in their order;
-/// zeros when there are none.
+/// zeros when there are none. The parts but the first (which holds the
+/// sum) go back to the spare accumulators.
 fn sum_in_order(mut parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     if parts.is_empty() {
         return vec![0.0; len];
@@ -234,6 +269,9 @@ fn sum_in_order(mut parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
                 }
             }
         });
+    let mut spare = SPARE_ACCUMULATORS.lock().unwrap_or_else(|e| e.into_inner());
+    spare.extend(parts);
+    spare.truncate(MAX_GROUPS);
     total
 }
 
@@ -336,6 +374,11 @@ mod tests {
             );
             close(&got.hidden, &d_hidden, "∂h");
             close(&got.matrix, &d_matrix, "∂[Wᵀ; b]");
+            // Again, on the accumulators the first call left: the same bits.
+            let again = projection
+                .weighted_nll_gradients_with(&hidden, &targets, &coefficients, word_major)
+                .unwrap();
+            assert_eq!(again.matrix, got.matrix, "{kernel}: a second call");
             for r in (4..rows).step_by(5) {
                 assert!(got.hidden[r * h..(r + 1) * h].iter().all(|&g| g == 0.0));
             }

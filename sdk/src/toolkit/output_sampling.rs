@@ -7,17 +7,21 @@
 //! parallel: three passes over memory that does not fit in cache, and a
 //! barrier between the matmul and the sampling. Here each task multiplies a
 //! block of rows into its own buffer, which stays in cache, and samples
-//! those rows at once; with AVX-512 the block's rows sit in the lanes of
-//! vectors (see `rows_in_lanes`). Either way the logits are the same
-//! `[h, 1] · [Wᵀ; b]` product with the same additions in the same order as
-//! Candle's, and the softmax sums are added as `sample_from_logits` adds
-//! them, so the ids drawn are the ones the tensor path draws.
+//! those rows at once. With AVX-512 a task's rows sit in the lanes of
+//! vectors (see `rows_in_lanes`) and the vocabulary is walked block by
+//! block, so not even one row of logits is kept (see `avx512`). Either way
+//! the logits are the same `[h, 1] · [Wᵀ; b]` product with the same
+//! additions in the same order as Candle's, and the softmax is exponentiated
+//! and summed as `sample_from_logits` does it, so the ids drawn are the ones
+//! the tensor path draws.
 
 use std::sync::OnceLock;
 
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::rows_in_lanes::LANES;
 use super::{
     block_matmul::{matmul_into, Operand, Write},
     rng::sample_from_logits,
@@ -27,8 +31,8 @@ use super::{
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-/// Rows per task: a block of logits (16 × V floats) stays in cache, and
-/// with AVX-512 the block's rows fill the lanes of a vector.
+/// Rows per task of the portable kernel: a block of logits (16 × V floats)
+/// stays in cache.
 const ROWS_PER_TASK: usize = 16;
 
 /// An output layer `[h, 1] · [Wᵀ; b]` ready for [`OutputProjection::sample`].
@@ -143,17 +147,21 @@ impl OutputProjection {
         let mut ids = vec![None; streams.len()];
         #[cfg(target_arch = "x86_64")]
         if let Some(word_major) = word_major {
-            ids.par_chunks_mut(ROWS_PER_TASK)
-                .zip(streams.par_chunks_mut(ROWS_PER_TASK))
-                .zip(hidden.par_chunks(ROWS_PER_TASK * h))
+            let matrix = self.matrix();
+            let per_task = avx512_rows_per_task(streams.len(), rayon::current_num_threads());
+            ids.par_chunks_mut(per_task)
+                .zip(streams.par_chunks_mut(per_task))
+                .zip(hidden.par_chunks(per_task * h))
                 .for_each_init(
                     avx512::Scratch::default,
                     |scratch, ((ids, streams), hidden)| {
                         // SAFETY: `word_major` exists only on CPUs with AVX-512F;
-                        // the chunks have one id, stream and hidden row per row.
+                        // the chunks have one id, stream and hidden row per row,
+                        // and at most `avx512::MAX_ROWS` rows.
                         unsafe {
-                            avx512::sample_block(
+                            avx512::sample_rows(
                                 word_major,
+                                matrix,
                                 hidden,
                                 (h, v),
                                 temperature,
@@ -199,6 +207,17 @@ impl OutputProjection {
             );
         Ok(ids)
     }
+}
+
+/// Rows per task of the AVX-512 kernel: whole lane groups of 16, at most
+/// `avx512::MAX_ROWS`, in as few tasks as keep every thread busy (64 rows
+/// on 2 threads: 2 × 32, not 48 + 16).
+#[cfg(target_arch = "x86_64")]
+fn avx512_rows_per_task(rows: usize, threads: usize) -> usize {
+    let groups = rows.div_ceil(LANES).max(1);
+    let max_groups = avx512::MAX_ROWS / LANES;
+    let tasks = groups.div_ceil(max_groups).max(threads.min(groups));
+    groups.div_ceil(tasks) * LANES
 }
 
 /// A `[rows, cols]` row-major matrix's transpose.
@@ -247,36 +266,73 @@ mod tests {
         }
     }
 
+    /// Every fifth row (from the fourth) draws nothing.
+    fn streams_of(rngs: &mut [SeededRng]) -> Vec<Option<&mut SeededRng>> {
+        rngs.iter_mut()
+            .enumerate()
+            .map(|(r, rng)| (r % 5 != 3).then_some(rng))
+            .collect()
+    }
+
     #[test]
     fn draws_what_sampling_the_tensor_logits_draws() {
-        let (rows, h, v) = (37, 5, 301);
-        let hidden: Vec<f32> = (0..rows * h)
+        // 53 rows: AVX-512 calls of three lane groups (48 rows) and of one
+        // part-filled group; 301 words: a last block of 45, not a multiple
+        // of the register tile.
+        let (rows, h, v) = (53, 5, 301);
+        let mut hidden: Vec<f32> = (0..rows * h)
             .map(|i| ((i * 7 % 13) as f32 - 6.0) / 3.0)
             .collect();
+        // Row 7's logits are all NaN: nothing weighs anything.
+        hidden[7 * h] = f32::NAN;
         let weights: Vec<f32> = (0..(h + 1) * v)
             .map(|i| ((i * 11 % 17) as f32 - 8.0) / 4.0)
             .collect();
         let w = Tensor::from_vec(weights, (h + 1, v), &Device::Cpu).unwrap();
         let projection = OutputProjection::new(&w).unwrap();
-        let mut kernels = vec![("portable", None)];
-        if let Some(word_major) = projection.word_major() {
-            kernels.push(("avx512", Some(word_major)));
+        let mut draws = Vec::new();
+        for (kernel, word_major) in [("portable", None), ("avx512", projection.word_major())] {
+            if kernel == "avx512" && word_major.is_none() {
+                eprintln!("AVX-512 kernel skipped: this CPU lacks AVX-512");
+                continue;
+            }
+            let mut rngs: Vec<SeededRng> = (0..rows).map(|r| rng_from_seed(r as u64)).collect();
+            let got = projection
+                .sample_with(&hidden, 0.8, &mut streams_of(&mut rngs), word_major)
+                .unwrap();
+            draws.push((kernel.to_string(), got));
         }
-        let draws: Vec<(&str, Vec<Option<u32>>)> = kernels
-            .into_iter()
-            .map(|(kernel, word_major)| {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(word_major) = projection.word_major() {
+            // Every lane-group count, whatever split the thread count picks.
+            for per_call in [16, 32, avx512::MAX_ROWS] {
                 let mut rngs: Vec<SeededRng> = (0..rows).map(|r| rng_from_seed(r as u64)).collect();
-                let mut streams: Vec<Option<&mut SeededRng>> = rngs
-                    .iter_mut()
-                    .enumerate()
-                    .map(|(r, rng)| (r % 5 != 3).then_some(rng))
-                    .collect();
-                let got = projection
-                    .sample_with(&hidden, 0.8, &mut streams, word_major)
-                    .unwrap();
-                (kernel, got)
-            })
-            .collect();
+                let mut streams = streams_of(&mut rngs);
+                let mut got = vec![None; rows];
+                let mut scratch = avx512::Scratch::default();
+                for ((ids, streams), hidden) in got
+                    .chunks_mut(per_call)
+                    .zip(streams.chunks_mut(per_call))
+                    .zip(hidden.chunks(per_call * h))
+                {
+                    // SAFETY: the CPU has AVX-512F (`word_major` exists);
+                    // one id, stream and hidden row per row.
+                    unsafe {
+                        avx512::sample_rows(
+                            word_major,
+                            projection.matrix(),
+                            hidden,
+                            (h, v),
+                            0.8,
+                            streams,
+                            ids,
+                            &mut scratch,
+                        )
+                    };
+                }
+                draws.push((format!("avx512 by {per_call} rows"), got));
+            }
+        }
 
         let h_tensor = Tensor::from_vec(hidden, (rows, h), &Device::Cpu).unwrap();
         let ones = Tensor::ones((rows, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
@@ -291,6 +347,7 @@ mod tests {
                     .then(|| sample_from_logits(&logits[r], 0.8, &mut rng_from_seed(r as u64)));
                 assert_eq!(got[r], want, "{kernel}: row {r}");
             }
+            assert_eq!(got[7], Some(v as u32 - 1), "{kernel}: the NaN row");
             assert!(
                 got.iter()
                     .flatten()
@@ -299,5 +356,17 @@ mod tests {
                     > 5
             );
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_tasks_are_whole_lane_groups_that_keep_every_thread_busy() {
+        assert_eq!(avx512_rows_per_task(64, 2), 32);
+        assert_eq!(avx512_rows_per_task(1024, 2), 48);
+        assert_eq!(avx512_rows_per_task(100, 2), 48);
+        assert_eq!(avx512_rows_per_task(48, 2), 32);
+        assert_eq!(avx512_rows_per_task(5, 2), 16);
+        assert_eq!(avx512_rows_per_task(0, 2), 16);
+        assert_eq!(avx512_rows_per_task(96, 8), 16);
     }
 }

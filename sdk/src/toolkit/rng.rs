@@ -10,7 +10,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 pub use crate::seeds::derive_seed;
 
-use super::softmax_kernels::{exp_shifted, inverse_cdf, row_max};
+use super::softmax_kernels::{block_factor, exp_block_shifted, find_block, find_in_block, BLOCK};
 
 /// The RNG every plugin uses.
 pub type SeededRng = rand_chacha::ChaCha8Rng;
@@ -31,30 +31,47 @@ pub fn normal_vec(rng: &mut SeededRng, n: usize, std: f32) -> Vec<f32> {
 }
 
 /// Draws one id from `softmax(logits / temperature)` by inverse CDF: one
-/// pass for the max, one vectorised pass for the exponentials and their
-/// block sums, then a walk over the block sums (f64 accumulation, so large
-/// vocabularies lose no mass to rounding).
+/// vectorised pass for the exponentials of each [`BLOCK`] shifted by the
+/// block's max, with their block sums (see [`exp_block_shifted`]); then a
+/// walk over the weighted block sums and inside the block it lands in (f64
+/// accumulation, so large vocabularies lose no mass to rounding). NaN
+/// logits weigh 0.
+///
+/// Sampling kernels that never hold a whole row of logits
+/// (`OutputProjection::sample`) draw exactly the same ids: they follow these
+/// steps with the same operations.
 pub fn sample_from_logits(logits: &[f32], temperature: f32, rng: &mut SeededRng) -> u32 {
     thread_local! {
-        static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
-            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        static SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> =
+            const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
     }
-    let max = row_max(logits);
+    let scale = 1.0 / temperature;
     let uniform = rng.random::<f64>();
     let found = SCRATCH.with(|scratch| {
-        let (exps, blocks) = &mut *scratch.borrow_mut();
+        let [exps, block_max, block_sums] = &mut *scratch.borrow_mut();
         exps.resize(logits.len(), 0.0);
-        let total = exp_shifted(logits, max, 1.0 / temperature, exps, blocks);
-        inverse_cdf(exps, blocks, uniform * total)
+        exp_block_shifted(logits, scale, exps, block_max, block_sums);
+        let max = block_max.iter().fold(f32::NEG_INFINITY, |m, &b| m.max(b));
+        let factor = |b: usize| f64::from(block_factor(block_max[b], max, scale));
+        let weight = |b: usize| f64::from(block_sums[b]) * factor(b);
+        let blocks = block_sums.len();
+        let target = uniform * (0..blocks).map(weight).sum::<f64>();
+        find_block(blocks, weight, target).map(|(b, before)| {
+            let values = &exps[b * BLOCK..(b * BLOCK + BLOCK).min(logits.len())];
+            b * BLOCK + find_in_block(values, factor(b), before, target)
+        })
     });
-    // None: rounding left the target a hair above the sum; take the last
-    // likely id.
-    found.unwrap_or_else(|| {
-        logits
-            .iter()
-            .rposition(|&l| l.is_finite())
-            .unwrap_or(logits.len() - 1)
-    }) as u32
+    // None: rounding left the target a hair above the sum, or no logit
+    // weighs anything; take the last likely id.
+    found.unwrap_or_else(|| last_finite(logits.iter().copied(), logits.len())) as u32
+}
+
+/// The index of the last finite value of `len` values (`len − 1` if none).
+pub(crate) fn last_finite(values: impl DoubleEndedIterator<Item = f32>, len: usize) -> usize {
+    values
+        .rev()
+        .position(|l| l.is_finite())
+        .map_or(len - 1, |from_end| len - 1 - from_end)
 }
 
 #[cfg(test)]

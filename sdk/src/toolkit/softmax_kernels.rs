@@ -11,9 +11,28 @@
 /// Elements per block of [`exp_shifted`]'s block sums.
 pub const BLOCK: usize = 64;
 
+/// What [`exp_shifted`]'s kernels subtract before exponentiating.
+#[derive(Clone, Copy)]
+enum Shift<'a> {
+    /// One shift for the whole row (its max, or its log-sum-exp).
+    Row(f32),
+    /// One shift per [`BLOCK`] (each block's own max).
+    PerBlock(&'a [f32]),
+}
+
+impl Shift<'_> {
+    #[inline(always)]
+    fn of_block(self, block: usize) -> f32 {
+        match self {
+            Shift::Row(shift) => shift,
+            Shift::PerBlock(shifts) => shifts[block],
+        }
+    }
+}
+
 /// `e^x` for `x ≤ 0` to ~2 ulp (argument reduction to `[-ln2/2, ln2/2]` and
 /// a degree-6 polynomial); 0 below −87 (where f32 underflows), and for
-/// `-inf`.
+/// `-inf` and NaN (as the vector kernels give).
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -29,10 +48,10 @@ pub(crate) fn exp_nonpositive(x: f32) -> f32 {
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
-    if x < -87.0 {
-        0.0
-    } else {
+    if x >= -87.0 {
         p * scale
+    } else {
+        0.0
     }
 }
 
@@ -75,13 +94,14 @@ unsafe fn row_max_avx512(row: &[f32]) -> f32 {
 #[inline(always)]
 fn exp_shifted_generic(
     row: &[f32],
-    shift: f32,
+    shift: Shift,
     scale: f32,
     out: &mut [f32],
     blocks: &mut Vec<f32>,
 ) {
     blocks.clear();
-    for (src, dst) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+    for (b, (src, dst)) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
+        let shift = shift.of_block(b);
         // Eight running sums: a single f32 accumulator would force the
         // additions into order and keep the loop scalar.
         let mut lanes = [0.0f32; 8];
@@ -109,7 +129,7 @@ fn exp_shifted_generic(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn exp_shifted_avx2(
     row: &[f32],
-    shift: f32,
+    shift: Shift,
     scale: f32,
     out: &mut [f32],
     blocks: &mut Vec<f32>,
@@ -136,8 +156,10 @@ unsafe fn exp_shifted_avx2(
     }
 
     blocks.clear();
-    let (shift_v, scale_v) = (_mm256_set1_ps(shift), _mm256_set1_ps(scale));
-    for (src, dst) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+    let scale_v = _mm256_set1_ps(scale);
+    for (b, (src, dst)) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
+        let shift = shift.of_block(b);
+        let shift_v = _mm256_set1_ps(shift);
         let mut acc = _mm256_setzero_ps();
         let full = src.len() / 8 * 8;
         for k in (0..full).step_by(8) {
@@ -188,7 +210,7 @@ pub(crate) unsafe fn exp16(x: std::arch::x86_64::__m512) -> std::arch::x86_64::_
 #[target_feature(enable = "avx512f,avx2")]
 unsafe fn exp_shifted_avx512(
     row: &[f32],
-    shift: f32,
+    shift: Shift,
     scale: f32,
     out: &mut [f32],
     blocks: &mut Vec<f32>,
@@ -196,8 +218,10 @@ unsafe fn exp_shifted_avx512(
     use std::arch::x86_64::*;
 
     blocks.clear();
-    let (shift_v, scale_v) = (_mm512_set1_ps(shift), _mm512_set1_ps(scale));
-    for (src, dst) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+    let scale_v = _mm512_set1_ps(scale);
+    for (b, (src, dst)) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
+        let shift = shift.of_block(b);
+        let shift_v = _mm512_set1_ps(shift);
         let mut acc = _mm256_setzero_ps();
         let full = src.len() / 8 * 8;
         let mut k = 0;
@@ -238,6 +262,40 @@ pub fn exp_shifted(
     out: &mut [f32],
     blocks: &mut Vec<f32>,
 ) -> f64 {
+    exp_shifted_by(row, Shift::Row(shift), scale, out, blocks);
+    blocks.iter().map(|&b| f64::from(b)).sum()
+}
+
+/// The unnormalised softmax of a row for sampling, each [`BLOCK`] shifted
+/// by its own max: `block_max[b]` is block `b`'s max (NaN skipped; `-inf`
+/// when it has none), `out[i] = exp((row[i] − block_max[b]) · scale)`, and
+/// `blocks[b]` the block's sum. Block `b` weighs
+/// [`block_factor`]`(block_max[b], max, scale)` times its sum in the row.
+///
+/// A kernel can exponentiate a block as soon as its logits exist, without
+/// first computing (and keeping) the whole row to find its max.
+pub fn exp_block_shifted(
+    row: &[f32],
+    scale: f32,
+    out: &mut [f32],
+    block_max: &mut Vec<f32>,
+    blocks: &mut Vec<f32>,
+) {
+    block_max.clear();
+    block_max.extend(row.chunks(BLOCK).map(row_max));
+    exp_shifted_by(row, Shift::PerBlock(block_max), scale, out, blocks);
+}
+
+/// `exp((block_max − row_max) · scale)`: how much a block shifted by its own
+/// max (see [`exp_block_shifted`]) weighs in a row whose max is `row_max`;
+/// 0 for a block with no finite-or-infinite logit.
+#[inline]
+pub fn block_factor(block_max: f32, row_max: f32, scale: f32) -> f32 {
+    exp_nonpositive((block_max - row_max) * scale)
+}
+
+/// Dispatches to the widest kernel the CPU has.
+fn exp_shifted_by(row: &[f32], shift: Shift, scale: f32, out: &mut [f32], blocks: &mut Vec<f32>) {
     assert_eq!(row.len(), out.len(), "exp_shifted: output length");
     #[cfg(target_arch = "x86_64")]
     {
@@ -245,18 +303,15 @@ pub fn exp_shifted(
             && std::arch::is_x86_feature_detected!("avx2")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { exp_shifted_avx512(row, shift, scale, out, blocks) };
-            return blocks.iter().map(|&b| f64::from(b)).sum();
+            return unsafe { exp_shifted_avx512(row, shift, scale, out, blocks) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { exp_shifted_avx2(row, shift, scale, out, blocks) };
-            return blocks.iter().map(|&b| f64::from(b)).sum();
+            return unsafe { exp_shifted_avx2(row, shift, scale, out, blocks) };
         }
     }
-    exp_shifted_generic(row, shift, scale, out, blocks);
-    blocks.iter().map(|&b| f64::from(b)).sum()
+    exp_shifted_generic(row, shift, scale, out, blocks)
 }
 
 /// `ln Σ exp(row)` (`-inf` for a row with no finite element).
@@ -317,40 +372,39 @@ fn scaled_copy(dst: &mut [f32], src: &[f32], scale: f32) {
     scalar(dst, src, scale)
 }
 
-/// The index `i` at which the running sum of `values` first exceeds
-/// `target`, using the per-[`BLOCK`] sums to skip whole blocks; `None` when
-/// rounding left `target` at or above the total.
-pub fn inverse_cdf(values: &[f32], blocks: &[f32], target: f64) -> Option<usize> {
-    debug_assert_eq!(blocks.len(), values.len().div_ceil(BLOCK));
-    inverse_cdf_by(values.len(), |b| blocks[b], |i| values[i], target)
-}
-
-/// [`inverse_cdf`] over `len` values and their block sums read through
-/// accessors (for rows stored in vector lanes).
-pub(crate) fn inverse_cdf_by(
-    len: usize,
-    block_sum: impl Fn(usize) -> f32,
-    value: impl Fn(usize) -> f32,
+/// The first block at which the running sum of the block weights exceeds
+/// `target`, with the sum of the blocks before it; `None` when rounding
+/// left `target` at or above the total. Weights are added in block order
+/// in f64, as the caller's total is.
+pub fn find_block(
+    blocks: usize,
+    weight: impl Fn(usize) -> f64,
     target: f64,
-) -> Option<usize> {
-    let mut acc = 0.0f64;
-    for b in 0..len.div_ceil(BLOCK) {
-        let next = acc + f64::from(block_sum(b));
+) -> Option<(usize, f64)> {
+    let mut before = 0.0f64;
+    for b in 0..blocks {
+        let next = before + weight(b);
         if next > target {
-            let (start, end) = (b * BLOCK, (b * BLOCK + BLOCK).min(len));
-            for i in start..end {
-                acc += f64::from(value(i));
-                if acc > target {
-                    return Some(i);
-                }
-            }
-            // The block's f32 sum and the f64 running sum disagree by a
-            // rounding error: the block's last element.
-            return Some(end - 1);
+            return Some((b, before));
         }
-        acc = next;
+        before = next;
     }
     None
+}
+
+/// Within the block [`find_block`] found: the offset at which
+/// `before + Σ values[..=i] · factor` first exceeds `target`.
+pub fn find_in_block(values: &[f32], factor: f64, before: f64, target: f64) -> usize {
+    let mut acc = before;
+    for (i, &value) in values.iter().enumerate() {
+        acc += f64::from(value) * factor;
+        if acc > target {
+            return i;
+        }
+    }
+    // The block's f32 sum and the f64 running sum disagree by a rounding
+    // error: the block's last element.
+    values.len() - 1
 }
 
 #[cfg(test)]
@@ -369,6 +423,7 @@ mod tests {
         assert!(worst < 1e-6, "worst relative error {worst}");
         assert_eq!(exp_nonpositive(-100.0), 0.0);
         assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_nonpositive(f32::NAN), 0.0);
         assert_eq!(exp_nonpositive(0.0), 1.0);
     }
 
@@ -389,6 +444,48 @@ mod tests {
         }
     }
 
+    #[test]
+    fn block_shifted_exponentials_weighed_by_their_factors_are_the_softmax() {
+        // Blocks far apart in scale: the third block's max is 60 below the
+        // row's (its exponentials shifted by the row max would be ~1e-26).
+        let row: Vec<f32> = (0..170)
+            .map(|i| (i as f32 * 0.37).sin() * 4.0 + if i >= 128 { -60.0 } else { 0.0 })
+            .chain([f32::NAN, f32::NEG_INFINITY])
+            .collect();
+        let (mut out, mut block_max, mut blocks) = (vec![0.0; row.len()], Vec::new(), Vec::new());
+        exp_block_shifted(&row, 0.5, &mut out, &mut block_max, &mut blocks);
+        assert_eq!(blocks.len(), 3);
+        let max = row_max(&row);
+        for (b, chunk) in row.chunks(BLOCK).enumerate() {
+            assert_eq!(block_max[b], row_max(chunk));
+            let factor = f64::from(block_factor(block_max[b], max, 0.5));
+            let want_factor = (f64::from(block_max[b] - max) * 0.5).exp();
+            assert!(
+                (factor - want_factor).abs() <= 1e-6 * want_factor,
+                "block {b}"
+            );
+            for (i, &l) in chunk.iter().enumerate() {
+                let got = f64::from(out[b * BLOCK + i]) * factor;
+                let want = if l.is_nan() {
+                    0.0
+                } else {
+                    (f64::from(l - max) * 0.5).exp()
+                };
+                assert!(
+                    (got - want).abs() <= 2e-6 * want,
+                    "{}: {got} vs {want}",
+                    b * BLOCK + i
+                );
+            }
+            let sum: f32 = out[b * BLOCK..(b * BLOCK + chunk.len())].iter().sum();
+            assert!((blocks[b] - sum).abs() <= 1e-5 * sum);
+        }
+        assert!(
+            out[128..170].iter().all(|&e| e > 1e-3),
+            "shifted by its own max"
+        );
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_sixteen_lane_kernel_gives_the_eight_lane_kernels_bits() {
@@ -403,14 +500,17 @@ mod tests {
             .map(|i| (i as f32 * 0.71).cos() * 9.0 - 3.0)
             .collect();
         let max = row_max(&row);
-        let run = |kernel: unsafe fn(&[f32], f32, f32, &mut [f32], &mut Vec<f32>)| {
+        let block_max: Vec<f32> = row.chunks(BLOCK).map(row_max).collect();
+        let run = |kernel: unsafe fn(&[f32], Shift, f32, &mut [f32], &mut Vec<f32>), shift| {
             let (mut out, mut blocks) = (vec![0.0; row.len()], Vec::new());
             // SAFETY: the CPU has both kernels' features (checked above).
-            unsafe { kernel(&row, max, 0.8, &mut out, &mut blocks) };
+            unsafe { kernel(&row, shift, 0.8, &mut out, &mut blocks) };
             (out, blocks)
         };
-        let (eight, sixteen) = (run(exp_shifted_avx2), run(exp_shifted_avx512));
-        assert_eq!(sixteen, eight);
+        for shift in [Shift::Row(max), Shift::PerBlock(&block_max)] {
+            assert_eq!(run(exp_shifted_avx512, shift), run(exp_shifted_avx2, shift));
+        }
+        let eight = run(exp_shifted_avx2, Shift::Row(max));
         assert_eq!(eight.1.len(), 4);
         for (i, (&e, &l)) in eight.0.iter().zip(&row).enumerate() {
             let want = ((l - max) * 0.8).exp();
@@ -445,14 +545,28 @@ mod tests {
     }
 
     #[test]
-    fn inverse_cdf_finds_the_first_crossing_across_blocks() {
-        let values = vec![1.0f32; 150];
-        let mut blocks = Vec::new();
-        let total = exp_shifted(&vec![0.0; 150], 0.0, 1.0, &mut vec![0.0; 150], &mut blocks);
-        assert_eq!(total, 150.0);
-        assert_eq!(inverse_cdf(&values, &blocks, 0.5), Some(0));
-        assert_eq!(inverse_cdf(&values, &blocks, 64.5), Some(64));
-        assert_eq!(inverse_cdf(&values, &blocks, 149.5), Some(149));
-        assert_eq!(inverse_cdf(&values, &blocks, 150.0), None);
+    fn the_walk_finds_the_first_crossing_across_blocks() {
+        // Three blocks of ones weighing 1, 2 and 0.5 each.
+        let factors = [1.0, 2.0, 0.5];
+        let lens = [BLOCK, BLOCK, 22];
+        let weight = |b: usize| lens[b] as f64 * factors[b];
+        let total = weight(0) + weight(1) + weight(2);
+        let ones = vec![1.0f32; BLOCK];
+        let find = |target: f64| {
+            find_block(3, weight, target).map(|(b, before)| {
+                b * BLOCK + find_in_block(&ones[..lens[b]], factors[b], before, target)
+            })
+        };
+        assert_eq!(find(0.5), Some(0));
+        assert_eq!(find(63.5), Some(63));
+        assert_eq!(find(64.5), Some(64));
+        assert_eq!(find(65.5), Some(64));
+        assert_eq!(find(66.5), Some(65));
+        assert_eq!(find(192.2), Some(128));
+        assert_eq!(find(total - 0.25), Some(149));
+        assert_eq!(find(total), None);
+        // A target the block sum passes but its elements, added one by one,
+        // do not (rounding): the block's last element.
+        assert_eq!(find_in_block(&[1.0, 1.0], 1.0, 0.0, 2.0), 1);
     }
 }
