@@ -30,23 +30,47 @@ impl Shift<'_> {
     }
 }
 
+const LOG2E: f32 = std::f32::consts::LOG2_E;
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+/// Adding 1.5 · 2^23 rounds to the nearest integer without a branch.
+const ROUND: f32 = 12_582_912.0;
+/// The polynomial's coefficients after the leading 1/720, highest first.
+const POLYNOMIAL: [f32; 6] = [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0];
+
 /// `e^x` for `x ≤ 0` to ~2 ulp (argument reduction to `[-ln2/2, ln2/2]` and
 /// a degree-6 polynomial); 0 below −87 (where f32 underflows), and for
 /// `-inf` and NaN (as the vector kernels give).
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    // Adding 1.5 · 2^23 rounds to the nearest integer without a branch.
-    const ROUND: f32 = 12_582_912.0;
     let clamped = x.max(-87.0);
     let n = (clamped * LOG2E + ROUND) - ROUND;
     let r = clamped - n * LN2_HI - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let p = POLYNOMIAL.iter().fold(1.0 / 720.0, |p, &c| p * r + c);
+    let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
+    if x >= -87.0 {
+        p * scale
+    } else {
+        0.0
+    }
+}
+
+/// [`exp_nonpositive`] with the vector kernels' fused multiply-adds, so
+/// the bits they give: the vector kernels use it for the words of a block
+/// past its last multiple of 8, and [`block_factor`] on CPUs with FMA.
+///
+/// # Safety
+/// The CPU must have FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+#[inline]
+pub(crate) unsafe fn exp_nonpositive_fused(x: f32) -> f32 {
+    let clamped = x.max(-87.0);
+    let n = (clamped * LOG2E + ROUND) - ROUND;
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, clamped));
+    let p = POLYNOMIAL
+        .iter()
+        .fold(1.0 / 720.0, |p: f32, &c| p.mul_add(r, c));
     let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
     if x >= -87.0 {
         p * scale
@@ -140,12 +164,12 @@ unsafe fn exp_shifted_avx2(
     unsafe fn exp8(x: __m256) -> __m256 {
         let clamped = _mm256_max_ps(x, _mm256_set1_ps(-87.0));
         let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-            _mm256_mul_ps(clamped, _mm256_set1_ps(std::f32::consts::LOG2_E)),
+            _mm256_mul_ps(clamped, _mm256_set1_ps(LOG2E)),
         );
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), clamped);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), clamped);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
         let mut p = _mm256_set1_ps(1.0 / 720.0);
-        for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        for c in POLYNOMIAL {
             p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
         }
         let exponent = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
@@ -172,35 +196,38 @@ unsafe fn exp_shifted_avx2(
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
         let mut sum = lanes.iter().sum::<f32>();
         for k in full..src.len() {
-            dst[k] = exp_nonpositive((src[k] - shift) * scale);
+            dst[k] = exp_nonpositive_fused((src[k] - shift) * scale);
             sum += dst[k];
         }
         blocks.push(sum);
     }
 }
 
-/// `e^x` of 16 lanes with [`exp_nonpositive`]'s operations (so the same
-/// bits as it and as the AVX2 kernel).
+/// `e^x` of 16 lanes with [`exp_nonpositive_fused`]'s operations (so the
+/// same bits as it and as the AVX2 kernel).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub(crate) unsafe fn exp16(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
     use std::arch::x86_64::*;
-    let clamped = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
+    // Lanes below −87 (and −inf, NaN) are 0. They are masked at the end
+    // whatever the polynomial made of them, so unlike the scalar and AVX2
+    // kernels this one needs no clamp (the kept lanes are those the clamp
+    // leaves unchanged).
+    let keep = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_set1_ps(-87.0));
     let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-        _mm512_mul_ps(clamped, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+        _mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
     );
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_145_75), clamped);
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428_606_8e-6), r);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
     let mut p = _mm512_set1_ps(1.0 / 720.0);
-    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+    for c in POLYNOMIAL {
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
     }
-    let exponent = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-    let scale = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(exponent));
-    // Below −87 (and −inf, NaN): 0.
-    let keep = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_set1_ps(-87.0));
-    _mm512_maskz_mov_ps(keep, _mm512_mul_ps(p, scale))
+    // p · 2^n in one instruction. In the kept lanes n ≥ −126, so 2^n is a
+    // normal float and this is the exact product the scalar and AVX2
+    // kernels form by building 2^n from its exponent bits: the same bits.
+    _mm512_maskz_scalef_ps(keep, p, n)
 }
 
 /// [`exp_shifted_avx2`] sixteen lanes at a time. The block sums add the
@@ -244,7 +271,7 @@ unsafe fn exp_shifted_avx512(
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
         let mut sum = lanes.iter().sum::<f32>();
         for k in full..src.len() {
-            dst[k] = exp_nonpositive((src[k] - shift) * scale);
+            dst[k] = exp_nonpositive_fused((src[k] - shift) * scale);
             sum += dst[k];
         }
         blocks.push(sum);
@@ -291,7 +318,14 @@ pub fn exp_block_shifted(
 /// 0 for a block with no finite-or-infinite logit.
 #[inline]
 pub fn block_factor(block_max: f32, row_max: f32, scale: f32) -> f32 {
-    exp_nonpositive((block_max - row_max) * scale)
+    let x = (block_max - row_max) * scale;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has FMA. The fused exponential gives the vector
+        // kernels' bits, so a kernel can compute the factors 16 at a time.
+        return unsafe { exp_nonpositive_fused(x) };
+    }
+    exp_nonpositive(x)
 }
 
 /// Dispatches to the widest kernel the CPU has.
@@ -484,6 +518,45 @@ mod tests {
             out[128..170].iter().all(|&e| e > 1e-3),
             "shifted by its own max"
         );
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn exp16_gives_the_eight_lane_and_fused_scalar_bits_down_to_underflow() {
+        use std::arch::is_x86_feature_detected as has;
+        use std::arch::x86_64::*;
+        if !(has!("avx512f") && has!("avx2") && has!("fma")) {
+            eprintln!("skipped: this CPU lacks AVX-512 or AVX2");
+            return;
+        }
+        // −100 to 0 finely, through the results that are subnormal (just
+        // above −87), and the special values; a multiple of 8 long, so the
+        // AVX2 kernel (shift 0, scale 1: exact) exponentiates every one.
+        let mut xs: Vec<f32> = (0..=27_000).map(|i| -100.0 + i as f32 * 0.0037).collect();
+        xs.extend([
+            -87.0,
+            -86.999_99,
+            -86.9,
+            -0.0,
+            0.0,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ]);
+        xs.resize(xs.len().div_ceil(16) * 16, -1.0);
+        let (mut want, mut blocks) = (vec![0.0; xs.len()], Vec::new());
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        unsafe { exp_shifted_avx2(&xs, Shift::Row(0.0), 1.0, &mut want, &mut blocks) };
+        for (chunk, want) in xs.chunks(16).zip(want.chunks(16)) {
+            let mut got = [0f32; 16];
+            // SAFETY: the CPU has AVX-512F; both pointers cover 16 floats.
+            unsafe { _mm512_storeu_ps(got.as_mut_ptr(), exp16(_mm512_loadu_ps(chunk.as_ptr()))) };
+            for ((&x, &g), &w) in chunk.iter().zip(&got).zip(want) {
+                assert_eq!(g.to_bits(), w.to_bits(), "exp({x})");
+                // SAFETY: the CPU has FMA (checked above).
+                let scalar = unsafe { exp_nonpositive_fused(x) };
+                assert_eq!(g.to_bits(), scalar.to_bits(), "exp({x}), one at a time");
+            }
+        }
     }
 
     #[cfg(target_arch = "x86_64")]

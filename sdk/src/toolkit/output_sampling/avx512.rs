@@ -50,6 +50,8 @@ pub struct Scratch {
     block_max: Vec<f32>,
     block_sums: Vec<f32>,
     factors: Vec<f32>,
+    /// One row's block weights, `sum · factor`.
+    weights: Vec<f64>,
     /// One row's exponentials (or logits) over part of the vocabulary.
     row: Vec<f32>,
 }
@@ -121,10 +123,12 @@ unsafe fn sample_groups<const G: usize>(
         let uniform = rng.random::<f64>();
         let at = |b: usize| (b * G + r / LANES) * LANES + r % LANES;
         let factor = |b: usize| f64::from(factors[at(b)]);
-        let weight = |b: usize| f64::from(sums[at(b)]) * factor(b);
-        let target = uniform * (0..blocks).map(weight).sum::<f64>();
+        let weights = &mut scratch.weights;
+        weights.clear();
+        weights.extend((0..blocks).map(|b| f64::from(sums[at(b)]) * factor(b)));
+        let target = uniform * weights.iter().sum::<f64>();
         let x = &hidden[r * h..(r + 1) * h];
-        let found = find_block(blocks, weight, target).map(|(b, before)| {
+        let found = find_block(blocks, |b| weights[b], target).map(|(b, before)| {
             let words = b * BLOCK..(b * BLOCK + BLOCK).min(v);
             row_exps(
                 layer,
@@ -208,7 +212,9 @@ unsafe fn block_statistics<const G: usize>(
     }
 }
 
-/// `exp((x − shift) · scale)`, with `sample_from_logits`'s operations.
+/// `exp((x − shift) · scale)`, with `sample_from_logits`'s operations (on
+/// CPUs with AVX-512, its exponentials are [`exp16`]'s bits, whether the
+/// row kernel computes them 16 at a time or one by one).
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn shifted_exp(x: __m512, shift: __m512, scale: __m512) -> __m512 {
