@@ -86,21 +86,34 @@ impl TabulatedConvolutions {
                 for bank in &self.banks {
                     let (k, n) = (bank.width, bank.filters);
                     let out = &mut out[offset..offset + n];
+                    offset += n;
                     // ReLU then max over time = max(0, max over time).
                     out.fill(0.0);
-                    for p in 0..=len.saturating_sub(k) {
-                        acc.clear();
+                    let Some(positions) = (len + 1).checked_sub(k) else {
+                        continue;
+                    };
+                    acc.clear();
+                    for _ in 0..positions {
                         acc.extend_from_slice(&bank.bias);
-                        for (j, &token) in row[p..p + k].iter().enumerate() {
-                            let start = (token as usize * k + j) * n;
+                    }
+                    // Token q is tap j of position q − j, for every j: its
+                    // k taps are one contiguous block of the table, read
+                    // once and in order (the prefetcher streams it), where
+                    // position by position they were k scattered rows.
+                    // Each position still adds its taps in order j = 0..k.
+                    for (q, &token) in row.iter().enumerate() {
+                        let block = &bank.table[token as usize * k * n..][..k * n];
+                        for j in q.saturating_sub(positions - 1)..=q.min(k - 1) {
+                            let p = q - j;
                             // 1·x is exact: the same sums as `a += t`.
-                            add(acc, 1.0, &bank.table[start..start + n]);
+                            add(&mut acc[p * n..][..n], 1.0, &block[j * n..][..n]);
                         }
-                        for (o, &a) in out.iter_mut().zip(acc.iter()) {
+                    }
+                    for position in acc.chunks(n) {
+                        for (o, &a) in out.iter_mut().zip(position) {
                             *o = o.max(a);
                         }
                     }
-                    offset += n;
                 }
             });
         Tensor::from_vec(pooled, (rows, features), device)
