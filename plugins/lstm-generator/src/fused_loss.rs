@@ -38,11 +38,10 @@ pub fn weighted_nll(
 
     let shaped = |values: Vec<f32>, like: &Tensor| Tensor::from_vec(values, like.dims(), device);
     // ∂[Wᵀ; b] → ∂W (`[V, H]`) and ∂b (`[V]`).
-    let hidden_dim = weights.hidden_dim();
-    let vocab = output.matrix.len() / (hidden_dim + 1);
-    let d_matrix = Tensor::from_vec(output.matrix, (hidden_dim + 1, vocab), device)?;
-    let d_out_w = d_matrix.narrow(0, 0, hidden_dim)?.t()?.contiguous()?;
-    let d_out_b = d_matrix.get(hidden_dim)?;
+    let (vocab, hidden_dim) = weights.out_w.dims2()?;
+    let (d_out_w, d_out_b) = output.weight_and_bias((hidden_dim, vocab));
+    let d_out_w = shaped(d_out_w, &weights.out_w)?;
+    let d_out_b = shaped(d_out_b, &weights.out_b)?;
     Ok(HandDifferentiatedLoss {
         loss: output.loss as f32,
         gradients: vec![

@@ -50,6 +50,32 @@ pub struct OutputLayerGradients {
     pub matrix: Vec<f32>,
 }
 
+impl OutputLayerGradients {
+    /// `matrix` (for hidden size `h` and vocabulary `v`) split into the
+    /// layer's own shapes: `∂W` as `[V, H]` row-major and `∂b` as `[V]`.
+    /// The transpose goes 16 words at a time, so each read is a run of 16
+    /// floats (an element-wise strided copy cost a few percent of an MLE
+    /// step).
+    pub fn weight_and_bias(&self, (h, v): (usize, usize)) -> (Vec<f32>, Vec<f32>) {
+        assert_eq!(
+            self.matrix.len(),
+            (h + 1) * v,
+            "output layer gradient shape"
+        );
+        let mut weight = vec![0.0; v * h];
+        for start in (0..v).step_by(16) {
+            let end = (start + 16).min(v);
+            for p in 0..h {
+                let run = &self.matrix[p * v + start..p * v + end];
+                for (j, &g) in (start..end).zip(run) {
+                    weight[j * h + p] = g;
+                }
+            }
+        }
+        (weight, self.matrix[h * v..].to_vec())
+    }
+}
+
 /// One group's share: its loss, its weight-gradient accumulator and the
 /// hidden-state gradients of its rows (`[rows, H + 1]`, in block order).
 struct GroupGradients {
@@ -403,6 +429,23 @@ mod tests {
                 .weighted_nll_gradients_with(&hidden, &targets, &coefficients, word_major)
                 .unwrap();
             assert!(got.loss.is_nan(), "avx512: {}", word_major.is_some());
+        }
+    }
+
+    #[test]
+    fn the_weight_gradient_splits_into_the_layer_shapes() {
+        let (h, v) = (3, 37);
+        let gradients = OutputLayerGradients {
+            loss: 0.0,
+            hidden: Vec::new(),
+            matrix: (0..(h + 1) * v).map(|i| i as f32).collect(),
+        };
+        let (weight, bias) = gradients.weight_and_bias((h, v));
+        for j in 0..v {
+            for p in 0..h {
+                assert_eq!(weight[j * h + p], (p * v + j) as f32, "({j}, {p})");
+            }
+            assert_eq!(bias[j], (h * v + j) as f32);
         }
     }
 
