@@ -16,7 +16,7 @@
 
 use std::arch::x86_64::*;
 
-/// Rows per block: the lanes of a vector.
+/// Rows per lane group: the lanes of a vector.
 pub const LANES: usize = 16;
 
 /// `[h, 1]ᵀ` of up to `groups × 16` rows of `h` values, one lane group of
