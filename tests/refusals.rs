@@ -74,6 +74,14 @@ fn incompatible_sdk_abi_version() {
         out.contains("built against agon plugin ABI 2.0, but this agon speaks ABI 1.0"),
         "{out}"
     );
+    // The fix names the exact ABI to rebuild against (a 2.0 plugin gains
+    // nothing from "1.x"); a newer minor of this major is told to upgrade
+    // agon instead (loader.rs's unit tests: no fixture claims ABI 1.1).
+    assert!(
+        out.contains("rebuild the plugin against an agon-sdk with ABI 1.0"),
+        "{out}"
+    );
+    assert!(!out.contains("1.x"), "{out}");
 }
 
 #[test]
@@ -83,6 +91,12 @@ fn layout_mismatch_is_summarised_in_one_line() {
     assert!(out.contains("ABI layout does not match"), "{out}");
     assert!(
         out.contains("expected AgonPlugin, found ImpostorPlugin"),
+        "{out}"
+    );
+    // The summary names the first field that differs (abi_report.rs's unit
+    // tests: a grown struct is named with its type and extra field).
+    assert!(
+        out.contains("mismatched type (field `greeting` where this agon has `manifest`)"),
         "{out}"
     );
     assert!(
@@ -145,4 +159,139 @@ fn verify_reports_every_problem_at_once() {
     );
     assert!(out.contains("ok ") && out.contains("agon/rewards"), "{out}");
     assert!(out.contains("2 of 3 plugin libraries refused"), "{out}");
+}
+
+/// A directory, for AGON_PLUGIN_PATH, holding a copy of `library`.
+fn plugin_dir_with(sandbox: &Sandbox, library: &Path) -> (PathBuf, PathBuf) {
+    let dir = sandbox.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join(library.file_name().unwrap());
+    std::fs::copy(library, &copy).unwrap();
+    (dir, copy)
+}
+
+#[test]
+fn a_library_refused_by_scan_is_reported_with_its_reason_afterwards() {
+    let sandbox = Sandbox::new();
+    let (plugins, library) = plugin_dir_with(&sandbox, &fixture_library("agon_fixture_future_sdk"));
+    let abi_reason = "built against agon plugin ABI 2.0, but this agon speaks ABI 1.0; \
+                      rebuild the plugin against an agon-sdk with ABI 1.0";
+    let scanned = sandbox.run(&["plugins", "scan"], &[&plugins]).success();
+    assert!(scanned.contains(abi_reason), "{scanned}");
+    let by_scan = format!(
+        "{}: refused by `agon plugins scan`: {abi_reason}",
+        library.display()
+    );
+    for round in 0..2 {
+        // `list` and `train` give the scan's reason, not "run agon plugins
+        // scan" (which would only repeat it), however often it is run.
+        let listing = sandbox.run(&["plugins", "list"], &[&plugins]).success();
+        assert!(listing.contains(&by_scan), "round {round}:\n{listing}");
+        assert!(
+            !listing.contains("not in the plugin index"),
+            "round {round}:\n{listing}"
+        );
+        let out = sandbox.path().join("run");
+        let trained = sandbox
+            .run(
+                &[
+                    "train",
+                    &agon_integration_tests::config("smoke.yaml"),
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--set",
+                    "generator={plugin: agon-testing/future-sdk}",
+                ],
+                &[&plugins],
+            )
+            .clean_failure();
+        assert!(
+            trained.contains(&format!(
+                "{} (refused by `agon plugins scan`: {abi_reason}",
+                library.display()
+            )),
+            "round {round}:\n{trained}"
+        );
+        assert!(
+            !trained.contains("not in the plugin index"),
+            "round {round}:\n{trained}"
+        );
+        assert!(!out.exists());
+        let rescanned = sandbox.run(&["plugins", "scan"], &[&plugins]).success();
+        assert!(rescanned.contains(abi_reason), "{rescanned}");
+    }
+
+    // The refusal was this agon's: an index written by another agon (which
+    // may well accept the file) is not taken at its word.
+    let index_path = sandbox.home().join("plugins-index.json");
+    let index = std::fs::read_to_string(&index_path).unwrap();
+    let mut document: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let recorded = document["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| r["path"] == library.to_str().unwrap())
+        .expect("the refusal is in the index");
+    document["refused"][recorded]["checked_by"] = "agon 9.0.0 (plugin ABI 2.0)".into();
+    std::fs::write(&index_path, document.to_string()).unwrap();
+    let listing = sandbox.run(&["plugins", "list"], &[&plugins]).success();
+    assert!(
+        listing.contains("not in the plugin index") && !listing.contains("refused by"),
+        "{listing}"
+    );
+    std::fs::write(&index_path, index).unwrap();
+
+    // A changed file is a new library: unopened until it is scanned.
+    let mut bytes = std::fs::read(&library).unwrap();
+    bytes.extend_from_slice(b"changed");
+    std::fs::write(&library, bytes).unwrap();
+    let listing = sandbox.run(&["plugins", "list"], &[&plugins]).success();
+    assert!(
+        listing.contains(&format!("{}: not in the plugin index", library.display())),
+        "{listing}"
+    );
+    assert!(!listing.contains("refused by"), "{listing}");
+}
+
+#[test]
+fn plugins_show_of_an_unindexed_library_says_so_like_train() {
+    let sandbox = Sandbox::new();
+    let (plugins, library) =
+        plugin_dir_with(&sandbox, &fixture_library("agon_fixture_fault_injector"));
+    let shown = sandbox
+        .run(
+            &["plugins", "show", "agon-testing/fault-injector"],
+            &[&plugins],
+        )
+        .clean_failure();
+    let out = sandbox.path().join("run");
+    let trained = sandbox
+        .run(
+            &[
+                "train",
+                &agon_integration_tests::config("smoke.yaml"),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "reward={plugin: agon-testing/fault-injector, component: panics}",
+            ],
+            &[&plugins],
+        )
+        .clean_failure();
+    let refusal = format!("{} (not in the plugin index", library.display());
+    for message in [&shown, &trained] {
+        assert!(message.contains(&refusal), "{message}");
+        assert!(message.contains("run `agon plugins scan`"), "{message}");
+        assert!(message.contains("--allow-unverified"), "{message}");
+    }
+    // Indexed deliberately, it is shown.
+    sandbox.run(&["plugins", "scan"], &[&plugins]).success();
+    let shown = sandbox
+        .run(
+            &["plugins", "show", "agon-testing/fault-injector"],
+            &[&plugins],
+        )
+        .success();
+    assert!(shown.starts_with("agon-testing/fault-injector "), "{shown}");
+    assert!(shown.contains("reward `panics`"), "{shown}");
 }

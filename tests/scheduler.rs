@@ -46,6 +46,7 @@ fn parts_with(vocab: VocabInfo) -> Parts {
         vocab,
         max_len: MAX_LEN,
         run_dir: String::new(),
+        origin: Default::default(),
     };
     let spec = |plugin: &str, component: Option<&str>, config: &str| ComponentSpec {
         plugin: plugin.into(),

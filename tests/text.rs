@@ -46,7 +46,13 @@ fn a_text_run_trains_evaluates_and_samples_text() {
         .collect();
     assert_eq!(
         phases,
-        [("mle", 0), ("mle", 4), ("mle", 8), ("adversarial", 4)]
+        [
+            ("mle", 0),
+            ("mle", 4),
+            ("mle", 8),
+            ("discriminator-pretraining", 1),
+            ("adversarial", 4)
+        ]
     );
     for n in 2..=5 {
         for key in [
@@ -72,7 +78,7 @@ fn a_text_run_trains_evaluates_and_samples_text() {
         rows[2]["nll_test"].as_f64().unwrap(),
     );
     assert!(nll_after < nll_before - 1.0, "{nll_before} → {nll_after}");
-    assert!(rows[3]["d_accuracy"].as_f64().is_some());
+    assert!(rows[4]["d_accuracy"].as_f64().is_some());
     let svg = std::fs::read_to_string(run.join("learning_curve.svg")).unwrap();
     assert!(svg.contains("BLEU-2"));
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();

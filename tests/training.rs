@@ -32,9 +32,19 @@ fn smoke_run_trains_every_phase_and_matches_its_pinned_trajectory() {
             ("mle", 0),
             ("mle", 2),
             ("mle", 4),
+            ("discriminator-pretraining", 2),
             ("adversarial", 2),
             ("adversarial", 4)
         ]
+    );
+    // Discriminator pretraining is recorded: D's loss and accuracy, no
+    // generator scores (the generator does not change in that phase).
+    let pretraining = &rows[3];
+    assert!(
+        pretraining["d_loss"].as_f64().is_some()
+            && pretraining["d_accuracy"].as_f64().is_some()
+            && pretraining.get("nll_oracle").is_none(),
+        "{pretraining}"
     );
     let first = rows[0]["nll_oracle"].as_f64().unwrap();
     let after_mle = rows[2]["nll_oracle"].as_f64().unwrap();
@@ -61,7 +71,50 @@ fn smoke_run_trains_every_phase_and_matches_its_pinned_trajectory() {
     let svg = std::fs::read_to_string(run.join("learning_curve.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("NLL-oracle"));
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 6, "{csv}");
+    assert_eq!(csv.lines().count(), 7, "{csv}");
+
+    // The best evaluation's generator is kept beside `latest` and `mle`,
+    // with what made it best.
+    let best: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("checkpoints/best/info.json")).unwrap(),
+    )
+    .unwrap();
+    let lowest = rows
+        .iter()
+        .filter_map(|r| r["nll_oracle"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best["metric"], "nll_oracle");
+    assert_eq!(best["value"].as_f64(), Some(lowest), "{best}");
+    assert!(run.join("checkpoints/best/generator").is_dir());
+    sandbox
+        .run(
+            &[
+                "sample",
+                run.to_str().unwrap(),
+                "-n",
+                "2",
+                "--snapshot",
+                "best",
+            ],
+            &[],
+        )
+        .success();
+
+    // config.yaml holds every setting the plugins ran with (their defaults
+    // merged in) and which agon wrote it.
+    let resolved = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    for expected in [
+        "init_std:",
+        "dropout_keep:",
+        "written_by:",
+        "agon_version: 0.1.0",
+        "git_commit:",
+    ] {
+        assert!(
+            resolved.contains(expected),
+            "{expected} missing:\n{resolved}"
+        );
+    }
 
     assert_matches_pin(&rows, PIN);
 
@@ -163,9 +216,10 @@ fn ctrl_c_checkpoints_after_the_current_epoch_and_the_run_resumes_to_the_same_re
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // 130: the shell's code for a command stopped by SIGINT.
     assert_eq!(
         output.status.code(),
-        Some(1),
+        Some(130),
         "stdout: {rest:?}\nstderr: {stderr}"
     );
     assert!(

@@ -35,6 +35,9 @@ pub struct Built {
     pub components: Components,
     /// What was resolved, with checksums (saved as plugins.json).
     pub plugins: Vec<serde_json::Value>,
+    /// Each component's place in the config (`generator`, `task.oracle`…)
+    /// and the config it was built with (the user's over the default).
+    pub merged_configs: Vec<(String, String)>,
 }
 
 /// The resolved config of a run directory.
@@ -136,6 +139,7 @@ pub fn shared_context(
         vocab: shape.vocab.clone(),
         max_len: shape.max_len,
         run_dir: run_path.to_string_lossy().into_owned(),
+        origin: config.origin.clone(),
     }
 }
 
@@ -243,7 +247,7 @@ fn probe_discriminator(
         format!(
             "the discriminator ({}) cannot score this task's training data; choose one for a {} task",
             resolved.label(),
-            task_kind_name(config.task.kind)
+            config.task.kind.name()
         )
     })
 }
@@ -276,17 +280,9 @@ fn probe_reward(
         format!(
             "the reward ({}) cannot score this task's sequences; choose one for a {} task",
             resolved.label(),
-            task_kind_name(config.task.kind)
+            config.task.kind.name()
         )
     })
-}
-
-fn task_kind_name(kind: TaskKind) -> &'static str {
-    match kind {
-        TaskKind::SyntheticOracle => "synthetic-oracle",
-        TaskKind::Text => "text",
-        TaskKind::Conditional => "conditional",
-    }
 }
 
 /// Builds every component and the task of `config` (checked when it was
@@ -356,7 +352,7 @@ pub fn build(
     let shared = shared_context(config, &shape, run_path);
     let mut registry = Registry::from_environment();
     for warning in &registry.index().warnings {
-        eprintln!("warning: {warning}");
+        crate::notes::warn(warning);
     }
     let mut plugins = Vec::new();
     let mut record = |place: &str, resolved: &ResolvedComponent| {
@@ -368,12 +364,18 @@ pub fn build(
         }));
     };
 
+    let mut merged_configs = Vec::new();
     let (generator, resolved) = build_generator(&mut registry, config, &shared)?;
     record("generator", &resolved);
+    merged_configs.push(("generator".to_string(), generator.config_yaml.clone()));
     let example = first_example(&prepared, shape.max_len);
     let discriminator = match build_discriminator(&mut registry, config, &shared)? {
         Some((discriminator, resolved)) => {
             record("discriminator", &resolved);
+            merged_configs.push((
+                "discriminator".to_string(),
+                discriminator.config_yaml.clone(),
+            ));
             probe_discriminator(&resolved, config, &shared, &example)?;
             Some(discriminator)
         }
@@ -382,6 +384,7 @@ pub fn build(
     let reward = match build_reward(&mut registry, config, &shared)? {
         Some((reward, resolved)) => {
             record("reward", &resolved);
+            merged_configs.push(("reward".to_string(), reward.config_yaml.clone()));
             probe_reward(&resolved, config, &shared, &example)?;
             Some(reward)
         }
@@ -409,6 +412,7 @@ pub fn build(
             )?;
             record("task.oracle", &resolved);
             let oracle = Generator::new(&resolved, spec, "task.oracle", &shared, 4)?;
+            merged_configs.push(("task.oracle".to_string(), oracle.config_yaml.clone()));
             Task::Oracle(OracleTask::new(
                 oracle,
                 train,
@@ -438,6 +442,7 @@ pub fn build(
             task,
         },
         plugins,
+        merged_configs,
     })
 }
 
@@ -457,11 +462,18 @@ pub fn load_run_generator(
         }
         Some(name) => {
             let dir = checkpoint::snapshot_dir(run_path, name).join("generator");
-            anyhow::ensure!(
-                dir.exists(),
-                "{} has no `{name}` snapshot (runs with adversarial epochs keep one at the end of MLE pretraining)",
-                run_path.display()
-            );
+            if !dir.exists() {
+                let have = checkpoint::snapshots(run_path);
+                bail!(
+                    "{} has no `{name}` snapshot; it has {}. Without --snapshot the latest checkpoint is used (`mle`: the end of MLE pretraining, kept by runs with adversarial epochs; `best`: the best evaluation of the headline metric)",
+                    run_path.display(),
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    }
+                );
+            }
             dir
         }
     };

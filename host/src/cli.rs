@@ -67,10 +67,13 @@ pub struct TrainArgs {
     #[arg(required_unless_present = "resume")]
     pub config: Option<PathBuf>,
     /// Resume the run in this directory from its latest checkpoint.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "overrides", "out"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "out"])]
     pub resume: Option<PathBuf>,
-    /// Override a config value: `--set training.seed=3` (repeatable; the
-    /// value is read as YAML).
+    /// Override a config value: `--set seed=3`, `--set
+    /// training.adversarial.epochs=50` (repeatable; the value is read as
+    /// YAML). Changing a component's `plugin` drops the config file's
+    /// `config:` and `component:` of the old plugin. With --resume, only the
+    /// schedule's lengths may be raised (to extend a run).
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub overrides: Vec<String>,
     /// Run directory (default: `runs/<name>`, numbered if it exists).
@@ -99,7 +102,8 @@ pub struct SampleArgs {
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Sample from a snapshot instead of the latest checkpoint (`mle`: the
-    /// generator at the end of MLE pretraining).
+    /// generator at the end of MLE pretraining; `best`: at the evaluation
+    /// with the best headline metric).
     #[arg(long)]
     pub snapshot: Option<String>,
     /// Print token ids even for text tasks.

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use abi_stable::std_types::{RResult, RSlice, RStr};
 use agon_registry::{PluginRequirement, Registry, ResolvedComponent};
+use agon_sdk::ErrorKind;
 use agon_sdk::{
     yaml, Batch, ComponentKind, DecodeRequest, DiscriminatorBox, GeneratorBox, MleOptions,
     PluginContext, PluginError, RewardBox, RewardInput, RolloutRequest, SampleRequest, StepOptions,
@@ -13,7 +14,7 @@ use agon_sdk::{
 };
 use anyhow::{anyhow, bail};
 
-use crate::config::ComponentSpec;
+use crate::config::{locate, ComponentSpec};
 
 /// What every component of a run is told, besides its own config.
 #[derive(Clone, Debug)]
@@ -23,6 +24,8 @@ pub struct SharedContext {
     pub vocab: VocabInfo,
     pub max_len: u32,
     pub run_dir: String,
+    /// Where the config was read, to place errors in plugin configs.
+    pub origin: crate::config::ConfigOrigin,
 }
 
 /// Resolves `spec` to a component of `kind`. `place` names the config
@@ -92,7 +95,8 @@ fn context(shared: &SharedContext, config_yaml: String, seed_offset: u64) -> Plu
 }
 
 /// Builds component `resolved` with `constructor` (one of the root module's
-/// `new_*` functions); returns its label for messages and the object.
+/// `new_*` functions); returns its label for messages, the merged config it
+/// was built with, and the object.
 fn construct<T>(
     resolved: &ResolvedComponent,
     spec: &ComponentSpec,
@@ -100,16 +104,71 @@ fn construct<T>(
     shared: &SharedContext,
     seed_offset: u64,
     constructor: extern "C" fn(RStr<'_>, &PluginContext) -> RResult<T, PluginError>,
-) -> anyhow::Result<(String, T)> {
+) -> anyhow::Result<(String, String, T)> {
     let label = format!("{place} ({})", resolved.label());
     let config = merged_config(resolved, spec, place)?;
     let name = RStr::from_str(resolved.component.name.as_str());
-    let inner = plugin_call(
-        &label,
-        "construction",
-        constructor(name, &context(shared, config, seed_offset)),
-    )?;
-    Ok((label, inner))
+    let inner = match constructor(name, &context(shared, config.clone(), seed_offset)).into_result()
+    {
+        Ok(inner) => inner,
+        Err(e) if e.kind() == ErrorKind::InvalidConfig => {
+            bail!(
+                "{}",
+                config_error(&label, place, &config, e.message(), spec, &shared.origin)
+            )
+        }
+        Err(e) => bail!("{label}: construction failed: {e}"),
+    };
+    Ok((label, config, inner))
+}
+
+/// A plugin's complaint about its config, told at the place the user wrote
+/// the offending key (their file's line, or the `--set` that set it), or
+/// said to come from the plugin's default config. The plugin saw the merged
+/// document, so the line it names is a line of `merged`.
+fn config_error(
+    label: &str,
+    place: &str,
+    merged: &str,
+    message: &str,
+    spec: &ComponentSpec,
+    origin: &crate::config::ConfigOrigin,
+) -> String {
+    let located = message.rfind(" at line ").and_then(|at| {
+        let line: usize = message[at + " at line ".len()..]
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some((at, line))
+    });
+    let message = crate::config::suggest::explain(match located {
+        Some((at, _)) => &message[..at],
+        None => message,
+    });
+    let Some(key) = located.and_then(|(_, line)| locate::key_path_at(merged, line)) else {
+        return format!("{label}: invalid config: {message} (the component's config is `{place}.config` merged over the plugin's defaults; `agon plugins show` lists them)");
+    };
+    let mut path: Vec<&str> = place.split('.').collect();
+    path.push("config");
+    path.extend(key.iter().map(String::as_str));
+    let user_set = spec
+        .config
+        .as_mapping()
+        .is_some_and(|m| m.contains_key(yaml::Value::String(key[0].clone())));
+    // serde_yaml starts with the key path itself; the path is said once.
+    let dotted = key.join(".");
+    let message = message
+        .strip_prefix(&format!("{dotted}: "))
+        .unwrap_or(&message);
+    let path = path.join(".");
+    match origin.place_of(&path.split('.').collect::<Vec<_>>()) {
+        Some(whence) if user_set => format!("{whence}: {path}: {message}; {label} rejected it"),
+        _ if user_set => format!("{path}: {message}; {label} rejected it"),
+        _ => format!(
+            "{path}: {message}; the value comes from {label}'s default config, not from your config (a bug in the plugin)"
+        ),
+    }
 }
 
 fn plugin_call<T>(
@@ -161,6 +220,8 @@ fn check_scores(label: &str, operation: &str, scores: &[f32], rows: usize) -> an
 /// A generator component.
 pub struct Generator {
     pub label: String,
+    /// The config it was built with: the user's merged over the default.
+    pub config_yaml: String,
     inner: GeneratorBox,
     vocab: u32,
     max_len: u32,
@@ -174,7 +235,7 @@ impl Generator {
         shared: &SharedContext,
         seed_offset: u64,
     ) -> anyhow::Result<Self> {
-        let (label, inner) = construct(
+        let (label, config_yaml, inner) = construct(
             resolved,
             spec,
             place,
@@ -184,6 +245,7 @@ impl Generator {
         )?;
         Ok(Generator {
             label,
+            config_yaml,
             inner,
             vocab: shared.vocab.size,
             max_len: shared.max_len,
@@ -295,6 +357,8 @@ impl Generator {
 /// A discriminator component.
 pub struct Discriminator {
     pub label: String,
+    /// The config it was built with: the user's merged over the default.
+    pub config_yaml: String,
     inner: DiscriminatorBox,
 }
 
@@ -306,7 +370,7 @@ impl Discriminator {
         shared: &SharedContext,
         seed_offset: u64,
     ) -> anyhow::Result<Self> {
-        let (label, inner) = construct(
+        let (label, config_yaml, inner) = construct(
             resolved,
             spec,
             place,
@@ -314,7 +378,11 @@ impl Discriminator {
             seed_offset,
             resolved.library.module.new_discriminator(),
         )?;
-        Ok(Discriminator { label, inner })
+        Ok(Discriminator {
+            label,
+            config_yaml,
+            inner,
+        })
     }
 
     pub fn train_step(
@@ -369,6 +437,8 @@ impl Discriminator {
 /// A reward component.
 pub struct Reward {
     pub label: String,
+    /// The config it was built with: the user's merged over the default.
+    pub config_yaml: String,
     inner: RewardBox,
     pub needs_discriminator: bool,
 }
@@ -381,7 +451,7 @@ impl Reward {
         shared: &SharedContext,
         seed_offset: u64,
     ) -> anyhow::Result<Self> {
-        let (label, inner) = construct(
+        let (label, config_yaml, inner) = construct(
             resolved,
             spec,
             place,
@@ -392,6 +462,7 @@ impl Reward {
         let needs_discriminator = inner.needs_discriminator();
         Ok(Reward {
             label,
+            config_yaml,
             inner,
             needs_discriminator,
         })

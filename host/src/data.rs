@@ -4,12 +4,26 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail};
 
+/// Reads a data file named in a config. Relative paths resolve against the
+/// current directory (docs/configuration.md), and a failure says so.
+pub fn read_data_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        let relative = match (path.is_relative(), std::env::current_dir()) {
+            (true, Ok(dir)) => format!(
+                " (relative paths in a config resolve against the current directory, {}: run agon from the directory the paths are written for, or make them absolute)",
+                dir.display()
+            ),
+            _ => String::new(),
+        };
+        anyhow!("cannot read data file {}: {e}{relative}", path.display())
+    })
+}
+
 /// Reads one sequence per line, ids separated by whitespace, checking each
 /// id against `vocab_size` and each line against `max_len`. Errors name the
 /// file, the line and the fix.
 pub fn read_token_ids(path: &Path, vocab_size: u32, max_len: u32) -> anyhow::Result<Vec<Vec<u32>>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| anyhow!("cannot read data file {}: {e}", path.display()))?;
+    let bytes = read_data_file(path)?;
     parse_token_ids(&bytes, path, vocab_size, max_len)
 }
 

@@ -11,6 +11,7 @@ pub mod components;
 pub mod config;
 pub mod data;
 pub mod eval;
+pub mod notes;
 pub mod run_dir;
 pub mod task;
 pub mod text;

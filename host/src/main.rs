@@ -13,14 +13,34 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error in agon (please report it): {info}");
     }));
+    restore_default_sigpipe();
     agon::allocator::tune_for_tensors();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {}", render(&error));
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<commands::Interrupted>() {
+            // The shell's convention for a run stopped by SIGINT: 128 + 2.
+            Some(interrupted) => {
+                eprintln!("{interrupted}");
+                ExitCode::from(130)
+            }
+            None => {
+                eprintln!("error: {}", render(&error));
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Rust ignores SIGPIPE, so writing to a closed pipe (`agon plugins list |
+/// head -1`) makes `println!` panic. Restored, the process ends quietly like
+/// any Unix filter when its reader goes away.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

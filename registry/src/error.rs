@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use agon_sdk::AbiVersion;
 use thiserror::Error;
 
 /// Why one library file cannot be used. Each variant's message names the
@@ -21,11 +22,20 @@ pub enum Refusal {
     LoadFailed(String),
     #[error("not an agon plugin: it exports no agon root module (is it a plugin built with agon_sdk::export_plugin!?)")]
     NotAPlugin,
-    #[error("built against agon plugin ABI {found}, but this agon speaks ABI {expected}; rebuild the plugin against an agon-sdk with ABI {expected_major}.x")]
-    IncompatibleAbi {
+    /// A library of this agon's ABI major but a newer minor: it may call
+    /// methods this agon does not have.
+    #[error("built against agon plugin ABI {found}, newer than this agon's ABI {expected}: upgrade agon to one that speaks ABI {found} or later, or rebuild the plugin against an agon-sdk with ABI {expected}")]
+    NewerAbi { found: String, expected: String },
+    /// A library of another ABI major.
+    #[error("built against agon plugin ABI {found}, but this agon speaks ABI {expected}; rebuild the plugin against an agon-sdk with ABI {expected}")]
+    IncompatibleAbi { found: String, expected: String },
+    /// abi_stable's own header differs: the library was built with an
+    /// abi_stable this agon cannot load (or one that is not abi_stable at all).
+    #[error("it was built with an abi_stable this agon cannot load (its header says abi_stable {found}, this agon's says {expected}); rebuild the plugin against an agon-sdk with ABI {abi}")]
+    IncompatibleAbiStable {
         found: String,
         expected: String,
-        expected_major: u32,
+        abi: String,
     },
     #[error("its ABI layout does not match this agon's SDK although both claim ABI {version}: it was built against a different agon-sdk; rebuild it against the agon-sdk of this agon. First difference: {summary}")]
     LayoutMismatch { version: String, summary: String },
@@ -35,8 +45,31 @@ pub enum Refusal {
     BadManifest(String),
     #[error("not in the plugin index {index}: agon loads a library found through AGON_PLUGIN_PATH or $AGON_HOME/plugins only once it is indexed; after reviewing it, run `agon plugins scan` to index it, or pass --allow-unverified to load it this once")]
     NotIndexed { index: String },
+    /// Not in the index, but `agon plugins scan` refused this very file
+    /// (same sha256) for `reason`.
+    #[error("refused by `agon plugins scan`: {reason}; after fixing that, run `agon plugins scan` again")]
+    RefusedByScan { reason: String },
     #[error("checksum mismatch: the file changed since it was indexed (sha256 {actual}, index says {indexed}); if you rebuilt or updated it on purpose, run `agon plugins scan` to re-index it")]
     ChecksumMismatch { indexed: String, actual: String },
+}
+
+impl Refusal {
+    /// The refusal of a library built against plugin ABI `found` by a host
+    /// speaking `host` (which cannot load it): [`Refusal::NewerAbi`] for a
+    /// newer minor of the same major, else [`Refusal::IncompatibleAbi`].
+    pub fn abi(found: AbiVersion, host: AbiVersion) -> Refusal {
+        if found.major == host.major && found.minor > host.minor {
+            Refusal::NewerAbi {
+                found: found.to_string(),
+                expected: host.to_string(),
+            }
+        } else {
+            Refusal::IncompatibleAbi {
+                found: found.to_string(),
+                expected: host.to_string(),
+            }
+        }
+    }
 }
 
 /// A registry operation failed.

@@ -1,10 +1,14 @@
-//! The index file: every library that was accepted, with its sha256.
+//! The index file: every library that was accepted, with its sha256, and
+//! every library `agon plugins scan` refused, with the reason.
 //!
 //! JSON, at `$AGON_HOME/plugins-index.json` by default:
-//! `{"format": 1, "libraries": [{"path", "sha256", "size", "manifest"}]}`.
-//! Entries are parsed one by one, so a damaged entry is reported and dropped
-//! without affecting the others; the file is rewritten atomically
-//! (temporary file, fsync, rename).
+//! `{"format": 1, "libraries": [{"path", "sha256", "size", "manifest"}],
+//! "refused": [{"path", "sha256", "reason", "checked_by"}]}`. `refused`
+//! was added later without changing the format number: it is written only
+//! when there is a refusal, an index without it has none, and older agons
+//! ignore it. Entries are parsed one by one, so a damaged entry is reported
+//! and dropped without affecting the others; the file is rewritten
+//! atomically (temporary file, fsync, rename).
 
 use std::{
     collections::BTreeMap,
@@ -78,11 +82,28 @@ pub struct IndexEntry {
     pub manifest: ManifestRecord,
 }
 
+/// A library `agon plugins scan` refused: loading it later (unindexed, so
+/// unopened) reports this reason rather than asking for a scan, as long as
+/// the file is unchanged and the same agon is asking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalRecord {
+    /// Canonical path of the file.
+    pub path: PathBuf,
+    /// Lower-case hex sha256 of the file that was refused.
+    pub sha256: String,
+    /// The refusal, as the scan reported it (reason and fix).
+    pub reason: String,
+    /// The agon that refused it (version and plugin ABI): another agon may
+    /// accept the same file.
+    pub checked_by: String,
+}
+
 /// The index.
 #[derive(Debug, Default)]
 pub struct Index {
     path: PathBuf,
     entries: BTreeMap<PathBuf, IndexEntry>,
+    refused: BTreeMap<PathBuf, RefusalRecord>,
     /// Problems found while reading the file (damaged entries, bad JSON).
     pub warnings: Vec<String>,
 }
@@ -157,6 +178,28 @@ impl Index {
                 )),
             }
         }
+        let refused = match document.get("refused") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(refused)) => refused.clone(),
+            Some(_) => {
+                index.warnings.push(format!(
+                    "{}: the list of refused libraries is damaged (not a list) and was skipped",
+                    path.display()
+                ));
+                Vec::new()
+            }
+        };
+        for (i, record) in refused.into_iter().enumerate() {
+            match serde_json::from_value::<RefusalRecord>(record) {
+                Ok(record) => {
+                    index.refused.insert(record.path.clone(), record);
+                }
+                Err(e) => index.warnings.push(format!(
+                    "{}: refused library {i} is damaged ({e}) and was skipped",
+                    path.display()
+                )),
+            }
+        }
     }
 
     /// Where the index lives.
@@ -184,16 +227,39 @@ impl Index {
         self.entries.values()
     }
 
+    /// The refusal recorded for a canonical path.
+    pub fn refusal(&self, path: &Path) -> Option<&RefusalRecord> {
+        self.refused.get(path)
+    }
+
+    /// Records (or replaces) a refusal.
+    pub fn record_refusal(&mut self, record: RefusalRecord) {
+        self.refused.insert(record.path.clone(), record);
+    }
+
+    /// Forgets the refusal of a path.
+    pub fn forget_refusal(&mut self, path: &Path) -> Option<RefusalRecord> {
+        self.refused.remove(path)
+    }
+
+    /// All recorded refusals, by path.
+    pub fn refusals(&self) -> impl Iterator<Item = &RefusalRecord> {
+        self.refused.values()
+    }
+
     /// Writes the index atomically.
     pub fn save(&self) -> Result<(), RegistryError> {
         let fail = |reason: String| RegistryError::IndexWrite {
             path: self.path.clone(),
             reason,
         };
-        let document = serde_json::json!({
+        let mut document = serde_json::json!({
             "format": FORMAT,
             "libraries": self.entries.values().collect::<Vec<_>>(),
         });
+        if !self.refused.is_empty() {
+            document["refused"] = serde_json::json!(self.refused.values().collect::<Vec<_>>());
+        }
         let text = serde_json::to_string_pretty(&document).map_err(|e| fail(e.to_string()))?;
         if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
@@ -256,6 +322,73 @@ mod tests {
             "{:?}",
             reloaded.warnings
         );
+    }
+
+    fn refusal(path: &str) -> RefusalRecord {
+        RefusalRecord {
+            path: PathBuf::from(path),
+            sha256: "cd".repeat(32),
+            reason: "built against agon plugin ABI 2.0".into(),
+            checked_by: "agon 0.1.0 (plugin ABI 1.0)".into(),
+        }
+    }
+
+    #[test]
+    fn refusals_round_trip_and_a_damaged_one_spares_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        let mut index = Index::load(&path);
+        index.insert(entry("/a.so"));
+        index.record_refusal(refusal("/r.so"));
+        index.record_refusal(refusal("/s.so"));
+        index.save().unwrap();
+        let reloaded = Index::load(&path);
+        assert!(reloaded.warnings.is_empty(), "{:?}", reloaded.warnings);
+        assert_eq!(
+            reloaded.refusal(Path::new("/r.so")),
+            Some(&refusal("/r.so"))
+        );
+        assert_eq!(reloaded.refusals().count(), 2);
+        assert!(reloaded.get(Path::new("/a.so")).is_some());
+
+        let mut document: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        document["refused"][0]["reason"] = serde_json::json!(7);
+        std::fs::write(&path, document.to_string()).unwrap();
+        let reloaded = Index::load(&path);
+        assert_eq!(reloaded.refusals().count(), 1);
+        assert!(reloaded.refusal(Path::new("/s.so")).is_some());
+        assert!(
+            reloaded.warnings[0].contains("refused library 0 is damaged"),
+            "{:?}",
+            reloaded.warnings
+        );
+        assert_eq!(reloaded.entries().count(), 1, "the libraries are spared");
+    }
+
+    #[test]
+    fn an_index_written_before_refusals_were_recorded_still_loads() {
+        // The layout of every index file before the `refused` list existed.
+        let text = r#"{"format": 1, "libraries": [{"path": "/a.so", "sha256": "abab",
+            "size": 10, "manifest": {"namespace": "t", "name": "n", "version": "0.1.0",
+            "sdk_abi": "1.0", "devices": ["cpu"], "components": []}}]}"#;
+        let index = Index::parse(text, Path::new("/index.json"));
+        assert!(index.warnings.is_empty(), "{:?}", index.warnings);
+        assert_eq!(index.entries().count(), 1);
+        assert_eq!(index.refusals().count(), 0);
+    }
+
+    #[test]
+    fn no_refusals_no_refused_key() {
+        // An index without refusals is byte-for-byte what older agons wrote.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        let mut index = Index::load(&path);
+        index.insert(entry("/a.so"));
+        index.save().unwrap();
+        let document: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(document.get("refused").is_none(), "{document}");
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! * [`library_file`] — cheap checks of a file *before* it is handed to the
 //!   dynamic loader (a truncated ELF would kill the process with SIGBUS).
 //! * [`index`] — the index file: path, sha256 and manifest of every library
-//!   seen, so a library that changed after it was indexed is refused.
+//!   seen, so a library that changed after it was indexed is refused, and
+//!   the reason for every library a scan refused.
 //! * [`loader`] — dlopen, abi_stable's version and layout checks, manifest,
-//!   with every failure summarised in one sentence.
+//!   with every failure summarised in one sentence (`abi_report`: the
+//!   sentence from abi_stable's layout report).
 //! * [`requirement`] — `namespace/name@version-req` from configs.
 //! * [`registry`] — ties these together: scan, resolve, load.
 //!
@@ -18,6 +20,7 @@
 //! would silently hand it back for the second; so several libraries
 //! implementing the same interface live side by side in one process.
 
+mod abi_report;
 pub mod error;
 pub mod index;
 pub mod library_file;
@@ -27,7 +30,7 @@ pub mod requirement;
 pub mod search_path;
 
 pub use error::{Refusal, RegistryError};
-pub use index::{Index, IndexEntry, ManifestRecord};
+pub use index::{Index, IndexEntry, ManifestRecord, RefusalRecord};
 pub use loader::LoadedLibrary;
 pub use registry::{allow_unverified, Registry, ResolvedComponent, ScanOutcome};
 pub use requirement::PluginRequirement;

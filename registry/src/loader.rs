@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{lib_header_from_path, LibraryError};
-use agon_sdk::{AgonPluginRef, Manifest, ABI_VERSION};
+use abi_stable::library::{lib_header_from_path, AbiHeader, LibraryError};
+use agon_sdk::{AbiVersion, AgonPluginRef, Manifest, ABI_VERSION};
 
+pub use crate::abi_report::first_difference;
 use crate::{error::Refusal, library_file};
 
 /// A library that passed every check; it stays loaded for the life of the
@@ -54,11 +55,7 @@ pub fn load(path: &Path, expected_sha256: Option<&str>) -> Result<LoadedLibrary,
         .into_result()
         .map_err(|e| Refusal::BadManifest(e.to_string()))?;
     if !ABI_VERSION.can_load(manifest.sdk_abi) {
-        return Err(Refusal::IncompatibleAbi {
-            found: manifest.sdk_abi.to_string(),
-            expected: ABI_VERSION.to_string(),
-            expected_major: ABI_VERSION.major,
-        });
+        return Err(Refusal::abi(manifest.sdk_abi, ABI_VERSION));
     }
     Ok(LoadedLibrary {
         path: path.to_path_buf(),
@@ -78,25 +75,28 @@ fn summarise(error: LibraryError) -> Refusal {
         LibraryError::ParseVersionError(e) => {
             Refusal::BadManifest(format!("unreadable ABI version: {e}"))
         }
-        LibraryError::IncompatibleVersionNumber {
-            expected_version,
-            actual_version,
-            ..
-        } => Refusal::IncompatibleAbi {
-            found: format!("{}.{}", actual_version.major, actual_version.minor),
-            expected: ABI_VERSION.to_string(),
-            expected_major: expected_version.major,
-        },
+        // abi_stable refuses another major (`check_version`); the host's
+        // version is `ABI_VERSION`, whose string abi_stable compared.
+        LibraryError::IncompatibleVersionNumber { actual_version, .. } => Refusal::abi(
+            AbiVersion {
+                major: actual_version.major,
+                minor: actual_version.minor,
+            },
+            ABI_VERSION,
+        ),
         LibraryError::RootModule { err, .. } => Refusal::InitFailed(err.to_string()),
         LibraryError::AbiInstability(report) => Refusal::LayoutMismatch {
             version: ABI_VERSION.to_string(),
             summary: first_difference(&report.to_string()),
         },
-        LibraryError::InvalidAbiHeader(header) => Refusal::IncompatibleAbi {
-            found: format!("abi_stable header {header:?}"),
-            expected: format!("{} (abi_stable 0.11)", ABI_VERSION),
-            expected_major: ABI_VERSION.major,
-        },
+        LibraryError::InvalidAbiHeader(header) => {
+            let ours = AbiHeader::VALUE;
+            Refusal::IncompatibleAbiStable {
+                found: format!("{}.{}", header.abi_major, header.abi_minor),
+                expected: format!("{}.{}", ours.abi_major, ours.abi_minor),
+                abi: ABI_VERSION.to_string(),
+            }
+        }
         LibraryError::InvalidCAbi { .. } => Refusal::LoadFailed(
             "it was compiled for a different C ABI (integer sizes, pointer width)".into(),
         ),
@@ -106,38 +106,6 @@ fn summarise(error: LibraryError) -> Refusal {
             .map(summarise)
             .unwrap_or_else(|| Refusal::LoadFailed("unknown error".into())),
     }
-}
-
-/// The most telling part of abi_stable's layout report: its first
-/// `Error:` line with the expected and found values that follow it.
-pub fn first_difference(report: &str) -> String {
-    let lines: Vec<&str> = report
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let summary = match lines.iter().position(|l| l.starts_with("Error:")) {
-        Some(at) => {
-            let what = lines[at].trim_start_matches("Error:").trim();
-            let after = |label: &str| {
-                lines[at + 1..]
-                    .iter()
-                    .take(6)
-                    .position(|l| *l == label)
-                    .and_then(|i| lines.get(at + 2 + i))
-                    .map(|v| v.to_string())
-            };
-            match (after("Expected:"), after("Found:")) {
-                (Some(expected), Some(found)) => {
-                    format!("{what} (expected {expected}, found {found})")
-                }
-                _ => what.to_string(),
-            }
-        }
-        None => lines.iter().take(2).copied().collect::<Vec<_>>().join(" "),
-    };
-    let summary: String = summary.chars().take(300).collect();
-    format!("{summary}; run `AGON_LOG_ABI_REPORT=1 agon plugins verify FILE` for abi_stable's full report")
 }
 
 /// abi_stable's full report, for `AGON_LOG_ABI_REPORT=1`.
@@ -151,15 +119,71 @@ pub fn full_report(path: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use abi_stable::sabi_types::VersionNumber;
+
     use super::*;
 
+    fn version_error(major: u32, minor: u32) -> LibraryError {
+        LibraryError::IncompatibleVersionNumber {
+            library_name: "agon plugin",
+            expected_version: VersionNumber {
+                major: ABI_VERSION.major,
+                minor: ABI_VERSION.minor,
+                patch: 0,
+            },
+            actual_version: VersionNumber {
+                major,
+                minor,
+                patch: 0,
+            },
+        }
+    }
+
     #[test]
-    fn summary_picks_the_error_and_its_values() {
-        let report = "Compared <this>:\n  --- Type Layout ---\n\nError:mismatched type\nExpected:\n    AgonPlugin\nFound:\n    ImpostorPlugin\n";
-        let summary = first_difference(report);
-        assert!(
-            summary.starts_with("mismatched type (expected AgonPlugin, found ImpostorPlugin)"),
-            "{summary}"
+    fn another_major_is_told_to_rebuild_against_this_exact_abi() {
+        let message = summarise(version_error(ABI_VERSION.major + 1, 0)).to_string();
+        let host = ABI_VERSION.to_string();
+        assert_eq!(
+            message,
+            format!(
+                "built against agon plugin ABI {}.0, but this agon speaks ABI {host}; \
+                 rebuild the plugin against an agon-sdk with ABI {host}",
+                ABI_VERSION.major + 1
+            )
         );
+        assert!(!message.contains(".x"), "{message}");
+    }
+
+    #[test]
+    fn a_newer_minor_is_told_to_upgrade_agon() {
+        let newer = AbiVersion {
+            major: ABI_VERSION.major,
+            minor: ABI_VERSION.minor + 1,
+        };
+        let host = ABI_VERSION.to_string();
+        let expected = format!(
+            "built against agon plugin ABI {newer}, newer than this agon's ABI {host}: \
+             upgrade agon to one that speaks ABI {newer} or later, or rebuild the plugin \
+             against an agon-sdk with ABI {host}"
+        );
+        // The manifest's check (abi_stable lets a newer minor through) ...
+        assert_eq!(Refusal::abi(newer, ABI_VERSION).to_string(), expected);
+        // ... and abi_stable's version check say the same.
+        assert_eq!(
+            summarise(version_error(newer.major, newer.minor)).to_string(),
+            expected
+        );
+    }
+
+    #[test]
+    fn an_older_major_is_not_called_newer() {
+        let host = AbiVersion { major: 2, minor: 3 };
+        let message = Refusal::abi(AbiVersion { major: 1, minor: 7 }, host).to_string();
+        assert!(
+            message.contains("but this agon speaks ABI 2.3"),
+            "{message}"
+        );
+        assert!(message.contains("agon-sdk with ABI 2.3"), "{message}");
+        assert!(!message.contains("newer"), "{message}");
     }
 }

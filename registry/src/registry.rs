@@ -9,11 +9,11 @@ use std::{
     },
 };
 
-use agon_sdk::{ComponentInfo, ComponentKind};
+use agon_sdk::{ComponentInfo, ComponentKind, ABI_VERSION};
 
 use crate::{
     error::{Refusal, RegistryError},
-    index::{Index, IndexEntry, ManifestRecord},
+    index::{Index, IndexEntry, ManifestRecord, RefusalRecord},
     library_file,
     loader::{self, LoadedLibrary},
     requirement::PluginRequirement,
@@ -69,7 +69,8 @@ pub fn allow_unverified(allow: bool) {
 /// * Not in the index, found through `AGON_PLUGIN_PATH` or
 ///   `$AGON_HOME/plugins`: refused ([`Refusal::NotIndexed`]) until
 ///   `agon plugins scan` indexes it — never opened, since opening a library
-///   runs its code.
+///   runs its code. If a scan by this agon refused this very file (same
+///   sha256), the refusal says why ([`Refusal::RefusedByScan`]) instead.
 /// * In the index with another sha256: refused ([`Refusal::ChecksumMismatch`]).
 ///
 /// With `allow_unverified`, the last two are loaded (not indexed), with a
@@ -172,6 +173,8 @@ impl Registry {
                         library.sha256
                     );
                     Ok(library)
+                } else if let Some(reason) = self.refused_by_scan(&canonical) {
+                    Err(refused(Refusal::RefusedByScan { reason }))
                 } else {
                     Err(refused(Refusal::NotIndexed {
                         index: self.index.path().display().to_string(),
@@ -179,6 +182,17 @@ impl Registry {
                 }
             }
         }
+    }
+
+    /// The reason a scan by this agon gave for refusing the file at
+    /// `canonical`, if the file is unchanged since.
+    fn refused_by_scan(&self, canonical: &Path) -> Option<String> {
+        let record = self.index.refusal(canonical)?;
+        if record.checked_by != checked_by() {
+            return None;
+        }
+        let sha256 = library_file::sha256_hex(&library_file::read(canonical).ok()?);
+        (sha256 == record.sha256).then(|| record.reason.clone())
     }
 
     /// Opens `path` (checking `sha256` when given) and keeps it loaded.
@@ -225,8 +239,10 @@ impl Registry {
     }
 
     /// Loads every library on the search path, re-indexing each one that
-    /// loads (a deliberate re-scan accepts rebuilt libraries), and dropping
-    /// index entries whose file is gone. One bad library never stops the scan.
+    /// loads (a deliberate re-scan accepts rebuilt libraries), recording why
+    /// each other one was refused (so that loading it later says so), and
+    /// dropping index entries whose file is gone. One bad library never stops
+    /// the scan.
     pub fn scan(&mut self) -> Result<Vec<(PathBuf, Origin, ScanOutcome)>, RegistryError> {
         let mut outcomes = Vec::new();
         for (path, origin) in self.search_path.candidates() {
@@ -242,9 +258,23 @@ impl Registry {
                 },
             };
             match &outcome {
-                ScanOutcome::Accepted(library) => self.index.insert(entry_of(library)),
-                ScanOutcome::Refused(_) => {
+                ScanOutcome::Accepted(library) => {
+                    self.index.insert(entry_of(library));
+                    self.index.forget_refusal(&path);
+                }
+                ScanOutcome::Refused(refusal) => {
                     self.index.remove(&path);
+                    match library_file::read(&path) {
+                        Ok(bytes) => self.index.record_refusal(RefusalRecord {
+                            path: path.clone(),
+                            sha256: library_file::sha256_hex(&bytes),
+                            reason: refusal.to_string(),
+                            checked_by: checked_by(),
+                        }),
+                        Err(_) => {
+                            self.index.forget_refusal(&path);
+                        }
+                    }
                 }
             }
             outcomes.push((path, origin, outcome));
@@ -257,6 +287,15 @@ impl Registry {
             .collect();
         for path in stale {
             self.index.remove(&path);
+        }
+        let stale: Vec<PathBuf> = self
+            .index
+            .refusals()
+            .filter(|r| !r.path.exists())
+            .map(|r| r.path.clone())
+            .collect();
+        for path in stale {
+            self.index.forget_refusal(&path);
         }
         self.index.save()?;
         Ok(outcomes)
@@ -308,6 +347,20 @@ impl Registry {
         kind: ComponentKind,
         component: Option<&str>,
     ) -> Result<ResolvedComponent, RegistryError> {
+        let library = self.find_library(requirement)?;
+        let component = pick_component(&library, kind, component)?;
+        Ok(ResolvedComponent { library, component })
+    }
+
+    /// Finds and loads the library for `requirement` (highest matching
+    /// version; the earlier search directory on ties). Without one, the
+    /// error lists the libraries available and each refused one with its
+    /// reason (not indexed, checksum, ABI…): `agon train` and `agon plugins
+    /// show` report the same.
+    pub fn find_library(
+        &mut self,
+        requirement: &PluginRequirement,
+    ) -> Result<Arc<LoadedLibrary>, RegistryError> {
         let survey = self.survey();
         let mut best: Option<(semver::Version, PathBuf)> = None;
         let mut refused_match = None;
@@ -338,10 +391,17 @@ impl Registry {
             }
             return Err(not_found(requirement, &survey, &self.search_path));
         };
-        let library = self.load(&path)?;
-        let component = pick_component(&library, kind, component)?;
-        Ok(ResolvedComponent { library, component })
+        self.load(&path)
     }
+}
+
+/// Which agon a refusal was recorded by: another version, or one of another
+/// plugin ABI, may accept the same file.
+fn checked_by() -> String {
+    format!(
+        "agon {} (plugin ABI {ABI_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 fn entry_of(library: &LoadedLibrary) -> IndexEntry {

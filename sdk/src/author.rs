@@ -192,6 +192,38 @@ impl ComponentInfo {
                 .into(),
         }
     }
+
+    /// Like [`ComponentInfo::new`], with one line of documentation per key of
+    /// the default config: `docs` maps a dotted key path (`hidden_dim`,
+    /// `optimizer.lr`) to its text, written as a `# …` comment line above
+    /// the key (see [`crate::config_docs`]). `agon plugins show` prints
+    /// them; parsers ignore them.
+    ///
+    /// Nothing fails here: test every component with
+    /// [`ComponentInfo::check_config_docs`], which reports keys without a
+    /// doc and docs for keys the config does not have.
+    pub fn documented<C: serde::Serialize>(
+        kind: ComponentKind,
+        name: &str,
+        description: &str,
+        default_config: &C,
+        docs: &[(&str, &str)],
+    ) -> Self {
+        let mut info = Self::new(kind, name, description, default_config);
+        info.default_config_yaml = crate::config_docs::document(&info.default_config_yaml, docs)
+            .text
+            .into();
+        info
+    }
+
+    /// `Ok` when every key of the default config has a doc line and every
+    /// doc names a key; otherwise a message naming the component and each
+    /// problem. For plugins' tests:
+    /// `for c in MyLibrary::components() { c.check_config_docs().unwrap() }`.
+    pub fn check_config_docs(&self) -> Result<(), String> {
+        crate::config_docs::check(&self.default_config_yaml)
+            .map_err(|problems| format!("{} `{}`: {problems}", self.kind, self.name))
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@
 pub mod abi_version;
 pub mod author;
 pub mod batch;
+pub mod config_docs;
 pub mod context;
 pub mod discriminator;
 pub mod error;

@@ -21,10 +21,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         beam_size: args.beam_size,
     };
     let evaluation = eval::evaluate(&models, &settings)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| args.run_dirs[0].join("eval"));
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => fresh_eval_dir(&args.run_dirs[0]),
+    };
     let written = eval::write_outputs(&out, &evaluation)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&evaluation)?);
@@ -35,6 +35,20 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `RUN/eval`, or `RUN/eval-2`, `eval-3`… when earlier evaluations are
+/// there: an evaluation never replaces an earlier one's results.
+fn fresh_eval_dir(run_dir: &std::path::Path) -> std::path::PathBuf {
+    let taken = |dir: &std::path::Path| dir.join("eval.json").exists();
+    let first = run_dir.join("eval");
+    if !taken(&first) {
+        return first;
+    }
+    (2..)
+        .map(|n| run_dir.join(format!("eval-{n}")))
+        .find(|dir| !taken(dir))
+        .expect("some number is free")
 }
 
 /// `0.5,0.7,1.0` → temperatures, each positive.

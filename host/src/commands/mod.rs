@@ -8,6 +8,19 @@ mod train;
 
 use crate::cli::{Cli, Command};
 
+/// A run stopped by Ctrl-C or SIGTERM and checkpointed: `agon` exits with
+/// 130, the shell's code for an interrupted command, after this message.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.allow_unverified {

@@ -97,23 +97,9 @@ fn print_refusals(outcomes: &[(PathBuf, agon_registry::Origin, ScanOutcome)]) {
 
 fn show(registry: &mut Registry, name: &str) -> anyhow::Result<()> {
     let requirement = PluginRequirement::parse(name)?;
-    registry.load_all();
-    let library = registry
-        .index()
-        .entries()
-        .filter(|e| {
-            requirement.matches(&e.manifest.namespace, &e.manifest.name, &e.manifest.version)
-        })
-        .max_by(|a, b| {
-            let v =
-                |e: &agon_registry::IndexEntry| semver::Version::parse(&e.manifest.version).ok();
-            v(a).cmp(&v(b))
-        })
-        .map(|e| e.path.clone());
-    let Some(path) = library else {
-        bail!("no plugin library provides `{requirement}`; `agon plugins list` shows what is available");
-    };
-    let library = registry.load(&path)?;
+    // The same search as `agon train`'s, with the same refusals when
+    // nothing matches (unindexed, changed or incompatible libraries).
+    let library = registry.find_library(&requirement)?;
     let m = &library.manifest;
     println!("{} {}", m.qualified_name(), m.version);
     println!("  path    {}", library.path.display());
@@ -133,10 +119,9 @@ fn show(registry: &mut Registry, name: &str) -> anyhow::Result<()> {
         if config.is_empty() || config == "null" {
             println!("  (no configuration)");
         } else {
-            // Re-emit through the YAML module so the listing is normalised.
-            let value =
-                yaml::parse(config).with_context(|| format!("default config of `{}`", c.name))?;
-            for line in yaml::to_string(&value)?.lines() {
+            // As the plugin wrote it: its `# …` lines document each key.
+            yaml::parse(config).with_context(|| format!("default config of `{}`", c.name))?;
+            for line in c.default_config_yaml.lines() {
                 println!("  {line}");
             }
         }

@@ -11,12 +11,17 @@ use crate::{
     config::load_experiment,
     run_dir,
     task::Task,
-    train::{checkpoint, interrupt::Interrupt, RunOutcome, Trainer},
+    train::{
+        checkpoint,
+        interrupt::Interrupt,
+        schedule::{self, Lengths, Phase},
+        RunOutcome, Trainer,
+    },
 };
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     match (&args.resume, &args.config) {
-        (Some(run_path), None) => resume(run_path, args.stop_after),
+        (Some(run_path), None) => resume(run_path, &args.overrides, args.stop_after),
         (None, Some(config)) => start(
             config,
             &args.overrides,
@@ -43,6 +48,25 @@ fn start(
     if let Task::Conditional(task) = &built.components.task {
         config.task.max_source_len = Some(task.data.max_source_len);
     }
+    // Every setting the run used, the plugins' defaults included, and the
+    // agon that ran it.
+    for (place, merged) in &built.merged_configs {
+        let spec = match place.as_str() {
+            "generator" => Some(&mut config.generator),
+            "discriminator" => config.discriminator.as_mut(),
+            "reward" => config.reward.as_mut(),
+            "task.oracle" => config.task.oracle.as_mut(),
+            _ => None,
+        };
+        if let Some(spec) = spec {
+            spec.config = if merged.is_empty() {
+                yaml::Value::Null
+            } else {
+                yaml::parse(merged)?
+            };
+        }
+    }
+    config.written_by = Some(crate::config::WrittenBy::this_build());
     std::fs::create_dir_all(&run_path)
         .with_context(|| format!("cannot create run directory {}", run_path.display()))?;
     let result = (|| {
@@ -92,22 +116,55 @@ fn report(outcome: RunOutcome, run_path: &Path) -> anyhow::Result<()> {
             "stopped as asked; continue with `agon train --resume {}`",
             run_path.display()
         ),
-        RunOutcome::Interrupted => bail!(
-            "interrupted; the run is checkpointed: continue with `agon train --resume {}`",
-            run_path.display()
-        ),
+        RunOutcome::Interrupted => {
+            return Err(super::Interrupted(format!(
+                "interrupted; the run is checkpointed: continue with `agon train --resume {}`",
+                run_path.display()
+            ))
+            .into())
+        }
     }
     Ok(())
 }
 
-fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
-    let (config, found) = open_run(run_path)?;
+fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> anyhow::Result<()> {
+    let (saved_config, found) = open_run(run_path)?;
     let (checkpoint_dir, state) = found.ok_or_else(|| {
         anyhow!(
             "{} has no checkpoint to resume from; start the run again",
             run_path.display()
         )
     })?;
+    for assignment in overrides {
+        let key = assignment
+            .split_once('=')
+            .map_or(assignment.as_str(), |(k, _)| k);
+        if !RESUMABLE_KEYS.contains(&key.trim()) {
+            bail!(
+                "--resume --set {assignment}: a resumed run keeps its config; only the schedule's lengths ({}) can be changed, to extend it. Start a new run to change anything else",
+                RESUMABLE_KEYS.join(", ")
+            );
+        }
+    }
+    let config_path = run_path.join("config.yaml");
+    let config = crate::config::load_experiment(&config_path, overrides)?;
+    let old = Lengths::of(&saved_config.training);
+    let new = Lengths::of(&config.training);
+    let position = schedule::extend(state.position, old, new)
+        .map_err(|e| anyhow!("--resume {}: {e}", run_path.display()))?;
+    if position.phase == Phase::Done {
+        println!(
+            "{} has finished its schedule ({} MLE epochs, {} discriminator pretraining rounds, {} adversarial epochs); nothing to do. To train longer, raise a length: `agon train --resume {} --set {}={}`",
+            run_path.display(),
+            old.mle,
+            old.discriminator_pretraining,
+            old.adversarial,
+            run_path.display(),
+            schedule::length_key(if old.adversarial > 0 { Phase::Adversarial } else { Phase::Mle }),
+            2 * if old.adversarial > 0 { old.adversarial } else { old.mle.max(1) },
+        );
+        return Ok(());
+    }
     let saved = saved_vocabulary(&config, run_path)?;
     let mut built = build(&config, run_path, saved.as_ref())?;
     warn_if_plugins_changed(run_path, &built.plugins);
@@ -117,12 +174,35 @@ fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
         built.components.discriminator.as_mut(),
     )
     .with_context(|| format!("cannot restore checkpoint {}", checkpoint_dir.display()))?;
+    if new != old {
+        run_dir::write_atomic(&config_path, yaml::to_string(&config)?.as_bytes())?;
+        if old.adversarial == 0
+            && new.adversarial > 0
+            && position.phase != Phase::Mle
+            && !checkpoint::snapshot_dir(run_path, "mle").exists()
+        {
+            // The run had no adversarial phase, so its generator is still
+            // the end-of-MLE one that `agon eval` compares against.
+            checkpoint::save_snapshot(run_path, "mle", &built.components.generator)?;
+        }
+        println!(
+            "extending {}: {} MLE epochs, {} discriminator pretraining rounds, {} adversarial epochs (was {}, {}, {})",
+            run_path.display(),
+            new.mle,
+            new.discriminator_pretraining,
+            new.adversarial,
+            old.mle,
+            old.discriminator_pretraining,
+            old.adversarial
+        );
+    }
     println!(
         "resuming {} at {} step {}",
         run_path.display(),
-        state.position.phase.name(),
-        state.position.step
+        position.phase.name(),
+        position.step
     );
+    let state = checkpoint::CheckpointState { position, ..state };
     let mut trainer = Trainer::new(
         config,
         run_path.to_path_buf(),
@@ -133,6 +213,13 @@ fn resume(run_path: &Path, stop_after: Option<usize>) -> anyhow::Result<()> {
     trainer.interrupt = Interrupt::install();
     report(with_checkpoint_note(trainer.run(), run_path)?, run_path)
 }
+
+/// The keys `--set` may change on `--resume`: the schedule's lengths.
+const RESUMABLE_KEYS: [&str; 3] = [
+    "training.mle.epochs",
+    "training.discriminator_pretraining.rounds",
+    "training.adversarial.epochs",
+];
 
 fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {
     let recorded: Vec<serde_json::Value> = std::fs::read_to_string(run_path.join("plugins.json"))

@@ -37,10 +37,17 @@ pub fn parse_experiment(
         );
     }
     yaml::from_str::<ExperimentConfig>(&text).map_err(explain)?;
-    for assignment in overrides {
+    // A new plugin first, so that `--set discriminator.config.x=…` given
+    // beside it applies to the new plugin's config, not the dropped one.
+    let (plugins, others): (Vec<&String>, Vec<&String>) =
+        overrides.iter().partition(|a| sets_plugin(a));
+    for assignment in plugins {
+        switch_plugin(&mut value, assignment)?;
+    }
+    for assignment in others {
         apply_override(&mut value, assignment)?;
     }
-    let config: ExperimentConfig = yaml::from_value(value).map_err(|e| {
+    let mut config: ExperimentConfig = yaml::from_value(value).map_err(|e| {
         anyhow!(
             "config {} after --set {}: {}",
             path.display(),
@@ -57,13 +64,63 @@ pub fn parse_experiment(
         .task
         .check_keys()
         .map_err(|e| anyhow!("config {}: {e}", path.display()))?;
+    config.origin = super::ConfigOrigin {
+        file: path.to_path_buf(),
+        text,
+        overrides: overrides.to_vec(),
+    };
     Ok(config)
+}
+
+/// Whether `assignment` sets a component's plugin (`….plugin=…`).
+fn sets_plugin(assignment: &str) -> bool {
+    assignment
+        .split_once('=')
+        .is_some_and(|(key, _)| key.trim() == "plugin" || key.trim().ends_with(".plugin"))
+}
+
+/// `--set X.plugin=NEW`: when NEW names another plugin than the file's,
+/// the file's `X.config` and `X.component` were written for the old one
+/// and are dropped (with a note) rather than handed to the new plugin.
+fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()> {
+    let (key, new) = assignment.split_once('=').expect("sets_plugin checked");
+    let parent: Vec<&str> = key.trim().split('.').collect();
+    let parent = &parent[..parent.len() - 1];
+    let name_of = |text: &str| text.split('@').next().unwrap_or(text).trim().to_string();
+    let mut slot = Some(&mut *value);
+    for k in parent {
+        slot = slot.and_then(|v| v.get_mut(*k));
+    }
+    if let Some(spec) = slot.and_then(|v| v.as_mapping_mut()) {
+        let old = spec
+            .get(yaml::Value::String("plugin".into()))
+            .and_then(|v| v.as_str())
+            .map(name_of);
+        if old.as_ref().is_some_and(|old| *old != name_of(new)) {
+            let mut dropped = Vec::new();
+            for field in ["config", "component"] {
+                if spec.remove(yaml::Value::String(field.into())).is_some() {
+                    dropped.push(format!("{}.{field}", parent.join(".")));
+                }
+            }
+            if !dropped.is_empty() {
+                eprintln!(
+                    "note: --set {assignment}: the config file's {} belonged to {} and is not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
+                    dropped.join(" and "),
+                    old.unwrap_or_default(),
+                    name_of(new),
+                    parent.join(".")
+                );
+            }
+        }
+    }
+    apply_override(value, assignment)
 }
 
 /// serde_yaml's message, with "at line L column C" kept (it already names
 /// the key path, e.g. `task.max_len: invalid type…`).
 fn describe(error: &yaml::Error) -> String {
-    let message = error.to_string();
+    let message = super::suggest::explain(&error.to_string());
     match yaml::error_location(error) {
         Some((line, column)) if !message.contains("line") => {
             format!("line {line} column {column}: {message}")

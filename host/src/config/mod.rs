@@ -6,6 +6,8 @@
 //! applied — is saved in the run directory as `config.yaml`.
 
 mod load;
+pub mod locate;
+pub mod suggest;
 mod training;
 
 pub use load::{load_experiment, parse_experiment};
@@ -41,6 +43,70 @@ pub struct ExperimentConfig {
     /// The schedule.
     #[serde(default)]
     pub training: TrainingConfig,
+    /// Which agon wrote this resolved config (set in a run's config.yaml;
+    /// ignored when read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<WrittenBy>,
+    /// Where the config was read from (not saved).
+    #[serde(skip)]
+    pub origin: ConfigOrigin,
+}
+
+/// The agon that wrote a run's config.yaml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrittenBy {
+    /// agon's version.
+    pub agon_version: String,
+    /// The git commit agon was built from (`-dirty` when the tree had
+    /// uncommitted changes; `unknown` when built outside a git checkout).
+    pub git_commit: String,
+}
+
+impl WrittenBy {
+    /// This build of agon.
+    pub fn this_build() -> Self {
+        WrittenBy {
+            agon_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: env!("AGON_GIT_COMMIT").to_string(),
+        }
+    }
+}
+
+/// Where a config came from: the file as written and the `--set`
+/// overrides, so that an error found later (in a plugin's config, after
+/// merging) can point at the line the user wrote.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigOrigin {
+    pub file: PathBuf,
+    pub text: String,
+    pub overrides: Vec<String>,
+}
+
+impl PartialEq for ConfigOrigin {
+    /// Two configs are equal by their values, wherever they were read.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ConfigOrigin {
+    /// Where the value at `path` (e.g. `["discriminator", "config",
+    /// "hidden_dim"]`) was set: `--set …` when an override set it or a
+    /// mapping above it, else `FILE line N` when the file has it; `None`
+    /// when neither has it.
+    pub fn place_of(&self, path: &[&str]) -> Option<String> {
+        let dotted = path.join(".");
+        for assignment in self.overrides.iter().rev() {
+            let key = assignment
+                .split_once('=')
+                .map_or(assignment.as_str(), |(k, _)| k);
+            if dotted == key || dotted.starts_with(&format!("{key}.")) {
+                return Some(format!("--set {assignment}"));
+            }
+        }
+        locate::line_of(&self.text, path).map(|line| format!("{} line {line}", self.file.display()))
+    }
 }
 
 fn default_device() -> String {
@@ -76,6 +142,17 @@ pub enum TaskKind {
     /// decoded from the test sources are scored with sacreBLEU, ROUGE or
     /// distinct-n.
     Conditional,
+}
+
+impl TaskKind {
+    /// The kind as a config spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::SyntheticOracle => "synthetic-oracle",
+            TaskKind::Text => "text",
+            TaskKind::Conditional => "conditional",
+        }
+    }
 }
 
 /// The task. One struct for every kind (so that a typo in any key is

@@ -159,6 +159,7 @@ pub fn evaluate(
     let seed = settings.seed.unwrap_or(first.seed);
     let mut scored = Vec::new();
     let mut outputs = Vec::new();
+    let mut collapsed = Vec::new();
     let mut metrics_used = Vec::new();
     let mut notes = Vec::new();
     let mut sources = 0;
@@ -189,6 +190,9 @@ pub fn evaluate(
         let (_, _, mut generator) = load_run_generator(&model.run_dir, model.snapshot)?;
         let decoded = task.decode_test(&mut generator, sources)?;
         let output = task.score_outputs(&decoded);
+        if let Some(warning) = crate::notes::warn_if_all_same(&model.label, &output.outputs) {
+            collapsed.push(warning);
+        }
         let mut metrics = output.metrics(&task.evaluation.metrics);
         metrics.insert("nll_test".into(), task.nll_test(&mut generator)?);
         if notes.is_empty() {
@@ -204,7 +208,7 @@ pub fn evaluate(
             ));
             if task.evaluation.metrics.contains(&ConditionalMetric::Bleu) {
                 notes.push(format!(
-                    "bleu: sacreBLEU corpus BLEU, signature {}",
+                    "bleu: sacreBLEU corpus BLEU on agon's 0–1 scale (sacreBLEU's score / 100), signature {}",
                     task.data.sacrebleu().signature(task.data.references.len())
                 ));
             }
@@ -261,6 +265,7 @@ pub fn evaluate(
         temperature: 0.0,
         seed,
         notes,
+        warnings: collapsed,
         models: scored,
         comparisons,
         sweep_order: None,

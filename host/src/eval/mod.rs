@@ -123,6 +123,8 @@ pub struct Evaluation {
     pub seed: u64,
     /// Metric notes (what `bleu2_fast` means…).
     pub notes: Vec<String>,
+    /// What makes a model's scores suspect (every output the same…).
+    pub warnings: Vec<String>,
     pub models: Vec<ModelScores>,
     pub comparisons: Vec<Comparison>,
     /// BLEU-n / Self-BLEU-n order of the sweep.
@@ -177,6 +179,19 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         bail!("no run to evaluate");
     };
     let first_config = crate::assemble::open_config(&first.run_dir)?;
+    // Every run's task before any model is scored (minutes each).
+    for model in &models[1..] {
+        let config = crate::assemble::open_config(&model.run_dir)?;
+        if config.task.kind != first_config.task.kind {
+            bail!(
+                "{} is a {} run but {} is a {} run; agon eval compares runs of one task",
+                model.run_dir.display(),
+                config.task.kind.name(),
+                first.run_dir.display(),
+                first_config.task.kind.name()
+            );
+        }
+    }
     if first_config.task.kind == TaskKind::Conditional {
         if settings.temperature.is_some() || !settings.temperatures.is_empty() {
             bail!("--temperature and --temperatures apply to text tasks; a conditional task's outputs are decoded, not sampled (choose the decoding with --beam-size)");
@@ -203,6 +218,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     let bleu = first_config.task.bleu.clone().unwrap_or_default();
     let mut scored = Vec::new();
     let mut sweep = Vec::new();
+    let mut warnings = Vec::new();
     let sweep_order = bleu.headline.first().copied();
     for model in models {
         eprintln!("agon eval: {} ({samples} samples)…", model.label);
@@ -221,6 +237,17 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         let task = loaded.text.as_mut().expect("text task");
         let max_len = run_shape(&loaded.config, Some(&task.data.vocabulary))?.max_len;
         let drawn = sample_many(&mut loaded.generator, samples, max_len, temperature, seed)?;
+        let texts: Vec<String> = drawn
+            .iter()
+            .map(|s| {
+                crate::task::text::hypothesis(s)
+                    .iter()
+                    .map(|&id| task.data.vocabulary.token(id))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        warnings.extend(crate::notes::warn_if_all_same(&model.label, &texts));
         let per_sample = task.score_samples(&drawn).per_sample;
         let mut metrics: BTreeMap<String, f64> = per_sample
             .iter()
@@ -289,7 +316,9 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             format!("self_bleuN_fast: among the first {fast} samples only (Texygen's)"),
             "nll_test: the generator's per-token NLL of the test set (nats, EOS included)".into(),
             "paired tests: bootstrap of per-sample differences, same seed for every model".into(),
+            "scores are on a 0–1 scale; these samples are agon eval's own draws (--seed), not the training-time samples behind metrics.jsonl's BLEU, so the two differ by sampling noise".into(),
         ],
+        warnings,
         models: scored,
         comparisons,
         sweep_order: (!settings.temperatures.is_empty()).then_some(sweep_order).flatten(),

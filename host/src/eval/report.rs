@@ -31,13 +31,16 @@ pub fn table(evaluation: &Evaluation) -> String {
             evaluation.samples, evaluation.temperature, evaluation.seed
         );
     }
-    let _ = write!(out, "{:<18}", "metric");
+    for warning in &evaluation.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    let _ = write!(out, "{:<30}", "metric (0–1; NLL: nats/token)");
     for model in &evaluation.models {
         let _ = write!(out, " {:>width$}", model.label);
     }
     out.push('\n');
     for name in names {
-        let _ = write!(out, "{name:<18}");
+        let _ = write!(out, "{name:<30}");
         for model in &evaluation.models {
             let value = model.metrics.get(name).copied().unwrap_or(f64::NAN);
             let _ = write!(out, " {value:>width$.4}");

@@ -6,7 +6,8 @@
 //! * `bleu`: sacreBLEU's corpus BLEU (13a tokenizer; lower-cased as `-lc`
 //!   when the tokenizer lower-cases, so a lower-case system is not punished
 //!   for case it never produces), on the detokenised outputs against the raw
-//!   reference lines, every reference file a stream;
+//!   reference lines, every reference file a stream; divided by 100, so
+//!   that every metric agon reports is on one 0–1 scale;
 //! * `rouge1`, `rouge2`, `rouge_l`: rouge-score's F1 (stemmed when
 //!   `evaluation.rouge_stemmer` says so), best
 //!   over the references (`score_multi`), averaged over sentences;
@@ -84,8 +85,7 @@ fn check_aligned(a: (&Path, usize), b: (&Path, usize)) -> anyhow::Result<()> {
 /// The raw lines of a reference file (an empty reference would count as a
 /// zero-length reference in BLEU's brevity penalty: refused).
 fn raw_lines(path: &Path) -> anyhow::Result<Vec<String>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| anyhow!("cannot read data file {}: {e}", path.display()))?;
+    let bytes = crate::data::read_data_file(path)?;
     let lines: Vec<String> = crate::data::utf8_text(&bytes, path)?
         .lines()
         .map(str::to_string)
@@ -161,11 +161,11 @@ impl ParallelData {
                 train_sources.retain(|_| *flags.next().unwrap_or(&false));
                 train_targets.retain(|l| l.len() <= max_tokens);
             }
-            eprintln!(
-                "note: {long} of the targets of {} are longer than {max_tokens} tokens; their pairs were {} (task.long_lines)",
+            crate::notes::note(&format!(
+                "{long} of the targets of {} are longer than {max_tokens} tokens; their pairs were {} (task.long_lines)",
                 train_path.display(),
                 if policy == LongLines::Skip { "skipped" } else { "truncated" }
-            );
+            ));
             if train_targets.is_empty() {
                 bail!(
                     "data file {}: no target fits in task.max_len = {max_len}; raise task.max_len",
@@ -282,13 +282,14 @@ pub struct OutputScores {
     pub rouge: BTreeMap<String, Vec<f64>>,
 }
 
-/// Corpus BLEU of some sentences' statistics.
+/// Corpus BLEU of some sentences' statistics, on agon's 0–1 scale of every
+/// metric: sacreBLEU's score divided by 100.
 pub fn corpus_bleu_of(stats: &[BleuStats], indices: impl Iterator<Item = usize>) -> f64 {
     let mut total = BleuStats::default();
     for i in indices {
         total.add(&stats[i]);
     }
-    total.score().score
+    total.score().score / 100.0
 }
 
 impl OutputScores {
@@ -417,9 +418,9 @@ impl ConditionalTask {
     /// no seed).
     pub fn evaluate(&mut self, generator: &mut Generator) -> anyhow::Result<BTreeMap<String, f64>> {
         let outputs = self.decode_test(generator, self.eval_sources)?;
-        let mut values = self
-            .score_outputs(&outputs)
-            .metrics(&self.evaluation.metrics);
+        let scores = self.score_outputs(&outputs);
+        crate::notes::warn_if_all_same("the generator at this evaluation", &scores.outputs);
+        let mut values = scores.metrics(&self.evaluation.metrics);
         values.insert("nll_test".into(), self.nll_test(generator)?);
         Ok(values)
     }
@@ -546,7 +547,7 @@ mod tests {
             .score_outputs(&data.train_targets)
             .metrics(&evaluation.metrics);
         // Lower-case outputs, true-case references: `-lc` BLEU is 100.
-        assert!((metrics["bleu"] - 100.0).abs() < 1e-9, "{metrics:?}");
+        assert!((metrics["bleu"] - 1.0).abs() < 1e-11, "{metrics:?}");
         assert!((metrics["rouge_l"] - 1.0).abs() < 1e-12, "{metrics:?}");
         assert!(
             (metrics["distinct1"] - 12.0 / 15.0).abs() < 1e-12,
@@ -554,6 +555,6 @@ mod tests {
         );
         let swapped = vec![data.train_targets[1].clone(), data.train_targets[0].clone()];
         let worse = task.score_outputs(&swapped).metrics(&evaluation.metrics);
-        assert!(worse["bleu"] < 20.0 && worse["rouge_l"] < 0.5, "{worse:?}");
+        assert!(worse["bleu"] < 0.2 && worse["rouge_l"] < 0.5, "{worse:?}");
     }
 }

@@ -93,6 +93,12 @@ impl Task {
         }
     }
 
+    /// Whether a larger headline metric is better (BLEU, ROUGE) or a
+    /// smaller one (an NLL).
+    pub fn headline_higher_is_better(&self) -> bool {
+        !self.headline().1.starts_with("nll")
+    }
+
     /// What the learning curve draws.
     pub fn plot(&self) -> PlotSpec {
         match self {
@@ -114,8 +120,9 @@ impl Task {
                     series.push((format!("self_bleu{n}"), format!("Self-BLEU-{n}")));
                 }
                 PlotSpec {
-                    title: "BLEU of samples against the test set, and Self-BLEU".into(),
-                    y_label: "score",
+                    title: "BLEU of training-time samples against the test set, and Self-BLEU"
+                        .into(),
+                    y_label: "score (0–1)",
                     series,
                 }
             }
@@ -123,11 +130,7 @@ impl Task {
                 let (label, key) = task.headline();
                 PlotSpec {
                     title: format!("{label} of outputs decoded from the test sources"),
-                    y_label: if key == "bleu" {
-                        "BLEU (0-100)"
-                    } else {
-                        "score"
-                    },
+                    y_label: "score (0–1; BLEU is sacreBLEU's / 100)",
                     series: vec![(key, format!("{label} (test set)"))],
                 }
             }

@@ -110,11 +110,11 @@ impl TextData {
         let max_tokens = max_len as usize - 1;
         let changed = limit_lengths(&mut train_lines, train_path, max_tokens, policy)?;
         if changed > 0 {
-            eprintln!(
-                "note: {changed} of the lines of {} are longer than {max_tokens} tokens and were {} (task.long_lines)",
+            crate::notes::note(&format!(
+                "{changed} of the lines of {} are longer than {max_tokens} tokens and were {} (task.long_lines)",
                 train_path.display(),
                 if policy == LongLines::Skip { "skipped" } else { "truncated" }
-            );
+            ));
         }
         let vocabulary = Vocabulary::build(
             train_lines.iter().map(Vec::as_slice),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 use super::TokenizerConfig;
@@ -24,8 +24,7 @@ pub enum LongLines {
 /// The tokenised lines of `path`, in order (line `i + 1` of the file is
 /// element `i`: empty lines are refused, not dropped).
 pub fn read_lines(path: &Path, tokenizer: &TokenizerConfig) -> anyhow::Result<Vec<Vec<String>>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| anyhow!("cannot read data file {}: {e}", path.display()))?;
+    let bytes = crate::data::read_data_file(path)?;
     parse_lines(&bytes, path, tokenizer)
 }
 

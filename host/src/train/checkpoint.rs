@@ -143,6 +143,17 @@ pub fn save(
 /// the generator at the end of MLE pretraining, which `agon eval` compares
 /// with the adversarially trained one). Replaced atomically.
 pub fn save_snapshot(run_dir: &Path, name: &str, generator: &Generator) -> anyhow::Result<()> {
+    save_snapshot_with(run_dir, name, generator, None)
+}
+
+/// [`save_snapshot`] with an `info.json` beside the generator (what makes
+/// the snapshot what it is: for `best`, the evaluation it won).
+pub fn save_snapshot_with(
+    run_dir: &Path,
+    name: &str,
+    generator: &Generator,
+    info: Option<&serde_json::Value>,
+) -> anyhow::Result<()> {
     let root = checkpoints(run_dir);
     let partial = root.join(format!(".partial-{name}-{}", std::process::id()));
     if partial.exists() {
@@ -151,6 +162,12 @@ pub fn save_snapshot(run_dir: &Path, name: &str, generator: &Generator) -> anyho
     std::fs::create_dir_all(partial.join("generator"))
         .with_context(|| format!("cannot create {}", partial.display()))?;
     generator.save(&partial.join("generator"))?;
+    if let Some(info) = info {
+        std::fs::write(
+            partial.join("info.json"),
+            serde_json::to_string_pretty(info)?,
+        )?;
+    }
     sync_tree(&partial)?;
     let target = snapshot_dir(run_dir, name);
     if target.exists() {
@@ -164,6 +181,20 @@ pub fn save_snapshot(run_dir: &Path, name: &str, generator: &Generator) -> anyho
 /// Where [`save_snapshot`] puts snapshot `name`.
 pub fn snapshot_dir(run_dir: &Path, name: &str) -> PathBuf {
     checkpoints(run_dir).join(name)
+}
+
+/// The snapshots a run has (`mle`, `best`…), sorted.
+pub fn snapshots(run_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(checkpoints(run_dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("generator").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && n != "latest" && n != "previous")
+        .collect();
+    names.sort();
+    names
 }
 
 /// fsyncs every file below `dir` (plugins write with plain `File`s).

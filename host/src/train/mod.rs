@@ -272,14 +272,70 @@ impl Trainer {
             ),
         );
         bar.set_message(format!("{headline} {headline_value:.3}"));
+        if self.is_best(&headline_key, headline_value) {
+            let info = serde_json::json!({
+                "phase": row.phase,
+                "epoch": row.epoch,
+                "global_epoch": row.global_epoch,
+                "metric": headline_key,
+                "value": headline_value,
+            });
+            checkpoint::save_snapshot_with(&self.run_dir, "best", &self.generator, Some(&info))?;
+        }
         self.metrics.push(row)?;
         plot::write_learning_curve(&self.run_dir, &self.metrics.rows, &self.task.plot())
     }
 
+    /// Whether `value` of the headline metric beats every earlier evaluation
+    /// of this run (the `best` snapshot follows it).
+    fn is_best(&self, key: &str, value: f64) -> bool {
+        if !value.is_finite() {
+            return false;
+        }
+        let higher = self.task.headline_higher_is_better();
+        self.metrics
+            .rows
+            .iter()
+            .filter_map(|r| r.scores.get(key).copied())
+            .filter(|v| v.is_finite())
+            .all(|best| if higher { value > best } else { value < best })
+    }
+
+    /// A metrics row of discriminator pretraining: D's loss and accuracy
+    /// after `round` rounds (the generator does not change in this phase,
+    /// so it is not evaluated again).
+    fn record_discriminator(
+        &mut self,
+        round: usize,
+        bar: &indicatif::ProgressBar,
+    ) -> anyhow::Result<()> {
+        let row = MetricsRow {
+            phase: Phase::DiscriminatorPretraining.name().to_string(),
+            epoch: round,
+            global_epoch: self.mle_epochs_done(),
+            scores: Default::default(),
+            g_loss: None,
+            mean_reward: None,
+            d_loss: self.latest.d_loss,
+            d_accuracy: self.latest.d_accuracy,
+            elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
+        };
+        progress::log(
+            bar,
+            &format!(
+                "{:<12} round {round:>4}  {}",
+                "d-pretrain",
+                self.discriminator_summary()
+            ),
+        );
+        self.metrics.push(row)
+    }
+
     /// Runs the remaining units (epochs or rounds) of the current phase:
     /// `unit` does one and may return a progress message; every
-    /// `eval_every` units (and at the end) the run is evaluated when
-    /// `evaluate`, and checkpointed.
+    /// `eval_every` units (and at the end) the run is evaluated (the
+    /// generator when `evaluate`, else the discriminator's latest loss and
+    /// accuracy are recorded), and checkpointed.
     fn run_phase(
         &mut self,
         phase: Phase,
@@ -299,6 +355,8 @@ impl Trainer {
             if self.eval_due(step + 1, total) {
                 if evaluate {
                     self.evaluate(phase, step + 1, &bar)?;
+                } else {
+                    self.record_discriminator(step + 1, &bar)?;
                 }
                 self.checkpoint()?;
             }
@@ -455,12 +513,6 @@ impl Trainer {
                 Ok(Some(trainer.discriminator_summary()))
             },
         )?;
-        if outcome == RunOutcome::Finished && rounds > 0 {
-            println!(
-                "discriminator pretraining done: {}",
-                self.discriminator_summary()
-            );
-        }
         Ok(outcome)
     }
 

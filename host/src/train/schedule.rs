@@ -55,3 +55,169 @@ impl Position {
 pub fn seed_for(seed: u64, label: &str) -> u64 {
     derive_seed(seed, label)
 }
+
+/// The lengths of a schedule's phases: MLE epochs, discriminator
+/// pretraining rounds, adversarial epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lengths {
+    pub mle: usize,
+    pub discriminator_pretraining: usize,
+    pub adversarial: usize,
+}
+
+impl Lengths {
+    /// The lengths of `config`'s schedule.
+    pub fn of(training: &crate::config::TrainingConfig) -> Self {
+        Lengths {
+            mle: training.mle.epochs,
+            discriminator_pretraining: training.discriminator_pretraining.rounds,
+            adversarial: training.adversarial.epochs,
+        }
+    }
+
+    fn get(&self, phase: Phase) -> usize {
+        match phase {
+            Phase::Mle => self.mle,
+            Phase::DiscriminatorPretraining => self.discriminator_pretraining,
+            Phase::Adversarial => self.adversarial,
+            Phase::Done => 0,
+        }
+    }
+}
+
+/// The config key of a phase's length.
+pub fn length_key(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Mle => "training.mle.epochs",
+        Phase::DiscriminatorPretraining => "training.discriminator_pretraining.rounds",
+        Phase::Adversarial | Phase::Done => "training.adversarial.epochs",
+    }
+}
+
+const PHASES: [Phase; 3] = [
+    Phase::Mle,
+    Phase::DiscriminatorPretraining,
+    Phase::Adversarial,
+];
+
+/// Where a run at `position` of a schedule of `old` lengths continues when
+/// its schedule becomes `new` (`agon train --resume RUN --set
+/// training.adversarial.epochs=…`). A phase that is over keeps its length,
+/// except that a finished run continues in the first phase made longer than
+/// what it did; the phase in progress may end anywhere from its current
+/// step on; later phases are free.
+pub fn extend(position: Position, old: Lengths, new: Lengths) -> anyhow::Result<Position> {
+    if position.phase == Phase::Done {
+        let Some(phase) = PHASES.into_iter().find(|&p| new.get(p) > old.get(p)) else {
+            return Ok(position);
+        };
+        for earlier in PHASES.into_iter().take_while(|&p| p != phase) {
+            anyhow::ensure!(
+                new.get(earlier) == old.get(earlier),
+                "{} cannot change from {} to {}: the run has finished that phase and continues with {}",
+                length_key(earlier),
+                old.get(earlier),
+                new.get(earlier),
+                length_key(phase)
+            );
+        }
+        return Ok(Position {
+            phase,
+            step: old.get(phase),
+        });
+    }
+    for phase in PHASES {
+        if phase == position.phase {
+            anyhow::ensure!(
+                new.get(phase) >= position.step,
+                "{} cannot be {}: the run has already done {} (set it to {} or more)",
+                length_key(phase),
+                new.get(phase),
+                position.step,
+                position.step
+            );
+            break;
+        }
+        anyhow::ensure!(
+            new.get(phase) == old.get(phase),
+            "{} cannot change from {} to {}: the run has finished that phase (it is in {} step {})",
+            length_key(phase),
+            old.get(phase),
+            new.get(phase),
+            position.phase.name(),
+            position.step
+        );
+    }
+    Ok(position)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: Lengths = Lengths {
+        mle: 10,
+        discriminator_pretraining: 2,
+        adversarial: 5,
+    };
+    const DONE: Position = Position {
+        phase: Phase::Done,
+        step: 0,
+    };
+
+    #[test]
+    fn a_finished_run_continues_in_the_phase_made_longer() {
+        let new = Lengths {
+            adversarial: 8,
+            ..OLD
+        };
+        assert_eq!(
+            extend(DONE, OLD, new).unwrap(),
+            Position {
+                phase: Phase::Adversarial,
+                step: 5
+            }
+        );
+        assert_eq!(extend(DONE, OLD, OLD).unwrap(), DONE);
+        let mle_only = Lengths {
+            mle: 10,
+            discriminator_pretraining: 0,
+            adversarial: 0,
+        };
+        let longer = Lengths {
+            mle: 15,
+            ..mle_only
+        };
+        assert_eq!(
+            extend(DONE, mle_only, longer).unwrap(),
+            Position {
+                phase: Phase::Mle,
+                step: 10
+            }
+        );
+    }
+
+    #[test]
+    fn a_finished_phase_keeps_its_length() {
+        let new = Lengths { mle: 12, ..OLD };
+        let err = extend(DONE, OLD, new).unwrap_err().to_string();
+        assert!(err.contains("training.mle.epochs"), "{err}");
+        let at = Position {
+            phase: Phase::Adversarial,
+            step: 2,
+        };
+        let err = extend(at, OLD, new).unwrap_err().to_string();
+        assert!(err.contains("finished that phase"), "{err}");
+        let shorter = Lengths {
+            adversarial: 1,
+            ..OLD
+        };
+        let err = extend(at, OLD, shorter).unwrap_err().to_string();
+        assert!(err.contains("already done 2"), "{err}");
+        let longer = Lengths {
+            adversarial: 9,
+            ..OLD
+        };
+        assert_eq!(extend(at, OLD, longer).unwrap(), at);
+    }
+}

@@ -18,6 +18,52 @@ use agon_sdk::{
     ComponentInfo, ComponentKind, DiscriminatorImpl, PluginContext, PluginLibrary, PluginResult,
 };
 
+/// One line per key of `cnn-highway`'s config, for `agon plugins show`.
+const CONFIG_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, a whole number of at least 1 (SeqGAN: 64).",
+    ),
+    (
+        "filter_sizes",
+        "Convolution widths in tokens, one per filter bank, each at least 1 (SeqGAN: 1 to 10, 15 and 20).",
+    ),
+    (
+        "filter_counts",
+        "Number of filters of each width, one per entry of filter_sizes; their sum is the size of the pooled features.",
+    ),
+    (
+        "dropout_keep",
+        "Probability of keeping each feature before the output layer while training, above 0 and at most 1; 1 turns dropout off (SeqGAN: 0.75).",
+    ),
+    (
+        "l2_lambda",
+        "L2 penalty on the output layer: this / 2 times the sum of the squares of its weights and bias is added to the loss; 0 turns it off (SeqGAN: 0.2).",
+    ),
+    ("optimizer", "Adam, the optimiser of every training step."),
+    ("optimizer.lr", "Learning rate of Adam (SeqGAN: 0.0001)."),
+    (
+        "optimizer.beta1",
+        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "optimizer.beta2",
+        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "optimizer.eps",
+        "Small constant added to the denominator of every Adam update so it never divides by zero.",
+    ),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
+    ),
+    (
+        "grad_clip",
+        "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off (SeqGAN does not clip).",
+    ),
+];
+
 /// The library.
 pub struct CnnDiscriminatorLibrary;
 
@@ -27,11 +73,12 @@ impl PluginLibrary for CnnDiscriminatorLibrary {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn components() -> Vec<ComponentInfo> {
-        vec![ComponentInfo::new(
+        vec![ComponentInfo::documented(
             ComponentKind::Discriminator,
             "cnn-highway",
             "SeqGAN discriminator: multi-width CNN + max-over-time pooling + highway + dropout",
             &CnnDiscriminatorConfig::default(),
+            CONFIG_DOCS,
         )]
     }
 
@@ -50,3 +97,15 @@ impl PluginLibrary for CnnDiscriminatorLibrary {
 }
 
 agon_sdk::export_plugin!(CnnDiscriminatorLibrary);
+
+#[cfg(test)]
+mod config_docs_tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_every_default_config_is_documented() {
+        for component in CnnDiscriminatorLibrary::components() {
+            assert_eq!(component.check_config_docs(), Ok(()));
+        }
+    }
+}

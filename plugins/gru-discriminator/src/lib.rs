@@ -15,6 +15,44 @@ use agon_sdk::{
     ComponentInfo, ComponentKind, DiscriminatorImpl, PluginContext, PluginLibrary, PluginResult,
 };
 
+/// One line per key of `gru`'s config, for `agon plugins show`.
+const CONFIG_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, a whole number of at least 1.",
+    ),
+    (
+        "hidden_dim",
+        "Size of the GRU's hidden state, a whole number of at least 1; the state at each sequence's last real token is what gets scored.",
+    ),
+    (
+        "dropout_keep",
+        "Probability of keeping each entry of that final state while training, above 0 and at most 1; 1 turns dropout off.",
+    ),
+    ("optimizer", "Adam, the optimiser of every training step."),
+    ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
+    (
+        "optimizer.beta1",
+        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "optimizer.beta2",
+        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "optimizer.eps",
+        "Small constant added to the denominator of every Adam update so it never divides by zero.",
+    ),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
+    ),
+    (
+        "grad_clip",
+        "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off.",
+    ),
+];
+
 /// The library.
 pub struct GruDiscriminatorLibrary;
 
@@ -24,11 +62,12 @@ impl PluginLibrary for GruDiscriminatorLibrary {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn components() -> Vec<ComponentInfo> {
-        vec![ComponentInfo::new(
+        vec![ComponentInfo::documented(
             ComponentKind::Discriminator,
             "gru",
             "Recurrent discriminator: embedding + GRU over the real tokens + logistic output",
             &GruDiscriminatorConfig::default(),
+            CONFIG_DOCS,
         )]
     }
 
@@ -47,3 +86,15 @@ impl PluginLibrary for GruDiscriminatorLibrary {
 }
 
 agon_sdk::export_plugin!(GruDiscriminatorLibrary);
+
+#[cfg(test)]
+mod config_docs_tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_every_default_config_is_documented() {
+        for component in GruDiscriminatorLibrary::components() {
+            assert_eq!(component.check_config_docs(), Ok(()));
+        }
+    }
+}

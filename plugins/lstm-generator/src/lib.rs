@@ -19,6 +19,55 @@ use agon_sdk::{
     ComponentInfo, ComponentKind, GeneratorImpl, PluginContext, PluginLibrary, PluginResult,
 };
 
+/// One line per key of `lstm`'s config, for `agon plugins show`.
+const CONFIG_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, a whole number of at least 1 (SeqGAN: 32); must match the file given in oracle_weights.",
+    ),
+    (
+        "hidden_dim",
+        "Size of the LSTM's hidden and cell states, a whole number of at least 1 (SeqGAN: 32); must match the file given in oracle_weights.",
+    ),
+    (
+        "init_std",
+        "Standard deviation of the zero-mean normal distribution every initial weight is drawn from (SeqGAN: 0.1).",
+    ),
+    (
+        "optimizer",
+        "Adam, the optimiser of both MLE and policy-gradient steps.",
+    ),
+    ("optimizer.lr", "Learning rate of Adam (SeqGAN: 0.01)."),
+    (
+        "optimizer.beta1",
+        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "optimizer.beta2",
+        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "optimizer.eps",
+        "Small constant added to the denominator of every Adam update so it never divides by zero.",
+    ),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
+    ),
+    (
+        "grad_clip",
+        "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off (SeqGAN: 5).",
+    ),
+    (
+        "oracle_weights",
+        "Safetensors file of weights in the layout of SeqGAN's oracle to start from, relative to the working directory; null starts from random weights.",
+    ),
+    (
+        "frozen",
+        "true refuses every training step (the oracle of the synthetic task); false trains as usual.",
+    ),
+];
+
 /// The library.
 pub struct LstmGeneratorLibrary;
 
@@ -28,11 +77,12 @@ impl PluginLibrary for LstmGeneratorLibrary {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn components() -> Vec<ComponentInfo> {
-        vec![ComponentInfo::new(
+        vec![ComponentInfo::documented(
             ComponentKind::Generator,
             "lstm",
             "SeqGAN generator: embedding + LSTM + softmax; loads the SeqGAN oracle's weights",
             &LstmGeneratorConfig::default(),
+            CONFIG_DOCS,
         )]
     }
 
@@ -48,3 +98,15 @@ impl PluginLibrary for LstmGeneratorLibrary {
 }
 
 agon_sdk::export_plugin!(LstmGeneratorLibrary);
+
+#[cfg(test)]
+mod config_docs_tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_every_default_config_is_documented() {
+        for component in LstmGeneratorLibrary::components() {
+            assert_eq!(component.check_config_docs(), Ok(()));
+        }
+    }
+}

@@ -60,6 +60,108 @@ use agon_sdk::{
     ComponentInfo, ComponentKind, DiscriminatorImpl, PluginContext, PluginLibrary, PluginResult,
 };
 
+/// One line per key of `pair-cnn`'s own config, for `agon plugins show`.
+const PAIR_CNN_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, one table for sources and targets, a whole number of at least 1.",
+    ),
+    (
+        "conv1_filters",
+        "Number of filters of the first 3x3 convolution over the source-by-target grid, at least 1; the costliest part (8 is about six times faster than 64).",
+    ),
+    (
+        "conv2_filters",
+        "Number of filters of the second 3x3 convolution, after the 2x2 max-pool, at least 1.",
+    ),
+    (
+        "dropout",
+        "Probability of zeroing each pooled feature while training, at least 0 and below 1; 0 turns dropout off.",
+    ),
+    (
+        "max_source_len",
+        "Source tokens read per row (the first ones), at least 1; the grid has source-by-target cells, so this bounds the cost of long sources.",
+    ),
+];
+
+/// One line per key of `hierarchical-rnn`'s own config.
+const HIERARCHICAL_RNN_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, one table for contexts and responses, a whole number of at least 1.",
+    ),
+    (
+        "utterance_hidden_dim",
+        "State size of the utterance-level GRU, which encodes each context turn and the response, at least 1.",
+    ),
+    (
+        "turn_hidden_dim",
+        "State size of the turn-level GRU, which reads the utterance vectors in order, at least 1.",
+    ),
+    (
+        "turn_separator",
+        "Token id that splits a context into turns, each encoded on its own; null reads the whole context as one utterance.",
+    ),
+    (
+        "dropout",
+        "Probability of zeroing each entry of the turn GRU's final state while training, at least 0 and below 1; 0 turns dropout off.",
+    ),
+    (
+        "max_source_len",
+        "Context tokens read per row (the first ones, separators included), at least 1.",
+    ),
+];
+
+/// One line per key of `pair-rnn`'s own config.
+const PAIR_RNN_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, one table for documents and summaries, a whole number of at least 1.",
+    ),
+    (
+        "hidden_dim",
+        "State size of both GRUs, the document's and the summary's, at least 1.",
+    ),
+    (
+        "mlp_dim",
+        "Size of the tanh layer over the document vector, the summary vector, their product and their absolute difference, at least 1.",
+    ),
+    (
+        "dropout",
+        "Probability of zeroing each of those pair features while training, at least 0 and below 1; 0 turns dropout off.",
+    ),
+    (
+        "max_source_len",
+        "Document tokens read per row (the first ones), at least 1; the GRU's cost grows with it.",
+    ),
+];
+
+/// One line per training key every component's config has.
+const TRAINING_DOCS: &[(&str, &str)] = &[
+    ("optimizer", "Adam, the optimiser of every training step."),
+    ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
+    (
+        "optimizer.beta1",
+        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "optimizer.beta2",
+        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "optimizer.eps",
+        "Small constant added to the denominator of every Adam update so it never divides by zero.",
+    ),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
+    ),
+    (
+        "grad_clip",
+        "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off.",
+    ),
+];
+
 /// The library.
 pub struct PairDiscriminatorsLibrary;
 
@@ -70,23 +172,26 @@ impl PluginLibrary for PairDiscriminatorsLibrary {
 
     fn components() -> Vec<ComponentInfo> {
         vec![
-            ComponentInfo::new(
+            ComponentInfo::documented(
                 ComponentKind::Discriminator,
                 "pair-cnn",
                 "Adversarial-NMT's CNN over the (source position, target position) image",
                 &PairCnnConfig::default(),
+                &[PAIR_CNN_DOCS, TRAINING_DOCS].concat(),
             ),
-            ComponentInfo::new(
+            ComponentInfo::documented(
                 ComponentKind::Discriminator,
                 "hierarchical-rnn",
                 "Adversarial dialogue's hierarchical GRU: utterance GRU, then turn GRU",
                 &HierarchicalRnnConfig::default(),
+                &[HIERARCHICAL_RNN_DOCS, TRAINING_DOCS].concat(),
             ),
-            ComponentInfo::new(
+            ComponentInfo::documented(
                 ComponentKind::Discriminator,
                 "pair-rnn",
                 "Document GRU + summary GRU, [d; s; d*s; |d-s|] -> tanh layer -> logit",
                 &PairRnnConfig::default(),
+                &[PAIR_RNN_DOCS, TRAINING_DOCS].concat(),
             ),
         ]
     }
@@ -110,3 +215,15 @@ impl PluginLibrary for PairDiscriminatorsLibrary {
 }
 
 agon_sdk::export_plugin!(PairDiscriminatorsLibrary);
+
+#[cfg(test)]
+mod config_docs_tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_every_default_config_is_documented() {
+        for component in PairDiscriminatorsLibrary::components() {
+            assert_eq!(component.check_config_docs(), Ok(()));
+        }
+    }
+}

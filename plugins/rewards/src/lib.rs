@@ -50,29 +50,55 @@ impl PluginLibrary for RewardsLibrary {
                 "MaliGAN: normalised D/(1-D) over the batch",
                 &none,
             ),
-            ComponentInfo::new(
+            ComponentInfo::documented(
                 ComponentKind::Reward,
                 "bleu",
                 "Sentence BLEU against the training corpus (PG-BLEU); needs no discriminator",
                 &BleuRewardConfig::default(),
+                &[(
+                    "max_order",
+                    "Highest n-gram order of BLEU against the training corpus, a whole number of at least 1, orders weighted equally (4: BLEU-4).",
+                )],
             ),
-            ComponentInfo::new(
+            ComponentInfo::documented(
                 ComponentKind::Reward,
                 "sentence-bleu",
                 "Sentence BLEU of each sequence against its own reference (conditional tasks)",
                 &MetricRewardConfig::default(),
+                &[(
+                    "max_order",
+                    "Highest n-gram order of BLEU against the row's reference, a whole number of at least 1, orders weighted equally (4: BLEU-4).",
+                )],
             ),
-            ComponentInfo::new(
+            ComponentInfo::documented(
                 ComponentKind::Reward,
                 "rouge-l",
                 "ROUGE-L F1 of each sequence against its own reference (conditional tasks)",
                 &MetricRewardConfig::default(),
+                &[(
+                    "max_order",
+                    "Not used by ROUGE-L (the config is sentence-bleu's); still a whole number of at least 1.",
+                )],
             ),
-            ComponentInfo::new(
+            ComponentInfo::documented(
                 ComponentKind::Reward,
                 "mixture",
                 "lambda * D + (1 - lambda) * metric (sentence-bleu or rouge-l) against the reference",
                 &MixtureConfig::default(),
+                &[
+                    (
+                        "metric",
+                        "The metric mixed with the discriminator: sentence-bleu or rouge-l, against the row's reference.",
+                    ),
+                    (
+                        "lambda",
+                        "Weight of the discriminator's probability, from 0 to 1: 0 rewards the metric alone, 1 the discriminator alone.",
+                    ),
+                    (
+                        "max_order",
+                        "Highest BLEU n-gram order when metric is sentence-bleu, a whole number of at least 1, orders weighted equally.",
+                    ),
+                ],
             ),
         ]
     }
@@ -103,3 +129,15 @@ impl PluginLibrary for RewardsLibrary {
 }
 
 agon_sdk::export_plugin!(RewardsLibrary);
+
+#[cfg(test)]
+mod config_docs_tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_every_default_config_is_documented() {
+        for component in RewardsLibrary::components() {
+            assert_eq!(component.check_config_docs(), Ok(()));
+        }
+    }
+}

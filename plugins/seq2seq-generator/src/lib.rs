@@ -102,6 +102,59 @@ use agon_sdk::{
     ComponentInfo, ComponentKind, GeneratorImpl, PluginContext, PluginLibrary, PluginResult,
 };
 
+/// One line per key of `seq2seq`'s config, for `agon plugins show`.
+const CONFIG_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, for sources and targets, a whole number of at least 1.",
+    ),
+    (
+        "hidden_dim",
+        "Size of the decoder GRU's state and of each encoder annotation, an even whole number; each encoder direction gets half.",
+    ),
+    (
+        "attention_dim",
+        "Size of the additive attention's hidden layer, a whole number of at least 1.",
+    ),
+    (
+        "output_dim",
+        "Size of the tanh layer between the decoder and the projection onto the vocabulary, a whole number of at least 1.",
+    ),
+    (
+        "share_embeddings",
+        "true: one embedding table for sources and targets (the vocabulary is joint); false: one table each.",
+    ),
+    (
+        "init_scale",
+        "Initial weights are drawn uniformly between -init_scale and init_scale, a positive number; biases start at 0.",
+    ),
+    (
+        "optimizer",
+        "Adam, the optimiser of both MLE and policy-gradient steps.",
+    ),
+    ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
+    (
+        "optimizer.beta1",
+        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "optimizer.beta2",
+        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "optimizer.eps",
+        "Small constant added to the denominator of every Adam update so it never divides by zero.",
+    ),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
+    ),
+    (
+        "grad_clip",
+        "Largest norm of all gradients together, at least 0; a larger gradient is scaled down to it; 0 turns clipping off.",
+    ),
+];
+
 /// The library.
 pub struct Seq2SeqGeneratorLibrary;
 
@@ -111,11 +164,12 @@ impl PluginLibrary for Seq2SeqGeneratorLibrary {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn components() -> Vec<ComponentInfo> {
-        vec![ComponentInfo::new(
+        vec![ComponentInfo::documented(
             ComponentKind::Generator,
             "seq2seq",
             "attention encoder-decoder (RNNsearch: bidirectional GRU encoder, additive attention, GRU decoder with deep output) for conditional tasks",
             &Seq2SeqConfig::default(),
+            CONFIG_DOCS,
         )]
     }
 
@@ -131,3 +185,15 @@ impl PluginLibrary for Seq2SeqGeneratorLibrary {
 }
 
 agon_sdk::export_plugin!(Seq2SeqGeneratorLibrary);
+
+#[cfg(test)]
+mod config_docs_tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_every_default_config_is_documented() {
+        for component in Seq2SeqGeneratorLibrary::components() {
+            assert_eq!(component.check_config_docs(), Ok(()));
+        }
+    }
+}

@@ -16,8 +16,20 @@ pub fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> PluginRes
 /// Reads every tensor of the safetensors file `path` onto `device`.
 pub fn load_tensors(path: &Path, device: &Device) -> PluginResult<HashMap<String, Tensor>> {
     if !path.is_file() {
+        let relative = if path.is_relative() {
+            std::env::current_dir()
+                .map(|d| {
+                    format!(
+                        " (a relative path resolves against the current directory, {})",
+                        d.display()
+                    )
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         return Err(PluginError::io(format!(
-            "{} does not exist",
+            "{} does not exist{relative}",
             path.display()
         )));
     }

@@ -53,17 +53,24 @@ impl PluginLibrary for AcmeRewards {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn components() -> Vec<ComponentInfo> {
-        vec![ComponentInfo::new(
+        vec![ComponentInfo::documented(
             ComponentKind::Reward,
             "distinct-tokens",
             "Fraction of distinct tokens per sequence (a diversity reward)",
             &DistinctTokensConfig::default(),
+            &[(
+                "power",
+                "Exponent applied to each sequence's fraction of distinct tokens, a positive number; above 1 punishes repetition harder.",
+            )],
         )]
     }
 
     fn new_reward(name: &str, context: &PluginContext) -> PluginResult<Box<dyn RewardImpl>> {
         if name != "distinct-tokens" {
-            return Err(agon_sdk::author::unknown_component::<Self>(ComponentKind::Reward, name));
+            return Err(agon_sdk::author::unknown_component::<Self>(
+                ComponentKind::Reward,
+                name,
+            ));
         }
         let config: DistinctTokensConfig = context.config()?;
         if !config.power.is_finite() || config.power <= 0.0 {
@@ -74,3 +81,15 @@ impl PluginLibrary for AcmeRewards {
 }
 
 agon_sdk::export_plugin!(AcmeRewards);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_config_key_is_documented() {
+        for component in AcmeRewards::components() {
+            assert_eq!(component.check_config_docs(), Ok(()));
+        }
+    }
+}

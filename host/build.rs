@@ -1,0 +1,39 @@
+//! Records the git commit agon is built from (`AGON_GIT_COMMIT`), which every
+//! run's config.yaml names. `-dirty` marks uncommitted changes to tracked
+//! files as of the build; `unknown` a build outside a git checkout.
+
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let output = Command::new("git").args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn main() {
+    let commit = match git(&["rev-parse", "HEAD"]) {
+        Some(commit) if !commit.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{commit}-dirty")
+            } else {
+                commit
+            }
+        }
+        _ => "unknown".to_string(),
+    };
+    println!("cargo:rustc-env=AGON_GIT_COMMIT={commit}");
+    // A new commit or a change staged moves HEAD, a ref or the index.
+    if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        for file in ["HEAD", "index", "packed-refs"] {
+            println!("cargo:rerun-if-changed={git_dir}/{file}");
+        }
+        if let Some(head_ref) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            println!("cargo:rerun-if-changed={git_dir}/{head_ref}");
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}
