@@ -393,7 +393,10 @@ fn bad_run_directories_and_checkpoints() {
     refused(
         &sandbox,
         &["sample", base.to_str().unwrap(), "--snapshot", "mle"],
-        &["has no `mle` snapshot"],
+        &[
+            "has no `mle` snapshot; it has ",
+            "Without --snapshot the latest checkpoint is used",
+        ],
     );
 }
 

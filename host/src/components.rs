@@ -478,3 +478,62 @@ impl Reward {
         Ok(values.into_vec())
     }
 }
+
+#[cfg(test)]
+mod config_error_tests {
+    use super::*;
+    use crate::config::ConfigOrigin;
+
+    const MERGED: &str = "embedding_dim: 64\nhidden_dim: 3\noptimizer:\n  lr: fast\n";
+
+    fn spec() -> ComponentSpec {
+        ComponentSpec {
+            plugin: "lab/d".into(),
+            component: None,
+            config: yaml::parse("{hidden_dim: 3}").unwrap(),
+        }
+    }
+
+    fn origin(overrides: &[&str]) -> ConfigOrigin {
+        ConfigOrigin {
+            file: "exp.yaml".into(),
+            text: "name: x\ndiscriminator:\n  plugin: lab/d\n  config:\n    hidden_dim: 3\n".into(),
+            overrides: overrides.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_users_key_is_placed_in_their_file_or_their_set() {
+        let message = "hidden_dim: too small at line 2 column 13";
+        let text = config_error("D", "discriminator", MERGED, message, &spec(), &origin(&[]));
+        assert_eq!(
+            text,
+            "exp.yaml line 5: discriminator.config.hidden_dim: too small; D rejected it"
+        );
+        let set = ["discriminator.config.hidden_dim=3"];
+        let text = config_error(
+            "D",
+            "discriminator",
+            MERGED,
+            message,
+            &spec(),
+            &origin(&set),
+        );
+        assert!(
+            text.starts_with("--set discriminator.config.hidden_dim=3: discriminator.config.hidden_dim: too small"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_key_the_user_did_not_set_is_blamed_on_the_default() {
+        let message =
+            "optimizer.lr: invalid type: string \"fast\", expected f32 at line 4 column 7";
+        let text = config_error("D", "discriminator", MERGED, message, &spec(), &origin(&[]));
+        assert!(
+            text.starts_with("discriminator.config.optimizer.lr: invalid type: string \"fast\", expected a number;")
+                && text.contains("comes from D's default config, not from your config"),
+            "{text}"
+        );
+    }
+}

@@ -423,6 +423,15 @@ fn not_found(
         .filter_map(|(_, r)| r.as_ref().ok())
         .map(|m| format!("{}@{}", m.qualified_name(), m.version))
         .collect();
+    let names: Vec<String> = survey
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|m| m.qualified_name())
+        .collect();
+    let wanted = requirement.qualified_name();
+    let hint = agon_sdk::suggest::closest(&wanted, names.iter().map(String::as_str))
+        .map(|name| format!("; did you mean `{name}`?"))
+        .unwrap_or_default();
     let refused: Vec<String> = survey
         .iter()
         .filter_map(|(p, r)| r.as_ref().err().map(|e| format!("{} ({e})", p.display())))
@@ -440,7 +449,10 @@ fn not_found(
                 dirs.join(", ")
             )
         } else {
-            format!("; available: {}", found.join(", "))
+            match hint.is_empty() {
+                true => format!("; available: {}", found.join(", ")),
+                false => format!("{hint} Available: {}", found.join(", ")),
+            }
         },
         refused: if refused.is_empty() {
             String::new()
@@ -494,11 +506,14 @@ fn pick_component(
                     expected: kind.to_string(),
                 });
             }
+            let hint = agon_sdk::suggest::closest(name, of_kind.iter().map(|c| c.name.as_str()))
+                .map(|close| format!(" (did you mean `{close}`?)"))
+                .unwrap_or_default();
             Err(RegistryError::UnknownComponent {
                 library: label,
                 kind: kind.to_string(),
                 name: name.to_string(),
-                available: names(&of_kind),
+                available: format!("{}{hint}", names(&of_kind)),
             })
         }
         None => match of_kind.as_slice() {

@@ -41,6 +41,7 @@ pub mod reward;
 pub mod root_module;
 pub mod seeds;
 pub mod stats;
+pub mod suggest;
 pub mod yaml;
 
 #[cfg(feature = "candle")]

@@ -1,37 +1,7 @@
 //! Friendlier config errors: "did you mean" for misspelt keys and names,
 //! and plain words instead of the Rust type names serde puts in messages.
 
-/// The candidate closest to `word` by edit distance, when it is close enough
-/// to be a likely typo (at most a third of the word's length, at least 1,
-/// at most 3 edits).
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
-    candidates
-        .into_iter()
-        .filter(|c| *c != word)
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
+pub use agon_sdk::suggest::closest;
 
 /// Rust's type names as a config author would say them.
 const TYPE_WORDS: [(&str, &str); 12] = [
@@ -57,28 +27,40 @@ pub fn explain(message: &str) -> String {
     let mut text = message.to_string();
     for (rust, words) in TYPE_WORDS {
         for prefix in ["expected ", "expected one of "] {
-            let from = format!("{prefix}{rust}");
-            if let Some(at) = text.find(&from) {
-                let end = at + from.len();
-                // Only whole words (`u32`, not `u32x`).
-                if text[end..]
-                    .chars()
-                    .next()
-                    .is_none_or(|c| !c.is_alphanumeric() && c != '_')
-                {
-                    text.replace_range(at..end, &format!("{prefix}{words}"));
-                }
-            }
+            text = replace_word(
+                &text,
+                &format!("{prefix}{rust}"),
+                &format!("{prefix}{words}"),
+            );
         }
     }
     text = replace_named(&text, "expected struct ", "expected a mapping");
     text = replace_named(&text, "expected enum ", "expected one of the listed names");
-    text = text.replace("expected a sequence", "expected a list");
-    text = text.replace("expected a map", "expected a mapping");
+    text = replace_word(&text, "expected a sequence", "expected a list");
+    text = replace_word(&text, "expected a map", "expected a mapping");
     if let Some(suggestion) = suggestion(&text) {
         text.push_str(&format!("; did you mean `{suggestion}`?"));
     }
     text
+}
+
+/// `from` replaced by `to` where it is a whole word (`u32`, not `u32x`;
+/// `a map`, not `a mapping`).
+fn replace_word(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(from) {
+        let end = at + from.len();
+        let whole = rest[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { to } else { from });
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `expected struct TypeName` → `replacement`.
@@ -115,14 +97,6 @@ fn suggestion(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_close_key_is_suggested_and_a_far_one_is_not() {
-        let names = ["name", "seed", "device", "training"];
-        assert_eq!(closest("trainig", names), Some("training"));
-        assert_eq!(closest("sede", names), Some("seed"));
-        assert_eq!(closest("colour", names), None);
-    }
 
     #[test]
     fn serde_messages_lose_rust_type_names_and_gain_suggestions() {

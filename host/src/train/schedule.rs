@@ -108,19 +108,27 @@ const PHASES: [Phase; 3] = [
 /// step on; later phases are free.
 pub fn extend(position: Position, old: Lengths, new: Lengths) -> anyhow::Result<Position> {
     if position.phase == Phase::Done {
-        let Some(phase) = PHASES.into_iter().find(|&p| new.get(p) > old.get(p)) else {
-            return Ok(position);
-        };
-        for earlier in PHASES.into_iter().take_while(|&p| p != phase) {
+        // The last phase that ran may grow, and so may empty phases after
+        // it; a phase followed by one that ran is over for good.
+        let last = PHASES
+            .into_iter()
+            .rev()
+            .find(|&p| old.get(p) > 0)
+            .unwrap_or(Phase::Mle);
+        let open: Vec<Phase> = PHASES.into_iter().skip_while(|&p| p != last).collect();
+        for earlier in PHASES.into_iter().take_while(|&p| p != last) {
             anyhow::ensure!(
                 new.get(earlier) == old.get(earlier),
-                "{} cannot change from {} to {}: the run has finished that phase and continues with {}",
+                "{} cannot change from {} to {}: the run has finished that phase and the ones after it; only {} can grow",
                 length_key(earlier),
                 old.get(earlier),
                 new.get(earlier),
-                length_key(phase)
+                open.iter().map(|&p| length_key(p)).collect::<Vec<_>>().join(" or ")
             );
         }
+        let Some(phase) = open.into_iter().find(|&p| new.get(p) > old.get(p)) else {
+            return Ok(position);
+        };
         return Ok(Position {
             phase,
             step: old.get(phase),
@@ -208,6 +216,23 @@ mod tests {
         };
         let err = extend(at, OLD, new).unwrap_err().to_string();
         assert!(err.contains("finished that phase"), "{err}");
+        // An MLE-only run may gain an adversarial phase.
+        let mle_only = Lengths {
+            mle: 10,
+            discriminator_pretraining: 0,
+            adversarial: 0,
+        };
+        let with_adversarial = Lengths {
+            adversarial: 3,
+            ..mle_only
+        };
+        assert_eq!(
+            extend(DONE, mle_only, with_adversarial).unwrap(),
+            Position {
+                phase: Phase::Adversarial,
+                step: 0
+            }
+        );
         let shorter = Lengths {
             adversarial: 1,
             ..OLD
