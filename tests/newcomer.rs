@@ -15,7 +15,8 @@ fn smoke() -> String {
 }
 
 /// Every `--set KEY=VALUE` example in `text` (backticked, quoted or not),
-/// placeholders (`key.path=value`, `KEY.PATH=VALUE`) left out.
+/// placeholders (`key.path=value`, `<KEY.PATH=VALUE>`, `….KEY=VALUE`,
+/// `…=N`) left out.
 fn set_examples(text: &str) -> Vec<String> {
     let mut examples = Vec::new();
     let mut rest = text;
@@ -28,8 +29,10 @@ fn set_examples(text: &str) -> Vec<String> {
                 .next()
                 .unwrap_or_default(),
         };
-        let placeholder =
-            example.to_lowercase().starts_with("key.path") || example.starts_with('<');
+        let placeholder = example.to_lowercase().starts_with("key.path")
+            || example.starts_with('<')
+            || example.contains("KEY")
+            || example.ends_with("=N");
         if example.contains('=') && !placeholder {
             examples.push(example.to_string());
         }

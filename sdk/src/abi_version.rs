@@ -17,8 +17,10 @@
 //!   calling a method introduced in minor `k`, the host checks that the
 //!   library's manifest says minor `≥ k` (see [`AbiVersion::supports`]); for
 //!   older libraries it falls back or reports `Unsupported`. A library newer
-//!   than the host (minor `> m`) is refused by the layout check, since the host
-//!   cannot know what it expects.
+//!   than the host (minor `> m`) is refused by the registry's manifest check
+//!   ([`AbiVersion::can_load`]), since the host cannot know what it expects
+//!   (abi_stable's own version check lets a newer minor through), with a
+//!   message that says to upgrade agon or rebuild the plugin.
 //! * Existing structs that cross the boundary are never extended in place;
 //!   a minor version that needs more data adds a new method taking a new
 //!   struct.
