@@ -455,7 +455,7 @@ fn bad_vocabularies() {
     refused(
         &sandbox,
         &["eval", base.to_str().unwrap(), oracle.to_str().unwrap()],
-        &["is not a run on the test set and tokenizer of"],
+        &["is a synthetic-oracle run but", "is a text run"],
     );
     refused(
         &sandbox,
