@@ -32,9 +32,20 @@ pub enum Command {
     /// side by side with paired significance tests; optionally BLEU against
     /// Self-BLEU across temperatures.
     Eval(EvalArgs),
+    /// Compare runs and sweeps: groups by config (seeds pooled), means and
+    /// 95% intervals of every metric, tests between groups, learning curves
+    /// with interval bands, a Markdown and an HTML report.
+    Compare(CompareArgs),
+    /// Run a grid of configs × seeds (a sweep file) on local cores or a
+    /// Slurm cluster; `agon sweep status DIR` shows where each cell is.
+    Sweep(SweepArgs),
     /// Time the SeqGAN synthetic workloads (those of the PyTorch peer in
     /// benches/torch_seqgan_peer.py) through the real plugins.
     Bench(BenchArgs),
+    /// Score a file of hypotheses against reference files without a run:
+    /// sacreBLEU (with its signature), ROUGE-1/2/L, Texygen BLEU-n and
+    /// Self-BLEU-n, distinct-n, on agon's 0–1 scale.
+    Score(ScoreArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +94,62 @@ pub struct TrainArgs {
     /// checkpoint; continue later with `--resume`.
     #[arg(long, value_name = "N")]
     pub stop_after: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Run directories and sweep directories (a sweep's cells are its runs).
+    /// The first group is the baseline of the tests.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where compare.md, compare.html, compare.json and the plots go
+    /// (default: `compare/` inside the first path, numbered if taken).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the JSON instead of the Markdown.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepArgs {
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// The sweep file: `base` (a config, relative to the sweep file),
+    /// `grid` (key path → values), `seeds`, `executor` (`local` or `slurm`).
+    /// See docs/sweeps.md.
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
+    /// Sweep directory (default: `sweeps/<name>`). Running a sweep again
+    /// into the same directory skips finished cells and resumes stopped
+    /// ones.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Slurm executor: wait until every cell has ended, then report.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Each cell's state (finished, running, pending, stopped, failed) and
+    /// progress.
+    Status {
+        /// The sweep directory.
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one cell (what each local child process and Slurm array task
+    /// runs): start, resume from its checkpoint, or skip it if finished.
+    #[command(hide = true)]
+    RunCell {
+        dir: PathBuf,
+        #[arg(long)]
+        index: usize,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -172,6 +239,49 @@ pub struct BenchArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// One JSON object per workload (the peer's format) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Metrics (repeatable or comma-separated): sacrebleu, rouge (ROUGE-1,
+    /// ROUGE-2, ROUGE-L), bleu (Texygen BLEU-n), self-bleu, distinct
+    /// (distinct-1, distinct-2).
+    #[arg(
+        long = "metric",
+        value_name = "NAME",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub metrics: Vec<String>,
+    /// The hypotheses (system outputs), one per line, UTF-8.
+    #[arg(long, value_name = "FILE")]
+    pub hyp: PathBuf,
+    /// A reference file, one reference per line (repeatable). sacrebleu and
+    /// rouge: line-aligned with --hyp, each file one reference stream
+    /// (several: multi-reference). bleu: every line of every file, together
+    /// one reference set for each hypothesis (Texygen). Not needed by
+    /// self-bleu and distinct.
+    #[arg(long = "ref", value_name = "FILE")]
+    pub refs: Vec<PathBuf>,
+    /// BLEU-n and Self-BLEU-n for each n here (comma-separated).
+    #[arg(long, value_name = "N,N,…", default_value = "2,3,4,5")]
+    pub orders: String,
+    /// Tokens of bleu, self-bleu and distinct: `whitespace` (split on
+    /// spaces), `word` (agon's word tokenizer: punctuation split off, as a
+    /// text task's default), `char` (every non-space character). sacrebleu
+    /// always uses its 13a tokenizer, rouge rouge-score's.
+    #[arg(long, value_name = "NAME", default_value = "whitespace")]
+    pub tokenizer: String,
+    /// Case-insensitive: sacreBLEU's `-lc`, and lower-cased tokens for
+    /// bleu, self-bleu and distinct (rouge-score always lower-cases).
+    #[arg(long)]
+    pub lowercase: bool,
+    /// ROUGE with Porter stemming (rouge-score's `use_stemmer=True`).
+    #[arg(long)]
+    pub rouge_stemmer: bool,
+    /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,9 +1,12 @@
 //! One module per subcommand.
 
 mod bench;
+mod compare;
 mod eval;
 mod plugins;
 mod sample;
+mod score;
+mod sweep;
 mod train;
 
 use crate::cli::{Cli, Command};
@@ -21,6 +24,11 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// `agon train` with these arguments (a sweep's cells run through it).
+pub fn train_run(args: crate::cli::TrainArgs) -> anyhow::Result<()> {
+    train::run(args)
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.allow_unverified {
@@ -32,5 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }

@@ -1,0 +1,56 @@
+//! `agon compare RUN_OR_SWEEP…` (see `crate::compare`).
+
+use std::path::{Path, PathBuf};
+
+use crate::{
+    cli::CompareArgs,
+    compare::{self, analysis, plot, report},
+    run_dir::write_atomic,
+};
+
+/// `FIRST/compare`, or `compare-2`, `compare-3`… when taken: a comparison
+/// never replaces an earlier one.
+fn fresh_dir(first: &Path) -> PathBuf {
+    let first_choice = first.join("compare");
+    if !first_choice.exists() {
+        return first_choice;
+    }
+    (2..)
+        .map(|n| first.join(format!("compare-{n}")))
+        .find(|d| !d.exists())
+        .expect("some number is free")
+}
+
+pub fn run(args: CompareArgs) -> anyhow::Result<()> {
+    let runs = compare::collect(&args.paths)?;
+    let groups = compare::group(runs);
+    let comparison = analysis::compare(&groups);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| fresh_dir(&args.paths[0]));
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    let figures = plot::write(&out, &comparison)?;
+    let svg = std::fs::read_to_string(&figures[0]).unwrap_or_default();
+    let markdown = report::markdown(&comparison, "learning_curves.svg");
+    write_atomic(&out.join("compare.md"), markdown.as_bytes())?;
+    write_atomic(
+        &out.join("compare.html"),
+        report::html(&comparison, &svg).as_bytes(),
+    )?;
+    write_atomic(
+        &out.join("compare.json"),
+        serde_json::to_string_pretty(&comparison)?.as_bytes(),
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&comparison)?);
+    } else {
+        print!("{markdown}");
+        println!(
+            "wrote {}/compare.md, compare.html, compare.json, learning_curves.svg/png",
+            out.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! `agon sweep SWEEP.yaml`, `agon sweep status DIR`, and the hidden
+//! `agon sweep run-cell DIR --index I` every cell runs through.
+
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::{
+    cli::{SweepArgs, SweepCommand},
+    sweep::{self, status, Executor, Manifest, SweepSpec},
+};
+
+pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(SweepCommand::Status { dir, json }) => {
+            let manifest = Manifest::read(&dir)?;
+            let statuses = status::statuses(&dir, &manifest);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&statuses)?);
+            } else {
+                print!("{}", status::table(&statuses));
+            }
+            Ok(())
+        }
+        Some(SweepCommand::RunCell { dir, index }) => sweep::run_cell(&dir, index),
+        None => {
+            let file = args.file.expect("clap requires FILE without a subcommand");
+            let spec = SweepSpec::load(&file)?;
+            let (dir, mut manifest) = sweep::prepare(&file, &spec, args.out.as_deref())?;
+            match spec.executor.clone() {
+                Executor::Local { jobs, threads } => {
+                    sweep::local::run(&dir, &manifest, jobs, threads)
+                }
+                Executor::Slurm(settings) => {
+                    let submitted = sweep::slurm::submit(&dir, &mut manifest, &settings)?;
+                    if args.wait && submitted.is_some() {
+                        wait_for_cells(&dir, &manifest)?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// Polls the cells' status until none is pending or running; fails if any
+/// did not finish.
+fn wait_for_cells(dir: &std::path::Path, manifest: &Manifest) -> anyhow::Result<()> {
+    loop {
+        let statuses = status::statuses(dir, manifest);
+        let open = statuses
+            .iter()
+            .filter(|s| s.state == "pending" || s.state == "running")
+            .count();
+        if open == 0 {
+            print!("{}", status::table(&statuses));
+            let unfinished: Vec<&str> = statuses
+                .iter()
+                .filter(|s| s.state != "finished")
+                .map(|s| s.name.as_str())
+                .collect();
+            if !unfinished.is_empty() {
+                bail!(
+                    "{} of {} cells did not finish ({}); their logs are in {}",
+                    unfinished.len(),
+                    statuses.len(),
+                    unfinished.join(", "),
+                    dir.join("logs").display()
+                );
+            }
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}

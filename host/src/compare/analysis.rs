@@ -1,0 +1,246 @@
+//! The numbers of a comparison: per group, every metric at every
+//! evaluation and at the end of each phase (mean and 95% interval over
+//! seeds); the change over the adversarial phase within each run; each
+//! group against the first at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::{
+    stats::{estimate, paired, welch, Difference, Estimate},
+    Group, RunData,
+};
+use crate::train::metrics::MetricsRow;
+
+/// Every number of a row by name: the task's scores and the training
+/// statistics.
+fn values(row: &MetricsRow) -> BTreeMap<String, f64> {
+    let mut values = row.scores.clone();
+    for (name, value) in [
+        ("g_loss", row.g_loss),
+        ("mean_reward", row.mean_reward),
+        ("d_loss", row.d_loss),
+        ("d_accuracy", row.d_accuracy),
+    ] {
+        if let Some(value) = value {
+            values.insert(name.to_string(), value);
+        }
+    }
+    values.retain(|_, v| v.is_finite());
+    values
+}
+
+/// One evaluation point of a group: (phase, epoch in phase, generator epochs).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Point {
+    pub global_epoch: usize,
+    pub phase: String,
+    pub epoch: usize,
+}
+
+/// A group's numbers.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupSummary {
+    pub label: String,
+    pub runs: Vec<String>,
+    pub seeds: Vec<u64>,
+    /// Each evaluation point: metric → estimate over the seeds that have it.
+    pub curve: Vec<(Point, BTreeMap<String, Estimate>)>,
+    /// The last row of each phase (generator phases; discriminator
+    /// pretraining has its own): phase → metric → estimate.
+    pub phase_ends: Vec<(String, BTreeMap<String, Estimate>)>,
+    /// End of the last phase − end of MLE, paired within each run (runs
+    /// with an adversarial phase): metric → difference.
+    pub adversarial_change: BTreeMap<String, Difference>,
+}
+
+/// One group against the baseline (the first group) at the end of the runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupDifference {
+    pub group: String,
+    pub baseline: String,
+    pub metric: String,
+    #[serde(flatten)]
+    pub difference: Difference,
+}
+
+/// Everything `agon compare` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub headline: String,
+    pub higher_is_better: bool,
+    pub task: String,
+    /// The commits the runs were made by (from their config.yaml).
+    pub commits: Vec<String>,
+    pub groups: Vec<GroupSummary>,
+    pub differences: Vec<GroupDifference>,
+}
+
+/// The last row of `phase` with generator scores (or with anything for a
+/// phase without them).
+fn phase_end<'a>(run: &'a RunData, phase: &str) -> Option<&'a MetricsRow> {
+    run.rows.iter().rev().find(|r| r.phase == phase)
+}
+
+/// The last row of the run with the task's scores.
+fn run_end(run: &RunData) -> Option<&MetricsRow> {
+    run.rows.iter().rev().find(|r| !r.scores.is_empty())
+}
+
+fn estimates(rows: &[&MetricsRow]) -> BTreeMap<String, Estimate> {
+    let mut by_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for row in rows {
+        for (name, value) in values(row) {
+            by_metric.entry(name).or_default().push(value);
+        }
+    }
+    by_metric
+        .into_iter()
+        .map(|(name, values)| (name, estimate(&values)))
+        .collect()
+}
+
+fn summarise(group: &Group) -> GroupSummary {
+    let runs = &group.runs;
+    let points: BTreeSet<Point> = runs
+        .iter()
+        .flat_map(|r| &r.rows)
+        .map(|r| Point {
+            global_epoch: r.global_epoch,
+            phase: r.phase.clone(),
+            epoch: r.epoch,
+        })
+        .collect();
+    let curve = points
+        .into_iter()
+        .map(|point| {
+            let rows: Vec<&MetricsRow> = runs
+                .iter()
+                .filter_map(|run| {
+                    run.rows
+                        .iter()
+                        .find(|r| r.phase == point.phase && r.epoch == point.epoch)
+                })
+                .collect();
+            (point, estimates(&rows))
+        })
+        .collect();
+    let mut phases: Vec<String> = Vec::new();
+    for row in runs.iter().flat_map(|r| &r.rows) {
+        if !phases.contains(&row.phase) {
+            phases.push(row.phase.clone());
+        }
+    }
+    let phase_ends = phases
+        .iter()
+        .map(|phase| {
+            let rows: Vec<&MetricsRow> = runs.iter().filter_map(|r| phase_end(r, phase)).collect();
+            (phase.clone(), estimates(&rows))
+        })
+        .collect();
+    let mut changes: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for run in runs {
+        let (Some(mle), Some(end)) = (phase_end(run, "mle"), phase_end(run, "adversarial")) else {
+            continue;
+        };
+        let (before, after) = (values(mle), values(end));
+        for (name, value) in &after {
+            if let Some(start) = before.get(name) {
+                if !name.starts_with("d_") && name != "mean_reward" && name != "g_loss" {
+                    changes.entry(name.clone()).or_default().push(value - start);
+                }
+            }
+        }
+    }
+    let adversarial_change = changes
+        .into_iter()
+        .filter_map(|(name, d)| paired(&d).map(|p| (name, p)))
+        .collect();
+    GroupSummary {
+        label: group.label.clone(),
+        runs: runs.iter().map(|r| r.path.display().to_string()).collect(),
+        seeds: group.seeds(),
+        curve,
+        phase_ends,
+        adversarial_change,
+    }
+}
+
+/// Group `g` against the baseline at the end of the runs, for every task
+/// metric both have: paired over seeds when both groups ran the same
+/// seeds, Welch's test otherwise.
+fn against_baseline(baseline: &Group, group: &Group) -> Vec<GroupDifference> {
+    let ends = |g: &Group| -> Vec<(u64, BTreeMap<String, f64>)> {
+        g.runs
+            .iter()
+            .filter_map(|r| run_end(r).map(|row| (r.config.seed, row.scores.clone())))
+            .collect()
+    };
+    let (base, other) = (ends(baseline), ends(group));
+    let base_seeds: BTreeSet<u64> = base.iter().map(|(s, _)| *s).collect();
+    let other_seeds: BTreeSet<u64> = other.iter().map(|(s, _)| *s).collect();
+    let same_seeds = base_seeds == other_seeds && base_seeds.len() == base.len();
+    let metrics: BTreeSet<&String> = base.iter().flat_map(|(_, m)| m.keys()).collect();
+    let mut out = Vec::new();
+    for metric in metrics {
+        let pick = |side: &[(u64, BTreeMap<String, f64>)]| -> Vec<(u64, f64)> {
+            side.iter()
+                .filter_map(|(seed, m)| {
+                    m.get(metric).filter(|v| v.is_finite()).map(|v| (*seed, *v))
+                })
+                .collect()
+        };
+        let (b, o) = (pick(&base), pick(&other));
+        let difference = if same_seeds {
+            let d: Vec<f64> = o
+                .iter()
+                .filter_map(|(seed, v)| b.iter().find(|(s, _)| s == seed).map(|(_, w)| v - w))
+                .collect();
+            paired(&d)
+        } else {
+            let values = |side: &[(u64, f64)]| side.iter().map(|(_, v)| *v).collect::<Vec<_>>();
+            welch(&values(&o), &values(&b))
+        };
+        if let Some(difference) = difference {
+            out.push(GroupDifference {
+                group: group.label.clone(),
+                baseline: baseline.label.clone(),
+                metric: metric.clone(),
+                difference,
+            });
+        }
+    }
+    out
+}
+
+/// The comparison of `groups` (the first is the baseline).
+pub fn compare(groups: &[Group]) -> Comparison {
+    let first = &groups[0].runs[0].config;
+    let (headline, higher_is_better) = super::headline(first);
+    let mut commits: Vec<String> = groups
+        .iter()
+        .flat_map(|g| &g.runs)
+        .map(|r| {
+            r.config.written_by.as_ref().map_or(
+                "unknown (written before agon recorded it)".to_string(),
+                |w| w.git_commit.clone(),
+            )
+        })
+        .collect();
+    commits.sort();
+    commits.dedup();
+    let differences = groups
+        .iter()
+        .skip(1)
+        .flat_map(|g| against_baseline(&groups[0], g))
+        .collect();
+    Comparison {
+        headline,
+        higher_is_better,
+        task: first.task.kind.name().to_string(),
+        commits,
+        groups: groups.iter().map(summarise).collect(),
+        differences,
+    }
+}

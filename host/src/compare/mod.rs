@@ -1,0 +1,241 @@
+//! `agon compare RUN_OR_SWEEP…`: runs grouped by config (seeds pooled),
+//! every metric's mean and 95% interval at each evaluation and at the end
+//! of each phase, the change over the adversarial phase within each run,
+//! differences between groups with a test across seeds, learning curves
+//! with interval bands, and a Markdown and a self-contained HTML report.
+
+pub mod analysis;
+pub mod plot;
+pub mod report;
+pub mod stats;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use agon_sdk::yaml;
+use anyhow::{anyhow, bail};
+
+use crate::{
+    config::{ExperimentConfig, TaskKind},
+    sweep::{self, Manifest},
+    train::metrics::MetricsRow,
+};
+
+/// One run's config and metrics.
+pub struct RunData {
+    pub path: PathBuf,
+    pub config: ExperimentConfig,
+    pub rows: Vec<MetricsRow>,
+    /// Whether the run has finished its schedule.
+    pub finished: bool,
+}
+
+/// Runs of one config, seeds pooled.
+pub struct Group {
+    /// What sets it apart from the other groups, e.g.
+    /// `training.adversarial.rollouts=4` (its name when alone).
+    pub label: String,
+    pub runs: Vec<RunData>,
+}
+
+impl Group {
+    pub fn seeds(&self) -> Vec<u64> {
+        self.runs.iter().map(|r| r.config.seed).collect()
+    }
+}
+
+fn read_run(path: &Path) -> anyhow::Result<RunData> {
+    let config = crate::assemble::open_config(path)?;
+    let jsonl = path.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&jsonl)
+        .map_err(|e| anyhow!("cannot read {}: {e}", jsonl.display()))?;
+    let rows = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .map_err(|e| anyhow!("{}:{}: not a metrics row ({e})", jsonl.display(), i + 1))
+        })
+        .collect::<anyhow::Result<Vec<MetricsRow>>>()?;
+    let finished = crate::train::checkpoint::find(path)
+        .ok()
+        .flatten()
+        .is_some_and(|(_, s)| s.position.phase == crate::train::schedule::Phase::Done);
+    Ok(RunData {
+        path: path.to_path_buf(),
+        config,
+        rows,
+        finished,
+    })
+}
+
+/// The runs named by `paths`: run directories, and sweep directories
+/// (their cells' runs).
+pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
+    let mut runs = Vec::new();
+    for path in paths {
+        if Manifest::path(path).exists() {
+            let manifest = Manifest::read(path)?;
+            for cell in &manifest.cells {
+                let run = sweep::run_dir(path, cell);
+                if run.join("metrics.jsonl").exists() {
+                    runs.push(read_run(&run)?);
+                } else {
+                    crate::notes::note(&format!(
+                        "{}: cell {} has no metrics yet; left out",
+                        path.display(),
+                        cell.name
+                    ));
+                }
+            }
+        } else if path.join("config.yaml").exists() {
+            runs.push(read_run(path)?);
+        } else {
+            bail!(
+                "{} is neither a run directory (config.yaml) nor a sweep directory (manifest.json)",
+                path.display()
+            );
+        }
+    }
+    for run in &runs {
+        if !run.finished {
+            crate::notes::warn(&format!(
+                "{} has not finished its schedule; its last evaluation counts as its end",
+                run.path.display()
+            ));
+        }
+    }
+    if runs.is_empty() {
+        bail!("no runs to compare");
+    }
+    let kind = runs[0].config.task.kind;
+    if let Some(other) = runs.iter().find(|r| r.config.task.kind != kind) {
+        bail!(
+            "{} is a {} run but {} is a {} run; agon compare compares runs of one task",
+            other.path.display(),
+            other.config.task.kind.name(),
+            runs[0].path.display(),
+            kind.name()
+        );
+    }
+    Ok(runs)
+}
+
+/// A config as key path → value, without what differs between seeds of
+/// one setting (name, seed, who wrote it).
+fn flatten(config: &ExperimentConfig) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, value: &yaml::Value, out: &mut BTreeMap<String, String>) {
+        match value {
+            yaml::Value::Mapping(map) => {
+                for (key, value) in map {
+                    let key = key.as_str().map(str::to_string).unwrap_or_else(|| {
+                        yaml::to_string(key).unwrap_or_default().trim().to_string()
+                    });
+                    let path = if prefix.is_empty() {
+                        key
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, value, out);
+                }
+            }
+            other => {
+                let text = match other {
+                    yaml::Value::String(s) => s.clone(),
+                    _ => yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .replace('\n', " "),
+                };
+                out.insert(prefix.to_string(), text);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Ok(value) = yaml::to_value(config) {
+        walk("", &value, &mut out);
+    }
+    for key in [
+        "name",
+        "seed",
+        "written_by.agon_version",
+        "written_by.git_commit",
+    ] {
+        out.remove(key);
+    }
+    out
+}
+
+/// Groups `runs` by config (seeds pooled), in the order first seen; each
+/// group labelled by the keys whose values set it apart.
+pub fn group(runs: Vec<RunData>) -> Vec<Group> {
+    let mut groups: Vec<(BTreeMap<String, String>, Vec<RunData>)> = Vec::new();
+    for run in runs {
+        let key = flatten(&run.config);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(run),
+            None => groups.push((key, vec![run])),
+        }
+    }
+    let differing: Vec<String> = match groups.first() {
+        Some((first, _)) => {
+            let mut keys: Vec<String> = groups
+                .iter()
+                .flat_map(|(k, _)| k.keys().cloned())
+                .chain(first.keys().cloned())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .filter(|key| groups.iter().any(|(k, _)| k.get(key) != first.get(key)))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    groups
+        .into_iter()
+        .map(|(key, runs)| {
+            let label = if differing.is_empty() {
+                runs[0].config.name.clone()
+            } else {
+                differing
+                    .iter()
+                    .map(|k| format!("{k}={}", key.get(k).map_or("(unset)", String::as_str)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            Group { label, runs }
+        })
+        .collect()
+}
+
+/// The metric a task is judged by and whether higher is better.
+pub fn headline(config: &ExperimentConfig) -> (String, bool) {
+    match config.task.kind {
+        TaskKind::SyntheticOracle => ("nll_oracle".into(), false),
+        TaskKind::Text => {
+            let n = config
+                .task
+                .bleu
+                .as_ref()
+                .and_then(|b| b.headline.first().copied())
+                .unwrap_or(2);
+            (format!("bleu{n}"), true)
+        }
+        TaskKind::Conditional => {
+            use crate::config::ConditionalMetric;
+            match config
+                .task
+                .evaluation
+                .as_ref()
+                .and_then(|e| e.metrics.first().copied())
+            {
+                Some(ConditionalMetric::Rouge) => ("rouge_l".into(), true),
+                Some(ConditionalMetric::Distinct) => ("distinct2".into(), true),
+                _ => ("bleu".into(), true),
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Learning curves of the headline metric, one per group: the mean over
+//! seeds as a line, its 95% interval as a band. SVG and PNG.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::analysis::Comparison;
+use crate::train::plot::{draw_legend, register_font};
+
+/// (generator epochs, mean, low, high) of group `g`'s headline.
+fn series(comparison: &Comparison, g: usize) -> Vec<(f64, f64, f64, f64)> {
+    comparison.groups[g]
+        .curve
+        .iter()
+        .filter_map(|(point, metrics)| {
+            let e = metrics.get(&comparison.headline)?;
+            Some((
+                point.global_epoch as f64,
+                e.mean,
+                e.low.unwrap_or(e.mean),
+                e.high.unwrap_or(e.mean),
+            ))
+        })
+        .collect()
+}
+
+/// Writes `learning_curves.svg` and `.png` into `dir`; returns the paths.
+pub fn write(dir: &Path, comparison: &Comparison) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    register_font();
+    let svg = dir.join("learning_curves.svg");
+    let png = dir.join("learning_curves.png");
+    draw(
+        SVGBackend::new(&svg, (900, 540)).into_drawing_area(),
+        comparison,
+    )?;
+    draw(
+        BitMapBackend::new(&png, (900, 540)).into_drawing_area(),
+        comparison,
+    )?;
+    Ok(vec![svg, png])
+}
+
+fn draw<B: DrawingBackend>(
+    root: DrawingArea<B, plotters::coord::Shift>,
+    comparison: &Comparison,
+) -> anyhow::Result<()>
+where
+    B::ErrorType: 'static,
+{
+    let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw the learning curves: {e}");
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let all: Vec<Vec<(f64, f64, f64, f64)>> = (0..comparison.groups.len())
+        .map(|g| series(comparison, g))
+        .collect();
+    let points = all.iter().flatten();
+    let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
+    let (y_min, y_max) = points
+        .flat_map(|p| [p.2, p.3])
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (y_min, y_max) = if y_min.is_finite() {
+        (y_min, y_max)
+    } else {
+        (0.0, 1.0)
+    };
+    let pad = ((y_max - y_min) * 0.08).max(1e-3);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{} over seeds: mean and 95% interval", comparison.headline),
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..x_max, (y_min - pad)..(y_max + pad))
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("generator epochs (MLE, then adversarial)")
+        .y_desc(comparison.headline.as_str())
+        .draw()
+        .map_err(|e| fail(&e))?;
+    let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    for (g, points) in all.iter().enumerate() {
+        let colour = palette[g % palette.len()];
+        // The band: upper edge forward, lower edge back.
+        let mut band: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.3)).collect();
+        band.extend(points.iter().rev().map(|p| (p.0, p.2)));
+        if band.len() >= 3 {
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band,
+                    colour.mix(0.18).filled(),
+                )))
+                .map_err(|e| fail(&e))?;
+        }
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.0, p.1)),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| fail(&e))?
+            .label(comparison.groups[g].label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}

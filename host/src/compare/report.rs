@@ -1,0 +1,279 @@
+//! The comparison as a document: headings, paragraphs and tables, written
+//! as Markdown (for docs/results.md and terminals) and as one
+//! self-contained HTML file (the learning-curve SVG inline).
+
+use super::{
+    analysis::Comparison,
+    stats::{Difference, Estimate},
+};
+
+enum Block {
+    Heading(String),
+    Paragraph(String),
+    Table(Vec<String>, Vec<Vec<String>>),
+    Figure(String),
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.4}")
+    } else {
+        "–".to_string()
+    }
+}
+
+fn estimate(e: &Estimate) -> String {
+    match (e.low, e.high) {
+        (Some(low), Some(high)) => format!(
+            "{} [{}, {}] (n={})",
+            number(e.mean),
+            number(low),
+            number(high),
+            e.n
+        ),
+        _ => format!("{} (n={})", number(e.mean), e.n),
+    }
+}
+
+fn p_value(p: f64) -> String {
+    if p < 1e-4 {
+        "< 1e-4".to_string()
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+fn difference_cells(d: &Difference) -> Vec<String> {
+    vec![
+        format!("{:+.4}", d.difference),
+        format!("[{:+.4}, {:+.4}]", d.low, d.high),
+        p_value(d.p_value),
+        format!("{} (df {:.1})", d.test, d.df),
+    ]
+}
+
+fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
+    let mut out = vec![
+        Block::Heading("agon compare".into()),
+        Block::Paragraph(format!(
+            "Task: {}. Headline metric: `{}` ({} is better). Intervals are 95% Student-t intervals over seeds; every score is on agon's 0–1 scale, NLLs in nats per token. Runs made by agon commit(s): {}.",
+            comparison.task,
+            comparison.headline,
+            if comparison.higher_is_better { "higher" } else { "lower" },
+            comparison.commits.join(", ")
+        )),
+    ];
+    out.push(Block::Table(
+        vec!["group".into(), "runs".into(), "seeds".into()],
+        comparison
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.label.clone(),
+                    g.runs.len().to_string(),
+                    g.seeds
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            })
+            .collect(),
+    ));
+    out.push(Block::Heading("End of each phase".into()));
+    let metrics: Vec<String> = {
+        let mut names: Vec<String> = comparison
+            .groups
+            .iter()
+            .flat_map(|g| g.phase_ends.iter().flat_map(|(_, m)| m.keys().cloned()))
+            .collect();
+        names.sort();
+        names.dedup();
+        // The headline first.
+        names.sort_by_key(|n| *n != comparison.headline);
+        names
+    };
+    let mut header = vec!["group".to_string(), "phase".to_string()];
+    header.extend(metrics.iter().cloned());
+    let mut rows = Vec::new();
+    for g in &comparison.groups {
+        for (phase, values) in &g.phase_ends {
+            let mut row = vec![g.label.clone(), phase.clone()];
+            row.extend(
+                metrics
+                    .iter()
+                    .map(|m| values.get(m).map(estimate).unwrap_or_default()),
+            );
+            rows.push(row);
+        }
+    }
+    out.push(Block::Table(header, rows));
+    let changes: Vec<Vec<String>> = comparison
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.adversarial_change.iter().map(|(metric, d)| {
+                let mut row = vec![g.label.clone(), metric.clone()];
+                row.extend(difference_cells(d));
+                row
+            })
+        })
+        .collect();
+    if !changes.is_empty() {
+        out.push(Block::Heading(
+            "Over the adversarial phase (end − end of MLE, within each run)".into(),
+        ));
+        out.push(Block::Table(
+            ["group", "metric", "change", "95% interval", "p", "test"]
+                .map(String::from)
+                .to_vec(),
+            changes,
+        ));
+    }
+    if !comparison.differences.is_empty() {
+        out.push(Block::Heading(format!(
+            "Against {} (at the end of the runs)",
+            comparison.differences[0].baseline
+        )));
+        out.push(Block::Table(
+            ["group", "metric", "difference", "95% interval", "p", "test"]
+                .map(String::from)
+                .to_vec(),
+            comparison
+                .differences
+                .iter()
+                .map(|d| {
+                    let mut row = vec![d.group.clone(), d.metric.clone()];
+                    row.extend(difference_cells(&d.difference));
+                    row
+                })
+                .collect(),
+        ));
+    }
+    out.push(Block::Heading(format!(
+        "Learning curves: {}",
+        comparison.headline
+    )));
+    out.push(Block::Figure(figure.to_string()));
+    let mut header = vec![
+        "phase".to_string(),
+        "epoch".to_string(),
+        "generator epochs".to_string(),
+    ];
+    header.extend(comparison.groups.iter().map(|g| g.label.clone()));
+    let mut points: Vec<&super::analysis::Point> = comparison
+        .groups
+        .iter()
+        .flat_map(|g| g.curve.iter().map(|(p, _)| p))
+        .collect();
+    points.sort();
+    points.dedup();
+    let rows = points
+        .into_iter()
+        .filter_map(|p| {
+            let cells: Vec<String> = comparison
+                .groups
+                .iter()
+                .map(|g| {
+                    g.curve
+                        .iter()
+                        .find(|(q, _)| q == p)
+                        .and_then(|(_, m)| m.get(&comparison.headline))
+                        .map(estimate)
+                        .unwrap_or_default()
+                })
+                .collect();
+            if cells.iter().all(String::is_empty) {
+                return None;
+            }
+            let mut row = vec![
+                p.phase.clone(),
+                p.epoch.to_string(),
+                p.global_epoch.to_string(),
+            ];
+            row.extend(cells);
+            Some(row)
+        })
+        .collect();
+    out.push(Block::Table(header, rows));
+    out
+}
+
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// The report as Markdown; `figure` is the learning-curve image's path.
+pub fn markdown(comparison: &Comparison, figure: &str) -> String {
+    let mut out = String::new();
+    for block in blocks(comparison, figure) {
+        match block {
+            Block::Heading(text) if out.is_empty() => out.push_str(&format!("# {text}\n\n")),
+            Block::Heading(text) => out.push_str(&format!("## {text}\n\n")),
+            Block::Paragraph(text) => out.push_str(&format!("{text}\n\n")),
+            Block::Figure(path) => out.push_str(&format!("![learning curves]({path})\n\n")),
+            Block::Table(header, rows) => {
+                out.push_str(&format!(
+                    "| {} |\n",
+                    header
+                        .iter()
+                        .map(|h| markdown_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ));
+                out.push_str(&format!("|{}\n", "---|".repeat(header.len())));
+                for row in rows {
+                    out.push_str(&format!(
+                        "| {} |\n",
+                        row.iter()
+                            .map(|c| markdown_cell(c))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    ));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The report as one HTML file, `svg` (the learning curves) inline.
+pub fn html(comparison: &Comparison, svg: &str) -> String {
+    let mut body = String::new();
+    for block in blocks(comparison, "") {
+        match block {
+            Block::Heading(text) if body.is_empty() => {
+                body.push_str(&format!("<h1>{}</h1>\n", escape(&text)))
+            }
+            Block::Heading(text) => body.push_str(&format!("<h2>{}</h2>\n", escape(&text))),
+            Block::Paragraph(text) => body.push_str(&format!("<p>{}</p>\n", escape(&text))),
+            Block::Figure(_) => body.push_str(&format!("<figure>{svg}</figure>\n")),
+            Block::Table(header, rows) => {
+                body.push_str("<table>\n<tr>");
+                for h in header {
+                    body.push_str(&format!("<th>{}</th>", escape(&h)));
+                }
+                body.push_str("</tr>\n");
+                for row in rows {
+                    body.push_str("<tr>");
+                    for c in row {
+                        body.push_str(&format!("<td>{}</td>", escape(&c)));
+                    }
+                    body.push_str("</tr>\n");
+                }
+                body.push_str("</table>\n");
+            }
+        }
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>agon compare</title>\n<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head>\n<body>\n{body}</body></html>\n"
+    )
+}

@@ -1,0 +1,145 @@
+//! The local executor: cells as child processes of this `agon`
+//! (`agon sweep run-cell`), `jobs` at a time, each with its share of the
+//! cores, its output in the cell's log file.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+
+use super::{finished, log_file, Cell, Manifest};
+use crate::train::interrupt::Interrupt;
+
+/// Worker threads per run: `threads`, or the cores divided among `jobs`.
+pub fn threads_per_run(jobs: usize, threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / jobs.max(1)).max(1)
+    })
+}
+
+struct Running {
+    cell: Cell,
+    child: Child,
+    started: Instant,
+}
+
+fn spawn(dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result<Child> {
+    let log = log_file(dir, cell);
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let out =
+        std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    let err = out.try_clone()?;
+    Command::new(std::env::current_exe().context("cannot find the agon executable")?)
+        .args(["sweep", "run-cell"])
+        .arg(dir)
+        .args(["--index", &cell.index.to_string()])
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(|| format!("cannot start cell {}", cell.name))
+}
+
+/// Runs every unfinished cell of the sweep in `dir`, `jobs` at a time.
+pub fn run(
+    dir: &Path,
+    manifest: &Manifest,
+    jobs: usize,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
+    let threads = threads_per_run(jobs, threads);
+    let (done, mut queue): (Vec<&Cell>, Vec<&Cell>) =
+        manifest.cells.iter().partition(|c| finished(dir, c));
+    let total = manifest.cells.len();
+    println!(
+        "sweep {}: {total} cells, {} finished earlier; running {} with {jobs} at a time, {threads} thread(s) each (logs in {})",
+        dir.display(),
+        done.len(),
+        queue.len(),
+        dir.join("logs").display()
+    );
+    queue.reverse();
+    let interrupt = Interrupt::install();
+    let mut running: Vec<Running> = Vec::new();
+    let mut failed = Vec::new();
+    let mut completed = done.len();
+    loop {
+        while running.len() < jobs && !interrupt.raised() {
+            let Some(cell) = queue.pop() else { break };
+            let child = spawn(dir, cell, threads)?;
+            println!("[{completed}/{total}] started  {}", cell.name);
+            running.push(Running {
+                cell: cell.clone(),
+                child,
+                started: Instant::now(),
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let mut still = Vec::new();
+        for mut job in running {
+            match job.child.try_wait()? {
+                None => still.push(job),
+                Some(status) => {
+                    let seconds = job.started.elapsed().as_secs_f64();
+                    if status.success() {
+                        completed += 1;
+                        println!(
+                            "[{completed}/{total}] finished {} ({seconds:.0} s)",
+                            job.cell.name
+                        );
+                    } else if status.code() == Some(130) {
+                        println!(
+                            "[{completed}/{total}] interrupted {} (checkpointed; it resumes when the sweep runs again)",
+                            job.cell.name
+                        );
+                    } else {
+                        println!(
+                            "[{completed}/{total}] FAILED   {} ({status}); see {}",
+                            job.cell.name,
+                            log_file(dir, &job.cell).display()
+                        );
+                        failed.push(job.cell.name.clone());
+                    }
+                }
+            }
+        }
+        running = still;
+    }
+    if interrupt.raised() {
+        return Err(crate::commands::Interrupted(format!(
+            "interrupted; {completed} of {total} cells finished. Run the sweep again to continue: finished cells are skipped and stopped ones resume from their checkpoints"
+        ))
+        .into());
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {total} cells failed ({}); their logs are in {}. Fix the cause and run the sweep again: finished cells are skipped",
+            failed.len(),
+            failed.join(", "),
+            dir.join("logs").display()
+        );
+    }
+    println!("done: {total} cells finished in {}", dir.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_split_among_the_jobs() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(threads_per_run(1, None), cores);
+        assert_eq!(threads_per_run(cores * 2, None), 1);
+        assert_eq!(threads_per_run(2, Some(3)), 3);
+    }
+}

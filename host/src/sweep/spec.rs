@@ -1,0 +1,240 @@
+//! The sweep file: a base config, a grid of `--set` values, seeds and an
+//! executor.
+//!
+//! ```yaml
+//! base: ../configs/smoke.yaml          # relative to this file
+//! grid:
+//!   training.adversarial.rollouts: [2, 4]
+//! seeds: [1, 2, 3]
+//! executor:
+//!   kind: local                        # or slurm
+//!   jobs: 2
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use agon_sdk::yaml;
+use anyhow::{anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+/// A whole sweep file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Name of the sweep (default: the sweep file's name without `.yaml`);
+    /// the sweep directory defaults to `sweeps/<name>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The experiment config every cell starts from, relative to the sweep
+    /// file.
+    pub base: PathBuf,
+    /// Key path → the values it takes, as `--set` reads them (YAML). Every
+    /// combination is a cell; an empty grid is one cell (seeds only).
+    #[serde(default)]
+    pub grid: yaml::Mapping,
+    /// The seeds every combination runs with.
+    pub seeds: Vec<u64>,
+    /// Where the runs execute.
+    #[serde(default)]
+    pub executor: Executor,
+}
+
+/// How cells run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Executor {
+    /// Child processes on this machine.
+    Local {
+        /// Runs at once (default 1).
+        #[serde(default = "one")]
+        jobs: usize,
+        /// Worker threads per run (default: the machine's cores divided by
+        /// `jobs`, at least 1), so that runs do not oversubscribe the cores.
+        #[serde(default)]
+        threads: Option<usize>,
+    },
+    /// One Slurm job array through `sbatch`.
+    Slurm(SlurmSettings),
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Executor::Local {
+            jobs: 1,
+            threads: None,
+        }
+    }
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The resources of each array task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSettings {
+    /// `--partition` (default: the cluster's default partition).
+    #[serde(default)]
+    pub partition: Option<String>,
+    /// `--cpus-per-task`, also the run's worker threads (default 1).
+    #[serde(default = "one")]
+    pub cpus_per_task: usize,
+    /// `--mem`, e.g. `4G` (default: the cluster's default).
+    #[serde(default)]
+    pub mem: Option<String>,
+    /// `--time`, e.g. `02:00:00` (default: the partition's limit).
+    #[serde(default)]
+    pub time: Option<String>,
+    /// Most tasks of the array running at once (`--array=…%N`).
+    #[serde(default)]
+    pub max_running: Option<usize>,
+    /// More `sbatch` options, each one argument, e.g. `--qos=short`.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+impl SweepSpec {
+    /// Reads and checks a sweep file; `base` comes back resolved against
+    /// the sweep file's directory.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow!("cannot read sweep file {}: {e}", path.display()))?;
+        let mut spec: SweepSpec = yaml::from_str(&text).map_err(|e| {
+            let message = crate::config::suggest::explain(&e.to_string());
+            anyhow!("sweep file {}: {message}", path.display())
+        })?;
+        let at = |what: String| anyhow!("sweep file {}: {what}", path.display());
+        let dir = path.parent().unwrap_or(Path::new(""));
+        if spec.base.is_relative() {
+            spec.base = dir.join(&spec.base);
+        }
+        if !spec.base.is_file() {
+            return Err(at(format!(
+                "base config {} does not exist (`base:` is relative to the sweep file)",
+                spec.base.display()
+            )));
+        }
+        if spec.seeds.is_empty() {
+            return Err(at(
+                "`seeds` is empty; give at least one seed, e.g. [1, 2, 3]".into(),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(seed) = spec.seeds.iter().find(|s| !seen.insert(**s)) {
+            return Err(at(format!("seed {seed} is listed twice in `seeds`")));
+        }
+        for (key, values) in &spec.grid {
+            let Some(key) = key.as_str() else {
+                return Err(at(
+                    "every `grid` key is a key path such as training.mle.epochs".into(),
+                ));
+            };
+            if key == "seed" {
+                return Err(at(
+                    "`seed` is not a grid key; list the seeds under `seeds:`".into(),
+                ));
+            }
+            match values.as_sequence() {
+                Some(list) if !list.is_empty() => {}
+                _ => {
+                    return Err(at(format!(
+                        "grid.{key} must be a non-empty list of values, e.g. [2, 4]"
+                    )))
+                }
+            }
+        }
+        match &spec.executor {
+            Executor::Local { jobs: 0, .. } => {
+                return Err(at("executor.jobs must be at least 1".into()))
+            }
+            Executor::Local {
+                threads: Some(0), ..
+            } => return Err(at("executor.threads must be at least 1".into())),
+            Executor::Slurm(slurm) if slurm.cpus_per_task == 0 => {
+                return Err(at("executor.cpus_per_task must be at least 1".into()))
+            }
+            _ => {}
+        }
+        if spec.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            bail!("sweep file {}: `name` is empty", path.display());
+        }
+        if spec.name.is_none() {
+            spec.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(spec)
+    }
+
+    /// The sweep's name.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("sweep")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("grid.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_sweep_file_resolves_its_base_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("base.yaml"), "name: b\n").unwrap();
+        let spec = SweepSpec::load(&write(
+            dir.path(),
+            "base: base.yaml\ngrid: {training.mle.epochs: [1, 2]}\nseeds: [1, 2]\n",
+        ))
+        .unwrap();
+        assert_eq!(spec.base, dir.path().join("base.yaml"));
+        assert_eq!(spec.name(), "grid");
+        assert_eq!(
+            spec.executor,
+            Executor::Local {
+                jobs: 1,
+                threads: None
+            }
+        );
+    }
+
+    #[test]
+    fn bad_sweep_files_are_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("base.yaml"), "name: b\n").unwrap();
+        for (text, needle) in [
+            (
+                "base: nope.yaml\nseeds: [1]\n",
+                "relative to the sweep file",
+            ),
+            ("base: base.yaml\nseeds: []\n", "`seeds` is empty"),
+            ("base: base.yaml\nseeds: [1, 1]\n", "seed 1 is listed twice"),
+            (
+                "base: base.yaml\nseeds: [1]\ngrid: {seed: [1]}\n",
+                "not a grid key",
+            ),
+            (
+                "base: base.yaml\nseeds: [1]\ngrid: {a.b: 3}\n",
+                "non-empty list",
+            ),
+            (
+                "base: base.yaml\nseeds: [1]\nexecutor: {kind: local, jobs: 0}\n",
+                "at least 1",
+            ),
+            (
+                "base: base.yaml\nseeds: [1]\nexecutor: {kind: slurrm}\n",
+                "did you mean `slurm`?",
+            ),
+            ("base: base.yaml\nseed: [1]\n", "did you mean `seeds`?"),
+        ] {
+            let err = SweepSpec::load(&write(dir.path(), text))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+            assert!(err.contains("grid.yaml"), "{err}");
+        }
+    }
+}
