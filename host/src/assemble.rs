@@ -25,8 +25,8 @@ use crate::{
 /// Oracle task defaults (SeqGAN's synthetic experiment).
 const ORACLE_VOCAB_SIZE: u32 = 5000;
 const ORACLE_MAX_LEN: u32 = 20;
-const ORACLE_SAMPLES: usize = 9984;
-const ORACLE_HELDOUT: usize = 2000;
+pub const ORACLE_SAMPLES: usize = 9984;
+pub const ORACLE_HELDOUT: usize = 2000;
 /// A text run's vocabulary file.
 pub const VOCAB_FILE: &str = "vocab.txt";
 

@@ -8,6 +8,7 @@
 //! numbers), and the first model is the baseline of the paired tests.
 
 pub mod conditional;
+pub mod oracle;
 pub mod quality_diversity;
 pub mod report;
 pub mod significance;
@@ -202,11 +203,8 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     if settings.beam_size.is_some() {
         bail!("--beam-size applies to conditional tasks (translation, summarization, dialogue); text tasks are evaluated on samples");
     }
-    if first_config.task.kind != TaskKind::Text {
-        bail!(
-            "{}: agon eval scores text tasks (BLEU, Self-BLEU, NLL-test); the synthetic-oracle task's metrics are in the run's metrics.jsonl",
-            first.run_dir.display()
-        );
+    if first_config.task.kind == TaskKind::SyntheticOracle {
+        return oracle::evaluate(models, settings, &first_config);
     }
     let seed = settings.seed.unwrap_or(first_config.seed);
     let samples = settings.samples.unwrap_or(

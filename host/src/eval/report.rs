@@ -27,7 +27,7 @@ pub fn table(evaluation: &Evaluation) -> String {
     } else {
         let _ = writeln!(
             out,
-            "{} samples per model at temperature {}, seed {}: agon eval's own draws, not the training-time samples behind metrics.jsonl's BLEU (the two differ by sampling noise)",
+            "{} samples per model at temperature {}, seed {}: agon eval's own draws, not the training-time samples behind metrics.jsonl (the two differ by sampling noise)",
             evaluation.samples, evaluation.temperature, evaluation.seed
         );
     }

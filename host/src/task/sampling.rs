@@ -84,6 +84,23 @@ pub fn decode_many(
     Ok(outputs)
 }
 
+/// Each sequence's per-token NLL under `generator` (unconditional tasks):
+/// the per-sample scores of paired tests.
+pub fn nll_per_sequence(
+    generator: &mut Generator,
+    sequences: &[Vec<u32>],
+) -> anyhow::Result<Vec<f64>> {
+    let mut values = Vec::with_capacity(sequences.len());
+    for chunk in sequences.chunks(CHUNK) {
+        let batch = Batch::unconditional(TokenBatch::from_rows(chunk, 0));
+        let likelihoods = generator.log_likelihood(&batch)?;
+        for (ll, row) in likelihoods.iter().zip(batch.targets.iter_rows()) {
+            values.push(-f64::from(*ll) / row.len().max(1) as f64);
+        }
+    }
+    Ok(values)
+}
+
 /// Per-token mean NLL of `sequences` under `generator`, given row-aligned
 /// `sources` for conditional tasks.
 pub fn per_token_nll(

@@ -1,0 +1,239 @@
+//! The experiment loop: a sweep of configs × seeds on the local executor,
+//! re-running it (finished cells skipped, stopped ones resumed), its
+//! status, `agon compare` of it, and `agon eval` of oracle runs.
+
+use std::path::{Path, PathBuf};
+
+use agon_integration_tests::{config, trajectory, Sandbox};
+
+/// The smoke config × 2 seeds × 2 values of one key, two at a time.
+fn sweep_file(sandbox: &Sandbox, executor: &str) -> PathBuf {
+    sandbox.write(
+        "grid.yaml",
+        &format!(
+            "base: {}\ngrid:\n  training.adversarial.rollouts: [2, 4]\nseeds: [1, 2]\nexecutor: {executor}\n",
+            config("smoke.yaml")
+        ),
+    )
+}
+
+fn status(sandbox: &Sandbox, dir: &Path) -> Vec<serde_json::Value> {
+    let out = sandbox
+        .run(&["sweep", "status", dir.to_str().unwrap(), "--json"], &[])
+        .success();
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
+    let sandbox = Sandbox::new();
+    let file = sweep_file(&sandbox, "{kind: local, jobs: 2}");
+    let dir = sandbox.path().join("sweep");
+    let out = sandbox
+        .run(
+            &[
+                "sweep",
+                file.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .success();
+    assert!(out.contains("4 cells finished"), "{out}");
+    let cells = status(&sandbox, &dir);
+    assert_eq!(cells.len(), 4);
+    assert!(cells.iter().all(|c| c["state"] == "finished"), "{cells:?}");
+
+    // Each cell is the run `agon train` gives for its settings and seed.
+    let cell = dir.join("runs/003_rollouts-4_seed-2");
+    let alone = sandbox.train(
+        &config("smoke.yaml"),
+        "alone",
+        &[
+            "--set",
+            "training.adversarial.rollouts=4",
+            "--set",
+            "seed=2",
+        ],
+    );
+    assert_eq!(trajectory(&cell), trajectory(&alone));
+
+    // A stopped cell resumes; finished cells are skipped.
+    std::fs::remove_dir_all(dir.join("runs/000_rollouts-2_seed-1/checkpoints/latest")).unwrap();
+    let reference = trajectory(&dir.join("runs/001_rollouts-2_seed-2"));
+    std::fs::remove_dir_all(dir.join("runs/001_rollouts-2_seed-2")).unwrap();
+    let states: Vec<String> = status(&sandbox, &dir)
+        .iter()
+        .map(|c| c["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(states[2..], ["finished", "finished"], "{states:?}");
+    assert_ne!(states[1], "finished");
+    let again = sandbox
+        .run(
+            &[
+                "sweep",
+                file.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .success();
+    assert!(again.contains("2 finished earlier; running 2"), "{again}");
+    assert_eq!(
+        trajectory(&dir.join("runs/001_rollouts-2_seed-2")),
+        reference
+    );
+
+    // A different sweep into the same directory is refused.
+    let other = sandbox.write(
+        "other.yaml",
+        &format!("base: {}\nseeds: [9]\n", config("smoke.yaml")),
+    );
+    let refused = sandbox
+        .run(
+            &[
+                "sweep",
+                other.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(refused.contains("holds another sweep"), "{refused}");
+
+    // compare: two groups of two seeds, labelled by the key that differs.
+    let report = sandbox
+        .run(&["compare", dir.to_str().unwrap(), "--json"], &[])
+        .success();
+    let comparison: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let groups = comparison["groups"].as_array().unwrap();
+    let labels: Vec<&str> = groups
+        .iter()
+        .map(|g| g["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "training.adversarial.rollouts=2",
+            "training.adversarial.rollouts=4"
+        ]
+    );
+    assert_eq!(groups[1]["seeds"], serde_json::json!([1, 2]));
+    // The end-of-run NLL-oracle of the second group is the mean of its two
+    // runs' last rows, with an interval around it.
+    let ends: Vec<f64> = ["002_rollouts-4_seed-1", "003_rollouts-4_seed-2"]
+        .iter()
+        .map(|c| {
+            let rows = trajectory(&dir.join("runs").join(c));
+            rows.last().unwrap()["nll_oracle"].as_f64().unwrap()
+        })
+        .collect();
+    let adversarial_end = groups[1]["phase_ends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0] == "adversarial")
+        .unwrap()[1]["nll_oracle"]
+        .clone();
+    let mean = (ends[0] + ends[1]) / 2.0;
+    assert!((adversarial_end["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!(adversarial_end["low"].as_f64().unwrap() < mean);
+    assert_eq!(adversarial_end["n"], 2);
+    // Paired over the shared seeds, with the adversarial change per group.
+    let difference = &comparison["differences"][0];
+    assert_eq!(difference["test"], "paired t");
+    assert!(groups[0]["adversarial_change"]["nll_oracle"]["p_value"]
+        .as_f64()
+        .is_some());
+    for file in [
+        "compare.md",
+        "compare.html",
+        "learning_curves.svg",
+        "learning_curves.png",
+    ] {
+        assert!(dir.join("compare").join(file).is_file(), "{file}");
+    }
+    let html = std::fs::read_to_string(dir.join("compare/compare.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("training.adversarial.rollouts=4"));
+}
+
+#[test]
+fn bad_sweeps_are_refused_before_anything_is_written() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().join("never");
+    for (grid, needle) in [
+        (
+            "training.adversarial.rolouts: [2]",
+            "did you mean `rollouts`?",
+        ),
+        ("training.batch_size: [many]", "expected a whole number"),
+    ] {
+        let file = sandbox.write(
+            "bad.yaml",
+            &format!(
+                "base: {}\ngrid:\n  {grid}\nseeds: [1]\n",
+                config("smoke.yaml")
+            ),
+        );
+        let message = sandbox
+            .run(
+                &[
+                    "sweep",
+                    file.to_str().unwrap(),
+                    "--out",
+                    dir.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .clean_failure();
+        assert!(
+            message.contains(needle) && message.contains("bad.yaml"),
+            "{message}"
+        );
+        assert!(!dir.exists());
+    }
+}
+
+#[test]
+fn eval_scores_oracle_runs_with_paired_tests() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.train(&config("smoke.yaml"), "oracle", &[]);
+    let out = sandbox
+        .run(
+            &[
+                "eval",
+                run.to_str().unwrap(),
+                "--samples",
+                "200",
+                "--temperatures",
+                "0.8",
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let evaluation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(evaluation["task"], "synthetic-oracle");
+    let models = evaluation["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2, "the end of MLE and the final generator");
+    for model in models {
+        let metrics = &model["metrics"];
+        for key in ["nll_oracle", "nll_test", "nll_oracle_t0.8"] {
+            let value = metrics[key].as_f64().unwrap();
+            assert!(value > 5.0 && value < 12.0, "{key} = {value}");
+        }
+    }
+    // NLL-test of the final model is the training-time value (same
+    // held-out set, deterministic).
+    let rows = trajectory(&run);
+    let trained = rows.last().unwrap()["nll_test"].as_f64().unwrap();
+    let evaluated = models[1]["metrics"]["nll_test"].as_f64().unwrap();
+    assert!(
+        (trained - evaluated).abs() < 1e-9,
+        "{trained} vs {evaluated}"
+    );
+    assert_eq!(evaluation["comparisons"][0]["metric"], "nll_oracle");
+}
