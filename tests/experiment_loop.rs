@@ -104,6 +104,25 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         .clean_failure();
     assert!(refused.contains("holds another sweep"), "{refused}");
 
+    // The first group's runs are evaluated across temperatures; compare
+    // pools their sweeps.
+    for cell in ["000_rollouts-2_seed-1", "001_rollouts-2_seed-2"] {
+        let run = dir.join("runs").join(cell);
+        sandbox
+            .run(
+                &[
+                    "eval",
+                    run.to_str().unwrap(),
+                    "--samples",
+                    "64",
+                    "--temperatures",
+                    "0.8",
+                ],
+                &[],
+            )
+            .success();
+    }
+
     // compare: two groups of two seeds, labelled by the key that differs.
     let report = sandbox
         .run(&["compare", dir.to_str().unwrap(), "--json"], &[])
@@ -148,6 +167,17 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     assert!(groups[0]["adversarial_change"]["nll_oracle"]["p_value"]
         .as_f64()
         .is_some());
+    let points = comparison["quality_diversity"].as_array().unwrap();
+    assert_eq!(
+        points.len(),
+        2,
+        "mle and final of one group at one temperature: {points:?}"
+    );
+    for point in points {
+        assert_eq!(point["group"], "training.adversarial.rollouts=2");
+        assert_eq!(point["quality"]["n"], 2);
+        assert!((point["temperature"].as_f64().unwrap() - 0.8).abs() < 1e-6);
+    }
     for file in [
         "compare.md",
         "compare.html",

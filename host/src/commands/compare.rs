@@ -32,6 +32,23 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let figures = plot::write(&out, &comparison)?;
+    if let Some((quality, Some(_))) = &comparison.quality_diversity_metrics {
+        // Text tasks: the group means on eval's BLEU-against-Self-BLEU plot.
+        let order = quality.trim_start_matches("bleu").parse().unwrap_or(2);
+        let points: Vec<crate::eval::SweepPoint> = comparison
+            .quality_diversity
+            .iter()
+            .filter_map(|p| {
+                Some(crate::eval::SweepPoint {
+                    model: format!("{} / {}", p.group, p.model),
+                    temperature: p.temperature,
+                    bleu: p.quality.mean,
+                    self_bleu: p.diversity.as_ref()?.mean,
+                })
+            })
+            .collect();
+        crate::eval::quality_diversity::write(&out, &points, order)?;
+    }
     let svg = std::fs::read_to_string(&figures[0]).unwrap_or_default();
     let markdown = report::markdown(&comparison, "learning_curves.svg");
     write_atomic(&out.join("compare.md"), markdown.as_bytes())?;

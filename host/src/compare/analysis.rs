@@ -75,6 +75,11 @@ pub struct Comparison {
     pub commits: Vec<String>,
     pub groups: Vec<GroupSummary>,
     pub differences: Vec<GroupDifference>,
+    /// Quality against diversity across temperatures, from the runs'
+    /// newest `agon eval --temperatures` (empty without one).
+    pub quality_diversity: Vec<super::quality_diversity::QualityDiversityPoint>,
+    /// What quality and diversity are there (e.g. `bleu2`, `self_bleu2`).
+    pub quality_diversity_metrics: Option<(String, Option<String>)>,
 }
 
 /// The last row of `phase` with generator scores (or with anything for a
@@ -235,7 +240,10 @@ pub fn compare(groups: &[Group]) -> Comparison {
         .skip(1)
         .flat_map(|g| against_baseline(&groups[0], g))
         .collect();
+    let (quality_diversity, quality_diversity_metrics) = super::quality_diversity::collect(groups);
     Comparison {
+        quality_diversity,
+        quality_diversity_metrics,
         headline,
         higher_is_better,
         task: first.task.kind.name().to_string(),

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod plot;
+pub mod quality_diversity;
 pub mod report;
 pub mod stats;
 

@@ -27,13 +27,13 @@ struct Running {
     started: Instant,
 }
 
-fn spawn(dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result<Child> {
+fn spawn(agon: &Path, dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result<Child> {
     let log = log_file(dir, cell);
     std::fs::create_dir_all(dir.join("logs"))?;
     let out =
         std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let err = out.try_clone()?;
-    Command::new(std::env::current_exe().context("cannot find the agon executable")?)
+    Command::new(agon)
         .args(["sweep", "run-cell"])
         .arg(dir)
         .args(["--index", &cell.index.to_string()])
@@ -53,6 +53,10 @@ pub fn run(
     threads: Option<usize>,
 ) -> anyhow::Result<()> {
     let threads = threads_per_run(jobs, threads);
+    // Resolved once: if the executable is rebuilt during a long sweep,
+    // /proc/self/exe then names the deleted file, while this path holds the
+    // new build.
+    let agon = std::env::current_exe().context("cannot find the agon executable")?;
     let (done, mut queue): (Vec<&Cell>, Vec<&Cell>) =
         manifest.cells.iter().partition(|c| finished(dir, c));
     let total = manifest.cells.len();
@@ -71,7 +75,7 @@ pub fn run(
     loop {
         while running.len() < jobs && !interrupt.raised() {
             let Some(cell) = queue.pop() else { break };
-            let child = spawn(dir, cell, threads)?;
+            let child = spawn(&agon, dir, cell, threads)?;
             println!("[{completed}/{total}] started  {}", cell.name);
             running.push(Running {
                 cell: cell.clone(),

@@ -1,0 +1,127 @@
+//! Quality against diversity across temperatures, per group: the
+//! temperature sweeps of each run's newest `agon eval` (eval.json), pooled
+//! over seeds. Text tasks: BLEU-n against Self-BLEU-n; oracle tasks:
+//! NLL-oracle at each temperature.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use serde::Serialize;
+
+use super::{
+    stats::{estimate, Estimate},
+    Group,
+};
+
+/// One group's model (`mle` or `final`) at one temperature.
+#[derive(Clone, Debug, Serialize)]
+pub struct QualityDiversityPoint {
+    pub group: String,
+    /// `mle` (end of MLE pretraining) or `final`.
+    pub model: String,
+    pub temperature: f32,
+    /// Text: BLEU-n; oracle: NLL-oracle.
+    pub quality: Estimate,
+    /// Text: Self-BLEU-n; oracle: none (needs a tempered likelihood).
+    pub diversity: Option<Estimate>,
+}
+
+/// The newest eval.json of a run (`eval`, `eval-2`, …).
+fn newest_eval(run: &Path) -> Option<PathBuf> {
+    let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(run)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = match name.as_str() {
+                "eval" => 1,
+                other => other.strip_prefix("eval-")?.parse().ok()?,
+            };
+            let json = e.path().join("eval.json");
+            json.is_file().then_some((n, json))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p)
+}
+
+/// The quality–diversity points of every group whose runs have evaluation
+/// sweeps; `(quality name, diversity name)` says what they are.
+pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String, Option<String>)>) {
+    type Key = (usize, String, String); // group, model, temperature text
+    let mut pooled: BTreeMap<Key, (f32, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut names = None;
+    for (g, group) in groups.iter().enumerate() {
+        for run in &group.runs {
+            let Some(path) = newest_eval(&run.path) else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(eval) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            let model_of = |label: &str| label.rsplit('/').next().unwrap_or(label).to_string();
+            if let Some(order) = eval["sweep_order"].as_u64() {
+                names = Some((format!("bleu{order}"), Some(format!("self_bleu{order}"))));
+                for p in eval["sweep"].as_array().into_iter().flatten() {
+                    let (Some(t), Some(b), Some(s)) = (
+                        p["temperature"].as_f64(),
+                        p["bleu"].as_f64(),
+                        p["self_bleu"].as_f64(),
+                    ) else {
+                        continue;
+                    };
+                    let model = model_of(p["model"].as_str().unwrap_or_default());
+                    let entry = pooled.entry((g, model, format!("{t}"))).or_insert((
+                        t as f32,
+                        vec![],
+                        vec![],
+                    ));
+                    entry.1.push(b);
+                    entry.2.push(s);
+                }
+            } else if eval["task"] == "synthetic-oracle" {
+                for m in eval["models"].as_array().into_iter().flatten() {
+                    let model = model_of(m["label"].as_str().unwrap_or_default());
+                    for (key, value) in m["metrics"].as_object().into_iter().flatten() {
+                        let Some(t) = key
+                            .strip_prefix("nll_oracle_t")
+                            .and_then(|t| t.parse::<f32>().ok())
+                        else {
+                            continue;
+                        };
+                        let Some(v) = value.as_f64() else { continue };
+                        names = Some(("nll_oracle".to_string(), None));
+                        pooled
+                            .entry((g, model.clone(), format!("{t}")))
+                            .or_insert((t, vec![], vec![]))
+                            .1
+                            .push(v);
+                    }
+                }
+            }
+        }
+    }
+    let mut points: Vec<QualityDiversityPoint> = pooled
+        .into_iter()
+        .map(
+            |((g, model, _), (t, quality, diversity))| QualityDiversityPoint {
+                group: groups[g].label.clone(),
+                model,
+                temperature: t,
+                quality: estimate(&quality),
+                diversity: (!diversity.is_empty()).then(|| estimate(&diversity)),
+            },
+        )
+        .collect();
+    points.sort_by(|a, b| {
+        (a.group.as_str(), a.model.as_str())
+            .cmp(&(b.group.as_str(), b.model.as_str()))
+            .then(a.temperature.total_cmp(&b.temperature))
+    });
+    (points, names)
+}
