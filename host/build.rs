@@ -5,7 +5,13 @@
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
-    let output = Command::new("git").args(args).output().ok()?;
+    // No optional locks: `git status` would otherwise refresh and rewrite
+    // .git/index, which this script watches, and rebuild agon every time.
+    let output = Command::new("git")
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .output()
+        .ok()?;
     output
         .status
         .success()
@@ -28,11 +34,16 @@ fn main() {
     println!("cargo:rustc-env=AGON_GIT_COMMIT={commit}");
     // A new commit or a change staged moves HEAD, a ref or the index.
     if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        // Only files that exist: a missing one makes cargo rerun every time.
         for file in ["HEAD", "index", "packed-refs"] {
-            println!("cargo:rerun-if-changed={git_dir}/{file}");
+            if std::path::Path::new(&format!("{git_dir}/{file}")).exists() {
+                println!("cargo:rerun-if-changed={git_dir}/{file}");
+            }
         }
         if let Some(head_ref) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={git_dir}/{head_ref}");
+            if std::path::Path::new(&format!("{git_dir}/{head_ref}")).exists() {
+                println!("cargo:rerun-if-changed={git_dir}/{head_ref}");
+            }
         }
     }
     println!("cargo:rerun-if-changed=build.rs");

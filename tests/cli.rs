@@ -218,8 +218,9 @@ fn bad_component_config_names_the_section_and_key() {
         "generator:\n  plugin: agon/lstm-generator\n  config:\n    hidden_size: 3\n",
         &[],
         &[
-            "generator (agon/lstm-generator@0.1.0:lstm): construction failed",
-            "unknown field `hidden_size`",
+            "generator.config.hidden_size: unknown field `hidden_size`",
+            "did you mean `hidden_dim`?",
+            "generator (agon/lstm-generator@0.1.0:lstm) rejected it",
         ],
     );
 }

@@ -133,6 +133,15 @@ pub fn submit(
         .to_string();
     manifest.slurm_jobs.push(job.clone());
     manifest.write(&dir)?;
+    // Until its task starts, a resubmitted cell is pending, not the
+    // `stopped` its last attempt left.
+    for cell in manifest.cells.iter().filter(|c| todo.contains(&c.index)) {
+        super::status::record(
+            &dir,
+            cell,
+            super::status::Attempt::queued(&format!("{job}_{}", cell.index)),
+        )?;
+    }
     println!(
         "submitted job array {job} ({} of {} cells: {array}); follow it with `agon sweep status {}`",
         todo.len(),

@@ -17,7 +17,8 @@ use crate::{
 /// One attempt at a cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
-    /// `running`, or `exited` with `exit_code`.
+    /// `queued` (submitted to Slurm), `running`, or `exited` with
+    /// `exit_code`.
     pub state: String,
     #[serde(default)]
     pub exit_code: Option<i32>,
@@ -54,6 +55,14 @@ impl Attempt {
             pid: std::process::id(),
             time: now(),
             slurm_job: job.map(|j| format!("{j}_{}", task.unwrap_or_default())),
+        }
+    }
+
+    /// An attempt submitted as Slurm job `job`, not started yet.
+    pub fn queued(job: &str) -> Self {
+        Attempt {
+            slurm_job: Some(job.to_string()),
+            ..Attempt::new("queued", None)
         }
     }
 
@@ -144,6 +153,7 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
     } else {
         match &attempt {
             Some(a) if a.state == "running" && !a.vanished() => "running",
+            Some(a) if a.state == "queued" => "pending",
             Some(a) if a.exit_code == Some(130) => "interrupted",
             Some(a) if a.exit_code.is_some_and(|c| c != 0) => "failed",
             _ if found.is_some() => "stopped",

@@ -2,6 +2,7 @@
 
 pub mod conditional;
 pub mod oracle;
+pub mod preview;
 pub mod sampling;
 pub mod text;
 

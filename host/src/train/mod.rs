@@ -10,6 +10,7 @@ pub mod plot;
 pub mod progress;
 pub mod rollout;
 pub mod schedule;
+pub mod tensorboard;
 
 use std::{path::PathBuf, time::Instant};
 
@@ -60,6 +61,8 @@ pub struct Trainer {
     pub task: Task,
     pub position: Position,
     pub metrics: MetricsLog,
+    /// The run's TensorBoard event file.
+    tensorboard: tensorboard::Board,
     started: Instant,
     elapsed_before: f64,
     latest: Latest,
@@ -138,6 +141,11 @@ impl Trainer {
             task,
         } = components;
         let metrics = MetricsLog::open(&run_dir, metrics_rows)?;
+        let tensorboard = tensorboard::Board::open(
+            &run_dir,
+            &metrics.rows,
+            tensorboard::generator_learning_rate(&config),
+        );
         let elapsed_before = checkpoint_elapsed.unwrap_or_else(|| {
             metrics
                 .rows
@@ -154,6 +162,7 @@ impl Trainer {
             task,
             position,
             metrics,
+            tensorboard,
             started: Instant::now(),
             elapsed_before,
             latest,
@@ -263,11 +272,18 @@ impl Trainer {
         progress::log(
             bar,
             &format!(
-                "{:<12} epoch {:>4}  {headline} {headline_value:.4}  NLL-test {nll_test:.4}{}",
+                "{:<12} epoch {:>4}  {headline} {headline_value:.4}  NLL-test {nll_test:.4}{}{}{}",
                 row.phase,
                 epoch,
                 row.g_loss
                     .map(|l| format!("  g-loss {l:.4}"))
+                    .unwrap_or_default(),
+                row.d_accuracy
+                    .filter(|_| phase == Phase::Adversarial)
+                    .map(|a| format!("  D acc {a:.3}"))
+                    .unwrap_or_default(),
+                row.mean_reward
+                    .map(|r| format!("  reward {r:.3}"))
                     .unwrap_or_default()
             ),
         );
@@ -282,6 +298,12 @@ impl Trainer {
             });
             checkpoint::save_snapshot_with(&self.run_dir, "best", &self.generator, Some(&info))?;
         }
+        self.tensorboard.record(&row);
+        let preview_seed = self.seed(&format!("tensorboard/{}/{epoch}", phase.name()));
+        self.tensorboard.samples(global_epoch, || {
+            self.task
+                .preview(&mut self.generator, tensorboard::SAMPLES, preview_seed)
+        });
         self.metrics.push(row)?;
         plot::write_learning_curve(&self.run_dir, &self.metrics.rows, &self.task.plot())
     }
@@ -328,6 +350,7 @@ impl Trainer {
                 self.discriminator_summary()
             ),
         );
+        self.tensorboard.record(&row);
         self.metrics.push(row)
     }
 

@@ -1,6 +1,10 @@
 //! The learning curve: the task's metrics (oracle: NLL-oracle and NLL-test;
 //! text: BLEU and Self-BLEU) against generator epochs, with the start of
-//! adversarial training marked. SVG and PNG.
+//! adversarial training marked; below it, when the run has adversarial
+//! rows, a panel of D's accuracy and the mean reward over those epochs.
+//! SVG and PNG.
+
+mod adversarial;
 
 use std::path::Path;
 
@@ -30,13 +34,14 @@ pub fn write_learning_curve(
         return Ok(());
     }
     register_font();
+    let size = (900, 540 + adversarial::panel_height(rows));
     draw(
-        SVGBackend::new(&dir.join("learning_curve.svg"), (900, 540)).into_drawing_area(),
+        SVGBackend::new(&dir.join("learning_curve.svg"), size).into_drawing_area(),
         rows,
         spec,
     )?;
     draw(
-        BitMapBackend::new(&dir.join("learning_curve.png"), (900, 540)).into_drawing_area(),
+        BitMapBackend::new(&dir.join("learning_curve.png"), size).into_drawing_area(),
         rows,
         spec,
     )?;
@@ -53,6 +58,7 @@ where
 {
     let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw the learning curve: {e}");
     root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let (top, panel) = root.split_vertically(540);
     let x_max = rows
         .iter()
         .map(|r| r.global_epoch)
@@ -77,7 +83,7 @@ where
     };
     let pad = ((y_max - y_min) * 0.08).max(0.05);
     let (y_min, y_max) = (y_min - pad, y_max + pad);
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(&top)
         .caption(&spec.title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
@@ -127,6 +133,7 @@ where
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
     }
     draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|e| fail(&e))?;
+    adversarial::draw_panel(&panel, rows, x_max)?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
 }
