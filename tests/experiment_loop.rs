@@ -2,7 +2,7 @@
 //! re-running it (finished cells skipped, stopped ones resumed), its
 //! status, `agon compare` of it, and `agon eval` of oracle runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use agon_integration_tests::{config, trajectory, Sandbox};
 
@@ -15,13 +15,6 @@ fn sweep_file(sandbox: &Sandbox, executor: &str) -> PathBuf {
             config("smoke.yaml")
         ),
     )
-}
-
-fn status(sandbox: &Sandbox, dir: &Path) -> Vec<serde_json::Value> {
-    let out = sandbox
-        .run(&["sweep", "status", dir.to_str().unwrap(), "--json"], &[])
-        .success();
-    serde_json::from_str(&out).unwrap()
 }
 
 #[test]
@@ -41,7 +34,7 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         )
         .success();
     assert!(out.contains("4 cells finished"), "{out}");
-    let cells = status(&sandbox, &dir);
+    let cells = sandbox.sweep_status(&dir);
     assert_eq!(cells.len(), 4);
     assert!(cells.iter().all(|c| c["state"] == "finished"), "{cells:?}");
 
@@ -63,7 +56,8 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     std::fs::remove_dir_all(dir.join("runs/000_rollouts-2_seed-1/checkpoints/latest")).unwrap();
     let reference = trajectory(&dir.join("runs/001_rollouts-2_seed-2"));
     std::fs::remove_dir_all(dir.join("runs/001_rollouts-2_seed-2")).unwrap();
-    let states: Vec<String> = status(&sandbox, &dir)
+    let states: Vec<String> = sandbox
+        .sweep_status(&dir)
         .iter()
         .map(|c| c["state"].as_str().unwrap().to_string())
         .collect();

@@ -7,16 +7,7 @@
 //! runs this file with `--ignored`. Without `SLURM_CONF` the test fails; it
 //! never passes without having run.
 
-use std::path::Path;
-
 use agon_integration_tests::{config, trajectory, Sandbox};
-
-fn statuses(sandbox: &Sandbox, dir: &Path) -> Vec<serde_json::Value> {
-    let out = sandbox
-        .run(&["sweep", "status", dir.to_str().unwrap(), "--json"], &[])
-        .success();
-    serde_json::from_str(&out).unwrap()
-}
 
 #[test]
 #[ignore = "needs a Slurm cluster: .ci/run starts one (scripts/slurm-cluster.sh) and runs this with --ignored"]
@@ -58,7 +49,7 @@ fn a_slurm_sweep_runs_every_cell_and_resumes_killed_tasks() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["slurm_jobs"].as_array().unwrap().len(), 1);
     assert!(dir.join("slurm/job.sh").is_file());
-    for cell in statuses(&sandbox, &dir) {
+    for cell in sandbox.sweep_status(&dir) {
         assert_eq!(cell["state"], "stopped", "{cell}");
         assert!(
             cell["progress"].as_str().unwrap().starts_with("mle "),
@@ -69,7 +60,7 @@ fn a_slurm_sweep_runs_every_cell_and_resumes_killed_tasks() {
     // Submitted again: each task resumes its cell from the checkpoint.
     let out = submit(None).success();
     assert!(out.contains("submitted job array"), "{out}");
-    for cell in statuses(&sandbox, &dir) {
+    for cell in sandbox.sweep_status(&dir) {
         assert_eq!(cell["state"], "finished", "{cell}");
     }
     let log: String = std::fs::read_dir(dir.join("logs"))

@@ -160,6 +160,26 @@ pub fn build_generator(
     Ok((generator, resolved))
 }
 
+/// Resolves the oracle of a synthetic-oracle `config` and builds it.
+pub fn build_oracle(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    shared: &SharedContext,
+) -> anyhow::Result<(Generator, ResolvedComponent)> {
+    let spec = config.task.oracle.as_ref().ok_or_else(|| {
+        anyhow!("task.oracle is missing: the synthetic-oracle task needs an oracle generator")
+    })?;
+    let resolved = components::resolve(
+        registry,
+        spec,
+        ComponentKind::Generator,
+        "task.oracle",
+        &config.device,
+    )?;
+    let oracle = Generator::new(&resolved, spec, "task.oracle", shared, 4)?;
+    Ok((oracle, resolved))
+}
+
 /// Resolves the discriminator of `config` (if it has one) and builds it.
 pub fn build_discriminator(
     registry: &mut Registry,
@@ -398,20 +418,8 @@ pub fn build(
     }
     let task = match prepared {
         Prepared::Oracle { shape, train } => {
-            let spec = task.oracle.as_ref().ok_or_else(|| {
-                anyhow!(
-                    "task.oracle is missing: the synthetic-oracle task needs an oracle generator"
-                )
-            })?;
-            let resolved = components::resolve(
-                &mut registry,
-                spec,
-                ComponentKind::Generator,
-                "task.oracle",
-                &config.device,
-            )?;
+            let (oracle, resolved) = build_oracle(&mut registry, config, &shared)?;
             record("task.oracle", &resolved);
-            let oracle = Generator::new(&resolved, spec, "task.oracle", &shared, 4)?;
             merged_configs.push(("task.oracle".to_string(), oracle.config_yaml.clone()));
             Task::Oracle(OracleTask::new(
                 oracle,

@@ -4,19 +4,25 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail};
 
-/// Reads a data file named in a config. Relative paths resolve against the
-/// current directory (docs/configuration.md), and a failure says so.
-pub fn read_data_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+/// Reads a file the user named (`what`: "data file", "hypothesis file"…).
+/// Relative paths resolve against the current directory
+/// (docs/configuration.md), and a failure says so.
+pub fn read_named_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         let relative = match (path.is_relative(), std::env::current_dir()) {
             (true, Ok(dir)) => format!(
-                " (relative paths in a config resolve against the current directory, {}: run agon from the directory the paths are written for, or make them absolute)",
+                " (relative paths resolve against the current directory, {}: run agon from the directory the paths are written for, or make them absolute)",
                 dir.display()
             ),
             _ => String::new(),
         };
-        anyhow!("cannot read data file {}: {e}{relative}", path.display())
+        anyhow!("cannot read {what} {}: {e}{relative}", path.display())
     })
+}
+
+/// Reads a data file named in a config.
+pub fn read_data_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    read_named_file(path, "data file")
 }
 
 /// Reads one sequence per line, ids separated by whitespace, checking each
@@ -30,6 +36,11 @@ pub fn read_token_ids(path: &Path, vocab_size: u32, max_len: u32) -> anyhow::Res
 /// A data file's bytes as text; the error names the first line that is not
 /// UTF-8.
 pub fn utf8_text<'a>(bytes: &'a [u8], path: &Path) -> anyhow::Result<&'a str> {
+    utf8_text_of(bytes, path, "data file")
+}
+
+/// [`utf8_text`] of a file described as `what` in the error.
+pub fn utf8_text_of<'a>(bytes: &'a [u8], path: &Path, what: &str) -> anyhow::Result<&'a str> {
     std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -37,7 +48,7 @@ pub fn utf8_text<'a>(bytes: &'a [u8], path: &Path) -> anyhow::Result<&'a str> {
             .count()
             + 1;
         anyhow!(
-            "data file {}:{line}: not UTF-8 text; save the file as UTF-8",
+            "{what} {}:{line}: not UTF-8 text; save the file as UTF-8",
             path.display()
         )
     })

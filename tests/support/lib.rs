@@ -160,6 +160,22 @@ impl Sandbox {
         out
     }
 
+    /// `agon sweep status DIR --json`: each cell's state and progress.
+    pub fn sweep_status(&self, dir: &Path) -> Vec<serde_json::Value> {
+        let out = self
+            .run(
+                &[
+                    "sweep",
+                    "status",
+                    dir.to_str().expect("UTF-8 path"),
+                    "--json",
+                ],
+                &[],
+            )
+            .success();
+        serde_json::from_str(&out).expect("sweep status JSON")
+    }
+
     /// Writes `text` to `name` in the sandbox; returns the path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path().join(name);

@@ -26,7 +26,7 @@ use std::{
 };
 
 use agon_sdk::metrics::{distinct_n, BleuReferences, CorpusBleu, RougeMetric, SacreBleuSettings};
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use serde_json::{json, Value};
 
 use crate::{
@@ -165,27 +165,9 @@ struct TextFile {
 /// Empty reference lines are refused (BLEU would count a zero-length
 /// reference); an empty hypothesis is a system's empty output and is scored.
 fn read_text_file(path: &Path, role: &str) -> anyhow::Result<TextFile> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        let relative = match (path.is_relative(), std::env::current_dir()) {
-            (true, Ok(dir)) => format!(
-                " (relative paths resolve against the current directory, {})",
-                dir.display()
-            ),
-            _ => String::new(),
-        };
-        anyhow!("cannot read {role} file {}: {e}{relative}", path.display())
-    })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        anyhow!(
-            "{role} file {}:{line}: not UTF-8 text; save the file as UTF-8",
-            path.display()
-        )
-    })?;
+    let what = format!("{role} file");
+    let bytes = crate::data::read_named_file(path, &what)?;
+    let text = crate::data::utf8_text_of(&bytes, path, &what)?;
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     if lines.is_empty() {
         bail!(

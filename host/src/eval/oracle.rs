@@ -7,37 +7,26 @@
 use std::collections::BTreeMap;
 
 use agon_registry::Registry;
-use agon_sdk::{seeds::derive_seed, ComponentKind};
-use anyhow::{anyhow, bail};
+use agon_sdk::seeds::derive_seed;
+use anyhow::bail;
 
 use super::{
     significance::paired_bootstrap, Comparison, EvalSettings, Evaluation, Model, ModelScores,
 };
 use crate::{
-    assemble::{load_run_generator, run_shape, shared_context, ORACLE_HELDOUT, ORACLE_SAMPLES},
-    components::{self, Generator},
+    assemble::{
+        build_oracle, load_run_generator, run_shape, shared_context, ORACLE_HELDOUT, ORACLE_SAMPLES,
+    },
+    components::Generator,
     config::ExperimentConfig,
     task::sampling::{nll_per_sequence, per_token_nll, sample_many},
 };
 
 /// The oracle of `config`'s run, as its training built it.
 fn oracle_of(config: &ExperimentConfig, run: &std::path::Path) -> anyhow::Result<Generator> {
-    let spec = config
-        .task
-        .oracle
-        .as_ref()
-        .ok_or_else(|| anyhow!("{}: the run's config has no task.oracle", run.display()))?;
     let shape = run_shape(config, None)?;
     let shared = shared_context(config, &shape, run);
-    let mut registry = Registry::from_environment();
-    let resolved = components::resolve(
-        &mut registry,
-        spec,
-        ComponentKind::Generator,
-        "task.oracle",
-        &config.device,
-    )?;
-    Generator::new(&resolved, spec, "task.oracle", &shared, 4)
+    Ok(build_oracle(&mut Registry::from_environment(), config, &shared)?.0)
 }
 
 fn mean(values: &[f64]) -> f64 {

@@ -118,11 +118,7 @@ where
                 .map_err(|e| fail(&e))?;
         }
     }
-    if let Some(boundary) = rows
-        .iter()
-        .find(|r| r.phase == "adversarial")
-        .map(|r| (r.global_epoch - r.epoch) as f64)
-    {
+    if let Some(boundary) = adversarial_start(rows) {
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(boundary, y_min), (boundary, y_max)],
@@ -136,6 +132,14 @@ where
     adversarial::draw_panel(&panel, rows, x_max)?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+/// Generator epochs before the first adversarial epoch (where the plots
+/// mark the start of adversarial training), if the run has one.
+pub(crate) fn adversarial_start(rows: &[MetricsRow]) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.phase == "adversarial")
+        .map(|r| r.global_epoch.saturating_sub(r.epoch) as f64)
 }
 
 /// The legend box of agon's plots, at `position`.

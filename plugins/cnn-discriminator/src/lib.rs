@@ -40,24 +40,7 @@ const CONFIG_DOCS: &[(&str, &str)] = &[
         "l2_lambda",
         "L2 penalty on the output layer: this / 2 times the sum of the squares of its weights and bias is added to the loss; 0 turns it off (SeqGAN: 0.2).",
     ),
-    ("optimizer", "Adam, the optimiser of every training step."),
     ("optimizer.lr", "Learning rate of Adam (SeqGAN: 0.0001)."),
-    (
-        "optimizer.beta1",
-        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "optimizer.beta2",
-        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "optimizer.eps",
-        "Small constant added to the denominator of every Adam update so it never divides by zero.",
-    ),
-    (
-        "optimizer.weight_decay",
-        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
-    ),
     (
         "grad_clip",
         "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off (SeqGAN does not clip).",
@@ -78,7 +61,7 @@ impl PluginLibrary for CnnDiscriminatorLibrary {
             "cnn-highway",
             "SeqGAN discriminator: multi-width CNN + max-over-time pooling + highway + dropout",
             &CnnDiscriminatorConfig::default(),
-            CONFIG_DOCS,
+            &[CONFIG_DOCS, agon_sdk::toolkit::ADAM_CONFIG_DOCS].concat(),
         )]
     }
 

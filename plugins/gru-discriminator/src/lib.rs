@@ -29,24 +29,7 @@ const CONFIG_DOCS: &[(&str, &str)] = &[
         "dropout_keep",
         "Probability of keeping each entry of that final state while training, above 0 and at most 1; 1 turns dropout off.",
     ),
-    ("optimizer", "Adam, the optimiser of every training step."),
     ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
-    (
-        "optimizer.beta1",
-        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "optimizer.beta2",
-        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "optimizer.eps",
-        "Small constant added to the denominator of every Adam update so it never divides by zero.",
-    ),
-    (
-        "optimizer.weight_decay",
-        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
-    ),
     (
         "grad_clip",
         "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off.",
@@ -67,7 +50,7 @@ impl PluginLibrary for GruDiscriminatorLibrary {
             "gru",
             "Recurrent discriminator: embedding + GRU over the real tokens + logistic output",
             &GruDiscriminatorConfig::default(),
-            CONFIG_DOCS,
+            &[CONFIG_DOCS, agon_sdk::toolkit::ADAM_CONFIG_DOCS].concat(),
         )]
     }
 

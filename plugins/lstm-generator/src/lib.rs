@@ -33,27 +33,7 @@ const CONFIG_DOCS: &[(&str, &str)] = &[
         "init_std",
         "Standard deviation of the zero-mean normal distribution every initial weight is drawn from (SeqGAN: 0.1).",
     ),
-    (
-        "optimizer",
-        "Adam, the optimiser of both MLE and policy-gradient steps.",
-    ),
     ("optimizer.lr", "Learning rate of Adam (SeqGAN: 0.01)."),
-    (
-        "optimizer.beta1",
-        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "optimizer.beta2",
-        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "optimizer.eps",
-        "Small constant added to the denominator of every Adam update so it never divides by zero.",
-    ),
-    (
-        "optimizer.weight_decay",
-        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
-    ),
     (
         "grad_clip",
         "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off (SeqGAN: 5).",
@@ -82,7 +62,7 @@ impl PluginLibrary for LstmGeneratorLibrary {
             "lstm",
             "SeqGAN generator: embedding + LSTM + softmax; loads the SeqGAN oracle's weights",
             &LstmGeneratorConfig::default(),
-            CONFIG_DOCS,
+            &[CONFIG_DOCS, agon_sdk::toolkit::ADAM_CONFIG_DOCS].concat(),
         )]
     }
 

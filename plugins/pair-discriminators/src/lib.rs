@@ -138,24 +138,7 @@ const PAIR_RNN_DOCS: &[(&str, &str)] = &[
 
 /// One line per training key every component's config has.
 const TRAINING_DOCS: &[(&str, &str)] = &[
-    ("optimizer", "Adam, the optimiser of every training step."),
     ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
-    (
-        "optimizer.beta1",
-        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "optimizer.beta2",
-        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "optimizer.eps",
-        "Small constant added to the denominator of every Adam update so it never divides by zero.",
-    ),
-    (
-        "optimizer.weight_decay",
-        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
-    ),
     (
         "grad_clip",
         "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off.",
@@ -177,21 +160,36 @@ impl PluginLibrary for PairDiscriminatorsLibrary {
                 "pair-cnn",
                 "Adversarial-NMT's CNN over the (source position, target position) image",
                 &PairCnnConfig::default(),
-                &[PAIR_CNN_DOCS, TRAINING_DOCS].concat(),
+                &[
+                    PAIR_CNN_DOCS,
+                    TRAINING_DOCS,
+                    agon_sdk::toolkit::ADAM_CONFIG_DOCS,
+                ]
+                .concat(),
             ),
             ComponentInfo::documented(
                 ComponentKind::Discriminator,
                 "hierarchical-rnn",
                 "Adversarial dialogue's hierarchical GRU: utterance GRU, then turn GRU",
                 &HierarchicalRnnConfig::default(),
-                &[HIERARCHICAL_RNN_DOCS, TRAINING_DOCS].concat(),
+                &[
+                    HIERARCHICAL_RNN_DOCS,
+                    TRAINING_DOCS,
+                    agon_sdk::toolkit::ADAM_CONFIG_DOCS,
+                ]
+                .concat(),
             ),
             ComponentInfo::documented(
                 ComponentKind::Discriminator,
                 "pair-rnn",
                 "Document GRU + summary GRU, [d; s; d*s; |d-s|] -> tanh layer -> logit",
                 &PairRnnConfig::default(),
-                &[PAIR_RNN_DOCS, TRAINING_DOCS].concat(),
+                &[
+                    PAIR_RNN_DOCS,
+                    TRAINING_DOCS,
+                    agon_sdk::toolkit::ADAM_CONFIG_DOCS,
+                ]
+                .concat(),
             ),
         ]
     }

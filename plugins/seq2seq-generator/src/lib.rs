@@ -128,27 +128,7 @@ const CONFIG_DOCS: &[(&str, &str)] = &[
         "init_scale",
         "Initial weights are drawn uniformly between -init_scale and init_scale, a positive number; biases start at 0.",
     ),
-    (
-        "optimizer",
-        "Adam, the optimiser of both MLE and policy-gradient steps.",
-    ),
     ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
-    (
-        "optimizer.beta1",
-        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "optimizer.beta2",
-        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "optimizer.eps",
-        "Small constant added to the denominator of every Adam update so it never divides by zero.",
-    ),
-    (
-        "optimizer.weight_decay",
-        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
-    ),
     (
         "grad_clip",
         "Largest norm of all gradients together, at least 0; a larger gradient is scaled down to it; 0 turns clipping off.",
@@ -169,7 +149,7 @@ impl PluginLibrary for Seq2SeqGeneratorLibrary {
             "seq2seq",
             "attention encoder-decoder (RNNsearch: bidirectional GRU encoder, additive attention, GRU decoder with deep output) for conditional tasks",
             &Seq2SeqConfig::default(),
-            CONFIG_DOCS,
+            &[CONFIG_DOCS, agon_sdk::toolkit::ADAM_CONFIG_DOCS].concat(),
         )]
     }
 

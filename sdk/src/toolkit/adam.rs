@@ -14,6 +14,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{PluginError, PluginResult};
 
+/// The docs of an `optimizer:` [`AdamConfig`] block's keys for
+/// `ComponentInfo::documented`, but for `optimizer.lr`, whose default each
+/// component states itself: `&[MY_DOCS, ADAM_CONFIG_DOCS].concat()`.
+pub const ADAM_CONFIG_DOCS: &[(&str, &str)] = &[
+    ("optimizer", "Adam, the optimiser of every training step."),
+    (
+        "optimizer.beta1",
+        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "optimizer.beta2",
+        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "optimizer.eps",
+        "Small constant added to the denominator of every Adam update so it never divides by zero.",
+    ),
+    (
+        "optimizer.weight_decay",
+        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
+    ),
+];
+
 /// Adam hyper-parameters (the defaults are Kingma & Ba's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -42,7 +42,7 @@ pub mod target_log_probs;
 pub mod tensors;
 pub mod trainable;
 
-pub use adam::{Adam, AdamConfig};
+pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS};
 pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
 pub use clip::clip_grad_norm;
 pub use device::device_for;

@@ -82,11 +82,7 @@ where
             .map_err(|e| fail(&e))?;
     }
     // The start of adversarial training, as in the panel above.
-    if let Some(boundary) = rows
-        .iter()
-        .find(|r| r.phase == "adversarial")
-        .map(|r| r.global_epoch.saturating_sub(r.epoch) as f64)
-    {
+    if let Some(boundary) = super::adversarial_start(rows) {
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(boundary, lo - pad), (boundary, hi + pad)],
