@@ -46,5 +46,16 @@ fn main() {
             }
         }
     }
+    // An edit to the sources makes the tree dirty without touching git's
+    // files: watch them too (cargo compares their modification times).
+    for tree in [
+        "src",
+        "../sdk/src",
+        "../registry/src",
+        "../plugins",
+        "../Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={tree}");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

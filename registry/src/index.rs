@@ -104,6 +104,12 @@ pub struct Index {
     path: PathBuf,
     entries: BTreeMap<PathBuf, IndexEntry>,
     refused: BTreeMap<PathBuf, RefusalRecord>,
+    /// This process's edits since the file was read (`None`: removed):
+    /// what [`Index::save`] applies over the file as it is then, so that
+    /// processes sharing an index (a sweep's cells) do not undo each
+    /// other's entries.
+    edited: BTreeMap<PathBuf, Option<IndexEntry>>,
+    edited_refusals: BTreeMap<PathBuf, Option<RefusalRecord>>,
     /// Problems found while reading the file (damaged entries, bad JSON).
     pub warnings: Vec<String>,
 }
@@ -214,11 +220,13 @@ impl Index {
 
     /// Adds or replaces an entry.
     pub fn insert(&mut self, entry: IndexEntry) {
+        self.edited.insert(entry.path.clone(), Some(entry.clone()));
         self.entries.insert(entry.path.clone(), entry);
     }
 
     /// Removes an entry.
     pub fn remove(&mut self, path: &Path) -> Option<IndexEntry> {
+        self.edited.insert(path.to_path_buf(), None);
         self.entries.remove(path)
     }
 
@@ -234,11 +242,14 @@ impl Index {
 
     /// Records (or replaces) a refusal.
     pub fn record_refusal(&mut self, record: RefusalRecord) {
+        self.edited_refusals
+            .insert(record.path.clone(), Some(record.clone()));
         self.refused.insert(record.path.clone(), record);
     }
 
     /// Forgets the refusal of a path.
     pub fn forget_refusal(&mut self, path: &Path) -> Option<RefusalRecord> {
+        self.edited_refusals.insert(path.to_path_buf(), None);
         self.refused.remove(path)
     }
 
@@ -248,11 +259,34 @@ impl Index {
     }
 
     /// Writes the index atomically.
-    pub fn save(&self) -> Result<(), RegistryError> {
+    pub fn save(&mut self) -> Result<(), RegistryError> {
         let fail = |reason: String| RegistryError::IndexWrite {
             path: self.path.clone(),
             reason,
         };
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+        }
+        // One writer at a time; each applies its own edits to the file as
+        // the others left it.
+        let _lock = IndexLock::take(&self.path).map_err(|e| fail(e.to_string()))?;
+        let on_disk = Index::load(&self.path);
+        let mut entries = on_disk.entries;
+        for (path, edit) in std::mem::take(&mut self.edited) {
+            match edit {
+                Some(entry) => entries.insert(path, entry),
+                None => entries.remove(&path),
+            };
+        }
+        let mut refused = on_disk.refused;
+        for (path, edit) in std::mem::take(&mut self.edited_refusals) {
+            match edit {
+                Some(record) => refused.insert(path, record),
+                None => refused.remove(&path),
+            };
+        }
+        self.entries = entries;
+        self.refused = refused;
         let mut document = serde_json::json!({
             "format": FORMAT,
             "libraries": self.entries.values().collect::<Vec<_>>(),
@@ -261,9 +295,6 @@ impl Index {
             document["refused"] = serde_json::json!(self.refused.values().collect::<Vec<_>>());
         }
         let text = serde_json::to_string_pretty(&document).map_err(|e| fail(e.to_string()))?;
-        if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
-        }
         let temporary = self
             .path
             .with_extension(format!("json.tmp-{}", std::process::id()));
@@ -280,9 +311,53 @@ impl Index {
     }
 }
 
+/// An exclusive `flock` on `<index>.lock`, released when dropped.
+struct IndexLock {
+    _file: std::fs::File,
+}
+
+impl IndexLock {
+    fn take(index: &Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(index.with_extension("json.lock"))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid open descriptor; the lock goes with it.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(IndexLock { _file: file })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_writers_keep_each_others_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plugins-index.json");
+        let mut a = Index::load(&path);
+        let mut b = Index::load(&path);
+        a.insert(entry("/p/liba.so"));
+        b.insert(entry("/p/libb.so"));
+        a.save().unwrap();
+        b.save().unwrap();
+        let both = Index::load(&path);
+        assert!(both.get(Path::new("/p/liba.so")).is_some());
+        assert!(both.get(Path::new("/p/libb.so")).is_some());
+        // A removal is an edit too, and wins over the file's copy.
+        let mut c = Index::load(&path);
+        c.remove(Path::new("/p/liba.so"));
+        c.save().unwrap();
+        assert!(Index::load(&path).get(Path::new("/p/liba.so")).is_none());
+    }
 
     fn entry(path: &str) -> IndexEntry {
         IndexEntry {

@@ -24,15 +24,31 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         }
         Some(SweepCommand::RunCell { dir, index }) => sweep::run_cell(&dir, index),
         None => {
-            let file = args.file.expect("clap requires FILE without a subcommand");
+            let Some(file) = args.file else {
+                bail!("give a sweep file (`agon sweep SWEEP.yaml`) or a subcommand (`agon sweep status DIR`)");
+            };
             let spec = SweepSpec::load(&file)?;
             let (dir, mut manifest) = sweep::prepare(&file, &spec, args.out.as_deref())?;
+            let new_sweep = manifest.slurm_jobs.is_empty()
+                && manifest
+                    .cells
+                    .iter()
+                    .all(|c| !sweep::run_dir(&dir, c).exists());
             match spec.executor.clone() {
                 Executor::Local { jobs, threads } => {
                     sweep::local::run(&dir, &manifest, jobs, threads)
                 }
                 Executor::Slurm(settings) => {
-                    let submitted = sweep::slurm::submit(&dir, &mut manifest, &settings)?;
+                    let submitted = match sweep::slurm::submit(&dir, &mut manifest, &settings) {
+                        Ok(submitted) => submitted,
+                        Err(e) => {
+                            if new_sweep {
+                                // Nothing ran: leave no sweep directory.
+                                let _ = std::fs::remove_dir_all(&dir);
+                            }
+                            return Err(e);
+                        }
+                    };
                     if args.wait && submitted.is_some() {
                         wait_for_cells(&dir, &manifest)?;
                     }

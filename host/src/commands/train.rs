@@ -147,7 +147,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
         }
     }
     let config_path = run_path.join("config.yaml");
-    let config = crate::config::load_experiment(&config_path, overrides)?;
+    let mut config = crate::config::load_experiment(&config_path, overrides)?;
     let old = Lengths::of(&saved_config.training);
     let new = Lengths::of(&config.training);
     let position = schedule::extend(state.position, old, new)
@@ -168,6 +168,23 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
     let saved = saved_vocabulary(&config, run_path)?;
     let mut built = build(&config, run_path, saved.as_ref())?;
     warn_if_plugins_changed(run_path, &built.plugins);
+    if config.task.kind == crate::config::TaskKind::Conditional && saved_config.written_by.is_none()
+    {
+        // Written before agon put every score on one 0–1 scale: its BLEU
+        // rows are sacreBLEU's 0–100.
+        let rows = crate::train::metrics::rescale(run_path, "bleu", 0.01)?;
+        // Once: the run's config now says which agon it is on the scale of.
+        let mut marked = saved_config.clone();
+        marked.written_by = Some(crate::config::WrittenBy::this_build());
+        run_dir::write_atomic(&config_path, yaml::to_string(&marked)?.as_bytes())?;
+        config.written_by = marked.written_by;
+        if rows > 0 {
+            crate::notes::note(&format!(
+                "{}: its {rows} BLEU values were on sacreBLEU's 0–100 scale and are now on agon's 0–1 scale (divided by 100)",
+                run_path.display()
+            ));
+        }
+    }
     checkpoint::restore(
         &checkpoint_dir,
         &mut built.components.generator,

@@ -47,6 +47,13 @@ fn newest_eval(run: &Path) -> Option<PathBuf> {
     found.pop().map(|(_, p)| p)
 }
 
+/// A run's name in `agon eval`'s model labels: its directory's name.
+fn run_label(run: &Path) -> String {
+    run.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The quality–diversity points of every group whose runs have evaluation
 /// sweeps; `(quality name, diversity name)` says what they are.
 pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String, Option<String>)>) {
@@ -65,6 +72,12 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
                 continue;
             };
             let model_of = |label: &str| label.rsplit('/').next().unwrap_or(label).to_string();
+            // `agon eval A B` writes A's eval.json with B's models too: keep
+            // this run's (labelled `<run name>/…` or `<run path>/…`).
+            let own = |label: &str| {
+                let owner = label.rsplit_once('/').map_or("", |(owner, _)| owner);
+                owner == run_label(&run.path) || owner == run.path.display().to_string()
+            };
             if let Some(order) = eval["sweep_order"].as_u64() {
                 names = Some((format!("bleu{order}"), Some(format!("self_bleu{order}"))));
                 for p in eval["sweep"].as_array().into_iter().flatten() {
@@ -75,7 +88,11 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
                     ) else {
                         continue;
                     };
-                    let model = model_of(p["model"].as_str().unwrap_or_default());
+                    let label = p["model"].as_str().unwrap_or_default();
+                    if !own(label) {
+                        continue;
+                    }
+                    let model = model_of(label);
                     let entry = pooled.entry((g, model, format!("{t}"))).or_insert((
                         t as f32,
                         vec![],
@@ -86,7 +103,11 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
                 }
             } else if eval["task"] == "synthetic-oracle" {
                 for m in eval["models"].as_array().into_iter().flatten() {
-                    let model = model_of(m["label"].as_str().unwrap_or_default());
+                    let label = m["label"].as_str().unwrap_or_default();
+                    if !own(label) {
+                        continue;
+                    }
+                    let model = model_of(label);
                     for (key, value) in m["metrics"].as_object().into_iter().flatten() {
                         let Some(t) = key
                             .strip_prefix("nll_oracle_t")

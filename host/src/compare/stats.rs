@@ -199,19 +199,26 @@ pub fn welch(x: &[f64], y: &[f64]) -> Option<Difference> {
     }
     let (vx, vy) = (variance(x) / x.len() as f64, variance(y) / y.len() as f64);
     let se = (vx + vy).sqrt();
+    let d = mean(x) - mean(y);
+    if se == 0.0 {
+        // No spread on either side: the means differ or they do not.
+        return Some(Difference {
+            difference: d,
+            low: d,
+            high: d,
+            p_value: if d == 0.0 { 1.0 } else { 0.0 },
+            df: (x.len() + y.len() - 2) as f64,
+            test: "Welch t".into(),
+        });
+    }
     let df =
         (vx + vy).powi(2) / (vx * vx / (x.len() as f64 - 1.0) + vy * vy / (y.len() as f64 - 1.0));
-    let d = mean(x) - mean(y);
     let half = t_quantile(0.975, df) * se;
     Some(Difference {
         difference: d,
         low: d - half,
         high: d + half,
-        p_value: if se > 0.0 {
-            two_sided_p(d / se, df)
-        } else {
-            1.0
-        },
+        p_value: two_sided_p(d / se, df),
         df,
         test: "Welch t".into(),
     })
@@ -287,6 +294,9 @@ mod tests {
         close(d.p_value, &one["p"], "p");
         close(d.low, &one["low"], "low");
         close(d.high, &one["high"], "high");
+        // No spread: equal means are no difference, unequal ones certain.
+        assert_eq!(welch(&[1.0, 1.0], &[1.0, 1.0]).unwrap().p_value, 1.0);
+        assert_eq!(welch(&[2.0, 2.0], &[1.0, 1.0]).unwrap().p_value, 0.0);
         // One seed: a mean but no interval, no test.
         assert_eq!(estimate(&[3.0]).low, None);
         assert!(paired(&[1.0]).is_none());

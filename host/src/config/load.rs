@@ -37,15 +37,11 @@ pub fn parse_experiment(
         );
     }
     yaml::from_str::<ExperimentConfig>(&text).map_err(explain)?;
-    // A new plugin first, so that `--set discriminator.config.x=…` given
-    // beside it applies to the new plugin's config, not the dropped one.
-    let (plugins, others): (Vec<&String>, Vec<&String>) =
-        overrides.iter().partition(|a| sets_plugin(a));
-    for assignment in plugins {
-        switch_plugin(&mut value, assignment)?;
-    }
-    for assignment in others {
-        apply_override(&mut value, assignment)?;
+    for assignment in in_order_of_effect(overrides) {
+        match plugin_parent(assignment) {
+            Some(_) => switch_plugin(&mut value, assignment)?,
+            None => apply_override(&mut value, assignment)?,
+        }
     }
     let mut config: ExperimentConfig = yaml::from_value(value).map_err(|e| {
         anyhow!(
@@ -72,18 +68,49 @@ pub fn parse_experiment(
     Ok(config)
 }
 
-/// Whether `assignment` sets a component's plugin (`….plugin=…`).
-fn sets_plugin(assignment: &str) -> bool {
-    assignment
-        .split_once('=')
-        .is_some_and(|(key, _)| key.trim() == "plugin" || key.trim().ends_with(".plugin"))
+/// The overrides in the order they are applied: each `X.plugin=…` moves up
+/// to just after the last earlier assignment of `X` itself (or of a mapping
+/// holding it), so that `--set discriminator.config.k=v` given beside a new
+/// plugin configures the new plugin in either order, while a later
+/// assignment still has the last word.
+fn in_order_of_effect(overrides: &[String]) -> Vec<&String> {
+    let key_of = |a: &str| a.split_once('=').map_or(a, |(k, _)| k).trim().to_string();
+    let mut order: Vec<&String> = Vec::new();
+    for assignment in overrides {
+        match plugin_parent(assignment) {
+            Some(parent) => {
+                let after = order
+                    .iter()
+                    .rposition(|earlier| {
+                        let key = key_of(earlier);
+                        parent == key || parent.starts_with(&format!("{key}."))
+                    })
+                    .map_or(0, |i| i + 1);
+                order.insert(after, assignment);
+            }
+            None => order.push(assignment),
+        }
+    }
+    order
+}
+
+/// The component whose plugin `assignment` sets (`discriminator` for
+/// `--set discriminator.plugin=…`), if it sets one.
+fn plugin_parent(assignment: &str) -> Option<String> {
+    let key = assignment.split_once('=')?.0.trim();
+    let parent = key.strip_suffix(".plugin")?;
+    ["generator", "discriminator", "reward", "task.oracle"]
+        .contains(&parent)
+        .then(|| parent.to_string())
 }
 
 /// `--set X.plugin=NEW`: when NEW names another plugin than the file's,
 /// the file's `X.config` and `X.component` were written for the old one
 /// and are dropped (with a note) rather than handed to the new plugin.
 fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()> {
-    let (key, new) = assignment.split_once('=').expect("sets_plugin checked");
+    let Some((key, new)) = assignment.split_once('=') else {
+        return apply_override(value, assignment);
+    };
     let parent: Vec<&str> = key.trim().split('.').collect();
     let parent = &parent[..parent.len() - 1];
     let name_of = |text: &str| text.split('@').next().unwrap_or(text).trim().to_string();
@@ -104,13 +131,13 @@ fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()
                 }
             }
             if !dropped.is_empty() {
-                eprintln!(
-                    "note: --set {assignment}: the config file's {} belonged to {} and is not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
+                crate::notes::note(&format!(
+                    "--set {assignment}: the config file's {} belonged to {} and is not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
                     dropped.join(" and "),
                     old.unwrap_or_default(),
                     name_of(new),
                     parent.join(".")
-                );
+                ));
             }
         }
     }
@@ -188,6 +215,38 @@ mod tests {
         assert!(err.contains("unknown field `colour`"), "{err}");
         assert!(err.contains("line 6"), "{err}");
         assert!(err.contains(&file.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_new_plugin_applies_before_its_config_but_not_before_its_replacement() {
+        let order = |a: &[&str]| {
+            let owned: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+            in_order_of_effect(&owned)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<String>>()
+        };
+        assert_eq!(
+            order(&["discriminator.config.k=1", "discriminator.plugin=b/y"]),
+            ["discriminator.plugin=b/y", "discriminator.config.k=1"]
+        );
+        assert_eq!(
+            order(&[
+                "discriminator={plugin: a/x}",
+                "seed=2",
+                "discriminator.plugin=b/y"
+            ]),
+            [
+                "discriminator={plugin: a/x}",
+                "discriminator.plugin=b/y",
+                "seed=2"
+            ]
+        );
+        // A plugin's own config key named `plugin` is not a plugin switch.
+        assert_eq!(
+            order(&["seed=1", "discriminator.config.plugin=z"]),
+            ["seed=1", "discriminator.config.plugin=z"]
+        );
     }
 
     #[test]

@@ -20,9 +20,9 @@ const TYPE_WORDS: [(&str, &str); 12] = [
 ];
 
 /// serde's message made readable: Rust type names become words, `struct X`
-/// and `enum X` become "a mapping" / "one of the listed names", `PathBuf`
-/// a path, and an unknown field or variant gets "did you mean" when one of
-/// the expected names is close.
+/// and `enum X` become "a mapping" / "one of the listed names", and an
+/// unknown field or variant gets "did you mean" when one of the expected
+/// names is close.
 pub fn explain(message: &str) -> String {
     let mut text = message.to_string();
     for (rust, words) in TYPE_WORDS {

@@ -47,16 +47,11 @@ pub fn evaluate(
     let samples = settings
         .samples
         .unwrap_or(first.task.eval_samples.unwrap_or(ORACLE_SAMPLES));
-    let mut oracle = oracle_of(first, &models[0].run_dir)?;
     let max_len = run_shape(first, None)?.max_len;
-    // The held-out set the run's training-time NLL-test used.
-    let heldout = sample_many(
-        &mut oracle,
-        first.task.heldout_samples.unwrap_or(ORACLE_HELDOUT),
-        max_len,
-        1.0,
-        derive_seed(first.seed, "task/heldout"),
-    )?;
+    // Each run is scored by its own oracle and held-out set, as its
+    // training was (the same oracle for every run when its weights come
+    // from a file, as in SeqGAN's benchmark).
+    let mut oracles: BTreeMap<std::path::PathBuf, (Generator, Vec<Vec<u32>>)> = BTreeMap::new();
     let mut scored = Vec::new();
     for model in models {
         eprintln!("agon eval: {} ({samples} samples)…", model.label);
@@ -68,20 +63,34 @@ pub fn evaluate(
                 models[0].run_dir.display()
             );
         }
+        if !oracles.contains_key(&model.run_dir) {
+            let mut oracle = oracle_of(&config, &model.run_dir)?;
+            // The held-out set the run's training-time NLL-test used.
+            let heldout = sample_many(
+                &mut oracle,
+                config.task.heldout_samples.unwrap_or(ORACLE_HELDOUT),
+                max_len,
+                1.0,
+                derive_seed(config.seed, "task/heldout"),
+            )?;
+            oracles.insert(model.run_dir.clone(), (oracle, heldout));
+        }
+        let (oracle, heldout) = oracles.get_mut(&model.run_dir).expect("inserted above");
+        let (oracle, heldout) = (oracle, &*heldout);
         let drawn = sample_many(&mut generator, samples, max_len, temperature, seed)?;
-        let per_sample = nll_per_sequence(&mut oracle, &drawn)?;
+        let per_sample = nll_per_sequence(oracle, &drawn)?;
         let mut metrics = BTreeMap::from([
             ("nll_oracle".to_string(), mean(&per_sample)),
             (
                 "nll_test".to_string(),
-                per_token_nll(&mut generator, &heldout, None)?,
+                per_token_nll(&mut generator, heldout, None)?,
             ),
         ]);
         for &t in &settings.temperatures {
             let drawn = sample_many(&mut generator, samples, max_len, t, seed)?;
             metrics.insert(
                 format!("nll_oracle_t{t}"),
-                mean(&nll_per_sequence(&mut oracle, &drawn)?),
+                mean(&nll_per_sequence(oracle, &drawn)?),
             );
         }
         scored.push(ModelScores {
@@ -109,7 +118,7 @@ pub fn evaluate(
     };
     let mut notes = vec![
         "nll_oracle: the oracle's per-token NLL of the model's samples (nats; lower = samples the oracle finds likelier); every model sampled with the same seed, so sample i of each is paired".into(),
-        format!("nll_test: the model's per-token NLL of the run's {} held-out oracle samples (nats; lower = covers the oracle's distribution better)", heldout.len()),
+        "nll_test: the model's per-token NLL of its run's held-out oracle samples, those of its training-time NLL-test (nats; lower = covers the oracle's distribution better)".to_string(),
         "paired tests: bootstrap of per-sample NLL-oracle differences".into(),
     ];
     if !settings.temperatures.is_empty() {

@@ -57,8 +57,19 @@ pub fn run(
     // /proc/self/exe then names the deleted file, while this path holds the
     // new build.
     let agon = std::env::current_exe().context("cannot find the agon executable")?;
-    let (done, mut queue): (Vec<&Cell>, Vec<&Cell>) =
+    let (done, unfinished): (Vec<&Cell>, Vec<&Cell>) =
         manifest.cells.iter().partition(|c| finished(dir, c));
+    // A cell some other process runs (an earlier sweep, a Slurm task) is
+    // left to it.
+    let (elsewhere, mut queue): (Vec<&Cell>, Vec<&Cell>) = unfinished
+        .into_iter()
+        .partition(|c| super::status::live(dir, c));
+    for cell in &elsewhere {
+        println!(
+            "{} is running or queued elsewhere; left to that attempt",
+            cell.name
+        );
+    }
     let total = manifest.cells.len();
     println!(
         "sweep {}: {total} cells, {} finished earlier; running {} with {jobs} at a time, {threads} thread(s) each (logs in {})",
@@ -72,7 +83,20 @@ pub fn run(
     let mut running: Vec<Running> = Vec::new();
     let mut failed = Vec::new();
     let mut completed = done.len();
+    let mut passed_on = false;
     loop {
+        if interrupt.raised() && !passed_on {
+            // Ctrl-C reaches the children through the terminal's process
+            // group; a SIGTERM sent to this process alone must be passed on.
+            for job in &running {
+                #[cfg(unix)]
+                // SAFETY: signalling our own child by its pid.
+                unsafe {
+                    libc::kill(job.child.id() as libc::pid_t, libc::SIGTERM);
+                }
+            }
+            passed_on = true;
+        }
         while running.len() < jobs && !interrupt.raised() {
             let Some(cell) = queue.pop() else { break };
             let child = spawn(&agon, dir, cell, threads)?;
@@ -122,6 +146,14 @@ pub fn run(
             "interrupted; {completed} of {total} cells finished. Run the sweep again to continue: finished cells are skipped and stopped ones resume from their checkpoints"
         ))
         .into());
+    }
+    if !elsewhere.is_empty() {
+        bail!(
+            "{} of {total} cells are running or queued in another attempt ({}); `agon sweep status {}` follows them",
+            elsewhere.len(),
+            elsewhere.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+            dir.display()
+        );
     }
     if !failed.is_empty() {
         bail!(

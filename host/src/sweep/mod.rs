@@ -40,8 +40,17 @@ pub use spec::{Executor, SweepSpec};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub name: String,
-    /// The base config, absolute.
+    /// The sweep's copy of the base config (`base.yaml` in the sweep
+    /// directory, absolute): editing the original does not change cells
+    /// that have not started.
     pub base: PathBuf,
+    /// Where the base config was copied from.
+    #[serde(default)]
+    pub base_source: PathBuf,
+    /// The directory `agon sweep` first ran in: every cell runs there, so
+    /// the config's relative data paths mean the same on every attempt.
+    #[serde(default)]
+    pub workdir: PathBuf,
     pub cells: Vec<Cell>,
     pub executor: Executor,
     pub written_by: WrittenBy,
@@ -102,12 +111,46 @@ pub fn log_file(dir: &Path, cell: &Cell) -> PathBuf {
     dir.join("logs").join(format!("{}.log", cell.name))
 }
 
-/// Whether the cell's run has finished its schedule.
+/// Whether the cell's run has finished its schedule (a damaged checkpoint
+/// is not finished; `run_cell` reports it).
 pub fn finished(dir: &Path, cell: &Cell) -> bool {
-    checkpoint::find(&run_dir(dir, cell))
-        .ok()
-        .flatten()
-        .is_some_and(|(_, state)| state.position.phase == Phase::Done)
+    matches!(
+        checkpoint::find(&run_dir(dir, cell)),
+        Ok(Some((_, state))) if state.position.phase == Phase::Done
+    )
+}
+
+/// Resolves every plugin a config names (without building it), so that a
+/// misspelt plugin in a grid is refused before the sweep starts.
+fn check_plugins(
+    registry: &mut agon_registry::Registry,
+    config: &crate::config::ExperimentConfig,
+) -> anyhow::Result<()> {
+    use agon_sdk::ComponentKind;
+    let specs = [
+        (
+            Some(&config.generator),
+            ComponentKind::Generator,
+            "generator",
+        ),
+        (
+            config.discriminator.as_ref(),
+            ComponentKind::Discriminator,
+            "discriminator",
+        ),
+        (config.reward.as_ref(), ComponentKind::Reward, "reward"),
+        (
+            config.task.oracle.as_ref(),
+            ComponentKind::Generator,
+            "task.oracle",
+        ),
+    ];
+    for (spec, kind, place) in specs {
+        if let Some(spec) = spec {
+            crate::components::resolve(registry, spec, kind, place, &config.device)?;
+        }
+    }
+    Ok(())
 }
 
 /// The sweep directory for `spec` (`out`, or `sweeps/<name>`), created with
@@ -120,41 +163,44 @@ pub fn prepare(
     out: Option<&Path>,
 ) -> anyhow::Result<(PathBuf, Manifest)> {
     let cells = cells::cells(spec);
+    let mut registry = agon_registry::Registry::from_environment();
     for cell in &cells {
-        load_experiment(&spec.base, &cell.all_overrides()).with_context(|| {
+        let context = || {
             format!(
                 "sweep file {}: cell {} ({})",
                 spec_path.display(),
                 cell.name,
                 cell.all_overrides().join(" ")
             )
-        })?;
+        };
+        let config = load_experiment(&spec.base, &cell.all_overrides()).with_context(context)?;
+        check_plugins(&mut registry, &config).with_context(context)?;
     }
     let dir = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| Path::new("sweeps").join(spec.name()));
-    let base = std::fs::canonicalize(&spec.base)
-        .with_context(|| format!("cannot resolve {}", spec.base.display()))?;
-    let manifest = Manifest {
-        name: spec.name().to_string(),
-        base,
-        cells,
-        executor: spec.executor.clone(),
-        written_by: WrittenBy::this_build(),
-        slurm_jobs: Vec::new(),
-    };
+    let base_text = std::fs::read(&spec.base)
+        .with_context(|| format!("cannot read {}", spec.base.display()))?;
     if Manifest::path(&dir).exists() {
         let existing = Manifest::read(&dir)?;
-        if existing.cells != manifest.cells || existing.base != manifest.base {
+        if existing.cells != cells {
             bail!(
-                "{} holds another sweep (its base config or cells differ from {}); choose another --out, or remove it",
+                "{} holds another sweep (its cells differ from those of {}); choose another --out, or remove it",
                 dir.display(),
                 spec_path.display()
             );
         }
+        if std::fs::read(&existing.base).ok().as_deref() != Some(base_text.as_slice()) {
+            bail!(
+                "{} was changed since the sweep in {} started (its copy is {}); its finished cells ran the old config. Restore it, or start the sweep in another --out",
+                spec.base.display(),
+                dir.display(),
+                existing.base.display()
+            );
+        }
         // The executor may change between attempts (local now, Slurm later).
         let updated = Manifest {
-            executor: manifest.executor,
+            executor: spec.executor.clone(),
             ..existing
         };
         updated.write(&dir)?;
@@ -170,14 +216,68 @@ pub fn prepare(
             dir.display()
         );
     }
-    for sub in ["runs", "logs", "status"] {
-        std::fs::create_dir_all(dir.join(sub))
-            .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
+    let result = (|| -> anyhow::Result<Manifest> {
+        for sub in ["runs", "logs", "status"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
+        }
+        std::fs::copy(spec_path, dir.join("sweep.yaml"))
+            .with_context(|| format!("cannot copy {}", spec_path.display()))?;
+        write_atomic(&dir.join("base.yaml"), &base_text)?;
+        let absolute = |p: &Path| {
+            std::fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()))
+        };
+        let manifest = Manifest {
+            name: spec.name().to_string(),
+            base: absolute(&dir.join("base.yaml"))?,
+            base_source: absolute(&spec.base)?,
+            workdir: std::env::current_dir().context("cannot read the current directory")?,
+            cells,
+            executor: spec.executor.clone(),
+            written_by: WrittenBy::this_build(),
+            slurm_jobs: Vec::new(),
+        };
+        manifest.write(&dir)?;
+        Ok(manifest)
+    })();
+    match result {
+        Ok(manifest) => Ok((dir, manifest)),
+        Err(e) => {
+            // Leave no half-made sweep directory.
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
     }
-    std::fs::copy(spec_path, dir.join("sweep.yaml"))
-        .with_context(|| format!("cannot copy {}", spec_path.display()))?;
-    manifest.write(&dir)?;
-    Ok((dir, manifest))
+}
+
+/// Holds `status/<cell>.lock` while a process runs the cell, so that two
+/// attempts (a sweep run twice, a Slurm array submitted over a live one)
+/// never train one run directory at once.
+struct CellLock {
+    /// Held for its lock, released when dropped.
+    _file: std::fs::File,
+}
+
+impl CellLock {
+    fn take(dir: &Path, cell: &Cell) -> anyhow::Result<Option<Self>> {
+        let path = dir.join("status").join(format!("{}.lock", cell.name));
+        std::fs::create_dir_all(dir.join("status"))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid open descriptor; the lock goes with it.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(CellLock { _file: file }))
+    }
 }
 
 /// Runs one cell to the end of its schedule (`agon sweep run-cell`):
@@ -186,20 +286,54 @@ pub fn prepare(
 pub fn run_cell(dir: &Path, index: usize) -> anyhow::Result<()> {
     let manifest = Manifest::read(dir)?;
     let cell = manifest.cell(index)?.clone();
-    if finished(dir, &cell) {
+    let dir =
+        std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let dir = dir.as_path();
+    let Some(_lock) = CellLock::take(dir, &cell)? else {
+        bail!(
+            "cell {} is being run by another process (its lock {} is held); this attempt does nothing",
+            cell.name,
+            dir.join("status").join(format!("{}.lock", cell.name)).display()
+        );
+    };
+    if !manifest.workdir.as_os_str().is_empty() {
+        std::env::set_current_dir(&manifest.workdir).with_context(|| {
+            format!(
+                "cannot enter {}, the directory the sweep started in (its configs' relative paths resolve there)",
+                manifest.workdir.display()
+            )
+        })?;
+    }
+    let run = run_dir(dir, &cell);
+    let found = checkpoint::find(&run).with_context(|| {
+        format!(
+            "cell {}: its checkpoint cannot be read; the run directory {} is left as it is",
+            cell.name,
+            run.display()
+        )
+    });
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            status::record(dir, &cell, status::Attempt::finished(1))?;
+            return Err(e);
+        }
+    };
+    if found
+        .as_ref()
+        .is_some_and(|(_, state)| state.position.phase == Phase::Done)
+    {
         println!("{}: finished earlier; nothing to do", cell.name);
         status::record(dir, &cell, status::Attempt::finished(0))?;
         return Ok(());
     }
     status::record(dir, &cell, status::Attempt::running())?;
-    let run = run_dir(dir, &cell);
-    let resumable = checkpoint::find(&run).ok().flatten().is_some();
-    if !resumable && run.exists() {
+    if found.is_none() && run.exists() {
         // An attempt that died before its first checkpoint: start afresh.
         std::fs::remove_dir_all(&run)
             .with_context(|| format!("cannot remove {}", run.display()))?;
     }
-    let args = if resumable {
+    let args = if found.is_some() {
         TrainArgs {
             config: None,
             resume: Some(run.clone()),

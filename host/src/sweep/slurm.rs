@@ -6,9 +6,9 @@
 
 use std::{path::Path, process::Command};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 
-use super::{finished, spec::SlurmSettings, Manifest};
+use super::{finished, spec::SlurmSettings, status, Cell, Manifest};
 use crate::run_dir::write_atomic;
 
 /// `0-3` style ranges of sorted indices, comma-separated (`0-2,5,7-8`).
@@ -37,44 +37,70 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// The job script: resources as `#SBATCH` lines, then the cell.
-pub fn job_script(dir: &Path, name: &str, settings: &SlurmSettings, agon: &Path) -> String {
-    let mut lines = vec![
-        "#!/bin/bash".to_string(),
-        "# Written by `agon sweep`: one array task per cell of the sweep.".to_string(),
-        format!("#SBATCH --job-name=agon-{name}"),
-        format!("#SBATCH --cpus-per-task={}", settings.cpus_per_task),
-        format!("#SBATCH --output={}/logs/slurm-%A_%a.log", dir.display()),
-        "#SBATCH --requeue".to_string(),
-        // Ctrl-C's graceful stop, before Slurm's KILL: the run checkpoints
-        // after its current epoch and the requeued task resumes from it.
-        "#SBATCH --signal=B:TERM@120".to_string(),
-    ];
-    if let Some(partition) = &settings.partition {
-        lines.push(format!("#SBATCH --partition={partition}"));
-    }
-    if let Some(mem) = &settings.mem {
-        lines.push(format!("#SBATCH --mem={mem}"));
-    }
-    if let Some(time) = &settings.time {
-        lines.push(format!("#SBATCH --time={time}"));
-    }
-    lines.extend([
-        "set -euo pipefail".to_string(),
-        "export RAYON_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"".to_string(),
-        format!(
+/// The job script: the cell of the array task. Resources are `sbatch`
+/// arguments ([`sbatch_args`]), never pasted into `#SBATCH` lines, so no
+/// value can break or extend the script.
+pub fn job_script(dir: &Path, agon: &Path) -> String {
+    [
+        "#!/bin/bash",
+        "# Written by `agon sweep`: one array task per cell of the sweep; the",
+        "# resources are on the sbatch command line (slurm/submitted.txt).",
+        "set -euo pipefail",
+        "export RAYON_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"",
+        &format!(
             "exec {} sweep run-cell {} --index \"$SLURM_ARRAY_TASK_ID\"",
             quoted(&agon.display().to_string()),
             quoted(&dir.display().to_string())
         ),
-    ]);
-    let mut script = lines.join("\n");
-    script.push('\n');
-    script
+        "",
+    ]
+    .join("\n")
 }
 
-/// Submits the unfinished cells of the sweep in `dir` as one job array;
-/// returns the job id (`None` when every cell has finished).
+/// `sbatch`'s arguments for the array `array` of the sweep in `dir`.
+pub fn sbatch_args(
+    dir: &Path,
+    name: &str,
+    settings: &SlurmSettings,
+    array: &str,
+    workdir: &Path,
+) -> Vec<String> {
+    let mut args = vec![
+        "--parsable".to_string(),
+        format!("--array={array}"),
+        format!("--job-name=agon-{name}"),
+        format!("--cpus-per-task={}", settings.cpus_per_task),
+        // %A/%a: Slurm's job and task; a literal % in the path is doubled.
+        format!(
+            "--output={}/logs/slurm-%A_%a.log",
+            dir.display().to_string().replace('%', "%%")
+        ),
+        // A requeued task appends to its log instead of truncating it.
+        "--open-mode=append".to_string(),
+        // Preempted or failed nodes: Slurm may run the task again, and
+        // run-cell resumes its checkpoint.
+        "--requeue".to_string(),
+        // Two minutes before the time limit the run gets SIGTERM, finishes
+        // its epoch and checkpoints; running the sweep again resumes it.
+        "--signal=B:TERM@120".to_string(),
+        format!("--chdir={}", workdir.display()),
+    ];
+    if let Some(partition) = &settings.partition {
+        args.push(format!("--partition={partition}"));
+    }
+    if let Some(mem) = &settings.mem {
+        args.push(format!("--mem={mem}"));
+    }
+    if let Some(time) = &settings.time {
+        args.push(format!("--time={time}"));
+    }
+    args.extend(settings.extra_args.iter().cloned());
+    args
+}
+
+/// Submits the cells of the sweep in `dir` that have neither finished nor
+/// a live attempt as one job array; returns the job id (`None` when there
+/// is nothing to submit).
 pub fn submit(
     dir: &Path,
     manifest: &mut Manifest,
@@ -83,12 +109,12 @@ pub fn submit(
     let todo: Vec<usize> = manifest
         .cells
         .iter()
-        .filter(|c| !finished(dir, c))
+        .filter(|c| !finished(dir, c) && !status::live(dir, c))
         .map(|c| c.index)
         .collect();
     if todo.is_empty() {
         println!(
-            "sweep {}: every cell has finished; nothing to submit",
+            "sweep {}: every cell has finished or is queued or running; nothing to submit",
             dir.display()
         );
         return Ok(None);
@@ -99,49 +125,80 @@ pub fn submit(
     let agon = std::env::current_exe().context("cannot find the agon executable")?;
     let script_path = dir.join("slurm").join("job.sh");
     std::fs::create_dir_all(dir.join("slurm"))?;
-    write_atomic(
-        &script_path,
-        job_script(&dir, &manifest.name, settings, &agon).as_bytes(),
-    )?;
+    write_atomic(&script_path, job_script(&dir, &agon).as_bytes())?;
     let mut array = array_ranges(&todo);
     if let Some(limit) = settings.max_running {
         array.push_str(&format!("%{limit}"));
     }
-    let output = Command::new("sbatch")
-        .arg("--parsable")
-        .arg(format!("--array={array}"))
-        .arg(format!("--chdir={}", std::env::current_dir()?.display()))
-        .args(&settings.extra_args)
+    let workdir = if manifest.workdir.as_os_str().is_empty() {
+        std::env::current_dir()?
+    } else {
+        manifest.workdir.clone()
+    };
+    let args = sbatch_args(&dir, &manifest.name, settings, &array, &workdir);
+    let cells: Vec<Cell> = manifest
+        .cells
+        .iter()
+        .filter(|c| todo.contains(&c.index))
+        .cloned()
+        .collect();
+    // Queued before sbatch: a task that starts at once then overwrites it
+    // with `running`, never the other way round.
+    let earlier: Vec<Option<status::Attempt>> =
+        cells.iter().map(|c| status::last(&dir, c)).collect();
+    for cell in &cells {
+        status::record(&dir, cell, status::Attempt::queued(None))?;
+    }
+    let submitted = Command::new("sbatch")
+        .args(&args)
         .arg(&script_path)
-        .output()
-        .map_err(|e| {
-            anyhow!("cannot run sbatch ({e}): the Slurm executor needs Slurm's client commands on PATH; use `executor: {{kind: local}}` on a machine without Slurm")
-        })?;
-    if !output.status.success() {
-        bail!(
+        .output();
+    let failure = match &submitted {
+        Err(e) => Some(format!(
+            "cannot run sbatch ({e}): the Slurm executor needs Slurm's client commands on PATH; use `executor: {{kind: local}}` on a machine without Slurm"
+        )),
+        Ok(output) if !output.status.success() => Some(format!(
             "sbatch refused the job array ({}): {}; the job script is {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim(),
             script_path.display()
-        );
+        )),
+        Ok(_) => None,
+    };
+    if let Some(failure) = failure {
+        for (cell, attempt) in cells.iter().zip(earlier) {
+            match attempt {
+                Some(attempt) => status::record(&dir, cell, attempt)?,
+                None => status::forget(&dir, cell),
+            }
+        }
+        bail!("{failure}");
     }
+    let output = submitted.expect("checked above");
     let job = String::from_utf8_lossy(&output.stdout)
         .trim()
         .split(';')
         .next()
         .unwrap_or_default()
         .to_string();
+    for cell in &cells {
+        status::mark_submitted(&dir, cell, &format!("{job}_{}", cell.index))?;
+    }
     manifest.slurm_jobs.push(job.clone());
     manifest.write(&dir)?;
-    // Until its task starts, a resubmitted cell is pending, not the
-    // `stopped` its last attempt left.
-    for cell in manifest.cells.iter().filter(|c| todo.contains(&c.index)) {
-        super::status::record(
-            &dir,
-            cell,
-            super::status::Attempt::queued(&format!("{job}_{}", cell.index)),
-        )?;
+    let mut record = format!("job {job}: sbatch");
+    for arg in args
+        .iter()
+        .map(String::as_str)
+        .chain([script_path.to_str().unwrap_or_default()])
+    {
+        record.push(' ');
+        record.push_str(&quoted(arg));
     }
+    record.push('\n');
+    let mut log = std::fs::read_to_string(dir.join("slurm/submitted.txt")).unwrap_or_default();
+    log.push_str(&record);
+    write_atomic(&dir.join("slurm/submitted.txt"), log.as_bytes())?;
     println!(
         "submitted job array {job} ({} of {} cells: {array}); follow it with `agon sweep status {}`",
         todo.len(),
@@ -162,30 +219,43 @@ mod tests {
     }
 
     #[test]
-    fn the_job_script_runs_the_task_s_cell_with_its_resources() {
+    fn the_job_script_runs_the_task_s_cell_and_resources_are_arguments() {
+        let script = job_script(Path::new("/s/w d"), Path::new("/bin/agon"));
+        assert!(
+            script.contains(
+                "exec '/bin/agon' sweep run-cell '/s/w d' --index \"$SLURM_ARRAY_TASK_ID\""
+            ),
+            "{script}"
+        );
+        assert!(!script.contains("#SBATCH"), "{script}");
         let settings = SlurmSettings {
             partition: Some("debug".into()),
             cpus_per_task: 2,
             mem: Some("4G".into()),
             time: None,
             max_running: None,
-            extra_args: Vec::new(),
+            extra_args: vec!["--qos=short".into()],
         };
-        let script = job_script(
-            Path::new("/s/w d"),
+        let args = sbatch_args(
+            Path::new("/s/100%"),
             "grid",
             &settings,
-            Path::new("/bin/agon"),
+            "0-3",
+            Path::new("/w"),
         );
-        for line in [
-            "#SBATCH --cpus-per-task=2",
-            "#SBATCH --partition=debug",
-            "#SBATCH --mem=4G",
-            "#SBATCH --requeue",
-            "exec '/bin/agon' sweep run-cell '/s/w d' --index \"$SLURM_ARRAY_TASK_ID\"",
+        for arg in [
+            "--array=0-3",
+            "--cpus-per-task=2",
+            "--partition=debug",
+            "--mem=4G",
+            "--requeue",
+            "--open-mode=append",
+            "--output=/s/100%%/logs/slurm-%A_%a.log",
+            "--chdir=/w",
+            "--qos=short",
         ] {
-            assert!(script.contains(line), "{line} missing:\n{script}");
+            assert!(args.contains(&arg.to_string()), "{arg} missing: {args:?}");
         }
-        assert!(!script.contains("--time"));
+        assert!(!args.iter().any(|a| a.starts_with("--time")));
     }
 }

@@ -58,10 +58,11 @@ impl Attempt {
         }
     }
 
-    /// An attempt submitted as Slurm job `job`, not started yet.
-    pub fn queued(job: &str) -> Self {
+    /// An attempt submitted to Slurm (as array task `job` once known), not
+    /// started yet.
+    pub fn queued(job: Option<&str>) -> Self {
         Attempt {
-            slurm_job: Some(job.to_string()),
+            slurm_job: job.map(str::to_string),
             ..Attempt::new("queued", None)
         }
     }
@@ -76,15 +77,76 @@ impl Attempt {
         Attempt::new("exited", Some(code))
     }
 
-    /// Whether the process of a `running` attempt is gone (known only on
-    /// the machine it ran on).
+    /// Whether a `running` or `queued` attempt is over without having said
+    /// so: its process is gone (on this machine), or Slurm no longer has its
+    /// array task pending or running (when `squeue` can say).
     fn vanished(&self) -> bool {
-        self.host == host() && !Path::new(&format!("/proc/{}", self.pid)).exists()
+        if let Some(job) = &self.slurm_job {
+            if let Some(alive) = slurm_task_alive(job) {
+                return !alive;
+            }
+        }
+        self.state == "running"
+            && self.host == host()
+            && !Path::new(&format!("/proc/{}", self.pid)).exists()
     }
+}
+
+/// Whether Slurm still has array task `job` (`JOB_TASK`) pending or
+/// running; `None` when `squeue` cannot tell (no Slurm here).
+fn slurm_task_alive(job: &str) -> Option<bool> {
+    let output = std::process::Command::new("squeue")
+        .args(["-h", "-j", job, "-o", "%T"])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        // squeue refuses ids it no longer knows: the task is long gone.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return stderr.contains("Invalid job id").then_some(false);
+    }
+    let states = String::from_utf8_lossy(&output.stdout);
+    Some(states.lines().any(|state| {
+        matches!(
+            state.trim(),
+            "PENDING"
+                | "RUNNING"
+                | "CONFIGURING"
+                | "COMPLETING"
+                | "REQUEUED"
+                | "RESIZING"
+                | "SUSPENDED"
+        )
+    }))
 }
 
 fn status_file(dir: &Path, cell: &Cell) -> PathBuf {
     dir.join("status").join(format!("{}.json", cell.name))
+}
+
+/// Whether the cell's last attempt is live (running, or queued in Slurm):
+/// a sweep run again leaves such cells alone.
+pub fn live(dir: &Path, cell: &Cell) -> bool {
+    last_attempt(dir, cell)
+        .is_some_and(|a| (a.state == "running" || a.state == "queued") && !a.vanished())
+}
+
+/// The cell's last attempt, if any.
+pub fn last(dir: &Path, cell: &Cell) -> Option<Attempt> {
+    last_attempt(dir, cell)
+}
+
+/// Forgets the cell's attempts (a submission that failed before any).
+pub fn forget(dir: &Path, cell: &Cell) {
+    let _ = std::fs::remove_file(status_file(dir, cell));
+}
+
+/// Names the Slurm array task of a `queued` attempt, unless the task has
+/// already started and recorded itself.
+pub fn mark_submitted(dir: &Path, cell: &Cell, job: &str) -> anyhow::Result<()> {
+    match last_attempt(dir, cell) {
+        Some(a) if a.state == "queued" => record(dir, cell, Attempt::queued(Some(job))),
+        _ => Ok(()),
+    }
 }
 
 /// Records `attempt` as the cell's latest.
@@ -153,11 +215,11 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
     } else {
         match &attempt {
             Some(a) if a.state == "running" && !a.vanished() => "running",
-            Some(a) if a.state == "queued" => "pending",
+            Some(a) if a.state == "queued" && !a.vanished() => "pending",
             Some(a) if a.exit_code == Some(130) => "interrupted",
             Some(a) if a.exit_code.is_some_and(|c| c != 0) => "failed",
             _ if found.is_some() => "stopped",
-            Some(a) if a.state == "running" => "stopped",
+            Some(a) if a.state == "running" || a.state == "queued" => "stopped",
             _ => "pending",
         }
     };

@@ -18,7 +18,8 @@ use crate::run_dir::write_atomic;
 /// One evaluation point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricsRow {
-    /// `mle`, `adversarial`.
+    /// `mle`, `discriminator-pretraining` (D's loss and accuracy only),
+    /// `adversarial`.
     pub phase: String,
     /// Epoch within the phase (0 = before its first epoch).
     pub epoch: usize,
@@ -49,6 +50,31 @@ const TRAILING: [&str; 5] = [
     "d_accuracy",
     "elapsed_seconds",
 ];
+
+/// Multiplies `key` by `factor` in every row of `run_dir`'s metrics.jsonl
+/// (and rewrites metrics.csv on the next open): how a run written when
+/// agon reported a metric on another scale joins the current one. Returns
+/// how many rows changed.
+pub fn rescale(run_dir: &Path, key: &str, factor: f64) -> anyhow::Result<usize> {
+    let jsonl = run_dir.join("metrics.jsonl");
+    let Ok(text) = std::fs::read_to_string(&jsonl) else {
+        return Ok(0);
+    };
+    let mut changed = 0;
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut row: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("{}: not a metrics row ({e})", jsonl.display()))?;
+        if let Some(value) = row.get(key).and_then(serde_json::Value::as_f64) {
+            row[key] = serde_json::json!(value * factor);
+            changed += 1;
+        }
+        out.push_str(&serde_json::to_string(&row)?);
+        out.push('\n');
+    }
+    write_atomic(&jsonl, out.as_bytes())?;
+    Ok(changed)
+}
 
 /// The log.
 pub struct MetricsLog {

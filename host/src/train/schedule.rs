@@ -126,7 +126,17 @@ pub fn extend(position: Position, old: Lengths, new: Lengths) -> anyhow::Result<
                 open.iter().map(|&p| length_key(p)).collect::<Vec<_>>().join(" or ")
             );
         }
-        let Some(phase) = open.into_iter().find(|&p| new.get(p) > old.get(p)) else {
+        for &p in &open {
+            anyhow::ensure!(
+                new.get(p) >= old.get(p),
+                "{} cannot go down from {} to {}: the run has done {} already",
+                length_key(p),
+                old.get(p),
+                new.get(p),
+                old.get(p)
+            );
+        }
+        let Some(phase) = open.iter().copied().find(|&p| new.get(p) > old.get(p)) else {
             return Ok(position);
         };
         return Ok(Position {
@@ -226,6 +236,14 @@ mod tests {
             adversarial: 3,
             ..mle_only
         };
+        // …but not while giving back epochs it has done.
+        let shrunk = Lengths {
+            mle: 8,
+            adversarial: 3,
+            ..mle_only
+        };
+        let err = extend(DONE, mle_only, shrunk).unwrap_err().to_string();
+        assert!(err.contains("cannot go down from 10 to 8"), "{err}");
         assert_eq!(
             extend(DONE, mle_only, with_adversarial).unwrap(),
             Position {
