@@ -180,6 +180,12 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     ] {
         assert!(dir.join("compare").join(file).is_file(), "{file}");
     }
+    let markdown = std::fs::read_to_string(dir.join("compare/compare.md")).unwrap();
+    assert!(
+        markdown.contains("Quality against diversity across temperatures")
+            && markdown.contains("| training.adversarial.rollouts=2 | final | 0.8 |"),
+        "{markdown}"
+    );
     let html = std::fs::read_to_string(dir.join("compare/compare.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("training.adversarial.rollouts=4"));
 }

@@ -151,6 +151,41 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
                 .collect(),
         ));
     }
+    if let Some((quality, diversity)) = &comparison.quality_diversity_metrics {
+        out.push(Block::Heading(
+            "Quality against diversity across temperatures".into(),
+        ));
+        out.push(Block::Paragraph(format!(
+            "From each run's newest `agon eval --temperatures …` (eval.json), pooled over seeds: {quality}{}.",
+            match diversity {
+                Some(d) => format!(" against {d}"),
+                None => " of samples drawn at each temperature (the matching NLL-test needs a tempered likelihood, which the plugin ABI does not offer yet)".to_string(),
+            }
+        )));
+        let mut header = ["group", "model", "temperature", quality.as_str()]
+            .map(String::from)
+            .to_vec();
+        if let Some(d) = diversity {
+            header.push(d.clone());
+        }
+        let rows = comparison
+            .quality_diversity
+            .iter()
+            .map(|p| {
+                let mut row = vec![
+                    p.group.clone(),
+                    p.model.clone(),
+                    p.temperature.to_string(),
+                    estimate(&p.quality),
+                ];
+                if diversity.is_some() {
+                    row.push(p.diversity.as_ref().map(estimate).unwrap_or_default());
+                }
+                row
+            })
+            .collect();
+        out.push(Block::Table(header, rows));
+    }
     out.push(Block::Heading(format!(
         "Learning curves: {}",
         comparison.headline
