@@ -41,7 +41,7 @@ mod tests {
     fn a_close_name_is_suggested_and_a_far_one_is_not() {
         let names = ["name", "seed", "device", "training"];
         assert_eq!(closest("trainig", names), Some("training"));
-        assert_eq!(closest("sede", names), Some("seed"));
+        assert_eq!(closest("seeds", names), Some("seed"));
         assert_eq!(closest("colour", names), None);
         assert_eq!(closest("seed", names), None, "an exact name is no typo");
     }
