@@ -22,17 +22,20 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     let sandbox = Sandbox::new();
     let file = sweep_file(&sandbox, "{kind: local, jobs: 2}");
     let dir = sandbox.path().join("sweep");
-    let out = sandbox
-        .run(
-            &[
-                "sweep",
-                file.to_str().unwrap(),
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .success();
+    let run_sweep = || {
+        sandbox
+            .run(
+                &[
+                    "sweep",
+                    file.to_str().unwrap(),
+                    "--out",
+                    dir.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .success()
+    };
+    let out = run_sweep();
     assert!(out.contains("4 cells finished"), "{out}");
     let cells = sandbox.sweep_status(&dir);
     assert_eq!(cells.len(), 4);
@@ -63,17 +66,7 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         .collect();
     assert_eq!(states[2..], ["finished", "finished"], "{states:?}");
     assert_ne!(states[1], "finished");
-    let again = sandbox
-        .run(
-            &[
-                "sweep",
-                file.to_str().unwrap(),
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .success();
+    let again = run_sweep();
     assert!(again.contains("2 finished earlier; running 2"), "{again}");
     assert_eq!(
         trajectory(&dir.join("runs/001_rollouts-2_seed-2")),
