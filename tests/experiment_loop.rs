@@ -110,6 +110,16 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
             .success();
     }
 
+    // One run of the second group is evaluated the same way (its seed's
+    // samples pair with the first group's); the other is not.
+    let paired_run = dir.join("runs").join("002_rollouts-4_seed-1");
+    sandbox
+        .run(
+            &["eval", paired_run.to_str().unwrap(), "--samples", "64"],
+            &[],
+        )
+        .success();
+
     // compare: two groups of two seeds, labelled by the key that differs.
     let report = sandbox
         .run(&["compare", dir.to_str().unwrap(), "--json"], &[])
@@ -165,6 +175,41 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         assert_eq!(point["quality"]["n"], 2);
         assert!((point["temperature"].as_f64().unwrap() - 0.8).abs() < 1e-6);
     }
+    // Per-sample paired test: seed 1's 64 samples of each group, the mean
+    // of the per-sample differences of the two per_sample.json files.
+    let per_sample = |cell: &str| -> Vec<f64> {
+        let file = dir.join("runs").join(cell).join("eval/per_sample.json");
+        let scores: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        scores["models"][format!("{cell}/final")]["nll_oracle"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (base, other) = (
+        per_sample("000_rollouts-2_seed-1"),
+        per_sample("002_rollouts-4_seed-1"),
+    );
+    assert_eq!((base.len(), other.len()), (64, 64));
+    let expected = other.iter().zip(&base).map(|(o, b)| o - b).sum::<f64>() / 64.0;
+    let tests = comparison["per_sample"].as_array().unwrap();
+    let test = tests
+        .iter()
+        .find(|t| t["metric"] == "nll_oracle")
+        .unwrap_or_else(|| panic!("{tests:?}"));
+    assert_eq!(test["seeds"], serde_json::json!([1]));
+    assert_eq!(test["test"]["pairs"], 64);
+    assert!((test["test"]["mean_difference"].as_f64().unwrap() - expected).abs() < 1e-9);
+    let notes = comparison["per_sample_notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("003_rollouts-4_seed-2 has no `agon eval` output")),
+        "{notes:?}"
+    );
     for file in [
         "compare.md",
         "compare.html",
@@ -176,7 +221,9 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     let markdown = std::fs::read_to_string(dir.join("compare/compare.md")).unwrap();
     assert!(
         markdown.contains("Quality against diversity across temperatures")
-            && markdown.contains("| training.adversarial.rollouts=2 | final | 0.8 |"),
+            && markdown.contains("| training.adversarial.rollouts=2 | final | 0.8 |")
+            && markdown.contains("Per-sample paired tests")
+            && markdown.contains("| training.adversarial.rollouts=4 | nll_oracle | 64 (1) |"),
         "{markdown}"
     );
     let html = std::fs::read_to_string(dir.join("compare/compare.html")).unwrap();

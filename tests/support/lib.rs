@@ -71,6 +71,8 @@ pub fn fixtures_dir() -> &'static Path {
             "agon-fixture-future-sdk",
             "-p",
             "agon-fixture-layout-mismatch",
+            "-p",
+            "agon-fixture-formula-reward",
             "--target-dir",
             target.to_str().expect("UTF-8 target path"),
         ]);

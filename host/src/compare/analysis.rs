@@ -75,6 +75,11 @@ pub struct Comparison {
     pub commits: Vec<String>,
     pub groups: Vec<GroupSummary>,
     pub differences: Vec<GroupDifference>,
+    /// Each group against the first on every per-sample score of the runs'
+    /// newest `agon eval`, items paired (empty without evaluations).
+    pub per_sample: Vec<super::per_sample::PerSampleDifference>,
+    /// Why some runs' items could not be paired.
+    pub per_sample_notes: Vec<String>,
     /// Quality against diversity across temperatures, from the runs'
     /// newest `agon eval --temperatures` (empty without one).
     pub quality_diversity: Vec<super::quality_diversity::QualityDiversityPoint>,
@@ -241,7 +246,16 @@ pub fn compare(groups: &[Group]) -> Comparison {
         .flat_map(|g| against_baseline(&groups[0], g))
         .collect();
     let (quality_diversity, quality_diversity_metrics) = super::quality_diversity::collect(groups);
+    let mut per_sample = Vec::new();
+    let mut per_sample_notes = Vec::new();
+    for group in groups.iter().skip(1) {
+        let (tests, notes) = super::per_sample::against_baseline(&groups[0], group);
+        per_sample.extend(tests);
+        per_sample_notes.extend(notes);
+    }
     Comparison {
+        per_sample,
+        per_sample_notes,
         quality_diversity,
         quality_diversity_metrics,
         headline,

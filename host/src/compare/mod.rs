@@ -1,10 +1,12 @@
 //! `agon compare RUN_OR_SWEEP…`: runs grouped by config (seeds pooled),
 //! every metric's mean and 95% interval at each evaluation and at the end
 //! of each phase, the change over the adversarial phase within each run,
-//! differences between groups with a test across seeds, learning curves
+//! differences between groups with a test across seeds (and per-sample
+//! paired tests where the runs' evaluations share their items), learning curves
 //! with interval bands, and a Markdown and a self-contained HTML report.
 
 pub mod analysis;
+pub mod per_sample;
 pub mod plot;
 pub mod quality_diversity;
 pub mod report;

@@ -29,7 +29,7 @@ pub struct QualityDiversityPoint {
 }
 
 /// The newest eval.json of a run (`eval`, `eval-2`, …).
-fn newest_eval(run: &Path) -> Option<PathBuf> {
+pub(super) fn newest_eval(run: &Path) -> Option<PathBuf> {
     let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(run)
         .ok()?
         .flatten()

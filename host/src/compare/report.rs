@@ -151,6 +151,47 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
                 .collect(),
         ));
     }
+    if !comparison.per_sample.is_empty() || !comparison.per_sample_notes.is_empty() {
+        out.push(Block::Heading("Per-sample paired tests".into()));
+        out.push(Block::Paragraph(
+            "From each run's newest `agon eval` (per_sample.json): item i of a group's run is paired with item i of the baseline's run of the same seed, where both evaluations share their items; the differences of every seed are pooled into one paired bootstrap (10,000 resamples). The test is about these trained models on these items; the test across seeds above is about the training recipe.".into(),
+        ));
+        if !comparison.per_sample.is_empty() {
+            out.push(Block::Table(
+                [
+                    "group",
+                    "metric",
+                    "pairs (seeds)",
+                    "difference",
+                    "95% interval",
+                    "p",
+                ]
+                .map(String::from)
+                .to_vec(),
+                comparison
+                    .per_sample
+                    .iter()
+                    .map(|d| {
+                        let seeds: Vec<String> = d.seeds.iter().map(u64::to_string).collect();
+                        vec![
+                            d.group.clone(),
+                            d.metric.clone(),
+                            format!("{} ({})", d.test.pairs, seeds.join(", ")),
+                            format!("{:+.4}", d.test.mean_difference),
+                            match (d.test.ci_low, d.test.ci_high) {
+                                (Some(low), Some(high)) => format!("[{low:+.4}, {high:+.4}]"),
+                                _ => String::new(),
+                            },
+                            p_value(d.test.p_value),
+                        ]
+                    })
+                    .collect(),
+            ));
+        }
+        for note in &comparison.per_sample_notes {
+            out.push(Block::Paragraph(format!("Not paired: {note}")));
+        }
+    }
     if let Some((quality, diversity)) = &comparison.quality_diversity_metrics {
         out.push(Block::Heading(
             "Quality against diversity across temperatures".into(),

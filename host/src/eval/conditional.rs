@@ -259,11 +259,20 @@ pub fn evaluate(
         .zip(outputs)
         .map(|(model, output)| (model.label.clone(), output.outputs))
         .collect();
+    let file = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or("?".to_string(), |p| p.display().to_string())
+    };
     Ok(Evaluation {
         task: "conditional".into(),
         samples: sources,
         temperature: 0.0,
         seed,
+        pairing: format!(
+            "conditional: test source i of the first {sources} of {} (references {})",
+            file(&first.task.test_source),
+            file(&first.task.test_data)
+        ),
         notes,
         warnings: collapsed,
         models: scored,

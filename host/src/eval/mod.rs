@@ -122,6 +122,12 @@ pub struct Evaluation {
     pub samples: usize,
     pub temperature: f32,
     pub seed: u64,
+    /// What makes item i of this evaluation's per-sample scores the same
+    /// item in another evaluation with the same `pairing` (the test source
+    /// of a conditional task; the sample drawn with the same seed and
+    /// temperature otherwise): `agon compare` pairs runs' per-sample scores
+    /// only when their evaluations agree on it.
+    pub pairing: String,
     /// Metric notes (what `bleu2_fast` means…).
     pub notes: Vec<String>,
     /// What makes a model's scores suspect (every output the same…).
@@ -307,6 +313,14 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         samples,
         temperature,
         seed,
+        pairing: format!(
+            "text: sample i of {samples} drawn at temperature {temperature} with seed {seed}, scored against {}",
+            first_config
+                .task
+                .test_data
+                .as_ref()
+                .map_or("the test set".into(), |p| p.display().to_string())
+        ),
         notes: vec![
             "bleuN: NLTK sentence BLEU-N (uniform weights, smoothing method1) of each sample against the whole test set, averaged (Texygen)".into(),
             format!("bleuN_fast: the same against the first {fast} test lines (Texygen's fast mode)"),
@@ -325,13 +339,40 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     })
 }
 
-/// Writes `eval.json` and (with a sweep) the quality–diversity plot into `dir`.
+/// The per-sample scores of an evaluation, as `per_sample.json` holds them
+/// (read back by `agon compare`'s per-sample paired tests).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct PerSampleScores {
+    /// [`Evaluation::pairing`].
+    pub pairing: String,
+    /// Model label → metric → one score per item.
+    pub models: BTreeMap<String, BTreeMap<String, Vec<f64>>>,
+}
+
+/// The file beside eval.json that holds [`PerSampleScores`].
+pub const PER_SAMPLE_FILE: &str = "per_sample.json";
+
+/// Writes `eval.json`, `per_sample.json` and (with a sweep) the
+/// quality–diversity plot into `dir`.
 pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let json = dir.join("eval.json");
     crate::run_dir::write_atomic(&json, serde_json::to_string_pretty(evaluation)?.as_bytes())?;
-    let mut written = vec![json];
+    let per_sample = PerSampleScores {
+        pairing: evaluation.pairing.clone(),
+        models: evaluation
+            .models
+            .iter()
+            .map(|m| (m.label.clone(), m.per_sample.clone()))
+            .collect(),
+    };
+    let per_sample_path = dir.join(PER_SAMPLE_FILE);
+    crate::run_dir::write_atomic(
+        &per_sample_path,
+        serde_json::to_string(&per_sample)?.as_bytes(),
+    )?;
+    let mut written = vec![json, per_sample_path];
     for (label, lines) in &evaluation.outputs {
         let path = dir.join(format!("{}.txt", label.replace('/', "-")));
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect();

@@ -129,6 +129,16 @@ pub fn evaluate(
         samples,
         temperature,
         seed,
+        pairing: format!(
+            "synthetic-oracle: sample i of {samples} drawn at temperature {temperature} with seed {seed}, scored by the oracle {}",
+            first
+                .task
+                .oracle
+                .as_ref()
+                .and_then(|o| o.config.get("oracle_weights"))
+                .and_then(|w| w.as_str())
+                .unwrap_or("of the first run")
+        ),
         notes,
         warnings: Vec::new(),
         models: scored,

@@ -14,8 +14,11 @@ pub struct LstmGeneratorConfig {
     /// Standard deviation of the N(0, σ²) initialisation of every weight
     /// (paper: 0.1).
     pub init_std: f32,
-    /// Adam for both MLE and policy-gradient steps (paper: lr 0.01).
+    /// Adam of the MLE steps (paper: lr 0.01).
     pub optimizer: AdamConfig,
+    /// Adam of the policy-gradient steps, with moments of its own (the
+    /// paper's code builds a second `AdamOptimizer`, lr 0.01).
+    pub adversarial_optimizer: AdamConfig,
     /// Global gradient-norm clip (paper: 5.0; 0 disables).
     pub grad_clip: f32,
     /// Initial weights to load: a safetensors file in the layout of SeqGAN's
@@ -33,6 +36,10 @@ impl Default for LstmGeneratorConfig {
             hidden_dim: 32,
             init_std: 0.1,
             optimizer: AdamConfig {
+                lr: 0.01,
+                ..AdamConfig::default()
+            },
+            adversarial_optimizer: AdamConfig {
                 lr: 0.01,
                 ..AdamConfig::default()
             },

@@ -5,7 +5,7 @@ use std::path::Path;
 use agon_sdk::{
     toolkit::{
         derive_seed, device_for, reinitialize, rng_from_seed, sample_from_logits, teacher_forcing,
-        tensor_like, SeededInit, TeacherForcing, Trainable,
+        tensor_like, OptimizerSlot, SeededInit, TeacherForcing, Trainable,
     },
     Batch, GeneratorImpl, MleOptions, PluginContext, PluginError, PluginResult, Policy,
     RolloutRequest, SampleRequest, StepOptions, StepStats, TokenBatch,
@@ -31,6 +31,8 @@ pub struct LstmGenerator {
     pad: u32,
     eos: Option<u32>,
     params: Trainable,
+    /// The optimiser state of policy-gradient steps.
+    adversarial: OptimizerSlot,
     policy: LstmWeights,
     rollout: LstmWeights,
 }
@@ -58,8 +60,11 @@ impl LstmGenerator {
             oracle::assign(&policy, oracle::load_oracle_weights(path, &device)?, path)?;
         }
         let rollout = policy.detached_copy()?;
-        let params = Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?;
+        let mut params = Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?;
+        let adversarial =
+            params.add_optimizer("adversarial", config.adversarial_optimizer.clone())?;
         Ok(LstmGenerator {
+            adversarial,
             device,
             bos: context.vocab.bos,
             pad: context.vocab.pad.into_option().unwrap_or(0),
@@ -165,6 +170,7 @@ impl LstmGenerator {
     /// by hand (see `fused_loss`); other devices use autograd.
     fn weighted_nll_step(
         &mut self,
+        slot: OptimizerSlot,
         tf: &TeacherForcing,
         coefficients: Vec<f32>,
     ) -> PluginResult<(f32, f32)> {
@@ -172,15 +178,18 @@ impl LstmGenerator {
             let targets = tf.targets.flatten_all()?.to_vec1::<u32>()?;
             let fused =
                 fused_loss::weighted_nll(&self.policy, &tf.inputs, &targets, &coefficients)?;
-            let norm =
-                self.params
-                    .minimise_with_gradients(fused.loss, fused.gradients, "generator")?;
+            let norm = self.params.minimise_with_gradients_in(
+                slot,
+                fused.loss,
+                fused.gradients,
+                "generator",
+            )?;
             return Ok((fused.loss, norm));
         }
         let coefficients = Tensor::from_vec(coefficients, tf.targets.dims(), &self.device)?;
         let log_probs = self.policy.target_log_probs(&tf.inputs, &tf.targets)?;
         let loss = (log_probs * coefficients)?.sum_all()?.neg()?;
-        let norm = self.params.minimise(&loss, "generator")?;
+        let norm = self.params.minimise_in(slot, &loss, "generator")?;
         Ok((loss.to_scalar::<f32>()?, norm))
     }
 
@@ -211,7 +220,7 @@ impl GeneratorImpl for LstmGenerator {
         } else {
             let per_token = (1.0 / tokens) as f32;
             let coefficients = tf.mask_values.iter().map(|m| m * per_token).collect();
-            self.weighted_nll_step(&tf, coefficients)?
+            self.weighted_nll_step(OptimizerSlot::MAIN, &tf, coefficients)?
         };
         Ok(StepStats::new(loss, batch.targets.rows()).with("grad_norm", norm))
     }
@@ -343,7 +352,7 @@ impl GeneratorImpl for LstmGenerator {
             .zip(rewards)
             .map(|(m, r)| m * r * per_row)
             .collect();
-        let (loss, norm) = self.weighted_nll_step(&tf, coefficients)?;
+        let (loss, norm) = self.weighted_nll_step(self.adversarial, &tf, coefficients)?;
         Ok(StepStats::new(loss, targets.rows()).with("grad_norm", norm))
     }
 

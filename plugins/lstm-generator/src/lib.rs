@@ -35,6 +35,10 @@ const CONFIG_DOCS: &[(&str, &str)] = &[
     ),
     ("optimizer.lr", "Learning rate of Adam (SeqGAN: 0.01)."),
     (
+        "adversarial_optimizer.lr",
+        "Learning rate of the adversarial steps' Adam (SeqGAN: 0.01).",
+    ),
+    (
         "grad_clip",
         "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off (SeqGAN: 5).",
     ),
@@ -62,7 +66,12 @@ impl PluginLibrary for LstmGeneratorLibrary {
             "lstm",
             "SeqGAN generator: embedding + LSTM + softmax; loads the SeqGAN oracle's weights",
             &LstmGeneratorConfig::default(),
-            &[CONFIG_DOCS, agon_sdk::toolkit::ADAM_CONFIG_DOCS].concat(),
+            &[
+                CONFIG_DOCS,
+                agon_sdk::toolkit::ADAM_CONFIG_DOCS,
+                agon_sdk::toolkit::ADVERSARIAL_ADAM_CONFIG_DOCS,
+            ]
+            .concat(),
         )]
     }
 

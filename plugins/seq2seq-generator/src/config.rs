@@ -23,8 +23,10 @@ pub struct Seq2SeqConfig {
     pub share_embeddings: bool,
     /// Weights are drawn from U(−init_scale, init_scale); biases start at 0.
     pub init_scale: f32,
-    /// Adam for both MLE and policy-gradient steps.
+    /// Adam of the MLE steps.
     pub optimizer: AdamConfig,
+    /// Adam of the policy-gradient steps, with moments of its own.
+    pub adversarial_optimizer: AdamConfig,
     /// Global gradient-norm clip (0 disables).
     pub grad_clip: f32,
 }
@@ -39,6 +41,7 @@ impl Default for Seq2SeqConfig {
             share_embeddings: true,
             init_scale: 0.08,
             optimizer: AdamConfig::default(),
+            adversarial_optimizer: AdamConfig::default(),
             grad_clip: 5.0,
         }
     }

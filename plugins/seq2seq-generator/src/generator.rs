@@ -8,7 +8,7 @@ use agon_sdk::{
     reexports::abi_stable::std_types::ROption,
     toolkit::{
         derive_seed, device_for, reinitialize, rng_from_seed, teacher_forcing, tensor_like,
-        SeededInit, Trainable,
+        OptimizerSlot, SeededInit, Trainable,
     },
     Batch, DecodeRequest, GeneratorImpl, MleOptions, PluginContext, PluginError, PluginResult,
     Policy, RolloutRequest, SampleRequest, StepOptions, StepStats, TokenBatch,
@@ -34,6 +34,8 @@ pub struct Seq2SeqGenerator {
     pad: u32,
     eos: Option<u32>,
     params: Trainable,
+    /// The optimiser state of policy-gradient steps.
+    adversarial: OptimizerSlot,
     policy: Seq2SeqWeights,
     rollout: Seq2SeqWeights,
 }
@@ -62,8 +64,11 @@ impl Seq2SeqGenerator {
             }
         })?;
         let rollout = policy.detached_copy()?;
-        let params = Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?;
+        let mut params = Trainable::new(varmap, config.optimizer.clone(), config.grad_clip)?;
+        let adversarial =
+            params.add_optimizer("adversarial", config.adversarial_optimizer.clone())?;
         Ok(Seq2SeqGenerator {
+            adversarial,
             device,
             bos: context.vocab.bos,
             pad: context.vocab.pad.into_option().unwrap_or(0),
@@ -410,7 +415,9 @@ impl GeneratorImpl for Seq2SeqGenerator {
         let (log_probs, mask) = self.target_log_probs(&self.policy, sources, &targets, None)?;
         let weighted = ((log_probs * mask)? * rewards)?;
         let loss = (weighted.sum_all()? / -(targets.rows() as f64))?;
-        let norm = self.params.minimise(&loss, "generator")?;
+        let norm = self
+            .params
+            .minimise_in(self.adversarial, &loss, "generator")?;
         Ok(StepStats::new(loss.to_scalar::<f32>()?, targets.rows()).with("grad_norm", norm))
     }
 

@@ -49,7 +49,8 @@
 //! | `output_dim` | 256 | deep-output layer |
 //! | `share_embeddings` | true | |
 //! | `init_scale` | 0.08 | U(−s, s) for weights |
-//! | `optimizer` | Adam, lr 1e-3 | |
+//! | `optimizer` | Adam, lr 1e-3 | MLE steps |
+//! | `adversarial_optimizer` | Adam, lr 1e-3 | policy-gradient steps, moments of their own |
 //! | `grad_clip` | 5.0 | 0 disables |
 //!
 //! # The operations
@@ -130,6 +131,10 @@ const CONFIG_DOCS: &[(&str, &str)] = &[
     ),
     ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
     (
+        "adversarial_optimizer.lr",
+        "Learning rate of the adversarial steps' Adam (default 0.001).",
+    ),
+    (
         "grad_clip",
         "Largest norm of all gradients together, at least 0; a larger gradient is scaled down to it; 0 turns clipping off.",
     ),
@@ -149,7 +154,12 @@ impl PluginLibrary for Seq2SeqGeneratorLibrary {
             "seq2seq",
             "attention encoder-decoder (RNNsearch: bidirectional GRU encoder, additive attention, GRU decoder with deep output) for conditional tasks",
             &Seq2SeqConfig::default(),
-            &[CONFIG_DOCS, agon_sdk::toolkit::ADAM_CONFIG_DOCS].concat(),
+            &[
+                CONFIG_DOCS,
+                agon_sdk::toolkit::ADAM_CONFIG_DOCS,
+                agon_sdk::toolkit::ADVERSARIAL_ADAM_CONFIG_DOCS,
+            ]
+            .concat(),
         )]
     }
 

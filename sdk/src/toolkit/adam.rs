@@ -37,6 +37,32 @@ pub const ADAM_CONFIG_DOCS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The docs of a generator's `adversarial_optimizer:` block (the Adam of its
+/// policy-gradient steps, with moments of its own), but for
+/// `adversarial_optimizer.lr`, whose default each component states itself.
+pub const ADVERSARIAL_ADAM_CONFIG_DOCS: &[(&str, &str)] = &[
+    (
+        "adversarial_optimizer",
+        "Adam of the adversarial (policy-gradient) steps. It keeps moments of its own, fresh when the adversarial phase starts, as SeqGAN's code does; sharing MLE's moments would scale every adversarial update down by the size of MLE's gradients.",
+    ),
+    (
+        "adversarial_optimizer.beta1",
+        "Adam's decay rate for its running mean of adversarial gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "adversarial_optimizer.beta2",
+        "Adam's decay rate for its running mean of squared adversarial gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "adversarial_optimizer.eps",
+        "Small constant added to the denominator of every adversarial Adam update so it never divides by zero.",
+    ),
+    (
+        "adversarial_optimizer.weight_decay",
+        "L2 penalty of adversarial steps: this times each weight is added to its gradient; 0 disables it.",
+    ),
+];
+
 /// Adam hyper-parameters (the defaults are Kingma & Ba's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

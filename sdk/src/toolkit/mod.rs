@@ -42,7 +42,7 @@ pub mod target_log_probs;
 pub mod tensors;
 pub mod trainable;
 
-pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS};
+pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS};
 pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
 pub use clip::clip_grad_norm;
 pub use device::device_for;
@@ -56,4 +56,4 @@ pub use tensors::{
     dropout, labelled_batch, length_mask, padded_id_vec, padded_ids, teacher_forcing,
     LabelledBatch, TeacherForcing,
 };
-pub use trainable::Trainable;
+pub use trainable::{OptimizerSlot, Trainable};
