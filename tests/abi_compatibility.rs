@@ -49,7 +49,7 @@ fn an_abi_1_0_generator_loads_trains_and_evaluates_under_this_host() {
     // MLE taught the unigram model something: NLL-test fell below the
     // uniform distribution's ln 5000 = 8.517.
     let first_test = rows[0]["nll_test"].as_f64().unwrap();
-    let trained_test = rows.iter().filter(|r| r["phase"] == "mle").last().unwrap()["nll_test"]
+    let trained_test = rows.iter().rfind(|r| r["phase"] == "mle").unwrap()["nll_test"]
         .as_f64()
         .unwrap();
     assert!(

@@ -197,21 +197,92 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
         }
         None => Vec::new(),
     };
+    let keys: Vec<&BTreeMap<String, String>> = groups.iter().map(|(k, _)| k).collect();
+    let shown = collapse(&differing, &keys);
+    let labels: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            shown
+                .iter()
+                .map(|path| format!("{path}={}", value_under(key, path)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
     groups
         .into_iter()
-        .map(|(key, runs)| {
+        .zip(labels)
+        .map(|((_, runs), label)| {
             let label = if differing.is_empty() {
                 runs[0].config.name.clone()
             } else {
-                differing
-                    .iter()
-                    .map(|k| format!("{k}={}", key.get(k).map_or("(unset)", String::as_str)))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                label
             };
             Group { label, runs }
         })
         .collect()
+}
+
+/// Whether `key` is `path` or lies under it.
+fn under(key: &str, path: &str) -> bool {
+    key == path
+        || key
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// The differing keys to show in labels: a whole block (e.g. a plugin's
+/// `adversarial_optimizer`) in place of its keys when every key under it
+/// differs and each group has all of them or none — one config lacks the
+/// block that another has.
+fn collapse(differing: &[String], groups: &[&BTreeMap<String, String>]) -> Vec<String> {
+    let all_keys: std::collections::BTreeSet<&String> =
+        groups.iter().flat_map(|g| g.keys()).collect();
+    let mut shown: Vec<String> = Vec::new();
+    for key in differing {
+        let mut best = key.clone();
+        let mut parts: Vec<&str> = key.split('.').collect();
+        while parts.len() > 1 {
+            parts.pop();
+            let path = parts.join(".");
+            let inside: Vec<&&String> = all_keys.iter().filter(|k| under(k, &path)).collect();
+            let whole_block_differs = inside.iter().all(|k| differing.contains(k));
+            let all_or_none = groups.iter().all(|g| {
+                let present = inside.iter().filter(|k| g.contains_key(k.as_str())).count();
+                present == 0 || present == inside.len()
+            });
+            let some_lack_it = groups
+                .iter()
+                .any(|g| !inside.iter().any(|k| g.contains_key(k.as_str())));
+            if whole_block_differs && all_or_none && some_lack_it {
+                best = path;
+            } else {
+                break;
+            }
+        }
+        if !shown.contains(&best) {
+            shown.push(best);
+        }
+    }
+    shown
+}
+
+/// A group's value at `path`: the key's value, `{k: v, …}` for a block, or
+/// `(unset)`.
+fn value_under(group: &BTreeMap<String, String>, path: &str) -> String {
+    if let Some(value) = group.get(path) {
+        return value.clone();
+    }
+    let inside: Vec<String> = group
+        .iter()
+        .filter(|(k, _)| under(k, path))
+        .map(|(k, v)| format!("{}: {v}", &k[path.len() + 1..]))
+        .collect();
+    if inside.is_empty() {
+        "(unset)".to_string()
+    } else {
+        format!("{{{}}}", inside.join(", "))
+    }
 }
 
 /// The metric a task is judged by and whether higher is better.
@@ -240,5 +311,45 @@ pub fn headline(config: &ExperimentConfig) -> (String, bool) {
                 _ => ("bleu".into(), true),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_block_one_config_lacks_is_shown_as_one_key() {
+        let old = map(&[("g.optimizer.lr", "0.01"), ("seed_like", "1")]);
+        let new = map(&[
+            ("g.optimizer.lr", "0.01"),
+            ("g.adversarial.lr", "0.01"),
+            ("g.adversarial.eps", "1e-8"),
+            ("seed_like", "1"),
+        ]);
+        let differing = vec![
+            "g.adversarial.eps".to_string(),
+            "g.adversarial.lr".to_string(),
+        ];
+        let shown = collapse(&differing, &[&old, &new]);
+        assert_eq!(shown, ["g.adversarial"]);
+        assert_eq!(value_under(&old, "g.adversarial"), "(unset)");
+        assert_eq!(value_under(&new, "g.adversarial"), "{eps: 1e-8, lr: 0.01}");
+    }
+
+    #[test]
+    fn keys_that_differ_in_value_stay_keys() {
+        let a = map(&[("t.rollouts", "2"), ("t.epochs", "4")]);
+        let b = map(&[("t.rollouts", "4"), ("t.epochs", "4")]);
+        let shown = collapse(&["t.rollouts".to_string()], &[&a, &b]);
+        assert_eq!(shown, ["t.rollouts"]);
+        assert_eq!(value_under(&b, "t.rollouts"), "4");
     }
 }
