@@ -17,13 +17,11 @@ use std::{collections::HashMap, path::Path};
 
 use abi_stable::std_types::ROption;
 use agon::{
-    components::{self, Generator, Reward, SharedContext},
-    config::ComponentSpec,
+    components::{Generator, Reward, SharedContext},
     train::rollout::{q_values, RolloutSettings, Scorer},
 };
-use agon_integration_tests::{build_dir, fixtures_dir, Sandbox};
-use agon_registry::{Registry, SearchPath};
-use agon_sdk::{yaml, Batch, ComponentKind, MleOptions, StepOptions, TokenBatch, VocabInfo};
+use agon_integration_tests::{build_dir, fixtures_dir, ComponentBuilder};
+use agon_sdk::{Batch, MleOptions, StepOptions, TokenBatch, VocabInfo};
 use serde_json::Value;
 
 const FIXTURE: &str = "fixtures/g_step";
@@ -73,16 +71,10 @@ struct Parts {
     generator: Generator,
     reward: Reward,
     max_len: u32,
-    _sandbox: Sandbox,
+    _components: ComponentBuilder,
 }
 
 fn parts(reference: &Value) -> Parts {
-    let sandbox = Sandbox::new();
-    let mut registry = Registry::new(
-        SearchPath::explicit([build_dir().to_path_buf(), fixtures_dir().to_path_buf()]),
-        &sandbox.home().join("plugins-index.json"),
-    );
-    registry.scan().unwrap();
     let number = |key: &str| reference[key].as_u64().unwrap();
     let max_len = number("max_len") as u32;
     let shared = SharedContext {
@@ -112,40 +104,20 @@ fn parts(reference: &Value) -> Parts {
         reference["grad_clip"],
         fixture_path("weights.safetensors").display(),
     );
-    let g = ComponentSpec {
-        plugin: "agon/lstm-generator".into(),
-        component: None,
-        config: yaml::parse(&generator_config).unwrap(),
-    };
-    let r = ComponentSpec {
-        plugin: "agon-testing/formula-reward".into(),
-        component: Some("token-formula".into()),
-        config: yaml::parse("").unwrap(),
-    };
-    let mut resolve = |s: &ComponentSpec, kind| {
-        components::resolve(&mut registry, s, kind, "test", "cpu").unwrap()
-    };
-    let generator = Generator::new(
-        &resolve(&g, ComponentKind::Generator),
-        &g,
-        "generator",
-        &shared,
-        1,
-    )
-    .unwrap();
-    let reward = Reward::new(
-        &resolve(&r, ComponentKind::Reward),
-        &r,
-        "reward",
-        &shared,
-        2,
-    )
-    .unwrap();
+    let mut build = ComponentBuilder::new(&[build_dir(), fixtures_dir()], shared);
     Parts {
-        generator,
-        reward,
+        generator: build.generator(&ComponentBuilder::spec(
+            "agon/lstm-generator",
+            None,
+            &generator_config,
+        )),
+        reward: build.reward(&ComponentBuilder::spec(
+            "agon-testing/formula-reward",
+            Some("token-formula"),
+            "",
+        )),
         max_len,
-        _sandbox: sandbox,
+        _components: build,
     }
 }
 

@@ -4,15 +4,12 @@
 
 use abi_stable::std_types::ROption;
 use agon::{
-    components::{self, Discriminator, Generator, Reward, SharedContext},
-    config::ComponentSpec,
+    components::{Discriminator, Generator, Reward, SharedContext},
     train::rollout::{job_seed, q_values, RolloutSettings, Scorer},
 };
-use agon_integration_tests::{build_dir, Sandbox};
-use agon_registry::{Registry, SearchPath};
+use agon_integration_tests::{build_dir, ComponentBuilder};
 use agon_sdk::{
-    yaml, Batch, ComponentKind, Policy, PrefixJob, RewardInput, RolloutRequest, SampleRequest,
-    TokenBatch, VocabInfo,
+    Batch, Policy, PrefixJob, RewardInput, RolloutRequest, SampleRequest, TokenBatch, VocabInfo,
 };
 
 const MAX_LEN: u32 = 6;
@@ -21,7 +18,7 @@ struct Parts {
     generator: Generator,
     discriminator: Discriminator,
     reward: Reward,
-    _sandbox: Sandbox,
+    _components: ComponentBuilder,
 }
 
 fn parts() -> Parts {
@@ -35,11 +32,6 @@ fn parts() -> Parts {
 }
 
 fn parts_with(vocab: VocabInfo) -> Parts {
-    let sandbox = Sandbox::new();
-    let mut registry = Registry::new(
-        SearchPath::explicit([build_dir().to_path_buf()]),
-        &sandbox.home().join("plugins-index.json"),
-    );
     let shared = SharedContext {
         device: "cpu".into(),
         seed: 3,
@@ -48,54 +40,21 @@ fn parts_with(vocab: VocabInfo) -> Parts {
         run_dir: String::new(),
         origin: Default::default(),
     };
-    let spec = |plugin: &str, component: Option<&str>, config: &str| ComponentSpec {
-        plugin: plugin.into(),
-        component: component.map(Into::into),
-        config: yaml::parse(config).unwrap(),
-    };
-    let g = spec(
-        "agon/lstm-generator",
-        None,
-        "{embedding_dim: 8, hidden_dim: 8}",
-    );
-    let d = spec(
-        "rnn-lab/gru-discriminator",
-        None,
-        "{embedding_dim: 8, hidden_dim: 8}",
-    );
-    let r = spec("agon/rewards", Some("discriminator"), "");
-    let mut resolve = |s: &ComponentSpec, kind| {
-        components::resolve(&mut registry, s, kind, "test", "cpu").unwrap()
-    };
-    let generator = Generator::new(
-        &resolve(&g, ComponentKind::Generator),
-        &g,
-        "generator",
-        &shared,
-        1,
-    )
-    .unwrap();
-    let discriminator = Discriminator::new(
-        &resolve(&d, ComponentKind::Discriminator),
-        &d,
-        "discriminator",
-        &shared,
-        2,
-    )
-    .unwrap();
-    let reward = Reward::new(
-        &resolve(&r, ComponentKind::Reward),
-        &r,
-        "reward",
-        &shared,
-        3,
-    )
-    .unwrap();
+    let mut build = ComponentBuilder::new(&[build_dir()], shared);
+    let spec = ComponentBuilder::spec;
     Parts {
-        generator,
-        discriminator,
-        reward,
-        _sandbox: sandbox,
+        generator: build.generator(&spec(
+            "agon/lstm-generator",
+            None,
+            "{embedding_dim: 8, hidden_dim: 8}",
+        )),
+        discriminator: build.discriminator(&spec(
+            "rnn-lab/gru-discriminator",
+            None,
+            "{embedding_dim: 8, hidden_dim: 8}",
+        )),
+        reward: build.reward(&spec("agon/rewards", Some("discriminator"), "")),
+        _components: build,
     }
 }
 

@@ -303,3 +303,71 @@ impl Run {
         all
     }
 }
+
+/// Host components built in-process from component specs, through a
+/// registry over plugin directories (indexed first, as `agon plugins scan`
+/// does) — for tests that drive the trainer's pieces directly.
+pub struct ComponentBuilder {
+    registry: agon_registry::Registry,
+    shared: agon::components::SharedContext,
+    _sandbox: Sandbox,
+}
+
+impl ComponentBuilder {
+    pub fn new(dirs: &[&Path], shared: agon::components::SharedContext) -> Self {
+        let sandbox = Sandbox::new();
+        let mut registry = agon_registry::Registry::new(
+            agon_registry::SearchPath::explicit(dirs.iter().map(|d| d.to_path_buf())),
+            &sandbox.home().join("plugins-index.json"),
+        );
+        registry.scan().expect("scan the plugin directories");
+        ComponentBuilder {
+            registry,
+            shared,
+            _sandbox: sandbox,
+        }
+    }
+
+    /// A spec from a plugin reference, an optional component and config YAML.
+    pub fn spec(
+        plugin: &str,
+        component: Option<&str>,
+        config: &str,
+    ) -> agon::config::ComponentSpec {
+        agon::config::ComponentSpec {
+            plugin: plugin.into(),
+            component: component.map(Into::into),
+            config: agon_sdk::yaml::parse(config).expect("config YAML"),
+        }
+    }
+
+    fn resolve(
+        &mut self,
+        spec: &agon::config::ComponentSpec,
+        kind: agon_sdk::ComponentKind,
+    ) -> agon_registry::ResolvedComponent {
+        agon::components::resolve(&mut self.registry, spec, kind, "test", "cpu")
+            .expect("resolve the component")
+    }
+
+    pub fn generator(&mut self, spec: &agon::config::ComponentSpec) -> agon::components::Generator {
+        let resolved = self.resolve(spec, agon_sdk::ComponentKind::Generator);
+        agon::components::Generator::new(&resolved, spec, "generator", &self.shared, 1)
+            .expect("build the generator")
+    }
+
+    pub fn discriminator(
+        &mut self,
+        spec: &agon::config::ComponentSpec,
+    ) -> agon::components::Discriminator {
+        let resolved = self.resolve(spec, agon_sdk::ComponentKind::Discriminator);
+        agon::components::Discriminator::new(&resolved, spec, "discriminator", &self.shared, 2)
+            .expect("build the discriminator")
+    }
+
+    pub fn reward(&mut self, spec: &agon::config::ComponentSpec) -> agon::components::Reward {
+        let resolved = self.resolve(spec, agon_sdk::ComponentKind::Reward);
+        agon::components::Reward::new(&resolved, spec, "reward", &self.shared, 3)
+            .expect("build the reward")
+    }
+}
