@@ -228,6 +228,33 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     );
     let html = std::fs::read_to_string(dir.join("compare/compare.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("training.adversarial.rollouts=4"));
+
+    // Groups named on the command line; a wrong count lists the groups.
+    let named = sandbox
+        .run(
+            &[
+                "compare",
+                dir.to_str().unwrap(),
+                "--names",
+                "two rollouts,four rollouts",
+                "--out",
+                sandbox.path().join("named").to_str().unwrap(),
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let named: serde_json::Value = serde_json::from_str(&named).unwrap();
+    assert_eq!(named["groups"][1]["label"], "four rollouts");
+    assert_eq!(named["differences"][0]["baseline"], "two rollouts");
+    let refused = sandbox
+        .run(&["compare", dir.to_str().unwrap(), "--names", "one"], &[])
+        .clean_failure();
+    assert!(
+        refused.contains("--names gives 1 names for 2 groups")
+            && refused.contains("2. training.adversarial.rollouts=4 (2 runs)"),
+        "{refused}"
+    );
 }
 
 #[test]

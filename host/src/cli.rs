@@ -109,6 +109,11 @@ pub struct CompareArgs {
     /// Print the JSON instead of the Markdown.
     #[arg(long)]
     pub json: bool,
+    /// Names for the groups, in the order they are found, comma-separated
+    /// (e.g. `--names "shared Adam,separate Adam"`), instead of the keys
+    /// that set them apart.
+    #[arg(long, value_delimiter = ',')]
+    pub names: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -23,7 +23,25 @@ fn fresh_dir(first: &Path) -> PathBuf {
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let runs = compare::collect(&args.paths)?;
-    let groups = compare::group(runs);
+    let mut groups = compare::group(runs);
+    if !args.names.is_empty() {
+        if args.names.len() != groups.len() {
+            let found: Vec<String> = groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| format!("  {}. {} ({} runs)", i + 1, g.label, g.runs.len()))
+                .collect();
+            anyhow::bail!(
+                "--names gives {} names for {} groups; the groups, in order:\n{}",
+                args.names.len(),
+                groups.len(),
+                found.join("\n")
+            );
+        }
+        for (group, name) in groups.iter_mut().zip(&args.names) {
+            group.label = name.trim().to_string();
+        }
+    }
     let comparison = analysis::compare(&groups);
     let out = args
         .out
