@@ -175,6 +175,58 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         assert_eq!(point["quality"]["n"], 2);
         assert!((point["temperature"].as_f64().unwrap() - 0.8).abs() < 1e-6);
     }
+    // The evaluations' tables: each evaluated model's metric pooled over
+    // seeds, and final − mle paired within the runs.
+    let evaluated = |cell: &str, model: &str| -> f64 {
+        let file = dir.join("runs").join(cell).join("eval/eval.json");
+        let eval: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        eval["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["label"] == format!("{cell}/{model}"))
+            .unwrap()["metrics"]["nll_oracle"]
+            .as_f64()
+            .unwrap()
+    };
+    let cells = ["000_rollouts-2_seed-1", "001_rollouts-2_seed-2"];
+    let evaluations = &comparison["evaluations"];
+    let final_model = evaluations["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["group"] == "training.adversarial.rollouts=2" && m["model"] == "final")
+        .unwrap_or_else(|| panic!("{evaluations}"));
+    let pooled = (evaluated(cells[0], "final") + evaluated(cells[1], "final")) / 2.0;
+    assert_eq!(final_model["metrics"]["nll_oracle"]["n"], 2);
+    assert!(
+        (final_model["metrics"]["nll_oracle"]["mean"]
+            .as_f64()
+            .unwrap()
+            - pooled)
+            .abs()
+            < 1e-12
+    );
+    let change = evaluations["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "nll_oracle")
+        .unwrap_or_else(|| panic!("{evaluations}"));
+    let expected_change = cells
+        .iter()
+        .map(|c| evaluated(c, "final") - evaluated(c, "mle"))
+        .sum::<f64>()
+        / 2.0;
+    assert_eq!(change["group"], "training.adversarial.rollouts=2");
+    assert!((change["difference"].as_f64().unwrap() - expected_change).abs() < 1e-12);
+    // The second group has one evaluated run: nothing to test it with.
+    assert!(evaluations["against_baseline"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
     // Per-sample paired test: seed 1's 64 samples of each group, the mean
     // of the per-sample differences of the two per_sample.json files.
     let per_sample = |cell: &str| -> Vec<f64> {
@@ -223,6 +275,7 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         markdown.contains("Quality against diversity across temperatures")
             && markdown.contains("| training.adversarial.rollouts=2 | final | 0.8 |")
             && markdown.contains("Per-sample paired tests")
+            && markdown.contains("Evaluations (`agon eval`)")
             && markdown.contains("| training.adversarial.rollouts=4 | nll_oracle | 64 (1) |"),
         "{markdown}"
     );

@@ -350,3 +350,167 @@ fn the_gru_discriminator_and_the_bleu_reward_train_on_variable_length_text() {
         assert!(last["bleu2"].as_f64().unwrap() > 0.0, "{name}");
     }
 }
+
+/// `agon eval --lm`: Caccia et al.'s LM score (samples under a language model
+/// of the real data) and reverse LM score (the test set under a generator
+/// trained on the samples) rank a trained generator above one that has seen
+/// the data once, and a language model of another task is refused.
+#[test]
+fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one() {
+    let sandbox = Sandbox::new();
+    let mle_only = [
+        "--set",
+        "training.discriminator_pretraining.rounds=0",
+        "--set",
+        "training.adversarial.epochs=0",
+    ];
+    let with = |extra: &[&'static str]| [&mle_only[..], extra].concat();
+    let lm = train(&sandbox, "lm", &with(&["--set", "seed=6"]));
+    let trained = train(&sandbox, "trained", &with(&[]));
+    let barely = train(
+        &sandbox,
+        "barely",
+        &with(&["--set", "training.mle.epochs=1"]),
+    );
+
+    let out = sandbox.path().join("eval-lm");
+    let json = sandbox
+        .run(
+            &[
+                "eval",
+                barely.to_str().unwrap(),
+                trained.to_str().unwrap(),
+                "--lm",
+                lm.to_str().unwrap(),
+                "--reverse-lm-epochs",
+                "8",
+                "--resamples",
+                "200",
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let evaluation: Value = serde_json::from_str(&json).unwrap();
+    let metric = |label: &str, key: &str| {
+        evaluation["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["label"] == label)
+            .unwrap_or_else(|| panic!("no model {label}: {evaluation}"))["metrics"][key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{label} has no {key}: {evaluation}"))
+    };
+    let (barely_lm, trained_lm) = (
+        metric("barely/final", "lm_nll"),
+        metric("trained/final", "lm_nll"),
+    );
+    assert!(
+        trained_lm < barely_lm - 0.5,
+        "LM score: trained {trained_lm} should be well below barely trained {barely_lm}"
+    );
+    let (barely_reverse, trained_reverse) = (
+        metric("barely/final", "reverse_lm_nll"),
+        metric("trained/final", "reverse_lm_nll"),
+    );
+    assert!(
+        trained_reverse < barely_reverse - 0.5,
+        "reverse LM score: trained {trained_reverse} should be well below barely trained {barely_reverse}"
+    );
+    // A generator trained on good samples scores the test set about as the
+    // real-data LM's own NLL-test does, never absurdly better.
+    let lm_nll_test = rows(&lm).last().unwrap()["nll_test"].as_f64().unwrap();
+    assert!(
+        trained_reverse > lm_nll_test - 0.5,
+        "reverse LM {trained_reverse} against the LM's own NLL-test {lm_nll_test}"
+    );
+    // The LM score is tested per sample, like BLEU.
+    let lm_test = evaluation["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "lm_nll")
+        .unwrap_or_else(|| panic!("no paired test of lm_nll: {evaluation}"));
+    assert!(
+        lm_test["test"]["ci_high"].as_f64().unwrap() < 0.0,
+        "{lm_test}"
+    );
+    // Per-sample LM scores, for agon compare's paired tests.
+    let per_sample: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("per_sample.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        per_sample["models"]["trained/final"]["lm_nll"]
+            .as_array()
+            .unwrap()
+            .len(),
+        64
+    );
+    let notes = evaluation["notes"].to_string();
+    assert!(
+        notes.contains("reverse_lm_nll") && notes.contains("8 epochs"),
+        "{notes}"
+    );
+
+    // The LM among the evaluated runs is flagged; --reverse-lm-epochs 0
+    // leaves the reverse score out.
+    let json = sandbox
+        .run(
+            &[
+                "eval",
+                lm.to_str().unwrap(),
+                "--lm",
+                lm.to_str().unwrap(),
+                "--reverse-lm-epochs",
+                "0",
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let evaluation: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        evaluation["warnings"]
+            .to_string()
+            .contains("also evaluated"),
+        "{evaluation}"
+    );
+    assert!(evaluation["models"][0]["metrics"]["reverse_lm_nll"].is_null());
+
+    // A language model whose vocabulary differs is refused, naming the file.
+    let other = train(
+        &sandbox,
+        "other-vocab",
+        &with(&["--set", "task.min_count=2"]),
+    );
+    let refused = sandbox
+        .run(
+            &[
+                "eval",
+                trained.to_str().unwrap(),
+                "--lm",
+                other.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(refused.contains("vocab.txt differs"), "{refused}");
+    // --reverse-lm-epochs means nothing without --lm.
+    let refused = sandbox
+        .run(
+            &[
+                "eval",
+                trained.to_str().unwrap(),
+                "--reverse-lm-epochs",
+                "3",
+            ],
+            &[],
+        )
+        .stderr();
+    assert!(refused.contains("--lm"), "{refused}");
+}

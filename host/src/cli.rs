@@ -213,6 +213,21 @@ pub struct EvalArgs {
     /// of the task's `evaluation.beam_size`.
     #[arg(long)]
     pub beam_size: Option<u32>,
+    /// Text tasks: a run whose generator is a language model of the real
+    /// data (an MLE-only run of the same task, not one of the runs
+    /// evaluated). Adds Caccia et al.'s LM score (`lm_nll`: the samples
+    /// under that LM) and reverse LM score (`reverse_lm_nll`: the test set
+    /// under a fresh generator of that run's config trained on the samples).
+    #[arg(long, value_name = "LM_RUN_DIR")]
+    pub lm: Option<PathBuf>,
+    /// Reverse LM score: MLE epochs on each model's samples (default: the
+    /// --lm run's `training.mle.epochs`; 0 skips the reverse LM score).
+    #[arg(long, value_name = "N", requires = "lm")]
+    pub reverse_lm_epochs: Option<usize>,
+    /// Reverse LM score: samples drawn from each model to train on
+    /// (default: as many as the task has training sequences).
+    #[arg(long, value_name = "N", requires = "lm")]
+    pub reverse_lm_samples: Option<usize>,
     /// Print the JSON instead of the table.
     #[arg(long)]
     pub json: bool,

@@ -19,6 +19,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         seed: args.seed,
         resamples: args.resamples,
         beam_size: args.beam_size,
+        lm: args.lm.map(|run_dir| eval::language_model::LmSettings {
+            run_dir,
+            reverse_epochs: args.reverse_lm_epochs,
+            reverse_samples: args.reverse_lm_samples,
+        }),
     };
     let evaluation = eval::evaluate(&models, &settings)?;
     let out = match &args.out {

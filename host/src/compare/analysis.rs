@@ -85,6 +85,9 @@ pub struct Comparison {
     pub quality_diversity: Vec<super::quality_diversity::QualityDiversityPoint>,
     /// What quality and diversity are there (e.g. `bleu2`, `self_bleu2`).
     pub quality_diversity_metrics: Option<(String, Option<String>)>,
+    /// The runs' newest `agon eval` tables pooled over seeds (empty without
+    /// evaluations).
+    pub evaluations: super::evaluations::Evaluations,
 }
 
 /// The last row of `phase` with generator scores (or with anything for a
@@ -254,6 +257,7 @@ pub fn compare(groups: &[Group]) -> Comparison {
         per_sample_notes.extend(notes);
     }
     Comparison {
+        evaluations: super::evaluations::collect(groups),
         per_sample,
         per_sample_notes,
         quality_diversity,

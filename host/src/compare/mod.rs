@@ -6,6 +6,7 @@
 //! with interval bands, and a Markdown and a self-contained HTML report.
 
 pub mod analysis;
+pub mod evaluations;
 pub mod per_sample;
 pub mod plot;
 pub mod quality_diversity;

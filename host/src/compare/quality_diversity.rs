@@ -54,6 +54,14 @@ fn run_label(run: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `label` (`<run name>/mle`, `<run path>/final`…) is a model of
+/// the run at `run`: `agon eval A B` writes A's eval.json with B's models
+/// too.
+pub(super) fn owns_label(run: &Path, label: &str) -> bool {
+    let owner = label.rsplit_once('/').map_or("", |(owner, _)| owner);
+    owner == run_label(run) || owner == run.display().to_string()
+}
+
 /// The quality–diversity points of every group whose runs have evaluation
 /// sweeps; `(quality name, diversity name)` says what they are.
 pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String, Option<String>)>) {
@@ -72,12 +80,7 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
                 continue;
             };
             let model_of = |label: &str| label.rsplit('/').next().unwrap_or(label).to_string();
-            // `agon eval A B` writes A's eval.json with B's models too: keep
-            // this run's (labelled `<run name>/…` or `<run path>/…`).
-            let own = |label: &str| {
-                let owner = label.rsplit_once('/').map_or("", |(owner, _)| owner);
-                owner == run_label(&run.path) || owner == run.path.display().to_string()
-            };
+            let own = |label: &str| owns_label(&run.path, label);
             if let Some(order) = eval["sweep_order"].as_u64() {
                 names = Some((format!("bleu{order}"), Some(format!("self_bleu{order}"))));
                 for p in eval["sweep"].as_array().into_iter().flatten() {

@@ -4,6 +4,7 @@
 
 use super::{
     analysis::Comparison,
+    evaluations::Evaluations,
     stats::{Difference, Estimate},
 };
 
@@ -50,6 +51,65 @@ fn difference_cells(d: &Difference) -> Vec<String> {
         p_value(d.p_value),
         format!("{} (df {:.1})", d.test, d.df),
     ]
+}
+
+/// The runs' `agon eval` tables: one column per group's model, one row per
+/// metric; then the tests of their differences.
+fn evaluation_blocks(evaluations: &Evaluations, out: &mut Vec<Block>) {
+    if evaluations.models.is_empty() {
+        return;
+    }
+    out.push(Block::Heading("Evaluations (`agon eval`)".into()));
+    out.push(Block::Paragraph(
+        "From each run's newest `agon eval` (eval.json), pooled over seeds: `mle` is the generator at the end of MLE pretraining, `final` the one at the end of the run. The differences are tested over seeds: final − mle within each run (paired), and each group's final model against the first group's (paired when both ran the same seeds, Welch otherwise).".into(),
+    ));
+    let metrics: std::collections::BTreeSet<&String> = evaluations
+        .models
+        .iter()
+        .flat_map(|m| m.metrics.keys())
+        .collect();
+    let mut header = vec!["metric".to_string()];
+    header.extend(
+        evaluations
+            .models
+            .iter()
+            .map(|m| format!("{} / {}", m.group, m.model)),
+    );
+    let rows = metrics
+        .into_iter()
+        .map(|metric| {
+            let mut row = vec![metric.clone()];
+            row.extend(
+                evaluations
+                    .models
+                    .iter()
+                    .map(|m| m.metrics.get(metric).map(estimate).unwrap_or_default()),
+            );
+            row
+        })
+        .collect();
+    out.push(Block::Table(header, rows));
+    let differences: Vec<Vec<String>> = evaluations
+        .changes
+        .iter()
+        .chain(&evaluations.against_baseline)
+        .map(|d| {
+            let mut row = vec![
+                format!("{}/final − {}", d.group, d.against),
+                d.metric.clone(),
+            ];
+            row.extend(difference_cells(&d.difference));
+            row
+        })
+        .collect();
+    if !differences.is_empty() {
+        out.push(Block::Table(
+            ["difference", "metric", "value", "95% interval", "p", "test"]
+                .map(String::from)
+                .to_vec(),
+            differences,
+        ));
+    }
 }
 
 fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
@@ -192,6 +252,7 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             out.push(Block::Paragraph(format!("Not paired: {note}")));
         }
     }
+    evaluation_blocks(&comparison.evaluations, &mut out);
     if let Some((quality, diversity)) = &comparison.quality_diversity_metrics {
         out.push(Block::Heading(
             "Quality against diversity across temperatures".into(),

@@ -8,6 +8,7 @@
 //! numbers), and the first model is the baseline of the paired tests.
 
 pub mod conditional;
+pub mod language_model;
 pub mod oracle;
 pub mod quality_diversity;
 pub mod report;
@@ -85,6 +86,8 @@ pub struct EvalSettings {
     pub resamples: usize,
     /// Conditional tasks: beams instead of the task's `evaluation.beam_size`.
     pub beam_size: Option<u32>,
+    /// Text tasks: the LM and reverse LM scores against this language model.
+    pub lm: Option<language_model::LmSettings>,
 }
 
 /// One model's scores.
@@ -203,6 +206,9 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         if settings.temperature.is_some() || !settings.temperatures.is_empty() {
             bail!("--temperature and --temperatures apply to text tasks; a conditional task's outputs are decoded, not sampled (choose the decoding with --beam-size)");
         }
+        if settings.lm.is_some() {
+            bail!("--lm applies to text tasks (the LM scores of unconditional samples); a conditional task's outputs answer sources");
+        }
         return conditional::evaluate(models, settings, &first_config);
     }
     let temperature = settings.temperature.unwrap_or(1.0);
@@ -210,7 +216,31 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         bail!("--beam-size applies to conditional tasks (translation, summarization, dialogue); text tasks are evaluated on samples");
     }
     if first_config.task.kind == TaskKind::SyntheticOracle {
+        if settings.lm.is_some() {
+            bail!("--lm applies to text tasks; the oracle task's NLL-oracle already scores samples under the true language model");
+        }
         return oracle::evaluate(models, settings, &first_config);
+    }
+    // Opened before any model is scored: a wrong --lm fails in seconds.
+    let mut lm = settings
+        .lm
+        .as_ref()
+        .map(|lm| language_model::LanguageModel::open(lm, &first.run_dir))
+        .transpose()?;
+    let mut warnings = Vec::new();
+    if let Some(lm) = &lm {
+        let same = |a: &Path, b: &Path| {
+            std::fs::canonicalize(a)
+                .ok()
+                .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+        };
+        if let Some(model) = models.iter().find(|m| same(&m.run_dir, &lm.run_dir)) {
+            warnings.push(format!(
+                "--lm {} is also evaluated ({}): its own samples score best under it; use a language model trained apart from the runs compared (another seed)",
+                lm.run_dir.display(),
+                model.label
+            ));
+        }
     }
     let seed = settings.seed.unwrap_or(first_config.seed);
     let samples = settings.samples.unwrap_or(
@@ -222,7 +252,6 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     let bleu = first_config.task.bleu.clone().unwrap_or_default();
     let mut scored = Vec::new();
     let mut sweep = Vec::new();
-    let mut warnings = Vec::new();
     let sweep_order = bleu.headline.first().copied();
     for model in models {
         eprintln!("agon eval: {} ({samples} samples)…", model.label);
@@ -252,7 +281,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             })
             .collect();
         warnings.extend(crate::notes::warn_if_all_same(&model.label, &texts));
-        let per_sample = task.score_samples(&drawn).per_sample;
+        let mut per_sample = task.score_samples(&drawn).per_sample;
         let mut metrics: BTreeMap<String, f64> = per_sample
             .iter()
             .map(|(k, v)| (k.clone(), v.iter().sum::<f64>() / v.len().max(1) as f64))
@@ -261,6 +290,26 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             "nll_test".into(),
             per_token_nll(&mut loaded.generator, &task.data.test, None)?,
         );
+        if let Some(lm) = lm.as_mut() {
+            let scores = lm.lm_scores(&drawn)?;
+            metrics.insert("lm_nll".into(), mean(&scores));
+            per_sample.insert("lm_nll".into(), scores);
+            if lm.reverse_enabled() {
+                let count = lm.reverse_sample_count(task.data.train.len());
+                let reverse_seed = agon_sdk::seeds::derive_seed(seed, "reverse-lm");
+                let training = sample_many(
+                    &mut loaded.generator,
+                    count,
+                    max_len,
+                    temperature,
+                    reverse_seed,
+                )?;
+                metrics.insert(
+                    "reverse_lm_nll".into(),
+                    lm.reverse_score(&training, &task.data.test, reverse_seed, &model.label)?,
+                );
+            }
+        }
         if let Some(n) = sweep_order {
             for &temperature in &settings.temperatures {
                 let drawn =
@@ -286,24 +335,27 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     let mut comparisons = Vec::new();
     if let Some((baseline, others)) = scored.split_first() {
         for other in others {
-            for &n in &bleu.headline {
-                for metric in [format!("bleu{n}"), format!("self_bleu{n}")] {
-                    let (Some(a), Some(b)) = (
-                        baseline.per_sample.get(&metric),
-                        other.per_sample.get(&metric),
-                    ) else {
-                        continue;
-                    };
-                    if a.len() != b.len() || a.is_empty() {
-                        continue;
-                    }
-                    comparisons.push(Comparison {
-                        metric: metric.clone(),
-                        baseline: baseline.label.clone(),
-                        model: other.label.clone(),
-                        test: paired_bootstrap(a, b, settings.resamples, seed),
-                    });
+            let headline = bleu
+                .headline
+                .iter()
+                .flat_map(|n| [format!("bleu{n}"), format!("self_bleu{n}")]);
+            // lm_nll is there only with --lm.
+            for metric in headline.chain(["lm_nll".to_string()]) {
+                let (Some(a), Some(b)) = (
+                    baseline.per_sample.get(&metric),
+                    other.per_sample.get(&metric),
+                ) else {
+                    continue;
+                };
+                if a.len() != b.len() || a.is_empty() {
+                    continue;
                 }
+                comparisons.push(Comparison {
+                    metric: metric.clone(),
+                    baseline: baseline.label.clone(),
+                    model: other.label.clone(),
+                    test: paired_bootstrap(a, b, settings.resamples, seed),
+                });
             }
         }
     }
@@ -321,7 +373,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
                 .as_ref()
                 .map_or("the test set".into(), |p| p.display().to_string())
         ),
-        notes: vec![
+        notes: [vec![
             "bleuN: NLTK sentence BLEU-N (uniform weights, smoothing method1) of each sample against the whole test set, averaged (Texygen)".into(),
             format!("bleuN_fast: the same against the first {fast} test lines (Texygen's fast mode)"),
             "self_bleuN: each sample against all the other samples (never itself); higher = less diverse".into(),
@@ -329,7 +381,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             "nll_test: the generator's per-token NLL of the test set (nats, EOS included)".into(),
             "paired tests: bootstrap of per-sample differences, same seed for every model".into(),
             "scores are on a 0–1 scale; these samples are agon eval's own draws (--seed), not the training-time samples behind metrics.jsonl's BLEU, so the two differ by sampling noise".into(),
-        ],
+        ], lm.as_ref().map(language_model::LanguageModel::notes).unwrap_or_default()].concat(),
         warnings,
         models: scored,
         comparisons,
@@ -337,6 +389,11 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         sweep,
         outputs: BTreeMap::new(),
     })
+}
+
+/// The mean of `values` (0 for none).
+pub(crate) fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
 /// The per-sample scores of an evaluation, as `per_sample.json` holds them

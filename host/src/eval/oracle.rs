@@ -11,7 +11,7 @@ use agon_sdk::seeds::derive_seed;
 use anyhow::bail;
 
 use super::{
-    significance::paired_bootstrap, Comparison, EvalSettings, Evaluation, Model, ModelScores,
+    mean, significance::paired_bootstrap, Comparison, EvalSettings, Evaluation, Model, ModelScores,
 };
 use crate::{
     assemble::{
@@ -27,10 +27,6 @@ fn oracle_of(config: &ExperimentConfig, run: &std::path::Path) -> anyhow::Result
     let shape = run_shape(config, None)?;
     let shared = shared_context(config, &shape, run);
     Ok(build_oracle(&mut Registry::from_environment(), config, &shared)?.0)
-}
-
-fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
 /// Evaluates `models` of one synthetic-oracle task.
