@@ -384,6 +384,8 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
                 lm.to_str().unwrap(),
                 "--reverse-lm-epochs",
                 "8",
+                "--temperatures",
+                "0.5,1",
                 "--resamples",
                 "200",
                 "--out",
@@ -427,6 +429,27 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
         trained_reverse > lm_nll_test - 0.5,
         "reverse LM {trained_reverse} against the LM's own NLL-test {lm_nll_test}"
     );
+    // Across temperatures: colder samples are likelier under the LM; at
+    // the evaluation's own temperature the sweep repeats the table's scores.
+    let point = |label: &str, t: f64, key: &str| {
+        evaluation["sweep"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["model"] == label && (p["temperature"].as_f64().unwrap() - t).abs() < 1e-6)
+            .unwrap_or_else(|| panic!("no sweep point {label} T={t}: {evaluation}"))[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{label} T={t} has no {key}: {evaluation}"))
+    };
+    assert!(
+        point("trained/final", 0.5, "lm_nll") < point("trained/final", 1.0, "lm_nll"),
+        "{evaluation}"
+    );
+    assert_eq!(
+        point("trained/final", 1.0, "reverse_lm_nll"),
+        trained_reverse
+    );
+    assert!(point("barely/final", 0.5, "reverse_lm_nll").is_finite());
     // The LM score is tested per sample, like BLEU.
     let lm_test = evaluation["comparisons"]
         .as_array()
@@ -454,6 +477,54 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
         notes.contains("reverse_lm_nll") && notes.contains("8 epochs"),
         "{notes}"
     );
+
+    // agon compare pools the LM scores of each run's own evaluation.
+    let mut at_half = Vec::new();
+    for run in [&barely, &trained] {
+        let json = sandbox
+            .run(
+                &[
+                    "eval",
+                    run.to_str().unwrap(),
+                    "--lm",
+                    lm.to_str().unwrap(),
+                    "--reverse-lm-epochs",
+                    "2",
+                    "--temperatures",
+                    "0.5",
+                    "--json",
+                ],
+                &[],
+            )
+            .success();
+        let evaluation: Value = serde_json::from_str(&json).unwrap();
+        at_half.push(evaluation["sweep"][0]["lm_nll"].as_f64().unwrap());
+    }
+    let compared = sandbox
+        .run(
+            &[
+                "compare",
+                barely.to_str().unwrap(),
+                trained.to_str().unwrap(),
+                "--out",
+                sandbox.path().join("compare-lm").to_str().unwrap(),
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let compared: Value = serde_json::from_str(&compared).unwrap();
+    let points = compared["quality_diversity"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{compared}");
+    for (point, expected) in points.iter().zip(&at_half) {
+        assert_eq!(point["lm_nll"]["mean"].as_f64().unwrap(), *expected);
+        assert!(point["reverse_lm_nll"]["mean"]
+            .as_f64()
+            .unwrap()
+            .is_finite());
+    }
+    let evaluated = compared["evaluations"]["models"].to_string();
+    assert!(evaluated.contains("reverse_lm_nll"), "{evaluated}");
 
     // The LM among the evaluated runs is flagged; --reverse-lm-epochs 0
     // leaves the reverse score out.

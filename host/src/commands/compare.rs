@@ -62,6 +62,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
                     temperature: p.temperature,
                     bleu: p.quality.mean,
                     self_bleu: p.diversity.as_ref()?.mean,
+                    lm_nll: p.lm_nll.as_ref().map(|e| e.mean),
+                    reverse_lm_nll: p.reverse_lm_nll.as_ref().map(|e| e.mean),
                 })
             })
             .collect();

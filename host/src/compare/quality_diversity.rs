@@ -26,6 +26,20 @@ pub struct QualityDiversityPoint {
     pub quality: Estimate,
     /// Text: Self-BLEU-n; oracle: none (needs a tempered likelihood).
     pub diversity: Option<Estimate>,
+    /// Text runs evaluated with `--lm`: the LM score at this temperature.
+    pub lm_nll: Option<Estimate>,
+    /// And the reverse LM score.
+    pub reverse_lm_nll: Option<Estimate>,
+}
+
+/// What is pooled of one (group, model, temperature).
+#[derive(Default)]
+struct Pooled {
+    temperature: f32,
+    quality: Vec<f64>,
+    diversity: Vec<f64>,
+    lm_nll: Vec<f64>,
+    reverse_lm_nll: Vec<f64>,
 }
 
 /// The newest eval.json of a run (`eval`, `eval-2`, …).
@@ -66,7 +80,7 @@ pub(super) fn owns_label(run: &Path, label: &str) -> bool {
 /// sweeps; `(quality name, diversity name)` says what they are.
 pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String, Option<String>)>) {
     type Key = (usize, String, String); // group, model, temperature text
-    let mut pooled: BTreeMap<Key, (f32, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut pooled: BTreeMap<Key, Pooled> = BTreeMap::new();
     let mut names = None;
     for (g, group) in groups.iter().enumerate() {
         for run in &group.runs {
@@ -96,13 +110,21 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
                         continue;
                     }
                     let model = model_of(label);
-                    let entry = pooled.entry((g, model, format!("{t}"))).or_insert((
-                        t as f32,
-                        vec![],
-                        vec![],
-                    ));
-                    entry.1.push(b);
-                    entry.2.push(s);
+                    let entry =
+                        pooled
+                            .entry((g, model, format!("{t}")))
+                            .or_insert_with(|| Pooled {
+                                temperature: t as f32,
+                                ..Pooled::default()
+                            });
+                    entry.quality.push(b);
+                    entry.diversity.push(s);
+                    if let Some(v) = p["lm_nll"].as_f64() {
+                        entry.lm_nll.push(v);
+                    }
+                    if let Some(v) = p["reverse_lm_nll"].as_f64() {
+                        entry.reverse_lm_nll.push(v);
+                    }
                 }
             } else if eval["task"] == "synthetic-oracle" {
                 for m in eval["models"].as_array().into_iter().flatten() {
@@ -122,8 +144,11 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
                         names = Some(("nll_oracle".to_string(), None));
                         pooled
                             .entry((g, model.clone(), format!("{t}")))
-                            .or_insert((t, vec![], vec![]))
-                            .1
+                            .or_insert_with(|| Pooled {
+                                temperature: t,
+                                ..Pooled::default()
+                            })
+                            .quality
                             .push(v);
                     }
                 }
@@ -132,15 +157,18 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
     }
     let mut points: Vec<QualityDiversityPoint> = pooled
         .into_iter()
-        .map(
-            |((g, model, _), (t, quality, diversity))| QualityDiversityPoint {
+        .map(|((g, model, _), p)| {
+            let pooled = |v: &[f64]| (!v.is_empty()).then(|| estimate(v));
+            QualityDiversityPoint {
                 group: groups[g].label.clone(),
                 model,
-                temperature: t,
-                quality: estimate(&quality),
-                diversity: (!diversity.is_empty()).then(|| estimate(&diversity)),
-            },
-        )
+                temperature: p.temperature,
+                quality: estimate(&p.quality),
+                diversity: pooled(&p.diversity),
+                lm_nll: pooled(&p.lm_nll),
+                reverse_lm_nll: pooled(&p.reverse_lm_nll),
+            }
+        })
         .collect();
     points.sort_by(|a, b| {
         (a.group.as_str(), a.model.as_str())

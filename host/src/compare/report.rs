@@ -270,8 +270,17 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
         if let Some(d) = diversity {
             header.push(d.clone());
         }
-        let rows = comparison
-            .quality_diversity
+        let points = &comparison.quality_diversity;
+        let with_lm = points.iter().any(|p| p.lm_nll.is_some());
+        let with_reverse = points.iter().any(|p| p.reverse_lm_nll.is_some());
+        if with_lm {
+            header.push("lm_nll".into());
+        }
+        if with_reverse {
+            header.push("reverse_lm_nll".into());
+        }
+        let cell = |e: &Option<Estimate>| e.as_ref().map(estimate).unwrap_or_default();
+        let rows = points
             .iter()
             .map(|p| {
                 let mut row = vec![
@@ -281,7 +290,13 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
                     estimate(&p.quality),
                 ];
                 if diversity.is_some() {
-                    row.push(p.diversity.as_ref().map(estimate).unwrap_or_default());
+                    row.push(cell(&p.diversity));
+                }
+                if with_lm {
+                    row.push(cell(&p.lm_nll));
+                }
+                if with_reverse {
+                    row.push(cell(&p.reverse_lm_nll));
                 }
                 row
             })

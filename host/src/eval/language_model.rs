@@ -25,7 +25,10 @@ use crate::{
     assemble::{self, load_run_generator, run_shape, shared_context, VOCAB_FILE},
     components::Generator,
     config::{ExperimentConfig, TaskKind},
-    task::sampling::{nll_per_sequence, per_token_nll},
+    task::{
+        sampling::{nll_per_sequence, per_token_nll, sample_many},
+        TextData,
+    },
 };
 
 /// What `agon eval --lm` is asked for.
@@ -112,7 +115,7 @@ impl LanguageModel {
             "lm_nll: each sample's per-token NLL (nats) under the generator of {} (a language model of the real training data), averaged over samples; lower = likelier under real text (Caccia et al.'s LM score)",
             self.run_dir.display()
         )];
-        if self.reverse_enabled() {
+        if self.reverse_epochs > 0 {
             notes.push(format!(
                 "reverse_lm_nll: per-token NLL (nats) of the test set under a fresh generator of {}'s config trained for {} epochs on the model's samples alone ({} samples, drawn at the evaluation's temperature with their own seed); lower = the samples cover real text (Caccia et al.'s reverse LM score)",
                 self.run_dir.display(),
@@ -129,22 +132,35 @@ impl LanguageModel {
         nll_per_sequence(&mut self.generator, samples)
     }
 
-    /// Whether the reverse LM score is computed.
-    pub fn reverse_enabled(&self) -> bool {
-        self.reverse_epochs > 0
-    }
-
-    /// How many samples the reverse LM trains on, for a task with
-    /// `train_len` training sequences.
-    pub fn reverse_sample_count(&self, train_len: usize) -> usize {
-        self.reverse_samples.unwrap_or(train_len)
+    /// The reverse LM score of `generator` sampled at `temperature`: as
+    /// many samples as the task has training sequences (or
+    /// `--reverse-lm-samples`), drawn with a seed of their own derived from
+    /// `seed` and the temperature, train a fresh generator that then scores
+    /// the task's test set. `None` when the reverse score is off.
+    pub fn reverse_score(
+        &self,
+        generator: &mut Generator,
+        data: &TextData,
+        temperature: f32,
+        seed: u64,
+        label: &str,
+    ) -> anyhow::Result<Option<f64>> {
+        if self.reverse_epochs == 0 {
+            return Ok(None);
+        }
+        let count = self.reverse_samples.unwrap_or(data.train.len());
+        let seed = derive_seed(seed, &format!("reverse-lm/{temperature}"));
+        let samples = sample_many(generator, count, data.max_len, temperature, seed)?;
+        let label = format!("{label} at T={temperature}");
+        self.train_and_score(&samples, &data.test, seed, &label)
+            .map(Some)
     }
 
     /// Trains a fresh generator of the LM run's config on `samples` for the
     /// reverse epochs and returns its per-token NLL of `test` (nats).
     /// `seed` makes it deterministic; `label` names the model in progress
     /// lines.
-    pub fn reverse_score(
+    fn train_and_score(
         &self,
         samples: &[Vec<u32>],
         test: &[Vec<u32>],

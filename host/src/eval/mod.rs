@@ -116,6 +116,13 @@ pub struct SweepPoint {
     pub temperature: f32,
     pub bleu: f64,
     pub self_bleu: f64,
+    /// With `--lm`: the LM score of these samples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lm_nll: Option<f64>,
+    /// With `--lm` (and reverse epochs): the reverse LM score at this
+    /// temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_lm_nll: Option<f64>,
 }
 
 /// Everything `agon eval` reports.
@@ -290,24 +297,22 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             "nll_test".into(),
             per_token_nll(&mut loaded.generator, &task.data.test, None)?,
         );
+        // The reverse LM score at each temperature, computed once.
+        let mut reverse_at: Vec<(f32, f64)> = Vec::new();
         if let Some(lm) = lm.as_mut() {
             let scores = lm.lm_scores(&drawn)?;
             metrics.insert("lm_nll".into(), mean(&scores));
             per_sample.insert("lm_nll".into(), scores);
-            if lm.reverse_enabled() {
-                let count = lm.reverse_sample_count(task.data.train.len());
-                let reverse_seed = agon_sdk::seeds::derive_seed(seed, "reverse-lm");
-                let training = sample_many(
-                    &mut loaded.generator,
-                    count,
-                    max_len,
-                    temperature,
-                    reverse_seed,
-                )?;
-                metrics.insert(
-                    "reverse_lm_nll".into(),
-                    lm.reverse_score(&training, &task.data.test, reverse_seed, &model.label)?,
-                );
+            let reverse = lm.reverse_score(
+                &mut loaded.generator,
+                &task.data,
+                temperature,
+                seed,
+                &model.label,
+            )?;
+            if let Some(reverse) = reverse {
+                metrics.insert("reverse_lm_nll".into(), reverse);
+                reverse_at.push((temperature, reverse));
             }
         }
         if let Some(n) = sweep_order {
@@ -315,6 +320,23 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
                 let drawn =
                     sample_many(&mut loaded.generator, samples, max_len, temperature, seed)?;
                 let means = task.score_samples(&drawn).means();
+                let (lm_nll, reverse_lm_nll) = match lm.as_mut() {
+                    None => (None, None),
+                    Some(lm) => {
+                        let known = reverse_at.iter().find(|(t, _)| *t == temperature);
+                        let reverse = match known {
+                            Some(&(_, reverse)) => Some(reverse),
+                            None => lm.reverse_score(
+                                &mut loaded.generator,
+                                &task.data,
+                                temperature,
+                                seed,
+                                &model.label,
+                            )?,
+                        };
+                        (Some(mean(&lm.lm_scores(&drawn)?)), reverse)
+                    }
+                };
                 sweep.push(SweepPoint {
                     model: model.label.clone(),
                     temperature,
@@ -323,6 +345,8 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
                         .get(&format!("self_bleu{n}"))
                         .copied()
                         .unwrap_or(f64::NAN),
+                    lm_nll,
+                    reverse_lm_nll,
                 });
             }
         }

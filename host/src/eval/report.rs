@@ -72,11 +72,18 @@ pub fn table(evaluation: &Evaluation) -> String {
             "\nquality–diversity (BLEU-{order} vs Self-BLEU-{order} by temperature):"
         );
         for p in &evaluation.sweep {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  {:<width$} T={:<4} BLEU-{order} {:.4}  Self-BLEU-{order} {:.4}",
                 p.model, p.temperature, p.bleu, p.self_bleu
             );
+            if let Some(lm) = p.lm_nll {
+                let _ = write!(out, "  LM {lm:.4}");
+            }
+            if let Some(reverse) = p.reverse_lm_nll {
+                let _ = write!(out, "  reverse LM {reverse:.4}");
+            }
+            let _ = writeln!(out);
         }
     }
     out
