@@ -373,29 +373,29 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
         &with(&["--set", "training.mle.epochs=1"]),
     );
 
+    // `agon eval RUNS --lm LM ARGS --json`, parsed.
+    let eval_with_lm = |runs: &[&PathBuf], args: &[&str]| -> Value {
+        let mut all = vec!["eval"];
+        all.extend(runs.iter().map(|r| r.to_str().unwrap()));
+        all.extend(["--lm", lm.to_str().unwrap()]);
+        all.extend(args);
+        all.push("--json");
+        serde_json::from_str(&sandbox.run(&all, &[]).success()).unwrap()
+    };
     let out = sandbox.path().join("eval-lm");
-    let json = sandbox
-        .run(
-            &[
-                "eval",
-                barely.to_str().unwrap(),
-                trained.to_str().unwrap(),
-                "--lm",
-                lm.to_str().unwrap(),
-                "--reverse-lm-epochs",
-                "8",
-                "--temperatures",
-                "0.5,1",
-                "--resamples",
-                "200",
-                "--out",
-                out.to_str().unwrap(),
-                "--json",
-            ],
-            &[],
-        )
-        .success();
-    let evaluation: Value = serde_json::from_str(&json).unwrap();
+    let evaluation = eval_with_lm(
+        &[&barely, &trained],
+        &[
+            "--reverse-lm-epochs",
+            "8",
+            "--temperatures",
+            "0.5,1",
+            "--resamples",
+            "200",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     let metric = |label: &str, key: &str| {
         evaluation["models"]
             .as_array()
@@ -481,23 +481,10 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
     // agon compare pools the LM scores of each run's own evaluation.
     let mut at_half = Vec::new();
     for run in [&barely, &trained] {
-        let json = sandbox
-            .run(
-                &[
-                    "eval",
-                    run.to_str().unwrap(),
-                    "--lm",
-                    lm.to_str().unwrap(),
-                    "--reverse-lm-epochs",
-                    "2",
-                    "--temperatures",
-                    "0.5",
-                    "--json",
-                ],
-                &[],
-            )
-            .success();
-        let evaluation: Value = serde_json::from_str(&json).unwrap();
+        let evaluation = eval_with_lm(
+            &[run],
+            &["--reverse-lm-epochs", "2", "--temperatures", "0.5"],
+        );
         at_half.push(evaluation["sweep"][0]["lm_nll"].as_f64().unwrap());
     }
     let compared = sandbox
@@ -528,23 +515,11 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
 
     // The LM among the evaluated runs is flagged; --reverse-lm-epochs 0
     // leaves the reverse score out.
-    let json = sandbox
-        .run(
-            &[
-                "eval",
-                lm.to_str().unwrap(),
-                "--lm",
-                lm.to_str().unwrap(),
-                "--reverse-lm-epochs",
-                "0",
-                "--out",
-                out.to_str().unwrap(),
-                "--json",
-            ],
-            &[],
-        )
-        .success();
-    let evaluation: Value = serde_json::from_str(&json).unwrap();
+    let out = sandbox.path().join("eval-self-lm");
+    let evaluation = eval_with_lm(
+        &[&lm],
+        &["--reverse-lm-epochs", "0", "--out", out.to_str().unwrap()],
+    );
     assert!(
         evaluation["warnings"]
             .to_string()

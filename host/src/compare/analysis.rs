@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::{
-    stats::{estimate, paired, welch, Difference, Estimate},
+    stats::{estimate, paired, seed_difference, Difference, Estimate},
     Group, RunData,
 };
 use crate::train::metrics::MetricsRow;
@@ -204,17 +204,7 @@ fn against_baseline(baseline: &Group, group: &Group) -> Vec<GroupDifference> {
                 })
                 .collect()
         };
-        let (b, o) = (pick(&base), pick(&other));
-        let difference = if same_seeds {
-            let d: Vec<f64> = o
-                .iter()
-                .filter_map(|(seed, v)| b.iter().find(|(s, _)| s == seed).map(|(_, w)| v - w))
-                .collect();
-            paired(&d)
-        } else {
-            let values = |side: &[(u64, f64)]| side.iter().map(|(_, v)| *v).collect::<Vec<_>>();
-            welch(&values(&o), &values(&b))
-        };
+        let difference = seed_difference(&pick(&base), &pick(&other), same_seeds);
         if let Some(difference) = difference {
             out.push(GroupDifference {
                 group: group.label.clone(),

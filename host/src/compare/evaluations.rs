@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{
     quality_diversity::{newest_eval, owns_label},
-    stats::{estimate, paired, welch, Difference, Estimate},
+    stats::{estimate, matched_differences, paired, seed_difference, Difference, Estimate},
     Group, RunData,
 };
 
@@ -87,20 +87,18 @@ fn values(runs: &[(u64, RunScores)], model: &str, metric: &str) -> Vec<(u64, f64
         .collect()
 }
 
-/// `other − base`: paired over seeds when both sides have the same seeds
-/// (each once), Welch's test otherwise.
-fn difference(base: &[(u64, f64)], other: &[(u64, f64)]) -> Option<Difference> {
+/// Whether both sides have the same seeds, each once (a paired test).
+fn same_seeds(base: &[(u64, f64)], other: &[(u64, f64)]) -> bool {
     let seeds = |side: &[(u64, f64)]| side.iter().map(|(s, _)| *s).collect::<BTreeSet<_>>();
-    if seeds(base) == seeds(other) && seeds(base).len() == base.len() {
-        let d: Vec<f64> = other
-            .iter()
-            .filter_map(|(seed, v)| base.iter().find(|(s, _)| s == seed).map(|(_, w)| v - w))
-            .collect();
-        paired(&d)
-    } else {
-        let plain = |side: &[(u64, f64)]| side.iter().map(|(_, v)| *v).collect::<Vec<_>>();
-        welch(&plain(other), &plain(base))
-    }
+    seeds(base) == seeds(other) && seeds(base).len() == base.len()
+}
+
+/// Every metric of the final models of `runs`.
+fn final_metrics(runs: &[(u64, RunScores)]) -> BTreeSet<String> {
+    runs.iter()
+        .filter_map(|(_, s)| s.get("final"))
+        .flat_map(|m| m.keys().cloned())
+        .collect()
 }
 
 /// The evaluation tables of `groups` (the first is the baseline); empty
@@ -139,18 +137,9 @@ pub fn collect(groups: &[Group]) -> Evaluations {
             });
         }
         // final − mle within each run.
-        let metrics: BTreeSet<String> = runs
-            .iter()
-            .filter_map(|(_, s)| s.get("final"))
-            .flat_map(|m| m.keys().cloned())
-            .collect();
-        for metric in &metrics {
+        for metric in &final_metrics(runs) {
             let (before, after) = (values(runs, "mle", metric), values(runs, "final", metric));
-            let d: Vec<f64> = after
-                .iter()
-                .filter_map(|(seed, v)| before.iter().find(|(s, _)| s == seed).map(|(_, w)| v - w))
-                .collect();
-            if let Some(difference) = paired(&d) {
+            if let Some(difference) = paired(&matched_differences(&before, &after)) {
                 out.changes.push(EvaluationDifference {
                     group: group.label.clone(),
                     against: format!("{}/mle", group.label),
@@ -164,14 +153,12 @@ pub fn collect(groups: &[Group]) -> Evaluations {
         return out;
     };
     for (group, runs) in groups.iter().zip(&scored).skip(1) {
-        let metrics: BTreeSet<String> = runs
-            .iter()
-            .filter_map(|(_, s)| s.get("final"))
-            .flat_map(|m| m.keys().cloned())
-            .collect();
-        for metric in &metrics {
-            let base = values(base_runs, "final", metric);
-            if let Some(difference) = difference(&base, &values(runs, "final", metric)) {
+        for metric in &final_metrics(runs) {
+            let (base, other) = (
+                values(base_runs, "final", metric),
+                values(runs, "final", metric),
+            );
+            if let Some(difference) = seed_difference(&base, &other, same_seeds(&base, &other)) {
                 out.against_baseline.push(EvaluationDifference {
                     group: group.label.clone(),
                     against: format!("{}/final", baseline.label),

@@ -224,6 +224,29 @@ pub fn welch(x: &[f64], y: &[f64]) -> Option<Difference> {
     })
 }
 
+/// A metric's value in each run, with the run's seed.
+pub type BySeed = [(u64, f64)];
+
+/// `other − base` for every seed both sides have.
+pub fn matched_differences(base: &BySeed, other: &BySeed) -> Vec<f64> {
+    other
+        .iter()
+        .filter_map(|(seed, v)| base.iter().find(|(s, _)| s == seed).map(|(_, w)| v - w))
+        .collect()
+}
+
+/// `other − base` over seeds: paired when `same_seeds` (both sides ran the
+/// same seeds, each once, so a run's seed matches it with its baseline),
+/// Welch's test otherwise.
+pub fn seed_difference(base: &BySeed, other: &BySeed, same_seeds: bool) -> Option<Difference> {
+    if same_seeds {
+        paired(&matched_differences(base, other))
+    } else {
+        let plain = |side: &BySeed| side.iter().map(|(_, v)| *v).collect::<Vec<_>>();
+        welch(&plain(other), &plain(base))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
