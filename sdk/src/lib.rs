@@ -24,6 +24,12 @@
 //! helpers, seeded sampling, safetensors checkpoints, an Adam whose state can
 //! be saved, and gradient clipping. The `cuda` feature forwards to Candle's.
 //!
+//! With `candle`, [`kits`] turns a model into a whole component: a
+//! discriminator author implements [`kits::DiscriminatorModel`] (build the
+//! network, give one logit per row) and registers it with
+//! [`discriminator_library!`]; the kit owns labels, loss, accuracy,
+//! dropout, the optimiser, scoring, checkpoints and source handling.
+//!
 //! ## Compatibility
 //! See [`abi_version`] for the rule that lets a newer host load older plugins.
 
@@ -44,6 +50,8 @@ pub mod stats;
 pub mod suggest;
 pub mod yaml;
 
+#[cfg(feature = "candle")]
+pub mod kits;
 #[cfg(feature = "candle")]
 pub mod toolkit;
 

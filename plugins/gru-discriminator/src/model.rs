@@ -1,64 +1,62 @@
-//! Embedding → GRU → logistic output.
+//! Embedding → GRU (optionally both ways) → dropout → logistic output.
 
-use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use agon_sdk::{
+    kits::{DiscriminatorModel, Pass, Rows, SourceUse},
+    toolkit::{MaskedEmbedding, MaskedGru},
+    PluginContext, PluginResult,
+};
+use candle_core::{Module, Tensor};
+use candle_nn::{linear, Linear, VarBuilder};
 
-/// The network; the output layer is separate so dropout can precede it.
-pub struct GruNetwork {
-    embedding: Tensor,
-    /// `[3H, E]`, gate order r, z, n.
-    w_ih: Tensor,
-    /// `[3H, H]`.
-    w_hh: Tensor,
-    b_ih: Tensor,
-    b_hh: Tensor,
-    pub output: Linear,
+use crate::config::GruDiscriminatorConfig;
+
+/// The network.
+pub struct GruDiscriminator {
+    embedding: MaskedEmbedding,
+    forward: MaskedGru,
+    backward: Option<MaskedGru>,
+    output: Linear,
 }
 
-impl GruNetwork {
-    pub fn new(vb: VarBuilder, vocab: usize, embedding: usize, hidden: usize) -> Result<Self> {
-        Ok(GruNetwork {
-            embedding: vb.get((vocab, embedding), "embedding")?,
-            w_ih: vb.get((3 * hidden, embedding), "gru.w_ih")?,
-            w_hh: vb.get((3 * hidden, hidden), "gru.w_hh")?,
-            b_ih: vb.get(3 * hidden, "gru.b_ih")?,
-            b_hh: vb.get(3 * hidden, "gru.b_hh")?,
-            output: Linear::new(
-                vb.get((1, hidden), "output.weight")?,
-                Some(vb.get(1, "output.bias")?),
-            ),
+impl GruDiscriminator {
+    /// Final state `[B, H]` of `gru` over `rows`.
+    fn encode(&self, gru: &MaskedGru, rows: &[Vec<u32>], pass: &Pass) -> PluginResult<Tensor> {
+        let padded = pass.pad(rows, 1)?;
+        let xs = self.embedding.masked(&padded.ids, &padded.mask)?;
+        Ok(gru.encode(&xs, &padded.mask)?)
+    }
+}
+
+impl DiscriminatorModel for GruDiscriminator {
+    type Config = GruDiscriminatorConfig;
+    const NAME: &'static str = "gru-discriminator";
+    const SOURCES: SourceUse = SourceUse::Never;
+
+    fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self> {
+        let (e, h) = (config.embedding_dim, config.hidden_dim);
+        let directions = if config.bidirectional { 2 } else { 1 };
+        Ok(GruDiscriminator {
+            embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, e)?,
+            forward: MaskedGru::new(vb.pp("gru"), e, h)?,
+            backward: match config.bidirectional {
+                true => Some(MaskedGru::new(vb.pp("gru_backward"), e, h)?),
+                false => None,
+            },
+            output: linear(directions * h, 1, vb.pp("output"))?,
         })
     }
 
-    /// Final hidden state `[B, H]` of ids `[B, T]`: rows stop updating after
-    /// their last real token (`mask: [B, T]`), so padding never reaches it.
-    pub fn encode(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (rows, steps) = ids.dims2()?;
-        let hidden = self.w_hh.dim(1)?;
-        let x = self.embedding.index_select(&ids.flatten_all()?, 0)?;
-        let projected = x
-            .matmul(&self.w_ih.t()?)?
-            .broadcast_add(&self.b_ih)?
-            .reshape((rows, steps, 3 * hidden))?;
-        let mut h = Tensor::zeros((rows, hidden), x.dtype(), x.device())?;
-        for t in 0..steps {
-            let xi = projected.narrow(1, t, 1)?.squeeze(1)?.chunk(3, D::Minus1)?;
-            let hh = h
-                .matmul(&self.w_hh.t()?)?
-                .broadcast_add(&self.b_hh)?
-                .chunk(3, D::Minus1)?;
-            let r = candle_nn::ops::sigmoid(&(&xi[0] + &hh[0])?)?;
-            let z = candle_nn::ops::sigmoid(&(&xi[1] + &hh[1])?)?;
-            let n = (&xi[2] + (r * &hh[2])?)?.tanh()?;
-            let updated = ((z.ones_like()? - &z)? * n)?.add(&(z * &h)?)?;
-            let m = mask.narrow(1, t, 1)?;
-            h = (updated.broadcast_mul(&m)? + h.broadcast_mul(&(m.ones_like()? - &m)?)?)?;
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        let mut features = self.encode(&self.forward, &rows.targets, pass)?;
+        if let Some(backward) = &self.backward {
+            let reversed: Vec<Vec<u32>> = rows
+                .targets
+                .iter()
+                .map(|row| row.iter().rev().copied().collect())
+                .collect();
+            features = Tensor::cat(&[features, self.encode(backward, &reversed, pass)?], 1)?;
         }
-        Ok(h)
-    }
-
-    /// Logit of `P(real)` per row: `[B]`.
-    pub fn logits(&self, features: &Tensor) -> Result<Tensor> {
-        self.output.forward(features)?.squeeze(1)
+        let features = pass.dropout(&features)?;
+        Ok(self.output.forward(&features)?.squeeze(1)?)
     }
 }

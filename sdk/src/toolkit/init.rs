@@ -26,6 +26,33 @@ pub enum SeededInit {
     Const(f32),
 }
 
+/// PyTorch's default initialisation of variable `name` (shape `dims`), by
+/// the last part of its name:
+///
+/// * `embedding`: N(0, 1) (`nn.Embedding`);
+/// * GRU variables (`w_ih`, `w_hh`, `b_ih`, `b_hh`, all `[3H, …]`):
+///   U(±1/√H) (`nn.GRU`);
+/// * `weight` of a linear or convolution layer: U(±1/√fan_in), fan_in
+///   being every dimension but the first (`nn.Linear`, `nn.Conv2d`);
+/// * anything else (biases): zero (PyTorch draws a bias like its weight;
+///   zero keeps the initial logits centred, which matters little and reads
+///   simpler).
+pub fn pytorch_like(name: &str, dims: &[usize]) -> SeededInit {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    match last {
+        "embedding" => SeededInit::Normal(1.0),
+        "w_ih" | "w_hh" | "b_ih" | "b_hh" => {
+            let hidden = (dims[0] / 3).max(1);
+            SeededInit::Uniform(1.0 / (hidden as f32).sqrt())
+        }
+        "weight" => {
+            let fan_in: usize = dims[1..].iter().product();
+            SeededInit::Uniform(1.0 / (fan_in.max(1) as f32).sqrt())
+        }
+        _ => SeededInit::Const(0.0),
+    }
+}
+
 /// Overwrites every variable of `varmap` with values drawn according to
 /// `init(name, dims)`, deterministically in `seed`.
 pub fn reinitialize(

@@ -2,7 +2,13 @@
 //!
 //! * [`device`] — the Candle device a [`crate::PluginContext`] asks for;
 //! * [`tensors`] — [`crate::TokenBatch`] → input / target / mask tensors;
-//! * [`init`] — seeded initialisation of a `VarMap`;
+//! * [`init`] — seeded initialisation of a `VarMap` (PyTorch's defaults by
+//!   variable name in [`pytorch_like`]);
+//! * [`dropout`] — seeded dropout for training, none for evaluation;
+//! * [`padder`] — rows of any lengths → padded id and mask tensors;
+//! * [`embedding`], [`gru`], [`pooling`] — layers over masked rows: an
+//!   embedding zero at padding, a GRU read to each row's last real token,
+//!   mean and max over real positions;
 //! * [`rng`] — seeded ChaCha sampling and initialisation (Candle's CPU RNG
 //!   cannot be seeded, so every random draw of a plugin goes through here);
 //! * [`softmax_kernels`] — fused max / exp / sum row kernels for
@@ -30,10 +36,15 @@ pub mod block_matmul;
 pub mod checkpoint;
 pub mod clip;
 pub mod device;
+pub mod dropout;
+pub mod embedding;
+pub mod gru;
 pub mod init;
 pub mod loss;
 pub mod output_cross_entropy;
 pub mod output_sampling;
+pub mod padder;
+pub mod pooling;
 pub mod rng;
 #[cfg(target_arch = "x86_64")]
 pub mod rows_in_lanes;
@@ -46,10 +57,15 @@ pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS}
 pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
 pub use clip::clip_grad_norm;
 pub use device::device_for;
-pub use init::{reinitialize, SeededInit};
+pub use dropout::Dropout;
+pub use embedding::MaskedEmbedding;
+pub use gru::MaskedGru;
+pub use init::{pytorch_like, reinitialize, SeededInit};
 pub use loss::bce_with_logits;
 pub use output_cross_entropy::OutputLayerGradients;
 pub use output_sampling::OutputProjection;
+pub use padder::{Padded, Padder};
+pub use pooling::{masked_max, masked_mean};
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
 pub use target_log_probs::target_log_probs;
 pub use tensors::{

@@ -1,9 +1,7 @@
 //! Configuration of `hierarchical-rnn`.
 
-use agon_sdk::toolkit::AdamConfig;
+use agon_sdk::kits::{DiscriminatorConfig, DiscriminatorTraining};
 use serde::{Deserialize, Serialize};
-
-use crate::shared::settings::{PairConfig, TrainingSettings};
 
 /// Hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,12 +17,8 @@ pub struct HierarchicalRnnConfig {
     /// then encoded on its own and fed to the turn GRU in order. `null`: the
     /// whole context is one utterance (DailyDialog single-turn pairs).
     pub turn_separator: Option<u32>,
-    /// Dropout rate on the turn GRU's final state (0 disables).
-    pub dropout: f32,
-    /// Adam.
-    pub optimizer: AdamConfig,
-    /// Global gradient-norm clip (0 disables).
-    pub grad_clip: f32,
+    /// Dropout (on the turn GRU's final state), Adam, clipping, scoring chunk.
+    pub training: DiscriminatorTraining,
     /// Context tokens read per row (the first ones), separators included.
     pub max_source_len: usize,
 }
@@ -36,22 +30,42 @@ impl Default for HierarchicalRnnConfig {
             utterance_hidden_dim: 64,
             turn_hidden_dim: 64,
             turn_separator: None,
-            dropout: 0.25,
-            optimizer: AdamConfig::default(),
-            grad_clip: 5.0,
+            training: DiscriminatorTraining::default(),
             max_source_len: 50,
         }
     }
 }
 
-impl PairConfig for HierarchicalRnnConfig {
-    fn training(&self) -> TrainingSettings {
-        TrainingSettings {
-            dropout: self.dropout,
-            optimizer: self.optimizer.clone(),
-            grad_clip: self.grad_clip,
-            max_source_len: self.max_source_len,
-        }
+impl DiscriminatorConfig for HierarchicalRnnConfig {
+    const DOCS: &'static [(&'static str, &'static str)] = &[
+    (
+            "embedding_dim",
+            "Size of each token's embedding vector, one table for contexts and responses, a whole number of at least 1.",
+        ),
+        (
+            "utterance_hidden_dim",
+            "State size of the utterance-level GRU, which encodes each context turn and the response, at least 1.",
+        ),
+        (
+            "turn_hidden_dim",
+            "State size of the turn-level GRU, which reads the utterance vectors in order, at least 1.",
+        ),
+        (
+            "turn_separator",
+            "Token id that splits a context into turns, each encoded on its own; null reads the whole context as one utterance.",
+        ),
+        (
+            "max_source_len",
+            "Context tokens read per row (the first ones, separators included), at least 1.",
+        ),
+    ];
+
+    fn training(&self) -> &DiscriminatorTraining {
+        &self.training
+    }
+
+    fn max_source_len(&self) -> Option<usize> {
+        Some(self.max_source_len)
     }
 
     fn dimensions(&self) -> Vec<(&'static str, usize)> {

@@ -1,42 +1,45 @@
 //! The `hierarchical-rnn` network.
 
-use agon_sdk::PluginResult;
-use candle_core::{DType, Module, Result, Tensor};
+use agon_sdk::{
+    kits::{DiscriminatorModel, Pass, Rows, SourceUse},
+    toolkit::{MaskedEmbedding, MaskedGru},
+    PluginContext, PluginResult,
+};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use super::{config::HierarchicalRnnConfig, turns::Dialogues};
-use crate::shared::{
-    component::PairModel,
-    dropout::Dropout,
-    embedding::Embedding,
-    gru::GruEncoder,
-    pairs::{Padder, Pairs},
-};
 
 /// Embedding → utterance GRU over each context turn and the response (one
 /// batched pass, each read to its last real token) → turn GRU over
 /// `[turn vectors…, response vector]` → final state → linear logit.
 pub struct HierarchicalRnn {
-    embedding: Embedding,
-    utterance: GruEncoder,
-    turn: GruEncoder,
+    embedding: MaskedEmbedding,
+    utterance: MaskedGru,
+    turn: MaskedGru,
     output: Linear,
     separator: Option<u32>,
 }
 
-impl PairModel for HierarchicalRnn {
+impl DiscriminatorModel for HierarchicalRnn {
     type Config = HierarchicalRnnConfig;
     const NAME: &'static str = "hierarchical-rnn";
+    const SOURCES: SourceUse = SourceUse::Required;
 
-    fn new(vb: VarBuilder, vocab: usize, config: &HierarchicalRnnConfig) -> Result<Self> {
+    fn new(
+        vb: VarBuilder,
+        context: &PluginContext,
+        config: &HierarchicalRnnConfig,
+    ) -> PluginResult<Self> {
+        let vocab = context.vocab.size as usize;
         Ok(HierarchicalRnn {
-            embedding: Embedding::new(vb.clone(), vocab, config.embedding_dim)?,
-            utterance: GruEncoder::new(
+            embedding: MaskedEmbedding::new(vb.clone(), vocab, config.embedding_dim)?,
+            utterance: MaskedGru::new(
                 vb.pp("utterance_gru"),
                 config.embedding_dim,
                 config.utterance_hidden_dim,
             )?,
-            turn: GruEncoder::new(
+            turn: MaskedGru::new(
                 vb.pp("turn_gru"),
                 config.utterance_hidden_dim,
                 config.turn_hidden_dim,
@@ -49,14 +52,9 @@ impl PairModel for HierarchicalRnn {
         })
     }
 
-    fn logits(
-        &self,
-        pairs: &Pairs,
-        padder: &Padder,
-        dropout: &mut Dropout,
-    ) -> PluginResult<Tensor> {
-        let dialogues = Dialogues::new(pairs, self.separator);
-        let utterances = padder.pad(&dialogues.utterances, 1)?;
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        let dialogues = Dialogues::new(rows, self.separator);
+        let utterances = pass.pad(&dialogues.utterances, 1)?;
         let encoded = self.utterance.encode(
             &self.embedding.masked(&utterances.ids, &utterances.mask)?,
             &utterances.mask,
@@ -66,17 +64,17 @@ impl PairModel for HierarchicalRnn {
         let encoded = Tensor::cat(
             &[
                 encoded,
-                Tensor::zeros((1, hidden), DType::F32, &padder.device)?,
+                Tensor::zeros((1, hidden), DType::F32, pass.device())?,
             ],
             0,
         )?;
-        let (rows, steps) = (pairs.rows(), dialogues.steps);
-        let index = Tensor::from_vec(dialogues.index, rows * steps, &padder.device)?;
+        let (rows, steps) = (rows.len(), dialogues.steps);
+        let index = Tensor::from_vec(dialogues.index, rows * steps, pass.device())?;
         let sequence = encoded
             .index_select(&index, 0)?
             .reshape((rows, steps, hidden))?;
-        let mask = Tensor::from_vec(dialogues.mask, (rows, steps), &padder.device)?;
-        let state = dropout.apply(&self.turn.encode(&sequence, &mask)?)?;
+        let mask = Tensor::from_vec(dialogues.mask, (rows, steps), pass.device())?;
+        let state = pass.dropout(&self.turn.encode(&sequence, &mask)?)?;
         Ok(self.output.forward(&state)?.squeeze(1)?)
     }
 }

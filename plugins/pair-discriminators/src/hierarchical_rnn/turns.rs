@@ -1,7 +1,7 @@
 //! Dialogues laid out as utterances for one batched utterance-GRU pass and
 //! gathered back into per-row sequences of turns.
 
-use crate::shared::pairs::Pairs;
+use agon_sdk::kits::Rows;
 
 /// Every utterance of a batch, and where each row's turns sit among them.
 #[derive(Debug, PartialEq)]
@@ -22,17 +22,17 @@ impl Dialogues {
     /// Splits each context at `separator` (dropping the separators and empty
     /// turns; a context without any real token is one empty turn, encoded as
     /// the zero state) or keeps it whole when `separator` is `None`.
-    pub fn new(pairs: &Pairs, separator: Option<u32>) -> Self {
-        let contexts: Vec<Vec<Vec<u32>>> = pairs
-            .sources
+    pub fn new(rows: &Rows, separator: Option<u32>) -> Self {
+        let contexts: Vec<Vec<Vec<u32>>> = rows
+            .source_rows()
             .iter()
             .map(|source| split_turns(source, separator))
             .collect();
         let steps = contexts.iter().map(Vec::len).max().unwrap_or(0) + 1;
         let context_count: usize = contexts.iter().map(Vec::len).sum();
-        let padding = (context_count + pairs.rows()) as u32;
-        let mut index = Vec::with_capacity(pairs.rows() * steps);
-        let mut mask = Vec::with_capacity(pairs.rows() * steps);
+        let padding = (context_count + rows.len()) as u32;
+        let mut index = Vec::with_capacity(rows.len() * steps);
+        let mut mask = Vec::with_capacity(rows.len() * steps);
         let mut next = 0u32;
         for (row, turns) in contexts.iter().enumerate() {
             index.extend(next..next + turns.len() as u32);
@@ -43,7 +43,7 @@ impl Dialogues {
             mask.extend((0..steps).map(|s| if s < real { 1.0 } else { 0.0 }));
         }
         let mut utterances: Vec<Vec<u32>> = contexts.into_iter().flatten().collect();
-        utterances.extend(pairs.targets.iter().cloned());
+        utterances.extend(rows.targets.iter().cloned());
         Dialogues {
             utterances,
             index,
@@ -75,9 +75,9 @@ mod tests {
 
     #[test]
     fn turns_are_split_and_gathered_in_order_with_padding() {
-        let pairs = Pairs {
-            sources: vec![vec![5, 9, 6, 7, 9, 9, 8], vec![4]],
+        let pairs = Rows {
             targets: vec![vec![10, 2], vec![11, 2]],
+            sources: Some(vec![vec![5, 9, 6, 7, 9, 9, 8], vec![4]]),
         };
         let dialogues = Dialogues::new(&pairs, Some(9));
         assert_eq!(

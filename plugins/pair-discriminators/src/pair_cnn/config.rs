@@ -1,9 +1,7 @@
 //! Configuration of `pair-cnn`.
 
-use agon_sdk::toolkit::AdamConfig;
+use agon_sdk::kits::{DiscriminatorConfig, DiscriminatorTraining};
 use serde::{Deserialize, Serialize};
-
-use crate::shared::settings::{PairConfig, TrainingSettings};
 
 /// Hyper-parameters; sizes follow Wu et al. (2017): 3×3 convolutions of 64
 /// filters, 2×2 max-pooling.
@@ -16,12 +14,8 @@ pub struct PairCnnConfig {
     pub conv1_filters: usize,
     /// Filters of the second 3×3 convolution (after the 2×2 pool).
     pub conv2_filters: usize,
-    /// Dropout rate on the pooled features (0 disables).
-    pub dropout: f32,
-    /// Adam.
-    pub optimizer: AdamConfig,
-    /// Global gradient-norm clip (0 disables).
-    pub grad_clip: f32,
+    /// Dropout (on the pooled features), Adam, clipping, scoring chunk.
+    pub training: DiscriminatorTraining,
     /// Source tokens read per row (the first ones); the image has
     /// `source × target` cells, so this bounds the cost of long sources.
     pub max_source_len: usize,
@@ -33,22 +27,38 @@ impl Default for PairCnnConfig {
             embedding_dim: 64,
             conv1_filters: 64,
             conv2_filters: 64,
-            dropout: 0.25,
-            optimizer: AdamConfig::default(),
-            grad_clip: 5.0,
+            training: DiscriminatorTraining::default(),
             max_source_len: 50,
         }
     }
 }
 
-impl PairConfig for PairCnnConfig {
-    fn training(&self) -> TrainingSettings {
-        TrainingSettings {
-            dropout: self.dropout,
-            optimizer: self.optimizer.clone(),
-            grad_clip: self.grad_clip,
-            max_source_len: self.max_source_len,
-        }
+impl DiscriminatorConfig for PairCnnConfig {
+    const DOCS: &'static [(&'static str, &'static str)] = &[
+    (
+            "embedding_dim",
+            "Size of each token's embedding vector, one table for sources and targets, a whole number of at least 1.",
+        ),
+        (
+            "conv1_filters",
+            "Number of filters of the first 3x3 convolution over the source-by-target grid, at least 1; the costliest part (8 is about six times faster than 64).",
+        ),
+        (
+            "conv2_filters",
+            "Number of filters of the second 3x3 convolution, after the 2x2 max-pool, at least 1.",
+        ),
+        (
+            "max_source_len",
+            "Source tokens read per row (the first ones), at least 1; the grid has source-by-target cells, so this bounds the cost of long sources.",
+        ),
+    ];
+
+    fn training(&self) -> &DiscriminatorTraining {
+        &self.training
+    }
+
+    fn max_source_len(&self) -> Option<usize> {
+        Some(self.max_source_len)
     }
 
     fn dimensions(&self) -> Vec<(&'static str, usize)> {

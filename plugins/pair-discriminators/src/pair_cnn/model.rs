@@ -1,6 +1,10 @@
 //! The `pair-cnn` network.
 
-use agon_sdk::PluginResult;
+use agon_sdk::{
+    kits::{DiscriminatorModel, Pass, Rows, SourceUse},
+    toolkit::MaskedEmbedding,
+    PluginContext, PluginResult,
+};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
@@ -9,12 +13,6 @@ use super::{
     conv3x3::Conv3x3,
     pair_conv::PairConv,
     pool::{max_pool_2x2, pool_mask},
-};
-use crate::shared::{
-    component::PairModel,
-    dropout::Dropout,
-    embedding::Embedding,
-    pairs::{Padder, Pairs},
 };
 
 /// Embedding → 3×3 conv over the pair image + ReLU → 2×2 max-pool → 3×3 conv
@@ -26,19 +24,21 @@ use crate::shared::{
 /// the same cells whatever the batch's width. ReLU outputs are ≥ 0, so the
 /// zeroed cells never win the final max (an all-padding row scores from 0s).
 pub struct PairCnn {
-    embedding: Embedding,
+    embedding: MaskedEmbedding,
     conv1: PairConv,
     conv2: Conv3x3,
     output: Linear,
 }
 
-impl PairModel for PairCnn {
+impl DiscriminatorModel for PairCnn {
     type Config = PairCnnConfig;
     const NAME: &'static str = "pair-cnn";
+    const SOURCES: SourceUse = SourceUse::Required;
 
-    fn new(vb: VarBuilder, vocab: usize, config: &PairCnnConfig) -> Result<Self> {
+    fn new(vb: VarBuilder, context: &PluginContext, config: &PairCnnConfig) -> PluginResult<Self> {
+        let vocab = context.vocab.size as usize;
         Ok(PairCnn {
-            embedding: Embedding::new(vb.clone(), vocab, config.embedding_dim)?,
+            embedding: MaskedEmbedding::new(vb.clone(), vocab, config.embedding_dim)?,
             conv1: PairConv::new(vb.pp("conv1"), config.embedding_dim, config.conv1_filters)?,
             conv2: Conv3x3::new(vb.pp("conv2"), config.conv1_filters, config.conv2_filters)?,
             output: Linear::new(
@@ -48,14 +48,9 @@ impl PairModel for PairCnn {
         })
     }
 
-    fn logits(
-        &self,
-        pairs: &Pairs,
-        padder: &Padder,
-        dropout: &mut Dropout,
-    ) -> PluginResult<Tensor> {
-        let source = padder.pad(&pairs.sources, 2)?;
-        let target = padder.pad(&pairs.targets, 2)?;
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        let source = pass.pad(rows.source_rows(), 2)?;
+        let target = pass.pad(&rows.targets, 2)?;
         let ex = self.embedding.masked(&source.ids, &source.mask)?;
         let ey = self.embedding.masked(&target.ids, &target.mask)?;
         let h1 = self
@@ -70,7 +65,7 @@ impl PairModel for PairCnn {
         )?)?;
         let (rows, height, width, filters) = h2.dims4()?;
         let features = h2.reshape((rows, height * width, filters))?.max(1)?;
-        let features = dropout.apply(&features)?;
+        let features = pass.dropout(&features)?;
         Ok(self.output.forward(&features)?.squeeze(1)?)
     }
 }

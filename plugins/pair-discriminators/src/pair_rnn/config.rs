@@ -1,9 +1,7 @@
 //! Configuration of `pair-rnn`.
 
-use agon_sdk::toolkit::AdamConfig;
+use agon_sdk::kits::{DiscriminatorConfig, DiscriminatorTraining};
 use serde::{Deserialize, Serialize};
-
-use crate::shared::settings::{PairConfig, TrainingSettings};
 
 /// Hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,12 +13,8 @@ pub struct PairRnnConfig {
     pub hidden_dim: usize,
     /// Size of the tanh layer over `[d; s; d ⊙ s; |d − s|]`.
     pub mlp_dim: usize,
-    /// Dropout rate on the pair features (0 disables).
-    pub dropout: f32,
-    /// Adam.
-    pub optimizer: AdamConfig,
-    /// Global gradient-norm clip (0 disables).
-    pub grad_clip: f32,
+    /// Dropout (on the pair features), Adam, clipping, scoring chunk.
+    pub training: DiscriminatorTraining,
     /// Document tokens read per row (the first ones: news leads carry most
     /// of a summary's content, and the GRU's cost grows with the length).
     pub max_source_len: usize,
@@ -32,22 +26,38 @@ impl Default for PairRnnConfig {
             embedding_dim: 64,
             hidden_dim: 64,
             mlp_dim: 64,
-            dropout: 0.25,
-            optimizer: AdamConfig::default(),
-            grad_clip: 5.0,
+            training: DiscriminatorTraining::default(),
             max_source_len: 200,
         }
     }
 }
 
-impl PairConfig for PairRnnConfig {
-    fn training(&self) -> TrainingSettings {
-        TrainingSettings {
-            dropout: self.dropout,
-            optimizer: self.optimizer.clone(),
-            grad_clip: self.grad_clip,
-            max_source_len: self.max_source_len,
-        }
+impl DiscriminatorConfig for PairRnnConfig {
+    const DOCS: &'static [(&'static str, &'static str)] = &[
+    (
+            "embedding_dim",
+            "Size of each token's embedding vector, one table for documents and summaries, a whole number of at least 1.",
+        ),
+        (
+            "hidden_dim",
+            "State size of both GRUs, the document's and the summary's, at least 1.",
+        ),
+        (
+            "mlp_dim",
+            "Size of the tanh layer over the document vector, the summary vector, their product and their absolute difference, at least 1.",
+        ),
+        (
+            "max_source_len",
+            "Document tokens read per row (the first ones), at least 1; the GRU's cost grows with it.",
+        ),
+    ];
+
+    fn training(&self) -> &DiscriminatorTraining {
+        &self.training
+    }
+
+    fn max_source_len(&self) -> Option<usize> {
+        Some(self.max_source_len)
     }
 
     fn dimensions(&self) -> Vec<(&'static str, usize)> {

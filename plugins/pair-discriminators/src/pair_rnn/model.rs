@@ -1,34 +1,33 @@
 //! The `pair-rnn` network.
 
-use agon_sdk::PluginResult;
+use agon_sdk::{
+    kits::{DiscriminatorModel, Pass, Rows, SourceUse},
+    toolkit::{MaskedEmbedding, MaskedGru},
+    PluginContext, PluginResult,
+};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use super::config::PairRnnConfig;
-use crate::shared::{
-    component::PairModel,
-    dropout::Dropout,
-    embedding::Embedding,
-    gru::GruEncoder,
-    pairs::{Padder, Pairs},
-};
 
 /// Embedding → document GRU `d` and summary GRU `s` (separate weights, each
 /// read to its last real token) → `[d; s; d ⊙ s; |d − s|]` → tanh layer →
 /// linear logit.
 pub struct PairRnn {
-    embedding: Embedding,
-    document: GruEncoder,
-    summary: GruEncoder,
+    embedding: MaskedEmbedding,
+    document: MaskedGru,
+    summary: MaskedGru,
     hidden: Linear,
     output: Linear,
 }
 
-impl PairModel for PairRnn {
+impl DiscriminatorModel for PairRnn {
     type Config = PairRnnConfig;
     const NAME: &'static str = "pair-rnn";
+    const SOURCES: SourceUse = SourceUse::Required;
 
-    fn new(vb: VarBuilder, vocab: usize, config: &PairRnnConfig) -> Result<Self> {
+    fn new(vb: VarBuilder, context: &PluginContext, config: &PairRnnConfig) -> PluginResult<Self> {
+        let vocab = context.vocab.size as usize;
         let linear = |name: &str, out: usize, input: usize| -> Result<Linear> {
             Ok(Linear::new(
                 vb.get((out, input), &format!("{name}.weight"))?,
@@ -36,13 +35,13 @@ impl PairModel for PairRnn {
             ))
         };
         Ok(PairRnn {
-            embedding: Embedding::new(vb.clone(), vocab, config.embedding_dim)?,
-            document: GruEncoder::new(
+            embedding: MaskedEmbedding::new(vb.clone(), vocab, config.embedding_dim)?,
+            document: MaskedGru::new(
                 vb.pp("document_gru"),
                 config.embedding_dim,
                 config.hidden_dim,
             )?,
-            summary: GruEncoder::new(
+            summary: MaskedGru::new(
                 vb.pp("summary_gru"),
                 config.embedding_dim,
                 config.hidden_dim,
@@ -52,14 +51,9 @@ impl PairModel for PairRnn {
         })
     }
 
-    fn logits(
-        &self,
-        pairs: &Pairs,
-        padder: &Padder,
-        dropout: &mut Dropout,
-    ) -> PluginResult<Tensor> {
-        let source = padder.pad(&pairs.sources, 1)?;
-        let target = padder.pad(&pairs.targets, 1)?;
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        let source = pass.pad(rows.source_rows(), 1)?;
+        let target = pass.pad(&rows.targets, 1)?;
         let d = self.document.encode(
             &self.embedding.masked(&source.ids, &source.mask)?,
             &source.mask,
@@ -69,7 +63,7 @@ impl PairModel for PairRnn {
             &target.mask,
         )?;
         let features = Tensor::cat(&[&d, &s, &(&d * &s)?, &(&d - &s)?.abs()?], 1)?;
-        let features = dropout.apply(&features)?;
+        let features = pass.dropout(&features)?;
         let hidden = self.hidden.forward(&features)?.tanh()?;
         Ok(self.output.forward(&hidden)?.squeeze(1)?)
     }

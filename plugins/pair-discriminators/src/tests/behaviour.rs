@@ -161,7 +161,9 @@ fn the_three_components_are_listed_with_their_default_configs() {
 fn bad_configs_are_refused() {
     for (component, yaml) in [
         ("pair-cnn", "conv1_filters: 0\n"),
-        ("pair-rnn", "dropout: 1.0\n"),
+        ("pair-rnn", "training: {dropout: 1.0}\n"),
+        // The spelling before the kit's `training:` block.
+        ("pair-cnn", "dropout: 0.5\n"),
         ("hierarchical-rnn", "max_source_len: 0\n"),
         ("pair-rnn", "hidden: 3\n"),
     ] {

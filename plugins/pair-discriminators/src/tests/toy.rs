@@ -19,11 +19,11 @@ pub const COMPONENTS: [&str; 3] = ["pair-cnn", "hierarchical-rnn", "pair-rnn"];
 /// Small sizes per component, so a debug build trains in seconds.
 pub fn small_config(component: &str) -> &'static str {
     match component {
-        "pair-cnn" => "embedding_dim: 8\nconv1_filters: 8\nconv2_filters: 8\noptimizer: {lr: 0.01}\n",
+        "pair-cnn" => "embedding_dim: 8\nconv1_filters: 8\nconv2_filters: 8\ntraining: {optimizer: {lr: 0.01}}\n",
         "hierarchical-rnn" => {
-            "embedding_dim: 16\nutterance_hidden_dim: 16\nturn_hidden_dim: 16\noptimizer: {lr: 0.01}\n"
+            "embedding_dim: 16\nutterance_hidden_dim: 16\nturn_hidden_dim: 16\ntraining: {optimizer: {lr: 0.01}}\n"
         }
-        "pair-rnn" => "embedding_dim: 16\nhidden_dim: 16\nmlp_dim: 16\noptimizer: {lr: 0.01}\n",
+        "pair-rnn" => "embedding_dim: 16\nhidden_dim: 16\nmlp_dim: 16\ntraining: {optimizer: {lr: 0.01}}\n",
         other => panic!("no component {other}"),
     }
 }

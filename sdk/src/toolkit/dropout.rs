@@ -1,13 +1,14 @@
 //! Dropout that is seeded in training and absent in evaluation.
 
-use agon_sdk::{
-    toolkit::{dropout, rng_from_seed, SeededRng},
-    PluginResult,
-};
 use candle_core::Tensor;
+
+use super::{rng::rng_from_seed, tensors::dropout, SeededRng};
+use crate::error::PluginResult;
 
 /// Inverted dropout drawing its masks from the step's seeded ChaCha stream
 /// (Candle's CPU RNG cannot be seeded), or the identity when evaluating.
+/// One value serves a whole forward pass: successive [`Dropout::apply`]
+/// calls draw successive masks from the same stream.
 pub struct Dropout {
     keep: f32,
     rng: Option<SeededRng>,

@@ -3,10 +3,10 @@
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 
-/// One GRU layer (PyTorch's equations, gate order r, z, n). Its variables
-/// are named `w_ih`, `w_hh`, `b_ih`, `b_hh` under the builder's prefix,
-/// which is what [`super::init`] recognises.
-pub struct GruEncoder {
+/// One GRU layer (PyTorch's equations, gate order r, z, n) over masked
+/// rows. Its variables are named `w_ih`, `w_hh`, `b_ih`, `b_hh` under the
+/// builder's prefix, which is what [`super::init::pytorch_like`] recognises.
+pub struct MaskedGru {
     /// `[3H, I]`.
     w_ih: Tensor,
     /// `[3H, H]`.
@@ -15,9 +15,9 @@ pub struct GruEncoder {
     b_hh: Tensor,
 }
 
-impl GruEncoder {
+impl MaskedGru {
     pub fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
-        Ok(GruEncoder {
+        Ok(MaskedGru {
             w_ih: vb.get((3 * hidden, input), "w_ih")?,
             w_hh: vb.get((3 * hidden, hidden), "w_hh")?,
             b_ih: vb.get(3 * hidden, "b_ih")?,
@@ -70,7 +70,7 @@ impl GruEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agon_sdk::toolkit::{reinitialize, SeededInit};
+    use crate::toolkit::{reinitialize, SeededInit};
     use candle_core::{DType, Device};
     use candle_nn::VarMap;
 
@@ -78,7 +78,7 @@ mod tests {
     fn padding_steps_leave_the_state_unchanged() {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let gru = GruEncoder::new(vb, 3, 4).unwrap();
+        let gru = MaskedGru::new(vb, 3, 4).unwrap();
         reinitialize(&varmap, 5, |_, _| SeededInit::Normal(0.5)).unwrap();
         let xs = Tensor::arange(0f32, 12.0, &Device::Cpu)
             .unwrap()

@@ -1,16 +1,17 @@
-//! The token embedding, shared by sources and targets (one joint vocabulary).
+//! A token embedding whose padding positions are zero.
 
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-/// A `[V, E]` embedding table.
-pub struct Embedding {
+/// A `[V, E]` embedding table (variable `embedding` under the builder's
+/// prefix).
+pub struct MaskedEmbedding {
     table: Tensor,
 }
 
-impl Embedding {
+impl MaskedEmbedding {
     pub fn new(vb: VarBuilder, vocab: usize, dim: usize) -> Result<Self> {
-        Ok(Embedding {
+        Ok(MaskedEmbedding {
             table: vb.get((vocab, dim), "embedding")?,
         })
     }

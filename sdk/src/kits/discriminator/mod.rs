@@ -1,0 +1,14 @@
+//! The discriminator kit: a model gives one logit per row; the kit does the
+//! rest. See [`DiscriminatorModel`] for what an author writes.
+
+mod component;
+mod model;
+mod registration;
+mod rows;
+mod training;
+
+pub use component::KitDiscriminator;
+pub use model::{DiscriminatorConfig, DiscriminatorModel, Pass};
+pub use registration::{discriminator_info, new_discriminator};
+pub use rows::{Rows, SourceUse};
+pub use training::{DiscriminatorTraining, DISCRIMINATOR_TRAINING_DOCS};

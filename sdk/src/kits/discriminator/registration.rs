@@ -1,0 +1,108 @@
+//! A kit model as a library's component, and a library of them in a few
+//! lines.
+
+use super::{
+    DiscriminatorConfig, DiscriminatorModel, KitDiscriminator, DISCRIMINATOR_TRAINING_DOCS,
+};
+use crate::{
+    author::DiscriminatorImpl,
+    context::PluginContext,
+    error::PluginResult,
+    manifest::{ComponentInfo, ComponentKind},
+};
+
+/// The manifest entry of model `M` as discriminator `name`: its default
+/// config, documented by the model's docs and the kit's `training` docs.
+pub fn discriminator_info<M: DiscriminatorModel>(name: &str, description: &str) -> ComponentInfo {
+    ComponentInfo::documented(
+        ComponentKind::Discriminator,
+        name,
+        description,
+        &M::Config::default(),
+        &[M::Config::DOCS, DISCRIMINATOR_TRAINING_DOCS].concat(),
+    )
+}
+
+/// A new component of model `M`, for `PluginLibrary::new_discriminator`.
+pub fn new_discriminator<M: DiscriminatorModel>(
+    context: &PluginContext,
+) -> PluginResult<Box<dyn DiscriminatorImpl>> {
+    Ok(Box::new(KitDiscriminator::<M>::new(context)?))
+}
+
+/// A plugin library of kit discriminators, exported: the whole
+/// registration of a lab's plugin.
+///
+/// ```
+/// # use agon_sdk::kits::{DiscriminatorConfig, DiscriminatorModel, DiscriminatorTraining, Pass, Rows, SourceUse};
+/// # use agon_sdk::{PluginContext, PluginResult};
+/// # use candle_core::Tensor;
+/// # use candle_nn::VarBuilder;
+/// # #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+/// # pub struct MeanPoolConfig { training: DiscriminatorTraining }
+/// # impl DiscriminatorConfig for MeanPoolConfig {
+/// #     const DOCS: &'static [(&'static str, &'static str)] = &[];
+/// #     fn training(&self) -> &DiscriminatorTraining { &self.training }
+/// # }
+/// # pub struct MeanPool;
+/// # impl DiscriminatorModel for MeanPool {
+/// #     type Config = MeanPoolConfig;
+/// #     const NAME: &'static str = "mean-pool";
+/// #     const SOURCES: SourceUse = SourceUse::Never;
+/// #     fn new(_: VarBuilder, _: &PluginContext, _: &MeanPoolConfig) -> PluginResult<Self> { Ok(MeanPool) }
+/// #     fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+/// #         Ok(Tensor::zeros(rows.len(), candle_core::DType::F32, pass.device())?)
+/// #     }
+/// # }
+/// agon_sdk::discriminator_library! {
+///     /// The library.
+///     pub struct MyLibrary;
+///     namespace: "my-lab",
+///     name: "my-discriminators",
+///     discriminators: {
+///         "mean-pool" => MeanPool: "Mean of the token embeddings, then a logistic output",
+///     }
+/// }
+/// # use agon_sdk::PluginLibrary;
+/// # assert_eq!(MyLibrary::components().len(), 1);
+/// ```
+///
+/// The library's version is the crate's (`CARGO_PKG_VERSION`).
+#[macro_export]
+macro_rules! discriminator_library {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $library:ident;
+        namespace: $namespace:literal,
+        name: $name:literal,
+        discriminators: { $($component:literal => $model:ty : $description:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        $vis struct $library;
+
+        impl $crate::PluginLibrary for $library {
+            const NAMESPACE: &'static str = $namespace;
+            const NAME: &'static str = $name;
+            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+            fn components() -> ::std::vec::Vec<$crate::ComponentInfo> {
+                vec![$($crate::kits::discriminator_info::<$model>($component, $description)),+]
+            }
+
+            fn new_discriminator(
+                name: &str,
+                context: &$crate::PluginContext,
+            ) -> $crate::PluginResult<::std::boxed::Box<dyn $crate::DiscriminatorImpl>> {
+                match name {
+                    $($component => $crate::kits::new_discriminator::<$model>(context),)+
+                    other => Err($crate::author::unknown_component::<Self>(
+                        $crate::ComponentKind::Discriminator,
+                        other,
+                    )),
+                }
+            }
+        }
+
+        $crate::export_plugin!($library);
+    };
+}

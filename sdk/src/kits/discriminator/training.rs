@@ -1,0 +1,107 @@
+//! The `training:` block every kit discriminator's config carries.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{PluginError, PluginResult},
+    toolkit::AdamConfig,
+};
+
+/// How the kit trains and scores a discriminator: one spelling for every
+/// kit model, under the config key `training`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscriminatorTraining {
+    /// Rate of the model's dropout while training (probability of zeroing
+    /// an element; 0 turns it off). The model decides where it applies.
+    pub dropout: f32,
+    /// Adam.
+    pub optimizer: AdamConfig,
+    /// Largest global gradient norm; larger gradients are scaled down to it
+    /// (0 disables).
+    pub grad_clip: f32,
+    /// Rows scored per forward pass when scoring (evaluation mode), which
+    /// bounds memory whatever batch the host sends.
+    pub score_chunk: usize,
+}
+
+impl Default for DiscriminatorTraining {
+    fn default() -> Self {
+        DiscriminatorTraining {
+            dropout: 0.25,
+            optimizer: AdamConfig::default(),
+            grad_clip: 5.0,
+            score_chunk: 512,
+        }
+    }
+}
+
+impl DiscriminatorTraining {
+    /// Checks the values are usable; errors name the key as `training.…`.
+    pub fn validate(&self) -> PluginResult<()> {
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(PluginError::config(format!(
+                "training.dropout must be at least 0 and below 1, got {}",
+                self.dropout
+            )));
+        }
+        if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
+            return Err(PluginError::config(format!(
+                "training.grad_clip must be 0 (off) or a positive number, got {}",
+                self.grad_clip
+            )));
+        }
+        if self.score_chunk == 0 {
+            return Err(PluginError::config(
+                "training.score_chunk must be at least 1",
+            ));
+        }
+        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
+            return Err(PluginError::config(format!(
+                "training.optimizer.lr must be a positive number, got {}",
+                self.optimizer.lr
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One line per key of the `training:` block, for `agon plugins show`:
+/// a kit model's docs are `&[MY_DOCS, DISCRIMINATOR_TRAINING_DOCS].concat()`
+/// ([`crate::kits::discriminator_info`] does this).
+pub const DISCRIMINATOR_TRAINING_DOCS: &[(&str, &str)] = &[
+    (
+        "training",
+        "How the discriminator is trained and scored (the same keys for every discriminator built on the SDK's kit).",
+    ),
+    (
+        "training.dropout",
+        "Probability of zeroing each feature the model drops out while training, at least 0 and below 1; 0 turns dropout off.",
+    ),
+    ("training.optimizer", "Adam, the optimiser of every training step."),
+    ("training.optimizer.lr", "Learning rate of Adam (default 0.001)."),
+    (
+        "training.optimizer.beta1",
+        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
+    ),
+    (
+        "training.optimizer.beta2",
+        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
+    ),
+    (
+        "training.optimizer.eps",
+        "Small constant added to the denominator of every Adam update so it never divides by zero.",
+    ),
+    (
+        "training.optimizer.weight_decay",
+        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
+    ),
+    (
+        "training.grad_clip",
+        "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off.",
+    ),
+    (
+        "training.score_chunk",
+        "Rows scored per forward pass when the host asks for probabilities, at least 1; bounds memory on large batches.",
+    ),
+];

@@ -1,0 +1,19 @@
+//! Component kits (feature `candle`): the author writes the model, the kit
+//! owns the plumbing.
+//!
+//! * [`discriminator`] — implement [`DiscriminatorModel`] (build the
+//!   network, give one logit per row) and the kit trains it with
+//!   numerically stable binary cross-entropy, reports accuracy and the
+//!   gradient norm, applies seeded dropout, steps Adam with clipping,
+//!   scores in memory-bounded chunks, saves and loads weights with the
+//!   optimiser's state, counts parameters and refuses batches whose
+//!   sources the model does not read (or lacks those it needs).
+//!   [`discriminator_library!`](crate::discriminator_library) registers a
+//!   library of such models in a few lines.
+
+pub mod discriminator;
+
+pub use discriminator::{
+    discriminator_info, new_discriminator, DiscriminatorConfig, DiscriminatorModel,
+    DiscriminatorTraining, KitDiscriminator, Pass, Rows, SourceUse, DISCRIMINATOR_TRAINING_DOCS,
+};
