@@ -274,3 +274,103 @@ fn a_plugin_built_outside_the_workspace_loads_and_runs() {
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     assert!(metrics.contains("\"adversarial\""), "{metrics}");
 }
+
+/// The discriminator of docs/writing-a-plugin.md section 3, written on the
+/// SDK's kit (docs/examples/mean-pool-discriminator), loads beside the
+/// host's own plugins, documents its config, trains in a smoke run and is
+/// refused on a conditional task before anything is built.
+#[test]
+fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
+    let sandbox = Sandbox::new();
+    let root = agon_integration_tests::workspace_root();
+    let library = fixtures_dir().join(agon_integration_tests::library_file(
+        "mean_pool_discriminator",
+    ));
+    let plugin_dir = sandbox.path().join("my-lab");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::copy(&library, plugin_dir.join(library.file_name().unwrap())).unwrap();
+    sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
+    let shown = sandbox
+        .run(
+            &["plugins", "show", "my-lab/mean-pool-discriminator@^0.1"],
+            &[&plugin_dir],
+        )
+        .success();
+    for key in [
+        "pooling: mean",
+        "training:",
+        "score_chunk: 512",
+        "# Rows scored per forward pass",
+    ] {
+        assert!(shown.contains(key), "{key} missing:\n{shown}");
+    }
+    let out = sandbox.path().join("run");
+    sandbox
+        .run(
+            &[
+                "train",
+                root.join("configs/smoke.yaml").to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "discriminator={plugin: my-lab/mean-pool-discriminator@^0.1, config: {embedding_dim: 16, pooling: max}}",
+                "--set",
+                "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
+            ],
+            &[&plugin_dir],
+        )
+        .success();
+    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
+    assert!(
+        plugins.contains("my-lab/mean-pool-discriminator@0.1.0:mean-pool"),
+        "{plugins}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let accuracy = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|row| row["d_accuracy"].as_f64())
+        .last()
+        .unwrap_or_else(|| panic!("no D accuracy logged:\n{metrics}"));
+    assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
+    assert!(out
+        .join("checkpoints/latest/discriminator/mean-pool.safetensors")
+        .is_file());
+    // A bad value of the model's own key is refused with its message.
+    let refused = sandbox
+        .run(
+            &[
+                "train",
+                root.join("configs/smoke.yaml").to_str().unwrap(),
+                "--out",
+                sandbox.path().join("bad").to_str().unwrap(),
+                "--set",
+                "discriminator={plugin: my-lab/mean-pool-discriminator@^0.1, config: {pooling: median}}",
+            ],
+            &[&plugin_dir],
+        )
+        .clean_failure();
+    assert!(refused.contains("pooling must be mean or max"), "{refused}");
+    assert!(!sandbox.path().join("bad").exists());
+}
+
+/// Section 3 of docs/writing-a-plugin.md shows the example crate's code as
+/// it is, so the guide's code is what the test above builds and runs.
+#[test]
+fn the_guides_discriminator_code_is_the_example_crates() {
+    let root = agon_integration_tests::workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/writing-a-plugin.md")).unwrap();
+    let example = root.join("docs/examples/mean-pool-discriminator");
+    for (file, fence) in [
+        ("src/lib.rs", "```rust\n"),
+        ("src/tests.rs", "```rust\n"),
+        ("Cargo.toml", "```toml\n"),
+    ] {
+        let code = std::fs::read_to_string(example.join(file)).unwrap();
+        let block = format!("{fence}{code}```");
+        assert!(
+            guide.contains(&block),
+            "docs/writing-a-plugin.md must show docs/examples/mean-pool-discriminator/{file} verbatim in a {fence:?} block"
+        );
+    }
+}

@@ -73,6 +73,8 @@ pub fn fixtures_dir() -> &'static Path {
             "agon-fixture-layout-mismatch",
             "-p",
             "agon-fixture-formula-reward",
+            "-p",
+            "mean-pool-discriminator",
             "--target-dir",
             target.to_str().expect("UTF-8 target path"),
         ]);

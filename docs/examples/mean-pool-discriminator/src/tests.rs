@@ -1,0 +1,45 @@
+use agon_sdk::kits::KitDiscriminator;
+use agon_sdk::{Batch, DiscriminatorImpl, PluginContext, PluginLibrary, StepOptions, TokenBatch};
+
+use crate::{MeanPool, MyLabLibrary};
+
+fn discriminator(config: &str) -> KitDiscriminator<MeanPool> {
+    let mut context = PluginContext::for_tests(10, 6); // vocab 10, max_len 6, cpu, seed 0
+    context.config_yaml = config.into();
+    KitDiscriminator::new(&context).unwrap()
+}
+
+#[test]
+fn seeded_steps_are_reproducible_and_checkpoints_round_trip() {
+    let real = Batch::unconditional(TokenBatch::from_rows(&[vec![1u32, 2, 3], vec![4]], 0));
+    let fake = Batch::unconditional(TokenBatch::from_rows(&[vec![9u32, 9], vec![8, 7, 6]], 0));
+    let (mut a, mut b) = (
+        discriminator("embedding_dim: 8\n"),
+        discriminator("embedding_dim: 8\n"),
+    );
+    let stats = a
+        .train_step(&real, &fake, &StepOptions { seed: 3 })
+        .unwrap();
+    assert!(stats.loss.is_finite() && stats.get("accuracy").is_some());
+    b.train_step(&real, &fake, &StepOptions { seed: 3 })
+        .unwrap();
+    let p = a.probabilities(&real).unwrap();
+    assert_eq!(p, b.probabilities(&real).unwrap());
+    assert!(p.iter().all(|x| (0.0..=1.0).contains(x)));
+
+    let dir = tempfile::tempdir().unwrap();
+    a.save(dir.path()).unwrap();
+    let mut c = discriminator("embedding_dim: 8\n");
+    c.load(dir.path()).unwrap();
+    assert_eq!(c.probabilities(&real).unwrap(), p);
+}
+
+#[test]
+fn a_bad_pooling_is_refused_and_every_key_is_documented() {
+    let mut context = PluginContext::for_tests(10, 6);
+    context.config_yaml = "pooling: median\n".into();
+    assert!(KitDiscriminator::<MeanPool>::new(&context).is_err());
+    for component in MyLabLibrary::components() {
+        assert_eq!(component.check_config_docs(), Ok(()));
+    }
+}
