@@ -330,7 +330,7 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|row| row["d_accuracy"].as_f64())
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no D accuracy logged:\n{metrics}"));
     assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
     assert!(out
