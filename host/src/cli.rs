@@ -70,6 +70,29 @@ pub enum PluginsCommand {
     },
     /// Re-index every library on the search path, accepting rebuilt ones.
     Scan,
+    /// Write a new plugin crate that builds against the SDK, passes its own
+    /// tests and trains as it is: the guide's example of KIND
+    /// (docs/writing-a-plugin.md), renamed. Then `cargo build --release`
+    /// in DIR.
+    New {
+        /// `discriminator` (a model on the SDK's discriminator kit) or
+        /// `reward`.
+        #[arg(value_enum)]
+        kind: crate::commands::NewKind,
+        /// `namespace/name` of the library; the name is also the crate's
+        /// and the component's.
+        name: String,
+        /// Where the crate goes (default: `./NAME`); must not exist or be
+        /// empty.
+        dir: Option<PathBuf>,
+        /// agon's `sdk/` directory, for a path dependency (default: the
+        /// checkout this agon was built from, when it is still there).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+        /// A git URL of agon's repository, for a git dependency instead.
+        #[arg(long, value_name = "URL", conflicts_with = "sdk")]
+        sdk_git: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]

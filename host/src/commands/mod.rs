@@ -4,10 +4,13 @@ mod bench;
 mod compare;
 mod eval;
 mod plugins;
+mod plugins_new;
 mod sample;
 mod score;
 mod sweep;
 mod train;
+
+pub use plugins_new::NewKind;
 
 use crate::cli::{Cli, Command};
 

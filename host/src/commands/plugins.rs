@@ -1,4 +1,4 @@
-//! `agon plugins list | show | verify | scan`.
+//! `agon plugins list | show | verify | scan | new`.
 
 use std::path::PathBuf;
 
@@ -8,9 +8,20 @@ use agon_registry::{
 use agon_sdk::yaml;
 use anyhow::{bail, Context};
 
+use super::plugins_new::{self, NewKind, SdkSource};
 use crate::cli::PluginsCommand;
 
 pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
+    if let PluginsCommand::New {
+        kind,
+        name,
+        dir,
+        sdk,
+        sdk_git,
+    } = command
+    {
+        return new(kind, &name, dir, sdk, sdk_git);
+    }
     let mut registry = Registry::from_environment();
     for warning in &registry.index().warnings {
         eprintln!("warning: {warning}");
@@ -33,7 +44,47 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
             print_refusals(&outcomes);
             Ok(())
         }
+        PluginsCommand::New { .. } => unreachable!("handled above"),
     }
+}
+
+fn new(
+    kind: NewKind,
+    full_name: &str,
+    dir: Option<PathBuf>,
+    sdk: Option<PathBuf>,
+    sdk_git: Option<String>,
+) -> anyhow::Result<()> {
+    let (namespace, name) = plugins_new::parse_name(full_name)?;
+    let sdk = match (sdk, sdk_git) {
+        (_, Some(url)) => SdkSource::Git(url),
+        (Some(path), None) => {
+            if !path.join("Cargo.toml").is_file() {
+                bail!(
+                    "--sdk {}: not agon's sdk/ directory (it has no Cargo.toml); give the path of sdk/ in a checkout of agon",
+                    path.display()
+                );
+            }
+            SdkSource::Path(path.canonicalize().with_context(|| format!("--sdk {}", path.display()))?)
+        }
+        (None, None) => SdkSource::Path(plugins_new::default_sdk().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the sdk/ of the checkout this agon was built from is gone; pass --sdk PATH (agon's sdk/ directory) or --sdk-git URL"
+            )
+        })?),
+    };
+    let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+    let files = plugins_new::files(kind, &namespace, &name, &sdk)?;
+    plugins_new::write(&dir, &files)?;
+    println!("wrote {namespace}/{name} in {}", dir.display());
+    println!(
+        "  cd {} && cargo test && cargo build --release",
+        dir.display()
+    );
+    println!(
+        "  then `export AGON_PLUGIN_PATH=$PWD/target/release` (or copy the library into $AGON_HOME/plugins) and run `agon plugins scan`"
+    );
+    Ok(())
 }
 
 fn list(registry: &mut Registry, json: bool) -> anyhow::Result<()> {

@@ -1,0 +1,278 @@
+//! `agon plugins new KIND NAMESPACE/NAME [DIR]`: a plugin crate that builds
+//! against the SDK, passes its own tests and trains as it is. The files are
+//! the guide's example crates (docs/examples/), renamed, so the scaffold is
+//! the code docs/writing-a-plugin.md shows and the tests build.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::ValueEnum;
+
+/// What kind of component the new crate provides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NewKind {
+    /// A discriminator on the SDK's kit (docs/examples/mean-pool-discriminator).
+    Discriminator,
+    /// A reward (docs/examples/distinct-tokens-reward).
+    Reward,
+}
+
+/// Where the crate's `agon-sdk` dependency comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SdkSource {
+    Path(PathBuf),
+    Git(String),
+}
+
+const DISCRIMINATOR_MANIFEST: &str =
+    include_str!("../../../docs/examples/mean-pool-discriminator/Cargo.toml");
+const DISCRIMINATOR_LIB: &str =
+    include_str!("../../../docs/examples/mean-pool-discriminator/src/lib.rs");
+const DISCRIMINATOR_TESTS: &str =
+    include_str!("../../../docs/examples/mean-pool-discriminator/src/tests.rs");
+const REWARD_MANIFEST: &str =
+    include_str!("../../../docs/examples/distinct-tokens-reward/Cargo.toml");
+const REWARD_LIB: &str = include_str!("../../../docs/examples/distinct-tokens-reward/src/lib.rs");
+/// The dependency versions agon was built and tested with, so the new crate
+/// builds against the same Candle and serde.
+const LOCKFILE: &str = include_str!("../../../Cargo.lock");
+
+/// `text` with every `from` replaced; an error if `from` is absent (the
+/// example changed and the scaffold would silently keep its old name).
+fn replaced(text: &str, from: &str, to: &str) -> anyhow::Result<String> {
+    if !text.contains(from) {
+        bail!("internal: the plugin template no longer contains `{from}`");
+    }
+    Ok(text.replace(from, to))
+}
+
+/// The manifest's header comment (every line before `[package]`) replaced.
+fn with_header(manifest: &str, header: &str) -> String {
+    let body = &manifest[manifest.find("[package]").unwrap_or(0)..];
+    format!("{header}\n{body}")
+}
+
+fn dependency(sdk: &SdkSource, features: &str) -> String {
+    let source = match sdk {
+        SdkSource::Path(path) => format!("path = {:?}", path.display().to_string()),
+        SdkSource::Git(url) => format!("git = {url:?}"),
+    };
+    format!("agon-sdk = {{ {source}{features} }}")
+}
+
+/// The files of the new crate, by path relative to its directory.
+pub fn files(
+    kind: NewKind,
+    namespace: &str,
+    name: &str,
+    sdk: &SdkSource,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let header = format!(
+        "# `{namespace}/{name}`, made by `agon plugins new {}` from the example\n\
+         # of docs/writing-a-plugin.md. Build: `cargo build --release`; then\n\
+         # `export AGON_PLUGIN_PATH=$PWD/target/release` and `agon plugins scan`.",
+        match kind {
+            NewKind::Discriminator => "discriminator",
+            NewKind::Reward => "reward",
+        }
+    );
+    let mut files = match kind {
+        NewKind::Discriminator => {
+            let manifest = with_header(DISCRIMINATOR_MANIFEST, &header);
+            let manifest = replaced(
+                &manifest,
+                "name = \"mean-pool-discriminator\"",
+                &format!("name = \"{name}\""),
+            )?;
+            let manifest = replaced(
+                &manifest,
+                "# In your own repository: a git or path dependency on agon's sdk/.\n\
+                 agon-sdk = { path = \"../../../sdk\", features = [\"candle\"] }",
+                &dependency(sdk, ", features = [\"candle\"]"),
+            )?;
+            let manifest = format!("{manifest}\n# A workspace of its own.\n[workspace]\n");
+            let lib = replaced(
+                DISCRIMINATOR_LIB,
+                "my-lab/mean-pool-discriminator",
+                &format!("{namespace}/{name}"),
+            )?;
+            let lib = replaced(&lib, "\"my-lab\"", &format!("\"{namespace}\""))?;
+            let lib = replaced(&lib, "\"mean-pool-discriminator\"", &format!("\"{name}\""))?;
+            let lib = replaced(&lib, "\"mean-pool\"", &format!("\"{name}\""))?;
+            let lib = replaced(&lib, "`mean-pool`", &format!("`{name}`"))?;
+            vec![
+                ("Cargo.toml", manifest),
+                ("src/lib.rs", lib),
+                ("src/tests.rs", DISCRIMINATOR_TESTS.to_string()),
+            ]
+        }
+        NewKind::Reward => {
+            let manifest = with_header(REWARD_MANIFEST, &header);
+            let manifest = replaced(
+                &manifest,
+                "name = \"distinct-tokens-reward\"",
+                &format!("name = \"{name}\""),
+            )?;
+            let manifest = replaced(&manifest, "version = \"0.3.1\"", "version = \"0.1.0\"")?;
+            let manifest = replaced(
+                &manifest,
+                "# In your own repository: agon-sdk = \"0.1\" (or a git / path dependency).\n\
+                 agon-sdk = { path = \"../../../sdk\" }",
+                &dependency(sdk, ""),
+            )?;
+            let lib = replaced(
+                REWARD_LIB,
+                "`acme/distinct-tokens`",
+                &format!("`{namespace}/{name}`"),
+            )?;
+            let lib = replaced(&lib, "\"acme\"", &format!("\"{namespace}\""))?;
+            let lib = replaced(&lib, "\"distinct-tokens\"", &format!("\"{name}\""))?;
+            vec![("Cargo.toml", manifest), ("src/lib.rs", lib)]
+        }
+    };
+    files.push(("Cargo.lock", LOCKFILE.to_string()));
+    files.push((".gitignore", "/target\n".to_string()));
+    Ok(files)
+}
+
+/// `namespace/name` checked: a namespace the registry accepts, and a name
+/// that is also a Cargo package name.
+pub fn parse_name(full: &str) -> anyhow::Result<(String, String)> {
+    let Some((namespace, name)) = full.split_once('/') else {
+        bail!("`{full}`: give the plugin as NAMESPACE/NAME, e.g. `my-lab/bilstm-discriminator`");
+    };
+    let ok = |part: &str, extra: &[char]| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || extra.contains(&c))
+    };
+    if !ok(namespace, &['.']) {
+        bail!("namespace `{namespace}`: use letters, digits, `-`, `_` and `.` only");
+    }
+    if !ok(name, &[]) || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        bail!(
+            "name `{name}`: it is also the crate's name, so start with a letter and use letters, digits, `-` and `_` only"
+        );
+    }
+    Ok((namespace.to_string(), name.to_string()))
+}
+
+/// The SDK of the checkout this agon was built from, if it is still there.
+pub fn default_sdk() -> Option<PathBuf> {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+    sdk.join("Cargo.toml")
+        .is_file()
+        .then(|| sdk.canonicalize().ok())
+        .flatten()
+}
+
+/// Writes the crate into `dir` (which must not exist, or be empty): into a
+/// sibling first, renamed when complete, so a failure leaves nothing behind.
+pub fn write(dir: &Path, files: &[(&str, String)]) -> anyhow::Result<()> {
+    if dir.exists() {
+        let empty = dir.is_dir()
+            && std::fs::read_dir(dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?
+                .next()
+                .is_none();
+        if !empty {
+            bail!(
+                "{} already exists and is not empty; choose another directory (the last argument)",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir(dir).with_context(|| format!("cannot replace {}", dir.display()))?;
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let leaf = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
+    let staging = parent.join(format!(".{leaf}.agon-plugins-new-{}", std::process::id()));
+    let staged = (|| -> anyhow::Result<()> {
+        for (path, text) in files {
+            let file = staging.join(path);
+            if let Some(folder) = file.parent() {
+                std::fs::create_dir_all(folder)
+                    .with_context(|| format!("cannot create {}", folder.display()))?;
+            }
+            std::fs::write(&file, text)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+        }
+        std::fs::rename(&staging, dir).with_context(|| format!("cannot create {}", dir.display()))
+    })();
+    if staged.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    staged?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_of_the_examples_is_replaced() {
+        let sdk = SdkSource::Path("/opt/agon/sdk".into());
+        for kind in [NewKind::Discriminator, NewKind::Reward] {
+            let files = files(kind, "lab", "x-disc", &sdk).unwrap();
+            for (path, text) in &files {
+                if *path == "Cargo.lock" {
+                    continue;
+                }
+                for old in [
+                    "my-lab",
+                    "mean-pool-discriminator",
+                    "\"mean-pool\"",
+                    "acme",
+                    "distinct-tokens",
+                    "../../../sdk",
+                ] {
+                    assert!(
+                        !text.contains(old),
+                        "{kind:?} {path} still has {old}:\n{text}"
+                    );
+                }
+            }
+            let manifest = &files[0].1;
+            assert!(
+                manifest.contains("name = \"x-disc\"")
+                    && manifest.contains("path = \"/opt/agon/sdk\""),
+                "{manifest}"
+            );
+            assert!(manifest.contains("[workspace]"), "{manifest}");
+        }
+        let git = files(
+            NewKind::Discriminator,
+            "lab",
+            "x",
+            &SdkSource::Git("https://example.org/agon".into()),
+        )
+        .unwrap();
+        assert!(
+            git[0].1.contains(
+                "agon-sdk = { git = \"https://example.org/agon\", features = [\"candle\"] }"
+            ),
+            "{}",
+            git[0].1
+        );
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(
+            parse_name("lab.x/bi-lstm").unwrap(),
+            ("lab.x".into(), "bi-lstm".into())
+        );
+        for bad in ["nolab", "lab/", "lab/x.y", "lab/9x", "la b/x"] {
+            assert!(parse_name(bad).is_err(), "{bad}");
+        }
+    }
+}
