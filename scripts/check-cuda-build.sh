@@ -43,8 +43,10 @@ time cargo build --release \
     -p agon-lstm-generator --features agon-lstm-generator/cuda \
     -p agon-cnn-discriminator --features agon-cnn-discriminator/cuda \
     -p agon-gru-discriminator --features agon-gru-discriminator/cuda \
+    -p agon-seq2seq-generator --features agon-seq2seq-generator/cuda \
+    -p agon-pair-discriminators --features agon-pair-discriminators/cuda \
     -p agon
 echo "== built: $(ls "$CARGO_TARGET_DIR"/release/*.so | tr '\n' ' ')"
 echo "The CUDA plugins list the cuda device:"
 AGON_PLUGIN_PATH="$CARGO_TARGET_DIR/release" "$CARGO_TARGET_DIR/release/agon" plugins list \
-    | grep -E 'devices|lstm|cnn|gru' || true
+    | grep -E 'devices|lstm|cnn|gru|seq2seq|pair' || true

@@ -237,3 +237,56 @@ fn ctrl_c_checkpoints_after_the_current_epoch_and_the_run_resumes_to_the_same_re
         .success();
     assert_matches_pin(&trajectory(&run), PIN);
 }
+
+/// The smoke run with the generator and the discriminator on their tensor
+/// path (Candle ops and autograd, what a GPU runs) on the CPU: every phase
+/// trains, it matches a pin of its own, and it stays near the kernels
+/// path's pinned trajectory (the paths differ only in float rounding).
+#[test]
+fn the_tensor_path_trains_the_smoke_run_to_its_own_pin_near_the_kernels_one() {
+    let sandbox = Sandbox::new();
+    let run = run_smoke(
+        &sandbox,
+        "smoke-tensor",
+        &[
+            "--set",
+            "generator.config.compute=tensor",
+            "--set",
+            "discriminator.config.compute=tensor",
+        ],
+    );
+    let rows = trajectory(&run);
+    let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    assert_eq!(config.matches("compute: tensor").count(), 2, "{config}");
+    assert_matches_pin(&rows, "smoke_tensor_trajectory.json");
+    let kernels: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(
+            agon_integration_tests::workspace_root()
+                .join("tests/fixtures")
+                .join(PIN),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rows.len(), kernels.len());
+    let mut largest = (0.0f64, String::new());
+    for (tensor, kernel) in rows.iter().zip(&kernels) {
+        for (key, value) in kernel.as_object().unwrap() {
+            if let (Some(k), Some(t)) = (value.as_f64(), tensor[key].as_f64()) {
+                let relative = (k - t).abs() / k.abs().max(1.0);
+                if relative > largest.0 {
+                    largest = (
+                        relative,
+                        format!("{key} at {}: {k} vs {t}", tensor["epoch"]),
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("largest relative difference from the kernels path: {largest:?}");
+    assert!(largest.0 < TENSOR_PATH_TOLERANCE, "{largest:?}");
+}
+
+/// How far the tensor path's smoke trajectory may drift from the kernels
+/// path's over the whole run (relative, per metric).
+const TENSOR_PATH_TOLERANCE: f64 = 1e-3;

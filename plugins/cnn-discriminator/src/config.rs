@@ -1,6 +1,9 @@
 //! Configuration of the CNN discriminator.
 
-use agon_sdk::{toolkit::AdamConfig, PluginError, PluginResult};
+use agon_sdk::{
+    toolkit::{AdamConfig, Compute},
+    PluginError, PluginResult,
+};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters; the defaults are SeqGAN's (`discriminator.py`).
@@ -21,6 +24,9 @@ pub struct CnnDiscriminatorConfig {
     pub optimizer: AdamConfig,
     /// Global gradient-norm clip (0 disables; SeqGAN does not clip D).
     pub grad_clip: f32,
+    /// Hand-written CPU kernels or Candle tensor ops (`auto`: kernels on
+    /// the CPU).
+    pub compute: Compute,
 }
 
 impl Default for CnnDiscriminatorConfig {
@@ -36,6 +42,7 @@ impl Default for CnnDiscriminatorConfig {
                 ..AdamConfig::default()
             },
             grad_clip: 0.0,
+            compute: Compute::Auto,
         }
     }
 }

@@ -462,6 +462,7 @@ impl Gradients<'_> {
 #[cfg(test)]
 mod tests {
     use crate::model::test_support::{assert_close_to_scale, max_abs_diff, random_model};
+    use agon_sdk::toolkit::ComputePath;
     use candle_core::{Device, Tensor};
 
     /// No token twice in a row (`len ≤ vocab`, `vocab` prime): equal windows
@@ -479,7 +480,7 @@ mod tests {
         // More rows than one task, widths from 1 to the whole length.
         let model = random_model(13, 5, &[(1, 4), (3, 6), (8, 3)], 4);
         let ids = ids(37, 8, 13);
-        let fused = model.pooled(&ids).unwrap();
+        let fused = model.pooled_on(&ids, ComputePath::Kernels).unwrap();
         let reference = model.pooled_by_matmuls(&ids).unwrap();
         assert_eq!(fused.dims(), &[37, 13]);
         let diff = max_abs_diff(&fused, &reference);
@@ -498,7 +499,9 @@ mod tests {
             .collect();
         let weights = Tensor::from_vec(weights, (21, features), &Device::Cpu).unwrap();
         let loss = |pooled: Tensor| (pooled * &weights).unwrap().sum_all().unwrap();
-        let fused = loss(model.pooled(&ids).unwrap()).backward().unwrap();
+        let fused = loss(model.pooled_on(&ids, ComputePath::Kernels).unwrap())
+            .backward()
+            .unwrap();
         let reference = loss(model.pooled_by_matmuls(&ids).unwrap())
             .backward()
             .unwrap();
@@ -519,13 +522,13 @@ mod tests {
         let model = random_model(5, 3, &[(2, 2), (4, 2)], 1);
         let bad = Tensor::from_vec(vec![0u32, 1, 5, 2], (1, 4), &Device::Cpu).unwrap();
         assert!(model
-            .pooled(&bad)
+            .pooled_on(&bad, ComputePath::Kernels)
             .unwrap_err()
             .to_string()
             .contains("token id 5"));
         let short = Tensor::from_vec(vec![0u32, 1, 2], (1, 3), &Device::Cpu).unwrap();
         assert!(model
-            .pooled(&short)
+            .pooled_on(&short, ComputePath::Kernels)
             .unwrap_err()
             .to_string()
             .contains("width 4"));

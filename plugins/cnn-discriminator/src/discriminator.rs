@@ -5,7 +5,7 @@ use std::path::Path;
 use agon_sdk::{
     toolkit::{
         device_for, dropout, labelled_batch, padded_id_vec, padded_ids, reinitialize,
-        rng_from_seed, SeededInit, SeededRng, Trainable,
+        rng_from_seed, ComputePath, SeededInit, SeededRng, Trainable,
     },
     Batch, DiscriminatorImpl, PluginContext, PluginError, PluginResult, StepOptions, StepStats,
 };
@@ -31,13 +31,15 @@ const TABULATE_FROM_ROWS: usize = 512;
 pub struct CnnDiscriminator {
     config: CnnDiscriminatorConfig,
     device: Device,
+    /// Hand-written kernels (CPU) or tensor ops with autograd.
+    path: ComputePath,
     pad: u32,
     /// Every input is padded to this length (≥ the widest filter).
     input_len: usize,
     model: CnnHighway,
     params: Trainable,
     /// The convolutions tabulated for scoring, built once enough sequences
-    /// have been scored since the weights changed (CPU only).
+    /// have been scored since the weights changed (kernels path only).
     tables: Option<TabulatedConvolutions>,
     /// Sequences scored since the weights last changed.
     scored_since_change: usize,
@@ -48,6 +50,7 @@ impl CnnDiscriminator {
         let config: CnnDiscriminatorConfig = context.config()?;
         config.validate()?;
         let device = device_for(context)?;
+        let path = config.compute.resolve(&device)?;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
         let model = CnnHighway::new(vb, context.vocab.size as usize, &config)?;
@@ -64,6 +67,7 @@ impl CnnDiscriminator {
         let widest = config.filter_sizes.iter().copied().max().unwrap_or(1);
         Ok(CnnDiscriminator {
             device,
+            path,
             pad: context.vocab.pad.into_option().unwrap_or(0),
             input_len: (context.max_len as usize).max(widest),
             model,
@@ -84,7 +88,8 @@ impl CnnDiscriminator {
     }
 }
 
-/// The training loss as Candle ops (differentiable by autograd): cross-
+/// The training loss of the tensor path, as Candle ops end to end
+/// (convolutions as unfolded matmuls, differentiated by autograd): cross-
 /// entropy of `labels` (1 real, 0 generated; f32) through dropout plus
 /// `λ/2 · (‖W‖² + ‖b‖²)` of the output layer. Returns the loss and logits.
 pub(crate) fn autograd_loss(
@@ -95,7 +100,8 @@ pub(crate) fn autograd_loss(
     l2_lambda: f64,
     rng: &mut SeededRng,
 ) -> PluginResult<(Tensor, Tensor)> {
-    let features = dropout(&model.features(ids)?, keep, rng)?;
+    let pooled = model.pooled_on(ids, ComputePath::Tensor)?;
+    let features = dropout(&model.highway(&pooled)?, keep, rng)?;
     let logits = model.output.forward(&features)?;
     let cross_entropy = candle_nn::loss::cross_entropy(&logits, &labels.to_dtype(DType::U32)?)?;
     let bias = model
@@ -119,7 +125,7 @@ impl DiscriminatorImpl for CnnDiscriminator {
         self.tables = None;
         self.scored_since_change = 0;
         let mut rng = rng_from_seed(options.seed);
-        if self.device.is_cpu() {
+        if self.path == ComputePath::Kernels {
             // Hand-written gradients (see hand_gradients.rs); the same
             // loss, dropout draws and updates as the autograd path below.
             let ids = [&real.targets, &generated.targets]
@@ -183,7 +189,7 @@ impl DiscriminatorImpl for CnnDiscriminator {
             let rows = batch.targets.rows().min(start + SCORING_CHUNK) - start;
             let chunk = batch.targets.slice_rows(start, rows);
             self.scored_since_change += rows;
-            let tabulate = self.device.is_cpu()
+            let tabulate = self.path == ComputePath::Kernels
                 && (self.tables.is_some() || self.scored_since_change >= TABULATE_FROM_ROWS);
             let pooled = if tabulate {
                 let tables = match self.tables.take() {
@@ -196,7 +202,7 @@ impl DiscriminatorImpl for CnnDiscriminator {
                 pooled?
             } else {
                 let ids = padded_ids(&chunk, self.input_len, self.pad, &self.device)?;
-                self.model.pooled(&ids)?
+                self.model.pooled_on(&ids, self.path)?
             };
             let logits = self
                 .model

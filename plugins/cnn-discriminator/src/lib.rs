@@ -8,6 +8,8 @@ mod conv_pool;
 mod discriminator;
 mod hand_gradients;
 mod model;
+#[cfg(test)]
+mod path_agreement;
 mod simd;
 mod tabulated;
 
@@ -61,7 +63,12 @@ impl PluginLibrary for CnnDiscriminatorLibrary {
             "cnn-highway",
             "SeqGAN discriminator: multi-width CNN + max-over-time pooling + highway + dropout",
             &CnnDiscriminatorConfig::default(),
-            &[CONFIG_DOCS, agon_sdk::toolkit::ADAM_CONFIG_DOCS].concat(),
+            &[
+                CONFIG_DOCS,
+                agon_sdk::toolkit::ADAM_CONFIG_DOCS,
+                agon_sdk::toolkit::COMPUTE_CONFIG_DOCS,
+            ]
+            .concat(),
         )]
     }
 

@@ -1,5 +1,6 @@
 //! The CNN-highway network.
 
+use agon_sdk::toolkit::ComputePath;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
@@ -56,16 +57,11 @@ impl CnnHighway {
         })
     }
 
-    /// Highway features `[B, F]` of padded ids `[B, L]`.
-    pub fn features(&self, ids: &Tensor) -> Result<Tensor> {
-        self.highway(&self.pooled(ids)?)
-    }
-
     /// Max-over-time pooled ReLU convolutions `[B, F]` of padded ids `[B, L]`:
-    /// on the CPU one [`ConvPool`] op (sparse backward), elsewhere
-    /// [`CnnHighway::pooled_by_matmuls`].
-    pub fn pooled(&self, ids: &Tensor) -> Result<Tensor> {
-        if !self.embedding.device().is_cpu() {
+    /// one [`ConvPool`] op with its sparse backward (kernels path, CPU) or
+    /// [`CnnHighway::pooled_by_matmuls`] (tensor path, any device).
+    pub fn pooled_on(&self, ids: &Tensor, path: ComputePath) -> Result<Tensor> {
+        if path == ComputePath::Tensor {
             return self.pooled_by_matmuls(ids);
         }
         let (_, len) = ids.dims2()?;
@@ -138,12 +134,12 @@ impl CnnHighway {
                     .embedding
                     .index_select(&windows, 0)?
                     .reshape((rows * positions, width * embedding))?;
-                unfolded
+                let activations = unfolded
                     .matmul(&Self::kernel_matrix(bank)?)?
                     .broadcast_add(&bank.bias)?
                     .relu()?
-                    .reshape((rows, positions, filters))?
-                    .max(1)
+                    .reshape((rows, positions, filters))?;
+                max_over_time(&activations)
             })
             .collect::<Result<Vec<_>>>()?;
         Tensor::cat(&pooled, 1)
@@ -159,6 +155,18 @@ impl CnnHighway {
 }
 
 /// Helpers shared by this crate's tests.
+/// `xs: [B, P, F]` → `[B, F]`, the maximum over positions, whose gradient
+/// reaches only the first position that attains it (as [`ConvPool`]'s and
+/// TensorFlow's max-pooling do). Candle's `max` gives every tied position
+/// the whole gradient, and padded rows tie often: every all-padding window
+/// of a row has the same activation.
+fn max_over_time(xs: &Tensor) -> Result<Tensor> {
+    let maximum = xs.max_keepdim(1)?;
+    let attains = xs.broadcast_eq(&maximum)?.to_dtype(xs.dtype())?;
+    let first = (&attains * attains.cumsum(1)?.eq(1.0)?.to_dtype(xs.dtype())?)?.detach();
+    (xs * first)?.sum(1)
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
@@ -256,7 +264,10 @@ mod tests {
             })
             .collect();
         let reference = Tensor::cat(&reference, 1).unwrap();
-        let diff = max_abs_diff(&model.pooled(&ids).unwrap(), &reference);
+        let diff = max_abs_diff(
+            &model.pooled_on(&ids, ComputePath::Kernels).unwrap(),
+            &reference,
+        );
         assert!(diff < 1e-5, "largest difference {diff}");
     }
 }

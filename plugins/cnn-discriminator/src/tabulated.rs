@@ -124,6 +124,7 @@ impl TabulatedConvolutions {
 mod tests {
     use super::*;
     use crate::model::test_support::{max_abs_diff, random_model};
+    use agon_sdk::toolkit::ComputePath;
 
     #[test]
     fn tables_give_the_convolutions_pooled_features() {
@@ -133,7 +134,7 @@ mod tests {
             .map(|i| ((i * 7 + i / 5) % 11) as u32)
             .collect();
         let tensor = Tensor::from_vec(ids.clone(), (rows, len), &Device::Cpu).unwrap();
-        let want = model.pooled(&tensor).unwrap();
+        let want = model.pooled_on(&tensor, ComputePath::Kernels).unwrap();
         let tables = TabulatedConvolutions::new(&model).unwrap();
         let got = tables.pooled(&ids, len, &Device::Cpu).unwrap();
         assert_eq!(got.dims(), want.dims());

@@ -1,6 +1,6 @@
 //! Configuration of the LSTM generator.
 
-use agon_sdk::toolkit::AdamConfig;
+use agon_sdk::toolkit::{AdamConfig, Compute};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters; the defaults are SeqGAN's synthetic-experiment values.
@@ -27,6 +27,9 @@ pub struct LstmGeneratorConfig {
     pub oracle_weights: Option<String>,
     /// A frozen generator refuses every training step (the oracle).
     pub frozen: bool,
+    /// Hand-written CPU kernels or Candle tensor ops (`auto`: kernels on
+    /// the CPU).
+    pub compute: Compute,
 }
 
 impl Default for LstmGeneratorConfig {
@@ -46,6 +49,7 @@ impl Default for LstmGeneratorConfig {
             grad_clip: 5.0,
             oracle_weights: None,
             frozen: false,
+            compute: Compute::Auto,
         }
     }
 }

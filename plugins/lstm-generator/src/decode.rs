@@ -6,7 +6,7 @@
 //! so at every step the rows still generating are a prefix of the batch and
 //! the batch simply shrinks: compute is proportional to tokens generated.
 
-use agon_sdk::toolkit::{sample_from_logits, OutputProjection, SeededRng};
+use agon_sdk::toolkit::{sample_from_logits, ComputePath, OutputProjection, SeededRng};
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
@@ -25,7 +25,18 @@ pub struct Row {
     pub done: bool,
 }
 
-/// Extends every row to `max_len` tokens (or to EOS).
+/// How far and how rows are extended.
+#[derive(Clone, Copy, Debug)]
+pub struct Extension {
+    /// Rows stop at this many tokens (or at EOS).
+    pub max_len: usize,
+    pub temperature: f32,
+    pub eos: Option<u32>,
+    /// Host-vector stepping (kernels) or Candle tensor ops.
+    pub path: ComputePath,
+}
+
+/// Extends every row to `extension.max_len` tokens (or to EOS).
 ///
 /// `rows` must be sorted by `tokens.len()` ascending; `state` holds one row
 /// per entry (the state after consuming all but the last prefix token), and
@@ -35,16 +46,20 @@ pub fn extend_rows(
     mut state: LstmState,
     rows: &mut [Row],
     mut next_inputs: Vec<u32>,
-    max_len: usize,
-    temperature: f32,
-    eos: Option<u32>,
+    extension: Extension,
 ) -> Result<()> {
+    let Extension {
+        max_len,
+        temperature,
+        eos,
+        path,
+    } = extension;
     debug_assert!(rows
         .windows(2)
         .all(|w| w[0].tokens.len() <= w[1].tokens.len()));
     let device = weights.bias.device().clone();
     let starts: Vec<usize> = rows.iter().map(|r| r.tokens.len()).collect();
-    if device.is_cpu() {
+    if path == ComputePath::Kernels {
         return extend_rows_on_host(
             weights,
             state,

@@ -5,7 +5,7 @@ use std::path::Path;
 use agon_sdk::{
     toolkit::{
         derive_seed, device_for, reinitialize, rng_from_seed, sample_from_logits, teacher_forcing,
-        tensor_like, OptimizerSlot, SeededInit, TeacherForcing, Trainable,
+        tensor_like, ComputePath, OptimizerSlot, SeededInit, TeacherForcing, Trainable,
     },
     Batch, GeneratorImpl, MleOptions, PluginContext, PluginError, PluginResult, Policy,
     RolloutRequest, SampleRequest, StepOptions, StepStats, TokenBatch,
@@ -16,7 +16,7 @@ use rand::Rng;
 
 use crate::{
     config::LstmGeneratorConfig,
-    decode::{extend_rows, Row},
+    decode::{extend_rows, Extension, Row},
     fused_loss, oracle,
     weights::{LstmState, LstmWeights},
 };
@@ -27,6 +27,8 @@ const CHECKPOINT_FILE: &str = "lstm-generator.safetensors";
 pub struct LstmGenerator {
     config: LstmGeneratorConfig,
     device: Device,
+    /// Hand-written kernels (CPU) or tensor ops with autograd.
+    path: ComputePath,
     bos: u32,
     pad: u32,
     eos: Option<u32>,
@@ -48,6 +50,7 @@ impl LstmGenerator {
             ));
         }
         let device = device_for(context)?;
+        let path = config.compute.resolve(&device)?;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
         let vocab = context.vocab.size as usize;
@@ -66,6 +69,7 @@ impl LstmGenerator {
         Ok(LstmGenerator {
             adversarial,
             device,
+            path,
             bos: context.vocab.bos,
             pad: context.vocab.pad.into_option().unwrap_or(0),
             eos: context.vocab.eos.into_option(),
@@ -166,15 +170,15 @@ impl LstmGenerator {
 
     /// One optimiser step on `Σ c · (−log p(target))` over the teacher-forced
     /// positions, `c` given per position (row-major, 0 at padding); returns
-    /// the loss and the gradient norm. On the CPU every gradient is written
-    /// by hand (see `fused_loss`); other devices use autograd.
+    /// the loss and the gradient norm. On the kernels path every gradient is
+    /// written by hand (see `fused_loss`); the tensor path uses autograd.
     fn weighted_nll_step(
         &mut self,
         slot: OptimizerSlot,
         tf: &TeacherForcing,
         coefficients: Vec<f32>,
     ) -> PluginResult<(f32, f32)> {
-        if self.device.is_cpu() {
+        if self.path == ComputePath::Kernels {
             let targets = tf.targets.flatten_all()?.to_vec1::<u32>()?;
             let fused =
                 fused_loss::weighted_nll(&self.policy, &tf.inputs, &targets, &coefficients)?;
@@ -252,9 +256,12 @@ impl GeneratorImpl for LstmGenerator {
             weights.zero_state(count)?,
             &mut rows,
             vec![self.bos; count],
-            max_len,
-            request.temperature,
-            self.eos,
+            Extension {
+                max_len,
+                temperature: request.temperature,
+                eos: self.eos,
+                path: self.path,
+            },
         )?;
         Ok(self.finish_batch(&rows, max_len))
     }
@@ -305,9 +312,12 @@ impl GeneratorImpl for LstmGenerator {
             state,
             &mut rows,
             next_inputs,
-            request.max_len as usize,
-            request.temperature,
-            self.eos,
+            Extension {
+                max_len: request.max_len as usize,
+                temperature: request.temperature,
+                eos: self.eos,
+                path: self.path,
+            },
         )?;
         // Back to job-major order.
         let mut ordered: Vec<Option<Row>> = (0..rows.len()).map(|_| None).collect();

@@ -10,6 +10,8 @@ mod fused_loss;
 mod generator;
 mod lstm_by_hand;
 mod oracle;
+#[cfg(test)]
+mod path_agreement;
 mod weights;
 
 pub use config::LstmGeneratorConfig;
@@ -70,6 +72,7 @@ impl PluginLibrary for LstmGeneratorLibrary {
                 CONFIG_DOCS,
                 agon_sdk::toolkit::ADAM_CONFIG_DOCS,
                 agon_sdk::toolkit::ADVERSARIAL_ADAM_CONFIG_DOCS,
+                agon_sdk::toolkit::COMPUTE_CONFIG_DOCS,
             ]
             .concat(),
         )]

@@ -1,6 +1,8 @@
 //! Plugin-author toolkit on Candle (feature `candle`).
 //!
 //! * [`device`] — the Candle device a [`crate::PluginContext`] asks for;
+//! * [`compute`] — hand-written CPU kernels or Candle tensor ops, chosen
+//!   from the device and a component's `compute:` key;
 //! * [`tensors`] — [`crate::TokenBatch`] → input / target / mask tensors;
 //! * [`init`] — seeded initialisation of a `VarMap` (PyTorch's defaults by
 //!   variable name in [`pytorch_like`]);
@@ -35,6 +37,7 @@ pub mod adam;
 pub mod block_matmul;
 pub mod checkpoint;
 pub mod clip;
+pub mod compute;
 pub mod device;
 pub mod dropout;
 pub mod embedding;
@@ -56,6 +59,7 @@ pub mod trainable;
 pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS};
 pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
 pub use clip::clip_grad_norm;
+pub use compute::{Compute, ComputePath, COMPUTE_CONFIG_DOCS};
 pub use device::device_for;
 pub use dropout::Dropout;
 pub use embedding::MaskedEmbedding;
