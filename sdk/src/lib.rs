@@ -48,6 +48,8 @@ pub mod root_module;
 pub mod seeds;
 pub mod stats;
 pub mod suggest;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod yaml;
 
 #[cfg(feature = "candle")]

@@ -103,7 +103,10 @@ pub fn files(
             vec![
                 ("Cargo.toml", manifest),
                 ("src/lib.rs", lib),
-                ("src/tests.rs", DISCRIMINATOR_TESTS.to_string()),
+                (
+                    "src/tests.rs",
+                    replaced(DISCRIMINATOR_TESTS, "\"mean-pool\"", &format!("\"{name}\""))?,
+                ),
             ]
         }
         NewKind::Reward => {

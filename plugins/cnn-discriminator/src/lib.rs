@@ -4,6 +4,8 @@
 //! highway layer, dropout, and a two-class softmax with L2 on its weights.
 
 mod config;
+#[cfg(test)]
+mod contract;
 mod conv_pool;
 mod discriminator;
 mod hand_gradients;

@@ -108,3 +108,17 @@ fn every_key_of_every_default_config_is_documented() {
         assert_eq!(component.check_config_docs(), Ok(()));
     }
 }
+
+#[test]
+fn keeps_the_component_contract_in_both_directions() {
+    for bidirectional in [false, true] {
+        let mut context = PluginContext::for_tests(40, 10);
+        context.config_yaml =
+            format!("embedding_dim: 8\nhidden_dim: 8\nbidirectional: {bidirectional}\n").into();
+        agon_sdk::testing::check_discriminator::<GruDiscriminatorLibrary>(
+            "gru",
+            &context,
+            agon_sdk::testing::Task::Unconditional,
+        );
+    }
+}

@@ -5,6 +5,8 @@
 //! LSTM") and can be frozen, so the oracle is just an instance of it.
 
 mod config;
+#[cfg(test)]
+mod contract;
 mod decode;
 mod fused_loss;
 mod generator;

@@ -10,6 +10,8 @@
 //!   (conditional tasks); `mixture` — λ·D + (1 − λ)·metric.
 
 mod bleu;
+#[cfg(test)]
+mod contract;
 mod discriminator;
 mod reference;
 

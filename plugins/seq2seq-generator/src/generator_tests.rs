@@ -522,3 +522,12 @@ fn works_through_the_sdk_guard() {
     // Refused, not poisoned: the component still works.
     assert_eq!(g.log_likelihood(&batch).unwrap().len(), 4);
 }
+
+#[test]
+fn keeps_the_component_contract() {
+    agon_sdk::testing::check_generator::<crate::Seq2SeqGeneratorLibrary>(
+        "seq2seq",
+        &context(SMALL, 2),
+        agon_sdk::testing::Task::Conditional,
+    );
+}

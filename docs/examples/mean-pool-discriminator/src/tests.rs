@@ -1,4 +1,5 @@
 use agon_sdk::kits::KitDiscriminator;
+use agon_sdk::testing::{check_discriminator, Task};
 use agon_sdk::{Batch, DiscriminatorImpl, PluginContext, PluginLibrary, StepOptions, TokenBatch};
 
 use crate::{MeanPool, MyLabLibrary};
@@ -42,4 +43,14 @@ fn a_bad_pooling_is_refused_and_every_key_is_documented() {
     for component in MyLabLibrary::components() {
         assert_eq!(component.check_config_docs(), Ok(()));
     }
+}
+
+/// The SDK's contract: built through the guard as the host builds it,
+/// deterministic, the same after save and load, each row scored alone,
+/// bad input refused without a panic.
+#[test]
+fn keeps_the_component_contract() {
+    let mut context = PluginContext::for_tests(30, 10);
+    context.config_yaml = "embedding_dim: 8\npooling: max\n".into();
+    check_discriminator::<MyLabLibrary>("mean-pool", &context, Task::Unconditional);
 }

@@ -173,3 +173,14 @@ fn bad_configs_are_refused() {
         assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
     }
 }
+
+#[test]
+fn every_pair_discriminator_keeps_the_component_contract() {
+    for component in crate::tests::toy::COMPONENTS {
+        agon_sdk::testing::check_discriminator::<PairDiscriminatorsLibrary>(
+            component,
+            &crate::tests::toy::context(crate::tests::toy::small_config(component), 3),
+            agon_sdk::testing::Task::Conditional,
+        );
+    }
+}

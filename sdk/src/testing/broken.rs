@@ -1,0 +1,109 @@
+//! The contract catches what it promises to catch: deliberately broken
+//! components fail it with the rule they break.
+
+use std::path::Path;
+
+use super::{check_discriminator, Task};
+use crate::{
+    author::{DiscriminatorImpl, PluginLibrary},
+    batch::Batch,
+    context::PluginContext,
+    error::PluginResult,
+    manifest::{ComponentInfo, ComponentKind},
+    stats::{StepOptions, StepStats},
+};
+
+/// A one-weight discriminator with switchable defects.
+struct Toy {
+    weight: f32,
+    reads_padding: bool,
+    saves: bool,
+}
+
+impl DiscriminatorImpl for Toy {
+    fn train_step(&mut self, _: &Batch, _: &Batch, _: &StepOptions) -> PluginResult<StepStats> {
+        self.weight += 0.01;
+        Ok(StepStats::new(self.weight, 2))
+    }
+
+    fn probabilities(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        let t = &batch.targets;
+        Ok((0..t.rows())
+            .map(|r| {
+                let ids = match self.reads_padding {
+                    // Reads the whole padded row, past its length.
+                    true => &t.ids[r * t.width as usize..(r + 1) * t.width as usize],
+                    false => t.row(r),
+                };
+                let x = self.weight * ids.iter().sum::<u32>() as f32 / 100.0;
+                1.0 / (1.0 + (-x).exp())
+            })
+            .collect())
+    }
+
+    fn parameter_count(&self) -> u64 {
+        1
+    }
+
+    fn save(&self, dir: &Path) -> PluginResult<()> {
+        if self.saves {
+            std::fs::write(dir.join("w"), self.weight.to_string())
+                .map_err(|e| crate::error::PluginError::io(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, dir: &Path) -> PluginResult<()> {
+        if let Ok(text) = std::fs::read_to_string(dir.join("w")) {
+            self.weight = text.parse().unwrap_or(0.0);
+        }
+        Ok(())
+    }
+}
+
+struct Broken;
+
+impl PluginLibrary for Broken {
+    const NAMESPACE: &'static str = "test";
+    const NAME: &'static str = "broken";
+    const VERSION: &'static str = "0.1.0";
+
+    fn components() -> Vec<ComponentInfo> {
+        ["good", "reads-padding", "forgets"]
+            .into_iter()
+            .map(|n| ComponentInfo::new(ComponentKind::Discriminator, n, "toy", &()))
+            .collect()
+    }
+
+    fn new_discriminator(
+        name: &str,
+        _: &PluginContext,
+    ) -> PluginResult<Box<dyn DiscriminatorImpl>> {
+        Ok(Box::new(Toy {
+            weight: 0.5,
+            reads_padding: name == "reads-padding",
+            saves: name != "forgets",
+        }))
+    }
+}
+
+fn context() -> PluginContext {
+    PluginContext::for_tests(20, 8)
+}
+
+#[test]
+fn a_correct_toy_passes() {
+    check_discriminator::<Broken>("good", &context(), Task::Unconditional);
+}
+
+#[test]
+#[should_panic(expected = "padded wider with other values")]
+fn reading_past_a_rows_length_fails() {
+    check_discriminator::<Broken>("reads-padding", &context(), Task::Unconditional);
+}
+
+#[test]
+#[should_panic(expected = "a loaded component scores differently")]
+fn not_saving_the_weights_fails() {
+    check_discriminator::<Broken>("forgets", &context(), Task::Unconditional);
+}

@@ -1,0 +1,183 @@
+//! The discriminator contract.
+
+use abi_stable::std_types::RStr;
+
+use super::{
+    assert_close, assert_no_panic, assert_refused,
+    toy::{self, Task},
+    ScratchDir,
+};
+use crate::{
+    author::{root_module, PluginLibrary},
+    batch::Batch,
+    context::PluginContext,
+    discriminator::DiscriminatorBox,
+    stats::StepOptions,
+};
+
+fn build<L: PluginLibrary>(component: &str, context: &PluginContext) -> DiscriminatorBox {
+    root_module::<L>().new_discriminator()(RStr::from_str(component), context)
+        .into_result()
+        .unwrap_or_else(|e| panic!("contract: discriminator `{component}` cannot be built: {e}"))
+}
+
+fn probabilities(d: &mut DiscriminatorBox, batch: &Batch, what: &str) -> Vec<f32> {
+    let p = d
+        .probabilities(batch)
+        .into_result()
+        .unwrap_or_else(|e| panic!("contract: probabilities ({what}) failed: {e}"))
+        .into_vec();
+    assert_eq!(
+        p.len(),
+        batch.targets.rows(),
+        "contract: probabilities ({what}): one per row"
+    );
+    for (i, x) in p.iter().enumerate() {
+        assert!(
+            x.is_finite() && (0.0..=1.0).contains(x),
+            "contract: probabilities ({what}): row {i} is {x}, not in [0, 1]"
+        );
+    }
+    p
+}
+
+/// Drives discriminator `component` of library `L`, built from `context`
+/// (its `config_yaml` included), through the contract on a toy task;
+/// panics naming the first broken rule.
+pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginContext, task: Task) {
+    let words = toy::words(context);
+    let (real_rows, fake_rows) = (toy::rows(context, 12, 1), toy::rows(context, 12, 2));
+    let width = toy::width(&real_rows).max(toy::width(&fake_rows));
+    let pad = context.vocab.pad.into_option().unwrap_or(0);
+    let real = toy::batch(context, task, &real_rows, pad, width);
+    let fake = toy::batch(context, task, &fake_rows, pad, width);
+
+    // Determinism: two components from one context, driven alike.
+    let (mut a, mut b) = (
+        build::<L>(component, context),
+        build::<L>(component, context),
+    );
+    assert!(a.parameter_count() > 0, "contract: parameter_count is 0");
+    for seed in 0..3 {
+        let options = StepOptions { seed };
+        let x = a.train_step(&real, &fake, &options).into_result();
+        let y = b.train_step(&real, &fake, &options).into_result();
+        let (x, y) = (
+            x.unwrap_or_else(|e| panic!("contract: train_step failed: {e}")),
+            y.unwrap_or_else(|e| panic!("contract: train_step failed: {e}")),
+        );
+        assert!(
+            x.loss.is_finite(),
+            "contract: train_step's loss is {}",
+            x.loss
+        );
+        assert_eq!(
+            x.loss.to_bits(),
+            y.loss.to_bits(),
+            "contract: two components from one context and seed took different steps ({} vs {})",
+            x.loss,
+            y.loss
+        );
+    }
+    let p = probabilities(&mut a, &real, "after training");
+    assert_eq!(
+        p,
+        probabilities(&mut b, &real, "after training"),
+        "contract: scores differ between two components driven alike"
+    );
+
+    // A row's score: alone, among other rows, and in a wider batch whose
+    // padding holds ordinary words.
+    let fill = words[words.len() / 2];
+    let wide = toy::batch(context, task, &real_rows, fill, width + 5);
+    assert_close(
+        &p,
+        &probabilities(&mut a, &wide, "wider padding"),
+        1e-5,
+        "padded wider with other values",
+    );
+    let mixed_rows: Vec<Vec<u32>> = real_rows.iter().chain(&fake_rows).cloned().collect();
+    let mixed = toy::batch(context, task, &mixed_rows, pad, width);
+    let together = probabilities(&mut a, &mixed, "mixed batch");
+    assert_close(&p, &together[..p.len()], 1e-5, "scored with other rows");
+    // Alone (on a conditional task, row 0 keeps its source alone).
+    let alone_rows = if task == Task::Unconditional { 3 } else { 1 };
+    for (i, row) in real_rows.iter().enumerate().take(alone_rows) {
+        let single = toy::batch(context, task, std::slice::from_ref(row), pad, row.len());
+        let alone = probabilities(&mut a, &single, "a single row");
+        assert_close(&p[i..=i], &alone, 1e-5, "scored alone");
+    }
+
+    // Save and load: the same scores and the same next step.
+    let dir = ScratchDir::new("discriminator");
+    a.save(RStr::from_str(dir.path()))
+        .into_result()
+        .unwrap_or_else(|e| panic!("contract: save failed: {e}"));
+    let mut c = build::<L>(component, context);
+    c.load(RStr::from_str(dir.path()))
+        .into_result()
+        .unwrap_or_else(|e| panic!("contract: load failed: {e}"));
+    assert_eq!(
+        p,
+        probabilities(&mut c, &real, "after load"),
+        "contract: a loaded component scores differently"
+    );
+    let options = StepOptions { seed: 9 };
+    let x = a
+        .train_step(&real, &fake, &options)
+        .into_result()
+        .map(|s| s.loss);
+    let y = c
+        .train_step(&real, &fake, &options)
+        .into_result()
+        .map(|s| s.loss);
+    assert_eq!(
+        x.map(f32::to_bits).ok(),
+        y.map(f32::to_bits).ok(),
+        "contract: after save and load the next step differs (is the optimiser state saved?)"
+    );
+
+    // Long training stays finite.
+    for seed in 10..40 {
+        let stats = a
+            .train_step(&real, &fake, &StepOptions { seed })
+            .into_result();
+        let stats = stats.unwrap_or_else(|e| panic!("contract: train_step {seed} failed: {e}"));
+        assert!(
+            stats.loss.is_finite(),
+            "contract: the loss became {} after {seed} steps",
+            stats.loss
+        );
+    }
+    probabilities(&mut a, &mixed, "after 40 steps");
+
+    // Bad input: refused, never a panic.
+    let mut bad_rows = real_rows.clone();
+    bad_rows[0][0] = context.vocab.size;
+    let bad = toy::batch(context, task, &bad_rows, pad, width);
+    assert_refused(
+        a.probabilities(&bad).into_result(),
+        "an id outside the vocabulary (probabilities)",
+    );
+    assert_refused(
+        a.train_step(&bad, &fake, &StepOptions { seed: 1 })
+            .into_result(),
+        "an id outside the vocabulary (train_step)",
+    );
+    let empty = toy::batch(context, task, &[], pad, 1);
+    assert_no_panic(a.probabilities(&empty).into_result(), "an empty batch");
+    assert_no_panic(
+        a.train_step(&empty, &empty, &StepOptions { seed: 1 })
+            .into_result(),
+        "a training step on empty batches",
+    );
+    let wrong_task = match task {
+        Task::Unconditional => Task::Conditional,
+        Task::Conditional => Task::Unconditional,
+    };
+    let other = toy::batch(context, wrong_task, &real_rows, pad, width);
+    assert_no_panic(
+        a.probabilities(&other).into_result(),
+        "a batch of the other kind of task",
+    );
+}

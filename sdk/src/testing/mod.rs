@@ -1,0 +1,101 @@
+//! The component contract any author can run (feature `testing`): one call
+//! per kind builds your component through the SDK's guard, as the host
+//! does, and drives it on a small toy task. Each call panics with a message
+//! naming the broken rule, so it reads as a failing test:
+//!
+//! ```ignore
+//! #[test]
+//! fn the_discriminator_keeps_the_contract() {
+//!     let mut context = agon_sdk::PluginContext::for_tests(40, 12);
+//!     context.config_yaml = "embedding_dim: 8\n".into();
+//!     agon_sdk::testing::check_discriminator::<MyLibrary>("mean-pool", &context, Task::Unconditional);
+//! }
+//! ```
+//!
+//! What is checked, for every kind: construction through the guard;
+//! determinism under a seed (two components from one context, driven the
+//! same way, give the same numbers bit for bit); save and load give back
+//! the same component (its scores, and its next training step); a row's
+//! score does not depend on the other rows of its batch, nor on how wide
+//! the batch is padded or what the padding holds; outputs are finite and in
+//! range; an id outside the vocabulary is refused with an error, and no
+//! call panics.
+
+#[cfg(test)]
+mod broken;
+mod discriminator;
+mod generator;
+mod reward;
+mod toy;
+
+pub use discriminator::check_discriminator;
+pub use generator::check_generator;
+pub use reward::check_reward;
+pub use toy::Task;
+
+use crate::error::{ErrorKind, PluginError};
+
+/// Panics unless `result` is an error other than a caught panic.
+fn assert_refused<T>(result: Result<T, PluginError>, what: &str) {
+    match result {
+        Ok(_) => panic!("contract: {what} was accepted; it must be refused with an error"),
+        Err(e) if e.kind() == ErrorKind::Panic => {
+            panic!("contract: {what} panicked ({e}); refuse it with an error instead")
+        }
+        Err(_) => {}
+    }
+}
+
+/// Panics if `result` is a caught panic; either answer is fine otherwise.
+fn assert_no_panic<T>(result: Result<T, PluginError>, what: &str) {
+    if let Err(e) = result {
+        assert!(
+            e.kind() != ErrorKind::Panic,
+            "contract: {what} panicked ({e}); return an error instead"
+        );
+    }
+}
+
+/// `a` and `b` equal to `tolerance` (relative, at least absolute).
+fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "contract: {what}: {} values vs {}",
+        a.len(),
+        b.len()
+    );
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tolerance * x.abs().max(y.abs()).max(1.0),
+            "contract: {what}: row {i} is {x} one way and {y} the other"
+        );
+    }
+}
+
+/// A fresh directory for checkpoints, removed when dropped.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new(tag: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "agon-contract-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("contract: cannot create a temporary directory");
+        ScratchDir(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary directory")
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
