@@ -90,6 +90,11 @@ pub fn files(
                  agon-sdk = { path = \"../../../sdk\", features = [\"candle\"] }",
                 &dependency(sdk, ", features = [\"candle\"]"),
             )?;
+            let manifest = replaced(
+                &manifest,
+                "agon-sdk = { path = \"../../../sdk\", features = [\"testing\"] }",
+                &dependency(sdk, ", features = [\"testing\"]"),
+            )?;
             let manifest = format!("{manifest}\n# A workspace of its own.\n[workspace]\n");
             let lib = replaced(
                 DISCRIMINATOR_LIB,
