@@ -101,3 +101,22 @@ fn bad_arguments_are_clear_errors() {
         .clean_failure();
     assert!(all.contains("no/such.yaml"), "{all}");
 }
+
+/// `dtrain-gru` runs only when named, trains rnn-lab/gru-discriminator
+/// (whatever the config's discriminator) on the peer's 19,968 sequences.
+#[test]
+fn dtrain_gru_is_named_explicitly_and_trains_the_gru_discriminator() {
+    let sandbox = Sandbox::new();
+    let out = bench(
+        &sandbox,
+        &["--workloads", "dtrain-gru", "--repeat", "1", "--json"],
+    )
+    .success();
+    let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(result["workload"], "dtrain-gru");
+    assert_eq!(result["units"].as_u64(), Some(9984 * 2));
+    assert!(result["per_second"].as_f64().unwrap() > 0.0);
+    // `all` leaves it out (the first test); the list of names has it.
+    let all = bench(&sandbox, &["--workloads", "nope"]).clean_failure();
+    assert!(all.contains("dtrain-gru"), "{all}");
+}

@@ -29,6 +29,11 @@ pub enum Workload {
     /// The same, with every call limited to 64 sequences: the call size of
     /// the original code's one call per (rollout, prefix length).
     RolloutNaive,
+    /// [`Workload::Dtrain`] with `rnn-lab/gru-discriminator` at its
+    /// defaults (the peer's GRU: emb 64, hidden 64, dropout 0.25, Adam 1e-3,
+    /// clip 5) on the SDK's discriminator kit, whatever the config's
+    /// discriminator: the speed a lab gets without writing kernels.
+    DtrainGru,
 }
 
 impl Workload {
@@ -40,6 +45,17 @@ impl Workload {
         Workload::RolloutNaive,
     ];
 
+    /// Every workload `--workloads` accepts: [`Workload::ALL`] and those
+    /// run only when named (as the peer's).
+    pub const NAMED: [Workload; 6] = [
+        Workload::Mle,
+        Workload::Sample,
+        Workload::Dtrain,
+        Workload::RolloutBatched,
+        Workload::RolloutNaive,
+        Workload::DtrainGru,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Workload::Mle => "mle",
@@ -47,18 +63,20 @@ impl Workload {
             Workload::Dtrain => "dtrain",
             Workload::RolloutBatched => "rollout-batched",
             Workload::RolloutNaive => "rollout-naive",
+            Workload::DtrainGru => "dtrain-gru",
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
             Workload::Mle => "tokens",
-            Workload::Sample | Workload::Dtrain => "sequences",
+            Workload::Sample | Workload::Dtrain | Workload::DtrainGru => "sequences",
             Workload::RolloutBatched | Workload::RolloutNaive => "rewards",
         }
     }
 
-    /// Parses a comma-separated list (`mle,sample`); `all` is every workload.
+    /// Parses a comma-separated list (`mle,sample`); `all` is every workload
+    /// of [`Workload::ALL`].
     pub fn parse_list(list: &str) -> anyhow::Result<Vec<Workload>> {
         let mut workloads = Vec::new();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -66,13 +84,13 @@ impl Workload {
                 workloads.extend(Workload::ALL);
                 continue;
             }
-            let workload = Workload::ALL
+            let workload = Workload::NAMED
                 .into_iter()
                 .find(|w| w.name() == name)
                 .ok_or_else(|| {
                     anyhow::anyhow!(
                         "--workloads: unknown workload `{name}`; choose from {} or all",
-                        Workload::ALL.map(Workload::name).join(", ")
+                        Workload::NAMED.map(Workload::name).join(", ")
                     )
                 })?;
             workloads.push(workload);
@@ -85,7 +103,7 @@ impl Workload {
     }
 
     fn needs_discriminator(self) -> bool {
-        !matches!(self, Workload::Mle | Workload::Sample)
+        !matches!(self, Workload::Mle | Workload::Sample | Workload::DtrainGru)
     }
 
     /// Run `attempt`: the untimed set-up, then the timed work. Returns the
@@ -109,9 +127,16 @@ impl Workload {
             Workload::Sample => timed(|| {
                 Ok(sample_many(&mut context.generator, SEQUENCES, max_len, 1.0, seed)?.len())
             }),
-            Workload::Dtrain => {
+            Workload::Dtrain | Workload::DtrainGru => {
                 let fake = sample_many(&mut context.generator, SEQUENCES, max_len, 1.0, seed)?;
-                timed(|| discriminator_epoch(context, &fake, seed))
+                let discriminator = match self {
+                    Workload::Dtrain => context.discriminator.as_mut(),
+                    _ => context.gru_discriminator.as_mut(),
+                };
+                let Some(discriminator) = discriminator else {
+                    anyhow::bail!("workload {} has no discriminator to train", self.name());
+                };
+                timed(|| discriminator_epoch(discriminator, &context.data, &fake, seed))
             }
             Workload::RolloutBatched | Workload::RolloutNaive => {
                 let rows = sample_many(&mut context.generator, BATCH, max_len, 1.0, seed)?;
@@ -150,17 +175,14 @@ fn mle_epoch(context: &mut WorkloadContext, seed: u64) -> anyhow::Result<usize> 
 }
 
 fn discriminator_epoch(
-    context: &mut WorkloadContext,
+    discriminator: &mut Discriminator,
+    data: &[Vec<u32>],
     fake: &[Vec<u32>],
     seed: u64,
 ) -> anyhow::Result<usize> {
-    let Some(discriminator) = context.discriminator.as_mut() else {
-        anyhow::bail!("dtrain needs a discriminator");
-    };
     let half = BATCH / 2;
     let mut sequences = 0;
-    for (step, (real, fake)) in context
-        .data
+    for (step, (real, fake)) in data
         .chunks_exact(half)
         .zip(fake.chunks_exact(half))
         .enumerate()
@@ -208,6 +230,9 @@ fn rollout_rewards(
 pub struct WorkloadContext {
     pub generator: Generator,
     pub discriminator: Option<Discriminator>,
+    /// `rnn-lab/gru-discriminator` at its defaults, for `dtrain-gru` (built
+    /// only when that workload is asked for).
+    pub gru_discriminator: Option<Discriminator>,
     pub reward: Reward,
     /// 9,984 uniformly random sequences of `max_len` tokens (the peer's
     /// `torch.randint` data).

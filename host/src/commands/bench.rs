@@ -14,6 +14,9 @@ use crate::{
     config::load_experiment,
 };
 
+/// The discriminator of `dtrain-gru`, at its default config.
+const GRU_DISCRIMINATOR: &str = "rnn-lab/gru-discriminator@^0.1";
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workloads = Workload::parse_list(&args.workloads)?;
     anyhow::ensure!(args.repeat >= 1, "--repeat must be at least 1");
@@ -51,9 +54,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.config.display()
         )
     })?;
+    let gru_discriminator = match workloads.contains(&Workload::DtrainGru) {
+        true => {
+            let mut overrides = args.overrides.clone();
+            overrides.push(format!("discriminator={{plugin: {GRU_DISCRIMINATOR}}}"));
+            let config = load_experiment(&args.config, &overrides)?;
+            build_discriminator(&mut registry, &config, &shared)?.map(|(d, _)| d)
+        }
+        false => None,
+    };
     let mut context = WorkloadContext {
         generator,
         discriminator,
+        gru_discriminator,
         reward,
         data: WorkloadContext::random_data(shape.vocab.size, shape.max_len, config.seed),
         max_len: shape.max_len,
