@@ -19,17 +19,20 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKLOADS = ["mle", "sample", "dtrain", "rollout-batched", "rollout-naive"]
+# Run only when named (--workloads), on both sides.
+NAMED = ["dtrain-gru"]
 
 
 def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def run_peer(python, threads, runs):
+def run_peer(python, threads, runs, workloads):
     per_workload = {}
     for _ in range(runs):
         out = subprocess.run(
-            [python, os.path.join(HERE, "torch_seqgan_peer.py"), "--threads", str(threads)],
+            [python, os.path.join(HERE, "torch_seqgan_peer.py"), "--threads", str(threads),
+             "--workloads", ",".join(workloads)],
             check=True, capture_output=True, text=True).stdout
         for row in json_lines(out):
             per_workload.setdefault(row["workload"], []).append(row)
@@ -43,9 +46,10 @@ def run_peer(python, threads, runs):
     }
 
 
-def run_agon(agon, threads, runs):
+def run_agon(agon, threads, runs, workloads):
     out = subprocess.run(
-        [agon, "bench", "--json", "--repeat", str(runs), "--threads", str(threads)],
+        [agon, "bench", "--json", "--repeat", str(runs), "--threads", str(threads),
+         "--workloads", ",".join(workloads)],
         check=True, capture_output=True, text=True, cwd=ROOT).stdout
     return {row["workload"]: row for row in json_lines(out)}
 
@@ -56,12 +60,15 @@ def main():
     ap.add_argument("--agon", default=os.path.join(ROOT, "target", "release", "agon"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help="comma list of: " + ",".join(WORKLOADS + NAMED))
     a = ap.parse_args()
-    peer = run_peer(a.python, a.threads, a.runs)
-    agon = run_agon(a.agon, a.threads, a.runs)
+    workloads = a.workloads.split(",")
+    peer = run_peer(a.python, a.threads, a.runs, workloads)
+    agon = run_agon(a.agon, a.threads, a.runs, workloads)
     print(f"| workload | unit | PyTorch ({next(iter(peer.values()))['impl']}) /s | agon /s | agon / PyTorch | agon peak RSS |")
     print("|---|---|---:|---:|---:|---:|")
-    for name in WORKLOADS:
+    for name in workloads:
         if name not in peer or name not in agon:
             continue
         ours, theirs = agon[name], peer[name]
