@@ -63,9 +63,11 @@ pub fn allow_unverified(allow: bool) {
 /// Which libraries a registry loads.
 ///
 /// * In the index with the same sha256: always.
-/// * Not in the index, found beside the `agon` executable (built with it)
-///   or in a directory named explicitly: loaded and indexed (trust on first
-///   use).
+/// * Not in the index, found in the `agon` executable's own directory or in
+///   a directory named explicitly: loaded and indexed (trust on first use).
+///   Nothing proves such a library was built with agon: the executable's
+///   directory is trusted as the executable is, since whoever can write
+///   there can replace `agon` itself.
 /// * Not in the index, found through `AGON_PLUGIN_PATH` or
 ///   `$AGON_HOME/plugins`: refused ([`Refusal::NotIndexed`]) until
 ///   `agon plugins scan` indexes it — never opened, since opening a library

@@ -10,7 +10,8 @@ pub enum Origin {
     Explicit,
     /// From the `AGON_PLUGIN_PATH` environment variable.
     Environment,
-    /// Beside the running `agon` executable: the workspace's build output.
+    /// The running `agon` executable's own directory (the workspace's
+    /// build output): trusted as the executable is, whatever the library.
     BuildOutput,
     /// The per-user plugin directory, `$AGON_HOME/plugins`.
     User,
