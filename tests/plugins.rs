@@ -275,10 +275,47 @@ fn a_plugin_built_outside_the_workspace_loads_and_runs() {
     assert!(metrics.contains("\"adversarial\""), "{metrics}");
 }
 
+/// Copies `library` into the folder `folder` of `sandbox` and indexes it;
+/// returns the folder, for the plugin path.
+fn install(sandbox: &Sandbox, library: &Path, folder: &str) -> std::path::PathBuf {
+    let plugin_dir = sandbox.path().join(folder);
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::fs::copy(library, plugin_dir.join(library.file_name().unwrap())).unwrap();
+    sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
+    plugin_dir
+}
+
+/// A one-epoch-per-phase smoke run with `discriminator` (a YAML mapping);
+/// returns its run directory.
+fn smoke_run_with_discriminator(
+    sandbox: &Sandbox,
+    plugin_dir: &Path,
+    discriminator: &str,
+) -> std::path::PathBuf {
+    let config = agon_integration_tests::workspace_root().join("configs/smoke.yaml");
+    let out = sandbox.path().join("run");
+    sandbox
+        .run(
+            &[
+                "train",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                &format!("discriminator={discriminator}"),
+                "--set",
+                "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
+            ],
+            &[plugin_dir],
+        )
+        .success();
+    out
+}
+
 /// The discriminator of docs/writing-a-plugin.md section 3, written on the
 /// SDK's kit (docs/examples/mean-pool-discriminator), loads beside the
-/// host's own plugins, documents its config, trains in a smoke run and is
-/// refused on a conditional task before anything is built.
+/// host's own plugins, documents its config and trains in a smoke run; a
+/// bad value of its own key is refused before a run directory exists.
 #[test]
 fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
     let sandbox = Sandbox::new();
@@ -286,10 +323,7 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
     let library = fixtures_dir().join(agon_integration_tests::library_file(
         "mean_pool_discriminator",
     ));
-    let plugin_dir = sandbox.path().join("my-lab");
-    std::fs::create_dir_all(&plugin_dir).unwrap();
-    std::fs::copy(&library, plugin_dir.join(library.file_name().unwrap())).unwrap();
-    sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
+    let plugin_dir = install(&sandbox, &library, "my-lab");
     let shown = sandbox
         .run(
             &["plugins", "show", "my-lab/mean-pool-discriminator@^0.1"],
@@ -304,22 +338,11 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
     ] {
         assert!(shown.contains(key), "{key} missing:\n{shown}");
     }
-    let out = sandbox.path().join("run");
-    sandbox
-        .run(
-            &[
-                "train",
-                root.join("configs/smoke.yaml").to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                "discriminator={plugin: my-lab/mean-pool-discriminator@^0.1, config: {embedding_dim: 16, pooling: max}}",
-                "--set",
-                "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
-            ],
-            &[&plugin_dir],
-        )
-        .success();
+    let out = smoke_run_with_discriminator(
+        &sandbox,
+        &plugin_dir,
+        "{plugin: my-lab/mean-pool-discriminator@^0.1, config: {embedding_dim: 16, pooling: max}}",
+    );
     let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
     assert!(
         plugins.contains("my-lab/mean-pool-discriminator@0.1.0:mean-pool"),
@@ -416,26 +439,12 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
         );
     }
     let library = fixtures_dir().join(agon_integration_tests::library_file("x_disc"));
-    let plugin_dir = sandbox.path().join("installed");
-    std::fs::create_dir_all(&plugin_dir).unwrap();
-    std::fs::copy(&library, plugin_dir.join(library.file_name().unwrap())).unwrap();
-    sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
-    let out = sandbox.path().join("run");
-    sandbox
-        .run(
-            &[
-                "train",
-                root.join("configs/smoke.yaml").to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                "discriminator={plugin: lab/x-disc@^0.1, config: {embedding_dim: 8}}",
-                "--set",
-                "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
-            ],
-            &[&plugin_dir],
-        )
-        .success();
+    let plugin_dir = install(&sandbox, &library, "installed");
+    let out = smoke_run_with_discriminator(
+        &sandbox,
+        &plugin_dir,
+        "{plugin: lab/x-disc@^0.1, config: {embedding_dim: 8}}",
+    );
     let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
     assert!(plugins.contains("lab/x-disc@0.1.0:x-disc"), "{plugins}");
 

@@ -2,7 +2,9 @@
 //! tabulated scoring) and the tensor path (unfolded matmuls and autograd,
 //! what a GPU runs) give the same step and the same scores on the CPU.
 
-use agon_sdk::{Batch, DiscriminatorImpl, PluginContext, StepOptions, TokenBatch};
+use agon_sdk::{
+    testing::assert_close, Batch, DiscriminatorImpl, PluginContext, StepOptions, TokenBatch,
+};
 
 use crate::discriminator::CnnDiscriminator;
 
@@ -27,12 +29,9 @@ fn rows(offset: u32) -> Batch {
     Batch::unconditional(TokenBatch::from_rows(&rows, 0))
 }
 
+/// `a` and `b` equal to 1e-5, relative.
 fn close(a: f32, b: f32, what: &str) {
-    let tolerance = 1e-5 * a.abs().max(b.abs()).max(1.0);
-    assert!(
-        (a - b).abs() <= tolerance,
-        "{what}: kernels {a} vs tensor {b}"
-    );
+    assert_close(&[a], &[b], 1e-5, &format!("{what} (kernels, tensor)"));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! same steps and the same samples from the same weights, on the CPU.
 
 use agon_sdk::{
-    Batch, GeneratorImpl, MleOptions, PluginContext, Policy, SampleRequest, StepOptions, TokenBatch,
+    testing::assert_close, Batch, GeneratorImpl, MleOptions, PluginContext, Policy, SampleRequest,
+    StepOptions, TokenBatch,
 };
 
 use crate::generator::LstmGenerator;
@@ -22,12 +23,9 @@ fn batch() -> Batch {
     Batch::unconditional(TokenBatch::from_rows(&rows, 0))
 }
 
+/// `a` and `b` equal to 1e-5, relative.
 fn close(a: f32, b: f32, what: &str) {
-    let tolerance = 1e-5 * a.abs().max(b.abs()).max(1.0);
-    assert!(
-        (a - b).abs() <= tolerance,
-        "{what}: kernels {a} vs tensor {b}"
-    );
+    assert_close(&[a], &[b], 1e-5, &format!("{what} (kernels, tensor)"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use abi_stable::std_types::RStr;
 
 use super::{
-    assert_close, assert_no_panic, assert_refused,
+    assert_close, assert_no_panic, assert_refused, ok,
     toy::{self, Task},
     ScratchDir,
 };
@@ -60,12 +60,8 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
     assert!(a.parameter_count() > 0, "contract: parameter_count is 0");
     for seed in 0..3 {
         let options = StepOptions { seed };
-        let x = a.train_step(&real, &fake, &options).into_result();
-        let y = b.train_step(&real, &fake, &options).into_result();
-        let (x, y) = (
-            x.unwrap_or_else(|e| panic!("contract: train_step failed: {e}")),
-            y.unwrap_or_else(|e| panic!("contract: train_step failed: {e}")),
-        );
+        let x = ok(a.train_step(&real, &fake, &options), "train_step");
+        let y = ok(b.train_step(&real, &fake, &options), "train_step");
         assert!(
             x.loss.is_finite(),
             "contract: train_step's loss is {}",
@@ -110,13 +106,9 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
 
     // Save and load: the same scores and the same next step.
     let dir = ScratchDir::new("discriminator");
-    a.save(RStr::from_str(dir.path()))
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: save failed: {e}"));
+    ok(a.save(RStr::from_str(dir.path())), "save");
     let mut c = build::<L>(component, context);
-    c.load(RStr::from_str(dir.path()))
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: load failed: {e}"));
+    ok(c.load(RStr::from_str(dir.path())), "load");
     assert_eq!(
         p,
         probabilities(&mut c, &real, "after load"),
@@ -139,10 +131,10 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
 
     // Long training stays finite.
     for seed in 10..40 {
-        let stats = a
-            .train_step(&real, &fake, &StepOptions { seed })
-            .into_result();
-        let stats = stats.unwrap_or_else(|e| panic!("contract: train_step {seed} failed: {e}"));
+        let stats = ok(
+            a.train_step(&real, &fake, &StepOptions { seed }),
+            "a training step",
+        );
         assert!(
             stats.loss.is_finite(),
             "contract: the loss became {} after {seed} steps",

@@ -3,7 +3,7 @@
 use abi_stable::std_types::{ROption, RStr};
 
 use super::{
-    assert_close, assert_refused,
+    assert_close, assert_refused, ok,
     toy::{self, Task},
     ScratchDir,
 };
@@ -46,10 +46,7 @@ fn mle_loss(g: &mut GeneratorBox, batch: &Batch, seed: u64) -> f32 {
         seed,
         scheduled_sampling: 0.0,
     };
-    let stats = g
-        .mle_step(batch, &options)
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: mle_step failed: {e}"));
+    let stats = ok(g.mle_step(batch, &options), "mle_step");
     assert!(
         stats.loss.is_finite(),
         "contract: mle_step's loss is {}",
@@ -102,10 +99,7 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
         policy: Policy::Current,
         sources: sources(16),
     };
-    let sampled = a
-        .sample(&request)
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: sample failed: {e}"));
+    let sampled = ok(a.sample(&request), "sample");
     assert_eq!(
         sampled.rows(),
         16,
@@ -132,10 +126,7 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
             }
         }
     }
-    let again = b
-        .sample(&request)
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: sample failed: {e}"));
+    let again = ok(b.sample(&request), "sample");
     assert_eq!(
         sampled, again,
         "contract: the same seed sampled different rows"
@@ -187,9 +178,7 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
             temperature: 1.0,
             sources: batch.sources.clone(),
         };
-        g.rollout(&request)
-            .into_result()
-            .unwrap_or_else(|e| panic!("contract: rollout failed: {e}"))
+        ok(g.rollout(&request), "rollout")
     };
     let all = rollout(&mut a, &jobs);
     assert_eq!(
@@ -218,28 +207,22 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
     let rewards: Vec<f32> = (0..rows.len() * width)
         .map(|i| (i % 5) as f32 / 4.0)
         .collect();
-    let stats = a
-        .policy_gradient_step(&batch, rewards.as_slice().into(), &StepOptions { seed: 1 })
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: policy_gradient_step failed: {e}"));
+    let stats = ok(
+        a.policy_gradient_step(&batch, rewards.as_slice().into(), &StepOptions { seed: 1 }),
+        "policy_gradient_step",
+    );
     assert!(
         stats.loss.is_finite(),
         "contract: the policy-gradient loss is {}",
         stats.loss
     );
-    a.update_rollout_policy(0.5)
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: update_rollout_policy failed: {e}"));
+    ok(a.update_rollout_policy(0.5), "update_rollout_policy");
 
     // Save and load: the same log-likelihoods and the same next step.
     let dir = ScratchDir::new("generator");
-    a.save(RStr::from_str(dir.path()))
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: save failed: {e}"));
+    ok(a.save(RStr::from_str(dir.path())), "save");
     let mut c = build::<L>(component, context);
-    c.load(RStr::from_str(dir.path()))
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: load failed: {e}"));
+    ok(c.load(RStr::from_str(dir.path())), "load");
     let ll = log_likelihood(&mut a, &batch, "before save");
     assert_eq!(
         ll,

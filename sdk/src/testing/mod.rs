@@ -33,7 +33,33 @@ pub use generator::check_generator;
 pub use reward::check_reward;
 pub use toy::Task;
 
-use crate::error::{ErrorKind, PluginError};
+use abi_stable::std_types::{ROption, RResult};
+
+use crate::{
+    context::{PluginContext, VocabInfo},
+    error::{ErrorKind, PluginError},
+};
+
+/// A context with the host's conventions for text tasks (pad 0, BOS 1,
+/// EOS 2, unknown 3, then words), for a contract or any test.
+pub fn text_context(vocab_size: u32, max_len: u32) -> PluginContext {
+    let mut context = PluginContext::for_tests(vocab_size, max_len);
+    context.vocab = VocabInfo {
+        size: vocab_size,
+        bos: 1,
+        eos: ROption::RSome(2),
+        pad: ROption::RSome(0),
+        unk: ROption::RSome(3),
+    };
+    context
+}
+
+/// The value of a call across the boundary, or a panic naming `what`.
+fn ok<T>(result: RResult<T, PluginError>, what: &str) -> T {
+    result
+        .into_result()
+        .unwrap_or_else(|e| panic!("contract: {what} failed: {e}"))
+}
 
 /// Panics unless `result` is an error other than a caught panic.
 fn assert_refused<T>(result: Result<T, PluginError>, what: &str) {
@@ -56,19 +82,20 @@ fn assert_no_panic<T>(result: Result<T, PluginError>, what: &str) {
     }
 }
 
-/// `a` and `b` equal to `tolerance` (relative, at least absolute).
-fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
+/// Panics unless `a` and `b` are equal to `tolerance` (relative to the
+/// larger magnitude, or absolute below 1), naming `what` and the row.
+pub fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
     assert_eq!(
         a.len(),
         b.len(),
-        "contract: {what}: {} values vs {}",
+        "{what}: {} values vs {}",
         a.len(),
         b.len()
     );
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!(
             (x - y).abs() <= tolerance * x.abs().max(y.abs()).max(1.0),
-            "contract: {what}: row {i} is {x} one way and {y} the other"
+            "{what}: row {i} is {x} one way and {y} the other"
         );
     }
 }

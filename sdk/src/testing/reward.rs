@@ -3,7 +3,7 @@
 use abi_stable::std_types::{ROption, RStr};
 
 use super::{
-    assert_refused,
+    assert_refused, ok,
     toy::{self, Task},
 };
 use crate::{
@@ -50,16 +50,10 @@ pub fn check_reward<L: PluginLibrary>(component: &str, context: &PluginContext, 
         build::<L>(component, context),
     );
     for r in [&mut a, &mut b] {
-        r.set_corpus(&corpus)
-            .into_result()
-            .unwrap_or_else(|e| panic!("contract: set_corpus failed: {e}"));
+        ok(r.set_corpus(&corpus), "set_corpus");
     }
     let base = input(&rows, pad, width, &a);
-    let x = a
-        .rewards(&base)
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: rewards failed: {e}"))
-        .into_vec();
+    let x = ok(a.rewards(&base), "rewards").into_vec();
     assert_eq!(
         x.len(),
         rows.len(),
@@ -71,19 +65,11 @@ pub fn check_reward<L: PluginLibrary>(component: &str, context: &PluginContext, 
         x.iter().all(|r| r.is_finite()),
         "contract: a reward is not finite: {x:?}"
     );
-    let y = b
-        .rewards(&base)
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: rewards failed: {e}"))
-        .into_vec();
+    let y = ok(b.rewards(&base), "rewards").into_vec();
     assert_eq!(x, y, "contract: two rewards from one context disagree");
     let words = toy::words(context);
     let wide = input(&rows, words[words.len() / 2], width + 3, &a);
-    let z = a
-        .rewards(&wide)
-        .into_result()
-        .unwrap_or_else(|e| panic!("contract: rewards failed: {e}"))
-        .into_vec();
+    let z = ok(a.rewards(&wide), "rewards").into_vec();
     assert_eq!(x, z, "contract: rewards depend on the batch's padding");
 
     let mut bad_rows = rows.clone();

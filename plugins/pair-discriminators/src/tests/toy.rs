@@ -3,8 +3,9 @@
 //! tells real from fake.
 
 use agon_sdk::{
+    testing::text_context,
     toolkit::{rng_from_seed, SeededRng},
-    Batch, DiscriminatorImpl, PluginContext, PluginLibrary, TokenBatch, VocabInfo,
+    Batch, DiscriminatorImpl, PluginContext, PluginLibrary, TokenBatch,
 };
 use rand::Rng;
 
@@ -30,15 +31,8 @@ pub fn small_config(component: &str) -> &'static str {
 
 /// The host's text-task conventions: pad 0, bos 1, eos 2, unk 3.
 pub fn context(config_yaml: &str, seed: u64) -> PluginContext {
-    let mut context = PluginContext::for_tests(VOCAB, 12);
+    let mut context = text_context(VOCAB, 12);
     context.seed = seed;
-    context.vocab = VocabInfo {
-        size: VOCAB,
-        bos: 1,
-        eos: Some(EOS).into(),
-        pad: Some(PAD).into(),
-        unk: Some(3).into(),
-    };
     context.config_yaml = config_yaml.into();
     context
 }
