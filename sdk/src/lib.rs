@@ -42,6 +42,7 @@ pub mod discriminator;
 pub mod error;
 pub mod generator;
 pub mod manifest;
+#[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod reward;
 pub mod root_module;
