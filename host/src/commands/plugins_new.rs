@@ -124,7 +124,8 @@ pub fn files(
             let manifest = replaced(&manifest, "version = \"0.3.1\"", "version = \"0.1.0\"")?;
             let manifest = replaced(
                 &manifest,
-                "# In your own repository: agon-sdk = \"0.1\" (or a git / path dependency).\n\
+                "# In your own repository: a git or path dependency on agon's sdk/ (the SDK is\n\
+                 # not on crates.io).\n\
                  agon-sdk = { path = \"../../../sdk\" }",
                 &dependency(sdk, ""),
             )?;
