@@ -242,12 +242,8 @@ fn a_plugin_built_outside_the_workspace_loads_and_runs() {
         .run(&["plugins", "verify", library.to_str().unwrap()], &[])
         .success();
     assert!(verified.contains("acme/distinct-tokens"), "{verified}");
-    let plugin_dir = sandbox.path().join("acme");
-    std::fs::create_dir_all(&plugin_dir).unwrap();
-    std::fs::copy(&library, plugin_dir.join(library.file_name().unwrap())).unwrap();
     // Installed on the plugin path, it is indexed deliberately.
-    let scanned = sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
-    assert!(scanned.contains("indexed"), "{scanned}");
+    let plugin_dir = install(&sandbox, &library, "acme");
     // Policy gradient with the external reward in place of a discriminator.
     let config = root.join("configs/smoke.yaml");
     let out = sandbox.path().join("run");
@@ -281,7 +277,8 @@ fn install(sandbox: &Sandbox, library: &Path, folder: &str) -> std::path::PathBu
     let plugin_dir = sandbox.path().join(folder);
     std::fs::create_dir_all(&plugin_dir).unwrap();
     std::fs::copy(library, plugin_dir.join(library.file_name().unwrap())).unwrap();
-    sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
+    let scanned = sandbox.run(&["plugins", "scan"], &[&plugin_dir]).success();
+    assert!(scanned.contains("indexed"), "{scanned}");
     plugin_dir
 }
 
@@ -461,4 +458,31 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
         )
         .clean_failure();
     assert!(refused.contains("already exists"), "{refused}");
+}
+
+/// `agon plugins new` refuses an `--sdk` that is not agon's sdk/ directory,
+/// naming the fix, and writes nothing.
+#[test]
+fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
+    let sandbox = Sandbox::new();
+    let crate_dir = sandbox.path().join("lab-y");
+    let refused = sandbox
+        .run(
+            &[
+                "plugins",
+                "new",
+                "reward",
+                "lab/y",
+                crate_dir.to_str().unwrap(),
+                "--sdk",
+                sandbox.path().to_str().unwrap(),
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        refused.contains("not agon's sdk/ directory") && refused.contains("give the path of sdk/"),
+        "{refused}"
+    );
+    assert!(!crate_dir.exists());
 }
