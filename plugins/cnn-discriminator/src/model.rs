@@ -1,6 +1,6 @@
 //! The CNN-highway network.
 
-use agon_sdk::toolkit::ComputePath;
+use agon_sdk::toolkit::{max_over_time, ComputePath};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
@@ -139,6 +139,9 @@ impl CnnHighway {
                     .broadcast_add(&bank.bias)?
                     .relu()?
                     .reshape((rows, positions, filters))?;
+                // Ties are common (every all-padding window of a row has the
+                // same activation): the toolkit's max sends the gradient to
+                // the first winner only, as ConvPool does.
                 max_over_time(&activations)
             })
             .collect::<Result<Vec<_>>>()?;
@@ -155,18 +158,6 @@ impl CnnHighway {
 }
 
 /// Helpers shared by this crate's tests.
-/// `xs: [B, P, F]` → `[B, F]`, the maximum over positions, whose gradient
-/// reaches only the first position that attains it (as [`ConvPool`]'s and
-/// TensorFlow's max-pooling do). Candle's `max` gives every tied position
-/// the whole gradient, and padded rows tie often: every all-padding window
-/// of a row has the same activation.
-fn max_over_time(xs: &Tensor) -> Result<Tensor> {
-    let maximum = xs.max_keepdim(1)?;
-    let attains = xs.broadcast_eq(&maximum)?.to_dtype(xs.dtype())?;
-    let first = (&attains * attains.cumsum(1)?.eq(1.0)?.to_dtype(xs.dtype())?)?.detach();
-    (xs * first)?.sum(1)
-}
-
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;

@@ -69,7 +69,7 @@ pub use loss::bce_with_logits;
 pub use output_cross_entropy::OutputLayerGradients;
 pub use output_sampling::OutputProjection;
 pub use padder::{Padded, Padder};
-pub use pooling::{masked_max, masked_mean};
+pub use pooling::{masked_max, masked_mean, max_over_time};
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
 pub use target_log_probs::target_log_probs;
 pub use tensors::{

@@ -10,14 +10,27 @@ pub fn masked_mean(xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
     summed.broadcast_div(&counts)
 }
 
+/// Maximum over time of `xs: [B, T, F]` → `[B, F]`, whose gradient reaches
+/// only the first position that attains it (as PyTorch's and TensorFlow's
+/// max-pooling do). Candle's `max` gives every tied position the whole
+/// gradient, and ties are common: a token repeated in a row, or padding
+/// windows of a convolution.
+pub fn max_over_time(xs: &Tensor) -> Result<Tensor> {
+    let maximum = xs.max_keepdim(1)?;
+    let attains = xs.broadcast_eq(&maximum)?.to_dtype(xs.dtype())?;
+    let first = (&attains * attains.cumsum(1)?.eq(1.0)?.to_dtype(xs.dtype())?)?.detach();
+    (xs * first)?.sum(1)
+}
+
 /// Maximum over time of `xs: [B, T, F]` at the real positions of
-/// `mask: [B, T]` → `[B, F]`; a row without real positions gives zeros.
+/// `mask: [B, T]` → `[B, F]`, its gradient to the first winner
+/// ([`max_over_time`]); a row without real positions gives zeros.
 pub fn masked_max(xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
     // Padding is pushed far below any real value before the max, then rows
     // with no real position are zeroed.
     let mask3 = mask.unsqueeze(2)?;
     let penalty = ((mask3.ones_like()? - &mask3)? * -1e30)?;
-    let maxed = xs.broadcast_add(&penalty)?.max(1)?;
+    let maxed = max_over_time(&xs.broadcast_add(&penalty)?)?;
     let any = mask.max_keepdim(1)?;
     maxed.broadcast_mul(&any)
 }
@@ -45,6 +58,23 @@ mod tests {
         assert_eq!(
             masked_max(&xs, &mask).unwrap().to_vec2::<f32>().unwrap(),
             vec![vec![3.0, -2.0], vec![0.0, 0.0]]
+        );
+    }
+
+    #[test]
+    fn the_gradient_of_a_tied_maximum_reaches_the_first_winner_only() {
+        let xs = candle_core::Var::new(&[[[2f32], [5.0], [5.0], [1.0]]], &Device::Cpu).unwrap();
+        let mask = Tensor::ones((1, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let grads = masked_max(xs.as_tensor(), &mask)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let grad = grads.get(xs.as_tensor()).unwrap();
+        assert_eq!(
+            grad.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            vec![0.0, 1.0, 0.0, 0.0]
         );
     }
 }
