@@ -3,9 +3,10 @@
 //! against agon-sdk as it was at ABI 1.0 (`tests/fixtures/vendor/`, a
 //! snapshot never edited), outside the workspace. This host trains it with
 //! SeqGAN's algorithm through every phase and evaluates it. A change to
-//! the SDK that breaks ABI 1.0 plugins fails here: appending a method to a
-//! component trait does (abi_stable refuses a library with fewer vtable
-//! entries than the host's), which docs/abi-compatibility.md records.
+//! the SDK that breaks ABI 1.0 plugins fails here; the host checks such a
+//! library against the ABI 1.0 interface it keeps (`agon_sdk::abi_1_0`),
+//! since abi_stable refuses a library with fewer vtable entries than the
+//! host's (docs/abi-compatibility.md).
 
 use agon_integration_tests::{fixtures_dir, trajectory, Sandbox};
 
@@ -57,10 +58,19 @@ fn an_abi_1_0_generator_loads_trains_and_evaluates_under_this_host() {
         "{first_test} → {trained_test}"
     );
 
-    // Evaluation reads it back from its checkpoint.
+    // Evaluation reads it back from its checkpoint. Across temperatures, it
+    // has no NLL-test at T: the ABI 1.1 method is missing from its vtable,
+    // its library declares no capabilities, and eval says so.
     sandbox
         .run(
-            &["eval", out.to_str().unwrap(), "--samples", "64"],
+            &[
+                "eval",
+                out.to_str().unwrap(),
+                "--samples",
+                "64",
+                "--temperatures",
+                "0.8",
+            ],
             &plugins,
         )
         .success();
@@ -69,5 +79,15 @@ fn an_abi_1_0_generator_loads_trains_and_evaluates_under_this_host() {
     assert!(
         metrics["nll_oracle"].as_f64().unwrap().is_finite(),
         "{metrics}"
+    );
+    assert!(
+        metrics["nll_oracle_t0.8"].as_f64().unwrap().is_finite(),
+        "{metrics}"
+    );
+    assert!(metrics.get("nll_test_t0.8").is_none(), "{metrics}");
+    let warnings = evaluation["warnings"].to_string();
+    assert!(
+        warnings.contains("does not declare the `tempered-log-likelihood` capability"),
+        "{warnings}"
     );
 }

@@ -167,13 +167,70 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     let points = comparison["quality_diversity"].as_array().unwrap();
     assert_eq!(
         points.len(),
-        2,
-        "mle and final of one group at one temperature: {points:?}"
+        4,
+        "mle and final of one group at the swept temperature and eval's own (1): {points:?}"
     );
     for point in points {
         assert_eq!(point["group"], "training.adversarial.rollouts=2");
         assert_eq!(point["quality"]["n"], 2);
-        assert!((point["temperature"].as_f64().unwrap() - 0.8).abs() < 1e-6);
+        assert_eq!(point["diversity"]["n"], 2, "NLL-test at each temperature");
+        let t = point["temperature"].as_f64().unwrap();
+        assert!((t - 0.8).abs() < 1e-6 || t == 1.0, "{point}");
+    }
+    // NLL-oracle at equal NLL-test, recomputed from the runs' eval.json:
+    // the final model's point against the mle curve through T = 0.8 and 1.
+    let curve_point = |metrics: &serde_json::Value, t: &str| -> (f64, f64) {
+        let key = |m: &str| match t {
+            "1" => m.to_string(),
+            t => format!("{m}_t{t}"),
+        };
+        (
+            metrics[key("nll_test")].as_f64().unwrap(),
+            metrics[key("nll_oracle")].as_f64().unwrap(),
+        )
+    };
+    for t in ["0.8", "1"] {
+        let mut differences = Vec::new();
+        let mut outside = 0;
+        for cell in ["000_rollouts-2_seed-1", "001_rollouts-2_seed-2"] {
+            let file = dir.join("runs").join(cell).join("eval/eval.json");
+            let eval: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+            let metrics = |model: &str| {
+                eval["models"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m["label"] == format!("{cell}/{model}"))
+                    .unwrap()["metrics"]
+                    .clone()
+            };
+            let (mle, fin) = (metrics("mle"), metrics("final"));
+            let (mut a, mut b) = (curve_point(&mle, "0.8"), curve_point(&mle, "1"));
+            if a.0 > b.0 {
+                std::mem::swap(&mut a, &mut b);
+            }
+            let (x, y) = curve_point(&fin, t);
+            if x < a.0 || x > b.0 {
+                outside += 1;
+            } else {
+                differences.push(y - (a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)));
+            }
+        }
+        let matched = comparison["matched_quality"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| (m["temperature"].as_f64().unwrap() - t.parse::<f64>().unwrap()).abs() < 1e-6)
+            .unwrap_or_else(|| panic!("{}", comparison["matched_quality"]));
+        assert_eq!(matched["baseline"], "mle");
+        assert_eq!(matched["outside"], outside, "{matched}");
+        assert_eq!(matched["runs"], differences.len(), "{matched}");
+        if differences.len() == 2 {
+            let mean = (differences[0] + differences[1]) / 2.0;
+            let got = matched["difference"]["difference"].as_f64().unwrap();
+            assert!((got - mean).abs() < 1e-9, "{got} vs {mean}");
+        }
     }
     // The evaluations' tables: each evaluated model's metric pooled over
     // seeds, and final − mle paired within the runs.
@@ -267,12 +324,14 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         "compare.html",
         "learning_curves.svg",
         "learning_curves.png",
+        "quality_diversity.svg",
     ] {
         assert!(dir.join("compare").join(file).is_file(), "{file}");
     }
     let markdown = std::fs::read_to_string(dir.join("compare/compare.md")).unwrap();
     assert!(
         markdown.contains("Quality against diversity across temperatures")
+            && markdown.contains("nll_oracle against nll_test")
             && markdown.contains("| training.adversarial.rollouts=2 | final | 0.8 |")
             && markdown.contains("Per-sample paired tests")
             && markdown.contains("Evaluations (`agon eval`)")
@@ -359,7 +418,7 @@ fn eval_scores_oracle_runs_with_paired_tests() {
                 "--samples",
                 "200",
                 "--temperatures",
-                "0.8",
+                "0.8,1",
                 "--json",
             ],
             &[],
@@ -371,11 +430,21 @@ fn eval_scores_oracle_runs_with_paired_tests() {
     assert_eq!(models.len(), 2, "the end of MLE and the final generator");
     for model in models {
         let metrics = &model["metrics"];
-        for key in ["nll_oracle", "nll_test", "nll_oracle_t0.8"] {
+        for key in ["nll_oracle", "nll_test", "nll_oracle_t0.8", "nll_test_t0.8"] {
             let value = metrics[key].as_f64().unwrap();
             assert!(value > 5.0 && value < 12.0, "{key} = {value}");
         }
+        // NLL-test at a temperature: the tempered likelihood (ABI 1.1) at
+        // T = 1 is the plain one, and at 0.8 it differs.
+        let plain = metrics["nll_test"].as_f64().unwrap();
+        assert_eq!(metrics["nll_test_t1"].as_f64().unwrap(), plain, "{metrics}");
+        let colder = metrics["nll_test_t0.8"].as_f64().unwrap();
+        assert!((colder - plain).abs() > 1e-3, "{colder} vs {plain}");
     }
+    assert!(
+        evaluation["warnings"].as_array().unwrap().is_empty(),
+        "{evaluation}"
+    );
     // NLL-test of the final model is the training-time value (same
     // held-out set, deterministic).
     let rows = trajectory(&run);

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use abi_stable::std_types::{RResult, RSlice, RStr};
 use agon_registry::{PluginRequirement, Registry, ResolvedComponent};
+use agon_sdk::capabilities::TEMPERED_LOG_LIKELIHOOD;
 use agon_sdk::ErrorKind;
 use agon_sdk::{
     yaml, Batch, ComponentKind, DecodeRequest, DiscriminatorBox, GeneratorBox, MleOptions,
@@ -225,6 +226,8 @@ pub struct Generator {
     inner: GeneratorBox,
     vocab: u32,
     max_len: u32,
+    /// Whether its library declares `tempered_log_likelihood` (ABI 1.1).
+    tempered: bool,
 }
 
 impl Generator {
@@ -243,13 +246,25 @@ impl Generator {
             seed_offset,
             resolved.library.module.new_generator(),
         )?;
+        let tempered = resolved.library.declares(
+            ComponentKind::Generator,
+            &resolved.component.name,
+            TEMPERED_LOG_LIKELIHOOD,
+        );
         Ok(Generator {
             label,
             config_yaml,
             inner,
             vocab: shared.vocab.size,
             max_len: shared.max_len,
+            tempered,
         })
+    }
+
+    /// Whether it computes log-likelihoods at a temperature
+    /// ([`Self::tempered_log_likelihood`]).
+    pub fn supports_tempered_log_likelihood(&self) -> bool {
+        self.tempered
     }
 
     pub fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> anyhow::Result<StepStats> {
@@ -265,6 +280,34 @@ impl Generator {
             self.inner.log_likelihood(batch),
         )?;
         check_scores(&self.label, "log-likelihood", &values, batch.targets.rows())?;
+        Ok(values.into_vec())
+    }
+
+    /// Per-sequence log-likelihood under `softmax(logits / temperature)`;
+    /// refused, without calling the plugin, when its library does not
+    /// declare the capability.
+    pub fn tempered_log_likelihood(
+        &mut self,
+        batch: &Batch,
+        temperature: f32,
+    ) -> anyhow::Result<Vec<f32>> {
+        if !self.tempered {
+            bail!(
+                "{} does not provide log-likelihoods at a temperature (the `{TEMPERED_LOG_LIKELIHOOD}` capability of plugin ABI 1.1); use a generator that declares it (`agon plugins show` lists capabilities), or evaluate at temperature 1",
+                self.label
+            );
+        }
+        let values = plugin_call(
+            &self.label,
+            "tempered log-likelihood",
+            self.inner.tempered_log_likelihood(batch, temperature),
+        )?;
+        check_scores(
+            &self.label,
+            "tempered log-likelihood",
+            &values,
+            batch.targets.rows(),
+        )?;
         Ok(values.into_vec())
     }
 

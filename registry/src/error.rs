@@ -37,7 +37,7 @@ pub enum Refusal {
         expected: String,
         abi: String,
     },
-    #[error("its ABI layout does not match this agon's SDK although both claim ABI {version}: it was built against a different agon-sdk; rebuild it against the agon-sdk of this agon. First difference: {summary}")]
+    #[error("its ABI layout does not match plugin ABI {version}, the version it claims: it was built against a different agon-sdk; rebuild it against the agon-sdk of this agon. First difference: {summary}")]
     LayoutMismatch { version: String, summary: String },
     #[error("its root module failed to initialise: {0}")]
     InitFailed(String),

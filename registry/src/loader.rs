@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{lib_header_from_path, AbiHeader, LibraryError};
-use agon_sdk::{AbiVersion, AgonPluginRef, Manifest, ABI_VERSION};
+use abi_stable::library::{lib_header_from_path, AbiHeader, LibHeader, LibraryError};
+use abi_stable::sabi_types::VersionNumber;
+use agon_sdk::{AbiVersion, AgonPluginRef, ComponentCapabilities, Manifest, ABI_VERSION};
 
 pub use crate::abi_report::first_difference;
 use crate::{error::Refusal, library_file};
@@ -19,8 +20,20 @@ pub struct LoadedLibrary {
     pub size: u64,
     /// The manifest.
     pub manifest: Manifest,
+    /// The optional methods its components declare (ABI 1.1); empty for a
+    /// library built before them.
+    pub capabilities: Vec<ComponentCapabilities>,
     /// The root module.
     pub module: AgonPluginRef,
+}
+
+impl LoadedLibrary {
+    /// Whether component `kind`/`name` declares `capability`.
+    pub fn declares(&self, kind: agon_sdk::ComponentKind, name: &str, capability: &str) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| c.kind == kind && c.name.as_str() == name && c.has(capability))
+    }
 }
 
 impl std::fmt::Debug for LoadedLibrary {
@@ -48,22 +61,88 @@ pub fn load(path: &Path, expected_sha256: Option<&str>) -> Result<LoadedLibrary,
     }
     library_file::validate(&bytes)?;
     let header = lib_header_from_path(path).map_err(summarise)?;
-    let module = header
-        .init_root_module::<AgonPluginRef>()
-        .map_err(summarise)?;
+    let claimed = claimed_abi(header).map_err(summarise)?;
+    let module = root_module(header, claimed).map_err(|e| summarise_for(e, claimed))?;
     let manifest = (module.manifest())()
         .into_result()
         .map_err(|e| Refusal::BadManifest(e.to_string()))?;
     if !ABI_VERSION.can_load(manifest.sdk_abi) {
         return Err(Refusal::abi(manifest.sdk_abi, ABI_VERSION));
     }
+    if manifest.sdk_abi != claimed {
+        return Err(Refusal::BadManifest(format!(
+            "its manifest says ABI {} but its root module was exported as ABI {claimed}",
+            manifest.sdk_abi
+        )));
+    }
+    let capabilities = match module.capabilities() {
+        Some(declared) => declared()
+            .into_result()
+            .map_err(|e| Refusal::BadManifest(format!("its capabilities: {e}")))?
+            .into_vec(),
+        None => Vec::new(),
+    };
     Ok(LoadedLibrary {
         path: path.to_path_buf(),
         sha256,
         size: bytes.len() as u64,
         manifest,
+        capabilities,
         module,
     })
+}
+
+/// The ABI the library was exported with (abi_stable's version string,
+/// `MAJOR.MINOR.0`).
+fn claimed_abi(header: &LibHeader) -> Result<AbiVersion, LibraryError> {
+    let version = VersionNumber::new(header.version_strings())?;
+    Ok(AbiVersion {
+        major: version.major,
+        minor: version.minor,
+    })
+}
+
+/// The root module of a library that claims ABI `claimed`, checked against
+/// the interface of that minor version.
+///
+/// abi_stable's layout check refuses a host type with *more* fields than the
+/// library's, so a library of an older minor is checked against the
+/// interface it was built with (this host keeps it: [`agon_sdk::abi_1_0`]),
+/// then used through the current types. That is sound because each minor
+/// only appends, after the `#[sabi(last_prefix_field)]` markers: an appended
+/// trait method missing from an old vtable answers with its default
+/// (`Unsupported`), an appended root-module function reads as `None`
+/// (docs/abi-compatibility.md).
+fn root_module(header: &LibHeader, claimed: AbiVersion) -> Result<AgonPluginRef, LibraryError> {
+    if claimed.major != ABI_VERSION.major || claimed.minor >= ABI_VERSION.minor {
+        // This minor (abi_stable checks the layout against the current
+        // types), or another major or a newer minor (abi_stable or the
+        // manifest check refuses it).
+        return header.init_root_module::<AgonPluginRef>();
+    }
+    match claimed.minor {
+        0 => {
+            header.ensure_layout::<agon_sdk::abi_1_0::AgonPluginRef>()?;
+            // SAFETY: the layout is ABI 1.0's, of which ABI 1.1 is an
+            // append-only extension (see above).
+            unsafe { header.unchecked_layout::<AgonPluginRef>() }
+                .map_err(|e| e.into_library_error::<AgonPluginRef>())
+        }
+        _ => unreachable!("every minor below ABI_VERSION has an interface above"),
+    }
+}
+
+/// [`summarise`], naming the ABI the layout was checked against.
+fn summarise_for(error: LibraryError, claimed: AbiVersion) -> Refusal {
+    match summarise(error) {
+        Refusal::LayoutMismatch { summary, .. } if claimed.major == ABI_VERSION.major => {
+            Refusal::LayoutMismatch {
+                version: claimed.min(ABI_VERSION).to_string(),
+                summary,
+            }
+        }
+        other => other,
+    }
 }
 
 /// One sentence for each of abi_stable's errors (its layout report alone
@@ -111,10 +190,8 @@ fn summarise(error: LibraryError) -> Refusal {
 /// abi_stable's full report, for `AGON_LOG_ABI_REPORT=1`.
 pub fn full_report(path: &Path) -> Option<String> {
     let header = lib_header_from_path(path).ok()?;
-    header
-        .init_root_module::<AgonPluginRef>()
-        .err()
-        .map(|e| e.to_string())
+    let claimed = claimed_abi(header).ok()?;
+    root_module(header, claimed).err().map(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -172,6 +249,22 @@ mod tests {
         assert_eq!(
             summarise(version_error(newer.major, newer.minor)).to_string(),
             expected
+        );
+    }
+
+    #[test]
+    fn an_abi_1_0_host_refuses_this_sdk_by_name() {
+        // What an agon of ABI 1.0 says of a library built against this SDK
+        // (its rule is the same `can_load`).
+        let old_host = AbiVersion { major: 1, minor: 0 };
+        assert!(!old_host.can_load(ABI_VERSION));
+        assert_eq!(
+            Refusal::abi(ABI_VERSION, old_host).to_string(),
+            format!(
+                "built against agon plugin ABI {ABI_VERSION}, newer than this agon's ABI 1.0: \
+                 upgrade agon to one that speaks ABI {ABI_VERSION} or later, or rebuild the \
+                 plugin against an agon-sdk with ABI 1.0"
+            )
         );
     }
 

@@ -28,6 +28,7 @@ use abi_stable::{
 use crate::{
     abi_version::ABI_VERSION,
     batch::{Batch, TokenBatch},
+    capabilities::ComponentCapabilities,
     context::PluginContext,
     discriminator::{Discriminator, DiscriminatorBox, Discriminator_TO},
     error::{ErrorKind, PluginError, PluginResult},
@@ -72,6 +73,20 @@ pub trait GeneratorImpl: Send + 'static {
     fn save(&self, dir: &Path) -> PluginResult<()>;
     /// Loads what `save` wrote.
     fn load(&mut self, dir: &Path) -> PluginResult<()>;
+    /// Per-sequence log-likelihood under `softmax(logits / temperature)`
+    /// (since ABI 1.1). Optional: implement it and declare
+    /// [`crate::capabilities::TEMPERED_LOG_LIKELIHOOD`] in
+    /// [`PluginLibrary::capabilities`]; `agon eval` then reports NLL-test at
+    /// each sampling temperature.
+    fn tempered_log_likelihood(
+        &mut self,
+        _batch: &Batch,
+        _temperature: f32,
+    ) -> PluginResult<Vec<f32>> {
+        Err(PluginError::unsupported(
+            "this generator does not implement tempered_log_likelihood; NLL-test at a temperature needs it (declare the `tempered-log-likelihood` capability when you implement it)",
+        ))
+    }
 }
 
 /// A discriminator, in plain Rust. See [`crate::Discriminator`].
@@ -149,6 +164,12 @@ pub trait PluginLibrary {
     /// Builds the reward `name`.
     fn new_reward(name: &str, _context: &PluginContext) -> PluginResult<Box<dyn RewardImpl>> {
         Err(unknown_component::<Self>(ComponentKind::Reward, name))
+    }
+    /// The optional methods each component implements (since ABI 1.1), e.g.
+    /// `ComponentCapabilities::new(ComponentKind::Generator, "lstm",
+    /// &[capabilities::TEMPERED_LOG_LIKELIHOOD])`. Default: none.
+    fn capabilities() -> Vec<ComponentCapabilities> {
+        Vec::new()
     }
 }
 
@@ -465,6 +486,19 @@ impl Generator for Guarded<dyn GeneratorImpl> {
     fn load(&mut self, dir: RStr<'_>) -> RResult<(), PluginError> {
         self.call(|g, _| g.load(Path::new(dir.as_str())))
     }
+
+    fn tempered_log_likelihood(
+        &mut self,
+        batch: &Batch,
+        temperature: f32,
+    ) -> RResult<RVec<f32>, PluginError> {
+        self.call(|g, vocab| {
+            batch.validate(vocab)?;
+            validate_temperature(temperature)?;
+            g.tempered_log_likelihood(batch, temperature)
+                .map(RVec::from)
+        })
+    }
 }
 
 impl Discriminator for Guarded<dyn DiscriminatorImpl> {
@@ -555,6 +589,11 @@ extern "C" fn manifest_fn<L: PluginLibrary>() -> RResult<Manifest, PluginError> 
     .into()
 }
 
+extern "C" fn capabilities_fn<L: PluginLibrary>(
+) -> RResult<RVec<ComponentCapabilities>, PluginError> {
+    catch_panic(|| Ok(RVec::from(L::capabilities()))).into()
+}
+
 extern "C" fn new_generator_fn<L: PluginLibrary>(
     name: RStr<'_>,
     context: &PluginContext,
@@ -599,6 +638,7 @@ pub fn root_module<L: PluginLibrary>() -> AgonPluginRef {
         new_generator: new_generator_fn::<L>,
         new_discriminator: new_discriminator_fn::<L>,
         new_reward: new_reward_fn::<L>,
+        capabilities: capabilities_fn::<L>,
     }
     .leak_into_prefix()
 }

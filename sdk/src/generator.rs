@@ -155,6 +155,24 @@ pub trait Generator: Send {
     /// Restores what [`Generator::save`] wrote.
     #[sabi(last_prefix_field)]
     fn load(&mut self, dir: RStr<'_>) -> RResult<(), PluginError>;
+
+    /// Since ABI 1.1. Per-sequence log-likelihood of each row, in nats, under
+    /// the tempered distribution `softmax(logits / temperature)` at every
+    /// position (no update); at temperature 1 it equals
+    /// [`Generator::log_likelihood`]. Optional: declared as
+    /// [`crate::capabilities::TEMPERED_LOG_LIKELIHOOD`]; a library built
+    /// before ABI 1.1, or one that does not implement it, answers
+    /// `Unsupported`.
+    fn tempered_log_likelihood(
+        &mut self,
+        batch: &Batch,
+        temperature: f32,
+    ) -> RResult<RVec<f32>, PluginError> {
+        let _ = (batch, temperature);
+        RResult::RErr(PluginError::unsupported(
+            "this generator does not implement tempered_log_likelihood (ABI 1.1)",
+        ))
+    }
 }
 
 /// An owned generator trait object, as the host holds it.

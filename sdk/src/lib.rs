@@ -33,9 +33,11 @@
 //! ## Compatibility
 //! See [`abi_version`] for the rule that lets a newer host load older plugins.
 
+pub mod abi_1_0;
 pub mod abi_version;
 pub mod author;
 pub mod batch;
+pub mod capabilities;
 pub mod config_docs;
 pub mod context;
 pub mod discriminator;
@@ -61,6 +63,7 @@ pub mod toolkit;
 pub use abi_version::{AbiVersion, ABI_VERSION};
 pub use author::{DiscriminatorImpl, GeneratorImpl, PluginLibrary, RewardImpl};
 pub use batch::{Batch, TokenBatch};
+pub use capabilities::ComponentCapabilities;
 pub use context::{PluginContext, VocabInfo};
 pub use discriminator::{Discriminator, DiscriminatorBox};
 pub use error::{ErrorKind, PluginError, PluginResult};

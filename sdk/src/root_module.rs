@@ -4,13 +4,14 @@ use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
     sabi_types::VersionStrings,
-    std_types::{RResult, RStr},
+    std_types::{RResult, RStr, RVec},
     StableAbi,
 };
 
 use crate::{
-    abi_version::ABI_VERSION_STRING, context::PluginContext, discriminator::DiscriminatorBox,
-    error::PluginError, generator::GeneratorBox, manifest::Manifest, reward::RewardBox,
+    abi_version::ABI_VERSION_STRING, capabilities::ComponentCapabilities, context::PluginContext,
+    discriminator::DiscriminatorBox, error::PluginError, generator::GeneratorBox,
+    manifest::Manifest, reward::RewardBox,
 };
 
 /// The functions a plugin library exports. A prefix type: later minor ABI
@@ -39,6 +40,11 @@ pub struct AgonPlugin {
     #[sabi(last_prefix_field)]
     pub new_reward:
         extern "C" fn(name: RStr<'_>, context: &PluginContext) -> RResult<RewardBox, PluginError>,
+    /// Since ABI 1.1. The optional methods each component implements
+    /// ([`crate::capabilities`]); absent from libraries built before it,
+    /// whose components implement none.
+    #[sabi(missing_field(option))]
+    pub capabilities: extern "C" fn() -> RResult<RVec<ComponentCapabilities>, PluginError>,
 }
 
 impl RootModule for AgonPluginRef {

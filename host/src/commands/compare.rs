@@ -51,7 +51,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let figures = plot::write(&out, &comparison)?;
     if let Some((quality, Some(_))) = &comparison.quality_diversity_metrics {
-        // Text tasks: the group means on eval's BLEU-against-Self-BLEU plot.
+        // The group means on eval's quality–diversity plot: BLEU against
+        // Self-BLEU (text), NLL-oracle against NLL-test (synthetic oracle).
         let order = quality.trim_start_matches("bleu").parse().unwrap_or(2);
         let points: Vec<crate::eval::SweepPoint> = comparison
             .quality_diversity
@@ -67,7 +68,23 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        crate::eval::quality_diversity::write(&out, &points, order)?;
+        if quality == "nll_oracle" {
+            let points: Vec<_> = comparison
+                .quality_diversity
+                .iter()
+                .filter_map(|p| {
+                    Some(crate::eval::quality_diversity::PlotPoint {
+                        model: format!("{} / {}", p.group, p.model),
+                        temperature: p.temperature,
+                        x: p.diversity.as_ref()?.mean,
+                        y: p.quality.mean,
+                    })
+                })
+                .collect();
+            crate::eval::quality_diversity::write_oracle(&out, &points)?;
+        } else {
+            crate::eval::quality_diversity::write(&out, &points, order)?;
+        }
     }
     let svg = std::fs::read_to_string(&figures[0]).unwrap_or_default();
     let markdown = report::markdown(&comparison, "learning_curves.svg");

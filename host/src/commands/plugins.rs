@@ -166,6 +166,15 @@ fn show(registry: &mut Registry, name: &str) -> anyhow::Result<()> {
     );
     for c in m.components.iter() {
         println!("\n{} `{}` — {}", c.kind, c.name, c.description);
+        let capabilities: Vec<&str> = library
+            .capabilities
+            .iter()
+            .filter(|d| d.kind == c.kind && d.name == c.name)
+            .flat_map(|d| d.capabilities.iter().map(|x| x.as_str()))
+            .collect();
+        if !capabilities.is_empty() {
+            println!("  capabilities: {}", capabilities.join(", "));
+        }
         let config = c.default_config_yaml.trim();
         if config.is_empty() || config == "null" {
             println!("  (no configuration)");

@@ -85,6 +85,9 @@ pub struct Comparison {
     pub quality_diversity: Vec<super::quality_diversity::QualityDiversityPoint>,
     /// What quality and diversity are there (e.g. `bleu2`, `self_bleu2`).
     pub quality_diversity_metrics: Option<(String, Option<String>)>,
+    /// Each run's later models against its end-of-MLE temperature curve,
+    /// at equal diversity, over seeds (empty without diversity).
+    pub matched_quality: Vec<super::matched_quality::MatchedQuality>,
     /// The runs' newest `agon eval` tables pooled over seeds (empty without
     /// evaluations).
     pub evaluations: super::evaluations::Evaluations,
@@ -250,6 +253,7 @@ pub fn compare(groups: &[Group]) -> Comparison {
         evaluations: super::evaluations::collect(groups),
         per_sample,
         per_sample_notes,
+        matched_quality: super::matched_quality::collect(groups),
         quality_diversity,
         quality_diversity_metrics,
         headline,

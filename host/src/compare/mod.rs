@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod evaluations;
+pub mod matched_quality;
 pub mod per_sample;
 pub mod plot;
 pub mod quality_diversity;

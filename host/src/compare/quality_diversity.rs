@@ -1,7 +1,7 @@
 //! Quality against diversity across temperatures, per group: the
 //! temperature sweeps of each run's newest `agon eval` (eval.json), pooled
 //! over seeds. Text tasks: BLEU-n against Self-BLEU-n; oracle tasks:
-//! NLL-oracle at each temperature.
+//! NLL-oracle against NLL-test at each temperature.
 
 use std::{
     collections::BTreeMap,
@@ -24,7 +24,8 @@ pub struct QualityDiversityPoint {
     pub temperature: f32,
     /// Text: BLEU-n; oracle: NLL-oracle.
     pub quality: Estimate,
-    /// Text: Self-BLEU-n; oracle: none (needs a tempered likelihood).
+    /// Text: Self-BLEU-n; oracle: NLL-test at the temperature (none when a
+    /// generator lacks tempered likelihoods).
     pub diversity: Option<Estimate>,
     /// Text runs evaluated with `--lm`: the LM score at this temperature.
     pub lm_nll: Option<Estimate>,
@@ -76,82 +77,137 @@ pub(super) fn owns_label(run: &Path, label: &str) -> bool {
     owner == run_label(run) || owner == run.display().to_string()
 }
 
+/// One model of one run at one temperature, from its newest eval.json.
+pub(super) struct RunPoint {
+    /// `mle` (end of MLE pretraining) or `final`.
+    pub model: String,
+    pub temperature: f32,
+    pub quality: f64,
+    pub diversity: Option<f64>,
+    pub lm_nll: Option<f64>,
+    pub reverse_lm_nll: Option<f64>,
+}
+
+/// What quality and diversity are in a run's points (`bleu2`, `self_bleu2`;
+/// `nll_oracle`, `nll_test`).
+pub(super) type Names = (String, Option<String>);
+
+/// The quality–diversity points of `run`'s newest `agon eval`, in the
+/// order the evaluation listed its models (the first is the baseline: the
+/// end of MLE), or nothing without a temperature sweep.
+pub(super) fn run_points(run: &Path) -> Option<(Names, Vec<RunPoint>)> {
+    let path = newest_eval(run)?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    let eval = serde_json::from_str::<serde_json::Value>(&text).ok()?;
+    let model_of = |label: &str| label.rsplit('/').next().unwrap_or(label).to_string();
+    let mut points = Vec::new();
+    if let Some(order) = eval["sweep_order"].as_u64() {
+        for p in eval["sweep"].as_array().into_iter().flatten() {
+            let (Some(t), Some(b), Some(s)) = (
+                p["temperature"].as_f64(),
+                p["bleu"].as_f64(),
+                p["self_bleu"].as_f64(),
+            ) else {
+                continue;
+            };
+            let label = p["model"].as_str().unwrap_or_default();
+            if owns_label(run, label) {
+                points.push(RunPoint {
+                    model: model_of(label),
+                    temperature: t as f32,
+                    quality: b,
+                    diversity: Some(s),
+                    lm_nll: p["lm_nll"].as_f64(),
+                    reverse_lm_nll: p["reverse_lm_nll"].as_f64(),
+                });
+            }
+        }
+        return Some((
+            (format!("bleu{order}"), Some(format!("self_bleu{order}"))),
+            points,
+        ));
+    }
+    if eval["task"] != "synthetic-oracle" {
+        return None;
+    }
+    let mut with_test = true;
+    for m in eval["models"].as_array().into_iter().flatten() {
+        let label = m["label"].as_str().unwrap_or_default();
+        if !owns_label(run, label) {
+            continue;
+        }
+        let metrics = &m["metrics"];
+        let mut at = |t: f32, quality: f64, test: Option<f64>| {
+            with_test &= test.is_some();
+            points.push(RunPoint {
+                model: model_of(label),
+                temperature: t,
+                quality,
+                diversity: test,
+                lm_nll: None,
+                reverse_lm_nll: None,
+            });
+        };
+        let mut swept = false;
+        for (key, value) in metrics.as_object().into_iter().flatten() {
+            let Some(t) = key
+                .strip_prefix("nll_oracle_t")
+                .and_then(|t| t.parse::<f32>().ok())
+            else {
+                continue;
+            };
+            let Some(v) = value.as_f64() else { continue };
+            swept = true;
+            // NLL-test at the same temperature, where the generator
+            // provides tempered likelihoods.
+            at(t, v, metrics[format!("nll_test_t{t}")].as_f64());
+        }
+        // The evaluation's own temperature, when it is 1 and not swept:
+        // NLL-test is then the matching one.
+        let own = eval["temperature"].as_f64().unwrap_or(1.0);
+        if swept && own == 1.0 && metrics.get("nll_oracle_t1").is_none() {
+            if let Some(v) = metrics["nll_oracle"].as_f64() {
+                at(1.0, v, metrics["nll_test"].as_f64());
+            }
+        }
+    }
+    if points.is_empty() {
+        return None;
+    }
+    let names = (
+        "nll_oracle".to_string(),
+        with_test.then(|| "nll_test".to_string()),
+    );
+    Some((names, points))
+}
+
 /// The quality–diversity points of every group whose runs have evaluation
 /// sweeps; `(quality name, diversity name)` says what they are.
 pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String, Option<String>)>) {
     type Key = (usize, String, String); // group, model, temperature text
     let mut pooled: BTreeMap<Key, Pooled> = BTreeMap::new();
-    let mut names = None;
+    let mut names: Option<Names> = None;
     for (g, group) in groups.iter().enumerate() {
         for run in &group.runs {
-            let Some(path) = newest_eval(&run.path) else {
+            let Some((run_names, points)) = run_points(&run.path) else {
                 continue;
             };
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let Ok(eval) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
-            let model_of = |label: &str| label.rsplit('/').next().unwrap_or(label).to_string();
-            let own = |label: &str| owns_label(&run.path, label);
-            if let Some(order) = eval["sweep_order"].as_u64() {
-                names = Some((format!("bleu{order}"), Some(format!("self_bleu{order}"))));
-                for p in eval["sweep"].as_array().into_iter().flatten() {
-                    let (Some(t), Some(b), Some(s)) = (
-                        p["temperature"].as_f64(),
-                        p["bleu"].as_f64(),
-                        p["self_bleu"].as_f64(),
-                    ) else {
-                        continue;
-                    };
-                    let label = p["model"].as_str().unwrap_or_default();
-                    if !own(label) {
-                        continue;
-                    }
-                    let model = model_of(label);
-                    let entry =
-                        pooled
-                            .entry((g, model, format!("{t}")))
-                            .or_insert_with(|| Pooled {
-                                temperature: t as f32,
-                                ..Pooled::default()
-                            });
-                    entry.quality.push(b);
-                    entry.diversity.push(s);
-                    if let Some(v) = p["lm_nll"].as_f64() {
-                        entry.lm_nll.push(v);
-                    }
-                    if let Some(v) = p["reverse_lm_nll"].as_f64() {
-                        entry.reverse_lm_nll.push(v);
-                    }
-                }
-            } else if eval["task"] == "synthetic-oracle" {
-                for m in eval["models"].as_array().into_iter().flatten() {
-                    let label = m["label"].as_str().unwrap_or_default();
-                    if !own(label) {
-                        continue;
-                    }
-                    let model = model_of(label);
-                    for (key, value) in m["metrics"].as_object().into_iter().flatten() {
-                        let Some(t) = key
-                            .strip_prefix("nll_oracle_t")
-                            .and_then(|t| t.parse::<f32>().ok())
-                        else {
-                            continue;
-                        };
-                        let Some(v) = value.as_f64() else { continue };
-                        names = Some(("nll_oracle".to_string(), None));
-                        pooled
-                            .entry((g, model.clone(), format!("{t}")))
-                            .or_insert_with(|| Pooled {
-                                temperature: t,
-                                ..Pooled::default()
-                            })
-                            .quality
-                            .push(v);
-                    }
-                }
+            names = Some(match names {
+                // A diversity only where every run has it.
+                Some((quality, diversity)) => (quality, diversity.and(run_names.1)),
+                None => run_names,
+            });
+            for p in points {
+                let entry = pooled
+                    .entry((g, p.model, format!("{}", p.temperature)))
+                    .or_insert_with(|| Pooled {
+                        temperature: p.temperature,
+                        ..Pooled::default()
+                    });
+                entry.quality.push(p.quality);
+                entry.diversity.extend(p.diversity);
+                entry.lm_nll.extend(p.lm_nll);
+                entry.reverse_lm_nll.extend(p.reverse_lm_nll);
             }
         }
     }

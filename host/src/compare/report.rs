@@ -53,6 +53,56 @@ fn difference_cells(d: &Difference) -> Vec<String> {
     ]
 }
 
+/// Each model against its runs' baseline temperature curve at equal
+/// diversity (compare/matched_quality.rs).
+fn matched_quality_blocks(
+    matched: &[super::matched_quality::MatchedQuality],
+    quality: &str,
+    diversity: &str,
+    out: &mut Vec<Block>,
+) {
+    if matched.is_empty() {
+        return;
+    }
+    out.push(Block::Heading(format!("{quality} at equal {diversity}")));
+    out.push(Block::Paragraph(format!(
+        "Within each run, the baseline model's {quality}-against-{diversity} curve over the evaluated temperatures is interpolated linearly at each other model's {diversity}; the difference in {quality} (model − curve) is one number per run, tested across the group's seeds. A model that only moved along the baseline's temperature curve scores 0. Points outside the curve's range are not extrapolated."
+    )));
+    let header = [
+        "group",
+        "model",
+        "against",
+        "temperature",
+        "difference",
+        "95% interval",
+        "p",
+        "test",
+        "runs",
+        "outside the curve",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = matched
+        .iter()
+        .map(|m| {
+            let mut row = vec![
+                m.group.clone(),
+                m.model.clone(),
+                m.baseline.clone(),
+                m.temperature.to_string(),
+            ];
+            match &m.difference {
+                Some(d) => row.extend(difference_cells(d)),
+                None => row.extend(["–", "–", "–", "fewer than 2 runs"].map(String::from)),
+            }
+            row.push(m.runs.to_string());
+            row.push(m.outside.to_string());
+            row
+        })
+        .collect();
+    out.push(Block::Table(header, rows));
+}
+
 /// The runs' `agon eval` tables: one column per group's model, one row per
 /// metric; then the tests of their differences.
 fn evaluation_blocks(evaluations: &Evaluations, out: &mut Vec<Block>) {
@@ -261,7 +311,7 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             "From each run's newest `agon eval --temperatures …` (eval.json), pooled over seeds: {quality}{}.",
             match diversity {
                 Some(d) => format!(" against {d}"),
-                None => " of samples drawn at each temperature (the matching NLL-test needs a tempered likelihood, which the plugin ABI does not offer yet)".to_string(),
+                None => " of samples drawn at each temperature (no NLL-test at each temperature: some generator does not declare the `tempered-log-likelihood` capability)".to_string(),
             }
         )));
         let mut header = ["group", "model", "temperature", quality.as_str()]
@@ -302,6 +352,9 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             })
             .collect();
         out.push(Block::Table(header, rows));
+        if let Some(diversity) = diversity {
+            matched_quality_blocks(&comparison.matched_quality, quality, diversity, &mut out);
+        }
     }
     out.push(Block::Heading(format!(
         "Learning curves: {}",

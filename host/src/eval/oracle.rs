@@ -1,8 +1,8 @@
 //! `agon eval` of synthetic-oracle runs: each model's NLL-oracle on fresh
 //! samples (every model drawn with the same seed, so sample i of each is
 //! paired) and NLL-test on the run's held-out oracle samples, paired
-//! bootstraps of the per-sample NLL-oracle, and NLL-oracle across
-//! temperatures.
+//! bootstraps of the per-sample NLL-oracle, and NLL-oracle and NLL-test
+//! across temperatures.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +19,7 @@ use crate::{
     },
     components::Generator,
     config::ExperimentConfig,
-    task::sampling::{nll_per_sequence, per_token_nll, sample_many},
+    task::sampling::{nll_per_sequence, per_token_nll, per_token_nll_at, sample_many},
 };
 
 /// The oracle of `config`'s run, as its training built it.
@@ -49,6 +49,7 @@ pub fn evaluate(
     // from a file, as in SeqGAN's benchmark).
     let mut oracles: BTreeMap<std::path::PathBuf, (Generator, Vec<Vec<u32>>)> = BTreeMap::new();
     let mut scored = Vec::new();
+    let mut untempered = Vec::new();
     for model in models {
         eprintln!("agon eval: {} ({samples} samples)…", model.label);
         let (config, _, mut generator) = load_run_generator(&model.run_dir, model.snapshot)?;
@@ -88,6 +89,15 @@ pub fn evaluate(
                 format!("nll_oracle_t{t}"),
                 mean(&nll_per_sequence(oracle, &drawn)?),
             );
+            if generator.supports_tempered_log_likelihood() {
+                metrics.insert(
+                    format!("nll_test_t{t}"),
+                    per_token_nll_at(&mut generator, heldout, None, t)?,
+                );
+            }
+        }
+        if !settings.temperatures.is_empty() && !generator.supports_tempered_log_likelihood() {
+            untempered.push(model.label.clone());
         }
         scored.push(ModelScores {
             label: model.label.clone(),
@@ -118,8 +128,17 @@ pub fn evaluate(
         "paired tests: bootstrap of per-sample NLL-oracle differences".into(),
     ];
     if !settings.temperatures.is_empty() {
-        notes.push("nll_oracle_tT: NLL-oracle of samples drawn at temperature T (sample quality against temperature); NLL-test at a temperature needs a tempered likelihood from the generator, which the plugin ABI does not offer yet".into());
+        notes.push("nll_oracle_tT: NLL-oracle of samples drawn at temperature T (sample quality against temperature)".into());
+        notes.push("nll_test_tT: per-token NLL of the held-out oracle samples under the model's distribution at temperature T, softmax(logits / T), the one its samples at T come from (coverage against temperature); the same as nll_test at T = 1".into());
     }
+    let warnings = if untempered.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "no nll_test_tT for {}: its generator does not declare the `tempered-log-likelihood` capability (plugin ABI 1.1)",
+            untempered.join(", ")
+        )]
+    };
     Ok(Evaluation {
         task: "synthetic-oracle".into(),
         samples,
@@ -136,7 +155,7 @@ pub fn evaluate(
                 .unwrap_or("of the first run")
         ),
         notes,
-        warnings: Vec::new(),
+        warnings,
         models: scored,
         comparisons,
         sweep_order: None,

@@ -12,26 +12,75 @@ use super::SweepPoint;
 
 /// Writes `quality_diversity.svg` and `.png` into `dir`.
 pub fn write(dir: &Path, points: &[SweepPoint], order: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let points: Vec<PlotPoint> = points
+        .iter()
+        .map(|p| PlotPoint {
+            model: p.model.clone(),
+            temperature: p.temperature,
+            x: p.self_bleu,
+            y: p.bleu,
+        })
+        .collect();
+    write_points(
+        dir,
+        &points,
+        &Axes {
+            caption: format!("Quality vs diversity across temperatures (BLEU-{order})"),
+            x: format!("Self-BLEU-{order} (lower = more diverse)"),
+            y: format!("BLEU-{order} against the test set (higher = better)"),
+        },
+    )
+}
+
+/// The synthetic-oracle version: NLL-oracle (quality) against NLL-test
+/// (coverage) of each model's distribution at each temperature.
+pub fn write_oracle(dir: &Path, points: &[PlotPoint]) -> anyhow::Result<Vec<PathBuf>> {
+    write_points(
+        dir,
+        points,
+        &Axes {
+            caption: "Quality vs coverage across temperatures (synthetic oracle)".into(),
+            x: "NLL-test of held-out oracle samples at T (lower = covers more)".into(),
+            y: "NLL-oracle of samples at T (lower = better)".into(),
+        },
+    )
+}
+
+/// One model at one temperature.
+pub struct PlotPoint {
+    pub model: String,
+    pub temperature: f32,
+    pub x: f64,
+    pub y: f64,
+}
+
+struct Axes {
+    caption: String,
+    x: String,
+    y: String,
+}
+
+fn write_points(dir: &Path, points: &[PlotPoint], axes: &Axes) -> anyhow::Result<Vec<PathBuf>> {
     crate::train::plot::register_font();
     let svg = dir.join("quality_diversity.svg");
     let png = dir.join("quality_diversity.png");
     draw(
         SVGBackend::new(&svg, (820, 620)).into_drawing_area(),
         points,
-        order,
+        axes,
     )?;
     draw(
         BitMapBackend::new(&png, (820, 620)).into_drawing_area(),
         points,
-        order,
+        axes,
     )?;
     Ok(vec![svg, png])
 }
 
 fn draw<B: DrawingBackend>(
     root: DrawingArea<B, plotters::coord::Shift>,
-    points: &[SweepPoint],
-    order: usize,
+    points: &[PlotPoint],
+    axes: &Axes,
 ) -> anyhow::Result<()>
 where
     B::ErrorType: 'static,
@@ -54,13 +103,10 @@ where
             0.0..1.0
         }
     };
-    let x = range(points.iter().map(|p| p.self_bleu).collect());
-    let y = range(points.iter().map(|p| p.bleu).collect());
+    let x = range(points.iter().map(|p| p.x).collect());
+    let y = range(points.iter().map(|p| p.y).collect());
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Quality vs diversity across temperatures (BLEU-{order})"),
-            ("sans-serif", 22),
-        )
+        .caption(axes.caption.as_str(), ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
@@ -68,10 +114,8 @@ where
         .map_err(|e| fail(&e))?;
     chart
         .configure_mesh()
-        .x_desc(format!("Self-BLEU-{order} (lower = more diverse)"))
-        .y_desc(format!(
-            "BLEU-{order} against the test set (higher = better)"
-        ))
+        .x_desc(axes.x.as_str())
+        .y_desc(axes.y.as_str())
         .draw()
         .map_err(|e| fail(&e))?;
     let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
@@ -83,9 +127,9 @@ where
     }
     for (k, model) in models.iter().enumerate() {
         let colour = colours[k % colours.len()];
-        let mut curve: Vec<&SweepPoint> = points.iter().filter(|p| p.model == *model).collect();
+        let mut curve: Vec<&PlotPoint> = points.iter().filter(|p| p.model == *model).collect();
         curve.sort_by(|a, b| a.temperature.total_cmp(&b.temperature));
-        let xy: Vec<(f64, f64)> = curve.iter().map(|p| (p.self_bleu, p.bleu)).collect();
+        let xy: Vec<(f64, f64)> = curve.iter().map(|p| (p.x, p.y)).collect();
         chart
             .draw_series(LineSeries::new(xy.clone(), colour.stroke_width(2)))
             .map_err(|e| fail(&e))?
@@ -95,7 +139,7 @@ where
             });
         chart
             .draw_series(curve.iter().map(|p| {
-                EmptyElement::at((p.self_bleu, p.bleu))
+                EmptyElement::at((p.x, p.y))
                     + Circle::new((0, 0), 4, colour.filled())
                     // Models' labels stacked, so points that nearly coincide stay readable.
                     + Text::new(

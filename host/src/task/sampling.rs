@@ -108,6 +108,19 @@ pub fn per_token_nll(
     sequences: &[Vec<u32>],
     sources: Option<&[Vec<u32>]>,
 ) -> anyhow::Result<f64> {
+    per_token_nll_at(generator, sequences, sources, 1.0)
+}
+
+/// [`per_token_nll`] under the generator's distribution at `temperature`,
+/// `softmax(logits / temperature)`, the one it samples from at that
+/// temperature; needs a generator that declares the
+/// `tempered-log-likelihood` capability unless `temperature` is 1.
+pub fn per_token_nll_at(
+    generator: &mut Generator,
+    sequences: &[Vec<u32>],
+    sources: Option<&[Vec<u32>]>,
+    temperature: f32,
+) -> anyhow::Result<f64> {
     let mut total = 0.0f64;
     let mut tokens = 0usize;
     for (k, chunk) in sequences.chunks(CHUNK).enumerate() {
@@ -119,11 +132,12 @@ pub fn per_token_nll(
             ),
             None => Batch::unconditional(targets),
         };
-        total -= generator
-            .log_likelihood(&batch)?
-            .iter()
-            .map(|&v| f64::from(v))
-            .sum::<f64>();
+        let log_likelihood = if temperature == 1.0 {
+            generator.log_likelihood(&batch)?
+        } else {
+            generator.tempered_log_likelihood(&batch, temperature)?
+        };
+        total -= log_likelihood.iter().map(|&v| f64::from(v)).sum::<f64>();
         tokens += batch.targets.token_count();
     }
     Ok(total / tokens.max(1) as f64)

@@ -230,11 +230,19 @@ impl GeneratorImpl for LstmGenerator {
     }
 
     fn log_likelihood(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        self.tempered_log_likelihood(batch, 1.0)
+    }
+
+    fn tempered_log_likelihood(
+        &mut self,
+        batch: &Batch,
+        temperature: f32,
+    ) -> PluginResult<Vec<f32>> {
         Self::ensure_unconditional(batch.sources.is_some())?;
         let tf = teacher_forcing(&batch.targets, self.bos, &self.device)?;
         let log_probs = self
             .policy
-            .target_log_probs(&tf.inputs, &tf.targets)?
+            .tempered_target_log_probs(&tf.inputs, &tf.targets, temperature)?
             .detach();
         Ok((log_probs * &tf.mask)?.sum(1)?.to_vec1::<f32>()?)
     }

@@ -20,7 +20,8 @@ pub use config::LstmGeneratorConfig;
 pub use generator::LstmGenerator;
 
 use agon_sdk::{
-    ComponentInfo, ComponentKind, GeneratorImpl, PluginContext, PluginLibrary, PluginResult,
+    capabilities::TEMPERED_LOG_LIKELIHOOD, ComponentCapabilities, ComponentInfo, ComponentKind,
+    GeneratorImpl, PluginContext, PluginLibrary, PluginResult,
 };
 
 /// One line per key of `lstm`'s config, for `agon plugins show`.
@@ -88,6 +89,14 @@ impl PluginLibrary for LstmGeneratorLibrary {
                 other,
             )),
         }
+    }
+
+    fn capabilities() -> Vec<ComponentCapabilities> {
+        vec![ComponentCapabilities::new(
+            ComponentKind::Generator,
+            "lstm",
+            &[TEMPERED_LOG_LIKELIHOOD],
+        )]
     }
 }
 

@@ -157,9 +157,24 @@ impl LstmWeights {
     /// Per-position log-probabilities of `targets` given teacher-forced
     /// `inputs` (both `[B, T]`) → `[B, T]`.
     pub fn target_log_probs(&self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        self.tempered_target_log_probs(inputs, targets, 1.0)
+    }
+
+    /// [`Self::target_log_probs`] under `softmax(logits / temperature)`,
+    /// scaled as sampling scales them (by `1 / temperature`); temperature 1
+    /// leaves the logits untouched.
+    pub fn tempered_target_log_probs(
+        &self,
+        inputs: &Tensor,
+        targets: &Tensor,
+        temperature: f32,
+    ) -> Result<Tensor> {
         let (rows, steps) = inputs.dims2()?;
         let (hs, _) = self.unroll(inputs, false)?;
-        let logits = self.logits(&hs.reshape((rows * steps, self.hidden_dim()))?)?;
+        let mut logits = self.logits(&hs.reshape((rows * steps, self.hidden_dim()))?)?;
+        if temperature != 1.0 {
+            logits = logits.affine(f64::from(1.0 / temperature), 0.0)?;
+        }
         target_log_probs(&logits, &targets.flatten_all()?)?.reshape((rows, steps))
     }
 }

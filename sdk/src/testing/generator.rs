@@ -10,8 +10,11 @@ use super::{
 use crate::{
     author::{root_module, PluginLibrary},
     batch::{Batch, TokenBatch},
+    capabilities::TEMPERED_LOG_LIKELIHOOD,
     context::PluginContext,
+    error::ErrorKind,
     generator::{GeneratorBox, MleOptions, Policy, PrefixJob, RolloutRequest, SampleRequest},
+    manifest::ComponentKind,
     stats::StepOptions,
 };
 
@@ -236,6 +239,9 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
         "contract: after save and load the next step differs (is the optimiser state saved?)"
     );
 
+    // The optional tempered log-likelihood: as declared.
+    check_tempered::<L>(component, context, task, &mut a, &batch, &words);
+
     // Bad input: refused, never a panic.
     let mut bad_rows = rows.clone();
     bad_rows[0][0] = context.vocab.size;
@@ -254,5 +260,86 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
         )
         .into_result(),
         "an id outside the vocabulary (mle_step)",
+    );
+}
+
+/// A generator that declares [`TEMPERED_LOG_LIKELIHOOD`] equals
+/// `log_likelihood` at temperature 1 and tempers as `softmax(logits / T)`:
+/// over first tokens, `log p_T(v) − log p_T(w) = (log p(v) − log p(w)) / T`,
+/// and the probabilities sum to at most 1. One that does not declare it
+/// answers `Unsupported`.
+fn check_tempered<L: PluginLibrary>(
+    component: &str,
+    context: &PluginContext,
+    task: Task,
+    g: &mut GeneratorBox,
+    batch: &Batch,
+    words: &[u32],
+) {
+    let declared = L::capabilities().iter().any(|c| {
+        c.kind == ComponentKind::Generator
+            && c.name.as_str() == component
+            && c.has(TEMPERED_LOG_LIKELIHOOD)
+    });
+    if !declared {
+        match g.tempered_log_likelihood(batch, 0.5).into_result() {
+            Err(e) if e.kind() == ErrorKind::Unsupported => {}
+            Ok(_) => panic!(
+                "contract: tempered_log_likelihood answers, but `{component}` does not declare `{TEMPERED_LOG_LIKELIHOOD}` in PluginLibrary::capabilities; declare it"
+            ),
+            Err(e) => panic!(
+                "contract: tempered_log_likelihood of a generator that does not declare it must say Unsupported, not: {e}"
+            ),
+        }
+        return;
+    }
+    let tempered = |g: &mut GeneratorBox, batch: &Batch, t: f32| -> Vec<f32> {
+        let values = g
+            .tempered_log_likelihood(batch, t)
+            .into_result()
+            .unwrap_or_else(|e| {
+                panic!("contract: `{component}` declares `{TEMPERED_LOG_LIKELIHOOD}` but it failed at T = {t}: {e}")
+            })
+            .into_vec();
+        assert_eq!(
+            values.len(),
+            batch.targets.rows(),
+            "contract: tempered_log_likelihood: one per row"
+        );
+        assert!(
+            values.iter().all(|x| x.is_finite() && *x <= 0.0),
+            "contract: tempered_log_likelihood at T = {t} is not a log-probability: {values:?}"
+        );
+        values
+    };
+    assert_close(
+        &log_likelihood(g, batch, "before tempering"),
+        &tempered(g, batch, 1.0),
+        1e-5,
+        "tempered_log_likelihood at T = 1 against log_likelihood",
+    );
+    let pad = context.vocab.pad.into_option().unwrap_or(0);
+    let firsts: Vec<Vec<u32>> = words.iter().map(|&w| vec![w]).collect();
+    let firsts = toy::batch(context, task, &firsts, pad, 1);
+    let plain = tempered(g, &firsts, 1.0);
+    for t in [0.5f32, 2.0] {
+        let at_t = tempered(g, &firsts, t);
+        let expected: Vec<f32> = plain.iter().map(|x| (x - plain[0]) / t).collect();
+        let got: Vec<f32> = at_t.iter().map(|x| x - at_t[0]).collect();
+        assert_close(
+            &expected,
+            &got,
+            1e-3,
+            &format!("first-token log-probabilities at T = {t}, relative to the first word, against (log p(v) − log p(w)) / T"),
+        );
+        let total: f32 = at_t.iter().map(|x| x.exp()).sum();
+        assert!(
+            total <= 1.0 + 1e-4,
+            "contract: first-token probabilities at T = {t} sum to {total} > 1"
+        );
+    }
+    assert_refused(
+        g.tempered_log_likelihood(batch, 0.0).into_result(),
+        "temperature 0 (tempered_log_likelihood)",
     );
 }

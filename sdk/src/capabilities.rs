@@ -1,0 +1,50 @@
+//! Optional methods a component implements, declared by its library
+//! (since ABI 1.1).
+//!
+//! A method appended to a component trait in a minor ABI version is optional:
+//! a library built before it lacks it, and a newer library need not
+//! implement it. The library says which of its components implement which
+//! optional methods, so the host can refuse a config that needs one before it
+//! builds anything or creates a run directory. The declaration is checked
+//! against behaviour by [`crate::testing`]'s contract: a declared method must
+//! answer, an undeclared one must say `Unsupported`.
+
+use abi_stable::{
+    std_types::{RString, RVec},
+    StableAbi,
+};
+
+use crate::manifest::ComponentKind;
+
+/// `Generator::tempered_log_likelihood` (since ABI 1.1): log-likelihood
+/// under `softmax(logits / T)`, for NLL-test at a sampling temperature.
+pub const TEMPERED_LOG_LIKELIHOOD: &str = "tempered-log-likelihood";
+
+/// The optional methods one component implements.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct ComponentCapabilities {
+    /// Generator, discriminator or reward.
+    pub kind: ComponentKind,
+    /// The component's name, as in the manifest.
+    pub name: RString,
+    /// Capability names, such as [`TEMPERED_LOG_LIKELIHOOD`]; a host ignores
+    /// names it does not know.
+    pub capabilities: RVec<RString>,
+}
+
+impl ComponentCapabilities {
+    /// `capabilities` of the component `kind`/`name`.
+    pub fn new(kind: ComponentKind, name: &str, capabilities: &[&str]) -> Self {
+        ComponentCapabilities {
+            kind,
+            name: name.into(),
+            capabilities: capabilities.iter().map(|&c| c.into()).collect(),
+        }
+    }
+
+    /// Whether it declares `capability`.
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c.as_str() == capability)
+    }
+}
