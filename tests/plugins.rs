@@ -169,7 +169,10 @@ fn plugins_list_shows_every_built_library_with_kind_version_devices_and_sha256()
         ("agon/rewards 0.1.0", "agon_rewards", "reward         bleu"),
     ] {
         assert!(
-            listing.contains(&format!("{qualified}  devices: cpu  ABI 1.0")),
+            listing.contains(&format!(
+                "{qualified}  devices: cpu  ABI {}",
+                agon_sdk::ABI_VERSION
+            )),
             "{qualified} missing:\n{listing}"
         );
         assert!(

@@ -71,14 +71,20 @@ fn incompatible_sdk_abi_version() {
     let sandbox = Sandbox::new();
     let out = verify(&sandbox, &fixture_library("agon_fixture_future_sdk"));
     assert!(
-        out.contains("built against agon plugin ABI 2.0, but this agon speaks ABI 1.0"),
+        out.contains(&format!(
+            "built against agon plugin ABI 2.0, but this agon speaks ABI {}",
+            agon_sdk::ABI_VERSION
+        )),
         "{out}"
     );
     // The fix names the exact ABI to rebuild against (a 2.0 plugin gains
     // nothing from "1.x"); a newer minor of this major is told to upgrade
-    // agon instead (loader.rs's unit tests: no fixture claims ABI 1.1).
+    // agon instead (loader.rs's unit tests: no fixture claims a newer minor).
     assert!(
-        out.contains("rebuild the plugin against an agon-sdk with ABI 1.0"),
+        out.contains(&format!(
+            "rebuild the plugin against an agon-sdk with ABI {}",
+            agon_sdk::ABI_VERSION
+        )),
         "{out}"
     );
     assert!(!out.contains("1.x"), "{out}");
@@ -174,10 +180,13 @@ fn plugin_dir_with(sandbox: &Sandbox, library: &Path) -> (PathBuf, PathBuf) {
 fn a_library_refused_by_scan_is_reported_with_its_reason_afterwards() {
     let sandbox = Sandbox::new();
     let (plugins, library) = plugin_dir_with(&sandbox, &fixture_library("agon_fixture_future_sdk"));
-    let abi_reason = "built against agon plugin ABI 2.0, but this agon speaks ABI 1.0; \
-                      rebuild the plugin against an agon-sdk with ABI 1.0";
+    let host = agon_sdk::ABI_VERSION;
+    let abi_reason = format!(
+        "built against agon plugin ABI 2.0, but this agon speaks ABI {host}; \
+         rebuild the plugin against an agon-sdk with ABI {host}"
+    );
     let scanned = sandbox.run(&["plugins", "scan"], &[&plugins]).success();
-    assert!(scanned.contains(abi_reason), "{scanned}");
+    assert!(scanned.contains(&abi_reason), "{scanned}");
     let by_scan = format!(
         "{}: refused by `agon plugins scan`: {abi_reason}",
         library.display()
@@ -218,7 +227,7 @@ fn a_library_refused_by_scan_is_reported_with_its_reason_afterwards() {
         );
         assert!(!out.exists());
         let rescanned = sandbox.run(&["plugins", "scan"], &[&plugins]).success();
-        assert!(rescanned.contains(abi_reason), "{rescanned}");
+        assert!(rescanned.contains(&abi_reason), "{rescanned}");
     }
 
     // The refusal was this agon's: an index written by another agon (which

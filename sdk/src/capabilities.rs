@@ -6,8 +6,35 @@
 //! implement it. The library says which of its components implement which
 //! optional methods, so the host can refuse a config that needs one before it
 //! builds anything or creates a run directory. The declaration is checked
-//! against behaviour by [`crate::testing`]'s contract: a declared method must
-//! answer, an undeclared one must say `Unsupported`.
+//! against behaviour by the `testing` feature's contract: a declared method
+//! must answer, an undeclared one must say `Unsupported`.
+//!
+//! ```
+//! use agon_sdk::{
+//!     capabilities::TEMPERED_LOG_LIKELIHOOD, ComponentCapabilities, ComponentInfo,
+//!     ComponentKind, PluginLibrary,
+//! };
+//!
+//! struct MyLibrary;
+//!
+//! impl PluginLibrary for MyLibrary {
+//!     const NAMESPACE: &'static str = "my-lab";
+//!     const NAME: &'static str = "my-generators";
+//!     const VERSION: &'static str = "0.1.0";
+//!     fn components() -> Vec<ComponentInfo> {
+//!         Vec::new() // the generator `my-generator`, in a real library
+//!     }
+//!     fn capabilities() -> Vec<ComponentCapabilities> {
+//!         vec![ComponentCapabilities::new(
+//!             ComponentKind::Generator,
+//!             "my-generator",
+//!             &[TEMPERED_LOG_LIKELIHOOD],
+//!         )]
+//!     }
+//! }
+//!
+//! assert!(MyLibrary::capabilities()[0].has(TEMPERED_LOG_LIKELIHOOD));
+//! ```
 
 use abi_stable::{
     std_types::{RString, RVec},

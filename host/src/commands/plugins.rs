@@ -173,7 +173,8 @@ fn show(registry: &mut Registry, name: &str) -> anyhow::Result<()> {
             .flat_map(|d| d.capabilities.iter().map(|x| x.as_str()))
             .collect();
         if !capabilities.is_empty() {
-            println!("  capabilities: {}", capabilities.join(", "));
+            // Unindented: the indented lines below are the config, as YAML.
+            println!("capabilities: {}", capabilities.join(", "));
         }
         let config = c.default_config_yaml.trim();
         if config.is_empty() || config == "null" {

@@ -23,6 +23,8 @@
 
 #[cfg(test)]
 mod broken;
+#[cfg(test)]
+mod broken_generator;
 mod discriminator;
 mod generator;
 mod reward;
