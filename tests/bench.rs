@@ -120,3 +120,22 @@ fn dtrain_gru_is_named_explicitly_and_trains_the_gru_discriminator() {
     let all = bench(&sandbox, &["--workloads", "nope"]).clean_failure();
     assert!(all.contains("dtrain-gru"), "{all}");
 }
+
+/// `dense-step` runs only when named: 50 ScratchGAN-style steps of 64
+/// sequences with scratchgan-lab/lstm-discriminator's per-token scores
+/// (whatever the config's discriminator).
+#[test]
+fn dense_step_is_named_explicitly_and_runs_fifty_steps_of_64() {
+    let sandbox = Sandbox::new();
+    let out = bench(
+        &sandbox,
+        &["--workloads", "dense-step", "--repeat", "1", "--json"],
+    )
+    .success();
+    let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(result["workload"], "dense-step");
+    assert_eq!(result["units"].as_u64(), Some(50 * 64));
+    assert!(result["per_second"].as_f64().unwrap() > 0.0);
+    let all = bench(&sandbox, &["--workloads", "nope"]).clean_failure();
+    assert!(all.contains("dense-step"), "{all}");
+}

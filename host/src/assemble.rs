@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Context};
 
 use crate::{
     components::{self, Discriminator, Generator, Reward, SharedContext},
-    config::{load_experiment, ExperimentConfig, TaskKind},
+    config::{load_experiment, Credit, ExperimentConfig, TaskKind},
     data,
     task::{
         conditional::DEFAULT_EVAL_SOURCES, text::DEFAULT_EVAL_SAMPLES, ConditionalTask, OracleTask,
@@ -413,8 +413,22 @@ pub fn build(
     if reward.as_ref().is_some_and(|r| r.needs_discriminator) && discriminator.is_none() {
         bail!("the reward needs a discriminator, but the config has no `discriminator:` section");
     }
-    if config.training.adversarial.epochs > 0 && reward.is_none() {
-        bail!("training.adversarial.epochs is {} but the config has no `reward:` section; add one or set the epochs to 0", config.training.adversarial.epochs);
+    let adversarial = &config.training.adversarial;
+    let dense = adversarial.epochs > 0 && adversarial.credit == Credit::Dense;
+    if dense {
+        match &discriminator {
+            None => bail!("training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores"),
+            Some(d) if !d.supports_token_logits() => bail!(
+                "training.adversarial.credit is `dense`, but {} does not provide per-token scores (the `token-logits` capability of plugin ABI 1.1); use a discriminator that declares it, such as scratchgan-lab/lstm-discriminator (`agon plugins show` lists capabilities), or set credit to `monte-carlo`",
+                d.label
+            ),
+            Some(_) => {}
+        }
+        if reward.is_some() {
+            crate::notes::warn("the `reward:` section is not used: training.adversarial.credit is `dense`, so the discriminator's per-token scores are the rewards");
+        }
+    } else if adversarial.epochs > 0 && reward.is_none() {
+        bail!("training.adversarial.epochs is {} but the config has no `reward:` section; add one or set the epochs to 0", adversarial.epochs);
     }
     let task = match prepared {
         Prepared::Oracle { shape, train } => {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use abi_stable::std_types::{RResult, RSlice, RStr};
 use agon_registry::{PluginRequirement, Registry, ResolvedComponent};
-use agon_sdk::capabilities::TEMPERED_LOG_LIKELIHOOD;
+use agon_sdk::capabilities::{TEMPERED_LOG_LIKELIHOOD, TOKEN_LOGITS};
 use agon_sdk::ErrorKind;
 use agon_sdk::{
     yaml, Batch, ComponentKind, DecodeRequest, DiscriminatorBox, GeneratorBox, MleOptions,
@@ -403,6 +403,8 @@ pub struct Discriminator {
     /// The config it was built with: the user's merged over the default.
     pub config_yaml: String,
     inner: DiscriminatorBox,
+    /// Whether its library declares `token_logits` (ABI 1.1).
+    token_logits: bool,
 }
 
 impl Discriminator {
@@ -421,11 +423,48 @@ impl Discriminator {
             seed_offset,
             resolved.library.module.new_discriminator(),
         )?;
+        let token_logits = resolved.library.declares(
+            ComponentKind::Discriminator,
+            &resolved.component.name,
+            TOKEN_LOGITS,
+        );
         Ok(Discriminator {
             label,
             config_yaml,
             inner,
+            token_logits,
         })
+    }
+
+    /// Whether it scores every token ([`Self::token_logits`]).
+    pub fn supports_token_logits(&self) -> bool {
+        self.token_logits
+    }
+
+    /// One logit per real token of `batch`, row after row; refused,
+    /// without calling the plugin, when its library does not declare it.
+    pub fn token_logits(&mut self, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+        if !self.token_logits {
+            bail!(
+                "{} does not provide per-token scores (the `{TOKEN_LOGITS}` capability of plugin ABI 1.1)",
+                self.label
+            );
+        }
+        let values = plugin_call(
+            &self.label,
+            "per-token scoring",
+            self.inner.token_logits(batch),
+        )?;
+        let tokens = batch.targets.token_count();
+        if values.len() != tokens {
+            bail!(
+                "{}: per-token scoring returned {} values for {tokens} tokens (a bug in the plugin)",
+                self.label,
+                values.len()
+            );
+        }
+        check_scores(&self.label, "per-token scoring", &values, tokens)?;
+        Ok(values.into_vec())
     }
 
     pub fn train_step(

@@ -4,7 +4,7 @@
 //! abi_stable's layout check refuses a host type with *more* fields than
 //! the library's, so a library of ABI 1.0 cannot be checked against the
 //! current root module, which has appended fields. The registry checks it
-//! against these types instead (the root module and the one trait that grew
+//! against these types instead (the root module and the traits that grew
 //! since 1.0; every other type is shared with the current SDK), then uses it
 //! through the current types: each minor version only appends after the
 //! `#[sabi(last_prefix_field)]` markers, so a method missing from an old
@@ -16,9 +16,11 @@
 //! version (for `0.y`, the same `y`), not their module: these copies pass for
 //! the originals. Never edit them.
 
+mod discriminator;
 mod generator;
 mod root_module;
 
+pub use discriminator::{Discriminator, DiscriminatorBox, Discriminator_TO};
 pub use generator::{Generator, GeneratorBox, Generator_TO};
 pub use root_module::{AgonPlugin, AgonPluginRef};
 

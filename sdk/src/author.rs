@@ -106,6 +106,16 @@ pub trait DiscriminatorImpl: Send + 'static {
     fn save(&self, dir: &Path) -> PluginResult<()>;
     /// Loads what `save` wrote.
     fn load(&mut self, dir: &Path) -> PluginResult<()>;
+    /// One logit per real token, row after row (since ABI 1.1). Optional:
+    /// implement it and declare [`crate::capabilities::TOKEN_LOGITS`] in
+    /// [`PluginLibrary::capabilities`]; the host's `credit: dense` then
+    /// rewards every token with it. The kit does both for a model with
+    /// per-token logits.
+    fn token_logits(&mut self, _batch: &Batch) -> PluginResult<Vec<f32>> {
+        Err(PluginError::unsupported(
+            "this discriminator scores whole sequences only: it does not implement token_logits (declare the `token-logits` capability when you implement it)",
+        ))
+    }
 }
 
 /// A reward function, in plain Rust. See [`crate::Reward`].
@@ -532,6 +542,21 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
 
     fn load(&mut self, dir: RStr<'_>) -> RResult<(), PluginError> {
         self.call(|d, _| d.load(Path::new(dir.as_str())))
+    }
+
+    fn token_logits(&mut self, batch: &Batch) -> RResult<RVec<f32>, PluginError> {
+        self.call(|d, vocab| {
+            batch.validate(vocab)?;
+            let logits = d.token_logits(batch)?;
+            let tokens = batch.targets.token_count();
+            if logits.len() != tokens {
+                return Err(PluginError::other(format!(
+                    "token_logits returned {} values for {tokens} real tokens",
+                    logits.len()
+                )));
+            }
+            Ok(RVec::from(logits))
+        })
     }
 }
 

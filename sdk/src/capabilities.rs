@@ -47,6 +47,10 @@ use crate::manifest::ComponentKind;
 /// under `softmax(logits / T)`, for NLL-test at a sampling temperature.
 pub const TEMPERED_LOG_LIKELIHOOD: &str = "tempered-log-likelihood";
 
+/// `Discriminator::token_logits` (since ABI 1.1): a logit for every real
+/// token, for dense per-token rewards (`credit: dense`).
+pub const TOKEN_LOGITS: &str = "token-logits";
+
 /// The optional methods one component implements.
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug, PartialEq)]

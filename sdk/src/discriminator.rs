@@ -37,6 +37,21 @@ pub trait Discriminator: Send {
     /// Restores what [`Discriminator::save`] wrote.
     #[sabi(last_prefix_field)]
     fn load(&mut self, dir: RStr<'_>) -> RResult<(), PluginError>;
+
+    /// Since ABI 1.1. One logit of `P(real)` per real token, in evaluation
+    /// mode (no dropout, no update): row 0's tokens in order, then row 1's,
+    /// …, `batch.targets.token_count()` values in all, padding excluded.
+    /// Position `t`'s logit is the discriminator's verdict on the row's
+    /// first `t + 1` tokens (ScratchGAN's per-step discriminator). Optional:
+    /// declared as [`crate::capabilities::TOKEN_LOGITS`]; a library built
+    /// before ABI 1.1, or a discriminator that scores whole sequences only,
+    /// answers `Unsupported`.
+    fn token_logits(&mut self, batch: &Batch) -> RResult<RVec<f32>, PluginError> {
+        let _ = batch;
+        RResult::RErr(PluginError::unsupported(
+            "this discriminator scores whole sequences only: it does not implement token_logits (ABI 1.1)",
+        ))
+    }
 }
 
 /// An owned discriminator trait object, as the host holds it.

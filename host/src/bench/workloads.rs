@@ -8,7 +8,9 @@ use std::time::Instant;
 use super::{BATCH, SEQUENCES};
 use crate::{
     components::{Discriminator, Generator, Reward},
+    config::DenseConfig,
     task::sampling::sample_many,
+    train::dense::{discounted_returns, subtract_moving_average},
     train::rollout::{q_values, RolloutSettings, Scorer},
 };
 
@@ -34,6 +36,14 @@ pub enum Workload {
     /// clip 5) on the SDK's discriminator kit, whatever the config's
     /// discriminator: the speed a lab gets without writing kernels.
     DtrainGru,
+    /// 50 ScratchGAN-style steps of 64 sequences (the peer's `dense-step`):
+    /// sample 64, one D update on 64 real + 64 generated with
+    /// `scratchgan-lab/lstm-discriminator` (emb 64, hidden 64, no dropout)
+    /// trained on every position, its per-token logits of the generated
+    /// rows, discounted returns (γ 0.23) less a moving-average baseline,
+    /// one REINFORCE step of the generator. Whatever the config's
+    /// discriminator.
+    DenseStep,
 }
 
 impl Workload {
@@ -47,13 +57,14 @@ impl Workload {
 
     /// Every workload `--workloads` accepts: [`Workload::ALL`] and those
     /// run only when named (as the peer's).
-    pub const NAMED: [Workload; 6] = [
+    pub const NAMED: [Workload; 7] = [
         Workload::Mle,
         Workload::Sample,
         Workload::Dtrain,
         Workload::RolloutBatched,
         Workload::RolloutNaive,
         Workload::DtrainGru,
+        Workload::DenseStep,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,13 +75,16 @@ impl Workload {
             Workload::RolloutBatched => "rollout-batched",
             Workload::RolloutNaive => "rollout-naive",
             Workload::DtrainGru => "dtrain-gru",
+            Workload::DenseStep => "dense-step",
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
             Workload::Mle => "tokens",
-            Workload::Sample | Workload::Dtrain | Workload::DtrainGru => "sequences",
+            Workload::Sample | Workload::Dtrain | Workload::DtrainGru | Workload::DenseStep => {
+                "sequences"
+            }
             Workload::RolloutBatched | Workload::RolloutNaive => "rewards",
         }
     }
@@ -103,7 +117,10 @@ impl Workload {
     }
 
     fn needs_discriminator(self) -> bool {
-        !matches!(self, Workload::Mle | Workload::Sample | Workload::DtrainGru)
+        !matches!(
+            self,
+            Workload::Mle | Workload::Sample | Workload::DtrainGru | Workload::DenseStep
+        )
     }
 
     /// Run `attempt`: the untimed set-up, then the timed work. Returns the
@@ -138,6 +155,7 @@ impl Workload {
                 };
                 timed(|| discriminator_epoch(discriminator, &context.data, &fake, seed))
             }
+            Workload::DenseStep => timed(|| dense_steps(context, seed)),
             Workload::RolloutBatched | Workload::RolloutNaive => {
                 let rows = sample_many(&mut context.generator, BATCH, max_len, 1.0, seed)?;
                 let token_budget = if self == Workload::RolloutNaive {
@@ -199,6 +217,44 @@ fn discriminator_epoch(
     Ok(sequences)
 }
 
+/// Steps of the `dense-step` workload.
+const DENSE_STEPS: usize = 50;
+
+fn dense_steps(context: &mut WorkloadContext, seed: u64) -> anyhow::Result<usize> {
+    let Some(discriminator) = context.token_discriminator.as_mut() else {
+        anyhow::bail!("workload dense-step has no per-token discriminator");
+    };
+    let dense = DenseConfig::default();
+    let mut baseline = 0.0;
+    for step in 0..DENSE_STEPS {
+        let start = (step * BATCH) % (context.data.len() - BATCH);
+        let real = TokenBatch::from_rows(&context.data[start..start + BATCH], 0);
+        let step_seed = derive_seed(seed, &step.to_string());
+        let fake = sample_many(
+            &mut context.generator,
+            BATCH,
+            context.max_len,
+            1.0,
+            step_seed,
+        )?;
+        let fake = Batch::unconditional(TokenBatch::from_rows(&fake, 0));
+        discriminator.train_step(
+            &Batch::unconditional(real),
+            &fake,
+            &StepOptions { seed: step_seed },
+        )?;
+        let logits = discriminator.token_logits(&fake)?;
+        let mut returns = discounted_returns(&logits, &fake.targets, &dense);
+        baseline = subtract_moving_average(&mut returns, &fake.targets, baseline, 0.08);
+        context.generator.policy_gradient_step(
+            &fake,
+            &returns,
+            &StepOptions { seed: step_seed },
+        )?;
+    }
+    Ok(DENSE_STEPS * BATCH)
+}
+
 fn rollout_rewards(
     context: &mut WorkloadContext,
     rows: &[Vec<u32>],
@@ -233,6 +289,9 @@ pub struct WorkloadContext {
     /// `rnn-lab/gru-discriminator` at its defaults, for `dtrain-gru` (built
     /// only when that workload is asked for).
     pub gru_discriminator: Option<Discriminator>,
+    /// `scratchgan-lab/lstm-discriminator` (emb 64, hidden 64, no dropout),
+    /// for `dense-step` (built only when asked for).
+    pub token_discriminator: Option<Discriminator>,
     pub reward: Reward,
     /// 9,984 uniformly random sequences of `max_len` tokens (the peer's
     /// `torch.randint` data).

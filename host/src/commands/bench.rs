@@ -16,6 +16,9 @@ use crate::{
 
 /// The discriminator of `dtrain-gru`, at its default config.
 const GRU_DISCRIMINATOR: &str = "rnn-lab/gru-discriminator@^0.1";
+/// The peer's `dense-step` discriminator: an LSTM of 64 over embeddings of
+/// 64, a logit per position, no dropout.
+const TOKEN_DISCRIMINATOR: &str = "{plugin: scratchgan-lab/lstm-discriminator@^0.1, config: {embedding_dim: 64, hidden_dim: 64, training: {dropout: 0.0}}}";
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workloads = Workload::parse_list(&args.workloads)?;
@@ -54,19 +57,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.config.display()
         )
     })?;
-    let gru_discriminator = match workloads.contains(&Workload::DtrainGru) {
-        true => {
-            let mut overrides = args.overrides.clone();
-            overrides.push(format!("discriminator={{plugin: {GRU_DISCRIMINATOR}}}"));
-            let config = load_experiment(&args.config, &overrides)?;
-            build_discriminator(&mut registry, &config, &shared)?.map(|(d, _)| d)
+    // The discriminators of the named-only workloads, whatever the config's.
+    let mut discriminator_for = |workload: Workload, spec: &str| -> anyhow::Result<_> {
+        if !workloads.contains(&workload) {
+            return Ok(None);
         }
-        false => None,
+        let mut overrides = args.overrides.clone();
+        overrides.push(format!("discriminator={spec}"));
+        let config = load_experiment(&args.config, &overrides)?;
+        Ok(build_discriminator(&mut registry, &config, &shared)?.map(|(d, _)| d))
     };
+    let gru_discriminator = discriminator_for(
+        Workload::DtrainGru,
+        &format!("{{plugin: {GRU_DISCRIMINATOR}}}"),
+    )?;
+    let token_discriminator = discriminator_for(Workload::DenseStep, TOKEN_DISCRIMINATOR)?;
     let mut context = WorkloadContext {
         generator,
         discriminator,
         gru_discriminator,
+        token_discriminator,
         reward,
         data: WorkloadContext::random_data(shape.vocab.size, shape.max_len, config.seed),
         max_len: shape.max_len,

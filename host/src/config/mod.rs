@@ -11,7 +11,7 @@ pub mod suggest;
 mod training;
 
 pub use load::{load_experiment, parse_experiment};
-pub use training::{AdversarialConfig, Baseline, Credit, TrainingConfig};
+pub use training::{AdversarialConfig, Baseline, Credit, DenseConfig, TokenReward, TrainingConfig};
 
 use std::path::PathBuf;
 

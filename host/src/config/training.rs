@@ -109,6 +109,10 @@ pub enum Baseline {
     None,
     /// Q minus the batch mean of Q at the same position.
     BatchMean,
+    /// Q minus a moving average of the batch's mean Q over real tokens,
+    /// `b ← decay·b + (1 − decay)·mean`, updated before it is subtracted
+    /// (ScratchGAN's baseline; `baseline_decay`).
+    MovingAverage,
 }
 
 /// Which positions a reward is credited to.
@@ -122,6 +126,63 @@ pub enum Credit {
     /// REINFORCE: the whole sequence's reward for every token (Li et al.
     /// 2017's baseline; Wu et al. 2017): one scoring call, no rollouts.
     Sequence,
+    /// The discriminator scores every token (ScratchGAN, de Masson
+    /// d'Autume et al. 2019): token `t`'s reward is its score, credited as
+    /// the discounted return `Σ_{s≥t} γ^{s−t} r_s`. One discriminator call,
+    /// no rollouts, no `reward:` section; needs a discriminator that
+    /// provides per-token scores (the `token-logits` capability).
+    Dense,
+}
+
+/// What a token's reward is, from the discriminator's logit `l` at it
+/// (`D = sigmoid(l)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenReward {
+    /// `2·D − 1`, in [−1, 1] (ScratchGAN's code: "more stable empirically"
+    /// than MaskGAN's `log D`).
+    #[default]
+    ScaledProbability,
+    /// `D`, in [0, 1].
+    Probability,
+    /// `l` itself.
+    Logit,
+    /// `log D` (MaskGAN).
+    LogProbability,
+}
+
+impl TokenReward {
+    /// The reward of a token whose logit is `logit`.
+    pub fn of(self, logit: f32) -> f32 {
+        let probability = 1.0 / (1.0 + (-logit).exp());
+        match self {
+            TokenReward::ScaledProbability => 2.0 * probability - 1.0,
+            TokenReward::Probability => probability,
+            TokenReward::Logit => logit,
+            // log sigmoid(l) = −softplus(−l), stable for large |l|.
+            TokenReward::LogProbability => -((-logit).max(0.0) + (-logit.abs()).exp().ln_1p()),
+        }
+    }
+}
+
+/// Dense per-token credit (`credit: dense`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DenseConfig {
+    /// What a token's reward is, from the discriminator's score of it.
+    pub reward: TokenReward,
+    /// Discount of later tokens' rewards in a token's return (ScratchGAN's
+    /// code: 0.23); 0 credits each token with its own score only.
+    pub gamma: f32,
+}
+
+impl Default for DenseConfig {
+    fn default() -> Self {
+        DenseConfig {
+            reward: TokenReward::ScaledProbability,
+            gamma: 0.23,
+        }
+    }
 }
 
 /// The adversarial phase.
@@ -149,6 +210,11 @@ pub struct AdversarialConfig {
     pub credit: Credit,
     /// Reward baseline.
     pub baseline: Baseline,
+    /// Weight of the old value in the moving-average baseline (ScratchGAN's
+    /// code: 0.08, mostly the current batch).
+    pub baseline_decay: f32,
+    /// Dense credit's reward and discount (`credit: dense`).
+    pub dense: DenseConfig,
     /// Sampling temperature of g-step samples and rollouts.
     pub temperature: f32,
 }
@@ -165,6 +231,8 @@ impl Default for AdversarialConfig {
             teacher_forcing: false,
             credit: Credit::MonteCarlo,
             baseline: Baseline::None,
+            baseline_decay: 0.08,
+            dense: DenseConfig::default(),
             temperature: 1.0,
         }
     }
@@ -187,6 +255,18 @@ impl TrainingConfig {
             return Err(format!(
                 "training.adversarial.rollout_update_rate must be in [0, 1], got {}",
                 adversarial.rollout_update_rate
+            ));
+        }
+        if !(0.0..=1.0).contains(&adversarial.dense.gamma) {
+            return Err(format!(
+                "training.adversarial.dense.gamma must be in [0, 1], got {}",
+                adversarial.dense.gamma
+            ));
+        }
+        if !(0.0..1.0).contains(&adversarial.baseline_decay) {
+            return Err(format!(
+                "training.adversarial.baseline_decay must be in [0, 1), got {}",
+                adversarial.baseline_decay
             ));
         }
         if !(adversarial.temperature.is_finite() && adversarial.temperature > 0.0) {

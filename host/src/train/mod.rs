@@ -4,6 +4,7 @@
 //! forcing, rollout-policy update) and d-steps (fresh negatives, k epochs).
 
 pub mod checkpoint;
+pub mod dense;
 pub mod interrupt;
 pub mod metrics;
 pub mod plot;
@@ -41,6 +42,10 @@ pub struct Latest {
     pub mean_reward: Option<f64>,
     pub d_loss: Option<f64>,
     pub d_accuracy: Option<f64>,
+    /// The moving-average reward baseline (`baseline: moving-average`),
+    /// carried across checkpoints so a resumed run continues it.
+    #[serde(default)]
+    pub reward_baseline: Option<f64>,
 }
 
 /// What a run trains and evaluates with.
@@ -549,7 +554,10 @@ impl Trainer {
 
     fn adversarial_phase(&mut self) -> anyhow::Result<RunOutcome> {
         let epochs = self.config.training.adversarial.epochs;
-        if epochs > 0 && self.reward.is_none() {
+        if epochs > 0
+            && self.reward.is_none()
+            && self.config.training.adversarial.credit != Credit::Dense
+        {
             anyhow::bail!("adversarial training needs a `reward:` section in the config");
         }
         self.run_phase(
@@ -588,31 +596,59 @@ impl Trainer {
                     .clone()
                     .map_or(ROption::RNone, ROption::RSome),
             })?;
-            let reward = self.reward.as_mut().expect("checked in adversarial_phase");
-            let mut scorer = Scorer {
-                discriminator: self.discriminator.as_mut(),
-                reward,
-            };
-            let mut q = match adversarial.credit {
-                Credit::MonteCarlo => {
-                    let rollout_seed =
-                        seed_for(self.config.seed, &format!("adv/{epoch}/{g}/rollout"));
-                    q_values_given(
-                        &mut self.generator,
-                        &mut scorer,
-                        &samples,
-                        &condition,
-                        &settings,
-                        rollout_seed,
-                    )?
-                    .0
+            let reward = self.reward.as_mut();
+            let mut q = match (adversarial.credit, reward) {
+                (Credit::Dense, _) => {
+                    let discriminator = self.discriminator.as_mut().expect(
+                        "dense credit needs a discriminator (checked when the run was built)",
+                    );
+                    let batch = Batch {
+                        targets: samples.clone(),
+                        sources: condition
+                            .sources
+                            .clone()
+                            .map_or(ROption::RNone, ROption::RSome),
+                    };
+                    let logits = discriminator.token_logits(&batch)?;
+                    dense::discounted_returns(&logits, &samples, &adversarial.dense)
                 }
-                Credit::Sequence => sequence_rewards(&mut scorer, &samples, &condition)?,
+                (credit, Some(reward)) => {
+                    let mut scorer = Scorer {
+                        discriminator: self.discriminator.as_mut(),
+                        reward,
+                    };
+                    if credit == Credit::MonteCarlo {
+                        let rollout_seed =
+                            seed_for(self.config.seed, &format!("adv/{epoch}/{g}/rollout"));
+                        q_values_given(
+                            &mut self.generator,
+                            &mut scorer,
+                            &samples,
+                            &condition,
+                            &settings,
+                            rollout_seed,
+                        )?
+                        .0
+                    } else {
+                        sequence_rewards(&mut scorer, &samples, &condition)?
+                    }
+                }
+                (_, None) => unreachable!("checked in adversarial_phase"),
             };
             let tokens = samples.token_count().max(1) as f64;
             rewards.push(q.iter().map(|&v| f64::from(v)).sum::<f64>() / tokens);
-            if adversarial.baseline == Baseline::BatchMean {
-                subtract_batch_mean(&mut q, &samples);
+            match adversarial.baseline {
+                Baseline::None => {}
+                Baseline::BatchMean => subtract_batch_mean(&mut q, &samples),
+                Baseline::MovingAverage => {
+                    let baseline = self.latest.reward_baseline.unwrap_or(0.0);
+                    self.latest.reward_baseline = Some(dense::subtract_moving_average(
+                        &mut q,
+                        &samples,
+                        baseline,
+                        f64::from(adversarial.baseline_decay),
+                    ));
+                }
             }
             let options = StepOptions {
                 seed: self.seed(&format!("adv/{epoch}/{g}/pg")),

@@ -8,11 +8,8 @@ use abi_stable::{
     StableAbi,
 };
 
-use super::generator::GeneratorBox;
-use crate::{
-    context::PluginContext, discriminator::DiscriminatorBox, error::PluginError,
-    manifest::Manifest, reward::RewardBox,
-};
+use super::{discriminator::DiscriminatorBox, generator::GeneratorBox};
+use crate::{context::PluginContext, error::PluginError, manifest::Manifest, reward::RewardBox};
 
 /// The functions a plugin library exported at ABI 1.0.
 #[repr(C)]

@@ -14,6 +14,7 @@
 pub mod discriminator;
 
 pub use discriminator::{
-    discriminator_info, new_discriminator, DiscriminatorConfig, DiscriminatorModel,
-    DiscriminatorTraining, KitDiscriminator, Pass, Rows, SourceUse, DISCRIMINATOR_TRAINING_DOCS,
+    discriminator_capabilities, discriminator_info, new_discriminator, DiscriminatorConfig,
+    DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass, Rows, SourceUse,
+    DISCRIMINATOR_TRAINING_DOCS,
 };

@@ -10,8 +10,11 @@ use super::{
 use crate::{
     author::{root_module, PluginLibrary},
     batch::Batch,
+    capabilities::TOKEN_LOGITS,
     context::PluginContext,
     discriminator::DiscriminatorBox,
+    error::ErrorKind,
+    manifest::ComponentKind,
     stats::StepOptions,
 };
 
@@ -104,6 +107,9 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
         assert_close(&p[i..=i], &alone, 1e-5, "scored alone");
     }
 
+    // The optional per-token logits: as declared.
+    check_token_logits::<L>(component, context, task, &mut a, &real_rows, &words);
+
     // Save and load: the same scores and the same next step.
     let dir = ScratchDir::new("discriminator");
     ok(a.save(RStr::from_str(dir.path())), "save");
@@ -171,5 +177,74 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
     assert_no_panic(
         a.probabilities(&other).into_result(),
         "a batch of the other kind of task",
+    );
+}
+
+/// A discriminator that declares [`TOKEN_LOGITS`] gives one finite logit
+/// per real token, the same for a row alone, among other rows and padded
+/// wider; one that does not answers `Unsupported`.
+fn check_token_logits<L: PluginLibrary>(
+    component: &str,
+    context: &PluginContext,
+    task: Task,
+    d: &mut DiscriminatorBox,
+    rows: &[Vec<u32>],
+    words: &[u32],
+) {
+    let pad = context.vocab.pad.into_option().unwrap_or(0);
+    let width = toy::width(rows);
+    let batch = toy::batch(context, task, rows, pad, width);
+    let declared = L::capabilities().iter().any(|c| {
+        c.kind == ComponentKind::Discriminator
+            && c.name.as_str() == component
+            && c.has(TOKEN_LOGITS)
+    });
+    if !declared {
+        match d.token_logits(&batch).into_result() {
+            Err(e) if e.kind() == ErrorKind::Unsupported => {}
+            Ok(_) => panic!(
+                "contract: token_logits answers, but `{component}` does not declare `{TOKEN_LOGITS}` in PluginLibrary::capabilities; declare it"
+            ),
+            Err(e) => panic!(
+                "contract: token_logits of a discriminator that does not declare it must say Unsupported, not: {e}"
+            ),
+        }
+        return;
+    }
+    let mut logits = |batch: &Batch, what: &str| -> Vec<f32> {
+        let values = d
+            .token_logits(batch)
+            .into_result()
+            .unwrap_or_else(|e| {
+                panic!("contract: `{component}` declares `{TOKEN_LOGITS}` but token_logits ({what}) failed: {e}")
+            })
+            .into_vec();
+        assert_eq!(
+            values.len(),
+            batch.targets.token_count(),
+            "contract: token_logits ({what}): one per real token"
+        );
+        assert!(
+            values.iter().all(|x| x.is_finite()),
+            "contract: token_logits ({what}) is not finite: {values:?}"
+        );
+        values
+    };
+    let all = logits(&batch, "toy batch");
+    let fill = words[words.len() / 2];
+    let wide = toy::batch(context, task, rows, fill, width + 5);
+    assert_close(
+        &all,
+        &logits(&wide, "wider padding"),
+        1e-5,
+        "token logits padded wider with other values",
+    );
+    let first = rows[0].len();
+    let single = toy::batch(context, task, &rows[..1], pad, first);
+    assert_close(
+        &all[..first],
+        &logits(&single, "a single row"),
+        1e-5,
+        "token logits of a row scored alone",
     );
 }

@@ -83,6 +83,84 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         }
         Ok(logits)
     }
+
+    /// `[B, W]` per-position logits of `rows` and their `[B, W]` mask of
+    /// real tokens, for a per-token model.
+    fn token_logits_and_mask(
+        &self,
+        rows: &Rows,
+        dropout: Dropout,
+    ) -> PluginResult<(Tensor, Tensor)> {
+        let mut pass = Pass::new(self.padder.clone(), dropout);
+        let longest = rows.targets.iter().map(Vec::len).max().unwrap_or(0);
+        let logits = self.model.token_logits(rows, &mut pass)?.ok_or_else(|| {
+            PluginError::other(format!(
+                "{} declares PER_TOKEN but its token_logits gave nothing",
+                M::NAME
+            ))
+        })?;
+        let width = match logits.dims() {
+            [b, w] if *b == rows.len() && *w >= longest => *w,
+            dims => {
+                return Err(PluginError::other(format!(
+                    "{} gave token logits of shape {dims:?} for {} rows of up to {longest} tokens; a per-token model returns [rows, width ≥ {longest}]",
+                    M::NAME,
+                    rows.len()
+                )))
+            }
+        };
+        let mask: Vec<f32> = rows
+            .targets
+            .iter()
+            .flat_map(|row| (0..width).map(move |t| f32::from(u8::from(t < row.len()))))
+            .collect();
+        let mask = Tensor::from_vec(mask, (rows.len(), width), &self.padder.device)?;
+        Ok((logits, mask))
+    }
+
+    /// The kit's loss over `logits` against per-row `labels`: binary
+    /// cross-entropy per row, or, for a per-token model, over every real
+    /// token (ScratchGAN); with the accuracy over the same items.
+    fn loss_and_accuracy(
+        &self,
+        rows: &Rows,
+        labels: Vec<f32>,
+        dropout: Dropout,
+    ) -> PluginResult<(Tensor, f32)> {
+        let device = &self.padder.device;
+        if !M::PER_TOKEN {
+            let labels = Tensor::from_vec(labels, rows.len(), device)?;
+            let logits = self.logits(rows, dropout)?;
+            let loss = bce_with_logits(&logits, &labels)?;
+            // A logit of exactly 0 (P = 0.5) counts as "real".
+            let accuracy = logits
+                .ge(0.0)?
+                .to_dtype(DType::F32)?
+                .eq(&labels)?
+                .to_dtype(DType::F32)?
+                .mean_all()?
+                .to_scalar::<f32>()?;
+            return Ok((loss, accuracy));
+        }
+        let (logits, mask) = self.token_logits_and_mask(rows, dropout)?;
+        let labels =
+            Tensor::from_vec(labels, (rows.len(), 1), device)?.broadcast_as(logits.shape())?;
+        // Stable BCE with logits: max(x, 0) − x·y + log(1 + e^{−|x|}).
+        let per_token = ((logits.relu()? - (&logits * &labels)?)?
+            + (logits.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+        let tokens = mask.sum_all()?;
+        let loss = (per_token * &mask)?.sum_all()?.div(&tokens)?;
+        let correct = logits
+            .ge(0.0)?
+            .to_dtype(DType::F32)?
+            .eq(&labels)?
+            .to_dtype(DType::F32)?;
+        let accuracy = (correct * &mask)?
+            .sum_all()?
+            .div(&tokens)?
+            .to_scalar::<f32>()?;
+        Ok((loss, accuracy))
+    }
 }
 
 impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
@@ -100,18 +178,8 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
         }
         let mut labels = vec![1.0f32; real_rows];
         labels.resize(rows.len(), 0.0);
-        let labels = Tensor::from_vec(labels, rows.len(), &self.padder.device)?;
         let dropout = Dropout::training(self.config.training().dropout, options.seed);
-        let logits = self.logits(&rows, dropout)?;
-        let loss = bce_with_logits(&logits, &labels)?;
-        // A logit of exactly 0 (P = 0.5) counts as "real".
-        let accuracy = logits
-            .ge(0.0)?
-            .to_dtype(DType::F32)?
-            .eq(&labels)?
-            .to_dtype(DType::F32)?
-            .mean_all()?
-            .to_scalar::<f32>()?;
+        let (loss, accuracy) = self.loss_and_accuracy(&rows, labels, dropout)?;
         let norm = self.params.minimise(&loss, M::NAME)?;
         Ok(StepStats::new(loss.to_scalar::<f32>()?, rows.len())
             .with("accuracy", accuracy)
@@ -127,6 +195,27 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
                 .logits(&rows.slice(start, chunk), Dropout::evaluation())?
                 .detach();
             out.extend(candle_nn::ops::sigmoid(&logits)?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    fn token_logits(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        if !M::PER_TOKEN {
+            return Err(PluginError::unsupported(format!(
+                "{} scores whole sequences only: it gives no per-token logits",
+                M::NAME
+            )));
+        }
+        let rows = self.rows(batch)?;
+        let chunk = self.config.training().score_chunk;
+        let mut out = Vec::with_capacity(batch.targets.token_count());
+        for start in (0..rows.len()).step_by(chunk) {
+            let part = rows.slice(start, chunk);
+            let (logits, _) = self.token_logits_and_mask(&part, Dropout::evaluation())?;
+            let logits = logits.detach().to_vec2::<f32>()?;
+            for (row, values) in part.targets.iter().zip(logits) {
+                out.extend_from_slice(&values[..row.len()]);
+            }
         }
         Ok(out)
     }

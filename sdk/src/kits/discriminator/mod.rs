@@ -9,6 +9,6 @@ mod training;
 
 pub use component::KitDiscriminator;
 pub use model::{DiscriminatorConfig, DiscriminatorModel, Pass};
-pub use registration::{discriminator_info, new_discriminator};
+pub use registration::{discriminator_capabilities, discriminator_info, new_discriminator};
 pub use rows::{Rows, SourceUse};
 pub use training::{DiscriminatorTraining, DISCRIMINATOR_TRAINING_DOCS};

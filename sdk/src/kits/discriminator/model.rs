@@ -109,12 +109,28 @@ pub trait DiscriminatorModel: Sized + Send + 'static {
     /// so what Candle fills them with does not matter.
     fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self>;
 
+    /// Whether the model scores every position ([`Self::token_logits`]).
+    /// Such a model trains on every position (each real token labelled 1,
+    /// each generated one 0, ScratchGAN's loss), and its library declares
+    /// the `token-logits` capability, which the host's dense credit needs.
+    const PER_TOKEN: bool = false;
+
     /// `[B]` logits of `P(real)`, one per row of `rows`. Apply
     /// [`Pass::dropout`] where the architecture drops out: it is the
     /// identity when the kit scores, and seeded per step when it trains.
     /// A row's logit must not depend on the other rows (nor on how wide
     /// the batch is padded): the kit scores in chunks.
     fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor>;
+
+    /// `[B, W]` logits, one per position of each row (`W` at least the
+    /// longest row; positions past a row's length are ignored), for a model
+    /// with [`Self::PER_TOKEN`]: position `t`'s logit is the verdict on the
+    /// row's first `t + 1` tokens. `None` (the default) for a model that
+    /// scores whole sequences only.
+    fn token_logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        let _ = (rows, pass);
+        Ok(None)
+    }
 
     /// The seeded initialisation of variable `name` (shape `dims`);
     /// PyTorch's defaults by variable name unless overridden.

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::{
     author::DiscriminatorImpl,
+    capabilities::{ComponentCapabilities, TOKEN_LOGITS},
     context::PluginContext,
     error::PluginResult,
     manifest::{ComponentInfo, ComponentKind},
@@ -21,6 +22,19 @@ pub fn discriminator_info<M: DiscriminatorModel>(name: &str, description: &str) 
         &M::Config::default(),
         &[M::Config::DOCS, DISCRIMINATOR_TRAINING_DOCS].concat(),
     )
+}
+
+/// The optional methods model `M` gives discriminator `name`: per-token
+/// logits for a [`DiscriminatorModel::PER_TOKEN`] model.
+pub fn discriminator_capabilities<M: DiscriminatorModel>(name: &str) -> Vec<ComponentCapabilities> {
+    match M::PER_TOKEN {
+        true => vec![ComponentCapabilities::new(
+            ComponentKind::Discriminator,
+            name,
+            &[TOKEN_LOGITS],
+        )],
+        false => Vec::new(),
+    }
 }
 
 /// A new component of model `M`, for `PluginLibrary::new_discriminator`.
@@ -87,6 +101,12 @@ macro_rules! discriminator_library {
 
             fn components() -> ::std::vec::Vec<$crate::ComponentInfo> {
                 vec![$($crate::kits::discriminator_info::<$model>($component, $description)),+]
+            }
+
+            fn capabilities() -> ::std::vec::Vec<$crate::ComponentCapabilities> {
+                let mut all = ::std::vec::Vec::new();
+                $(all.extend($crate::kits::discriminator_capabilities::<$model>($component));)+
+                all
             }
 
             fn new_discriminator(

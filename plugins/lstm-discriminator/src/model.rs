@@ -1,0 +1,75 @@
+//! Embedding → dropout → left-to-right LSTM → dropout → a logit at every
+//! position.
+
+use agon_sdk::{
+    kits::{DiscriminatorModel, Pass, Rows, SourceUse},
+    toolkit::{pytorch_like, MaskedEmbedding, SeededInit},
+    PluginContext, PluginResult,
+};
+use candle_core::{DType, Module, Tensor};
+use candle_nn::{linear, lstm, rnn::RNN, LSTMConfig, Linear, VarBuilder, LSTM};
+
+use crate::config::LstmDiscriminatorConfig;
+
+/// The network.
+pub struct LstmDiscriminator {
+    embedding: MaskedEmbedding,
+    lstm: LSTM,
+    output: Linear,
+}
+
+impl DiscriminatorModel for LstmDiscriminator {
+    type Config = LstmDiscriminatorConfig;
+    const NAME: &'static str = "lstm-discriminator";
+    const SOURCES: SourceUse = SourceUse::Never;
+    const PER_TOKEN: bool = true;
+
+    fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self> {
+        let (e, h) = (config.embedding_dim, config.hidden_dim);
+        Ok(LstmDiscriminator {
+            embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, e)?,
+            lstm: lstm(e, h, LSTMConfig::default(), vb.pp("lstm"))?,
+            output: linear(h, 1, vb.pp("output"))?,
+        })
+    }
+
+    /// `[B, W]`: position `t`'s logit reads the LSTM's state after token
+    /// `t`, so it sees tokens `0..=t` only, and padding after a row's last
+    /// token never reaches its scores.
+    fn token_logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        let padded = pass.pad(&rows.targets, 1)?;
+        let xs = pass.dropout(&self.embedding.masked(&padded.ids, &padded.mask)?)?;
+        let states = self.lstm.seq(&xs)?;
+        let hs = pass.dropout(&self.lstm.states_to_tensor(&states)?)?;
+        Ok(Some(self.output.forward(&hs)?.squeeze(2)?))
+    }
+
+    /// A row's logit is its last real token's: the verdict on the whole
+    /// sequence.
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        let per_token = self
+            .token_logits(rows, pass)?
+            .expect("token_logits always answers");
+        let last: Vec<u32> = rows
+            .targets
+            .iter()
+            .map(|row| row.len().saturating_sub(1) as u32)
+            .collect();
+        let last = Tensor::from_vec(last, (rows.len(), 1), pass.device())?;
+        Ok(per_token
+            .gather(&last.to_dtype(DType::U32)?, 1)?
+            .squeeze(1)?)
+    }
+
+    /// PyTorch's LSTM initialisation, U(−1/√H, 1/√H), for the LSTM's
+    /// weights and biases (candle names them `weight_ih_l0`, …); the
+    /// kit's defaults otherwise.
+    fn init(name: &str, dims: &[usize]) -> SeededInit {
+        let last = name.rsplit('.').next().unwrap_or(name);
+        if name.contains("lstm.") && (last.starts_with("weight_") || last.starts_with("bias_")) {
+            let hidden = (dims[0] / 4).max(1);
+            return SeededInit::Uniform(1.0 / (hidden as f32).sqrt());
+        }
+        pytorch_like(name, dims)
+    }
+}

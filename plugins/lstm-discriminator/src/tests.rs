@@ -1,0 +1,94 @@
+use agon_sdk::{
+    kits::KitDiscriminator,
+    testing::{check_discriminator, Task},
+    Batch, DiscriminatorImpl, PluginContext, StepOptions, StepStats, TokenBatch,
+};
+
+use crate::{LstmDiscriminator, LstmDiscriminatorLibrary};
+
+const SMALL: &str = "embedding_dim: 8\nhidden_dim: 8\ntraining: {optimizer: {lr: 0.01}}\n";
+
+fn context(config: &str) -> PluginContext {
+    let mut context = PluginContext::for_tests(40, 8);
+    context.seed = 1;
+    context.config_yaml = config.into();
+    context
+}
+
+fn discriminator(config: &str) -> KitDiscriminator<LstmDiscriminator> {
+    KitDiscriminator::new(&context(config)).unwrap()
+}
+
+fn rows(offset: u32, len: usize) -> Batch {
+    let rows: Vec<Vec<u32>> = (0..16)
+        .map(|r| {
+            (0..len)
+                .map(|t| offset + ((r * 7 + t * 3) % 10) as u32)
+                .collect()
+        })
+        .collect();
+    Batch::unconditional(TokenBatch::from_rows(&rows, 0))
+}
+
+#[test]
+fn keeps_the_discriminator_contract() {
+    check_discriminator::<LstmDiscriminatorLibrary>(
+        "lstm-per-token",
+        &context(SMALL),
+        Task::Unconditional,
+    );
+}
+
+#[test]
+fn learns_to_tell_two_token_distributions_apart_at_every_position() {
+    let mut d = discriminator(SMALL);
+    let (real, fake) = (rows(0, 8), rows(20, 5));
+    let mut last = StepStats::default();
+    for step in 0..60 {
+        last = d
+            .train_step(&real, &fake, &StepOptions { seed: step })
+            .unwrap();
+    }
+    // Trained per position: the accuracy is over tokens.
+    assert!(last.get("accuracy").unwrap() > 0.95, "{last:?}");
+    let real_scores = d.token_logits(&real).unwrap();
+    let fake_scores = d.token_logits(&fake).unwrap();
+    assert_eq!(real_scores.len(), 16 * 8);
+    assert_eq!(fake_scores.len(), 16 * 5);
+    assert!(
+        real_scores.iter().all(|&l| l > 0.0) && fake_scores.iter().all(|&l| l < 0.0),
+        "{real_scores:?} {fake_scores:?}"
+    );
+}
+
+#[test]
+fn a_position_sees_only_the_tokens_up_to_it_and_the_row_is_scored_at_its_end() {
+    let mut d = discriminator(SMALL);
+    let full = vec![3u32, 9, 4, 12, 7, 5];
+    let scores = d
+        .token_logits(&Batch::unconditional(TokenBatch::from_rows(
+            std::slice::from_ref(&full),
+            0,
+        )))
+        .unwrap();
+    for len in 1..full.len() {
+        let prefix = d
+            .token_logits(&Batch::unconditional(TokenBatch::from_rows(
+                &[full[..len].to_vec()],
+                0,
+            )))
+            .unwrap();
+        agon_sdk::testing::assert_close(&prefix, &scores[..len], 1e-5, "a prefix's token logits");
+    }
+    let p = d
+        .probabilities(&Batch::unconditional(TokenBatch::from_rows(
+            std::slice::from_ref(&full),
+            0,
+        )))
+        .unwrap()[0];
+    let expected = 1.0 / (1.0 + (-scores[full.len() - 1]).exp());
+    assert!(
+        (p - expected).abs() < 1e-6,
+        "{p} vs sigmoid(last logit) {expected}"
+    );
+}
