@@ -101,3 +101,33 @@ fn dense_credit_without_per_token_scores_is_refused_before_anything_is_written()
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn dense_credit_trains_a_text_task_and_says_the_reward_section_is_unused() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("text-dense");
+    let run = sandbox.run(
+        &[
+            "train",
+            &config("smoke-text.yaml"),
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "discriminator.plugin=scratchgan-lab/lstm-discriminator@^0.1",
+            "--set",
+            "training.adversarial.credit=dense",
+        ],
+        &[],
+    );
+    run.success();
+    assert!(
+        run.stderr().contains("the `reward:` section is not used"),
+        "{}",
+        run.stderr()
+    );
+    let rows = trajectory(&out);
+    let last = rows.last().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    assert!(last["bleu2"].as_f64().unwrap().is_finite(), "{last}");
+    assert!(last["mean_reward"].as_f64().is_some(), "{last}");
+}

@@ -11,6 +11,8 @@ pub struct LstmDiscriminatorConfig {
     pub embedding_dim: usize,
     /// LSTM hidden size.
     pub hidden_dim: usize,
+    /// Layer normalisation of the LSTM's outputs before the logit.
+    pub layer_norm: bool,
     /// Dropout (on the embeddings and on the LSTM's outputs), Adam,
     /// clipping, scoring chunk.
     pub training: DiscriminatorTraining,
@@ -21,6 +23,7 @@ impl Default for LstmDiscriminatorConfig {
         LstmDiscriminatorConfig {
             embedding_dim: 64,
             hidden_dim: 64,
+            layer_norm: false,
             training: DiscriminatorTraining::default(),
         }
     }
@@ -35,6 +38,10 @@ impl DiscriminatorConfig for LstmDiscriminatorConfig {
         (
             "hidden_dim",
             "Size of the LSTM's hidden and cell states, a whole number of at least 1; each position's logit is read from the hidden state after that token.",
+        ),
+        (
+            "layer_norm",
+            "true normalises each position's LSTM output (zero mean, unit variance, then a learned scale and shift) before dropout and the logit; ScratchGAN's discriminator normalises inside its LSTM cell instead.",
         ),
     ];
 

@@ -1,5 +1,5 @@
-//! Embedding → dropout → left-to-right LSTM → dropout → a logit at every
-//! position.
+//! Embedding → dropout → left-to-right LSTM → (layer norm) → dropout → a
+//! logit at every position.
 
 use agon_sdk::{
     kits::{DiscriminatorModel, Pass, Rows, SourceUse},
@@ -7,7 +7,10 @@ use agon_sdk::{
     PluginContext, PluginResult,
 };
 use candle_core::{DType, Module, Tensor};
-use candle_nn::{linear, lstm, rnn::RNN, LSTMConfig, Linear, VarBuilder, LSTM};
+use candle_nn::{
+    layer_norm, linear, lstm, rnn::RNN, LSTMConfig, LayerNorm, LayerNormConfig, Linear, VarBuilder,
+    LSTM,
+};
 
 use crate::config::LstmDiscriminatorConfig;
 
@@ -15,6 +18,7 @@ use crate::config::LstmDiscriminatorConfig;
 pub struct LstmDiscriminator {
     embedding: MaskedEmbedding,
     lstm: LSTM,
+    layer_norm: Option<LayerNorm>,
     output: Linear,
 }
 
@@ -29,6 +33,14 @@ impl DiscriminatorModel for LstmDiscriminator {
         Ok(LstmDiscriminator {
             embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, e)?,
             lstm: lstm(e, h, LSTMConfig::default(), vb.pp("lstm"))?,
+            layer_norm: match config.layer_norm {
+                true => Some(layer_norm(
+                    h,
+                    LayerNormConfig::default(),
+                    vb.pp("layer_norm"),
+                )?),
+                false => None,
+            },
             output: linear(h, 1, vb.pp("output"))?,
         })
     }
@@ -40,7 +52,11 @@ impl DiscriminatorModel for LstmDiscriminator {
         let padded = pass.pad(&rows.targets, 1)?;
         let xs = pass.dropout(&self.embedding.masked(&padded.ids, &padded.mask)?)?;
         let states = self.lstm.seq(&xs)?;
-        let hs = pass.dropout(&self.lstm.states_to_tensor(&states)?)?;
+        let mut hs = self.lstm.states_to_tensor(&states)?;
+        if let Some(norm) = &self.layer_norm {
+            hs = norm.forward(&hs)?;
+        }
+        let hs = pass.dropout(&hs)?;
         Ok(Some(self.output.forward(&hs)?.squeeze(2)?))
     }
 
@@ -62,10 +78,13 @@ impl DiscriminatorModel for LstmDiscriminator {
     }
 
     /// PyTorch's LSTM initialisation, U(−1/√H, 1/√H), for the LSTM's
-    /// weights and biases (candle names them `weight_ih_l0`, …); the
-    /// kit's defaults otherwise.
+    /// weights and biases (candle names them `weight_ih_l0`, …); layer
+    /// norm's scale 1 and shift 0; the kit's defaults otherwise.
     fn init(name: &str, dims: &[usize]) -> SeededInit {
         let last = name.rsplit('.').next().unwrap_or(name);
+        if name.contains("layer_norm.") {
+            return SeededInit::Const(if last == "weight" { 1.0 } else { 0.0 });
+        }
         if name.contains("lstm.") && (last.starts_with("weight_") || last.starts_with("bias_")) {
             let hidden = (dims[0] / 4).max(1);
             return SeededInit::Uniform(1.0 / (hidden as f32).sqrt());

@@ -31,7 +31,13 @@ fn rows(offset: u32, len: usize) -> Batch {
 }
 
 #[test]
-fn keeps_the_discriminator_contract() {
+fn keeps_the_discriminator_contract_with_and_without_layer_norm() {
+    let normed = format!("{SMALL}layer_norm: true\n");
+    check_discriminator::<LstmDiscriminatorLibrary>(
+        "lstm-per-token",
+        &context(&normed),
+        Task::Unconditional,
+    );
     check_discriminator::<LstmDiscriminatorLibrary>(
         "lstm-per-token",
         &context(SMALL),
