@@ -8,10 +8,11 @@ use agon_registry::{Registry, SearchPath};
 use agon_sdk::config_docs;
 
 /// The bundled plugin libraries: crate file name and `namespace/name`.
-const BUNDLED: [(&str, &str); 6] = [
+const BUNDLED: [(&str, &str); 7] = [
     ("agon_lstm_generator", "agon/lstm-generator"),
     ("agon_cnn_discriminator", "seqgan-lab/cnn-discriminator"),
     ("agon_gru_discriminator", "rnn-lab/gru-discriminator"),
+    ("agon_lstm_discriminator", "scratchgan-lab/lstm-discriminator"),
     ("agon_rewards", "agon/rewards"),
     ("agon_seq2seq_generator", "agon/seq2seq-generator"),
     ("agon_pair_discriminators", "pair-lab/pair-discriminators"),
@@ -43,9 +44,9 @@ fn every_key_of_every_bundled_components_default_config_is_documented() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // 1 + 1 + 1 + 7 + 1 + 3 components; keys in all but the three rewards
-    // that take no configuration.
-    assert_eq!(components, 14);
+    // 1 + 1 + 1 + 1 + 7 + 1 + 3 components; keys in all but the three
+    // rewards that take no configuration.
+    assert_eq!(components, 15);
     assert!(documented_keys > 60, "{documented_keys} keys");
 }
 

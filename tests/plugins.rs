@@ -166,6 +166,11 @@ fn plugins_list_shows_every_built_library_with_kind_version_devices_and_sha256()
             "agon_gru_discriminator",
             "discriminator  gru",
         ),
+        (
+            "scratchgan-lab/lstm-discriminator 0.1.0",
+            "agon_lstm_discriminator",
+            "discriminator  lstm-per-token",
+        ),
         ("agon/rewards 0.1.0", "agon_rewards", "reward         bleu"),
     ] {
         assert!(

@@ -3,6 +3,22 @@
 use agon_sdk::kits::{DiscriminatorConfig, DiscriminatorTraining};
 use serde::{Deserialize, Serialize};
 
+/// A fixed embedding table from a safetensors file (ScratchGAN's pretrained
+/// GloVe part), looked up beside the trainable embedding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainedEmbedding {
+    /// The safetensors file, relative to the working directory.
+    pub file: String,
+    /// The `[vocab, dim]` tensor in it.
+    #[serde(default = "embedding_tensor")]
+    pub tensor: String,
+}
+
+fn embedding_tensor() -> String {
+    "embedding".into()
+}
+
 /// Hyper-parameters (ScratchGAN's discriminator, scaled to the task).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -13,6 +29,9 @@ pub struct LstmDiscriminatorConfig {
     pub hidden_dim: usize,
     /// Layer normalisation of the LSTM's outputs before the logit.
     pub layer_norm: bool,
+    /// A fixed embedding read from a file, concatenated with the trainable
+    /// one at every position.
+    pub pretrained_embedding: Option<PretrainedEmbedding>,
     /// Dropout (on the embeddings and on the LSTM's outputs), Adam,
     /// clipping, scoring chunk.
     pub training: DiscriminatorTraining,
@@ -24,6 +43,7 @@ impl Default for LstmDiscriminatorConfig {
             embedding_dim: 64,
             hidden_dim: 64,
             layer_norm: false,
+            pretrained_embedding: None,
             training: DiscriminatorTraining::default(),
         }
     }
@@ -42,6 +62,10 @@ impl DiscriminatorConfig for LstmDiscriminatorConfig {
         (
             "layer_norm",
             "true normalises each position's LSTM output (zero mean, unit variance, then a learned scale and shift) before dropout and the logit; ScratchGAN's discriminator normalises inside its LSTM cell instead.",
+        ),
+        (
+            "pretrained_embedding",
+            "null, or {file: a safetensors file relative to the working directory, tensor: the name of a [vocabulary size, dim] tensor in it (default embedding)}: a fixed embedding, never trained nor checkpointed, concatenated with the trainable one at every position (ScratchGAN's pretrained GloVe vectors; a generator's checkpoint/generator/*.safetensors holds one).",
         ),
     ];
 

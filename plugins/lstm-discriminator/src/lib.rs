@@ -14,7 +14,7 @@ mod model;
 #[cfg(test)]
 mod tests;
 
-pub use config::LstmDiscriminatorConfig;
+pub use config::{LstmDiscriminatorConfig, PretrainedEmbedding};
 pub use model::LstmDiscriminator;
 
 agon_sdk::discriminator_library! {

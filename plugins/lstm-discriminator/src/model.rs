@@ -1,22 +1,26 @@
 //! Embedding → dropout → left-to-right LSTM → (layer norm) → dropout → a
 //! logit at every position.
 
+use std::path::Path;
+
 use agon_sdk::{
     kits::{DiscriminatorModel, Pass, Rows, SourceUse},
-    toolkit::{pytorch_like, MaskedEmbedding, SeededInit},
-    PluginContext, PluginResult,
+    toolkit::{load_tensors, pytorch_like, MaskedEmbedding, SeededInit},
+    PluginContext, PluginError, PluginResult,
 };
-use candle_core::{DType, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{
     layer_norm, linear, lstm, rnn::RNN, LSTMConfig, LayerNorm, LayerNormConfig, Linear, VarBuilder,
     LSTM,
 };
 
-use crate::config::LstmDiscriminatorConfig;
+use crate::config::{LstmDiscriminatorConfig, PretrainedEmbedding};
 
 /// The network.
 pub struct LstmDiscriminator {
     embedding: MaskedEmbedding,
+    /// The fixed embedding of `pretrained_embedding`, if any.
+    pretrained: Option<MaskedEmbedding>,
     lstm: LSTM,
     layer_norm: Option<LayerNorm>,
     output: Linear,
@@ -30,9 +34,16 @@ impl DiscriminatorModel for LstmDiscriminator {
 
     fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self> {
         let (e, h) = (config.embedding_dim, config.hidden_dim);
+        let vocab = context.vocab.size as usize;
+        let pretrained = match &config.pretrained_embedding {
+            Some(spec) => Some(pretrained_table(spec, vocab, vb.device())?),
+            None => None,
+        };
+        let fixed = pretrained.as_ref().map_or(0, |t| t.dim(1).unwrap_or(0));
         Ok(LstmDiscriminator {
-            embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, e)?,
-            lstm: lstm(e, h, LSTMConfig::default(), vb.pp("lstm"))?,
+            embedding: MaskedEmbedding::new(vb.clone(), vocab, e)?,
+            pretrained: pretrained.map(MaskedEmbedding::frozen),
+            lstm: lstm(e + fixed, h, LSTMConfig::default(), vb.pp("lstm"))?,
             layer_norm: match config.layer_norm {
                 true => Some(layer_norm(
                     h,
@@ -50,7 +61,11 @@ impl DiscriminatorModel for LstmDiscriminator {
     /// token never reaches its scores.
     fn token_logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
         let padded = pass.pad(&rows.targets, 1)?;
-        let xs = pass.dropout(&self.embedding.masked(&padded.ids, &padded.mask)?)?;
+        let mut xs = self.embedding.masked(&padded.ids, &padded.mask)?;
+        if let Some(pretrained) = &self.pretrained {
+            xs = Tensor::cat(&[xs, pretrained.masked(&padded.ids, &padded.mask)?], 2)?;
+        }
+        let xs = pass.dropout(&xs)?;
         let states = self.lstm.seq(&xs)?;
         let mut hs = self.lstm.states_to_tensor(&states)?;
         if let Some(norm) = &self.layer_norm {
@@ -90,5 +105,29 @@ impl DiscriminatorModel for LstmDiscriminator {
             return SeededInit::Uniform(1.0 / (hidden as f32).sqrt());
         }
         pytorch_like(name, dims)
+    }
+}
+
+/// The `[vocab, dim]` table of `spec`, checked against the vocabulary.
+fn pretrained_table(
+    spec: &PretrainedEmbedding,
+    vocab: usize,
+    device: &Device,
+) -> PluginResult<Tensor> {
+    let mut tensors = load_tensors(Path::new(&spec.file), device)?;
+    let table = tensors.remove(&spec.tensor).ok_or_else(|| {
+        let mut names: Vec<&String> = tensors.keys().collect();
+        names.sort();
+        PluginError::config(format!(
+            "pretrained_embedding: {} has no tensor `{}` (it has: {names:?}); set pretrained_embedding.tensor",
+            spec.file, spec.tensor
+        ))
+    })?;
+    match table.dims() {
+        [rows, dim] if *rows == vocab && *dim > 0 => Ok(table.to_dtype(DType::F32)?),
+        dims => Err(PluginError::config(format!(
+            "pretrained_embedding: `{}` in {} has shape {dims:?}, but this task's vocabulary has {vocab} ids; it must be [{vocab}, dim] (built on the same vocabulary)",
+            spec.tensor, spec.file
+        ))),
     }
 }

@@ -98,3 +98,62 @@ fn a_position_sees_only_the_tokens_up_to_it_and_the_row_is_scored_at_its_end() {
         "{p} vs sigmoid(last logit) {expected}"
     );
 }
+
+#[test]
+fn a_pretrained_embedding_is_read_from_a_file_kept_fixed_and_checked() {
+    let dir = std::env::temp_dir().join(format!("agon-lstm-d-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("glove.safetensors");
+    let device = candle_core::Device::Cpu;
+    let table = candle_core::Tensor::arange(0f32, 40.0 * 3.0, &device)
+        .unwrap()
+        .reshape((40, 3))
+        .unwrap();
+    let wrong = candle_core::Tensor::zeros((39, 3), candle_core::DType::F32, &device).unwrap();
+    candle_core::safetensors::save(
+        &std::collections::HashMap::from([
+            ("embedding".to_string(), table),
+            ("wrong".to_string(), wrong),
+        ]),
+        &file,
+    )
+    .unwrap();
+    let with = format!(
+        "{SMALL}pretrained_embedding: {{file: {}}}\n",
+        file.display()
+    );
+    // The LSTM reads 3 more inputs (4 gates × hidden 8 × 3 more weights);
+    // the fixed table itself is not a parameter.
+    let (plain, pretrained) = (discriminator(SMALL), discriminator(&with));
+    assert_eq!(
+        pretrained.parameter_count(),
+        plain.parameter_count() + 4 * 8 * 3
+    );
+    check_discriminator::<LstmDiscriminatorLibrary>(
+        "lstm-per-token",
+        &context(&with),
+        Task::Unconditional,
+    );
+    for (config, needle) in [
+        (
+            format!(
+                "{SMALL}pretrained_embedding: {{file: {}, tensor: wrong}}\n",
+                file.display()
+            ),
+            "has shape [39, 3], but this task's vocabulary has 40 ids",
+        ),
+        (
+            format!(
+                "{SMALL}pretrained_embedding: {{file: {}, tensor: nope}}\n",
+                file.display()
+            ),
+            "has no tensor `nope`",
+        ),
+    ] {
+        let error = KitDiscriminator::<LstmDiscriminator>::new(&context(&config))
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains(needle), "{error}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -16,6 +16,15 @@ impl MaskedEmbedding {
         })
     }
 
+    /// A fixed table `[V, E]` (read from a file, say): looked up like a
+    /// trained one, but not a variable, so no optimiser changes it and no
+    /// checkpoint holds it.
+    pub fn frozen(table: Tensor) -> Self {
+        MaskedEmbedding {
+            table: table.detach(),
+        }
+    }
+
     /// `[B, W, E]` embeddings of ids `[B, W]`, zero where `mask` (`[B, W]`)
     /// is 0, so that padding contributes nothing downstream.
     pub fn masked(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
