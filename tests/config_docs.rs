@@ -12,7 +12,10 @@ const BUNDLED: [(&str, &str); 7] = [
     ("agon_lstm_generator", "agon/lstm-generator"),
     ("agon_cnn_discriminator", "seqgan-lab/cnn-discriminator"),
     ("agon_gru_discriminator", "rnn-lab/gru-discriminator"),
-    ("agon_lstm_discriminator", "scratchgan-lab/lstm-discriminator"),
+    (
+        "agon_lstm_discriminator",
+        "scratchgan-lab/lstm-discriminator",
+    ),
     ("agon_rewards", "agon/rewards"),
     ("agon_seq2seq_generator", "agon/seq2seq-generator"),
     ("agon_pair_discriminators", "pair-lab/pair-discriminators"),

@@ -115,7 +115,14 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     let paired_run = dir.join("runs").join("002_rollouts-4_seed-1");
     sandbox
         .run(
-            &["eval", paired_run.to_str().unwrap(), "--samples", "64"],
+            &[
+                "eval",
+                paired_run.to_str().unwrap(),
+                "--samples",
+                "64",
+                "--temperatures",
+                "0.8",
+            ],
             &[],
         )
         .success();
@@ -167,13 +174,17 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     let points = comparison["quality_diversity"].as_array().unwrap();
     assert_eq!(
         points.len(),
-        4,
-        "mle and final of one group at the swept temperature and eval's own (1): {points:?}"
+        8,
+        "mle and final of each group at the swept temperature and eval's own (1): {points:?}"
     );
     for point in points {
-        assert_eq!(point["group"], "training.adversarial.rollouts=2");
-        assert_eq!(point["quality"]["n"], 2);
-        assert_eq!(point["diversity"]["n"], 2, "NLL-test at each temperature");
+        // Two seeds of the first group, one evaluated run of the second.
+        let n = match point["group"].as_str().unwrap() {
+            "training.adversarial.rollouts=2" => 2,
+            _ => 1,
+        };
+        assert_eq!(point["quality"]["n"], n, "{point}");
+        assert_eq!(point["diversity"]["n"], n, "NLL-test at each temperature");
         let t = point["temperature"].as_f64().unwrap();
         assert!((t - 0.8).abs() < 1e-6 || t == 1.0, "{point}");
     }
@@ -221,7 +232,10 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|m| (m["temperature"].as_f64().unwrap() - t.parse::<f64>().unwrap()).abs() < 1e-6)
+            .find(|m| {
+                m["group"] == "training.adversarial.rollouts=2"
+                    && (m["temperature"].as_f64().unwrap() - t.parse::<f64>().unwrap()).abs() < 1e-6
+            })
             .unwrap_or_else(|| panic!("{}", comparison["matched_quality"]));
         assert_eq!(matched["baseline"], "mle");
         assert_eq!(matched["outside"], outside, "{matched}");
@@ -231,6 +245,26 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
             let got = matched["difference"]["difference"].as_f64().unwrap();
             assert!((got - mean).abs() < 1e-9, "{got} vs {mean}");
         }
+    }
+    // The second group's evaluated run against the first group's mle curve
+    // pooled over its two seeds: one run, inside or outside the curve.
+    let across: Vec<&serde_json::Value> = comparison["matched_quality"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["group"] == "training.adversarial.rollouts=4" && m["baseline"] != "mle")
+        .collect();
+    assert!(!across.is_empty(), "{}", comparison["matched_quality"]);
+    for m in across {
+        assert_eq!(
+            m["baseline"],
+            "training.adversarial.rollouts=2 / mle (pooled over its seeds)"
+        );
+        assert_eq!(
+            m["runs"].as_u64().unwrap() + m["outside"].as_u64().unwrap(),
+            1,
+            "{m}"
+        );
     }
     // The evaluations' tables: each evaluated model's metric pooled over
     // seeds, and final − mle paired within the runs.

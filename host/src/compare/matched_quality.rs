@@ -10,6 +10,13 @@
 //! equal diversity is one number per run, and the runs of a group (one per
 //! seed) give a paired t interval. Points outside the baseline curve's
 //! range of diversity are not extrapolated: the sweep must bracket them.
+//!
+//! Across groups (a GAN trained from scratch has no end-of-MLE model of its
+//! own), each later group's final models are also measured against the
+//! first group's baseline curve pooled over its seeds (the mean point at
+//! each temperature); the interval is over the later group's runs and
+//! treats that pooled curve as fixed, so it leaves out the curve's own
+//! seed-to-seed spread.
 
 use serde::Serialize;
 
@@ -59,8 +66,95 @@ fn interpolate(curve: &[(f64, f64)], x: f64) -> Option<f64> {
         .or((curve.len() == 1 && x == first.0).then_some(first.1))
 }
 
+/// The first group's baseline model's curve, pooled over its runs: the
+/// mean (diversity, quality) at each temperature every run has, sorted by
+/// diversity; with the model's name.
+fn pooled_baseline_curve(group: &Group) -> Option<(String, Vec<(f64, f64)>)> {
+    let mut by_temperature: std::collections::BTreeMap<String, Vec<(f64, f64)>> =
+        Default::default();
+    let mut name = None;
+    for run in &group.runs {
+        let (_, points) = run_points(&run.path)?;
+        let baseline = points.first()?.model.clone();
+        for p in points.iter().filter(|p| p.model == baseline) {
+            if let Some(x) = p.diversity {
+                by_temperature
+                    .entry(format!("{}", p.temperature))
+                    .or_default()
+                    .push((x, p.quality));
+            }
+        }
+        name = Some(baseline);
+    }
+    let runs = group.runs.len();
+    let mut curve: Vec<(f64, f64)> = by_temperature
+        .into_values()
+        .filter(|v| v.len() == runs)
+        .map(|v| {
+            let n = v.len() as f64;
+            (
+                v.iter().map(|p| p.0).sum::<f64>() / n,
+                v.iter().map(|p| p.1).sum::<f64>() / n,
+            )
+        })
+        .collect();
+    curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (curve.len() >= 2).then(|| (name.unwrap_or_default(), curve))
+}
+
+/// Every later group's non-baseline models against the first group's
+/// pooled baseline curve.
+fn against_first_group(groups: &[Group]) -> Vec<MatchedQuality> {
+    let Some(first) = groups.first() else {
+        return Vec::new();
+    };
+    let Some((baseline, curve)) = pooled_baseline_curve(first) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for group in &groups[1..] {
+        let mut by_point: std::collections::BTreeMap<(String, String), (f32, Vec<f64>, usize)> =
+            Default::default();
+        for run in &group.runs {
+            let Some((_, points)) = run_points(&run.path) else {
+                continue;
+            };
+            let own_baseline = points.first().map(|p| p.model.clone());
+            for p in points
+                .iter()
+                .filter(|p| Some(&p.model) != own_baseline.as_ref())
+            {
+                let Some(x) = p.diversity else { continue };
+                let entry = by_point
+                    .entry((p.model.clone(), format!("{}", p.temperature)))
+                    .or_insert((p.temperature, Vec::new(), 0));
+                match interpolate(&curve, x) {
+                    Some(y) => entry.1.push(p.quality - y),
+                    None => entry.2 += 1,
+                }
+            }
+        }
+        for ((model, _), (temperature, differences, outside)) in by_point {
+            found.push(MatchedQuality {
+                group: group.label.clone(),
+                model,
+                baseline: format!("{} / {baseline} (pooled over its seeds)", first.label),
+                temperature,
+                difference: paired(&differences).map(|d| Difference {
+                    test: "t over runs (pooled curve fixed)".into(),
+                    ..d
+                }),
+                runs: differences.len(),
+                outside,
+            });
+        }
+    }
+    found
+}
+
 /// Every group's non-baseline models at every temperature of their runs'
-/// sweeps, against the baseline curve of the same run.
+/// sweeps, against the baseline curve of the same run, then every later
+/// group's against the first group's pooled baseline curve.
 pub fn collect(groups: &[Group]) -> Vec<MatchedQuality> {
     let mut found = Vec::new();
     for group in groups {
@@ -120,6 +214,7 @@ pub fn collect(groups: &[Group]) -> Vec<MatchedQuality> {
             .cmp(&(b.group.as_str(), b.model.as_str()))
             .then(a.temperature.total_cmp(&b.temperature))
     });
+    found.extend(against_first_group(groups));
     found
 }
 

@@ -66,7 +66,7 @@ fn matched_quality_blocks(
     }
     out.push(Block::Heading(format!("{quality} at equal {diversity}")));
     out.push(Block::Paragraph(format!(
-        "Within each run, the baseline model's {quality}-against-{diversity} curve over the evaluated temperatures is interpolated linearly at each other model's {diversity}; the difference in {quality} (model − curve) is one number per run, tested across the group's seeds. A model that only moved along the baseline's temperature curve scores 0. Points outside the curve's range are not extrapolated."
+        "Within each run, the baseline model's {quality}-against-{diversity} curve over the evaluated temperatures is interpolated linearly at each other model's {diversity}; the difference in {quality} (model − curve) is one number per run, tested across the group's seeds. A model that only moved along the baseline's temperature curve scores 0. Points outside the curve's range are not extrapolated. Rows against the first group's curve \"pooled over its seeds\" measure a later group's models against the mean of that curve at each temperature; their interval is over the later group's runs and leaves out the pooled curve's own spread."
     )));
     let header = [
         "group",
