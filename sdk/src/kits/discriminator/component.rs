@@ -128,18 +128,19 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         dropout: Dropout,
     ) -> PluginResult<(Tensor, f32)> {
         let device = &self.padder.device;
+        // A logit of exactly 0 (P = 0.5) counts as "real".
+        let correct = |logits: &Tensor, labels: &Tensor| -> candle_core::Result<Tensor> {
+            logits
+                .ge(0.0)?
+                .to_dtype(DType::F32)?
+                .eq(labels)?
+                .to_dtype(DType::F32)
+        };
         if !M::PER_TOKEN {
             let labels = Tensor::from_vec(labels, rows.len(), device)?;
             let logits = self.logits(rows, dropout)?;
             let loss = bce_with_logits(&logits, &labels)?;
-            // A logit of exactly 0 (P = 0.5) counts as "real".
-            let accuracy = logits
-                .ge(0.0)?
-                .to_dtype(DType::F32)?
-                .eq(&labels)?
-                .to_dtype(DType::F32)?
-                .mean_all()?
-                .to_scalar::<f32>()?;
+            let accuracy = correct(&logits, &labels)?.mean_all()?.to_scalar::<f32>()?;
             return Ok((loss, accuracy));
         }
         let (logits, mask) = self.token_logits_and_mask(rows, dropout)?;
@@ -150,12 +151,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             + (logits.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
         let tokens = mask.sum_all()?;
         let loss = (per_token * &mask)?.sum_all()?.div(&tokens)?;
-        let correct = logits
-            .ge(0.0)?
-            .to_dtype(DType::F32)?
-            .eq(&labels)?
-            .to_dtype(DType::F32)?;
-        let accuracy = (correct * &mask)?
+        let accuracy = (correct(&logits, &labels)? * &mask)?
             .sum_all()?
             .div(&tokens)?
             .to_scalar::<f32>()?;
