@@ -100,6 +100,25 @@ fn dense_credit_without_per_token_scores_is_refused_before_anything_is_written()
         "{message}"
     );
     assert!(!out.exists());
+
+    let message = sandbox
+        .run(
+            &[
+                "train",
+                &config("smoke-dense.yaml"),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "training.adversarial.baseline_decay=1",
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        message.contains("training.adversarial.baseline_decay must be in [0, 1), got 1"),
+        "{message}"
+    );
+    assert!(!out.exists());
 }
 
 #[test]

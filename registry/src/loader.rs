@@ -30,9 +30,7 @@ pub struct LoadedLibrary {
 impl LoadedLibrary {
     /// Whether component `kind`/`name` declares `capability`.
     pub fn declares(&self, kind: agon_sdk::ComponentKind, name: &str, capability: &str) -> bool {
-        self.capabilities
-            .iter()
-            .any(|c| c.kind == kind && c.name.as_str() == name && c.has(capability))
+        agon_sdk::capabilities::declares(&self.capabilities, kind, name, capability)
     }
 }
 

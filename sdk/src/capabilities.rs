@@ -79,3 +79,17 @@ impl ComponentCapabilities {
         self.capabilities.iter().any(|c| c.as_str() == capability)
     }
 }
+
+/// Whether `declared` (a library's declarations) gives component
+/// `kind`/`name` the capability `capability`: the one lookup the host, the
+/// registry and the contract share.
+pub fn declares(
+    declared: &[ComponentCapabilities],
+    kind: ComponentKind,
+    name: &str,
+    capability: &str,
+) -> bool {
+    declared
+        .iter()
+        .any(|c| c.kind == kind && c.name.as_str() == name && c.has(capability))
+}

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     author::{root_module, PluginLibrary},
     batch::Batch,
-    capabilities::TOKEN_LOGITS,
+    capabilities::{declares, TOKEN_LOGITS},
     context::PluginContext,
     discriminator::DiscriminatorBox,
     error::ErrorKind,
@@ -194,11 +194,12 @@ fn check_token_logits<L: PluginLibrary>(
     let pad = context.vocab.pad.into_option().unwrap_or(0);
     let width = toy::width(rows);
     let batch = toy::batch(context, task, rows, pad, width);
-    let declared = L::capabilities().iter().any(|c| {
-        c.kind == ComponentKind::Discriminator
-            && c.name.as_str() == component
-            && c.has(TOKEN_LOGITS)
-    });
+    let declared = declares(
+        &L::capabilities(),
+        ComponentKind::Discriminator,
+        component,
+        TOKEN_LOGITS,
+    );
     if !declared {
         match d.token_logits(&batch).into_result() {
             Err(e) if e.kind() == ErrorKind::Unsupported => {}

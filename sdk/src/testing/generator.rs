@@ -10,7 +10,7 @@ use super::{
 use crate::{
     author::{root_module, PluginLibrary},
     batch::{Batch, TokenBatch},
-    capabilities::TEMPERED_LOG_LIKELIHOOD,
+    capabilities::{declares, TEMPERED_LOG_LIKELIHOOD},
     context::PluginContext,
     error::ErrorKind,
     generator::{GeneratorBox, MleOptions, Policy, PrefixJob, RolloutRequest, SampleRequest},
@@ -276,11 +276,12 @@ fn check_tempered<L: PluginLibrary>(
     batch: &Batch,
     words: &[u32],
 ) {
-    let declared = L::capabilities().iter().any(|c| {
-        c.kind == ComponentKind::Generator
-            && c.name.as_str() == component
-            && c.has(TEMPERED_LOG_LIKELIHOOD)
-    });
+    let declared = declares(
+        &L::capabilities(),
+        ComponentKind::Generator,
+        component,
+        TEMPERED_LOG_LIKELIHOOD,
+    );
     if !declared {
         match g.tempered_log_likelihood(batch, 0.5).into_result() {
             Err(e) if e.kind() == ErrorKind::Unsupported => {}
