@@ -174,6 +174,10 @@ pub struct DenseConfig {
     /// Discount of later tokens' rewards in a token's return (ScratchGAN's
     /// code: 0.23); 0 credits each token with its own score only.
     pub gamma: f32,
+    /// Weight β of an entropy bonus: every token of a sample `y` also gets
+    /// `β·(−log π(y))`, the sample's surprisal under the generator that drew
+    /// it, whose expected score-function gradient is `β·∇H(π)` (0: off).
+    pub entropy_bonus: f32,
 }
 
 impl Default for DenseConfig {
@@ -181,6 +185,7 @@ impl Default for DenseConfig {
         DenseConfig {
             reward: TokenReward::ScaledProbability,
             gamma: 0.23,
+            entropy_bonus: 0.0,
         }
     }
 }
@@ -261,6 +266,21 @@ impl TrainingConfig {
             return Err(format!(
                 "training.adversarial.dense.gamma must be in [0, 1], got {}",
                 adversarial.dense.gamma
+            ));
+        }
+        let bonus = adversarial.dense.entropy_bonus;
+        if !(bonus.is_finite() && bonus >= 0.0) {
+            return Err(format!(
+                "training.adversarial.dense.entropy_bonus must be a number ≥ 0, got {bonus}"
+            ));
+        }
+        if bonus > 0.0 && adversarial.credit != Credit::Dense {
+            return Err("training.adversarial.dense.entropy_bonus applies to `credit: dense` only; set training.adversarial.credit to `dense` or remove the bonus".into());
+        }
+        if bonus > 0.0 && adversarial.temperature != 1.0 {
+            return Err(format!(
+                "training.adversarial.dense.entropy_bonus needs training.adversarial.temperature 1 (got {}): the bonus is a sample's surprisal under the generator that drew it, which the generator reports at temperature 1",
+                adversarial.temperature
             ));
         }
         if !(0.0..1.0).contains(&adversarial.baseline_decay) {

@@ -27,6 +27,27 @@ pub fn discounted_returns(logits: &[f32], samples: &TokenBatch, config: &DenseCo
     returns
 }
 
+/// Adds the entropy bonus to `q`'s real tokens: every token of row `r` gets
+/// `beta · (−log_likelihoods[r])`, the row's surprisal `−log π(y)` under the
+/// generator that sampled it.
+///
+/// Why the whole sequence's surprisal at every token: `∇H(π) =
+/// E[(−log π(y)) · Σ_t ∇log π(y_t | y_<t)]` (the score-function form; the
+/// `−E[∇log π(y)]` term is zero), so adding it to every token's return makes
+/// the policy gradient an unbiased estimate of `∇(J + β·H)`. The generator
+/// reports `log π` per sequence only (`Generator::log_likelihood`, ABI 1.0),
+/// so the surprisal of tokens before `t` stays in `t`'s return: it has mean
+/// zero there and adds variance, not bias, which the baseline reduces.
+pub fn add_entropy_bonus(q: &mut [f32], samples: &TokenBatch, log_likelihoods: &[f32], beta: f32) {
+    let width = samples.width as usize;
+    for (r, row) in samples.iter_rows().enumerate() {
+        let bonus = -beta * log_likelihoods[r];
+        for value in &mut q[r * width..r * width + row.len()] {
+            *value += bonus;
+        }
+    }
+}
+
 /// Subtracts the moving-average baseline from `q`'s real tokens after
 /// updating it with their mean: `b ← decay·b + (1 − decay)·mean`
 /// (ScratchGAN's order: the baseline includes the current batch). Returns
@@ -71,6 +92,7 @@ mod tests {
         let config = DenseConfig {
             reward: TokenReward::Logit,
             gamma: 0.5,
+            ..DenseConfig::default()
         };
         let q = discounted_returns(&[1.0, 2.0, 4.0, -3.0], &samples(), &config);
         // Row 0: 4; 2 + 0.5·4 = 4; 1 + 0.5·4 = 3. Row 1: −3, then padding.
@@ -92,6 +114,16 @@ mod tests {
         assert!((TokenReward::LogProbability.of(-100.0) + 100.0).abs() < 1e-3);
         assert!(TokenReward::LogProbability.of(100.0).abs() < 1e-6);
         assert!((TokenReward::Probability.of(0.0) - 0.5).abs() < 1e-7);
+    }
+
+    #[test]
+    fn the_entropy_bonus_adds_each_rows_surprisal_to_its_real_tokens_only() {
+        let samples = samples();
+        let mut q = vec![1.0, 2.0, 3.0, 6.0, 0.0, 0.0];
+        add_entropy_bonus(&mut q, &samples, &[-4.0, -0.5], 0.25);
+        // Row 0: + 0.25·4 = 1 at each of its three tokens; row 1: + 0.125
+        // at its one token; padding untouched.
+        assert_eq!(q, vec![2.0, 3.0, 4.0, 6.125, 0.0, 0.0]);
     }
 
     #[test]

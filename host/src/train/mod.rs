@@ -637,6 +637,20 @@ impl Trainer {
             };
             let tokens = samples.token_count().max(1) as f64;
             rewards.push(q.iter().map(|&v| f64::from(v)).sum::<f64>() / tokens);
+            let beta = adversarial.dense.entropy_bonus;
+            if adversarial.credit == Credit::Dense && beta > 0.0 {
+                // After the mean reward is recorded, so `mean_reward` stays
+                // the discriminator's part; before the baseline, which then
+                // also centres the bonus.
+                let log_likelihoods = self.generator.log_likelihood(&Batch {
+                    targets: samples.clone(),
+                    sources: condition
+                        .sources
+                        .clone()
+                        .map_or(ROption::RNone, ROption::RSome),
+                })?;
+                dense::add_entropy_bonus(&mut q, &samples, &log_likelihoods, beta);
+            }
             match adversarial.baseline {
                 Baseline::None => {}
                 Baseline::BatchMean => subtract_batch_mean(&mut q, &samples),
