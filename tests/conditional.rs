@@ -358,7 +358,7 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
         (
             // An unconditional generator on a conditional task.
             vec!["generator={plugin: agon/lstm-generator@^0.1}".into()],
-            "need a generator that decodes sources",
+            "(agon/lstm-generator@0.1.0:lstm) cannot generate for this task: it declares `sources-never`",
         ),
     ];
     for (i, (sets, expected)) in cases.iter().enumerate() {
@@ -378,25 +378,26 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
         assert!(!out.exists(), "case {i} left a run directory");
     }
     // Components that cannot handle the task are refused before training
-    // starts: a pair discriminator or a reference reward on an
-    // unconditional task, a sequence discriminator on a conditional one.
+    // starts, from what their libraries declare (no probe): a pair
+    // discriminator or a reference reward on an unconditional task, a
+    // sequence discriminator on a conditional one.
     let text = config("smoke-text.yaml");
     let smoke = smoke();
     let mismatches = [
         (
             &text,
             "discriminator={plugin: pair-lab/pair-discriminators@^0.1, component: pair-cnn}",
-            "needs a conditional task",
+            "declares `sources-required` (it reads each row's source), so it needs a conditional task",
         ),
         (
             &text,
             "reward={plugin: agon/rewards@^0.1, component: rouge-l}",
-            "use it on a conditional task",
+            "declares `references-required` (it scores each sequence against its own reference), and a text task has none; use it on a conditional task",
         ),
         (
             &smoke,
             "discriminator={plugin: seqgan-lab/cnn-discriminator@^0.1}",
-            "choose one for a conditional task",
+            "declares `sources-never` (it reads targets alone, so it would not see what each target answers); choose one for a conditional task",
         ),
     ];
     for (i, (config, set, expected)) in mismatches.into_iter().enumerate() {

@@ -119,18 +119,18 @@ fn plugins_show_prints_the_doc_line_above_each_key() {
     );
     assert!(shown.contains("  l2_lambda: 0.2\n"), "{shown}");
 
-    // The optional methods a component declares (plugin ABI 1.1) are shown
-    // beside its config, not in it.
+    // The optional methods a component declares (plugin ABI 1.1), and
+    // whether it reads sources, are shown beside its config, not in it.
     let lstm = sandbox
         .run(&["plugins", "show", "agon/lstm-generator"], &[])
         .success();
     assert!(
-        lstm.contains("\ncapabilities: tempered-log-likelihood\n"),
+        lstm.contains("\ncapabilities: tempered-log-likelihood, sources-never\n"),
         "{lstm}"
     );
     assert!(
-        !shown.contains("capabilities:"),
-        "the CNN declares none:\n{shown}"
+        shown.contains("\ncapabilities: sources-never\n"),
+        "the CNN reads no sources and has no optional method:\n{shown}"
     );
 
     // Every library, every component: the text `show` prints passes the

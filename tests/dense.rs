@@ -72,14 +72,21 @@ fn refused(sandbox: &Sandbox, config_file: &str, sets: &[&str]) -> String {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let message = sandbox.run(&args, &[]).clean_failure();
-    assert!(!out.exists(), "no run directory for a refused config: {message}");
+    assert!(
+        !out.exists(),
+        "no run directory for a refused config: {message}"
+    );
     message
 }
 
 #[test]
 fn dense_credit_without_per_token_scores_is_refused_before_anything_is_written() {
     let sandbox = Sandbox::new();
-    let message = refused(&sandbox, "smoke.yaml", &["training.adversarial.credit=dense"]);
+    let message = refused(
+        &sandbox,
+        "smoke.yaml",
+        &["training.adversarial.credit=dense"],
+    );
     assert!(
         message.contains(
             "discriminator (seqgan-lab/cnn-discriminator@0.1.0:cnn-highway) does not provide per-token scores"
@@ -165,7 +172,10 @@ fn an_entropy_bonus_trades_sample_quality_for_coverage() {
     );
     // `mean_reward` stays the discriminator's part (returns of 2·D − 1),
     // without the bonus of about 1 nat per token.
-    assert!(value(&bonus, "mean_reward").abs() <= RETURN_BOUND, "{bonus}");
+    assert!(
+        value(&bonus, "mean_reward").abs() <= RETURN_BOUND,
+        "{bonus}"
+    );
 }
 
 #[test]

@@ -7,7 +7,10 @@ use std::path::Path;
 
 use abi_stable::std_types::ROption;
 use agon_registry::{Registry, ResolvedComponent};
-use agon_sdk::{Batch, ComponentKind, RewardInput, TokenBatch, VocabInfo};
+use agon_sdk::{
+    capabilities::{declares, SourceDeclaration, REFERENCES_REQUIRED},
+    Batch, ComponentKind, RewardInput, TokenBatch, VocabInfo,
+};
 use anyhow::{anyhow, bail, Context};
 
 use crate::{
@@ -249,12 +252,92 @@ fn first_example(prepared: &Prepared, max_len: u32) -> Batch {
     }
 }
 
+/// Checks what the library of `resolved` (the config's `role`, a `kind`)
+/// declares about sources against the task (`conditional`: its rows have
+/// sources). `Ok(true)`: the declaration settles it; `Ok(false)`: it
+/// declares nothing (a library built before the `sources-*` names), so the
+/// caller probes it; an error says why the task cannot use it.
+fn fits_declared_sources(
+    resolved: &ResolvedComponent,
+    role: &str,
+    kind: ComponentKind,
+    config: &ExperimentConfig,
+    conditional: bool,
+) -> anyhow::Result<bool> {
+    let name = &resolved.component.name;
+    let Some(declared) = SourceDeclaration::of(&resolved.library.capabilities, kind, name) else {
+        return Ok(false);
+    };
+    if declared.accepts(conditional) {
+        return Ok(true);
+    }
+    let (label, task) = (resolved.label(), config.task.kind.name());
+    let cannot = match kind {
+        ComponentKind::Generator => "cannot generate for this task",
+        ComponentKind::Discriminator => "cannot score this task's training data",
+        ComponentKind::Reward => "cannot score this task's sequences",
+    };
+    match declared {
+        SourceDeclaration::Required => bail!(
+            "the {role} ({label}) {cannot}: it declares `sources-required` (it reads each row's source), so it needs a conditional task, and this is a {task} task; choose one for a {task} task"
+        ),
+        _ => {
+            let hint = match kind {
+                ComponentKind::Generator => {
+                    "conditional tasks need a generator that decodes sources, e.g. agon/seq2seq-generator"
+                }
+                _ => "choose one for a conditional task",
+            };
+            bail!(
+                "the {role} ({label}) {cannot}: it declares `sources-never` (it reads targets alone, so it would not see what each target answers); {hint}"
+            )
+        }
+    }
+}
+
+/// Whether the reward of `resolved` can have references here: a reward that
+/// declares `references-required` needs a conditional task (whose rows'
+/// gold targets are the references). `Ok(true)` when settled by
+/// declarations, `Ok(false)` when it declares nothing (probe it).
+fn fits_declared_references(
+    resolved: &ResolvedComponent,
+    config: &ExperimentConfig,
+    conditional: bool,
+) -> anyhow::Result<bool> {
+    if !fits_declared_sources(
+        resolved,
+        "reward",
+        ComponentKind::Reward,
+        config,
+        conditional,
+    )? {
+        return Ok(false);
+    }
+    let name = &resolved.component.name;
+    if !conditional
+        && declares(
+            &resolved.library.capabilities,
+            ComponentKind::Reward,
+            name,
+            REFERENCES_REQUIRED,
+        )
+    {
+        bail!(
+            "the reward ({}) cannot score this task's sequences: it declares `references-required` (it scores each sequence against its own reference), and a {} task has none; use it on a conditional task, or choose a reward such as `discriminator`",
+            resolved.label(),
+            config.task.kind.name()
+        );
+    }
+    Ok(true)
+}
+
 /// Scores one training example with a throwaway instance of the
 /// discriminator, before the run directory exists: a discriminator that
 /// cannot score this task's batches (an unconditional one on a translation
 /// task, a pair discriminator without sources) is refused now, not after
 /// MLE pretraining. (A throwaway instance, so the run's own discriminator
-/// starts untouched.)
+/// starts untouched.) Only for a discriminator whose library declares
+/// nothing about sources ([`fits_declared_sources`]).
 fn probe_discriminator(
     resolved: &ResolvedComponent,
     config: &ExperimentConfig,
@@ -273,7 +356,8 @@ fn probe_discriminator(
 }
 
 /// The same for the reward: a reference reward (`sentence-bleu`, `rouge-l`,
-/// `mixture`) on a task without references is refused now.
+/// `mixture`) on a task without references is refused now. Only for a
+/// reward whose library declares nothing ([`fits_declared_references`]).
 fn probe_reward(
     resolved: &ResolvedComponent,
     config: &ExperimentConfig,
@@ -385,7 +469,15 @@ pub fn build(
     };
 
     let mut merged_configs = Vec::new();
+    let conditional = matches!(prepared, Prepared::Conditional(_));
     let (generator, resolved) = build_generator(&mut registry, config, &shared)?;
+    fits_declared_sources(
+        &resolved,
+        "generator",
+        ComponentKind::Generator,
+        config,
+        conditional,
+    )?;
     record("generator", &resolved);
     merged_configs.push(("generator".to_string(), generator.config_yaml.clone()));
     let example = first_example(&prepared, shape.max_len);
@@ -396,7 +488,15 @@ pub fn build(
                 "discriminator".to_string(),
                 discriminator.config_yaml.clone(),
             ));
-            probe_discriminator(&resolved, config, &shared, &example)?;
+            if !fits_declared_sources(
+                &resolved,
+                "discriminator",
+                ComponentKind::Discriminator,
+                config,
+                conditional,
+            )? {
+                probe_discriminator(&resolved, config, &shared, &example)?;
+            }
             Some(discriminator)
         }
         None => None,
@@ -405,7 +505,9 @@ pub fn build(
         Some((reward, resolved)) => {
             record("reward", &resolved);
             merged_configs.push(("reward".to_string(), reward.config_yaml.clone()));
-            probe_reward(&resolved, config, &shared, &example)?;
+            if !fits_declared_references(&resolved, config, conditional)? {
+                probe_reward(&resolved, config, &shared, &example)?;
+            }
             Some(reward)
         }
         None => None,

@@ -267,9 +267,11 @@ pub struct BenchArgs {
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub overrides: Vec<String>,
     /// Comma-separated workloads: mle, sample, dtrain, rollout-batched,
-    /// rollout-naive, or all (those five); and dtrain-gru (one epoch of
-    /// rnn-lab/gru-discriminator on the SDK's kit, the peer's `dtrain-gru`),
-    /// run only when named.
+    /// rollout-naive, or all (those five); and, run only when named,
+    /// dtrain-gru (one epoch of rnn-lab/gru-discriminator on the SDK's kit,
+    /// the peer's `dtrain-gru`) and dense-step (50 ScratchGAN-style steps
+    /// with scratchgan-lab/lstm-discriminator's per-token scores, the
+    /// peer's `dense-step`).
     #[arg(long, default_value = "all")]
     pub workloads: String,
     /// Runs per workload; the median is reported.

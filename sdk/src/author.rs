@@ -28,7 +28,7 @@ use abi_stable::{
 use crate::{
     abi_version::ABI_VERSION,
     batch::{Batch, TokenBatch},
-    capabilities::ComponentCapabilities,
+    capabilities::{self, ComponentCapabilities, SourceDeclaration},
     context::PluginContext,
     discriminator::{Discriminator, DiscriminatorBox, Discriminator_TO},
     error::{ErrorKind, PluginError, PluginResult},
@@ -302,19 +302,61 @@ pub fn catch_panic<R>(f: impl FnOnce() -> PluginResult<R>) -> PluginResult<R> {
     }
 }
 
-/// A component behind the panic guard, with a poison flag.
+/// A component behind the panic guard, with a poison flag, holding it to
+/// what its library declares it reads.
 struct Guarded<T: ?Sized> {
     poisoned: Mutex<Option<String>>,
     vocab_size: u32,
+    /// Its `sources-*` declaration, if it has one.
+    sources: Option<SourceDeclaration>,
+    /// It declares `references-required`.
+    references_required: bool,
     inner: Box<T>,
 }
 
 impl<T: ?Sized> Guarded<T> {
+    /// A component that declares nothing about what it reads.
     fn new(inner: Box<T>, vocab_size: u32) -> Self {
         Guarded {
             poisoned: Mutex::new(None),
             vocab_size,
+            sources: None,
+            references_required: false,
             inner,
+        }
+    }
+
+    /// Component `kind`/`name` of library `L`, held to `L`'s declarations.
+    fn declared<L: PluginLibrary>(
+        inner: Box<T>,
+        kind: ComponentKind,
+        name: &str,
+        vocab_size: u32,
+    ) -> Self {
+        let declared = L::capabilities();
+        Guarded {
+            sources: SourceDeclaration::of(&declared, kind, name),
+            references_required: capabilities::declares(
+                &declared,
+                kind,
+                name,
+                capabilities::REFERENCES_REQUIRED,
+            ),
+            ..Guarded::new(inner, vocab_size)
+        }
+    }
+
+    /// Refuses rows whose sources (`present`) contradict the declaration,
+    /// so the component's own code never sees them.
+    fn check_sources<S>(&self, sources: &ROption<S>) -> PluginResult<()> {
+        let present = sources.is_some();
+        match self.sources {
+            Some(declared) if !declared.accepts(present) => Err(PluginError::input(format!(
+                "this component declares `{}`, but the rows {} sources",
+                declared.capability(),
+                if present { "have" } else { "have no" }
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -349,6 +391,19 @@ impl<T: ?Sized> Guarded<T> {
         let inner = &mut *self.inner;
         let result = catch_panic(|| f(inner, vocab));
         self.poison_on_panic(result)
+    }
+
+    /// [`Self::call`] for rows with `sources`, checked against the
+    /// declaration first.
+    fn call_with_sources<R, S>(
+        &mut self,
+        sources: &ROption<S>,
+        f: impl FnOnce(&mut T, u32) -> PluginResult<R>,
+    ) -> RResult<R, PluginError> {
+        match self.check_sources(sources) {
+            Ok(()) => self.call(f),
+            Err(e) => RResult::RErr(e),
+        }
     }
 
     fn call_ref<R>(&self, f: impl FnOnce(&T) -> PluginResult<R>) -> RResult<R, PluginError> {
@@ -422,21 +477,21 @@ fn validate_temperature(temperature: f32) -> PluginResult<()> {
 
 impl Generator for Guarded<dyn GeneratorImpl> {
     fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> RResult<StepStats, PluginError> {
-        self.call(|g, vocab| {
+        self.call_with_sources(&batch.sources, |g, vocab| {
             batch.validate(vocab)?;
             g.mle_step(batch, options)
         })
     }
 
     fn log_likelihood(&mut self, batch: &Batch) -> RResult<RVec<f32>, PluginError> {
-        self.call(|g, vocab| {
+        self.call_with_sources(&batch.sources, |g, vocab| {
             batch.validate(vocab)?;
             g.log_likelihood(batch).map(RVec::from)
         })
     }
 
     fn sample(&mut self, request: &SampleRequest) -> RResult<TokenBatch, PluginError> {
-        self.call(|g, vocab| {
+        self.call_with_sources(&request.sources, |g, vocab| {
             validate_temperature(request.temperature)?;
             validate_sources(&request.sources, request.count as usize, vocab)?;
             g.sample(request)
@@ -454,7 +509,7 @@ impl Generator for Guarded<dyn GeneratorImpl> {
     }
 
     fn rollout(&mut self, request: &RolloutRequest) -> RResult<TokenBatch, PluginError> {
-        self.call(|g, vocab| {
+        self.call_with_sources(&request.sources, |g, vocab| {
             validate_temperature(request.temperature)?;
             validate_rollout(request, vocab)?;
             g.rollout(request)
@@ -467,7 +522,7 @@ impl Generator for Guarded<dyn GeneratorImpl> {
         rewards: RSlice<'_, f32>,
         options: &StepOptions,
     ) -> RResult<StepStats, PluginError> {
-        self.call(|g, vocab| {
+        self.call_with_sources(&batch.sources, |g, vocab| {
             batch.validate(vocab)?;
             validate_rewards(batch, rewards.as_slice())?;
             g.policy_gradient_step(batch, rewards.as_slice(), options)
@@ -502,7 +557,7 @@ impl Generator for Guarded<dyn GeneratorImpl> {
         batch: &Batch,
         temperature: f32,
     ) -> RResult<RVec<f32>, PluginError> {
-        self.call(|g, vocab| {
+        self.call_with_sources(&batch.sources, |g, vocab| {
             batch.validate(vocab)?;
             validate_temperature(temperature)?;
             g.tempered_log_likelihood(batch, temperature)
@@ -518,7 +573,10 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
         generated: &Batch,
         options: &StepOptions,
     ) -> RResult<StepStats, PluginError> {
-        self.call(|d, vocab| {
+        if let Err(e) = self.check_sources(&generated.sources) {
+            return RResult::RErr(e);
+        }
+        self.call_with_sources(&real.sources, |d, vocab| {
             real.validate(vocab)?;
             generated.validate(vocab)?;
             d.train_step(real, generated, options)
@@ -526,7 +584,7 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
     }
 
     fn probabilities(&mut self, batch: &Batch) -> RResult<RVec<f32>, PluginError> {
-        self.call(|d, vocab| {
+        self.call_with_sources(&batch.sources, |d, vocab| {
             batch.validate(vocab)?;
             d.probabilities(batch).map(RVec::from)
         })
@@ -545,7 +603,7 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
     }
 
     fn token_logits(&mut self, batch: &Batch) -> RResult<RVec<f32>, PluginError> {
-        self.call(|d, vocab| {
+        self.call_with_sources(&batch.sources, |d, vocab| {
             batch.validate(vocab)?;
             let logits = d.token_logits(batch)?;
             let tokens = batch.targets.token_count();
@@ -574,7 +632,12 @@ impl Reward for Guarded<dyn RewardImpl> {
     }
 
     fn rewards(&mut self, input: &RewardInput) -> RResult<RVec<f32>, PluginError> {
-        self.call(|r, vocab| {
+        if self.references_required && input.references.is_none() {
+            return RResult::RErr(PluginError::input(
+                "this reward declares `references-required`, but the request has no references",
+            ));
+        }
+        self.call_with_sources(&input.sources, |r, vocab| {
             input.sequences.validate(vocab, "sequences")?;
             let rows = input.sequences.rows();
             validate_sources(&input.sources, rows, vocab)?;
@@ -625,7 +688,12 @@ extern "C" fn new_generator_fn<L: PluginLibrary>(
 ) -> RResult<GeneratorBox, PluginError> {
     catch_panic(|| L::new_generator(name.as_str(), context))
         .map(|inner| {
-            let guarded: Guarded<dyn GeneratorImpl> = Guarded::new(inner, context.vocab.size);
+            let guarded: Guarded<dyn GeneratorImpl> = Guarded::declared::<L>(
+                inner,
+                ComponentKind::Generator,
+                name.as_str(),
+                context.vocab.size,
+            );
             Generator_TO::from_ptr(RBox::new(guarded), TD_Opaque)
         })
         .into()
@@ -637,7 +705,12 @@ extern "C" fn new_discriminator_fn<L: PluginLibrary>(
 ) -> RResult<DiscriminatorBox, PluginError> {
     catch_panic(|| L::new_discriminator(name.as_str(), context))
         .map(|inner| {
-            let guarded: Guarded<dyn DiscriminatorImpl> = Guarded::new(inner, context.vocab.size);
+            let guarded: Guarded<dyn DiscriminatorImpl> = Guarded::declared::<L>(
+                inner,
+                ComponentKind::Discriminator,
+                name.as_str(),
+                context.vocab.size,
+            );
             Discriminator_TO::from_ptr(RBox::new(guarded), TD_Opaque)
         })
         .into()
@@ -649,7 +722,12 @@ extern "C" fn new_reward_fn<L: PluginLibrary>(
 ) -> RResult<RewardBox, PluginError> {
     catch_panic(|| L::new_reward(name.as_str(), context))
         .map(|inner| {
-            let guarded: Guarded<dyn RewardImpl> = Guarded::new(inner, context.vocab.size);
+            let guarded: Guarded<dyn RewardImpl> = Guarded::declared::<L>(
+                inner,
+                ComponentKind::Reward,
+                name.as_str(),
+                context.vocab.size,
+            );
             Reward_TO::from_ptr(RBox::new(guarded), TD_Opaque)
         })
         .into()
@@ -766,5 +844,84 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    /// Declares `pairs` (sources required, references required) and
+    /// `plain` (sources never); builds nothing.
+    struct Declaring;
+    impl PluginLibrary for Declaring {
+        const NAMESPACE: &'static str = "test";
+        const NAME: &'static str = "declaring";
+        const VERSION: &'static str = "0.1.0";
+        fn components() -> Vec<ComponentInfo> {
+            Vec::new()
+        }
+        fn capabilities() -> Vec<ComponentCapabilities> {
+            vec![
+                ComponentCapabilities::new(
+                    ComponentKind::Reward,
+                    "pairs",
+                    &[
+                        capabilities::SOURCES_REQUIRED,
+                        capabilities::REFERENCES_REQUIRED,
+                    ],
+                ),
+                ComponentCapabilities::new(
+                    ComponentKind::Reward,
+                    "plain",
+                    &[capabilities::SOURCES_NEVER],
+                ),
+            ]
+        }
+    }
+
+    #[test]
+    fn the_guard_refuses_rows_that_contradict_the_declaration() {
+        let rows = TokenBatch::from_rows(&[vec![1u32, 2]], 0);
+        let input = |sources: bool, references: bool| RewardInput {
+            sequences: rows.clone(),
+            sources: if sources {
+                ROption::RSome(rows.clone())
+            } else {
+                ROption::RNone
+            },
+            references: if references {
+                ROption::RSome(rows.clone())
+            } else {
+                ROption::RNone
+            },
+            discriminator: ROption::RNone,
+        };
+        let guard = |name: &str| -> Guarded<dyn RewardImpl> {
+            Guarded::declared::<Declaring>(Box::new(Exploding), ComponentKind::Reward, name, 10)
+        };
+        let mut pairs = guard("pairs");
+        assert_eq!(pairs.rewards(&input(true, true)).unwrap().len(), 1);
+        let err = pairs.rewards(&input(false, true)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(
+            err.message()
+                .contains("declares `sources-required`, but the rows have no sources"),
+            "{err}"
+        );
+        let err = pairs.rewards(&input(true, false)).unwrap_err();
+        assert!(
+            err.message().contains("declares `references-required`"),
+            "{err}"
+        );
+
+        let mut plain = guard("plain");
+        assert_eq!(plain.rewards(&input(false, false)).unwrap().len(), 1);
+        let err = plain.rewards(&input(true, false)).unwrap_err();
+        assert!(
+            err.message()
+                .contains("declares `sources-never`, but the rows have sources"),
+            "{err}"
+        );
+
+        // A component its library declares nothing for takes either.
+        let mut undeclared = guard("other");
+        assert!(undeclared.rewards(&input(true, false)).is_ok());
+        assert!(undeclared.rewards(&input(false, false)).is_ok());
     }
 }

@@ -1,5 +1,5 @@
-//! Optional methods a component implements, declared by its library
-//! (since ABI 1.1).
+//! Optional methods a component implements, and what it reads, declared by
+//! its library (since ABI 1.1).
 //!
 //! A method appended to a component trait in a minor ABI version is optional:
 //! a library built before it lacks it, and a newer library need not
@@ -8,6 +8,15 @@
 //! builds anything or creates a run directory. The declaration is checked
 //! against behaviour by the `testing` feature's contract: a declared method
 //! must answer, an undeclared one must say `Unsupported`.
+//!
+//! A component also says whether it reads the sources of a conditional task
+//! ([`SOURCES_NEVER`], [`SOURCES_OPTIONAL`], [`SOURCES_REQUIRED`]) and, for a
+//! reward, whether it needs references ([`REFERENCES_REQUIRED`]): the host
+//! checks a config against these before it builds anything. A component
+//! that declares no `sources-*` capability is probed instead (a throwaway
+//! instance scores one training example), as libraries built before these
+//! names are. The SDK's guard refuses a call whose batch contradicts the
+//! declaration, so the component's own code never sees one.
 //!
 //! ```
 //! use agon_sdk::{
@@ -50,6 +59,68 @@ pub const TEMPERED_LOG_LIKELIHOOD: &str = "tempered-log-likelihood";
 /// `Discriminator::token_logits` (since ABI 1.1): a logit for every real
 /// token, for dense per-token rewards (`credit: dense`).
 pub const TOKEN_LOGITS: &str = "token-logits";
+
+/// The component reads no sources: it scores or generates targets alone, and
+/// a conditional task (rows with sources) refuses it. One of the three
+/// `sources-*` declarations; a component that declares none of them (a
+/// library built before they existed) is probed by the host instead.
+pub const SOURCES_NEVER: &str = "sources-never";
+
+/// The component works with and without sources.
+pub const SOURCES_OPTIONAL: &str = "sources-optional";
+
+/// The component needs row-aligned sources: only a conditional task can use
+/// it.
+pub const SOURCES_REQUIRED: &str = "sources-required";
+
+/// A reward that scores each sequence against its own reference (the gold
+/// target of a conditional task's row); a task without references refuses
+/// it.
+pub const REFERENCES_REQUIRED: &str = "references-required";
+
+/// What a component declares about the sources of a conditional task's rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceDeclaration {
+    /// [`SOURCES_NEVER`].
+    Never,
+    /// [`SOURCES_OPTIONAL`].
+    Optional,
+    /// [`SOURCES_REQUIRED`].
+    Required,
+}
+
+impl SourceDeclaration {
+    /// The capability name.
+    pub const fn capability(self) -> &'static str {
+        match self {
+            SourceDeclaration::Never => SOURCES_NEVER,
+            SourceDeclaration::Optional => SOURCES_OPTIONAL,
+            SourceDeclaration::Required => SOURCES_REQUIRED,
+        }
+    }
+
+    /// What component `kind`/`name` declares in `declared`, if anything (the
+    /// first of the three it names).
+    pub fn of(declared: &[ComponentCapabilities], kind: ComponentKind, name: &str) -> Option<Self> {
+        [
+            SourceDeclaration::Never,
+            SourceDeclaration::Optional,
+            SourceDeclaration::Required,
+        ]
+        .into_iter()
+        .find(|d| declares(declared, kind, name, d.capability()))
+    }
+
+    /// Whether a component with this declaration takes rows that have
+    /// sources (`conditional`) or rows that have none.
+    pub const fn accepts(self, conditional: bool) -> bool {
+        match self {
+            SourceDeclaration::Never => !conditional,
+            SourceDeclaration::Optional => true,
+            SourceDeclaration::Required => conditional,
+        }
+    }
+}
 
 /// The optional methods one component implements.
 #[repr(C)]

@@ -86,6 +86,14 @@ impl PluginLibrary for CnnDiscriminatorLibrary {
             )),
         }
     }
+
+    fn capabilities() -> Vec<agon_sdk::ComponentCapabilities> {
+        vec![agon_sdk::ComponentCapabilities::new(
+            ComponentKind::Discriminator,
+            "cnn-highway",
+            &[agon_sdk::capabilities::SOURCES_NEVER],
+        )]
+    }
 }
 
 agon_sdk::export_plugin!(CnnDiscriminatorLibrary);

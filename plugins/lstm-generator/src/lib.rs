@@ -20,8 +20,9 @@ pub use config::LstmGeneratorConfig;
 pub use generator::LstmGenerator;
 
 use agon_sdk::{
-    capabilities::TEMPERED_LOG_LIKELIHOOD, ComponentCapabilities, ComponentInfo, ComponentKind,
-    GeneratorImpl, PluginContext, PluginLibrary, PluginResult,
+    capabilities::{SOURCES_NEVER, TEMPERED_LOG_LIKELIHOOD},
+    ComponentCapabilities, ComponentInfo, ComponentKind, GeneratorImpl, PluginContext,
+    PluginLibrary, PluginResult,
 };
 
 /// One line per key of `lstm`'s config, for `agon plugins show`.
@@ -95,7 +96,7 @@ impl PluginLibrary for LstmGeneratorLibrary {
         vec![ComponentCapabilities::new(
             ComponentKind::Generator,
             "lstm",
-            &[TEMPERED_LOG_LIKELIHOOD],
+            &[TEMPERED_LOG_LIKELIHOOD, SOURCES_NEVER],
         )]
     }
 }

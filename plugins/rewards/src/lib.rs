@@ -16,7 +16,8 @@ mod discriminator;
 mod reference;
 
 use agon_sdk::{
-    ComponentInfo, ComponentKind, PluginContext, PluginLibrary, PluginResult, RewardImpl,
+    ComponentCapabilities, ComponentInfo, ComponentKind, PluginContext, PluginLibrary,
+    PluginResult, RewardImpl,
 };
 
 pub use bleu::{BleuReward, BleuRewardConfig};
@@ -127,6 +128,27 @@ impl PluginLibrary for RewardsLibrary {
             }
         };
         Ok(Box::new(DiscriminatorReward { transform }))
+    }
+
+    /// Every reward takes rows with or without sources; the metric rewards
+    /// (and `mixture`, whatever its λ) score against each row's reference.
+    fn capabilities() -> Vec<ComponentCapabilities> {
+        use agon_sdk::capabilities::{REFERENCES_REQUIRED, SOURCES_OPTIONAL};
+        let plain = ["discriminator", "log-discriminator", "maligan", "bleu"];
+        let against_references = ["sentence-bleu", "rouge-l", "mixture"];
+        plain
+            .into_iter()
+            .map(|name| {
+                ComponentCapabilities::new(ComponentKind::Reward, name, &[SOURCES_OPTIONAL])
+            })
+            .chain(against_references.into_iter().map(|name| {
+                ComponentCapabilities::new(
+                    ComponentKind::Reward,
+                    name,
+                    &[SOURCES_OPTIONAL, REFERENCES_REQUIRED],
+                )
+            }))
+            .collect()
     }
 }
 

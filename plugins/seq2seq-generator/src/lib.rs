@@ -172,6 +172,14 @@ impl PluginLibrary for Seq2SeqGeneratorLibrary {
             )),
         }
     }
+
+    fn capabilities() -> Vec<agon_sdk::ComponentCapabilities> {
+        vec![agon_sdk::ComponentCapabilities::new(
+            ComponentKind::Generator,
+            "seq2seq",
+            &[agon_sdk::capabilities::SOURCES_REQUIRED],
+        )]
+    }
 }
 
 agon_sdk::export_plugin!(Seq2SeqGeneratorLibrary);

@@ -48,6 +48,11 @@ fn probabilities(d: &mut DiscriminatorBox, batch: &Batch, what: &str) -> Vec<f32
 /// (its `config_yaml` included), through the contract on a toy task;
 /// panics naming the first broken rule.
 pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginContext, task: Task) {
+    super::check_source_declaration::<L>(
+        crate::manifest::ComponentKind::Discriminator,
+        component,
+        task,
+    );
     let words = toy::words(context);
     let (real_rows, fake_rows) = (toy::rows(context, 12, 1), toy::rows(context, 12, 2));
     let width = toy::width(&real_rows).max(toy::width(&fake_rows));

@@ -61,6 +61,11 @@ fn mle_loss(g: &mut GeneratorBox, batch: &Batch, seed: u64) -> f32 {
 /// Drives generator `component` of library `L`, built from `context`,
 /// through the contract on a toy task; panics naming the first broken rule.
 pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContext, task: Task) {
+    super::check_source_declaration::<L>(
+        crate::manifest::ComponentKind::Generator,
+        component,
+        task,
+    );
     let words = toy::words(context);
     let rows = toy::rows(context, 10, 3);
     let width = toy::width(&rows);

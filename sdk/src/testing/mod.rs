@@ -19,7 +19,8 @@
 //! score does not depend on the other rows of its batch, nor on how wide
 //! the batch is padded or what the padding holds; outputs are finite and in
 //! range; an id outside the vocabulary is refused with an error, and no
-//! call panics.
+//! call panics; a `sources-*` declaration (`agon_sdk::capabilities`) is one
+//! name and takes the task the contract runs.
 
 #[cfg(test)]
 mod broken;
@@ -38,8 +39,13 @@ pub use toy::Task;
 use abi_stable::std_types::{ROption, RResult};
 
 use crate::{
+    author::PluginLibrary,
+    capabilities::{
+        declares, SourceDeclaration, SOURCES_NEVER, SOURCES_OPTIONAL, SOURCES_REQUIRED,
+    },
     context::{PluginContext, VocabInfo},
     error::{ErrorKind, PluginError},
+    manifest::ComponentKind,
 };
 
 /// A context with the host's conventions for text tasks (pad 0, BOS 1,
@@ -54,6 +60,31 @@ pub fn text_context(vocab_size: u32, max_len: u32) -> PluginContext {
         unk: ROption::RSome(3),
     };
     context
+}
+
+/// The library's `sources-*` declaration of `kind`/`component`, if any, is
+/// one name, and takes the rows of `task`: a component the contract runs on
+/// a conditional task must not declare `sources-never`, nor one it runs on
+/// an unconditional task `sources-required`.
+fn check_source_declaration<L: PluginLibrary>(kind: ComponentKind, component: &str, task: Task) {
+    let declared = L::capabilities();
+    let names: Vec<&str> = [SOURCES_NEVER, SOURCES_OPTIONAL, SOURCES_REQUIRED]
+        .into_iter()
+        .filter(|name| declares(&declared, kind, component, name))
+        .collect();
+    assert!(
+        names.len() <= 1,
+        "contract: `{component}` declares {names:?}; declare one of the three `sources-*` names"
+    );
+    if let Some(declaration) = SourceDeclaration::of(&declared, kind, component) {
+        let conditional = task == Task::Conditional;
+        assert!(
+            declaration.accepts(conditional),
+            "contract: `{component}` declares `{}` but the contract runs it on {} task; declare what it reads",
+            declaration.capability(),
+            if conditional { "a conditional" } else { "an unconditional" }
+        );
+    }
 }
 
 /// The value of a call across the boundary, or a panic naming `what`.

@@ -21,6 +21,7 @@ fn build<L: PluginLibrary>(component: &str, context: &PluginContext) -> RewardBo
 /// Drives reward `component` of library `L`, built from `context`,
 /// through the contract on a toy task; panics naming the first broken rule.
 pub fn check_reward<L: PluginLibrary>(component: &str, context: &PluginContext, task: Task) {
+    super::check_source_declaration::<L>(crate::manifest::ComponentKind::Reward, component, task);
     let rows = toy::rows(context, 9, 4);
     let width = toy::width(&rows);
     let pad = context.vocab.pad.into_option().unwrap_or(0);

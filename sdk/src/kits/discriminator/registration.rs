@@ -2,11 +2,12 @@
 //! lines.
 
 use super::{
-    DiscriminatorConfig, DiscriminatorModel, KitDiscriminator, DISCRIMINATOR_TRAINING_DOCS,
+    DiscriminatorConfig, DiscriminatorModel, KitDiscriminator, SourceUse,
+    DISCRIMINATOR_TRAINING_DOCS,
 };
 use crate::{
     author::DiscriminatorImpl,
-    capabilities::{ComponentCapabilities, TOKEN_LOGITS},
+    capabilities::{ComponentCapabilities, SourceDeclaration, TOKEN_LOGITS},
     context::PluginContext,
     error::PluginResult,
     manifest::{ComponentInfo, ComponentKind},
@@ -24,17 +25,23 @@ pub fn discriminator_info<M: DiscriminatorModel>(name: &str, description: &str) 
     )
 }
 
-/// The optional methods model `M` gives discriminator `name`: per-token
-/// logits for a [`DiscriminatorModel::PER_TOKEN`] model.
+/// What model `M` gives discriminator `name` to declare: whether it reads
+/// sources (from [`DiscriminatorModel::SOURCES`]), and per-token logits for
+/// a [`DiscriminatorModel::PER_TOKEN`] model.
 pub fn discriminator_capabilities<M: DiscriminatorModel>(name: &str) -> Vec<ComponentCapabilities> {
-    match M::PER_TOKEN {
-        true => vec![ComponentCapabilities::new(
-            ComponentKind::Discriminator,
-            name,
-            &[TOKEN_LOGITS],
-        )],
-        false => Vec::new(),
+    let sources = match M::SOURCES {
+        SourceUse::Never => SourceDeclaration::Never,
+        SourceUse::Required => SourceDeclaration::Required,
+    };
+    let mut declared = vec![sources.capability()];
+    if M::PER_TOKEN {
+        declared.push(TOKEN_LOGITS);
     }
+    vec![ComponentCapabilities::new(
+        ComponentKind::Discriminator,
+        name,
+        &declared,
+    )]
 }
 
 /// A new component of model `M`, for `PluginLibrary::new_discriminator`.
