@@ -77,15 +77,6 @@ impl CnnDiscriminator {
             config,
         })
     }
-
-    fn reject_sources(batch: &Batch) -> PluginResult<()> {
-        if batch.sources.is_some() {
-            return Err(PluginError::unsupported(
-                "cnn-highway scores sequences alone; use a pair discriminator for tasks with sources",
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// The training loss of the tensor path, as Candle ops end to end
@@ -120,8 +111,6 @@ impl DiscriminatorImpl for CnnDiscriminator {
         generated: &Batch,
         options: &StepOptions,
     ) -> PluginResult<StepStats> {
-        Self::reject_sources(real)?;
-        Self::reject_sources(generated)?;
         self.tables = None;
         self.scored_since_change = 0;
         let mut rng = rng_from_seed(options.seed);
@@ -181,7 +170,8 @@ impl DiscriminatorImpl for CnnDiscriminator {
     }
 
     fn probabilities(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
-        Self::reject_sources(batch)?;
+        // Rows with sources never get here: the library declares
+        // `sources-never`, and the SDK's guard refuses them.
         // In chunks: the intermediate tensors grow with the rows, and the
         // host may send tens of thousands of rollouts at once.
         let mut probabilities = Vec::with_capacity(batch.targets.rows());
