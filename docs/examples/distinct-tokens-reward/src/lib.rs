@@ -2,7 +2,7 @@
 //! tokens in each generated sequence, optionally raised to a power.
 
 use agon_sdk::{
-    ComponentInfo, ComponentKind, PluginContext, PluginError, PluginLibrary, PluginResult,
+    ComponentCapabilities, ComponentInfo, ComponentKind, PluginContext, PluginError, PluginLibrary, PluginResult,
     RewardImpl, RewardInput,
 };
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,17 @@ impl PluginLibrary for AcmeRewards {
             return Err(PluginError::config("power must be a positive number"));
         }
         Ok(Box::new(DistinctTokens { config }))
+    }
+
+    /// What it reads: no sources needed, none refused, no references, so
+    /// every task can use it. The host checks a config against this before
+    /// it builds anything (docs/writing-a-plugin.md, "Conditional tasks").
+    fn capabilities() -> Vec<ComponentCapabilities> {
+        vec![ComponentCapabilities::new(
+            ComponentKind::Reward,
+            "distinct-tokens",
+            &[agon_sdk::capabilities::SOURCES_OPTIONAL],
+        )]
     }
 }
 
