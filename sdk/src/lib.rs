@@ -80,6 +80,8 @@ pub use stats::{StepOptions, StepStats};
 #[doc(hidden)]
 pub mod reexports {
     pub use abi_stable;
+    /// For the serde derives of [`crate::discriminator_config!`].
+    pub use serde;
 }
 
 /// The devices this build of the SDK (and so of the plugin linking it) can use.

@@ -2,6 +2,7 @@
 //! rest. See [`DiscriminatorModel`] for what an author writes.
 
 mod component;
+mod config_macro;
 mod model;
 mod registration;
 mod rows;
