@@ -12,7 +12,7 @@
 //! A component also says whether it reads the sources of a conditional task
 //! ([`SOURCES_NEVER`], [`SOURCES_OPTIONAL`], [`SOURCES_REQUIRED`]) and, for a
 //! reward, whether it needs references ([`REFERENCES_REQUIRED`]): the host
-//! checks a config against these before it builds anything. A component
+//! checks a config against these before the run directory exists. A component
 //! that declares no `sources-*` capability is probed instead (a throwaway
 //! instance scores one training example), as libraries built before these
 //! names are. The SDK's guard refuses a call whose batch contradicts the

@@ -2,8 +2,8 @@
 //! tokens in each generated sequence, optionally raised to a power.
 
 use agon_sdk::{
-    ComponentCapabilities, ComponentInfo, ComponentKind, PluginContext, PluginError, PluginLibrary, PluginResult,
-    RewardImpl, RewardInput,
+    ComponentCapabilities, ComponentInfo, ComponentKind, PluginContext, PluginError,
+    PluginLibrary, PluginResult, RewardImpl, RewardInput,
 };
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +81,8 @@ impl PluginLibrary for AcmeRewards {
 
     /// What it reads: no sources needed, none refused, no references, so
     /// every task can use it. The host checks a config against this before
-    /// it builds anything (docs/writing-a-plugin.md, "Conditional tasks").
+    /// the run directory exists (docs/writing-a-plugin.md, "Conditional
+    /// tasks").
     fn capabilities() -> Vec<ComponentCapabilities> {
         vec![ComponentCapabilities::new(
             ComponentKind::Reward,
