@@ -2,8 +2,8 @@
 //! tokens in each generated sequence, optionally raised to a power.
 
 use agon_sdk::{
-    ComponentCapabilities, ComponentInfo, ComponentKind, PluginContext, PluginError,
-    PluginLibrary, PluginResult, RewardImpl, RewardInput,
+    ComponentCapabilities, ComponentInfo, ComponentKind, PluginContext, PluginError, PluginLibrary,
+    PluginResult, RewardImpl, RewardInput,
 };
 use serde::{Deserialize, Serialize};
 
