@@ -346,8 +346,8 @@ impl<T: ?Sized> Guarded<T> {
         }
     }
 
-    /// Refuses rows whose sources (`present`) contradict the declaration,
-    /// so the component's own code never sees them.
+    /// Refuses rows whose `sources` (present or not) contradict the
+    /// declaration, so the component's own code never sees them.
     fn check_sources<S>(&self, sources: &ROption<S>) -> PluginResult<()> {
         let present = sources.is_some();
         match self.sources {
