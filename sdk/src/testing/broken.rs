@@ -7,6 +7,7 @@ use super::{check_discriminator, Task};
 use crate::{
     author::{DiscriminatorImpl, PluginLibrary},
     batch::Batch,
+    capabilities::{ComponentCapabilities, SOURCES_NEVER, SOURCES_OPTIONAL, SOURCES_REQUIRED},
     context::PluginContext,
     error::PluginResult,
     manifest::{ComponentInfo, ComponentKind},
@@ -69,10 +70,16 @@ impl PluginLibrary for Broken {
     const VERSION: &'static str = "0.1.0";
 
     fn components() -> Vec<ComponentInfo> {
-        ["good", "reads-padding", "forgets"]
-            .into_iter()
-            .map(|n| ComponentInfo::new(ComponentKind::Discriminator, n, "toy", &()))
-            .collect()
+        [
+            "good",
+            "reads-padding",
+            "forgets",
+            "needs-sources",
+            "undecided",
+        ]
+        .into_iter()
+        .map(|n| ComponentInfo::new(ComponentKind::Discriminator, n, "toy", &()))
+        .collect()
     }
 
     fn new_discriminator(
@@ -84,6 +91,24 @@ impl PluginLibrary for Broken {
             reads_padding: name == "reads-padding",
             saves: name != "forgets",
         }))
+    }
+
+    /// `needs-sources` claims sources it never gets on an unconditional
+    /// task; `undecided` names two `sources-*` declarations.
+    fn capabilities() -> Vec<ComponentCapabilities> {
+        vec![
+            ComponentCapabilities::new(ComponentKind::Discriminator, "good", &[SOURCES_NEVER]),
+            ComponentCapabilities::new(
+                ComponentKind::Discriminator,
+                "needs-sources",
+                &[SOURCES_REQUIRED],
+            ),
+            ComponentCapabilities::new(
+                ComponentKind::Discriminator,
+                "undecided",
+                &[SOURCES_NEVER, SOURCES_OPTIONAL],
+            ),
+        ]
     }
 }
 
@@ -106,4 +131,18 @@ fn reading_past_a_rows_length_fails() {
 #[should_panic(expected = "a loaded component scores differently")]
 fn not_saving_the_weights_fails() {
     check_discriminator::<Broken>("forgets", &context(), Task::Unconditional);
+}
+
+#[test]
+#[should_panic(
+    expected = "declares `sources-required` but the contract runs it on an unconditional task"
+)]
+fn a_source_declaration_that_does_not_fit_the_task_fails() {
+    check_discriminator::<Broken>("needs-sources", &context(), Task::Unconditional);
+}
+
+#[test]
+#[should_panic(expected = "declare one of the three `sources-*` names")]
+fn two_source_declarations_fail() {
+    check_discriminator::<Broken>("undecided", &context(), Task::Unconditional);
 }
