@@ -24,22 +24,7 @@ fn train(sandbox: &Sandbox, name: &str, extra: &[&str]) -> PathBuf {
 /// Trains `config` with one `--set` override, which must be refused before
 /// a run directory exists; returns the message.
 fn refused_with_set(sandbox: &Sandbox, config: &str, set: &str, name: &str) -> String {
-    let out = sandbox.path().join(name);
-    let message = sandbox
-        .run(
-            &[
-                "train",
-                config,
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                set,
-            ],
-            &[],
-        )
-        .clean_failure();
-    assert!(!out.exists(), "{set} left a run directory");
-    message
+    sandbox.refused_train(config, &[set], name)
 }
 
 #[test]
@@ -361,28 +346,17 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
             "(agon/lstm-generator@0.1.0:lstm) cannot generate for this task: it declares `sources-never`",
         ),
     ];
+    let smoke = smoke();
     for (i, (sets, expected)) in cases.iter().enumerate() {
-        let out = sandbox.path().join(format!("bad{i}"));
-        let mut args = vec![
-            "train".to_string(),
-            smoke(),
-            "--out".into(),
-            out.display().to_string(),
-        ];
-        for set in sets {
-            args.extend(["--set".to_string(), set.clone()]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let message = sandbox.run(&args, &[]).clean_failure();
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let message = sandbox.refused_train(&smoke, &sets, &format!("bad{i}"));
         assert!(message.contains(expected), "case {i}: {message}");
-        assert!(!out.exists(), "case {i} left a run directory");
     }
     // Components that cannot handle the task are refused before training
     // starts, from what their libraries declare (no probe): a pair
     // discriminator or a reference reward on an unconditional task, a
     // sequence discriminator on a conditional one.
     let text = config("smoke-text.yaml");
-    let smoke = smoke();
     let mismatches = [
         (
             &text,

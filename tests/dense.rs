@@ -57,26 +57,10 @@ fn a_stopped_and_resumed_dense_run_equals_an_uninterrupted_one() {
     assert_eq!(trajectory(&split), trajectory(&whole));
 }
 
-/// Runs `agon train CONFIG --set …` expecting a refusal; returns its message
-/// after checking that no run directory was written.
+/// `agon train CONFIG --set …`, which must be refused without leaving a
+/// run directory; its message.
 fn refused(sandbox: &Sandbox, config_file: &str, sets: &[&str]) -> String {
-    let out = sandbox.path().join("refused");
-    let mut args = vec![
-        "train".to_string(),
-        config(config_file),
-        "--out".to_string(),
-        out.to_str().unwrap().to_string(),
-    ];
-    for set in sets {
-        args.extend(["--set".to_string(), set.to_string()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let message = sandbox.run(&args, &[]).clean_failure();
-    assert!(
-        !out.exists(),
-        "no run directory for a refused config: {message}"
-    );
-    message
+    sandbox.refused_train(&config(config_file), sets, "refused")
 }
 
 #[test]

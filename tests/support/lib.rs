@@ -175,6 +175,20 @@ impl Sandbox {
         out
     }
 
+    /// `agon train CONFIG --out <sandbox>/NAME --set S…` for each `S` of
+    /// `sets`, which must be refused cleanly without leaving a run
+    /// directory; returns the message.
+    pub fn refused_train(&self, config: &str, sets: &[&str], name: &str) -> String {
+        let out = self.path().join(name);
+        let mut args = vec!["train", config, "--out", out.to_str().expect("UTF-8 path")];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        let message = self.run(&args, &[]).clean_failure();
+        assert!(!out.exists(), "{sets:?} left a run directory: {message}");
+        message
+    }
+
     /// `agon sweep status DIR --json`: each cell's state and progress.
     pub fn sweep_status(&self, dir: &Path) -> Vec<serde_json::Value> {
         let out = self

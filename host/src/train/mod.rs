@@ -596,21 +596,24 @@ impl Trainer {
                     .clone()
                     .map_or(ROption::RNone, ROption::RSome),
             })?;
+            // The g-step's rows, as the discriminator, the entropy bonus and
+            // the policy-gradient step all take them.
+            let batch = Batch {
+                targets: samples,
+                sources: condition
+                    .sources
+                    .clone()
+                    .map_or(ROption::RNone, ROption::RSome),
+            };
+            let samples = &batch.targets;
             let reward = self.reward.as_mut();
             let mut q = match (adversarial.credit, reward) {
                 (Credit::Dense, _) => {
                     let discriminator = self.discriminator.as_mut().expect(
                         "dense credit needs a discriminator (checked when the run was built)",
                     );
-                    let batch = Batch {
-                        targets: samples.clone(),
-                        sources: condition
-                            .sources
-                            .clone()
-                            .map_or(ROption::RNone, ROption::RSome),
-                    };
                     let logits = discriminator.token_logits(&batch)?;
-                    dense::discounted_returns(&logits, &samples, &adversarial.dense)
+                    dense::discounted_returns(&logits, samples, &adversarial.dense)
                 }
                 (credit, Some(reward)) => {
                     let mut scorer = Scorer {
@@ -623,14 +626,14 @@ impl Trainer {
                         q_values_given(
                             &mut self.generator,
                             &mut scorer,
-                            &samples,
+                            samples,
                             &condition,
                             &settings,
                             rollout_seed,
                         )?
                         .0
                     } else {
-                        sequence_rewards(&mut scorer, &samples, &condition)?
+                        sequence_rewards(&mut scorer, samples, &condition)?
                     }
                 }
                 (_, None) => unreachable!("checked in adversarial_phase"),
@@ -642,23 +645,17 @@ impl Trainer {
                 // After the mean reward is recorded, so `mean_reward` stays
                 // the discriminator's part; before the baseline, which then
                 // also centres the bonus.
-                let log_likelihoods = self.generator.log_likelihood(&Batch {
-                    targets: samples.clone(),
-                    sources: condition
-                        .sources
-                        .clone()
-                        .map_or(ROption::RNone, ROption::RSome),
-                })?;
-                dense::add_entropy_bonus(&mut q, &samples, &log_likelihoods, beta);
+                let log_likelihoods = self.generator.log_likelihood(&batch)?;
+                dense::add_entropy_bonus(&mut q, samples, &log_likelihoods, beta);
             }
             match adversarial.baseline {
                 Baseline::None => {}
-                Baseline::BatchMean => subtract_batch_mean(&mut q, &samples),
+                Baseline::BatchMean => subtract_batch_mean(&mut q, samples),
                 Baseline::MovingAverage => {
                     let baseline = self.latest.reward_baseline.unwrap_or(0.0);
                     self.latest.reward_baseline = Some(dense::subtract_moving_average(
                         &mut q,
-                        &samples,
+                        samples,
                         baseline,
                         f64::from(adversarial.baseline_decay),
                     ));
@@ -666,10 +663,6 @@ impl Trainer {
             }
             let options = StepOptions {
                 seed: self.seed(&format!("adv/{epoch}/{g}/pg")),
-            };
-            let batch = Batch {
-                targets: samples,
-                sources: condition.sources.map_or(ROption::RNone, ROption::RSome),
             };
             let stats = self.generator.policy_gradient_step(&batch, &q, &options)?;
             losses.push(f64::from(stats.loss));
