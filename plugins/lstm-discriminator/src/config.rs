@@ -1,6 +1,9 @@
 //! Configuration of the per-token LSTM discriminator.
 
-use agon_sdk::kits::{DiscriminatorConfig, DiscriminatorTraining};
+use agon_sdk::{
+    kits::{DiscriminatorConfig, DiscriminatorTraining},
+    toolkit::Compute,
+};
 use serde::{Deserialize, Serialize};
 
 /// A fixed embedding table from a safetensors file (ScratchGAN's pretrained
@@ -32,6 +35,8 @@ pub struct LstmDiscriminatorConfig {
     /// A fixed embedding read from a file, concatenated with the trainable
     /// one at every position.
     pub pretrained_embedding: Option<PretrainedEmbedding>,
+    /// The LSTM's recurrence as one CPU kernel or as Candle's LSTM.
+    pub compute: Compute,
     /// Dropout (on the embeddings and on the LSTM's outputs), Adam,
     /// clipping, scoring chunk.
     pub training: DiscriminatorTraining,
@@ -44,6 +49,7 @@ impl Default for LstmDiscriminatorConfig {
             hidden_dim: 64,
             layer_norm: false,
             pretrained_embedding: None,
+            compute: Compute::Auto,
             training: DiscriminatorTraining::default(),
         }
     }
@@ -66,6 +72,10 @@ impl DiscriminatorConfig for LstmDiscriminatorConfig {
         (
             "pretrained_embedding",
             "null, or {file: a safetensors file relative to the working directory, tensor: the name of a [vocabulary size, dim] tensor in it (default embedding)}: a fixed embedding, never trained nor checkpointed, concatenated with the trainable one at every position (ScratchGAN's pretrained GloVe vectors; a generator's checkpoint/generator/*.safetensors holds one).",
+        ),
+        (
+            "compute",
+            "Which implementation runs the LSTM: auto (on the CPU its recurrence as one hand-written op, forward and backward through time per block of rows; Candle's LSTM elsewhere), kernels (CPU only) or tensor (Candle's LSTM stepped per position, on any device: the path a GPU runs, and the one runs before this key existed used). Both give the same numbers up to float rounding.",
         ),
     ];
 

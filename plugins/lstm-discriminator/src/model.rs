@@ -5,14 +5,11 @@ use std::path::Path;
 
 use agon_sdk::{
     kits::{DiscriminatorModel, Pass, Rows, SourceUse},
-    toolkit::{load_tensors, pytorch_like, MaskedEmbedding, SeededInit},
+    toolkit::{load_tensors, pytorch_like, Lstm, MaskedEmbedding, SeededInit},
     PluginContext, PluginError, PluginResult,
 };
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{
-    layer_norm, linear, lstm, rnn::RNN, LSTMConfig, LayerNorm, LayerNormConfig, Linear, VarBuilder,
-    LSTM,
-};
+use candle_nn::{layer_norm, linear, LayerNorm, LayerNormConfig, Linear, VarBuilder};
 
 use crate::config::{LstmDiscriminatorConfig, PretrainedEmbedding};
 
@@ -21,7 +18,7 @@ pub struct LstmDiscriminator {
     embedding: MaskedEmbedding,
     /// The fixed embedding of `pretrained_embedding`, if any.
     pretrained: Option<MaskedEmbedding>,
-    lstm: LSTM,
+    lstm: Lstm,
     layer_norm: Option<LayerNorm>,
     output: Linear,
 }
@@ -43,7 +40,12 @@ impl DiscriminatorModel for LstmDiscriminator {
         Ok(LstmDiscriminator {
             embedding: MaskedEmbedding::new(vb.clone(), vocab, e)?,
             pretrained: pretrained.map(MaskedEmbedding::frozen),
-            lstm: lstm(e + fixed, h, LSTMConfig::default(), vb.pp("lstm"))?,
+            lstm: Lstm::new(
+                vb.pp("lstm"),
+                e + fixed,
+                h,
+                config.compute.resolve(vb.device())?,
+            )?,
             layer_norm: match config.layer_norm {
                 true => Some(layer_norm(
                     h,
@@ -66,8 +68,7 @@ impl DiscriminatorModel for LstmDiscriminator {
             xs = Tensor::cat(&[xs, pretrained.masked(&padded.ids, &padded.mask)?], 2)?;
         }
         let xs = pass.dropout(&xs)?;
-        let states = self.lstm.seq(&xs)?;
-        let mut hs = self.lstm.states_to_tensor(&states)?;
+        let mut hs = self.lstm.states(&xs)?;
         if let Some(norm) = &self.layer_norm {
             hs = norm.forward(&hs)?;
         }

@@ -11,6 +11,10 @@
 //! * [`embedding`], [`gru`], [`pooling`] — layers over masked rows: an
 //!   embedding zero at padding, a GRU read to each row's last real token,
 //!   mean and max over real positions;
+//! * [`lstm`] — an LSTM layer returning every position's state, its
+//!   recurrence on Candle's LSTM or, on the CPU, as one op
+//!   ([`lstm_recurrence`]: forward and backward through time per block of
+//!   rows);
 //! * [`rng`] — seeded ChaCha sampling and initialisation (Candle's CPU RNG
 //!   cannot be seeded, so every random draw of a plugin goes through here);
 //! * [`softmax_kernels`] — fused max / exp / sum row kernels for
@@ -44,6 +48,8 @@ pub mod embedding;
 pub mod gru;
 pub mod init;
 pub mod loss;
+pub mod lstm;
+pub mod lstm_recurrence;
 pub mod output_cross_entropy;
 pub mod output_sampling;
 pub mod padder;
@@ -66,6 +72,7 @@ pub use embedding::MaskedEmbedding;
 pub use gru::MaskedGru;
 pub use init::{pytorch_like, reinitialize, SeededInit};
 pub use loss::bce_with_logits;
+pub use lstm::Lstm;
 pub use output_cross_entropy::OutputLayerGradients;
 pub use output_sampling::OutputProjection;
 pub use padder::{Padded, Padder};

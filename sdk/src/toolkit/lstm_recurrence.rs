@@ -1,0 +1,422 @@
+//! An LSTM layer over a whole sequence as one op — input projection,
+//! recurrence and their gradients — on the CPU.
+//!
+//! Stepped with Candle tensor ops, an LSTM of 64 over 20 positions is about
+//! a dozen small operations per position forward and again backward, each
+//! with its own allocation and its own hand-off to the thread pool, and
+//! Candle's backward pass of the input projection (a broadcast bias summed
+//! over every row and position, a matmul with a transposed operand) costs
+//! more than the whole recurrence. Here each block of rows runs its input
+//! projection and its whole recurrence on one thread, in buffers that stay
+//! in cache: per block one `[rows·T, I] · [I, 4H]` matmul, then per position
+//! one `[rows, H] · [H, 4H]` matmul (Candle's `gemm` kernel,
+//! single-threaded) and the gate arithmetic.
+//!
+//! Rows are independent in an LSTM, so the blocks run in parallel. Blocks
+//! have a fixed number of rows ([`ROWS_PER_BLOCK`]), not one per thread,
+//! and the weight gradients of the blocks are added in block order, so the
+//! results do not depend on the number of threads.
+//!
+//! The backward pass recomputes the forward pass of its block (a third of
+//! the work) instead of keeping every gate of every position alive in the
+//! autograd graph.
+
+use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::activations::{sigmoid_in_place, tanh_in_place};
+use super::block_matmul::{matmul_into, Operand, Write};
+
+/// Rows per parallel task.
+pub const ROWS_PER_BLOCK: usize = 16;
+
+/// Hidden states `[B, T, H]` of an LSTM (PyTorch's equations, gate order
+/// i, f, g, o; zero initial state) over inputs `xs: [B, T, I]`, with its
+/// weights packed as `[W_ih | W_hh | b]: [4H, I + H + 1]` (`b = b_ih +
+/// b_hh`); differentiable with respect to both. CPU and f32 only: the
+/// caller ([`super::lstm::Lstm`]) takes Candle's tensor ops elsewhere.
+pub fn lstm_states(xs: &Tensor, packed_weights: &Tensor) -> Result<Tensor> {
+    if !matches!(xs.device(), Device::Cpu) || xs.dtype() != DType::F32 {
+        candle_core::bail!("the LSTM kernel runs on f32 CPU tensors only");
+    }
+    xs.contiguous()?
+        .apply_op2(&packed_weights.contiguous()?, LstmForward)
+}
+
+/// The sizes of one call.
+#[derive(Clone, Copy)]
+struct Dims {
+    rows: usize,
+    steps: usize,
+    input: usize,
+    hidden: usize,
+}
+
+impl Dims {
+    fn of(xs: &Layout, weights: &Layout) -> Result<Dims> {
+        let (rows, steps, input) = xs.shape().dims3()?;
+        let (four_h, width) = weights.shape().dims2()?;
+        let hidden = four_h / 4;
+        if four_h % 4 != 0 || hidden == 0 || input == 0 || width != input + hidden + 1 {
+            candle_core::bail!(
+                "LSTM kernel: packed weights [{four_h}, {width}] do not fit inputs of width {input} (want [4H, {input} + H + 1])"
+            );
+        }
+        Ok(Dims {
+            rows,
+            steps,
+            input,
+            hidden,
+        })
+    }
+}
+
+fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg(format!("LSTM kernel: {what} is not contiguous")))?;
+    Ok(&storage.as_slice::<f32>()?[start..end])
+}
+
+/// `W_ih: [4H, I]`, `W_hh: [4H, H]` and `b: [4H]`, unpacked into compact
+/// buffers (a copy of the weights, small beside one block's work).
+struct Weights {
+    w_ih: Vec<f32>,
+    w_hh: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Weights {
+    fn unpack(packed: &[f32], dims: Dims) -> Weights {
+        let (i, h) = (dims.input, dims.hidden);
+        let width = i + h + 1;
+        let mut weights = Weights {
+            w_ih: Vec::with_capacity(4 * h * i),
+            w_hh: Vec::with_capacity(4 * h * h),
+            bias: Vec::with_capacity(4 * h),
+        };
+        for row in packed.chunks(width) {
+            weights.w_ih.extend_from_slice(&row[..i]);
+            weights.w_hh.extend_from_slice(&row[i..i + h]);
+            weights.bias.push(row[i + h]);
+        }
+        weights
+    }
+}
+
+/// One block's forward pass. It leaves, per row `r` and position `t` (row
+/// `r·T + t` of each buffer), the activated gates (`gates: [n·T, 4H]`: i,
+/// f, g, o), the cell state and its tanh (`cells`, `tanh_cells`: `[n·T,
+/// H]`), and writes the hidden states into `hs: [n·T, H]`.
+struct Activations {
+    gates: Vec<f32>,
+    cells: Vec<f32>,
+    tanh_cells: Vec<f32>,
+}
+
+fn block_forward(
+    xs: &[f32],
+    weights: &Weights,
+    dims: Dims,
+    rows: usize,
+    hs: &mut [f32],
+) -> Activations {
+    let (steps, i, h) = (dims.steps, dims.input, dims.hidden);
+    let mut gates = vec![0f32; rows * steps * 4 * h];
+    // Every position's input projection at once.
+    matmul_into(
+        &mut gates,
+        Write::Overwrite,
+        xs,
+        Operand::Plain,
+        &weights.w_ih,
+        Operand::Transposed,
+        (rows * steps, i, 4 * h),
+    );
+    let mut cells = vec![0f32; rows * steps * h];
+    let mut tanh_cells = vec![0f32; rows * steps * h];
+    let mut state = vec![0f32; rows * h];
+    let mut recurrent = vec![0f32; rows * 4 * h];
+    for t in 0..steps {
+        if t > 0 {
+            matmul_into(
+                &mut recurrent,
+                Write::Overwrite,
+                &state,
+                Operand::Plain,
+                &weights.w_hh,
+                Operand::Transposed,
+                (rows, h, 4 * h),
+            );
+        }
+        for r in 0..rows {
+            let at = r * steps + t;
+            let g = &mut gates[at * 4 * h..(at + 1) * 4 * h];
+            for (value, bias) in g.iter_mut().zip(&weights.bias) {
+                *value += bias;
+            }
+            if t > 0 {
+                for (value, add) in g.iter_mut().zip(&recurrent[r * 4 * h..(r + 1) * 4 * h]) {
+                    *value += add;
+                }
+            }
+            sigmoid_in_place(&mut g[..2 * h]);
+            tanh_in_place(&mut g[2 * h..3 * h]);
+            sigmoid_in_place(&mut g[3 * h..]);
+            let g = &gates[at * 4 * h..(at + 1) * 4 * h];
+            let (earlier, rest) = cells.split_at_mut(at * h);
+            let cell = &mut rest[..h];
+            for j in 0..h {
+                cell[j] = g[j] * g[2 * h + j];
+            }
+            if t > 0 {
+                let previous = &earlier[(at - 1) * h..];
+                for j in 0..h {
+                    cell[j] += g[h + j] * previous[j];
+                }
+            }
+            let tanh_cell = &mut tanh_cells[at * h..(at + 1) * h];
+            tanh_cell.copy_from_slice(cell);
+            tanh_in_place(tanh_cell);
+            let out = &mut hs[at * h..(at + 1) * h];
+            for j in 0..h {
+                out[j] = g[3 * h + j] * tanh_cell[j];
+            }
+            state[r * h..(r + 1) * h].copy_from_slice(out);
+        }
+    }
+    Activations {
+        gates,
+        cells,
+        tanh_cells,
+    }
+}
+
+/// The block of rows starting at `first`, `n` rows long, of a `[B·T, width]`
+/// buffer.
+fn block_of(values: &[f32], first: usize, n: usize, steps: usize, width: usize) -> &[f32] {
+    &values[first * steps * width..(first + n) * steps * width]
+}
+
+struct LstmForward;
+
+impl CustomOp2 for LstmForward {
+    fn name(&self) -> &'static str {
+        "lstm-states"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = Dims::of(l1, l2)?;
+        let (steps, h) = (dims.steps, dims.hidden);
+        let xs = contiguous(s1, l1, "the inputs")?;
+        let weights = Weights::unpack(contiguous(s2, l2, "the weights")?, dims);
+        let mut hs = vec![0f32; dims.rows * steps * h];
+        if !hs.is_empty() {
+            hs.par_chunks_mut(ROWS_PER_BLOCK * steps * h)
+                .enumerate()
+                .for_each(|(block, hs)| {
+                    let n = hs.len() / (steps * h);
+                    let xs = block_of(xs, block * ROWS_PER_BLOCK, n, steps, dims.input);
+                    block_forward(xs, &weights, dims, n, hs);
+                });
+        }
+        Ok((CpuStorage::F32(hs), Shape::from((dims.rows, steps, h))))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        packed_weights: &Tensor,
+        _hs: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (rows, steps, input) = xs.dims3()?;
+        let (four_h, width) = packed_weights.dims2()?;
+        let grads = xs.detach().apply_op2_no_bwd(
+            &packed_weights.detach(),
+            &LstmBackward {
+                grad_hs: grad.detach().contiguous()?,
+            },
+        )?;
+        let n_xs = rows * steps * input;
+        let grad_xs = grads.narrow(0, 0, n_xs)?.reshape((rows, steps, input))?;
+        let grad_weights = grads
+            .narrow(0, n_xs, four_h * width)?
+            .reshape((four_h, width))?;
+        Ok((Some(grad_xs), Some(grad_weights)))
+    }
+}
+
+/// The gradients `[∂xs (B·T·I values) | ∂packed weights (4H·(I + H + 1))]`
+/// from `(xs, packed weights)` and the hidden states' gradient.
+struct LstmBackward {
+    grad_hs: Tensor,
+}
+
+impl CustomOp2 for LstmBackward {
+    fn name(&self) -> &'static str {
+        "lstm-states-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = Dims::of(l1, l2)?;
+        let (rows, steps, i, h) = (dims.rows, dims.steps, dims.input, dims.hidden);
+        let xs = contiguous(s1, l1, "the inputs")?;
+        let weights = Weights::unpack(contiguous(s2, l2, "the weights")?, dims);
+        let grad_hs = self.grad_hs.flatten_all()?.to_vec1::<f32>()?;
+        if grad_hs.len() != rows * steps * h {
+            candle_core::bail!("LSTM kernel backward: the gradient is not [{rows}, {steps}, {h}]");
+        }
+        let width = i + h + 1;
+        let mut out = vec![0f32; rows * steps * i + 4 * h * width];
+        let (grad_xs, grad_weights) = out.split_at_mut(rows * steps * i);
+        if rows * steps > 0 {
+            // Each block's weight gradient, then their sum in block order.
+            let partials: Vec<Vec<f32>> = grad_xs
+                .par_chunks_mut(ROWS_PER_BLOCK * steps * i)
+                .enumerate()
+                .map(|(block, grad_xs)| {
+                    let first = block * ROWS_PER_BLOCK;
+                    let n = (rows - first).min(ROWS_PER_BLOCK);
+                    let block_xs = block_of(xs, first, n, steps, i);
+                    let block_grad_hs = block_of(&grad_hs, first, n, steps, h);
+                    block_backward(block_xs, &weights, dims, n, block_grad_hs, grad_xs)
+                })
+                .collect();
+            for partial in partials {
+                for (total, value) in grad_weights.iter_mut().zip(partial) {
+                    *total += value;
+                }
+            }
+        }
+        let len = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(len)))
+    }
+}
+
+/// Back-propagation through time for one block of `rows` rows: writes the
+/// inputs' gradient into `grad_xs: [n·T, I]` and returns the block's part of
+/// the packed weights' gradient (`[4H, I + H + 1]`).
+fn block_backward(
+    xs: &[f32],
+    weights: &Weights,
+    dims: Dims,
+    rows: usize,
+    grad_hs: &[f32],
+    grad_xs: &mut [f32],
+) -> Vec<f32> {
+    let (steps, i, h) = (dims.steps, dims.input, dims.hidden);
+    let mut hs = vec![0f32; rows * steps * h];
+    let Activations {
+        gates,
+        cells,
+        tanh_cells,
+    } = block_forward(xs, weights, dims, rows, &mut hs);
+
+    // ∂loss/∂(pre-activation gates) of every row and position.
+    let mut grad_gates = vec![0f32; rows * steps * 4 * h];
+    // ∂loss/∂h and ∂loss/∂c carried from position t + 1 to t, and the
+    // gates' gradient of one position.
+    let mut grad_h = vec![0f32; rows * h];
+    let mut grad_c = vec![0f32; rows * h];
+    let mut grad_gates_t = vec![0f32; rows * 4 * h];
+    for t in (0..steps).rev() {
+        for r in 0..rows {
+            let at = r * steps + t;
+            let g = &gates[at * 4 * h..(at + 1) * 4 * h];
+            let tanh_c = &tanh_cells[at * h..(at + 1) * h];
+            let dg = &mut grad_gates_t[r * 4 * h..(r + 1) * 4 * h];
+            let (grad_h, grad_c) = (&grad_h[r * h..(r + 1) * h], &mut grad_c[r * h..(r + 1) * h]);
+            let from_output = &grad_hs[at * h..(at + 1) * h];
+            for j in 0..h {
+                let (input_gate, forget_gate) = (g[j], g[h + j]);
+                let (candidate, output_gate) = (g[2 * h + j], g[3 * h + j]);
+                let previous = if t > 0 { cells[(at - 1) * h + j] } else { 0.0 };
+                let dh = grad_h[j] + from_output[j];
+                let dc = grad_c[j] + dh * output_gate * (1.0 - tanh_c[j] * tanh_c[j]);
+                dg[j] = dc * candidate * input_gate * (1.0 - input_gate);
+                dg[h + j] = dc * previous * forget_gate * (1.0 - forget_gate);
+                dg[2 * h + j] = dc * input_gate * (1.0 - candidate * candidate);
+                dg[3 * h + j] = dh * tanh_c[j] * output_gate * (1.0 - output_gate);
+                grad_c[j] = dc * forget_gate;
+            }
+            grad_gates[at * 4 * h..(at + 1) * 4 * h].copy_from_slice(dg);
+        }
+        if t > 0 {
+            matmul_into(
+                &mut grad_h,
+                Write::Overwrite,
+                &grad_gates_t,
+                Operand::Plain,
+                &weights.w_hh,
+                Operand::Plain,
+                (rows, 4 * h, h),
+            );
+        }
+    }
+
+    // ∂xs = ∂gates · W_ih, every position at once.
+    matmul_into(
+        grad_xs,
+        Write::Overwrite,
+        &grad_gates,
+        Operand::Plain,
+        &weights.w_ih,
+        Operand::Plain,
+        (rows * steps, 4 * h, i),
+    );
+    // ∂W_ih = ∂gatesᵀ · xs, ∂W_hh = ∂gatesᵀ · h_{t−1}, ∂b = Σ ∂gates.
+    let mut previous_hs = vec![0f32; rows * steps * h];
+    for r in 0..rows {
+        for t in 1..steps {
+            let at = r * steps + t;
+            previous_hs[at * h..(at + 1) * h].copy_from_slice(&hs[(at - 1) * h..at * h]);
+        }
+    }
+    let mut grad_w_ih = vec![0f32; 4 * h * i];
+    let mut grad_w_hh = vec![0f32; 4 * h * h];
+    matmul_into(
+        &mut grad_w_ih,
+        Write::Overwrite,
+        &grad_gates,
+        Operand::Transposed,
+        xs,
+        Operand::Plain,
+        (4 * h, rows * steps, i),
+    );
+    matmul_into(
+        &mut grad_w_hh,
+        Write::Overwrite,
+        &grad_gates,
+        Operand::Transposed,
+        &previous_hs,
+        Operand::Plain,
+        (4 * h, rows * steps, h),
+    );
+    let mut grad_bias = vec![0f32; 4 * h];
+    for row in grad_gates.chunks(4 * h) {
+        for (total, value) in grad_bias.iter_mut().zip(row) {
+            *total += value;
+        }
+    }
+    let width = i + h + 1;
+    let mut packed = Vec::with_capacity(4 * h * width);
+    for k in 0..4 * h {
+        packed.extend_from_slice(&grad_w_ih[k * i..(k + 1) * i]);
+        packed.extend_from_slice(&grad_w_hh[k * h..(k + 1) * h]);
+        packed.push(grad_bias[k]);
+    }
+    packed
+}
