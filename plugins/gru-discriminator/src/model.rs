@@ -35,11 +35,12 @@ impl DiscriminatorModel for GruDiscriminator {
     fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self> {
         let (e, h) = (config.embedding_dim, config.hidden_dim);
         let directions = if config.bidirectional { 2 } else { 1 };
+        let path = config.compute.resolve(vb.device())?;
         Ok(GruDiscriminator {
             embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, e)?,
-            forward: MaskedGru::new(vb.pp("gru"), e, h)?,
+            forward: MaskedGru::on_path(vb.pp("gru"), e, h, path)?,
             backward: match config.bidirectional {
-                true => Some(MaskedGru::new(vb.pp("gru_backward"), e, h)?),
+                true => Some(MaskedGru::on_path(vb.pp("gru_backward"), e, h, path)?),
                 false => None,
             },
             output: linear(directions * h, 1, vb.pp("output"))?,

@@ -3,9 +3,18 @@
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 
+use super::compute::{Compute, ComputePath};
+use super::gru_recurrence::gru_final_states;
+
 /// One GRU layer (PyTorch's equations, gate order r, z, n) over masked
 /// rows. Its variables are named `w_ih`, `w_hh`, `b_ih`, `b_hh` under the
 /// builder's prefix, which is what [`super::init::pytorch_like`] recognises.
+///
+/// [`ComputePath::Tensor`] steps Candle tensor ops position by position
+/// (any device; the reference). [`ComputePath::Kernels`] runs the input
+/// projection and the recurrence, forward and backward, as one CPU op
+/// ([`super::gru_recurrence`]); several times faster, and equal up to
+/// float rounding.
 pub struct MaskedGru {
     /// `[3H, I]`.
     w_ih: Tensor,
@@ -13,15 +22,27 @@ pub struct MaskedGru {
     w_hh: Tensor,
     b_ih: Tensor,
     b_hh: Tensor,
+    path: ComputePath,
 }
 
 impl MaskedGru {
+    /// The kernels on the CPU, tensor ops on other devices.
     pub fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
+        let path = match Compute::Auto.resolve(vb.device()) {
+            Ok(path) => path,
+            Err(_) => ComputePath::Tensor,
+        };
+        Self::on_path(vb, input, hidden, path)
+    }
+
+    /// The implementation `path` (a component's `compute:` key, resolved).
+    pub fn on_path(vb: VarBuilder, input: usize, hidden: usize, path: ComputePath) -> Result<Self> {
         Ok(MaskedGru {
             w_ih: vb.get((3 * hidden, input), "w_ih")?,
             w_hh: vb.get((3 * hidden, hidden), "w_hh")?,
             b_ih: vb.get(3 * hidden, "b_ih")?,
             b_hh: vb.get(3 * hidden, "b_hh")?,
+            path,
         })
     }
 
@@ -36,6 +57,18 @@ impl MaskedGru {
     /// (`h ← h + m·(h' − h)`), so the padding of the batch — however wide —
     /// never reaches it. A row with no real step keeps the zero state.
     pub fn encode(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        if self.path == ComputePath::Kernels {
+            let packed = Tensor::cat(
+                &[
+                    &self.w_ih,
+                    &self.w_hh,
+                    &self.b_ih.unsqueeze(1)?,
+                    &self.b_hh.unsqueeze(1)?,
+                ],
+                1,
+            )?;
+            return gru_final_states(xs, mask, &packed);
+        }
         let (rows, steps, input) = xs.dims3()?;
         let hidden = self.hidden()?;
         // All input projections in one matmul, laid out step-major so each
@@ -71,15 +104,124 @@ impl MaskedGru {
 mod tests {
     use super::*;
     use crate::toolkit::{reinitialize, SeededInit};
-    use candle_core::{DType, Device};
+    use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
+
+    fn model(path: ComputePath, input: usize, hidden: usize) -> (VarMap, MaskedGru) {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let gru = MaskedGru::on_path(vb, input, hidden, path).unwrap();
+        reinitialize(&varmap, 5, |_, _| SeededInit::Normal(0.5)).unwrap();
+        (varmap, gru)
+    }
+
+    /// `[B, T, I]` inputs in about ±1.3 and a mask whose rows end at
+    /// lengths 0..=T (some rows with no real token).
+    fn inputs(rows: usize, steps: usize, input: usize) -> (Tensor, Tensor) {
+        let values: Vec<f32> = (0..rows * steps * input)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 1.3)
+            .collect();
+        let mask: Vec<f32> = (0..rows * steps)
+            .map(|k| f32::from(u8::from(k % steps < (k / steps) % (steps + 1))))
+            .collect();
+        (
+            Tensor::from_vec(values, (rows, steps, input), &Device::Cpu).unwrap(),
+            Tensor::from_vec(mask, (rows, steps), &Device::Cpu).unwrap(),
+        )
+    }
+
+    fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_kernel_matches_the_tensor_ops_forward_and_backward() {
+        // 37 rows: two full blocks and a partial one.
+        let (rows, steps, input, hidden) = (37, 9, 5, 6);
+        let (varmap, reference) = model(ComputePath::Tensor, input, hidden);
+        let (kernel_map, kernel) = model(ComputePath::Kernels, input, hidden);
+        let (xs, mask) = inputs(rows, steps, input);
+        let xs = Var::from_tensor(&xs).unwrap();
+        let want = reference.encode(xs.as_tensor(), &mask).unwrap();
+        let got = kernel.encode(xs.as_tensor(), &mask).unwrap();
+        assert_eq!(got.dims(), &[rows, hidden]);
+        assert!(
+            max_difference(&got, &want) < 1e-5,
+            "{}",
+            max_difference(&got, &want)
+        );
+        // A loss that weighs each state differently.
+        let weights = Tensor::arange(0f32, (rows * hidden) as f32, &Device::Cpu)
+            .unwrap()
+            .reshape((rows, hidden))
+            .unwrap()
+            .affine(0.01, -0.5)
+            .unwrap();
+        let loss = |states: &Tensor| (states * &weights).unwrap().sum_all().unwrap();
+        let (want_grads, got_grads) = (
+            loss(&want).backward().unwrap(),
+            loss(&got).backward().unwrap(),
+        );
+        let (vars, kernel_vars) = (
+            varmap.data().lock().unwrap(),
+            kernel_map.data().lock().unwrap(),
+        );
+        for (name, var) in vars.iter() {
+            let want = want_grads.get(var.as_tensor()).unwrap();
+            let got = got_grads.get(kernel_vars[name].as_tensor()).unwrap();
+            let error = max_difference(got, want);
+            assert!(error < 1e-4, "{name}: {error}");
+        }
+        let error = max_difference(
+            got_grads.get(xs.as_tensor()).unwrap(),
+            want_grads.get(xs.as_tensor()).unwrap(),
+        );
+        assert!(error < 1e-5, "inputs: {error}");
+    }
+
+    #[test]
+    fn the_kernels_results_do_not_depend_on_the_thread_count() {
+        let (varmap, gru) = model(ComputePath::Kernels, 4, 8);
+        let (xs, mask) = inputs(40, 7, 4);
+        let run = || {
+            let states = gru.encode(&xs, &mask).unwrap();
+            let grads = states.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            let mut values = states.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for var in varmap.all_vars() {
+                let grad = grads.get(var.as_tensor()).unwrap();
+                values.extend(grad.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            }
+            values
+        };
+        let two_threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(two_threads.install(run), one_thread.install(run));
+    }
 
     #[test]
     fn padding_steps_leave_the_state_unchanged() {
-        let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let gru = MaskedGru::new(vb, 3, 4).unwrap();
-        reinitialize(&varmap, 5, |_, _| SeededInit::Normal(0.5)).unwrap();
+        for path in [ComputePath::Tensor, ComputePath::Kernels] {
+            padding_steps_leave_the_state_unchanged_on(path);
+        }
+    }
+
+    fn padding_steps_leave_the_state_unchanged_on(path: ComputePath) {
+        let (_varmap, gru) = model(path, 3, 4);
         let xs = Tensor::arange(0f32, 12.0, &Device::Cpu)
             .unwrap()
             .affine(0.1, -0.5)

@@ -26,9 +26,7 @@ use rayon::prelude::*;
 
 use super::activations::{sigmoid_in_place, tanh_in_place};
 use super::block_matmul::{matmul_into, Operand, Write};
-
-/// Rows per parallel task.
-pub const ROWS_PER_BLOCK: usize = 16;
+use super::row_blocks::{add_in_order, block_of, contiguous, ROWS_PER_BLOCK};
 
 /// Hidden states `[B, T, H]` of an LSTM (PyTorch's equations, gate order
 /// i, f, g, o; zero initial state) over inputs `xs: [B, T, I]`, with its
@@ -69,13 +67,6 @@ impl Dims {
             hidden,
         })
     }
-}
-
-fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("LSTM kernel: {what} is not contiguous")))?;
-    Ok(&storage.as_slice::<f32>()?[start..end])
 }
 
 /// `W_ih: [4H, I]`, `W_hh: [4H, H]` and `b: [4H]`, unpacked into compact
@@ -192,12 +183,6 @@ fn block_forward(
     }
 }
 
-/// The block of rows starting at `first`, `n` rows long, of a `[B·T, width]`
-/// buffer.
-fn block_of(values: &[f32], first: usize, n: usize, steps: usize, width: usize) -> &[f32] {
-    &values[first * steps * width..(first + n) * steps * width]
-}
-
 struct LstmForward;
 
 impl CustomOp2 for LstmForward {
@@ -295,11 +280,7 @@ impl CustomOp2 for LstmBackward {
                     block_backward(block_xs, &weights, dims, n, block_grad_hs, grad_xs)
                 })
                 .collect();
-            for partial in partials {
-                for (total, value) in grad_weights.iter_mut().zip(partial) {
-                    *total += value;
-                }
-            }
+            add_in_order(grad_weights, partials);
         }
         let len = out.len();
         Ok((CpuStorage::F32(out), Shape::from(len)))

@@ -46,6 +46,7 @@ pub mod device;
 pub mod dropout;
 pub mod embedding;
 pub mod gru;
+pub mod gru_recurrence;
 pub mod init;
 pub mod loss;
 pub mod lstm;
@@ -55,6 +56,7 @@ pub mod output_sampling;
 pub mod padder;
 pub mod pooling;
 pub mod rng;
+pub mod row_blocks;
 #[cfg(target_arch = "x86_64")]
 pub mod rows_in_lanes;
 pub mod softmax_kernels;
