@@ -62,10 +62,12 @@ impl DiscriminatorModel for LstmDiscriminator {
     /// `t`, so it sees tokens `0..=t` only, and padding after a row's last
     /// token never reaches its scores.
     fn token_logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        // Unmasked: padding follows a row's last token, and the LSTM reads
+        // left to right, so no padding reaches a real position's logit.
         let padded = pass.pad(&rows.targets, 1)?;
-        let mut xs = self.embedding.masked(&padded.ids, &padded.mask)?;
+        let mut xs = self.embedding.lookup(&padded.ids)?;
         if let Some(pretrained) = &self.pretrained {
-            xs = Tensor::cat(&[xs, pretrained.masked(&padded.ids, &padded.mask)?], 2)?;
+            xs = Tensor::cat(&[xs, pretrained.lookup(&padded.ids)?], 2)?;
         }
         let xs = pass.dropout(&xs)?;
         let mut hs = self.lstm.states(&xs)?;
@@ -73,7 +75,11 @@ impl DiscriminatorModel for LstmDiscriminator {
             hs = norm.forward(&hs)?;
         }
         let hs = pass.dropout(&hs)?;
-        Ok(Some(self.output.forward(&hs)?.squeeze(2)?))
+        // As one [B·W, H] matmul: a rank-3 input to Linear would be a
+        // batch of B matmuls against a broadcast weight.
+        let (rows, width, hidden) = hs.dims3()?;
+        let logits = self.output.forward(&hs.reshape((rows * width, hidden))?)?;
+        Ok(Some(logits.reshape((rows, width))?))
     }
 
     /// A row's logit is its last real token's: the verdict on the whole

@@ -25,13 +25,20 @@ impl MaskedEmbedding {
         }
     }
 
-    /// `[B, W, E]` embeddings of ids `[B, W]`, zero where `mask` (`[B, W]`)
-    /// is 0, so that padding contributes nothing downstream.
-    pub fn masked(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// `[B, W, E]` embeddings of ids `[B, W]`, padding included: for a
+    /// model that never lets a padding position reach a real one's output
+    /// (a left-to-right recurrence read at real positions only), the
+    /// masking multiply of [`MaskedEmbedding::masked`] is wasted work.
+    pub fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
         let (rows, width) = ids.dims2()?;
         self.table
             .index_select(&ids.flatten_all()?, 0)?
-            .reshape((rows, width, ()))?
-            .broadcast_mul(&mask.unsqueeze(2)?)
+            .reshape((rows, width, ()))
+    }
+
+    /// `[B, W, E]` embeddings of ids `[B, W]`, zero where `mask` (`[B, W]`)
+    /// is 0, so that padding contributes nothing downstream.
+    pub fn masked(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.lookup(ids)?.broadcast_mul(&mask.unsqueeze(2)?)
     }
 }

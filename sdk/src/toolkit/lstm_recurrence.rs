@@ -17,9 +17,12 @@
 //! and the weight gradients of the blocks are added in block order, so the
 //! results do not depend on the number of threads.
 //!
-//! The backward pass recomputes the forward pass of its block (a third of
-//! the work) instead of keeping every gate of every position alive in the
-//! autograd graph.
+//! When a gradient will be asked for (an input tracks the graph), the
+//! forward pass keeps each block's gates and cell states in the op for its
+//! backward pass (7H floats per row and position); a backward pass that
+//! finds none — a second one over the same graph — recomputes them.
+
+use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -37,8 +40,13 @@ pub fn lstm_states(xs: &Tensor, packed_weights: &Tensor) -> Result<Tensor> {
     if !matches!(xs.device(), Device::Cpu) || xs.dtype() != DType::F32 {
         candle_core::bail!("the LSTM kernel runs on f32 CPU tensors only");
     }
-    xs.contiguous()?
-        .apply_op2(&packed_weights.contiguous()?, LstmForward)
+    let keep = xs.track_op() || packed_weights.track_op();
+    xs.contiguous()?.apply_op2(
+        &packed_weights.contiguous()?,
+        LstmForward {
+            kept: keep.then(Mutex::default),
+        },
+    )
 }
 
 /// The sizes of one call.
@@ -183,7 +191,18 @@ fn block_forward(
     }
 }
 
-struct LstmForward;
+/// One block's forward pass as its backward pass needs it: the
+/// activations and the hidden states (`[n·T, H]`).
+struct KeptBlock {
+    activations: Activations,
+    hs: Vec<f32>,
+}
+
+struct LstmForward {
+    /// Each block's forward pass, in block order, when a backward pass will
+    /// follow.
+    kept: Option<Mutex<Option<Vec<KeptBlock>>>>,
+}
 
 impl CustomOp2 for LstmForward {
     fn name(&self) -> &'static str {
@@ -203,13 +222,22 @@ impl CustomOp2 for LstmForward {
         let weights = Weights::unpack(contiguous(s2, l2, "the weights")?, dims);
         let mut hs = vec![0f32; dims.rows * steps * h];
         if !hs.is_empty() {
-            hs.par_chunks_mut(ROWS_PER_BLOCK * steps * h)
+            let blocks: Vec<Option<KeptBlock>> = hs
+                .par_chunks_mut(ROWS_PER_BLOCK * steps * h)
                 .enumerate()
-                .for_each(|(block, hs)| {
+                .map(|(block, hs)| {
                     let n = hs.len() / (steps * h);
                     let xs = block_of(xs, block * ROWS_PER_BLOCK, n, steps, dims.input);
-                    block_forward(xs, &weights, dims, n, hs);
-                });
+                    let activations = block_forward(xs, &weights, dims, n, hs);
+                    self.kept.is_some().then(|| KeptBlock {
+                        activations,
+                        hs: hs.to_vec(),
+                    })
+                })
+                .collect();
+            if let Some(kept) = &self.kept {
+                *lock(kept) = blocks.into_iter().collect();
+            }
         }
         Ok((CpuStorage::F32(hs), Shape::from((dims.rows, steps, h))))
     }
@@ -227,6 +255,7 @@ impl CustomOp2 for LstmForward {
             &packed_weights.detach(),
             &LstmBackward {
                 grad_hs: grad.detach().contiguous()?,
+                kept: Mutex::new(self.kept.as_ref().and_then(|kept| lock(kept).take())),
             },
         )?;
         let n_xs = rows * steps * input;
@@ -242,6 +271,16 @@ impl CustomOp2 for LstmForward {
 /// from `(xs, packed weights)` and the hidden states' gradient.
 struct LstmBackward {
     grad_hs: Tensor,
+    /// The forward pass's blocks, if it kept them.
+    kept: Mutex<Option<Vec<KeptBlock>>>,
+}
+
+/// The lock's contents even if a panicking thread poisoned it (the values
+/// are plain buffers, whole or absent).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl CustomOp2 for LstmBackward {
@@ -268,16 +307,27 @@ impl CustomOp2 for LstmBackward {
         let mut out = vec![0f32; rows * steps * i + 4 * h * width];
         let (grad_xs, grad_weights) = out.split_at_mut(rows * steps * i);
         if rows * steps > 0 {
+            let blocks = rows.div_ceil(ROWS_PER_BLOCK);
+            let kept: Vec<Option<KeptBlock>> = match lock(&self.kept).take() {
+                Some(kept) if kept.len() == blocks => kept.into_iter().map(Some).collect(),
+                _ => (0..blocks).map(|_| None).collect(),
+            };
             // Each block's weight gradient, then their sum in block order.
             let partials: Vec<Vec<f32>> = grad_xs
                 .par_chunks_mut(ROWS_PER_BLOCK * steps * i)
+                .zip(kept.into_par_iter())
                 .enumerate()
-                .map(|(block, grad_xs)| {
+                .map(|(block, (grad_xs, kept))| {
                     let first = block * ROWS_PER_BLOCK;
                     let n = (rows - first).min(ROWS_PER_BLOCK);
                     let block_xs = block_of(xs, first, n, steps, i);
+                    let kept = kept.unwrap_or_else(|| {
+                        let mut hs = vec![0f32; n * steps * h];
+                        let activations = block_forward(block_xs, &weights, dims, n, &mut hs);
+                        KeptBlock { activations, hs }
+                    });
                     let block_grad_hs = block_of(&grad_hs, first, n, steps, h);
-                    block_backward(block_xs, &weights, dims, n, block_grad_hs, grad_xs)
+                    block_backward(block_xs, &weights, dims, kept, block_grad_hs, grad_xs)
                 })
                 .collect();
             add_in_order(grad_weights, partials);
@@ -287,24 +337,28 @@ impl CustomOp2 for LstmBackward {
     }
 }
 
-/// Back-propagation through time for one block of `rows` rows: writes the
+/// Back-propagation through time for one block, from its forward pass: writes the
 /// inputs' gradient into `grad_xs: [n·T, I]` and returns the block's part of
 /// the packed weights' gradient (`[4H, I + H + 1]`).
 fn block_backward(
     xs: &[f32],
     weights: &Weights,
     dims: Dims,
-    rows: usize,
+    forward: KeptBlock,
     grad_hs: &[f32],
     grad_xs: &mut [f32],
 ) -> Vec<f32> {
     let (steps, i, h) = (dims.steps, dims.input, dims.hidden);
-    let mut hs = vec![0f32; rows * steps * h];
-    let Activations {
-        gates,
-        cells,
-        tanh_cells,
-    } = block_forward(xs, weights, dims, rows, &mut hs);
+    let rows = forward.hs.len() / (steps * h);
+    let KeptBlock {
+        activations:
+            Activations {
+                gates,
+                cells,
+                tanh_cells,
+            },
+        hs,
+    } = forward;
 
     // ∂loss/∂(pre-activation gates) of every row and position.
     let mut grad_gates = vec![0f32; rows * steps * 4 * h];
