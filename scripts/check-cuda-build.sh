@@ -43,6 +43,7 @@ time cargo build --release \
     -p agon-lstm-generator --features agon-lstm-generator/cuda \
     -p agon-cnn-discriminator --features agon-cnn-discriminator/cuda \
     -p agon-gru-discriminator --features agon-gru-discriminator/cuda \
+    -p agon-lstm-discriminator --features agon-lstm-discriminator/cuda \
     -p agon-seq2seq-generator --features agon-seq2seq-generator/cuda \
     -p agon-pair-discriminators --features agon-pair-discriminators/cuda \
     -p agon

@@ -5,7 +5,11 @@
 /// [`crate::kits::DiscriminatorConfig`] for it.
 ///
 /// Each key is `name: Type = default; "doc"`, followed by `; dimension` for
-/// a size the kit checks is at least 1. The struct gets the keys, a
+/// a size the kit checks is at least 1. After the struct, two optional
+/// lines: `max_source_len = key;` names the key that caps the source tokens
+/// a source-reading model reads per row ([`crate::kits::DiscriminatorConfig::max_source_len`]),
+/// and `validate = path;` a `fn(&Config) -> PluginResult<()>` with further
+/// checks of the model's keys. The struct gets the keys, a
 /// `training: DiscriminatorTraining` block (the kit's dropout, optimiser,
 /// clipping and scoring chunk), `Default` from the defaults, serde with
 /// unknown keys refused, and `DOCS` from the docs (what `agon plugins show`
@@ -26,6 +30,37 @@
 /// assert_eq!(config.dimensions(), vec![("embedding_dim", 32)]);
 /// assert_eq!(MyConfig::DOCS[1], ("bidirectional", "true also reads each row backwards."));
 /// assert_eq!(config.training().dropout, 0.25); // the kit's default
+/// assert_eq!(config.max_source_len(), None); // reads every source token
+/// ```
+///
+/// With the two optional lines:
+///
+/// ```
+/// use agon_sdk::{PluginError, PluginResult};
+///
+/// agon_sdk::discriminator_config! {
+///     /// A pair discriminator's hyper-parameters.
+///     pub struct PairConfig {
+///         hidden_dim: usize = 64; "State size, at least 1."; dimension,
+///         max_source_len: usize = 50; "Source tokens read per row, at least 1.",
+///     }
+///     max_source_len = max_source_len;
+///     validate = even_hidden;
+/// }
+///
+/// fn even_hidden(config: &PairConfig) -> PluginResult<()> {
+///     if config.hidden_dim % 2 == 1 {
+///         return Err(PluginError::config("hidden_dim must be even"));
+///     }
+///     Ok(())
+/// }
+///
+/// use agon_sdk::kits::DiscriminatorConfig;
+/// let mut config = PairConfig::default();
+/// assert_eq!(config.max_source_len(), Some(50));
+/// assert!(config.validate().is_ok());
+/// config.hidden_dim = 7;
+/// assert!(config.validate().is_err());
 /// ```
 #[macro_export]
 macro_rules! discriminator_config {
@@ -34,6 +69,8 @@ macro_rules! discriminator_config {
         $vis:vis struct $name:ident {
             $( $field:ident : $ty:ty = $default:expr ; $doc:literal $(; $dimension:ident)? ),* $(,)?
         }
+        $( max_source_len = $max_source_len:ident ; )?
+        $( validate = $validate:path ; )?
     ) => {
         $(#[$meta])*
         #[derive(
@@ -66,6 +103,18 @@ macro_rules! discriminator_config {
             fn training(&self) -> &$crate::kits::DiscriminatorTraining {
                 &self.training
             }
+
+            $(
+                fn max_source_len(&self) -> ::std::option::Option<usize> {
+                    ::std::option::Option::Some(self.$max_source_len)
+                }
+            )?
+
+            $(
+                fn validate(&self) -> $crate::PluginResult<()> {
+                    $validate(self)
+                }
+            )?
 
             fn dimensions(&self) -> ::std::vec::Vec<(&'static str, usize)> {
                 #[allow(unused_mut)]
