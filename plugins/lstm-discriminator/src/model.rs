@@ -40,7 +40,7 @@ impl DiscriminatorModel for LstmDiscriminator {
         Ok(LstmDiscriminator {
             embedding: MaskedEmbedding::new(vb.clone(), vocab, e)?,
             pretrained: pretrained.map(MaskedEmbedding::frozen),
-            lstm: Lstm::new(
+            lstm: Lstm::on_path(
                 vb.pp("lstm"),
                 e + fixed,
                 h,

@@ -28,10 +28,10 @@ pub struct MaskedGru {
 impl MaskedGru {
     /// The kernels on the CPU, tensor ops on other devices.
     pub fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
-        let path = match Compute::Auto.resolve(vb.device()) {
-            Ok(path) => path,
-            Err(_) => ComputePath::Tensor,
-        };
+        // `auto` resolves on every device.
+        let path = Compute::Auto
+            .resolve(vb.device())
+            .unwrap_or(ComputePath::Tensor);
         Self::on_path(vb, input, hidden, path)
     }
 

@@ -4,7 +4,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{rnn::RNN, LSTMConfig, VarBuilder, LSTM};
 
-use super::compute::ComputePath;
+use super::compute::{Compute, ComputePath};
 use super::lstm_recurrence::lstm_states;
 
 /// One LSTM layer (PyTorch's equations and variable names:
@@ -27,7 +27,17 @@ pub struct Lstm {
 }
 
 impl Lstm {
-    pub fn new(vb: VarBuilder, input: usize, hidden: usize, path: ComputePath) -> Result<Self> {
+    /// The kernel on the CPU, Candle's `LSTM` on other devices.
+    pub fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
+        // `auto` resolves on every device.
+        let path = Compute::Auto
+            .resolve(vb.device())
+            .unwrap_or(ComputePath::Tensor);
+        Self::on_path(vb, input, hidden, path)
+    }
+
+    /// The implementation `path` (a component's `compute:` key, resolved).
+    pub fn on_path(vb: VarBuilder, input: usize, hidden: usize, path: ComputePath) -> Result<Self> {
         let reference = candle_nn::lstm(input, hidden, LSTMConfig::default(), vb.clone())?;
         // The same variables `candle_nn::lstm` just created.
         Ok(Lstm {
@@ -88,7 +98,7 @@ mod tests {
     fn model(path: ComputePath, input: usize, hidden: usize) -> (VarMap, Lstm) {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let lstm = Lstm::new(vb, input, hidden, path).unwrap();
+        let lstm = Lstm::on_path(vb, input, hidden, path).unwrap();
         reinitialize(&varmap, 11, |_, _| SeededInit::Normal(0.4)).unwrap();
         (varmap, lstm)
     }

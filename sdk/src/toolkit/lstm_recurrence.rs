@@ -103,16 +103,18 @@ impl Weights {
     }
 }
 
-/// One block's forward pass. It leaves, per row `r` and position `t` (row
-/// `r·T + t` of each buffer), the activated gates (`gates: [n·T, 4H]`: i,
-/// f, g, o), the cell state and its tanh (`cells`, `tanh_cells`: `[n·T,
-/// H]`), and writes the hidden states into `hs: [n·T, H]`.
+/// What one block's forward pass leaves for its backward pass, per row `r`
+/// and position `t` (row `r·T + t` of each buffer): the activated gates
+/// (`gates: [n·T, 4H]`: i, f, g, o), the cell state and its tanh (`cells`,
+/// `tanh_cells`: `[n·T, H]`).
 struct Activations {
     gates: Vec<f32>,
     cells: Vec<f32>,
     tanh_cells: Vec<f32>,
 }
 
+/// One block's forward pass over `rows` rows; writes the hidden states into
+/// `hs: [n·T, H]`.
 fn block_forward(
     xs: &[f32],
     weights: &Weights,
