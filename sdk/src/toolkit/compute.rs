@@ -29,13 +29,25 @@ pub enum ComputePath {
     Tensor,
 }
 
+impl ComputePath {
+    /// What `auto` resolves to on `device`: the kernels on the CPU, tensor
+    /// ops elsewhere.
+    pub fn auto(device: &Device) -> ComputePath {
+        match device.is_cpu() {
+            true => ComputePath::Kernels,
+            false => ComputePath::Tensor,
+        }
+    }
+}
+
 impl Compute {
     /// The path on `device`; `kernels` on a device other than the CPU is a
     /// config error.
     pub fn resolve(self, device: &Device) -> PluginResult<ComputePath> {
         match (self, device.is_cpu()) {
-            (Compute::Auto, true) | (Compute::Kernels, true) => Ok(ComputePath::Kernels),
-            (Compute::Auto, false) | (Compute::Tensor, _) => Ok(ComputePath::Tensor),
+            (Compute::Auto, _) => Ok(ComputePath::auto(device)),
+            (Compute::Kernels, true) => Ok(ComputePath::Kernels),
+            (Compute::Tensor, _) => Ok(ComputePath::Tensor),
             (Compute::Kernels, false) => Err(PluginError::config(
                 "compute: kernels runs on the CPU only; use auto or tensor on this device",
             )),

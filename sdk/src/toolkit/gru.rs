@@ -3,7 +3,7 @@
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 
-use super::compute::{Compute, ComputePath};
+use super::compute::ComputePath;
 use super::gru_recurrence::gru_final_states;
 
 /// One GRU layer (PyTorch's equations, gate order r, z, n) over masked
@@ -28,10 +28,7 @@ pub struct MaskedGru {
 impl MaskedGru {
     /// The kernels on the CPU, tensor ops on other devices.
     pub fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
-        // `auto` resolves on every device.
-        let path = Compute::Auto
-            .resolve(vb.device())
-            .unwrap_or(ComputePath::Tensor);
+        let path = ComputePath::auto(vb.device());
         Self::on_path(vb, input, hidden, path)
     }
 
@@ -103,6 +100,9 @@ impl MaskedGru {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolkit::test_tensors::{
+        assert_thread_count_independent, max_difference, spread_values,
+    };
     use crate::toolkit::{reinitialize, SeededInit};
     use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
@@ -118,29 +118,13 @@ mod tests {
     /// `[B, T, I]` inputs in about ±1.3 and a mask whose rows end at
     /// lengths 0..=T (some rows with no real token).
     fn inputs(rows: usize, steps: usize, input: usize) -> (Tensor, Tensor) {
-        let values: Vec<f32> = (0..rows * steps * input)
-            .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 1.3)
-            .collect();
         let mask: Vec<f32> = (0..rows * steps)
             .map(|k| f32::from(u8::from(k % steps < (k / steps) % (steps + 1))))
             .collect();
         (
-            Tensor::from_vec(values, (rows, steps, input), &Device::Cpu).unwrap(),
+            spread_values(rows, steps, input),
             Tensor::from_vec(mask, (rows, steps), &Device::Cpu).unwrap(),
         )
-    }
-
-    fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     #[test]
@@ -202,15 +186,7 @@ mod tests {
             }
             values
         };
-        let two_threads = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let one_thread = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        assert_eq!(two_threads.install(run), one_thread.install(run));
+        assert_thread_count_independent(run);
     }
 
     #[test]

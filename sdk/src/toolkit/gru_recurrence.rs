@@ -17,8 +17,9 @@ use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, T
 use rayon::prelude::*;
 
 use super::activations::{sigmoid_in_place, tanh_in_place};
-use super::block_matmul::{matmul_into, Operand, Write};
-use super::row_blocks::{add_in_order, block_of, contiguous, ROWS_PER_BLOCK};
+use super::row_blocks::{
+    add_in_order, block_of, column_sums, contiguous, split_gradients, Dims, Weights, ROWS_PER_BLOCK,
+};
 
 /// Final states `[B, H]` of a GRU over inputs `xs: [B, T, I]` under `mask:
 /// [B, T]` (1 at real tokens), from a zero state, with its weights packed
@@ -35,61 +36,17 @@ pub fn gru_final_states(xs: &Tensor, mask: &Tensor, packed_weights: &Tensor) -> 
     )
 }
 
-#[derive(Clone, Copy)]
-struct Dims {
-    rows: usize,
-    steps: usize,
-    input: usize,
-    hidden: usize,
-}
-
-impl Dims {
-    fn of(xs: &Layout, mask: &Layout, weights: &Layout) -> Result<Dims> {
-        let (rows, steps, input) = xs.shape().dims3()?;
-        let (three_h, width) = weights.shape().dims2()?;
-        let hidden = three_h / 3;
-        if three_h % 3 != 0 || hidden == 0 || input == 0 || width != input + hidden + 2 {
-            candle_core::bail!(
-                "GRU kernel: packed weights [{three_h}, {width}] do not fit inputs of width {input} (want [3H, {input} + H + 2])"
-            );
-        }
-        if mask.shape().dims2()? != (rows, steps) {
-            candle_core::bail!("GRU kernel: the mask is not [{rows}, {steps}]");
-        }
-        Ok(Dims {
-            rows,
-            steps,
-            input,
-            hidden,
-        })
+/// The sizes of `xs`, `mask` and the packed weights.
+fn dims_of(xs: &Layout, mask: &Layout, weights: &Layout) -> Result<Dims> {
+    let dims = Dims::of("GRU kernel", xs, weights, 3, 2)?;
+    if mask.shape().dims2()? != (dims.rows, dims.steps) {
+        candle_core::bail!(
+            "GRU kernel: the mask is not [{}, {}]",
+            dims.rows,
+            dims.steps
+        );
     }
-}
-
-/// `W_ih: [3H, I]`, `W_hh: [3H, H]`, `b_ih`, `b_hh: [3H]`, unpacked.
-struct Weights {
-    w_ih: Vec<f32>,
-    w_hh: Vec<f32>,
-    b_ih: Vec<f32>,
-    b_hh: Vec<f32>,
-}
-
-impl Weights {
-    fn unpack(packed: &[f32], dims: Dims) -> Weights {
-        let (i, h) = (dims.input, dims.hidden);
-        let mut weights = Weights {
-            w_ih: Vec::with_capacity(3 * h * i),
-            w_hh: Vec::with_capacity(3 * h * h),
-            b_ih: Vec::with_capacity(3 * h),
-            b_hh: Vec::with_capacity(3 * h),
-        };
-        for row in packed.chunks(i + h + 2) {
-            weights.w_ih.extend_from_slice(&row[..i]);
-            weights.w_hh.extend_from_slice(&row[i..i + h]);
-            weights.b_ih.push(row[i + h]);
-            weights.b_hh.push(row[i + h + 1]);
-        }
-        weights
-    }
+    Ok(dims)
 }
 
 /// What one block's forward pass leaves for its backward pass, per row `r`
@@ -111,40 +68,23 @@ fn block_forward(
     rows: usize,
     out: &mut [f32],
 ) -> Activations {
-    let (steps, i, h) = (dims.steps, dims.input, dims.hidden);
-    let mut gates = vec![0f32; rows * steps * 3 * h];
-    matmul_into(
-        &mut gates,
-        Write::Overwrite,
-        xs,
-        Operand::Plain,
-        &weights.w_ih,
-        Operand::Transposed,
-        (rows * steps, i, 3 * h),
-    );
+    let (steps, h) = (dims.steps, dims.hidden);
+    let mut gates = weights.project_inputs(xs, rows * steps, dims);
     let mut recurrent = vec![0f32; rows * steps * 3 * h];
     let mut previous = vec![0f32; rows * steps * h];
     let mut state = vec![0f32; rows * h];
     let mut recurrent_t = vec![0f32; rows * 3 * h];
     for t in 0..steps {
-        matmul_into(
-            &mut recurrent_t,
-            Write::Overwrite,
-            &state,
-            Operand::Plain,
-            &weights.w_hh,
-            Operand::Transposed,
-            (rows, h, 3 * h),
-        );
+        weights.recur(&state, rows, dims, false, &mut recurrent_t);
         for r in 0..rows {
             let at = r * steps + t;
             let hh = &mut recurrent[at * 3 * h..(at + 1) * 3 * h];
             hh.copy_from_slice(&recurrent_t[r * 3 * h..(r + 1) * 3 * h]);
-            for (value, bias) in hh.iter_mut().zip(&weights.b_hh) {
+            for (value, bias) in hh.iter_mut().zip(&weights.biases[1]) {
                 *value += bias;
             }
             let g = &mut gates[at * 3 * h..(at + 1) * 3 * h];
-            for (value, bias) in g.iter_mut().zip(&weights.b_ih) {
+            for (value, bias) in g.iter_mut().zip(&weights.biases[0]) {
                 *value += bias;
             }
             for k in 0..2 * h {
@@ -189,7 +129,7 @@ impl CustomOp3 for GruForward {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let dims = Dims::of(l1, l2, l3)?;
+        let dims = dims_of(l1, l2, l3)?;
         let (steps, i, h) = (dims.steps, dims.input, dims.hidden);
         let xs = contiguous(s1, l1, "the inputs")?;
         let mask = contiguous(s2, l2, "the mask")?;
@@ -216,8 +156,6 @@ impl CustomOp3 for GruForward {
         _out: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (rows, steps, input) = xs.dims3()?;
-        let (three_h, width) = packed_weights.dims2()?;
         let grads = xs.detach().apply_op3_no_bwd(
             mask,
             &packed_weights.detach(),
@@ -225,11 +163,7 @@ impl CustomOp3 for GruForward {
                 grad_out: grad.detach().contiguous()?,
             },
         )?;
-        let n_xs = rows * steps * input;
-        let grad_xs = grads.narrow(0, 0, n_xs)?.reshape((rows, steps, input))?;
-        let grad_weights = grads
-            .narrow(0, n_xs, three_h * width)?
-            .reshape((three_h, width))?;
+        let (grad_xs, grad_weights) = split_gradients(&grads, xs, packed_weights)?;
         Ok((Some(grad_xs), None, Some(grad_weights)))
     }
 }
@@ -254,7 +188,7 @@ impl CustomOp3 for GruBackward {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let dims = Dims::of(l1, l2, l3)?;
+        let dims = dims_of(l1, l2, l3)?;
         let (rows, steps, i, h) = (dims.rows, dims.steps, dims.input, dims.hidden);
         let xs = contiguous(s1, l1, "the inputs")?;
         let mask = contiguous(s2, l2, "the mask")?;
@@ -263,7 +197,7 @@ impl CustomOp3 for GruBackward {
         if grad_out.len() != rows * h {
             candle_core::bail!("GRU kernel backward: the gradient is not [{rows}, {h}]");
         }
-        let mut out = vec![0f32; rows * steps * i + 3 * h * (i + h + 2)];
+        let mut out = vec![0f32; rows * steps * i + 3 * h * dims.width()];
         let (grad_xs, grad_weights) = out.split_at_mut(rows * steps * i);
         if rows * steps > 0 {
             let partials: Vec<Vec<f32>> = grad_xs
@@ -300,7 +234,7 @@ struct Block<'a> {
 /// gradient into `grad_xs: [n·T, I]` and returns the block's part of the
 /// packed weights' gradient (`[3H, I + H + 2]`).
 fn block_backward(block: &Block, weights: &Weights, dims: Dims, grad_xs: &mut [f32]) -> Vec<f32> {
-    let (rows, steps, i, h) = (block.rows, dims.steps, dims.input, dims.hidden);
+    let (rows, steps, h) = (block.rows, dims.steps, dims.hidden);
     let mut final_states = vec![0f32; rows * h];
     let Activations {
         gates,
@@ -348,66 +282,18 @@ fn block_backward(block: &Block, weights: &Weights, dims: Dims, grad_xs: &mut [f
             grad_recurrent[at * 3 * h..(at + 1) * 3 * h].copy_from_slice(dhh);
         }
         if t > 0 {
-            matmul_into(
-                &mut carried,
-                Write::Overwrite,
-                &grad_recurrent_t,
-                Operand::Plain,
-                &weights.w_hh,
-                Operand::Plain,
-                (rows, 3 * h, h),
-            );
+            weights.recur(&grad_recurrent_t, rows, dims, true, &mut carried);
             for (dh, add) in grad_h.iter_mut().zip(&carried) {
                 *dh += add;
             }
         }
     }
 
-    matmul_into(
-        grad_xs,
-        Write::Overwrite,
-        &grad_input,
-        Operand::Plain,
-        &weights.w_ih,
-        Operand::Plain,
-        (rows * steps, 3 * h, i),
-    );
-    let mut grad_w_ih = vec![0f32; 3 * h * i];
-    let mut grad_w_hh = vec![0f32; 3 * h * h];
-    matmul_into(
-        &mut grad_w_ih,
-        Write::Overwrite,
-        &grad_input,
-        Operand::Transposed,
-        block.xs,
-        Operand::Plain,
-        (3 * h, rows * steps, i),
-    );
-    matmul_into(
-        &mut grad_w_hh,
-        Write::Overwrite,
-        &grad_recurrent,
-        Operand::Transposed,
-        &previous,
-        Operand::Plain,
-        (3 * h, rows * steps, h),
-    );
-    let column_sums = |values: &[f32]| {
-        let mut sums = vec![0f32; 3 * h];
-        for row in values.chunks(3 * h) {
-            for (sum, value) in sums.iter_mut().zip(row) {
-                *sum += value;
-            }
-        }
-        sums
-    };
-    let (grad_b_ih, grad_b_hh) = (column_sums(&grad_input), column_sums(&grad_recurrent));
-    let mut packed = Vec::with_capacity(3 * h * (i + h + 2));
-    for k in 0..3 * h {
-        packed.extend_from_slice(&grad_w_ih[k * i..(k + 1) * i]);
-        packed.extend_from_slice(&grad_w_hh[k * h..(k + 1) * h]);
-        packed.push(grad_b_ih[k]);
-        packed.push(grad_b_hh[k]);
-    }
-    packed
+    let grad_w_ih =
+        weights.project_inputs_backward(&grad_input, block.xs, rows * steps, dims, grad_xs);
+    let grad_w_hh =
+        Weights::recurrent_weight_gradient(&grad_recurrent, &previous, rows * steps, dims);
+    let grad_b_ih = column_sums(&grad_input, 3 * h);
+    let grad_b_hh = column_sums(&grad_recurrent, 3 * h);
+    Weights::pack(&grad_w_ih, &grad_w_hh, &[grad_b_ih, grad_b_hh], dims)
 }

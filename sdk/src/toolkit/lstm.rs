@@ -4,7 +4,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{rnn::RNN, LSTMConfig, VarBuilder, LSTM};
 
-use super::compute::{Compute, ComputePath};
+use super::compute::ComputePath;
 use super::lstm_recurrence::lstm_states;
 
 /// One LSTM layer (PyTorch's equations and variable names:
@@ -29,10 +29,7 @@ pub struct Lstm {
 impl Lstm {
     /// The kernel on the CPU, Candle's `LSTM` on other devices.
     pub fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
-        // `auto` resolves on every device.
-        let path = Compute::Auto
-            .resolve(vb.device())
-            .unwrap_or(ComputePath::Tensor);
+        let path = ComputePath::auto(vb.device());
         Self::on_path(vb, input, hidden, path)
     }
 
@@ -82,17 +79,16 @@ impl Lstm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolkit::test_tensors::{
+        assert_thread_count_independent, max_difference, spread_values,
+    };
     use crate::toolkit::{reinitialize, SeededInit};
     use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
 
-    /// `[B, T, I]` inputs with values in about ±1.
+    /// `[B, T, I]` inputs with values in about ±1.3.
     fn inputs(rows: usize, steps: usize, input: usize) -> Tensor {
-        let n = rows * steps * input;
-        let values: Vec<f32> = (0..n)
-            .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 1.3)
-            .collect();
-        Tensor::from_vec(values, (rows, steps, input), &Device::Cpu).unwrap()
+        spread_values(rows, steps, input)
     }
 
     fn model(path: ComputePath, input: usize, hidden: usize) -> (VarMap, Lstm) {
@@ -101,19 +97,6 @@ mod tests {
         let lstm = Lstm::on_path(vb, input, hidden, path).unwrap();
         reinitialize(&varmap, 11, |_, _| SeededInit::Normal(0.4)).unwrap();
         (varmap, lstm)
-    }
-
-    fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// The loss both paths are differentiated through: every position's
@@ -189,15 +172,7 @@ mod tests {
             }
             values
         };
-        let two_threads = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let one_thread = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        assert_eq!(two_threads.install(run), one_thread.install(run));
+        assert_thread_count_independent(run);
     }
 
     #[test]

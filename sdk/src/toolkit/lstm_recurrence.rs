@@ -28,8 +28,9 @@ use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, T
 use rayon::prelude::*;
 
 use super::activations::{sigmoid_in_place, tanh_in_place};
-use super::block_matmul::{matmul_into, Operand, Write};
-use super::row_blocks::{add_in_order, block_of, contiguous, ROWS_PER_BLOCK};
+use super::row_blocks::{
+    add_in_order, block_of, column_sums, contiguous, split_gradients, Dims, Weights, ROWS_PER_BLOCK,
+};
 
 /// Hidden states `[B, T, H]` of an LSTM (PyTorch's equations, gate order
 /// i, f, g, o; zero initial state) over inputs `xs: [B, T, I]`, with its
@@ -47,60 +48,6 @@ pub fn lstm_states(xs: &Tensor, packed_weights: &Tensor) -> Result<Tensor> {
             kept: keep.then(Mutex::default),
         },
     )
-}
-
-/// The sizes of one call.
-#[derive(Clone, Copy)]
-struct Dims {
-    rows: usize,
-    steps: usize,
-    input: usize,
-    hidden: usize,
-}
-
-impl Dims {
-    fn of(xs: &Layout, weights: &Layout) -> Result<Dims> {
-        let (rows, steps, input) = xs.shape().dims3()?;
-        let (four_h, width) = weights.shape().dims2()?;
-        let hidden = four_h / 4;
-        if four_h % 4 != 0 || hidden == 0 || input == 0 || width != input + hidden + 1 {
-            candle_core::bail!(
-                "LSTM kernel: packed weights [{four_h}, {width}] do not fit inputs of width {input} (want [4H, {input} + H + 1])"
-            );
-        }
-        Ok(Dims {
-            rows,
-            steps,
-            input,
-            hidden,
-        })
-    }
-}
-
-/// `W_ih: [4H, I]`, `W_hh: [4H, H]` and `b: [4H]`, unpacked into compact
-/// buffers (a copy of the weights, small beside one block's work).
-struct Weights {
-    w_ih: Vec<f32>,
-    w_hh: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-impl Weights {
-    fn unpack(packed: &[f32], dims: Dims) -> Weights {
-        let (i, h) = (dims.input, dims.hidden);
-        let width = i + h + 1;
-        let mut weights = Weights {
-            w_ih: Vec::with_capacity(4 * h * i),
-            w_hh: Vec::with_capacity(4 * h * h),
-            bias: Vec::with_capacity(4 * h),
-        };
-        for row in packed.chunks(width) {
-            weights.w_ih.extend_from_slice(&row[..i]);
-            weights.w_hh.extend_from_slice(&row[i..i + h]);
-            weights.bias.push(row[i + h]);
-        }
-        weights
-    }
 }
 
 /// What one block's forward pass leaves for its backward pass, per row `r`
@@ -122,38 +69,21 @@ fn block_forward(
     rows: usize,
     hs: &mut [f32],
 ) -> Activations {
-    let (steps, i, h) = (dims.steps, dims.input, dims.hidden);
-    let mut gates = vec![0f32; rows * steps * 4 * h];
+    let (steps, h) = (dims.steps, dims.hidden);
     // Every position's input projection at once.
-    matmul_into(
-        &mut gates,
-        Write::Overwrite,
-        xs,
-        Operand::Plain,
-        &weights.w_ih,
-        Operand::Transposed,
-        (rows * steps, i, 4 * h),
-    );
+    let mut gates = weights.project_inputs(xs, rows * steps, dims);
     let mut cells = vec![0f32; rows * steps * h];
     let mut tanh_cells = vec![0f32; rows * steps * h];
     let mut state = vec![0f32; rows * h];
     let mut recurrent = vec![0f32; rows * 4 * h];
     for t in 0..steps {
         if t > 0 {
-            matmul_into(
-                &mut recurrent,
-                Write::Overwrite,
-                &state,
-                Operand::Plain,
-                &weights.w_hh,
-                Operand::Transposed,
-                (rows, h, 4 * h),
-            );
+            weights.recur(&state, rows, dims, false, &mut recurrent);
         }
         for r in 0..rows {
             let at = r * steps + t;
             let g = &mut gates[at * 4 * h..(at + 1) * 4 * h];
-            for (value, bias) in g.iter_mut().zip(&weights.bias) {
+            for (value, bias) in g.iter_mut().zip(&weights.biases[0]) {
                 *value += bias;
             }
             if t > 0 {
@@ -218,7 +148,7 @@ impl CustomOp2 for LstmForward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let dims = Dims::of(l1, l2)?;
+        let dims = Dims::of("LSTM kernel", l1, l2, 4, 1)?;
         let (steps, h) = (dims.steps, dims.hidden);
         let xs = contiguous(s1, l1, "the inputs")?;
         let weights = Weights::unpack(contiguous(s2, l2, "the weights")?, dims);
@@ -251,8 +181,6 @@ impl CustomOp2 for LstmForward {
         _hs: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (rows, steps, input) = xs.dims3()?;
-        let (four_h, width) = packed_weights.dims2()?;
         let grads = xs.detach().apply_op2_no_bwd(
             &packed_weights.detach(),
             &LstmBackward {
@@ -260,11 +188,7 @@ impl CustomOp2 for LstmForward {
                 kept: Mutex::new(self.kept.as_ref().and_then(|kept| lock(kept).take())),
             },
         )?;
-        let n_xs = rows * steps * input;
-        let grad_xs = grads.narrow(0, 0, n_xs)?.reshape((rows, steps, input))?;
-        let grad_weights = grads
-            .narrow(0, n_xs, four_h * width)?
-            .reshape((four_h, width))?;
+        let (grad_xs, grad_weights) = split_gradients(&grads, xs, packed_weights)?;
         Ok((Some(grad_xs), Some(grad_weights)))
     }
 }
@@ -297,7 +221,7 @@ impl CustomOp2 for LstmBackward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let dims = Dims::of(l1, l2)?;
+        let dims = Dims::of("LSTM kernel", l1, l2, 4, 1)?;
         let (rows, steps, i, h) = (dims.rows, dims.steps, dims.input, dims.hidden);
         let xs = contiguous(s1, l1, "the inputs")?;
         let weights = Weights::unpack(contiguous(s2, l2, "the weights")?, dims);
@@ -305,8 +229,7 @@ impl CustomOp2 for LstmBackward {
         if grad_hs.len() != rows * steps * h {
             candle_core::bail!("LSTM kernel backward: the gradient is not [{rows}, {steps}, {h}]");
         }
-        let width = i + h + 1;
-        let mut out = vec![0f32; rows * steps * i + 4 * h * width];
+        let mut out = vec![0f32; rows * steps * i + 4 * h * dims.width()];
         let (grad_xs, grad_weights) = out.split_at_mut(rows * steps * i);
         if rows * steps > 0 {
             let blocks = rows.div_ceil(ROWS_PER_BLOCK);
@@ -350,7 +273,7 @@ fn block_backward(
     grad_hs: &[f32],
     grad_xs: &mut [f32],
 ) -> Vec<f32> {
-    let (steps, i, h) = (dims.steps, dims.input, dims.hidden);
+    let (steps, h) = (dims.steps, dims.hidden);
     let rows = forward.hs.len() / (steps * h);
     let KeptBlock {
         activations:
@@ -392,29 +315,13 @@ fn block_backward(
             grad_gates[at * 4 * h..(at + 1) * 4 * h].copy_from_slice(dg);
         }
         if t > 0 {
-            matmul_into(
-                &mut grad_h,
-                Write::Overwrite,
-                &grad_gates_t,
-                Operand::Plain,
-                &weights.w_hh,
-                Operand::Plain,
-                (rows, 4 * h, h),
-            );
+            weights.recur(&grad_gates_t, rows, dims, true, &mut grad_h);
         }
     }
 
-    // ∂xs = ∂gates · W_ih, every position at once.
-    matmul_into(
-        grad_xs,
-        Write::Overwrite,
-        &grad_gates,
-        Operand::Plain,
-        &weights.w_ih,
-        Operand::Plain,
-        (rows * steps, 4 * h, i),
-    );
-    // ∂W_ih = ∂gatesᵀ · xs, ∂W_hh = ∂gatesᵀ · h_{t−1}, ∂b = Σ ∂gates.
+    // ∂xs = ∂gates · W_ih and ∂W_ih = ∂gatesᵀ · xs, every position at once;
+    // ∂W_hh = ∂gatesᵀ · h_{t−1}; ∂b = Σ ∂gates.
+    let grad_w_ih = weights.project_inputs_backward(&grad_gates, xs, rows * steps, dims, grad_xs);
     let mut previous_hs = vec![0f32; rows * steps * h];
     for r in 0..rows {
         for t in 1..steps {
@@ -422,38 +329,8 @@ fn block_backward(
             previous_hs[at * h..(at + 1) * h].copy_from_slice(&hs[(at - 1) * h..at * h]);
         }
     }
-    let mut grad_w_ih = vec![0f32; 4 * h * i];
-    let mut grad_w_hh = vec![0f32; 4 * h * h];
-    matmul_into(
-        &mut grad_w_ih,
-        Write::Overwrite,
-        &grad_gates,
-        Operand::Transposed,
-        xs,
-        Operand::Plain,
-        (4 * h, rows * steps, i),
-    );
-    matmul_into(
-        &mut grad_w_hh,
-        Write::Overwrite,
-        &grad_gates,
-        Operand::Transposed,
-        &previous_hs,
-        Operand::Plain,
-        (4 * h, rows * steps, h),
-    );
-    let mut grad_bias = vec![0f32; 4 * h];
-    for row in grad_gates.chunks(4 * h) {
-        for (total, value) in grad_bias.iter_mut().zip(row) {
-            *total += value;
-        }
-    }
-    let width = i + h + 1;
-    let mut packed = Vec::with_capacity(4 * h * width);
-    for k in 0..4 * h {
-        packed.extend_from_slice(&grad_w_ih[k * i..(k + 1) * i]);
-        packed.extend_from_slice(&grad_w_hh[k * h..(k + 1) * h]);
-        packed.push(grad_bias[k]);
-    }
-    packed
+    let grad_w_hh =
+        Weights::recurrent_weight_gradient(&grad_gates, &previous_hs, rows * steps, dims);
+    let grad_bias = column_sums(&grad_gates, 4 * h);
+    Weights::pack(&grad_w_ih, &grad_w_hh, &[grad_bias], dims)
 }

@@ -62,6 +62,8 @@ pub mod rows_in_lanes;
 pub mod softmax_kernels;
 pub mod target_log_probs;
 pub mod tensors;
+#[cfg(test)]
+mod test_tensors;
 pub mod trainable;
 
 pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS};
