@@ -35,7 +35,7 @@ pub struct LstmDiscriminatorConfig {
     /// A fixed embedding read from a file, concatenated with the trainable
     /// one at every position.
     pub pretrained_embedding: Option<PretrainedEmbedding>,
-    /// The LSTM's recurrence as one CPU kernel or as Candle's LSTM.
+    /// The LSTM as the toolkit's CPU kernel or as Candle's LSTM.
     pub compute: Compute,
     /// Dropout (on the embeddings and on the LSTM's outputs), Adam,
     /// clipping, scoring chunk.
@@ -75,7 +75,7 @@ impl DiscriminatorConfig for LstmDiscriminatorConfig {
         ),
         (
             "compute",
-            "Which implementation runs the LSTM: auto (on the CPU its recurrence as one hand-written op, forward and backward through time per block of rows; Candle's LSTM elsewhere), kernels (CPU only) or tensor (Candle's LSTM stepped per position, on any device: the path a GPU runs, and the one runs before this key existed used). Both give the same numbers up to float rounding.",
+            "Which implementation runs the LSTM: auto (on the CPU its recurrence as one hand-written op, forward and backward through time per block of rows; Candle's LSTM elsewhere), kernels (CPU only) or tensor (Candle's LSTM stepped per position, on any device: the path a GPU runs, and the LSTM of runs made before this key existed). Both give the same numbers up to float rounding.",
         ),
     ];
 

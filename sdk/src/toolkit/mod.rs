@@ -11,10 +11,11 @@
 //! * [`embedding`], [`gru`], [`pooling`] — layers over masked rows: an
 //!   embedding zero at padding, a GRU read to each row's last real token,
 //!   mean and max over real positions;
-//! * [`lstm`] — an LSTM layer returning every position's state, its
-//!   recurrence on Candle's LSTM or, on the CPU, as one op
-//!   ([`lstm_recurrence`]: forward and backward through time per block of
-//!   rows);
+//! * [`lstm`] — an LSTM layer returning every position's state, as
+//!   Candle's LSTM or, on the CPU, as one op ([`lstm_recurrence`]: input
+//!   projection and recurrence, forward and backward through time per block
+//!   of rows); [`gru_recurrence`] is the same for [`gru`]'s `MaskedGru`,
+//!   and [`row_blocks`] what the two kernels share;
 //! * [`rng`] — seeded ChaCha sampling and initialisation (Candle's CPU RNG
 //!   cannot be seeded, so every random draw of a plugin goes through here);
 //! * [`softmax_kernels`] — fused max / exp / sum row kernels for

@@ -1,7 +1,10 @@
 //! What the recurrent kernels ([`super::lstm_recurrence`],
 //! [`super::gru_recurrence`]) share: rows split into blocks of a fixed size
-//! (so results do not depend on the number of threads) and contiguous f32
-//! views of an op's inputs.
+//! (so results do not depend on the number of threads), contiguous f32
+//! views of an op's inputs, the packed weights and the matmuls every gated
+//! recurrent layer makes with them (input projection, recurrent step,
+//! weight gradients), and the split of a backward op's one output into the
+//! inputs' and the weights' gradients.
 
 use candle_core::{CpuStorage, Layout, Result, Tensor};
 
