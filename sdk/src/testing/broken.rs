@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{check_discriminator, Task};
+use super::{check_discriminator, check_discriminator_paths_agree, Task};
 use crate::{
     author::{DiscriminatorImpl, PluginLibrary},
     batch::Batch,
@@ -82,12 +82,17 @@ impl PluginLibrary for Broken {
         .collect()
     }
 
+    /// A config of `start: 0.7` starts the weight there (two "paths" that
+    /// do not train alike).
     fn new_discriminator(
         name: &str,
-        _: &PluginContext,
+        context: &PluginContext,
     ) -> PluginResult<Box<dyn DiscriminatorImpl>> {
         Ok(Box::new(Toy {
-            weight: 0.5,
+            weight: match context.config_yaml.as_str().trim() {
+                "start: 0.7" => 0.7,
+                _ => 0.5,
+            },
             reads_padding: name == "reads-padding",
             saves: name != "forgets",
         }))
@@ -145,4 +150,20 @@ fn a_source_declaration_that_does_not_fit_the_task_fails() {
 #[should_panic(expected = "declare one of the three `sources-*` names")]
 fn two_source_declarations_fail() {
     check_discriminator::<Broken>("undecided", &context(), Task::Unconditional);
+}
+
+#[test]
+fn paths_that_train_alike_pass_the_path_check_and_others_fail_it() {
+    check_discriminator_paths_agree::<Broken>("good", &context(), &context(), Task::Unconditional);
+    let mut other = context();
+    other.config_yaml = "start: 0.7".into();
+    let failure = std::panic::catch_unwind(|| {
+        check_discriminator_paths_agree::<Broken>("good", &context(), &other, Task::Unconditional)
+    })
+    .expect_err("two paths that start apart must fail the check");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("paths: step 0's loss"), "{message}");
 }

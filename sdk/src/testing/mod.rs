@@ -21,16 +21,22 @@
 //! range; an id outside the vocabulary is refused with an error, and no
 //! call panics; a `sources-*` declaration (`agon_sdk::capabilities`) is one
 //! name and takes the task the contract runs.
+//!
+//! A discriminator with two compute paths (`compute: kernels | tensor`)
+//! also runs [`check_discriminator_paths_agree`]: both paths train ten
+//! steps side by side and must agree up to float rounding.
 
 #[cfg(test)]
 mod broken;
 #[cfg(test)]
 mod broken_generator;
+mod compute_paths;
 mod discriminator;
 mod generator;
 mod reward;
 mod toy;
 
+pub use compute_paths::check_discriminator_paths_agree;
 pub use discriminator::check_discriminator;
 pub use generator::check_generator;
 pub use reward::check_reward;
