@@ -190,6 +190,29 @@ mod tests {
     }
 
     #[test]
+    fn a_second_backward_pass_over_the_same_graph_recomputes_the_same_gradients() {
+        // The first backward pass uses the activations the forward pass
+        // kept; the second finds none and recomputes them.
+        let (varmap, gru) = model(ComputePath::Kernels, 3, 5);
+        let (xs, mask) = inputs(19, 6, 3);
+        let total = gru
+            .encode(&xs, &mask)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let (first, second) = (total.backward().unwrap(), total.backward().unwrap());
+        for var in varmap.all_vars() {
+            let grad = |store: &candle_core::backprop::GradStore| {
+                let grad = store.get(var.as_tensor()).unwrap();
+                grad.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            };
+            assert_eq!(grad(&first), grad(&second));
+        }
+    }
+
+    #[test]
     fn padding_steps_leave_the_state_unchanged() {
         for path in [ComputePath::Tensor, ComputePath::Kernels] {
             padding_steps_leave_the_state_unchanged_on(path);

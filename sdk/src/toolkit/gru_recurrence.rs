@@ -6,19 +6,23 @@
 //! whole recurrence (one `[rows, H] · [H, 3H]` matmul per position and the
 //! gate arithmetic) on one thread; the blocks run in parallel and their
 //! weight gradients are added in block order, so the results do not depend
-//! on the number of threads. The backward pass recomputes its block's
-//! forward pass.
+//! on the number of threads. When a gradient will be asked for, the forward
+//! pass keeps each block's activations for the backward pass (7H floats per
+//! row and position); a backward pass that finds none recomputes them.
 //!
 //! The equations are [`super::gru::MaskedGru`]'s (PyTorch's, gate order r,
 //! z, n): `n = tanh(x·W_in + b_in + r ⊙ (h·W_hn + b_hn))`, `h' = n + z ⊙ (h −
 //! n)`, and the state moves only at real tokens: `h ← h + m·(h' − h)`.
+
+use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activations::{sigmoid_in_place, tanh_in_place};
 use super::row_blocks::{
-    add_in_order, block_of, column_sums, contiguous, split_gradients, Dims, Weights, ROWS_PER_BLOCK,
+    add_in_order, block_of, column_sums, contiguous, lock, split_gradients, Dims, Weights,
+    ROWS_PER_BLOCK,
 };
 
 /// Final states `[B, H]` of a GRU over inputs `xs: [B, T, I]` under `mask:
@@ -29,10 +33,13 @@ pub fn gru_final_states(xs: &Tensor, mask: &Tensor, packed_weights: &Tensor) -> 
     if !matches!(xs.device(), Device::Cpu) || xs.dtype() != DType::F32 {
         candle_core::bail!("the GRU kernel runs on f32 CPU tensors only");
     }
+    let keep = xs.track_op() || packed_weights.track_op();
     xs.contiguous()?.apply_op3(
         &mask.to_dtype(DType::F32)?.contiguous()?,
         &packed_weights.contiguous()?,
-        GruForward,
+        GruForward {
+            kept: keep.then(Mutex::default),
+        },
     )
 }
 
@@ -113,7 +120,11 @@ fn block_forward(
     }
 }
 
-struct GruForward;
+struct GruForward {
+    /// Each block's activations, in block order, when a backward pass will
+    /// follow.
+    kept: Option<Mutex<Option<Vec<Activations>>>>,
+}
 
 impl CustomOp3 for GruForward {
     fn name(&self) -> &'static str {
@@ -136,14 +147,20 @@ impl CustomOp3 for GruForward {
         let weights = Weights::unpack(contiguous(s3, l3, "the weights")?, dims);
         let mut out = vec![0f32; dims.rows * h];
         if !out.is_empty() && steps > 0 {
-            out.par_chunks_mut(ROWS_PER_BLOCK * h)
+            let blocks: Vec<Option<Activations>> = out
+                .par_chunks_mut(ROWS_PER_BLOCK * h)
                 .enumerate()
-                .for_each(|(block, out)| {
+                .map(|(block, out)| {
                     let (first, n) = (block * ROWS_PER_BLOCK, out.len() / h);
                     let xs = block_of(xs, first, n, steps, i);
                     let mask = block_of(mask, first, n, steps, 1);
-                    block_forward(xs, mask, &weights, dims, n, out);
-                });
+                    let activations = block_forward(xs, mask, &weights, dims, n, out);
+                    self.kept.is_some().then_some(activations)
+                })
+                .collect();
+            if let Some(kept) = &self.kept {
+                *lock(kept) = blocks.into_iter().collect();
+            }
         }
         Ok((CpuStorage::F32(out), Shape::from((dims.rows, h))))
     }
@@ -161,6 +178,7 @@ impl CustomOp3 for GruForward {
             &packed_weights.detach(),
             &GruBackward {
                 grad_out: grad.detach().contiguous()?,
+                kept: Mutex::new(self.kept.as_ref().and_then(|kept| lock(kept).take())),
             },
         )?;
         let (grad_xs, grad_weights) = split_gradients(&grads, xs, packed_weights)?;
@@ -172,6 +190,8 @@ impl CustomOp3 for GruForward {
 /// mask, packed weights)` and the final states' gradient.
 struct GruBackward {
     grad_out: Tensor,
+    /// The forward pass's blocks, if it kept them.
+    kept: Mutex<Option<Vec<Activations>>>,
 }
 
 impl CustomOp3 for GruBackward {
@@ -200,10 +220,16 @@ impl CustomOp3 for GruBackward {
         let mut out = vec![0f32; rows * steps * i + 3 * h * dims.width()];
         let (grad_xs, grad_weights) = out.split_at_mut(rows * steps * i);
         if rows * steps > 0 {
+            let blocks = rows.div_ceil(ROWS_PER_BLOCK);
+            let kept: Vec<Option<Activations>> = match lock(&self.kept).take() {
+                Some(kept) if kept.len() == blocks => kept.into_iter().map(Some).collect(),
+                _ => (0..blocks).map(|_| None).collect(),
+            };
             let partials: Vec<Vec<f32>> = grad_xs
                 .par_chunks_mut(ROWS_PER_BLOCK * steps * i)
+                .zip(kept.into_par_iter())
                 .enumerate()
-                .map(|(block, grad_xs)| {
+                .map(|(block, (grad_xs, kept))| {
                     let first = block * ROWS_PER_BLOCK;
                     let n = (rows - first).min(ROWS_PER_BLOCK);
                     let block = Block {
@@ -212,7 +238,11 @@ impl CustomOp3 for GruBackward {
                         grad_out: &grad_out[first * h..(first + n) * h],
                         rows: n,
                     };
-                    block_backward(&block, &weights, dims, grad_xs)
+                    let forward = kept.unwrap_or_else(|| {
+                        let mut states = vec![0f32; n * h];
+                        block_forward(block.xs, block.mask, &weights, dims, n, &mut states)
+                    });
+                    block_backward(&block, forward, &weights, dims, grad_xs)
                 })
                 .collect();
             add_in_order(grad_weights, partials);
@@ -230,17 +260,23 @@ struct Block<'a> {
     rows: usize,
 }
 
-/// Back-propagation through time for one block: writes the inputs'
+/// Back-propagation through time for one block, from its forward pass'
+/// activations: writes the inputs'
 /// gradient into `grad_xs: [n·T, I]` and returns the block's part of the
 /// packed weights' gradient (`[3H, I + H + 2]`).
-fn block_backward(block: &Block, weights: &Weights, dims: Dims, grad_xs: &mut [f32]) -> Vec<f32> {
+fn block_backward(
+    block: &Block,
+    forward: Activations,
+    weights: &Weights,
+    dims: Dims,
+    grad_xs: &mut [f32],
+) -> Vec<f32> {
     let (rows, steps, h) = (block.rows, dims.steps, dims.hidden);
-    let mut final_states = vec![0f32; rows * h];
     let Activations {
         gates,
         recurrent,
         previous,
-    } = block_forward(block.xs, block.mask, weights, dims, rows, &mut final_states);
+    } = forward;
 
     // ∂loss/∂(input pre-activations) and ∂loss/∂(recurrent
     // pre-activations) of every row and position.

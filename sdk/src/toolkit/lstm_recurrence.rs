@@ -29,7 +29,8 @@ use rayon::prelude::*;
 
 use super::activations::{sigmoid_in_place, tanh_in_place};
 use super::row_blocks::{
-    add_in_order, block_of, column_sums, contiguous, split_gradients, Dims, Weights, ROWS_PER_BLOCK,
+    add_in_order, block_of, column_sums, contiguous, lock, split_gradients, Dims, Weights,
+    ROWS_PER_BLOCK,
 };
 
 /// Hidden states `[B, T, H]` of an LSTM (PyTorch's equations, gate order
@@ -199,14 +200,6 @@ struct LstmBackward {
     grad_hs: Tensor,
     /// The forward pass's blocks, if it kept them.
     kept: Mutex<Option<Vec<KeptBlock>>>,
-}
-
-/// The lock's contents even if a panicking thread poisoned it (the values
-/// are plain buffers, whole or absent).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl CustomOp2 for LstmBackward {

@@ -237,3 +237,11 @@ pub fn column_sums(values: &[f32], width: usize) -> Vec<f32> {
     }
     sums
 }
+
+/// The lock's contents even if a panicking thread poisoned it: what the
+/// kernels keep there are plain buffers, whole or absent.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
