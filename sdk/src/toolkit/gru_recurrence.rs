@@ -21,8 +21,8 @@ use rayon::prelude::*;
 
 use super::activations::{sigmoid_in_place, tanh_in_place};
 use super::row_blocks::{
-    add_in_order, block_of, column_sums, contiguous, lock, split_gradients, Dims, Weights,
-    ROWS_PER_BLOCK,
+    add_in_order, block_of, column_sums, contiguous, lock, split_gradients, take_kept, Dims,
+    Weights, ROWS_PER_BLOCK,
 };
 
 /// Final states `[B, H]` of a GRU over inputs `xs: [B, T, I]` under `mask:
@@ -221,10 +221,7 @@ impl CustomOp3 for GruBackward {
         let (grad_xs, grad_weights) = out.split_at_mut(rows * steps * i);
         if rows * steps > 0 {
             let blocks = rows.div_ceil(ROWS_PER_BLOCK);
-            let kept: Vec<Option<Activations>> = match lock(&self.kept).take() {
-                Some(kept) if kept.len() == blocks => kept.into_iter().map(Some).collect(),
-                _ => (0..blocks).map(|_| None).collect(),
-            };
+            let kept = take_kept(&self.kept, blocks);
             let partials: Vec<Vec<f32>> = grad_xs
                 .par_chunks_mut(ROWS_PER_BLOCK * steps * i)
                 .zip(kept.into_par_iter())

@@ -29,8 +29,8 @@ use rayon::prelude::*;
 
 use super::activations::{sigmoid_in_place, tanh_in_place};
 use super::row_blocks::{
-    add_in_order, block_of, column_sums, contiguous, lock, split_gradients, Dims, Weights,
-    ROWS_PER_BLOCK,
+    add_in_order, block_of, column_sums, contiguous, lock, split_gradients, take_kept, Dims,
+    Weights, ROWS_PER_BLOCK,
 };
 
 /// Hidden states `[B, T, H]` of an LSTM (PyTorch's equations, gate order
@@ -226,10 +226,7 @@ impl CustomOp2 for LstmBackward {
         let (grad_xs, grad_weights) = out.split_at_mut(rows * steps * i);
         if rows * steps > 0 {
             let blocks = rows.div_ceil(ROWS_PER_BLOCK);
-            let kept: Vec<Option<KeptBlock>> = match lock(&self.kept).take() {
-                Some(kept) if kept.len() == blocks => kept.into_iter().map(Some).collect(),
-                _ => (0..blocks).map(|_| None).collect(),
-            };
+            let kept = take_kept(&self.kept, blocks);
             // Each block's weight gradient, then their sum in block order.
             let partials: Vec<Vec<f32>> = grad_xs
                 .par_chunks_mut(ROWS_PER_BLOCK * steps * i)

@@ -245,3 +245,13 @@ pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The forward pass's kept blocks, one per block (taken: a second backward
+/// pass over the same graph finds none), or `None` for every block when
+/// nothing (or the wrong number) was kept, so each block recomputes.
+pub fn take_kept<T>(kept: &std::sync::Mutex<Option<Vec<T>>>, blocks: usize) -> Vec<Option<T>> {
+    match lock(kept).take() {
+        Some(kept) if kept.len() == blocks => kept.into_iter().map(Some).collect(),
+        _ => (0..blocks).map(|_| None).collect(),
+    }
+}
