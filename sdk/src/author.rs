@@ -14,7 +14,7 @@
 
 use std::{
     any::Any,
-    cell::RefCell,
+    cell::{Cell, RefCell},
     panic::{catch_unwind, AssertUnwindSafe},
     path::Path,
     sync::{Mutex, Once},
@@ -262,15 +262,24 @@ impl ComponentInfo {
 
 thread_local! {
     static LAST_PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// How many guarded calls this thread is inside.
+    static GUARDED_CALLS: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Replaces the default panic hook (of this library's copy of std) with one
-/// that records the location instead of printing: the message reaches the
-/// user through the host, once, as an error.
+/// Replaces the panic hook (of this library's copy of std) with one that,
+/// inside a guarded call, records the location instead of printing: the
+/// message reaches the user through the host, once, as an error. Panics
+/// outside guarded calls (a failed assertion of a plugin's own tests, or
+/// of the contract in [`crate::testing`]) go to the hook that was there
+/// before, so they print as usual.
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED_CALLS.with(Cell::get) == 0 {
+                return previous(info);
+            }
             let location = info
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()));
@@ -296,7 +305,10 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 /// Runs `f`, turning a panic into a [`ErrorKind::Panic`] error.
 pub fn catch_panic<R>(f: impl FnOnce() -> PluginResult<R>) -> PluginResult<R> {
     install_panic_hook();
-    match catch_unwind(AssertUnwindSafe(f)) {
+    GUARDED_CALLS.with(|calls| calls.set(calls.get() + 1));
+    let caught = catch_unwind(AssertUnwindSafe(f));
+    GUARDED_CALLS.with(|calls| calls.set(calls.get() - 1));
+    match caught {
         Ok(result) => result,
         Err(payload) => Err(PluginError::new(ErrorKind::Panic, panic_message(payload))),
     }

@@ -1,6 +1,10 @@
 //! Configuration of the seq2seq generator.
 
-use agon_sdk::toolkit::AdamConfig;
+use agon_sdk::{
+    kits::{GeneratorConfig, GeneratorTraining},
+    toolkit::{AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS},
+    PluginError, PluginResult,
+};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters. The defaults are sized for CPU training (RNNsearch used
@@ -80,6 +84,65 @@ impl Seq2SeqConfig {
         Ok(())
     }
 }
+
+/// The training keys sit at the top level of this config (it predates the
+/// kit's `training:` block); [`GeneratorConfig::training`] gathers them.
+impl GeneratorConfig for Seq2SeqConfig {
+    const DOCS: &'static [(&'static str, &'static str)] = CONFIG_DOCS;
+    const TRAINING_DOCS: &'static [&'static [(&'static str, &'static str)]] =
+        &[ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS];
+    const TRAINING_PREFIX: &'static str = "";
+
+    fn training(&self) -> GeneratorTraining {
+        GeneratorTraining {
+            optimizer: self.optimizer.clone(),
+            adversarial_optimizer: self.adversarial_optimizer.clone(),
+            grad_clip: self.grad_clip,
+        }
+    }
+
+    fn validate(&self) -> PluginResult<()> {
+        Seq2SeqConfig::validate(self).map_err(PluginError::config)
+    }
+}
+
+/// One line per key of `seq2seq`'s own part of the config, for `agon
+/// plugins show` (the optimisers' other keys come from the toolkit's docs).
+const CONFIG_DOCS: &[(&str, &str)] = &[
+    (
+        "embedding_dim",
+        "Size of each token's embedding vector, for sources and targets, a whole number of at least 1.",
+    ),
+    (
+        "hidden_dim",
+        "Size of the decoder GRU's state and of each encoder annotation, an even whole number; each encoder direction gets half.",
+    ),
+    (
+        "attention_dim",
+        "Size of the additive attention's hidden layer, a whole number of at least 1.",
+    ),
+    (
+        "output_dim",
+        "Size of the tanh layer between the decoder and the projection onto the vocabulary, a whole number of at least 1.",
+    ),
+    (
+        "share_embeddings",
+        "true: one embedding table for sources and targets (the vocabulary is joint); false: one table each.",
+    ),
+    (
+        "init_scale",
+        "Initial weights are drawn uniformly between -init_scale and init_scale, a positive number; biases start at 0.",
+    ),
+    ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
+    (
+        "adversarial_optimizer.lr",
+        "Learning rate of the adversarial steps' Adam (default 0.001).",
+    ),
+    (
+        "grad_clip",
+        "Largest norm of all gradients together, at least 0; a larger gradient is scaled down to it; 0 turns clipping off.",
+    ),
+];
 
 #[cfg(test)]
 mod tests {

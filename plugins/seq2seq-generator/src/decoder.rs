@@ -6,9 +6,7 @@
 //! The state after step `t` is all a continuation needs (the context is
 //! recomputed from it), which is what rollouts cache.
 
-use agon_sdk::toolkit::{sample_from_logits, target_log_probs, SeededRng};
 use candle_core::{Result, Tensor};
-use rand::Rng;
 
 use crate::{
     attention::{attend, Memory},
@@ -102,63 +100,24 @@ pub fn unroll(
     })
 }
 
-/// `[B, T]` log-probabilities of `targets` given teacher-forced `inputs`.
-pub fn teacher_forced_log_probs(
+/// `[B·T, V]` logits of a teacher-forced pass over `inputs` (row `b`'s
+/// step `t` at `b·T + t`); `output` is [`output_matrix`].
+pub fn teacher_forced_logits(
     w: &Seq2SeqWeights,
+    output: &Tensor,
     memory: &Memory,
     init_state: &Tensor,
     inputs: &Tensor,
-    targets: &Tensor,
 ) -> Result<Tensor> {
     let (rows, steps) = inputs.dims2()?;
     let unrolled = unroll(w, memory, init_state, inputs)?;
     let flat = |t: &Tensor| t.reshape((rows * steps, ()));
     // The deep output and the vocabulary projection for all steps in one matmul each.
-    let logits = output_logits(
+    output_logits(
         w,
-        &output_matrix(w)?,
+        output,
         &flat(&unrolled.states)?,
         &flat(&unrolled.contexts)?,
         &flat(&unrolled.embedded)?,
-    )?;
-    target_log_probs(&logits, &targets.flatten_all()?)?.reshape((rows, steps))
-}
-
-/// `[B, T]` log-probabilities of the targets (`truth`, row-major `B × T`),
-/// feeding the model's own sample instead of the truth with probability
-/// `rate` at each position (scheduled sampling, Bengio et al. 2015).
-pub fn scheduled_sampling_log_probs(
-    w: &Seq2SeqWeights,
-    memory: &Memory,
-    init_state: &Tensor,
-    bos: u32,
-    truth: &[u32],
-    rate: f32,
-    rng: &mut SeededRng,
-) -> Result<Tensor> {
-    let rows = init_state.dim(0)?;
-    let steps = truth.len() / rows.max(1);
-    let device = init_state.device();
-    let vocab = w.vocab_size();
-    let mut s = init_state.clone();
-    let mut inputs = vec![bos; rows];
-    let mut columns = Vec::with_capacity(steps);
-    let output = output_matrix(w)?;
-    for t in 0..steps {
-        let input = Tensor::new(inputs.as_slice(), device)?;
-        let (next, logits) = step(w, &output, memory, &s, &input)?;
-        s = next;
-        let column: Vec<u32> = (0..rows).map(|r| truth[r * steps + t]).collect();
-        let column_t = Tensor::new(column.as_slice(), device)?;
-        columns.push(target_log_probs(&logits, &column_t)?);
-        let model = logits.detach().flatten_all()?.to_vec1::<f32>()?;
-        for r in 0..rows {
-            inputs[r] = if rng.random::<f32>() < rate {
-                sample_from_logits(&model[r * vocab..(r + 1) * vocab], 1.0, rng)
-            } else {
-                column[r]
-            };
-        }
-    }
-    Tensor::stack(&columns, 1)
+    )
 }

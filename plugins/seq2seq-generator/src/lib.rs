@@ -82,111 +82,43 @@
 //!
 //! `config.rs` (hyper-parameters), `weights.rs` (every parameter by name),
 //! `gru.rs` (the GRU cell), `encoder.rs`, `attention.rs`, `decoder.rs`
-//! (step, teacher-forced unroll, scheduled sampling), `sampling.rs` (the
-//! row loop of sampling, rollouts and greedy decoding), `beam.rs`,
-//! `generator.rs` (the component).
+//! (step and teacher-forced unroll), `model.rs` (the model as the SDK's
+//! generator kit sees it: start a call by encoding its sources, take a
+//! decoder step). Training, sampling, rollouts, greedy and beam decoding
+//! and checkpoints are the kit's ([`agon_sdk::kits::KitGenerator`]).
 
 mod attention;
-mod beam;
 mod config;
 mod decoder;
 mod encoder;
-mod generator;
 mod gru;
-mod sampling;
+mod model;
 mod weights;
 
 pub use config::Seq2SeqConfig;
-pub use generator::Seq2SeqGenerator;
+pub use model::{Seq2Seq, Seq2SeqMemory};
 
-use agon_sdk::{
-    ComponentInfo, ComponentKind, GeneratorImpl, PluginContext, PluginLibrary, PluginResult,
-};
+/// The component: the model on the SDK's generator kit.
+pub type Seq2SeqGenerator = agon_sdk::kits::KitGenerator<Seq2Seq>;
 
-/// One line per key of `seq2seq`'s config, for `agon plugins show`.
-const CONFIG_DOCS: &[(&str, &str)] = &[
-    (
-        "embedding_dim",
-        "Size of each token's embedding vector, for sources and targets, a whole number of at least 1.",
-    ),
-    (
-        "hidden_dim",
-        "Size of the decoder GRU's state and of each encoder annotation, an even whole number; each encoder direction gets half.",
-    ),
-    (
-        "attention_dim",
-        "Size of the additive attention's hidden layer, a whole number of at least 1.",
-    ),
-    (
-        "output_dim",
-        "Size of the tanh layer between the decoder and the projection onto the vocabulary, a whole number of at least 1.",
-    ),
-    (
-        "share_embeddings",
-        "true: one embedding table for sources and targets (the vocabulary is joint); false: one table each.",
-    ),
-    (
-        "init_scale",
-        "Initial weights are drawn uniformly between -init_scale and init_scale, a positive number; biases start at 0.",
-    ),
-    ("optimizer.lr", "Learning rate of Adam (default 0.001)."),
-    (
-        "adversarial_optimizer.lr",
-        "Learning rate of the adversarial steps' Adam (default 0.001).",
-    ),
-    (
-        "grad_clip",
-        "Largest norm of all gradients together, at least 0; a larger gradient is scaled down to it; 0 turns clipping off.",
-    ),
-];
-
-/// The library.
-pub struct Seq2SeqGeneratorLibrary;
-
-impl PluginLibrary for Seq2SeqGeneratorLibrary {
-    const NAMESPACE: &'static str = "agon";
-    const NAME: &'static str = "seq2seq-generator";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-
-    fn components() -> Vec<ComponentInfo> {
-        vec![ComponentInfo::documented(
-            ComponentKind::Generator,
-            "seq2seq",
-            "attention encoder-decoder (RNNsearch: bidirectional GRU encoder, additive attention, GRU decoder with deep output) for conditional tasks",
-            &Seq2SeqConfig::default(),
-            &[
-                CONFIG_DOCS,
-                agon_sdk::toolkit::ADAM_CONFIG_DOCS,
-                agon_sdk::toolkit::ADVERSARIAL_ADAM_CONFIG_DOCS,
-            ]
-            .concat(),
-        )]
-    }
-
-    fn new_generator(name: &str, context: &PluginContext) -> PluginResult<Box<dyn GeneratorImpl>> {
-        match name {
-            "seq2seq" => Ok(Box::new(Seq2SeqGenerator::new(context)?)),
-            other => Err(agon_sdk::author::unknown_component::<Self>(
-                ComponentKind::Generator,
-                other,
-            )),
-        }
-    }
-
-    fn capabilities() -> Vec<agon_sdk::ComponentCapabilities> {
-        vec![agon_sdk::ComponentCapabilities::new(
-            ComponentKind::Generator,
-            "seq2seq",
-            &[agon_sdk::capabilities::SOURCES_REQUIRED],
-        )]
+agon_sdk::generator_library! {
+    /// The library.
+    pub struct Seq2SeqGeneratorLibrary;
+    namespace: "agon",
+    name: "seq2seq-generator",
+    generators: {
+        "seq2seq" => Seq2Seq: "attention encoder-decoder (RNNsearch: bidirectional GRU encoder, additive attention, GRU decoder with deep output) for conditional tasks",
     }
 }
 
-agon_sdk::export_plugin!(Seq2SeqGeneratorLibrary);
+#[cfg(test)]
+#[path = "generator_tests.rs"]
+mod generator_tests;
 
 #[cfg(test)]
 mod config_docs_tests {
     use super::*;
+    use agon_sdk::PluginLibrary;
 
     #[test]
     fn every_key_of_every_default_config_is_documented() {

@@ -1,9 +1,8 @@
 //! Every parameter of the encoder–decoder, by name.
 //!
-//! The same struct holds the trained weights (tensors of the `VarMap`'s
-//! variables, so Adam's in-place updates show through) and the rollout
-//! policy (detached copies). The names are the variables' names, which makes
-//! the rollout copy's checkpoint entries (`rollout.<name>`) self-describing.
+//! The generator kit builds it on the trainable variables, on detached
+//! views of them for inference and on the rollout policy's copies; the
+//! names are the variables' names (and the checkpoint's).
 
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -94,77 +93,6 @@ impl Seq2SeqWeights {
         })
     }
 
-    /// Every tensor with its variable name, in a fixed order.
-    pub fn named_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
-        let shared = self.source_embedding.is_none();
-        let mut named: Vec<(&'static str, &mut Tensor)> = vec![(
-            if shared {
-                "embedding.shared"
-            } else {
-                "embedding.target"
-            },
-            &mut self.embedding,
-        )];
-        if let Some(source) = &mut self.source_embedding {
-            named.push(("embedding.source", source));
-        }
-        named.extend([
-            ("encoder.forward.w_ih", &mut self.encoder_forward_w_ih),
-            ("encoder.forward.w_hh", &mut self.encoder_forward.w_hh),
-            ("encoder.forward.b_ih", &mut self.encoder_forward.b_ih),
-            ("encoder.forward.b_hh", &mut self.encoder_forward.b_hh),
-            ("encoder.backward.w_ih", &mut self.encoder_backward_w_ih),
-            ("encoder.backward.w_hh", &mut self.encoder_backward.w_hh),
-            ("encoder.backward.b_ih", &mut self.encoder_backward.b_ih),
-            ("encoder.backward.b_hh", &mut self.encoder_backward.b_hh),
-            ("bridge.weight", &mut self.bridge_w),
-            ("bridge.bias", &mut self.bridge_b),
-            ("attention.w_s", &mut self.attention_w_s),
-            ("attention.u_h", &mut self.attention_u_h),
-            ("attention.bias", &mut self.attention_b),
-            ("attention.v", &mut self.attention_v),
-            ("decoder.w_ie", &mut self.decoder_w_ie),
-            ("decoder.w_ic", &mut self.decoder_w_ic),
-            ("decoder.w_hh", &mut self.decoder.w_hh),
-            ("decoder.b_ih", &mut self.decoder.b_ih),
-            ("decoder.b_hh", &mut self.decoder.b_hh),
-            ("output.deep.weight", &mut self.deep_w),
-            ("output.deep.bias", &mut self.deep_b),
-            ("output.weight", &mut self.out_w),
-            ("output.bias", &mut self.out_b),
-        ]);
-        named
-    }
-
-    /// Every tensor with its variable name (clones share storage).
-    pub fn named(&self) -> Vec<(&'static str, Tensor)> {
-        let mut copy = self.clone();
-        copy.named_mut()
-            .into_iter()
-            .map(|(name, t)| (name, t.clone()))
-            .collect()
-    }
-
-    /// The same weights with `f` applied to every tensor.
-    pub fn map(&self, mut f: impl FnMut(&str, &Tensor) -> Result<Tensor>) -> Result<Self> {
-        let mut out = self.clone();
-        for (name, t) in out.named_mut() {
-            *t = f(name, t)?;
-        }
-        Ok(out)
-    }
-
-    /// The same storage without autograd tracking: inference through it
-    /// records no graph, and later optimiser steps show through.
-    pub fn detached(&self) -> Result<Self> {
-        self.map(|_, t| Ok(t.detach()))
-    }
-
-    /// A copy that shares no storage and records no gradients (the rollout policy).
-    pub fn detached_copy(&self) -> Result<Self> {
-        self.map(|_, t| t.detach().copy())
-    }
-
     /// The embedding table sources are looked up in.
     pub fn source_table(&self) -> &Tensor {
         self.source_embedding.as_ref().unwrap_or(&self.embedding)
@@ -173,42 +101,9 @@ impl Seq2SeqWeights {
     pub fn hidden_dim(&self) -> usize {
         self.bridge_b.dims()[0]
     }
-
-    pub fn vocab_size(&self) -> usize {
-        self.out_b.dims()[0]
-    }
 }
 
 /// Whether the variable `name` is a bias (initialised to zero).
 pub fn is_bias(name: &str) -> bool {
     name.ends_with("bias") || name.ends_with("b_ih") || name.ends_with("b_hh")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use candle_core::{DType, Device};
-    use candle_nn::VarMap;
-
-    #[test]
-    fn names_match_the_variables_of_the_varmap() {
-        for share in [true, false] {
-            let varmap = VarMap::new();
-            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-            let config = Seq2SeqConfig {
-                embedding_dim: 3,
-                hidden_dim: 4,
-                attention_dim: 5,
-                output_dim: 6,
-                share_embeddings: share,
-                ..Seq2SeqConfig::default()
-            };
-            let weights = Seq2SeqWeights::new(vb, 7, &config).unwrap();
-            let mut names: Vec<&str> = weights.named().into_iter().map(|(n, _)| n).collect();
-            names.sort_unstable();
-            let mut vars: Vec<String> = varmap.data().lock().unwrap().keys().cloned().collect();
-            vars.sort_unstable();
-            assert_eq!(names, vars);
-        }
-    }
 }

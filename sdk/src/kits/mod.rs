@@ -10,11 +10,24 @@
 //!   sources the model does not read (or lacks those it needs).
 //!   [`discriminator_library!`](crate::discriminator_library) registers a
 //!   library of such models in a few lines.
+//! * [`generator`] — implement [`GeneratorModel`] (build the network, take
+//!   one decoding step from a state) and the kit derives MLE with teacher
+//!   forcing or scheduled sampling, log-likelihoods (tempered too),
+//!   sampling with temperature, Monte-Carlo rollouts from cached prefix
+//!   states, greedy and beam decoding, the policy-gradient step with its
+//!   own Adam, the rollout policy's moving average, save/load and the
+//!   parameter count. [`generator_library!`](crate::generator_library)
+//!   registers a library of such models.
 
 pub mod discriminator;
+pub mod generator;
 
 pub use discriminator::{
     discriminator_capabilities, discriminator_info, new_discriminator, DiscriminatorConfig,
     DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass, Rows, SourceUse,
     DISCRIMINATOR_TRAINING_DOCS,
+};
+pub use generator::{
+    generator_capabilities, generator_info, new_generator, GeneratorConfig, GeneratorModel,
+    GeneratorTraining, KitGenerator, RowWise, GENERATOR_TRAINING_DOCS,
 };

@@ -326,7 +326,18 @@ fn check_tempered<L: PluginLibrary>(
     );
     let pad = context.vocab.pad.into_option().unwrap_or(0);
     let firsts: Vec<Vec<u32>> = words.iter().map(|&w| vec![w]).collect();
-    let firsts = toy::batch(context, task, &firsts, pad, 1);
+    let firsts = match task {
+        Task::Unconditional => toy::batch(context, task, &firsts, pad, 1),
+        Task::Conditional => {
+            // One source for every row, so the rows compare p(v | x) with p(w | x).
+            let source = toy::sources_for(context, 1).remove(0);
+            let sources = vec![source; firsts.len()];
+            Batch::conditional(
+                toy::token_batch(&firsts, pad, 1),
+                toy::token_batch(&sources, pad, toy::width(&sources)),
+            )
+        }
+    };
     let plain = tempered(g, &firsts, 1.0);
     for t in [0.5f32, 2.0] {
         let at_t = tempered(g, &firsts, t);

@@ -1,21 +1,25 @@
 //! Step-by-step generation of many rows from their own starting states.
 //!
-//! One loop serves fresh sampling (every row starts from its source's initial
-//! state and BOS), Monte-Carlo rollouts (each row starts from the cached
-//! state after its prefix, attending to its own source) and greedy decoding.
+//! One loop serves fresh sampling (every row starts from its initial state
+//! and BOS), Monte-Carlo rollouts (each row starts from the cached state
+//! after its prefix, with its own source's memory) and greedy decoding.
 //! Rows leave the batch when they finish: rows that hit `max_len` first sit
-//! at the end when the caller sorts by prefix length, so dropping them is a
-//! narrow; rows that stopped at EOS are compacted away (one gather) once a
-//! quarter of the batch is idle. Compute follows the tokens generated.
+//! at the end when the caller sorts by prefix length, so dropping them
+//! keeps the first rows; rows that stopped at EOS are compacted away (one
+//! gather) once a quarter of the batch is idle. Compute follows the tokens
+//! generated.
 
-use agon_sdk::toolkit::{sample_from_logits, softmax_kernels::row_max, SeededRng};
-use candle_core::{Result, Tensor};
+use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
-use crate::{attention::Memory, decoder, weights::Seq2SeqWeights};
+use super::{model::checked_step, GeneratorModel, RowWise};
+use crate::{
+    error::PluginResult,
+    toolkit::{sample_from_logits, softmax_kernels::row_max, SeededRng},
+};
 
 /// One row being generated.
-pub struct Row {
+pub(super) struct Row {
     /// Tokens so far (the prefix, then what is generated).
     pub tokens: Vec<u32>,
     /// The row's own sampling stream, so results do not depend on batching.
@@ -26,35 +30,39 @@ pub struct Row {
 
 /// How the next token is chosen.
 #[derive(Clone, Copy, Debug)]
-pub enum Choice {
+pub(super) enum Choice {
     /// Ancestral sampling at this temperature.
     Sample(f32),
     /// The most likely token (the lowest id among ties).
     Greedy,
 }
 
-/// Extends every row to `max_len` tokens or to EOS.
+/// Where the loop runs and when a row ends.
+pub(super) struct Limits<'a> {
+    pub device: &'a Device,
+    pub vocab: usize,
+    pub max_len: usize,
+    pub eos: Option<u32>,
+}
+
+/// Extends every row to `limits.max_len` tokens or to EOS.
 ///
-/// `memory`, `state` (`[N, H]`: the decoder state before the row's next
-/// step) and `next_inputs` (the token each row feeds next: BOS or the last
-/// prefix token) hold one entry per row, in the order of `rows`.
-#[allow(clippy::too_many_arguments)]
-pub fn extend_rows(
-    w: &Seq2SeqWeights,
-    mut memory: Memory,
-    mut state: Tensor,
+/// `memory`, `state` (the state before the row's next step) and
+/// `next_inputs` (the token each row feeds next: BOS or the last prefix
+/// token) hold one entry per row, in the order of `rows`.
+pub(super) fn extend_rows<M: GeneratorModel>(
+    model: &M,
+    mut memory: M::Memory,
+    mut state: M::State,
     rows: &mut [Row],
     mut next_inputs: Vec<u32>,
-    max_len: usize,
     choice: Choice,
-    eos: Option<u32>,
-) -> Result<()> {
-    let device = state.device().clone();
-    let vocab = w.vocab_size();
+    limits: &Limits,
+) -> PluginResult<()> {
+    let (vocab, max_len) = (limits.vocab, limits.max_len);
     // `live[p]`: the row at batch position `p` (always increasing).
     let mut live: Vec<usize> = (0..rows.len()).collect();
     let mut position = vec![usize::MAX; rows.len()];
-    let output = decoder::output_matrix(w)?;
     loop {
         let keep: Vec<usize> = (0..live.len())
             .filter(|&p| {
@@ -65,21 +73,21 @@ pub fn extend_rows(
         let Some(&last) = keep.last() else { break };
         if keep.len() < live.len() {
             if last + 1 == keep.len() {
-                memory = memory.narrow(keep.len())?;
-                state = state.narrow(0, 0, keep.len())?;
+                memory = memory.first_rows(keep.len())?;
+                state = state.first_rows(keep.len())?;
                 live.truncate(keep.len());
                 next_inputs.truncate(keep.len());
             } else if keep.len() * 4 <= live.len() * 3 {
                 let index: Vec<u32> = keep.iter().map(|&p| p as u32).collect();
-                let index = Tensor::new(index.as_slice(), &device)?;
-                memory = memory.gather(&index)?;
-                state = state.index_select(&index, 0)?;
+                let index = Tensor::new(index.as_slice(), limits.device)?;
+                memory = memory.select_rows(&index)?;
+                state = state.select_rows(&index)?;
                 live = keep.iter().map(|&p| live[p]).collect();
                 next_inputs = keep.iter().map(|&p| next_inputs[p]).collect();
             }
         }
-        let inputs = Tensor::new(next_inputs.as_slice(), &device)?;
-        let (next, logits) = decoder::step(w, &output, &memory, &state, &inputs)?;
+        let inputs = Tensor::new(next_inputs.as_slice(), limits.device)?;
+        let (logits, next) = checked_step(model, &memory, &state, &inputs, vocab)?;
         state = next;
         let logits = logits.flatten_all()?.to_vec1::<f32>()?;
         position.iter_mut().for_each(|p| *p = usize::MAX);
@@ -104,7 +112,7 @@ pub fn extend_rows(
                     Choice::Greedy => argmax(logits),
                 };
                 row.tokens.push(id);
-                row.done = Some(id) == eos;
+                row.done = Some(id) == limits.eos;
                 Some(id)
             })
             .collect();
@@ -118,7 +126,7 @@ pub fn extend_rows(
 }
 
 /// The index of the largest logit (the first one among ties).
-pub fn argmax(logits: &[f32]) -> u32 {
+pub(super) fn argmax(logits: &[f32]) -> u32 {
     let max = row_max(logits);
     logits.iter().position(|&l| l == max).unwrap_or(0) as u32
 }

@@ -1,5 +1,5 @@
-//! Beam search over the sources of a batch, all rows' beams in one decoder
-//! call per step.
+//! Beam search over the sources of a batch, all rows' beams in one model
+//! step per position.
 //!
 //! Each source row keeps `k` hypotheses (slots). A step scores the `2k` best
 //! continuations of every live slot, and per row takes the `2k` best
@@ -10,15 +10,15 @@
 //! hypotheses; at `max_len` its live hypotheses are finished as they are.
 //! The best finished hypothesis by normalised score is the output.
 
-use agon_sdk::toolkit::softmax_kernels::log_sum_exp;
-use candle_core::{Result, Tensor};
+use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
-use crate::{decoder, encoder::Encoded, weights::Seq2SeqWeights};
+use super::{model::checked_step, GeneratorModel, RowWise};
+use crate::{error::PluginResult, toolkit::softmax_kernels::log_sum_exp};
 
 /// What [`beam_search`] needs besides the model and the sources.
 #[derive(Clone, Copy, Debug)]
-pub struct BeamSettings {
+pub(super) struct BeamSettings {
     pub beam: usize,
     pub max_len: usize,
     pub length_penalty: f32,
@@ -34,16 +34,20 @@ struct Candidate {
     token: u32,
 }
 
-/// The best output of every source row of `encoded`.
-pub fn beam_search(
-    w: &Seq2SeqWeights,
-    encoded: &Encoded,
+/// The best output of each of `sources` rows, from their `memory` and
+/// initial `state`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn beam_search<M: GeneratorModel>(
+    model: &M,
+    memory: &M::Memory,
+    state: &M::State,
+    sources: usize,
+    vocab: usize,
+    device: &Device,
     settings: BeamSettings,
-) -> Result<Vec<Vec<u32>>> {
+) -> PluginResult<Vec<Vec<u32>>> {
     let k = settings.beam.max(1);
-    let sources = encoded.init_state.dim(0)?;
-    let device = encoded.init_state.device().clone();
-    let vocab = w.vocab_size();
+    let device = device.clone();
     let normalise = |score: f32, len: usize| score / (len as f32).powf(settings.length_penalty);
     let mut finished: Vec<Vec<(f32, Vec<u32>)>> = vec![Vec::new(); sources];
     if settings.max_len == 0 || sources == 0 {
@@ -54,8 +58,8 @@ pub fn beam_search(
     let mut searching: Vec<usize> = (0..sources).collect();
     let repeat: Vec<u32> = (0..sources * k).map(|i| (i / k) as u32).collect();
     let repeat = Tensor::new(repeat.as_slice(), &device)?;
-    let mut memory = encoded.memory.gather(&repeat)?;
-    let mut state = encoded.init_state.index_select(&repeat, 0)?;
+    let mut memory = memory.select_rows(&repeat)?;
+    let mut state = state.select_rows(&repeat)?;
     // Only the first slot of a row is alive at first, so its k best
     // continuations fill the beam instead of k copies of the same one.
     let mut scores: Vec<f32> = (0..sources * k)
@@ -64,10 +68,9 @@ pub fn beam_search(
     let mut tokens: Vec<Vec<u32>> = vec![Vec::new(); sources * k];
     let mut inputs = vec![settings.bos; sources * k];
 
-    let output = decoder::output_matrix(w)?;
     for t in 0..settings.max_len {
         let input = Tensor::new(inputs.as_slice(), &device)?;
-        let (next_state, logits) = decoder::step(w, &output, &memory, &state, &input)?;
+        let (logits, next_state) = checked_step(model, &memory, &state, &input, vocab)?;
         let logits = logits.flatten_all()?.to_vec1::<f32>()?;
         // The 2k best continuations of every live slot, in parallel.
         let per_slot: Vec<Vec<Candidate>> = logits
@@ -143,14 +146,14 @@ pub fn beam_search(
             break;
         }
         let parents: Vec<u32> = next.iter().map(|c| c.parent as u32).collect();
-        state = next_state.index_select(&Tensor::new(parents.as_slice(), &device)?, 0)?;
+        state = next_state.select_rows(&Tensor::new(parents.as_slice(), &device)?)?;
         if kept_rows.len() < searching.len() {
             // Every slot of a row attends to the same source: any k of them do.
             let slots: Vec<u32> = kept_rows
                 .iter()
                 .flat_map(|&a| (a * k..(a + 1) * k).map(|s| s as u32))
                 .collect();
-            memory = memory.gather(&Tensor::new(slots.as_slice(), &device)?)?;
+            memory = memory.select_rows(&Tensor::new(slots.as_slice(), &device)?)?;
             searching = kept_rows.iter().map(|&a| searching[a]).collect();
         }
         tokens = next

@@ -1,0 +1,112 @@
+//! A kit model as a library's component, and a library of them in a few
+//! lines.
+
+use super::{GeneratorConfig, GeneratorModel, KitGenerator};
+use crate::{
+    author::GeneratorImpl,
+    capabilities::{ComponentCapabilities, SourceDeclaration, TEMPERED_LOG_LIKELIHOOD},
+    context::PluginContext,
+    error::PluginResult,
+    kits::SourceUse,
+    manifest::{ComponentInfo, ComponentKind},
+};
+
+/// The manifest entry of model `M` as generator `name`: its default config,
+/// documented by the model's docs and the training keys' docs.
+pub fn generator_info<M: GeneratorModel>(name: &str, description: &str) -> ComponentInfo {
+    let mut docs = M::Config::DOCS.to_vec();
+    for training in M::Config::TRAINING_DOCS {
+        docs.extend_from_slice(training);
+    }
+    ComponentInfo::documented(
+        ComponentKind::Generator,
+        name,
+        description,
+        &M::Config::default(),
+        &docs,
+    )
+}
+
+/// What model `M` gives generator `name` to declare: whether it reads
+/// sources (from [`GeneratorModel::SOURCES`]), and the tempered
+/// log-likelihood every kit generator answers.
+pub fn generator_capabilities<M: GeneratorModel>(name: &str) -> Vec<ComponentCapabilities> {
+    let sources = match M::SOURCES {
+        SourceUse::Never => SourceDeclaration::Never,
+        SourceUse::Required => SourceDeclaration::Required,
+    };
+    vec![ComponentCapabilities::new(
+        ComponentKind::Generator,
+        name,
+        &[sources.capability(), TEMPERED_LOG_LIKELIHOOD],
+    )]
+}
+
+/// A new component of model `M`, for `PluginLibrary::new_generator`.
+pub fn new_generator<M: GeneratorModel>(
+    context: &PluginContext,
+) -> PluginResult<Box<dyn GeneratorImpl>> {
+    Ok(Box::new(KitGenerator::<M>::new(context)?))
+}
+
+/// A plugin library of kit generators, exported: the whole registration of
+/// a lab's generator plugin. See [`GeneratorModel`] for the model; with the
+/// `GruLm` of its example:
+///
+/// ```ignore
+/// agon_sdk::generator_library! {
+///     /// The library.
+///     pub struct MyLibrary;
+///     namespace: "my-lab",
+///     name: "my-generators",
+///     generators: {
+///         "gru-lm" => GruLm: "Embedding, GRU and linear output: a recurrent language model",
+///     }
+/// }
+/// ```
+///
+/// The library's version is the crate's (`CARGO_PKG_VERSION`).
+#[macro_export]
+macro_rules! generator_library {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $library:ident;
+        namespace: $namespace:literal,
+        name: $name:literal,
+        generators: { $($component:literal => $model:ty : $description:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        $vis struct $library;
+
+        impl $crate::PluginLibrary for $library {
+            const NAMESPACE: &'static str = $namespace;
+            const NAME: &'static str = $name;
+            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+            fn components() -> ::std::vec::Vec<$crate::ComponentInfo> {
+                vec![$($crate::kits::generator_info::<$model>($component, $description)),+]
+            }
+
+            fn capabilities() -> ::std::vec::Vec<$crate::ComponentCapabilities> {
+                let mut all = ::std::vec::Vec::new();
+                $(all.extend($crate::kits::generator_capabilities::<$model>($component));)+
+                all
+            }
+
+            fn new_generator(
+                name: &str,
+                context: &$crate::PluginContext,
+            ) -> $crate::PluginResult<::std::boxed::Box<dyn $crate::GeneratorImpl>> {
+                match name {
+                    $($component => $crate::kits::new_generator::<$model>(context),)+
+                    other => Err($crate::author::unknown_component::<Self>(
+                        $crate::ComponentKind::Generator,
+                        other,
+                    )),
+                }
+            }
+        }
+
+        $crate::export_plugin!($library);
+    };
+}
