@@ -382,76 +382,196 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
     assert!(!sandbox.path().join("bad").exists());
 }
 
-/// Section 3 of docs/writing-a-plugin.md shows the example crate's code as
-/// it is, so the guide's code is what the test above builds and runs.
+/// The generator of docs/writing-a-plugin.md section 3, written on the
+/// SDK's generator kit (docs/examples/gru-lm-generator), loads beside the
+/// host's own plugins, documents its config, trains through every phase of
+/// a smoke run (MLE, rollouts, policy gradient) and samples from the run;
+/// a bad value of its own key is refused before a run directory exists.
 #[test]
-fn the_guides_discriminator_code_is_the_example_crates() {
+fn the_guides_kit_generator_loads_documents_its_config_trains_and_samples() {
+    let sandbox = Sandbox::new();
+    let root = agon_integration_tests::workspace_root();
+    let library = fixtures_dir().join(agon_integration_tests::library_file("gru_lm_generator"));
+    let plugin_dir = install(&sandbox, &library, "my-lab");
+    let shown = sandbox
+        .run(
+            &["plugins", "show", "my-lab/gru-lm-generator@^0.1"],
+            &[&plugin_dir],
+        )
+        .success();
+    for key in [
+        "hidden_dim: 64",
+        "training:",
+        "adversarial_optimizer:",
+        "# Size of the GRU's state",
+        "tempered-log-likelihood",
+    ] {
+        assert!(shown.contains(key), "{key} missing:\n{shown}");
+    }
+    let config = root.join("configs/smoke.yaml");
+    let out = sandbox.path().join("run");
+    let generator = "generator={plugin: my-lab/gru-lm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}";
+    sandbox
+        .run(
+            &[
+                "train",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                generator,
+                "--set",
+                "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
+            ],
+            &[&plugin_dir],
+        )
+        .success();
+    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
+    assert!(
+        plugins.contains("my-lab/gru-lm-generator@0.1.0:gru-lm"),
+        "{plugins}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let adversarial: Vec<serde_json::Value> = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|row| row["phase"] == "adversarial")
+        .collect();
+    let last = adversarial
+        .last()
+        .unwrap_or_else(|| panic!("no adversarial epoch logged:\n{metrics}"));
+    for key in ["nll_oracle", "g_loss", "mean_reward"] {
+        assert!(
+            last[key].as_f64().is_some_and(f64::is_finite),
+            "{key} in {last}"
+        );
+    }
+    assert!(out
+        .join("checkpoints/latest/generator/gru-lm.safetensors")
+        .is_file());
+    let sampled = sandbox
+        .run(
+            &["sample", out.to_str().unwrap(), "-n", "3"],
+            &[&plugin_dir],
+        )
+        .success();
+    assert_eq!(
+        sampled.lines().filter(|l| !l.trim().is_empty()).count(),
+        3,
+        "{sampled}"
+    );
+    // A bad value of the model's own key is refused with its message.
+    let refused = sandbox
+        .run(
+            &[
+                "train",
+                config.to_str().unwrap(),
+                "--out",
+                sandbox.path().join("bad").to_str().unwrap(),
+                "--set",
+                "generator={plugin: my-lab/gru-lm-generator@^0.1, config: {hidden_dim: 0}}",
+            ],
+            &[&plugin_dir],
+        )
+        .clean_failure();
+    assert!(
+        refused.contains("hidden_dim must be at least 1"),
+        "{refused}"
+    );
+    assert!(!sandbox.path().join("bad").exists());
+}
+
+/// Section 3 of docs/writing-a-plugin.md shows the example crates' code as
+/// it is, so the guide's code is what the tests above build and run.
+#[test]
+fn the_guides_kit_code_is_the_example_crates() {
     let root = agon_integration_tests::workspace_root();
     let guide = std::fs::read_to_string(root.join("docs/writing-a-plugin.md")).unwrap();
-    let example = root.join("docs/examples/mean-pool-discriminator");
-    for (file, fence) in [
-        ("src/lib.rs", "```rust\n"),
-        ("src/tests.rs", "```rust\n"),
-        ("Cargo.toml", "```toml\n"),
-    ] {
-        let code = std::fs::read_to_string(example.join(file)).unwrap();
-        let block = format!("{fence}{code}```");
-        assert!(
-            guide.contains(&block),
-            "docs/writing-a-plugin.md must show docs/examples/mean-pool-discriminator/{file} verbatim in a {fence:?} block"
-        );
+    for example in ["mean-pool-discriminator", "gru-lm-generator"] {
+        for (file, fence) in [
+            ("src/lib.rs", "```rust\n"),
+            ("src/tests.rs", "```rust\n"),
+            ("Cargo.toml", "```toml\n"),
+        ] {
+            let path = root.join("docs/examples").join(example).join(file);
+            let code = std::fs::read_to_string(path).unwrap();
+            let block = format!("{fence}{code}```");
+            assert!(
+                guide.contains(&block),
+                "docs/writing-a-plugin.md must show docs/examples/{example}/{file} verbatim in a {fence:?} block"
+            );
+        }
     }
 }
 
-/// `agon plugins new discriminator lab/x DIR` writes a crate outside the
+/// `agon plugins new discriminator|generator lab/x DIR` writes a crate outside the
 /// workspace that builds against the SDK, passes its own tests, loads and
 /// trains in a smoke run; a second `new` into the same directory is refused.
 #[test]
 fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
     let sandbox = Sandbox::new();
     let root = agon_integration_tests::workspace_root();
-    let crate_dir = sandbox.path().join("lab-x");
     let sdk = root.join("sdk");
-    let written = sandbox
-        .run(
-            &[
-                "plugins",
-                "new",
-                "discriminator",
-                "lab/x-disc",
-                crate_dir.to_str().unwrap(),
-                "--sdk",
-                sdk.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .success();
-    assert!(written.contains("wrote lab/x-disc"), "{written}");
-    // The fixtures' target directory already holds the SDK with Candle
-    // (built for the guide's example), so this builds the new crate alone.
-    let target = fixtures_dir().parent().unwrap();
-    for args in [vec!["test", "--offline"], vec!["build", "--offline"]] {
-        let output = std::process::Command::new(env!("CARGO"))
-            .args(&args)
-            .args(["--target-dir", target.to_str().unwrap()])
-            .current_dir(&crate_dir)
-            .output()
-            .unwrap();
+    for (kind, name) in [("discriminator", "x-disc"), ("generator", "x-gen")] {
+        let crate_dir = sandbox.path().join(name);
+        let written = sandbox
+            .run(
+                &[
+                    "plugins",
+                    "new",
+                    kind,
+                    &format!("lab/{name}"),
+                    crate_dir.to_str().unwrap(),
+                    "--sdk",
+                    sdk.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .success();
+        assert!(written.contains(&format!("wrote lab/{name}")), "{written}");
+        // The fixtures' target directory already holds the SDK with Candle
+        // (built for the guide's examples), so this builds the new crate alone.
+        let target = fixtures_dir().parent().unwrap();
+        for args in [vec!["test", "--offline"], vec!["build", "--offline"]] {
+            let output = std::process::Command::new(env!("CARGO"))
+                .args(&args)
+                .args(["--target-dir", target.to_str().unwrap()])
+                .current_dir(&crate_dir)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{kind}: cargo {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let library = fixtures_dir().join(agon_integration_tests::library_file(
+            &name.replace('-', "_"),
+        ));
+        let plugin_dir = install(&sandbox, &library, &format!("installed-{name}"));
+        let component = format!("{{plugin: lab/{name}@^0.1, config: {{embedding_dim: 8}}}}");
+        let out = sandbox.path().join(format!("run-{name}"));
+        sandbox
+            .run(
+                &[
+                    "train",
+                    root.join("configs/smoke.yaml").to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--set",
+                    &format!("{kind}={component}"),
+                    "--set",
+                    "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
+                ],
+                &[&plugin_dir],
+            )
+            .success();
+        let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
         assert!(
-            output.status.success(),
-            "cargo {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
+            plugins.contains(&format!("lab/{name}@0.1.0:{name}")),
+            "{plugins}"
         );
     }
-    let library = fixtures_dir().join(agon_integration_tests::library_file("x_disc"));
-    let plugin_dir = install(&sandbox, &library, "installed");
-    let out = smoke_run_with_discriminator(
-        &sandbox,
-        &plugin_dir,
-        "{plugin: lab/x-disc@^0.1, config: {embedding_dim: 8}}",
-    );
-    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
-    assert!(plugins.contains("lab/x-disc@0.1.0:x-disc"), "{plugins}");
 
     let refused = sandbox
         .run(
@@ -460,7 +580,7 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
                 "new",
                 "reward",
                 "lab/x-disc",
-                crate_dir.to_str().unwrap(),
+                sandbox.path().join("x-disc").to_str().unwrap(),
             ],
             &[],
         )

@@ -75,6 +75,8 @@ pub fn fixtures_dir() -> &'static Path {
             "agon-fixture-formula-reward",
             "-p",
             "mean-pool-discriminator",
+            "-p",
+            "gru-lm-generator",
             "--target-dir",
             target.to_str().expect("UTF-8 target path"),
         ]);

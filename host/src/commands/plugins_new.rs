@@ -13,6 +13,8 @@ use clap::ValueEnum;
 pub enum NewKind {
     /// A discriminator on the SDK's kit (docs/examples/mean-pool-discriminator).
     Discriminator,
+    /// A generator on the SDK's kit (docs/examples/gru-lm-generator).
+    Generator,
     /// A reward (docs/examples/distinct-tokens-reward).
     Reward,
 }
@@ -30,6 +32,9 @@ const DISCRIMINATOR_LIB: &str =
     include_str!("../../../docs/examples/mean-pool-discriminator/src/lib.rs");
 const DISCRIMINATOR_TESTS: &str =
     include_str!("../../../docs/examples/mean-pool-discriminator/src/tests.rs");
+const GENERATOR_MANIFEST: &str = include_str!("../../../docs/examples/gru-lm-generator/Cargo.toml");
+const GENERATOR_LIB: &str = include_str!("../../../docs/examples/gru-lm-generator/src/lib.rs");
+const GENERATOR_TESTS: &str = include_str!("../../../docs/examples/gru-lm-generator/src/tests.rs");
 const REWARD_MANIFEST: &str =
     include_str!("../../../docs/examples/distinct-tokens-reward/Cargo.toml");
 const REWARD_LIB: &str = include_str!("../../../docs/examples/distinct-tokens-reward/src/lib.rs");
@@ -73,47 +78,37 @@ pub fn files(
          # `export AGON_PLUGIN_PATH=$PWD/target/release` and `agon plugins scan`.",
         match kind {
             NewKind::Discriminator => "discriminator",
+            NewKind::Generator => "generator",
             NewKind::Reward => "reward",
         }
     );
     let mut files = match kind {
-        NewKind::Discriminator => {
-            let manifest = with_header(DISCRIMINATOR_MANIFEST, &header);
-            let manifest = replaced(
-                &manifest,
-                "name = \"mean-pool-discriminator\"",
-                &format!("name = \"{name}\""),
-            )?;
-            let manifest = replaced(
-                &manifest,
-                "# In your own repository: a git or path dependency on agon's sdk/.\n\
-                 agon-sdk = { path = \"../../../sdk\", features = [\"candle\"] }",
-                &dependency(sdk, ", features = [\"candle\"]"),
-            )?;
-            let manifest = replaced(
-                &manifest,
-                "agon-sdk = { path = \"../../../sdk\", features = [\"testing\"] }",
-                &dependency(sdk, ", features = [\"testing\"]"),
-            )?;
-            let manifest = format!("{manifest}\n# A workspace of its own.\n[workspace]\n");
-            let lib = replaced(
-                DISCRIMINATOR_LIB,
-                "my-lab/mean-pool-discriminator",
-                &format!("{namespace}/{name}"),
-            )?;
-            let lib = replaced(&lib, "\"my-lab\"", &format!("\"{namespace}\""))?;
-            let lib = replaced(&lib, "\"mean-pool-discriminator\"", &format!("\"{name}\""))?;
-            let lib = replaced(&lib, "\"mean-pool\"", &format!("\"{name}\""))?;
-            let lib = replaced(&lib, "`mean-pool`", &format!("`{name}`"))?;
-            vec![
-                ("Cargo.toml", manifest),
-                ("src/lib.rs", lib),
-                (
-                    "src/tests.rs",
-                    replaced(DISCRIMINATOR_TESTS, "\"mean-pool\"", &format!("\"{name}\""))?,
-                ),
-            ]
-        }
+        NewKind::Discriminator => kit_crate(
+            KitTemplate {
+                manifest: DISCRIMINATOR_MANIFEST,
+                lib: DISCRIMINATOR_LIB,
+                tests: DISCRIMINATOR_TESTS,
+                crate_name: "mean-pool-discriminator",
+                component: "mean-pool",
+            },
+            &header,
+            namespace,
+            name,
+            sdk,
+        )?,
+        NewKind::Generator => kit_crate(
+            KitTemplate {
+                manifest: GENERATOR_MANIFEST,
+                lib: GENERATOR_LIB,
+                tests: GENERATOR_TESTS,
+                crate_name: "gru-lm-generator",
+                component: "gru-lm",
+            },
+            &header,
+            namespace,
+            name,
+            sdk,
+        )?,
         NewKind::Reward => {
             let manifest = with_header(REWARD_MANIFEST, &header);
             let manifest = replaced(
@@ -142,6 +137,77 @@ pub fn files(
     files.push(("Cargo.lock", LOCKFILE.to_string()));
     files.push((".gitignore", "/target\n".to_string()));
     Ok(files)
+}
+
+/// One of the guide's kit examples, and the names to replace in it.
+struct KitTemplate {
+    manifest: &'static str,
+    lib: &'static str,
+    tests: &'static str,
+    /// The example's crate (and plugin) name.
+    crate_name: &'static str,
+    /// Its one component's name.
+    component: &'static str,
+}
+
+/// A kit example crate as `namespace/name`, with one component `name`,
+/// depending on `sdk`, in a workspace of its own.
+fn kit_crate(
+    template: KitTemplate,
+    header: &str,
+    namespace: &str,
+    name: &str,
+    sdk: &SdkSource,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let manifest = with_header(template.manifest, header);
+    let manifest = replaced(
+        &manifest,
+        &format!("name = \"{}\"", template.crate_name),
+        &format!("name = \"{name}\""),
+    )?;
+    let manifest = replaced(
+        &manifest,
+        "# In your own repository: a git or path dependency on agon's sdk/.\n\
+         agon-sdk = { path = \"../../../sdk\", features = [\"candle\"] }",
+        &dependency(sdk, ", features = [\"candle\"]"),
+    )?;
+    let manifest = replaced(
+        &manifest,
+        "agon-sdk = { path = \"../../../sdk\", features = [\"testing\"] }",
+        &dependency(sdk, ", features = [\"testing\"]"),
+    )?;
+    let manifest = format!("{manifest}\n# A workspace of its own.\n[workspace]\n");
+    let lib = replaced(
+        template.lib,
+        &format!("my-lab/{}", template.crate_name),
+        &format!("{namespace}/{name}"),
+    )?;
+    let lib = replaced(&lib, "\"my-lab\"", &format!("\"{namespace}\""))?;
+    let lib = replaced(
+        &lib,
+        &format!("\"{}\"", template.crate_name),
+        &format!("\"{name}\""),
+    )?;
+    let lib = replaced(
+        &lib,
+        &format!("\"{}\"", template.component),
+        &format!("\"{name}\""),
+    )?;
+    let lib = replaced(
+        &lib,
+        &format!("`{}`", template.component),
+        &format!("`{name}`"),
+    )?;
+    let tests = replaced(
+        template.tests,
+        &format!("\"{}\"", template.component),
+        &format!("\"{name}\""),
+    )?;
+    Ok(vec![
+        ("Cargo.toml", manifest),
+        ("src/lib.rs", lib),
+        ("src/tests.rs", tests),
+    ])
 }
 
 /// `namespace/name` checked: a namespace the registry accepts, and a name
@@ -230,7 +296,7 @@ mod tests {
     #[test]
     fn every_name_of_the_examples_is_replaced() {
         let sdk = SdkSource::Path("/opt/agon/sdk".into());
-        for kind in [NewKind::Discriminator, NewKind::Reward] {
+        for kind in [NewKind::Discriminator, NewKind::Generator, NewKind::Reward] {
             let files = files(kind, "lab", "x-disc", &sdk).unwrap();
             for (path, text) in &files {
                 if *path == "Cargo.lock" {
@@ -240,6 +306,8 @@ mod tests {
                     "my-lab",
                     "mean-pool-discriminator",
                     "\"mean-pool\"",
+                    "gru-lm-generator",
+                    "\"gru-lm\"",
                     "acme",
                     "distinct-tokens",
                     "../../../sdk",

@@ -14,3 +14,6 @@ pub use model::{GeneratorConfig, GeneratorModel};
 pub use registration::{generator_capabilities, generator_info, new_generator};
 pub use row_wise::RowWise;
 pub use training::{GeneratorTraining, GENERATOR_TRAINING_DOCS};
+
+#[cfg(test)]
+mod tests;

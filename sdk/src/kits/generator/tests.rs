@@ -1,0 +1,311 @@
+//! The kit's own behaviour on a toy model: the defaults of the model's
+//! optional methods, beam search against greedy decoding, refusals.
+
+use abi_stable::std_types::ROption;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    beam::{beam_search, BeamSettings},
+    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator,
+};
+use crate::{
+    author::GeneratorImpl,
+    batch::{Batch, TokenBatch},
+    context::PluginContext,
+    error::{ErrorKind, PluginResult},
+    generator::{DecodeRequest, MleOptions, Policy, SampleRequest},
+    kits::SourceUse,
+};
+
+const VOCAB: u32 = 9;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ToyConfig {
+    /// Return logits of the wrong shape (to test the kit's check).
+    wrong_shape: bool,
+    training: GeneratorTraining,
+}
+
+impl GeneratorConfig for ToyConfig {
+    const DOCS: &'static [(&'static str, &'static str)] = &[("wrong_shape", "test only")];
+    fn training(&self) -> GeneratorTraining {
+        self.training.clone()
+    }
+}
+
+/// `h' = tanh(E[token] + m + h·W)`, logits `h'·O`; `m` is the mean of the
+/// source's embeddings (conditional) or 0.
+struct Toy<const CONDITIONAL: bool> {
+    embedding: Tensor,
+    source: Tensor,
+    w: Tensor,
+    out: Tensor,
+    wrong_shape: bool,
+}
+
+const HIDDEN: usize = 6;
+
+impl<const CONDITIONAL: bool> GeneratorModel for Toy<CONDITIONAL> {
+    type Config = ToyConfig;
+    type Memory = Tensor;
+    type State = Tensor;
+    const NAME: &'static str = "toy";
+    const SOURCES: SourceUse = if CONDITIONAL {
+        SourceUse::Required
+    } else {
+        SourceUse::Never
+    };
+
+    fn new(vb: VarBuilder, context: &PluginContext, config: &ToyConfig) -> PluginResult<Self> {
+        let vocab = context.vocab.size as usize;
+        Ok(Toy {
+            embedding: vb.get((vocab, HIDDEN), "embedding")?,
+            source: vb.get((vocab, HIDDEN), "source")?,
+            w: vb.get((HIDDEN, HIDDEN), "w")?,
+            out: vb.get((HIDDEN, vocab), "out")?,
+            wrong_shape: config.wrong_shape,
+        })
+    }
+
+    fn start(
+        &self,
+        sources: Option<&TokenBatch>,
+        rows: usize,
+        device: &Device,
+    ) -> PluginResult<(Tensor, Tensor)> {
+        let memory = match sources {
+            None => Tensor::zeros((rows, HIDDEN), DType::F32, device)?,
+            Some(sources) => {
+                let means = sources
+                    .iter_rows()
+                    .map(|row| {
+                        let ids = Tensor::new(row, device)?;
+                        self.source.index_select(&ids, 0)?.mean(0)
+                    })
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                Tensor::stack(&means, 0)?
+            }
+        };
+        let state = Tensor::zeros((rows, HIDDEN), DType::F32, device)?;
+        Ok((memory, state))
+    }
+
+    fn step(&self, memory: &Tensor, h: &Tensor, tokens: &Tensor) -> PluginResult<(Tensor, Tensor)> {
+        let x = self.embedding.index_select(tokens, 0)?;
+        let h = ((x + memory)? + h.matmul(&self.w)?)?.tanh()?;
+        let logits = h.matmul(&self.out)?;
+        let logits = if self.wrong_shape {
+            logits.narrow(1, 0, 3)?
+        } else {
+            logits
+        };
+        Ok((logits, h))
+    }
+
+    fn init(_: &ToyConfig, _: &str, _: &[usize]) -> crate::toolkit::SeededInit {
+        crate::toolkit::SeededInit::Uniform(0.8)
+    }
+}
+
+fn context(config: &str) -> PluginContext {
+    let mut context = PluginContext::for_tests(VOCAB, 6);
+    context.vocab.bos = 1;
+    context.vocab.eos = ROption::RSome(2);
+    context.vocab.pad = ROption::RSome(0);
+    context.config_yaml = config.into();
+    context.seed = 5;
+    context
+}
+
+fn rows(rows: &[&[u32]]) -> TokenBatch {
+    let rows: Vec<Vec<u32>> = rows.iter().map(|r| r.to_vec()).collect();
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    TokenBatch::from_rows_with_width(&rows, 0, width)
+}
+
+fn close(a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+    }
+}
+
+/// Row `r`'s log-likelihood by hand: one step at a time, one row alone.
+fn stepped_log_likelihood(g: &KitGenerator<Toy<true>>, source: &[u32], target: &[u32]) -> f32 {
+    let model = g.model();
+    let device = Device::Cpu;
+    let (memory, mut h) = model.start(Some(&rows(&[source])), 1, &device).unwrap();
+    let mut input = 1u32; // BOS
+    let mut total = 0.0;
+    for &token in target {
+        let (logits, next) = model
+            .step(&memory, &h, &Tensor::new(&[input], &device).unwrap())
+            .unwrap();
+        let log_probs = candle_nn::ops::log_softmax(&logits, 1).unwrap();
+        total += log_probs.get(0).unwrap().to_vec1::<f32>().unwrap()[token as usize];
+        h = next;
+        input = token;
+    }
+    total
+}
+
+#[test]
+fn the_default_teacher_forced_pass_matches_stepping_each_row_alone() {
+    let mut g = KitGenerator::<Toy<true>>::new(&context("")).unwrap();
+    let sources = rows(&[&[4, 5, 2], &[6, 2]]);
+    let targets = rows(&[&[7, 8, 2], &[3]]);
+    let batch = Batch::conditional(targets.clone(), sources.clone());
+    let ll = g.log_likelihood(&batch).unwrap();
+    let by_hand: Vec<f32> = (0..2)
+        .map(|r| stepped_log_likelihood(&g, sources.row(r), targets.row(r)))
+        .collect();
+    close(&ll, &by_hand);
+}
+
+#[test]
+fn the_default_prefix_states_are_row_major() {
+    let g = KitGenerator::<Toy<true>>::new(&context("")).unwrap();
+    let model = g.model();
+    let device = Device::Cpu;
+    let sources = rows(&[&[4, 2], &[6, 5, 2], &[7, 2]]);
+    let (memory, state) = model.start(Some(&sources), 3, &device).unwrap();
+    let inputs = Tensor::new(&[[1u32, 4, 5, 6], [1, 7, 7, 3], [1, 2, 8, 8]], &device).unwrap();
+    let states = model.prefix_states(&memory, &state, &inputs).unwrap();
+    assert_eq!(states.dims(), [12, HIDDEN]);
+    for b in 0..3 {
+        let mut h = state.get(b).unwrap().unsqueeze(0).unwrap();
+        let m = memory.get(b).unwrap().unsqueeze(0).unwrap();
+        for t in 0..4 {
+            let token = inputs.get(b).unwrap().narrow(0, t, 1).unwrap();
+            h = model.step(&m, &h, &token).unwrap().1;
+            close(
+                &h.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                &states.get(b * 4 + t).unwrap().to_vec1::<f32>().unwrap(),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_beam_of_one_is_greedy_decoding_and_wider_beams_score_no_worse() {
+    let mut g = KitGenerator::<Toy<true>>::new(&context("")).unwrap();
+    let targets = rows(&[&[7, 8, 2], &[3, 4, 2], &[5, 2]]);
+    let sources = rows(&[&[4, 5, 2], &[6, 2], &[8, 8, 2]]);
+    for seed in 0..20 {
+        g.mle_step(
+            &Batch::conditional(targets.clone(), sources.clone()),
+            &MleOptions {
+                seed,
+                scheduled_sampling: 0.0,
+            },
+        )
+        .unwrap();
+    }
+    let decode = |g: &mut KitGenerator<Toy<true>>, beam_size: u32| {
+        g.decode(&DecodeRequest {
+            sources: sources.clone(),
+            max_len: 6,
+            beam_size,
+            length_penalty: 0.0,
+        })
+        .unwrap()
+    };
+    let greedy = decode(&mut g, 1);
+    let model = g.model();
+    let (memory, state) = model.start(Some(&sources), 3, &Device::Cpu).unwrap();
+    let settings = BeamSettings {
+        beam: 1,
+        max_len: 6,
+        length_penalty: 0.0,
+        bos: 1,
+        eos: Some(2),
+    };
+    let beam_one = beam_search(
+        model,
+        &memory,
+        &state,
+        3,
+        VOCAB as usize,
+        &Device::Cpu,
+        settings,
+    )
+    .unwrap();
+    for (r, row) in beam_one.iter().enumerate() {
+        assert_eq!(row.as_slice(), greedy.row(r), "row {r}");
+    }
+    let wide = decode(&mut g, 4);
+    let mean = |g: &mut KitGenerator<Toy<true>>, out: &TokenBatch| {
+        let ll = g
+            .log_likelihood(&Batch::conditional(out.clone(), sources.clone()))
+            .unwrap();
+        ll.iter().sum::<f32>() / 3.0
+    };
+    let (greedy_ll, wide_ll) = (mean(&mut g, &greedy), mean(&mut g, &wide));
+    assert!(wide_ll >= greedy_ll - 1e-4, "{wide_ll} < {greedy_ll}");
+}
+
+#[test]
+fn logits_of_the_wrong_shape_are_an_error_naming_the_model() {
+    let mut g = KitGenerator::<Toy<false>>::new(&context("wrong_shape: true\n")).unwrap();
+    let err = g
+        .sample(&SampleRequest {
+            count: 2,
+            max_len: 4,
+            temperature: 1.0,
+            seed: 0,
+            policy: Policy::Current,
+            sources: ROption::RNone,
+        })
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("toy: step gave logits of shape [2, 3]"),
+        "{err}"
+    );
+    let err = g
+        .log_likelihood(&Batch::unconditional(rows(&[&[4, 5]])))
+        .unwrap_err();
+    assert!(err.message().contains("teacher_forced_logits"), "{err}");
+}
+
+#[test]
+fn a_language_model_refuses_sources_and_decoding() {
+    let mut g = KitGenerator::<Toy<false>>::new(&context("")).unwrap();
+    let batch = Batch::conditional(rows(&[&[4, 5]]), rows(&[&[6, 2]]));
+    let err = g.log_likelihood(&batch).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    let err = g
+        .decode(&DecodeRequest {
+            sources: rows(&[&[6, 2]]),
+            max_len: 4,
+            beam_size: 1,
+            length_penalty: 0.0,
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    let mut conditional = KitGenerator::<Toy<true>>::new(&context("")).unwrap();
+    let err = conditional
+        .log_likelihood(&Batch::unconditional(rows(&[&[4, 5]])))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.message().contains("without sources"), "{err}");
+}
+
+#[test]
+fn training_keys_are_checked_with_their_spelling() {
+    let err = KitGenerator::<Toy<false>>::new(&context("training: {grad_clip: -1}\n"))
+        .err()
+        .unwrap();
+    assert!(err.message().contains("training.grad_clip"), "{err}");
+    let err =
+        KitGenerator::<Toy<false>>::new(&context("training: {adversarial_optimizer: {lr: 0}}\n"))
+            .err()
+            .unwrap();
+    assert!(
+        err.message().contains("training.adversarial_optimizer.lr"),
+        "{err}"
+    );
+}
