@@ -28,7 +28,11 @@
 //! discriminator author implements [`kits::DiscriminatorModel`] (build the
 //! network, give one logit per row) and registers it with
 //! [`discriminator_library!`]; the kit owns labels, loss, accuracy,
-//! dropout, the optimiser, scoring, checkpoints and source handling.
+//! dropout, the optimiser, scoring, checkpoints and source handling. A
+//! generator author implements [`kits::GeneratorModel`] (start a call, take
+//! one decoding step) and registers it with [`generator_library!`]; the kit
+//! owns MLE, sampling, rollouts, decoding, the policy-gradient step, the
+//! rollout policy and checkpoints.
 //!
 //! ## Compatibility
 //! See [`abi_version`] for the rule that lets a newer host load older plugins.

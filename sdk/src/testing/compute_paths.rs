@@ -19,7 +19,7 @@ const STEPS: u64 = 10;
 /// Builds discriminator `component` of library `L` twice — from `kernels`
 /// and from `tensor`, two contexts whose configs differ only in the
 /// component's compute path (`compute: kernels` and `compute: tensor`) —
-/// trains both [`STEPS`] steps on the same toy rows with the same seeds,
+/// trains both 10 steps on the same toy rows with the same seeds,
 /// and asserts that they agree up to float rounding: every step's loss
 /// within 1e-4 (relative above 1), then the probabilities and, if the
 /// component declares them, the per-token logits within 1e-3 (relative

@@ -6,7 +6,7 @@
 //! * [`tensors`] — [`crate::TokenBatch`] → input / target / mask tensors;
 //! * [`init`] — seeded initialisation of a `VarMap` (PyTorch's defaults by
 //!   variable name in [`pytorch_like`]);
-//! * [`dropout`] — seeded dropout for training, none for evaluation;
+//! * [`dropout`](mod@dropout) — seeded dropout for training, none for evaluation;
 //! * [`padder`] — rows of any lengths → padded id and mask tensors;
 //! * [`embedding`], [`gru`], [`pooling`] — layers over masked rows: an
 //!   embedding zero at padding, a GRU read to each row's last real token,
@@ -28,7 +28,7 @@
 //!   vectors, the layout of the output layer's kernels;
 //! * [`block_matmul`] — a single-threaded matmul on slices, for fused
 //!   kernels that work one block of rows per task;
-//! * [`target_log_probs`] — `log softmax(logits)[target]` as one op with
+//! * [`target_log_probs`](mod@target_log_probs) — `log softmax(logits)[target]` as one op with
 //!   its own backward pass;
 //! * [`activations`] — sigmoid and tanh over slices, vectorised;
 //! * [`loss`] — losses in their numerically stable forms;

@@ -50,10 +50,34 @@ pub fn new_generator<M: GeneratorModel>(
 }
 
 /// A plugin library of kit generators, exported: the whole registration of
-/// a lab's generator plugin. See [`GeneratorModel`] for the model; with the
-/// `GruLm` of its example:
+/// a lab's generator plugin (see [`GeneratorModel`] for the model).
 ///
-/// ```ignore
+/// ```
+/// # use agon_sdk::kits::{GeneratorConfig, GeneratorModel, GeneratorTraining, SourceUse};
+/// # use agon_sdk::{PluginContext, PluginResult, TokenBatch};
+/// # use candle_core::{DType, Device, Tensor};
+/// # use candle_nn::VarBuilder;
+/// # #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+/// # pub struct GruLmConfig { training: GeneratorTraining }
+/// # impl GeneratorConfig for GruLmConfig {
+/// #     const DOCS: &'static [(&'static str, &'static str)] = &[];
+/// #     fn training(&self) -> GeneratorTraining { self.training.clone() }
+/// # }
+/// # pub struct GruLm;
+/// # impl GeneratorModel for GruLm {
+/// #     type Config = GruLmConfig;
+/// #     type Memory = ();
+/// #     type State = Tensor;
+/// #     const NAME: &'static str = "gru-lm";
+/// #     const SOURCES: SourceUse = SourceUse::Never;
+/// #     fn new(_: VarBuilder, _: &PluginContext, _: &GruLmConfig) -> PluginResult<Self> { Ok(GruLm) }
+/// #     fn start(&self, _: Option<&TokenBatch>, rows: usize, device: &Device) -> PluginResult<((), Tensor)> {
+/// #         Ok(((), Tensor::zeros((rows, 1), DType::F32, device)?))
+/// #     }
+/// #     fn step(&self, _: &(), h: &Tensor, _: &Tensor) -> PluginResult<(Tensor, Tensor)> {
+/// #         Ok((h.clone(), h.clone()))
+/// #     }
+/// # }
 /// agon_sdk::generator_library! {
 ///     /// The library.
 ///     pub struct MyLibrary;
@@ -63,6 +87,8 @@ pub fn new_generator<M: GeneratorModel>(
 ///         "gru-lm" => GruLm: "Embedding, GRU and linear output: a recurrent language model",
 ///     }
 /// }
+/// # use agon_sdk::PluginLibrary;
+/// # assert_eq!(MyLibrary::components().len(), 1);
 /// ```
 ///
 /// The library's version is the crate's (`CARGO_PKG_VERSION`).
