@@ -1,6 +1,6 @@
 //! `agon score` end to end: hypothesis and reference files in, the metrics
 //! out, checked against the scores NLTK, sacreBLEU and rouge-score recorded
-//! in the SDK's fixtures (`sdk/tests/fixtures/`, made by the scripts beside
+//! in the SDK's fixtures (`sdk/metrics/tests/fixtures/`, made by the scripts beside
 //! them); and every bad input a clean `error:` line.
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use agon_integration_tests::{workspace_root, Run, Sandbox};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
-    let path = workspace_root().join("sdk/tests/fixtures").join(name);
+    let path = workspace_root().join("sdk/metrics/tests/fixtures").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -48,8 +48,9 @@ pub mod discriminator;
 pub mod error;
 pub mod generator;
 pub mod manifest;
+/// The metric cores (crate `agon-metrics`, `sdk/metrics`).
 #[cfg(feature = "metrics")]
-pub mod metrics;
+pub use agon_metrics as metrics;
 pub mod reward;
 pub mod root_module;
 pub mod seeds;

@@ -3,7 +3,7 @@
 //! Every hypothesis is scored against the whole corpus as its reference set
 //! (the PG-BLEU baseline of SeqGAN), with the SDK's BLEU core, which
 //! reproduces NLTK's `sentence_bleu` with `method1` smoothing (checked
-//! against NLTK fixtures in `sdk/tests/bleu_reference.rs`). The reference
+//! against NLTK fixtures in `sdk/metrics/tests/bleu_reference.rs`). The reference
 //! n-grams are indexed once, so a reward costs O(length · order).
 
 use agon_sdk::{

@@ -2,7 +2,7 @@
 //! text, against `fixtures/text_metric_fixture.json` (made by sacreBLEU 2.6.0
 //! and rouge-score 0.1.2: `fixtures/make_text_metric_fixture.py`).
 
-use agon_sdk::metrics::{
+use agon_metrics::{
     corpus_bleu_13a, sacrebleu, tokenize_13a, BleuStats, Rouge, RougeMetric, SacreBleuSettings,
 };
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! (`RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=…)`, `score`
 //! and `score_multi`), through the `rougers` crate, a port that reproduces
 //! rouge-score's tokenizer, NLTK's Porter stemmer and its scores exactly.
-//! `sdk/tests/text_metrics_reference.rs` checks it against fixtures made by
+//! `tests/text_metrics_reference.rs` checks it against fixtures made by
 //! rouge-score 0.1.2, with and without stemming.
 //!
 //! [`rouge_l`] is the same LCS score on token ids, for rewards, which see

@@ -1,6 +1,6 @@
 //! sacreBLEU's corpus BLEU on raw text: the `13a` tokenizer (mteval-v13a, the
 //! WMT standard and sacreBLEU's default) in front of [`super::corpus_bleu`].
-//! `sdk/tests/sacrebleu_reference.rs` checks tokenizer and scores against
+//! `tests/text_metrics_reference.rs` (with `tests/bleu_reference.rs`) checks tokenizer and scores against
 //! sacreBLEU 2.6.0.
 
 use std::collections::HashMap;

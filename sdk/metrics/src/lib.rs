@@ -1,9 +1,12 @@
 //! Text-generation metrics over token ids, shared by the host (evaluation)
 //! and reward plugins (metric rewards), so both compute the same numbers.
 //!
-//! Pure Rust, no feature needed. Each metric states which reference
-//! implementation it reproduces; the tests check against fixtures produced by
-//! that implementation.
+//! Pure Rust, and no part of the plugin boundary: a crate of its own so the
+//! boundary and the Candle toolkit do not carry ROUGE's tokenizer and
+//! Unicode crates. Plugins reach it as `agon_sdk::metrics` (feature
+//! `metrics`). Each metric states which reference implementation it
+//! reproduces; the tests (`tests/`) check against fixtures produced by that
+//! implementation (`tests/fixtures/`, with the scripts that made them).
 
 pub mod bleu;
 pub mod distinct;

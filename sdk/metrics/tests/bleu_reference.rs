@@ -1,7 +1,7 @@
 //! The BLEU core against scores computed by NLTK and sacreBLEU
 //! (`fixtures/bleu_fixture.json`; how it was made: `fixtures/make_bleu_fixture.py`).
 
-use agon_sdk::metrics::{corpus_bleu, BleuReferences};
+use agon_metrics::{corpus_bleu, BleuReferences};
 use serde_json::Value;
 
 fn fixture() -> Value {
