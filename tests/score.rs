@@ -9,7 +9,9 @@ use agon_integration_tests::{workspace_root, Run, Sandbox};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
-    let path = workspace_root().join("sdk/metrics/tests/fixtures").join(name);
+    let path = workspace_root()
+        .join("sdk/metrics/tests/fixtures")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

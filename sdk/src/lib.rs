@@ -60,6 +60,9 @@ pub mod suggest;
 pub mod testing;
 pub mod yaml;
 
+/// The SIMD kernels over `f32` slices (crate `agon-kernels`, `sdk/kernels`).
+#[cfg(feature = "candle")]
+pub use agon_kernels as kernels;
 #[cfg(feature = "candle")]
 pub mod kits;
 #[cfg(feature = "candle")]

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use agon_sdk::toolkit::block_matmul::{matmul_into, Operand, Write};
 
-use crate::simd::axpy_kernel;
+use agon_sdk::kernels::axpy::axpy_kernel;
 
 /// Rows per forward task: their windows (at most 16 · 20 × 20 · 64 floats)
 /// stay in the core's cache.

@@ -12,7 +12,6 @@ mod hand_gradients;
 mod model;
 #[cfg(test)]
 mod path_agreement;
-mod simd;
 mod tabulated;
 
 pub use config::CnnDiscriminatorConfig;

@@ -15,7 +15,8 @@
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
-use crate::{model::CnnHighway, simd::axpy_kernel};
+use crate::model::CnnHighway;
+use agon_sdk::kernels::axpy::axpy_kernel;
 
 /// One width's table.
 struct BankTable {

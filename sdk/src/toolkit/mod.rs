@@ -37,7 +37,8 @@
 //! * [`clip`] — gradient clipping by global norm;
 //! * [`trainable`] — variables + Adam + clip: one step, save, load.
 
-pub mod activations;
+/// Sigmoid and tanh in place (crate `agon-kernels`).
+pub use agon_kernels::activations;
 pub mod adam;
 pub mod block_matmul;
 pub mod checkpoint;
@@ -60,7 +61,8 @@ pub mod rng;
 pub mod row_blocks;
 #[cfg(target_arch = "x86_64")]
 pub mod rows_in_lanes;
-pub mod softmax_kernels;
+/// Softmax row kernels (crate `agon-kernels`).
+pub use agon_kernels::softmax_kernels;
 pub mod target_log_probs;
 pub mod tensors;
 #[cfg(test)]

@@ -205,10 +205,13 @@ unsafe fn exp_shifted_avx2(
 
 /// `e^x` of 16 lanes with [`exp_nonpositive_fused`]'s operations (so the
 /// same bits as it and as the AVX2 kernel).
+///
+/// # Safety
+/// The CPU must have AVX-512F (`is_x86_feature_detected!("avx512f")`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-pub(crate) unsafe fn exp16(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+pub unsafe fn exp16(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
     use std::arch::x86_64::*;
     // Lanes below −87 (and −inf, NaN) are 0. They are masked at the end
     // whatever the polynomial made of them, so unlike the scalar and AVX2

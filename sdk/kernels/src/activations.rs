@@ -7,7 +7,7 @@
 //! `1 − e^{−2|x|}` cancels). Without AVX-512 they are libm's.
 
 #[cfg(target_arch = "x86_64")]
-use super::softmax_kernels::exp16;
+use crate::softmax_kernels::exp16;
 
 /// `v ← 1 / (1 + e^{−v})` for every element.
 pub fn sigmoid_in_place(values: &mut [f32]) {
