@@ -290,15 +290,18 @@ fn install(sandbox: &Sandbox, library: &Path, folder: &str) -> std::path::PathBu
     plugin_dir
 }
 
-/// A one-epoch-per-phase smoke run with `discriminator` (a YAML mapping);
-/// returns its run directory.
-fn smoke_run_with_discriminator(
+/// A one-epoch-per-phase smoke run into `<sandbox>/<out>` with `component`
+/// (a YAML mapping) as its `kind` (`generator`, `discriminator`);
+/// returns the run directory.
+fn smoke_run_with(
     sandbox: &Sandbox,
     plugin_dir: &Path,
-    discriminator: &str,
+    kind: &str,
+    component: &str,
+    out: &str,
 ) -> std::path::PathBuf {
     let config = agon_integration_tests::workspace_root().join("configs/smoke.yaml");
-    let out = sandbox.path().join("run");
+    let out = sandbox.path().join(out);
     sandbox
         .run(
             &[
@@ -307,7 +310,7 @@ fn smoke_run_with_discriminator(
                 "--out",
                 out.to_str().unwrap(),
                 "--set",
-                &format!("discriminator={discriminator}"),
+                &format!("{kind}={component}"),
                 "--set",
                 "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
             ],
@@ -343,10 +346,12 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
     ] {
         assert!(shown.contains(key), "{key} missing:\n{shown}");
     }
-    let out = smoke_run_with_discriminator(
+    let out = smoke_run_with(
         &sandbox,
         &plugin_dir,
+        "discriminator",
         "{plugin: my-lab/mean-pool-discriminator@^0.1, config: {embedding_dim: 16, pooling: max}}",
+        "run",
     );
     let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
     assert!(
@@ -408,24 +413,13 @@ fn the_guides_kit_generator_loads_documents_its_config_trains_and_samples() {
     ] {
         assert!(shown.contains(key), "{key} missing:\n{shown}");
     }
-    let config = root.join("configs/smoke.yaml");
-    let out = sandbox.path().join("run");
-    let generator = "generator={plugin: my-lab/gru-lm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}";
-    sandbox
-        .run(
-            &[
-                "train",
-                config.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                generator,
-                "--set",
-                "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
-            ],
-            &[&plugin_dir],
-        )
-        .success();
+    let out = smoke_run_with(
+        &sandbox,
+        &plugin_dir,
+        "generator",
+        "{plugin: my-lab/gru-lm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}",
+        "run",
+    );
     let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
     assert!(
         plugins.contains("my-lab/gru-lm-generator@0.1.0:gru-lm"),
@@ -465,7 +459,7 @@ fn the_guides_kit_generator_loads_documents_its_config_trains_and_samples() {
         .run(
             &[
                 "train",
-                config.to_str().unwrap(),
+                root.join("configs/smoke.yaml").to_str().unwrap(),
                 "--out",
                 sandbox.path().join("bad").to_str().unwrap(),
                 "--set",
@@ -550,22 +544,13 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
         ));
         let plugin_dir = install(&sandbox, &library, &format!("installed-{name}"));
         let component = format!("{{plugin: lab/{name}@^0.1, config: {{embedding_dim: 8}}}}");
-        let out = sandbox.path().join(format!("run-{name}"));
-        sandbox
-            .run(
-                &[
-                    "train",
-                    root.join("configs/smoke.yaml").to_str().unwrap(),
-                    "--out",
-                    out.to_str().unwrap(),
-                    "--set",
-                    &format!("{kind}={component}"),
-                    "--set",
-                    "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
-                ],
-                &[&plugin_dir],
-            )
-            .success();
+        let out = smoke_run_with(
+            &sandbox,
+            &plugin_dir,
+            kind,
+            &component,
+            &format!("run-{name}"),
+        );
         let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
         assert!(
             plugins.contains(&format!("lab/{name}@0.1.0:{name}")),

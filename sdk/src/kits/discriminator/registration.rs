@@ -98,6 +98,33 @@ macro_rules! discriminator_library {
         name: $name:literal,
         discriminators: { $($component:literal => $model:ty : $description:literal),+ $(,)? }
     ) => {
+        $crate::__kit_library! {
+            $(#[$meta])*
+            $vis struct $library;
+            namespace: $namespace,
+            name: $name,
+            kind: Discriminator,
+            kit: (discriminator_info, discriminator_capabilities, new_discriminator, DiscriminatorImpl),
+            components: { $($component => $model : $description),+ }
+        }
+    };
+}
+
+/// The `PluginLibrary` of a library of kit components, exported: what
+/// [`discriminator_library!`](crate::discriminator_library) and
+/// [`generator_library!`](crate::generator_library) expand to.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kit_library {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $library:ident;
+        namespace: $namespace:literal,
+        name: $name:literal,
+        kind: $kind:ident,
+        kit: ($info:ident, $capabilities:ident, $new:ident, $impl_trait:ident),
+        components: { $($component:literal => $model:ty : $description:literal),+ }
+    ) => {
         $(#[$meta])*
         $vis struct $library;
 
@@ -107,23 +134,23 @@ macro_rules! discriminator_library {
             const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
             fn components() -> ::std::vec::Vec<$crate::ComponentInfo> {
-                vec![$($crate::kits::discriminator_info::<$model>($component, $description)),+]
+                vec![$($crate::kits::$info::<$model>($component, $description)),+]
             }
 
             fn capabilities() -> ::std::vec::Vec<$crate::ComponentCapabilities> {
                 let mut all = ::std::vec::Vec::new();
-                $(all.extend($crate::kits::discriminator_capabilities::<$model>($component));)+
+                $(all.extend($crate::kits::$capabilities::<$model>($component));)+
                 all
             }
 
-            fn new_discriminator(
+            fn $new(
                 name: &str,
                 context: &$crate::PluginContext,
-            ) -> $crate::PluginResult<::std::boxed::Box<dyn $crate::DiscriminatorImpl>> {
+            ) -> $crate::PluginResult<::std::boxed::Box<dyn $crate::$impl_trait>> {
                 match name {
-                    $($component => $crate::kits::new_discriminator::<$model>(context),)+
+                    $($component => $crate::kits::$new::<$model>(context),)+
                     other => Err($crate::author::unknown_component::<Self>(
-                        $crate::ComponentKind::Discriminator,
+                        $crate::ComponentKind::$kind,
                         other,
                     )),
                 }

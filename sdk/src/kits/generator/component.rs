@@ -252,6 +252,32 @@ impl<M: GeneratorModel> KitGenerator<M> {
         Ok(Tensor::stack(&columns, 1)?)
     }
 
+    /// `count` rows generated from BOS to EOS or `max_len`, row `r`
+    /// sampling from a stream derived from `seed` and `r`.
+    #[allow(clippy::too_many_arguments)]
+    fn generate_from_bos(
+        &self,
+        model: &M,
+        memory: M::Memory,
+        state: M::State,
+        count: usize,
+        max_len: usize,
+        choice: Choice,
+        seed: u64,
+    ) -> PluginResult<TokenBatch> {
+        let mut rows: Vec<Row> = (0..count)
+            .map(|r| Row {
+                tokens: Vec::with_capacity(max_len),
+                rng: rng_from_seed(derive_seed(seed, &r.to_string())),
+                done: false,
+            })
+            .collect();
+        let bos = vec![self.bos; count];
+        let limits = self.limits(max_len);
+        extend_rows(model, memory, state, &mut rows, bos, choice, &limits)?;
+        Ok(self.finish_batch(&rows, max_len))
+    }
+
     fn limits(&self, max_len: usize) -> Limits<'_> {
         Limits {
             device: &self.device,
@@ -362,25 +388,8 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
         }
         let model = self.inference_model(request.policy)?;
         let (memory, state) = model.start(sources, count, &self.device)?;
-        let mut rows: Vec<Row> = (0..count)
-            .map(|r| Row {
-                tokens: Vec::with_capacity(max_len),
-                rng: rng_from_seed(derive_seed(request.seed, &r.to_string())),
-                done: false,
-            })
-            .collect();
-        let bos = vec![self.bos; count];
         let choice = Choice::Sample(request.temperature);
-        extend_rows(
-            &model,
-            memory,
-            state,
-            &mut rows,
-            bos,
-            choice,
-            &self.limits(max_len),
-        )?;
-        Ok(self.finish_batch(&rows, max_len))
+        self.generate_from_bos(&model, memory, state, count, max_len, choice, request.seed)
     }
 
     fn decode(&mut self, request: &DecodeRequest) -> PluginResult<TokenBatch> {
@@ -405,25 +414,16 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
         let model = self.inference_model(Policy::Current)?;
         let (memory, state) = model.start(Some(sources), count, &self.device)?;
         if request.beam_size <= 1 {
-            let mut rows: Vec<Row> = (0..count)
-                .map(|_| Row {
-                    tokens: Vec::with_capacity(max_len),
-                    rng: rng_from_seed(0), // unused by greedy choice
-                    done: false,
-                })
-                .collect();
-            let bos = vec![self.bos; count];
-            let limits = self.limits(max_len);
-            extend_rows(
+            // The seed is unused by greedy choice.
+            return self.generate_from_bos(
                 &model,
                 memory,
                 state,
-                &mut rows,
-                bos,
+                count,
+                max_len,
                 Choice::Greedy,
-                &limits,
-            )?;
-            return Ok(self.finish_batch(&rows, max_len));
+                0,
+            );
         }
         let settings = BeamSettings {
             beam: request.beam_size as usize,

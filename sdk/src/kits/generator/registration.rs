@@ -101,38 +101,14 @@ macro_rules! generator_library {
         name: $name:literal,
         generators: { $($component:literal => $model:ty : $description:literal),+ $(,)? }
     ) => {
-        $(#[$meta])*
-        $vis struct $library;
-
-        impl $crate::PluginLibrary for $library {
-            const NAMESPACE: &'static str = $namespace;
-            const NAME: &'static str = $name;
-            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-
-            fn components() -> ::std::vec::Vec<$crate::ComponentInfo> {
-                vec![$($crate::kits::generator_info::<$model>($component, $description)),+]
-            }
-
-            fn capabilities() -> ::std::vec::Vec<$crate::ComponentCapabilities> {
-                let mut all = ::std::vec::Vec::new();
-                $(all.extend($crate::kits::generator_capabilities::<$model>($component));)+
-                all
-            }
-
-            fn new_generator(
-                name: &str,
-                context: &$crate::PluginContext,
-            ) -> $crate::PluginResult<::std::boxed::Box<dyn $crate::GeneratorImpl>> {
-                match name {
-                    $($component => $crate::kits::new_generator::<$model>(context),)+
-                    other => Err($crate::author::unknown_component::<Self>(
-                        $crate::ComponentKind::Generator,
-                        other,
-                    )),
-                }
-            }
+        $crate::__kit_library! {
+            $(#[$meta])*
+            $vis struct $library;
+            namespace: $namespace,
+            name: $name,
+            kind: Generator,
+            kit: (generator_info, generator_capabilities, new_generator, GeneratorImpl),
+            components: { $($component => $model : $description),+ }
         }
-
-        $crate::export_plugin!($library);
     };
 }
