@@ -60,6 +60,8 @@
 //!   truth with that probability at each position (one decoder step at a
 //!   time, as lstm-generator does).
 //! * `log_likelihood`: `Σ_t log p(y_t | y_<t, x)` per row, in nats.
+//! * `tempered_log_likelihood`: the same under `softmax(logits / T)` (the
+//!   kit's; `agon eval --temperatures` reports NLL-test at each `T`).
 //! * `sample`: ancestral sampling with temperature; row `r` draws from a
 //!   stream derived from the seed and `r`; current or rollout weights.
 //! * `rollout`: each source is encoded once and the sequences are decoded
