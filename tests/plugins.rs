@@ -320,6 +320,52 @@ fn smoke_run_with(
     out
 }
 
+/// `agon plugins show SPEC` lists every one of `keys`.
+fn assert_shows(sandbox: &Sandbox, plugin_dir: &Path, spec: &str, keys: &[&str]) {
+    let shown = sandbox
+        .run(&["plugins", "show", spec], &[plugin_dir])
+        .success();
+    for key in keys {
+        assert!(shown.contains(key), "{key} missing:\n{shown}");
+    }
+}
+
+/// The rows of a run's metrics.jsonl.
+fn metrics_rows(run: &Path) -> Vec<serde_json::Value> {
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A smoke config whose `kind` is `component` is refused with `message`
+/// before a run directory exists.
+fn assert_refused_before_run(
+    sandbox: &Sandbox,
+    plugin_dir: &Path,
+    (kind, component): (&str, &str),
+    message: &str,
+) {
+    let config = agon_integration_tests::workspace_root().join("configs/smoke.yaml");
+    let out = sandbox.path().join("bad");
+    let refused = sandbox
+        .run(
+            &[
+                "train",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                &format!("{kind}={component}"),
+            ],
+            &[plugin_dir],
+        )
+        .clean_failure();
+    assert!(refused.contains(message), "{refused}");
+    assert!(!out.exists());
+}
+
 /// The discriminator of docs/writing-a-plugin.md section 3, written on the
 /// SDK's kit (docs/examples/mean-pool-discriminator), loads beside the
 /// host's own plugins, documents its config and trains in a smoke run; a
@@ -327,25 +373,21 @@ fn smoke_run_with(
 #[test]
 fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
     let sandbox = Sandbox::new();
-    let root = agon_integration_tests::workspace_root();
     let library = fixtures_dir().join(agon_integration_tests::library_file(
         "mean_pool_discriminator",
     ));
     let plugin_dir = install(&sandbox, &library, "my-lab");
-    let shown = sandbox
-        .run(
-            &["plugins", "show", "my-lab/mean-pool-discriminator@^0.1"],
-            &[&plugin_dir],
-        )
-        .success();
-    for key in [
-        "pooling: mean",
-        "training:",
-        "score_chunk: 512",
-        "# Rows scored per forward pass",
-    ] {
-        assert!(shown.contains(key), "{key} missing:\n{shown}");
-    }
+    assert_shows(
+        &sandbox,
+        &plugin_dir,
+        "my-lab/mean-pool-discriminator@^0.1",
+        &[
+            "pooling: mean",
+            "training:",
+            "score_chunk: 512",
+            "# Rows scored per forward pass",
+        ],
+    );
     let out = smoke_run_with(
         &sandbox,
         &plugin_dir,
@@ -358,33 +400,26 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
         plugins.contains("my-lab/mean-pool-discriminator@0.1.0:mean-pool"),
         "{plugins}"
     );
-    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let accuracy = metrics
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let rows = metrics_rows(&out);
+    let accuracy = rows
+        .iter()
         .filter_map(|row| row["d_accuracy"].as_f64())
         .next_back()
-        .unwrap_or_else(|| panic!("no D accuracy logged:\n{metrics}"));
+        .unwrap_or_else(|| panic!("no D accuracy logged: {rows:?}"));
     assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
     assert!(out
         .join("checkpoints/latest/discriminator/mean-pool.safetensors")
         .is_file());
     // A bad value of the model's own key is refused with its message.
-    let refused = sandbox
-        .run(
-            &[
-                "train",
-                root.join("configs/smoke.yaml").to_str().unwrap(),
-                "--out",
-                sandbox.path().join("bad").to_str().unwrap(),
-                "--set",
-                "discriminator={plugin: my-lab/mean-pool-discriminator@^0.1, config: {pooling: median}}",
-            ],
-            &[&plugin_dir],
-        )
-        .clean_failure();
-    assert!(refused.contains("pooling must be mean or max"), "{refused}");
-    assert!(!sandbox.path().join("bad").exists());
+    assert_refused_before_run(
+        &sandbox,
+        &plugin_dir,
+        (
+            "discriminator",
+            "{plugin: my-lab/mean-pool-discriminator@^0.1, config: {pooling: median}}",
+        ),
+        "pooling must be mean or max",
+    );
 }
 
 /// The generator of docs/writing-a-plugin.md section 3, written on the
@@ -395,24 +430,20 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
 #[test]
 fn the_guides_kit_generator_loads_documents_its_config_trains_and_samples() {
     let sandbox = Sandbox::new();
-    let root = agon_integration_tests::workspace_root();
     let library = fixtures_dir().join(agon_integration_tests::library_file("gru_lm_generator"));
     let plugin_dir = install(&sandbox, &library, "my-lab");
-    let shown = sandbox
-        .run(
-            &["plugins", "show", "my-lab/gru-lm-generator@^0.1"],
-            &[&plugin_dir],
-        )
-        .success();
-    for key in [
-        "hidden_dim: 64",
-        "training:",
-        "adversarial_optimizer:",
-        "# Size of the GRU's state",
-        "tempered-log-likelihood",
-    ] {
-        assert!(shown.contains(key), "{key} missing:\n{shown}");
-    }
+    assert_shows(
+        &sandbox,
+        &plugin_dir,
+        "my-lab/gru-lm-generator@^0.1",
+        &[
+            "hidden_dim: 64",
+            "training:",
+            "adversarial_optimizer:",
+            "# Size of the GRU's state",
+            "tempered-log-likelihood",
+        ],
+    );
     let out = smoke_run_with(
         &sandbox,
         &plugin_dir,
@@ -425,15 +456,11 @@ fn the_guides_kit_generator_loads_documents_its_config_trains_and_samples() {
         plugins.contains("my-lab/gru-lm-generator@0.1.0:gru-lm"),
         "{plugins}"
     );
-    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let adversarial: Vec<serde_json::Value> = metrics
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|row| row["phase"] == "adversarial")
-        .collect();
-    let last = adversarial
-        .last()
-        .unwrap_or_else(|| panic!("no adversarial epoch logged:\n{metrics}"));
+    let rows = metrics_rows(&out);
+    let last = rows
+        .iter()
+        .rfind(|row| row["phase"] == "adversarial")
+        .unwrap_or_else(|| panic!("no adversarial epoch logged: {rows:?}"));
     for key in ["nll_oracle", "g_loss", "mean_reward"] {
         assert!(
             last[key].as_f64().is_some_and(f64::is_finite),
@@ -455,24 +482,15 @@ fn the_guides_kit_generator_loads_documents_its_config_trains_and_samples() {
         "{sampled}"
     );
     // A bad value of the model's own key is refused with its message.
-    let refused = sandbox
-        .run(
-            &[
-                "train",
-                root.join("configs/smoke.yaml").to_str().unwrap(),
-                "--out",
-                sandbox.path().join("bad").to_str().unwrap(),
-                "--set",
-                "generator={plugin: my-lab/gru-lm-generator@^0.1, config: {hidden_dim: 0}}",
-            ],
-            &[&plugin_dir],
-        )
-        .clean_failure();
-    assert!(
-        refused.contains("hidden_dim must be at least 1"),
-        "{refused}"
+    assert_refused_before_run(
+        &sandbox,
+        &plugin_dir,
+        (
+            "generator",
+            "{plugin: my-lab/gru-lm-generator@^0.1, config: {hidden_dim: 0}}",
+        ),
+        "hidden_dim must be at least 1",
     );
-    assert!(!sandbox.path().join("bad").exists());
 }
 
 /// Section 3 of docs/writing-a-plugin.md shows the example crates' code as

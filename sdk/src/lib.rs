@@ -63,9 +63,14 @@ pub mod yaml;
 /// The SIMD kernels over `f32` slices (crate `agon-kernels`, `sdk/kernels`).
 #[cfg(feature = "candle")]
 pub use agon_kernels as kernels;
+// The toolkit and kits sit on agon-kernels and Candle (Rust 1.89); the rest
+// of the crate, the boundary, keeps the package's `rust-version`, and
+// clippy's `incompatible_msrv` holds each part to its own floor.
 #[cfg(feature = "candle")]
+#[clippy::msrv = "1.89"]
 pub mod kits;
 #[cfg(feature = "candle")]
+#[clippy::msrv = "1.89"]
 pub mod toolkit;
 
 pub use abi_version::{AbiVersion, ABI_VERSION};

@@ -5,7 +5,11 @@
 
 pub mod checkpoint;
 pub mod dense;
+// The objective and β schedule of `algorithm: gumbel` (issue 21); the
+// algorithm itself is not wired in yet.
+pub mod gan_loss;
 pub mod interrupt;
+pub mod inverse_temperature;
 pub mod metrics;
 pub mod plot;
 pub mod progress;

@@ -8,8 +8,20 @@
 //! * [`softmax_kernels`] — row max, shifted exponentials with block sums,
 //!   log-sum-exp, the softmax gradient, and the block search of sampling;
 //! * [`activations`] — sigmoid and tanh in place;
-//! * [`axpy`] — `y += a·x`, the same bits on every instruction set.
+//! * [`axpy`] — `y += a·x`, the same bits on every instruction set;
+//! * `output_cross_entropy_avx512`, `output_sampling_avx512` (x86-64) — the
+//!   output layer's cross-entropy (forward and backward) and its sampling,
+//!   a block of rows at a time with the rows in the lanes of AVX-512
+//!   vectors (`rows_in_lanes`). agon-sdk's `toolkit::output_cross_entropy`
+//!   and `toolkit::output_sampling` pick them when the CPU has AVX-512 and
+//!   keep the portable paths.
 
 pub mod activations;
 pub mod axpy;
+#[cfg(target_arch = "x86_64")]
+pub mod output_cross_entropy_avx512;
+#[cfg(target_arch = "x86_64")]
+pub mod output_sampling_avx512;
+#[cfg(target_arch = "x86_64")]
+pub mod rows_in_lanes;
 pub mod softmax_kernels;

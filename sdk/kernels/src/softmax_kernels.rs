@@ -444,6 +444,16 @@ pub fn find_in_block(values: &[f32], factor: f64, before: f64, target: f64) -> u
     values.len() - 1
 }
 
+/// The index of the last finite value of `len` values (`len − 1` if none):
+/// the id a draw falls back on when rounding leaves its target a hair above
+/// the sum, or no logit weighs anything.
+pub fn last_finite(values: impl DoubleEndedIterator<Item = f32>, len: usize) -> usize {
+    values
+        .rev()
+        .position(|l| l.is_finite())
+        .map_or(len - 1, |from_end| len - 1 - from_end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,5 +29,6 @@ pub use discriminator::{
 };
 pub use generator::{
     generator_capabilities, generator_info, new_generator, GeneratorConfig, GeneratorModel,
-    GeneratorTraining, KitGenerator, RowWise, GENERATOR_TRAINING_DOCS,
+    GeneratorTraining, KitGenerator, RelaxedSampleRequest, RelaxedSamples, RowWise,
+    GENERATOR_TRAINING_DOCS,
 };

@@ -7,6 +7,8 @@
 //! * [`init`] — seeded initialisation of a `VarMap` (PyTorch's defaults by
 //!   variable name in [`pytorch_like`]);
 //! * [`dropout`](mod@dropout) — seeded dropout for training, none for evaluation;
+//! * [`gumbel`] — Gumbel noise from seeded streams and the Gumbel-softmax
+//!   relaxation of a sample;
 //! * [`padder`] — rows of any lengths → padded id and mask tensors;
 //! * [`embedding`], [`gru`], [`pooling`] — layers over masked rows: an
 //!   embedding zero at padding, a GRU read to each row's last real token,
@@ -49,6 +51,7 @@ pub mod dropout;
 pub mod embedding;
 pub mod gru;
 pub mod gru_recurrence;
+pub mod gumbel;
 pub mod init;
 pub mod loss;
 pub mod lstm;
@@ -59,8 +62,9 @@ pub mod padder;
 pub mod pooling;
 pub mod rng;
 pub mod row_blocks;
+/// Blocks of rows in the lanes of AVX-512 vectors (crate `agon-kernels`).
 #[cfg(target_arch = "x86_64")]
-pub mod rows_in_lanes;
+pub use agon_kernels::rows_in_lanes;
 /// Softmax row kernels (crate `agon-kernels`).
 pub use agon_kernels::softmax_kernels;
 pub mod target_log_probs;
@@ -77,6 +81,7 @@ pub use device::device_for;
 pub use dropout::Dropout;
 pub use embedding::MaskedEmbedding;
 pub use gru::MaskedGru;
+pub use gumbel::{gumbel_noise, gumbel_softmax};
 pub use init::{pytorch_like, reinitialize, SeededInit};
 pub use loss::bce_with_logits;
 pub use lstm::Lstm;

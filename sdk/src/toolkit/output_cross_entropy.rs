@@ -25,7 +25,7 @@ use super::{
 };
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+use agon_kernels::output_cross_entropy_avx512 as avx512;
 
 /// Rows per block of the portable kernel: a block of logits (16 × V floats)
 /// stays in cache. The AVX-512 kernel takes `avx512::MAX_ROWS` (two lane

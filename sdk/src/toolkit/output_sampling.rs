@@ -29,7 +29,7 @@ use super::{
 };
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+use agon_kernels::output_sampling_avx512 as avx512;
 
 /// Rows per task of the portable kernel: a block of logits (16 × V floats)
 /// stays in cache.

@@ -10,7 +10,9 @@ use rand_distr::{Distribution, StandardNormal};
 
 pub use crate::seeds::derive_seed;
 
-use super::softmax_kernels::{block_factor, exp_block_shifted, find_block, find_in_block, BLOCK};
+use super::softmax_kernels::{
+    block_factor, exp_block_shifted, find_block, find_in_block, last_finite, BLOCK,
+};
 
 /// The RNG every plugin uses.
 pub type SeededRng = rand_chacha::ChaCha8Rng;
@@ -64,14 +66,6 @@ pub fn sample_from_logits(logits: &[f32], temperature: f32, rng: &mut SeededRng)
     // None: rounding left the target a hair above the sum, or no logit
     // weighs anything; take the last likely id.
     found.unwrap_or_else(|| last_finite(logits.iter().copied(), logits.len())) as u32
-}
-
-/// The index of the last finite value of `len` values (`len − 1` if none).
-pub(crate) fn last_finite(values: impl DoubleEndedIterator<Item = f32>, len: usize) -> usize {
-    values
-        .rev()
-        .position(|l| l.is_finite())
-        .map_or(len - 1, |from_end| len - 1 - from_end)
 }
 
 #[cfg(test)]

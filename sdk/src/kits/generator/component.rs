@@ -1,6 +1,9 @@
 //! The component the kit builds around a [`GeneratorModel`]: MLE and
 //! policy-gradient steps, likelihoods, sampling, rollouts, decoding,
-//! checkpoints.
+//! checkpoints; relaxed samples for gradient-based training in
+//! `relaxed.rs`.
+
+mod relaxed;
 
 use std::{borrow::Cow, collections::HashMap, path::Path};
 
@@ -15,6 +18,8 @@ use super::{
     row_loop::{extend_rows, Choice, Limits, Row},
     GeneratorConfig, GeneratorModel, RowWise,
 };
+pub use relaxed::{RelaxedSampleRequest, RelaxedSamples};
+
 use crate::{
     author::GeneratorImpl,
     batch::{Batch, TokenBatch},
@@ -100,6 +105,12 @@ impl<M: GeneratorModel> KitGenerator<M> {
     /// The config the component runs with.
     pub fn config(&self) -> &M::Config {
         &self.config
+    }
+
+    /// The trainable variables (tests perturb them for finite differences).
+    #[cfg(test)]
+    pub(super) fn varmap(&self) -> &VarMap {
+        self.params.varmap()
     }
 
     /// The weights of `policy` by variable name, in name order (detached:
@@ -327,15 +338,6 @@ fn trimmed(batch: &TokenBatch) -> Cow<'_, TokenBatch> {
     Cow::Owned(TokenBatch::from_rows_with_width(&rows, 0, longest as usize))
 }
 
-fn check_temperature(temperature: f32) -> PluginResult<()> {
-    if !(temperature.is_finite() && temperature > 0.0) {
-        return Err(PluginError::input(format!(
-            "temperature must be a positive finite number, got {temperature}"
-        )));
-    }
-    Ok(())
-}
-
 fn nonempty(targets: &TokenBatch, what: &str) -> PluginResult<()> {
     if targets.token_count() == 0 {
         return Err(PluginError::input(format!(
@@ -374,14 +376,12 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
         batch: &Batch,
         temperature: f32,
     ) -> PluginResult<Vec<f32>> {
-        check_temperature(temperature)?;
         self.sequence_log_likelihoods(batch, temperature)
     }
 
     fn sample(&mut self, request: &SampleRequest) -> PluginResult<TokenBatch> {
         let count = request.count as usize;
         let sources = self.sources(&request.sources, count, "sample")?;
-        check_temperature(request.temperature)?;
         let max_len = request.max_len as usize;
         if count == 0 {
             return Ok(self.pad_rows::<&[u32]>(&[], max_len));
@@ -447,23 +447,13 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     fn rollout(&mut self, request: &RolloutRequest) -> PluginResult<TokenBatch> {
         let sequences = &request.sequences;
         let sources = self.sources(&request.sources, sequences.rows(), "rollout")?;
-        check_temperature(request.temperature)?;
+        // The SDK's guard has checked the request before this call: the
+        // temperature, at least one rollout per job, and every job's row and
+        // prefix length (1 ..= the row's length).
         let max_len = request.max_len as usize;
         let per_job = request.rollouts_per_job as usize;
-        if request.jobs.is_empty() || per_job == 0 {
+        if request.jobs.is_empty() {
             return Ok(self.pad_rows::<&[u32]>(&[], max_len));
-        }
-        for (i, job) in request.jobs.iter().enumerate() {
-            let row = job.row as usize;
-            if row >= sequences.rows()
-                || job.prefix_len == 0
-                || job.prefix_len > sequences.lengths[row]
-            {
-                return Err(PluginError::input(format!(
-                    "rollout job {i} (row {row}, prefix {}) does not fit the sequences",
-                    job.prefix_len
-                )));
-            }
         }
         let model = self.inference_model(Policy::Rollout)?;
         let (memory, init) = model.start(sources, sequences.rows(), &self.device)?;

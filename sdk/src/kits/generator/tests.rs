@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     beam::{beam_search, BeamSettings},
-    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator,
+    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator, RelaxedSampleRequest,
 };
 use crate::{
     author::GeneratorImpl,
@@ -17,6 +17,7 @@ use crate::{
     error::{ErrorKind, PluginResult},
     generator::{DecodeRequest, MleOptions, Policy, SampleRequest},
     kits::SourceUse,
+    toolkit::sorted_vars,
 };
 
 const VOCAB: u32 = 9;
@@ -307,5 +308,162 @@ fn training_keys_are_checked_with_their_spelling() {
     assert!(
         err.message().contains("training.adversarial_optimizer.lr"),
         "{err}"
+    );
+}
+
+fn relaxed_request(inverse_temperature: f64, seed: u64) -> RelaxedSampleRequest {
+    RelaxedSampleRequest {
+        count: 4,
+        max_len: 5,
+        inverse_temperature,
+        seed,
+        sources: ROption::RNone,
+    }
+}
+
+#[test]
+fn relaxed_samples_are_distributions_up_to_each_rows_end_and_repeat_under_a_seed() {
+    let g = KitGenerator::<Toy<false>>::new(&context("")).unwrap();
+    let v = VOCAB as usize;
+    let request = relaxed_request(2.0, 11);
+    let samples = g.relaxed_sample(&request).unwrap();
+    assert_eq!(samples.ids.rows(), 4);
+    assert_eq!(samples.soft.len(), 4 * 5 * v);
+    for r in 0..4 {
+        let len = samples.ids.lengths[r] as usize;
+        assert!((1..=5).contains(&len));
+        // A row ends at EOS (kept) or at max_len.
+        assert!(
+            len == 5 || samples.ids.row(r)[len - 1] == 2,
+            "{:?}",
+            samples.ids.row(r)
+        );
+        for t in 0..5 {
+            let position = &samples.soft[(r * 5 + t) * v..(r * 5 + t + 1) * v];
+            let sum: f32 = position.iter().sum();
+            if t < len {
+                assert!((sum - 1.0).abs() < 1e-5, "row {r} position {t}: {sum}");
+            } else {
+                assert_eq!(sum, 0.0, "row {r} position {t} is past the row's end");
+            }
+        }
+    }
+    assert_eq!(g.relaxed_sample(&request).unwrap(), samples);
+    assert_ne!(
+        g.relaxed_sample(&relaxed_request(2.0, 12)).unwrap().soft,
+        samples.soft
+    );
+    // A large inverse temperature makes the soft rows the hard samples.
+    let sharp = g.relaxed_sample(&relaxed_request(1e4, 11)).unwrap();
+    assert_eq!(
+        sharp.ids, samples.ids,
+        "the noise, not β, picks the hard ids"
+    );
+    for r in 0..4 {
+        for (t, &id) in sharp.ids.row(r).iter().enumerate() {
+            let at = (r * 5 + t) * v + id as usize;
+            assert!(sharp.soft[at] > 0.999, "row {r} position {t}");
+        }
+    }
+}
+
+/// The policy step's gradient is that of `Σ gradient · soft(θ)`: checked
+/// by central finite differences on every weight of the toy model (the
+/// Gumbel noise fixed by the seed).
+#[test]
+fn the_relaxed_policy_gradient_matches_finite_differences() {
+    let g = KitGenerator::<Toy<false>>::new(&context("")).unwrap();
+    let request = relaxed_request(1.5, 11);
+    let upstream: Vec<f32> = (0..4 * 5 * VOCAB as usize)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0)
+        .collect();
+    let surrogate = g.relaxed_surrogate(&request, &upstream).unwrap();
+    let grads = surrogate.backward().unwrap();
+    // The surrogate, and the hard ids it was computed along: it is smooth
+    // only while no argmax flips, so a perturbation that flips one is
+    // skipped rather than differenced across the jump.
+    let value = |g: &KitGenerator<Toy<false>>| {
+        let surrogate = g.relaxed_surrogate(&request, &upstream).unwrap();
+        let ids = g.relaxed_sample(&request).unwrap().ids;
+        (f64::from(surrogate.to_scalar::<f32>().unwrap()), ids)
+    };
+    let base_ids = value(&g).1;
+    let eps = 1e-3f32;
+    let (mut checked, mut skipped) = (0, 0);
+    for (name, var) in sorted_vars(g.varmap()) {
+        // No gradient: the surrogate does not read the variable (the
+        // unconditional toy's source embedding), so its differences are 0.
+        let analytic = match grads.get(var.as_tensor()) {
+            Some(grad) => grad.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            None => vec![0.0; var.as_tensor().elem_count()],
+        };
+        let original = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let shape = var.as_tensor().shape().clone();
+        // Every 3rd entry of all four variables.
+        for k in (0..original.len()).step_by(3) {
+            let at = |delta: f32| {
+                let mut values = original.clone();
+                values[k] += delta;
+                var.set(&Tensor::from_vec(values, &shape, &Device::Cpu).unwrap())
+                    .unwrap();
+                value(&g)
+            };
+            let ((plus, plus_ids), (minus, minus_ids)) = (at(eps), at(-eps));
+            if plus_ids != base_ids || minus_ids != base_ids {
+                skipped += 1;
+                continue;
+            }
+            let numeric = (plus - minus) / (2.0 * f64::from(eps));
+            let exact = f64::from(analytic[k]);
+            assert!(
+                (numeric - exact).abs() <= 5e-3 + 1e-2 * exact.abs(),
+                "{name}[{k}]: finite differences {numeric}, autograd {exact}"
+            );
+            checked += 1;
+        }
+        var.set(&Tensor::from_vec(original, &shape, &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    assert!(
+        skipped * 10 <= checked,
+        "{skipped} skipped, {checked} checked"
+    );
+    assert!(checked > 60, "{checked}");
+}
+
+#[test]
+fn the_relaxed_policy_step_moves_the_weights_and_refuses_bad_gradients() {
+    let mut g = KitGenerator::<Toy<false>>::new(&context("")).unwrap();
+    let request = relaxed_request(1.5, 3);
+    let size = 4 * 5 * VOCAB as usize;
+    let err = g
+        .relaxed_policy_step(&request, &vec![0.0; size - 1])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let mut bad = vec![0.0; size];
+    bad[3] = f32::NAN;
+    let err = g.relaxed_policy_step(&request, &bad).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Numerical, "{err}");
+    // A gradient of +1 on id 7 at every position asks for less of it.
+    let before = g.relaxed_sample(&request).unwrap();
+    let v = VOCAB as usize;
+    let mut push = vec![0.0; size];
+    for chunk in push.chunks_mut(v) {
+        chunk[7] = 1.0;
+    }
+    let mass = |s: &super::RelaxedSamples| -> f32 { s.soft.chunks(v).map(|c| c[7]).sum() };
+    let stats = g.relaxed_policy_step(&request, &push).unwrap();
+    assert!(stats.get("grad_norm").is_some_and(|n| n > 0.0), "{stats:?}");
+    let after = g.relaxed_sample(&request).unwrap();
+    assert!(
+        mass(&after) < mass(&before),
+        "{} → {}",
+        mass(&before),
+        mass(&after)
     );
 }

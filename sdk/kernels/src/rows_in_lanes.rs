@@ -1,6 +1,8 @@
 //! Blocks of rows held with the rows in the 16 lanes of AVX-512 vectors, in
 //! lane groups of 16 rows: the layout of the output layer's CPU kernels
-//! ([`super::output_cross_entropy`], [`super::output_sampling`]).
+//! ([`crate::output_cross_entropy_avx512`], [`crate::output_sampling_avx512`];
+//! agon-sdk's `toolkit::output_cross_entropy` and `toolkit::output_sampling`
+//! call them).
 //!
 //! With the rows in lanes, one vector holds one word's logit for every row
 //! of the block: the logits are a broadcast-multiply-add per (word, hidden

@@ -1,6 +1,6 @@
 //! One block of up to 32 rows of the output layer's cross-entropy, forward
 //! and backward, with the block's rows in the lanes of AVX-512 vectors: one
-//! or two lane groups of 16 rows (see [`crate::toolkit::rows_in_lanes`]).
+//! or two lane groups of 16 rows (see [`crate::rows_in_lanes`]).
 //!
 //! Forward, one sweep over the vocabulary a [`BLOCK`] of words at a time:
 //! the block's logits, its max, and its exponentials shifted by that max,
@@ -23,7 +23,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::toolkit::{
+use crate::{
     rows_in_lanes::{
         balanced_tiles, logits_tile, transpose16, transposed_with_one, with_tile_width, LANES,
     },

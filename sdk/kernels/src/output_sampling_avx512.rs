@@ -1,6 +1,6 @@
 //! Sampling one id for each of up to 48 rows, with the rows in the lanes of
 //! AVX-512 vectors: one to three lane groups of 16 rows (see
-//! [`crate::toolkit::rows_in_lanes`]).
+//! [`crate::rows_in_lanes`]).
 //!
 //! The vocabulary is walked one [`BLOCK`] of words at a time: the block's
 //! logits for every row, its max, its exponentials shifted by that max and
@@ -11,20 +11,18 @@
 //!
 //! Each row then weighs the blocks (see [`block_factor`]), draws, and
 //! recomputes the logits and exponentials of the one block its draw lands
-//! in. Every step uses [`crate::toolkit::sample_from_logits`]'s operations
+//! in. Every step uses agon-sdk's `toolkit::sample_from_logits`'s operations
 //! in its order (logits as `gemm`'s multiply-adds from zero, the same
 //! exponential, each block summed over eight running sums of the words'
 //! positions mod 8, then the leftover words), so it draws the same ids.
 //!
-//! [`block_factor`]: crate::toolkit::softmax_kernels::block_factor
+//! [`block_factor`]: crate::softmax_kernels::block_factor
 
 use std::arch::x86_64::*;
 
-use crate::toolkit::{
-    rng::last_finite,
+use crate::{
     rows_in_lanes::{logits_tile, transposed_with_one, LANES},
-    softmax_kernels::{exp16, find_block, find_in_block, BLOCK},
-    SeededRng,
+    softmax_kernels::{exp16, find_block, find_in_block, last_finite, BLOCK},
 };
 use rand::Rng;
 
@@ -66,13 +64,13 @@ pub struct Scratch {
 /// per row.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
-pub unsafe fn sample_rows(
+pub unsafe fn sample_rows<R: Rng>(
     word_major: &[f32],
     matrix: &[f32],
     hidden: &[f32],
     (h, v): (usize, usize),
     temperature: f32,
-    streams: &mut [Option<&mut SeededRng>],
+    streams: &mut [Option<&mut R>],
     ids: &mut [Option<u32>],
     scratch: &mut Scratch,
 ) {
@@ -87,9 +85,9 @@ pub unsafe fn sample_rows(
     };
     match rows.div_ceil(LANES) {
         0 => {}
-        1 => sample_groups::<1>(layer, hidden, temperature, streams, ids, scratch),
-        2 => sample_groups::<2>(layer, hidden, temperature, streams, ids, scratch),
-        _ => sample_groups::<3>(layer, hidden, temperature, streams, ids, scratch),
+        1 => sample_groups::<1, R>(layer, hidden, temperature, streams, ids, scratch),
+        2 => sample_groups::<2, R>(layer, hidden, temperature, streams, ids, scratch),
+        _ => sample_groups::<3, R>(layer, hidden, temperature, streams, ids, scratch),
     }
 }
 
@@ -103,11 +101,11 @@ struct Layer<'a> {
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn sample_groups<const G: usize>(
+unsafe fn sample_groups<const G: usize, R: Rng>(
     layer: Layer,
     hidden: &[f32],
     temperature: f32,
-    streams: &mut [Option<&mut SeededRng>],
+    streams: &mut [Option<&mut R>],
     ids: &mut [Option<u32>],
     scratch: &mut Scratch,
 ) {
