@@ -24,8 +24,8 @@ pub mod generator;
 
 pub use discriminator::{
     discriminator_capabilities, discriminator_info, new_discriminator, DiscriminatorConfig,
-    DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass, Rows, SourceUse,
-    DISCRIMINATOR_TRAINING_DOCS,
+    DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass, RelaxedBatch, RelaxedRows,
+    Rows, SourceUse, DISCRIMINATOR_TRAINING_DOCS,
 };
 pub use generator::{
     generator_capabilities, generator_info, new_generator, GeneratorConfig, GeneratorModel,

@@ -41,4 +41,18 @@ impl MaskedEmbedding {
     pub fn masked(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         self.lookup(ids)?.broadcast_mul(&mask.unsqueeze(2)?)
     }
+
+    /// `[B, W, E]` embeddings of relaxed rows `soft` (`[B, W, V]`, one
+    /// distribution over the vocabulary per position): each position's
+    /// expected embedding `soft · table`, zero where `mask` (`[B, W]`) is 0.
+    /// A one-hot position gives exactly its id's embedding, and gradients
+    /// reach `soft` (Gumbel-softmax training passes them on to the
+    /// generator).
+    pub fn relaxed(&self, soft: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (rows, width, vocab) = soft.dims3()?;
+        soft.reshape((rows * width, vocab))?
+            .matmul(&self.table)?
+            .reshape((rows, width, ()))?
+            .broadcast_mul(&mask.unsqueeze(2)?)
+    }
 }

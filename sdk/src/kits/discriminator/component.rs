@@ -1,10 +1,15 @@
 //! The component the kit builds around a [`DiscriminatorModel`]: training
-//! steps, scoring, checkpoints.
+//! steps, scoring, checkpoints; relaxed rows for gradient-based training in
+//! `relaxed.rs`.
+
+mod relaxed;
 
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
 use candle_nn::{VarBuilder, VarMap};
+
+pub use relaxed::RelaxedBatch;
 
 use super::{model::validate, DiscriminatorConfig, DiscriminatorModel, Pass, Rows};
 use crate::{
@@ -21,6 +26,8 @@ use crate::{
 pub struct KitDiscriminator<M: DiscriminatorModel> {
     config: M::Config,
     padder: Padder,
+    /// Vocabulary size (the width of a relaxed row's positions).
+    vocab: usize,
     model: M,
     params: Trainable,
 }
@@ -44,6 +51,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
                 pad: context.vocab.pad.into_option().unwrap_or(0),
                 device,
             },
+            vocab: context.vocab.size as usize,
             model,
             params,
             config,

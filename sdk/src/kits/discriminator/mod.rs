@@ -8,8 +8,11 @@ mod registration;
 mod rows;
 mod training;
 
-pub use component::KitDiscriminator;
-pub use model::{DiscriminatorConfig, DiscriminatorModel, Pass};
+pub use component::{KitDiscriminator, RelaxedBatch};
+pub use model::{DiscriminatorConfig, DiscriminatorModel, Pass, RelaxedRows};
 pub use registration::{discriminator_capabilities, discriminator_info, new_discriminator};
 pub use rows::{Rows, SourceUse};
 pub use training::{DiscriminatorTraining, DISCRIMINATOR_TRAINING_DOCS};
+
+#[cfg(test)]
+mod tests;

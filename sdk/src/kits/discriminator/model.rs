@@ -132,10 +132,50 @@ pub trait DiscriminatorModel: Sized + Send + 'static {
         Ok(None)
     }
 
+    /// `[B]` logits of relaxed rows (Gumbel-softmax training, RelGAN): as
+    /// [`Self::logits`], but each position of `rows.soft` is a distribution
+    /// over the vocabulary instead of an id — a generated row's
+    /// `softmax(β(logits + g))`, a real row's one-hot. Read it through the
+    /// embedding ([`crate::toolkit::MaskedEmbedding::relaxed`] where
+    /// `logits` uses `masked`) and keep the rest of the network; on one-hot
+    /// rows the result must equal `logits` on their ids. The kit takes
+    /// gradients through it to the input. `None` (the default): the model
+    /// reads ids only.
+    fn relaxed_logits(&self, rows: &RelaxedRows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        let _ = (rows, pass);
+        Ok(None)
+    }
+
     /// The seeded initialisation of variable `name` (shape `dims`);
     /// PyTorch's defaults by variable name unless overridden.
     fn init(name: &str, dims: &[usize]) -> SeededInit {
         pytorch_like(name, dims)
+    }
+}
+
+/// Rows given as one distribution over the vocabulary per position, for
+/// [`DiscriminatorModel::relaxed_logits`].
+pub struct RelaxedRows {
+    /// `[B, W, V]`: position `t` of row `b` is a distribution over the
+    /// vocabulary; zero past the row's length.
+    pub soft: Tensor,
+    /// `[B, W]`: 1 at a row's positions, 0 past its length.
+    pub mask: Tensor,
+    /// Each row's length.
+    pub lengths: Vec<usize>,
+    /// `Some` exactly when the model's [`SourceUse`] is `Required`.
+    pub sources: Option<Vec<Vec<u32>>>,
+}
+
+impl RelaxedRows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The rows a kit model scores, taken from the host's batches.
 
 use crate::{
-    batch::Batch,
+    batch::{Batch, TokenBatch},
     error::{PluginError, PluginResult},
 };
 
@@ -35,30 +35,12 @@ impl Rows {
         max_source_len: Option<usize>,
     ) -> PluginResult<Rows> {
         let targets = batch.targets.iter_rows().map(<[u32]>::to_vec).collect();
-        let sources = match (use_, batch.sources.as_ref().into_option()) {
-            (SourceUse::Never, None) => None,
-            (SourceUse::Never, Some(_)) => {
-                return Err(PluginError::unsupported(format!(
-                    "{component} scores sequences alone; it does not read sources \
-                     (use a discriminator that scores (source, target) pairs for a conditional task)"
-                )))
-            }
-            (SourceUse::Required, None) => {
-                return Err(PluginError::input(format!(
-                    "{component} scores (source, target) pairs and needs a conditional task: \
-                     this batch has no sources"
-                )))
-            }
-            (SourceUse::Required, Some(sources)) => {
-                let cut = max_source_len.unwrap_or(usize::MAX);
-                Some(
-                    sources
-                        .iter_rows()
-                        .map(|row| row[..row.len().min(cut)].to_vec())
-                        .collect(),
-                )
-            }
-        };
+        let sources = row_sources(
+            batch.sources.as_ref().into_option(),
+            component,
+            use_,
+            max_source_len,
+        )?;
         Ok(Rows { targets, sources })
     }
 
@@ -94,6 +76,38 @@ impl Rows {
         Rows {
             targets: self.targets[start..end].to_vec(),
             sources: self.sources.as_ref().map(|s| s[start..end].to_vec()),
+        }
+    }
+}
+
+/// The sources a model named `component` reads from a batch's `sources`:
+/// `None` for a model that reads none (refusing a batch that has them),
+/// each row cut to its first `max_source_len` tokens for one that needs
+/// them (refusing a batch without).
+pub(super) fn row_sources(
+    sources: Option<&TokenBatch>,
+    component: &str,
+    use_: SourceUse,
+    max_source_len: Option<usize>,
+) -> PluginResult<Option<Vec<Vec<u32>>>> {
+    match (use_, sources) {
+        (SourceUse::Never, None) => Ok(None),
+        (SourceUse::Never, Some(_)) => Err(PluginError::unsupported(format!(
+            "{component} scores sequences alone; it does not read sources \
+             (use a discriminator that scores (source, target) pairs for a conditional task)"
+        ))),
+        (SourceUse::Required, None) => Err(PluginError::input(format!(
+            "{component} scores (source, target) pairs and needs a conditional task: \
+             this batch has no sources"
+        ))),
+        (SourceUse::Required, Some(sources)) => {
+            let cut = max_source_len.unwrap_or(usize::MAX);
+            Ok(Some(
+                sources
+                    .iter_rows()
+                    .map(|row| row[..row.len().min(cut)].to_vec())
+                    .collect(),
+            ))
         }
     }
 }

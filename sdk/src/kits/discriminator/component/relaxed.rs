@@ -1,0 +1,202 @@
+//! Relaxed rows for gradient-based adversarial training (RelGAN): logits of
+//! rows given as distributions over the vocabulary, the gradient of the
+//! host's loss with respect to those rows (what the generator trains on),
+//! and a training step along the host's gradient with respect to the
+//! logits. The host owns the loss, so these take its gradient per logit
+//! (`upstream`), never a loss of their own.
+//!
+//! Nothing is kept between calls: each recomputes the forward pass, with
+//! dropout seeded by the caller, so the logits a gradient refers to are the
+//! logits the host saw.
+
+use abi_stable::std_types::ROption;
+use candle_core::{Tensor, Var};
+
+use super::KitDiscriminator;
+use crate::{
+    batch::TokenBatch,
+    error::{PluginError, PluginResult},
+    kits::discriminator::{rows::row_sources, DiscriminatorConfig, DiscriminatorModel, Pass},
+    stats::{StepOptions, StepStats},
+    toolkit::Dropout,
+};
+
+use super::super::model::RelaxedRows;
+
+/// Relaxed rows as the host holds them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelaxedBatch {
+    /// Each row's length (at most `width`).
+    pub lengths: Vec<usize>,
+    /// Positions per row in `soft`.
+    pub width: usize,
+    /// `[rows, width, vocabulary]` row-major; values past a row's length
+    /// are ignored.
+    pub soft: Vec<f32>,
+    /// Row-aligned sources for conditional tasks.
+    pub sources: ROption<TokenBatch>,
+}
+
+impl<M: DiscriminatorModel> KitDiscriminator<M> {
+    /// `[B]` logits of `batch`; `dropout_seed` `None` scores in evaluation
+    /// mode, `Some(seed)` with the training dropout that seed draws.
+    pub fn relaxed_logits(
+        &self,
+        batch: &RelaxedBatch,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        let rows = self.relaxed_rows(batch, None)?;
+        Ok(self
+            .relaxed_forward(&rows, dropout_seed)?
+            .detach()
+            .to_vec1::<f32>()?)
+    }
+
+    /// `∂(Σ upstream · logits)/∂soft`, `[rows, width, vocabulary]` (zero
+    /// past each row's length): with `upstream` the host loss's gradient
+    /// with respect to the logits of [`Self::relaxed_logits`] (same batch,
+    /// same `dropout_seed`), the loss's gradient with respect to the rows.
+    /// The weights do not change.
+    pub fn relaxed_input_gradient(
+        &self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        let input = Var::from_tensor(&self.soft_tensor(batch)?)?;
+        let rows = self.relaxed_rows(batch, Some(input.as_tensor().clone()))?;
+        let surrogate = self.surrogate(&rows, upstream, dropout_seed)?;
+        let grads = surrogate.backward()?;
+        let gradient = match grads.get(input.as_tensor()) {
+            Some(g) => g.broadcast_mul(&rows.mask.unsqueeze(2)?)?,
+            // The model does not read the rows at all.
+            None => input.as_tensor().zeros_like()?,
+        };
+        Ok(gradient.flatten_all()?.to_vec1::<f32>()?)
+    }
+
+    /// One optimiser step minimising `Σ upstream · logits`, the host loss's
+    /// first-order change, with the training dropout `options.seed` draws
+    /// (the seed of the [`Self::relaxed_logits`] call `upstream` came
+    /// from). Reports that surrogate as the loss, with the gradient norm.
+    pub fn relaxed_train_step(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        let rows = self.relaxed_rows(batch, None)?;
+        let surrogate = self.surrogate(&rows, upstream, Some(options.seed))?;
+        let norm = self.params.minimise(&surrogate, M::NAME)?;
+        Ok(StepStats::new(surrogate.to_scalar::<f32>()?, rows.len()).with("grad_norm", norm))
+    }
+
+    /// `Σ upstream · logits(rows)`.
+    fn surrogate(
+        &self,
+        rows: &RelaxedRows,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Tensor> {
+        if upstream.len() != rows.len() {
+            return Err(PluginError::input(format!(
+                "{} upstream gradients for {} rows (one per row's logit expected)",
+                upstream.len(),
+                rows.len()
+            )));
+        }
+        if let Some(bad) = upstream.iter().find(|g| !g.is_finite()) {
+            return Err(PluginError::numerical(format!(
+                "upstream gradient {bad} is not finite"
+            )));
+        }
+        let logits = self.relaxed_forward(rows, dropout_seed)?;
+        let upstream = Tensor::from_slice(upstream, rows.len(), &self.padder.device)?;
+        Ok((logits * upstream)?.sum_all()?)
+    }
+
+    /// `[B]` logits of `rows`, checked to be one per row.
+    fn relaxed_forward(
+        &self,
+        rows: &RelaxedRows,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Tensor> {
+        let dropout = match dropout_seed {
+            Some(seed) => Dropout::training(self.config.training().dropout, seed),
+            None => Dropout::evaluation(),
+        };
+        let mut pass = Pass::new(self.padder.clone(), dropout);
+        let logits = self.model.relaxed_logits(rows, &mut pass)?.ok_or_else(|| {
+            PluginError::unsupported(format!(
+                "{} reads ids only: it does not implement relaxed_logits",
+                M::NAME
+            ))
+        })?;
+        if logits.dims() != [rows.len()] {
+            return Err(PluginError::other(format!(
+                "{} gave relaxed logits of shape {:?} for {} rows; a discriminator model returns one logit per row, shape [{}]",
+                M::NAME,
+                logits.dims(),
+                rows.len(),
+                rows.len()
+            )));
+        }
+        Ok(logits)
+    }
+
+    /// `batch.soft` as a `[B, W, V]` tensor, checked against its lengths.
+    fn soft_tensor(&self, batch: &RelaxedBatch) -> PluginResult<Tensor> {
+        let vocab = self.vocab;
+        let (rows, width) = (batch.lengths.len(), batch.width);
+        if batch.soft.len() != rows * width * vocab {
+            return Err(PluginError::input(format!(
+                "{} relaxed values for {rows} rows × {width} positions × {vocab} ids",
+                batch.soft.len()
+            )));
+        }
+        if let Some(&long) = batch.lengths.iter().find(|&&l| l > width) {
+            return Err(PluginError::input(format!(
+                "a relaxed row of length {long} in a batch {width} wide"
+            )));
+        }
+        Ok(Tensor::from_slice(
+            &batch.soft,
+            (rows, width, vocab),
+            &self.padder.device,
+        )?)
+    }
+
+    /// The model's view of `batch`, its rows read from `soft` (a variable
+    /// to differentiate by) or from the batch's values.
+    fn relaxed_rows(
+        &self,
+        batch: &RelaxedBatch,
+        soft: Option<Tensor>,
+    ) -> PluginResult<RelaxedRows> {
+        let soft = match soft {
+            Some(soft) => soft,
+            None => self.soft_tensor(batch)?,
+        };
+        let width = batch.width;
+        let mask: Vec<f32> = batch
+            .lengths
+            .iter()
+            .flat_map(|&len| (0..width).map(move |t| f32::from(u8::from(t < len))))
+            .collect();
+        let mask = Tensor::from_vec(mask, (batch.lengths.len(), width), &self.padder.device)?;
+        let sources = row_sources(
+            batch.sources.as_ref().into_option(),
+            M::NAME,
+            M::SOURCES,
+            self.config.max_source_len(),
+        )?;
+        // Positions past a row's length read nothing.
+        let soft = soft.broadcast_mul(&mask.unsqueeze(2)?)?;
+        Ok(RelaxedRows {
+            soft,
+            mask,
+            lengths: batch.lengths.clone(),
+            sources,
+        })
+    }
+}

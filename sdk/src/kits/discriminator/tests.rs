@@ -1,0 +1,215 @@
+//! The kit's relaxed-row methods on a toy model: they agree with scoring
+//! ids on one-hot rows, their input gradient matches finite differences,
+//! and a training step follows the host's gradient.
+
+use abi_stable::std_types::ROption;
+use candle_core::{Module, Tensor};
+use candle_nn::{linear, Linear, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    DiscriminatorConfig, DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass,
+    RelaxedBatch, RelaxedRows, Rows, SourceUse,
+};
+use crate::{
+    author::DiscriminatorImpl,
+    batch::{Batch, TokenBatch},
+    context::PluginContext,
+    error::{ErrorKind, PluginResult},
+    stats::StepOptions,
+    toolkit::{masked_mean, MaskedEmbedding},
+};
+
+const VOCAB: usize = 7;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ToyConfig {
+    /// Read ids only (no relaxed path).
+    ids_only: bool,
+    training: DiscriminatorTraining,
+}
+
+impl DiscriminatorConfig for ToyConfig {
+    const DOCS: &'static [(&'static str, &'static str)] = &[("ids_only", "test only")];
+    fn training(&self) -> &DiscriminatorTraining {
+        &self.training
+    }
+}
+
+/// `tanh(mean of embeddings) → dropout → linear`.
+struct Toy {
+    embedding: MaskedEmbedding,
+    output: Linear,
+    ids_only: bool,
+}
+
+impl Toy {
+    fn head(&self, embedded: &Tensor, mask: &Tensor, pass: &mut Pass) -> PluginResult<Tensor> {
+        let features = masked_mean(embedded, mask)?.tanh()?;
+        Ok(self.output.forward(&pass.dropout(&features)?)?.squeeze(1)?)
+    }
+}
+
+impl DiscriminatorModel for Toy {
+    type Config = ToyConfig;
+    const NAME: &'static str = "toy";
+    const SOURCES: SourceUse = SourceUse::Never;
+
+    fn new(vb: VarBuilder, context: &PluginContext, config: &ToyConfig) -> PluginResult<Self> {
+        Ok(Toy {
+            embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, 5)?,
+            output: linear(5, 1, vb.pp("output"))?,
+            ids_only: config.ids_only,
+        })
+    }
+
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        let padded = pass.pad(&rows.targets, 1)?;
+        let embedded = self.embedding.masked(&padded.ids, &padded.mask)?;
+        self.head(&embedded, &padded.mask, pass)
+    }
+
+    fn relaxed_logits(&self, rows: &RelaxedRows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        if self.ids_only {
+            return Ok(None);
+        }
+        let embedded = self.embedding.relaxed(&rows.soft, &rows.mask)?;
+        Ok(Some(self.head(&embedded, &rows.mask, pass)?))
+    }
+}
+
+fn toy(config: &str) -> KitDiscriminator<Toy> {
+    let mut context = PluginContext::for_tests(VOCAB as u32, 6);
+    context.config_yaml = config.into();
+    context.seed = 3;
+    context.vocab.pad = ROption::RSome(0);
+    KitDiscriminator::new(&context).unwrap()
+}
+
+/// Rows of ids as one-hot relaxed rows, `width` positions each.
+fn one_hot(rows: &[&[u32]], width: usize) -> RelaxedBatch {
+    let mut soft = vec![0.0; rows.len() * width * VOCAB];
+    for (r, row) in rows.iter().enumerate() {
+        for (t, &id) in row.iter().enumerate() {
+            soft[(r * width + t) * VOCAB + id as usize] = 1.0;
+        }
+    }
+    RelaxedBatch {
+        lengths: rows.iter().map(|r| r.len()).collect(),
+        width,
+        soft,
+        sources: ROption::RNone,
+    }
+}
+
+/// Three rows of distributions (lengths 3, 1, 4), `width` 4.
+fn relaxed_rows() -> RelaxedBatch {
+    let mut batch = one_hot(&[&[1, 2, 3], &[4], &[5, 6, 1, 2]], 4);
+    for (i, x) in batch.soft.iter_mut().enumerate() {
+        *x = 0.5 * *x + 0.5 * ((i * 13 % 7) as f32 + 1.0) / 28.0;
+    }
+    batch
+}
+
+#[test]
+fn relaxed_logits_of_one_hot_rows_are_the_logits_of_their_ids() {
+    let mut d = toy("");
+    let ids: [&[u32]; 3] = [&[1, 2, 3], &[4], &[5, 6, 1, 2]];
+    let logits = d.relaxed_logits(&one_hot(&ids, 5), None).unwrap();
+    let rows: Vec<Vec<u32>> = ids.iter().map(|r| r.to_vec()).collect();
+    let probabilities = d
+        .probabilities(&Batch::unconditional(TokenBatch::from_rows(&rows, 0)))
+        .unwrap();
+    for (logit, p) in logits.iter().zip(&probabilities) {
+        let sigmoid = 1.0 / (1.0 + (-logit).exp());
+        assert!(
+            (sigmoid - p).abs() < 1e-6,
+            "{logits:?} vs {probabilities:?}"
+        );
+    }
+}
+
+/// `∂(Σ upstream · logits)/∂soft` against central finite differences on
+/// every value of every row's real positions; zero past their lengths.
+#[test]
+fn the_relaxed_input_gradient_matches_finite_differences() {
+    let d = toy("");
+    let batch = relaxed_rows();
+    let upstream = [0.7f32, -1.3, 0.4];
+    let gradient = d.relaxed_input_gradient(&batch, &upstream, None).unwrap();
+    assert_eq!(gradient.len(), batch.soft.len());
+    let surrogate = |batch: &RelaxedBatch| -> f64 {
+        let logits = d.relaxed_logits(batch, None).unwrap();
+        logits
+            .iter()
+            .zip(&upstream)
+            .map(|(l, u)| f64::from(l * u))
+            .sum()
+    };
+    let eps = 1e-2f32;
+    for r in 0..3 {
+        for t in 0..4 {
+            for v in 0..VOCAB {
+                let at = (r * 4 + t) * VOCAB + v;
+                if t >= batch.lengths[r] {
+                    assert_eq!(gradient[at], 0.0, "row {r} position {t} is past its end");
+                    continue;
+                }
+                let mut plus = batch.clone();
+                plus.soft[at] += eps;
+                let mut minus = batch.clone();
+                minus.soft[at] -= eps;
+                let numeric = (surrogate(&plus) - surrogate(&minus)) / (2.0 * f64::from(eps));
+                let exact = f64::from(gradient[at]);
+                assert!(
+                    (numeric - exact).abs() <= 1e-4 + 1e-2 * exact.abs(),
+                    "row {r} position {t} id {v}: finite differences {numeric}, autograd {exact}"
+                );
+            }
+        }
+    }
+    assert!(gradient.iter().any(|g| g.abs() > 1e-3));
+}
+
+#[test]
+fn a_relaxed_training_step_follows_the_hosts_gradient() {
+    let mut d = toy("training: {dropout: 0.0}");
+    let batch = relaxed_rows();
+    let before = d.relaxed_logits(&batch, None).unwrap();
+    // The gradient of −Σ logits: every logit should rise.
+    let options = StepOptions { seed: 9 };
+    let stats = d
+        .relaxed_train_step(&batch, &[-1.0, -1.0, -1.0], &options)
+        .unwrap();
+    assert!(stats.get("grad_norm").is_some_and(|n| n > 0.0), "{stats:?}");
+    let after = d.relaxed_logits(&batch, None).unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert!(a > b, "{before:?} → {after:?}");
+    }
+}
+
+#[test]
+fn relaxed_calls_refuse_what_does_not_fit() {
+    let d = toy("");
+    let batch = relaxed_rows();
+    let err = d.relaxed_input_gradient(&batch, &[1.0], None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let mut short = batch.clone();
+    short.soft.pop();
+    assert_eq!(
+        d.relaxed_logits(&short, None).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let mut long = batch.clone();
+    long.lengths[0] = 5;
+    assert_eq!(
+        d.relaxed_logits(&long, None).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let err = toy("ids_only: true")
+        .relaxed_logits(&batch, None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(err.message().contains("relaxed_logits"), "{err}");
+}
