@@ -300,24 +300,42 @@ fn smoke_run_with(
     component: &str,
     out: &str,
 ) -> std::path::PathBuf {
-    let config = agon_integration_tests::workspace_root().join("configs/smoke.yaml");
     let out = sandbox.path().join(out);
-    sandbox
-        .run(
-            &[
-                "train",
-                config.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                &format!("{kind}={component}"),
-                "--set",
-                "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
-            ],
-            &[plugin_dir],
-        )
-        .success();
+    train_smoke(
+        sandbox,
+        plugin_dir,
+        &out,
+        (kind, component),
+        &[
+            "--set",
+            "training={batch_size: 16, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
+        ],
+    )
+    .success();
     out
+}
+
+/// `agon train configs/smoke.yaml --out OUT --set KIND=COMPONENT EXTRA…`
+/// with `plugin_dir` on the plugin path.
+fn train_smoke(
+    sandbox: &Sandbox,
+    plugin_dir: &Path,
+    out: &Path,
+    (kind, component): (&str, &str),
+    extra: &[&str],
+) -> agon_integration_tests::Run {
+    let config = agon_integration_tests::workspace_root().join("configs/smoke.yaml");
+    let set = format!("{kind}={component}");
+    let mut args = vec![
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        &set,
+    ];
+    args.extend_from_slice(extra);
+    sandbox.run(&args, &[plugin_dir])
 }
 
 /// `agon plugins show SPEC` lists every one of `keys`.
@@ -347,21 +365,8 @@ fn assert_refused_before_run(
     (kind, component): (&str, &str),
     message: &str,
 ) {
-    let config = agon_integration_tests::workspace_root().join("configs/smoke.yaml");
     let out = sandbox.path().join("bad");
-    let refused = sandbox
-        .run(
-            &[
-                "train",
-                config.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                &format!("{kind}={component}"),
-            ],
-            &[plugin_dir],
-        )
-        .clean_failure();
+    let refused = train_smoke(sandbox, plugin_dir, &out, (kind, component), &[]).clean_failure();
     assert!(refused.contains(message), "{refused}");
     assert!(!out.exists());
 }

@@ -80,16 +80,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
     fn logits(&self, rows: &Rows, dropout: Dropout) -> PluginResult<Tensor> {
         let mut pass = Pass::new(self.padder.clone(), dropout);
         let logits = self.model.logits(rows, &mut pass)?;
-        if logits.dims() != [rows.len()] {
-            return Err(PluginError::other(format!(
-                "{} gave logits of shape {:?} for {} rows; a discriminator model returns one logit per row, shape [{}]",
-                M::NAME,
-                logits.dims(),
-                rows.len(),
-                rows.len()
-            )));
-        }
-        Ok(logits)
+        one_per_row::<M>(logits, rows.len(), "logits")
     }
 
     /// `[B, W]` per-position logits of `rows` and their `[B, W]` mask of
@@ -165,6 +156,23 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             .to_scalar::<f32>()?;
         Ok((loss, accuracy))
     }
+}
+
+/// `logits` if it holds one value per row (`rows` of them), else an error
+/// naming the model and `what` it gave.
+fn one_per_row<M: DiscriminatorModel>(
+    logits: Tensor,
+    rows: usize,
+    what: &str,
+) -> PluginResult<Tensor> {
+    if logits.dims() != [rows] {
+        return Err(PluginError::other(format!(
+            "{} gave {what} of shape {:?} for {rows} rows; a discriminator model returns one logit per row, shape [{rows}]",
+            M::NAME,
+            logits.dims(),
+        )));
+    }
+    Ok(logits)
 }
 
 impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {

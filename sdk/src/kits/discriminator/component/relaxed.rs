@@ -12,7 +12,7 @@
 use abi_stable::std_types::ROption;
 use candle_core::{Tensor, Var};
 
-use super::KitDiscriminator;
+use super::{one_per_row, KitDiscriminator};
 use crate::{
     batch::TokenBatch,
     error::{PluginError, PluginResult},
@@ -132,16 +132,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
                 M::NAME
             ))
         })?;
-        if logits.dims() != [rows.len()] {
-            return Err(PluginError::other(format!(
-                "{} gave relaxed logits of shape {:?} for {} rows; a discriminator model returns one logit per row, shape [{}]",
-                M::NAME,
-                logits.dims(),
-                rows.len(),
-                rows.len()
-            )));
-        }
-        Ok(logits)
+        one_per_row::<M>(logits, rows.len(), "relaxed logits")
     }
 
     /// `batch.soft` as a `[B, W, V]` tensor, checked against its lengths.
