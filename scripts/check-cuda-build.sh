@@ -46,8 +46,9 @@ time cargo build --release \
     -p agon-lstm-discriminator --features agon-lstm-discriminator/cuda \
     -p agon-seq2seq-generator --features agon-seq2seq-generator/cuda \
     -p agon-pair-discriminators --features agon-pair-discriminators/cuda \
+    -p agon-relgan --features agon-relgan/cuda \
     -p agon
 echo "== built: $(ls "$CARGO_TARGET_DIR"/release/*.so | tr '\n' ' ')"
 echo "The CUDA plugins list the cuda device:"
 AGON_PLUGIN_PATH="$CARGO_TARGET_DIR/release" "$CARGO_TARGET_DIR/release/agon" plugins list \
-    | grep -E 'devices|lstm|cnn|gru|seq2seq|pair' || true
+    | grep -E 'devices|lstm|cnn|gru|seq2seq|pair|relgan' || true
