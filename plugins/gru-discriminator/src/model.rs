@@ -1,7 +1,7 @@
 //! Embedding → GRU (optionally both ways) → dropout → logistic output.
 
 use agon_sdk::{
-    kits::{DiscriminatorModel, Pass, Rows, SourceUse},
+    kits::{DiscriminatorModel, Pass, RelaxedRows, Rows, SourceUse},
     toolkit::{MaskedEmbedding, MaskedGru},
     PluginContext, PluginResult,
 };
@@ -25,6 +25,28 @@ impl GruDiscriminator {
         let xs = self.embedding.masked(&padded.ids, &padded.mask)?;
         Ok(gru.encode(&xs, &padded.mask)?)
     }
+
+    /// Dropout, then the logit of each row's `[B, directions · H]` features.
+    fn head(&self, features: &Tensor, pass: &mut Pass) -> PluginResult<Tensor> {
+        Ok(self.output.forward(&pass.dropout(features)?)?.squeeze(1)?)
+    }
+}
+
+/// `xs` (`[B, W, E]`) with each row's first `lengths[b]` positions in
+/// reverse order (padding stays where it is).
+fn reversed(xs: &Tensor, lengths: &[usize]) -> PluginResult<Tensor> {
+    let (rows, width, e) = xs.dims3()?;
+    let index: Vec<u32> = (0..rows)
+        .flat_map(|b| {
+            let len = lengths[b];
+            (0..width).map(move |t| (b * width + if t < len { len - 1 - t } else { t }) as u32)
+        })
+        .collect();
+    let index = Tensor::from_vec(index, rows * width, xs.device())?;
+    Ok(xs
+        .reshape((rows * width, e))?
+        .index_select(&index, 0)?
+        .reshape((rows, width, e))?)
 }
 
 impl DiscriminatorModel for GruDiscriminator {
@@ -57,7 +79,16 @@ impl DiscriminatorModel for GruDiscriminator {
                 .collect();
             features = Tensor::cat(&[features, self.encode(backward, &reversed, pass)?], 1)?;
         }
-        let features = pass.dropout(&features)?;
-        Ok(self.output.forward(&features)?.squeeze(1)?)
+        self.head(&features, pass)
+    }
+
+    fn relaxed_logits(&self, rows: &RelaxedRows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        let xs = self.embedding.relaxed(&rows.soft, &rows.mask)?;
+        let mut features = self.forward.encode(&xs, &rows.mask)?;
+        if let Some(backward) = &self.backward {
+            let back = backward.encode(&reversed(&xs, &rows.lengths)?, &rows.mask)?;
+            features = Tensor::cat(&[features, back], 1)?;
+        }
+        Ok(Some(self.head(&features, pass)?))
     }
 }
