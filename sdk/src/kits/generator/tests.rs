@@ -349,6 +349,16 @@ fn relaxed_samples_are_distributions_up_to_each_rows_end_and_repeat_under_a_seed
         }
     }
     assert_eq!(g.relaxed_sample(&request).unwrap(), samples);
+    let none = RelaxedSampleRequest {
+        count: 0,
+        ..request.clone()
+    };
+    assert!(g.relaxed_sample(&none).unwrap().soft.is_empty());
+    let empty = RelaxedSampleRequest {
+        max_len: 0,
+        ..request.clone()
+    };
+    assert_eq!(g.relaxed_sample(&empty).unwrap().ids.rows(), 4);
     assert_ne!(
         g.relaxed_sample(&relaxed_request(2.0, 12)).unwrap().soft,
         samples.soft

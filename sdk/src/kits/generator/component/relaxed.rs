@@ -62,7 +62,8 @@ impl<M: GeneratorModel> KitGenerator<M> {
         let (count, steps, vocab) = pass.soft.dims3()?;
         let mut soft = vec![0f32; count * request.max_len * vocab];
         let computed = pass.soft.flatten_all()?.to_vec1::<f32>()?;
-        for (r, row) in computed.chunks(steps * vocab).enumerate() {
+        // `max(1)`: no steps (no rows, or max_len 0) leaves nothing to copy.
+        for (r, row) in computed.chunks((steps * vocab).max(1)).enumerate() {
             let at = r * request.max_len * vocab;
             soft[at..at + row.len()].copy_from_slice(row);
         }
