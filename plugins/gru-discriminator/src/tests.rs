@@ -143,26 +143,14 @@ fn the_kernel_and_the_tensor_ops_train_to_the_same_scores() {
     );
 }
 
-/// `rows` as one-hot relaxed rows, `width` positions each.
-fn one_hot(rows: &[Vec<u32>], width: usize) -> agon_sdk::kits::RelaxedBatch {
-    let mut soft = vec![0.0; rows.len() * width * 40];
-    for (r, row) in rows.iter().enumerate() {
-        for (t, &id) in row.iter().enumerate() {
-            soft[(r * width + t) * 40 + id as usize] = 1.0;
-        }
-    }
-    agon_sdk::kits::RelaxedBatch {
-        lengths: rows.iter().map(Vec::len).collect(),
-        width,
-        soft,
-        sources: abi_stable::std_types::ROption::RNone,
-    }
-}
-
 /// Relaxed rows (Gumbel-softmax training) go through the same GRUs: one-hot
-/// rows score as their ids, in both directions, on both compute paths.
+/// rows score as their ids, in both directions, on both compute paths, and
+/// the input gradient is the derivative of the scores.
 #[test]
-fn one_hot_relaxed_rows_score_as_their_ids() {
+fn relaxed_rows_score_as_their_ids_and_differentiate() {
+    use agon_sdk::testing::{
+        check_relaxed_input_gradient, check_relaxed_rows_score_as_ids, one_hot_rows,
+    };
     let ids: Vec<Vec<u32>> = (0..5)
         .map(|r| {
             (0..(2 + r))
@@ -173,54 +161,14 @@ fn one_hot_relaxed_rows_score_as_their_ids() {
     for compute in ["kernels", "tensor"] {
         for bidirectional in [false, true] {
             let mut d = discriminator(&format!(
-                "embedding_dim: 8\nhidden_dim: 8\nbidirectional: {bidirectional}\ncompute: {compute}\n"
+                "embedding_dim: 6\nhidden_dim: 5\nbidirectional: {bidirectional}\ncompute: {compute}\n"
             ));
-            let probabilities = d
-                .probabilities(&Batch::unconditional(TokenBatch::from_rows(&ids, 0)))
-                .unwrap();
-            let logits = d.relaxed_logits(&one_hot(&ids, 8), None).unwrap();
-            for (logit, p) in logits.iter().zip(&probabilities) {
-                let sigmoid = 1.0 / (1.0 + (-logit).exp());
-                assert!(
-                    (sigmoid - p).abs() < 1e-5,
-                    "{compute}, bidirectional {bidirectional}: {sigmoid} vs {p}"
-                );
+            check_relaxed_rows_score_as_ids(&mut d, &ids, 40, &[6, 8]);
+            let mut batch = one_hot_rows(&ids[..3], 4, 40);
+            for (i, x) in batch.soft.iter_mut().enumerate() {
+                *x = 0.7 * *x + 0.3 * ((i * 11 % 13) as f32) / (6.5 * 40.0);
             }
+            check_relaxed_input_gradient(&d, &batch, &[0.8, -0.6, 1.1], 5);
         }
     }
-}
-
-/// The gradient the generator would train on, through both directions,
-/// against central finite differences.
-#[test]
-fn the_relaxed_input_gradient_matches_finite_differences() {
-    let d = discriminator("embedding_dim: 6\nhidden_dim: 5\nbidirectional: true\n");
-    let ids: Vec<Vec<u32>> = vec![vec![3, 9, 27], vec![5], vec![1, 2, 3, 4]];
-    let mut batch = one_hot(&ids, 4);
-    for (i, x) in batch.soft.iter_mut().enumerate() {
-        *x = 0.7 * *x + 0.3 * ((i * 11 % 13) as f32) / (6.5 * 40.0);
-    }
-    let upstream = [0.8f32, -0.6, 1.1];
-    let gradient = d.relaxed_input_gradient(&batch, &upstream, None).unwrap();
-    let surrogate = |batch: &agon_sdk::kits::RelaxedBatch| -> f64 {
-        d.relaxed_logits(batch, None)
-            .unwrap()
-            .iter()
-            .zip(&upstream)
-            .map(|(l, u)| f64::from(l * u))
-            .sum()
-    };
-    let eps = 1e-2f32;
-    for at in (0..batch.soft.len()).step_by(5) {
-        let (mut plus, mut minus) = (batch.clone(), batch.clone());
-        plus.soft[at] += eps;
-        minus.soft[at] -= eps;
-        let numeric = (surrogate(&plus) - surrogate(&minus)) / (2.0 * f64::from(eps));
-        let exact = f64::from(gradient[at]);
-        assert!(
-            (numeric - exact).abs() <= 3e-4 + 2e-2 * exact.abs(),
-            "value {at}: finite differences {numeric}, autograd {exact}"
-        );
-    }
-    assert!(gradient.iter().any(|g| g.abs() > 1e-3));
 }

@@ -25,6 +25,10 @@
 //! A discriminator with two compute paths (`compute: kernels | tensor`)
 //! also runs [`check_discriminator_paths_agree`]: both paths train ten
 //! steps side by side and must agree up to float rounding.
+//!
+//! A kit discriminator that reads relaxed rows (`relaxed_logits`, with
+//! `candle`) also runs [`check_relaxed_rows_score_as_ids`] and
+//! [`check_relaxed_input_gradient`].
 
 #[cfg(test)]
 mod broken;
@@ -33,12 +37,18 @@ mod broken_generator;
 mod compute_paths;
 mod discriminator;
 mod generator;
+#[cfg(feature = "candle")]
+mod relaxed_rows;
 mod reward;
 mod toy;
 
 pub use compute_paths::check_discriminator_paths_agree;
 pub use discriminator::check_discriminator;
 pub use generator::check_generator;
+#[cfg(feature = "candle")]
+pub use relaxed_rows::{
+    check_relaxed_input_gradient, check_relaxed_rows_score_as_ids, one_hot_rows,
+};
 pub use reward::check_reward;
 pub use toy::Task;
 

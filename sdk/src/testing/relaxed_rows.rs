@@ -1,0 +1,122 @@
+//! Checks of a kit discriminator's relaxed path (`relaxed_logits`, for
+//! Gumbel-softmax training): it is the ids path on one-hot rows, and its
+//! input gradient is the derivative of its scores. Needs `candle` too.
+
+use abi_stable::std_types::ROption;
+
+use crate::{
+    author::DiscriminatorImpl,
+    batch::{Batch, TokenBatch},
+    kits::{DiscriminatorModel, KitDiscriminator, RelaxedBatch},
+};
+
+/// `rows` as one-hot relaxed rows of `width` positions over `vocab` ids.
+pub fn one_hot_rows(rows: &[Vec<u32>], width: usize, vocab: usize) -> RelaxedBatch {
+    let mut soft = vec![0.0; rows.len() * width * vocab];
+    for (r, row) in rows.iter().enumerate() {
+        assert!(
+            row.len() <= width,
+            "a row of {} ids in {width} positions",
+            row.len()
+        );
+        for (t, &id) in row.iter().enumerate() {
+            soft[(r * width + t) * vocab + id as usize] = 1.0;
+        }
+    }
+    RelaxedBatch {
+        lengths: rows.iter().map(Vec::len).collect(),
+        width,
+        soft,
+        sources: ROption::RNone,
+    }
+}
+
+/// Panics unless one-hot rows of `rows`, `width` positions wide for each of
+/// `widths`, score what `rows` score as ids (to 1e-5 in probability).
+pub fn check_relaxed_rows_score_as_ids<M: DiscriminatorModel>(
+    d: &mut KitDiscriminator<M>,
+    rows: &[Vec<u32>],
+    vocab: usize,
+    widths: &[usize],
+) {
+    let probabilities = d
+        .probabilities(&Batch::unconditional(TokenBatch::from_rows(rows, 0)))
+        .expect("scoring ids");
+    for &width in widths {
+        let logits = d
+            .relaxed_logits(&one_hot_rows(rows, width, vocab), None)
+            .expect("scoring one-hot relaxed rows");
+        for (logit, p) in logits.iter().zip(&probabilities) {
+            let sigmoid = 1.0 / (1.0 + (-logit).exp());
+            assert!(
+                (sigmoid - p).abs() < 1e-5,
+                "relaxed rows {width} wide: one-hot rows score {sigmoid}, their ids {p}"
+            );
+        }
+    }
+}
+
+/// Panics unless `relaxed_input_gradient` of `batch` under `upstream` is
+/// the derivative of `Σ upstream · relaxed_logits` on every `stride`-th
+/// value (central differences of 1e-3, to 1e-3 + 2%), and zero past each
+/// row's length. ReLUs and max-pooling make scores piecewise smooth: a
+/// value whose one-sided slopes disagree sits on a kink and is skipped; at
+/// most a tenth may be.
+pub fn check_relaxed_input_gradient<M: DiscriminatorModel>(
+    d: &KitDiscriminator<M>,
+    batch: &RelaxedBatch,
+    upstream: &[f32],
+    stride: usize,
+) {
+    let gradient = d
+        .relaxed_input_gradient(batch, upstream, None)
+        .expect("relaxed_input_gradient");
+    assert_eq!(gradient.len(), batch.soft.len());
+    let surrogate = |batch: &RelaxedBatch| -> f64 {
+        let logits = d.relaxed_logits(batch, None).expect("relaxed_logits");
+        logits
+            .iter()
+            .zip(upstream)
+            .map(|(l, u)| f64::from(l * u))
+            .sum()
+    };
+    let positions = batch.width;
+    let vocab = batch.soft.len() / (batch.lengths.len() * positions).max(1);
+    let eps = 1e-3f32;
+    let centre = surrogate(batch);
+    let (mut checked, mut skipped) = (0, 0);
+    for at in (0..batch.soft.len()).step_by(stride.max(1)) {
+        let (row, position) = (at / (positions * vocab), at / vocab % positions);
+        if position >= batch.lengths[row] {
+            assert_eq!(
+                gradient[at], 0.0,
+                "row {row} position {position} is past its end"
+            );
+            continue;
+        }
+        let (mut plus, mut minus) = (batch.clone(), batch.clone());
+        plus.soft[at] += eps;
+        minus.soft[at] -= eps;
+        let (up, down) = (surrogate(&plus), surrogate(&minus));
+        let e = f64::from(eps);
+        if ((up - centre) / e - (centre - down) / e).abs() > 2e-3 {
+            skipped += 1;
+            continue;
+        }
+        let numeric = (up - down) / (2.0 * e);
+        let exact = f64::from(gradient[at]);
+        assert!(
+            (numeric - exact).abs() <= 1e-3 + 2e-2 * exact.abs(),
+            "value {at} (row {row}, position {position}): finite differences {numeric}, autograd {exact}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked > 0 && skipped * 10 <= checked,
+        "{skipped} kinks skipped, {checked} values checked"
+    );
+    assert!(
+        gradient.iter().any(|g| g.abs() > 1e-4),
+        "the gradient is zero everywhere"
+    );
+}
