@@ -75,6 +75,21 @@ fn representations_must_divide_the_embedding() {
 }
 
 #[test]
+fn filter_sizes_must_be_widths() {
+    for sizes in ["[]", "[2, 0]"] {
+        let err = KitDiscriminator::<RelganDiscriminator>::new(&context(&format!(
+            "filter_sizes: {sizes}\n"
+        )))
+        .err()
+        .unwrap();
+        assert!(
+            err.message().contains("filter_sizes must be non-empty"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn every_key_of_every_default_config_is_documented() {
     for component in RelganLibrary::components() {
         assert_eq!(component.check_config_docs(), Ok(()));

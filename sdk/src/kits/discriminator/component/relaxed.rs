@@ -67,8 +67,10 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         let rows = self.relaxed_rows(batch, Some(input.as_tensor().clone()))?;
         let surrogate = self.surrogate(&rows, upstream, dropout_seed)?;
         let grads = surrogate.backward()?;
+        // Zero past each row's length already: `relaxed_rows` masks the
+        // input before the model reads it.
         let gradient = match grads.get(input.as_tensor()) {
-            Some(g) => g.broadcast_mul(&rows.mask.unsqueeze(2)?)?,
+            Some(g) => g.clone(),
             // The model does not read the rows at all.
             None => input.as_tensor().zeros_like()?,
         };
