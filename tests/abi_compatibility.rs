@@ -1,8 +1,11 @@
 //! A plugin binary built against an earlier agon-sdk still loads and trains
 //! (docs/abi-compatibility.md): `tests/fixtures/abi-1-0-generator` is built
-//! against agon-sdk as it was at ABI 1.0 (`tests/fixtures/vendor/`, a
-//! snapshot never edited), outside the workspace. This host trains it with
-//! SeqGAN's algorithm through every phase and evaluates it. A change to
+//! against agon-sdk as it was at ABI 1.0, `tests/fixtures/abi-1-1-discriminator`
+//! against its boundary at ABI 1.1 (`tests/fixtures/vendor/`, snapshots
+//! never edited), outside the workspace. This host trains each with
+//! SeqGAN's algorithm through every phase (and evaluates the generator);
+//! `algorithm: gumbel`, which needs ABI 1.2's relaxed methods, refuses the
+//! 1.1 discriminator by name. A change to
 //! the SDK that breaks ABI 1.0 plugins fails here; the host checks such a
 //! library against the ABI 1.0 interface it keeps (`agon_sdk::abi_1_0`),
 //! since abi_stable refuses a library with fewer vtable entries than the
@@ -89,5 +92,71 @@ fn an_abi_1_0_generator_loads_trains_and_evaluates_under_this_host() {
     assert!(
         warnings.contains("does not declare the `tempered-log-likelihood` capability"),
         "{warnings}"
+    );
+}
+
+/// The fixture's discriminator as a config override.
+const ABI_1_1_DISCRIMINATOR: &str =
+    "discriminator={plugin: agon-testing/abi-1-1-discriminator, component: unigram}";
+
+#[test]
+fn an_abi_1_1_discriminator_trains_under_seqgan_and_is_refused_by_gumbel_by_name() {
+    let sandbox = Sandbox::new();
+    let plugins = [fixtures_dir()];
+    sandbox.run(&["plugins", "scan"], &plugins).success();
+    let listing = sandbox.run(&["plugins", "list"], &plugins).success();
+    assert!(
+        listing.contains("agon-testing/abi-1-1-discriminator 0.1.0  devices: cpu  ABI 1.1"),
+        "{listing}"
+    );
+
+    // SeqGAN's algorithm calls only methods ABI 1.1 had: the library loads
+    // through the kept 1.1 interface and trains through every phase.
+    let out = sandbox.path().join("seqgan-run");
+    sandbox
+        .run(
+            &[
+                "train",
+                "configs/smoke.yaml",
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                ABI_1_1_DISCRIMINATOR,
+            ],
+            &plugins,
+        )
+        .success();
+    let rows = trajectory(&out);
+    let last = rows.last().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    // The counts learned something: D tells real from generated rows more
+    // often than chance by the end.
+    assert!(last["d_accuracy"].as_f64().unwrap() > 0.5, "{last}");
+
+    // `algorithm: gumbel` needs relaxed rows (ABI 1.2): one message naming
+    // the component and the capability, and no run directory.
+    let refused = sandbox.path().join("gumbel-run");
+    let message = sandbox
+        .run(
+            &[
+                "train",
+                "configs/smoke-gumbel.yaml",
+                "--out",
+                refused.to_str().unwrap(),
+                "--set",
+                ABI_1_1_DISCRIMINATOR,
+            ],
+            &plugins,
+        )
+        .clean_failure();
+    assert!(
+        message.contains("training.adversarial.algorithm is `gumbel`, but discriminator (agon-testing/abi-1-1-discriminator@0.1.0:unigram) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2"),
+        "{message}"
+    );
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(
+        !refused.exists(),
+        "a refused run left {}",
+        refused.display()
     );
 }

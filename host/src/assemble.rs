@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Context};
 
 use crate::{
     components::{self, Discriminator, Generator, Reward, SharedContext},
-    config::{load_experiment, Credit, ExperimentConfig, TaskKind},
+    config::{load_experiment, Algorithm, Credit, ExperimentConfig, TaskKind},
     data,
     task::{
         conditional::DEFAULT_EVAL_SOURCES, text::DEFAULT_EVAL_SAMPLES, ConditionalTask, OracleTask,
@@ -517,7 +517,12 @@ pub fn build(
     }
     let adversarial = &config.training.adversarial;
     let dense = adversarial.epochs > 0 && adversarial.credit == Credit::Dense;
-    if dense {
+    if adversarial.epochs > 0 && adversarial.algorithm == Algorithm::Gumbel {
+        check_gumbel(&generator, discriminator.as_ref())?;
+        if reward.is_some() {
+            crate::notes::warn("the `reward:` section is not used: training.adversarial.algorithm is `gumbel`, so the generator learns from the gradient of the discriminator's loss");
+        }
+    } else if dense {
         match &discriminator {
             None => bail!("training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores"),
             Some(d) if !d.supports_token_logits() => bail!(
@@ -610,4 +615,31 @@ pub fn load_run_generator(
         .load(&weights)
         .with_context(|| format!("cannot restore checkpoint {}", weights.display()))?;
     Ok((config, vocabulary, generator))
+}
+
+/// Refuses `algorithm: gumbel` unless the generator draws relaxed samples
+/// and the discriminator scores relaxed rows (plugin ABI 1.2), naming the
+/// component that lacks its capability, before the run directory exists.
+fn check_gumbel(
+    generator: &Generator,
+    discriminator: Option<&Discriminator>,
+) -> anyhow::Result<()> {
+    let Some(discriminator) = discriminator else {
+        bail!("training.adversarial.algorithm is `gumbel`, but the config has no `discriminator:` section; gumbel training backpropagates a discriminator's loss into the generator");
+    };
+    if !discriminator.supports_relaxed_rows() {
+        bail!(
+            "training.adversarial.algorithm is `gumbel`, but {} does not score relaxed rows (the `{}` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it); use a discriminator that declares it, such as relgan-lab/relgan (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+            discriminator.label,
+            agon_sdk::capabilities::RELAXED_ROWS
+        );
+    }
+    if !generator.supports_relaxed_samples() {
+        bail!(
+            "training.adversarial.algorithm is `gumbel`, but {} does not draw relaxed samples (the `{}` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it); use a generator that declares it, such as relgan-lab/relgan's `relgan-generator` or one built on the SDK's generator kit (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+            generator.label,
+            agon_sdk::capabilities::RELAXED_SAMPLES
+        );
+    }
+    Ok(())
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use abi_stable::std_types::{RResult, RSlice, RStr};
 use agon_registry::{PluginRequirement, Registry, ResolvedComponent};
-use agon_sdk::capabilities::{TEMPERED_LOG_LIKELIHOOD, TOKEN_LOGITS};
+use agon_sdk::capabilities::{
+    RELAXED_ROWS, RELAXED_SAMPLES, TEMPERED_LOG_LIKELIHOOD, TOKEN_LOGITS,
+};
 use agon_sdk::ErrorKind;
 use agon_sdk::{
     yaml, Batch, ComponentKind, DecodeRequest, DiscriminatorBox, GeneratorBox, MleOptions,
@@ -16,6 +18,8 @@ use agon_sdk::{
 use anyhow::{anyhow, bail};
 
 use crate::config::{locate, ComponentSpec};
+
+mod relaxed;
 
 /// What every component of a run is told, besides its own config.
 #[derive(Clone, Debug)]
@@ -228,6 +232,8 @@ pub struct Generator {
     max_len: u32,
     /// Whether its library declares `tempered_log_likelihood` (ABI 1.1).
     tempered: bool,
+    /// Whether its library declares the relaxed methods (ABI 1.2).
+    relaxed: bool,
 }
 
 impl Generator {
@@ -251,6 +257,11 @@ impl Generator {
             &resolved.component.name,
             TEMPERED_LOG_LIKELIHOOD,
         );
+        let relaxed = resolved.library.declares(
+            ComponentKind::Generator,
+            &resolved.component.name,
+            RELAXED_SAMPLES,
+        );
         Ok(Generator {
             label,
             config_yaml,
@@ -258,6 +269,7 @@ impl Generator {
             vocab: shared.vocab.size,
             max_len: shared.max_len,
             tempered,
+            relaxed,
         })
     }
 
@@ -405,6 +417,8 @@ pub struct Discriminator {
     inner: DiscriminatorBox,
     /// Whether its library declares `token_logits` (ABI 1.1).
     token_logits: bool,
+    /// Whether its library declares the relaxed methods (ABI 1.2).
+    relaxed: bool,
 }
 
 impl Discriminator {
@@ -428,11 +442,17 @@ impl Discriminator {
             &resolved.component.name,
             TOKEN_LOGITS,
         );
+        let relaxed = resolved.library.declares(
+            ComponentKind::Discriminator,
+            &resolved.component.name,
+            RELAXED_ROWS,
+        );
         Ok(Discriminator {
             label,
             config_yaml,
             inner,
             token_logits,
+            relaxed,
         })
     }
 

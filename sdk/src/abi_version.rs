@@ -40,10 +40,10 @@ pub struct AbiVersion {
 }
 
 /// The ABI version this SDK implements.
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 1 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 2 };
 
 /// [`ABI_VERSION`] as the `MAJOR.MINOR.0` string abi_stable checks at load time.
-pub const ABI_VERSION_STRING: &str = "1.1.0";
+pub const ABI_VERSION_STRING: &str = "1.2.0";
 
 impl AbiVersion {
     /// Whether a host implementing `self` can load a library built against

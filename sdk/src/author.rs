@@ -37,6 +37,7 @@ use crate::{
         SampleRequest,
     },
     manifest::{ComponentInfo, ComponentKind, Manifest},
+    relaxed::{RelaxedBatch, RelaxedSampleRequest, RelaxedSamples},
     reward::{Reward, RewardBox, RewardInput, Reward_TO},
     root_module::{AgonPlugin, AgonPluginRef},
     stats::{StepOptions, StepStats},
@@ -87,6 +88,30 @@ pub trait GeneratorImpl: Send + 'static {
             "this generator does not implement tempered_log_likelihood; NLL-test at a temperature needs it (declare the `tempered-log-likelihood` capability when you implement it)",
         ))
     }
+    /// Gumbel-softmax samples (since ABI 1.2); see
+    /// [`crate::Generator::relaxed_sample`]. Optional: implement it with
+    /// [`Self::relaxed_policy_step`] and declare
+    /// [`crate::capabilities::RELAXED_SAMPLES`]; `algorithm: gumbel` then
+    /// trains the generator through the discriminator. The generator kit
+    /// does all three for every model.
+    fn relaxed_sample(&mut self, _request: &RelaxedSampleRequest) -> PluginResult<RelaxedSamples> {
+        Err(PluginError::unsupported(
+            "this generator does not implement relaxed_sample; `algorithm: gumbel` needs it (declare the `relaxed-samples` capability when you implement it)",
+        ))
+    }
+    /// A step along the host loss's gradient with respect to the relaxed
+    /// rows `request` draws (since ABI 1.2); see
+    /// [`crate::Generator::relaxed_policy_step`].
+    fn relaxed_policy_step(
+        &mut self,
+        _request: &RelaxedSampleRequest,
+        _gradient: &[f32],
+        _options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        Err(PluginError::unsupported(
+            "this generator does not implement relaxed_policy_step; `algorithm: gumbel` needs it (declare the `relaxed-samples` capability when you implement it)",
+        ))
+    }
 }
 
 /// A discriminator, in plain Rust. See [`crate::Discriminator`].
@@ -114,6 +139,45 @@ pub trait DiscriminatorImpl: Send + 'static {
     fn token_logits(&mut self, _batch: &Batch) -> PluginResult<Vec<f32>> {
         Err(PluginError::unsupported(
             "this discriminator scores whole sequences only: it does not implement token_logits (declare the `token-logits` capability when you implement it)",
+        ))
+    }
+    /// Logits of relaxed rows (since ABI 1.2); see
+    /// [`crate::Discriminator::relaxed_logits`]. Optional: implement it with
+    /// [`Self::relaxed_input_gradient`] and [`Self::relaxed_train_step`] and
+    /// declare [`crate::capabilities::RELAXED_ROWS`]; `algorithm: gumbel`
+    /// then trains with this discriminator. The kit does all four for a
+    /// model with `relaxed_logits`.
+    fn relaxed_logits(
+        &mut self,
+        _batch: &RelaxedBatch,
+        _dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        Err(PluginError::unsupported(
+            "this discriminator reads ids only: it does not implement relaxed_logits; `algorithm: gumbel` needs it (declare the `relaxed-rows` capability when you implement it)",
+        ))
+    }
+    /// The host loss's gradient with respect to the relaxed rows (since ABI
+    /// 1.2); see [`crate::Discriminator::relaxed_input_gradient`].
+    fn relaxed_input_gradient(
+        &mut self,
+        _batch: &RelaxedBatch,
+        _upstream: &[f32],
+        _dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        Err(PluginError::unsupported(
+            "this discriminator reads ids only: it does not implement relaxed_input_gradient; `algorithm: gumbel` needs it (declare the `relaxed-rows` capability when you implement it)",
+        ))
+    }
+    /// A step along the host loss's gradient with respect to the logits
+    /// (since ABI 1.2); see [`crate::Discriminator::relaxed_train_step`].
+    fn relaxed_train_step(
+        &mut self,
+        _batch: &RelaxedBatch,
+        _upstream: &[f32],
+        _options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        Err(PluginError::unsupported(
+            "this discriminator reads ids only: it does not implement relaxed_train_step; `algorithm: gumbel` needs it (declare the `relaxed-rows` capability when you implement it)",
         ))
     }
 }
@@ -487,6 +551,37 @@ fn validate_temperature(temperature: f32) -> PluginResult<()> {
     Ok(())
 }
 
+fn validate_relaxed_request(request: &RelaxedSampleRequest, vocab: u32) -> PluginResult<()> {
+    let beta = request.inverse_temperature;
+    if !(beta.is_finite() && beta > 0.0) {
+        return Err(PluginError::input(format!(
+            "inverse temperature must be a positive finite number, got {beta}"
+        )));
+    }
+    validate_sources(&request.sources, request.count as usize, vocab)
+}
+
+fn validate_relaxed_batch(batch: &RelaxedBatch, vocab: u32) -> PluginResult<()> {
+    batch.validate(vocab)?;
+    validate_sources(&batch.sources, batch.rows(), vocab)
+}
+
+/// A gradient from the host: `expected` finite values.
+fn validate_gradient(gradient: &[f32], expected: usize, what: &str) -> PluginResult<()> {
+    if gradient.len() != expected {
+        return Err(PluginError::input(format!(
+            "{} gradient values for {expected} {what}",
+            gradient.len()
+        )));
+    }
+    if let Some(bad) = gradient.iter().find(|g| !g.is_finite()) {
+        return Err(PluginError::numerical(format!(
+            "gradient value {bad} is not finite; nothing was computed"
+        )));
+    }
+    Ok(())
+}
+
 impl Generator for Guarded<dyn GeneratorImpl> {
     fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> RResult<StepStats, PluginError> {
         self.call_with_sources(&batch.sources, |g, vocab| {
@@ -576,6 +671,41 @@ impl Generator for Guarded<dyn GeneratorImpl> {
                 .map(RVec::from)
         })
     }
+
+    fn relaxed_sample(
+        &mut self,
+        request: &RelaxedSampleRequest,
+    ) -> RResult<RelaxedSamples, PluginError> {
+        self.call_with_sources(&request.sources, |g, vocab| {
+            validate_relaxed_request(request, vocab)?;
+            let samples = g.relaxed_sample(request)?;
+            let expected = request.count as usize * request.max_len as usize * vocab as usize;
+            if samples.ids.rows() != request.count as usize || samples.soft.len() != expected {
+                return Err(PluginError::other(format!(
+                    "relaxed_sample returned {} rows and {} relaxed values for {} rows × {} positions × {vocab} ids",
+                    samples.ids.rows(),
+                    samples.soft.len(),
+                    request.count,
+                    request.max_len
+                )));
+            }
+            Ok(samples)
+        })
+    }
+
+    fn relaxed_policy_step(
+        &mut self,
+        request: &RelaxedSampleRequest,
+        gradient: RSlice<'_, f32>,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        self.call_with_sources(&request.sources, |g, vocab| {
+            validate_relaxed_request(request, vocab)?;
+            let expected = request.count as usize * request.max_len as usize * vocab as usize;
+            validate_gradient(gradient.as_slice(), expected, "relaxed rows")?;
+            g.relaxed_policy_step(request, gradient.as_slice(), options)
+        })
+    }
 }
 
 impl Discriminator for Guarded<dyn DiscriminatorImpl> {
@@ -626,6 +756,60 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
                 )));
             }
             Ok(RVec::from(logits))
+        })
+    }
+
+    fn relaxed_logits(
+        &mut self,
+        batch: &RelaxedBatch,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        self.call_with_sources(&batch.sources, |d, vocab| {
+            validate_relaxed_batch(batch, vocab)?;
+            let logits = d.relaxed_logits(batch, dropout_seed.into_option())?;
+            if logits.len() != batch.rows() {
+                return Err(PluginError::other(format!(
+                    "relaxed_logits returned {} values for {} rows",
+                    logits.len(),
+                    batch.rows()
+                )));
+            }
+            Ok(RVec::from(logits))
+        })
+    }
+
+    fn relaxed_input_gradient(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: RSlice<'_, f32>,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        self.call_with_sources(&batch.sources, |d, vocab| {
+            validate_relaxed_batch(batch, vocab)?;
+            validate_gradient(upstream.as_slice(), batch.rows(), "rows' logits")?;
+            let gradient =
+                d.relaxed_input_gradient(batch, upstream.as_slice(), dropout_seed.into_option())?;
+            if gradient.len() != batch.soft.len() {
+                return Err(PluginError::other(format!(
+                    "relaxed_input_gradient returned {} values for {} relaxed values",
+                    gradient.len(),
+                    batch.soft.len()
+                )));
+            }
+            Ok(RVec::from(gradient))
+        })
+    }
+
+    fn relaxed_train_step(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: RSlice<'_, f32>,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        self.call_with_sources(&batch.sources, |d, vocab| {
+            validate_relaxed_batch(batch, vocab)?;
+            validate_gradient(upstream.as_slice(), batch.rows(), "rows' logits")?;
+            d.relaxed_train_step(batch, upstream.as_slice(), options)
         })
     }
 }

@@ -60,6 +60,17 @@ pub const TEMPERED_LOG_LIKELIHOOD: &str = "tempered-log-likelihood";
 /// token, for dense per-token rewards (`credit: dense`).
 pub const TOKEN_LOGITS: &str = "token-logits";
 
+/// `Generator::relaxed_sample` and `Generator::relaxed_policy_step` (since
+/// ABI 1.2): Gumbel-softmax samples and a step along the host loss's
+/// gradient with respect to them, for `algorithm: gumbel` (RelGAN).
+pub const RELAXED_SAMPLES: &str = "relaxed-samples";
+
+/// `Discriminator::relaxed_logits`, `relaxed_input_gradient` and
+/// `relaxed_train_step` (since ABI 1.2): scores of rows given as
+/// distributions over the vocabulary, and gradients through them, for
+/// `algorithm: gumbel` (RelGAN).
+pub const RELAXED_ROWS: &str = "relaxed-rows";
+
 /// The component reads no sources: it scores or generates targets alone, and
 /// a conditional task (rows with sources) refuses it. One of the three
 /// `sources-*` declarations; a component that declares none of them (a

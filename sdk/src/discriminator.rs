@@ -3,12 +3,13 @@
 
 use abi_stable::{
     sabi_trait,
-    std_types::{RBox, RResult, RStr, RVec},
+    std_types::{RBox, ROption, RResult, RSlice, RStr, RVec},
 };
 
 use crate::{
     batch::Batch,
     error::PluginError,
+    relaxed::RelaxedBatch,
     stats::{StepOptions, StepStats},
 };
 
@@ -50,6 +51,62 @@ pub trait Discriminator: Send {
         let _ = batch;
         RResult::RErr(PluginError::unsupported(
             "this discriminator scores whole sequences only: it does not implement token_logits (ABI 1.1)",
+        ))
+    }
+
+    /// Since ABI 1.2. One logit of `P(real)` per row of relaxed rows (see
+    /// [`crate::relaxed`]), no update: `dropout_seed` `None` scores in
+    /// evaluation mode, `Some(seed)` with the training dropout that seed
+    /// draws (the same seed draws the same dropout in
+    /// [`Discriminator::relaxed_input_gradient`] and
+    /// [`Discriminator::relaxed_train_step`]). One-hot rows score as the
+    /// ids they encode. Optional: declared as
+    /// [`crate::capabilities::RELAXED_ROWS`]; a library built before ABI
+    /// 1.2, or a discriminator that reads ids only, answers `Unsupported`.
+    fn relaxed_logits(
+        &mut self,
+        batch: &RelaxedBatch,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        let _ = (batch, dropout_seed);
+        RResult::RErr(PluginError::unsupported(
+            "this discriminator reads ids only: it does not implement relaxed_logits (ABI 1.2)",
+        ))
+    }
+
+    /// Since ABI 1.2. `∂(Σ upstream · logits)/∂soft`, `[rows, width,
+    /// vocabulary]` like `batch.soft` (zero past each row's length), with
+    /// `upstream` the host loss's gradient with respect to the logits of
+    /// [`Discriminator::relaxed_logits`] on the same batch and dropout seed:
+    /// the loss's gradient with respect to the rows. No update. Part of
+    /// [`crate::capabilities::RELAXED_ROWS`].
+    fn relaxed_input_gradient(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: RSlice<'_, f32>,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        let _ = (batch, upstream, dropout_seed);
+        RResult::RErr(PluginError::unsupported(
+            "this discriminator reads ids only: it does not implement relaxed_input_gradient (ABI 1.2)",
+        ))
+    }
+
+    /// Since ABI 1.2. One optimiser step minimising `Σ upstream · logits`,
+    /// with `upstream` the host loss's gradient with respect to the logits
+    /// [`Discriminator::relaxed_logits`] gave for `batch` with dropout seed
+    /// `options.seed`: the host owns the loss, the discriminator its
+    /// weights. Reports that surrogate as the loss. Part of
+    /// [`crate::capabilities::RELAXED_ROWS`].
+    fn relaxed_train_step(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: RSlice<'_, f32>,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        let _ = (batch, upstream, options);
+        RResult::RErr(PluginError::unsupported(
+            "this discriminator reads ids only: it does not implement relaxed_train_step (ABI 1.2)",
         ))
     }
 }

@@ -10,6 +10,7 @@ use abi_stable::{
 use crate::{
     batch::{Batch, TokenBatch},
     error::PluginError,
+    relaxed::{RelaxedSampleRequest, RelaxedSamples},
     stats::{StepOptions, StepStats},
 };
 
@@ -171,6 +172,43 @@ pub trait Generator: Send {
         let _ = (batch, temperature);
         RResult::RErr(PluginError::unsupported(
             "this generator does not implement tempered_log_likelihood (ABI 1.1)",
+        ))
+    }
+
+    /// Since ABI 1.2. Relaxed samples from the current weights (no update):
+    /// at every position, Gumbel noise `g` from the request's seed, the hard
+    /// id `argmax(logits + g)` (fed to the next position) and the relaxed
+    /// row `softmax(β · (logits + g))`; see [`crate::relaxed`]. The same
+    /// request gives the same samples until the weights change. Optional:
+    /// declared as [`crate::capabilities::RELAXED_SAMPLES`]; a library
+    /// built before ABI 1.2, or one that does not implement it, answers
+    /// `Unsupported`.
+    fn relaxed_sample(
+        &mut self,
+        request: &RelaxedSampleRequest,
+    ) -> RResult<RelaxedSamples, PluginError> {
+        let _ = request;
+        RResult::RErr(PluginError::unsupported(
+            "this generator does not implement relaxed_sample (ABI 1.2)",
+        ))
+    }
+
+    /// Since ABI 1.2. One step of the generator's adversarial optimiser
+    /// along `gradient`, the host loss's gradient with respect to the
+    /// [`RelaxedSamples::soft`] rows that [`Generator::relaxed_sample`]
+    /// gives for `request` under the current weights (same layout, values
+    /// past a row's length ignored): the weights move along
+    /// `∂(Σ gradient · soft(θ))/∂θ`. Reports that surrogate as the loss.
+    /// Part of [`crate::capabilities::RELAXED_SAMPLES`].
+    fn relaxed_policy_step(
+        &mut self,
+        request: &RelaxedSampleRequest,
+        gradient: RSlice<'_, f32>,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        let _ = (request, gradient, options);
+        RResult::RErr(PluginError::unsupported(
+            "this generator does not implement relaxed_policy_step (ABI 1.2)",
         ))
     }
 }

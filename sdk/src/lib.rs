@@ -38,6 +38,7 @@
 //! See [`abi_version`] for the rule that lets a newer host load older plugins.
 
 pub mod abi_1_0;
+pub mod abi_1_1;
 pub mod abi_version;
 pub mod author;
 pub mod batch;
@@ -51,6 +52,7 @@ pub mod manifest;
 /// The metric cores (crate `agon-metrics`, `sdk/metrics`).
 #[cfg(feature = "metrics")]
 pub use agon_metrics as metrics;
+pub mod relaxed;
 pub mod reward;
 pub mod root_module;
 pub mod seeds;
@@ -85,6 +87,7 @@ pub use generator::{
     SampleRequest,
 };
 pub use manifest::{ComponentInfo, ComponentKind, Manifest};
+pub use relaxed::{RelaxedBatch, RelaxedSampleRequest, RelaxedSamples};
 pub use reward::{Reward, RewardBox, RewardInput};
 pub use root_module::{AgonPlugin, AgonPluginRef};
 pub use stats::{StepOptions, StepStats};

@@ -80,17 +80,19 @@ pub fn fixtures_dir() -> &'static Path {
             "--target-dir",
             target.to_str().expect("UTF-8 target path"),
         ]);
-        // Built against the ABI 1.0 snapshot of agon-sdk, outside the
-        // workspace (the snapshot's package is named agon-sdk too), with
-        // its own Cargo.lock.
-        cargo(&[
-            "build",
-            "--locked",
-            "--manifest-path",
-            "tests/fixtures/abi-1-0-generator/Cargo.toml",
-            "--target-dir",
-            target.to_str().expect("UTF-8 target path"),
-        ]);
+        // Built against snapshots of agon-sdk at ABI 1.0 and 1.1, outside
+        // the workspace (each snapshot's package is named agon-sdk too),
+        // with their own Cargo.lock.
+        for fixture in ["abi-1-0-generator", "abi-1-1-discriminator"] {
+            cargo(&[
+                "build",
+                "--locked",
+                "--manifest-path",
+                &format!("tests/fixtures/{fixture}/Cargo.toml"),
+                "--target-dir",
+                target.to_str().expect("UTF-8 target path"),
+            ]);
+        }
         target.join("debug")
     })
 }

@@ -11,7 +11,10 @@ pub mod suggest;
 mod training;
 
 pub use load::{load_experiment, parse_experiment};
-pub use training::{AdversarialConfig, Baseline, Credit, DenseConfig, TokenReward, TrainingConfig};
+pub use training::{
+    AdversarialConfig, Algorithm, Baseline, Credit, DenseConfig, GumbelConfig,
+    InverseTemperatureConfig, TokenReward, TrainingConfig,
+};
 
 use std::path::PathBuf;
 

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::train::{gan_loss::GanLoss, inverse_temperature::Annealing};
+
 /// Everything about how training proceeds (defaults: SeqGAN's synthetic
 /// experiment, `sequence_gan.py`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -190,10 +192,59 @@ impl Default for DenseConfig {
     }
 }
 
+/// How the adversarial phase trains the generator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// Policy gradient on sampled ids (SeqGAN and its family): rewards from
+    /// `credit`, a `reward:` section or the discriminator's per-token
+    /// scores.
+    #[default]
+    PolicyGradient,
+    /// Gradients through Gumbel-softmax relaxed samples (RelGAN, Nie et
+    /// al. 2019): the discriminator scores the generator's relaxed rows and
+    /// the host's GAN loss is backpropagated through it into the
+    /// generator. Needs the `relaxed-samples` and `relaxed-rows`
+    /// capabilities (plugin ABI 1.2).
+    Gumbel,
+}
+
+/// The inverse temperature β of the generator's relaxed samples over the
+/// adversarial epochs (`gumbel.inverse_temperature`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InverseTemperatureConfig {
+    /// How β rises from 1 to `max` over the epochs.
+    pub schedule: Annealing,
+    /// β_max (RelGAN's paper tries 1, 10, 100, 1000; ≥ 1).
+    pub max: f64,
+}
+
+impl Default for InverseTemperatureConfig {
+    fn default() -> Self {
+        InverseTemperatureConfig {
+            schedule: Annealing::Exponential,
+            max: 100.0,
+        }
+    }
+}
+
+/// `algorithm: gumbel`'s settings (`adversarial.gumbel`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GumbelConfig {
+    /// The GAN objective the host computes from D's logits.
+    pub loss: GanLoss,
+    /// β over the adversarial epochs.
+    pub inverse_temperature: InverseTemperatureConfig,
+}
+
 /// The adversarial phase.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdversarialConfig {
+    /// How the generator learns from the discriminator.
+    pub algorithm: Algorithm,
     /// Adversarial epochs (paper: 200; the original log stops at 150).
     pub epochs: usize,
     /// Generator policy-gradient steps per epoch (paper: 1).
@@ -222,6 +273,8 @@ pub struct AdversarialConfig {
     pub dense: DenseConfig,
     /// Sampling temperature of g-step samples and rollouts.
     pub temperature: f32,
+    /// `algorithm: gumbel`'s loss and inverse temperature.
+    pub gumbel: GumbelConfig,
 }
 
 impl Default for AdversarialConfig {
@@ -239,6 +292,8 @@ impl Default for AdversarialConfig {
             baseline_decay: 0.08,
             dense: DenseConfig::default(),
             temperature: 1.0,
+            algorithm: Algorithm::PolicyGradient,
+            gumbel: GumbelConfig::default(),
         }
     }
 }
@@ -251,6 +306,7 @@ impl TrainingConfig {
             return Err("training.batch_size must be at least 1".into());
         }
         if adversarial.epochs > 0
+            && adversarial.algorithm == Algorithm::PolicyGradient
             && adversarial.credit == Credit::MonteCarlo
             && adversarial.rollouts == 0
         {
@@ -288,6 +344,18 @@ impl TrainingConfig {
                 "training.adversarial.baseline_decay must be in [0, 1), got {}",
                 adversarial.baseline_decay
             ));
+        }
+        let beta_max = adversarial.gumbel.inverse_temperature.max;
+        if !(beta_max.is_finite() && beta_max >= 1.0) {
+            return Err(format!(
+                "training.adversarial.gumbel.inverse_temperature.max must be a number ≥ 1 (β rises from 1 to it), got {beta_max}"
+            ));
+        }
+        if adversarial.algorithm == Algorithm::Gumbel
+            && adversarial.epochs > 0
+            && adversarial.g_steps + adversarial.d_steps == 0
+        {
+            return Err("training.adversarial.g_steps and .d_steps are both 0: `algorithm: gumbel` would train nothing; set at least one of them".into());
         }
         if !(adversarial.temperature.is_finite() && adversarial.temperature > 0.0) {
             return Err("training.adversarial.temperature must be a positive number".into());

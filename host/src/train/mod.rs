@@ -1,13 +1,13 @@
 //! The generic adversarial loop: generator MLE pretraining, discriminator
 //! pretraining, then adversarial epochs of g-steps (sample, Monte-Carlo
 //! rollout rewards, optional baseline, policy gradient, optional teacher
-//! forcing, rollout-policy update) and d-steps (fresh negatives, k epochs).
+//! forcing, rollout-policy update) and d-steps (fresh negatives, k epochs);
+//! or, with `algorithm: gumbel`, RelGAN's epochs (`gumbel.rs`).
 
 pub mod checkpoint;
 pub mod dense;
-// The objective and β schedule of `algorithm: gumbel` (issue 21); the
-// algorithm itself is not wired in yet.
 pub mod gan_loss;
+mod gumbel;
 pub mod interrupt;
 pub mod inverse_temperature;
 pub mod metrics;
@@ -25,7 +25,7 @@ use rand::{seq::SliceRandom, SeedableRng};
 
 use crate::{
     components::{Discriminator, Generator, Reward},
-    config::{Baseline, Credit, ExperimentConfig},
+    config::{Algorithm, Baseline, Credit, ExperimentConfig},
     task::{
         sampling::{sample_conditional, sample_many},
         Task,
@@ -557,11 +557,12 @@ impl Trainer {
     }
 
     fn adversarial_phase(&mut self) -> anyhow::Result<RunOutcome> {
-        let epochs = self.config.training.adversarial.epochs;
-        if epochs > 0
-            && self.reward.is_none()
-            && self.config.training.adversarial.credit != Credit::Dense
-        {
+        let adversarial = &self.config.training.adversarial;
+        let (epochs, gumbel) = (
+            adversarial.epochs,
+            adversarial.algorithm == Algorithm::Gumbel,
+        );
+        if epochs > 0 && !gumbel && self.reward.is_none() && adversarial.credit != Credit::Dense {
             anyhow::bail!("adversarial training needs a `reward:` section in the config");
         }
         self.run_phase(
@@ -570,7 +571,11 @@ impl Trainer {
             epochs,
             true,
             |trainer, epoch| {
-                trainer.adversarial_epoch(epoch)?;
+                if gumbel {
+                    trainer.gumbel_epoch(epoch)?;
+                } else {
+                    trainer.adversarial_epoch(epoch)?;
+                }
                 Ok(None)
             },
         )

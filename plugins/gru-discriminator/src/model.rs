@@ -53,6 +53,7 @@ impl DiscriminatorModel for GruDiscriminator {
     type Config = GruDiscriminatorConfig;
     const NAME: &'static str = "gru-discriminator";
     const SOURCES: SourceUse = SourceUse::Never;
+    const RELAXED: bool = true;
 
     fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self> {
         let (e, h) = (config.embedding_dim, config.hidden_dim);

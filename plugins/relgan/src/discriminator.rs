@@ -104,6 +104,7 @@ impl DiscriminatorModel for RelganDiscriminator {
     type Config = RelganDiscriminatorConfig;
     const NAME: &'static str = "relgan-discriminator";
     const SOURCES: SourceUse = SourceUse::Never;
+    const RELAXED: bool = true;
 
     fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self> {
         let d = config.embedding_dim / config.representations;

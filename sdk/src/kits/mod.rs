@@ -24,11 +24,12 @@ pub mod generator;
 
 pub use discriminator::{
     discriminator_capabilities, discriminator_info, new_discriminator, DiscriminatorConfig,
-    DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass, RelaxedBatch, RelaxedRows,
-    Rows, SourceUse, DISCRIMINATOR_TRAINING_DOCS,
+    DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass, RelaxedRows, Rows,
+    SourceUse, DISCRIMINATOR_TRAINING_DOCS,
 };
+// The boundary's relaxed types, which the kits' relaxed methods take.
+pub use crate::relaxed::{RelaxedBatch, RelaxedSampleRequest, RelaxedSamples};
 pub use generator::{
     generator_capabilities, generator_info, new_generator, GeneratorConfig, GeneratorModel,
-    GeneratorTraining, KitGenerator, RelaxedSampleRequest, RelaxedSamples, RowWise,
-    GENERATOR_TRAINING_DOCS,
+    GeneratorTraining, KitGenerator, RowWise, GENERATOR_TRAINING_DOCS,
 };

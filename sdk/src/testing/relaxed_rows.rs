@@ -12,23 +12,13 @@ use crate::{
 
 /// `rows` as one-hot relaxed rows of `width` positions over `vocab` ids.
 pub fn one_hot_rows(rows: &[Vec<u32>], width: usize, vocab: usize) -> RelaxedBatch {
-    let mut soft = vec![0.0; rows.len() * width * vocab];
-    for (r, row) in rows.iter().enumerate() {
-        assert!(
-            row.len() <= width,
-            "a row of {} ids in {width} positions",
-            row.len()
-        );
-        for (t, &id) in row.iter().enumerate() {
-            soft[(r * width + t) * vocab + id as usize] = 1.0;
-        }
-    }
-    RelaxedBatch {
-        lengths: rows.iter().map(Vec::len).collect(),
+    RelaxedBatch::one_hot(
+        &TokenBatch::from_rows(rows, 0),
         width,
-        soft,
-        sources: ROption::RNone,
-    }
+        vocab,
+        ROption::RNone,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Panics unless one-hot rows of `rows`, `width` positions wide for each of
@@ -80,14 +70,14 @@ pub fn check_relaxed_input_gradient<M: DiscriminatorModel>(
             .map(|(l, u)| f64::from(l * u))
             .sum()
     };
-    let positions = batch.width;
+    let positions = batch.width as usize;
     let vocab = batch.soft.len() / (batch.lengths.len() * positions).max(1);
     let eps = 1e-3f32;
     let centre = surrogate(batch);
     let (mut checked, mut skipped) = (0, 0);
     for at in (0..batch.soft.len()).step_by(stride.max(1)) {
         let (row, position) = (at / (positions * vocab), at / vocab % positions);
-        if position >= batch.lengths[row] {
+        if position >= batch.lengths[row] as usize {
             assert_eq!(
                 gradient[at], 0.0,
                 "row {row} position {position} is past its end"

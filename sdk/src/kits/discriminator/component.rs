@@ -9,14 +9,13 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
-pub use relaxed::RelaxedBatch;
-
 use super::{model::validate, DiscriminatorConfig, DiscriminatorModel, Pass, Rows};
 use crate::{
     author::DiscriminatorImpl,
     batch::Batch,
     context::PluginContext,
     error::{PluginError, PluginResult},
+    relaxed::RelaxedBatch,
     stats::{StepOptions, StepStats},
     toolkit::{bce_with_logits, device_for, reinitialize, Dropout, Padder, Trainable},
 };
@@ -230,6 +229,35 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
             }
         }
         Ok(out)
+    }
+
+    fn relaxed_logits(
+        &mut self,
+        batch: &RelaxedBatch,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.relaxed_supported()?;
+        KitDiscriminator::relaxed_logits(self, batch, dropout_seed)
+    }
+
+    fn relaxed_input_gradient(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.relaxed_supported()?;
+        KitDiscriminator::relaxed_input_gradient(self, batch, upstream, dropout_seed)
+    }
+
+    fn relaxed_train_step(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        self.relaxed_supported()?;
+        KitDiscriminator::relaxed_train_step(self, batch, upstream, options)
     }
 
     fn parameter_count(&self) -> u64 {

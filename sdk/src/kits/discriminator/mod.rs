@@ -8,7 +8,7 @@ mod registration;
 mod rows;
 mod training;
 
-pub use component::{KitDiscriminator, RelaxedBatch};
+pub use component::KitDiscriminator;
 pub use model::{DiscriminatorConfig, DiscriminatorModel, Pass, RelaxedRows};
 pub use registration::{discriminator_capabilities, discriminator_info, new_discriminator};
 pub use rows::{Rows, SourceUse};

@@ -132,6 +132,12 @@ pub trait DiscriminatorModel: Sized + Send + 'static {
         Ok(None)
     }
 
+    /// Whether the model reads relaxed rows ([`Self::relaxed_logits`]).
+    /// Its library then declares the `relaxed-rows` capability, which the
+    /// host's `algorithm: gumbel` needs, and the kit answers the boundary's
+    /// relaxed methods with it.
+    const RELAXED: bool = false;
+
     /// `[B]` logits of relaxed rows (Gumbel-softmax training, RelGAN): as
     /// [`Self::logits`], but each position of `rows.soft` is a distribution
     /// over the vocabulary instead of an id — a generated row's
@@ -140,7 +146,7 @@ pub trait DiscriminatorModel: Sized + Send + 'static {
     /// `logits` uses `masked`) and keep the rest of the network; on one-hot
     /// rows the result must equal `logits` on their ids. The kit takes
     /// gradients through it to the input. `None` (the default): the model
-    /// reads ids only.
+    /// reads ids only. Implement it together with [`Self::RELAXED`].
     fn relaxed_logits(&self, rows: &RelaxedRows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
         let _ = (rows, pass);
         Ok(None)

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     author::DiscriminatorImpl,
-    capabilities::{ComponentCapabilities, SourceDeclaration, TOKEN_LOGITS},
+    capabilities::{ComponentCapabilities, SourceDeclaration, RELAXED_ROWS, TOKEN_LOGITS},
     context::PluginContext,
     error::PluginResult,
     manifest::{ComponentInfo, ComponentKind},
@@ -26,8 +26,9 @@ pub fn discriminator_info<M: DiscriminatorModel>(name: &str, description: &str) 
 }
 
 /// What model `M` gives discriminator `name` to declare: whether it reads
-/// sources (from [`DiscriminatorModel::SOURCES`]), and per-token logits for
-/// a [`DiscriminatorModel::PER_TOKEN`] model.
+/// sources (from [`DiscriminatorModel::SOURCES`]), per-token logits for a
+/// [`DiscriminatorModel::PER_TOKEN`] model, relaxed rows for a
+/// [`DiscriminatorModel::RELAXED`] one.
 pub fn discriminator_capabilities<M: DiscriminatorModel>(name: &str) -> Vec<ComponentCapabilities> {
     let sources = match M::SOURCES {
         SourceUse::Never => SourceDeclaration::Never,
@@ -36,6 +37,9 @@ pub fn discriminator_capabilities<M: DiscriminatorModel>(name: &str) -> Vec<Comp
     let mut declared = vec![sources.capability()];
     if M::PER_TOKEN {
         declared.push(TOKEN_LOGITS);
+    }
+    if M::RELAXED {
+        declared.push(RELAXED_ROWS);
     }
     vec![ComponentCapabilities::new(
         ComponentKind::Discriminator,

@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     DiscriminatorConfig, DiscriminatorModel, DiscriminatorTraining, KitDiscriminator, Pass,
-    RelaxedBatch, RelaxedRows, Rows, SourceUse,
+    RelaxedRows, Rows, SourceUse,
 };
 use crate::{
     author::DiscriminatorImpl,
     batch::{Batch, TokenBatch},
     context::PluginContext,
     error::{ErrorKind, PluginResult},
+    relaxed::RelaxedBatch,
     stats::StepOptions,
     toolkit::{masked_mean, MaskedEmbedding},
 };
@@ -89,18 +90,13 @@ fn toy(config: &str) -> KitDiscriminator<Toy> {
 
 /// Rows of ids as one-hot relaxed rows, `width` positions each.
 fn one_hot(rows: &[&[u32]], width: usize) -> RelaxedBatch {
-    let mut soft = vec![0.0; rows.len() * width * VOCAB];
-    for (r, row) in rows.iter().enumerate() {
-        for (t, &id) in row.iter().enumerate() {
-            soft[(r * width + t) * VOCAB + id as usize] = 1.0;
-        }
-    }
-    RelaxedBatch {
-        lengths: rows.iter().map(|r| r.len()).collect(),
+    RelaxedBatch::one_hot(
+        &TokenBatch::from_rows(rows, 0),
         width,
-        soft,
-        sources: ROption::RNone,
-    }
+        VOCAB,
+        ROption::RNone,
+    )
+    .unwrap()
 }
 
 /// Three rows of distributions (lengths 3, 1, 4), `width` 4.
@@ -152,7 +148,7 @@ fn the_relaxed_input_gradient_matches_finite_differences() {
         for t in 0..4 {
             for v in 0..VOCAB {
                 let at = (r * 4 + t) * VOCAB + v;
-                if t >= batch.lengths[r] {
+                if t >= batch.lengths[r] as usize {
                     assert_eq!(gradient[at], 0.0, "row {r} position {t} is past its end");
                     continue;
                 }

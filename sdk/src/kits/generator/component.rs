@@ -18,7 +18,6 @@ use super::{
     row_loop::{extend_rows, Choice, Limits, Row},
     GeneratorConfig, GeneratorModel, RowWise,
 };
-pub use relaxed::{RelaxedSampleRequest, RelaxedSamples};
 
 use crate::{
     author::GeneratorImpl,
@@ -27,6 +26,7 @@ use crate::{
     error::{PluginError, PluginResult},
     generator::{DecodeRequest, MleOptions, Policy, RolloutRequest, SampleRequest},
     kits::SourceUse,
+    relaxed::{RelaxedSampleRequest, RelaxedSamples},
     stats::{StepOptions, StepStats},
     toolkit::{
         derive_seed, device_for, reinitialize, rng_from_seed, sample_from_logits, sorted_vars,
@@ -377,6 +377,19 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
         temperature: f32,
     ) -> PluginResult<Vec<f32>> {
         self.sequence_log_likelihoods(batch, temperature)
+    }
+
+    fn relaxed_sample(&mut self, request: &RelaxedSampleRequest) -> PluginResult<RelaxedSamples> {
+        KitGenerator::relaxed_sample(self, request)
+    }
+
+    fn relaxed_policy_step(
+        &mut self,
+        request: &RelaxedSampleRequest,
+        gradient: &[f32],
+        _options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        KitGenerator::relaxed_policy_step(self, request, gradient)
     }
 
     fn sample(&mut self, request: &SampleRequest) -> PluginResult<TokenBatch> {

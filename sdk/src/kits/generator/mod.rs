@@ -9,7 +9,7 @@ mod row_loop;
 mod row_wise;
 mod training;
 
-pub use component::{KitGenerator, RelaxedSampleRequest, RelaxedSamples};
+pub use component::KitGenerator;
 pub use model::{GeneratorConfig, GeneratorModel};
 pub use registration::{generator_capabilities, generator_info, new_generator};
 pub use row_wise::RowWise;

@@ -4,7 +4,9 @@
 use super::{GeneratorConfig, GeneratorModel, KitGenerator};
 use crate::{
     author::GeneratorImpl,
-    capabilities::{ComponentCapabilities, SourceDeclaration, TEMPERED_LOG_LIKELIHOOD},
+    capabilities::{
+        ComponentCapabilities, SourceDeclaration, RELAXED_SAMPLES, TEMPERED_LOG_LIKELIHOOD,
+    },
     context::PluginContext,
     error::PluginResult,
     kits::SourceUse,
@@ -38,7 +40,11 @@ pub fn generator_capabilities<M: GeneratorModel>(name: &str) -> Vec<ComponentCap
     vec![ComponentCapabilities::new(
         ComponentKind::Generator,
         name,
-        &[sources.capability(), TEMPERED_LOG_LIKELIHOOD],
+        &[
+            sources.capability(),
+            TEMPERED_LOG_LIKELIHOOD,
+            RELAXED_SAMPLES,
+        ],
     )]
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     beam::{beam_search, BeamSettings},
-    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator, RelaxedSampleRequest,
+    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator,
 };
 use crate::{
     author::GeneratorImpl,
@@ -17,6 +17,7 @@ use crate::{
     error::{ErrorKind, PluginResult},
     generator::{DecodeRequest, MleOptions, Policy, SampleRequest},
     kits::SourceUse,
+    relaxed::{RelaxedSampleRequest, RelaxedSamples},
     toolkit::sorted_vars,
 };
 
@@ -311,7 +312,7 @@ fn training_keys_are_checked_with_their_spelling() {
     );
 }
 
-fn relaxed_request(inverse_temperature: f64, seed: u64) -> RelaxedSampleRequest {
+fn relaxed_request(inverse_temperature: f32, seed: u64) -> RelaxedSampleRequest {
     RelaxedSampleRequest {
         count: 4,
         max_len: 5,
@@ -466,7 +467,7 @@ fn the_relaxed_policy_step_moves_the_weights_and_refuses_bad_gradients() {
     for chunk in push.chunks_mut(v) {
         chunk[7] = 1.0;
     }
-    let mass = |s: &super::RelaxedSamples| -> f32 { s.soft.chunks(v).map(|c| c[7]).sum() };
+    let mass = |s: &RelaxedSamples| -> f32 { s.soft.chunks(v).map(|c| c[7]).sum() };
     let stats = g.relaxed_policy_step(&request, &push).unwrap();
     assert!(stats.get("grad_norm").is_some_and(|n| n > 0.0), "{stats:?}");
     let after = g.relaxed_sample(&request).unwrap();

@@ -9,33 +9,18 @@
 //! dropout seeded by the caller, so the logits a gradient refers to are the
 //! logits the host saw.
 
-use abi_stable::std_types::ROption;
 use candle_core::{Tensor, Var};
 
 use super::{one_per_row, KitDiscriminator};
 use crate::{
-    batch::TokenBatch,
     error::{PluginError, PluginResult},
     kits::discriminator::{rows::row_sources, DiscriminatorConfig, DiscriminatorModel, Pass},
+    relaxed::RelaxedBatch,
     stats::{StepOptions, StepStats},
     toolkit::Dropout,
 };
 
 use super::super::model::RelaxedRows;
-
-/// Relaxed rows as the host holds them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RelaxedBatch {
-    /// Each row's length (at most `width`).
-    pub lengths: Vec<usize>,
-    /// Positions per row in `soft`.
-    pub width: usize,
-    /// `[rows, width, vocabulary]` row-major; values past a row's length
-    /// are ignored.
-    pub soft: Vec<f32>,
-    /// Row-aligned sources for conditional tasks.
-    pub sources: ROption<TokenBatch>,
-}
 
 impl<M: DiscriminatorModel> KitDiscriminator<M> {
     /// `[B]` logits of `batch`; `dropout_seed` `None` scores in evaluation
@@ -93,6 +78,18 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         Ok(StepStats::new(surrogate.to_scalar::<f32>()?, rows.len()).with("grad_norm", norm))
     }
 
+    /// Refuses the boundary's relaxed calls for a model without
+    /// [`DiscriminatorModel::RELAXED`], as its undeclared capability says.
+    pub(super) fn relaxed_supported(&self) -> PluginResult<()> {
+        if M::RELAXED {
+            return Ok(());
+        }
+        Err(PluginError::unsupported(format!(
+            "{} reads ids only: it does not implement relaxed_logits",
+            M::NAME
+        )))
+    }
+
     /// `Σ upstream · logits(rows)`.
     fn surrogate(
         &self,
@@ -140,14 +137,14 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
     /// `batch.soft` as a `[B, W, V]` tensor, checked against its lengths.
     fn soft_tensor(&self, batch: &RelaxedBatch) -> PluginResult<Tensor> {
         let vocab = self.vocab;
-        let (rows, width) = (batch.lengths.len(), batch.width);
+        let (rows, width) = (batch.lengths.len(), batch.width as usize);
         if batch.soft.len() != rows * width * vocab {
             return Err(PluginError::input(format!(
                 "{} relaxed values for {rows} rows × {width} positions × {vocab} ids",
                 batch.soft.len()
             )));
         }
-        if let Some(&long) = batch.lengths.iter().find(|&&l| l > width) {
+        if let Some(&long) = batch.lengths.iter().find(|&&l| l as usize > width) {
             return Err(PluginError::input(format!(
                 "a relaxed row of length {long} in a batch {width} wide"
             )));
@@ -170,11 +167,11 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             Some(soft) => soft,
             None => self.soft_tensor(batch)?,
         };
-        let width = batch.width;
+        let width = batch.width as usize;
         let mask: Vec<f32> = batch
             .lengths
             .iter()
-            .flat_map(|&len| (0..width).map(move |t| f32::from(u8::from(t < len))))
+            .flat_map(|&len| (0..width).map(move |t| f32::from(u8::from(t < len as usize))))
             .collect();
         let mask = Tensor::from_vec(mask, (batch.lengths.len(), width), &self.padder.device)?;
         let sources = row_sources(
@@ -188,7 +185,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         Ok(RelaxedRows {
             soft,
             mask,
-            lengths: batch.lengths.clone(),
+            lengths: batch.lengths.iter().map(|&l| l as usize).collect(),
             sources,
         })
     }

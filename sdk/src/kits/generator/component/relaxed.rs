@@ -10,41 +10,17 @@
 //! and recomputes the rows under autograd, so a request can be answered in
 //! any order and a checkpoint never holds a half-finished step.
 
-use abi_stable::std_types::ROption;
 use candle_core::{DType, Tensor};
 
 use super::KitGenerator;
 use crate::{
-    batch::TokenBatch,
     error::{PluginError, PluginResult},
     generator::Policy,
     kits::generator::{model::checked_step, GeneratorModel},
+    relaxed::{RelaxedSampleRequest, RelaxedSamples},
     stats::StepStats,
     toolkit::{derive_seed, gumbel_noise, gumbel_softmax, rng_from_seed, SeededRng},
 };
-
-/// What to sample: `count` rows of at most `max_len` tokens at inverse
-/// temperature `inverse_temperature`, row `r`'s noise from a stream derived
-/// from `seed` and `r`, with one source per row for a conditional model.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RelaxedSampleRequest {
-    pub count: usize,
-    pub max_len: usize,
-    pub inverse_temperature: f64,
-    pub seed: u64,
-    pub sources: ROption<TokenBatch>,
-}
-
-/// Relaxed samples: the hard ids, and one relaxed one-hot row per position.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RelaxedSamples {
-    /// The hard samples, `max_len` wide, each row ending at its EOS (kept)
-    /// or at `max_len`.
-    pub ids: TokenBatch,
-    /// `[count, max_len, vocabulary]` row-major: position `t` of row `r` is
-    /// `softmax(β · (logits + g))`; zero past the row's length.
-    pub soft: Vec<f32>,
-}
 
 /// One relaxed pass: the rows' tokens and their relaxed rows,
 /// `[count, steps, vocabulary]` (zero past each row's length), `steps` the
@@ -60,16 +36,17 @@ impl<M: GeneratorModel> KitGenerator<M> {
         let model = self.inference_model(Policy::Current)?;
         let pass = self.relaxed_pass(&model, request)?;
         let (count, steps, vocab) = pass.soft.dims3()?;
-        let mut soft = vec![0f32; count * request.max_len * vocab];
+        let max_len = request.max_len as usize;
+        let mut soft = vec![0f32; count * max_len * vocab];
         let computed = pass.soft.flatten_all()?.to_vec1::<f32>()?;
         // `max(1)`: no steps (no rows, or max_len 0) leaves nothing to copy.
         for (r, row) in computed.chunks((steps * vocab).max(1)).enumerate() {
-            let at = r * request.max_len * vocab;
+            let at = r * max_len * vocab;
             soft[at..at + row.len()].copy_from_slice(row);
         }
         Ok(RelaxedSamples {
-            ids: self.pad_rows(&pass.rows, request.max_len),
-            soft,
+            ids: self.pad_rows(&pass.rows, max_len),
+            soft: soft.into(),
         })
     }
 
@@ -84,7 +61,7 @@ impl<M: GeneratorModel> KitGenerator<M> {
         request: &RelaxedSampleRequest,
         gradient: &[f32],
     ) -> PluginResult<StepStats> {
-        let expected = request.count * request.max_len * self.vocab;
+        let expected = request.count as usize * request.max_len as usize * self.vocab;
         if gradient.len() != expected {
             return Err(PluginError::input(format!(
                 "{} gradient values for {} rows × {} positions × {} ids ({expected} expected)",
@@ -103,7 +80,10 @@ impl<M: GeneratorModel> KitGenerator<M> {
         let norm = self
             .params
             .minimise_in(self.adversarial, &surrogate, "generator")?;
-        Ok(StepStats::new(surrogate.to_scalar::<f32>()?, request.count).with("grad_norm", norm))
+        Ok(
+            StepStats::new(surrogate.to_scalar::<f32>()?, request.count as usize)
+                .with("grad_norm", norm),
+        )
     }
 
     /// `Σ gradient · soft(θ)` on the trainable weights, recording the graph.
@@ -114,22 +94,26 @@ impl<M: GeneratorModel> KitGenerator<M> {
     ) -> PluginResult<Tensor> {
         let pass = self.relaxed_pass(&self.model, request)?;
         let (count, steps, vocab) = pass.soft.dims3()?;
-        let full = Tensor::from_slice(gradient, (count, request.max_len, vocab), &self.device)?;
+        let full = Tensor::from_slice(
+            gradient,
+            (count, request.max_len as usize, vocab),
+            &self.device,
+        )?;
         let gradient = full.narrow(1, 0, steps)?;
         Ok((pass.soft * gradient)?.sum_all()?)
     }
 
     fn relaxed_pass(&self, model: &M, request: &RelaxedSampleRequest) -> PluginResult<RelaxedPass> {
-        let beta = request.inverse_temperature;
+        let beta = f64::from(request.inverse_temperature);
         if !(beta.is_finite() && beta > 0.0) {
             return Err(PluginError::input(format!(
                 "inverse temperature must be a positive finite number, got {beta}"
             )));
         }
-        let count = request.count;
+        let (count, max_len) = (request.count as usize, request.max_len as usize);
         let sources = self.sources(&request.sources, count, "relaxed_sample")?;
-        let mut rows: Vec<Vec<u32>> = vec![Vec::with_capacity(request.max_len); count];
-        if count == 0 || request.max_len == 0 {
+        let mut rows: Vec<Vec<u32>> = vec![Vec::with_capacity(max_len); count];
+        if count == 0 || max_len == 0 {
             let soft = Tensor::zeros((count, 0, self.vocab), DType::F32, &self.device)?;
             return Ok(RelaxedPass { rows, soft });
         }
@@ -139,10 +123,10 @@ impl<M: GeneratorModel> KitGenerator<M> {
             .collect();
         let mut done = vec![false; count];
         let mut inputs = vec![self.bos; count];
-        let mut steps = Vec::with_capacity(request.max_len);
+        let mut steps = Vec::with_capacity(max_len);
         // Every row steps until the last one ends: the rows stay one batch,
         // and a finished row's positions are masked to zero.
-        while steps.len() < request.max_len && done.iter().any(|d| !d) {
+        while steps.len() < max_len && done.iter().any(|d| !d) {
             let tokens = Tensor::new(inputs.as_slice(), &self.device)?;
             let (logits, next) = checked_step(model, &memory, &state, &tokens, self.vocab)?;
             let noise = gumbel_noise(&mut streams, self.vocab, &self.device)?;

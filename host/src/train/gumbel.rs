@@ -1,0 +1,185 @@
+//! `algorithm: gumbel`: RelGAN's adversarial epoch (Nie et al., ICLR 2019).
+//!
+//! The generator draws Gumbel-softmax relaxed samples at the epoch's
+//! inverse temperature β; the discriminator scores them beside one-hot real
+//! rows; the host computes the GAN loss from those logits and sends its
+//! gradient back through the discriminator (`relaxed_input_gradient`) into
+//! the generator (`relaxed_policy_step`). The discriminator trains on the
+//! same loss from its own side (`relaxed_train_step`). Only f32 arrays
+//! cross the boundary; each plugin recomputes its own graph.
+//!
+//! One epoch is `g_steps` generator steps then `d_steps` discriminator
+//! steps, each on one batch of `batch_size` real and `batch_size` generated
+//! rows. Real and generated rows go to the discriminator as one batch, real
+//! first, so one dropout draw (the step's seed) covers both and the
+//! logits a gradient refers to are the logits the host saw.
+
+use abi_stable::std_types::ROption;
+use agon_sdk::{RelaxedBatch, RelaxedSampleRequest, StepOptions, TokenBatch};
+
+use super::{
+    gan_loss::{GanLoss, LossGradients, Side},
+    inverse_temperature::inverse_temperature,
+    mean, rows_of, shuffled, Trainer,
+};
+
+/// One step's rows as the discriminator reads them: `rows` real rows, then
+/// `rows` generated ones.
+struct StepRows {
+    batch: RelaxedBatch,
+    request: RelaxedSampleRequest,
+    rows: usize,
+}
+
+impl Trainer {
+    /// One adversarial epoch of `algorithm: gumbel` (epoch `epoch` of the
+    /// phase).
+    pub(super) fn gumbel_epoch(&mut self, epoch: usize) -> anyhow::Result<()> {
+        let adversarial = self.config.training.adversarial.clone();
+        let beta = inverse_temperature(
+            adversarial.gumbel.inverse_temperature.schedule,
+            adversarial.gumbel.inverse_temperature.max,
+            epoch,
+            adversarial.epochs,
+        ) as f32;
+        let loss = adversarial.gumbel.loss;
+        let (mut g_losses, mut d_losses, mut accuracies) = (Vec::new(), Vec::new(), Vec::new());
+        for g in 0..adversarial.g_steps {
+            let step = self.step_rows(&format!("adv/{epoch}/g{g}"), beta)?;
+            let seed = self.seed(&format!("adv/{epoch}/g{g}/dropout"));
+            let discriminator = self.discriminator_mut()?;
+            let logits = discriminator.relaxed_logits(&step.batch, Some(seed))?;
+            let gradients = evaluate(loss, Side::Generator, &logits, step.rows)?;
+            g_losses.push(gradients.loss);
+            let upstream = upstream_of(&gradients);
+            let input_gradient =
+                discriminator.relaxed_input_gradient(&step.batch, &upstream, Some(seed))?;
+            // The generated rows' part: the generator's own samples.
+            let per_row = step.batch.width as usize * self.generator.vocab_size() as usize;
+            let fake = &input_gradient[step.rows * per_row..];
+            let options = StepOptions {
+                seed: self.seed(&format!("adv/{epoch}/g{g}/step")),
+            };
+            self.generator
+                .relaxed_policy_step(&step.request, fake, &options)?;
+        }
+        for d in 0..adversarial.d_steps {
+            let step = self.step_rows(&format!("adv/{epoch}/d{d}"), beta)?;
+            let options = StepOptions {
+                seed: self.seed(&format!("adv/{epoch}/d{d}/dropout")),
+            };
+            let discriminator = self.discriminator_mut()?;
+            let logits = discriminator.relaxed_logits(&step.batch, Some(options.seed))?;
+            let gradients = evaluate(loss, Side::Discriminator, &logits, step.rows)?;
+            d_losses.push(gradients.loss);
+            accuracies.push(accuracy(loss, &logits, step.rows));
+            discriminator.relaxed_train_step(&step.batch, &upstream_of(&gradients), &options)?;
+        }
+        self.latest.g_loss = mean(&g_losses);
+        self.latest.mean_reward = None;
+        if !d_losses.is_empty() {
+            self.latest.d_loss = mean(&d_losses);
+            self.latest.d_accuracy = mean(&accuracies);
+        }
+        Ok(())
+    }
+
+    fn discriminator_mut(&mut self) -> anyhow::Result<&mut crate::components::Discriminator> {
+        self.discriminator.as_mut().ok_or_else(|| {
+            anyhow::anyhow!(
+                "`algorithm: gumbel` needs a discriminator (checked when the run was built)"
+            )
+        })
+    }
+
+    /// `batch_size` real rows (one-hot) and as many relaxed samples at
+    /// inverse temperature `beta`, for the step `label`; for a conditional
+    /// task, both for the same seeded choice of training sources.
+    fn step_rows(&mut self, label: &str, beta: f32) -> anyhow::Result<StepRows> {
+        let width = self.task.max_len() as usize;
+        let vocab = self.generator.vocab_size() as usize;
+        let condition = self.g_step_condition(&format!("{label}/sources"));
+        let (real, sources) = match (&condition.references, &condition.sources) {
+            (Some(references), Some(sources)) => (references.clone(), Some(sources.clone())),
+            _ => {
+                let order = shuffled(self.task.train().len(), self.seed(&format!("{label}/real")));
+                let rows = &order[..self.config.training.batch_size.min(order.len())];
+                (rows_of(self.task.train(), rows), None)
+            }
+        };
+        let rows = real.rows();
+        let sources = sources.map_or(ROption::RNone, ROption::RSome);
+        let request = RelaxedSampleRequest {
+            count: rows as u32,
+            max_len: width as u32,
+            inverse_temperature: beta,
+            seed: self.seed(&format!("{label}/gumbel")),
+            sources: sources.clone(),
+        };
+        let samples = self.generator.relaxed_sample(&request)?;
+        let real = RelaxedBatch::one_hot(&fit(real, width), width, vocab, sources.clone())
+            .map_err(|e| anyhow::anyhow!("real rows for the discriminator: {e}"))?;
+        let fake = RelaxedBatch {
+            lengths: samples.ids.lengths.clone(),
+            width: width as u32,
+            soft: samples.soft,
+            sources,
+        };
+        let batch = real
+            .concat(&fake)
+            .map_err(|e| anyhow::anyhow!("relaxed rows for the discriminator: {e}"))?;
+        Ok(StepRows {
+            batch,
+            request,
+            rows,
+        })
+    }
+}
+
+/// `ids` with rows cut to `width` tokens (the task's max_len bounds them
+/// already; this only narrows the padding).
+fn fit(ids: TokenBatch, width: usize) -> TokenBatch {
+    let rows: Vec<&[u32]> = ids
+        .iter_rows()
+        .map(|row| &row[..row.len().min(width)])
+        .collect();
+    TokenBatch::from_rows_with_width(&rows, 0, width)
+}
+
+/// `side`'s loss on logits of `rows` real rows followed by `rows`
+/// generated ones.
+fn evaluate(
+    loss: GanLoss,
+    side: Side,
+    logits: &[f32],
+    rows: usize,
+) -> anyhow::Result<LossGradients> {
+    let (real, fake) = logits.split_at(rows);
+    loss.evaluate(side, real, fake).map_err(anyhow::Error::msg)
+}
+
+/// The loss's gradient per logit, real rows first, as the discriminator
+/// takes it.
+fn upstream_of(gradients: &LossGradients) -> Vec<f32> {
+    gradients
+        .real
+        .iter()
+        .chain(&gradients.fake)
+        .map(|&g| g as f32)
+        .collect()
+}
+
+/// How often the discriminator is right: for `rsgan`, whose logits mean
+/// something only relative to each other, the fraction of pairs whose real
+/// row scores above its generated one; otherwise the fraction of rows on
+/// the right side of 0 (real above, generated below).
+fn accuracy(loss: GanLoss, logits: &[f32], rows: usize) -> f64 {
+    let (real, fake) = logits.split_at(rows);
+    if loss == GanLoss::Rsgan {
+        let right = real.iter().zip(fake).filter(|(r, f)| r > f).count();
+        return right as f64 / rows.max(1) as f64;
+    }
+    let right =
+        real.iter().filter(|&&l| l > 0.0).count() + fake.iter().filter(|&&l| l < 0.0).count();
+    right as f64 / logits.len().max(1) as f64
+}

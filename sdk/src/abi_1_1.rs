@@ -1,0 +1,46 @@
+//! The ABI 1.1 interface, kept so this host can load libraries built
+//! against it.
+//!
+//! abi_stable's layout check refuses a host type with *more* fields than
+//! the library's, so a library of ABI 1.1 cannot be checked against the
+//! current root module, which has appended fields. The registry checks it
+//! against these types instead (the root module and the traits that grew
+//! since 1.1; every other type is shared with the current SDK), then uses it
+//! through the current types: each minor version only appends after the
+//! `#[sabi(last_prefix_field)]` markers, so a method missing from an old
+//! vtable answers with its default and an appended root-module function
+//! reads as `None`. A unit test checks that the current interface is an
+//! append-only extension of this one.
+//!
+//! abi_stable compares the types' names, package (`agon-sdk`) and package
+//! version (for `0.y`, the same `y`), not their module: these copies pass for
+//! the originals. Never edit them.
+
+mod discriminator;
+mod generator;
+mod root_module;
+
+pub use discriminator::{Discriminator, DiscriminatorBox, Discriminator_TO};
+pub use generator::{Generator, GeneratorBox, Generator_TO};
+pub use root_module::{AgonPlugin, AgonPluginRef};
+
+#[cfg(test)]
+mod tests {
+    use abi_stable::{abi_stability::check_layout_compatibility, StableAbi};
+
+    #[test]
+    fn the_current_interface_only_appends_to_abi_1_1() {
+        // An ABI 1.1 host accepts a library of the current interface ...
+        let old = <super::AgonPluginRef as StableAbi>::LAYOUT;
+        let current = <crate::AgonPluginRef as StableAbi>::LAYOUT;
+        if let Err(e) = check_layout_compatibility(old, current).into_result() {
+            panic!("the current interface is not an append-only extension of ABI 1.1: {e}");
+        }
+        // ... while abi_stable refuses the reverse, which is why the
+        // registry checks an ABI 1.1 library against the 1.0 types.
+        let refused = check_layout_compatibility(current, old)
+            .into_result()
+            .expect_err("abi_stable accepted a host type with more fields");
+        assert!(refused.to_string().contains("too many fields"), "{refused}");
+    }
+}

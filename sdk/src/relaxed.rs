@@ -1,0 +1,201 @@
+//! Relaxed samples and rows (since ABI 1.2): what crosses the boundary in
+//! gradient-based adversarial training (RelGAN's Gumbel-softmax family).
+//!
+//! A generator draws *relaxed samples*: hard ids plus, at every position, a
+//! distribution over the vocabulary, `softmax(β · (logits + g))` with Gumbel
+//! noise `g` drawn from the request's seed. A discriminator scores *relaxed
+//! rows* (such distributions, or the one-hot rows of real text) and returns
+//! the gradient of the host's loss with respect to them; the generator then
+//! steps along that gradient. Only `f32` arrays cross: never a tensor, never
+//! a graph. A plugin that needs its graph again recomputes it from the same
+//! request (the kits do), so the calls can come in any order.
+//!
+//! Memory: one crossing of `rows × width × vocabulary` `f32`s, e.g.
+//! 64 × 20 × 5,000 × 4 B = 25.6 MB at SeqGAN's oracle size.
+
+use abi_stable::{
+    std_types::{ROption, RVec},
+    StableAbi,
+};
+
+use crate::{batch::TokenBatch, error::PluginError};
+
+/// Draw relaxed samples (`Generator::relaxed_sample`), or take a step along
+/// the gradient with respect to the ones this request draws
+/// (`Generator::relaxed_policy_step`).
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct RelaxedSampleRequest {
+    /// How many rows. For conditional tasks, must equal the source rows.
+    pub count: u32,
+    /// Positions per row; rows stop early at EOS.
+    pub max_len: u32,
+    /// β, the inverse temperature of `softmax(β · (logits + g))` (RelGAN
+    /// anneals it from 1 up to `β_max`).
+    pub inverse_temperature: f32,
+    /// Seed of the Gumbel noise: row `r` draws from a stream derived from
+    /// it and `r`, so the same request gives the same samples.
+    pub seed: u64,
+    /// Sources to condition on (one row each).
+    pub sources: ROption<TokenBatch>,
+}
+
+/// What `Generator::relaxed_sample` returns.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct RelaxedSamples {
+    /// The hard samples `argmax(logits + g)`, `max_len` wide; each row ends
+    /// at its EOS (kept) or at `max_len`.
+    pub ids: TokenBatch,
+    /// `[count, max_len, vocabulary]` row-major: position `t` of row `r` is
+    /// `softmax(β · (logits + g))`; zero past the row's length.
+    pub soft: RVec<f32>,
+}
+
+/// Rows given as distributions over the vocabulary, as a discriminator
+/// reads them: generated relaxed samples, or one-hot real text.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct RelaxedBatch {
+    /// Each row's length (at most `width`).
+    pub lengths: RVec<u32>,
+    /// Positions per row in `soft`.
+    pub width: u32,
+    /// `[rows, width, vocabulary]` row-major; values past a row's length
+    /// are ignored.
+    pub soft: RVec<f32>,
+    /// Row-aligned sources for conditional tasks.
+    pub sources: ROption<TokenBatch>,
+}
+
+impl RelaxedBatch {
+    /// The one-hot rows of `ids`, `width` positions each (rows longer than
+    /// `width` are refused).
+    pub fn one_hot(
+        ids: &TokenBatch,
+        width: usize,
+        vocab: usize,
+        sources: ROption<TokenBatch>,
+    ) -> Result<Self, PluginError> {
+        let mut soft = vec![0f32; ids.rows() * width * vocab];
+        for (r, row) in ids.iter_rows().enumerate() {
+            if row.len() > width {
+                return Err(PluginError::input(format!(
+                    "row {r} has {} tokens, more than the relaxed batch's width {width}",
+                    row.len()
+                )));
+            }
+            for (t, &id) in row.iter().enumerate() {
+                if id as usize >= vocab {
+                    return Err(PluginError::input(format!(
+                        "row {r} holds id {id}, outside the vocabulary of {vocab}"
+                    )));
+                }
+                soft[(r * width + t) * vocab + id as usize] = 1.0;
+            }
+        }
+        Ok(RelaxedBatch {
+            lengths: ids.lengths.clone(),
+            width: width as u32,
+            soft: soft.into(),
+            sources,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// The rows of `self` followed by those of `other` (same width; sources
+    /// on both or neither).
+    pub fn concat(&self, other: &RelaxedBatch) -> Result<Self, PluginError> {
+        if self.width != other.width {
+            return Err(PluginError::input(format!(
+                "relaxed batches of widths {} and {} cannot be joined",
+                self.width, other.width
+            )));
+        }
+        let sources = match (&self.sources, &other.sources) {
+            (ROption::RNone, ROption::RNone) => ROption::RNone,
+            (ROption::RSome(a), ROption::RSome(b)) => {
+                let width = a.width.max(b.width) as usize;
+                let rows: Vec<&[u32]> = a.iter_rows().chain(b.iter_rows()).collect();
+                ROption::RSome(TokenBatch::from_rows_with_width(&rows, 0, width))
+            }
+            _ => {
+                return Err(PluginError::input(
+                    "relaxed batches with and without sources cannot be joined",
+                ))
+            }
+        };
+        let mut lengths = self.lengths.clone();
+        lengths.extend(other.lengths.iter().copied());
+        let mut soft = self.soft.clone();
+        soft.extend(other.soft.iter().copied());
+        Ok(RelaxedBatch {
+            lengths,
+            width: self.width,
+            soft,
+            sources,
+        })
+    }
+
+    /// Checks the shape against `vocab`: `soft` holds `rows × width × vocab`
+    /// finite values and no row is longer than `width`.
+    pub fn validate(&self, vocab: u32) -> Result<(), PluginError> {
+        let (rows, width) = (self.rows(), self.width as usize);
+        let expected = rows * width * vocab as usize;
+        if self.soft.len() != expected {
+            return Err(PluginError::input(format!(
+                "{} relaxed values for {rows} rows × {width} positions × {vocab} ids ({expected} expected)",
+                self.soft.len()
+            )));
+        }
+        if let Some(&long) = self.lengths.iter().find(|&&l| l > self.width) {
+            return Err(PluginError::input(format!(
+                "a relaxed row of length {long} in a batch {width} wide"
+            )));
+        }
+        if let Some(bad) = self.soft.iter().find(|v| !v.is_finite()) {
+            return Err(PluginError::numerical(format!(
+                "relaxed value {bad} is not finite"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hot_rows_have_a_one_at_each_token_and_zeros_past_the_length() {
+        let ids = TokenBatch::from_rows(&[vec![2u32, 0], vec![1]], 0);
+        let batch = RelaxedBatch::one_hot(&ids, 3, 3, ROption::RNone).unwrap();
+        #[rustfmt::skip]
+        let expected = [
+            0., 0., 1.,  1., 0., 0.,  0., 0., 0.,
+            0., 1., 0.,  0., 0., 0.,  0., 0., 0.,
+        ];
+        assert_eq!(batch.soft.as_slice(), &expected);
+        assert_eq!(batch.lengths.as_slice(), &[2, 1]);
+        batch.validate(3).unwrap();
+        let joined = batch.concat(&batch).unwrap();
+        assert_eq!(joined.rows(), 4);
+        assert_eq!(joined.soft.len(), 2 * expected.len());
+    }
+
+    #[test]
+    fn bad_shapes_are_refused_with_what_was_expected() {
+        let ids = TokenBatch::from_rows(&[vec![1u32, 1, 1]], 0);
+        let err = RelaxedBatch::one_hot(&ids, 2, 3, ROption::RNone).unwrap_err();
+        assert!(err.message().contains("width 2"), "{err:?}");
+        let mut batch = RelaxedBatch::one_hot(&ids, 3, 3, ROption::RNone).unwrap();
+        let err = batch.validate(4).unwrap_err();
+        assert!(err.message().contains("(12 expected)"), "{err:?}");
+        batch.soft[0] = f32::NAN;
+        assert!(batch.validate(3).is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! Gumbel-softmax training end to end (`algorithm: gumbel`, RelGAN's
+//! algorithm): a run trains RelGAN's generator and discriminator through
+//! the boundary's relaxed methods and pins its trajectory; a stopped and
+//! resumed run equals an uninterrupted one; each GAN loss trains; and a
+//! generator or discriminator without the relaxed capabilities, or a bad
+//! gumbel option, is refused before anything is written.
+
+use agon_integration_tests::{assert_matches_pin, config, trajectory, Sandbox};
+
+const PIN: &str = "smoke_gumbel_trajectory.json";
+
+#[test]
+fn a_gumbel_run_trains_relgan_and_matches_its_pinned_trajectory() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.train(&config("smoke-gumbel.yaml"), "gumbel", &[]);
+    let rows = trajectory(&run);
+    let phases: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| (r["phase"].as_str().unwrap(), r["epoch"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        vec![
+            ("mle", 0),
+            ("mle", 2),
+            ("adversarial", 2),
+            ("adversarial", 4),
+            ("adversarial", 6)
+        ]
+    );
+    for row in &rows[2..] {
+        // The generator's RSGAN loss softplus(−(f − r)) is positive; D's
+        // pairwise accuracy is a fraction; no reward is involved.
+        assert!(row["g_loss"].as_f64().unwrap() > 0.0, "{row}");
+        let accuracy = row["d_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy), "{row}");
+        assert!(row["mean_reward"].is_null(), "{row}");
+        assert!(row["nll_oracle"].as_f64().unwrap().is_finite(), "{row}");
+    }
+    assert_matches_pin(&rows, PIN);
+}
+
+#[test]
+fn a_stopped_and_resumed_gumbel_run_equals_an_uninterrupted_one() {
+    let sandbox = Sandbox::new();
+    let gumbel = config("smoke-gumbel.yaml");
+    // Four adversarial epochs keep it short; the stop falls in the middle
+    // of the adversarial phase, where β depends on the epoch.
+    let short = ["--set", "training.adversarial.epochs=4"];
+    let whole = sandbox.train(&gumbel, "whole", &short);
+    let split = sandbox.train(
+        &gumbel,
+        "split",
+        &[&short[..], &["--stop-after", "4"]].concat(),
+    );
+    sandbox
+        .run(&["train", "--resume", split.to_str().unwrap()], &[])
+        .success();
+    assert_eq!(trajectory(&split), trajectory(&whole));
+}
+
+#[test]
+fn every_gan_loss_trains_the_discriminator_through_the_host() {
+    let sandbox = Sandbox::new();
+    for loss in ["standard", "hinge"] {
+        let set = format!("training.adversarial.gumbel.loss={loss}");
+        let run = sandbox.train(
+            &config("smoke-gumbel.yaml"),
+            loss,
+            &[
+                "--set",
+                &set,
+                "--set",
+                "training.adversarial.epochs=2",
+                "--set",
+                "training.mle.epochs=0",
+            ],
+        );
+        let last = trajectory(&run).pop().unwrap();
+        assert_eq!(last["phase"], "adversarial", "{loss}: {last}");
+        let d_loss = last["d_loss"].as_f64().unwrap();
+        // Standard: BCE of both sides, ≥ 0; hinge: relu terms, ≥ 0.
+        assert!(d_loss.is_finite() && d_loss >= 0.0, "{loss}: {last}");
+    }
+}
+
+#[test]
+fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anything_is_written() {
+    let sandbox = Sandbox::new();
+    let gumbel = config("smoke-gumbel.yaml");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["discriminator={plugin: seqgan-lab/cnn-discriminator@^0.1, config: {embedding_dim: 16, filter_sizes: [2, 3], filter_counts: [8, 8]}}"],
+            "but discriminator (seqgan-lab/cnn-discriminator@0.1.0:cnn-highway) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2",
+        ),
+        (
+            &["generator={plugin: agon/lstm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],
+            "but generator (agon/lstm-generator@0.1.0:lstm) does not draw relaxed samples (the `relaxed-samples` capability of plugin ABI 1.2",
+        ),
+        (
+            &["training.adversarial.gumbel.inverse_temperature.max=0.5"],
+            "training.adversarial.gumbel.inverse_temperature.max must be a number ≥ 1",
+        ),
+        (
+            &["training.adversarial.g_steps=0", "training.adversarial.d_steps=0"],
+            "`algorithm: gumbel` would train nothing",
+        ),
+        (
+            &["training.adversarial.gumbel.loss=wasserstein"],
+            "wasserstein",
+        ),
+    ];
+    for (sets, expected) in cases {
+        let message = sandbox.refused_train(&gumbel, sets, "refused");
+        assert!(message.contains(expected), "{sets:?}: {message}");
+    }
+}
