@@ -183,3 +183,65 @@ fn accuracy(loss: GanLoss, logits: &[f32], rows: usize) -> f64 {
         real.iter().filter(|&&l| l > 0.0).count() + fake.iter().filter(|&&l| l < 0.0).count();
     right as f64 / logits.len().max(1) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use abi_stable::std_types::ROption;
+    use agon_relgan::{RelganDiscriminator, RelganGenerator};
+    use agon_sdk::{
+        kits::{KitDiscriminator, KitGenerator},
+        testing::check_gradient_chain,
+        PluginContext, RelaxedBatch, RelaxedSampleRequest, TokenBatch,
+    };
+
+    use super::*;
+
+    const VOCAB: u32 = 7;
+    const WIDTH: u32 = 4;
+
+    fn context(config: &str, seed: u64) -> PluginContext {
+        let mut context = PluginContext::for_tests(VOCAB, WIDTH);
+        context.seed = seed;
+        context.config_yaml = config.into();
+        context
+    }
+
+    /// The whole gradient path of `algorithm: gumbel` on a tiny vocabulary:
+    /// the host's loss on RelGAN's discriminator's logits, through its input
+    /// gradient, into RelGAN's generator (both cores), against finite
+    /// differences of that loss in every generator weight, for every GAN
+    /// loss.
+    #[test]
+    fn the_generator_gradient_through_host_loss_and_discriminator_matches_finite_differences() {
+        let d = KitDiscriminator::<RelganDiscriminator>::new(&context(
+            "{embedding_dim: 4, representations: 2, filter_sizes: [2], filters_per_size: 3, hidden_dim: 4}",
+            3,
+        ))
+        .unwrap();
+        let real_ids = TokenBatch::from_rows(&[vec![4u32, 5, 6, 2], vec![5, 2], vec![6, 6, 4]], 0);
+        let real = RelaxedBatch::one_hot(&real_ids, WIDTH as usize, VOCAB as usize, ROption::RNone)
+            .unwrap();
+        let request = RelaxedSampleRequest {
+            count: 3,
+            max_len: WIDTH,
+            inverse_temperature: 1.5,
+            seed: 11,
+            sources: ROption::RNone,
+        };
+        let cores = [
+            "{embedding_dim: 3, mem_slots: 1, num_heads: 2, head_size: 2}",
+            "{embedding_dim: 3, core: lstm, hidden_dim: 4}",
+        ];
+        for core in cores {
+            let g = KitGenerator::<RelganGenerator>::new(&context(core, 5)).unwrap();
+            for loss in [GanLoss::Rsgan, GanLoss::Standard, GanLoss::Hinge] {
+                let host_loss = |logits: &[f32]| {
+                    let gradients = evaluate(loss, Side::Generator, logits, 3).unwrap();
+                    (gradients.loss, upstream_of(&gradients))
+                };
+                let checked = check_gradient_chain(&g, &d, &real, &request, 9, 2, &host_loss);
+                assert!(checked > 40, "{core} {loss:?}: {checked} checked");
+            }
+        }
+    }
+}

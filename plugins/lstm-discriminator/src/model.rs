@@ -5,11 +5,11 @@ use std::path::Path;
 
 use agon_sdk::{
     kits::{DiscriminatorModel, Pass, Rows, SourceUse},
-    toolkit::{load_tensors, pytorch_like, Lstm, MaskedEmbedding, SeededInit},
+    toolkit::{load_tensors, pytorch_like, LayerNorm, Lstm, MaskedEmbedding, SeededInit},
     PluginContext, PluginError, PluginResult,
 };
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{layer_norm, linear, LayerNorm, LayerNormConfig, Linear, VarBuilder};
+use candle_nn::{linear, Linear, VarBuilder};
 
 use crate::config::{LstmDiscriminatorConfig, PretrainedEmbedding};
 
@@ -47,11 +47,9 @@ impl DiscriminatorModel for LstmDiscriminator {
                 config.compute.resolve(vb.device())?,
             )?,
             layer_norm: match config.layer_norm {
-                true => Some(layer_norm(
-                    h,
-                    LayerNormConfig::default(),
-                    vb.pp("layer_norm"),
-                )?),
+                // The toolkit's: Candle's fused layer norm passes no
+                // gradient to the LSTM below it.
+                true => Some(LayerNorm::new(vb.pp("layer_norm"), h, 1e-5)?),
                 false => None,
             },
             output: linear(h, 1, vb.pp("output"))?,

@@ -172,3 +172,51 @@ fn a_pretrained_embedding_is_read_from_a_file_kept_fixed_and_checked() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// With `layer_norm: true` a step still trains the LSTM and the embedding
+/// below the norm (Candle's fused layer norm passed them no gradient).
+#[test]
+fn a_training_step_reaches_the_lstm_through_the_layer_norm() {
+    let mut d = discriminator(&format!("{SMALL}layer_norm: true\n"));
+    let weights = |d: &KitDiscriminator<LstmDiscriminator>| {
+        let dir = std::env::temp_dir().join(format!("agon-layer-norm-step-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        d.save(&dir).unwrap();
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let tensors = agon_sdk::toolkit::load_tensors(&file, &candle_core::Device::Cpu).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        tensors
+    };
+    let before = weights(&d);
+    d.train_step(&rows(4, 6), &rows(20, 6), &StepOptions { seed: 1 })
+        .unwrap();
+    let after = weights(&d);
+    let mut names: Vec<&String> = before.keys().collect();
+    names.sort();
+    for name in [
+        "model.lstm.weight_ih_l0",
+        "model.lstm.weight_hh_l0",
+        "model.embedding",
+    ] {
+        let (b, a) = (
+            before
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} not in {names:?}")),
+            &after[name],
+        );
+        let change = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(change > 0.0, "{name} did not change");
+    }
+}

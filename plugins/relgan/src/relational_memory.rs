@@ -5,8 +5,9 @@
 //! attention, then an MLP, each with a residual connection and layer norm,
 //! gated into the old memory like an LSTM's cell.
 
+use agon_sdk::toolkit::LayerNorm;
 use candle_core::{Device, Module, Result, Tensor, D};
-use candle_nn::{layer_norm, linear, LayerNorm, LayerNormConfig, Linear, VarBuilder};
+use candle_nn::{linear, Linear, VarBuilder};
 
 /// The core's sizes.
 #[derive(Clone, Copy, Debug)]
@@ -44,19 +45,20 @@ impl RelationalMemory {
     /// A core reading inputs of size `input`.
     pub fn new(vb: VarBuilder, input: usize, shape: MemoryShape) -> Result<Self> {
         let size = shape.slot_size();
-        let norm = LayerNormConfig::from(1e-5);
+        // The toolkit's layer norm: Candle's fused one passes no gradient.
+        let norm = |size, name| LayerNorm::new(vb.pp(name), size, 1e-5);
         Ok(RelationalMemory {
             shape,
             input_projection: linear(input, size, vb.pp("input_projection"))?,
             // Queries, keys and values of every head: keys as wide as values.
             qkv: linear(size, 3 * size, vb.pp("qkv"))?,
-            qkv_norm: layer_norm(3 * size, norm, vb.pp("qkv_norm"))?,
-            attention_norm: layer_norm(size, norm, vb.pp("attention_norm"))?,
+            qkv_norm: norm(3 * size, "qkv_norm")?,
+            attention_norm: norm(size, "attention_norm")?,
             mlp: [
                 linear(size, size, vb.pp("mlp.0"))?,
                 linear(size, size, vb.pp("mlp.1"))?,
             ],
-            mlp_norm: layer_norm(size, norm, vb.pp("mlp_norm"))?,
+            mlp_norm: norm(size, "mlp_norm")?,
             input_gate: linear(size, 2 * size, vb.pp("input_gate"))?,
             memory_gate: linear(size, 2 * size, vb.pp("memory_gate"))?,
         })

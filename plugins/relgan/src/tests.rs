@@ -104,3 +104,50 @@ fn keeps_the_component_contract() {
         agon_sdk::testing::Task::Unconditional,
     );
 }
+
+/// A small relational memory.
+const SMALL_GENERATOR: &str = "{embedding_dim: 8, mem_slots: 2, num_heads: 2, head_size: 4}";
+
+#[test]
+fn the_generator_keeps_the_component_contract_with_either_core() {
+    for config in [
+        SMALL_GENERATOR,
+        "{embedding_dim: 8, core: lstm, hidden_dim: 8}",
+    ] {
+        agon_sdk::testing::check_generator::<RelganLibrary>(
+            "relgan-generator",
+            &context(config),
+            agon_sdk::testing::Task::Unconditional,
+        );
+    }
+}
+
+#[test]
+fn the_generator_learns_a_sequence_by_mle() {
+    use agon_sdk::{kits::KitGenerator, GeneratorImpl, MleOptions};
+    // RelGAN's MLE learning rate (TextGAN-PyTorch's gen_lr).
+    let config = "{embedding_dim: 8, mem_slots: 2, num_heads: 2, head_size: 4, training: {optimizer: {lr: 0.01}}}";
+    let mut g = KitGenerator::<crate::RelganGenerator>::new(&context(config)).unwrap();
+    let data = batch(&vec![vec![4, 5, 6, 7, 2]; 8]);
+    let options = |seed| MleOptions {
+        seed,
+        scheduled_sampling: 0.0,
+    };
+    let first = g.mle_step(&data, &options(0)).unwrap().loss;
+    let mut last = first;
+    for seed in 1..60 {
+        last = g.mle_step(&data, &options(seed)).unwrap().loss;
+    }
+    assert!(last < 0.2 * first, "{first} → {last}");
+}
+
+#[test]
+fn a_huge_relational_memory_is_refused_with_its_size() {
+    use agon_sdk::kits::KitGenerator;
+    let err = KitGenerator::<crate::RelganGenerator>::new(&context(
+        "{mem_slots: 64, num_heads: 64, head_size: 512}",
+    ))
+    .err()
+    .unwrap();
+    assert!(err.message().contains("2097152"), "{err}");
+}

@@ -246,6 +246,13 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
 
     // The optional tempered log-likelihood: as declared.
     check_tempered::<L>(component, context, task, &mut a, &batch, &words);
+    // The optional relaxed samples (ABI 1.2): as declared.
+    super::relaxed_contract::check_relaxed_generator::<L>(
+        component,
+        context,
+        &mut a,
+        batch.sources.as_ref().into_option(),
+    );
 
     // Bad input: refused, never a panic.
     let mut bad_rows = rows.clone();

@@ -38,6 +38,9 @@ mod compute_paths;
 mod discriminator;
 mod generator;
 #[cfg(feature = "candle")]
+mod gradient_chain;
+mod relaxed_contract;
+#[cfg(feature = "candle")]
 mod relaxed_rows;
 mod reward;
 mod toy;
@@ -45,6 +48,8 @@ mod toy;
 pub use compute_paths::check_discriminator_paths_agree;
 pub use discriminator::check_discriminator;
 pub use generator::check_generator;
+#[cfg(feature = "candle")]
+pub use gradient_chain::{check_gradient_chain, LogitLoss};
 #[cfg(feature = "candle")]
 pub use relaxed_rows::{
     check_relaxed_input_gradient, check_relaxed_rows_score_as_ids, one_hot_rows,

@@ -107,9 +107,10 @@ impl<M: GeneratorModel> KitGenerator<M> {
         &self.config
     }
 
-    /// The trainable variables (tests perturb them for finite differences).
-    #[cfg(test)]
-    pub(super) fn varmap(&self) -> &VarMap {
+    /// The trainable variables (gradient checks perturb them for finite
+    /// differences).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn varmap(&self) -> &VarMap {
         self.params.varmap()
     }
 

@@ -87,7 +87,7 @@ impl<M: GeneratorModel> KitGenerator<M> {
     }
 
     /// `Σ gradient · soft(θ)` on the trainable weights, recording the graph.
-    pub(in crate::kits::generator) fn relaxed_surrogate(
+    pub(crate) fn relaxed_surrogate(
         &self,
         request: &RelaxedSampleRequest,
         gradient: &[f32],

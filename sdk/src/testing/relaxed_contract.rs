@@ -1,0 +1,183 @@
+//! The contract of the relaxed methods (plugin ABI 1.2, `algorithm:
+//! gumbel`), part of `check_generator` and `check_discriminator`: a
+//! component that declares `relaxed-samples` or `relaxed-rows` answers
+//! them with the shapes the boundary promises, and one that does not
+//! answers `Unsupported`.
+
+use abi_stable::std_types::{ROption, RSlice};
+
+use super::{assert_close, ok};
+use crate::{
+    author::PluginLibrary,
+    batch::{Batch, TokenBatch},
+    capabilities::{declares, RELAXED_ROWS, RELAXED_SAMPLES},
+    context::PluginContext,
+    discriminator::DiscriminatorBox,
+    error::{ErrorKind, PluginError},
+    generator::GeneratorBox,
+    manifest::ComponentKind,
+    relaxed::{RelaxedBatch, RelaxedSampleRequest},
+    stats::StepOptions,
+};
+
+/// Panics unless `result` is `Unsupported` (the component does not declare
+/// `capability`, so it must not answer).
+fn unsupported<T>(result: Result<T, PluginError>, component: &str, method: &str, capability: &str) {
+    match result {
+        Err(e) if e.kind() == ErrorKind::Unsupported => {}
+        Ok(_) => panic!(
+            "contract: {method} answers, but `{component}` does not declare `{capability}` in PluginLibrary::capabilities; declare it"
+        ),
+        Err(e) => panic!(
+            "contract: {method} of a component that does not declare `{capability}` must say Unsupported, not: {e}"
+        ),
+    }
+}
+
+/// A generator that declares [`RELAXED_SAMPLES`] draws `count` rows of
+/// distributions (each position up to a row's end sums to 1, zero after),
+/// the same ones again for the same request, and steps along a gradient
+/// with a finite loss; one that does not answers `Unsupported`.
+pub(super) fn check_relaxed_generator<L: PluginLibrary>(
+    component: &str,
+    context: &PluginContext,
+    g: &mut GeneratorBox,
+    sources: Option<&TokenBatch>,
+) {
+    let count = sources.map_or(3, TokenBatch::rows);
+    let request = RelaxedSampleRequest {
+        count: count as u32,
+        max_len: context.max_len,
+        inverse_temperature: 2.0,
+        seed: 5,
+        sources: sources.cloned().map_or(ROption::RNone, ROption::RSome),
+    };
+    let declared = declares(
+        &L::capabilities(),
+        ComponentKind::Generator,
+        component,
+        RELAXED_SAMPLES,
+    );
+    if !declared {
+        unsupported(
+            g.relaxed_sample(&request).into_result(),
+            component,
+            "relaxed_sample",
+            RELAXED_SAMPLES,
+        );
+        return;
+    }
+    let samples = ok(g.relaxed_sample(&request), "relaxed_sample");
+    let (width, vocab) = (context.max_len as usize, context.vocab.size as usize);
+    assert_eq!(
+        samples.ids.rows(),
+        count,
+        "contract: relaxed_sample: one row per requested row"
+    );
+    assert_eq!(
+        samples.soft.len(),
+        count * width * vocab,
+        "contract: relaxed_sample: rows × max_len × vocabulary values"
+    );
+    for r in 0..count {
+        let len = samples.ids.lengths[r] as usize;
+        for t in 0..width {
+            let at = (r * width + t) * vocab;
+            let sum: f32 = samples.soft[at..at + vocab].iter().sum();
+            let expected = if t < len { 1.0 } else { 0.0 };
+            assert!(
+                (sum - expected).abs() < 1e-4,
+                "contract: relaxed_sample: row {r} position {t} sums to {sum}, not {expected} (a distribution up to the row's length, zero after)"
+            );
+        }
+    }
+    assert_eq!(
+        ok(g.relaxed_sample(&request), "relaxed_sample again"),
+        samples,
+        "contract: relaxed_sample: the same request gave other samples"
+    );
+    let gradient: Vec<f32> = (0..samples.soft.len())
+        .map(|i| ((i % 7) as f32 - 3.0) / 10.0)
+        .collect();
+    let stats = ok(
+        g.relaxed_policy_step(
+            &request,
+            RSlice::from_slice(&gradient),
+            &StepOptions { seed: 3 },
+        ),
+        "relaxed_policy_step",
+    );
+    assert!(
+        stats.loss.is_finite(),
+        "contract: relaxed_policy_step's loss is {}",
+        stats.loss
+    );
+}
+
+/// A discriminator that declares [`RELAXED_ROWS`] scores one-hot rows as
+/// the ids they encode (in evaluation mode), gives a finite gradient of
+/// the rows' shape and trains along an upstream gradient with a finite
+/// loss; one that does not answers `Unsupported`.
+pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
+    component: &str,
+    context: &PluginContext,
+    d: &mut DiscriminatorBox,
+    batch: &Batch,
+) {
+    let (width, vocab) = (context.max_len as usize, context.vocab.size as usize);
+    let rows = RelaxedBatch::one_hot(&batch.targets, width, vocab, batch.sources.clone())
+        .unwrap_or_else(|e| panic!("contract: the toy rows as one-hot rows: {e}"));
+    let declared = declares(
+        &L::capabilities(),
+        ComponentKind::Discriminator,
+        component,
+        RELAXED_ROWS,
+    );
+    if !declared {
+        unsupported(
+            d.relaxed_logits(&rows, ROption::RNone).into_result(),
+            component,
+            "relaxed_logits",
+            RELAXED_ROWS,
+        );
+        return;
+    }
+    let logits = ok(d.relaxed_logits(&rows, ROption::RNone), "relaxed_logits").into_vec();
+    let probabilities: Vec<f32> = logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect();
+    let expected = ok(d.probabilities(batch), "probabilities").into_vec();
+    assert_close(
+        &probabilities,
+        &expected,
+        1e-4,
+        "relaxed_logits of one-hot rows against probabilities of their ids",
+    );
+    let upstream: Vec<f32> = (0..rows.rows())
+        .map(|r| if r % 2 == 0 { 0.5 } else { -0.5 })
+        .collect();
+    let gradient = ok(
+        d.relaxed_input_gradient(&rows, RSlice::from_slice(&upstream), ROption::RSome(4)),
+        "relaxed_input_gradient",
+    );
+    assert_eq!(
+        gradient.len(),
+        rows.soft.len(),
+        "contract: relaxed_input_gradient: one value per relaxed value"
+    );
+    assert!(
+        gradient.iter().all(|g| g.is_finite()),
+        "contract: relaxed_input_gradient is not finite"
+    );
+    let stats = ok(
+        d.relaxed_train_step(
+            &rows,
+            RSlice::from_slice(&upstream),
+            &StepOptions { seed: 4 },
+        ),
+        "relaxed_train_step",
+    );
+    assert!(
+        stats.loss.is_finite(),
+        "contract: relaxed_train_step's loss is {}",
+        stats.loss
+    );
+}
