@@ -115,3 +115,54 @@ fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anyth
         assert!(message.contains(expected), "{sets:?}: {message}");
     }
 }
+
+/// The bundled RelGAN configs, on their own data, shrunk to seconds: they
+/// train through MLE and Gumbel-softmax iterations and `agon eval` reads
+/// the run back (end of MLE against final).
+#[test]
+fn the_bundled_relgan_configs_train_and_evaluate_end_to_end() {
+    let sandbox = Sandbox::new();
+    let shrink = [
+        "--set",
+        "training.mle.epochs=1",
+        "--set",
+        "training.adversarial.epochs=2",
+        "--set",
+        "training.eval_every=0",
+        "--set",
+        "generator.config={embedding_dim: 8, mem_slots: 1, num_heads: 2, head_size: 4}",
+        "--set",
+        "discriminator.config={embedding_dim: 8, representations: 2, filter_sizes: [2, 3], filters_per_size: 4, hidden_dim: 8}",
+        "--set",
+        "task.eval_samples=128",
+    ];
+    for (file, headline) in [
+        ("relgan-oracle.yaml", "nll_oracle"),
+        ("relgan-coco.yaml", "bleu2"),
+    ] {
+        let run = sandbox.train(&config(file), file, &shrink);
+        let rows = trajectory(&run);
+        let last = rows.last().unwrap();
+        assert_eq!(last["phase"], "adversarial", "{file}: {last}");
+        assert!(
+            last["d_loss"].as_f64().unwrap().is_finite(),
+            "{file}: {last}"
+        );
+        assert!(
+            last[headline].as_f64().unwrap().is_finite(),
+            "{file}: {last}"
+        );
+        sandbox
+            .run(&["eval", run.to_str().unwrap(), "--samples", "64"], &[])
+            .success();
+        let evaluation: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("eval/eval.json")).unwrap())
+                .unwrap();
+        // The end-of-MLE generator and the final one.
+        assert_eq!(
+            evaluation["models"].as_array().map(Vec::len),
+            Some(2),
+            "{file}: {evaluation}"
+        );
+    }
+}

@@ -11,6 +11,8 @@ use crate::{
     config::DenseConfig,
     task::sampling::sample_many,
     train::dense::{discounted_returns, subtract_moving_average},
+    train::gan_loss::GanLoss,
+    train::gumbel::{discriminator_step, generator_step, StepRows},
     train::rollout::{q_values, RolloutSettings, Scorer},
 };
 
@@ -44,6 +46,14 @@ pub enum Workload {
     /// one REINFORCE step of the generator. Whatever the config's
     /// discriminator.
     DenseStep,
+    /// 50 RelGAN-style steps of 64 sequences (the peer's `gumbel-step`):
+    /// one generator step (Gumbel-softmax relaxed samples of
+    /// `relgan-lab/relgan`'s generator with an LSTM core of 32, scored by
+    /// its discriminator beside 64 one-hot real rows, the RSGAN loss's
+    /// gradient sent back through the discriminator into the generator) and
+    /// one discriminator step on fresh samples, every boundary crossing
+    /// included. Whatever the config's generator and discriminator.
+    GumbelStep,
 }
 
 impl Workload {
@@ -57,7 +67,7 @@ impl Workload {
 
     /// Every workload `--workloads` accepts: [`Workload::ALL`] and those
     /// run only when named (as the peer's).
-    pub const NAMED: [Workload; 7] = [
+    pub const NAMED: [Workload; 8] = [
         Workload::Mle,
         Workload::Sample,
         Workload::Dtrain,
@@ -65,6 +75,7 @@ impl Workload {
         Workload::RolloutNaive,
         Workload::DtrainGru,
         Workload::DenseStep,
+        Workload::GumbelStep,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,15 +87,18 @@ impl Workload {
             Workload::RolloutNaive => "rollout-naive",
             Workload::DtrainGru => "dtrain-gru",
             Workload::DenseStep => "dense-step",
+            Workload::GumbelStep => "gumbel-step",
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
             Workload::Mle => "tokens",
-            Workload::Sample | Workload::Dtrain | Workload::DtrainGru | Workload::DenseStep => {
-                "sequences"
-            }
+            Workload::Sample
+            | Workload::Dtrain
+            | Workload::DtrainGru
+            | Workload::DenseStep
+            | Workload::GumbelStep => "sequences",
             Workload::RolloutBatched | Workload::RolloutNaive => "rewards",
         }
     }
@@ -119,7 +133,11 @@ impl Workload {
     fn needs_discriminator(self) -> bool {
         !matches!(
             self,
-            Workload::Mle | Workload::Sample | Workload::DtrainGru | Workload::DenseStep
+            Workload::Mle
+                | Workload::Sample
+                | Workload::DtrainGru
+                | Workload::DenseStep
+                | Workload::GumbelStep
         )
     }
 
@@ -156,6 +174,7 @@ impl Workload {
                 timed(|| discriminator_epoch(discriminator, &context.data, &fake, seed))
             }
             Workload::DenseStep => timed(|| dense_steps(context, seed)),
+            Workload::GumbelStep => timed(|| gumbel_steps(context, seed)),
             Workload::RolloutBatched | Workload::RolloutNaive => {
                 let rows = sample_many(&mut context.generator, BATCH, max_len, 1.0, seed)?;
                 let token_budget = if self == Workload::RolloutNaive {
@@ -255,6 +274,39 @@ fn dense_steps(context: &mut WorkloadContext, seed: u64) -> anyhow::Result<usize
     Ok(DENSE_STEPS * BATCH)
 }
 
+/// Steps of the `gumbel-step` workload.
+const GUMBEL_STEPS: usize = 50;
+
+fn gumbel_steps(context: &mut WorkloadContext, seed: u64) -> anyhow::Result<usize> {
+    let Some((generator, discriminator)) = context.relaxed.as_mut() else {
+        anyhow::bail!("workload gumbel-step has no relaxed generator and discriminator");
+    };
+    let width = context.max_len as usize;
+    for step in 0..GUMBEL_STEPS {
+        let start = (step * BATCH) % (context.data.len() - BATCH);
+        let real = || TokenBatch::from_rows(&context.data[start..start + BATCH], 0);
+        let step_seed = |part: &str| derive_seed(seed, &format!("{step}/{part}"));
+        let rows = StepRows::draw(generator, real(), None, width, 1.0, step_seed("g"))?;
+        let options = StepOptions {
+            seed: step_seed("g-step"),
+        };
+        generator_step(
+            generator,
+            discriminator,
+            &rows,
+            GanLoss::Rsgan,
+            step_seed("g-dropout"),
+            &options,
+        )?;
+        let rows = StepRows::draw(generator, real(), None, width, 1.0, step_seed("d"))?;
+        let options = StepOptions {
+            seed: step_seed("d-dropout"),
+        };
+        discriminator_step(discriminator, &rows, GanLoss::Rsgan, &options)?;
+    }
+    Ok(GUMBEL_STEPS * BATCH)
+}
+
 fn rollout_rewards(
     context: &mut WorkloadContext,
     rows: &[Vec<u32>],
@@ -292,6 +344,10 @@ pub struct WorkloadContext {
     /// `scratchgan-lab/lstm-discriminator` (emb 64, hidden 64, no dropout),
     /// for `dense-step` (built only when asked for).
     pub token_discriminator: Option<Discriminator>,
+    /// `relgan-lab/relgan`'s generator (LSTM core of 32) and discriminator
+    /// (widths 2–5 × 100 over an embedding of 64), for `gumbel-step`
+    /// (built only when asked for).
+    pub relaxed: Option<(Generator, Discriminator)>,
     pub reward: Reward,
     /// 9,984 uniformly random sequences of `max_len` tokens (the peer's
     /// `torch.randint` data).

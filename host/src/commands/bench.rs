@@ -20,6 +20,13 @@ const GRU_DISCRIMINATOR: &str = "rnn-lab/gru-discriminator@^0.1";
 /// 64, a logit per position, no dropout.
 const TOKEN_DISCRIMINATOR: &str = "{plugin: scratchgan-lab/lstm-discriminator@^0.1, config: {embedding_dim: 64, hidden_dim: 64, training: {dropout: 0.0}}}";
 
+/// The peer's `gumbel-step` models: its LSTM generator (embedding 32,
+/// hidden 32) on the generator kit, which draws relaxed samples, and a
+/// RelGAN discriminator sized as the peer's (embedding 64, one
+/// representation, widths 2–5 × 100 maps, no dropout), both with Adam 1e-4.
+const RELAXED_GENERATOR: &str = "{plugin: relgan-lab/relgan@^0.1, component: relgan-generator, config: {embedding_dim: 32, core: lstm, hidden_dim: 32, training: {adversarial_optimizer: {lr: 0.0001}}}}";
+const RELAXED_DISCRIMINATOR: &str = "{plugin: relgan-lab/relgan@^0.1, component: relgan-discriminator, config: {embedding_dim: 64, representations: 1, filter_sizes: [2, 3, 4, 5], filters_per_size: 100, training: {optimizer: {lr: 0.0001}, dropout: 0.0}}}";
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workloads = Workload::parse_list(&args.workloads)?;
     anyhow::ensure!(args.repeat >= 1, "--repeat must be at least 1");
@@ -72,11 +79,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         &format!("{{plugin: {GRU_DISCRIMINATOR}}}"),
     )?;
     let token_discriminator = discriminator_for(Workload::DenseStep, TOKEN_DISCRIMINATOR)?;
+    let relaxed_discriminator = discriminator_for(Workload::GumbelStep, RELAXED_DISCRIMINATOR)?;
+    let relaxed = match relaxed_discriminator {
+        Some(discriminator) => {
+            let mut overrides = args.overrides.clone();
+            overrides.push(format!("generator={RELAXED_GENERATOR}"));
+            let config = load_experiment(&args.config, &overrides)?;
+            let (generator, _) = build_generator(&mut registry, &config, &shared)?;
+            Some((generator, discriminator))
+        }
+        None => None,
+    };
     let mut context = WorkloadContext {
         generator,
         discriminator,
         gru_discriminator,
         token_discriminator,
+        relaxed,
         reward,
         data: WorkloadContext::random_data(shape.vocab.size, shape.max_len, config.seed),
         max_len: shape.max_len,

@@ -22,13 +22,96 @@ use super::{
     inverse_temperature::inverse_temperature,
     mean, rows_of, shuffled, Trainer,
 };
+use crate::components::{Discriminator, Generator};
 
 /// One step's rows as the discriminator reads them: `rows` real rows, then
-/// `rows` generated ones.
-struct StepRows {
+/// `rows` relaxed samples of the generator.
+pub(crate) struct StepRows {
     batch: RelaxedBatch,
     request: RelaxedSampleRequest,
     rows: usize,
+}
+
+impl StepRows {
+    /// `real` as one-hot rows `width` wide, and as many relaxed samples of
+    /// `generator` at inverse temperature `beta`, drawn with `seed`; with
+    /// `sources`, both rows of each pair have the same source.
+    pub(crate) fn draw(
+        generator: &mut Generator,
+        real: TokenBatch,
+        sources: Option<TokenBatch>,
+        width: usize,
+        beta: f32,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        let rows = real.rows();
+        let sources = sources.map_or(ROption::RNone, ROption::RSome);
+        let request = RelaxedSampleRequest {
+            count: rows as u32,
+            max_len: width as u32,
+            inverse_temperature: beta,
+            seed,
+            sources: sources.clone(),
+        };
+        let samples = generator.relaxed_sample(&request)?;
+        let vocab = generator.vocab_size() as usize;
+        let real = RelaxedBatch::one_hot(&fit(real, width), width, vocab, sources.clone())
+            .map_err(|e| anyhow::anyhow!("real rows for the discriminator: {e}"))?;
+        let fake = RelaxedBatch {
+            lengths: samples.ids.lengths.clone(),
+            width: width as u32,
+            soft: samples.soft,
+            sources,
+        };
+        let batch = real
+            .concat(&fake)
+            .map_err(|e| anyhow::anyhow!("relaxed rows for the discriminator: {e}"))?;
+        Ok(StepRows {
+            batch,
+            request,
+            rows,
+        })
+    }
+}
+
+/// One generator step: the discriminator scores `step`'s rows with the
+/// dropout of `dropout_seed`, the host's `loss` gives the generator's
+/// gradient per logit, the discriminator turns it into the gradient with
+/// respect to the rows, and the generator steps along its own rows' part.
+/// Returns the generator's loss.
+pub(crate) fn generator_step(
+    generator: &mut Generator,
+    discriminator: &mut Discriminator,
+    step: &StepRows,
+    loss: GanLoss,
+    dropout_seed: u64,
+    options: &StepOptions,
+) -> anyhow::Result<f64> {
+    let logits = discriminator.relaxed_logits(&step.batch, Some(dropout_seed))?;
+    let gradients = evaluate(loss, Side::Generator, &logits, step.rows)?;
+    let upstream = upstream_of(&gradients);
+    let input_gradient =
+        discriminator.relaxed_input_gradient(&step.batch, &upstream, Some(dropout_seed))?;
+    // The generated rows' part: the generator's own samples.
+    let per_row = step.batch.width as usize * generator.vocab_size() as usize;
+    let fake = &input_gradient[step.rows * per_row..];
+    generator.relaxed_policy_step(&step.request, fake, options)?;
+    Ok(gradients.loss)
+}
+
+/// One discriminator step on `step`'s rows under the host's `loss`, with
+/// the dropout of `options.seed`. Returns its loss and accuracy (before
+/// the step).
+pub(crate) fn discriminator_step(
+    discriminator: &mut Discriminator,
+    step: &StepRows,
+    loss: GanLoss,
+    options: &StepOptions,
+) -> anyhow::Result<(f64, f64)> {
+    let logits = discriminator.relaxed_logits(&step.batch, Some(options.seed))?;
+    let gradients = evaluate(loss, Side::Discriminator, &logits, step.rows)?;
+    discriminator.relaxed_train_step(&step.batch, &upstream_of(&gradients), options)?;
+    Ok((gradients.loss, accuracy(loss, &logits, step.rows)))
 }
 
 impl Trainer {
@@ -46,34 +129,33 @@ impl Trainer {
         let (mut g_losses, mut d_losses, mut accuracies) = (Vec::new(), Vec::new(), Vec::new());
         for g in 0..adversarial.g_steps {
             let step = self.step_rows(&format!("adv/{epoch}/g{g}"), beta)?;
-            let seed = self.seed(&format!("adv/{epoch}/g{g}/dropout"));
-            let discriminator = self.discriminator_mut()?;
-            let logits = discriminator.relaxed_logits(&step.batch, Some(seed))?;
-            let gradients = evaluate(loss, Side::Generator, &logits, step.rows)?;
-            g_losses.push(gradients.loss);
-            let upstream = upstream_of(&gradients);
-            let input_gradient =
-                discriminator.relaxed_input_gradient(&step.batch, &upstream, Some(seed))?;
-            // The generated rows' part: the generator's own samples.
-            let per_row = step.batch.width as usize * self.generator.vocab_size() as usize;
-            let fake = &input_gradient[step.rows * per_row..];
+            let dropout_seed = self.seed(&format!("adv/{epoch}/g{g}/dropout"));
             let options = StepOptions {
                 seed: self.seed(&format!("adv/{epoch}/g{g}/step")),
             };
-            self.generator
-                .relaxed_policy_step(&step.request, fake, &options)?;
+            let Some(discriminator) = self.discriminator.as_mut() else {
+                anyhow::bail!("`algorithm: gumbel` needs a discriminator");
+            };
+            g_losses.push(generator_step(
+                &mut self.generator,
+                discriminator,
+                &step,
+                loss,
+                dropout_seed,
+                &options,
+            )?);
         }
         for d in 0..adversarial.d_steps {
             let step = self.step_rows(&format!("adv/{epoch}/d{d}"), beta)?;
             let options = StepOptions {
                 seed: self.seed(&format!("adv/{epoch}/d{d}/dropout")),
             };
-            let discriminator = self.discriminator_mut()?;
-            let logits = discriminator.relaxed_logits(&step.batch, Some(options.seed))?;
-            let gradients = evaluate(loss, Side::Discriminator, &logits, step.rows)?;
-            d_losses.push(gradients.loss);
-            accuracies.push(accuracy(loss, &logits, step.rows));
-            discriminator.relaxed_train_step(&step.batch, &upstream_of(&gradients), &options)?;
+            let Some(discriminator) = self.discriminator.as_mut() else {
+                anyhow::bail!("`algorithm: gumbel` needs a discriminator");
+            };
+            let (d_loss, d_accuracy) = discriminator_step(discriminator, &step, loss, &options)?;
+            d_losses.push(d_loss);
+            accuracies.push(d_accuracy);
         }
         self.latest.g_loss = mean(&g_losses);
         self.latest.mean_reward = None;
@@ -84,55 +166,22 @@ impl Trainer {
         Ok(())
     }
 
-    fn discriminator_mut(&mut self) -> anyhow::Result<&mut crate::components::Discriminator> {
-        self.discriminator.as_mut().ok_or_else(|| {
-            anyhow::anyhow!(
-                "`algorithm: gumbel` needs a discriminator (checked when the run was built)"
-            )
-        })
-    }
-
     /// `batch_size` real rows (one-hot) and as many relaxed samples at
     /// inverse temperature `beta`, for the step `label`; for a conditional
     /// task, both for the same seeded choice of training sources.
     fn step_rows(&mut self, label: &str, beta: f32) -> anyhow::Result<StepRows> {
         let width = self.task.max_len() as usize;
-        let vocab = self.generator.vocab_size() as usize;
         let condition = self.g_step_condition(&format!("{label}/sources"));
-        let (real, sources) = match (&condition.references, &condition.sources) {
-            (Some(references), Some(sources)) => (references.clone(), Some(sources.clone())),
+        let (real, sources) = match (condition.references, condition.sources) {
+            (Some(references), Some(sources)) => (references, Some(sources)),
             _ => {
                 let order = shuffled(self.task.train().len(), self.seed(&format!("{label}/real")));
                 let rows = &order[..self.config.training.batch_size.min(order.len())];
                 (rows_of(self.task.train(), rows), None)
             }
         };
-        let rows = real.rows();
-        let sources = sources.map_or(ROption::RNone, ROption::RSome);
-        let request = RelaxedSampleRequest {
-            count: rows as u32,
-            max_len: width as u32,
-            inverse_temperature: beta,
-            seed: self.seed(&format!("{label}/gumbel")),
-            sources: sources.clone(),
-        };
-        let samples = self.generator.relaxed_sample(&request)?;
-        let real = RelaxedBatch::one_hot(&fit(real, width), width, vocab, sources.clone())
-            .map_err(|e| anyhow::anyhow!("real rows for the discriminator: {e}"))?;
-        let fake = RelaxedBatch {
-            lengths: samples.ids.lengths.clone(),
-            width: width as u32,
-            soft: samples.soft,
-            sources,
-        };
-        let batch = real
-            .concat(&fake)
-            .map_err(|e| anyhow::anyhow!("relaxed rows for the discriminator: {e}"))?;
-        Ok(StepRows {
-            batch,
-            request,
-            rows,
-        })
+        let seed = self.seed(&format!("{label}/gumbel"));
+        StepRows::draw(&mut self.generator, real, sources, width, beta, seed)
     }
 }
 

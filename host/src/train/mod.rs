@@ -7,7 +7,7 @@
 pub mod checkpoint;
 pub mod dense;
 pub mod gan_loss;
-mod gumbel;
+pub mod gumbel;
 pub mod interrupt;
 pub mod inverse_temperature;
 pub mod metrics;
