@@ -88,7 +88,7 @@ fn every_gan_loss_trains_the_discriminator_through_the_host() {
 fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anything_is_written() {
     let sandbox = Sandbox::new();
     let gumbel = config("smoke-gumbel.yaml");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["discriminator={plugin: seqgan-lab/cnn-discriminator@^0.1, config: {embedding_dim: 16, filter_sizes: [2, 3], filter_counts: [8, 8]}}"],
             "but discriminator (seqgan-lab/cnn-discriminator@0.1.0:cnn-highway) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2",
@@ -108,6 +108,14 @@ fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anyth
         (
             &["training.adversarial.gumbel.loss=wasserstein"],
             "wasserstein",
+        ),
+        (
+            &["training.adversarial.teacher_forcing=true"],
+            "training.adversarial.teacher_forcing is a policy-gradient setting, but training.adversarial.algorithm is `gumbel`",
+        ),
+        (
+            &["training.adversarial.credit=dense"],
+            "training.adversarial.credit is a policy-gradient setting",
         ),
     ];
     for (sets, expected) in cases {
@@ -165,4 +173,26 @@ fn the_bundled_relgan_configs_train_and_evaluate_end_to_end() {
             "{file}: {evaluation}"
         );
     }
+}
+
+/// Any discriminator with the relaxed methods trains under `gumbel`, not
+/// only RelGAN's: the GRU discriminator of another "team", with RelGAN's
+/// generator.
+#[test]
+fn a_second_teams_discriminator_with_relaxed_rows_trains_under_gumbel() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.train(
+        &config("smoke-gumbel.yaml"),
+        "gru",
+        &[
+            "--set",
+            "discriminator={plugin: rnn-lab/gru-discriminator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}",
+            "--set",
+            "training.adversarial.epochs=2",
+        ],
+    );
+    let last = trajectory(&run).pop().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    assert!(last["d_loss"].as_f64().unwrap().is_finite(), "{last}");
+    assert!(last["g_loss"].as_f64().unwrap().is_finite(), "{last}");
 }

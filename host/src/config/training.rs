@@ -351,11 +351,23 @@ impl TrainingConfig {
                 "training.adversarial.gumbel.inverse_temperature.max must be a number ≥ 1 (β rises from 1 to it), got {beta_max}"
             ));
         }
-        if adversarial.algorithm == Algorithm::Gumbel
-            && adversarial.epochs > 0
-            && adversarial.g_steps + adversarial.d_steps == 0
-        {
-            return Err("training.adversarial.g_steps and .d_steps are both 0: `algorithm: gumbel` would train nothing; set at least one of them".into());
+        if adversarial.algorithm == Algorithm::Gumbel {
+            if adversarial.epochs > 0 && adversarial.g_steps + adversarial.d_steps == 0 {
+                return Err("training.adversarial.g_steps and .d_steps are both 0: `algorithm: gumbel` would train nothing; set at least one of them".into());
+            }
+            // Policy-gradient settings that `gumbel` has no use for: a
+            // config that sets them expects an effect it would not get.
+            let unused = [
+                ("credit", adversarial.credit != Credit::MonteCarlo),
+                ("baseline", adversarial.baseline != Baseline::None),
+                ("teacher_forcing", adversarial.teacher_forcing),
+                ("temperature", adversarial.temperature != 1.0),
+            ];
+            if let Some((key, _)) = unused.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "training.adversarial.{key} is a policy-gradient setting, but training.adversarial.algorithm is `gumbel`, which does not use it (its samples are Gumbel-softmax samples at the inverse temperature of training.adversarial.gumbel.inverse_temperature); remove the key or set algorithm to `policy-gradient`"
+                ));
+            }
         }
         if !(adversarial.temperature.is_finite() && adversarial.temperature > 0.0) {
             return Err("training.adversarial.temperature must be a positive number".into());

@@ -1,9 +1,11 @@
 //! The relational memory core of RelGAN's generator (Santoro et al. 2018,
-//! "Relational recurrent neural networks"; the variant RelGAN's code and
-//! TextGAN-PyTorch's `relational_rnn_general.py` use): a few memory slots
-//! that attend over themselves and the new input with multi-head
-//! attention, then an MLP, each with a residual connection and layer norm,
-//! gated into the old memory like an LSTM's cell.
+//! "Relational recurrent neural networks"; Sonnet's `RelationalMemory`,
+//! which RelGAN's code uses): a few memory slots that attend over
+//! themselves and the new input with multi-head attention, then an MLP,
+//! each with a residual connection and a layer norm per position, gated
+//! into the old memory like an LSTM's cell (input bias 0, forget bias 1).
+//! `scripts/reference/relational_memory.py` computes one step in PyTorch
+//! for the test that pins it.
 
 use agon_sdk::toolkit::LayerNorm;
 use candle_core::{Device, Module, Result, Tensor, D};
@@ -85,10 +87,10 @@ impl RelationalMemory {
         let both = Tensor::cat(&[&memory, &input], 1)?;
         let attended = self.attend(&both)?;
         let both = self.attention_norm.forward(&(both + attended)?)?;
-        let mut mlp = both.clone();
-        for layer in &self.mlp {
-            mlp = layer.forward(&mlp)?.relu()?;
-        }
+        // Sonnet's MLP, as RelGAN's code uses it: ReLU between the layers,
+        // none after the last (TextGAN-PyTorch's port adds one there and
+        // shares one layer's weights between both).
+        let mlp = self.mlp[1].forward(&self.mlp[0].forward(&both)?.relu()?)?;
         let both = self.mlp_norm.forward(&(both + mlp)?)?;
         // The slots' rows; the input's row is dropped.
         let candidate = both.narrow(1, 0, slots)?;
@@ -123,5 +125,95 @@ impl RelationalMemory {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((rows, positions, size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::{VarBuilder, VarMap};
+
+    use super::*;
+
+    fn fixture() -> serde_json::Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/relational_memory/reference.json"
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn rows(value: &serde_json::Value) -> Vec<Vec<f32>> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn assert_close(got: &Tensor, want: &[Vec<f32>], what: &str) {
+        let got = got.to_vec2::<f32>().unwrap();
+        for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+            assert!((g - w).abs() < 1e-5, "{what}: {got:?} against {want:?}");
+        }
+    }
+
+    /// Two steps of a small core with PyTorch's weights give PyTorch's
+    /// memories (scripts/reference/relational_memory.py).
+    #[test]
+    fn two_steps_match_the_pytorch_reference() {
+        let reference = fixture();
+        let device = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let shape = MemoryShape {
+            slots: reference["slots"].as_u64().unwrap() as usize,
+            heads: reference["heads"].as_u64().unwrap() as usize,
+            head_size: reference["head_size"].as_u64().unwrap() as usize,
+        };
+        let input = reference["input"].as_u64().unwrap() as usize;
+        let core = RelationalMemory::new(vb, input, shape).unwrap();
+        let weights = reference["weights"].as_object().unwrap();
+        let data = varmap.data().lock().unwrap();
+        assert_eq!(data.len(), weights.len(), "{:?}", data.keys());
+        for (name, var) in data.iter() {
+            let weight = &weights[name];
+            let values: Vec<f32> = weight["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            let dims: Vec<usize> = weight["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
+            var.set(&Tensor::from_vec(values, dims, &device).unwrap())
+                .unwrap();
+        }
+        drop(data);
+        let mut memory = core.initial(2, &device).unwrap();
+        assert_close(&memory, &rows(&reference["initial"]), "initial memory");
+        let inputs = reference["inputs"].as_array().unwrap();
+        let memories = reference["memories"].as_array().unwrap();
+        for (t, (input, want)) in inputs.iter().zip(memories).enumerate() {
+            let input = rows(input);
+            let x = Tensor::new(input, &device).unwrap();
+            memory = core.step(&memory, &x).unwrap();
+            assert_close(
+                &memory,
+                &rows(want),
+                &format!("memory after step {}", t + 1),
+            );
+        }
     }
 }
