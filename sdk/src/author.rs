@@ -566,11 +566,11 @@ fn validate_relaxed_batch(batch: &RelaxedBatch, vocab: u32) -> PluginResult<()> 
     validate_sources(&batch.sources, batch.rows(), vocab)
 }
 
-/// A gradient from the host: `expected` finite values.
+/// A gradient from the host: `expected` finite values, one per `what`.
 fn validate_gradient(gradient: &[f32], expected: usize, what: &str) -> PluginResult<()> {
     if gradient.len() != expected {
         return Err(PluginError::input(format!(
-            "{} gradient values for {expected} {what}",
+            "{} gradient values, {expected} expected (one per {what})",
             gradient.len()
         )));
     }
@@ -702,7 +702,7 @@ impl Generator for Guarded<dyn GeneratorImpl> {
         self.call_with_sources(&request.sources, |g, vocab| {
             validate_relaxed_request(request, vocab)?;
             let expected = request.count as usize * request.max_len as usize * vocab as usize;
-            validate_gradient(gradient.as_slice(), expected, "relaxed rows")?;
+            validate_gradient(gradient.as_slice(), expected, "relaxed value")?;
             g.relaxed_policy_step(request, gradient.as_slice(), options)
         })
     }
@@ -786,7 +786,7 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
     ) -> RResult<RVec<f32>, PluginError> {
         self.call_with_sources(&batch.sources, |d, vocab| {
             validate_relaxed_batch(batch, vocab)?;
-            validate_gradient(upstream.as_slice(), batch.rows(), "rows' logits")?;
+            validate_gradient(upstream.as_slice(), batch.rows(), "row's logit")?;
             let gradient =
                 d.relaxed_input_gradient(batch, upstream.as_slice(), dropout_seed.into_option())?;
             if gradient.len() != batch.soft.len() {
@@ -808,7 +808,7 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
     ) -> RResult<StepStats, PluginError> {
         self.call_with_sources(&batch.sources, |d, vocab| {
             validate_relaxed_batch(batch, vocab)?;
-            validate_gradient(upstream.as_slice(), batch.rows(), "rows' logits")?;
+            validate_gradient(upstream.as_slice(), batch.rows(), "row's logit")?;
             d.relaxed_train_step(batch, upstream.as_slice(), options)
         })
     }

@@ -6,7 +6,7 @@
 
 use abi_stable::std_types::{ROption, RSlice};
 
-use super::{assert_close, ok};
+use super::{assert_close, assert_refused, ok};
 use crate::{
     author::PluginLibrary,
     batch::{Batch, TokenBatch},
@@ -112,6 +112,16 @@ pub(super) fn check_relaxed_generator<L: PluginLibrary>(
         "contract: relaxed_policy_step's loss is {}",
         stats.loss
     );
+    // Bad input: refused, never a panic.
+    assert_refused(
+        g.relaxed_policy_step(
+            &request,
+            RSlice::from_slice(&gradient[1..]),
+            &StepOptions { seed: 3 },
+        )
+        .into_result(),
+        "a gradient one value short (relaxed_policy_step)",
+    );
 }
 
 /// A discriminator that declares [`RELAXED_ROWS`] scores one-hot rows as
@@ -179,5 +189,17 @@ pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
         stats.loss.is_finite(),
         "contract: relaxed_train_step's loss is {}",
         stats.loss
+    );
+    // Bad input: refused, never a panic.
+    let mut poisoned = rows.clone();
+    poisoned.soft[0] = f32::NAN;
+    assert_refused(
+        d.relaxed_logits(&poisoned, ROption::RNone).into_result(),
+        "a relaxed value that is not finite (relaxed_logits)",
+    );
+    assert_refused(
+        d.relaxed_input_gradient(&rows, RSlice::from_slice(&upstream[1..]), ROption::RNone)
+            .into_result(),
+        "an upstream gradient one value short (relaxed_input_gradient)",
     );
 }
