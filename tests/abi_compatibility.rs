@@ -160,3 +160,36 @@ fn an_abi_1_1_discriminator_trains_under_seqgan_and_is_refused_by_gumbel_by_name
         refused.display()
     );
 }
+
+/// Labs mix plugins built at different times: one process loads the ABI 1.0
+/// generator, the ABI 1.1 discriminator and the bundled (current) reward,
+/// each checked against the interface it was built with. abi_stable keeps
+/// the prefix types it has checked in process-wide globals; the three
+/// checks must not disturb one another.
+#[test]
+fn plugins_of_three_abi_minors_train_together_in_one_run() {
+    let sandbox = Sandbox::new();
+    let plugins = [fixtures_dir()];
+    sandbox.run(&["plugins", "scan"], &plugins).success();
+    let out = sandbox.path().join("mixed-run");
+    sandbox
+        .run(
+            &[
+                "train",
+                "configs/smoke.yaml",
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "generator.plugin=agon-testing/abi-1-0-generator",
+                "--set",
+                ABI_1_1_DISCRIMINATOR,
+            ],
+            &plugins,
+        )
+        .success();
+    let rows = trajectory(&out);
+    let last = rows.last().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    assert!(last["nll_oracle"].as_f64().unwrap().is_finite(), "{last}");
+    assert!(last["d_accuracy"].as_f64().unwrap() > 0.5, "{last}");
+}
