@@ -54,7 +54,8 @@ mod tests {
         }
         // ... while abi_stable refuses the reverse, which is why the
         // registry checks an ABI 1.0 library against the 1.0 types.
-        let refused = check_in_a_fresh_host(current, old).expect_err("abi_stable accepted a host type with more fields");
+        let refused = check_in_a_fresh_host(current, old)
+            .expect_err("abi_stable accepted a host type with more fields");
         assert!(refused.contains("too many fields"), "{refused}");
     }
 }
