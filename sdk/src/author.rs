@@ -574,7 +574,7 @@ fn validate_gradient(gradient: &[f32], expected: usize, what: &str) -> PluginRes
             gradient.len()
         )));
     }
-    if let Some(bad) = gradient.iter().find(|g| !g.is_finite()) {
+    if let Some((_, bad)) = crate::relaxed::first_non_finite(gradient) {
         return Err(PluginError::numerical(format!(
             "gradient value {bad} is not finite; nothing was computed"
         )));

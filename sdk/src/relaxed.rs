@@ -110,6 +110,14 @@ impl RelaxedBatch {
     /// The rows of `self` followed by those of `other` (same width; sources
     /// on both or neither).
     pub fn concat(&self, other: &RelaxedBatch) -> Result<Self, PluginError> {
+        let mut joined = self.clone();
+        joined.append(other)?;
+        Ok(joined)
+    }
+
+    /// Appends the rows of `other` (same width; sources on both or
+    /// neither), copying its values once.
+    pub fn append(&mut self, other: &RelaxedBatch) -> Result<(), PluginError> {
         if self.width != other.width {
             return Err(PluginError::input(format!(
                 "relaxed batches of widths {} and {} cannot be joined",
@@ -129,16 +137,10 @@ impl RelaxedBatch {
                 ))
             }
         };
-        let mut lengths = self.lengths.clone();
-        lengths.extend(other.lengths.iter().copied());
-        let mut soft = self.soft.clone();
-        soft.extend(other.soft.iter().copied());
-        Ok(RelaxedBatch {
-            lengths,
-            width: self.width,
-            soft,
-            sources,
-        })
+        self.lengths.extend(other.lengths.iter().copied());
+        self.soft.extend_from_slice(&other.soft);
+        self.sources = sources;
+        Ok(())
     }
 
     /// Checks the shape against `vocab`: `soft` holds `rows × width × vocab`
@@ -157,13 +159,33 @@ impl RelaxedBatch {
                 "a relaxed row of length {long} in a batch {width} wide"
             )));
         }
-        if let Some(bad) = self.soft.iter().find(|v| !v.is_finite()) {
+        if let Some((_, bad)) = first_non_finite(&self.soft) {
             return Err(PluginError::numerical(format!(
                 "relaxed value {bad} is not finite"
             )));
         }
         Ok(())
     }
+}
+
+/// The first value of `values` that is not finite, with its index.
+///
+/// Relaxed rows are tens of megabytes; this scans them in blocks the
+/// compiler vectorises (a search that stops at the first bad value cannot
+/// be), and looks for the value itself only in a block that has one.
+pub fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
+    const BLOCK: usize = 1024;
+    values.chunks(BLOCK).enumerate().find_map(|(b, block)| {
+        // An all-finite block's values all have exponents below all ones.
+        let finite = block.iter().fold(true, |finite, v| {
+            finite & (v.to_bits() & 0x7f80_0000 != 0x7f80_0000)
+        });
+        if finite {
+            return None;
+        }
+        let (i, &bad) = block.iter().enumerate().find(|(_, v)| !v.is_finite())?;
+        Some((b * BLOCK + i, bad))
+    })
 }
 
 #[cfg(test)]
@@ -197,5 +219,20 @@ mod tests {
         assert!(err.message().contains("(12 expected)"), "{err:?}");
         batch.soft[0] = f32::NAN;
         assert!(batch.validate(3).is_err());
+    }
+
+    #[test]
+    fn the_first_non_finite_value_is_found_in_any_block() {
+        let mut values = vec![0.5f32; 5000];
+        assert_eq!(first_non_finite(&values), None);
+        values[3001] = f32::INFINITY;
+        values[4000] = f32::NAN;
+        assert_eq!(first_non_finite(&values), Some((3001, f32::INFINITY)));
+        values[3001] = f32::MAX;
+        let (i, bad) = first_non_finite(&values).unwrap();
+        assert_eq!(i, 4000);
+        assert!(bad.is_nan());
+        values[0] = f32::NEG_INFINITY;
+        assert_eq!(first_non_finite(&values), Some((0, f32::NEG_INFINITY)));
     }
 }

@@ -26,7 +26,7 @@ fn check_values(
             values.len()
         );
     }
-    if let Some((i, bad)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+    if let Some((i, bad)) = agon_sdk::relaxed::first_non_finite(values) {
         bail!("{label}: {operation} returned {bad} at value {i}; training stops here");
     }
     Ok(())

@@ -55,7 +55,7 @@ impl StepRows {
         };
         let samples = generator.relaxed_sample(&request)?;
         let vocab = generator.vocab_size() as usize;
-        let real = RelaxedBatch::one_hot(&fit(real, width), width, vocab, sources.clone())
+        let mut batch = RelaxedBatch::one_hot(&fit(real, width), width, vocab, sources.clone())
             .map_err(|e| anyhow::anyhow!("real rows for the discriminator: {e}"))?;
         let fake = RelaxedBatch {
             lengths: samples.ids.lengths.clone(),
@@ -63,8 +63,8 @@ impl StepRows {
             soft: samples.soft,
             sources,
         };
-        let batch = real
-            .concat(&fake)
+        batch
+            .append(&fake)
             .map_err(|e| anyhow::anyhow!("relaxed rows for the discriminator: {e}"))?;
         Ok(StepRows {
             batch,

@@ -4,7 +4,7 @@
 
 use agon_sdk::{
     kits::{DiscriminatorModel, Pass, RelaxedRows, Rows, SourceUse},
-    toolkit::{max_over_time, MaskedEmbedding},
+    toolkit::{max_over_time, windows, MaskedEmbedding},
     PluginContext, PluginResult,
 };
 use candle_core::{Module, Tensor};
@@ -37,13 +37,9 @@ impl Convolution {
     /// `[N, n]`: the ReLU of every window of `xs` (`[N, W, channels]`),
     /// max-pooled over the windows.
     fn pooled(&self, xs: &Tensor) -> PluginResult<Tensor> {
-        let (rows, width, channels) = xs.dims3()?;
+        let (rows, width, _) = xs.dims3()?;
         let positions = width + 1 - self.width;
-        let taps: Vec<Tensor> = (0..self.width)
-            .map(|j| xs.narrow(1, j, positions))
-            .collect::<candle_core::Result<_>>()?;
-        let windows = Tensor::cat(&taps, 2)?.reshape((rows * positions, self.width * channels))?;
-        let activations = windows
+        let activations = windows(xs, self.width)?
             .matmul(&self.weight.t()?)?
             .broadcast_add(&self.bias)?
             .relu()?

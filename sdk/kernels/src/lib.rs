@@ -8,6 +8,8 @@
 //! * [`softmax_kernels`] — row max, shifted exponentials with block sums,
 //!   log-sum-exp, the softmax gradient, and the block search of sampling;
 //! * [`activations`] — sigmoid and tanh in place;
+//! * [`gumbel_noise`] — Gumbel(0, 1) noise from random bits, with a
+//!   vectorised logarithm;
 //! * [`axpy`] — `y += a·x`, the same bits on every instruction set;
 //! * `output_cross_entropy_avx512`, `output_sampling_avx512` (x86-64) — the
 //!   output layer's cross-entropy (forward and backward) and its sampling,
@@ -18,6 +20,7 @@
 
 pub mod activations;
 pub mod axpy;
+pub mod gumbel_noise;
 #[cfg(target_arch = "x86_64")]
 pub mod output_cross_entropy_avx512;
 #[cfg(target_arch = "x86_64")]

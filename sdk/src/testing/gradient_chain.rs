@@ -69,7 +69,7 @@ pub fn check_gradient_chain<G: GeneratorModel, D: DiscriminatorModel>(
     let surrogate = g
         .relaxed_surrogate(request, generated)
         .expect("the generator's surrogate");
-    let grads = surrogate.backward().expect("backward");
+    let grads = surrogate.graph.backward().expect("backward");
     let eps = 1e-3f32;
     let (mut checked, mut skipped) = (0, 0);
     for (name, var) in sorted_vars(g.varmap()) {

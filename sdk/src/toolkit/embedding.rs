@@ -1,7 +1,9 @@
 //! A token embedding whose padding positions are zero.
 
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Result, Tensor};
 use candle_nn::VarBuilder;
+
+use super::relaxed_embedding::RelaxedEmbedding;
 
 /// A `[V, E]` embedding table (variable `embedding` under the builder's
 /// prefix).
@@ -48,11 +50,21 @@ impl MaskedEmbedding {
     /// A one-hot position gives exactly its id's embedding, and gradients
     /// reach `soft` (Gumbel-softmax training passes them on to the
     /// generator).
+    ///
+    /// On the CPU the product is one op that differentiates only the
+    /// operands that need it (`relaxed_embedding.rs`): rows that are data
+    /// get no gradient, and a gradient asked of the rows computes none for
+    /// the table.
     pub fn relaxed(&self, soft: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (rows, width, vocab) = soft.dims3()?;
-        soft.reshape((rows * width, vocab))?
-            .matmul(&self.table)?
-            .reshape((rows, width, ()))?
-            .broadcast_mul(&mask.unsqueeze(2)?)
+        let embedded = if soft.device().is_cpu() && soft.dtype() == DType::F32 {
+            soft.contiguous()?
+                .apply_op2(&self.table.contiguous()?, RelaxedEmbedding)?
+        } else {
+            soft.reshape((rows * width, vocab))?
+                .matmul(&self.table)?
+                .reshape((rows, width, ()))?
+        };
+        embedded.broadcast_mul(&mask.unsqueeze(2)?)
     }
 }

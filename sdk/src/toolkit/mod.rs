@@ -37,7 +37,9 @@
 //! * [`checkpoint`] — named tensors to and from safetensors files;
 //! * [`adam`] — Adam whose moments can be saved and restored;
 //! * [`clip`] — gradient clipping by global norm;
-//! * [`trainable`] — variables + Adam + clip: one step, save, load.
+//! * [`trainable`] — variables + Adam + clip: one step, save, load;
+//! * [`windows`](mod@windows) — a sequence's sliding windows as the rows of one
+//!   matrix, for a convolution as one matmul.
 
 /// Sigmoid and tanh in place (crate `agon-kernels`).
 pub use agon_kernels::activations;
@@ -57,10 +59,12 @@ pub mod layer_norm;
 pub mod loss;
 pub mod lstm;
 pub mod lstm_recurrence;
+mod max_over_time_op;
 pub mod output_cross_entropy;
 pub mod output_sampling;
 pub mod padder;
 pub mod pooling;
+mod relaxed_embedding;
 pub mod rng;
 pub mod row_blocks;
 /// Blocks of rows in the lanes of AVX-512 vectors (crate `agon-kernels`).
@@ -73,6 +77,7 @@ pub mod tensors;
 #[cfg(test)]
 mod test_tensors;
 pub mod trainable;
+pub mod windows;
 
 pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS};
 pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
@@ -82,7 +87,7 @@ pub use device::device_for;
 pub use dropout::Dropout;
 pub use embedding::MaskedEmbedding;
 pub use gru::MaskedGru;
-pub use gumbel::{gumbel_noise, gumbel_softmax};
+pub use gumbel::{gumbel_noise, gumbel_softmax, gumbel_softmax_backward, gumbel_softmax_rows};
 pub use init::{pytorch_like, reinitialize, SeededInit};
 pub use layer_norm::LayerNorm;
 pub use loss::bce_with_logits;
@@ -98,3 +103,4 @@ pub use tensors::{
     LabelledBatch, TeacherForcing,
 };
 pub use trainable::{OptimizerSlot, Trainable};
+pub use windows::windows;

@@ -2,6 +2,8 @@
 
 use candle_core::{Result, Tensor};
 
+use super::max_over_time_op::MaxOverTime;
+
 /// Mean over time of `xs: [B, T, F]` at the real positions of
 /// `mask: [B, T]` → `[B, F]`; a row without real positions gives zeros.
 pub fn masked_mean(xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
@@ -14,8 +16,17 @@ pub fn masked_mean(xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
 /// only the first position that attains it (as PyTorch's and TensorFlow's
 /// max-pooling do). Candle's `max` gives every tied position the whole
 /// gradient, and ties are common: a token repeated in a row, or padding
-/// windows of a convolution.
+/// windows of a convolution. On the CPU one op computes it
+/// (`max_over_time_op.rs`); elsewhere tensor ops.
 pub fn max_over_time(xs: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+        return xs.contiguous()?.apply_op1(MaxOverTime);
+    }
+    max_over_time_by_tensor_ops(xs)
+}
+
+/// [`max_over_time`] as tensor ops, for any device.
+fn max_over_time_by_tensor_ops(xs: &Tensor) -> Result<Tensor> {
     let maximum = xs.max_keepdim(1)?;
     let attains = xs.broadcast_eq(&maximum)?.to_dtype(xs.dtype())?;
     let first = (&attains * attains.cumsum(1)?.eq(1.0)?.to_dtype(xs.dtype())?)?.detach();
@@ -58,6 +69,65 @@ mod tests {
         assert_eq!(
             masked_max(&xs, &mask).unwrap().to_vec2::<f32>().unwrap(),
             vec![vec![3.0, -2.0], vec![0.0, 0.0]]
+        );
+    }
+
+    /// The CPU op gives the tensor formula's values and gradients, bit for
+    /// bit, ties, negative values and NaN included.
+    #[test]
+    fn the_cpu_op_is_the_tensor_formula() {
+        let device = Device::Cpu;
+        let (b, t, f) = (5, 7, 9);
+        let mut values: Vec<f32> = (0..b * t * f)
+            .map(|i| ((i * 7919 % 23) as f32 - 11.0) / 4.0)
+            .collect();
+        values[3 * t * f + 2 * f + 4] = f32::NAN;
+        let xs = candle_core::Var::from_vec(values, (b, t, f), &device).unwrap();
+        let weights = Tensor::arange(0f32, (b * f) as f32, &device)
+            .unwrap()
+            .reshape((b, f))
+            .unwrap();
+        let run = |pooled: Tensor| {
+            let grads = (&pooled * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let grad = grads.get(xs.as_tensor()).unwrap();
+            (
+                pooled.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                grad.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            )
+        };
+        let (op_values, op_grad) = run(max_over_time(xs.as_tensor()).unwrap());
+        let (values, grad) = run(max_over_time_by_tensor_ops(xs.as_tensor()).unwrap());
+        let bits = |v: &[f32]| {
+            v.iter()
+                .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&op_values), bits(&values));
+        assert!(op_values[3 * f + 4].is_nan());
+        assert_eq!(bits(&op_grad), bits(&grad));
+        // Strided input (a transposed view) reads the same.
+        let transposed = xs
+            .as_tensor()
+            .transpose(1, 2)
+            .unwrap()
+            .contiguous()
+            .unwrap();
+        let back = transposed.transpose(1, 2).unwrap();
+        assert_eq!(
+            bits(
+                &max_over_time(&back)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            ),
+            bits(&values)
         );
     }
 

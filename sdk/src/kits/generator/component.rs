@@ -5,6 +5,9 @@
 
 mod relaxed;
 
+#[cfg(test)]
+pub(crate) use relaxed::RelaxedKernel;
+
 use std::{borrow::Cow, collections::HashMap, path::Path};
 
 use abi_stable::std_types::ROption;

@@ -10,6 +10,8 @@ mod row_wise;
 mod training;
 
 pub use component::KitGenerator;
+#[cfg(test)]
+use component::RelaxedKernel;
 pub use model::{GeneratorConfig, GeneratorModel};
 pub use registration::{generator_capabilities, generator_info, new_generator};
 pub use row_wise::RowWise;

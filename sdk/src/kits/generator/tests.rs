@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     beam::{beam_search, BeamSettings},
-    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator,
+    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator, RelaxedKernel,
 };
 use crate::{
     author::GeneratorImpl,
@@ -380,23 +380,34 @@ fn relaxed_samples_are_distributions_up_to_each_rows_end_and_repeat_under_a_seed
 
 /// The policy step's gradient is that of `Σ gradient · soft(θ)`: checked
 /// by central finite differences on every weight of the toy model (the
-/// Gumbel noise fixed by the seed).
+/// Gumbel noise fixed by the seed), for the fused CPU kernel (the closed-form
+/// gradient) and for tensor ops (autograd).
 #[test]
 fn the_relaxed_policy_gradient_matches_finite_differences() {
+    for kernel in [RelaxedKernel::Fused, RelaxedKernel::Tensor] {
+        relaxed_policy_gradient_matches_finite_differences(kernel);
+    }
+}
+
+fn relaxed_policy_gradient_matches_finite_differences(kernel: RelaxedKernel) {
     let g = KitGenerator::<Toy<false>>::new(&context("")).unwrap();
     let request = relaxed_request(1.5, 11);
     let upstream: Vec<f32> = (0..4 * 5 * VOCAB as usize)
         .map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0)
         .collect();
-    let surrogate = g.relaxed_surrogate(&request, &upstream).unwrap();
-    let grads = surrogate.backward().unwrap();
+    let surrogate = g
+        .relaxed_surrogate_with(&request, &upstream, kernel)
+        .unwrap();
+    let grads = surrogate.graph.backward().unwrap();
     // The surrogate, and the hard ids it was computed along: it is smooth
     // only while no argmax flips, so a perturbation that flips one is
     // skipped rather than differenced across the jump.
     let value = |g: &KitGenerator<Toy<false>>| {
-        let surrogate = g.relaxed_surrogate(&request, &upstream).unwrap();
-        let ids = g.relaxed_sample(&request).unwrap().ids;
-        (f64::from(surrogate.to_scalar::<f32>().unwrap()), ids)
+        let surrogate = g
+            .relaxed_surrogate_with(&request, &upstream, kernel)
+            .unwrap();
+        let ids = g.relaxed_sample_with(&request, kernel).unwrap().ids;
+        (f64::from(surrogate.value), ids)
     };
     let base_ids = value(&g).1;
     let eps = 1e-3f32;
@@ -433,7 +444,7 @@ fn the_relaxed_policy_gradient_matches_finite_differences() {
             let exact = f64::from(analytic[k]);
             assert!(
                 (numeric - exact).abs() <= 5e-3 + 1e-2 * exact.abs(),
-                "{name}[{k}]: finite differences {numeric}, autograd {exact}"
+                "{kernel:?}: {name}[{k}]: finite differences {numeric}, gradient {exact}"
             );
             checked += 1;
         }
@@ -442,9 +453,69 @@ fn the_relaxed_policy_gradient_matches_finite_differences() {
     }
     assert!(
         skipped * 10 <= checked,
-        "{skipped} skipped, {checked} checked"
+        "{kernel:?}: {skipped} skipped, {checked} checked"
     );
-    assert!(checked > 60, "{checked}");
+    assert!(checked > 60, "{kernel:?}: {checked}");
+}
+
+/// The fused CPU kernel and tensor ops draw the same samples (the same ids,
+/// the relaxed rows to rounding) and give the same surrogate and weight
+/// gradients, for a request whose rows end at different positions.
+#[test]
+fn the_fused_kernel_and_tensor_ops_agree() {
+    let g = KitGenerator::<Toy<false>>::new(&context("")).unwrap();
+    let mut lengths = std::collections::BTreeSet::new();
+    for (beta, seed) in [(0.7f32, 2u64), (1.5, 11), (40.0, 5), (1.0, 8), (3.0, 9)] {
+        let request = RelaxedSampleRequest {
+            count: 16,
+            ..relaxed_request(beta, seed)
+        };
+        let fused = g
+            .relaxed_sample_with(&request, RelaxedKernel::Fused)
+            .unwrap();
+        let tensor = g
+            .relaxed_sample_with(&request, RelaxedKernel::Tensor)
+            .unwrap();
+        assert_eq!(fused.ids, tensor.ids, "β {beta}");
+        lengths.extend(fused.ids.lengths.iter().copied());
+        for (a, b) in fused.soft.iter().zip(tensor.soft.iter()) {
+            assert!(
+                (a - b).abs() <= 1e-6 + 1e-5 * b.abs(),
+                "{a} vs {b} at β {beta}"
+            );
+        }
+        let upstream: Vec<f32> = (0..fused.soft.len())
+            .map(|i| ((i * 13 % 7) as f32 - 3.0) / 3.0)
+            .collect();
+        let a = g
+            .relaxed_surrogate_with(&request, &upstream, RelaxedKernel::Fused)
+            .unwrap();
+        let b = g
+            .relaxed_surrogate_with(&request, &upstream, RelaxedKernel::Tensor)
+            .unwrap();
+        assert!(
+            (a.value - b.value).abs() <= 1e-4 * (1.0 + b.value.abs()),
+            "{} vs {}",
+            a.value,
+            b.value
+        );
+        let (ga, gb) = (a.graph.backward().unwrap(), b.graph.backward().unwrap());
+        for (name, var) in sorted_vars(g.varmap()) {
+            let flat = |grads: &candle_core::backprop::GradStore| match grads.get(var.as_tensor()) {
+                Some(g) => g.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                None => vec![0.0; var.as_tensor().elem_count()],
+            };
+            for (x, y) in flat(&ga).iter().zip(&flat(&gb)) {
+                assert!(
+                    (x - y).abs() <= 1e-4 + 1e-3 * y.abs(),
+                    "{name}: {x} vs {y} at β {beta}"
+                );
+            }
+        }
+    }
+    // Rows ended early (at the end of sequence) and ran to the full
+    // length: both kernels masked finished rows the same way.
+    assert!(lengths.len() >= 3 && lengths.contains(&5), "{lengths:?}");
 }
 
 #[test]

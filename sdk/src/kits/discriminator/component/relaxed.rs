@@ -30,7 +30,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         batch: &RelaxedBatch,
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
-        let rows = self.relaxed_rows(batch, None)?;
+        let rows = self.relaxed_rows(batch, self.soft_tensor(batch)?)?;
         Ok(self
             .relaxed_forward(&rows, dropout_seed)?
             .detach()
@@ -48,18 +48,20 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         upstream: &[f32],
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
-        let input = Var::from_tensor(&self.soft_tensor(batch)?)?;
-        let rows = self.relaxed_rows(batch, Some(input.as_tensor().clone()))?;
+        let (values, dims) = self.soft_values(batch)?;
+        let input = Var::from_vec(values, dims, &self.padder.device)?;
+        let rows = self.relaxed_rows(batch, input.as_tensor().clone())?;
         let surrogate = self.surrogate(&rows, upstream, dropout_seed)?;
         let grads = surrogate.backward()?;
-        // Zero past each row's length already: `relaxed_rows` masks the
-        // input before the model reads it.
-        let gradient = match grads.get(input.as_tensor()) {
-            Some(g) => g.clone(),
+        let mut gradient = match grads.get(input.as_tensor()) {
+            Some(g) => g.flatten_all()?.to_vec1::<f32>()?,
             // The model does not read the rows at all.
-            None => input.as_tensor().zeros_like()?,
+            None => vec![0.0; input.as_tensor().elem_count()],
         };
-        Ok(gradient.flatten_all()?.to_vec1::<f32>()?)
+        // A model may read positions past a row's length (they hold
+        // zeros); the loss does not depend on them.
+        zero_past_lengths(&mut gradient, batch, self.vocab);
+        Ok(gradient)
     }
 
     /// One optimiser step minimising `Σ upstream · logits`, the host loss's
@@ -72,7 +74,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         upstream: &[f32],
         options: &StepOptions,
     ) -> PluginResult<StepStats> {
-        let rows = self.relaxed_rows(batch, None)?;
+        let rows = self.relaxed_rows(batch, self.soft_tensor(batch)?)?;
         let surrogate = self.surrogate(&rows, upstream, Some(options.seed))?;
         let norm = self.params.minimise(&surrogate, M::NAME)?;
         Ok(StepStats::new(surrogate.to_scalar::<f32>()?, rows.len()).with("grad_norm", norm))
@@ -134,8 +136,17 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         one_per_row::<M>(logits, rows.len(), "relaxed logits")
     }
 
-    /// `batch.soft` as a `[B, W, V]` tensor, checked against its lengths.
+    /// `batch.soft` as a `[B, W, V]` tensor, checked against its lengths,
+    /// zero past each row's length.
     fn soft_tensor(&self, batch: &RelaxedBatch) -> PluginResult<Tensor> {
+        let (values, dims) = self.soft_values(batch)?;
+        Ok(Tensor::from_vec(values, dims, &self.padder.device)?)
+    }
+
+    /// A copy of `batch.soft` checked against its lengths, zero past each
+    /// row's length (the one copy a crossing costs: the boundary's array
+    /// cannot be borrowed by a tensor), with its `[B, W, V]` shape.
+    fn soft_values(&self, batch: &RelaxedBatch) -> PluginResult<(Vec<f32>, (usize, usize, usize))> {
         let vocab = self.vocab;
         let (rows, width) = (batch.lengths.len(), batch.width as usize);
         if batch.soft.len() != rows * width * vocab {
@@ -149,24 +160,14 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
                 "a relaxed row of length {long} in a batch {width} wide"
             )));
         }
-        Ok(Tensor::from_slice(
-            &batch.soft,
-            (rows, width, vocab),
-            &self.padder.device,
-        )?)
+        let mut values = batch.soft.to_vec();
+        zero_past_lengths(&mut values, batch, vocab);
+        Ok((values, (rows, width, vocab)))
     }
 
-    /// The model's view of `batch`, its rows read from `soft` (a variable
-    /// to differentiate by) or from the batch's values.
-    fn relaxed_rows(
-        &self,
-        batch: &RelaxedBatch,
-        soft: Option<Tensor>,
-    ) -> PluginResult<RelaxedRows> {
-        let soft = match soft {
-            Some(soft) => soft,
-            None => self.soft_tensor(batch)?,
-        };
+    /// The model's view of `batch`, its rows read from `soft` (`[B, W, V]`,
+    /// zero past each row's length).
+    fn relaxed_rows(&self, batch: &RelaxedBatch, soft: Tensor) -> PluginResult<RelaxedRows> {
         let width = batch.width as usize;
         let mask: Vec<f32> = batch
             .lengths
@@ -180,13 +181,25 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             M::SOURCES,
             self.config.max_source_len(),
         )?;
-        // Positions past a row's length read nothing.
-        let soft = soft.broadcast_mul(&mask.unsqueeze(2)?)?;
         Ok(RelaxedRows {
             soft,
             mask,
             lengths: batch.lengths.iter().map(|&l| l as usize).collect(),
             sources,
         })
+    }
+}
+
+/// Zeroes the positions of `values` (`batch`'s layout) past each row's
+/// length. Positions past a row's length read nothing: zeroing them in
+/// place costs only those positions, where multiplying by a mask in the
+/// graph would cost two passes over the whole batch (forward and back).
+fn zero_past_lengths(values: &mut [f32], batch: &RelaxedBatch, vocab: usize) {
+    let width = batch.width as usize;
+    for (row, &len) in values
+        .chunks_mut((width * vocab).max(1))
+        .zip(batch.lengths.iter())
+    {
+        row[(len as usize).min(width) * vocab..].fill(0.0);
     }
 }

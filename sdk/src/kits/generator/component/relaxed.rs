@@ -10,42 +10,94 @@
 //! and recomputes the rows under autograd, so a request can be answered in
 //! any order and a checkpoint never holds a half-finished step.
 
-use candle_core::{DType, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
 
 use super::KitGenerator;
 use crate::{
     error::{PluginError, PluginResult},
     generator::Policy,
     kits::generator::{model::checked_step, GeneratorModel},
-    relaxed::{RelaxedSampleRequest, RelaxedSamples},
+    relaxed::{first_non_finite, RelaxedSampleRequest, RelaxedSamples},
     stats::StepStats,
-    toolkit::{derive_seed, gumbel_noise, gumbel_softmax, rng_from_seed, SeededRng},
+    toolkit::{
+        derive_seed, gumbel_noise, gumbel_softmax, gumbel_softmax_backward, gumbel_softmax_rows,
+        rng_from_seed, SeededRng,
+    },
 };
 
-/// One relaxed pass: the rows' tokens and their relaxed rows,
-/// `[count, steps, vocabulary]` (zero past each row's length), `steps` the
-/// longest row.
-struct RelaxedPass {
-    rows: Vec<Vec<u32>>,
-    soft: Tensor,
+/// How a relaxed pass turns one position's logits into relaxed rows: both
+/// give the same samples (to rounding) and the same weight gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RelaxedKernel {
+    /// The toolkit's fused CPU kernel, and the policy step's gradient in
+    /// closed form (`toolkit::gumbel_softmax_backward`).
+    Fused,
+    /// Tensor ops on any device, the gradient by autograd.
+    Tensor,
+}
+
+impl RelaxedKernel {
+    fn for_device(device: &Device) -> Self {
+        if device.is_cpu() {
+            Self::Fused
+        } else {
+            Self::Tensor
+        }
+    }
+}
+
+/// The surrogate of a policy step: its value `Σ gradient · soft(θ)`, and a
+/// scalar whose weight gradient is that of the value (the value itself on
+/// the tensor path; on the fused path `Σ dlogits · logits(θ)` with the
+/// closed-form `dlogits` held fixed, which keeps the softmax out of the
+/// graph).
+pub(crate) struct RelaxedSurrogate {
+    pub(crate) value: f32,
+    pub(crate) graph: Tensor,
 }
 
 impl<M: GeneratorModel> KitGenerator<M> {
     /// Relaxed samples from the current policy; see [`RelaxedSamples`].
     pub fn relaxed_sample(&self, request: &RelaxedSampleRequest) -> PluginResult<RelaxedSamples> {
+        self.relaxed_sample_with(request, RelaxedKernel::for_device(&self.device))
+    }
+
+    pub(crate) fn relaxed_sample_with(
+        &self,
+        request: &RelaxedSampleRequest,
+        kernel: RelaxedKernel,
+    ) -> PluginResult<RelaxedSamples> {
         let model = self.inference_model(Policy::Current)?;
-        let pass = self.relaxed_pass(&model, request)?;
-        let (count, steps, vocab) = pass.soft.dims3()?;
-        let max_len = request.max_len as usize;
+        let (count, max_len, vocab) =
+            (request.count as usize, request.max_len as usize, self.vocab);
+        let beta = inverse_temperature(request)?;
+        // `[count, max_len, vocab]`, written position by position; zero past
+        // each row's end.
         let mut soft = vec![0f32; count * max_len * vocab];
-        let computed = pass.soft.flatten_all()?.to_vec1::<f32>()?;
-        // `max(1)`: no steps (no rows, or max_len 0) leaves nothing to copy.
-        for (r, row) in computed.chunks((steps * vocab).max(1)).enumerate() {
-            let at = r * max_len * vocab;
-            soft[at..at + row.len()].copy_from_slice(row);
-        }
+        let row_stride = (max_len * vocab).max(1);
+        let rows = self.relaxed_pass(&model, request, |t, logits, live, streams| {
+            let at = t * vocab..(t + 1) * vocab;
+            match kernel {
+                RelaxedKernel::Fused => {
+                    let values = logits.flatten_all()?.to_vec1::<f32>()?;
+                    let mut out: Vec<&mut [f32]> = soft
+                        .chunks_mut(row_stride)
+                        .map(|row| &mut row[at.clone()])
+                        .collect();
+                    Ok(gumbel_softmax_rows(&values, streams, live, beta, &mut out))
+                }
+                RelaxedKernel::Tensor => {
+                    let (ids, relaxed) = tensor_position(logits, streams, live, beta)?;
+                    let values = relaxed.flatten_all()?.to_vec1::<f32>()?;
+                    for (row, computed) in soft.chunks_mut(row_stride).zip(values.chunks(vocab)) {
+                        row[at.clone()].copy_from_slice(computed);
+                    }
+                    Ok(ids)
+                }
+            }
+        })?;
         Ok(RelaxedSamples {
-            ids: self.pad_rows(&pass.rows, max_len),
+            ids: self.pad_rows(&rows, max_len),
             soft: soft.into(),
         })
     }
@@ -71,7 +123,7 @@ impl<M: GeneratorModel> KitGenerator<M> {
                 self.vocab
             )));
         }
-        if let Some(bad) = gradient.iter().find(|g| !g.is_finite()) {
+        if let Some((_, bad)) = first_non_finite(gradient) {
             return Err(PluginError::numerical(format!(
                 "gradient value {bad} is not finite; the step was not applied"
             )));
@@ -79,11 +131,8 @@ impl<M: GeneratorModel> KitGenerator<M> {
         let surrogate = self.relaxed_surrogate(request, gradient)?;
         let norm = self
             .params
-            .minimise_in(self.adversarial, &surrogate, "generator")?;
-        Ok(
-            StepStats::new(surrogate.to_scalar::<f32>()?, request.count as usize)
-                .with("grad_norm", norm),
-        )
+            .minimise_in(self.adversarial, &surrogate.graph, "generator")?;
+        Ok(StepStats::new(surrogate.value, request.count as usize).with("grad_norm", norm))
     }
 
     /// `Σ gradient · soft(θ)` on the trainable weights, recording the graph.
@@ -91,61 +140,190 @@ impl<M: GeneratorModel> KitGenerator<M> {
         &self,
         request: &RelaxedSampleRequest,
         gradient: &[f32],
-    ) -> PluginResult<Tensor> {
-        let pass = self.relaxed_pass(&self.model, request)?;
-        let (count, steps, vocab) = pass.soft.dims3()?;
-        let full = Tensor::from_slice(
-            gradient,
-            (count, request.max_len as usize, vocab),
-            &self.device,
-        )?;
-        let gradient = full.narrow(1, 0, steps)?;
-        Ok((pass.soft * gradient)?.sum_all()?)
+    ) -> PluginResult<RelaxedSurrogate> {
+        self.relaxed_surrogate_with(request, gradient, RelaxedKernel::for_device(&self.device))
     }
 
-    fn relaxed_pass(&self, model: &M, request: &RelaxedSampleRequest) -> PluginResult<RelaxedPass> {
-        let beta = f64::from(request.inverse_temperature);
-        if !(beta.is_finite() && beta > 0.0) {
-            return Err(PluginError::input(format!(
-                "inverse temperature must be a positive finite number, got {beta}"
-            )));
-        }
+    pub(crate) fn relaxed_surrogate_with(
+        &self,
+        request: &RelaxedSampleRequest,
+        gradient: &[f32],
+        kernel: RelaxedKernel,
+    ) -> PluginResult<RelaxedSurrogate> {
+        let (count, max_len, vocab) =
+            (request.count as usize, request.max_len as usize, self.vocab);
+        let beta = inverse_temperature(request)?;
+        let row_stride = (max_len * vocab).max(1);
+        // Position `t`'s `[count, vocab]` slice of the gradient.
+        let at_position = |t: usize| -> Vec<f32> {
+            gradient
+                .chunks(row_stride)
+                .flat_map(|row| &row[t * vocab..(t + 1) * vocab])
+                .copied()
+                .collect()
+        };
+        let mut terms = Vec::with_capacity(max_len);
+        let mut value = 0f64;
+        let mut relaxed = vec![0f32; count * vocab];
+        self.relaxed_pass(&self.model, request, |t, logits, live, streams| {
+            let upstream = at_position(t);
+            match kernel {
+                RelaxedKernel::Fused => {
+                    let values = logits.detach().flatten_all()?.to_vec1::<f32>()?;
+                    let mut out: Vec<&mut [f32]> = relaxed.chunks_mut(vocab).collect();
+                    let ids = gumbel_softmax_rows(&values, streams, live, beta, &mut out);
+                    let mut dlogits = vec![0f32; count * vocab];
+                    for (r, dl) in dlogits.chunks_mut(vocab).enumerate() {
+                        if live[r] {
+                            let row = r * vocab..(r + 1) * vocab;
+                            value += gumbel_softmax_backward(
+                                &relaxed[row.clone()],
+                                &upstream[row],
+                                beta,
+                                dl,
+                            );
+                        }
+                    }
+                    terms.push(logits.contiguous()?.apply_op1(FixedContraction(dlogits))?);
+                    Ok(ids)
+                }
+                RelaxedKernel::Tensor => {
+                    let (ids, relaxed) = tensor_position(logits, streams, live, beta)?;
+                    let upstream = Tensor::from_vec(upstream, (count, vocab), &self.device)?;
+                    terms.push((relaxed * upstream)?.sum_all()?);
+                    Ok(ids)
+                }
+            }
+        })?;
+        let graph = if terms.is_empty() {
+            Tensor::zeros((), DType::F32, &self.device)?
+        } else {
+            Tensor::stack(&terms, 0)?.sum_all()?
+        };
+        let value = match kernel {
+            RelaxedKernel::Fused => value as f32,
+            RelaxedKernel::Tensor => graph.to_scalar::<f32>()?,
+        };
+        Ok(RelaxedSurrogate { value, graph })
+    }
+
+    /// Runs `model` over `request`'s rows position by position, feeding
+    /// each row's hard sample back, and returns the rows' tokens. At each
+    /// position `t`, `position(t, logits, live, streams)` turns the
+    /// `[count, vocab]` logits into that position's hard ids (its relaxed
+    /// rows are the caller's business), drawing noise from the rows'
+    /// streams; `live[r]` is false once row `r` has ended.
+    fn relaxed_pass(
+        &self,
+        model: &M,
+        request: &RelaxedSampleRequest,
+        mut position: impl FnMut(usize, &Tensor, &[bool], &mut [SeededRng]) -> PluginResult<Vec<u32>>,
+    ) -> PluginResult<Vec<Vec<u32>>> {
         let (count, max_len) = (request.count as usize, request.max_len as usize);
         let sources = self.sources(&request.sources, count, "relaxed_sample")?;
         let mut rows: Vec<Vec<u32>> = vec![Vec::with_capacity(max_len); count];
         if count == 0 || max_len == 0 {
-            let soft = Tensor::zeros((count, 0, self.vocab), DType::F32, &self.device)?;
-            return Ok(RelaxedPass { rows, soft });
+            return Ok(rows);
         }
         let (memory, mut state) = model.start(sources, count, &self.device)?;
         let mut streams: Vec<SeededRng> = (0..count)
             .map(|r| rng_from_seed(derive_seed(request.seed, &r.to_string())))
             .collect();
-        let mut done = vec![false; count];
+        let mut live = vec![true; count];
         let mut inputs = vec![self.bos; count];
-        let mut steps = Vec::with_capacity(max_len);
         // Every row steps until the last one ends: the rows stay one batch,
-        // and a finished row's positions are masked to zero.
-        while steps.len() < max_len && done.iter().any(|d| !d) {
+        // and a finished row's positions are zero.
+        for t in 0..max_len {
+            if !live.iter().any(|&l| l) {
+                break;
+            }
             let tokens = Tensor::new(inputs.as_slice(), &self.device)?;
             let (logits, next) = checked_step(model, &memory, &state, &tokens, self.vocab)?;
-            let noise = gumbel_noise(&mut streams, self.vocab, &self.device)?;
-            let (ids, soft) = gumbel_softmax(&logits, &noise, beta)?;
-            let live: Vec<f32> = done.iter().map(|&d| if d { 0.0 } else { 1.0 }).collect();
-            let live = Tensor::from_vec(live, (count, 1), &self.device)?;
-            steps.push(soft.broadcast_mul(&live)?);
+            let ids = position(t, &logits, &live, &mut streams)?;
             for (r, &id) in ids.iter().enumerate() {
-                if !done[r] {
+                if live[r] {
                     rows[r].push(id);
-                    done[r] = Some(id) == self.eos;
+                    live[r] = Some(id) != self.eos;
                 }
             }
             inputs = ids;
             state = next;
         }
-        Ok(RelaxedPass {
-            rows,
-            soft: Tensor::stack(&steps, 1)?,
-        })
+        Ok(rows)
     }
+}
+
+/// The inverse temperature of `request`, checked.
+fn inverse_temperature(request: &RelaxedSampleRequest) -> PluginResult<f32> {
+    let beta = request.inverse_temperature;
+    if !(beta.is_finite() && beta > 0.0) {
+        return Err(PluginError::input(format!(
+            "inverse temperature must be a positive finite number, got {beta}"
+        )));
+    }
+    Ok(beta)
+}
+
+/// `x ↦ Σ w ⊙ x` for fixed weights `w` (a position's closed-form
+/// `dlogits`), as one op: as `(x * w).sum_all()` its backward pass made
+/// five passes over `[rows, vocabulary]` (the sum's broadcast, both
+/// operands' gradients, Candle's zeroing and summing of each), where this
+/// makes one and differentiates `x` only.
+struct FixedContraction(Vec<f32>);
+
+impl CustomOp1 for FixedContraction {
+    fn name(&self) -> &'static str {
+        "fixed-contraction"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = match (storage, layout.contiguous_offsets()) {
+            (CpuStorage::F32(values), Some((start, end))) => &values[start..end],
+            _ => candle_core::bail!("fixed contraction: a contiguous f32 tensor is expected"),
+        };
+        if x.len() != self.0.len() {
+            candle_core::bail!(
+                "fixed contraction: {} values against {} weights",
+                x.len(),
+                self.0.len()
+            );
+        }
+        let sum: f64 = x
+            .iter()
+            .zip(&self.0)
+            .map(|(&x, &w)| f64::from(x) * f64::from(w))
+            .sum();
+        Ok((CpuStorage::F32(vec![sum as f32]), Shape::from(())))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let scale = grad.to_scalar::<f32>()?;
+        let values: Vec<f32> = self.0.iter().map(|&w| w * scale).collect();
+        Ok(Some(Tensor::from_vec(values, arg.shape(), arg.device())?))
+    }
+}
+
+/// One position with tensor ops: the hard ids and the relaxed rows,
+/// `[count, vocab]`, zero for a finished row.
+fn tensor_position(
+    logits: &Tensor,
+    streams: &mut [SeededRng],
+    live: &[bool],
+    beta: f32,
+) -> PluginResult<(Vec<u32>, Tensor)> {
+    let (count, vocab) = logits.dims2()?;
+    let noise = gumbel_noise(streams, vocab, logits.device())?;
+    let (ids, soft) = gumbel_softmax(logits, &noise, f64::from(beta))?;
+    let live: Vec<f32> = live.iter().map(|&l| f32::from(u8::from(l))).collect();
+    let live = Tensor::from_vec(live, (count, 1), logits.device())?;
+    Ok((ids, soft.broadcast_mul(&live)?))
 }
