@@ -176,23 +176,30 @@ fn the_bundled_relgan_configs_train_and_evaluate_end_to_end() {
 }
 
 /// Any discriminator with the relaxed methods trains under `gumbel`, not
-/// only RelGAN's: the GRU discriminator of another "team", with RelGAN's
-/// generator.
+/// only RelGAN's: the GRU discriminator of another "team", and SeqGAN's
+/// CNN discriminator (which implements the methods by hand, outside the
+/// kit), each with RelGAN's generator.
 #[test]
-fn a_second_teams_discriminator_with_relaxed_rows_trains_under_gumbel() {
+fn other_teams_discriminators_with_relaxed_rows_train_under_gumbel() {
     let sandbox = Sandbox::new();
-    let run = sandbox.train(
-        &config("smoke-gumbel.yaml"),
-        "gru",
-        &[
-            "--set",
+    for (name, discriminator) in [
+        (
+            "gru",
             "discriminator={plugin: rnn-lab/gru-discriminator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}",
-            "--set",
-            "training.adversarial.epochs=2",
-        ],
-    );
-    let last = trajectory(&run).pop().unwrap();
-    assert_eq!(last["phase"], "adversarial", "{last}");
-    assert!(last["d_loss"].as_f64().unwrap().is_finite(), "{last}");
-    assert!(last["g_loss"].as_f64().unwrap().is_finite(), "{last}");
+        ),
+        (
+            "cnn",
+            "discriminator={plugin: seqgan-lab/cnn-discriminator@^0.1, config: {embedding_dim: 16, filter_sizes: [2, 3], filter_counts: [8, 8]}}",
+        ),
+    ] {
+        let run = sandbox.train(
+            &config("smoke-gumbel.yaml"),
+            name,
+            &["--set", discriminator, "--set", "training.adversarial.epochs=2"],
+        );
+        let last = trajectory(&run).pop().unwrap();
+        assert_eq!(last["phase"], "adversarial", "{name}: {last}");
+        assert!(last["d_loss"].as_f64().unwrap().is_finite(), "{name}: {last}");
+        assert!(last["g_loss"].as_f64().unwrap().is_finite(), "{name}: {last}");
+    }
 }

@@ -7,7 +7,7 @@ use agon_sdk::{
         device_for, dropout, labelled_batch, padded_id_vec, padded_ids, reinitialize,
         rng_from_seed, ComputePath, SeededInit, SeededRng, Trainable,
     },
-    Batch, DiscriminatorImpl, PluginContext, PluginError, PluginResult, StepOptions, StepStats,
+    Batch, DiscriminatorImpl, PluginContext, PluginResult, RelaxedBatch, StepOptions, StepStats,
 };
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{VarBuilder, VarMap};
@@ -29,20 +29,20 @@ const TABULATE_FROM_ROWS: usize = 512;
 
 /// SeqGAN's D.
 pub struct CnnDiscriminator {
-    config: CnnDiscriminatorConfig,
-    device: Device,
+    pub(crate) config: CnnDiscriminatorConfig,
+    pub(crate) device: Device,
     /// Hand-written kernels (CPU) or tensor ops with autograd.
     path: ComputePath,
-    pad: u32,
+    pub(crate) pad: u32,
     /// Every input is padded to this length (≥ the widest filter).
-    input_len: usize,
-    model: CnnHighway,
-    params: Trainable,
+    pub(crate) input_len: usize,
+    pub(crate) model: CnnHighway,
+    pub(crate) params: Trainable,
     /// The convolutions tabulated for scoring, built once enough sequences
     /// have been scored since the weights changed (kernels path only).
-    tables: Option<TabulatedConvolutions>,
+    pub(crate) tables: Option<TabulatedConvolutions>,
     /// Sequences scored since the weights last changed.
-    scored_since_change: usize,
+    pub(crate) scored_since_change: usize,
 }
 
 impl CnnDiscriminator {
@@ -95,13 +95,7 @@ pub(crate) fn autograd_loss(
     let features = dropout(&model.highway(&pooled)?, keep, rng)?;
     let logits = model.output.forward(&features)?;
     let cross_entropy = candle_nn::loss::cross_entropy(&logits, &labels.to_dtype(DType::U32)?)?;
-    let bias = model
-        .output
-        .bias()
-        .ok_or_else(|| PluginError::config("the output layer has no bias"))?;
-    let l2 =
-        ((model.output.weight().sqr()?.sum_all()? + bias.sqr()?.sum_all()?)? * (l2_lambda / 2.0))?;
-    Ok(((cross_entropy + l2)?, logits))
+    Ok(((cross_entropy + model.output_l2(l2_lambda)?)?, logits))
 }
 
 impl DiscriminatorImpl for CnnDiscriminator {
@@ -207,6 +201,32 @@ impl DiscriminatorImpl for CnnDiscriminator {
 
     fn parameter_count(&self) -> u64 {
         self.params.parameter_count()
+    }
+
+    fn relaxed_logits(
+        &mut self,
+        batch: &RelaxedBatch,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.relaxed_logits_of(batch, dropout_seed)
+    }
+
+    fn relaxed_input_gradient(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.relaxed_input_gradient_of(batch, upstream, dropout_seed)
+    }
+
+    fn relaxed_train_step(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        self.relaxed_train_step_of(batch, upstream, options)
     }
 
     fn save(&self, dir: &Path) -> PluginResult<()> {

@@ -2,6 +2,8 @@
 //! 2017, after Kim 2014 and Zhang & LeCun 2015): token embedding,
 //! convolutions of several widths with ReLU and max-over-time pooling, a
 //! highway layer, dropout, and a two-class softmax with L2 on its weights.
+//! Scores relaxed rows too (`relaxed.rs`, the `relaxed-rows` capability), so
+//! `algorithm: gumbel` trains a generator against it.
 
 mod config;
 #[cfg(test)]
@@ -12,6 +14,7 @@ mod hand_gradients;
 mod model;
 #[cfg(test)]
 mod path_agreement;
+mod relaxed;
 mod tabulated;
 
 pub use config::CnnDiscriminatorConfig;
@@ -90,7 +93,10 @@ impl PluginLibrary for CnnDiscriminatorLibrary {
         vec![agon_sdk::ComponentCapabilities::new(
             ComponentKind::Discriminator,
             "cnn-highway",
-            &[agon_sdk::capabilities::SOURCES_NEVER],
+            &[
+                agon_sdk::capabilities::SOURCES_NEVER,
+                agon_sdk::capabilities::RELAXED_ROWS,
+            ],
         )]
     }
 }

@@ -1,6 +1,6 @@
 //! The CNN-highway network.
 
-use agon_sdk::toolkit::{max_over_time, ComputePath};
+use agon_sdk::toolkit::{max_over_time, windows, ComputePath};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
@@ -146,6 +146,37 @@ impl CnnHighway {
             })
             .collect::<Result<Vec<_>>>()?;
         Tensor::cat(&pooled, 1)
+    }
+
+    /// [`CnnHighway::pooled_by_matmuls`] of rows already embedded,
+    /// `[B, L, e]` (relaxed rows' expected embeddings): each width's windows
+    /// gathered by the toolkit's `windows`, one matmul, ReLU, max over time.
+    pub fn pooled_embedded(&self, embedded: &Tensor) -> Result<Tensor> {
+        let (rows, len, _) = embedded.dims3()?;
+        let pooled = self
+            .banks
+            .iter()
+            .map(|bank| {
+                let (filters, _, width) = bank.weight.dims3()?;
+                windows(embedded, width)?
+                    .matmul(&Self::kernel_matrix(bank)?)?
+                    .broadcast_add(&bank.bias)?
+                    .relu()?
+                    .reshape((rows, len + 1 - width, filters))
+                    .and_then(|activations| max_over_time(&activations))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&pooled, 1)
+    }
+
+    /// `λ/2 · (‖W‖² + ‖b‖²)` of the output layer, SeqGAN's L2 penalty.
+    pub fn output_l2(&self, lambda: f64) -> Result<Tensor> {
+        let weight = self.output.weight().sqr()?.sum_all()?;
+        let bias = match self.output.bias() {
+            Some(bias) => bias.sqr()?.sum_all()?,
+            None => weight.zeros_like()?,
+        };
+        (weight + bias)? * (lambda / 2.0)
     }
 
     /// The highway layer over pooled features `h: [B, F]`.
