@@ -39,6 +39,8 @@
 
 pub mod abi_1_0;
 pub mod abi_1_1;
+#[cfg(test)]
+mod abi_snapshot_check;
 pub mod abi_version;
 pub mod author;
 pub mod batch;

@@ -61,10 +61,43 @@ pub fn check_relaxed_input_gradient<M: DiscriminatorModel>(
     let gradient = d
         .relaxed_input_gradient(batch, upstream, None)
         .expect("relaxed_input_gradient");
+    check_gradient_against_logits(&gradient, batch, upstream, stride, |batch| {
+        d.relaxed_logits(batch, None).expect("relaxed_logits")
+    });
+}
+
+/// [`check_relaxed_input_gradient`] for any discriminator, on the kit or
+/// not (an author-trait implementation, as `seqgan-lab/cnn-discriminator`'s
+/// is), with the training dropout `dropout_seed` draws (the same draw for
+/// the gradient and every score) or none.
+pub fn check_relaxed_input_gradient_of<D: DiscriminatorImpl>(
+    d: &mut D,
+    batch: &RelaxedBatch,
+    upstream: &[f32],
+    stride: usize,
+    dropout_seed: Option<u64>,
+) {
+    let gradient = d
+        .relaxed_input_gradient(batch, upstream, dropout_seed)
+        .expect("relaxed_input_gradient");
+    check_gradient_against_logits(&gradient, batch, upstream, stride, |batch| {
+        d.relaxed_logits(batch, dropout_seed)
+            .expect("relaxed_logits")
+    });
+}
+
+/// The finite-difference check of both: `gradient` against
+/// `Σ upstream · logits(batch)`.
+fn check_gradient_against_logits(
+    gradient: &[f32],
+    batch: &RelaxedBatch,
+    upstream: &[f32],
+    stride: usize,
+    mut logits: impl FnMut(&RelaxedBatch) -> Vec<f32>,
+) {
     assert_eq!(gradient.len(), batch.soft.len());
-    let surrogate = |batch: &RelaxedBatch| -> f64 {
-        let logits = d.relaxed_logits(batch, None).expect("relaxed_logits");
-        logits
+    let mut surrogate = |batch: &RelaxedBatch| -> f64 {
+        logits(batch)
             .iter()
             .zip(upstream)
             .map(|(l, u)| f64::from(l * u))
