@@ -26,7 +26,8 @@ impl CnnDiscriminator {
     /// each row's distributions up to its length, the pad id one-hot after.
     pub(crate) fn relaxed_input(&self, batch: &RelaxedBatch) -> PluginResult<Tensor> {
         let (rows, width, len) = (batch.rows(), batch.width as usize, self.input_len);
-        let vocab = batch.soft.len() / (rows * width).max(1);
+        // The guard has checked `soft` holds rows × width × this many values.
+        let vocab = self.model.embedding.dim(0)?;
         if width > len {
             return Err(PluginError::input(format!(
                 "relaxed rows {width} positions wide; this discriminator reads at most {len} (the task's max_len)"

@@ -13,8 +13,8 @@
 //! for the gradient). As separate tensor ops a position costs about ten
 //! passes over `[rows, vocabulary]` arrays on one thread (noise, sum,
 //! argmax, scale, max, subtract, exp, sum, divide, mask) and as many again
-//! backwards; the kernel makes two per row, rows in parallel, with a
-//! vectorised exponential.
+//! backwards; the kernel makes a few short passes over each row while it is
+//! in cache, rows in parallel, with vectorised noise and exponentials.
 
 use agon_kernels::{gumbel_noise::gumbel_from_bits_into, softmax_kernels::exp_shifted};
 use candle_core::{Device, Result, Tensor, D};

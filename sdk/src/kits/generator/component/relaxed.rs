@@ -7,8 +7,14 @@
 //! scores the relaxed rows and the host's loss gives their gradient; the
 //! policy step then moves the weights along it. The kit keeps no graph
 //! between the two calls: the step draws the same noise from the same seed
-//! and recomputes the rows under autograd, so a request can be answered in
-//! any order and a checkpoint never holds a half-finished step.
+//! and recomputes the rows with the model's graph, so a request can be
+//! answered in any order and a checkpoint never holds a half-finished step.
+//!
+//! On the CPU each position goes through the toolkit's fused kernel and the
+//! softmax's gradient is taken in closed form, so only the model's logits
+//! are in the graph ([`RelaxedKernel::Fused`]); on other devices, tensor
+//! ops and autograd ([`RelaxedKernel::Tensor`]). The tests hold the two to
+//! the same samples and gradients.
 
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
 
