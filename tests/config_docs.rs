@@ -130,8 +130,8 @@ fn plugins_show_prints_the_doc_line_above_each_key() {
         "{lstm}"
     );
     assert!(
-        shown.contains("\ncapabilities: sources-never\n"),
-        "the CNN reads no sources and has no optional method:\n{shown}"
+        shown.contains("\ncapabilities: sources-never, relaxed-rows\n"),
+        "the CNN reads no sources and scores relaxed rows:\n{shown}"
     );
 
     // Every library, every component: the text `show` prints passes the

@@ -90,8 +90,8 @@ fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anyth
     let gumbel = config("smoke-gumbel.yaml");
     let cases: [(&[&str], &str); 7] = [
         (
-            &["discriminator={plugin: seqgan-lab/cnn-discriminator@^0.1, config: {embedding_dim: 16, filter_sizes: [2, 3], filter_counts: [8, 8]}}"],
-            "but discriminator (seqgan-lab/cnn-discriminator@0.1.0:cnn-highway) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2",
+            &["discriminator={plugin: scratchgan-lab/lstm-discriminator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],
+            "but discriminator (scratchgan-lab/lstm-discriminator@0.1.0:lstm-per-token) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2",
         ),
         (
             &["generator={plugin: agon/lstm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],
