@@ -198,6 +198,21 @@ mod tests {
         }
     }
 
+    /// Rows wider than the task's longest are refused with the width this
+    /// discriminator reads, never a panic.
+    #[test]
+    fn rows_wider_than_the_input_are_refused() {
+        let d = discriminator("tensor");
+        let ids = TokenBatch::from_rows(&[vec![1u32, 2]], 0);
+        let wide = RelaxedBatch::one_hot(&ids, 9, VOCAB as usize, Default::default()).unwrap();
+        let err = d.relaxed_logits_of(&wide, None).unwrap_err();
+        assert!(
+            err.message()
+                .contains("9 positions wide; this discriminator reads at most 6"),
+            "{err}"
+        );
+    }
+
     /// Steps along the host's gradient move the logits the way it asks:
     /// an upstream of −1 on every row (a loss falling as the logits rise)
     /// raises them.
