@@ -281,6 +281,11 @@ pub struct BenchArgs {
     /// uses 16); rewards per second should not depend on it.
     #[arg(long, default_value_t = crate::bench::ROLLOUTS)]
     pub rollouts: usize,
+    /// gumbel-step: rows per forward and backward pass of the RelGAN
+    /// discriminator (its `training.relaxed_chunk`; 0, the default, takes
+    /// each batch whole). Peak RSS shows what chunking saves.
+    #[arg(long, default_value_t = 0)]
+    pub relaxed_chunk: usize,
     /// Worker threads of every plugin (sets RAYON_NUM_THREADS; default: all
     /// cores, or RAYON_NUM_THREADS if set).
     #[arg(long)]

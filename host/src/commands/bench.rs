@@ -23,9 +23,13 @@ const TOKEN_DISCRIMINATOR: &str = "{plugin: scratchgan-lab/lstm-discriminator@^0
 /// The peer's `gumbel-step` models: its LSTM generator (embedding 32,
 /// hidden 32) on the generator kit, which draws relaxed samples, and a
 /// RelGAN discriminator sized as the peer's (embedding 64, one
-/// representation, widths 2–5 × 100 maps, no dropout), both with Adam 1e-4.
+/// representation, widths 2–5 × 100 maps, no dropout), both with Adam 1e-4;
+/// the discriminator takes `--relaxed-chunk` rows per pass.
 const RELAXED_GENERATOR: &str = "{plugin: relgan-lab/relgan@^0.1, component: relgan-generator, config: {embedding_dim: 32, core: lstm, hidden_dim: 32, training: {adversarial_optimizer: {lr: 0.0001}}}}";
-const RELAXED_DISCRIMINATOR: &str = "{plugin: relgan-lab/relgan@^0.1, component: relgan-discriminator, config: {embedding_dim: 64, representations: 1, filter_sizes: [2, 3, 4, 5], filters_per_size: 100, training: {optimizer: {lr: 0.0001}, dropout: 0.0}}}";
+
+fn relaxed_discriminator(relaxed_chunk: usize) -> String {
+    format!("{{plugin: relgan-lab/relgan@^0.1, component: relgan-discriminator, config: {{embedding_dim: 64, representations: 1, filter_sizes: [2, 3, 4, 5], filters_per_size: 100, training: {{optimizer: {{lr: 0.0001}}, dropout: 0.0, relaxed_chunk: {relaxed_chunk}}}}}}}")
+}
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workloads = Workload::parse_list(&args.workloads)?;
@@ -79,7 +83,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         &format!("{{plugin: {GRU_DISCRIMINATOR}}}"),
     )?;
     let token_discriminator = discriminator_for(Workload::DenseStep, TOKEN_DISCRIMINATOR)?;
-    let relaxed_discriminator = discriminator_for(Workload::GumbelStep, RELAXED_DISCRIMINATOR)?;
+    let relaxed_discriminator = discriminator_for(
+        Workload::GumbelStep,
+        &relaxed_discriminator(args.relaxed_chunk),
+    )?;
     let relaxed = match relaxed_discriminator {
         Some(discriminator) => {
             let mut overrides = args.overrides.clone();

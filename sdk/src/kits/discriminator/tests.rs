@@ -209,3 +209,101 @@ fn relaxed_calls_refuse_what_does_not_fit() {
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     assert!(err.message().contains("relaxed_logits"), "{err}");
 }
+
+/// `training.relaxed_chunk` takes the rows through the model a few at a
+/// time: without dropout the logits, the input gradient and a training
+/// step are the unchunked ones to rounding, whatever the chunk.
+#[test]
+fn relaxed_chunks_give_the_unchunked_logits_gradient_and_step() {
+    let batch = relaxed_rows();
+    let upstream = [0.7f32, -1.3, 0.4];
+    let whole = toy("training: {dropout: 0.0}");
+    let logits = whole.relaxed_logits(&batch, None).unwrap();
+    let gradient = whole
+        .relaxed_input_gradient(&batch, &upstream, None)
+        .unwrap();
+    let mut stepped = toy("training: {dropout: 0.0}");
+    let options = StepOptions { seed: 9 };
+    let step = stepped
+        .relaxed_train_step(&batch, &upstream, &options)
+        .unwrap();
+    let after = stepped.relaxed_logits(&batch, None).unwrap();
+    assert!(after.iter().zip(&logits).any(|(a, b)| (a - b).abs() > 1e-4));
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-6 + 1e-5 * y.abs(),
+                "{what}: {a:?} vs {b:?}"
+            );
+        }
+    };
+    for chunk in [1, 2, 3, 5] {
+        let config = format!("training: {{dropout: 0.0, relaxed_chunk: {chunk}}}");
+        let d = toy(&config);
+        close(&d.relaxed_logits(&batch, None).unwrap(), &logits, &config);
+        close(
+            &d.relaxed_input_gradient(&batch, &upstream, None).unwrap(),
+            &gradient,
+            &config,
+        );
+        let mut d = toy(&config);
+        let stats = d.relaxed_train_step(&batch, &upstream, &options).unwrap();
+        close(&[stats.loss], &[step.loss], &config);
+        close(
+            &[stats.get("grad_norm").unwrap()],
+            &[step.get("grad_norm").unwrap()],
+            &config,
+        );
+        close(&d.relaxed_logits(&batch, None).unwrap(), &after, &config);
+    }
+}
+
+/// With dropout, each chunk draws its own masks, and the input gradient
+/// is still the gradient of the logits the host saw for that seed (finite
+/// differences of chunked `relaxed_logits`); one chunk as wide as the
+/// batch is the unchunked call exactly.
+#[test]
+fn chunked_relaxed_gradients_follow_the_chunked_logits_under_dropout() {
+    let batch = relaxed_rows();
+    let upstream = [0.7f32, -1.3, 0.4];
+    let seed = Some(21);
+    let whole = toy("training: {dropout: 0.5}");
+    assert_eq!(
+        toy("training: {dropout: 0.5, relaxed_chunk: 3}")
+            .relaxed_logits(&batch, seed)
+            .unwrap(),
+        whole.relaxed_logits(&batch, seed).unwrap()
+    );
+    let d = toy("training: {dropout: 0.5, relaxed_chunk: 2}");
+    let gradient = d.relaxed_input_gradient(&batch, &upstream, seed).unwrap();
+    let surrogate = |batch: &RelaxedBatch| -> f64 {
+        let logits = d.relaxed_logits(batch, seed).unwrap();
+        logits
+            .iter()
+            .zip(&upstream)
+            .map(|(l, u)| f64::from(l * u))
+            .sum()
+    };
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    for at in (0..batch.soft.len()).step_by(5) {
+        let (r, t) = (at / (4 * VOCAB), at / VOCAB % 4);
+        if t >= batch.lengths[r] as usize {
+            continue;
+        }
+        let mut plus = batch.clone();
+        plus.soft[at] += eps;
+        let mut minus = batch.clone();
+        minus.soft[at] -= eps;
+        let numeric = (surrogate(&plus) - surrogate(&minus)) / (2.0 * f64::from(eps));
+        let exact = f64::from(gradient[at]);
+        assert!(
+            (numeric - exact).abs() <= 1e-4 + 1e-2 * exact.abs(),
+            "value {at}: finite differences {numeric}, autograd {exact}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 8, "{checked} checked");
+    assert!(gradient.iter().any(|g| g.abs() > 1e-3));
+}

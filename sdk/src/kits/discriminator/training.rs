@@ -23,6 +23,13 @@ pub struct DiscriminatorTraining {
     /// Rows scored per forward pass when scoring (evaluation mode), which
     /// bounds memory whatever batch the host sends.
     pub score_chunk: usize,
+    /// Rows taken through the model per forward and backward pass in the
+    /// relaxed calls of `algorithm: gumbel` (0: the whole batch at once).
+    /// A chunk bounds the pass's memory; a training step sums the chunks'
+    /// gradients before its one optimiser step. Without dropout the result
+    /// is the unchunked one to rounding; with dropout each chunk draws its
+    /// own masks.
+    pub relaxed_chunk: usize,
 }
 
 impl Default for DiscriminatorTraining {
@@ -32,6 +39,7 @@ impl Default for DiscriminatorTraining {
             optimizer: AdamConfig::default(),
             grad_clip: 5.0,
             score_chunk: 512,
+            relaxed_chunk: 0,
         }
     }
 }
@@ -103,5 +111,9 @@ pub const DISCRIMINATOR_TRAINING_DOCS: &[(&str, &str)] = &[
     (
         "training.score_chunk",
         "Rows scored per forward pass when the host asks for probabilities, at least 1; bounds memory on large batches.",
+    ),
+    (
+        "training.relaxed_chunk",
+        "Rows per forward and backward pass under `algorithm: gumbel` (relaxed rows), 0 for the whole batch at once (default); a training step sums the chunks' gradients before its one update. Bounds the pass's memory at large batches or vocabularies; with dropout, each chunk draws its own masks.",
     ),
 ];

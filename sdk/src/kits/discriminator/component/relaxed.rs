@@ -8,6 +8,16 @@
 //! Nothing is kept between calls: each recomputes the forward pass, with
 //! dropout seeded by the caller, so the logits a gradient refers to are the
 //! logits the host saw.
+//!
+//! Memory: a crossing's rows are `[rows × width × vocabulary]` f32 (25.6 MB
+//! for 64 rows at the oracle's 20 × 5,000), and a pass holds a copy of them,
+//! the model's activations and, for a gradient, the gradient with respect
+//! to them. With `training.relaxed_chunk` set, each call takes the batch
+//! through the model that many rows at a time (a training step sums the
+//! chunks' weight gradients before its one optimiser step), so the pass's
+//! share of peak memory follows the chunk, not the batch the host sends.
+
+use std::ops::Range;
 
 use candle_core::{Tensor, Var};
 
@@ -17,7 +27,7 @@ use crate::{
     kits::discriminator::{rows::row_sources, DiscriminatorConfig, DiscriminatorModel, Pass},
     relaxed::RelaxedBatch,
     stats::{StepOptions, StepStats},
-    toolkit::Dropout,
+    toolkit::{derive_seed, Dropout},
 };
 
 use super::super::model::RelaxedRows;
@@ -30,11 +40,23 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         batch: &RelaxedBatch,
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
-        let rows = self.relaxed_rows(batch, self.soft_tensor(batch)?)?;
-        Ok(self
-            .relaxed_forward(&rows, dropout_seed)?
-            .detach()
-            .to_vec1::<f32>()?)
+        self.check_relaxed(batch)?;
+        let mut logits = Vec::with_capacity(batch.rows());
+        for chunk in self.relaxed_chunks(batch.rows()) {
+            let soft = Tensor::from_vec(
+                self.chunk_values(batch, &chunk),
+                self.chunk_dims(batch, &chunk),
+                &self.padder.device,
+            )?;
+            let rows = self.relaxed_rows(batch, soft, &chunk)?;
+            let dropout = chunk_dropout(dropout_seed, &chunk);
+            logits.extend(
+                self.relaxed_forward(&rows, dropout)?
+                    .detach()
+                    .to_vec1::<f32>()?,
+            );
+        }
+        Ok(logits)
     }
 
     /// `∂(Σ upstream · logits)/∂soft`, `[rows, width, vocabulary]` (zero
@@ -48,19 +70,35 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         upstream: &[f32],
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
-        let (values, dims) = self.soft_values(batch)?;
-        let input = Var::from_vec(values, dims, &self.padder.device)?;
-        let rows = self.relaxed_rows(batch, input.as_tensor().clone())?;
-        let surrogate = self.surrogate(&rows, upstream, dropout_seed)?;
-        let grads = surrogate.backward()?;
-        let mut gradient = match grads.get(input.as_tensor()) {
-            Some(g) => g.flatten_all()?.to_vec1::<f32>()?,
-            // The model does not read the rows at all.
-            None => vec![0.0; input.as_tensor().elem_count()],
-        };
-        // A model may read positions past a row's length (they hold
-        // zeros); the loss does not depend on them.
-        zero_past_lengths(&mut gradient, batch, self.vocab);
+        self.check_relaxed(batch)?;
+        check_upstream(upstream, batch.rows())?;
+        let mut gradient = Vec::with_capacity(batch.soft.len());
+        for chunk in self.relaxed_chunks(batch.rows()) {
+            let input = Var::from_vec(
+                self.chunk_values(batch, &chunk),
+                self.chunk_dims(batch, &chunk),
+                &self.padder.device,
+            )?;
+            let rows = self.relaxed_rows(batch, input.as_tensor().clone(), &chunk)?;
+            let dropout = chunk_dropout(dropout_seed, &chunk);
+            let surrogate = self.surrogate(&rows, &upstream[chunk.clone()], dropout)?;
+            let grads = surrogate.backward()?;
+            let start = gradient.len();
+            match grads.get(input.as_tensor()) {
+                Some(g) => gradient.extend(g.flatten_all()?.to_vec1::<f32>()?),
+                // The model does not read the rows at all.
+                None => gradient.resize(start + input.as_tensor().elem_count(), 0.0),
+            }
+            // A model may read positions past a row's length (they hold
+            // zeros); the loss does not depend on them.
+            let lengths = &batch.lengths[chunk];
+            zero_past_lengths(
+                &mut gradient[start..],
+                lengths,
+                batch.width as usize,
+                self.vocab,
+            );
+        }
         Ok(gradient)
     }
 
@@ -74,10 +112,40 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         upstream: &[f32],
         options: &StepOptions,
     ) -> PluginResult<StepStats> {
-        let rows = self.relaxed_rows(batch, self.soft_tensor(batch)?)?;
-        let surrogate = self.surrogate(&rows, upstream, Some(options.seed))?;
-        let norm = self.params.minimise(&surrogate, M::NAME)?;
-        Ok(StepStats::new(surrogate.to_scalar::<f32>()?, rows.len()).with("grad_norm", norm))
+        self.check_relaxed(batch)?;
+        check_upstream(upstream, batch.rows())?;
+        let vars = self.params.varmap().all_vars();
+        let mut summed: Vec<Option<Tensor>> = vec![None; vars.len()];
+        let mut value = 0f32;
+        for chunk in self.relaxed_chunks(batch.rows()) {
+            let soft = Tensor::from_vec(
+                self.chunk_values(batch, &chunk),
+                self.chunk_dims(batch, &chunk),
+                &self.padder.device,
+            )?;
+            let rows = self.relaxed_rows(batch, soft, &chunk)?;
+            let dropout = chunk_dropout(Some(options.seed), &chunk);
+            let surrogate = self.surrogate(&rows, &upstream[chunk], dropout)?;
+            value += surrogate.to_scalar::<f32>()?;
+            let grads = surrogate.backward()?;
+            for (sum, var) in summed.iter_mut().zip(&vars) {
+                if let Some(g) = grads.get(var.as_tensor()) {
+                    *sum = Some(match sum.take() {
+                        Some(total) => (total + g)?,
+                        None => g.clone(),
+                    });
+                }
+            }
+        }
+        let gradients = vars
+            .iter()
+            .zip(summed)
+            .filter_map(|(var, g)| g.map(|g| (var.as_tensor().clone(), g)))
+            .collect();
+        let norm = self
+            .params
+            .minimise_with_gradients(value, gradients, M::NAME)?;
+        Ok(StepStats::new(value, batch.rows()).with("grad_norm", norm))
     }
 
     /// Refuses the boundary's relaxed calls for a model without
@@ -92,25 +160,27 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         )))
     }
 
-    /// `Σ upstream · logits(rows)`.
+    /// The row ranges a relaxed call takes through the model, one forward
+    /// (and backward) pass each: `training.relaxed_chunk` rows at a time,
+    /// or the whole batch when it is 0.
+    fn relaxed_chunks(&self, rows: usize) -> Vec<Range<usize>> {
+        let size = match self.config.training().relaxed_chunk {
+            0 => rows.max(1),
+            size => size,
+        };
+        (0..rows)
+            .step_by(size)
+            .map(|start| start..(start + size).min(rows))
+            .collect()
+    }
+
+    /// `Σ upstream · logits(rows)`, `upstream` checked by the caller.
     fn surrogate(
         &self,
         rows: &RelaxedRows,
         upstream: &[f32],
         dropout_seed: Option<u64>,
     ) -> PluginResult<Tensor> {
-        if upstream.len() != rows.len() {
-            return Err(PluginError::input(format!(
-                "{} upstream gradients for {} rows (one per row's logit expected)",
-                upstream.len(),
-                rows.len()
-            )));
-        }
-        if let Some(bad) = upstream.iter().find(|g| !g.is_finite()) {
-            return Err(PluginError::numerical(format!(
-                "upstream gradient {bad} is not finite"
-            )));
-        }
         let logits = self.relaxed_forward(rows, dropout_seed)?;
         let upstream = Tensor::from_slice(upstream, rows.len(), &self.padder.device)?;
         Ok((logits * upstream)?.sum_all()?)
@@ -136,19 +206,11 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         one_per_row::<M>(logits, rows.len(), "relaxed logits")
     }
 
-    /// `batch.soft` as a `[B, W, V]` tensor, checked against its lengths,
-    /// zero past each row's length.
-    fn soft_tensor(&self, batch: &RelaxedBatch) -> PluginResult<Tensor> {
-        let (values, dims) = self.soft_values(batch)?;
-        Ok(Tensor::from_vec(values, dims, &self.padder.device)?)
-    }
-
-    /// A copy of `batch.soft` checked against its lengths, zero past each
-    /// row's length (the one copy a crossing costs: the boundary's array
-    /// cannot be borrowed by a tensor), with its `[B, W, V]` shape.
-    fn soft_values(&self, batch: &RelaxedBatch) -> PluginResult<(Vec<f32>, (usize, usize, usize))> {
+    /// Checks `batch`'s values against its rows, width and lengths, and its
+    /// sources against its rows.
+    fn check_relaxed(&self, batch: &RelaxedBatch) -> PluginResult<()> {
         let vocab = self.vocab;
-        let (rows, width) = (batch.lengths.len(), batch.width as usize);
+        let (rows, width) = (batch.rows(), batch.width as usize);
         if batch.soft.len() != rows * width * vocab {
             return Err(PluginError::input(format!(
                 "{} relaxed values for {rows} rows × {width} positions × {vocab} ids",
@@ -160,46 +222,96 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
                 "a relaxed row of length {long} in a batch {width} wide"
             )));
         }
-        let mut values = batch.soft.to_vec();
-        zero_past_lengths(&mut values, batch, vocab);
-        Ok((values, (rows, width, vocab)))
+        if let Some(sources) = batch.sources.as_ref().into_option() {
+            if sources.rows() != rows {
+                return Err(PluginError::input(format!(
+                    "{} sources for {rows} relaxed rows (one per row expected)",
+                    sources.rows()
+                )));
+            }
+        }
+        Ok(())
     }
 
-    /// The model's view of `batch`, its rows read from `soft` (`[B, W, V]`,
-    /// zero past each row's length).
-    fn relaxed_rows(&self, batch: &RelaxedBatch, soft: Tensor) -> PluginResult<RelaxedRows> {
+    /// A copy of `chunk`'s rows of `batch.soft` (checked), zero past each
+    /// row's length: the one copy a crossing costs, since the boundary's
+    /// array cannot be borrowed by a tensor.
+    fn chunk_values(&self, batch: &RelaxedBatch, chunk: &Range<usize>) -> Vec<f32> {
+        let (width, vocab) = (batch.width as usize, self.vocab);
+        let stride = width * vocab;
+        let mut values = batch.soft[chunk.start * stride..chunk.end * stride].to_vec();
+        zero_past_lengths(&mut values, &batch.lengths[chunk.clone()], width, vocab);
+        values
+    }
+
+    /// The `[rows, W, V]` shape of `chunk`'s rows of `batch`.
+    fn chunk_dims(&self, batch: &RelaxedBatch, chunk: &Range<usize>) -> (usize, usize, usize) {
+        (chunk.len(), batch.width as usize, self.vocab)
+    }
+
+    /// The model's view of `chunk`'s rows of `batch`, read from `soft`
+    /// (`[rows, W, V]`, zero past each row's length).
+    fn relaxed_rows(
+        &self,
+        batch: &RelaxedBatch,
+        soft: Tensor,
+        chunk: &Range<usize>,
+    ) -> PluginResult<RelaxedRows> {
         let width = batch.width as usize;
-        let mask: Vec<f32> = batch
-            .lengths
+        let lengths = &batch.lengths[chunk.clone()];
+        let mask: Vec<f32> = lengths
             .iter()
             .flat_map(|&len| (0..width).map(move |t| f32::from(u8::from(t < len as usize))))
             .collect();
-        let mask = Tensor::from_vec(mask, (batch.lengths.len(), width), &self.padder.device)?;
+        let mask = Tensor::from_vec(mask, (lengths.len(), width), &self.padder.device)?;
         let sources = row_sources(
             batch.sources.as_ref().into_option(),
             M::NAME,
             M::SOURCES,
             self.config.max_source_len(),
-        )?;
+        )?
+        .map(|all| all[chunk.clone()].to_vec());
         Ok(RelaxedRows {
             soft,
             mask,
-            lengths: batch.lengths.iter().map(|&l| l as usize).collect(),
+            lengths: lengths.iter().map(|&l| l as usize).collect(),
             sources,
         })
     }
 }
 
-/// Zeroes the positions of `values` (`batch`'s layout) past each row's
-/// length. Positions past a row's length read nothing: zeroing them in
+/// The dropout seed of the pass over `chunk`: the call's own for the
+/// chunk that starts the batch (so one chunk is the unchunked call), one
+/// derived from it and the chunk's first row for the others.
+fn chunk_dropout(seed: Option<u64>, chunk: &Range<usize>) -> Option<u64> {
+    seed.map(|seed| match chunk.start {
+        0 => seed,
+        start => derive_seed(seed, &format!("relaxed rows from {start}")),
+    })
+}
+
+/// Checks there is one finite upstream gradient per row.
+fn check_upstream(upstream: &[f32], rows: usize) -> PluginResult<()> {
+    if upstream.len() != rows {
+        return Err(PluginError::input(format!(
+            "{} upstream gradients for {rows} rows (one per row's logit expected)",
+            upstream.len(),
+        )));
+    }
+    if let Some(bad) = upstream.iter().find(|g| !g.is_finite()) {
+        return Err(PluginError::numerical(format!(
+            "upstream gradient {bad} is not finite"
+        )));
+    }
+    Ok(())
+}
+
+/// Zeroes the positions of `values` (`[rows, width, vocab]`, one row per
+/// entry of `lengths`) past each row's length. Positions past a row's length read nothing: zeroing them in
 /// place costs only those positions, where multiplying by a mask in the
 /// graph would cost two passes over the whole batch (forward and back).
-fn zero_past_lengths(values: &mut [f32], batch: &RelaxedBatch, vocab: usize) {
-    let width = batch.width as usize;
-    for (row, &len) in values
-        .chunks_mut((width * vocab).max(1))
-        .zip(batch.lengths.iter())
-    {
+fn zero_past_lengths(values: &mut [f32], lengths: &[u32], width: usize, vocab: usize) {
+    for (row, &len) in values.chunks_mut((width * vocab).max(1)).zip(lengths) {
         row[(len as usize).min(width) * vocab..].fill(0.0);
     }
 }
