@@ -203,6 +203,16 @@ fn relaxed_calls_refuse_what_does_not_fit() {
         d.relaxed_logits(&long, None).unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
+    let empty = RelaxedBatch {
+        lengths: Vec::new().into(),
+        width: 4,
+        soft: Vec::new().into(),
+        sources: ROption::RNone,
+    };
+    let err = toy("")
+        .relaxed_train_step(&empty, &[], &StepOptions { seed: 1 })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     let err = toy("ids_only: true")
         .relaxed_logits(&batch, None)
         .unwrap_err();

@@ -114,6 +114,11 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
     ) -> PluginResult<StepStats> {
         self.check_relaxed(batch)?;
         check_upstream(upstream, batch.rows())?;
+        if batch.rows() == 0 {
+            return Err(PluginError::input(
+                "a relaxed training step needs at least one row; the batch has none",
+            ));
+        }
         let vars = self.params.varmap().all_vars();
         let mut summed: Vec<Option<Tensor>> = vec![None; vars.len()];
         let mut value = 0f32;
