@@ -126,6 +126,31 @@ fn relaxed_logits_of_one_hot_rows_are_the_logits_of_their_ids() {
     }
 }
 
+/// The central difference of `Σ upstream · relaxed_logits(batch,
+/// dropout_seed)` in `batch.soft[at]`.
+fn finite_difference(
+    d: &KitDiscriminator<Toy>,
+    batch: &RelaxedBatch,
+    upstream: &[f32],
+    dropout_seed: Option<u64>,
+    at: usize,
+) -> f64 {
+    let eps = 1e-2f32;
+    let surrogate = |batch: &RelaxedBatch| -> f64 {
+        let logits = d.relaxed_logits(batch, dropout_seed).unwrap();
+        logits
+            .iter()
+            .zip(upstream)
+            .map(|(l, u)| f64::from(l * u))
+            .sum()
+    };
+    let mut plus = batch.clone();
+    plus.soft[at] += eps;
+    let mut minus = batch.clone();
+    minus.soft[at] -= eps;
+    (surrogate(&plus) - surrogate(&minus)) / (2.0 * f64::from(eps))
+}
+
 /// `∂(Σ upstream · logits)/∂soft` against central finite differences on
 /// every value of every row's real positions; zero past their lengths.
 #[test]
@@ -135,15 +160,6 @@ fn the_relaxed_input_gradient_matches_finite_differences() {
     let upstream = [0.7f32, -1.3, 0.4];
     let gradient = d.relaxed_input_gradient(&batch, &upstream, None).unwrap();
     assert_eq!(gradient.len(), batch.soft.len());
-    let surrogate = |batch: &RelaxedBatch| -> f64 {
-        let logits = d.relaxed_logits(batch, None).unwrap();
-        logits
-            .iter()
-            .zip(&upstream)
-            .map(|(l, u)| f64::from(l * u))
-            .sum()
-    };
-    let eps = 1e-2f32;
     for r in 0..3 {
         for t in 0..4 {
             for v in 0..VOCAB {
@@ -152,11 +168,7 @@ fn the_relaxed_input_gradient_matches_finite_differences() {
                     assert_eq!(gradient[at], 0.0, "row {r} position {t} is past its end");
                     continue;
                 }
-                let mut plus = batch.clone();
-                plus.soft[at] += eps;
-                let mut minus = batch.clone();
-                minus.soft[at] -= eps;
-                let numeric = (surrogate(&plus) - surrogate(&minus)) / (2.0 * f64::from(eps));
+                let numeric = finite_difference(&d, &batch, &upstream, None, at);
                 let exact = f64::from(gradient[at]);
                 assert!(
                     (numeric - exact).abs() <= 1e-4 + 1e-2 * exact.abs(),
@@ -287,26 +299,13 @@ fn chunked_relaxed_gradients_follow_the_chunked_logits_under_dropout() {
     );
     let d = toy("training: {dropout: 0.5, relaxed_chunk: 2}");
     let gradient = d.relaxed_input_gradient(&batch, &upstream, seed).unwrap();
-    let surrogate = |batch: &RelaxedBatch| -> f64 {
-        let logits = d.relaxed_logits(batch, seed).unwrap();
-        logits
-            .iter()
-            .zip(&upstream)
-            .map(|(l, u)| f64::from(l * u))
-            .sum()
-    };
-    let eps = 1e-2f32;
     let mut checked = 0;
     for at in (0..batch.soft.len()).step_by(5) {
         let (r, t) = (at / (4 * VOCAB), at / VOCAB % 4);
         if t >= batch.lengths[r] as usize {
             continue;
         }
-        let mut plus = batch.clone();
-        plus.soft[at] += eps;
-        let mut minus = batch.clone();
-        minus.soft[at] -= eps;
-        let numeric = (surrogate(&plus) - surrogate(&minus)) / (2.0 * f64::from(eps));
+        let numeric = finite_difference(&d, &batch, &upstream, seed, at);
         let exact = f64::from(gradient[at]);
         assert!(
             (numeric - exact).abs() <= 1e-4 + 1e-2 * exact.abs(),

@@ -43,12 +43,8 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         self.check_relaxed(batch)?;
         let mut logits = Vec::with_capacity(batch.rows());
         for chunk in self.relaxed_chunks(batch.rows()) {
-            let soft = Tensor::from_vec(
-                self.chunk_values(batch, &chunk),
-                self.chunk_dims(batch, &chunk),
-                &self.padder.device,
-            )?;
-            let rows = self.relaxed_rows(batch, soft, &chunk)?;
+            let rows =
+                self.relaxed_rows(batch, self.chunk_tensor(batch, &chunk, false)?, &chunk)?;
             let dropout = chunk_dropout(dropout_seed, &chunk);
             logits.extend(
                 self.relaxed_forward(&rows, dropout)?
@@ -74,20 +70,16 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         check_upstream(upstream, batch.rows())?;
         let mut gradient = Vec::with_capacity(batch.soft.len());
         for chunk in self.relaxed_chunks(batch.rows()) {
-            let input = Var::from_vec(
-                self.chunk_values(batch, &chunk),
-                self.chunk_dims(batch, &chunk),
-                &self.padder.device,
-            )?;
-            let rows = self.relaxed_rows(batch, input.as_tensor().clone(), &chunk)?;
+            let input = self.chunk_tensor(batch, &chunk, true)?;
+            let rows = self.relaxed_rows(batch, input.clone(), &chunk)?;
             let dropout = chunk_dropout(dropout_seed, &chunk);
             let surrogate = self.surrogate(&rows, &upstream[chunk.clone()], dropout)?;
             let grads = surrogate.backward()?;
             let start = gradient.len();
-            match grads.get(input.as_tensor()) {
+            match grads.get(&input) {
                 Some(g) => gradient.extend(g.flatten_all()?.to_vec1::<f32>()?),
                 // The model does not read the rows at all.
-                None => gradient.resize(start + input.as_tensor().elem_count(), 0.0),
+                None => gradient.resize(start + input.elem_count(), 0.0),
             }
             // A model may read positions past a row's length (they hold
             // zeros); the loss does not depend on them.
@@ -123,12 +115,8 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         let mut summed: Vec<Option<Tensor>> = vec![None; vars.len()];
         let mut value = 0f32;
         for chunk in self.relaxed_chunks(batch.rows()) {
-            let soft = Tensor::from_vec(
-                self.chunk_values(batch, &chunk),
-                self.chunk_dims(batch, &chunk),
-                &self.padder.device,
-            )?;
-            let rows = self.relaxed_rows(batch, soft, &chunk)?;
+            let rows =
+                self.relaxed_rows(batch, self.chunk_tensor(batch, &chunk, false)?, &chunk)?;
             let dropout = chunk_dropout(Some(options.seed), &chunk);
             let surrogate = self.surrogate(&rows, &upstream[chunk], dropout)?;
             value += surrogate.to_scalar::<f32>()?;
@@ -249,9 +237,23 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         values
     }
 
-    /// The `[rows, W, V]` shape of `chunk`'s rows of `batch`.
-    fn chunk_dims(&self, batch: &RelaxedBatch, chunk: &Range<usize>) -> (usize, usize, usize) {
-        (chunk.len(), batch.width as usize, self.vocab)
+    /// `chunk`'s rows of `batch` as a `[rows, W, V]` tensor
+    /// ([`Self::chunk_values`]); with `track`, a variable, whose gradient
+    /// the backward pass computes.
+    fn chunk_tensor(
+        &self,
+        batch: &RelaxedBatch,
+        chunk: &Range<usize>,
+        track: bool,
+    ) -> PluginResult<Tensor> {
+        let dims = (chunk.len(), batch.width as usize, self.vocab);
+        let values = self.chunk_values(batch, chunk);
+        let device = &self.padder.device;
+        Ok(if track {
+            Var::from_vec(values, dims, device)?.as_tensor().clone()
+        } else {
+            Tensor::from_vec(values, dims, device)?
+        })
     }
 
     /// The model's view of `chunk`'s rows of `batch`, read from `soft`
