@@ -142,19 +142,30 @@ fn dense_step_is_named_explicitly_and_runs_fifty_steps_of_64() {
 
 /// `gumbel-step` runs only when named: 50 RelGAN-style steps of 64
 /// sequences through relgan-lab/relgan's relaxed methods, whatever the
-/// config's generator and discriminator.
+/// config's generator and discriminator, with the discriminator's rows
+/// whole (`--relaxed-chunk 0`, the default) or in chunks.
 #[test]
 fn gumbel_step_is_named_explicitly_and_runs_fifty_steps_of_64() {
     let sandbox = Sandbox::new();
-    let out = bench(
-        &sandbox,
-        &["--workloads", "gumbel-step", "--repeat", "1", "--json"],
-    )
-    .success();
-    let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(result["workload"], "gumbel-step");
-    assert_eq!(result["units"].as_u64(), Some(50 * 64));
-    assert!(result["per_second"].as_f64().unwrap() > 0.0);
+    for chunk in ["0", "16"] {
+        let out = bench(
+            &sandbox,
+            &[
+                "--workloads",
+                "gumbel-step",
+                "--repeat",
+                "1",
+                "--json",
+                "--relaxed-chunk",
+                chunk,
+            ],
+        )
+        .success();
+        let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(result["workload"], "gumbel-step");
+        assert_eq!(result["units"].as_u64(), Some(50 * 64));
+        assert!(result["per_second"].as_f64().unwrap() > 0.0);
+    }
     let all = bench(&sandbox, &["--workloads", "nope"]).clean_failure();
     assert!(all.contains("gumbel-step"), "{all}");
 }
