@@ -314,9 +314,10 @@ fn check_upstream(upstream: &[f32], rows: usize) -> PluginResult<()> {
 }
 
 /// Zeroes the positions of `values` (`[rows, width, vocab]`, one row per
-/// entry of `lengths`) past each row's length. Positions past a row's length read nothing: zeroing them in
-/// place costs only those positions, where multiplying by a mask in the
-/// graph would cost two passes over the whole batch (forward and back).
+/// entry of `lengths`) past each row's length. Positions past a row's
+/// length read nothing: zeroing them in place costs only those positions,
+/// where multiplying by a mask in the graph would cost two passes over the
+/// whole batch (forward and back).
 fn zero_past_lengths(values: &mut [f32], lengths: &[u32], width: usize, vocab: usize) {
     for (row, &len) in values.chunks_mut((width * vocab).max(1)).zip(lengths) {
         row[(len as usize).min(width) * vocab..].fill(0.0);
