@@ -225,6 +225,14 @@ fn relaxed_calls_refuse_what_does_not_fit() {
         .relaxed_train_step(&empty, &[], &StepOptions { seed: 1 })
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let mut unpaired = batch.clone();
+    unpaired.sources = ROption::RSome(TokenBatch::from_rows(&[vec![1u32], vec![2]], 0));
+    let err = d.relaxed_logits(&unpaired, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(
+        err.message().contains("2 sources for 3 relaxed rows"),
+        "{err}"
+    );
     let err = toy("ids_only: true")
         .relaxed_logits(&batch, None)
         .unwrap_err();
