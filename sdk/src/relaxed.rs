@@ -7,8 +7,10 @@
 //! rows* (such distributions, or the one-hot rows of real text) and returns
 //! the gradient of the host's loss with respect to them; the generator then
 //! steps along that gradient. Only `f32` arrays cross: never a tensor, never
-//! a graph. A plugin that needs its graph again recomputes it from the same
-//! request (the kits do), so the calls can come in any order.
+//! a graph. A plugin that needs its graph again can recompute it from the
+//! same request, so the calls can come in any order; the kits keep the
+//! last pass and use it when the next call asks for exactly that pass on
+//! the same weights (`kits::kept_pass`), else recompute.
 //!
 //! Memory: one crossing of `rows × width × vocabulary` `f32`s, e.g.
 //! 64 × 20 × 5,000 × 4 B = 25.6 MB at SeqGAN's oracle size.

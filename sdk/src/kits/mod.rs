@@ -21,6 +21,7 @@
 
 pub mod discriminator;
 pub mod generator;
+mod kept_pass;
 
 pub use discriminator::{
     discriminator_capabilities, discriminator_info, new_discriminator, DiscriminatorConfig,

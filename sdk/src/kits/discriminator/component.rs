@@ -10,6 +10,7 @@ use candle_core::{DType, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::{model::validate, DiscriminatorConfig, DiscriminatorModel, Pass, Rows};
+use crate::kits::kept_pass::KeptPass;
 use crate::{
     author::DiscriminatorImpl,
     batch::Batch,
@@ -29,6 +30,9 @@ pub struct KitDiscriminator<M: DiscriminatorModel> {
     vocab: usize,
     model: M,
     params: Trainable,
+    /// The forward pass of the last `relaxed_logits` call, for a training
+    /// step on the same rows (`relaxed.rs`).
+    kept: KeptPass<relaxed::KeptLogits>,
 }
 
 impl<M: DiscriminatorModel> KitDiscriminator<M> {
@@ -54,6 +58,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             model,
             params,
             config,
+            kept: KeptPass::default(),
         })
     }
 

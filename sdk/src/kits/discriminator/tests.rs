@@ -324,3 +324,94 @@ fn chunked_relaxed_gradients_follow_the_chunked_logits_under_dropout() {
     assert!(checked > 8, "{checked} checked");
     assert!(gradient.iter().any(|g| g.abs() > 1e-3));
 }
+
+/// A training step after `relaxed_logits` on the same rows and dropout
+/// seed trains from the pass that call kept: it is the step of a
+/// discriminator that never scored the rows, to the last bit. A pass kept
+/// for another seed, other rows or other weights is not used.
+#[test]
+fn a_step_from_the_kept_logits_pass_is_the_recomputed_step_to_the_bit() {
+    let batch = relaxed_rows();
+    let upstream = [0.7f32, -1.3, 0.4];
+    let options = StepOptions { seed: 21 };
+    let config = "training: {dropout: 0.5}";
+    let ids = |rows: &[&[u32]]| {
+        let rows: Vec<Vec<u32>> = rows.iter().map(|r| r.to_vec()).collect();
+        Batch::unconditional(TokenBatch::from_rows(&rows, 0))
+    };
+    let (real, fake) = (ids(&[&[1, 2], &[3]]), ids(&[&[4, 5, 6], &[2]]));
+    let bits = |stats: &crate::stats::StepStats| {
+        (
+            stats.loss.to_bits(),
+            stats.get("grad_norm").unwrap().to_bits(),
+        )
+    };
+    // What each case must equal: steps recomputed from scratch.
+    let mut fresh = toy(config);
+    let want = bits(
+        &fresh
+            .relaxed_train_step(&batch, &upstream, &options)
+            .unwrap(),
+    );
+    let want_after = fresh.relaxed_logits(&batch, None).unwrap();
+    let mut fresh_moved = toy(config);
+    fresh_moved.train_step(&real, &fake, &options).unwrap();
+    let want_moved = bits(
+        &fresh_moved
+            .relaxed_train_step(&batch, &upstream, &options)
+            .unwrap(),
+    );
+
+    let mut kept = toy(config);
+    kept.relaxed_logits(&batch, Some(options.seed)).unwrap();
+    assert_eq!(
+        bits(
+            &kept
+                .relaxed_train_step(&batch, &upstream, &options)
+                .unwrap()
+        ),
+        want
+    );
+    assert_eq!(kept.relaxed_logits(&batch, None).unwrap(), want_after);
+
+    let mut other_seed = toy(config);
+    other_seed.relaxed_logits(&batch, Some(22)).unwrap();
+    let stats = other_seed
+        .relaxed_train_step(&batch, &upstream, &options)
+        .unwrap();
+    assert_eq!(bits(&stats), want);
+
+    let mut other_rows = toy(config);
+    let mut changed = batch.clone();
+    changed.soft[VOCAB + 2] += 0.25;
+    other_rows
+        .relaxed_logits(&changed, Some(options.seed))
+        .unwrap();
+    let stats = other_rows
+        .relaxed_train_step(&batch, &upstream, &options)
+        .unwrap();
+    assert_eq!(bits(&stats), want);
+
+    // Values past a row's length are not read, so they may differ.
+    let mut past_the_end = toy(config);
+    let mut padded = batch.clone();
+    padded.soft[(4 + 1) * VOCAB + 3] = 0.5; // row 1 has length 1
+    past_the_end
+        .relaxed_logits(&padded, Some(options.seed))
+        .unwrap();
+    let stats = past_the_end
+        .relaxed_train_step(&batch, &upstream, &options)
+        .unwrap();
+    assert_eq!(bits(&stats), want);
+
+    let mut other_weights = toy(config);
+    other_weights
+        .relaxed_logits(&batch, Some(options.seed))
+        .unwrap();
+    other_weights.train_step(&real, &fake, &options).unwrap();
+    let stats = other_weights
+        .relaxed_train_step(&batch, &upstream, &options)
+        .unwrap();
+    assert_eq!(bits(&stats), want_moved);
+    assert_ne!(want_moved, want);
+}

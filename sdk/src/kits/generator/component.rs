@@ -15,6 +15,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use rand::Rng;
 
+use crate::kits::kept_pass::KeptPass;
+
 use super::{
     beam::{beam_search, BeamSettings},
     model::{checked_step, validate},
@@ -54,6 +56,9 @@ pub struct KitGenerator<M: GeneratorModel> {
     model: M,
     /// The rollout policy's weights by variable name (detached copies).
     rollout: HashMap<String, Tensor>,
+    /// The pass of the last relaxed sample on the CPU, for a policy step on
+    /// the same request (`relaxed.rs`).
+    kept: KeptPass<relaxed::KeptSample>,
 }
 
 impl<M: GeneratorModel> KitGenerator<M> {
@@ -97,6 +102,7 @@ impl<M: GeneratorModel> KitGenerator<M> {
             adversarial,
             model,
             rollout,
+            kept: KeptPass::default(),
         })
     }
 

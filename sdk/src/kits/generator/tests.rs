@@ -549,3 +549,72 @@ fn the_relaxed_policy_step_moves_the_weights_and_refuses_bad_gradients() {
         mass(&after)
     );
 }
+
+/// A policy step after a relaxed sample of the same request takes the
+/// pass the sample kept instead of recomputing it: the same loss, gradient
+/// norm and weights as a generator that never sampled, to the last bit. A
+/// pass kept for another request or other weights is not used.
+#[test]
+fn a_policy_step_from_the_kept_sample_is_the_recomputed_step_to_the_bit() {
+    let request = RelaxedSampleRequest {
+        count: 16,
+        max_len: 5,
+        inverse_temperature: 1.5,
+        seed: 11,
+        sources: ROption::RNone,
+    };
+    let other = RelaxedSampleRequest {
+        seed: 12,
+        ..request.clone()
+    };
+    let upstream: Vec<f32> = (0..16 * 5 * VOCAB as usize)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0)
+        .collect();
+    let new = || KitGenerator::<Toy<false>>::new(&context("")).unwrap();
+    // Every weight's bits, in name order, folded into one hash so that a
+    // failure prints a line, not the weights.
+    let weights = |g: &KitGenerator<Toy<false>>| -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for (_, var) in sorted_vars(g.varmap()) {
+            let values = var.as_tensor().flatten_all().unwrap();
+            let values = values.to_vec1::<f32>().unwrap();
+            values.iter().for_each(|v| v.to_bits().hash(&mut hasher));
+        }
+        hasher.finish()
+    };
+    let step = |g: &mut KitGenerator<Toy<false>>| {
+        let stats = g.relaxed_policy_step(&request, &upstream).unwrap();
+        let norm = stats.get("grad_norm").unwrap();
+        (stats.loss.to_bits(), norm.to_bits(), weights(g))
+    };
+    let lengths = new().relaxed_sample(&request).unwrap().ids.lengths;
+    assert!(
+        lengths.iter().any(|&l| l < 5) && lengths.contains(&5),
+        "rows should end at different positions: {lengths:?}"
+    );
+
+    let want = step(&mut new());
+    let mut kept = new();
+    kept.relaxed_sample(&request).unwrap();
+    assert_eq!(step(&mut kept), want);
+
+    let mut other_request = new();
+    other_request.relaxed_sample(&other).unwrap();
+    assert_eq!(step(&mut other_request), want);
+
+    // Weights moved between the sample and the step (as a perturbation
+    // or a checkpoint load would move them): recomputed on the new ones.
+    let nudge = |g: &KitGenerator<Toy<false>>| {
+        let (_, var) = &sorted_vars(g.varmap())[0];
+        var.set(&(var.as_tensor() + 0.01).unwrap()).unwrap();
+    };
+    let mut fresh_moved = new();
+    nudge(&fresh_moved);
+    let want_moved = step(&mut fresh_moved);
+    assert_ne!(want_moved, want);
+    let mut other_weights = new();
+    other_weights.relaxed_sample(&request).unwrap();
+    nudge(&other_weights);
+    assert_eq!(step(&mut other_weights), want_moved);
+}

@@ -5,9 +5,14 @@
 //! logits. The host owns the loss, so these take its gradient per logit
 //! (`upstream`), never a loss of their own.
 //!
-//! Nothing is kept between calls: each recomputes the forward pass, with
-//! dropout seeded by the caller, so the logits a gradient refers to are the
-//! logits the host saw.
+//! Each call computes the forward pass with dropout seeded by the caller,
+//! so the logits a gradient refers to are the logits the host saw. One
+//! exception saves a pass: `relaxed_logits` with a dropout seed keeps its
+//! pass (`kits::kept_pass`), and a `relaxed_train_step` on the same rows,
+//! seed and weights trains from it instead of recomputing it, which gives
+//! the same step to the last bit. It keeps nothing when the batch is taken
+//! in chunks (that would hold every chunk's activations at once) or off
+//! the CPU.
 //!
 //! Memory: a crossing's rows are `[rows × width × vocabulary]` f32 (25.6 MB
 //! for 64 rows at the oracle's 20 × 5,000), and a pass holds a copy of them,
@@ -19,12 +24,17 @@
 
 use std::ops::Range;
 
-use candle_core::{Tensor, Var};
+use abi_stable::std_types::ROption;
+use candle_core::{CpuStorage, Storage, Tensor, Var};
 
 use super::{one_per_row, KitDiscriminator};
 use crate::{
+    batch::TokenBatch,
     error::{PluginError, PluginResult},
-    kits::discriminator::{rows::row_sources, DiscriminatorConfig, DiscriminatorModel, Pass},
+    kits::{
+        discriminator::{rows::row_sources, DiscriminatorConfig, DiscriminatorModel, Pass},
+        kept_pass::same_bits,
+    },
     relaxed::RelaxedBatch,
     stats::{StepOptions, StepStats},
     toolkit::{derive_seed, Dropout},
@@ -41,16 +51,30 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
         self.check_relaxed(batch)?;
+        let chunks = self.relaxed_chunks(batch.rows());
+        let keep = match dropout_seed {
+            Some(seed) if chunks.len() == 1 && self.padder.device.is_cpu() => Some(seed),
+            _ => None,
+        };
+        self.kept.clear();
         let mut logits = Vec::with_capacity(batch.rows());
-        for chunk in self.relaxed_chunks(batch.rows()) {
-            let rows =
-                self.relaxed_rows(batch, self.chunk_tensor(batch, &chunk, false)?, &chunk)?;
+        for chunk in chunks {
+            let soft = self.chunk_tensor(batch, &chunk, false)?;
+            let rows = self.relaxed_rows(batch, soft.clone(), &chunk)?;
             let dropout = chunk_dropout(dropout_seed, &chunk);
-            logits.extend(
-                self.relaxed_forward(&rows, dropout)?
-                    .detach()
-                    .to_vec1::<f32>()?,
-            );
+            let forward = self.relaxed_forward(&rows, dropout)?;
+            logits.extend(forward.detach().to_vec1::<f32>()?);
+            if let Some(dropout_seed) = keep {
+                let pass = KeptLogits {
+                    dropout_seed,
+                    width: batch.width,
+                    lengths: batch.lengths.to_vec(),
+                    sources: batch.sources.clone(),
+                    soft,
+                    logits: forward,
+                };
+                self.kept.keep(self.params.varmap(), pass)?;
+            }
         }
         Ok(logits)
     }
@@ -68,6 +92,8 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
     ) -> PluginResult<Vec<f32>> {
         self.check_relaxed(batch)?;
         check_upstream(upstream, batch.rows())?;
+        // A kept pass tracks no gradient for the rows; free it first.
+        self.kept.clear();
         let mut gradient = Vec::with_capacity(batch.soft.len());
         for chunk in self.relaxed_chunks(batch.rows()) {
             let input = self.chunk_tensor(batch, &chunk, true)?;
@@ -111,14 +137,25 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
                 "a relaxed training step needs at least one row; the batch has none",
             ));
         }
+        let kept = self
+            .kept
+            .take_if(self.params.varmap(), |pass| pass.is_of(batch, options.seed))?;
         let vars = self.params.varmap().all_vars();
         let mut summed: Vec<Option<Tensor>> = vec![None; vars.len()];
         let mut value = 0f32;
+        let mut kept = kept.map(|pass| pass.logits);
         for chunk in self.relaxed_chunks(batch.rows()) {
-            let rows =
-                self.relaxed_rows(batch, self.chunk_tensor(batch, &chunk, false)?, &chunk)?;
-            let dropout = chunk_dropout(Some(options.seed), &chunk);
-            let surrogate = self.surrogate(&rows, &upstream[chunk], dropout)?;
+            let logits = match kept.take() {
+                // `relaxed_logits` computed this very pass: one chunk.
+                Some(logits) => logits,
+                None => {
+                    let rows =
+                        self.relaxed_rows(batch, self.chunk_tensor(batch, &chunk, false)?, &chunk)?;
+                    let dropout = chunk_dropout(Some(options.seed), &chunk);
+                    self.relaxed_forward(&rows, dropout)?
+                }
+            };
+            let surrogate = self.contract(&logits, &upstream[chunk])?;
             value += surrogate.to_scalar::<f32>()?;
             let grads = surrogate.backward()?;
             for (sum, var) in summed.iter_mut().zip(&vars) {
@@ -174,8 +211,12 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         upstream: &[f32],
         dropout_seed: Option<u64>,
     ) -> PluginResult<Tensor> {
-        let logits = self.relaxed_forward(rows, dropout_seed)?;
-        let upstream = Tensor::from_slice(upstream, rows.len(), &self.padder.device)?;
+        self.contract(&self.relaxed_forward(rows, dropout_seed)?, upstream)
+    }
+
+    /// `Σ upstream · logits`.
+    fn contract(&self, logits: &Tensor, upstream: &[f32]) -> PluginResult<Tensor> {
+        let upstream = Tensor::from_slice(upstream, upstream.len(), &self.padder.device)?;
         Ok((logits * upstream)?.sum_all()?)
     }
 
@@ -284,6 +325,54 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             lengths: lengths.iter().map(|&l| l as usize).collect(),
             sources,
         })
+    }
+}
+
+/// The forward pass of a `relaxed_logits` call with a dropout seed, over
+/// the whole batch at once, and what it was computed from.
+pub(in crate::kits::discriminator) struct KeptLogits {
+    dropout_seed: u64,
+    width: u32,
+    lengths: Vec<u32>,
+    sources: ROption<TokenBatch>,
+    /// The rows as the model read them: zero past each row's length.
+    soft: Tensor,
+    /// `[B]`, with the autograd graph back to the weights.
+    logits: Tensor,
+}
+
+impl KeptLogits {
+    /// Whether this pass is the one a training step on `batch` with the
+    /// dropout of `dropout_seed` would compute: the same seed, lengths,
+    /// sources and rows (bit for bit up to each row's length).
+    fn is_of(&self, batch: &RelaxedBatch, dropout_seed: u64) -> bool {
+        if self.dropout_seed != dropout_seed
+            || self.width != batch.width
+            || self.lengths.as_slice() != batch.lengths.as_slice()
+            || self.sources != batch.sources
+        {
+            return false;
+        }
+        let (storage, layout) = self.soft.storage_and_layout();
+        let (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) =
+            (&*storage, layout.contiguous_offsets())
+        else {
+            return false;
+        };
+        let kept = &values[start..end];
+        let rows = self.lengths.len();
+        if kept.len() != batch.soft.len() || rows == 0 || self.width == 0 {
+            return false;
+        }
+        let per_row = kept.len() / rows;
+        let vocab = per_row / self.width as usize;
+        kept.chunks(per_row)
+            .zip(batch.soft.chunks(per_row))
+            .zip(&self.lengths)
+            .all(|((kept, sent), &len)| {
+                let read = len as usize * vocab;
+                same_bits(&kept[..read], &sent[..read])
+            })
     }
 }
 

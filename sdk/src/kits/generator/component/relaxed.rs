@@ -5,10 +5,13 @@
 //! hard sample `argmax(logits + g)` to the next step (as RelGAN does) and
 //! emits the relaxed one-hot row `softmax(β · (logits + g))`. A discriminator
 //! scores the relaxed rows and the host's loss gives their gradient; the
-//! policy step then moves the weights along it. The kit keeps no graph
-//! between the two calls: the step draws the same noise from the same seed
-//! and recomputes the rows with the model's graph, so a request can be
-//! answered in any order and a checkpoint never holds a half-finished step.
+//! policy step then moves the weights along it. The step needs nothing
+//! from the sample call: it can draw the same noise from the same seed and
+//! recompute the rows with the model's graph, so a request can be answered
+//! in any order and a checkpoint never holds a half-finished step. On the
+//! CPU the sample call keeps its pass (`kits::kept_pass`: the logits with
+//! their graph and the rows), and a policy step on the same request and
+//! weights uses it instead of recomputing it, to the same bits.
 //!
 //! On the CPU each position goes through the toolkit's fused kernel and the
 //! softmax's gradient is taken in closed form, so only the model's logits
@@ -73,19 +76,31 @@ impl<M: GeneratorModel> KitGenerator<M> {
         request: &RelaxedSampleRequest,
         kernel: RelaxedKernel,
     ) -> PluginResult<RelaxedSamples> {
-        let model = self.inference_model(Policy::Current)?;
         let (count, max_len, vocab) =
             (request.count as usize, request.max_len as usize, self.vocab);
         let beta = inverse_temperature(request)?;
+        self.kept.clear();
+        // The fused path samples on the trainable model and keeps its
+        // logits for a policy step; the tensor path on detached weights.
+        let inference;
+        let model = match kernel {
+            RelaxedKernel::Fused => &self.model,
+            RelaxedKernel::Tensor => {
+                inference = self.inference_model(Policy::Current)?;
+                &inference
+            }
+        };
+        let mut kept_logits = Vec::new();
         // `[count, max_len, vocab]`, written position by position; zero past
         // each row's end.
         let mut soft = vec![0f32; count * max_len * vocab];
         let row_stride = (max_len * vocab).max(1);
-        let rows = self.relaxed_pass(&model, request, |t, logits, live, streams| {
+        let rows = self.relaxed_pass(model, request, |t, logits, live, streams| {
             let at = t * vocab..(t + 1) * vocab;
             match kernel {
                 RelaxedKernel::Fused => {
-                    let values = logits.flatten_all()?.to_vec1::<f32>()?;
+                    kept_logits.push(logits.clone());
+                    let values = logits.detach().flatten_all()?.to_vec1::<f32>()?;
                     let mut out: Vec<&mut [f32]> = soft
                         .chunks_mut(row_stride)
                         .map(|row| &mut row[at.clone()])
@@ -102,6 +117,15 @@ impl<M: GeneratorModel> KitGenerator<M> {
                 }
             }
         })?;
+        if kernel == RelaxedKernel::Fused {
+            let pass = KeptSample {
+                request: request.clone(),
+                lengths: rows.iter().map(Vec::len).collect(),
+                logits: kept_logits,
+                soft: soft.clone(),
+            };
+            self.kept.keep(self.params.varmap(), pass)?;
+        }
         Ok(RelaxedSamples {
             ids: self.pad_rows(&rows, max_len),
             soft: soft.into(),
@@ -134,7 +158,13 @@ impl<M: GeneratorModel> KitGenerator<M> {
                 "gradient value {bad} is not finite; the step was not applied"
             )));
         }
-        let surrogate = self.relaxed_surrogate(request, gradient)?;
+        let kept = self
+            .kept
+            .take_if(self.params.varmap(), |pass| pass.request == *request)?;
+        let surrogate = match kept {
+            Some(pass) => self.kept_surrogate(pass, request, gradient)?,
+            None => self.relaxed_surrogate(request, gradient)?,
+        };
         let norm = self
             .params
             .minimise_in(self.adversarial, &surrogate.graph, "generator")?;
@@ -178,19 +208,8 @@ impl<M: GeneratorModel> KitGenerator<M> {
                     let values = logits.detach().flatten_all()?.to_vec1::<f32>()?;
                     let mut out: Vec<&mut [f32]> = relaxed.chunks_mut(vocab).collect();
                     let ids = gumbel_softmax_rows(&values, streams, live, beta, &mut out);
-                    let mut dlogits = vec![0f32; count * vocab];
-                    for (r, dl) in dlogits.chunks_mut(vocab).enumerate() {
-                        if live[r] {
-                            let row = r * vocab..(r + 1) * vocab;
-                            value += gumbel_softmax_backward(
-                                &relaxed[row.clone()],
-                                &upstream[row],
-                                beta,
-                                dl,
-                            );
-                        }
-                    }
-                    terms.push(logits.contiguous()?.apply_op1(FixedContraction(dlogits))?);
+                    let rows = relaxed.chunks(vocab).zip(upstream.chunks(vocab)).zip(live);
+                    terms.push(fused_term(logits, rows, beta, &mut value)?);
                     Ok(ids)
                 }
                 RelaxedKernel::Tensor => {
@@ -211,6 +230,39 @@ impl<M: GeneratorModel> KitGenerator<M> {
             RelaxedKernel::Tensor => graph.to_scalar::<f32>()?,
         };
         Ok(RelaxedSurrogate { value, graph })
+    }
+
+    /// [`Self::relaxed_surrogate`] on the fused path from the pass the
+    /// sample call kept for `request`: the same terms from the same values,
+    /// without recomputing them.
+    fn kept_surrogate(
+        &self,
+        pass: KeptSample,
+        request: &RelaxedSampleRequest,
+        gradient: &[f32],
+    ) -> PluginResult<RelaxedSurrogate> {
+        let beta = inverse_temperature(request)?;
+        let (max_len, vocab) = (request.max_len as usize, self.vocab);
+        let row_stride = (max_len * vocab).max(1);
+        let mut terms = Vec::with_capacity(pass.logits.len());
+        let mut value = 0f64;
+        for (t, logits) in pass.logits.iter().enumerate() {
+            let at = t * vocab..(t + 1) * vocab;
+            let relaxed = pass.soft.chunks(row_stride).map(|row| &row[at.clone()]);
+            let upstream = gradient.chunks(row_stride).map(|row| &row[at.clone()]);
+            let live: Vec<bool> = pass.lengths.iter().map(|&len| t < len).collect();
+            let rows = relaxed.zip(upstream).zip(&live);
+            terms.push(fused_term(logits, rows, beta, &mut value)?);
+        }
+        let graph = if terms.is_empty() {
+            Tensor::zeros((), DType::F32, &self.device)?
+        } else {
+            Tensor::stack(&terms, 0)?.sum_all()?
+        };
+        Ok(RelaxedSurrogate {
+            value: value as f32,
+            graph,
+        })
     }
 
     /// Runs `model` over `request`'s rows position by position, feeding
@@ -257,6 +309,36 @@ impl<M: GeneratorModel> KitGenerator<M> {
         }
         Ok(rows)
     }
+}
+
+/// What a relaxed sample on the CPU keeps for the policy step: its
+/// request, each row's length, the logits of each position with their
+/// graph and the relaxed rows `[count, max_len, vocab]`.
+pub(super) struct KeptSample {
+    request: RelaxedSampleRequest,
+    lengths: Vec<usize>,
+    logits: Vec<Tensor>,
+    soft: Vec<f32>,
+}
+
+/// One position's term of the fused surrogate: `Σ dlogits · logits` with
+/// `dlogits` the softmax's closed-form gradient of each live row (zero for
+/// a finished one), given as `((relaxed row, upstream row), live)`; adds
+/// the rows' `⟨upstream, relaxed⟩` to `value`.
+fn fused_term<'a>(
+    logits: &Tensor,
+    rows: impl Iterator<Item = ((&'a [f32], &'a [f32]), &'a bool)>,
+    beta: f32,
+    value: &mut f64,
+) -> PluginResult<Tensor> {
+    let (count, vocab) = logits.dims2()?;
+    let mut dlogits = vec![0f32; count * vocab];
+    for (dl, ((relaxed, upstream), &live)) in dlogits.chunks_mut(vocab).zip(rows) {
+        if live {
+            *value += gumbel_softmax_backward(relaxed, upstream, beta, dl);
+        }
+    }
+    Ok(logits.contiguous()?.apply_op1(FixedContraction(dlogits))?)
 }
 
 /// The inverse temperature of `request`, checked.
