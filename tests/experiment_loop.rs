@@ -490,3 +490,77 @@ fn eval_scores_oracle_runs_with_paired_tests() {
     );
     assert_eq!(evaluation["comparisons"][0]["metric"], "nll_oracle");
 }
+
+/// The sweep files `scripts/regenerate-results.sh` runs, from its dry run.
+fn sweeps_the_results_script_runs() -> std::collections::BTreeSet<String> {
+    let root = agon_integration_tests::workspace_root();
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/regenerate-results.sh"))
+        .args(["--dry-run", "all"])
+        .output()
+        .expect("bash runs the script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("agon sweep "))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+/// `scripts/regenerate-results.sh` re-runs what docs/results.md quotes:
+/// every sweep file a command block of the doc names is among the script's
+/// sweeps, and each of those loads as a sweep file.
+#[test]
+fn the_results_script_runs_every_sweep_results_md_quotes() {
+    let root = agon_integration_tests::workspace_root();
+    let script = sweeps_the_results_script_runs();
+    for file in &script {
+        agon::sweep::SweepSpec::load(&root.join(file))
+            .unwrap_or_else(|e| panic!("the results script's {file}: {e:#}"));
+    }
+    let doc = std::fs::read_to_string(root.join("docs/results.md")).unwrap();
+    let mut in_block = false;
+    let mut quoted = std::collections::BTreeSet::new();
+    for line in doc.lines() {
+        if line.starts_with("```") {
+            in_block = line == "```sh";
+            continue;
+        }
+        if !in_block || line.contains("git checkout") {
+            continue;
+        }
+        for word in line.split_whitespace() {
+            if word.starts_with("configs/sweeps/") && word.ends_with(".yaml") {
+                quoted.insert(word.to_string());
+            }
+        }
+    }
+    assert!(quoted.len() >= 20, "{quoted:?}");
+    let missing: Vec<_> = quoted.difference(&script).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/results.md quotes sweeps scripts/regenerate-results.sh does not run: {missing:?}"
+    );
+}
+
+#[test]
+fn the_results_script_names_its_sections_when_given_another() {
+    let root = agon_integration_tests::workspace_root();
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/regenerate-results.sh"))
+        .args(["--dry-run", "coco", "cocoa"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no section 'cocoa'") && stderr.contains("relgan-coco"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing runs before the check");
+}

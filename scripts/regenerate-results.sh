@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Re-runs the experiments behind docs/results.md at the checked-out commit:
+# each section's sweeps, evaluations and comparisons, exactly the commands
+# the section quotes, into one directory, so that every table can come
+# from runs of one commit. The numbers in results.md are read off the
+# `compare.md` reports this writes (`agon compare`, "Evaluations" and the
+# phase-end tables).
+#
+#   scripts/regenerate-results.sh --list              # the sections
+#   scripts/regenerate-results.sh coco poetry         # some sections
+#   scripts/regenerate-results.sh all                 # every current section
+#   scripts/regenerate-results.sh --dry-run all       # print the commands only
+#
+# Runs go to $RESULTS_DIR (default `sweeps/`), with `agon` from
+# target/release (build it first: `cargo build --release`). A sweep that
+# was started before resumes and skips its finished cells, so the script
+# can be stopped (Ctrl-C) and run again; an evaluation is re-done only if
+# its run has no eval/eval.json. RESULTS_DIR/COMMIT records the commit each
+# section ran at, and the script refuses to mix commits in one directory
+# unless ALLOW_MIXED_COMMITS=1.
+#
+# Time on the 2-core development machine, one section at a time, from the
+# wall times results.md quotes: about 1 h for seqgan-oracle (six seeds),
+# 40 min for table1-rows, 40 min for scratchgan-oracle, 30 min for
+# scratchgan-coco, 1.5 h each for relgan-oracle and relgan-coco (their
+# three seeds side by side on one thread each), under 1 h each for coco,
+# poetry and obama, 1-4 h for each conditional task: 12-15 h for `all`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECTIONS=(seqgan-oracle table1-rows scratchgan-oracle scratchgan-coco relgan-oracle
+    relgan-coco coco poetry obama multi30k dailydialog dialogsum)
+
+dry_run=0
+if [ "${1:-}" = "--dry-run" ]; then
+    dry_run=1
+    shift
+fi
+if [ "${1:-}" = "--list" ] || [ $# = 0 ]; then
+    printf '%s\n' "${SECTIONS[@]}"
+    [ $# = 0 ] && echo "usage: $0 SECTION... | all | --list" >&2 && exit 2
+    exit 0
+fi
+wanted=("$@")
+[ "$1" = all ] && wanted=("${SECTIONS[@]}")
+for section in "${wanted[@]}"; do
+    if ! printf '%s\n' "${SECTIONS[@]}" | grep -qx -- "$section"; then
+        echo "$0: no section '$section'; the sections are: ${SECTIONS[*]}" >&2
+        exit 2
+    fi
+done
+
+AGON="${AGON:-$PWD/target/release/agon}"
+agon=("$AGON")
+if [ "$dry_run" = 1 ]; then
+    agon=(echo agon)
+elif [ ! -x "$AGON" ]; then
+    echo "$0: $AGON not found: run \`cargo build --release\` first (or set AGON)" >&2
+    exit 1
+fi
+OUT="${RESULTS_DIR:-sweeps}"
+[ "$dry_run" = 1 ] || mkdir -p "$OUT"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- . ':!docs' 2>/dev/null || commit="$commit+changes"
+if [ "$dry_run" = 0 ] && [ -f "$OUT/COMMIT" ] && ! grep -q " $commit\$" "$OUT/COMMIT" && [ "${ALLOW_MIXED_COMMITS:-0}" != 1 ]; then
+    echo "$0: $OUT holds runs of another commit ($(cut -d' ' -f2 "$OUT/COMMIT" | sort -u | tr '\n' ' '));" \
+        "use another RESULTS_DIR, or ALLOW_MIXED_COMMITS=1" >&2
+    exit 1
+fi
+
+sweep() { "${agon[@]}" sweep "configs/sweeps/$1.yaml" --out "$OUT/$1"; }
+# evaluate RUN_DIRS... -- EVAL_ARGS...: each run once.
+evaluate() {
+    local runs=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do runs+=("$1"); shift; done
+    shift || true
+    for run in "${runs[@]}"; do
+        [ "$dry_run" = 0 ] && [ -f "$run/eval/eval.json" ] && continue
+        "${agon[@]}" eval "$run" "$@"
+    done
+}
+compare() { "${agon[@]}" compare "$@"; }
+lm_of() { echo "$OUT/$1/runs/000_epochs-10_rounds-0_epochs-0_seed-100"; }
+
+run_section() {
+    case "$1" in
+    seqgan-oracle)
+        sweep seqgan-oracle-cpu-seeds
+        sweep seqgan-oracle-cpu-confirm
+        evaluate "$OUT"/seqgan-oracle-cpu-{seeds,confirm}/runs/* -- --temperatures 0.7,0.8,0.9,1.1,1.2
+        compare "$OUT/seqgan-oracle-cpu-seeds"
+        compare "$OUT/seqgan-oracle-cpu-confirm" ;;
+    table1-rows)
+        sweep seqgan-oracle-cpu-seeds
+        sweep seqgan-oracle-ss-cpu
+        sweep seqgan-oracle-pg-bleu-cpu
+        evaluate "$OUT"/seqgan-oracle-{ss,pg-bleu}-cpu/runs/* -- --temperatures 0.8,1.2
+        compare "$OUT/seqgan-oracle-cpu-seeds" "$OUT/seqgan-oracle-ss-cpu" "$OUT/seqgan-oracle-pg-bleu-cpu" \
+            --names "SeqGAN,scheduled sampling,PG-BLEU" ;;
+    scratchgan-oracle)
+        sweep scratchgan-oracle-seeds
+        sweep scratchgan-oracle-pretrained-seeds
+        evaluate "$OUT"/scratchgan-oracle{,-pretrained}-seeds/runs/* -- --temperatures 0.7,0.8,0.9,1.1,1.2
+        compare "$OUT/scratchgan-oracle-seeds" "$OUT/scratchgan-oracle-pretrained-seeds" \
+            --names "ScratchGAN from scratch,ScratchGAN after MLE" ;;
+    scratchgan-coco)
+        sweep coco-lm
+        sweep scratchgan-coco-seeds
+        sweep coco-mle-epochs
+        evaluate "$OUT"/coco-mle-epochs/runs/* -- --temperatures 0.7,1.0,1.3,1.6 --lm "$(lm_of coco-lm)"
+        evaluate "$OUT"/scratchgan-coco-seeds/runs/* -- --temperatures 0.7,1.0,1.3 --lm "$(lm_of coco-lm)"
+        compare "$OUT/coco-mle-epochs" "$OUT/scratchgan-coco-seeds" \
+            --names "MLE 40 epochs,MLE 104 epochs,ScratchGAN from scratch" ;;
+    relgan-oracle)
+        sweep relgan-oracle-short-seeds
+        evaluate "$OUT"/relgan-oracle-short-seeds/runs/* -- --temperatures 0.7,0.8,0.9,1.1,1.2
+        compare "$OUT/relgan-oracle-short-seeds" ;;
+    relgan-coco)
+        sweep coco-lm
+        sweep relgan-coco-short-seeds
+        evaluate "$OUT"/relgan-coco-short-seeds/runs/* -- --temperatures 0.7,0.85,1.15,1.3 --lm "$(lm_of coco-lm)"
+        compare "$OUT/relgan-coco-short-seeds" ;;
+    coco | poetry | obama)
+        sweep "$1-seeds"
+        sweep "$1-mle-seeds"
+        sweep "$1-lm"
+        evaluate "$OUT/$1-seeds"/runs/* "$OUT/$1-mle-seeds"/runs/* -- --temperatures 0.7,1.0,1.3 --lm "$(lm_of "$1-lm")"
+        local epochs
+        epochs=$(sed -n 's/^ *training.mle.epochs: *\[\([0-9]*\)\].*/\1/p' "configs/sweeps/$1-mle-seeds.yaml")
+        compare "$OUT/$1-mle-seeds" "$OUT/$1-seeds" --names "MLE only ($epochs epochs),SeqGAN" ;;
+    multi30k | dailydialog | dialogsum)
+        sweep "$1-seeds"
+        sweep "$1-mle-seeds"
+        evaluate "$OUT/$1-seeds"/runs/* "$OUT/$1-mle-seeds"/runs/* --
+        compare "$OUT/$1-seeds"
+        local epochs
+        epochs=$(sed -n 's/^ *training.mle.epochs: *\[\([0-9]*\)\].*/\1/p' "configs/sweeps/$1-mle-seeds.yaml")
+        compare "$OUT/$1-mle-seeds" "$OUT/$1-seeds" --names "MLE only ($epochs epochs),adversarial" ;;
+    esac
+}
+
+for section in "${wanted[@]}"; do
+    echo "== $section ($(date -u +%FT%TZ), $commit)"
+    started=$SECONDS
+    run_section "$section"
+    [ "$dry_run" = 1 ] && continue
+    echo "$section $commit" >>"$OUT/COMMIT"
+    echo "== $section done in $((SECONDS - started)) s"
+done
