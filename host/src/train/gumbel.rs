@@ -6,7 +6,9 @@
 //! gradient back through the discriminator (`relaxed_input_gradient`) into
 //! the generator (`relaxed_policy_step`). The discriminator trains on the
 //! same loss from its own side (`relaxed_train_step`). Only f32 arrays
-//! cross the boundary; each plugin recomputes its own graph.
+//! cross the boundary; each plugin keeps or recomputes its own graph (the
+//! SDK's kits keep the pass of a sample or a scoring call for the step on
+//! the same rows that follows it).
 //!
 //! One epoch is `g_steps` generator steps then `d_steps` discriminator
 //! steps, each on one batch of `batch_size` real and `batch_size` generated

@@ -12,7 +12,9 @@
 //! same weights (compared bit for bit, so any change — an optimiser step, a
 //! checkpoint load, a test perturbing a variable — discards it); otherwise
 //! the call recomputes as if nothing were kept. Either way the result is
-//! the same: keeping is invisible except in time and memory.
+//! the same: keeping is invisible except in time and memory. Every other
+//! call on the component drops the kept pass first, so it lives only until
+//! the component's next call.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -34,12 +36,17 @@ pub(crate) fn weight_bits(varmap: &VarMap) -> PluginResult<Vec<u32>> {
 /// At most one kept pass of type `P`, with the weights it was computed on.
 pub(crate) struct KeptPass<P> {
     slot: Mutex<Option<(Vec<u32>, P)>>,
+    /// Passes taken for use, so the tests can tell a use from a recompute.
+    #[cfg(test)]
+    uses: std::sync::atomic::AtomicUsize,
 }
 
 impl<P> Default for KeptPass<P> {
     fn default() -> Self {
         KeptPass {
             slot: Mutex::new(None),
+            #[cfg(test)]
+            uses: Default::default(),
         }
     }
 }
@@ -78,7 +85,21 @@ impl<P> KeptPass<P> {
         if !matches(&pass) || weight_bits(varmap)? != weights {
             return Ok(None);
         }
+        #[cfg(test)]
+        self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(pass))
+    }
+
+    /// How many kept passes [`Self::take_if`] has handed out.
+    #[cfg(test)]
+    pub(crate) fn uses(&self) -> usize {
+        self.uses.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a pass is kept now.
+    #[cfg(test)]
+    pub(crate) fn holds(&self) -> bool {
+        self.lock().is_some()
     }
 }
 

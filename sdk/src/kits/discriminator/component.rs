@@ -72,6 +72,19 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         &self.config
     }
 
+    /// Whether a `relaxed_logits` pass is kept (`relaxed.rs`), and how many
+    /// kept passes training steps have used.
+    #[cfg(test)]
+    pub(crate) fn kept_pass(&self) -> (bool, usize) {
+        (self.kept.holds(), self.kept.uses())
+    }
+
+    /// The trainable variables (tests move them directly).
+    #[cfg(test)]
+    pub(crate) fn varmap(&self) -> &VarMap {
+        self.params.varmap()
+    }
+
     fn rows(&self, batch: &Batch) -> PluginResult<Rows> {
         Rows::from_batch(batch, M::NAME, M::SOURCES, self.config.max_source_len())
     }
@@ -186,6 +199,7 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
         generated: &Batch,
         options: &StepOptions,
     ) -> PluginResult<StepStats> {
+        self.kept.clear();
         let (real, generated) = (self.rows(real)?, self.rows(generated)?);
         let real_rows = real.len();
         let rows = real.stacked(generated);
@@ -203,6 +217,7 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
     }
 
     fn probabilities(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        self.kept.clear();
         let rows = self.rows(batch)?;
         let chunk = self.config.training().score_chunk;
         let mut out = Vec::with_capacity(rows.len());
@@ -216,6 +231,7 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
     }
 
     fn token_logits(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        self.kept.clear();
         if !M::PER_TOKEN {
             return Err(PluginError::unsupported(format!(
                 "{} scores whole sequences only: it gives no per-token logits",
@@ -270,11 +286,13 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
     }
 
     fn save(&self, dir: &Path) -> PluginResult<()> {
+        self.kept.clear();
         self.params
             .save(&Self::checkpoint_file(dir), Default::default())
     }
 
     fn load(&mut self, dir: &Path) -> PluginResult<()> {
+        self.kept.clear();
         self.params.load(&Self::checkpoint_file(dir)).map(|_| ())
     }
 }

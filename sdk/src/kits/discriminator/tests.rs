@@ -328,7 +328,8 @@ fn chunked_relaxed_gradients_follow_the_chunked_logits_under_dropout() {
 /// A training step after `relaxed_logits` on the same rows and dropout
 /// seed trains from the pass that call kept: it is the step of a
 /// discriminator that never scored the rows, to the last bit. A pass kept
-/// for another seed, other rows or other weights is not used.
+/// for another seed, other rows or other weights is not used, nor one of
+/// a batch taken in chunks; any other call drops it.
 #[test]
 fn a_step_from_the_kept_logits_pass_is_the_recomputed_step_to_the_bit() {
     let batch = relaxed_rows();
@@ -346,7 +347,26 @@ fn a_step_from_the_kept_logits_pass_is_the_recomputed_step_to_the_bit() {
             stats.get("grad_norm").unwrap().to_bits(),
         )
     };
-    // What each case must equal: steps recomputed from scratch.
+    let nudge = |d: &KitDiscriminator<Toy>| {
+        let (_, var) = &crate::toolkit::sorted_vars(d.varmap())[0];
+        var.set(&(var.as_tensor() + 0.01).unwrap()).unwrap();
+    };
+    // Scores `scored` with the step's seed, then steps on `batch`: the
+    // step's loss and norm, the logits after it, and (kept now, passes
+    // used).
+    let step_after = |config: &str,
+                      scored: &RelaxedBatch,
+                      seed: u64,
+                      between: &dyn Fn(&mut KitDiscriminator<Toy>)| {
+        let mut d = toy(config);
+        d.relaxed_logits(scored, Some(seed)).unwrap();
+        between(&mut d);
+        let stats = bits(&d.relaxed_train_step(&batch, &upstream, &options).unwrap());
+        let kept = d.kept_pass();
+        (stats, d.relaxed_logits(&batch, None).unwrap(), kept)
+    };
+    let nothing = |_: &mut KitDiscriminator<Toy>| {};
+    // What the cases must equal: steps recomputed from scratch.
     let mut fresh = toy(config);
     let want = bits(
         &fresh
@@ -354,64 +374,61 @@ fn a_step_from_the_kept_logits_pass_is_the_recomputed_step_to_the_bit() {
             .unwrap(),
     );
     let want_after = fresh.relaxed_logits(&batch, None).unwrap();
-    let mut fresh_moved = toy(config);
-    fresh_moved.train_step(&real, &fake, &options).unwrap();
-    let want_moved = bits(
-        &fresh_moved
+    let moved = |d: &mut KitDiscriminator<Toy>| nudge(d);
+    let mut fresh_nudged = toy(config);
+    nudge(&fresh_nudged);
+    let want_nudged = bits(
+        &fresh_nudged
             .relaxed_train_step(&batch, &upstream, &options)
             .unwrap(),
     );
+    assert_ne!(want_nudged, want);
 
-    let mut kept = toy(config);
-    kept.relaxed_logits(&batch, Some(options.seed)).unwrap();
-    assert_eq!(
-        bits(
-            &kept
-                .relaxed_train_step(&batch, &upstream, &options)
-                .unwrap()
-        ),
-        want
-    );
-    assert_eq!(kept.relaxed_logits(&batch, None).unwrap(), want_after);
-
-    let mut other_seed = toy(config);
-    other_seed.relaxed_logits(&batch, Some(22)).unwrap();
-    let stats = other_seed
-        .relaxed_train_step(&batch, &upstream, &options)
-        .unwrap();
-    assert_eq!(bits(&stats), want);
-
-    let mut other_rows = toy(config);
-    let mut changed = batch.clone();
-    changed.soft[VOCAB + 2] += 0.25;
-    other_rows
-        .relaxed_logits(&changed, Some(options.seed))
-        .unwrap();
-    let stats = other_rows
-        .relaxed_train_step(&batch, &upstream, &options)
-        .unwrap();
-    assert_eq!(bits(&stats), want);
-
-    // Values past a row's length are not read, so they may differ.
-    let mut past_the_end = toy(config);
+    // Used: the same rows and seed, or rows differing only past their
+    // lengths, or a chunk as wide as the batch.
     let mut padded = batch.clone();
     padded.soft[(4 + 1) * VOCAB + 3] = 0.5; // row 1 has length 1
-    past_the_end
-        .relaxed_logits(&padded, Some(options.seed))
-        .unwrap();
-    let stats = past_the_end
-        .relaxed_train_step(&batch, &upstream, &options)
-        .unwrap();
-    assert_eq!(bits(&stats), want);
-
-    let mut other_weights = toy(config);
-    other_weights
-        .relaxed_logits(&batch, Some(options.seed))
-        .unwrap();
-    other_weights.train_step(&real, &fake, &options).unwrap();
-    let stats = other_weights
-        .relaxed_train_step(&batch, &upstream, &options)
-        .unwrap();
-    assert_eq!(bits(&stats), want_moved);
-    assert_ne!(want_moved, want);
+    for (config, scored) in [
+        (config, &batch),
+        (config, &padded),
+        ("training: {dropout: 0.5, relaxed_chunk: 3}", &batch),
+    ] {
+        let (stats, after, kept) = step_after(config, scored, options.seed, &nothing);
+        assert_eq!((stats, kept), (want, (false, 1)), "{config}");
+        assert_eq!(after, want_after, "{config}");
+    }
+    // Not used: another seed, other rows, weights moved in between.
+    let mut changed = batch.clone();
+    changed.soft[VOCAB + 2] += 0.25;
+    assert_eq!(step_after(config, &batch, 22, &nothing).0, want);
+    assert_eq!(step_after(config, &batch, 22, &nothing).2, (false, 0));
+    assert_eq!(
+        step_after(config, &changed, options.seed, &nothing).2,
+        (false, 0)
+    );
+    assert_eq!(step_after(config, &changed, options.seed, &nothing).0, want);
+    let (stats, _, kept) = step_after(config, &batch, options.seed, &moved);
+    assert_eq!((stats, kept), (want_nudged, (false, 0)));
+    // Not kept: rows taken in chunks, or scored without dropout.
+    let chunked = toy("training: {dropout: 0.5, relaxed_chunk: 2}");
+    chunked.relaxed_logits(&batch, Some(options.seed)).unwrap();
+    assert_eq!(chunked.kept_pass(), (false, 0));
+    let evaluation = toy(config);
+    evaluation.relaxed_logits(&batch, None).unwrap();
+    assert_eq!(evaluation.kept_pass(), (false, 0));
+    // Dropped by any other call: an ids step, the input gradient (which
+    // is the recomputed one).
+    let mut d = toy(config);
+    d.relaxed_logits(&batch, Some(options.seed)).unwrap();
+    assert_eq!(d.kept_pass(), (true, 0));
+    d.train_step(&real, &fake, &options).unwrap();
+    assert_eq!(d.kept_pass(), (false, 0));
+    let gradient = |d: &KitDiscriminator<Toy>| {
+        d.relaxed_input_gradient(&batch, &upstream, Some(options.seed))
+            .unwrap()
+    };
+    let d = toy(config);
+    d.relaxed_logits(&batch, Some(options.seed)).unwrap();
+    assert_eq!(gradient(&d), gradient(&toy(config)));
+    assert_eq!(d.kept_pass(), (false, 0));
 }

@@ -116,6 +116,13 @@ impl<M: GeneratorModel> KitGenerator<M> {
         &self.config
     }
 
+    /// Whether a relaxed sample's pass is kept (`relaxed.rs`), and how many
+    /// kept passes policy steps have used.
+    #[cfg(test)]
+    pub(crate) fn kept_pass(&self) -> (bool, usize) {
+        (self.kept.holds(), self.kept.uses())
+    }
+
     /// The trainable variables (gradient checks perturb them for finite
     /// differences).
     #[cfg(any(test, feature = "testing"))]
@@ -359,6 +366,7 @@ fn nonempty(targets: &TokenBatch, what: &str) -> PluginResult<()> {
 
 impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     fn mle_step(&mut self, batch: &Batch, options: &MleOptions) -> PluginResult<StepStats> {
+        self.kept.clear();
         let targets = trimmed(&batch.targets);
         let sources = self.sources(&batch.sources, targets.rows(), "mle_step")?;
         nonempty(&targets, "mle_step")?;
@@ -378,6 +386,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     }
 
     fn log_likelihood(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        self.kept.clear();
         self.sequence_log_likelihoods(batch, 1.0)
     }
 
@@ -386,6 +395,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
         batch: &Batch,
         temperature: f32,
     ) -> PluginResult<Vec<f32>> {
+        self.kept.clear();
         self.sequence_log_likelihoods(batch, temperature)
     }
 
@@ -403,6 +413,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     }
 
     fn sample(&mut self, request: &SampleRequest) -> PluginResult<TokenBatch> {
+        self.kept.clear();
         let count = request.count as usize;
         let sources = self.sources(&request.sources, count, "sample")?;
         let max_len = request.max_len as usize;
@@ -416,6 +427,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     }
 
     fn decode(&mut self, request: &DecodeRequest) -> PluginResult<TokenBatch> {
+        self.kept.clear();
         if M::SOURCES == SourceUse::Never {
             return Err(PluginError::unsupported(format!(
                 "{} does not read sources, so it has nothing to decode; decoding is for conditional generators",
@@ -468,6 +480,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     }
 
     fn rollout(&mut self, request: &RolloutRequest) -> PluginResult<TokenBatch> {
+        self.kept.clear();
         let sequences = &request.sequences;
         let sources = self.sources(&request.sources, sequences.rows(), "rollout")?;
         // The SDK's guard has checked the request before this call: the
@@ -542,6 +555,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
         rewards: &[f32],
         _options: &StepOptions,
     ) -> PluginResult<StepStats> {
+        self.kept.clear();
         let full = &batch.targets;
         let sources = self.sources(&batch.sources, full.rows(), "policy_gradient_step")?;
         let width = full.width as usize;
@@ -575,6 +589,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     }
 
     fn update_rollout_policy(&mut self, rate: f32) -> PluginResult<()> {
+        self.kept.clear();
         if !(0.0..=1.0).contains(&rate) {
             return Err(PluginError::input(format!(
                 "rollout update rate must be in [0, 1], got {rate}"
@@ -597,6 +612,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     }
 
     fn save(&self, dir: &Path) -> PluginResult<()> {
+        self.kept.clear();
         let rollout = self
             .rollout
             .iter()
@@ -606,6 +622,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
     }
 
     fn load(&mut self, dir: &Path) -> PluginResult<()> {
+        self.kept.clear();
         let file = dir.join(M::checkpoint_file());
         let tensors = self.params.load(&file)?;
         let mut rollout = HashMap::new();

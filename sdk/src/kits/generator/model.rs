@@ -146,7 +146,9 @@ pub trait GeneratorModel: Sized + Send + 'static {
     /// trainable variables (whose values it then draws again, seeded, with
     /// [`Self::init`]) and again, per call, on detached copies for
     /// inference and on the rollout policy's weights: keep it cheap, and
-    /// take every weight from `vb` (nothing random).
+    /// take every weight from `vb` (nothing random). Relaxed samples on the
+    /// CPU run on the trainable variables (the pass is kept for the policy
+    /// step), so `step` must not assume inference never records a graph.
     fn new(vb: VarBuilder, context: &PluginContext, config: &Self::Config) -> PluginResult<Self>;
 
     /// The memory and the initial state of `rows` rows: `sources` is

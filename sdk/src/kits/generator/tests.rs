@@ -597,11 +597,33 @@ fn a_policy_step_from_the_kept_sample_is_the_recomputed_step_to_the_bit() {
     let want = step(&mut new());
     let mut kept = new();
     kept.relaxed_sample(&request).unwrap();
+    assert_eq!(kept.kept_pass(), (true, 0));
     assert_eq!(step(&mut kept), want);
+    assert_eq!(kept.kept_pass(), (false, 1));
 
     let mut other_request = new();
     other_request.relaxed_sample(&other).unwrap();
     assert_eq!(step(&mut other_request), want);
+    assert_eq!(other_request.kept_pass(), (false, 0));
+
+    // Only the fused CPU path keeps a pass; any other call drops it.
+    let tensor = new();
+    tensor
+        .relaxed_sample_with(&request, RelaxedKernel::Tensor)
+        .unwrap();
+    assert_eq!(tensor.kept_pass(), (false, 0));
+    let mut sampled = new();
+    sampled.relaxed_sample(&request).unwrap();
+    let ids = SampleRequest {
+        count: 2,
+        max_len: 3,
+        temperature: 1.0,
+        seed: 1,
+        policy: Policy::Current,
+        sources: ROption::RNone,
+    };
+    GeneratorImpl::sample(&mut sampled, &ids).unwrap();
+    assert_eq!(sampled.kept_pass(), (false, 0));
 
     // Weights moved between the sample and the step (as a perturbation
     // or a checkpoint load would move them): recomputed on the new ones.
@@ -617,4 +639,5 @@ fn a_policy_step_from_the_kept_sample_is_the_recomputed_step_to_the_bit() {
     other_weights.relaxed_sample(&request).unwrap();
     nudge(&other_weights);
     assert_eq!(step(&mut other_weights), want_moved);
+    assert_eq!(other_weights.kept_pass(), (false, 0));
 }
