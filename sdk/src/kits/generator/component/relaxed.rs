@@ -220,11 +220,7 @@ impl<M: GeneratorModel> KitGenerator<M> {
                 }
             }
         })?;
-        let graph = if terms.is_empty() {
-            Tensor::zeros((), DType::F32, &self.device)?
-        } else {
-            Tensor::stack(&terms, 0)?.sum_all()?
-        };
+        let graph = self.sum_of_terms(&terms)?;
         let value = match kernel {
             RelaxedKernel::Fused => value as f32,
             RelaxedKernel::Tensor => graph.to_scalar::<f32>()?,
@@ -254,14 +250,20 @@ impl<M: GeneratorModel> KitGenerator<M> {
             let rows = relaxed.zip(upstream).zip(&live);
             terms.push(fused_term(logits, rows, beta, &mut value)?);
         }
-        let graph = if terms.is_empty() {
-            Tensor::zeros((), DType::F32, &self.device)?
-        } else {
-            Tensor::stack(&terms, 0)?.sum_all()?
-        };
+        let graph = self.sum_of_terms(&terms)?;
         Ok(RelaxedSurrogate {
             value: value as f32,
             graph,
+        })
+    }
+
+    /// The surrogate's graph: the positions' terms summed (a zero scalar
+    /// when no position ran).
+    fn sum_of_terms(&self, terms: &[Tensor]) -> PluginResult<Tensor> {
+        Ok(if terms.is_empty() {
+            Tensor::zeros((), DType::F32, &self.device)?
+        } else {
+            Tensor::stack(terms, 0)?.sum_all()?
         })
     }
 
