@@ -3,7 +3,7 @@
 //! not declare the capability, and each output checked (shape, finite)
 //! before the host uses it.
 
-use abi_stable::std_types::{ROption, RSlice};
+use abi_stable::std_types::{ROption, RSlice, RVec};
 use agon_sdk::{
     capabilities::{RELAXED_ROWS, RELAXED_SAMPLES},
     RelaxedBatch, RelaxedSampleRequest, RelaxedSamples, StepOptions, StepStats,
@@ -138,7 +138,7 @@ impl Discriminator {
         batch: &RelaxedBatch,
         upstream: &[f32],
         dropout_seed: Option<u64>,
-    ) -> anyhow::Result<Vec<f32>> {
+    ) -> anyhow::Result<RVec<f32>> {
         self.require_relaxed()?;
         let values = plugin_call(
             &self.label,
@@ -155,7 +155,9 @@ impl Discriminator {
             &values,
             batch.soft.len(),
         )?;
-        Ok(values.into_vec())
+        // Kept as the plugin's array: a copy into a `Vec` would cost a
+        // pass over `[rows × width × vocabulary]` values.
+        Ok(values)
     }
 
     /// A step along the loss's gradient with respect to `batch`'s logits.

@@ -4,12 +4,10 @@
 //! Gumbel-softmax gradients.
 
 use agon_sdk::kits::{GeneratorModel, SourceUse};
-use agon_sdk::toolkit::{pytorch_like, SeededInit};
+use agon_sdk::toolkit::{linear, pytorch_like, Linear, SeededInit};
 use agon_sdk::{PluginContext, PluginResult, TokenBatch};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{
-    embedding, linear, rnn::LSTMState, Embedding, LSTMConfig, Linear, VarBuilder, LSTM, RNN,
-};
+use candle_nn::{embedding, rnn::LSTMState, Embedding, LSTMConfig, VarBuilder, LSTM, RNN};
 
 use crate::generator_config::{Core, RelganGeneratorConfig};
 use crate::relational_memory::{MemoryShape, RelationalMemory};
@@ -26,6 +24,8 @@ enum Recurrence {
 pub struct RelganGenerator {
     embedding: Embedding,
     core: Recurrence,
+    /// The toolkit's `Linear`: its bias gradient is one pass over the
+    /// logits' rows, where Candle's was the dearest part of the step.
     output: Linear,
 }
 

@@ -1,11 +1,14 @@
-//! A matmul on plain row-major slices, on the calling thread.
+//! Matmuls on plain row-major slices, into buffers the caller owns.
 //!
 //! Fused CPU kernels (output sampling, the generator's output-layer
 //! cross-entropy, the CNN discriminator's convolutions) multiply one block of
 //! rows per parallel task into a buffer that stays in cache; each task calls
-//! Candle's own matmul kernel (the `gemm` crate) single-threaded, so the block
-//! gets the same additions in the same order as a Candle matmul of the whole
-//! matrix.
+//! Candle's own matmul kernel (the `gemm` crate) single-threaded
+//! ([`matmul_into`]). A block's values agree with a Candle matmul of the
+//! whole matrix to rounding, not always to the bit: a block that is a
+//! partial tile of the kernel can be summed in another order.
+//! [`matmul_as_candle`] is the whole product as Candle computes it, to the
+//! bit, on Candle's threads.
 
 /// How an operand's values are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +81,60 @@ pub fn matmul_into(
             false,
             false,
             gemm::Parallelism::None,
+        )
+    }
+}
+
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]` as one call of the `gemm` crate on
+/// Candle's threads, with the arguments Candle's CPU matmul passes: the
+/// same values as `Tensor::matmul` to the bit, written into a buffer the
+/// caller owns (where a Candle matmul allocates its own, which then has to
+/// be copied out). Splitting the rows into blocks, as [`matmul_into`]'s
+/// callers do, can change the last bit where a block is a partial tile.
+pub fn matmul_as_candle(
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_layout: Operand,
+    rhs: &[f32],
+    rhs_layout: Operand,
+    (m, k, n): (usize, usize, usize),
+) {
+    assert!(
+        dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n,
+        "matmul_as_candle: slices too short for [{m}, {k}] · [{k}, {n}]"
+    );
+    let (lhs_cs, lhs_rs) = lhs_layout.strides(m, k);
+    let (rhs_cs, rhs_rs) = rhs_layout.strides(k, n);
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the slices hold at least the `m × k`, `k × n` and `m × n`
+    // values the strides address (asserted above), and `dst` is borrowed
+    // mutably, so it overlaps neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
         )
     }
 }

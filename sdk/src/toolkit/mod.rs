@@ -28,11 +28,16 @@
 //!   with its gradients, forward and backward fused per block of rows;
 //! * `rows_in_lanes` (x86-64) — blocks of 16 rows in the lanes of AVX-512
 //!   vectors, the layout of the output layer's kernels;
-//! * [`block_matmul`] — a single-threaded matmul on slices, for fused
-//!   kernels that work one block of rows per task;
+//! * [`block_matmul`] — matmuls on slices: single-threaded per block of
+//!   rows, for fused kernels that work one block per task, or the whole
+//!   product exactly as Candle's matmul computes it;
+//! * `rows_gradient` (crate-internal) — where a backward pass puts the
+//!   gradient with respect to relaxed rows: delivered to the kit or skipped;
 //! * [`target_log_probs`](mod@target_log_probs) — `log softmax(logits)[target]` as one op with
 //!   its own backward pass;
 //! * [`activations`] — sigmoid and tanh over slices, vectorised;
+//! * [`linear`](mod@linear) — a linear layer whose bias gradient is one pass over
+//!   the rows (Candle's `Linear` otherwise, to the bit);
 //! * [`loss`] — losses in their numerically stable forms;
 //! * [`checkpoint`] — named tensors to and from safetensors files;
 //! * [`adam`] — Adam whose moments can be saved and restored;
@@ -56,6 +61,7 @@ pub mod gru_recurrence;
 pub mod gumbel;
 pub mod init;
 pub mod layer_norm;
+pub mod linear;
 pub mod loss;
 pub mod lstm;
 pub mod lstm_recurrence;
@@ -67,6 +73,7 @@ pub mod pooling;
 mod relaxed_embedding;
 pub mod rng;
 pub mod row_blocks;
+pub(crate) mod rows_gradient;
 /// Blocks of rows in the lanes of AVX-512 vectors (crate `agon-kernels`).
 #[cfg(target_arch = "x86_64")]
 pub use agon_kernels::rows_in_lanes;
@@ -90,6 +97,7 @@ pub use gru::MaskedGru;
 pub use gumbel::{gumbel_noise, gumbel_softmax, gumbel_softmax_backward, gumbel_softmax_rows};
 pub use init::{pytorch_like, reinitialize, SeededInit};
 pub use layer_norm::LayerNorm;
+pub use linear::{linear, Linear};
 pub use loss::bce_with_logits;
 pub use lstm::Lstm;
 pub use output_cross_entropy::OutputLayerGradients;

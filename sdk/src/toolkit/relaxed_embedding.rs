@@ -8,12 +8,18 @@
 //! into; when the host asks for the gradient with respect to the rows, the
 //! table's was computed too. This op skips whichever operand does not
 //! track its gradient, and gives the rows' gradient in their own shape
-//! (no reshape node to sum it through).
+//! (no reshape node to sum it through). A kit's request for the rows
+//! (`rows_gradient.rs`) goes further: their gradient written once into a
+//! buffer the kit takes, outside autograd (and the table's skipped), or no
+//! gradient for rows the kit tracked for another call.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
-use super::block_matmul::{matmul_into, Operand, Write};
+use super::{
+    block_matmul::{matmul_as_candle, matmul_into, Operand, Write},
+    rows_gradient::{self, RowsGradient},
+};
 
 /// Rows of `soft` per parallel task.
 const ROWS_PER_TASK: usize = 64;
@@ -80,12 +86,19 @@ impl CustomOp2 for RelaxedEmbedding {
         let (rows, width, vocab) = soft.dims3()?;
         let dim = table.dim(1)?;
         let grad = grad.reshape((rows * width, dim))?;
-        let soft_grad = if soft.track_op() {
-            Some(grad.matmul(&table.t()?)?.reshape((rows, width, vocab))?)
-        } else {
-            None
+        let mode = rows_gradient::mode_of(soft);
+        let soft_grad = match mode {
+            Some(RowsGradient::Deliver) => {
+                rows_gradient::deliver(soft, rows_gradient_values(&grad, table)?);
+                None
+            }
+            Some(RowsGradient::Skip) => None,
+            None if soft.track_op() => {
+                Some(grad.matmul(&table.t()?)?.reshape((rows, width, vocab))?)
+            }
+            None => None,
         };
-        let table_grad = if table.track_op() {
+        let table_grad = if table.track_op() && mode != Some(RowsGradient::Deliver) {
             Some(soft.reshape((rows * width, vocab))?.t()?.matmul(&grad)?)
         } else {
             None
@@ -94,9 +107,39 @@ impl CustomOp2 for RelaxedEmbedding {
     }
 }
 
+/// `grad · tableᵀ` (`[N, E] · [E, V]`), the rows' gradient, as values: on
+/// the CPU written once into the buffer that is delivered, by the very
+/// call Candle's matmul makes (`block_matmul::matmul_as_candle`, so the
+/// same values to the bit); elsewhere by that matmul.
+fn rows_gradient_values(grad: &Tensor, table: &Tensor) -> Result<Vec<f32>> {
+    let (n, dim) = grad.dims2()?;
+    let vocab = table.dim(0)?;
+    let (grad, table) = (grad.contiguous()?, table.contiguous()?);
+    let (grad_storage, grad_layout) = grad.storage_and_layout();
+    let (table_storage, table_layout) = table.storage_and_layout();
+    let (Storage::Cpu(grad_cpu), Storage::Cpu(table_cpu)) = (&*grad_storage, &*table_storage)
+    else {
+        drop((grad_storage, table_storage));
+        return grad.matmul(&table.t()?)?.flatten_all()?.to_vec1::<f32>();
+    };
+    let grad = values(grad_cpu, grad_layout, "gradient")?;
+    let table = values(table_cpu, table_layout, "table")?;
+    let mut out = vec![0f32; n * vocab];
+    matmul_as_candle(
+        &mut out,
+        grad,
+        Operand::Plain,
+        table,
+        Operand::Transposed,
+        (n, dim, vocab),
+    );
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolkit::rows_gradient::RowsGradientRequest;
     use candle_core::{Device, Var};
 
     /// Values and both gradients as Candle's matmul gives them; an operand
@@ -173,5 +216,67 @@ mod tests {
             flat(grads.get(soft.as_tensor()).unwrap()),
             flat(g_op.get(soft.as_tensor()).unwrap())
         );
+    }
+
+    /// A request to deliver the rows' gradient gets autograd's values to
+    /// the bit, outside autograd, and no table gradient; a request to skip
+    /// it gets none and the table's gradient unchanged; the request ends
+    /// when dropped.
+    #[test]
+    fn a_request_has_the_rows_gradient_delivered_or_skipped() {
+        let device = Device::Cpu;
+        let (b, w, v, e) = (3, 70, 11, 5); // 210 rows: several tasks
+        let soft: Vec<f32> = (0..b * w * v)
+            .map(|i| ((i * 37 % 23) as f32) / 23.0)
+            .collect();
+        let table: Vec<f32> = (0..v * e).map(|i| (i as f32 * 0.7).sin()).collect();
+        let soft = Var::from_vec(soft, (b, w, v), &device).unwrap();
+        let table = Var::from_vec(table, (v, e), &device).unwrap();
+        let weights = Tensor::arange(0f32, (b * w * e) as f32, &device)
+            .unwrap()
+            .affine(0.01, -1.0)
+            .unwrap()
+            .reshape((b, w, e))
+            .unwrap();
+        let backward = || {
+            let y = soft
+                .as_tensor()
+                .apply_op2(table.as_tensor(), RelaxedEmbedding)
+                .unwrap();
+            (y * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+        };
+        let bits = |t: &Tensor| -> Vec<u32> {
+            let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            values.iter().map(|x| x.to_bits()).collect()
+        };
+        let autograd = backward();
+        let rows_want = bits(autograd.get(soft.as_tensor()).unwrap());
+        let table_want = bits(autograd.get(table.as_tensor()).unwrap());
+
+        let request = RowsGradientRequest::new(soft.as_tensor(), RowsGradient::Deliver);
+        let grads = backward();
+        assert!(grads.get(soft.as_tensor()).is_none());
+        assert!(grads.get(table.as_tensor()).is_none());
+        let delivered = request.take().expect("the rows' gradient was delivered");
+        let delivered: Vec<u32> = delivered.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(delivered, rows_want);
+        assert!(request.take().is_none(), "taken once");
+        drop(request);
+
+        let request = RowsGradientRequest::new(soft.as_tensor(), RowsGradient::Skip);
+        let grads = backward();
+        assert!(grads.get(soft.as_tensor()).is_none());
+        assert_eq!(bits(grads.get(table.as_tensor()).unwrap()), table_want);
+        assert!(request.take().is_none());
+        drop(request);
+
+        // Dropped: autograd as before.
+        let grads = backward();
+        assert_eq!(bits(grads.get(soft.as_tensor()).unwrap()), rows_want);
     }
 }

@@ -28,11 +28,15 @@ const VOCAB: usize = 7;
 struct ToyConfig {
     /// Read ids only (no relaxed path).
     ids_only: bool,
+    /// Read the relaxed rows through a copy, out of the toolkit's reach:
+    /// their gradient comes from autograd, not a delivery.
+    copy_rows: bool,
     training: DiscriminatorTraining,
 }
 
 impl DiscriminatorConfig for ToyConfig {
-    const DOCS: &'static [(&'static str, &'static str)] = &[("ids_only", "test only")];
+    const DOCS: &'static [(&'static str, &'static str)] =
+        &[("ids_only", "test only"), ("copy_rows", "test only")];
     fn training(&self) -> &DiscriminatorTraining {
         &self.training
     }
@@ -43,6 +47,7 @@ struct Toy {
     embedding: MaskedEmbedding,
     output: Linear,
     ids_only: bool,
+    copy_rows: bool,
 }
 
 impl Toy {
@@ -62,6 +67,7 @@ impl DiscriminatorModel for Toy {
             embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, 5)?,
             output: linear(5, 1, vb.pp("output"))?,
             ids_only: config.ids_only,
+            copy_rows: config.copy_rows,
         })
     }
 
@@ -75,7 +81,12 @@ impl DiscriminatorModel for Toy {
         if self.ids_only {
             return Ok(None);
         }
-        let embedded = self.embedding.relaxed(&rows.soft, &rows.mask)?;
+        let soft = if self.copy_rows {
+            rows.soft.affine(1.0, 0.0)?
+        } else {
+            rows.soft.clone()
+        };
+        let embedded = self.embedding.relaxed(&soft, &rows.mask)?;
         Ok(Some(self.head(&embedded, &rows.mask, pass)?))
     }
 }
@@ -416,19 +427,57 @@ fn a_step_from_the_kept_logits_pass_is_the_recomputed_step_to_the_bit() {
     let evaluation = toy(config);
     evaluation.relaxed_logits(&batch, None).unwrap();
     assert_eq!(evaluation.kept_pass(), (false, 0));
-    // Dropped by any other call: an ids step, the input gradient (which
-    // is the recomputed one).
+    // Dropped by any other call: an ids step.
     let mut d = toy(config);
     d.relaxed_logits(&batch, Some(options.seed)).unwrap();
     assert_eq!(d.kept_pass(), (true, 0));
     d.train_step(&real, &fake, &options).unwrap();
     assert_eq!(d.kept_pass(), (false, 0));
-    let gradient = |d: &KitDiscriminator<Toy>| {
-        d.relaxed_input_gradient(&batch, &upstream, Some(options.seed))
-            .unwrap()
+}
+
+/// The input gradient after `relaxed_logits` on the same rows and dropout
+/// seed differentiates the pass that call kept: the gradient of a
+/// discriminator that never scored the rows, to the last bit, whether the
+/// toolkit's embedding delivers the rows' gradient or autograd computes
+/// it (a model reading its rows through a copy). A pass of another seed
+/// is not used; a training step on a kept pass is unchanged by the rows
+/// being tracked.
+#[test]
+fn the_input_gradient_from_the_kept_logits_pass_is_the_recomputed_one_to_the_bit() {
+    let batch = relaxed_rows();
+    let upstream = [0.7f32, -1.3, 0.4];
+    let seed = 21;
+    let bits = |values: Vec<f32>| -> Vec<u32> { values.iter().map(|x| x.to_bits()).collect() };
+    let gradient = |d: &KitDiscriminator<Toy>, seed: u64| {
+        bits(
+            d.relaxed_input_gradient(&batch, &upstream, Some(seed))
+                .unwrap(),
+        )
     };
-    let d = toy(config);
-    d.relaxed_logits(&batch, Some(options.seed)).unwrap();
-    assert_eq!(gradient(&d), gradient(&toy(config)));
-    assert_eq!(d.kept_pass(), (false, 0));
+    let delivered = "training: {dropout: 0.5}";
+    let copied = "{copy_rows: true, training: {dropout: 0.5}}";
+    let want = gradient(&toy(delivered), seed);
+    assert!(want.iter().any(|&g| f32::from_bits(g).abs() > 1e-3));
+    for config in [delivered, copied] {
+        assert_eq!(gradient(&toy(config), seed), want, "{config}: recomputed");
+        let d = toy(config);
+        d.relaxed_logits(&batch, Some(seed)).unwrap();
+        assert_eq!(gradient(&d, seed), want, "{config}: kept");
+        assert_eq!(d.kept_pass(), (false, 1), "{config}");
+        let d = toy(config);
+        d.relaxed_logits(&batch, Some(seed + 1)).unwrap();
+        assert_eq!(gradient(&d, seed), want, "{config}: another seed kept");
+        assert_eq!(d.kept_pass(), (false, 0), "{config}");
+
+        let options = StepOptions { seed };
+        let step = |d: &mut KitDiscriminator<Toy>| {
+            let stats = d.relaxed_train_step(&batch, &upstream, &options).unwrap();
+            let after = bits(KitDiscriminator::relaxed_logits(d, &batch, None).unwrap());
+            (stats.loss.to_bits(), after)
+        };
+        let mut d = toy(config);
+        d.relaxed_logits(&batch, Some(seed)).unwrap();
+        assert_eq!(step(&mut d), step(&mut toy(config)), "{config}: step");
+        assert_eq!(d.kept_pass(), (false, 1), "{config}");
+    }
 }

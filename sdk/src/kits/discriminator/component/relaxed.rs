@@ -8,11 +8,20 @@
 //! Each call computes the forward pass with dropout seeded by the caller,
 //! so the logits a gradient refers to are the logits the host saw. One
 //! exception saves a pass: `relaxed_logits` with a dropout seed keeps its
-//! pass (`kits::kept_pass`), and a `relaxed_train_step` on the same rows,
-//! seed and weights trains from it instead of recomputing it, which gives
-//! the same step to the last bit. It keeps nothing when the batch is taken
-//! in chunks (that would hold every chunk's activations at once) or off
-//! the CPU.
+//! pass (`kits::kept_pass`), with the rows tracked, and the call that
+//! follows it on the same rows, seed and weights — a
+//! `relaxed_input_gradient` (a generator step) or a `relaxed_train_step`
+//! (a discriminator step) — differentiates that pass instead of
+//! recomputing it, which gives the same values to the last bit. It keeps
+//! nothing when the batch is taken in chunks (that would hold every
+//! chunk's activations at once) or off the CPU.
+//!
+//! The rows' gradient goes through a request (`toolkit::rows_gradient`):
+//! a model that reads its rows with the toolkit's relaxed embedding
+//! (`MaskedEmbedding::relaxed`) has it written once into the buffer this
+//! returns, and a training step on a kept pass computes none. A model that
+//! reads them some other way gets autograd's gradient, the same values at
+//! the cost of Candle's extra passes over the rows.
 //!
 //! Memory: a crossing's rows are `[rows × width × vocabulary]` f32 (25.6 MB
 //! for 64 rows at the oracle's 20 × 5,000), and a pass holds a copy of them,
@@ -37,7 +46,11 @@ use crate::{
     },
     relaxed::RelaxedBatch,
     stats::{StepOptions, StepStats},
-    toolkit::{derive_seed, Dropout},
+    toolkit::{
+        derive_seed,
+        rows_gradient::{RowsGradient, RowsGradientRequest},
+        Dropout,
+    },
 };
 
 use super::super::model::RelaxedRows;
@@ -59,7 +72,9 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         self.kept.clear();
         let mut logits = Vec::with_capacity(batch.rows());
         for chunk in chunks {
-            let soft = self.chunk_tensor(batch, &chunk, false)?;
+            // A kept pass tracks the rows, so that a gradient request on
+            // it can reach them (a training step asks for none).
+            let soft = self.chunk_tensor(batch, &chunk, keep.is_some())?;
             let rows = self.relaxed_rows(batch, soft.clone(), &chunk)?;
             let dropout = chunk_dropout(dropout_seed, &chunk);
             let forward = self.relaxed_forward(&rows, dropout)?;
@@ -92,30 +107,48 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
     ) -> PluginResult<Vec<f32>> {
         self.check_relaxed(batch)?;
         check_upstream(upstream, batch.rows())?;
-        // A kept pass tracks no gradient for the rows; free it first.
-        self.kept.clear();
-        let mut gradient = Vec::with_capacity(batch.soft.len());
-        for chunk in self.relaxed_chunks(batch.rows()) {
-            let input = self.chunk_tensor(batch, &chunk, true)?;
-            let rows = self.relaxed_rows(batch, input.clone(), &chunk)?;
-            let dropout = chunk_dropout(dropout_seed, &chunk);
-            let surrogate = self.surrogate(&rows, &upstream[chunk.clone()], dropout)?;
-            let grads = surrogate.backward()?;
-            let start = gradient.len();
-            match grads.get(&input) {
-                Some(g) => gradient.extend(g.flatten_all()?.to_vec1::<f32>()?),
-                // The model does not read the rows at all.
-                None => gradient.resize(start + input.elem_count(), 0.0),
+        let kept = match dropout_seed {
+            Some(seed) => self
+                .kept
+                .take_if(self.params.varmap(), |pass| pass.is_of(batch, seed))?,
+            None => {
+                self.kept.clear();
+                None
             }
+        };
+        let mut kept = kept.map(|pass| (pass.soft, pass.logits));
+        let mut gradient = Vec::new();
+        for chunk in self.relaxed_chunks(batch.rows()) {
+            let (input, logits) = match kept.take() {
+                // `relaxed_logits` computed this very pass: one chunk.
+                Some(pass) => pass,
+                None => {
+                    let input = self.chunk_tensor(batch, &chunk, true)?;
+                    let rows = self.relaxed_rows(batch, input.clone(), &chunk)?;
+                    let dropout = chunk_dropout(dropout_seed, &chunk);
+                    let logits = self.relaxed_forward(&rows, dropout)?;
+                    (input, logits)
+                }
+            };
+            let surrogate = self.contract(&logits, &upstream[chunk.clone()])?;
+            let request = RowsGradientRequest::new(&input, RowsGradient::Deliver);
+            let grads = surrogate.backward()?;
+            let mut values = match (request.take(), grads.get(&input)) {
+                // The toolkit's relaxed embedding wrote it directly.
+                (Some(values), _) => values,
+                (None, Some(g)) => g.flatten_all()?.to_vec1::<f32>()?,
+                // The model does not read the rows at all.
+                (None, None) => vec![0.0; input.elem_count()],
+            };
             // A model may read positions past a row's length (they hold
             // zeros); the loss does not depend on them.
             let lengths = &batch.lengths[chunk];
-            zero_past_lengths(
-                &mut gradient[start..],
-                lengths,
-                batch.width as usize,
-                self.vocab,
-            );
+            zero_past_lengths(&mut values, lengths, batch.width as usize, self.vocab);
+            if gradient.is_empty() {
+                gradient = values;
+            } else {
+                gradient.extend_from_slice(&values);
+            }
         }
         Ok(gradient)
     }
@@ -143,7 +176,10 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         let vars = self.params.varmap().all_vars();
         let mut summed: Vec<Option<Tensor>> = vec![None; vars.len()];
         let mut value = 0f32;
-        let mut kept = kept.map(|pass| pass.logits);
+        let (mut kept, mut kept_rows) = match kept {
+            Some(pass) => (Some(pass.logits), Some(pass.soft)),
+            None => (None, None),
+        };
         for chunk in self.relaxed_chunks(batch.rows()) {
             let logits = match kept.take() {
                 // `relaxed_logits` computed this very pass: one chunk.
@@ -157,6 +193,11 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             };
             let surrogate = self.contract(&logits, &upstream[chunk])?;
             value += surrogate.to_scalar::<f32>()?;
+            // A kept pass tracked its rows; a training step needs no
+            // gradient for them.
+            let _rows = kept_rows
+                .take()
+                .map(|rows| RowsGradientRequest::new(&rows, RowsGradient::Skip));
             let grads = surrogate.backward()?;
             for (sum, var) in summed.iter_mut().zip(&vars) {
                 if let Some(g) = grads.get(var.as_tensor()) {
@@ -202,16 +243,6 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             .step_by(size)
             .map(|start| start..(start + size).min(rows))
             .collect()
-    }
-
-    /// `Σ upstream · logits(rows)`, `upstream` checked by the caller.
-    fn surrogate(
-        &self,
-        rows: &RelaxedRows,
-        upstream: &[f32],
-        dropout_seed: Option<u64>,
-    ) -> PluginResult<Tensor> {
-        self.contract(&self.relaxed_forward(rows, dropout_seed)?, upstream)
     }
 
     /// `Σ upstream · logits`.
@@ -335,7 +366,8 @@ pub(in crate::kits::discriminator) struct KeptLogits {
     width: u32,
     lengths: Vec<u32>,
     sources: ROption<TokenBatch>,
-    /// The rows as the model read them: zero past each row's length.
+    /// The rows as the model read them (zero past each row's length), a
+    /// variable, so a gradient request can use the pass.
     soft: Tensor,
     /// `[B]`, with the autograd graph back to the weights.
     logits: Tensor,

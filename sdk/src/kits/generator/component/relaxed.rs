@@ -20,6 +20,7 @@
 //! the same samples and gradients.
 
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use rayon::prelude::*;
 
 use super::KitGenerator;
 use crate::{
@@ -335,9 +336,23 @@ fn fused_term<'a>(
 ) -> PluginResult<Tensor> {
     let (count, vocab) = logits.dims2()?;
     let mut dlogits = vec![0f32; count * vocab];
-    for (dl, ((relaxed, upstream), &live)) in dlogits.chunks_mut(vocab).zip(rows) {
+    let rows: Vec<_> = rows.collect();
+    // Rows in parallel, their terms added in row order: the same value
+    // whatever the thread count.
+    let terms: Vec<f64> = dlogits
+        .par_chunks_mut(vocab.max(1))
+        .zip(rows.par_iter())
+        .map(|(dl, &((relaxed, upstream), &live))| {
+            if live {
+                gumbel_softmax_backward(relaxed, upstream, beta, dl)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    for (term, ((_, _), &live)) in terms.iter().zip(&rows) {
         if live {
-            *value += gumbel_softmax_backward(relaxed, upstream, beta, dl);
+            *value += term;
         }
     }
     Ok(logits.contiguous()?.apply_op1(FixedContraction(dlogits))?)
@@ -382,11 +397,24 @@ impl CustomOp1 for FixedContraction {
                 self.0.len()
             );
         }
-        let sum: f64 = x
+        // The value only guards the step (a non-finite one refuses it; the
+        // reported loss is summed elsewhere), so it is summed in lanes the
+        // compiler vectorises rather than strictly left to right.
+        const LANES: usize = 8;
+        let mut lanes = [0f64; LANES];
+        let (x_blocks, w_blocks) = (x.chunks_exact(LANES), self.0.chunks_exact(LANES));
+        let tail: f64 = x_blocks
+            .remainder()
             .iter()
-            .zip(&self.0)
+            .zip(w_blocks.remainder())
             .map(|(&x, &w)| f64::from(x) * f64::from(w))
             .sum();
+        for (x, w) in x_blocks.zip(w_blocks) {
+            for ((lane, &x), &w) in lanes.iter_mut().zip(x).zip(w) {
+                *lane += f64::from(x) * f64::from(w);
+            }
+        }
+        let sum = lanes.iter().sum::<f64>() + tail;
         Ok((CpuStorage::F32(vec![sum as f32]), Shape::from(())))
     }
 
