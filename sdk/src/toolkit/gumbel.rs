@@ -14,7 +14,8 @@
 //! passes over `[rows, vocabulary]` arrays on one thread (noise, sum,
 //! argmax, scale, max, subtract, exp, sum, divide, mask) and as many again
 //! backwards; the kernel makes a few short passes over each row while it is
-//! in cache, rows in parallel, with vectorised noise and exponentials.
+//! in cache, rows in parallel, with vectorised noise, maximum and
+//! exponentials.
 
 use agon_kernels::{gumbel_noise::gumbel_from_bits_into, softmax_kernels::exp_shifted};
 use candle_core::{Device, Result, Tensor, D};
@@ -86,12 +87,7 @@ pub fn gumbel_softmax_rows(
                 for (p, &l) in perturbed.iter_mut().zip(logits) {
                     *p += l;
                 }
-                let (mut best, mut max) = (0, f32::NEG_INFINITY);
-                for (i, &p) in perturbed.iter().enumerate() {
-                    if p > max {
-                        (best, max) = (i, p);
-                    }
-                }
+                let (best, max) = first_max(perturbed);
                 *id = best as u32;
                 let total = exp_shifted(perturbed, max, beta, out, blocks);
                 let scale = (1.0 / total) as f32;
@@ -99,6 +95,32 @@ pub fn gumbel_softmax_rows(
             },
         );
     ids
+}
+
+/// The first greatest value of `values` and its index (NaNs never win; `(0,
+/// −∞)` if nothing beats −∞): a left-to-right scan's answer, bit for bit,
+/// found with a maximum over lanes the compiler vectorises, then the first
+/// index holding it.
+fn first_max(values: &[f32]) -> (usize, f32) {
+    const LANES: usize = 16;
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let blocks = values.chunks_exact(LANES);
+    let tail = blocks.remainder();
+    for block in blocks {
+        for (lane, &v) in lanes.iter_mut().zip(block) {
+            *lane = if v > *lane { v } else { *lane };
+        }
+    }
+    let max = lanes
+        .iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, |max, &v| if v > max { v } else { max });
+    // `==` also matches the other zero; the scan kept the first of
+    // either, and so does this (its bits are taken from the value).
+    match values.iter().position(|&v| v == max) {
+        Some(i) if max > f32::NEG_INFINITY => (i, values[i]),
+        _ => (0, f32::NEG_INFINITY),
+    }
 }
 
 /// The gradient of `Σ upstream · softmax(β · (logits + g))` in `logits`,
@@ -138,6 +160,46 @@ pub fn gumbel_softmax(logits: &Tensor, noise: &Tensor, beta: f64) -> Result<(Vec
 mod tests {
     use super::*;
     use crate::toolkit::rng_from_seed;
+
+    /// What the left-to-right scan it replaced answers, on ties, signed
+    /// zeros, NaNs, infinities, every length around the lane width.
+    #[test]
+    fn first_max_is_the_left_to_right_scan() {
+        let scan = |values: &[f32]| {
+            let (mut best, mut max) = (0, f32::NEG_INFINITY);
+            for (i, &p) in values.iter().enumerate() {
+                if p > max {
+                    (best, max) = (i, p);
+                }
+            }
+            (best, max.to_bits())
+        };
+        let mut rng = rng_from_seed(5);
+        let specials = [
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1.0,
+            -1.0,
+        ];
+        for len in 0..70 {
+            for trial in 0..40 {
+                let values: Vec<f32> = (0..len)
+                    .map(|_| match trial % 4 {
+                        // Few distinct values: many ties.
+                        0 => (rng.random_range(0..3u32) as f32) - 1.0,
+                        1 => specials[rng.random_range(0..specials.len())],
+                        2 => rng.random_range(-1e3f32..1e3),
+                        _ => [f32::NAN, f32::NEG_INFINITY][rng.random_range(0..2usize)],
+                    })
+                    .collect();
+                let (i, max) = first_max(&values);
+                assert_eq!((i, max.to_bits()), scan(&values), "{values:?}");
+            }
+        }
+    }
 
     #[test]
     fn hard_samples_follow_the_softmax_and_soft_rows_are_distributions() {
