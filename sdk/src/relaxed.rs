@@ -140,7 +140,8 @@ impl RelaxedBatch {
             }
         };
         self.lengths.extend(other.lengths.iter().copied());
-        self.soft.extend_from_slice(&other.soft);
+        // One memcpy: `RVec::extend_from_slice` pushes value by value.
+        self.soft.extend_from_copy_slice(&other.soft);
         self.sources = sources;
         Ok(())
     }
