@@ -50,16 +50,53 @@ pub fn matmul_into(
     lhs_layout: Operand,
     rhs: &[f32],
     rhs_layout: Operand,
+    shape: (usize, usize, usize),
+) {
+    let operands = (lhs, lhs_layout, rhs, rhs_layout);
+    gemm_into(dst, write, operands, shape, gemm::Parallelism::None);
+}
+
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]` as one call of the `gemm` crate on
+/// Candle's threads, with the arguments Candle's CPU matmul passes: the
+/// same values as `Tensor::matmul` to the bit, written into a buffer the
+/// caller owns (where a Candle matmul allocates its own, which then has to
+/// be copied out). Splitting the rows into blocks, as [`matmul_into`]'s
+/// callers do, can change the last bit where a block is a partial tile.
+pub fn matmul_as_candle(
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_layout: Operand,
+    rhs: &[f32],
+    rhs_layout: Operand,
+    shape: (usize, usize, usize),
+) {
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    let operands = (lhs, lhs_layout, rhs, rhs_layout);
+    gemm_into(dst, Write::Overwrite, operands, shape, parallelism);
+}
+
+/// The one `gemm` call behind both.
+fn gemm_into(
+    dst: &mut [f32],
+    write: Write,
+    (lhs, lhs_layout, rhs, rhs_layout): (&[f32], Operand, &[f32], Operand),
     (m, k, n): (usize, usize, usize),
+    parallelism: gemm::Parallelism,
 ) {
     assert!(
         dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n,
-        "matmul_into: slices too short for [{m}, {k}] · [{k}, {n}]"
+        "matmul: slices too short for [{m}, {k}] · [{k}, {n}]"
     );
     let (lhs_cs, lhs_rs) = lhs_layout.strides(m, k);
     let (rhs_cs, rhs_rs) = rhs_layout.strides(k, n);
     let read_dst = write == Write::Accumulate;
-    // SAFETY: the assert above bounds every index the strides reach.
+    // SAFETY: the assert above bounds every index the strides reach, and
+    // `dst` is borrowed mutably, so it overlaps neither operand.
     unsafe {
         gemm::gemm(
             m,
@@ -76,60 +113,6 @@ pub fn matmul_into(
             rhs_cs,
             rhs_rs,
             if read_dst { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
-
-/// `dst[m, n] = lhs[m, k] · rhs[k, n]` as one call of the `gemm` crate on
-/// Candle's threads, with the arguments Candle's CPU matmul passes: the
-/// same values as `Tensor::matmul` to the bit, written into a buffer the
-/// caller owns (where a Candle matmul allocates its own, which then has to
-/// be copied out). Splitting the rows into blocks, as [`matmul_into`]'s
-/// callers do, can change the last bit where a block is a partial tile.
-pub fn matmul_as_candle(
-    dst: &mut [f32],
-    lhs: &[f32],
-    lhs_layout: Operand,
-    rhs: &[f32],
-    rhs_layout: Operand,
-    (m, k, n): (usize, usize, usize),
-) {
-    assert!(
-        dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n,
-        "matmul_as_candle: slices too short for [{m}, {k}] · [{k}, {n}]"
-    );
-    let (lhs_cs, lhs_rs) = lhs_layout.strides(m, k);
-    let (rhs_cs, rhs_rs) = rhs_layout.strides(k, n);
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the slices hold at least the `m × k`, `k × n` and `m × n`
-    // values the strides address (asserted above), and `dst` is borrowed
-    // mutably, so it overlaps neither operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            0.0,
             1.0,
             false,
             false,

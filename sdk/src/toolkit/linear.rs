@@ -16,6 +16,8 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Module, Result, Shape, T
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
+use super::relaxed_embedding::values;
+
 /// `x · Wᵀ + b` with `W` `[out, in]` and `b` `[out]`: the variables, names
 /// and initialisation of `candle_nn::linear`.
 #[derive(Clone, Debug)]
@@ -57,14 +59,6 @@ impl Module for Linear {
 /// `[rows, n] + [n]`, the bias broadcast over the rows.
 struct BiasAdd;
 
-/// The contiguous f32 values of a CPU operand.
-fn values<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
-        _ => candle_core::bail!("bias add: {what} must be contiguous f32"),
-    }
-}
-
 impl CustomOp2 for BiasAdd {
     fn name(&self) -> &'static str {
         "bias-add"
@@ -85,8 +79,8 @@ impl CustomOp2 for BiasAdd {
             );
         }
         let (xs, bias) = (
-            values(xs, xs_layout, "input")?,
-            values(bias, bias_layout, "bias")?,
+            values(xs, xs_layout, "bias add: the input")?,
+            values(bias, bias_layout, "bias add: the bias")?,
         );
         let mut out = Vec::with_capacity(rows * n);
         out.par_extend(
@@ -113,7 +107,7 @@ impl CustomOp2 for BiasAdd {
             // Row by row from zero: Candle's reduction adds them in this
             // order too.
             let mut sums = vec![0f32; n];
-            for row in values(cpu, layout, "gradient")?.chunks(n.max(1)) {
+            for row in values(cpu, layout, "bias add: the gradient")?.chunks(n.max(1)) {
                 for (s, g) in sums.iter_mut().zip(row) {
                     *s += g;
                 }
@@ -128,6 +122,7 @@ impl CustomOp2 for BiasAdd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toolkit::test_tensors::{bits, weighted_sum_grads};
     use candle_core::{Device, Var};
     use candle_nn::VarMap;
 
@@ -148,23 +143,12 @@ mod tests {
             .map(|i| ((i * 17 % 23) as f32 - 11.0) / 3.0)
             .collect();
         let weights = Tensor::from_vec(weights, (37, 300), &device).unwrap();
-        let bits = |t: &Tensor| -> Vec<u32> {
-            let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            values.iter().map(|x| x.to_bits()).collect()
-        };
         let (ours, theirs) = (
             layer.forward(xs.as_tensor()).unwrap(),
             reference.forward(xs.as_tensor()).unwrap(),
         );
         assert_eq!(bits(&ours), bits(&theirs));
-        let grads = |y: &Tensor| {
-            (y * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        };
+        let grads = |y: &Tensor| weighted_sum_grads(y, &weights);
         let (ours, theirs) = (grads(&ours), grads(&theirs));
         for var in [xs.as_tensor(), layer.weight(), layer.bias().unwrap()] {
             assert_eq!(

@@ -28,10 +28,14 @@ const ROWS_PER_TASK: usize = 64;
 pub(super) struct RelaxedEmbedding;
 
 /// The contiguous f32 values of a CPU operand.
-fn values<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
+pub(super) fn values<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    what: &str,
+) -> Result<&'a [f32]> {
     match (storage, layout.contiguous_offsets()) {
         (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
-        _ => candle_core::bail!("relaxed embedding: {what} must be contiguous f32"),
+        _ => candle_core::bail!("{what} must be contiguous f32 on the CPU"),
     }
 }
 
@@ -55,8 +59,8 @@ impl CustomOp2 for RelaxedEmbedding {
             );
         }
         let (soft, table) = (
-            values(soft, soft_layout, "soft")?,
-            values(table, table_layout, "table")?,
+            values(soft, soft_layout, "relaxed embedding: the rows")?,
+            values(table, table_layout, "relaxed embedding: the table")?,
         );
         let mut out = vec![0f32; rows * width * dim];
         out.par_chunks_mut(ROWS_PER_TASK * dim)
@@ -122,8 +126,8 @@ fn rows_gradient_values(grad: &Tensor, table: &Tensor) -> Result<Vec<f32>> {
         drop((grad_storage, table_storage));
         return grad.matmul(&table.t()?)?.flatten_all()?.to_vec1::<f32>();
     };
-    let grad = values(grad_cpu, grad_layout, "gradient")?;
-    let table = values(table_cpu, table_layout, "table")?;
+    let grad = values(grad_cpu, grad_layout, "relaxed embedding: the gradient")?;
+    let table = values(table_cpu, table_layout, "relaxed embedding: the table")?;
     let mut out = vec![0f32; n * vocab];
     matmul_as_candle(
         &mut out,
@@ -139,33 +143,42 @@ fn rows_gradient_values(grad: &Tensor, table: &Tensor) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toolkit::rows_gradient::RowsGradientRequest;
+    use crate::toolkit::{
+        rows_gradient::RowsGradientRequest,
+        test_tensors::{bits, weighted_sum_grads},
+    };
     use candle_core::{Device, Var};
 
     /// Values and both gradients as Candle's matmul gives them; an operand
     /// that does not track gets none.
-    #[test]
-    fn the_op_is_the_matmul_and_differentiates_only_what_tracks() {
-        let device = Device::Cpu;
-        let (b, w, v, e) = (3, 70, 11, 5); // 210 rows: several tasks
+    /// Rows `[3, 70, 11]` (210 rows: several tasks), a table `[11, 5]`
+    /// and weights `[3, 70, 5]` for a loss `Σ weights ⊙ embedded`.
+    fn operands(device: &Device) -> (Var, Var, Tensor) {
+        let (b, w, v, e) = (3, 70, 11, 5);
         let soft: Vec<f32> = (0..b * w * v)
             .map(|i| ((i * 31 % 17) as f32) / 17.0)
             .collect();
         let table: Vec<f32> = (0..v * e).map(|i| (i as f32 * 0.3).cos()).collect();
-        let soft = Var::from_vec(soft, (b, w, v), &device).unwrap();
-        let table = Var::from_vec(table, (v, e), &device).unwrap();
-        let weights = Tensor::arange(0f32, (b * w * e) as f32, &device)
+        let weights = Tensor::arange(0f32, (b * w * e) as f32, device)
+            .unwrap()
+            .affine(0.01, -1.0)
             .unwrap()
             .reshape((b, w, e))
             .unwrap();
-        let grads_of = |y: &Tensor| {
-            (y * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        };
+        (
+            Var::from_vec(soft, (b, w, v), device).unwrap(),
+            Var::from_vec(table, (v, e), device).unwrap(),
+            weights,
+        )
+    }
+
+    #[test]
+    fn the_op_is_the_matmul_and_differentiates_only_what_tracks() {
+        let device = Device::Cpu;
+        let (soft, table, weights) = operands(&device);
+        let (b, w, v) = soft.dims3().unwrap();
+        let e = table.dim(1).unwrap();
+        let grads_of = |y: &Tensor| weighted_sum_grads(y, &weights);
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
 
         let op = soft
@@ -225,34 +238,13 @@ mod tests {
     #[test]
     fn a_request_has_the_rows_gradient_delivered_or_skipped() {
         let device = Device::Cpu;
-        let (b, w, v, e) = (3, 70, 11, 5); // 210 rows: several tasks
-        let soft: Vec<f32> = (0..b * w * v)
-            .map(|i| ((i * 37 % 23) as f32) / 23.0)
-            .collect();
-        let table: Vec<f32> = (0..v * e).map(|i| (i as f32 * 0.7).sin()).collect();
-        let soft = Var::from_vec(soft, (b, w, v), &device).unwrap();
-        let table = Var::from_vec(table, (v, e), &device).unwrap();
-        let weights = Tensor::arange(0f32, (b * w * e) as f32, &device)
-            .unwrap()
-            .affine(0.01, -1.0)
-            .unwrap()
-            .reshape((b, w, e))
-            .unwrap();
+        let (soft, table, weights) = operands(&device);
         let backward = || {
             let y = soft
                 .as_tensor()
                 .apply_op2(table.as_tensor(), RelaxedEmbedding)
                 .unwrap();
-            (y * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap()
-        };
-        let bits = |t: &Tensor| -> Vec<u32> {
-            let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            values.iter().map(|x| x.to_bits()).collect()
+            weighted_sum_grads(&y, &weights)
         };
         let autograd = backward();
         let rows_want = bits(autograd.get(soft.as_tensor()).unwrap());

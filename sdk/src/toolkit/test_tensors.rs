@@ -1,6 +1,6 @@
 //! Helpers of the toolkit's own tests.
 
-use candle_core::{Device, Tensor};
+use candle_core::{backprop::GradStore, Device, Tensor};
 
 /// The largest absolute elementwise difference of two tensors.
 pub fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
@@ -14,6 +14,22 @@ pub fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
         .to_scalar::<f32>()
         .unwrap()
+}
+
+/// The gradients of `Σ weights ⊙ y`.
+pub fn weighted_sum_grads(y: &Tensor, weights: &Tensor) -> GradStore {
+    (y * weights)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap()
+}
+
+/// A tensor's values as bits, for comparisons to the last bit.
+pub fn bits(t: &Tensor) -> Vec<u32> {
+    let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    values.iter().map(|x| x.to_bits()).collect()
 }
 
 /// A `[rows, steps, width]` tensor of deterministic values in about ±1.3.
