@@ -16,7 +16,7 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Module, Result, Shape, T
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
-use super::relaxed_embedding::values;
+use super::row_blocks::contiguous as values;
 
 /// `x · Wᵀ + b` with `W` `[out, in]` and `b` `[out]`: the variables, names
 /// and initialisation of `candle_nn::linear`.

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 
 use super::{
     block_matmul::{matmul_as_candle, matmul_into, Operand, Write},
+    row_blocks::contiguous as values,
     rows_gradient::{self, RowsGradient},
 };
 
@@ -26,18 +27,6 @@ const ROWS_PER_TASK: usize = 64;
 
 /// `soft` `[B, W, V]` · `table` `[V, E]` → `[B, W, E]`.
 pub(super) struct RelaxedEmbedding;
-
-/// The contiguous f32 values of a CPU operand.
-pub(super) fn values<'a>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-    what: &str,
-) -> Result<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
-        _ => candle_core::bail!("{what} must be contiguous f32 on the CPU"),
-    }
-}
 
 impl CustomOp2 for RelaxedEmbedding {
     fn name(&self) -> &'static str {

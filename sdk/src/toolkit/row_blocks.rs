@@ -13,12 +13,12 @@ use super::block_matmul::{matmul_into, Operand, Write};
 /// Rows per parallel task.
 pub const ROWS_PER_BLOCK: usize = 16;
 
-/// The values of a contiguous f32 input of a custom op; `what` names it in
-/// the error.
+/// The values of a contiguous f32 input of a custom op (the toolkit's
+/// other CPU ops read theirs with it too); `what` names it in the error.
 pub fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
-    let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
-        candle_core::Error::Msg(format!("recurrent kernel: {what} is not contiguous"))
-    })?;
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg(format!("CPU kernel: {what} is not contiguous")))?;
     Ok(&storage.as_slice::<f32>()?[start..end])
 }
 
