@@ -22,6 +22,7 @@ use agon_sdk::{RelaxedBatch, RelaxedSampleRequest, StepOptions, TokenBatch};
 use super::{
     gan_loss::{GanLoss, LossGradients, Side},
     inverse_temperature::inverse_temperature,
+    joined_rows::JoinedRows,
     mean, rows_of, shuffled, Trainer,
 };
 use crate::components::{Discriminator, Generator};
@@ -29,7 +30,7 @@ use crate::components::{Discriminator, Generator};
 /// One step's rows as the discriminator reads them: `rows` real rows, then
 /// `rows` relaxed samples of the generator.
 pub(crate) struct StepRows {
-    batch: RelaxedBatch,
+    joined: JoinedRows,
     request: RelaxedSampleRequest,
     rows: usize,
 }
@@ -37,7 +38,8 @@ pub(crate) struct StepRows {
 impl StepRows {
     /// `real` as one-hot rows `width` wide, and as many relaxed samples of
     /// `generator` at inverse temperature `beta`, drawn with `seed`; with
-    /// `sources`, both rows of each pair have the same source.
+    /// `sources`, both rows of each pair have the same source. The rows are
+    /// written into `reuse`'s buffer (a previous step's) when it fits.
     pub(crate) fn draw(
         generator: &mut Generator,
         real: TokenBatch,
@@ -45,6 +47,7 @@ impl StepRows {
         width: usize,
         beta: f32,
         seed: u64,
+        reuse: Option<StepRows>,
     ) -> anyhow::Result<Self> {
         let rows = real.rows();
         let sources = sources.map_or(ROption::RNone, ROption::RSome);
@@ -57,22 +60,25 @@ impl StepRows {
         };
         let samples = generator.relaxed_sample(&request)?;
         let vocab = generator.vocab_size() as usize;
-        let mut batch = RelaxedBatch::one_hot(&fit(real, width), width, vocab, sources.clone())
-            .map_err(|e| anyhow::anyhow!("real rows for the discriminator: {e}"))?;
-        let fake = RelaxedBatch {
-            lengths: samples.ids.lengths.clone(),
-            width: width as u32,
-            soft: samples.soft,
+        let joined = JoinedRows::fill(
+            reuse.map(|step| step.joined),
+            &fit(real, width),
+            &samples.soft,
+            &samples.ids.lengths,
+            width,
+            vocab,
             sources,
-        };
-        batch
-            .append(&fake)
-            .map_err(|e| anyhow::anyhow!("relaxed rows for the discriminator: {e}"))?;
+        )
+        .map_err(|e| anyhow::anyhow!("rows for the discriminator: {e}"))?;
         Ok(StepRows {
-            batch,
+            joined,
             request,
             rows,
         })
+    }
+
+    fn batch(&self) -> &RelaxedBatch {
+        self.joined.batch()
     }
 }
 
@@ -89,13 +95,13 @@ pub(crate) fn generator_step(
     dropout_seed: u64,
     options: &StepOptions,
 ) -> anyhow::Result<f64> {
-    let logits = discriminator.relaxed_logits(&step.batch, Some(dropout_seed))?;
+    let logits = discriminator.relaxed_logits(step.batch(), Some(dropout_seed))?;
     let gradients = evaluate(loss, Side::Generator, &logits, step.rows)?;
     let upstream = upstream_of(&gradients);
     let input_gradient =
-        discriminator.relaxed_input_gradient(&step.batch, &upstream, Some(dropout_seed))?;
+        discriminator.relaxed_input_gradient(step.batch(), &upstream, Some(dropout_seed))?;
     // The generated rows' part: the generator's own samples.
-    let per_row = step.batch.width as usize * generator.vocab_size() as usize;
+    let per_row = step.batch().width as usize * generator.vocab_size() as usize;
     let fake = &input_gradient[step.rows * per_row..];
     generator.relaxed_policy_step(&step.request, fake, options)?;
     Ok(gradients.loss)
@@ -110,9 +116,9 @@ pub(crate) fn discriminator_step(
     loss: GanLoss,
     options: &StepOptions,
 ) -> anyhow::Result<(f64, f64)> {
-    let logits = discriminator.relaxed_logits(&step.batch, Some(options.seed))?;
+    let logits = discriminator.relaxed_logits(step.batch(), Some(options.seed))?;
     let gradients = evaluate(loss, Side::Discriminator, &logits, step.rows)?;
-    discriminator.relaxed_train_step(&step.batch, &upstream_of(&gradients), options)?;
+    discriminator.relaxed_train_step(step.batch(), &upstream_of(&gradients), options)?;
     Ok((gradients.loss, accuracy(loss, &logits, step.rows)))
 }
 
@@ -146,6 +152,7 @@ impl Trainer {
                 dropout_seed,
                 &options,
             )?);
+            self.gumbel_rows = Some(step);
         }
         for d in 0..adversarial.d_steps {
             let step = self.step_rows(&format!("adv/{epoch}/d{d}"), beta)?;
@@ -158,6 +165,7 @@ impl Trainer {
             let (d_loss, d_accuracy) = discriminator_step(discriminator, &step, loss, &options)?;
             d_losses.push(d_loss);
             accuracies.push(d_accuracy);
+            self.gumbel_rows = Some(step);
         }
         self.latest.g_loss = mean(&g_losses);
         self.latest.mean_reward = None;
@@ -183,7 +191,8 @@ impl Trainer {
             }
         };
         let seed = self.seed(&format!("{label}/gumbel"));
-        StepRows::draw(&mut self.generator, real, sources, width, beta, seed)
+        let reuse = self.gumbel_rows.take();
+        StepRows::draw(&mut self.generator, real, sources, width, beta, seed, reuse)
     }
 }
 
