@@ -141,6 +141,17 @@ pub trait DiscriminatorImpl: Send + 'static {
             "this discriminator scores whole sequences only: it does not implement token_logits (declare the `token-logits` capability when you implement it)",
         ))
     }
+    /// Whether this discriminator's relaxed methods check every value of
+    /// each batch they take themselves, refusing one that is not finite
+    /// with [`crate::relaxed::check_finite`]'s error (a
+    /// [`PluginError::numerical`]). The SDK checks each batch's shape
+    /// either way, and its values too unless this says `true`: a batch is
+    /// tens of megabytes, and a method that copies or compares it anyway
+    /// can check it in the same pass. Default `false`. The kit checks
+    /// them itself.
+    fn checks_relaxed_values(&self) -> bool {
+        false
+    }
     /// Logits of relaxed rows (since ABI 1.2); see
     /// [`crate::Discriminator::relaxed_logits`]. Optional: implement it with
     /// [`Self::relaxed_input_gradient`] and [`Self::relaxed_train_step`] and
@@ -561,8 +572,19 @@ fn validate_relaxed_request(request: &RelaxedSampleRequest, vocab: u32) -> Plugi
     validate_sources(&request.sources, request.count as usize, vocab)
 }
 
-fn validate_relaxed_batch(batch: &RelaxedBatch, vocab: u32) -> PluginResult<()> {
-    batch.validate(vocab)?;
+/// A relaxed batch from the host: its shape and sources, and its values
+/// unless `values_checked_by_plugin`
+/// ([`DiscriminatorImpl::checks_relaxed_values`]).
+fn validate_relaxed_batch(
+    batch: &RelaxedBatch,
+    vocab: u32,
+    values_checked_by_plugin: bool,
+) -> PluginResult<()> {
+    if values_checked_by_plugin {
+        batch.validate_shape(vocab)?;
+    } else {
+        batch.validate(vocab)?;
+    }
     validate_sources(&batch.sources, batch.rows(), vocab)
 }
 
@@ -765,7 +787,7 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
         dropout_seed: ROption<u64>,
     ) -> RResult<RVec<f32>, PluginError> {
         self.call_with_sources(&batch.sources, |d, vocab| {
-            validate_relaxed_batch(batch, vocab)?;
+            validate_relaxed_batch(batch, vocab, d.checks_relaxed_values())?;
             let logits = d.relaxed_logits(batch, dropout_seed.into_option())?;
             if logits.len() != batch.rows() {
                 return Err(PluginError::other(format!(
@@ -785,7 +807,7 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
         dropout_seed: ROption<u64>,
     ) -> RResult<RVec<f32>, PluginError> {
         self.call_with_sources(&batch.sources, |d, vocab| {
-            validate_relaxed_batch(batch, vocab)?;
+            validate_relaxed_batch(batch, vocab, d.checks_relaxed_values())?;
             validate_gradient(upstream.as_slice(), batch.rows(), "row's logit")?;
             let gradient =
                 d.relaxed_input_gradient(batch, upstream.as_slice(), dropout_seed.into_option())?;
@@ -807,7 +829,7 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
         options: &StepOptions,
     ) -> RResult<StepStats, PluginError> {
         self.call_with_sources(&batch.sources, |d, vocab| {
-            validate_relaxed_batch(batch, vocab)?;
+            validate_relaxed_batch(batch, vocab, d.checks_relaxed_values())?;
             validate_gradient(upstream.as_slice(), batch.rows(), "row's logit")?;
             d.relaxed_train_step(batch, upstream.as_slice(), options)
         })

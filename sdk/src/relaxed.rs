@@ -149,6 +149,14 @@ impl RelaxedBatch {
     /// Checks the shape against `vocab`: `soft` holds `rows × width × vocab`
     /// finite values and no row is longer than `width`.
     pub fn validate(&self, vocab: u32) -> Result<(), PluginError> {
+        self.validate_shape(vocab)?;
+        check_finite(&self.soft)
+    }
+
+    /// The shape half of [`Self::validate`]: `soft` holds `rows × width ×
+    /// vocab` values and no row is longer than `width`; the values are not
+    /// read.
+    pub fn validate_shape(&self, vocab: u32) -> Result<(), PluginError> {
         let (rows, width) = (self.rows(), self.width as usize);
         let expected = rows * width * vocab as usize;
         if self.soft.len() != expected {
@@ -162,12 +170,18 @@ impl RelaxedBatch {
                 "a relaxed row of length {long} in a batch {width} wide"
             )));
         }
-        if let Some((_, bad)) = first_non_finite(&self.soft) {
-            return Err(PluginError::numerical(format!(
-                "relaxed value {bad} is not finite"
-            )));
-        }
         Ok(())
+    }
+}
+
+/// Refuses relaxed values that are not all finite, as
+/// [`RelaxedBatch::validate`] does.
+pub fn check_finite(values: &[f32]) -> Result<(), PluginError> {
+    match first_non_finite(values) {
+        Some((_, bad)) => Err(PluginError::numerical(format!(
+            "relaxed value {bad} is not finite"
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -202,4 +202,30 @@ pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
             .into_result(),
         "an upstream gradient one value short (relaxed_input_gradient)",
     );
+    // The calls that follow a scoring call with a dropout seed (whose pass
+    // a plugin may keep), on its rows with a value that is not finite,
+    // within a row and past a row's end (where a model reads zeros), are
+    // refused too, however the plugin checks them.
+    let mut cases = vec![(poisoned, "within a row")];
+    // (Every toy batch has a row shorter than the width unless rows are at
+    // most 2 tokens wide.)
+    if let Some(r) = rows.lengths.iter().position(|&len| (len as usize) < width) {
+        let mut past_end = rows.clone();
+        past_end.soft[(r * width + width - 1) * vocab] = f32::INFINITY;
+        cases.push((past_end, "past a row's end"));
+    }
+    for (poisoned, place) in &cases {
+        ok(d.relaxed_logits(&rows, ROption::RSome(9)), "relaxed_logits");
+        assert_refused(
+            d.relaxed_input_gradient(poisoned, RSlice::from_slice(&upstream), ROption::RSome(9))
+                .into_result(),
+            &format!("a relaxed value that is not finite {place} (relaxed_input_gradient after relaxed_logits)"),
+        );
+        ok(d.relaxed_logits(&rows, ROption::RSome(9)), "relaxed_logits");
+        assert_refused(
+            d.relaxed_train_step(poisoned, RSlice::from_slice(&upstream), &StepOptions { seed: 9 })
+                .into_result(),
+            &format!("a relaxed value that is not finite {place} (relaxed_train_step after relaxed_logits)"),
+        );
+    }
 }

@@ -252,6 +252,12 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
         Ok(out)
     }
 
+    /// The relaxed methods check the values as they copy them into a
+    /// tensor, or compare them with a kept pass's (`relaxed.rs`).
+    fn checks_relaxed_values(&self) -> bool {
+        true
+    }
+
     fn relaxed_logits(
         &mut self,
         batch: &RelaxedBatch,

@@ -44,7 +44,7 @@ use crate::{
         discriminator::{rows::row_sources, DiscriminatorConfig, DiscriminatorModel, Pass},
         kept_pass::same_bits,
     },
-    relaxed::RelaxedBatch,
+    relaxed::{check_finite, RelaxedBatch},
     stats::{StepOptions, StepStats},
     toolkit::{
         derive_seed,
@@ -116,6 +116,9 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
                 None
             }
         };
+        if kept.is_some() {
+            check_past_lengths(batch, self.vocab)?;
+        }
         let mut kept = kept.map(|pass| (pass.soft, pass.logits));
         let mut gradient = Vec::new();
         for chunk in self.relaxed_chunks(batch.rows()) {
@@ -176,6 +179,9 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         let vars = self.params.varmap().all_vars();
         let mut summed: Vec<Option<Tensor>> = vec![None; vars.len()];
         let mut value = 0f32;
+        if kept.is_some() {
+            check_past_lengths(batch, self.vocab)?;
+        }
         let (mut kept, mut kept_rows) = match kept {
             Some(pass) => (Some(pass.logits), Some(pass.soft)),
             None => (None, None),
@@ -298,15 +304,22 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         Ok(())
     }
 
-    /// A copy of `chunk`'s rows of `batch.soft` (checked), zero past each
-    /// row's length: the one copy a crossing costs, since the boundary's
-    /// array cannot be borrowed by a tensor.
-    fn chunk_values(&self, batch: &RelaxedBatch, chunk: &Range<usize>) -> Vec<f32> {
+    /// A copy of `chunk`'s rows of `batch.soft`, checked to be finite as
+    /// they are copied (the kit tells the SDK it checks them, sparing a
+    /// pass), zero past each row's length: the one copy a crossing costs,
+    /// since the boundary's array cannot be borrowed by a tensor.
+    fn chunk_values(&self, batch: &RelaxedBatch, chunk: &Range<usize>) -> PluginResult<Vec<f32>> {
         let (width, vocab) = (batch.width as usize, self.vocab);
         let stride = width * vocab;
-        let mut values = batch.soft[chunk.start * stride..chunk.end * stride].to_vec();
+        let rows = &batch.soft[chunk.start * stride..chunk.end * stride];
+        let mut values = Vec::with_capacity(rows.len());
+        // Blocks small enough to be checked while still in cache.
+        for block in rows.chunks(1 << 14) {
+            values.extend_from_slice(block);
+            check_finite(block)?;
+        }
         zero_past_lengths(&mut values, &batch.lengths[chunk.clone()], width, vocab);
-        values
+        Ok(values)
     }
 
     /// `chunk`'s rows of `batch` as a `[rows, W, V]` tensor
@@ -319,7 +332,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         track: bool,
     ) -> PluginResult<Tensor> {
         let dims = (chunk.len(), batch.width as usize, self.vocab);
-        let values = self.chunk_values(batch, chunk);
+        let values = self.chunk_values(batch, chunk)?;
         let device = &self.padder.device;
         Ok(if track {
             Var::from_vec(values, dims, device)?.as_tensor().clone()
@@ -406,6 +419,22 @@ impl KeptLogits {
                 same_bits(&kept[..read], &sent[..read])
             })
     }
+}
+
+/// Checks the values of `batch` past each row's length. A kept pass
+/// matched the rest bit for bit, and those were checked when it was
+/// computed; past the lengths the model reads zeros, but a batch is
+/// refused for any value that is not finite, wherever it is.
+fn check_past_lengths(batch: &RelaxedBatch, vocab: usize) -> PluginResult<()> {
+    let width = batch.width as usize;
+    for (row, &len) in batch
+        .soft
+        .chunks((width * vocab).max(1))
+        .zip(&batch.lengths)
+    {
+        check_finite(&row[(len as usize).min(width) * vocab..])?;
+    }
+    Ok(())
 }
 
 /// The dropout seed of the pass over `chunk`: the call's own for the
