@@ -54,7 +54,8 @@ impl MaskedEmbedding {
     /// On the CPU the product is one op that differentiates only the
     /// operands that need it (`relaxed_embedding.rs`): rows that are data
     /// get no gradient, and a gradient asked of the rows computes none for
-    /// the table.
+    /// the table. It looks up blocks of one-hot rows (a batch's real rows)
+    /// instead of multiplying them, to the same bits.
     pub fn relaxed(&self, soft: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (rows, width, vocab) = soft.dims3()?;
         let embedded = if soft.device().is_cpu() && soft.dtype() == DType::F32 {

@@ -12,6 +12,12 @@
 //! (`rows_gradient.rs`) goes further: their gradient written once into a
 //! buffer the kit takes, outside autograd (and the table's skipped), or no
 //! gradient for rows the kit tracked for another call.
+//!
+//! The forward pass looks up a block of rows that are all one-hot or zero
+//! (the real half of a step's batch) instead of multiplying it by the
+//! table: `1 · w` plus exact zeros is `w`, so the values are the
+//! product's to the bit (a test holds them to it), at no multiplications.
+//! A block with any other row is multiplied as before.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
@@ -54,17 +60,20 @@ impl CustomOp2 for RelaxedEmbedding {
         let mut out = vec![0f32; rows * width * dim];
         out.par_chunks_mut(ROWS_PER_TASK * dim)
             .zip(soft.par_chunks(ROWS_PER_TASK * vocab))
-            .for_each(|(out, soft)| {
-                let m = soft.len() / vocab;
-                matmul_into(
-                    out,
-                    Write::Overwrite,
-                    soft,
-                    Operand::Plain,
-                    table,
-                    Operand::Plain,
-                    (m, vocab, dim),
-                );
+            .for_each(|(out, soft)| match one_hot_ids(soft, vocab) {
+                Some(ids) => look_up(out, &ids, table, dim),
+                None => {
+                    let m = soft.len() / vocab;
+                    matmul_into(
+                        out,
+                        Write::Overwrite,
+                        soft,
+                        Operand::Plain,
+                        table,
+                        Operand::Plain,
+                        (m, vocab, dim),
+                    );
+                }
             });
         Ok((CpuStorage::F32(out), Shape::from((rows, width, dim))))
     }
@@ -97,6 +106,45 @@ impl CustomOp2 for RelaxedEmbedding {
             None
         };
         Ok((soft_grad, table_grad))
+    }
+}
+
+/// The id of each of `soft`'s rows (`vocab` values each) when every row is
+/// one-hot (`Some(id)`) or all zeros (`None`): the real rows of a relaxed
+/// batch, and their padding. `None` as soon as one row is anything else,
+/// which for a generated row is known after its first pass.
+fn one_hot_ids(soft: &[f32], vocab: usize) -> Option<Vec<Option<u32>>> {
+    soft.chunks(vocab)
+        .map(|row| {
+            // Counted over the whole row, so the compiler vectorises it; a
+            // NaN counts as a nonzero that is not 1.
+            let (nonzero, ones) = row.iter().fold((0u32, 0u32), |(nonzero, ones), &v| {
+                (nonzero + u32::from(v != 0.0), ones + u32::from(v == 1.0))
+            });
+            match (nonzero, ones) {
+                (0, _) => Some(None),
+                (1, 1) => Some(row.iter().position(|&v| v == 1.0).map(|id| id as u32)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// `out[r] = table[ids[r]]` (zeros for `None`): the product of one-hot rows
+/// and the table without multiplying by their zeros. `+ 0.0` gives the
+/// product's values to the bit: a sum of `1 · w` and exact zeros is `w`,
+/// except that it turns `-0.0` into `+0.0`, as adding `+0.0` does.
+fn look_up(out: &mut [f32], ids: &[Option<u32>], table: &[f32], dim: usize) {
+    for (out, id) in out.chunks_mut(dim).zip(ids) {
+        match id {
+            Some(id) => {
+                let row = &table[*id as usize * dim..(*id as usize + 1) * dim];
+                for (o, &w) in out.iter_mut().zip(row) {
+                    *o = w + 0.0;
+                }
+            }
+            None => out.fill(0.0),
+        }
     }
 }
 
@@ -259,5 +307,69 @@ mod tests {
         // Dropped: autograd as before.
         let grads = backward();
         assert_eq!(bits(grads.get(soft.as_tensor()).unwrap()), rows_want);
+    }
+    /// One-hot and all-zero rows are looked up, to the bit of the product
+    /// they replace (a table with zeros of both signs, extremes and
+    /// subnormals); a block with any other row is multiplied.
+    #[test]
+    fn one_hot_rows_are_looked_up_to_the_bit_of_the_product() {
+        // A vocabulary wider than one of the product's blocks of the inner
+        // dimension, and a partial tile of columns.
+        let (vocab, dim) = (5003, 70);
+        let mut table: Vec<f32> = (0..vocab * dim)
+            .map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 0.37)
+            .collect();
+        for (i, special) in [
+            -0.0f32,
+            0.0,
+            f32::MIN_POSITIVE / 4.0,
+            -3.4e38,
+            3.4e38,
+            -1e-42,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            table[(i * 5 + 2) * dim + i * 3] = special;
+        }
+        let rows = 64;
+        let mut soft = vec![0f32; rows * vocab];
+        for r in 0..rows {
+            if r % 9 != 4 {
+                soft[r * vocab + (r * 13 + 2) % vocab] = 1.0;
+            }
+        }
+        let ids = one_hot_ids(&soft, vocab).expect("one-hot rows");
+        assert_eq!(ids[4], None);
+        assert_eq!(ids[0], Some(2));
+        let mut looked_up = vec![f32::NAN; rows * dim];
+        look_up(&mut looked_up, &ids, &table, dim);
+        let mut product = vec![f32::NAN; rows * dim];
+        let shape = (rows, vocab, dim);
+        let plain = Operand::Plain;
+        matmul_into(
+            &mut product,
+            Write::Overwrite,
+            &soft,
+            plain,
+            &table,
+            plain,
+            shape,
+        );
+        assert_eq!(bits_of(&looked_up), bits_of(&product));
+
+        // Anything else in the block: not one-hot.
+        for other in [0.5f32, 2.0, f32::NAN, -1.0] {
+            let mut block = soft.clone();
+            block[40 * vocab + 1] = other;
+            assert!(one_hot_ids(&block, vocab).is_none(), "{other}");
+        }
+        let mut two_ones = soft.clone();
+        two_ones[3 * vocab + 30] = 1.0;
+        assert!(one_hot_ids(&two_ones, vocab).is_none());
+    }
+
+    fn bits_of(values: &[f32]) -> Vec<u32> {
+        values.iter().map(|v| v.to_bits()).collect()
     }
 }
