@@ -19,7 +19,7 @@
 //! ops and autograd ([`RelaxedKernel::Tensor`]). The tests hold the two to
 //! the same samples and gradients.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::KitGenerator;
@@ -54,6 +54,19 @@ impl RelaxedKernel {
             Self::Tensor
         }
     }
+}
+
+/// `f` of `tensor`'s values: read in place when they are contiguous on the
+/// CPU (a position's logits are `[rows, vocabulary]`, 1.3 MB at the
+/// oracle's sizes, read twenty times a sample), else copied out.
+fn with_values<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> R) -> PluginResult<R> {
+    {
+        let (storage, layout) = tensor.storage_and_layout();
+        if let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+            return Ok(f(&cpu.as_slice::<f32>()?[start..end]));
+        }
+    }
+    Ok(f(&tensor.flatten_all()?.to_vec1::<f32>()?))
 }
 
 /// The surrogate of a policy step: its value `Σ gradient · soft(θ)`, and a
@@ -101,12 +114,13 @@ impl<M: GeneratorModel> KitGenerator<M> {
             match kernel {
                 RelaxedKernel::Fused => {
                     kept_logits.push(logits.clone());
-                    let values = logits.detach().flatten_all()?.to_vec1::<f32>()?;
                     let mut out: Vec<&mut [f32]> = soft
                         .chunks_mut(row_stride)
                         .map(|row| &mut row[at.clone()])
                         .collect();
-                    Ok(gumbel_softmax_rows(&values, streams, live, beta, &mut out))
+                    with_values(logits, |values| {
+                        gumbel_softmax_rows(values, streams, live, beta, &mut out)
+                    })
                 }
                 RelaxedKernel::Tensor => {
                     let (ids, relaxed) = tensor_position(logits, streams, live, beta)?;
@@ -206,9 +220,10 @@ impl<M: GeneratorModel> KitGenerator<M> {
             let upstream = at_position(t);
             match kernel {
                 RelaxedKernel::Fused => {
-                    let values = logits.detach().flatten_all()?.to_vec1::<f32>()?;
                     let mut out: Vec<&mut [f32]> = relaxed.chunks_mut(vocab).collect();
-                    let ids = gumbel_softmax_rows(&values, streams, live, beta, &mut out);
+                    let ids = with_values(logits, |values| {
+                        gumbel_softmax_rows(values, streams, live, beta, &mut out)
+                    })?;
                     let rows = relaxed.chunks(vocab).zip(upstream.chunks(vocab)).zip(live);
                     terms.push(fused_term(logits, rows, beta, &mut value)?);
                     Ok(ids)
