@@ -31,7 +31,7 @@ use crate::{
     stats::StepStats,
     toolkit::{
         derive_seed, gumbel_noise, gumbel_softmax, gumbel_softmax_backward, gumbel_softmax_rows,
-        rng_from_seed, SeededRng,
+        rng_from_seed, row_blocks::contiguous, SeededRng,
     },
 };
 
@@ -62,8 +62,8 @@ impl RelaxedKernel {
 fn with_values<R>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> R) -> PluginResult<R> {
     {
         let (storage, layout) = tensor.storage_and_layout();
-        if let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
-            return Ok(f(&cpu.as_slice::<f32>()?[start..end]));
+        if let (Storage::Cpu(cpu), true) = (&*storage, layout.is_contiguous()) {
+            return Ok(f(contiguous(cpu, layout, "the logits")?));
         }
     }
     Ok(f(&tensor.flatten_all()?.to_vec1::<f32>()?))
