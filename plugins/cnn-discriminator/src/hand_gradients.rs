@@ -9,12 +9,16 @@
 //! as the autograd path, and a test checks them against autograd.
 
 use agon_sdk::{
-    toolkit::{dropout, SeededRng},
+    toolkit::{dropout_mask, SeededRng},
     PluginResult,
 };
 use candle_core::{DType, Tensor, D};
 
-use crate::{conv_pool::with_cpu_values, model::CnnHighway};
+use crate::{
+    conv_pool::{with_cpu_values, Pooled},
+    highway_head,
+    model::CnnHighway,
+};
 
 /// The loss, the batch accuracy, and `(variable, gradient)` pairs.
 pub struct LossAndGradients {
@@ -47,21 +51,42 @@ pub fn loss_and_gradients(
             with_cpu_values(&biases, |b| plan.forward(emb, e, ker, b))
         })
     })?;
-    let h = Tensor::from_slice(&pooled.values, (rows, plan.features()), &device)?;
+    let features = plan.features();
+    let Pooled {
+        values: pooled,
+        argmax,
+    } = pooled;
+    let h = Tensor::from_vec(pooled, (rows, features), &device)?;
 
-    // Forward, as CnnHighway::highway and the output layer compute it.
+    // Forward, as CnnHighway::highway and the output layer compute it: the
+    // products in Candle, the element-wise work in highway_head.
     let (w_gate, b_gate) = linear_parts(&model.highway_gate)?;
     let (w_transform, b_transform) = linear_parts(&model.highway_transform)?;
     let (w_out, b_out) = linear_parts(&model.output)?;
-    let gate_pre = h.matmul(&w_gate.t()?)?.broadcast_add(&b_gate)?;
-    let transform_pre = h.matmul(&w_transform.t()?)?.broadcast_add(&b_transform)?;
-    let gate = candle_nn::ops::sigmoid(&gate_pre)?;
-    let transformed = transform_pre.relu()?;
-    let carry = (gate.ones_like()? - &gate)?;
-    let highway = ((&gate * &transformed)? + (&carry * &h)?)?;
+    let gate_product = h.matmul(&w_gate.t()?)?;
+    let transform_product = h.matmul(&w_transform.t()?)?;
     // The mask `dropout` multiplies by (same draws as the autograd path).
-    let mask = dropout(&highway.ones_like()?, keep, rng)?;
-    let dropped = (&highway * &mask)?;
+    let mask = dropout_mask(rows * features, keep, rng);
+    let (gate_bias, transform_bias) = (b_gate.to_vec1::<f32>()?, b_transform.to_vec1::<f32>()?);
+    let mut activations = with_cpu_values(&h, |h| {
+        with_cpu_values(&gate_product, |gate| {
+            with_cpu_values(&transform_product, |transform| {
+                Ok(highway_head::forward(
+                    h,
+                    gate,
+                    transform,
+                    &gate_bias,
+                    &transform_bias,
+                    &mask,
+                ))
+            })
+        })
+    })?;
+    let dropped = Tensor::from_vec(
+        std::mem::take(&mut activations.dropped),
+        (rows, features),
+        &device,
+    )?;
     let logits = dropped.matmul(&w_out.t()?)?.broadcast_add(&b_out)?;
 
     let targets = Tensor::from_vec(
@@ -89,22 +114,31 @@ pub fn loss_and_gradients(
     let d_logits = ((candle_nn::ops::softmax_last_dim(&logits)? - one_hot)? / rows as f64)?;
     let d_w_out = (d_logits.t()?.matmul(&dropped)? + (&w_out * l2_lambda)?)?;
     let d_b_out = (d_logits.sum(0)? + (&b_out * l2_lambda)?)?;
-    let d_highway = (d_logits.matmul(&w_out)? * &mask)?;
-    // y = g ⊙ r + (1 − g) ⊙ h: ∂g = dy ⊙ (r − h), ∂r = dy ⊙ g, ∂h = dy ⊙ (1 − g).
-    let d_gate_pre = ((&d_highway * (&transformed - &h)?)? * (&gate * &carry)?)?;
-    let d_transform_pre = ((&d_highway * &gate)? * transform_pre.gt(0.0)?.to_dtype(DType::F32)?)?;
-    let d_h = ((&d_highway * &carry)?
-        + d_gate_pre.matmul(&w_gate)?
-        + d_transform_pre.matmul(&w_transform)?)?;
+    let d_output_input = d_logits.matmul(&w_out)?;
+    let head = with_cpu_values(&h, |h| {
+        with_cpu_values(&d_output_input, |d| {
+            Ok(highway_head::backward(&activations, h, &mask, d))
+        })
+    })?;
+    let d_gate_pre = Tensor::from_vec(head.gate_pre, (rows, features), &device)?;
+    let d_transform_pre = Tensor::from_vec(head.transform_pre, (rows, features), &device)?;
+    // ∂h = carried + ∂gate_pre · W_g + ∂transform_pre · W_t.
+    let mut d_h = head.carried;
+    let via_gate = d_gate_pre.matmul(&w_gate)?;
+    let via_transform = d_transform_pre.matmul(&w_transform)?;
+    with_cpu_values(&via_gate, |a| {
+        with_cpu_values(&via_transform, |b| {
+            highway_head::add_two_into(&mut d_h, a, b);
+            Ok(())
+        })
+    })?;
     let d_w_gate = d_gate_pre.t()?.matmul(&h)?;
     let d_b_gate = d_gate_pre.sum(0)?;
     let d_w_transform = d_transform_pre.t()?.matmul(&h)?;
     let d_b_transform = d_transform_pre.sum(0)?;
 
     let d_conv = with_cpu_values(&embedding, |emb| {
-        with_cpu_values(&kernels, |ker| {
-            with_cpu_values(&d_h, |g| plan.backward(emb, e, ker, &pooled.argmax, g))
-        })
+        with_cpu_values(&kernels, |ker| plan.backward(emb, e, ker, &argmax, &d_h))
     })?;
     let mut gradients = vec![
         (
@@ -129,13 +163,11 @@ pub fn loss_and_gradients(
     let (mut kernel_at, mut bias_at) = (0, 0);
     for bank in &model.banks {
         let (n, _, k) = bank.weight.dims3()?;
-        let d_kernel = Tensor::from_slice(
-            &d_conv.kernels[kernel_at..kernel_at + n * k * e],
-            (n, k, e),
+        let d_kernel = Tensor::from_vec(
+            taps_last(&d_conv.kernels[kernel_at..kernel_at + n * k * e], n, k, e),
+            (n, e, k),
             &device,
-        )?
-        .permute((0, 2, 1))?
-        .contiguous()?;
+        )?;
         gradients.push((bank.weight.clone(), d_kernel));
         gradients.push((
             bank.bias.clone(),
@@ -149,6 +181,20 @@ pub fn loss_and_gradients(
         accuracy,
         gradients,
     })
+}
+
+/// `[n, k, e]` values (each filter's taps contiguous, as the convolution
+/// computes them) in the variable's `[n, e, k]` layout.
+fn taps_last(values: &[f32], n: usize, k: usize, e: usize) -> Vec<f32> {
+    let mut out = vec![0f32; n * k * e];
+    for (filter, taps) in out.chunks_mut(e * k).zip(values.chunks(k * e)) {
+        for (j, tap) in taps.chunks(e).enumerate() {
+            for (c, &value) in tap.iter().enumerate() {
+                filter[c * k + j] = value;
+            }
+        }
+    }
+    out
 }
 
 /// A linear layer's weight and bias, detached (every layer here has a bias).

@@ -11,6 +11,7 @@ mod contract;
 mod conv_pool;
 mod discriminator;
 mod hand_gradients;
+mod highway_head;
 mod model;
 #[cfg(test)]
 mod path_agreement;

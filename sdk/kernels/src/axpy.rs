@@ -1,5 +1,8 @@
 //! `y += a·x` over `f32` slices, compiled for the widest vector
-//! instructions the CPU has.
+//! instructions the CPU has, and its many-term form
+//! `y += a₀·x₀ + a₁·x₁ + …` ([`axpy_many_kernel`]), which keeps a block of
+//! `y` in registers across the terms instead of loading and storing it once
+//! per term and call.
 //!
 //! Plugins are built for baseline x86-64 (SSE2), so plain loops vectorise
 //! four lanes wide. [`axpy_kernel`] picks, once, a version of the loop
@@ -51,6 +54,118 @@ fn axpy_avx2(y: &mut [f32], a: f32, x: &[f32]) {
     unsafe { wide(y, a, x) }
 }
 
+/// `y += a[i] · x[offsets[i]..][..y.len()]` for each `i` in order: the
+/// bits of calling [`Axpy`] once per term, in that order (each element's
+/// sum is the same sequence of multiplications and additions).
+///
+/// Panics if a term reaches past the end of `x`.
+pub type AxpyMany = fn(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]);
+
+/// The widest [`AxpyMany`] this CPU runs.
+pub fn axpy_many_kernel() -> AxpyMany {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return axpy_many_avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return axpy_many_avx2;
+        }
+    }
+    axpy_many
+}
+
+/// Elements of `y` held in registers at once (8 AVX2 or 4 AVX-512 vectors).
+const BLOCK: usize = 64;
+
+#[inline(always)]
+fn axpy_many(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
+    assert_eq!(
+        a.len(),
+        offsets.len(),
+        "axpy_many: one offset per coefficient"
+    );
+    let n = y.len();
+    if let Some(&last) = offsets.iter().max() {
+        assert!(last + n <= x.len(), "axpy_many: a term past the end of x");
+    }
+    let mut start = 0;
+    while start + BLOCK <= n {
+        block_of::<BLOCK>(&mut y[start..start + BLOCK], a, x, offsets, start);
+        start += BLOCK;
+    }
+    while start + 8 <= n {
+        block_of::<8>(&mut y[start..start + 8], a, x, offsets, start);
+        start += 8;
+    }
+    for i in start..n {
+        let mut sum = y[i];
+        for (&a, &offset) in a.iter().zip(offsets) {
+            sum += a * x[offset + i];
+        }
+        y[i] = sum;
+    }
+}
+
+/// One block of `W` elements of `y`, accumulated over every term.
+#[inline(always)]
+fn block_of<const W: usize>(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize], at: usize) {
+    let mut sum = [0f32; W];
+    sum.copy_from_slice(y);
+    for (i, (&a, &offset)) in a.iter().zip(offsets).enumerate() {
+        // The terms' rows are scattered (embedding rows of token ids, filter
+        // taps): ask for a later term's lines while this one is added.
+        if let Some(&ahead) = offsets.get(i + PREFETCH_AHEAD) {
+            prefetch(&x[ahead + at..ahead + at + W]);
+        }
+        let x: &[f32; W] = x[offset + at..offset + at + W].try_into().unwrap();
+        for l in 0..W {
+            sum[l] += a * x[l];
+        }
+    }
+    y.copy_from_slice(&sum);
+}
+
+/// How many terms ahead [`block_of`] prefetches.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Hints that `values` will be read soon (a no-op off x86-64).
+#[inline(always)]
+fn prefetch(values: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in values.chunks(16) {
+        // SAFETY: prefetching is a hint and never faults; the address is
+        // within a live slice.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
+}
+
+#[cfg(target_arch = "x86_64")]
+fn axpy_many_avx512(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
+    #[target_feature(enable = "avx512f")]
+    unsafe fn wide(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
+        axpy_many(y, a, x, offsets)
+    }
+    // SAFETY: only returned by `axpy_many_kernel` on CPUs with AVX-512F.
+    unsafe { wide(y, a, x, offsets) }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn axpy_many_avx2(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
+    #[target_feature(enable = "avx2")]
+    unsafe fn wide(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
+        axpy_many(y, a, x, offsets)
+    }
+    // SAFETY: only returned by `axpy_many_kernel` on CPUs with AVX2.
+    unsafe { wide(y, a, x, offsets) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +180,42 @@ mod tests {
         axpy_kernel()(&mut got, 0.3, &x);
         assert_eq!(got, want);
         assert_ne!(got, start);
+    }
+
+    /// Every version gives the bits of one `axpy` per term, in order:
+    /// lengths with a full block, 8-lane blocks and a scalar tail, terms
+    /// that overlap and repeat, and no terms at all.
+    #[test]
+    fn many_terms_add_the_bits_of_one_axpy_per_term() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.731).sin() * 3.0).collect();
+        for n in [0usize, 5, 8, 64, 77, 150] {
+            for terms in [0usize, 1, 3, 40] {
+                let a: Vec<f32> = (0..terms).map(|i| (i as f32 * 1.3).cos()).collect();
+                let offsets: Vec<usize> = (0..terms).map(|i| (i * 97) % (1000 - n)).collect();
+                let start: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+                let mut want = start.clone();
+                for (&a, &offset) in a.iter().zip(&offsets) {
+                    axpy(&mut want, a, &x[offset..offset + n]);
+                }
+                for (name, kernel) in [
+                    ("portable", axpy_many as AxpyMany),
+                    ("widest", axpy_many_kernel()),
+                ] {
+                    let mut got = start.clone();
+                    kernel(&mut got, &a, &x, &offsets);
+                    let (got, want): (Vec<u32>, Vec<u32>) = (
+                        got.iter().map(|v| v.to_bits()).collect(),
+                        want.iter().map(|v| v.to_bits()).collect(),
+                    );
+                    assert_eq!(got, want, "{name}: n {n}, {terms} terms");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "past the end")]
+    fn a_term_past_the_end_of_x_is_refused() {
+        axpy_many_kernel()(&mut [0.0; 8], &[1.0], &[0.0; 10], &[3]);
     }
 }

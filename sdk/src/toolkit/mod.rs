@@ -107,7 +107,7 @@ pub use pooling::{masked_max, masked_mean, max_over_time};
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
 pub use target_log_probs::target_log_probs;
 pub use tensors::{
-    dropout, labelled_batch, length_mask, padded_id_vec, padded_ids, teacher_forcing,
+    dropout, dropout_mask, labelled_batch, length_mask, padded_id_vec, padded_ids, teacher_forcing,
     LabelledBatch, TeacherForcing,
 };
 pub use trainable::{OptimizerSlot, Trainable};

@@ -127,11 +127,24 @@ pub fn labelled_batch(
 /// Inverted dropout with a seeded mask: keeps each element with probability
 /// `keep` and scales kept ones by `1 / keep`.
 pub fn dropout(xs: &Tensor, keep: f32, rng: &mut super::SeededRng) -> PluginResult<Tensor> {
-    use rand::Rng;
     if keep >= 1.0 {
         return Ok(xs.clone());
     }
-    let mask: Vec<f32> = (0..xs.elem_count())
+    let mask = dropout_mask(xs.elem_count(), keep, rng);
+    let mask = Tensor::from_vec(mask, xs.dims(), xs.device())?.to_dtype(xs.dtype())?;
+    Ok((xs * mask)?)
+}
+
+/// The mask [`dropout`] multiplies `len` elements by, as plain values:
+/// `1 / keep` for a kept element, 0 for a dropped one, with the same draws
+/// from `rng`; all ones (and no draws) when `keep ≥ 1`. For kernels that
+/// apply dropout on slices and must match the tensor path's masks.
+pub fn dropout_mask(len: usize, keep: f32, rng: &mut super::SeededRng) -> Vec<f32> {
+    use rand::Rng;
+    if keep >= 1.0 {
+        return vec![1.0; len];
+    }
+    (0..len)
         .map(|_| {
             if rng.random::<f32>() < keep {
                 1.0 / keep
@@ -139,9 +152,7 @@ pub fn dropout(xs: &Tensor, keep: f32, rng: &mut super::SeededRng) -> PluginResu
                 0.0
             }
         })
-        .collect();
-    let mask = Tensor::from_vec(mask, xs.dims(), xs.device())?.to_dtype(xs.dtype())?;
-    Ok((xs * mask)?)
+        .collect()
 }
 
 /// `[B, width]` f32 mask: 1 where `t < lengths[b]`.
