@@ -10,7 +10,8 @@
 //! * [`activations`] — sigmoid and tanh in place;
 //! * [`gumbel_noise`] — Gumbel(0, 1) noise from random bits, with a
 //!   vectorised logarithm;
-//! * [`axpy`] — `y += a·x`, the same bits on every instruction set;
+//! * [`axpy`] — `y += a·x` and its many-term form, the same bits on every
+//!   instruction set;
 //! * `output_cross_entropy_avx512`, `output_sampling_avx512` (x86-64) — the
 //!   output layer's cross-entropy (forward and backward) and its sampling,
 //!   a block of rows at a time with the rows in the lanes of AVX-512
