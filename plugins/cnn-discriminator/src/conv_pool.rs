@@ -431,7 +431,8 @@ impl Gradients<'_> {
     /// paper's filters); each row's buffer still takes its terms in the
     /// order of the widths and filters.
     fn embedding(&self, vocab: usize) -> Vec<f32> {
-        /// Rows per task: their buffers (`len · e` floats each) stay in L1.
+        /// Rows per task: their buffers (`len · e` floats each) stay in the
+        /// core's cache.
         const ROWS_PER_TASK: usize = 8;
         let (e, len, features) = (self.e, self.op.len, self.op.features());
         let axpy = axpy_kernel();

@@ -5,7 +5,7 @@
 //! Candle ops over `[rows, F]` (bias, sigmoid, ReLU, `1 − g`, the gated sum,
 //! dropout, and as many backward), each of which allocates its result and
 //! dispatches to Candle's thread pool: at paper dimensions (64 × 1,720)
-//! they took about a sixth of a discriminator step. Here each element's
+//! they took about an eighth of a discriminator step. Here each element's
 //! arithmetic is the one those ops do, in the same order (`sigmoid` as
 //! candle-nn's `1 / (exp(−x) + 1)`, ReLU as `max(x, 0)`, the ReLU's
 //! derivative as a multiplication by 1 or 0), so the results are the same
@@ -59,7 +59,7 @@ pub fn forward(
         transform_active: vec![0.0; n],
         dropped: vec![0.0; n],
     };
-    let block = ROWS_PER_TASK * features;
+    let block = ROWS_PER_TASK * features.max(1);
     out.gate
         .par_chunks_mut(block)
         .zip(out.carry.par_chunks_mut(block))

@@ -112,38 +112,13 @@ fn axpy_many(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
 fn block_of<const W: usize>(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize], at: usize) {
     let mut sum = [0f32; W];
     sum.copy_from_slice(y);
-    for (i, (&a, &offset)) in a.iter().zip(offsets).enumerate() {
-        // The terms' rows are scattered (embedding rows of token ids, filter
-        // taps): ask for a later term's lines while this one is added.
-        if let Some(&ahead) = offsets.get(i + PREFETCH_AHEAD) {
-            prefetch(&x[ahead + at..ahead + at + W]);
-        }
+    for (&a, &offset) in a.iter().zip(offsets) {
         let x: &[f32; W] = x[offset + at..offset + at + W].try_into().unwrap();
         for l in 0..W {
             sum[l] += a * x[l];
         }
     }
     y.copy_from_slice(&sum);
-}
-
-/// How many terms ahead [`block_of`] prefetches.
-const PREFETCH_AHEAD: usize = 4;
-
-/// Hints that `values` will be read soon (a no-op off x86-64).
-#[inline(always)]
-fn prefetch(values: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in values.chunks(16) {
-        // SAFETY: prefetching is a hint and never faults; the address is
-        // within a live slice.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = values;
 }
 
 #[cfg(target_arch = "x86_64")]
