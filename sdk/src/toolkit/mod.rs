@@ -6,7 +6,8 @@
 //! * [`tensors`] — [`crate::TokenBatch`] → input / target / mask tensors;
 //! * [`init`] — seeded initialisation of a `VarMap` (PyTorch's defaults by
 //!   variable name in [`pytorch_like`]);
-//! * [`dropout`](mod@dropout) — seeded dropout for training, none for evaluation;
+//! * [`dropout`](mod@dropout) — seeded dropout for training, none for evaluation
+//!   ([`dropout_mask`]: the same mask as plain values, for kernels on slices);
 //! * [`gumbel`] — Gumbel noise from seeded streams and the Gumbel-softmax
 //!   relaxation of a sample;
 //! * [`padder`] — rows of any lengths → padded id and mask tensors;
