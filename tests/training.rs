@@ -288,5 +288,8 @@ fn the_tensor_path_trains_the_smoke_run_to_its_own_pin_near_the_kernels_one() {
 }
 
 /// How far the tensor path's smoke trajectory may drift from the kernels
-/// path's over the whole run (relative, per metric).
-const TENSOR_PATH_TOLERANCE: f64 = 1e-3;
+/// path's over the whole run (relative, per metric). Measured: 5.5e-5 on
+/// the Xeon with AVX-512 where the pins were made, 1.1e-3 on an AMD EPYC
+/// with AVX2 only (NLL-oracle after the last adversarial epoch), whose
+/// tensor path sums in other orders than the pinned kernels path.
+const TENSOR_PATH_TOLERANCE: f64 = 2e-3;
