@@ -564,3 +564,165 @@ fn the_results_script_names_its_sections_when_given_another() {
     );
     assert!(out.stdout.is_empty(), "nothing runs before the check");
 }
+
+/// A run's config.yaml names the machine it ran on (the one `agon
+/// --version` names), since runs are bit-identical only on one kind of
+/// machine; a run resumed on another records it and says so once, and
+/// `agon compare` lists the machines its runs came from.
+#[test]
+fn runs_record_their_machine_and_a_resume_on_another_is_noted() {
+    let sandbox = Sandbox::new();
+    let version = sandbox.run(&["--version"], &[]).success();
+    let here = version
+        .lines()
+        .find_map(|line| line.strip_prefix("machine: "))
+        .unwrap_or_else(|| panic!("{version}"))
+        .to_string();
+    let run = sandbox.train(&config("smoke.yaml"), "run", &["--stop-after", "1"]);
+    let config_path = run.join("config.yaml");
+    let saved = std::fs::read_to_string(&config_path).unwrap();
+    let recorded: serde_json::Value = agon_sdk::yaml::from_str(&saved).unwrap();
+    let machine = &recorded["written_by"]["machine"];
+    assert_eq!(
+        format!(
+            "{} ({})",
+            machine["cpu"].as_str().unwrap(),
+            machine["instruction_set"].as_str().unwrap()
+        ),
+        here,
+        "{saved}"
+    );
+    assert!(!saved.contains("resumed_on"), "{saved}");
+
+    // Resumed on the same machine: nothing to say.
+    let resume = |stop_after: &str| {
+        sandbox.run(
+            &[
+                "train",
+                "--resume",
+                run.to_str().unwrap(),
+                "--stop-after",
+                stop_after,
+            ],
+            &[],
+        )
+    };
+    let same = resume("1");
+    same.success();
+    assert!(!same.stderr().contains("resumes on"), "{}", same.stderr());
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), saved);
+
+    // As if it had started on another machine.
+    let cpu_line = format!("    cpu: {}", machine["cpu"].as_str().unwrap());
+    assert!(saved.contains(&cpu_line), "{saved}");
+    std::fs::write(
+        &config_path,
+        saved.replace(&cpu_line, "    cpu: Test CPU 9000"),
+    )
+    .unwrap();
+    let moved = resume("1");
+    moved.success();
+    let started = format!(
+        "was started on Test CPU 9000 ({}) and resumes on {here}",
+        machine["instruction_set"].as_str().unwrap()
+    );
+    assert!(moved.stderr().contains(&started), "{}", moved.stderr());
+    let updated: serde_json::Value =
+        agon_sdk::yaml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    assert_eq!(
+        updated["written_by"]["resumed_on"],
+        serde_json::json!([machine])
+    );
+    // Said once: a second resume here adds nothing.
+    let again = resume("100");
+    again.success();
+    assert!(!again.stderr().contains("resumes on"), "{}", again.stderr());
+    let finished: serde_json::Value =
+        agon_sdk::yaml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    assert_eq!(
+        finished["written_by"]["resumed_on"],
+        updated["written_by"]["resumed_on"]
+    );
+
+    // compare pools it with a run made here (the machine is not a setting)
+    // and names both machines.
+    let other = sandbox.train(&config("smoke.yaml"), "other", &["--set", "seed=8"]);
+    let report = sandbox
+        .run(
+            &[
+                "compare",
+                run.to_str().unwrap(),
+                other.to_str().unwrap(),
+                "--out",
+                sandbox.path().join("compared").to_str().unwrap(),
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let comparison: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        comparison["groups"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    let mut machines = vec![
+        format!(
+            "Test CPU 9000 ({})",
+            machine["instruction_set"].as_str().unwrap()
+        ),
+        here.clone(),
+    ];
+    machines.sort();
+    assert_eq!(comparison["machines"], serde_json::json!(machines));
+    let markdown = std::fs::read_to_string(sandbox.path().join("compared/compare.md")).unwrap();
+    assert!(
+        markdown.contains(&format!("on: {}", machines.join("; ")))
+            && markdown.contains("more than one kind of machine"),
+        "{markdown}"
+    );
+}
+
+/// `scripts/regenerate-results.sh` keeps one machine's runs in one
+/// directory: it refuses a directory another kind of machine filled,
+/// before running anything.
+#[test]
+fn the_results_script_refuses_a_directory_of_another_machine() {
+    let root = agon_integration_tests::workspace_root();
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("results");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("MACHINE"), "Test CPU 9000 (avx512f)\n").unwrap();
+    let agon = agon_integration_tests::build_dir().join("agon");
+    let run = std::process::Command::new("bash")
+        .arg(root.join("scripts/regenerate-results.sh"))
+        .arg("coco")
+        .env("RESULTS_DIR", &out)
+        .env("AGON", &agon)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("holds runs made on Test CPU 9000 (avx512f)")
+            && stderr.contains("ALLOW_MIXED_MACHINES=1"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["MACHINE"], "nothing runs after the refusal");
+
+    // A dry run writes nothing, MACHINE included.
+    let fresh = sandbox.path().join("fresh");
+    let dry = std::process::Command::new("bash")
+        .arg(root.join("scripts/regenerate-results.sh"))
+        .args(["--dry-run", "coco"])
+        .env("RESULTS_DIR", &fresh)
+        .env("AGON", &agon)
+        .output()
+        .unwrap();
+    assert!(dry.status.success());
+    assert!(!fresh.exists(), "a dry run writes nothing");
+}

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 /// Adversarial training of text generators (SeqGAN and its family) with
 /// plugin generators, discriminators and rewards.
 #[derive(Parser, Debug)]
-#[command(name = "agon", version, about, long_about = None)]
+#[command(name = "agon", version, long_version = long_version(), about, long_about = None)]
 pub struct Cli {
     /// Load plugin libraries that are not in the plugin index, or whose
     /// sha256 changed since they were indexed (each with a warning), instead
@@ -16,6 +16,20 @@ pub struct Cli {
     pub allow_unverified: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `agon --version`: the version, the commit it was built from and this
+/// machine (runs are bit-identical only on one kind of machine).
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\ncommit: {}\nmachine: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("AGON_GIT_COMMIT"),
+            crate::machine::Machine::this()
+        )
+    })
 }
 
 #[derive(Subcommand, Debug)]

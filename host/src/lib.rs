@@ -12,6 +12,7 @@ pub mod components;
 pub mod config;
 pub mod data;
 pub mod eval;
+pub mod machine;
 pub mod notes;
 pub mod run_dir;
 pub mod sweep;

@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail, Context};
 use crate::{
     assemble::{build, open_run, saved_vocabulary, VOCAB_FILE},
     cli::TrainArgs,
-    config::load_experiment,
+    config::{load_experiment, ExperimentConfig},
+    machine::Machine,
     run_dir,
     task::Task,
     train::{
@@ -185,6 +186,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
             ));
         }
     }
+    record_if_machine_changed(run_path, &config_path, &mut config)?;
     checkpoint::restore(
         &checkpoint_dir,
         &mut built.components.generator,
@@ -237,6 +239,34 @@ const RESUMABLE_KEYS: [&str; 3] = [
     "training.discriminator_pretraining.rounds",
     "training.adversarial.epochs",
 ];
+
+/// A run resumed on another kind of machine than it started on gets that
+/// machine added to its config.yaml's `written_by.resumed_on`, and a note:
+/// its numbers from here on need not be those of an uninterrupted run.
+fn record_if_machine_changed(
+    run_path: &Path,
+    config_path: &Path,
+    config: &mut ExperimentConfig,
+) -> anyhow::Result<()> {
+    let here = Machine::this();
+    let Some(written_by) = config.written_by.as_mut() else {
+        return Ok(());
+    };
+    let Some(started_on) = written_by.machine.clone() else {
+        // Written before agon recorded machines: nothing to compare with.
+        return Ok(());
+    };
+    if started_on == here || written_by.resumed_on.contains(&here) {
+        return Ok(());
+    }
+    written_by.resumed_on.push(here.clone());
+    run_dir::write_atomic(config_path, yaml::to_string(&*config)?.as_bytes())?;
+    crate::notes::note(&format!(
+        "{} was started on {started_on} and resumes on {here}: float rounding differs between kinds of machine, so from here on the run need not match an uninterrupted one (recorded in its config.yaml as written_by.resumed_on)",
+        run_path.display()
+    ));
+    Ok(())
+}
 
 fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {
     let recorded: Vec<serde_json::Value> = std::fs::read_to_string(run_path.join("plugins.json"))

@@ -73,6 +73,9 @@ pub struct Comparison {
     pub task: String,
     /// The commits the runs were made by (from their config.yaml).
     pub commits: Vec<String>,
+    /// The machines the runs were made on (from their config.yaml; a
+    /// resumed run's every machine): runs are bit-identical only on one.
+    pub machines: Vec<String>,
     pub groups: Vec<GroupSummary>,
     pub differences: Vec<GroupDifference>,
     /// Each group against the first on every per-sample score of the runs'
@@ -236,6 +239,16 @@ pub fn compare(groups: &[Group]) -> Comparison {
         .collect();
     commits.sort();
     commits.dedup();
+    let mut machines: Vec<String> = groups
+        .iter()
+        .flat_map(|g| &g.runs)
+        .flat_map(|r| match &r.config.written_by {
+            Some(w) if w.machine.is_some() => w.machines().iter().map(|m| m.to_string()).collect(),
+            _ => vec!["unknown (written before agon recorded it)".to_string()],
+        })
+        .collect();
+    machines.sort();
+    machines.dedup();
     let differences = groups
         .iter()
         .skip(1)
@@ -260,6 +273,7 @@ pub fn compare(groups: &[Group]) -> Comparison {
         higher_is_better,
         task: first.task.kind.name().to_string(),
         commits,
+        machines,
         groups: groups.iter().map(summarise).collect(),
         differences,
     }

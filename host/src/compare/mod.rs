@@ -162,14 +162,9 @@ fn flatten(config: &ExperimentConfig) -> BTreeMap<String, String> {
     if let Ok(value) = yaml::to_value(config) {
         walk("", &value, &mut out);
     }
-    for key in [
-        "name",
-        "seed",
-        "written_by.agon_version",
-        "written_by.git_commit",
-    ] {
-        out.remove(key);
-    }
+    // Which agon made a run, and on what machine, says how it was made,
+    // not what was run: runs that differ only in these pool.
+    out.retain(|key, _| key != "name" && key != "seed" && !key.starts_with("written_by."));
     out
 }
 

@@ -166,11 +166,17 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
     let mut out = vec![
         Block::Heading("agon compare".into()),
         Block::Paragraph(format!(
-            "Task: {}. Headline metric: `{}` ({} is better). Intervals are 95% Student-t intervals over seeds; each metric is tested on its own (no correction for testing many); every score is on agon's 0–1 scale, NLLs in nats per token. Runs made by agon commit(s): {}.",
+            "Task: {}. Headline metric: `{}` ({} is better). Intervals are 95% Student-t intervals over seeds; each metric is tested on its own (no correction for testing many); every score is on agon's 0–1 scale, NLLs in nats per token. Runs made by agon commit(s): {}; on: {}.{}",
             comparison.task,
             comparison.headline,
             if comparison.higher_is_better { "higher" } else { "lower" },
-            comparison.commits.join(", ")
+            comparison.commits.join(", "),
+            comparison.machines.join("; "),
+            if comparison.machines.len() > 1 {
+                " The runs come from more than one kind of machine: float rounding differs between them, so a run repeated on another machine is, in effect, another draw (as another seed is), not the same numbers."
+            } else {
+                ""
+            }
         )),
     ];
     out.push(Block::Table(

@@ -21,6 +21,8 @@ use std::path::PathBuf;
 use agon_sdk::yaml;
 use serde::{Deserialize, Serialize};
 
+use crate::machine::Machine;
+
 /// A whole experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,15 +66,31 @@ pub struct WrittenBy {
     /// The git commit agon was built from (`-dirty` when the tree had
     /// uncommitted changes; `unknown` when built outside a git checkout).
     pub git_commit: String,
+    /// The machine the run started on (runs are bit-identical only on one
+    /// kind of machine: [`crate::machine`]); absent in runs written before
+    /// agon recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<Machine>,
+    /// Other machines a resumed run continued on, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_on: Vec<Machine>,
 }
 
 impl WrittenBy {
-    /// This build of agon.
+    /// This build of agon, on this machine.
     pub fn this_build() -> Self {
         WrittenBy {
             agon_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: env!("AGON_GIT_COMMIT").to_string(),
+            machine: Some(Machine::this()),
+            resumed_on: Vec::new(),
         }
+    }
+
+    /// Every machine the run was made on, first the one it started on;
+    /// empty when it was written before agon recorded them.
+    pub fn machines(&self) -> Vec<&Machine> {
+        self.machine.iter().chain(&self.resumed_on).collect()
     }
 }
 
