@@ -24,6 +24,7 @@ fn bench(sandbox: &Sandbox, extra: &[&str]) -> agon_integration_tests::Run {
 fn every_workload_reports_the_peers_fields_and_the_median_run() {
     let sandbox = Sandbox::new();
     let out = bench(&sandbox, &["--repeat", "3", "--json", "--threads", "1"]).success();
+    let (commit, machine) = version_lines(&sandbox);
     let results: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -72,18 +73,44 @@ fn every_workload_reports_the_peers_fields_and_the_median_run() {
         );
         assert!(result["peak_rss_mib"].as_f64().unwrap() > 1.0, "{name}");
         assert!(result["impl"].as_str().unwrap().starts_with("agon-"));
+        // Which build on which machine: the one `agon --version` names.
+        assert_eq!(result["machine"].as_str(), Some(machine.as_str()), "{name}");
+        assert_eq!(result["commit"].as_str(), Some(commit.as_str()), "{name}");
     }
+}
+
+/// `agon --version`'s commit and machine lines.
+fn version_lines(sandbox: &Sandbox) -> (String, String) {
+    let version = sandbox.run(&["--version"], &[]).success();
+    let line = |key: &str| {
+        version
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {version}"))
+            .to_string()
+    };
+    (line("commit: "), line("machine: "))
 }
 
 #[test]
 fn a_table_by_default_and_a_subset_of_workloads() {
     let sandbox = Sandbox::new();
-    let out = bench(&sandbox, &["--workloads", "sample", "--repeat", "1"]).success();
+    let out = bench(
+        &sandbox,
+        &["--workloads", "sample", "--repeat", "1", "--threads", "2"],
+    )
+    .success();
+    let (commit, machine) = version_lines(&sandbox);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with("workload"), "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
     assert!(
-        lines[1].starts_with("sample") && lines[1].contains("9984 sequences"),
+        lines[0].starts_with("agon ")
+            && lines[0].ends_with(&format!("(commit {commit}) on {machine}, 2 thread(s)")),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("workload"), "{out}");
+    assert!(
+        lines[2].starts_with("sample") && lines[2].contains("9984 sequences"),
         "{out}"
     );
 }

@@ -39,6 +39,10 @@ pub struct BenchResult {
     pub peak_rss_mib: Option<f64>,
     /// Every run's wall time, seconds, in order.
     pub runs: Vec<f64>,
+    /// The commit agon was built from and the machine it ran on (CPU and
+    /// instruction set): a time means little without them.
+    pub commit: &'static str,
+    pub machine: String,
 }
 
 /// The middle value (mean of the two middle ones for an even count).
@@ -78,6 +82,8 @@ pub fn run(
         implementation: format!("agon-{}", env!("CARGO_PKG_VERSION")),
         peak_rss_mib: peak_rss::peak_bytes().map(|b| b as f64 / (1 << 20) as f64),
         runs,
+        commit: env!("AGON_GIT_COMMIT"),
+        machine: crate::machine::Machine::this().to_string(),
     })
 }
 

@@ -112,6 +112,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     if !args.json {
         println!(
+            "agon {} (commit {}) on {}, {} thread(s)",
+            env!("CARGO_PKG_VERSION"),
+            env!("AGON_GIT_COMMIT"),
+            crate::machine::Machine::this(),
+            threads()
+        );
+        println!(
             "{:<16} {:>10} {:>12} {:>14}  {:>10}",
             "workload", "seconds", "units", "per second", "peak RSS"
         );
@@ -127,6 +134,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         print_result(&result, args.json)?;
     }
     Ok(())
+}
+
+/// The threads each plugin's pools start with: `RAYON_NUM_THREADS` (which
+/// `--threads` sets), else every core.
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn print_result(result: &BenchResult, json: bool) -> anyhow::Result<()> {
