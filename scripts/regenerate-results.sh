@@ -17,9 +17,9 @@
 # can be stopped (Ctrl-C) and run again; an evaluation is re-done only if
 # its run has no eval/eval.json. RESULTS_DIR/COMMIT records the commit each
 # section ran at, and the script refuses to mix commits in one directory
-# unless ALLOW_MIXED_COMMITS=1; RESULTS_DIR/MACHINE the machine (CPU and
-# instruction set, as `agon --version` names it), and it refuses to mix
-# machines unless ALLOW_MIXED_MACHINES=1.
+# unless ALLOW_MIXED_COMMITS=1; RESULTS_DIR/MACHINE the machines (CPU and
+# instruction set, as `agon --version` names them) that ran in it, and it
+# refuses to mix machines unless ALLOW_MIXED_MACHINES=1.
 #
 # Time on the 2-core development machine, one section at a time, from the
 # wall times results.md quotes: about 1 h for seqgan-oracle (six seeds),
@@ -72,14 +72,16 @@ fi
 # Runs are bit-identical only on one kind of machine (CPU and the
 # instruction set agon's kernels pick: docs/results.md), so one directory
 # holds one machine's runs too. `agon --version` names this one.
-machine="$([ "$dry_run" = 1 ] || "$AGON" --version | sed -n 's/^machine: //p')"
-if [ -n "$machine" ] && [ -f "$OUT/MACHINE" ] && [ "$(cat "$OUT/MACHINE")" != "$machine" ] && [ "${ALLOW_MIXED_MACHINES:-0}" != 1 ]; then
-    echo "$0: $OUT holds runs made on $(cat "$OUT/MACHINE"), and this machine is $machine:" \
+machine="$([ "$dry_run" = 1 ] || "$AGON" --version 2>/dev/null | sed -n 's/^machine: //p' || true)"
+others="$([ -z "$machine" ] || [ ! -f "$OUT/MACHINE" ] || grep -vxF -- "$machine" "$OUT/MACHINE" | paste -sd';' -)"
+if [ -n "$others" ] && [ "${ALLOW_MIXED_MACHINES:-0}" != 1 ]; then
+    echo "$0: $OUT holds runs made on $others, and this machine is $machine:" \
         "float rounding differs between kinds of machine, so its runs would not reproduce those digits;" \
         "use another RESULTS_DIR, or ALLOW_MIXED_MACHINES=1" >&2
     exit 1
 fi
-[ -z "$machine" ] || [ -f "$OUT/MACHINE" ] || echo "$machine" >"$OUT/MACHINE"
+# One line a machine that made runs here.
+[ -z "$machine" ] || grep -qxF -- "$machine" "$OUT/MACHINE" 2>/dev/null || echo "$machine" >>"$OUT/MACHINE"
 
 sweep() { "${agon[@]}" sweep "configs/sweeps/$1.yaml" --out "$OUT/$1"; }
 # evaluate RUN_DIRS... -- EVAL_ARGS...: each run once.

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use abi_stable::std_types::{ROption, RStr};
-use agon_integration_tests::{build_dir, fixture_library, fixtures_dir, plugin_library, Sandbox};
+use agon_integration_tests::{
+    build_dir, config, fixture_library, fixtures_dir, plugin_library, Sandbox,
+};
 use agon_registry::{PluginRequirement, Registry, SearchPath};
 use agon_sdk::{Batch, ComponentKind, ErrorKind, PluginContext, RewardInput, TokenBatch};
 
@@ -416,6 +418,30 @@ fn the_guides_kit_discriminator_loads_documents_its_config_and_trains() {
     assert!(out
         .join("checkpoints/latest/discriminator/mean-pool.safetensors")
         .is_file());
+    // Its relaxed path trains under Gumbel-softmax gradients (RelGAN's
+    // algorithm) too: the host's RSGAN loss through it into the generator.
+    let gumbel = sandbox.path().join("gumbel");
+    sandbox
+        .run(
+            &[
+                "train",
+                &config("smoke-gumbel.yaml"),
+                "--out",
+                gumbel.to_str().unwrap(),
+                "--set",
+                "discriminator={plugin: my-lab/mean-pool-discriminator@^0.1, config: {embedding_dim: 16}}",
+                "--set",
+                "training.mle.epochs=1",
+                "--set",
+                "training.adversarial.epochs=2",
+            ],
+            &[&plugin_dir],
+        )
+        .success();
+    let last = metrics_rows(&gumbel).pop().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    assert!(last["d_loss"].as_f64().unwrap().is_finite(), "{last}");
+    assert!(last["nll_oracle"].as_f64().unwrap().is_finite(), "{last}");
     // A bad value of the model's own key is refused with its message.
     assert_refused_before_run(
         &sandbox,

@@ -89,8 +89,8 @@ pub enum PluginsCommand {
     /// (docs/writing-a-plugin.md), renamed. Then `cargo build --release`
     /// in DIR.
     New {
-        /// `discriminator` (a model on the SDK's discriminator kit) or
-        /// `reward`.
+        /// `discriminator` (a model on the SDK's discriminator kit),
+        /// `generator` (a model on the SDK's generator kit) or `reward`.
         #[arg(value_enum)]
         kind: crate::commands::NewKind,
         /// `namespace/name` of the library; the name is also the crate's

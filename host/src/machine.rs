@@ -14,8 +14,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A kind of machine, as far as float rounding goes.
+/// Unknown fields are ignored when read, so that a later agon may add one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Machine {
     /// The CPU's model name (its brand string), e.g. `AMD EPYC 7B13`.
     pub cpu: String,
@@ -76,15 +76,20 @@ fn cpu_model() -> Option<String> {
 #[cfg(target_arch = "x86_64")]
 fn brand_string() -> Option<String> {
     use std::arch::x86_64::__cpuid;
-    // `cpuid` exists on every x86-64 CPU; leaves above the highest extended
-    // leaf it reports are not read.
-    let highest = __cpuid(0x8000_0000).eax;
+    // `unsafe` (and allowed to be unneeded) for the toolchains before
+    // `__cpuid` became a safe function.
+    #[allow(unused_unsafe)]
+    // SAFETY: `cpuid` exists on every x86-64 CPU; leaves above the highest
+    // extended leaf it reports are not read.
+    let highest = unsafe { __cpuid(0x8000_0000) }.eax;
     if highest < 0x8000_0004 {
         return None;
     }
     let mut bytes = Vec::with_capacity(48);
     for leaf in 0x8000_0002u32..=0x8000_0004 {
-        let r = __cpuid(leaf);
+        #[allow(unused_unsafe)]
+        // SAFETY: the leaf is at most the highest one reported.
+        let r = unsafe { __cpuid(leaf) };
         for word in [r.eax, r.ebx, r.ecx, r.edx] {
             bytes.extend_from_slice(&word.to_le_bytes());
         }

@@ -176,7 +176,11 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
         let rows = crate::train::metrics::rescale(run_path, "bleu", 0.01)?;
         // Once: the run's config now says which agon it is on the scale of.
         let mut marked = saved_config.clone();
-        marked.written_by = Some(crate::config::WrittenBy::this_build());
+        // Not the machine it started on: that is unknown.
+        marked.written_by = Some(crate::config::WrittenBy {
+            machine: None,
+            ..crate::config::WrittenBy::this_build()
+        });
         run_dir::write_atomic(&config_path, yaml::to_string(&marked)?.as_bytes())?;
         config.written_by = marked.written_by;
         if rows > 0 {
@@ -186,15 +190,19 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
             ));
         }
     }
-    record_if_machine_changed(run_path, &config_path, &mut config)?;
     checkpoint::restore(
         &checkpoint_dir,
         &mut built.components.generator,
         built.components.discriminator.as_mut(),
     )
     .with_context(|| format!("cannot restore checkpoint {}", checkpoint_dir.display()))?;
-    if new != old {
+    // Written only once the checkpoint is restored: a resume that fails
+    // before leaves config.yaml as it was.
+    let moved = record_if_machine_changed(run_path, &mut config);
+    if new != old || moved {
         run_dir::write_atomic(&config_path, yaml::to_string(&config)?.as_bytes())?;
+    }
+    if new != old {
         if old.adversarial == 0
             && new.adversarial > 0
             && position.phase != Phase::Mle
@@ -241,31 +249,27 @@ const RESUMABLE_KEYS: [&str; 3] = [
 ];
 
 /// A run resumed on another kind of machine than it started on gets that
-/// machine added to its config.yaml's `written_by.resumed_on`, and a note:
-/// its numbers from here on need not be those of an uninterrupted run.
-fn record_if_machine_changed(
-    run_path: &Path,
-    config_path: &Path,
-    config: &mut ExperimentConfig,
-) -> anyhow::Result<()> {
+/// machine added to its `written_by.resumed_on` (the caller writes
+/// config.yaml), and a note: its numbers from here on need not be those of
+/// an uninterrupted run. Returns whether it added one.
+fn record_if_machine_changed(run_path: &Path, config: &mut ExperimentConfig) -> bool {
     let here = Machine::this();
     let Some(written_by) = config.written_by.as_mut() else {
-        return Ok(());
+        return false;
     };
     let Some(started_on) = written_by.machine.clone() else {
         // Written before agon recorded machines: nothing to compare with.
-        return Ok(());
+        return false;
     };
     if started_on == here || written_by.resumed_on.contains(&here) {
-        return Ok(());
+        return false;
     }
     written_by.resumed_on.push(here.clone());
-    run_dir::write_atomic(config_path, yaml::to_string(&*config)?.as_bytes())?;
     crate::notes::note(&format!(
         "{} was started on {started_on} and resumes on {here}: float rounding differs between kinds of machine, so from here on the run need not match an uninterrupted one (recorded in its config.yaml as written_by.resumed_on)",
         run_path.display()
     ));
-    Ok(())
+    true
 }
 
 fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {

@@ -76,6 +76,8 @@ pub struct Comparison {
     /// The machines the runs were made on (from their config.yaml; a
     /// resumed run's every machine): runs are bit-identical only on one.
     pub machines: Vec<String>,
+    /// Whether two or more of `machines` are known and differ.
+    pub several_machines: bool,
     pub groups: Vec<GroupSummary>,
     pub differences: Vec<GroupDifference>,
     /// Each group against the first on every per-sample score of the runs'
@@ -249,6 +251,10 @@ pub fn compare(groups: &[Group]) -> Comparison {
         .collect();
     machines.sort();
     machines.dedup();
+    let known_machines = machines
+        .iter()
+        .filter(|m| !m.starts_with("unknown ("))
+        .count();
     let differences = groups
         .iter()
         .skip(1)
@@ -274,6 +280,7 @@ pub fn compare(groups: &[Group]) -> Comparison {
         task: first.task.kind.name().to_string(),
         commits,
         machines,
+        several_machines: known_machines > 1,
         groups: groups.iter().map(summarise).collect(),
         differences,
     }

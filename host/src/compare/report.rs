@@ -172,7 +172,7 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             if comparison.higher_is_better { "higher" } else { "lower" },
             comparison.commits.join(", "),
             comparison.machines.join("; "),
-            if comparison.machines.len() > 1 {
+            if comparison.several_machines {
                 " The runs come from more than one kind of machine: float rounding differs between them, so a run repeated on another machine is, in effect, another draw (as another seed is), not the same numbers."
             } else {
                 ""

@@ -57,9 +57,10 @@ pub struct ExperimentConfig {
     pub origin: ConfigOrigin,
 }
 
-/// The agon that wrote a run's config.yaml.
+/// The agon that wrote a run's config.yaml. Unknown fields are ignored when
+/// read, so that a later agon may add one without older ones refusing its
+/// runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WrittenBy {
     /// agon's version.
     pub agon_version: String,

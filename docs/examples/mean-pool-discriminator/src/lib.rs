@@ -1,5 +1,6 @@
 use agon_sdk::kits::{
-    DiscriminatorConfig, DiscriminatorModel, DiscriminatorTraining, Pass, Rows, SourceUse,
+    DiscriminatorConfig, DiscriminatorModel, DiscriminatorTraining, Pass, RelaxedRows, Rows,
+    SourceUse,
 };
 use agon_sdk::toolkit::{masked_max, masked_mean, MaskedEmbedding};
 use agon_sdk::{PluginContext, PluginError, PluginResult};
@@ -81,9 +82,28 @@ impl DiscriminatorModel for MeanPool {
     fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
         let padded = pass.pad(&rows.targets, 1)?; // [B, W] ids and mask
         let embedded = self.embedding.masked(&padded.ids, &padded.mask)?;
+        self.head(&embedded, &padded.mask, pass)
+    }
+
+    /// Optional: the same network on relaxed rows, for Gumbel-softmax
+    /// training (`algorithm: gumbel`, RelGAN). Each position is a
+    /// distribution over the vocabulary, read through the embedding; the
+    /// kit takes the gradient with respect to it.
+    const RELAXED: bool = true;
+
+    fn relaxed_logits(&self, rows: &RelaxedRows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        // soft: [B, W, V], W the task's max_len; mask: [B, W].
+        let embedded = self.embedding.relaxed(&rows.soft, &rows.mask)?;
+        Ok(Some(self.head(&embedded, &rows.mask, pass)?))
+    }
+}
+
+impl MeanPool {
+    /// `[B, W, E]` embeddings (zero past each row's end) → `[B]` logits.
+    fn head(&self, embedded: &Tensor, mask: &Tensor, pass: &mut Pass) -> PluginResult<Tensor> {
         let pooled = match self.max {
-            true => masked_max(&embedded, &padded.mask)?,
-            false => masked_mean(&embedded, &padded.mask)?,
+            true => masked_max(embedded, mask)?,
+            false => masked_mean(embedded, mask)?,
         };
         Ok(self.output.forward(&pass.dropout(&pooled)?)?.squeeze(1)?)
     }

@@ -1,5 +1,8 @@
 use agon_sdk::kits::KitDiscriminator;
-use agon_sdk::testing::{check_discriminator, Task};
+use agon_sdk::testing::{
+    check_discriminator, check_relaxed_input_gradient, check_relaxed_rows_score_as_ids,
+    one_hot_rows, Task,
+};
 use agon_sdk::{Batch, DiscriminatorImpl, PluginContext, PluginLibrary, StepOptions, TokenBatch};
 
 use crate::{MeanPool, MyLabLibrary};
@@ -53,4 +56,23 @@ fn keeps_the_component_contract() {
     let mut context = PluginContext::for_tests(30, 10);
     context.config_yaml = "embedding_dim: 8\npooling: max\n".into();
     check_discriminator::<MyLabLibrary>("mean-pool", &context, Task::Unconditional);
+}
+
+/// The relaxed path (Gumbel-softmax training): one-hot rows of any width
+/// score as their ids, and the gradient the kit returns for the rows is
+/// the derivative of the scores (finite differences).
+#[test]
+fn relaxed_rows_score_as_their_ids_and_differentiate() {
+    let ids = vec![vec![1u32, 2, 3], vec![4], vec![9, 8, 7, 6, 5]];
+    for pooling in ["mean", "max"] {
+        let mut d = discriminator(&format!("embedding_dim: 8\npooling: {pooling}\n"));
+        check_relaxed_rows_score_as_ids(&mut d, &ids, 10, &[6, 8]);
+    }
+    // Rows between one-hot and uniform, as a generator's relaxed samples are.
+    let mut batch = one_hot_rows(&ids, 6, 10);
+    for (i, x) in batch.soft.iter_mut().enumerate() {
+        *x = 0.7 * *x + 0.03 * ((i * 7 % 11) as f32) / 5.0;
+    }
+    let d = discriminator("embedding_dim: 8\n");
+    check_relaxed_input_gradient(&d, &batch, &[0.5, -1.0, 0.25], 3);
 }
