@@ -263,6 +263,10 @@ fn bad_text_configs_are_refused_with_the_place_and_the_fix() {
             "unknown variant `byte`",
         ),
         (vec!["task.max_len=1".into()], "at least 2"),
+        (
+            vec!["task.bleu={orders: [2, 3], headline: [4]}".into()],
+            "task.bleu.headline names BLEU-4 but task.bleu.orders computes only [2, 3]",
+        ),
     ];
     for (overrides, expected) in cases {
         let out = sandbox.path().join("never");

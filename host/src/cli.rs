@@ -121,7 +121,8 @@ pub struct TrainArgs {
     /// training.adversarial.epochs=50` (repeatable; the value is read as
     /// YAML). Changing a component's `plugin` drops the config file's
     /// `config:` and `component:` of the old plugin. With --resume, only the
-    /// schedule's lengths may be raised (to extend a run).
+    /// schedule's lengths may change (to extend a run, or shorten the phase
+    /// in progress down to the step it reached).
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub overrides: Vec<String>,
     /// Run directory (default: `runs/<name>`, numbered if it exists).

@@ -372,6 +372,20 @@ impl TaskConfig {
             "task.{} does not apply to a task of kind {kind}; remove it",
             set.join(", task.")
         );
+        if let Some(bleu) = &self.bleu {
+            let uncomputed: Vec<String> = bleu
+                .headline
+                .iter()
+                .filter(|n| !bleu.orders.contains(n))
+                .map(|n| n.to_string())
+                .collect();
+            anyhow::ensure!(
+                uncomputed.is_empty(),
+                "task.bleu.headline names BLEU-{} but task.bleu.orders computes only {:?}: add the order to `orders` or drop it from `headline`",
+                uncomputed.join(", BLEU-"),
+                bleu.orders
+            );
+        }
         if let Some(evaluation) = &self.evaluation {
             anyhow::ensure!(
                 !evaluation.metrics.is_empty(),
