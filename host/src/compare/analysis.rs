@@ -241,20 +241,22 @@ pub fn compare(groups: &[Group]) -> Comparison {
         .collect();
     commits.sort();
     commits.dedup();
-    let mut machines: Vec<String> = groups
-        .iter()
-        .flat_map(|g| &g.runs)
-        .flat_map(|r| match &r.config.written_by {
-            Some(w) if w.machine.is_some() => w.machines().iter().map(|m| m.to_string()).collect(),
-            _ => vec!["unknown (written before agon recorded it)".to_string()],
-        })
+    // The machines as recorded (a set: order and repeats do not matter),
+    // and whether some run predates the record.
+    let runs = groups.iter().flat_map(|g| &g.runs);
+    let known: std::collections::BTreeSet<&crate::machine::Machine> = runs
+        .clone()
+        .filter_map(|r| r.config.written_by.as_ref())
+        .flat_map(|w| w.machines())
         .collect();
+    let unrecorded = runs
+        .map(|r| r.config.written_by.as_ref())
+        .any(|w| w.is_none_or(|w| w.machine.is_none()));
+    let mut machines: Vec<String> = known.iter().map(|m| m.to_string()).collect();
+    if unrecorded {
+        machines.push("unknown (written before agon recorded it)".to_string());
+    }
     machines.sort();
-    machines.dedup();
-    let known_machines = machines
-        .iter()
-        .filter(|m| !m.starts_with("unknown ("))
-        .count();
     let differences = groups
         .iter()
         .skip(1)
@@ -280,7 +282,7 @@ pub fn compare(groups: &[Group]) -> Comparison {
         task: first.task.kind.name().to_string(),
         commits,
         machines,
-        several_machines: known_machines > 1,
+        several_machines: known.len() > 1,
         groups: groups.iter().map(summarise).collect(),
         differences,
     }
