@@ -1,11 +1,13 @@
 //! A plugin binary built against an earlier agon-sdk still loads and trains
 //! (docs/abi-compatibility.md): `tests/fixtures/abi-1-0-generator` is built
 //! against agon-sdk as it was at ABI 1.0, `tests/fixtures/abi-1-1-discriminator`
-//! against its boundary at ABI 1.1 (`tests/fixtures/vendor/`, snapshots
+//! against its boundary at ABI 1.1 and `tests/fixtures/abi-1-2-discriminator`
+//! against its boundary at ABI 1.2 (`tests/fixtures/vendor/`, snapshots
 //! never edited), outside the workspace. This host trains each with
 //! SeqGAN's algorithm through every phase (and evaluates the generator);
 //! `algorithm: gumbel`, which needs ABI 1.2's relaxed methods, refuses the
-//! 1.1 discriminator by name. A change to
+//! 1.1 discriminator by name and trains the 1.2 one through them (ABI
+//! 1.3's paired calls fall back to them). A change to
 //! the SDK that breaks ABI 1.0 plugins fails here; the host checks such a
 //! library against the ABI 1.0 interface it keeps (`agon_sdk::abi_1_0`),
 //! since abi_stable refuses a library with fewer vtable entries than the
@@ -159,6 +161,99 @@ fn an_abi_1_1_discriminator_trains_under_seqgan_and_is_refused_by_gumbel_by_name
         "a refused run left {}",
         refused.display()
     );
+}
+
+/// The 1.2 fixture's discriminator as a config override (its whole section:
+/// smoke-gumbel.yaml's RelGAN discriminator config is not for it).
+const ABI_1_2_DISCRIMINATOR: &str =
+    "discriminator={plugin: agon-testing/abi-1-2-discriminator, component: unigram-relaxed}";
+
+#[test]
+fn an_abi_1_2_discriminator_trains_under_gumbel_through_the_1_2_methods() {
+    let sandbox = Sandbox::new();
+    let plugins = [fixtures_dir()];
+    sandbox.run(&["plugins", "scan"], &plugins).success();
+    let listing = sandbox.run(&["plugins", "list"], &plugins).success();
+    assert!(
+        listing.contains("agon-testing/abi-1-2-discriminator 0.1.0  devices: cpu  ABI 1.2"),
+        "{listing}"
+    );
+
+    // `algorithm: gumbel` scores, differentiates and trains the
+    // discriminator with ABI 1.3's paired calls, which a library of 1.2
+    // lacks: their defaults join the rows (real ones one-hot) and call its
+    // 1.2 relaxed methods. No discriminator pretraining: only
+    // `relaxed_train_step` can move its weights.
+    let out = sandbox.path().join("gumbel-run");
+    sandbox
+        .run(
+            &[
+                "train",
+                "configs/smoke-gumbel.yaml",
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                ABI_1_2_DISCRIMINATOR,
+                "--set",
+                "training.adversarial.epochs=4",
+                "--set",
+                "training.discriminator_pretraining.rounds=0",
+            ],
+            &plugins,
+        )
+        .success();
+    let rows = trajectory(&out);
+    let adversarial: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["phase"] == "adversarial")
+        .collect();
+    assert_eq!(adversarial.len(), 2, "{rows:#?}");
+    assert_eq!(rows.last().unwrap()["phase"], "adversarial");
+    for row in &adversarial {
+        assert!(row["g_loss"].as_f64().unwrap().is_finite(), "{row}");
+        assert!(row["d_loss"].as_f64().unwrap().is_finite(), "{row}");
+    }
+    // Its weights start at zero: untrained, every logit is 0 and the
+    // RSGAN loss of every step exactly ln 2. The relaxed steps moved them.
+    let off_ln_2 = |row: &&serde_json::Value| {
+        (row["d_loss"].as_f64().unwrap() - std::f64::consts::LN_2).abs() > 1e-9
+    };
+    assert!(
+        adversarial.iter().any(off_ln_2),
+        "d_loss stayed at ln 2: the relaxed train step never changed the weights: {rows:#?}"
+    );
+    let saved =
+        std::fs::read_to_string(out.join("checkpoints/latest/discriminator/unigram-weights.txt"))
+            .unwrap();
+    let weights: Vec<f32> = saved
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(weights.len(), 5000);
+    assert!(weights.iter().all(|w| w.is_finite()), "{saved}");
+    assert!(
+        weights.iter().any(|&w| w != 0.0),
+        "the saved weights are still all zero"
+    );
+
+    // SeqGAN's algorithm, through the ids methods it has had since ABI 1.0.
+    let seqgan = sandbox.path().join("seqgan-run");
+    sandbox
+        .run(
+            &[
+                "train",
+                "configs/smoke.yaml",
+                "--out",
+                seqgan.to_str().unwrap(),
+                "--set",
+                ABI_1_2_DISCRIMINATOR,
+            ],
+            &plugins,
+        )
+        .success();
+    let last = trajectory(&seqgan).pop().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    assert!(last["d_loss"].as_f64().unwrap().is_finite(), "{last}");
 }
 
 /// Labs mix plugins built at different times: one process loads the ABI 1.0

@@ -106,7 +106,7 @@ fn claimed_abi(header: &LibHeader) -> Result<AbiVersion, LibraryError> {
 /// abi_stable's layout check refuses a host type with *more* fields than the
 /// library's, so a library of an older minor is checked against the
 /// interface it was built with (this host keeps them: [`agon_sdk::abi_1_0`],
-/// [`agon_sdk::abi_1_1`]),
+/// [`agon_sdk::abi_1_1`], [`agon_sdk::abi_1_2`]),
 /// then used through the current types. That is sound because each minor
 /// only appends, after the `#[sabi(last_prefix_field)]` markers: an appended
 /// trait method missing from an old vtable answers with its default
@@ -130,6 +130,13 @@ fn root_module(header: &LibHeader, claimed: AbiVersion) -> Result<AgonPluginRef,
         1 => {
             header.ensure_layout::<agon_sdk::abi_1_1::AgonPluginRef>()?;
             // SAFETY: the layout is ABI 1.1's, of which the current ABI is
+            // an append-only extension (see above).
+            unsafe { header.unchecked_layout::<AgonPluginRef>() }
+                .map_err(|e| e.into_library_error::<AgonPluginRef>())
+        }
+        2 => {
+            header.ensure_layout::<agon_sdk::abi_1_2::AgonPluginRef>()?;
+            // SAFETY: the layout is ABI 1.2's, of which the current ABI is
             // an append-only extension (see above).
             unsafe { header.unchecked_layout::<AgonPluginRef>() }
                 .map_err(|e| e.into_library_error::<AgonPluginRef>())

@@ -40,10 +40,10 @@ pub struct AbiVersion {
 }
 
 /// The ABI version this SDK implements.
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 2 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 3 };
 
 /// [`ABI_VERSION`] as the `MAJOR.MINOR.0` string abi_stable checks at load time.
-pub const ABI_VERSION_STRING: &str = "1.2.0";
+pub const ABI_VERSION_STRING: &str = "1.3.0";
 
 impl AbiVersion {
     /// Whether a host implementing `self` can load a library built against
@@ -70,10 +70,10 @@ mod tests {
 
     #[test]
     fn newer_host_loads_older_minor_but_not_newer_or_other_major() {
-        let host = AbiVersion { major: 1, minor: 2 };
+        let host = AbiVersion { major: 1, minor: 3 };
         assert!(host.can_load(AbiVersion { major: 1, minor: 0 }));
-        assert!(host.can_load(AbiVersion { major: 1, minor: 2 }));
-        assert!(!host.can_load(AbiVersion { major: 1, minor: 3 }));
+        assert!(host.can_load(AbiVersion { major: 1, minor: 3 }));
+        assert!(!host.can_load(AbiVersion { major: 1, minor: 4 }));
         assert!(!host.can_load(AbiVersion { major: 2, minor: 0 }));
     }
 

@@ -37,7 +37,7 @@ use crate::{
         SampleRequest,
     },
     manifest::{ComponentInfo, ComponentKind, Manifest},
-    relaxed::{RelaxedBatch, RelaxedSampleRequest, RelaxedSamples},
+    relaxed::{PairedRows, RelaxedBatch, RelaxedSampleRequest, RelaxedSamples},
     reward::{Reward, RewardBox, RewardInput, Reward_TO},
     root_module::{AgonPlugin, AgonPluginRef},
     stats::{StepOptions, StepStats},
@@ -190,6 +190,57 @@ pub trait DiscriminatorImpl: Send + 'static {
         Err(PluginError::unsupported(
             "this discriminator reads ids only: it does not implement relaxed_train_step; `algorithm: gumbel` needs it (declare the `relaxed-rows` capability when you implement it)",
         ))
+    }
+    /// Logits of a step's paired rows, real ones first (since ABI 1.3); see
+    /// [`crate::Discriminator::paired_logits`]. Default: the rows joined
+    /// into one relaxed batch ([`PairedRows::joined`]) and
+    /// [`Self::relaxed_logits`], which is always right; override the three
+    /// `paired_*` methods to spare that batch's one-hot real rows. The kit
+    /// does.
+    fn paired_logits(
+        &mut self,
+        rows: &PairedRows,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        let joined = rows.joined_over_own_vocab()?;
+        self.relaxed_logits(&joined, dropout_seed)
+    }
+    /// The host loss's gradient with respect to the generated rows of a
+    /// step's paired rows (since ABI 1.3); see
+    /// [`crate::Discriminator::paired_input_gradient`]. Default: the
+    /// generated rows' part of [`Self::relaxed_input_gradient`] on the
+    /// joined rows.
+    fn paired_input_gradient(
+        &mut self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        let joined = rows.joined_over_own_vocab()?;
+        let mut gradient = self.relaxed_input_gradient(&joined, upstream, dropout_seed)?;
+        let real_values = joined.soft.len() - rows.generated.soft.len();
+        if gradient.len() != joined.soft.len() {
+            return Err(PluginError::other(format!(
+                "relaxed_input_gradient returned {} values for {} relaxed values",
+                gradient.len(),
+                joined.soft.len()
+            )));
+        }
+        gradient.drain(..real_values);
+        Ok(gradient)
+    }
+    /// A step along the host loss's gradient with respect to the logits of
+    /// a step's paired rows (since ABI 1.3); see
+    /// [`crate::Discriminator::paired_train_step`]. Default:
+    /// [`Self::relaxed_train_step`] on the joined rows.
+    fn paired_train_step(
+        &mut self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        let joined = rows.joined_over_own_vocab()?;
+        self.relaxed_train_step(&joined, upstream, options)
     }
 }
 
@@ -588,6 +639,20 @@ fn validate_relaxed_batch(
     validate_sources(&batch.sources, batch.rows(), vocab)
 }
 
+/// A step's paired rows from the host: their shape and sources, and the
+/// generated rows' values unless `values_checked_by_plugin`.
+fn validate_paired_rows(
+    rows: &PairedRows,
+    vocab: u32,
+    values_checked_by_plugin: bool,
+) -> PluginResult<()> {
+    rows.validate_shape(vocab)?;
+    if !values_checked_by_plugin {
+        crate::relaxed::check_finite(&rows.generated.soft)?;
+    }
+    validate_sources(&rows.generated.sources, rows.pairs(), vocab)
+}
+
 /// A gradient from the host: `expected` finite values, one per `what`.
 fn validate_gradient(gradient: &[f32], expected: usize, what: &str) -> PluginResult<()> {
     if gradient.len() != expected {
@@ -832,6 +897,60 @@ impl Discriminator for Guarded<dyn DiscriminatorImpl> {
             validate_relaxed_batch(batch, vocab, d.checks_relaxed_values())?;
             validate_gradient(upstream.as_slice(), batch.rows(), "row's logit")?;
             d.relaxed_train_step(batch, upstream.as_slice(), options)
+        })
+    }
+
+    fn paired_logits(
+        &mut self,
+        rows: &PairedRows,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        self.call_with_sources(&rows.generated.sources, |d, vocab| {
+            validate_paired_rows(rows, vocab, d.checks_relaxed_values())?;
+            let logits = d.paired_logits(rows, dropout_seed.into_option())?;
+            let expected = 2 * rows.pairs();
+            if logits.len() != expected {
+                return Err(PluginError::other(format!(
+                    "paired_logits returned {} values for {expected} rows",
+                    logits.len(),
+                )));
+            }
+            Ok(RVec::from(logits))
+        })
+    }
+
+    fn paired_input_gradient(
+        &mut self,
+        rows: &PairedRows,
+        upstream: RSlice<'_, f32>,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        self.call_with_sources(&rows.generated.sources, |d, vocab| {
+            validate_paired_rows(rows, vocab, d.checks_relaxed_values())?;
+            validate_gradient(upstream.as_slice(), 2 * rows.pairs(), "row's logit")?;
+            let gradient =
+                d.paired_input_gradient(rows, upstream.as_slice(), dropout_seed.into_option())?;
+            if gradient.len() != rows.generated.soft.len() {
+                return Err(PluginError::other(format!(
+                    "paired_input_gradient returned {} values for {} generated relaxed values",
+                    gradient.len(),
+                    rows.generated.soft.len()
+                )));
+            }
+            Ok(RVec::from(gradient))
+        })
+    }
+
+    fn paired_train_step(
+        &mut self,
+        rows: &PairedRows,
+        upstream: RSlice<'_, f32>,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        self.call_with_sources(&rows.generated.sources, |d, vocab| {
+            validate_paired_rows(rows, vocab, d.checks_relaxed_values())?;
+            validate_gradient(upstream.as_slice(), 2 * rows.pairs(), "row's logit")?;
+            d.paired_train_step(rows, upstream.as_slice(), options)
         })
     }
 }

@@ -68,7 +68,10 @@ pub const RELAXED_SAMPLES: &str = "relaxed-samples";
 /// `Discriminator::relaxed_logits`, `relaxed_input_gradient` and
 /// `relaxed_train_step` (since ABI 1.2): scores of rows given as
 /// distributions over the vocabulary, and gradients through them, for
-/// `algorithm: gumbel` (RelGAN).
+/// `algorithm: gumbel` (RelGAN); and `paired_logits`,
+/// `paired_input_gradient` and `paired_train_step` (since ABI 1.3), the
+/// same for real rows given as ids, which a library built for 1.2 answers
+/// through its 1.2 methods.
 pub const RELAXED_ROWS: &str = "relaxed-rows";
 
 /// The component reads no sources: it scores or generates targets alone, and

@@ -9,7 +9,7 @@ use abi_stable::{
 use crate::{
     batch::Batch,
     error::PluginError,
-    relaxed::RelaxedBatch,
+    relaxed::{PairedRows, RelaxedBatch},
     stats::{StepOptions, StepStats},
 };
 
@@ -108,6 +108,70 @@ pub trait Discriminator: Send {
         RResult::RErr(PluginError::unsupported(
             "this discriminator reads ids only: it does not implement relaxed_train_step (ABI 1.2)",
         ))
+    }
+
+    /// Since ABI 1.3. [`Discriminator::relaxed_logits`] of
+    /// `rows.joined(vocabulary)` ([`PairedRows`]): one logit per real row,
+    /// then one per generated row, the dropout of `dropout_seed` drawn over
+    /// the joined batch. Part of [`crate::capabilities::RELAXED_ROWS`]: a
+    /// library built for ABI 1.2 answers by joining the rows and calling
+    /// its `relaxed_logits`, as this default does.
+    fn paired_logits(
+        &mut self,
+        rows: &PairedRows,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        match rows.joined_over_own_vocab() {
+            Ok(joined) => self.relaxed_logits(&joined, dropout_seed),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+
+    /// Since ABI 1.3. The generated rows' part of
+    /// [`Discriminator::relaxed_input_gradient`] of `rows.joined(vocabulary)`:
+    /// `[pairs, width, vocabulary]` like `rows.generated.soft`, with
+    /// `upstream` one gradient per logit of
+    /// [`Discriminator::paired_logits`] (real rows first). The real rows'
+    /// part, which nothing upstream of them needs, is not returned. Part of
+    /// [`crate::capabilities::RELAXED_ROWS`]; the default joins the rows.
+    fn paired_input_gradient(
+        &mut self,
+        rows: &PairedRows,
+        upstream: RSlice<'_, f32>,
+        dropout_seed: ROption<u64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        let joined = match rows.joined_over_own_vocab() {
+            Ok(joined) => joined,
+            Err(e) => return RResult::RErr(e),
+        };
+        let real_values = joined.soft.len() - rows.generated.soft.len();
+        match self.relaxed_input_gradient(&joined, upstream, dropout_seed) {
+            RResult::ROk(gradient) if gradient.len() >= real_values => {
+                RResult::ROk(gradient[real_values..].to_vec().into())
+            }
+            RResult::ROk(gradient) => RResult::RErr(PluginError::other(format!(
+                "relaxed_input_gradient returned {} values for {} relaxed values",
+                gradient.len(),
+                joined.soft.len()
+            ))),
+            RResult::RErr(e) => RResult::RErr(e),
+        }
+    }
+
+    /// Since ABI 1.3. [`Discriminator::relaxed_train_step`] on
+    /// `rows.joined(vocabulary)`, `upstream` one gradient per logit of
+    /// [`Discriminator::paired_logits`]. Part of
+    /// [`crate::capabilities::RELAXED_ROWS`]; the default joins the rows.
+    fn paired_train_step(
+        &mut self,
+        rows: &PairedRows,
+        upstream: RSlice<'_, f32>,
+        options: &StepOptions,
+    ) -> RResult<StepStats, PluginError> {
+        match rows.joined_over_own_vocab() {
+            Ok(joined) => self.relaxed_train_step(&joined, upstream, options),
+            Err(e) => RResult::RErr(e),
+        }
     }
 }
 

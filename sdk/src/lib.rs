@@ -39,6 +39,7 @@
 
 pub mod abi_1_0;
 pub mod abi_1_1;
+pub mod abi_1_2;
 #[cfg(test)]
 mod abi_snapshot_check;
 pub mod abi_version;
@@ -89,7 +90,7 @@ pub use generator::{
     SampleRequest,
 };
 pub use manifest::{ComponentInfo, ComponentKind, Manifest};
-pub use relaxed::{RelaxedBatch, RelaxedSampleRequest, RelaxedSamples};
+pub use relaxed::{PairedRows, RelaxedBatch, RelaxedSampleRequest, RelaxedSamples};
 pub use reward::{Reward, RewardBox, RewardInput};
 pub use root_module::{AgonPlugin, AgonPluginRef};
 pub use stats::{StepOptions, StepStats};

@@ -80,10 +80,14 @@ pub fn fixtures_dir() -> &'static Path {
             "--target-dir",
             target.to_str().expect("UTF-8 target path"),
         ]);
-        // Built against snapshots of agon-sdk at ABI 1.0 and 1.1, outside
-        // the workspace (each snapshot's package is named agon-sdk too),
-        // with their own Cargo.lock.
-        for fixture in ["abi-1-0-generator", "abi-1-1-discriminator"] {
+        // Built against snapshots of agon-sdk at ABI 1.0, 1.1 and 1.2,
+        // outside the workspace (each snapshot's package is named agon-sdk
+        // too), with their own Cargo.lock.
+        for fixture in [
+            "abi-1-0-generator",
+            "abi-1-1-discriminator",
+            "abi-1-2-discriminator",
+        ] {
             cargo(&[
                 "build",
                 "--locked",

@@ -282,14 +282,11 @@ fn gumbel_steps(context: &mut WorkloadContext, seed: u64) -> anyhow::Result<usiz
         anyhow::bail!("workload gumbel-step has no relaxed generator and discriminator");
     };
     let width = context.max_len as usize;
-    // Each step writes its rows into the buffer of the one before, as
-    // training does.
-    let mut reuse = None;
     for step in 0..GUMBEL_STEPS {
         let start = (step * BATCH) % (context.data.len() - BATCH);
         let real = || TokenBatch::from_rows(&context.data[start..start + BATCH], 0);
         let step_seed = |part: &str| derive_seed(seed, &format!("{step}/{part}"));
-        let rows = StepRows::draw(generator, real(), None, width, 1.0, step_seed("g"), reuse)?;
+        let rows = StepRows::draw(generator, real(), None, width, 1.0, step_seed("g"))?;
         let options = StepOptions {
             seed: step_seed("g-step"),
         };
@@ -301,20 +298,11 @@ fn gumbel_steps(context: &mut WorkloadContext, seed: u64) -> anyhow::Result<usiz
             step_seed("g-dropout"),
             &options,
         )?;
-        let rows = StepRows::draw(
-            generator,
-            real(),
-            None,
-            width,
-            1.0,
-            step_seed("d"),
-            Some(rows),
-        )?;
+        let rows = StepRows::draw(generator, real(), None, width, 1.0, step_seed("d"))?;
         let options = StepOptions {
             seed: step_seed("d-dropout"),
         };
         discriminator_step(discriminator, &rows, GanLoss::Rsgan, &options)?;
-        reuse = Some(rows);
     }
     Ok(GUMBEL_STEPS * BATCH)
 }

@@ -1,12 +1,12 @@
-//! The components' relaxed methods (plugin ABI 1.2), for `algorithm:
-//! gumbel`: each refused without calling the plugin when its library does
-//! not declare the capability, and each output checked (shape, finite)
-//! before the host uses it.
+//! The components' relaxed methods (plugin ABI 1.2, and the paired rows of
+//! ABI 1.3), for `algorithm: gumbel`: each refused without calling the
+//! plugin when its library does not declare the capability, and each
+//! output checked (shape, finite) before the host uses it.
 
 use abi_stable::std_types::{ROption, RSlice, RVec};
 use agon_sdk::{
     capabilities::{RELAXED_ROWS, RELAXED_SAMPLES},
-    RelaxedBatch, RelaxedSampleRequest, RelaxedSamples, StepOptions, StepStats,
+    PairedRows, RelaxedBatch, RelaxedSampleRequest, RelaxedSamples, StepOptions, StepStats,
 };
 use anyhow::bail;
 
@@ -173,6 +173,70 @@ impl Discriminator {
             "relaxed training step",
             self.inner
                 .relaxed_train_step(batch, RSlice::from_slice(upstream), options),
+        )?;
+        check_scores(&self.label, "relaxed training loss", &[stats.loss], 1)?;
+        Ok(stats)
+    }
+
+    /// One logit per row of `rows`, real rows first; training dropout
+    /// from `dropout_seed`. A library built for ABI 1.2 gets the rows
+    /// joined (real rows one-hot) and its `relaxed_logits` called.
+    pub fn paired_logits(
+        &mut self,
+        rows: &PairedRows,
+        dropout_seed: Option<u64>,
+    ) -> anyhow::Result<Vec<f32>> {
+        self.require_relaxed()?;
+        let values = plugin_call(
+            &self.label,
+            "relaxed scoring",
+            self.inner.paired_logits(rows, ROption::from(dropout_seed)),
+        )?;
+        check_scores(&self.label, "relaxed scoring", &values, 2 * rows.pairs())?;
+        Ok(values.into_vec())
+    }
+
+    /// The loss's gradient with respect to the generated rows of `rows`,
+    /// given its gradient with respect to all their logits (`upstream`).
+    pub fn paired_input_gradient(
+        &mut self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> anyhow::Result<RVec<f32>> {
+        self.require_relaxed()?;
+        let values = plugin_call(
+            &self.label,
+            "relaxed input gradient",
+            self.inner.paired_input_gradient(
+                rows,
+                RSlice::from_slice(upstream),
+                ROption::from(dropout_seed),
+            ),
+        )?;
+        check_values(
+            &self.label,
+            "relaxed input gradient",
+            &values,
+            rows.generated.soft.len(),
+        )?;
+        Ok(values)
+    }
+
+    /// A step along the loss's gradient with respect to the logits of
+    /// `rows`.
+    pub fn paired_train_step(
+        &mut self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> anyhow::Result<StepStats> {
+        self.require_relaxed()?;
+        let stats = plugin_call(
+            &self.label,
+            "relaxed training step",
+            self.inner
+                .paired_train_step(rows, RSlice::from_slice(upstream), options),
         )?;
         check_scores(&self.label, "relaxed training loss", &[stats.loss], 1)?;
         Ok(stats)

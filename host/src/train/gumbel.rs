@@ -12,17 +12,19 @@
 //!
 //! One epoch is `g_steps` generator steps then `d_steps` discriminator
 //! steps, each on one batch of `batch_size` real and `batch_size` generated
-//! rows. Real and generated rows go to the discriminator as one batch, real
-//! first, so one dropout draw (the step's seed) covers both and the
-//! logits a gradient refers to are the logits the host saw.
+//! rows. They go to the discriminator as one step's paired rows (real rows
+//! as ids, generated rows relaxed: plugin ABI 1.3), which it scores as one
+//! batch, real rows first, so one dropout draw (the step's seed) covers
+//! both and the logits a gradient refers to are the logits the host saw.
+//! A discriminator built for ABI 1.2 gets them joined into one relaxed
+//! batch, real rows one-hot (`Discriminator::paired_logits`' default).
 
 use abi_stable::std_types::ROption;
-use agon_sdk::{RelaxedBatch, RelaxedSampleRequest, StepOptions, TokenBatch};
+use agon_sdk::{PairedRows, RelaxedBatch, RelaxedSampleRequest, StepOptions, TokenBatch};
 
 use super::{
     gan_loss::{GanLoss, LossGradients, Side},
     inverse_temperature::inverse_temperature,
-    joined_rows::JoinedRows,
     mean, rows_of, shuffled, Trainer,
 };
 use crate::components::{Discriminator, Generator};
@@ -30,16 +32,14 @@ use crate::components::{Discriminator, Generator};
 /// One step's rows as the discriminator reads them: `rows` real rows, then
 /// `rows` relaxed samples of the generator.
 pub(crate) struct StepRows {
-    joined: JoinedRows,
+    paired: PairedRows,
     request: RelaxedSampleRequest,
-    rows: usize,
 }
 
 impl StepRows {
-    /// `real` as one-hot rows `width` wide, and as many relaxed samples of
+    /// `real` rows cut to `width` tokens, and as many relaxed samples of
     /// `generator` at inverse temperature `beta`, drawn with `seed`; with
-    /// `sources`, both rows of each pair have the same source. The rows are
-    /// written into `reuse`'s buffer (a previous step's) when it fits.
+    /// `sources`, both rows of each pair have the same source.
     pub(crate) fn draw(
         generator: &mut Generator,
         real: TokenBatch,
@@ -47,7 +47,6 @@ impl StepRows {
         width: usize,
         beta: f32,
         seed: u64,
-        reuse: Option<StepRows>,
     ) -> anyhow::Result<Self> {
         let rows = real.rows();
         let sources = sources.map_or(ROption::RNone, ROption::RSome);
@@ -59,26 +58,20 @@ impl StepRows {
             sources: sources.clone(),
         };
         let samples = generator.relaxed_sample(&request)?;
-        let vocab = generator.vocab_size() as usize;
-        let joined = JoinedRows::fill(
-            reuse.map(|step| step.joined),
-            &fit(real, width),
-            &samples.soft,
-            &samples.ids.lengths,
-            width,
-            vocab,
-            sources,
-        )
-        .map_err(|e| anyhow::anyhow!("rows for the discriminator: {e}"))?;
-        Ok(StepRows {
-            joined,
-            request,
-            rows,
-        })
+        let paired = PairedRows {
+            real: fit(real, width),
+            generated: RelaxedBatch {
+                lengths: samples.ids.lengths,
+                width: width as u32,
+                soft: samples.soft,
+                sources,
+            },
+        };
+        Ok(StepRows { paired, request })
     }
 
-    fn batch(&self) -> &RelaxedBatch {
-        self.joined.batch()
+    fn pairs(&self) -> usize {
+        self.paired.pairs()
     }
 }
 
@@ -95,15 +88,12 @@ pub(crate) fn generator_step(
     dropout_seed: u64,
     options: &StepOptions,
 ) -> anyhow::Result<f64> {
-    let logits = discriminator.relaxed_logits(step.batch(), Some(dropout_seed))?;
-    let gradients = evaluate(loss, Side::Generator, &logits, step.rows)?;
+    let logits = discriminator.paired_logits(&step.paired, Some(dropout_seed))?;
+    let gradients = evaluate(loss, Side::Generator, &logits, step.pairs())?;
     let upstream = upstream_of(&gradients);
-    let input_gradient =
-        discriminator.relaxed_input_gradient(step.batch(), &upstream, Some(dropout_seed))?;
-    // The generated rows' part: the generator's own samples.
-    let per_row = step.batch().width as usize * generator.vocab_size() as usize;
-    let fake = &input_gradient[step.rows * per_row..];
-    generator.relaxed_policy_step(&step.request, fake, options)?;
+    // The generated rows' gradient: the generator's own samples.
+    let fake = discriminator.paired_input_gradient(&step.paired, &upstream, Some(dropout_seed))?;
+    generator.relaxed_policy_step(&step.request, &fake, options)?;
     Ok(gradients.loss)
 }
 
@@ -116,10 +106,10 @@ pub(crate) fn discriminator_step(
     loss: GanLoss,
     options: &StepOptions,
 ) -> anyhow::Result<(f64, f64)> {
-    let logits = discriminator.relaxed_logits(step.batch(), Some(options.seed))?;
-    let gradients = evaluate(loss, Side::Discriminator, &logits, step.rows)?;
-    discriminator.relaxed_train_step(step.batch(), &upstream_of(&gradients), options)?;
-    Ok((gradients.loss, accuracy(loss, &logits, step.rows)))
+    let logits = discriminator.paired_logits(&step.paired, Some(options.seed))?;
+    let gradients = evaluate(loss, Side::Discriminator, &logits, step.pairs())?;
+    discriminator.paired_train_step(&step.paired, &upstream_of(&gradients), options)?;
+    Ok((gradients.loss, accuracy(loss, &logits, step.pairs())))
 }
 
 impl Trainer {
@@ -152,7 +142,6 @@ impl Trainer {
                 dropout_seed,
                 &options,
             )?);
-            self.gumbel_rows = Some(step);
         }
         for d in 0..adversarial.d_steps {
             let step = self.step_rows(&format!("adv/{epoch}/d{d}"), beta)?;
@@ -165,7 +154,6 @@ impl Trainer {
             let (d_loss, d_accuracy) = discriminator_step(discriminator, &step, loss, &options)?;
             d_losses.push(d_loss);
             accuracies.push(d_accuracy);
-            self.gumbel_rows = Some(step);
         }
         self.latest.g_loss = mean(&g_losses);
         self.latest.mean_reward = None;
@@ -191,8 +179,7 @@ impl Trainer {
             }
         };
         let seed = self.seed(&format!("{label}/gumbel"));
-        let reuse = self.gumbel_rows.take();
-        StepRows::draw(&mut self.generator, real, sources, width, beta, seed, reuse)
+        StepRows::draw(&mut self.generator, real, sources, width, beta, seed)
     }
 }
 

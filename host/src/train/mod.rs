@@ -10,7 +10,6 @@ pub mod gan_loss;
 pub mod gumbel;
 pub mod interrupt;
 pub mod inverse_temperature;
-pub mod joined_rows;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
@@ -81,9 +80,6 @@ pub struct Trainer {
     /// Stop (checkpointed, resumable) after the current epoch when raised.
     pub interrupt: interrupt::Interrupt,
     units_done: usize,
-    /// The last `algorithm: gumbel` step's rows: the next step writes its
-    /// rows into their buffer (`joined_rows.rs`).
-    gumbel_rows: Option<gumbel::StepRows>,
 }
 
 /// How a call to [`Trainer::run`] ended.
@@ -182,7 +178,6 @@ impl Trainer {
             stop_after: None,
             interrupt: interrupt::Interrupt::default(),
             units_done: 0,
-            gumbel_rows: None,
         };
         if let Some(reward) = &mut trainer.reward {
             reward.set_corpus(&TokenBatch::from_rows(trainer.task.train(), 0))?;

@@ -1,8 +1,8 @@
 //! The contract of the relaxed methods (plugin ABI 1.2, `algorithm:
-//! gumbel`), part of `check_generator` and `check_discriminator`: a
-//! component that declares `relaxed-samples` or `relaxed-rows` answers
-//! them with the shapes the boundary promises, and one that does not
-//! answers `Unsupported`.
+//! gumbel`; the paired rows of 1.3), part of `check_generator` and
+//! `check_discriminator`: a component that declares `relaxed-samples` or
+//! `relaxed-rows` answers them with the shapes the boundary promises, and
+//! one that does not answers `Unsupported`.
 
 use abi_stable::std_types::{ROption, RSlice};
 
@@ -16,7 +16,7 @@ use crate::{
     error::{ErrorKind, PluginError},
     generator::GeneratorBox,
     manifest::ComponentKind,
-    relaxed::{RelaxedBatch, RelaxedSampleRequest},
+    relaxed::{PairedRows, RelaxedBatch, RelaxedSampleRequest},
     stats::StepOptions,
 };
 
@@ -127,7 +127,8 @@ pub(super) fn check_relaxed_generator<L: PluginLibrary>(
 /// A discriminator that declares [`RELAXED_ROWS`] scores one-hot rows as
 /// the ids they encode (in evaluation mode), gives a finite gradient of
 /// the rows' shape and trains along an upstream gradient with a finite
-/// loss; one that does not answers `Unsupported`.
+/// loss; its paired calls (ABI 1.3) answer as its relaxed calls do on the
+/// rows joined; one that does not declare it answers `Unsupported`.
 pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
     component: &str,
     context: &PluginContext,
@@ -177,6 +178,7 @@ pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
         gradient.iter().all(|g| g.is_finite()),
         "contract: relaxed_input_gradient is not finite"
     );
+    check_paired_rows(d, batch, &rows, vocab);
     let stats = ok(
         d.relaxed_train_step(
             &rows,
@@ -228,4 +230,63 @@ pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
             &format!("a relaxed value that is not finite {place} (relaxed_train_step after relaxed_logits)"),
         );
     }
+}
+
+/// The paired calls (ABI 1.3) against the relaxed calls on the rows they
+/// stand for: real rows as ids paired with `rows` smoothed into
+/// distributions, the logits (evaluation mode) and the generated rows'
+/// gradient (with a dropout seed) within 1e-4; bad paired rows refused.
+/// A plugin that leaves the `paired_*` methods to the SDK's defaults
+/// passes by construction; one that overrides them is held to them here.
+fn check_paired_rows(d: &mut DiscriminatorBox, batch: &Batch, rows: &RelaxedBatch, vocab: usize) {
+    let mut generated = rows.clone();
+    for (i, v) in generated.soft.iter_mut().enumerate() {
+        *v = 0.5 * *v + 0.5 * ((i * 7 % 5) as f32 + 1.0) / (3.0 * vocab as f32);
+    }
+    let paired = PairedRows {
+        real: batch.targets.clone(),
+        generated,
+    };
+    let joined = paired
+        .joined(vocab)
+        .unwrap_or_else(|e| panic!("contract: the toy rows paired: {e}"));
+    let want = ok(d.relaxed_logits(&joined, ROption::RNone), "relaxed_logits");
+    let logits = ok(d.paired_logits(&paired, ROption::RNone), "paired_logits");
+    assert_close(
+        &logits,
+        &want,
+        1e-4,
+        "paired_logits against relaxed_logits of the rows joined",
+    );
+    let upstream: Vec<f32> = (0..joined.rows())
+        .map(|r| 0.25 + 0.5 * (r % 3) as f32 - 0.5 * (r % 2) as f32)
+        .collect();
+    let upstream = RSlice::from_slice(&upstream);
+    let all = ok(
+        d.relaxed_input_gradient(&joined, upstream, ROption::RSome(5)),
+        "relaxed_input_gradient",
+    );
+    let gradient = ok(
+        d.paired_input_gradient(&paired, upstream, ROption::RSome(5)),
+        "paired_input_gradient",
+    );
+    assert_close(
+        &gradient,
+        &all[all.len() - paired.generated.soft.len()..],
+        1e-4,
+        "paired_input_gradient against the generated rows' part of relaxed_input_gradient of the rows joined",
+    );
+    let mut unpaired = paired.clone();
+    unpaired.real = TokenBatch::from_rows(&vec![vec![1u32]; unpaired.pairs() + 1], 0);
+    assert_refused(
+        d.paired_logits(&unpaired, ROption::RNone).into_result(),
+        "one real row more than generated rows (paired_logits)",
+    );
+    let mut poisoned = paired;
+    poisoned.generated.soft[0] = f32::NAN;
+    assert_refused(
+        d.paired_input_gradient(&poisoned, upstream, ROption::RNone)
+            .into_result(),
+        "a generated relaxed value that is not finite (paired_input_gradient)",
+    );
 }

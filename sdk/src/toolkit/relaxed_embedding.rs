@@ -90,8 +90,10 @@ impl CustomOp2 for RelaxedEmbedding {
         let grad = grad.reshape((rows * width, dim))?;
         let mode = rows_gradient::mode_of(soft);
         let soft_grad = match mode {
-            Some(RowsGradient::Deliver) => {
-                rows_gradient::deliver(soft, rows_gradient_values(&grad, table)?);
+            Some(RowsGradient::Deliver { from_row }) => {
+                let from = from_row.min(rows) * width;
+                let wanted = grad.narrow(0, from, rows * width - from)?;
+                rows_gradient::deliver(soft, rows_gradient_values(&wanted, table)?);
                 None
             }
             Some(RowsGradient::Skip) => None,
@@ -100,7 +102,8 @@ impl CustomOp2 for RelaxedEmbedding {
             }
             None => None,
         };
-        let table_grad = if table.track_op() && mode != Some(RowsGradient::Deliver) {
+        let delivers = matches!(mode, Some(RowsGradient::Deliver { .. }));
+        let table_grad = if table.track_op() && !delivers {
             Some(soft.reshape((rows * width, vocab))?.t()?.matmul(&grad)?)
         } else {
             None
@@ -287,7 +290,8 @@ mod tests {
         let rows_want = bits(autograd.get(soft.as_tensor()).unwrap());
         let table_want = bits(autograd.get(table.as_tensor()).unwrap());
 
-        let request = RowsGradientRequest::new(soft.as_tensor(), RowsGradient::Deliver);
+        let request =
+            RowsGradientRequest::new(soft.as_tensor(), RowsGradient::Deliver { from_row: 0 });
         let grads = backward();
         assert!(grads.get(soft.as_tensor()).is_none());
         assert!(grads.get(table.as_tensor()).is_none());
@@ -296,6 +300,21 @@ mod tests {
         assert_eq!(delivered, rows_want);
         assert!(request.take().is_none(), "taken once");
         drop(request);
+
+        // From a later row on: the same bits for those rows, none before.
+        let (rows, width, vocab) = soft.as_tensor().dims3().unwrap();
+        for from_row in 1..=rows {
+            let request =
+                RowsGradientRequest::new(soft.as_tensor(), RowsGradient::Deliver { from_row });
+            backward();
+            let delivered = request.take().expect("the rows' gradient was delivered");
+            let delivered: Vec<u32> = delivered.iter().map(|x| x.to_bits()).collect();
+            assert_eq!(
+                delivered,
+                rows_want[from_row * width * vocab..],
+                "from {from_row}"
+            );
+        }
 
         let request = RowsGradientRequest::new(soft.as_tensor(), RowsGradient::Skip);
         let grads = backward();

@@ -16,7 +16,8 @@
 //! - [`RowsGradient::Deliver`]: it computes the rows' gradient straight
 //!   into a buffer the kit takes ([`RowsGradientRequest::take`]), leaves
 //!   the rows out of autograd, and skips the embedding table's gradient
-//!   (the caller wants the rows' gradient only);
+//!   (the caller wants the rows' gradient only); from a given row on, so
+//!   that a batch's real rows, whose gradient nobody needs, cost nothing;
 //! - [`RowsGradient::Skip`]: it computes no gradient for the rows.
 //!
 //! Rows nobody registered, and rows a model reads some other way, are
@@ -32,9 +33,12 @@ use candle_core::{Tensor, TensorId};
 /// What a backward pass does with a registered tensor of relaxed rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RowsGradient {
-    /// Compute the rows' gradient into the request (not into autograd's
-    /// store), and no gradient for the embedding table.
-    Deliver,
+    /// Compute the gradient of rows `from_row..` into the request (not
+    /// into autograd's store), and no gradient for the embedding table.
+    Deliver {
+        /// The first row (of the tensor's first dimension) delivered.
+        from_row: usize,
+    },
     /// Compute no gradient for the rows.
     Skip,
 }

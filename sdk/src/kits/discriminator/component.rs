@@ -16,7 +16,7 @@ use crate::{
     batch::Batch,
     context::PluginContext,
     error::{PluginError, PluginResult},
-    relaxed::RelaxedBatch,
+    relaxed::{PairedRows, RelaxedBatch},
     stats::{StepOptions, StepStats},
     toolkit::{bce_with_logits, device_for, reinitialize, Dropout, Padder, Trainable},
 };
@@ -285,6 +285,35 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
     ) -> PluginResult<StepStats> {
         self.relaxed_supported()?;
         KitDiscriminator::relaxed_train_step(self, batch, upstream, options)
+    }
+
+    fn paired_logits(
+        &mut self,
+        rows: &PairedRows,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.relaxed_supported()?;
+        KitDiscriminator::paired_logits(self, rows, dropout_seed)
+    }
+
+    fn paired_input_gradient(
+        &mut self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.relaxed_supported()?;
+        KitDiscriminator::paired_input_gradient(self, rows, upstream, dropout_seed)
+    }
+
+    fn paired_train_step(
+        &mut self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        self.relaxed_supported()?;
+        KitDiscriminator::paired_train_step(self, rows, upstream, options)
     }
 
     fn parameter_count(&self) -> u64 {

@@ -16,7 +16,7 @@ use crate::{
     batch::{Batch, TokenBatch},
     context::PluginContext,
     error::{ErrorKind, PluginResult},
-    relaxed::RelaxedBatch,
+    relaxed::{PairedRows, RelaxedBatch},
     stats::StepOptions,
     toolkit::{masked_mean, MaskedEmbedding},
 };
@@ -479,5 +479,186 @@ fn the_input_gradient_from_the_kept_logits_pass_is_the_recomputed_one_to_the_bit
         d.relaxed_logits(&batch, Some(seed)).unwrap();
         assert_eq!(step(&mut d), step(&mut toy(config)), "{config}: step");
         assert_eq!(d.kept_pass(), (false, 1), "{config}");
+    }
+}
+
+/// A discriminator with only the 1.2 relaxed methods: the kit's (its
+/// inherent ones: the toy declares no `RELAXED`), behind an implementation
+/// that leaves the `paired_*` methods to their defaults, as a plugin
+/// written before ABI 1.3 does.
+struct RelaxedOnly(KitDiscriminator<Toy>);
+
+impl DiscriminatorImpl for RelaxedOnly {
+    fn train_step(
+        &mut self,
+        real: &Batch,
+        generated: &Batch,
+        options: &StepOptions,
+    ) -> PluginResult<crate::stats::StepStats> {
+        self.0.train_step(real, generated, options)
+    }
+    fn probabilities(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        self.0.probabilities(batch)
+    }
+    fn parameter_count(&self) -> u64 {
+        self.0.parameter_count()
+    }
+    fn save(&self, dir: &std::path::Path) -> PluginResult<()> {
+        self.0.save(dir)
+    }
+    fn load(&mut self, dir: &std::path::Path) -> PluginResult<()> {
+        self.0.load(dir)
+    }
+    fn relaxed_logits(
+        &mut self,
+        batch: &RelaxedBatch,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        KitDiscriminator::relaxed_logits(&self.0, batch, dropout_seed)
+    }
+    fn relaxed_input_gradient(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        KitDiscriminator::relaxed_input_gradient(&self.0, batch, upstream, dropout_seed)
+    }
+    fn relaxed_train_step(
+        &mut self,
+        batch: &RelaxedBatch,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<crate::stats::StepStats> {
+        KitDiscriminator::relaxed_train_step(&mut self.0, batch, upstream, options)
+    }
+}
+
+/// Paired rows (ABI 1.3: real rows as ids) are the batch they stand for
+/// to the bit: the kit's logits, the generated rows' part of the input
+/// gradient and a training step equal the 1.2 calls on
+/// `PairedRows::joined`, recomputed or from a kept pass, whole or in
+/// chunks (one of real rows alone, one mixed), delivered by the toolkit's
+/// embedding or computed by autograd; and so do the SDK's defaults, which
+/// join the rows for a discriminator that implements only the 1.2 calls.
+/// A pass kept for one form of the rows is not used by a call in the
+/// other.
+#[test]
+fn paired_rows_are_the_joined_batch_to_the_bit() {
+    let real = TokenBatch::from_rows(&[vec![2u32, 3], vec![6, 1, 1, 4], vec![5]], 0);
+    let paired = PairedRows {
+        real,
+        generated: relaxed_rows(),
+    };
+    let joined = paired.joined(VOCAB).unwrap();
+    let upstream = [0.7f32, -1.3, 0.4, 0.2, -0.5, 0.9];
+    let real_values = joined.soft.len() - paired.generated.soft.len();
+    let bits = |values: Vec<f32>| -> Vec<u32> { values.iter().map(|x| x.to_bits()).collect() };
+    let configs = [
+        "training: {dropout: 0.5}",
+        "{copy_rows: true, training: {dropout: 0.5}}",
+        "training: {dropout: 0.5, relaxed_chunk: 2}",
+        "training: {dropout: 0.5, relaxed_chunk: 4}",
+    ];
+    for config in configs {
+        for seed in [None, Some(21)] {
+            let want_logits = bits(toy(config).relaxed_logits(&joined, seed).unwrap());
+            let logits = bits(toy(config).paired_logits(&paired, seed).unwrap());
+            assert_eq!(logits, want_logits, "{config} {seed:?}: logits");
+
+            let all = toy(config)
+                .relaxed_input_gradient(&joined, &upstream, seed)
+                .unwrap();
+            let want = bits(all[real_values..].to_vec());
+            assert!(want.iter().any(|&g| f32::from_bits(g).abs() > 1e-3));
+            let recomputed = toy(config)
+                .paired_input_gradient(&paired, &upstream, seed)
+                .unwrap();
+            assert_eq!(bits(recomputed), want, "{config} {seed:?}: recomputed");
+            let d = toy(config);
+            d.paired_logits(&paired, seed).unwrap();
+            let kept = d.paired_input_gradient(&paired, &upstream, seed).unwrap();
+            assert_eq!(bits(kept), want, "{config} {seed:?}: after scoring");
+            let mut only = RelaxedOnly(toy(config));
+            let defaults = (
+                bits(only.paired_logits(&paired, seed).unwrap()),
+                bits(
+                    only.paired_input_gradient(&paired, &upstream, seed)
+                        .unwrap(),
+                ),
+            );
+            assert_eq!(defaults, (want_logits, want), "{config} {seed:?}: defaults");
+        }
+        let options = StepOptions { seed: 21 };
+        let after = |d: &mut KitDiscriminator<Toy>, stats: crate::stats::StepStats| {
+            let logits = bits(KitDiscriminator::relaxed_logits(d, &joined, None).unwrap());
+            (stats.loss.to_bits(), stats.sequences, logits)
+        };
+        let mut d = toy(config);
+        let stats = d.relaxed_train_step(&joined, &upstream, &options).unwrap();
+        let want = after(&mut d, stats);
+        let mut d = toy(config);
+        let stats = d.paired_train_step(&paired, &upstream, &options).unwrap();
+        assert_eq!(after(&mut d, stats), want, "{config}: step");
+        let mut d = toy(config);
+        d.paired_logits(&paired, Some(options.seed)).unwrap();
+        let stats = d.paired_train_step(&paired, &upstream, &options).unwrap();
+        let used = d.kept_pass().1;
+        assert_eq!(after(&mut d, stats), want, "{config}: step after scoring");
+        let whole = !config.contains("relaxed_chunk");
+        assert_eq!(used, usize::from(whole), "{config}: kept pass used");
+        let mut only = RelaxedOnly(toy(config));
+        let stats = only
+            .paired_train_step(&paired, &upstream, &options)
+            .unwrap();
+        assert_eq!(after(&mut only.0, stats), want, "{config}: default step");
+    }
+    // A pass kept for the joined batch is not one for the paired rows, nor
+    // the reverse, though the model read the same values.
+    let config = configs[0];
+    let d = toy(config);
+    d.relaxed_logits(&joined, Some(21)).unwrap();
+    d.paired_input_gradient(&paired, &upstream, Some(21))
+        .unwrap();
+    assert_eq!(d.kept_pass(), (false, 0));
+    let d = toy(config);
+    d.paired_logits(&paired, Some(21)).unwrap();
+    d.relaxed_input_gradient(&joined, &upstream, Some(21))
+        .unwrap();
+    assert_eq!(d.kept_pass(), (false, 0));
+    // Other real rows: not the kept pass.
+    let mut other = paired.clone();
+    other.real = TokenBatch::from_rows(&[vec![2u32, 3], vec![6, 1, 1, 4], vec![4]], 0);
+    let d = toy(config);
+    d.paired_logits(&paired, Some(21)).unwrap();
+    d.paired_input_gradient(&other, &upstream, Some(21))
+        .unwrap();
+    assert_eq!(d.kept_pass(), (false, 0));
+}
+
+/// Paired rows that do not fit are refused before the model runs: real
+/// rows that do not pair with the generated ones, run past the width, or
+/// hold ids outside the vocabulary.
+#[test]
+fn paired_rows_that_do_not_fit_are_refused() {
+    let d = toy("{}");
+    let paired = |rows: &[Vec<u32>]| PairedRows {
+        real: TokenBatch::from_rows(rows, 0),
+        generated: relaxed_rows(),
+    };
+    for (rows, says) in [
+        (vec![vec![1u32], vec![2]], "2 real rows paired with 3"),
+        (
+            vec![vec![1u32], vec![2], vec![1, 2, 3, 4, 5]],
+            "length 5 beside relaxed rows 4 wide",
+        ),
+        (
+            vec![vec![1u32], vec![2], vec![7]],
+            "outside the vocabulary of 7",
+        ),
+    ] {
+        let err = d.paired_logits(&paired(&rows), None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.message().contains(says), "{err}");
     }
 }

@@ -23,6 +23,12 @@
 //! reads them some other way gets autograd's gradient, the same values at
 //! the cost of Candle's extra passes over the rows.
 //!
+//! Since ABI 1.3 a step's rows may come as [`PairedRows`], real rows as
+//! ids: the kit builds from them the very tensor the joined batch would
+//! give (the real rows one-hot), so the model, its logits and its weight
+//! gradients are those of the 1.2 call to the bit, and delivers the rows'
+//! gradient of the generated rows only.
+//!
 //! Memory: a crossing's rows are `[rows × width × vocabulary]` f32 (25.6 MB
 //! for 64 rows at the oracle's 20 × 5,000), and a pass holds a copy of them,
 //! the model's activations and, for a gradient, the gradient with respect
@@ -44,7 +50,7 @@ use crate::{
         discriminator::{rows::row_sources, DiscriminatorConfig, DiscriminatorModel, Pass},
         kept_pass::same_bits,
     },
-    relaxed::{check_finite, RelaxedBatch},
+    relaxed::{check_finite, PairedRows, RelaxedBatch},
     stats::{StepOptions, StepStats},
     toolkit::{
         derive_seed,
@@ -63,32 +69,51 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         batch: &RelaxedBatch,
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
-        self.check_relaxed(batch)?;
-        let chunks = self.relaxed_chunks(batch.rows());
+        self.logits_of(RowsIn::Relaxed(batch), dropout_seed)
+    }
+
+    /// [`Self::relaxed_logits`] of the batch `rows` stand for
+    /// ([`PairedRows::joined`]): the real rows' logits, then the generated
+    /// rows'.
+    pub fn paired_logits(
+        &self,
+        rows: &PairedRows,
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.logits_of(RowsIn::Paired(rows), dropout_seed)
+    }
+
+    fn logits_of(&self, input: RowsIn<'_>, dropout_seed: Option<u64>) -> PluginResult<Vec<f32>> {
+        self.check_relaxed(input)?;
+        let call = CallRows::new(input);
+        let chunks = self.relaxed_chunks(call.rows());
         let keep = match dropout_seed {
             Some(seed) if chunks.len() == 1 && self.padder.device.is_cpu() => Some(seed),
             _ => None,
         };
         self.kept.clear();
-        let mut logits = Vec::with_capacity(batch.rows());
+        let mut logits = Vec::with_capacity(call.rows());
         for chunk in chunks {
             // A kept pass tracks the rows, so that a gradient request on
             // it can reach them (a training step asks for none).
-            let soft = self.chunk_tensor(batch, &chunk, keep.is_some())?;
-            let rows = self.relaxed_rows(batch, soft.clone(), &chunk)?;
+            let soft = self.chunk_tensor(&call, &chunk, keep.is_some())?;
+            let rows = self.relaxed_rows(&call, soft.clone(), &chunk)?;
             let dropout = chunk_dropout(dropout_seed, &chunk);
             let forward = self.relaxed_forward(&rows, dropout)?;
             logits.extend(forward.detach().to_vec1::<f32>()?);
             if let Some(dropout_seed) = keep {
                 let pass = KeptLogits {
                     dropout_seed,
-                    width: batch.width,
-                    lengths: batch.lengths.to_vec(),
-                    sources: batch.sources.clone(),
+                    width: call.width(),
+                    real: call.real_ids(),
+                    lengths: call.lengths,
+                    sources: call.sources,
                     soft,
                     logits: forward,
                 };
                 self.kept.keep(self.params.varmap(), pass)?;
+                // A pass is kept only when it is the call's one chunk.
+                break;
             }
         }
         Ok(logits)
@@ -105,48 +130,82 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         upstream: &[f32],
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
-        self.check_relaxed(batch)?;
-        check_upstream(upstream, batch.rows())?;
+        self.input_gradient_of(RowsIn::Relaxed(batch), upstream, dropout_seed)
+    }
+
+    /// The generated rows' part of [`Self::relaxed_input_gradient`] on the
+    /// batch `rows` stand for, `[pairs, width, vocabulary]`; the real
+    /// rows' part is not computed.
+    pub fn paired_input_gradient(
+        &self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.input_gradient_of(RowsIn::Paired(rows), upstream, dropout_seed)
+    }
+
+    fn input_gradient_of(
+        &self,
+        input: RowsIn<'_>,
+        upstream: &[f32],
+        dropout_seed: Option<u64>,
+    ) -> PluginResult<Vec<f32>> {
+        self.check_relaxed(input)?;
+        let call = CallRows::new(input);
+        check_upstream(upstream, call.rows())?;
         let kept = match dropout_seed {
-            Some(seed) => self
-                .kept
-                .take_if(self.params.varmap(), |pass| pass.is_of(batch, seed))?,
+            Some(seed) => self.kept.take_if(self.params.varmap(), |pass| {
+                pass.is_of(&call, seed, self.vocab)
+            })?,
             None => {
                 self.kept.clear();
                 None
             }
         };
         if kept.is_some() {
-            check_past_lengths(batch, self.vocab)?;
+            check_past_lengths(input, self.vocab)?;
         }
         let mut kept = kept.map(|pass| (pass.soft, pass.logits));
+        let first_wanted = input.first_wanted_row();
         let mut gradient = Vec::new();
-        for chunk in self.relaxed_chunks(batch.rows()) {
-            let (input, logits) = match kept.take() {
+        for chunk in self.relaxed_chunks(call.rows()) {
+            // Rows whose gradient nobody wants: a chunk of them alone needs
+            // no pass (a row's logit reads that row only).
+            if chunk.end <= first_wanted && kept.is_none() {
+                continue;
+            }
+            let (input_tensor, logits) = match kept.take() {
                 // `relaxed_logits` computed this very pass: one chunk.
                 Some(pass) => pass,
                 None => {
-                    let input = self.chunk_tensor(batch, &chunk, true)?;
-                    let rows = self.relaxed_rows(batch, input.clone(), &chunk)?;
+                    let tensor = self.chunk_tensor(&call, &chunk, true)?;
+                    let rows = self.relaxed_rows(&call, tensor.clone(), &chunk)?;
                     let dropout = chunk_dropout(dropout_seed, &chunk);
                     let logits = self.relaxed_forward(&rows, dropout)?;
-                    (input, logits)
+                    (tensor, logits)
                 }
             };
+            let from_row = first_wanted.saturating_sub(chunk.start);
             let surrogate = self.contract(&logits, &upstream[chunk.clone()])?;
-            let request = RowsGradientRequest::new(&input, RowsGradient::Deliver);
+            let request =
+                RowsGradientRequest::new(&input_tensor, RowsGradient::Deliver { from_row });
             let grads = surrogate.backward()?;
-            let mut values = match (request.take(), grads.get(&input)) {
+            let per_row = call.width() as usize * self.vocab;
+            let mut values = match (request.take(), grads.get(&input_tensor)) {
                 // The toolkit's relaxed embedding wrote it directly.
                 (Some(values), _) => values,
-                (None, Some(g)) => g.flatten_all()?.to_vec1::<f32>()?,
+                (None, Some(g)) => {
+                    let all = g.flatten_all()?.to_vec1::<f32>()?;
+                    all[from_row * per_row..].to_vec()
+                }
                 // The model does not read the rows at all.
-                (None, None) => vec![0.0; input.elem_count()],
+                (None, None) => vec![0.0; (chunk.len() - from_row) * per_row],
             };
             // A model may read positions past a row's length (they hold
             // zeros); the loss does not depend on them.
-            let lengths = &batch.lengths[chunk];
-            zero_past_lengths(&mut values, lengths, batch.width as usize, self.vocab);
+            let lengths = &call.lengths[chunk.start + from_row..chunk.end];
+            zero_past_lengths(&mut values, lengths, call.width() as usize, self.vocab);
             if gradient.is_empty() {
                 gradient = values;
             } else {
@@ -166,33 +225,53 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         upstream: &[f32],
         options: &StepOptions,
     ) -> PluginResult<StepStats> {
-        self.check_relaxed(batch)?;
-        check_upstream(upstream, batch.rows())?;
-        if batch.rows() == 0 {
+        self.train_step_on(RowsIn::Relaxed(batch), upstream, options)
+    }
+
+    /// [`Self::relaxed_train_step`] on the batch `rows` stand for.
+    pub fn paired_train_step(
+        &mut self,
+        rows: &PairedRows,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        self.train_step_on(RowsIn::Paired(rows), upstream, options)
+    }
+
+    fn train_step_on(
+        &mut self,
+        input: RowsIn<'_>,
+        upstream: &[f32],
+        options: &StepOptions,
+    ) -> PluginResult<StepStats> {
+        self.check_relaxed(input)?;
+        let call = CallRows::new(input);
+        check_upstream(upstream, call.rows())?;
+        if call.rows() == 0 {
             return Err(PluginError::input(
                 "a relaxed training step needs at least one row; the batch has none",
             ));
         }
-        let kept = self
-            .kept
-            .take_if(self.params.varmap(), |pass| pass.is_of(batch, options.seed))?;
+        let kept = self.kept.take_if(self.params.varmap(), |pass| {
+            pass.is_of(&call, options.seed, self.vocab)
+        })?;
         let vars = self.params.varmap().all_vars();
         let mut summed: Vec<Option<Tensor>> = vec![None; vars.len()];
         let mut value = 0f32;
         if kept.is_some() {
-            check_past_lengths(batch, self.vocab)?;
+            check_past_lengths(input, self.vocab)?;
         }
         let (mut kept, mut kept_rows) = match kept {
             Some(pass) => (Some(pass.logits), Some(pass.soft)),
             None => (None, None),
         };
-        for chunk in self.relaxed_chunks(batch.rows()) {
+        for chunk in self.relaxed_chunks(call.rows()) {
             let logits = match kept.take() {
                 // `relaxed_logits` computed this very pass: one chunk.
                 Some(logits) => logits,
                 None => {
                     let rows =
-                        self.relaxed_rows(batch, self.chunk_tensor(batch, &chunk, false)?, &chunk)?;
+                        self.relaxed_rows(&call, self.chunk_tensor(&call, &chunk, false)?, &chunk)?;
                     let dropout = chunk_dropout(Some(options.seed), &chunk);
                     self.relaxed_forward(&rows, dropout)?
                 }
@@ -222,7 +301,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         let norm = self
             .params
             .minimise_with_gradients(value, gradients, M::NAME)?;
-        Ok(StepStats::new(value, batch.rows()).with("grad_norm", norm))
+        Ok(StepStats::new(value, call.rows()).with("grad_norm", norm))
     }
 
     /// Refuses the boundary's relaxed calls for a model without
@@ -277,10 +356,20 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         one_per_row::<M>(logits, rows.len(), "relaxed logits")
     }
 
-    /// Checks `batch`'s values against its rows, width and lengths, and its
-    /// sources against its rows.
-    fn check_relaxed(&self, batch: &RelaxedBatch) -> PluginResult<()> {
+    /// Checks `input`'s values against its rows, width and lengths, and its
+    /// sources against its rows; paired rows' real ids against the
+    /// vocabulary.
+    fn check_relaxed(&self, input: RowsIn<'_>) -> PluginResult<()> {
         let vocab = self.vocab;
+        let batch = match input {
+            RowsIn::Relaxed(batch) => batch,
+            RowsIn::Paired(rows) => {
+                // The SDK's guard checked this already for the host's
+                // calls; a direct call must not index past the vocabulary.
+                rows.validate_shape(vocab as u32)?;
+                &rows.generated
+            }
+        };
         let (rows, width) = (batch.rows(), batch.width as usize);
         if batch.soft.len() != rows * width * vocab {
             return Err(PluginError::input(format!(
@@ -304,35 +393,55 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         Ok(())
     }
 
-    /// A copy of `chunk`'s rows of `batch.soft`, checked to be finite as
-    /// they are copied (the kit tells the SDK it checks them, sparing a
-    /// pass), zero past each row's length: the one copy a crossing costs,
-    /// since the boundary's array cannot be borrowed by a tensor.
-    fn chunk_values(&self, batch: &RelaxedBatch, chunk: &Range<usize>) -> PluginResult<Vec<f32>> {
-        let (width, vocab) = (batch.width as usize, self.vocab);
+    /// `chunk`'s rows of `call` as the model reads them: the relaxed rows
+    /// copied and checked to be finite as they are copied (the kit tells
+    /// the SDK it checks them, sparing a pass), real ids written one-hot,
+    /// zero past each row's length. The one copy a crossing costs, since
+    /// the boundary's array cannot be borrowed by a tensor.
+    fn chunk_values(&self, call: &CallRows<'_>, chunk: &Range<usize>) -> PluginResult<Vec<f32>> {
+        let (width, vocab) = (call.width() as usize, self.vocab);
         let stride = width * vocab;
-        let rows = &batch.soft[chunk.start * stride..chunk.end * stride];
-        let mut values = Vec::with_capacity(rows.len());
-        // Blocks small enough to be checked while still in cache.
-        for block in rows.chunks(1 << 14) {
-            values.extend_from_slice(block);
-            check_finite(block)?;
+        let mut values = Vec::with_capacity(chunk.len() * stride);
+        match call.input {
+            RowsIn::Relaxed(batch) => {
+                copy_checked(
+                    &mut values,
+                    &batch.soft[chunk.start * stride..chunk.end * stride],
+                )?;
+            }
+            RowsIn::Paired(paired) => {
+                let pairs = paired.pairs();
+                let real = chunk.start.min(pairs)..chunk.end.min(pairs);
+                let generated = chunk.start.max(pairs) - pairs..chunk.end.max(pairs) - pairs;
+                for r in real {
+                    let start = values.len();
+                    values.resize(start + stride, 0.0);
+                    for (t, &id) in paired.real.row(r).iter().enumerate() {
+                        values[start + t * vocab + id as usize] = 1.0;
+                    }
+                }
+                let sent = &paired.generated.soft;
+                copy_checked(
+                    &mut values,
+                    &sent[generated.start * stride..generated.end * stride],
+                )?;
+            }
         }
-        zero_past_lengths(&mut values, &batch.lengths[chunk.clone()], width, vocab);
+        zero_past_lengths(&mut values, &call.lengths[chunk.clone()], width, vocab);
         Ok(values)
     }
 
-    /// `chunk`'s rows of `batch` as a `[rows, W, V]` tensor
+    /// `chunk`'s rows of `call` as a `[rows, W, V]` tensor
     /// ([`Self::chunk_values`]); with `track`, a variable, whose gradient
     /// the backward pass computes.
     fn chunk_tensor(
         &self,
-        batch: &RelaxedBatch,
+        call: &CallRows<'_>,
         chunk: &Range<usize>,
         track: bool,
     ) -> PluginResult<Tensor> {
-        let dims = (chunk.len(), batch.width as usize, self.vocab);
-        let values = self.chunk_values(batch, chunk)?;
+        let dims = (chunk.len(), call.width() as usize, self.vocab);
+        let values = self.chunk_values(call, chunk)?;
         let device = &self.padder.device;
         Ok(if track {
             Var::from_vec(values, dims, device)?.as_tensor().clone()
@@ -341,23 +450,23 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         })
     }
 
-    /// The model's view of `chunk`'s rows of `batch`, read from `soft`
+    /// The model's view of `chunk`'s rows of `call`, read from `soft`
     /// (`[rows, W, V]`, zero past each row's length).
     fn relaxed_rows(
         &self,
-        batch: &RelaxedBatch,
+        call: &CallRows<'_>,
         soft: Tensor,
         chunk: &Range<usize>,
     ) -> PluginResult<RelaxedRows> {
-        let width = batch.width as usize;
-        let lengths = &batch.lengths[chunk.clone()];
+        let width = call.width() as usize;
+        let lengths = &call.lengths[chunk.clone()];
         let mask: Vec<f32> = lengths
             .iter()
             .flat_map(|&len| (0..width).map(move |t| f32::from(u8::from(t < len as usize))))
             .collect();
         let mask = Tensor::from_vec(mask, (lengths.len(), width), &self.padder.device)?;
         let sources = row_sources(
-            batch.sources.as_ref().into_option(),
+            call.sources.as_ref().into_option(),
             M::NAME,
             M::SOURCES,
             self.config.max_source_len(),
@@ -372,11 +481,97 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
     }
 }
 
-/// The forward pass of a `relaxed_logits` call with a dropout seed, over
-/// the whole batch at once, and what it was computed from.
+/// The rows of a relaxed call: a batch of relaxed rows (ABI 1.2), or a
+/// step's paired rows, real ones as ids (ABI 1.3), which the model reads
+/// as the batch they stand for ([`PairedRows::joined`]).
+#[derive(Clone, Copy)]
+enum RowsIn<'a> {
+    Relaxed(&'a RelaxedBatch),
+    Paired(&'a PairedRows),
+}
+
+impl<'a> RowsIn<'a> {
+    /// The first row whose gradient the caller wants: all of a relaxed
+    /// batch's, the generated ones of paired rows.
+    fn first_wanted_row(self) -> usize {
+        match self {
+            RowsIn::Relaxed(_) => 0,
+            RowsIn::Paired(rows) => rows.pairs(),
+        }
+    }
+
+    /// The relaxed rows the call was sent, and the row of the joined batch
+    /// where they start.
+    fn relaxed_part(self) -> (&'a RelaxedBatch, usize) {
+        match self {
+            RowsIn::Relaxed(batch) => (batch, 0),
+            RowsIn::Paired(rows) => (&rows.generated, rows.pairs()),
+        }
+    }
+}
+
+/// What a call reads of its rows, gathered once: the joined batch's
+/// lengths and sources.
+struct CallRows<'a> {
+    input: RowsIn<'a>,
+    lengths: Vec<u32>,
+    sources: ROption<TokenBatch>,
+}
+
+impl<'a> CallRows<'a> {
+    fn new(input: RowsIn<'a>) -> Self {
+        let (lengths, sources) = match input {
+            RowsIn::Relaxed(batch) => (batch.lengths.to_vec(), batch.sources.clone()),
+            RowsIn::Paired(rows) => {
+                let lengths = rows.real.lengths.iter().chain(&rows.generated.lengths);
+                // Each pair's source on both of its rows.
+                let sources = match &rows.generated.sources {
+                    ROption::RSome(sources) => {
+                        let each: Vec<&[u32]> = sources.iter_rows().collect();
+                        let both: Vec<&[u32]> = each.iter().chain(&each).copied().collect();
+                        ROption::RSome(TokenBatch::from_rows_with_width(
+                            &both,
+                            0,
+                            sources.width as usize,
+                        ))
+                    }
+                    ROption::RNone => ROption::RNone,
+                };
+                (lengths.copied().collect(), sources)
+            }
+        };
+        CallRows {
+            input,
+            lengths,
+            sources,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.lengths.len()
+    }
+
+    fn width(&self) -> u32 {
+        self.input.relaxed_part().0.width
+    }
+
+    /// The real rows' ids, for paired rows.
+    fn real_ids(&self) -> Option<TokenBatch> {
+        match self.input {
+            RowsIn::Relaxed(_) => None,
+            RowsIn::Paired(rows) => Some(rows.real.clone()),
+        }
+    }
+}
+
+/// The forward pass of a `relaxed_logits` or `paired_logits` call with a
+/// dropout seed, over the whole batch at once, and what it was computed
+/// from.
 pub(in crate::kits::discriminator) struct KeptLogits {
     dropout_seed: u64,
     width: u32,
+    /// The real rows' ids, when the call's rows were paired.
+    real: Option<TokenBatch>,
     lengths: Vec<u32>,
     sources: ROption<TokenBatch>,
     /// The rows as the model read them (zero past each row's length), a
@@ -387,15 +582,24 @@ pub(in crate::kits::discriminator) struct KeptLogits {
 }
 
 impl KeptLogits {
-    /// Whether this pass is the one a training step on `batch` with the
+    /// Whether this pass is the one a call on `call`'s rows with the
     /// dropout of `dropout_seed` would compute: the same seed, lengths,
-    /// sources and rows (bit for bit up to each row's length).
-    fn is_of(&self, batch: &RelaxedBatch, dropout_seed: u64) -> bool {
+    /// sources and rows (real ids equal, relaxed rows bit for bit up to
+    /// each row's length), sent the same way.
+    fn is_of(&self, call: &CallRows<'_>, dropout_seed: u64, vocab: usize) -> bool {
         if self.dropout_seed != dropout_seed
-            || self.width != batch.width
-            || self.lengths.as_slice() != batch.lengths.as_slice()
-            || self.sources != batch.sources
+            || self.width != call.width()
+            || self.lengths != call.lengths
+            || self.sources != call.sources
         {
+            return false;
+        }
+        let same_real = match (&self.real, call.input) {
+            (None, RowsIn::Relaxed(_)) => true,
+            (Some(kept), RowsIn::Paired(rows)) => kept.iter_rows().eq(rows.real.iter_rows()),
+            _ => false,
+        };
+        if !same_real {
             return false;
         }
         let (storage, layout) = self.soft.storage_and_layout();
@@ -404,28 +608,29 @@ impl KeptLogits {
         else {
             return false;
         };
+        let per_row = self.width as usize * vocab;
+        let (sent, first) = call.input.relaxed_part();
         let kept = &values[start..end];
-        let rows = self.lengths.len();
-        if kept.len() != batch.soft.len() || rows == 0 || self.width == 0 {
+        if per_row == 0 || kept.len() != self.lengths.len() * per_row {
             return false;
         }
-        let per_row = kept.len() / rows;
-        let vocab = per_row / self.width as usize;
-        kept.chunks(per_row)
-            .zip(batch.soft.chunks(per_row))
-            .zip(&self.lengths)
+        kept[first * per_row..]
+            .chunks(per_row)
+            .zip(sent.soft.chunks(per_row))
+            .zip(&sent.lengths)
             .all(|((kept, sent), &len)| {
                 let read = len as usize * vocab;
-                same_bits(&kept[..read], &sent[..read])
+                sent.len() == per_row && same_bits(&kept[..read], &sent[..read])
             })
     }
 }
 
-/// Checks the values of `batch` past each row's length. A kept pass
-/// matched the rest bit for bit, and those were checked when it was
-/// computed; past the lengths the model reads zeros, but a batch is
+/// Checks the values of `input`'s relaxed rows past each row's length. A
+/// kept pass matched the rest bit for bit, and those were checked when it
+/// was computed; past the lengths the model reads zeros, but a batch is
 /// refused for any value that is not finite, wherever it is.
-fn check_past_lengths(batch: &RelaxedBatch, vocab: usize) -> PluginResult<()> {
+fn check_past_lengths(input: RowsIn<'_>, vocab: usize) -> PluginResult<()> {
+    let (batch, _) = input.relaxed_part();
     let width = batch.width as usize;
     for (row, &len) in batch
         .soft
@@ -433,6 +638,16 @@ fn check_past_lengths(batch: &RelaxedBatch, vocab: usize) -> PluginResult<()> {
         .zip(&batch.lengths)
     {
         check_finite(&row[(len as usize).min(width) * vocab..])?;
+    }
+    Ok(())
+}
+
+/// Appends `rows` to `values`, refusing a value that is not finite.
+fn copy_checked(values: &mut Vec<f32>, rows: &[f32]) -> PluginResult<()> {
+    // Blocks small enough to be checked while still in cache.
+    for block in rows.chunks(1 << 14) {
+        values.extend_from_slice(block);
+        check_finite(block)?;
     }
     Ok(())
 }
