@@ -110,7 +110,8 @@ fn claimed_abi(header: &LibHeader) -> Result<AbiVersion, LibraryError> {
 /// then used through the current types. That is sound because each minor
 /// only appends, after the `#[sabi(last_prefix_field)]` markers: an appended
 /// trait method missing from an old vtable answers with its default
-/// (`Unsupported`), an appended root-module function reads as `None`
+/// (`Unsupported`, or for ABI 1.3's paired calls the 1.2 calls they stand
+/// for), an appended root-module function reads as `None`
 /// (docs/abi-compatibility.md).
 fn root_module(header: &LibHeader, claimed: AbiVersion) -> Result<AgonPluginRef, LibraryError> {
     if claimed.major != ABI_VERSION.major || claimed.minor >= ABI_VERSION.minor {

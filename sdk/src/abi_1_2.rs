@@ -3,7 +3,8 @@
 //!
 //! abi_stable's layout check refuses a host type with *more* fields than
 //! the library's, so a library of ABI 1.2 cannot be checked against the
-//! current root module, which has appended fields. The registry checks it
+//! current root module, which reaches a `Discriminator` vtable with
+//! appended fields. The registry checks it
 //! against these types instead (the root module and the trait that grew
 //! since 1.2, `Discriminator`; every other type is shared with the current SDK), then uses it
 //! through the current types: each minor version only appends after the

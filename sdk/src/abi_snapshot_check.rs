@@ -1,4 +1,4 @@
-//! The test that a kept ABI snapshot (`abi_1_0`, `abi_1_1`) is a prefix of
+//! The test that a kept ABI snapshot (`abi_1_0`, `abi_1_1`, `abi_1_2`) is a prefix of
 //! the current interface, shared by the snapshots' tests.
 
 use abi_stable::{

@@ -146,7 +146,7 @@ pub trait Discriminator: Send {
         };
         let real_values = joined.soft.len() - rows.generated.soft.len();
         match self.relaxed_input_gradient(&joined, upstream, dropout_seed) {
-            RResult::ROk(gradient) if gradient.len() >= real_values => {
+            RResult::ROk(gradient) if gradient.len() == joined.soft.len() => {
                 RResult::ROk(gradient[real_values..].to_vec().into())
             }
             RResult::ROk(gradient) => RResult::RErr(PluginError::other(format!(

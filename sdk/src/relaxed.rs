@@ -238,6 +238,13 @@ impl PairedRows {
     /// over `vocab` ids, then the generated rows, each pair's source on
     /// both of its rows.
     pub fn joined(&self, vocab: usize) -> Result<RelaxedBatch, PluginError> {
+        // Malformed batches are refused here, not met as a panic in a row
+        // lookup (this runs in the host for a library built for 1.2).
+        self.real
+            .validate(vocab.min(u32::MAX as usize) as u32, "real rows")?;
+        if let ROption::RSome(sources) = &self.generated.sources {
+            sources.validate(u32::MAX, "sources")?;
+        }
         let mut joined = RelaxedBatch::one_hot(
             &self.real,
             self.generated.width as usize,

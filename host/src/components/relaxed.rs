@@ -6,7 +6,7 @@
 use abi_stable::std_types::{ROption, RSlice, RVec};
 use agon_sdk::{
     capabilities::{RELAXED_ROWS, RELAXED_SAMPLES},
-    PairedRows, RelaxedBatch, RelaxedSampleRequest, RelaxedSamples, StepOptions, StepStats,
+    PairedRows, RelaxedSampleRequest, RelaxedSamples, StepOptions, StepStats,
 };
 use anyhow::bail;
 
@@ -112,70 +112,6 @@ impl Discriminator {
             );
         }
         Ok(())
-    }
-
-    /// One logit per row of `batch`; training dropout from `dropout_seed`.
-    pub fn relaxed_logits(
-        &mut self,
-        batch: &RelaxedBatch,
-        dropout_seed: Option<u64>,
-    ) -> anyhow::Result<Vec<f32>> {
-        self.require_relaxed()?;
-        let values = plugin_call(
-            &self.label,
-            "relaxed scoring",
-            self.inner
-                .relaxed_logits(batch, ROption::from(dropout_seed)),
-        )?;
-        check_scores(&self.label, "relaxed scoring", &values, batch.rows())?;
-        Ok(values.into_vec())
-    }
-
-    /// The loss's gradient with respect to `batch`'s rows, given its
-    /// gradient with respect to their logits (`upstream`).
-    pub fn relaxed_input_gradient(
-        &mut self,
-        batch: &RelaxedBatch,
-        upstream: &[f32],
-        dropout_seed: Option<u64>,
-    ) -> anyhow::Result<RVec<f32>> {
-        self.require_relaxed()?;
-        let values = plugin_call(
-            &self.label,
-            "relaxed input gradient",
-            self.inner.relaxed_input_gradient(
-                batch,
-                RSlice::from_slice(upstream),
-                ROption::from(dropout_seed),
-            ),
-        )?;
-        check_values(
-            &self.label,
-            "relaxed input gradient",
-            &values,
-            batch.soft.len(),
-        )?;
-        // Kept as the plugin's array: a copy into a `Vec` would cost a
-        // pass over `[rows × width × vocabulary]` values.
-        Ok(values)
-    }
-
-    /// A step along the loss's gradient with respect to `batch`'s logits.
-    pub fn relaxed_train_step(
-        &mut self,
-        batch: &RelaxedBatch,
-        upstream: &[f32],
-        options: &StepOptions,
-    ) -> anyhow::Result<StepStats> {
-        self.require_relaxed()?;
-        let stats = plugin_call(
-            &self.label,
-            "relaxed training step",
-            self.inner
-                .relaxed_train_step(batch, RSlice::from_slice(upstream), options),
-        )?;
-        check_scores(&self.label, "relaxed training loss", &[stats.loss], 1)?;
-        Ok(stats)
     }
 
     /// One logit per row of `rows`, real rows first; training dropout

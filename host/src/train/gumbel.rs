@@ -1,11 +1,12 @@
 //! `algorithm: gumbel`: RelGAN's adversarial epoch (Nie et al., ICLR 2019).
 //!
 //! The generator draws Gumbel-softmax relaxed samples at the epoch's
-//! inverse temperature β; the discriminator scores them beside one-hot real
-//! rows; the host computes the GAN loss from those logits and sends its
-//! gradient back through the discriminator (`relaxed_input_gradient`) into
-//! the generator (`relaxed_policy_step`). The discriminator trains on the
-//! same loss from its own side (`relaxed_train_step`). Only f32 arrays
+//! inverse temperature β; the discriminator scores them beside real rows
+//! (`paired_logits`); the host computes the GAN loss from those logits and
+//! sends its gradient back through the discriminator
+//! (`paired_input_gradient`) into the generator (`relaxed_policy_step`).
+//! The discriminator trains on the same loss from its own side
+//! (`paired_train_step`). Only f32 arrays
 //! cross the boundary; each plugin keeps or recomputes its own graph (the
 //! SDK's kits keep the pass of a sample or a scoring call for the step on
 //! the same rows that follows it).

@@ -36,7 +36,7 @@ pub struct AgonPlugin {
     #[sabi(last_prefix_field)]
     pub new_reward:
         extern "C" fn(name: RStr<'_>, context: &PluginContext) -> RResult<RewardBox, PluginError>,
-    /// Since ABI 1.2. The optional methods each component implements
+    /// Since ABI 1.1. The optional methods each component implements
     /// ([`crate::capabilities`]); absent from libraries built before it,
     /// whose components implement none.
     #[sabi(missing_field(option))]

@@ -140,8 +140,11 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
         "contract: after save and load the next step differs (is the optimiser state saved?)"
     );
 
-    // The optional relaxed rows (ABI 1.2): as declared.
-    super::relaxed_contract::check_relaxed_discriminator::<L>(component, context, &mut a, &real);
+    // The optional relaxed rows (ABI 1.2): as declared. `c` is `a`'s twin
+    // (loaded from it and stepped alike), for the paired rows' step.
+    super::relaxed_contract::check_relaxed_discriminator::<L>(
+        component, context, &mut a, &mut c, &real,
+    );
 
     // Long training stays finite.
     for seed in 10..40 {

@@ -133,6 +133,7 @@ pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
     component: &str,
     context: &PluginContext,
     d: &mut DiscriminatorBox,
+    twin: &mut DiscriminatorBox,
     batch: &Batch,
 ) {
     let (width, vocab) = (context.max_len as usize, context.vocab.size as usize);
@@ -178,7 +179,7 @@ pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
         gradient.iter().all(|g| g.is_finite()),
         "contract: relaxed_input_gradient is not finite"
     );
-    check_paired_rows(d, batch, &rows, vocab);
+    check_paired_rows(d, twin, batch, &rows, vocab);
     let stats = ok(
         d.relaxed_train_step(
             &rows,
@@ -234,11 +235,19 @@ pub(super) fn check_relaxed_discriminator<L: PluginLibrary>(
 
 /// The paired calls (ABI 1.3) against the relaxed calls on the rows they
 /// stand for: real rows as ids paired with `rows` smoothed into
-/// distributions, the logits (evaluation mode) and the generated rows'
-/// gradient (with a dropout seed) within 1e-4; bad paired rows refused.
-/// A plugin that leaves the `paired_*` methods to the SDK's defaults
-/// passes by construction; one that overrides them is held to them here.
-fn check_paired_rows(d: &mut DiscriminatorBox, batch: &Batch, rows: &RelaxedBatch, vocab: usize) {
+/// distributions, the logits (evaluation mode), the generated rows'
+/// gradient (with a dropout seed) and a training step (`d`'s relaxed
+/// step against its `twin`'s paired one: the loss, then the logits after)
+/// within 1e-4; bad paired rows refused. A plugin that leaves the
+/// `paired_*` methods to the SDK's defaults passes by construction; one
+/// that overrides them is held to them here.
+fn check_paired_rows(
+    d: &mut DiscriminatorBox,
+    twin: &mut DiscriminatorBox,
+    batch: &Batch,
+    rows: &RelaxedBatch,
+    vocab: usize,
+) {
     let mut generated = rows.clone();
     for (i, v) in generated.soft.iter_mut().enumerate() {
         *v = 0.5 * *v + 0.5 * ((i * 7 % 5) as f32 + 1.0) / (3.0 * vocab as f32);
@@ -275,6 +284,28 @@ fn check_paired_rows(d: &mut DiscriminatorBox, batch: &Batch, rows: &RelaxedBatc
         &all[all.len() - paired.generated.soft.len()..],
         1e-4,
         "paired_input_gradient against the generated rows' part of relaxed_input_gradient of the rows joined",
+    );
+    let options = StepOptions { seed: 6 };
+    let joined_step = ok(
+        d.relaxed_train_step(&joined, upstream, &options),
+        "relaxed_train_step",
+    );
+    let paired_step = ok(
+        twin.paired_train_step(&paired, upstream, &options),
+        "paired_train_step",
+    );
+    assert_close(
+        &[paired_step.loss],
+        &[joined_step.loss],
+        1e-4,
+        "paired_train_step's loss against relaxed_train_step's on the rows joined",
+    );
+    let after = ok(d.relaxed_logits(&joined, ROption::RNone), "relaxed_logits");
+    assert_close(
+        &ok(twin.relaxed_logits(&joined, ROption::RNone), "relaxed_logits"),
+        &after,
+        1e-4,
+        "the logits after paired_train_step against those after relaxed_train_step on the rows joined",
     );
     let mut unpaired = paired.clone();
     unpaired.real = TokenBatch::from_rows(&vec![vec![1u32]; unpaired.pairs() + 1], 0);

@@ -91,9 +91,13 @@ impl CustomOp2 for RelaxedEmbedding {
         let mode = rows_gradient::mode_of(soft);
         let soft_grad = match mode {
             Some(RowsGradient::Deliver { from_row }) => {
-                let from = from_row.min(rows) * width;
-                let wanted = grad.narrow(0, from, rows * width - from)?;
-                rows_gradient::deliver(soft, rows_gradient_values(&wanted, table)?);
+                // The whole product, as autograd's would be, then the rows
+                // wanted: a product of those rows alone can round
+                // differently (a partial tile of the kernel is summed in
+                // another order; `block_matmul.rs`).
+                let mut values = rows_gradient_values(&grad, table)?;
+                values.drain(..from_row.min(rows) * width * vocab);
+                rows_gradient::deliver(soft, values);
                 None
             }
             Some(RowsGradient::Skip) => None,

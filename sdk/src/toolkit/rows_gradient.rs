@@ -17,7 +17,8 @@
 //!   into a buffer the kit takes ([`RowsGradientRequest::take`]), leaves
 //!   the rows out of autograd, and skips the embedding table's gradient
 //!   (the caller wants the rows' gradient only); from a given row on, so
-//!   that a batch's real rows, whose gradient nobody needs, cost nothing;
+//!   that a batch's real rows, whose gradient nobody needs, are not handed
+//!   back (the product is computed whole, to keep its bits);
 //! - [`RowsGradient::Skip`]: it computes no gradient for the rows.
 //!
 //! Rows nobody registered, and rows a model reads some other way, are
