@@ -135,7 +135,8 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
 
     /// The generated rows' part of [`Self::relaxed_input_gradient`] on the
     /// batch `rows` stand for, `[pairs, width, vocabulary]`; the real
-    /// rows' part is not computed.
+    /// rows' part is not returned (nor computed, in a chunk of real rows
+    /// alone).
     pub fn paired_input_gradient(
         &self,
         rows: &PairedRows,
