@@ -217,17 +217,8 @@ pub trait DiscriminatorImpl: Send + 'static {
         dropout_seed: Option<u64>,
     ) -> PluginResult<Vec<f32>> {
         let joined = rows.joined_over_own_vocab()?;
-        let mut gradient = self.relaxed_input_gradient(&joined, upstream, dropout_seed)?;
-        let real_values = joined.soft.len() - rows.generated.soft.len();
-        if gradient.len() != joined.soft.len() {
-            return Err(PluginError::other(format!(
-                "relaxed_input_gradient returned {} values for {} relaxed values",
-                gradient.len(),
-                joined.soft.len()
-            )));
-        }
-        gradient.drain(..real_values);
-        Ok(gradient)
+        let gradient = self.relaxed_input_gradient(&joined, upstream, dropout_seed)?;
+        rows.generated_part(gradient)
     }
     /// A step along the host loss's gradient with respect to the logits of
     /// a step's paired rows (since ABI 1.3); see

@@ -144,16 +144,11 @@ pub trait Discriminator: Send {
             Ok(joined) => joined,
             Err(e) => return RResult::RErr(e),
         };
-        let real_values = joined.soft.len() - rows.generated.soft.len();
         match self.relaxed_input_gradient(&joined, upstream, dropout_seed) {
-            RResult::ROk(gradient) if gradient.len() == joined.soft.len() => {
-                RResult::ROk(gradient[real_values..].to_vec().into())
-            }
-            RResult::ROk(gradient) => RResult::RErr(PluginError::other(format!(
-                "relaxed_input_gradient returned {} values for {} relaxed values",
-                gradient.len(),
-                joined.soft.len()
-            ))),
+            RResult::ROk(gradient) => rows
+                .generated_part(gradient.into_vec())
+                .map(RVec::from)
+                .into(),
             RResult::RErr(e) => RResult::RErr(e),
         }
     }

@@ -260,6 +260,25 @@ impl PairedRows {
     pub fn joined_over_own_vocab(&self) -> Result<RelaxedBatch, PluginError> {
         self.joined(self.vocab().unwrap_or(0))
     }
+
+    /// The generated rows' part of a gradient over [`Self::joined`]'s rows
+    /// (a 1.2 `relaxed_input_gradient`): its last `generated.soft.len()`
+    /// values, the real rows' part dropped. Refuses a gradient that is not
+    /// one value per joined relaxed value.
+    pub fn generated_part(&self, mut joined_gradient: Vec<f32>) -> Result<Vec<f32>, PluginError> {
+        // The joined rows are as many real rows as generated ones, each as
+        // wide and over the same vocabulary.
+        let generated = self.generated.soft.len();
+        let joined = 2 * generated;
+        if joined_gradient.len() != joined {
+            return Err(PluginError::other(format!(
+                "relaxed_input_gradient returned {} values for {joined} relaxed values",
+                joined_gradient.len()
+            )));
+        }
+        joined_gradient.drain(..joined - generated);
+        Ok(joined_gradient)
+    }
 }
 
 /// Refuses relaxed values that are not all finite, as
@@ -346,6 +365,16 @@ mod tests {
             .concat(&generated)
             .unwrap();
         assert_eq!(paired.joined_over_own_vocab().unwrap(), expected);
+        // A gradient over the joined rows: the generated rows' part is its
+        // second half, value for value.
+        let gradient: Vec<f32> = (0..expected.soft.len()).map(|v| v as f32).collect();
+        let part = paired.generated_part(gradient.clone()).unwrap();
+        assert_eq!(part, gradient[generated.soft.len()..]);
+        let err = paired.generated_part(gradient[1..].to_vec()).unwrap_err();
+        assert!(
+            err.message().contains("returned 23 values for 24"),
+            "{err:?}"
+        );
         let one_real = PairedRows {
             real: TokenBatch::from_rows(&[vec![2u32]], 0),
             generated: generated.clone(),
