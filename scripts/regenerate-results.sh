@@ -2,9 +2,11 @@
 # Re-runs the experiments behind docs/results.md at the checked-out commit:
 # each section's sweeps, evaluations and comparisons, exactly the commands
 # the section quotes, into one directory, so that every table can come
-# from runs of one commit. The numbers in results.md are read off the
-# `compare.md` reports this writes (`agon compare`, "Evaluations" and the
-# phase-end tables).
+# from runs of one commit. Each comparison's report (`agon compare`:
+# compare.md, compare.json, plots) goes to $RESULTS_DIR/reports/NAME;
+# `scripts/results-tables.py` then rewrites the generated tables of
+# results.md from those reports (the sections not converted to generated
+# tables yet quote compare.md's "Evaluations" and phase-end tables).
 #
 #   scripts/regenerate-results.sh --list              # the sections
 #   scripts/regenerate-results.sh coco poetry         # some sections
@@ -94,7 +96,13 @@ evaluate() {
         "${agon[@]}" eval "$run" "$@"
     done
 }
-compare() { "${agon[@]}" compare "$@"; }
+# compare REPORT PATHS... [OPTIONS]: the report goes to $OUT/reports/REPORT,
+# where scripts/results-tables.py reads it.
+compare() {
+    local report=$1
+    shift
+    "${agon[@]}" compare "$@" --out "$OUT/reports/$report"
+}
 lm_of() { echo "$OUT/$1/runs/000_epochs-10_rounds-0_epochs-0_seed-100"; }
 
 run_section() {
@@ -103,20 +111,20 @@ run_section() {
         sweep seqgan-oracle-cpu-seeds
         sweep seqgan-oracle-cpu-confirm
         evaluate "$OUT"/seqgan-oracle-cpu-{seeds,confirm}/runs/* -- --temperatures 0.7,0.8,0.9,1.1,1.2
-        compare "$OUT/seqgan-oracle-cpu-seeds"
-        compare "$OUT/seqgan-oracle-cpu-confirm" ;;
+        compare seqgan-oracle-seeds "$OUT/seqgan-oracle-cpu-seeds"
+        compare seqgan-oracle-confirm "$OUT/seqgan-oracle-cpu-confirm" ;;
     table1-rows)
         sweep seqgan-oracle-cpu-seeds
         sweep seqgan-oracle-ss-cpu
         sweep seqgan-oracle-pg-bleu-cpu
         evaluate "$OUT"/seqgan-oracle-{ss,pg-bleu}-cpu/runs/* -- --temperatures 0.8,1.2
-        compare "$OUT/seqgan-oracle-cpu-seeds" "$OUT/seqgan-oracle-ss-cpu" "$OUT/seqgan-oracle-pg-bleu-cpu" \
+        compare table1-rows "$OUT/seqgan-oracle-cpu-seeds" "$OUT/seqgan-oracle-ss-cpu" "$OUT/seqgan-oracle-pg-bleu-cpu" \
             --names "SeqGAN,scheduled sampling,PG-BLEU" ;;
     scratchgan-oracle)
         sweep scratchgan-oracle-seeds
         sweep scratchgan-oracle-pretrained-seeds
         evaluate "$OUT"/scratchgan-oracle{,-pretrained}-seeds/runs/* -- --temperatures 0.7,0.8,0.9,1.1,1.2
-        compare "$OUT/scratchgan-oracle-seeds" "$OUT/scratchgan-oracle-pretrained-seeds" \
+        compare scratchgan-oracle "$OUT/scratchgan-oracle-seeds" "$OUT/scratchgan-oracle-pretrained-seeds" \
             --names "ScratchGAN from scratch,ScratchGAN after MLE" ;;
     scratchgan-coco)
         sweep coco-lm
@@ -124,17 +132,17 @@ run_section() {
         sweep coco-mle-epochs
         evaluate "$OUT"/coco-mle-epochs/runs/* -- --temperatures 0.7,1.0,1.3,1.6 --lm "$(lm_of coco-lm)"
         evaluate "$OUT"/scratchgan-coco-seeds/runs/* -- --temperatures 0.7,1.0,1.3 --lm "$(lm_of coco-lm)"
-        compare "$OUT/coco-mle-epochs" "$OUT/scratchgan-coco-seeds" \
+        compare scratchgan-coco "$OUT/coco-mle-epochs" "$OUT/scratchgan-coco-seeds" \
             --names "MLE 40 epochs,MLE 104 epochs,ScratchGAN from scratch" ;;
     relgan-oracle)
         sweep relgan-oracle-short-seeds
         evaluate "$OUT"/relgan-oracle-short-seeds/runs/* -- --temperatures 0.7,0.8,0.9,1.1,1.2
-        compare "$OUT/relgan-oracle-short-seeds" ;;
+        compare relgan-oracle "$OUT/relgan-oracle-short-seeds" ;;
     relgan-coco)
         sweep coco-lm
         sweep relgan-coco-short-seeds
         evaluate "$OUT"/relgan-coco-short-seeds/runs/* -- --temperatures 0.7,0.85,1.15,1.3 --lm "$(lm_of coco-lm)"
-        compare "$OUT/relgan-coco-short-seeds" ;;
+        compare relgan-coco "$OUT/relgan-coco-short-seeds" ;;
     coco | poetry | obama)
         sweep "$1-seeds"
         sweep "$1-mle-seeds"
@@ -142,15 +150,15 @@ run_section() {
         evaluate "$OUT/$1-seeds"/runs/* "$OUT/$1-mle-seeds"/runs/* -- --temperatures 0.7,1.0,1.3 --lm "$(lm_of "$1-lm")"
         local epochs
         epochs=$(sed -n 's/^ *training.mle.epochs: *\[\([0-9]*\)\].*/\1/p' "configs/sweeps/$1-mle-seeds.yaml")
-        compare "$OUT/$1-mle-seeds" "$OUT/$1-seeds" --names "MLE only ($epochs epochs),SeqGAN" ;;
+        compare "$1" "$OUT/$1-mle-seeds" "$OUT/$1-seeds" --names "MLE only ($epochs epochs),SeqGAN" ;;
     multi30k | dailydialog | dialogsum)
         sweep "$1-seeds"
         sweep "$1-mle-seeds"
         evaluate "$OUT/$1-seeds"/runs/* "$OUT/$1-mle-seeds"/runs/* --
-        compare "$OUT/$1-seeds"
+        compare "$1-adversarial" "$OUT/$1-seeds"
         local epochs
         epochs=$(sed -n 's/^ *training.mle.epochs: *\[\([0-9]*\)\].*/\1/p' "configs/sweeps/$1-mle-seeds.yaml")
-        compare "$OUT/$1-mle-seeds" "$OUT/$1-seeds" --names "MLE only ($epochs epochs),adversarial" ;;
+        compare "$1" "$OUT/$1-mle-seeds" "$OUT/$1-seeds" --names "MLE only ($epochs epochs),adversarial" ;;
     esac
 }
 
@@ -162,3 +170,4 @@ for section in "${wanted[@]}"; do
     echo "$section $commit" >>"$OUT/COMMIT"
     echo "== $section done in $((SECONDS - started)) s"
 done
+[ "$dry_run" = 1 ] || echo "reports in $OUT/reports; now: scripts/results-tables.py --results-dir $OUT"

@@ -145,6 +145,26 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         ]
     );
     assert_eq!(groups[1]["seeds"], serde_json::json!([1, 2]));
+    // The fields scripts/results-tables.py reads (its own tests build
+    // reports of this shape by hand).
+    for key in ["commits", "machines", "differences", "matched_quality"] {
+        assert!(comparison[key].is_array(), "{key}");
+    }
+    assert!(comparison["evaluations"]["models"][0]["metrics"].is_object());
+    for key in ["group", "model", "temperature", "outside"] {
+        assert!(
+            !comparison["matched_quality"][0][key].is_null(),
+            "matched_quality[].{key}"
+        );
+    }
+    for key in ["label", "runs", "seeds", "curve", "phase_ends"] {
+        assert!(!groups[0][key].is_null(), "groups[].{key}");
+    }
+    let first_point = &groups[0]["curve"][0];
+    for key in ["phase", "epoch", "global_epoch"] {
+        assert!(!first_point[0][key].is_null(), "curve point {key}");
+    }
+    assert!(first_point[1]["nll_oracle"]["mean"].is_f64());
     // The end-of-run NLL-oracle of the second group is the mean of its two
     // runs' last rows, with an interval around it.
     let ends: Vec<f64> = ["002_rollouts-4_seed-1", "003_rollouts-4_seed-2"]
@@ -489,6 +509,16 @@ fn eval_scores_oracle_runs_with_paired_tests() {
         "{trained} vs {evaluated}"
     );
     assert_eq!(evaluation["comparisons"][0]["metric"], "nll_oracle");
+    // The fields of the paired test that scripts/results-tables.py reads
+    // (its own tests build eval.json of this shape by hand).
+    let test = &evaluation["comparisons"][0]["test"];
+    for key in ["mean_difference", "ci_low", "ci_high", "p_value"] {
+        assert!(test[key].is_f64(), "{key}: {test}");
+    }
+    for key in ["pairs", "resamples"] {
+        assert!(test[key].is_u64(), "{key}: {test}");
+    }
+    assert!(test["method"].is_string(), "{test}");
 }
 
 /// The sweep files `scripts/regenerate-results.sh` runs, from its dry run.
