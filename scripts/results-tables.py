@@ -117,9 +117,29 @@ def matched(report, group_label, temperature):
     if not report["matched_quality"]:
         raise Missing("the report has no matched-quality rows (evaluate the runs with `agon eval --temperatures`)")
     for m in report["matched_quality"]:
-        if m["group"] == group_label and m["model"] == "final" and abs(m["temperature"] - temperature) < 1e-6:
+        if (m["group"] == group_label and m["model"] == "final" and m["baseline"] == "mle"
+                and abs(m["temperature"] - temperature) < 1e-6):
             return m
     return None
+
+
+def eval_change(report, group_label, metric):
+    """final − mle of `metric` within each run of the group (paired over
+    its seeds), from the report's evaluations."""
+    for c in report["evaluations"]["changes"]:
+        if c["group"] == group_label and c["against"] == f"{group_label}/mle" and c["metric"] == metric:
+            return c
+    return None
+
+
+def matched_cells(report, group_label, temperature):
+    """A model − its run's MLE curve at equal NLL-test, and p: two cells."""
+    m = matched(report, group_label, temperature)
+    if m is None or m["difference"] is None:
+        return [f"outside the MLE curve ({m['outside'] if m else '?'} of {len(group(report, group_label)['runs'])} runs)",
+                "–"]
+    note = f" ({m['outside']} run(s) outside)" if m["outside"] else ""
+    return [difference(m["difference"]) + note, p_value(m["difference"]["p_value"])]
 
 
 def metrics_rows(run_dir):
@@ -330,14 +350,7 @@ def seqgan_matched_quality(inputs):
         row = [f"T = {t:g}"]
         for _, r in SEQGAN_SETS:
             report = inputs.report(r)
-            m = matched(report, only_group(report)["label"], t)
-            if m is None or m["difference"] is None:
-                outside = m["outside"] if m else "?"
-                row += [f"outside the MLE curve ({outside} of {len(only_group(report)['runs'])} runs)", "–"]
-            else:
-                d = m["difference"]
-                note = f" ({m['outside']} run(s) outside)" if m["outside"] else ""
-                row += [difference(d) + note, p_value(d["p_value"])]
+            row += matched_cells(report, only_group(report)["label"], t)
         rows.append(row)
     header = ["SeqGAN sampled at", "seeds 1–3", "p", "seeds 4–6 (confirmation)", "p"]
     return table(header, rows)
@@ -387,21 +400,68 @@ def table1_rows_curves(inputs):
     return table(header, rows)
 
 
+SCRATCHGAN_GROUPS = ["ScratchGAN from scratch", "ScratchGAN after MLE"]
+
+
+@generated("scratchgan-oracle-runs", ["scratchgan-oracle", "seqgan-oracle-seeds"])
+def scratchgan_oracle_runs(inputs):
+    report = inputs.report("scratchgan-oracle")
+    scratch, after = (group(report, label) for label in SCRATCHGAN_GROUPS)
+    seqgan_report = inputs.report("seqgan-oracle-seeds")
+    seqgan = only_group(seqgan_report)
+
+    def at_t1(rep, g, model):
+        return [estimate(evaluated(rep, g["label"], model, m)) for m in ("nll_oracle", "nll_test")]
+
+    def d_accuracy(g):
+        return estimate(phase_end(g, "adversarial", "d_accuracy"))
+
+    rows = [
+        ["ScratchGAN from scratch, 1,000 steps"] + at_t1(report, scratch, "final")
+        + [d_accuracy(scratch), seconds(wall_seconds(inputs, scratch))],
+        ["ScratchGAN after MLE: its end of MLE"] + at_t1(report, after, "mle")
+        + ["—", seconds(wall_seconds(inputs, after, "mle"))],
+        ["ScratchGAN after MLE: after 400 dense steps"] + at_t1(report, after, "final")
+        + [d_accuracy(after), seconds(wall_seconds(inputs, after))],
+        ["SeqGAN CPU, seeds 1–3 (above): its end of MLE"] + at_t1(seqgan_report, seqgan, "mle")
+        + ["—", seconds(wall_seconds(inputs, seqgan, "mle"))],
+    ]
+    header = ["run (3 seeds)", "NLL-oracle at T = 1", "NLL-test at T = 1", "D accuracy at the end",
+              "wall time per run (to the end of the row's phase)"]
+    return table(header, rows)
+
+
+@generated("scratchgan-oracle-changes", ["scratchgan-oracle"])
+def scratchgan_oracle_changes(inputs):
+    report = inputs.report("scratchgan-oracle")
+    rows = []
+    for label in SCRATCHGAN_GROUPS:
+        for metric, name in [("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")]:
+            c = eval_change(report, label, metric)
+            rows.append([label, f"{name}, final − end of MLE", difference(c), p_value(c["p_value"]) if c else "–"])
+        for t in SEQGAN_TEMPERATURES:
+            rows.append([label, f"NLL-oracle at equal NLL-test, sampled at T = {t:g}"]
+                        + matched_cells(report, label, t))
+    return table(["run (3 seeds)", "within each run (paired t over seeds)", "value [95% interval]", "p"], rows)
+
+
 # Figures: docs/images/NAME ← a plot `agon compare` drew in a report
 # (copied when the report is there, like the tables).
 FIGURES = {
     "seqgan-oracle-cpu-confirm.png": ("seqgan-oracle-confirm", "learning_curves.png"),
     "seqgan-oracle-quality-coverage.png": ("seqgan-oracle-seeds", "quality_diversity.png"),
+    "scratchgan-oracle-quality-coverage.png": ("scratchgan-oracle", "quality_diversity.png"),
 }
 
 
-def copy_figures(results_dir, images, check):
-    """Copies each figure whose report is there; returns the names that
-    differ from (or are missing in) `images`."""
+def copy_figures(results_dir, text, images, check):
+    """Copies each figure the document (`text`) shows whose report is
+    there; returns the names that differ from (or are missing in)
+    `images`."""
     differ = []
     for name, (report, plot) in FIGURES.items():
         source = Path(results_dir) / "reports" / report / plot
-        if not source.is_file():
+        if f"(images/{name})" not in text or not source.is_file():
             continue
         target = images / name
         data = source.read_bytes()
@@ -409,6 +469,7 @@ def copy_figures(results_dir, images, check):
             continue
         differ.append(name)
         if not check:
+            images.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(name + ".tmp")
             tmp.write_bytes(data)
             os.replace(tmp, target)
@@ -482,7 +543,7 @@ def main():
 
     for message in kept:
         print(f"kept as it is: {message}", file=sys.stderr)
-    figures = copy_figures(args.results_dir, doc.parent / "images", args.check)
+    figures = copy_figures(args.results_dir, "".join(out), doc.parent / "images", args.check)
     if args.check:
         for name, old, new in changed:
             sys.stdout.writelines(difflib.unified_diff(old, new, f"{doc} ({name})", f"{args.results_dir} ({name})"))

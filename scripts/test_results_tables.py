@@ -83,6 +83,8 @@ an old table
 
 More prose.
 
+![a figure the script copies](images/seqgan-oracle-cpu-confirm.png)
+
 <!-- table: seqgan-eval-per-seed -->
 <!-- /table -->
 
@@ -107,7 +109,6 @@ class ResultsTables(unittest.TestCase):
             (self.results / "reports" / name / "compare.json").write_text(json.dumps(report))
         self.doc = root / "results.md"
         self.doc.write_text(DOC)
-        (root / "images").mkdir()
 
     def tearDown(self):
         self.tmp.cleanup()
