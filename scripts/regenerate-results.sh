@@ -24,7 +24,8 @@
 # refuses to mix machines unless ALLOW_MIXED_MACHINES=1.
 #
 # Time on the 2-core development machine, one section at a time, from the
-# wall times results.md quotes: about 1 h for seqgan-oracle (six seeds),
+# wall times results.md quotes: 1–1.6 h for seqgan-oracle (six seeds: 7–11
+# min a seed on the Xeon with AVX-512, 16 on the AMD EPYC with AVX2),
 # 40 min for table1-rows, 40 min for scratchgan-oracle, 30 min for
 # scratchgan-coco, 1.5 h each for relgan-oracle and relgan-coco (their
 # three seeds side by side on one thread each), under 1 h each for coco,

@@ -22,7 +22,7 @@ them. The figures of FIGURES (docs/images/NAME) are copied from the plots
     scripts/results-tables.py --list                          # the tables and their reports
 
 A table whose reports are not there yet is left as it is (and named on
-stderr), so sections can be re-run one at a time. Python 3.8+, standard
+stderr), so sections can be re-run one at a time. Python 3.9+, standard
 library only.
 """
 
@@ -62,16 +62,14 @@ class Inputs:
         return self._reports[name]
 
     def run_dir(self, path):
-        """A run directory named in a report: as written, or the same
-        `SWEEP/runs/CELL` under this results directory (reports name runs by
-        the path `agon compare` was given)."""
-        p = Path(path)
-        if p.is_dir():
-            return p
-        moved = self.dir.joinpath(*p.parts[-3:])
-        if moved.is_dir():
-            return moved
-        raise Missing(f"run directory {path} not found")
+        """A run directory named in a report, as `SWEEP/runs/CELL` under this
+        results directory: reports name runs by the path `agon compare` was
+        given (relative to where it ran), and a `sweeps/` of the current
+        directory may hold other runs."""
+        run = self.dir.joinpath(*Path(path).parts[-3:])
+        if not run.is_dir():
+            raise Missing(f"run directory {run} (the report's {path}) not found")
+        return run
 
 
 # ---------------------------------------------------------------- reading
@@ -135,10 +133,14 @@ def eval_change(report, group_label, metric):
 def matched_cells(report, group_label, temperature):
     """A model − its run's MLE curve at equal NLL-test, and p: two cells."""
     m = matched(report, group_label, temperature)
-    if m is None or m["difference"] is None:
-        return [f"outside the MLE curve ({m['outside'] if m else '?'} of {len(group(report, group_label)['runs'])} runs)",
-                "–"]
-    note = f" ({m['outside']} run(s) outside)" if m["outside"] else ""
+    if m is None:
+        raise Missing(f"no matched-quality row for {group_label} at T = {temperature:g}")
+    runs = len(group(report, group_label)["runs"])
+    if m["difference"] is None:
+        if m["outside"] == runs:
+            return [f"outside the MLE curve (all {runs} runs)", "–"]
+        return [f"no interval ({m['runs']} run(s) inside the MLE curve, {m['outside']} outside)", "–"]
+    note = f" ({m['outside']} of {runs} runs outside)" if m["outside"] else ""
     return [difference(m["difference"]) + note, p_value(m["difference"]["p_value"])]
 
 
@@ -160,10 +162,23 @@ def wall_seconds(inputs, g, phase=None):
     return times
 
 
+def newest_eval(run_dir):
+    """The run's newest eval/eval.json (`eval`, `eval-2`, …), the one
+    `agon compare` reads (compare/quality_diversity.rs)."""
+    found = []
+    for entry in run_dir.iterdir():
+        n = 1 if entry.name == "eval" else None
+        if entry.name.startswith("eval-") and entry.name[5:].isdigit():
+            n = int(entry.name[5:])
+        if n is not None and (entry / "eval.json").is_file():
+            found.append((n, entry / "eval.json"))
+    if not found:
+        raise Missing(f"{run_dir} has no eval/eval.json (run the section's `agon eval`)")
+    return max(found)[1]
+
+
 def eval_comparison(inputs, run, metric):
-    path = inputs.run_dir(run) / "eval" / "eval.json"
-    if not path.is_file():
-        raise Missing(f"{path} not found (run the section's `agon eval`)")
+    path = newest_eval(inputs.run_dir(run))
     with open(path, encoding="utf-8") as f:
         report = json.load(f)
     for c in report.get("comparisons", []):
@@ -175,26 +190,47 @@ def eval_comparison(inputs, run, metric):
 # ---------------------------------------------------------------- formatting
 
 
+MINUS = "\u2212"  # the document's minus sign
+
+
 def num(x):
-    return f"{x:.4f}"
+    return f"{x:.4f}".replace("-", MINUS)
 
 
-def estimate(e):
+def signed(x):
+    return f"{x:+.4f}".replace("-", MINUS)
+
+
+def estimate(e, runs=None):
+    """`mean [low, high]`; says how many runs it pools when that is not
+    the `runs` the table's header promises (a run not evaluated or not
+    finished drops out of `agon compare`'s estimates)."""
     if e is None:
         return "–"
+    short = f" (n={e['n']} of {runs})" if runs is not None and e["n"] != runs else ""
     if e.get("low") is None or e.get("high") is None:
-        return f"{num(e['mean'])} (n={e['n']})"
-    return f"{num(e['mean'])} [{num(e['low'])}, {num(e['high'])}]"
+        return f"{num(e['mean'])} (n={e['n']})" if not short else f"{num(e['mean'])}{short}"
+    return f"{num(e['mean'])} [{num(e['low'])}, {num(e['high'])}]{short}"
 
 
 def difference(d):
     if d is None:
         return "–"
-    return f"{d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
+    return f"{signed(d['difference'])} [{signed(d['low'])}, {signed(d['high'])}]"
 
 
 def p_value(p):
     return "< 1e-4" if p < 1e-4 else f"{p:.4f}"
+
+
+def bootstrap_p(test):
+    """A bootstrap's p, whose floor is 2 / resamples (`agon eval` prints
+    it the same way)."""
+    floor = 2.0 / test["resamples"]
+    if test["p_value"] <= floor:
+        mantissa, exponent = f"{floor:.0e}".split("e")
+        return f"< {mantissa}e{int(exponent)}"
+    return p_value(test["p_value"])
 
 
 def seconds(times):
@@ -241,51 +277,71 @@ def generated(name, reports):
     return register
 
 
-SEQGAN_SETS = [("seeds 1–3", "seqgan-oracle-seeds"), ("seeds 4–6 (confirmation)", "seqgan-oracle-confirm")]
+# The seeds looked at first, then the confirmation seeds.
+SEQGAN_SETS = ["seqgan-oracle-seeds", "seqgan-oracle-confirm"]
 
 
-@generated("seqgan-table1", ["seqgan-oracle-seeds", "seqgan-oracle-confirm", "table1-rows"])
+def seeds_label(g, confirmation=False):
+    seeds = g["seeds"]
+    contiguous = seeds == list(range(seeds[0], seeds[-1] + 1)) if seeds else False
+    label = f"seeds {seeds[0]}–{seeds[-1]}" if contiguous and len(seeds) > 1 else \
+        "seeds " + ", ".join(str(x) for x in seeds)
+    return label + (" (confirmation)" if confirmation else "")
+
+
+def seqgan_sets(inputs):
+    """The two seed sets' groups, and a header cell for each."""
+    sets = [only_group(inputs.report(r)) for r in SEQGAN_SETS]
+    return sets, [seeds_label(sets[0]), seeds_label(sets[1], confirmation=True)]
+
+
+TABLE1_HEADER = ["paper", "CPU schedule", "wall time per run (to the end of the row's phase)"]
+
+
+@generated("seqgan-table1", ["seqgan-oracle-seeds", "seqgan-oracle-confirm"])
 def seqgan_table1(inputs):
-    sets = [only_group(inputs.report(r)) for _, r in SEQGAN_SETS]
-    try:
-        rows_report = inputs.report("table1-rows")
-        ss = group(rows_report, "scheduled sampling")
-        pg = group(rows_report, "PG-BLEU")
-    except Missing:
-        # The section runs before table1-rows: its rows wait for that report.
-        rows_report = None
+    sets, labels = seqgan_sets(inputs)
     both = {"runs": sets[0]["runs"] + sets[1]["runs"]}
 
-    def with_test(g, phase):
-        return f"{estimate(phase_end(g, phase, 'nll_oracle'))} (NLL-test {estimate(phase_end(g, phase, 'nll_test'))})"
+    def cells(phase_metric):
+        return [estimate(phase_metric(g), len(g["runs"])) for g in sets]
 
     rows = [
         ["Random (untrained generator, N(0, 0.1²) weights)", "10.310"]
-        + [estimate(curve_point(g, "mle", 0, "nll_oracle")) for g in sets]
-        + ["—", "—"],
-        ["MLE", "9.038 (120 epochs)"]
-        + [estimate(phase_end(g, "mle", "nll_oracle")) for g in sets]
+        + cells(lambda g: curve_point(g, "mle", 0, "nll_oracle")) + ["—", "—"],
+        ["MLE", "9.038 (120 epochs)"] + cells(lambda g: phase_end(g, "mle", "nll_oracle"))
         + ["40 epochs", seconds(wall_seconds(inputs, both, "mle"))],
-        ["Scheduled sampling", "8.985",
-         with_test(ss, "mle") if rows_report else "`reports/table1-rows` not there yet", "not run",
-         "40 epochs, the probability of feeding back the model's own token rising 0 → 0.25",
-         seconds(wall_seconds(inputs, ss)) if rows_report else "–"],
-        ["PG-BLEU", "8.946",
-         with_test(pg, "adversarial") if rows_report else "`reports/table1-rows` not there yet", "not run",
-         "the MLE epochs, then 80 adversarial epochs of BLEU-4 rewards",
-         seconds(wall_seconds(inputs, pg)) if rows_report else "–"],
         ["SeqGAN", "8.736"]
-        + [f"**{estimate(phase_end(g, 'adversarial', 'nll_oracle'))}**" for g in sets]
+        + [f"**{c}**" for c in cells(lambda g: phase_end(g, "adversarial", "nll_oracle"))]
         + ["the MLE epochs, 50 × 3 rounds of D pretraining, 80 adversarial epochs",
            seconds(wall_seconds(inputs, both))],
     ]
-    header = ["row", "paper", "seeds 1–3", "seeds 4–6 (confirmation)", "CPU schedule", "wall time per run (to the end of the row's phase)"]
-    return table(header, rows)
+    return table(["row", "paper"] + labels + TABLE1_HEADER[1:], rows)
+
+
+@generated("table1-other-rows", ["table1-rows"])
+def table1_other_rows(inputs):
+    report = inputs.report("table1-rows")
+    ss, pg = group(report, "scheduled sampling"), group(report, "PG-BLEU")
+
+    def with_test(g, phase):
+        n = len(g["runs"])
+        return (f"{estimate(phase_end(g, phase, 'nll_oracle'), n)} "
+                f"(NLL-test {estimate(phase_end(g, phase, 'nll_test'), n)})")
+
+    rows = [
+        ["Scheduled sampling", "8.985", with_test(ss, "mle"),
+         "40 epochs, the probability of feeding back the model's own token rising 0 → 0.25",
+         seconds(wall_seconds(inputs, ss))],
+        ["PG-BLEU", "8.946", with_test(pg, "adversarial"),
+         "the MLE epochs, then 80 adversarial epochs of BLEU-4 rewards", seconds(wall_seconds(inputs, pg))],
+    ]
+    return table(["row", "paper", seeds_label(ss)] + TABLE1_HEADER[1:], rows)
 
 
 @generated("seqgan-adversarial-change", ["seqgan-oracle-seeds", "seqgan-oracle-confirm"])
 def seqgan_adversarial_change(inputs):
-    sets = [only_group(inputs.report(r)) for _, r in SEQGAN_SETS]
+    sets, labels = seqgan_sets(inputs)
     rows = []
     for metric, name in [("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")]:
         row = [name]
@@ -297,24 +353,23 @@ def seqgan_adversarial_change(inputs):
         ("adversarial", "d_accuracy", "D accuracy, last d-step (not a change)"),
         ("adversarial", "mean_reward", "mean reward, last g-step (not a change)"),
     ]:
-        rows.append([name] + sum(([estimate(phase_end(g, phase, metric)), ""] for g in sets), []))
-    header = ["metric", "seeds 1–3", "p", "seeds 4–6 (confirmation)", "p"]
+        rows.append([name] + sum(([estimate(phase_end(g, phase, metric), len(g["runs"])), ""] for g in sets), []))
+    header = ["metric", labels[0], "p", labels[1], "p"]
     return table(header, rows)
 
 
 @generated("seqgan-eval-per-seed", ["seqgan-oracle-seeds", "seqgan-oracle-confirm"])
 def seqgan_eval_per_seed(inputs):
     rows = []
-    for _, name in SEQGAN_SETS:
-        g = only_group(inputs.report(name))
+    for g in seqgan_sets(inputs)[0]:
         for run, seed in zip(g["runs"], g["seeds"]):
             report, test = eval_comparison(inputs, run, "nll_oracle")
             if test is None:
                 raise Missing(f"{run}: eval.json has no nll_oracle comparison")
             rows.append([
                 str(seed),
-                f"{test['mean_difference']:+.4f} [{test['ci_low']:+.4f}, {test['ci_high']:+.4f}]",
-                p_value(test["p_value"]),
+                f"{signed(test['mean_difference'])} [{signed(test['ci_low'])}, {signed(test['ci_high'])}]",
+                bootstrap_p(test),
                 f"{test['method']}, {test['pairs']:,} pairs, {test['resamples']:,} resamples",
             ])
     return table(["seed", "final − end of MLE, NLL-oracle", "p", "test"], rows)
@@ -329,30 +384,30 @@ def metric_at(metric, t):
 
 @generated("seqgan-temperatures", ["seqgan-oracle-seeds", "seqgan-oracle-confirm"])
 def seqgan_temperatures(inputs):
+    sets, labels = seqgan_sets(inputs)
     rows = []
     for t in SEQGAN_TEMPERATURES:
         for model, name in [("mle", "end of MLE"), ("final", "SeqGAN")]:
             row = [f"{t:g}", name]
-            for _, r in SEQGAN_SETS:
-                report = inputs.report(r)
-                label = only_group(report)["label"]
-                row += [estimate(evaluated(report, label, model, metric_at(m, t))) for m in ("nll_oracle", "nll_test")]
+            for r, g in zip(SEQGAN_SETS, sets):
+                row += [estimate(evaluated(inputs.report(r), g["label"], model, metric_at(m, t)), len(g["runs"]))
+                        for m in ("nll_oracle", "nll_test")]
             rows.append(row)
-    header = ["T", "generator", "NLL-oracle, seeds 1–3", "NLL-test, seeds 1–3",
-              "NLL-oracle, seeds 4–6", "NLL-test, seeds 4–6"]
+    header = ["T", "generator"] + [f"{m}, {label.removesuffix(' (confirmation)')}"
+                                   for label in labels for m in ("NLL-oracle", "NLL-test")]
     return table(header, rows)
 
 
 @generated("seqgan-matched-quality", ["seqgan-oracle-seeds", "seqgan-oracle-confirm"])
 def seqgan_matched_quality(inputs):
+    sets, labels = seqgan_sets(inputs)
     rows = []
     for t in SEQGAN_TEMPERATURES:
         row = [f"T = {t:g}"]
-        for _, r in SEQGAN_SETS:
-            report = inputs.report(r)
-            row += matched_cells(report, only_group(report)["label"], t)
+        for r, g in zip(SEQGAN_SETS, sets):
+            row += matched_cells(inputs.report(r), g["label"], t)
         rows.append(row)
-    header = ["SeqGAN sampled at", "seeds 1–3", "p", "seeds 4–6 (confirmation)", "p"]
+    header = ["SeqGAN sampled at", labels[0], "p", labels[1], "p"]
     return table(header, rows)
 
 
@@ -379,15 +434,18 @@ def table1_rows_against_seqgan(inputs):
 def table1_rows_curves(inputs):
     report = inputs.report("table1-rows")
     groups = report["groups"]
+    phases = ["mle", "discriminator-pretraining", "adversarial"]
     points = []
     for g in groups:
-        for point, _ in g["curve"]:
-            key = (point["global_epoch"], point["phase"], point["epoch"])
-            if key not in points:
+        for point, metrics in g["curve"]:
+            key = (phases.index(point["phase"]) if point["phase"] in phases else len(phases), point["epoch"],
+                   point["phase"])
+            # Every 10th epoch (the runs evaluate every 5th) where NLL-oracle
+            # was measured (not the discriminator's pretraining rounds).
+            if key not in points and point["epoch"] % 10 == 0 and "nll_oracle" in metrics:
                 points.append(key)
-    points.sort()
     rows = []
-    for global_epoch, phase, epoch in points:
+    for _, epoch, phase in sorted(points):
         row = [phase, str(epoch)]
         for g in groups:
             cell = []
@@ -411,10 +469,10 @@ def scratchgan_oracle_runs(inputs):
     seqgan = only_group(seqgan_report)
 
     def at_t1(rep, g, model):
-        return [estimate(evaluated(rep, g["label"], model, m)) for m in ("nll_oracle", "nll_test")]
+        return [estimate(evaluated(rep, g["label"], model, m), len(g["runs"])) for m in ("nll_oracle", "nll_test")]
 
     def d_accuracy(g):
-        return estimate(phase_end(g, "adversarial", "d_accuracy"))
+        return estimate(phase_end(g, "adversarial", "d_accuracy"), len(g["runs"]))
 
     rows = [
         ["ScratchGAN from scratch, 1,000 steps"] + at_t1(report, scratch, "final")
@@ -454,14 +512,15 @@ FIGURES = {
 }
 
 
-def copy_figures(results_dir, text, images, check):
-    """Copies each figure the document (`text`) shows whose report is
-    there; returns the names that differ from (or are missing in)
-    `images`."""
+def copy_figures(results_dir, text, rendered, images, check):
+    """Copies each figure the document (`text`) shows whose report a
+    generated table of the document was written from (`rendered`), so that
+    a figure never comes from other runs than the text around it; returns
+    the names that differ from (or are missing in) `images`."""
     differ = []
     for name, (report, plot) in FIGURES.items():
         source = Path(results_dir) / "reports" / report / plot
-        if f"(images/{name})" not in text or not source.is_file():
+        if f"(images/{name})" not in text or report not in rendered or not source.is_file():
             continue
         target = images / name
         data = source.read_bytes()
@@ -483,12 +542,12 @@ def blocks(lines, doc):
     """(name, first line, end line) of each generated block."""
     found, open_block = [], None
     for i, line in enumerate(lines):
-        m = BEGIN.match(line.rstrip("\n"))
+        m = BEGIN.match(line.rstrip("\r\n"))
         if m:
             if open_block:
                 raise SystemExit(f"{doc}:{i + 1}: table {m.group(1)!r} starts inside table {open_block[0]!r}")
             open_block = (m.group(1), i)
-        elif line.rstrip("\n") == END:
+        elif line.rstrip("\r\n") == END:
             if not open_block:
                 raise SystemExit(f"{doc}:{i + 1}: `{END}` without a `<!-- table: NAME -->` before it")
             found.append((open_block[0], open_block[1], i))
@@ -516,13 +575,16 @@ def main():
         return 0
     doc = Path(args.doc)
     try:
-        lines = doc.read_text(encoding="utf-8").splitlines(keepends=True)
+        with open(doc, encoding="utf-8", newline="") as f:
+            lines = f.read().splitlines(keepends=True)
     except OSError as e:
         raise SystemExit(f"cannot read {doc}: {e.strerror}")
     if not Path(args.results_dir).is_dir():
         raise SystemExit(f"{args.results_dir}: no such results directory (set --results-dir or RESULTS_DIR)")
 
-    out, last, changed, kept = [], 0, [], []
+    # Generated lines end as the document's lines do.
+    eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    out, last, changed, kept, rendered = [], 0, [], [], set()
     for name, begin, end in blocks(lines, doc):
         if name not in TABLES:
             raise SystemExit(f"{doc}:{begin + 1}: no table {name!r} in scripts/results-tables.py "
@@ -533,7 +595,8 @@ def main():
         except Missing as e:
             kept.append(f"{name}: {e}")
             continue
-        new = [line + "\n" for line in body]
+        rendered.update(inputs.used)
+        new = [line + eol for line in body]
         old = lines[begin + 1:end]
         if new != old:
             changed.append((name, old, new))
@@ -543,7 +606,7 @@ def main():
 
     for message in kept:
         print(f"kept as it is: {message}", file=sys.stderr)
-    figures = copy_figures(args.results_dir, "".join(out), doc.parent / "images", args.check)
+    figures = copy_figures(args.results_dir, "".join(out), rendered, doc.parent / "images", args.check)
     if args.check:
         for name, old, new in changed:
             sys.stdout.writelines(difflib.unified_diff(old, new, f"{doc} ({name})", f"{args.results_dir} ({name})"))
@@ -554,7 +617,8 @@ def main():
         print(f"copied {name}")
     if changed:
         tmp = doc.with_name(doc.name + ".tmp")
-        tmp.write_text("".join(out), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write("".join(out))
         os.replace(tmp, doc)
     for name, _, _ in changed:
         print(f"rewrote {name}")

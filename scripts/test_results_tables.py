@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Tests of scripts/results-tables.py, on reports shaped as `agon compare`
-writes compare.json (host/src/compare/analysis.rs) and runs as `agon train`
-and `agon eval` write them. Standard library only; `.ci/run` runs it:
+writes compare.json (host/src/compare/analysis.rs; tests/experiment_loop.rs
+checks that agon's own reports have the fields read here) and runs as
+`agon train` and `agon eval` write them. Standard library only; `.ci/run`
+runs it:
 
     python3 scripts/test_results_tables.py
 """
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -14,6 +17,7 @@ import unittest
 from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("results-tables.py")
+TEMPERATURES = [0.7, 0.8, 0.9, 1.0, 1.1, 1.2]
 
 
 def estimate(mean, half=0.01, n=3):
@@ -25,76 +29,121 @@ def difference(value, p):
             "test": "paired t"}
 
 
-def seqgan_report(results, sweep, seeds, shift):
-    """A one-group report over `seeds`, its runs under results/sweep."""
+def at(metric, t):
+    return metric if t == 1.0 else f"{metric}_t{t:g}"
+
+
+def make_runs(results, sweep, seeds, label):
+    """Run directories as `agon train` and `agon eval` leave them; returns
+    their paths as a report names them (relative to where compare ran)."""
     runs = []
     for i, seed in enumerate(seeds):
         run = results / sweep / "runs" / f"00{i}_seed-{seed}"
-        (run / "eval").mkdir(parents=True)
+        run.mkdir(parents=True)
         rows = [
             {"phase": "mle", "epoch": 40, "nll_oracle": 9.0, "elapsed_seconds": 100.0 + i},
+            {"phase": "discriminator-pretraining", "epoch": 150, "d_loss": 0.1, "elapsed_seconds": 200.0 + i},
             {"phase": "adversarial", "epoch": 80, "nll_oracle": 8.7, "elapsed_seconds": 400.0 + 10 * i},
         ]
         (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        test = {"method": "paired bootstrap", "mean_difference": -0.3 - i / 100, "ci_low": -0.32 - i / 100,
-                "ci_high": -0.28 - i / 100, "p_value": 0.0002, "resamples": 10000, "pairs": 9984}
-        (run / "eval" / "eval.json").write_text(json.dumps(
-            {"comparisons": [{"metric": "nll_oracle", "baseline": "mle", "model": "final", "test": test}]}))
-        # As `agon compare` names runs: by the path it was given.
+        for name, shift in [("eval", 0.5), ("eval-2", 0.0)]:
+            # eval-2 is the newer evaluation, the one `agon compare` reads.
+            test = {"method": "paired bootstrap", "mean_difference": -0.3 - i / 100 + shift,
+                    "ci_low": -0.32 - i / 100 + shift, "ci_high": -0.28 - i / 100 + shift,
+                    "p_value": 0.0002 if seed != 3 else 0.0123, "resamples": 10000, "pairs": 9984}
+            (run / name).mkdir()
+            (run / name / "eval.json").write_text(json.dumps(
+                {"comparisons": [{"metric": "nll_oracle", "baseline": "mle", "model": "final", "test": test}]}))
         runs.append(f"elsewhere/{sweep}/runs/00{i}_seed-{seed}")
+    return runs
+
+
+def seqgan_group(results, sweep, seeds, label, shift):
+    return {
+        "label": label, "runs": make_runs(results, sweep, seeds, label), "seeds": seeds,
+        "curve": [
+            [{"global_epoch": 0, "phase": "mle", "epoch": 0}, {"nll_oracle": estimate(11.4 + shift)}],
+            [{"global_epoch": 40, "phase": "mle", "epoch": 40},
+             {"nll_oracle": estimate(9.04 + shift), "nll_test": estimate(8.7)}],
+            # D pretraining rounds: no NLL at these points.
+            [{"global_epoch": 40, "phase": "discriminator-pretraining", "epoch": 10}, {"d_loss": estimate(0.1)}],
+            [{"global_epoch": 60, "phase": "adversarial", "epoch": 20},
+             {"nll_oracle": estimate(8.9 + shift), "nll_test": estimate(8.8)}],
+        ],
+        "phase_ends": [
+            ["mle", {"nll_oracle": estimate(9.04 + shift), "nll_test": estimate(8.7)}],
+            ["adversarial", {"nll_oracle": estimate(8.75 + shift), "nll_test": estimate(8.9),
+                             "d_accuracy": estimate(0.998, n=2), "mean_reward": estimate(-0.0036)}],
+        ],
+        "adversarial_change": {"nll_oracle": difference(-0.2937 + shift, 0.0047),
+                               "nll_test": difference(0.163, 0.0141)},
+    }
+
+
+def seqgan_report(group, shift):
+    label = group["label"]
     models = []
     for model, base in [("mle", 9.0 + shift), ("final", 8.7 + shift)]:
         metrics = {}
-        for t in ["", "_t0.7", "_t0.8", "_t0.9", "_t1.1", "_t1.2"]:
-            metrics["nll_oracle" + t] = estimate(base)
-            metrics["nll_test" + t] = estimate(base - 0.3)
-        models.append({"group": sweep, "model": model, "metrics": metrics})
-    matched = [{"group": sweep, "model": "final", "baseline": "mle", "temperature": t,
-                "difference": None if t == 0.7 else difference(-0.2, 0.03), "runs": 0 if t == 0.7 else 3,
-                "outside": 3 if t == 0.7 else 0} for t in [0.7, 0.8, 0.9, 1.0, 1.1, 1.2]]
+        for t in TEMPERATURES:
+            # Each temperature its own value, so a wrong key shows.
+            metrics[at("nll_oracle", t)] = estimate(base + t)
+            metrics[at("nll_test", t)] = estimate(base - t)
+        models.append({"group": label, "model": model, "metrics": metrics})
+    matched = [
+        # A row against another group's curve comes first; it is not this
+        # run's own MLE curve and must not be read as it.
+        {"group": label, "model": "final", "baseline": "other / mle (pooled over its seeds)",
+         "temperature": 1.0, "difference": difference(9.9, 0.5), "runs": 3, "outside": 0}]
+    for t in TEMPERATURES:
+        row = {"group": label, "model": "final", "baseline": "mle", "temperature": t,
+               "difference": difference(-0.2 - t / 10, 0.03), "runs": 3, "outside": 0}
+        if t == 0.7:
+            row.update(difference=None, runs=0, outside=3)
+        if t == 0.8:
+            row.update(difference=None, runs=1, outside=2)
+        if t == 0.9:
+            row.update(runs=2, outside=1)
+        matched.append(row)
     return {
         "headline": "nll_oracle", "higher_is_better": False, "task": "synthetic-oracle",
-        "commits": ["abcdef0123456789"], "machines": ["Test CPU (avx2+fma)"],
-        "groups": [{
-            "label": sweep, "runs": runs, "seeds": seeds,
-            "curve": [[{"global_epoch": 0, "phase": "mle", "epoch": 0},
-                       {"nll_oracle": estimate(11.4 + shift)}]],
-            "phase_ends": [
-                ["mle", {"nll_oracle": estimate(9.04 + shift), "nll_test": estimate(8.7)}],
-                ["adversarial", {"nll_oracle": estimate(8.75 + shift), "nll_test": estimate(8.9),
-                                 "d_accuracy": estimate(0.998), "mean_reward": estimate(0.0036)}],
-            ],
-            "adversarial_change": {"nll_oracle": difference(-0.2937 + shift, 0.0047),
-                                   "nll_test": difference(0.163, 0.0141)},
-        }],
+        "commits": ["abcdef0123456789"], "machines": ["Test CPU (avx2+fma)"], "groups": [group],
         "differences": [], "per_sample": [], "per_sample_notes": [], "quality_diversity": [],
         "quality_diversity_metrics": None, "matched_quality": matched,
         "evaluations": {"models": models, "changes": [], "against_baseline": []},
     }
 
 
-DOC = """# Results
+def table1_rows_report(results):
+    seqgan = seqgan_group(results, "seqgan-again", [1, 2, 3], "SeqGAN", 0.0)
+    groups = [seqgan]
+    for label, sweep, end in [("scheduled sampling", "ss", 9.2774), ("PG-BLEU", "pg", 1.1308)]:
+        g = seqgan_group(results, sweep, [1, 2, 3], label, 0.0)
+        phase = "mle" if label != "PG-BLEU" else "adversarial"
+        g["phase_ends"] = [[phase, {"nll_oracle": estimate(end), "nll_test": estimate(7.7861)}]]
+        if label == "scheduled sampling":
+            g["curve"] = [c for c in g["curve"] if c[0]["phase"] == "mle"]
+            g["adversarial_change"] = {}
+        groups.append(g)
+    return {
+        "commits": ["0123456789"], "machines": ["Test CPU (avx2+fma)"], "groups": groups,
+        "differences": [{"group": "scheduled sampling", "baseline": "SeqGAN", "metric": "nll_oracle",
+                         "difference": difference(0.57, 0.001)},
+                        {"group": "scheduled sampling", "baseline": "SeqGAN", "metric": "g_loss",
+                         "difference": difference(1.0, 0.5)}],
+        "matched_quality": [], "evaluations": {"models": [], "changes": [], "against_baseline": []},
+    }
 
-Some prose, kept.
 
-<!-- table: seqgan-adversarial-change -->
-an old table
-<!-- /table -->
+TABLES = ["seqgan-table1", "table1-other-rows", "seqgan-adversarial-change", "seqgan-eval-per-seed",
+          "seqgan-temperatures", "seqgan-matched-quality", "table1-rows-curves", "table1-rows-against-seqgan"]
+DOC = "# Results\n\nSome prose, kept.\n\n" + "\n\nMore prose.\n\n".join(
+    f"<!-- table: {name} -->\n| an | old | table |\n<!-- /table -->" for name in TABLES
+) + "\n\n![a figure the script copies](images/seqgan-oracle-cpu-confirm.png)\n\nThe end.\n"
 
-More prose.
 
-![a figure the script copies](images/seqgan-oracle-cpu-confirm.png)
-
-<!-- table: seqgan-eval-per-seed -->
-<!-- /table -->
-
-<!-- table: table1-rows-curves -->
-| waits | for | table1-rows |
-<!-- /table -->
-
-<!-- table: seqgan-table1 -->
-<!-- /table -->
-"""
+def outside_blocks(text):
+    return re.sub(r"(<!-- table: [a-z0-9-]+ -->\n).*?(<!-- /table -->)", r"\1\2", text, flags=re.S)
 
 
 class ResultsTables(unittest.TestCase):
@@ -104,44 +153,68 @@ class ResultsTables(unittest.TestCase):
         self.results = root / "results"
         for name, sweep, seeds, shift in [("seqgan-oracle-seeds", "seqgan-oracle-cpu-seeds", [1, 2, 3], 0.0),
                                           ("seqgan-oracle-confirm", "seqgan-oracle-cpu-confirm", [4, 5, 6], 0.01)]:
-            report = seqgan_report(self.results, sweep, seeds, shift)
-            (self.results / "reports" / name).mkdir(parents=True)
-            (self.results / "reports" / name / "compare.json").write_text(json.dumps(report))
+            group = seqgan_group(self.results, sweep, seeds, sweep, shift)
+            self.write_report(name, seqgan_report(group, shift))
         self.doc = root / "results.md"
         self.doc.write_text(DOC)
 
     def tearDown(self):
         self.tmp.cleanup()
 
-    def run_script(self, *args, doc=None):
+    def write_report(self, name, report):
+        (self.results / "reports" / name).mkdir(parents=True)
+        (self.results / "reports" / name / "compare.json").write_text(json.dumps(report))
+
+    def run_script(self, *args, doc=None, cwd=None):
         return subprocess.run(
             [sys.executable, str(SCRIPT), "--results-dir", str(self.results), "--doc", str(doc or self.doc), *args],
-            capture_output=True, text=True)
+            capture_output=True, text=True, cwd=cwd)
+
+    def block(self, text, name):
+        return re.search(rf"<!-- table: {name} -->\n(.*?)<!-- /table -->", text, flags=re.S).group(1)
 
     def test_tables_are_written_from_the_reports_and_the_rest_is_kept(self):
         out = self.run_script()
         self.assertEqual(out.returncode, 0, out.stderr)
         text = self.doc.read_text()
-        self.assertIn("Some prose, kept.\n", text)
-        self.assertIn("More prose.\n", text)
-        self.assertNotIn("an old table", text)
-        # The adversarial change of each seed set, with its p-value.
-        self.assertIn("| NLL-oracle | -0.2937 [-0.3437, -0.2437] | 0.0047 | -0.2837 [-0.3337, -0.2337] | 0.0047 |",
-                      text)
-        self.assertIn("| D accuracy, last d-step (not a change) | 0.9980 [0.9880, 1.0080] |", text)
-        # Each run's paired bootstrap, read from its eval/eval.json (found
-        # under the results directory although the report names another).
-        self.assertIn("| 2 | -0.3100 [-0.3300, -0.2900] | 0.0002 | paired bootstrap, 9,984 pairs", text)
-        self.assertIn("| 6 |", text)
-        self.assertIn("runs of commit abcdef0 on Test CPU (avx2+fma)", text)
-        # A table whose report is missing is left as it is, and named.
-        self.assertIn("| waits | for | table1-rows |", text)
-        self.assertIn("table1-rows-curves", out.stderr)
-        # Table 1 is written without the rows of a report not there yet.
+        self.assertEqual(outside_blocks(text), outside_blocks(DOC), "the text outside the tables is kept")
+        table1 = self.block(text, "seqgan-table1")
+        self.assertIn("| row | paper | seeds 1–3 | seeds 4–6 (confirmation) |", table1)
+        self.assertIn("| Random (untrained generator, N(0, 0.1²) weights) | 10.310 | 11.4000 [11.3900, 11.4100] | "
+                      "11.4100 [11.4000, 11.4200] |", table1)
+        # Wall times: the last row of the phase, over both seed sets' runs.
         self.assertIn("| MLE | 9.038 (120 epochs) | 9.0400 [9.0300, 9.0500] | 9.0500 [9.0400, 9.0600] | 40 epochs | "
-                      "100–102 s |", text)
-        self.assertIn("| PG-BLEU | 8.946 | `reports/table1-rows` not there yet |", text)
-        self.assertIn("| SeqGAN | 8.736 | **8.7500 [8.7400, 8.7600]** |", text)
+                      "100–102 s |", table1)
+        self.assertIn("| SeqGAN | 8.736 | **8.7500 [8.7400, 8.7600]** | **8.7600 [8.7500, 8.7700]** | ", table1)
+        self.assertIn("| 400–420 s |", table1)
+        change = self.block(text, "seqgan-adversarial-change")
+        self.assertIn("| NLL-oracle | −0.2937 [−0.3437, −0.2437] | 0.0047 | −0.2837 [−0.3337, −0.2337] | 0.0047 |",
+                      change)
+        # An estimate over fewer runs than the group has says so.
+        self.assertIn("| D accuracy, last d-step (not a change) | 0.9980 [0.9880, 1.0080] (n=2 of 3) |", change)
+        self.assertIn("| mean reward, last g-step (not a change) | −0.0036 [−0.0136, 0.0064] |", change)
+        # Each run's paired bootstrap from its newest evaluation (eval-2),
+        # found under the results directory although the report names
+        # another; the bootstrap's floor p printed as a bound.
+        per_seed = self.block(text, "seqgan-eval-per-seed")
+        self.assertIn("| 2 | −0.3100 [−0.3300, −0.2900] | < 2e-4 | paired bootstrap, 9,984 pairs", per_seed)
+        self.assertIn("| 3 | −0.3200 [−0.3400, −0.3000] | 0.0123 |", per_seed)
+        self.assertIn("| 6 |", per_seed)
+        # Both generators at each temperature, each from its own key.
+        temperatures = self.block(text, "seqgan-temperatures")
+        self.assertIn("| 0.8 | end of MLE | 9.8000 [9.7900, 9.8100] | 8.2000 [8.1900, 8.2100] | 9.8100", temperatures)
+        self.assertIn("| 1.2 | SeqGAN | 9.9000 [9.8900, 9.9100] | 7.5000 [7.4900, 7.5100] |", temperatures)
+        # At equal NLL-test against the run's own MLE curve only.
+        matched = self.block(text, "seqgan-matched-quality")
+        self.assertIn("| T = 0.7 | outside the MLE curve (all 3 runs) | – |", matched)
+        self.assertIn("| T = 0.8 | no interval (1 run(s) inside the MLE curve, 2 outside) | – |", matched)
+        self.assertIn("| T = 0.9 | −0.2900 [−0.3400, −0.2400] (1 of 3 runs outside) | 0.0300 |", matched)
+        self.assertIn("| T = 1 | −0.3000 [−0.3500, −0.2500] | 0.0300 |", matched)
+        self.assertIn("runs of commit abcdef0 on Test CPU (avx2+fma)", text)
+        # Tables whose report is missing are left as they are, and named.
+        for name in ["table1-other-rows", "table1-rows-curves", "table1-rows-against-seqgan"]:
+            self.assertEqual(self.block(text, name), "| an | old | table |\n")
+            self.assertIn(f"{name}: ", out.stderr)
         self.assertIn("table1-rows/compare.json not found", out.stderr)
         # Run again: nothing changes, and --check agrees.
         again = self.run_script()
@@ -149,32 +222,36 @@ class ResultsTables(unittest.TestCase):
         self.assertEqual(self.doc.read_text(), text)
         self.assertEqual(self.run_script("--check").returncode, 0)
 
-    def test_table1_takes_its_other_rows_from_their_report(self):
-        seqgan = seqgan_report(self.results, "seqgan-oracle-cpu-seeds-again", [1, 2, 3], 0.0)["groups"][0]
-        seqgan["label"] = "SeqGAN"
-        other = {}
-        for label, sweep, end in [("scheduled sampling", "ss", 9.2774), ("PG-BLEU", "pg", 1.1308)]:
-            g = seqgan_report(self.results, sweep, [1, 2, 3], 0.0)["groups"][0]
-            g["label"] = label
-            g["phase_ends"] = [["mle" if label != "PG-BLEU" else "adversarial",
-                                {"nll_oracle": estimate(end), "nll_test": estimate(7.7861)}]]
-            other[label] = g
-        report = {"commits": ["0123456789"], "machines": ["Test CPU (avx2+fma)"],
-                  "groups": [seqgan, other["scheduled sampling"], other["PG-BLEU"]],
-                  "differences": [{"group": "scheduled sampling", "baseline": "SeqGAN", "metric": "nll_oracle",
-                                   "difference": difference(0.57, 0.001)}],
-                  "matched_quality": [], "evaluations": {"models": []}}
-        (self.results / "reports" / "table1-rows").mkdir()
-        (self.results / "reports" / "table1-rows" / "compare.json").write_text(json.dumps(report))
+    def test_table1s_other_rows_come_from_their_report(self):
+        self.write_report("table1-rows", table1_rows_report(self.results))
         out = self.run_script()
         self.assertEqual(out.returncode, 0, out.stderr)
         text = self.doc.read_text()
-        self.assertIn("| Scheduled sampling | 8.985 | 9.2774 [9.2674, 9.2874] (NLL-test 7.7861 [7.7761, 7.7961]) "
-                      "| not run |", text)
-        self.assertIn("| PG-BLEU | 8.946 | 1.1308 [1.1208, 1.1408] (NLL-test", text)
-        self.assertIn("runs of commit abcdef0, 0123456 on Test CPU (avx2+fma)", text)
-        # The curves of the three groups side by side.
-        self.assertIn("| mle | 0 | 11.4000 / – | 11.4000 / – | 11.4000 / – |", text)
+        other = self.block(text, "table1-other-rows")
+        self.assertIn("| Scheduled sampling | 8.985 | 9.2774 [9.2674, 9.2874] (NLL-test 7.7861 [7.7761, 7.7961]) | "
+                      "40 epochs,", other)
+        self.assertIn("| PG-BLEU | 8.946 | 1.1308 [1.1208, 1.1408] (NLL-test", other)
+        self.assertIn("runs of commit 0123456 on Test CPU (avx2+fma)", other)
+        # The curves side by side, every 10th epoch with an NLL, in the
+        # order of the phases (not D pretraining's rounds).
+        curves = self.block(text, "table1-rows-curves")
+        self.assertEqual(re.findall(r"^\| (mle|adversarial|discriminator-pretraining) \| (\d+) ", curves, re.M),
+                         [("mle", "0"), ("mle", "40"), ("adversarial", "20")])
+        self.assertIn("| adversarial | 20 | 8.9000 / 8.8000 | – / – | 8.9000 / 8.8000 |", curves)
+        against = self.block(text, "table1-rows-against-seqgan")
+        self.assertIn("| scheduled sampling − SeqGAN | nll_oracle | +0.5700 [+0.5200, +0.6200] | 0.0010 |", against)
+        self.assertNotIn("g_loss", against)
+        self.assertIn("| PG-BLEU: end − end of MLE | nll_oracle | −0.2937", against)
+
+    def test_runs_are_read_under_the_results_directory_only(self):
+        # A `sweeps/` where the script runs, holding other runs under the
+        # path the report names, is not read.
+        other = Path(self.tmp.name) / "cwd"
+        decoy = other / "elsewhere" / "seqgan-oracle-cpu-seeds" / "runs" / "000_seed-1"
+        decoy.mkdir(parents=True)
+        (decoy / "metrics.jsonl").write_text(json.dumps({"phase": "mle", "elapsed_seconds": 99999.0}) + "\n")
+        self.assertEqual(self.run_script(cwd=other).returncode, 0)
+        self.assertNotIn("99999", self.doc.read_text())
 
     def test_figures_are_their_reports_plots(self):
         plot = self.results / "reports" / "seqgan-oracle-confirm" / "learning_curves.png"
@@ -190,15 +267,32 @@ class ResultsTables(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("seqgan-oracle-cpu-confirm.png is not its report's plot", out.stdout)
 
+    def test_a_figure_waits_for_a_table_from_its_report(self):
+        # The document shows the figure but none of its tables comes from
+        # the plot's report: the figure is not replaced.
+        self.doc.write_text("![x](images/seqgan-oracle-cpu-confirm.png)\n")
+        plot = self.results / "reports" / "seqgan-oracle-confirm" / "learning_curves.png"
+        plot.write_bytes(b"a plot")
+        self.assertEqual(self.run_script("--check").returncode, 0)
+        self.run_script()
+        self.assertFalse((Path(self.tmp.name) / "images").exists())
+
     def test_check_finds_a_number_that_is_not_the_reports(self):
         self.run_script()
         text = self.doc.read_text()
-        self.doc.write_text(text.replace("-0.2937 [", "-0.2936 ["))
+        self.doc.write_text(text.replace("−0.2937 [", "−0.2936 ["))
         out = self.run_script("--check")
         self.assertEqual(out.returncode, 1)
-        self.assertIn("-| NLL-oracle | -0.2936", out.stdout)
-        self.assertIn("+| NLL-oracle | -0.2937", out.stdout)
-        self.assertIn("-0.2936 [", self.doc.read_text(), "--check writes nothing")
+        self.assertIn("-| NLL-oracle | −0.2936", out.stdout)
+        self.assertIn("+| NLL-oracle | −0.2937", out.stdout)
+        self.assertIn("−0.2936 [", self.doc.read_text(), "--check writes nothing")
+
+    def test_a_crlf_document_keeps_its_line_ends(self):
+        self.doc.write_bytes(DOC.replace("\n", "\r\n").encode())
+        self.assertEqual(self.run_script().returncode, 0)
+        data = self.doc.read_bytes()
+        self.assertNotIn(b"\n", data.replace(b"\r\n", b""))
+        self.assertIn(b"| NLL-oracle | \xe2\x88\x920.2937", data)
 
     def test_bad_documents_are_refused_with_the_line(self):
         bad = Path(self.tmp.name) / "bad.md"

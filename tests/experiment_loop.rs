@@ -150,14 +150,34 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     for key in ["commits", "machines", "differences", "matched_quality"] {
         assert!(comparison[key].is_array(), "{key}");
     }
-    assert!(comparison["evaluations"]["models"][0]["metrics"].is_object());
-    for key in ["group", "model", "temperature", "outside"] {
-        assert!(
-            !comparison["matched_quality"][0][key].is_null(),
-            "matched_quality[].{key}"
-        );
+    let evaluated = &comparison["evaluations"]["models"][0];
+    assert!(evaluated["metrics"].is_object());
+    assert!(evaluated["group"].is_string() && evaluated["model"].is_string());
+    let change = &comparison["evaluations"]["changes"][0];
+    assert!(change["against"].is_string() && change["p_value"].is_f64());
+    let matched = &comparison["matched_quality"][0];
+    for key in [
+        "group",
+        "model",
+        "baseline",
+        "temperature",
+        "runs",
+        "outside",
+    ] {
+        assert!(!matched[key].is_null(), "matched_quality[].{key}");
     }
-    for key in ["label", "runs", "seeds", "curve", "phase_ends"] {
+    assert!(
+        matched.get("difference").is_some(),
+        "matched_quality[].difference"
+    );
+    for key in [
+        "label",
+        "runs",
+        "seeds",
+        "curve",
+        "phase_ends",
+        "adversarial_change",
+    ] {
         assert!(!groups[0][key].is_null(), "groups[].{key}");
     }
     let first_point = &groups[0]["curve"][0];

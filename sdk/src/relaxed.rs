@@ -268,6 +268,12 @@ impl PairedRows {
     pub fn generated_part(&self, mut joined_gradient: Vec<f32>) -> Result<Vec<f32>, PluginError> {
         // The joined rows are as many real rows as generated ones, each as
         // wide and over the same vocabulary.
+        let (real, pairs) = (self.real.rows(), self.pairs());
+        if real != pairs {
+            return Err(PluginError::input(format!(
+                "{real} real rows paired with {pairs} generated rows (one each expected)"
+            )));
+        }
         let generated = self.generated.soft.len();
         let joined = 2 * generated;
         if joined_gradient.len() != joined {
@@ -373,6 +379,15 @@ mod tests {
         let err = paired.generated_part(gradient[1..].to_vec()).unwrap_err();
         assert!(
             err.message().contains("returned 23 values for 24"),
+            "{err:?}"
+        );
+        let unpaired = PairedRows {
+            real: TokenBatch::from_rows(&[vec![2u32]], 0),
+            generated: generated.clone(),
+        };
+        let err = unpaired.generated_part(gradient).unwrap_err();
+        assert!(
+            err.message().contains("1 real rows paired with 2"),
             "{err:?}"
         );
         let one_real = PairedRows {
