@@ -12,6 +12,7 @@
 #   scripts/regenerate-results.sh coco poetry         # some sections
 #   scripts/regenerate-results.sh all                 # every current section
 #   scripts/regenerate-results.sh --dry-run all       # print the commands only
+#   scripts/regenerate-results.sh --reports-only coco  # only the comparisons, of runs already made
 #
 # Runs go to $RESULTS_DIR (default `sweeps/`), with `agon` from
 # target/release (build it first: `cargo build --release`). A sweep that
@@ -37,13 +38,20 @@ SECTIONS=(seqgan-oracle table1-rows scratchgan-oracle scratchgan-coco relgan-ora
     relgan-coco coco poetry obama multi30k dailydialog dialogsum)
 
 dry_run=0
+reports_only=0
 if [ "${1:-}" = "--dry-run" ]; then
     dry_run=1
+    shift
+elif [ "${1:-}" = "--reports-only" ]; then
+    # Writes the sections' `agon compare` reports again from the runs and
+    # evaluations already in RESULTS_DIR (made by this or another commit:
+    # each report names its runs' commits), training and evaluating nothing.
+    reports_only=1
     shift
 fi
 if [ "${1:-}" = "--list" ] || [ $# = 0 ]; then
     printf '%s\n' "${SECTIONS[@]}"
-    [ $# = 0 ] && echo "usage: $0 SECTION... | all | --list" >&2 && exit 2
+    [ $# = 0 ] && echo "usage: $0 [--dry-run | --reports-only] SECTION... | all | --list" >&2 && exit 2
     exit 0
 fi
 wanted=("$@")
@@ -67,7 +75,7 @@ OUT="${RESULTS_DIR:-sweeps}"
 [ "$dry_run" = 1 ] || mkdir -p "$OUT"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD -- . ':!docs' 2>/dev/null || commit="$commit+changes"
-if [ "$dry_run" = 0 ] && [ -f "$OUT/COMMIT" ] && ! grep -q " $commit\$" "$OUT/COMMIT" && [ "${ALLOW_MIXED_COMMITS:-0}" != 1 ]; then
+if [ "$dry_run" = 0 ] && [ "$reports_only" = 0 ] && [ -f "$OUT/COMMIT" ] && ! grep -q " $commit\$" "$OUT/COMMIT" && [ "${ALLOW_MIXED_COMMITS:-0}" != 1 ]; then
     echo "$0: $OUT holds runs of another commit ($(cut -d' ' -f2 "$OUT/COMMIT" | sort -u | tr '\n' ' '));" \
         "use another RESULTS_DIR, or ALLOW_MIXED_COMMITS=1" >&2
     exit 1
@@ -77,18 +85,23 @@ fi
 # holds one machine's runs too. `agon --version` names this one.
 machine="$([ "$dry_run" = 1 ] || "$AGON" --version 2>/dev/null | sed -n 's/^machine: //p' || true)"
 others="$([ -z "$machine" ] || [ ! -f "$OUT/MACHINE" ] || grep -vxF -- "$machine" "$OUT/MACHINE" | paste -sd';' -)"
-if [ -n "$others" ] && [ "${ALLOW_MIXED_MACHINES:-0}" != 1 ]; then
+if [ "$reports_only" = 0 ] && [ -n "$others" ] && [ "${ALLOW_MIXED_MACHINES:-0}" != 1 ]; then
     echo "$0: $OUT holds runs made on $others, and this machine is $machine:" \
         "float rounding differs between kinds of machine, so its runs would not reproduce those digits;" \
         "use another RESULTS_DIR, or ALLOW_MIXED_MACHINES=1" >&2
     exit 1
 fi
 # One line a machine that made runs here.
-[ -z "$machine" ] || grep -qxF -- "$machine" "$OUT/MACHINE" 2>/dev/null || echo "$machine" >>"$OUT/MACHINE"
+[ -z "$machine" ] || [ "$reports_only" = 1 ] || grep -qxF -- "$machine" "$OUT/MACHINE" 2>/dev/null ||
+    echo "$machine" >>"$OUT/MACHINE"
 
-sweep() { "${agon[@]}" sweep "configs/sweeps/$1.yaml" --out "$OUT/$1"; }
+sweep() {
+    [ "$reports_only" = 1 ] && return
+    "${agon[@]}" sweep "configs/sweeps/$1.yaml" --out "$OUT/$1"
+}
 # evaluate RUN_DIRS... -- EVAL_ARGS...: each run once.
 evaluate() {
+    [ "$reports_only" = 1 ] && return
     local runs=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do runs+=("$1"); shift; done
     shift || true
@@ -164,10 +177,14 @@ run_section() {
 }
 
 for section in "${wanted[@]}"; do
-    echo "== $section ($(date -u +%FT%TZ), $commit${machine:+, $machine})"
+    if [ "$reports_only" = 1 ]; then
+        echo "== $section: the reports only ($(date -u +%FT%TZ))"
+    else
+        echo "== $section ($(date -u +%FT%TZ), $commit${machine:+, $machine})"
+    fi
     started=$SECONDS
     run_section "$section"
-    [ "$dry_run" = 1 ] && continue
+    [ "$dry_run" = 1 ] || [ "$reports_only" = 1 ] && continue
     echo "$section $commit" >>"$OUT/COMMIT"
     echo "== $section done in $((SECONDS - started)) s"
 done

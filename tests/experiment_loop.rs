@@ -615,6 +615,55 @@ fn the_results_script_names_its_sections_when_given_another() {
     assert!(out.stdout.is_empty(), "nothing runs before the check");
 }
 
+/// `--reports-only` runs a section's comparisons and nothing else: no
+/// sweep, no evaluation, no commit recorded (`agon` here is a stand-in
+/// that logs its arguments).
+#[test]
+fn the_results_script_remakes_only_the_reports_when_asked() {
+    let root = agon_integration_tests::workspace_root();
+    let sandbox = Sandbox::new();
+    let log = sandbox.path().join("calls.log");
+    let fake = sandbox.write(
+        "fake-agon",
+        &format!(
+            "#!/bin/sh\necho \"$@\" >> {}\n[ \"$1\" = --version ] && echo 'machine: test'\nexit 0\n",
+            log.display()
+        ),
+    );
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let results = sandbox.path().join("results");
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/regenerate-results.sh"))
+        .args(["--reports-only", "table1-rows", "coco"])
+        .env("AGON", &fake)
+        .env("RESULTS_DIR", &results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let commands: Vec<&str> = calls
+        .lines()
+        .filter(|l| !l.starts_with("--version"))
+        .collect();
+    assert_eq!(commands.len(), 2, "{calls}");
+    assert!(
+        commands.iter().all(|c| c.starts_with("compare ")),
+        "{calls}"
+    );
+    let reports = results.join("reports");
+    assert!(commands[0].ends_with(&format!("--out {}", reports.join("table1-rows").display())));
+    assert!(
+        commands[1].contains("--names MLE only (104 epochs),SeqGAN"),
+        "{calls}"
+    );
+    assert!(commands[1].ends_with(&format!("--out {}", reports.join("coco").display())));
+    assert!(!results.join("COMMIT").exists() && !results.join("MACHINE").exists());
+}
+
 /// A run's config.yaml names the machine it ran on (the one `agon
 /// --version` names), since runs are bit-identical only on one kind of
 /// machine; a run resumed on another records it and says so once, and
