@@ -503,12 +503,105 @@ def scratchgan_oracle_changes(inputs):
     return table(["run (3 seeds)", "within each run (paired t over seeds)", "value [95% interval]", "p"], rows)
 
 
+# The seed's real-text tasks: `agon compare` of the compute-matched MLE-only
+# sweep (the first group) and the SeqGAN sweep, the report named after the
+# section. Each: the metrics of its evaluation table, and of its
+# temperature table.
+TEXT_SECTIONS = {
+    "coco": (["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"],
+             ["bleu2", "self_bleu2", "lm_nll", "reverse_lm_nll"]),
+    "poetry": (["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"],
+               ["bleu2", "self_bleu2", "lm_nll", "reverse_lm_nll"]),
+    "obama": (["bleu2", "bleu3", "bleu4", "self_bleu3", "self_bleu4", "lm_nll", "reverse_lm_nll", "nll_test"],
+              ["bleu3", "self_bleu3", "lm_nll", "reverse_lm_nll"]),
+}
+TEXT_TEMPERATURES = [0.7, 1.0, 1.3]
+
+
+def metric_name(metric):
+    for prefix, name in [("self_bleu", "Self-BLEU-"), ("bleu", "BLEU-")]:
+        if metric.startswith(prefix):
+            return name + metric[len(prefix):]
+    return {"lm_nll": "LM score (`lm_nll`)", "reverse_lm_nll": "reverse LM score (`reverse_lm_nll`)",
+            "nll_test": "NLL-test"}.get(metric, metric)
+
+
+def text_groups(inputs, section):
+    report = inputs.report(section)
+    if len(report["groups"]) != 2:
+        raise KeyError(f"reports/{section}: {len(report['groups'])} groups, 2 expected (MLE only, SeqGAN)")
+    return report, report["groups"][0], report["groups"][1]
+
+
+def text_evaluations(section):
+    def render(inputs):
+        report, mle, seqgan = text_groups(inputs, section)
+        rows = []
+        for metric in TEXT_SECTIONS[section][0]:
+            rows.append([metric_name(metric)] + [
+                estimate(evaluated(report, g["label"], model, metric), len(g["runs"]))
+                for g, model in [(mle, "final"), (seqgan, "mle"), (seqgan, "final")]])
+        header = ["metric", f"{mle['label']}", f"{seqgan['label']} run, end of MLE", f"{seqgan['label']} run, final"]
+        return table(header, rows)
+    return render
+
+
+def text_differences(section):
+    def render(inputs):
+        report, mle, seqgan = text_groups(inputs, section)
+        against = {(d["group"], d["against"], d["metric"]): d for d in report["evaluations"]["against_baseline"]}
+        rows = []
+        for metric in TEXT_SECTIONS[section][0]:
+            versus = against.get((seqgan["label"], f"{mle['label']}/final", metric))
+            change = eval_change(report, seqgan["label"], metric)
+            rows.append([metric_name(metric)] + sum(
+                ([difference(d), p_value(d["p_value"]) if d else "–"] for d in (versus, change)), []))
+        header = ["metric", f"{seqgan['label']} final − {mle['label']} final", "p",
+                  f"{seqgan['label']} final − its end of MLE", "p"]
+        return table(header, rows)
+    return render
+
+
+def text_temperatures(section):
+    def render(inputs):
+        report, mle, seqgan = text_groups(inputs, section)
+        metrics = TEXT_SECTIONS[section][1]
+        rows = []
+        for g, model, name in [(mle, "final", mle["label"]), (seqgan, "final", f"{seqgan['label']} final"),
+                               (seqgan, "mle", f"{seqgan['label']} run, end of MLE")]:
+            for t in TEXT_TEMPERATURES:
+                rows.append([name, f"{t:g}"] + [
+                    estimate(evaluated(report, g["label"], model, metric_at(m, t)), len(g["runs"]))
+                    for m in metrics])
+        return table(["model", "T"] + [metric_name(m) for m in metrics], rows)
+    return render
+
+
+def text_wall_times(section):
+    def render(inputs):
+        _, mle, seqgan = text_groups(inputs, section)
+        rows = [[g["label"], seeds_label(g), seconds(wall_seconds(inputs, g)),
+                 seconds(wall_seconds(inputs, g, "mle"))] for g in (mle, seqgan)]
+        return table(["run", "seeds", "whole run", "its MLE phase"], rows)
+    return render
+
+
+for _section in TEXT_SECTIONS:
+    generated(f"{_section}-evaluations", [_section])(text_evaluations(_section))
+    generated(f"{_section}-differences", [_section])(text_differences(_section))
+    generated(f"{_section}-temperatures", [_section])(text_temperatures(_section))
+    generated(f"{_section}-wall-times", [_section])(text_wall_times(_section))
+
+
 # Figures: docs/images/NAME ← a plot `agon compare` drew in a report
 # (copied when the report is there, like the tables).
 FIGURES = {
     "seqgan-oracle-cpu-confirm.png": ("seqgan-oracle-confirm", "learning_curves.png"),
     "seqgan-oracle-quality-coverage.png": ("seqgan-oracle-seeds", "quality_diversity.png"),
     "scratchgan-oracle-quality-coverage.png": ("scratchgan-oracle", "quality_diversity.png"),
+    "coco-seeds-quality-diversity.png": ("coco", "quality_diversity.png"),
+    "poetry-seeds-quality-diversity.png": ("poetry", "quality_diversity.png"),
+    "obama-seeds-quality-diversity.png": ("obama", "quality_diversity.png"),
 }
 
 

@@ -243,6 +243,47 @@ class ResultsTables(unittest.TestCase):
         self.assertNotIn("g_loss", against)
         self.assertIn("| PG-BLEU: end − end of MLE | nll_oracle | −0.2937", against)
 
+    def test_a_text_sections_tables_come_from_its_report(self):
+        groups, models, changes, against = [], [], [], []
+        for i, (label, sweep) in enumerate([("MLE only (104 epochs)", "coco-mle-seeds"), ("SeqGAN", "coco-seeds")]):
+            groups.append({"label": label, "runs": make_runs(self.results, sweep, [1, 2, 3], label),
+                           "seeds": [1, 2, 3], "curve": [], "phase_ends": [], "adversarial_change": {}})
+            for model, base in [("mle", 0.1), ("final", 0.2 + i / 10)]:
+                metrics = {at(m, t): estimate(base + j + t / 100)
+                           for j, m in enumerate(["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll",
+                                                  "nll_test"]) for t in [0.7, 1.0, 1.3]}
+                models.append({"group": label, "model": model, "metrics": metrics})
+        for metric in ["bleu2", "lm_nll"]:
+            against.append({"group": "SeqGAN", "against": "MLE only (104 epochs)/final", "metric": metric,
+                            **difference(0.042, 0.026)})
+            # The MLE-only group's own change comes first; SeqGAN's is read.
+            changes.append({"group": "MLE only (104 epochs)", "against": "MLE only (104 epochs)/mle",
+                            "metric": metric, **difference(0.9, 0.5)})
+            changes.append({"group": "SeqGAN", "against": "SeqGAN/mle", "metric": metric,
+                            **difference(0.051, 0.03)})
+        self.write_report("coco", {"commits": ["c0c0c0c0"], "machines": ["Test CPU (avx2+fma)"], "groups": groups,
+                                   "differences": [], "matched_quality": [],
+                                   "evaluations": {"models": models, "changes": changes,
+                                                   "against_baseline": against}})
+        self.doc.write_text("".join(f"<!-- table: coco-{t} -->\n<!-- /table -->\n"
+                                    for t in ["evaluations", "differences", "temperatures", "wall-times"]))
+        out = self.run_script()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        text = self.doc.read_text()
+        evaluations = self.block(text, "coco-evaluations")
+        self.assertIn("| metric | MLE only (104 epochs) | SeqGAN run, end of MLE | SeqGAN run, final |", evaluations)
+        self.assertIn("| BLEU-2 | 0.2100 [0.2000, 0.2200] | 0.1100 [0.1000, 0.1200] | 0.3100 [0.3000, 0.3200] |",
+                      evaluations)
+        self.assertIn("| reverse LM score (`reverse_lm_nll`) | 4.2100", evaluations)
+        differences = self.block(text, "coco-differences")
+        self.assertIn("| BLEU-2 | +0.0420 [−0.0080, +0.0920] | 0.0260 | +0.0510 [+0.0010, +0.1010] | 0.0300 |",
+                      differences)
+        self.assertIn("| BLEU-3 | – | – | – | – |", differences)
+        temperatures = self.block(text, "coco-temperatures")
+        self.assertIn("| SeqGAN final | 0.7 | 0.3070 [0.2970, 0.3170] | 2.3070", temperatures)
+        self.assertIn("| SeqGAN run, end of MLE | 1.3 | 0.1130 [0.1030, 0.1230] |", temperatures)
+        self.assertIn("| SeqGAN | seeds 1–3 | 400–420 s | 100–102 s |", self.block(text, "coco-wall-times"))
+
     def test_runs_are_read_under_the_results_directory_only(self):
         # A `sweeps/` where the script runs, holding other runs under the
         # path the report names, is not read.
