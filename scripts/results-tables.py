@@ -111,11 +111,18 @@ def evaluated(report, group_label, model, metric):
     return None
 
 
-def matched(report, group_label, temperature):
+POOLED = " (pooled over its seeds)"
+
+
+def matched(report, group_label, temperature, pooled=False):
+    """The matched-quality row of the group's final model at `temperature`:
+    against its own run's MLE curve, or (`pooled`) against the first
+    group's curve pooled over its seeds."""
     if not report["matched_quality"]:
         raise Missing("the report has no matched-quality rows (evaluate the runs with `agon eval --temperatures`)")
     for m in report["matched_quality"]:
-        if (m["group"] == group_label and m["model"] == "final" and m["baseline"] == "mle"
+        baseline = m["baseline"].endswith(POOLED) if pooled else m["baseline"] == "mle"
+        if (m["group"] == group_label and m["model"] == "final" and baseline
                 and abs(m["temperature"] - temperature) < 1e-6):
             return m
     return None
@@ -130,16 +137,18 @@ def eval_change(report, group_label, metric):
     return None
 
 
-def matched_cells(report, group_label, temperature):
-    """A model − its run's MLE curve at equal NLL-test, and p: two cells."""
-    m = matched(report, group_label, temperature)
+def matched_cells(report, group_label, temperature, pooled=False):
+    """A final model − the MLE curve at equal diversity (its own run's, or
+    the first group's pooled), and p: two cells."""
+    m = matched(report, group_label, temperature, pooled)
     if m is None:
         raise Missing(f"no matched-quality row for {group_label} at T = {temperature:g}")
     runs = len(group(report, group_label)["runs"])
+    curve = "the pooled curve" if pooled else "the MLE curve"
     if m["difference"] is None:
         if m["outside"] == runs:
-            return [f"outside the MLE curve (all {runs} runs)", "–"]
-        return [f"no interval ({m['runs']} run(s) inside the MLE curve, {m['outside']} outside)", "–"]
+            return [f"outside {curve} (all {runs} runs)", "–"]
+        return [f"no interval ({m['runs']} run(s) inside {curve}, {m['outside']} outside)", "–"]
     note = f" ({m['outside']} of {runs} runs outside)" if m["outside"] else ""
     return [difference(m["difference"]) + note, p_value(m["difference"]["p_value"])]
 
@@ -503,6 +512,26 @@ def scratchgan_oracle_changes(inputs):
     return table(["run (3 seeds)", "within each run (paired t over seeds)", "value [95% interval]", "p"], rows)
 
 
+@generated("scratchgan-coco-evaluations", ["scratchgan-coco"])
+def scratchgan_coco_evaluations(inputs):
+    report = inputs.report("scratchgan-coco")
+    groups = report["groups"]
+    rows = [[metric_name(metric)] + [estimate(evaluated(report, g["label"], "final", metric), len(g["runs"]))
+                                     for g in groups]
+            for metric in ["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"]]
+    rows.append(["wall time per run"] + [seconds(wall_seconds(inputs, g)) for g in groups])
+    return table(["metric (T = 1)"] + [g["label"] for g in groups], rows)
+
+
+@generated("scratchgan-coco-matched", ["scratchgan-coco"])
+def scratchgan_coco_matched(inputs):
+    report = inputs.report("scratchgan-coco")
+    first, last = report["groups"][0], report["groups"][-1]
+    rows = [[f"T = {t:g}"] + matched_cells(report, last["label"], t, pooled=True) for t in TEXT_TEMPERATURES]
+    header = [f"{last['label']} sampled at", f"BLEU-2 − {first['label']}'s curve at equal Self-BLEU-2", "p"]
+    return table(header, rows)
+
+
 # The seed's real-text tasks: `agon compare` of the compute-matched MLE-only
 # sweep (the first group) and the SeqGAN sweep, the report named after the
 # section. Each: the metrics of its evaluation table, and of its
@@ -600,6 +629,7 @@ FIGURES = {
     "seqgan-oracle-quality-coverage.png": ("seqgan-oracle-seeds", "quality_diversity.png"),
     "scratchgan-oracle-quality-coverage.png": ("scratchgan-oracle", "quality_diversity.png"),
     "coco-seeds-quality-diversity.png": ("coco", "quality_diversity.png"),
+    "scratchgan-coco-quality-diversity.png": ("scratchgan-coco", "quality_diversity.png"),
     "poetry-seeds-quality-diversity.png": ("poetry", "quality_diversity.png"),
     "obama-seeds-quality-diversity.png": ("obama", "quality_diversity.png"),
 }

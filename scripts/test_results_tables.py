@@ -284,6 +284,40 @@ class ResultsTables(unittest.TestCase):
         self.assertIn("| SeqGAN run, end of MLE | 1.3 | 0.1130 [0.1030, 0.1230] |", temperatures)
         self.assertIn("| SeqGAN | seeds 1–3 | 400–420 s | 100–102 s |", self.block(text, "coco-wall-times"))
 
+    def test_scratchgan_on_coco_is_held_against_the_pooled_mle_curve(self):
+        groups, models = [], []
+        for i, label in enumerate(["MLE 40 epochs", "MLE 104 epochs", "ScratchGAN from scratch"]):
+            groups.append({"label": label, "runs": make_runs(self.results, f"sweep-{i}", [1, 2, 3], label),
+                           "seeds": [1, 2, 3], "curve": [], "phase_ends": [], "adversarial_change": {}})
+            models.append({"group": label, "model": "final",
+                           "metrics": {"bleu2": estimate(0.7 - i / 10), "nll_test": estimate(5.0 + i)}})
+        matched = []
+        for t in [0.7, 1.0, 1.3]:
+            # Its own run's curve first (not the one read), then the pooled one.
+            matched.append({"group": "ScratchGAN from scratch", "model": "final", "baseline": "mle",
+                            "temperature": t, "difference": difference(0.5, 0.5), "runs": 3, "outside": 0})
+            matched.append({"group": "ScratchGAN from scratch", "model": "final",
+                            "baseline": "MLE 40 epochs / final (pooled over its seeds)", "temperature": t,
+                            "difference": None if t == 1.3 else difference(-0.13 + t / 100, 0.003),
+                            "runs": 0 if t == 1.3 else 3, "outside": 3 if t == 1.3 else 0})
+        self.write_report("scratchgan-coco", {
+            "commits": ["5c5c5c5c"], "machines": ["Test CPU (avx2+fma)"], "groups": groups, "differences": [],
+            "matched_quality": matched, "evaluations": {"models": models, "changes": [], "against_baseline": []}})
+        self.doc.write_text("<!-- table: scratchgan-coco-evaluations -->\n<!-- /table -->\n"
+                            "<!-- table: scratchgan-coco-matched -->\n<!-- /table -->\n")
+        out = self.run_script()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        text = self.doc.read_text()
+        evaluations = self.block(text, "scratchgan-coco-evaluations")
+        self.assertIn("| metric (T = 1) | MLE 40 epochs | MLE 104 epochs | ScratchGAN from scratch |", evaluations)
+        self.assertIn("| BLEU-2 | 0.7000 [0.6900, 0.7100] | 0.6000 [0.5900, 0.6100] | 0.5000 [0.4900, 0.5100] |",
+                      evaluations)
+        self.assertIn("| BLEU-3 | – | – | – |", evaluations)
+        self.assertIn("| wall time per run | 400–420 s | 400–420 s | 400–420 s |", evaluations)
+        matched_table = self.block(text, "scratchgan-coco-matched")
+        self.assertIn("| T = 1 | −0.1200 [−0.1700, −0.0700] | 0.0030 |", matched_table)
+        self.assertIn("| T = 1.3 | outside the pooled curve (all 3 runs) | – |", matched_table)
+
     def test_runs_are_read_under_the_results_directory_only(self):
         # A `sweeps/` where the script runs, holding other runs under the
         # path the report names, is not read.
