@@ -532,6 +532,65 @@ def scratchgan_coco_matched(inputs):
     return table(header, rows)
 
 
+def change_cell(c):
+    return f"{difference(c)}, p = {p_value(c['p_value'])}" if c else "–"
+
+
+@generated("relgan-oracle-runs", ["relgan-oracle"])
+def relgan_oracle_runs(inputs):
+    report = inputs.report("relgan-oracle")
+    g = only_group(report)
+    n = len(g["runs"])
+    metrics = ("nll_oracle", "nll_test")
+    rows = [
+        ["RelGAN's generator at the end of its MLE epochs"]
+        + [estimate(evaluated(report, g["label"], "mle", m), n) for m in metrics] + ["—"],
+        ["the same after the RelGAN iterations"]
+        + [estimate(evaluated(report, g["label"], "final", m), n) for m in metrics]
+        + [f"{estimate(phase_end(g, 'adversarial', 'd_accuracy'), n)} (RSGAN: pairs ordered right)"],
+        ["change within each run (paired t over the seeds)"]
+        + [change_cell(eval_change(report, g["label"], m)) for m in metrics] + ["—"],
+    ]
+    header = [f"row ({seeds_label(g)}; NLLs from `agon eval`)", "NLL-oracle at T = 1", "NLL-test at T = 1",
+              "D accuracy at the end"]
+    return table(header, rows)
+
+
+@generated("relgan-oracle-matched", ["relgan-oracle"])
+def relgan_oracle_matched(inputs):
+    report = inputs.report("relgan-oracle")
+    g = only_group(report)
+    rows = [[f"T = {t:g}"] + matched_cells(report, g["label"], t) for t in SEQGAN_TEMPERATURES]
+    return table(["final generator sampled at", "NLL-oracle − its run's MLE curve at equal NLL-test", "p"], rows)
+
+
+RELGAN_COCO_METRICS = ["bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu3", "self_bleu4", "self_bleu5",
+                       "lm_nll", "reverse_lm_nll", "nll_test"]
+RELGAN_COCO_TEMPERATURES = [0.7, 0.85, 1.15, 1.3]
+
+
+@generated("relgan-coco-evaluations", ["relgan-coco"])
+def relgan_coco_evaluations(inputs):
+    report = inputs.report("relgan-coco")
+    g = only_group(report)
+    n = len(g["runs"])
+    rows = [[metric_name(m)] + [estimate(evaluated(report, g["label"], model, m), n) for model in ("mle", "final")]
+            + [change_cell(eval_change(report, g["label"], m))] for m in RELGAN_COCO_METRICS]
+    rows.append(["D accuracy at the end", "—",
+                 f"{estimate(phase_end(g, 'adversarial', 'd_accuracy'), n)} (RSGAN: pairs ordered right)", "—"])
+    header = ["metric (T = 1)", "RelGAN's generator, end of its MLE epochs", "after the RelGAN iterations",
+              "change within each run (paired t)"]
+    return table(header, rows)
+
+
+@generated("relgan-coco-matched", ["relgan-coco"])
+def relgan_coco_matched(inputs):
+    report = inputs.report("relgan-coco")
+    g = only_group(report)
+    rows = [[f"T = {t:g}"] + matched_cells(report, g["label"], t) for t in RELGAN_COCO_TEMPERATURES]
+    return table(["final generator sampled at", "BLEU-2 − its run's MLE curve at equal Self-BLEU-2", "p"], rows)
+
+
 # The seed's real-text tasks: `agon compare` of the compute-matched MLE-only
 # sweep (the first group) and the SeqGAN sweep, the report named after the
 # section. Each: the metrics of its evaluation table, and of its
@@ -630,6 +689,8 @@ FIGURES = {
     "scratchgan-oracle-quality-coverage.png": ("scratchgan-oracle", "quality_diversity.png"),
     "coco-seeds-quality-diversity.png": ("coco", "quality_diversity.png"),
     "scratchgan-coco-quality-diversity.png": ("scratchgan-coco", "quality_diversity.png"),
+    "relgan-oracle-quality-coverage.png": ("relgan-oracle", "quality_diversity.png"),
+    "relgan-coco-quality-diversity.png": ("relgan-coco", "quality_diversity.png"),
     "poetry-seeds-quality-diversity.png": ("poetry", "quality_diversity.png"),
     "obama-seeds-quality-diversity.png": ("obama", "quality_diversity.png"),
 }

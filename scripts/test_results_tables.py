@@ -318,6 +318,29 @@ class ResultsTables(unittest.TestCase):
         self.assertIn("| T = 1 | −0.1200 [−0.1700, −0.0700] | 0.0030 |", matched_table)
         self.assertIn("| T = 1.3 | outside the pooled curve (all 3 runs) | – |", matched_table)
 
+    def test_relgan_tables_come_from_their_reports(self):
+        group = seqgan_group(self.results, "relgan-oracle-short-seeds", [1, 2, 3], "relgan-oracle", 0.0)
+        report = seqgan_report(group, 0.0)
+        report["evaluations"]["changes"] = [
+            {"group": "relgan-oracle", "against": "relgan-oracle/mle", "metric": m, **difference(-0.0128, 0.0065)}
+            for m in ["nll_oracle", "nll_test"]]
+        self.write_report("relgan-oracle", report)
+        self.doc.write_text("<!-- table: relgan-oracle-runs -->\n<!-- /table -->\n"
+                            "<!-- table: relgan-oracle-matched -->\n<!-- /table -->\n"
+                            "<!-- table: relgan-coco-evaluations -->\nwaits\n<!-- /table -->\n")
+        out = self.run_script()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        text = self.doc.read_text()
+        runs = self.block(text, "relgan-oracle-runs")
+        self.assertIn("| row (seeds 1–3; NLLs from `agon eval`) |", runs)
+        self.assertIn("| RelGAN's generator at the end of its MLE epochs | 10.0000 [9.9900, 10.0100] | "
+                      "8.0000 [7.9900, 8.0100] | — |", runs)
+        self.assertIn("| 0.9980 [0.9880, 1.0080] (n=2 of 3) (RSGAN: pairs ordered right) |", runs)
+        self.assertIn("| change within each run (paired t over the seeds) | −0.0128 [−0.0628, +0.0372], "
+                      "p = 0.0065 |", runs)
+        self.assertIn("| T = 1.1 | −0.3100 [−0.3600, −0.2600] | 0.0300 |", self.block(text, "relgan-oracle-matched"))
+        self.assertEqual(self.block(text, "relgan-coco-evaluations"), "waits\n")
+
     def test_runs_are_read_under_the_results_directory_only(self):
         # A `sweeps/` where the script runs, holding other runs under the
         # path the report names, is not read.
