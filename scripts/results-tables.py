@@ -667,7 +667,10 @@ def text_temperatures(section):
 
 def text_wall_times(section):
     def render(inputs):
-        _, mle, seqgan = text_groups(inputs, section)
+        report = inputs.report(section)
+        if len(report["groups"]) != 2:
+            raise KeyError(f"reports/{section}: {len(report['groups'])} groups, 2 expected")
+        mle, seqgan = report["groups"]
         rows = [[g["label"], seeds_label(g), seconds(wall_seconds(inputs, g)),
                  seconds(wall_seconds(inputs, g, "mle"))] for g in (mle, seqgan)]
         return table(["run", "seeds", "whole run", "its MLE phase"], rows)
@@ -678,6 +681,106 @@ for _section in TEXT_SECTIONS:
     generated(f"{_section}-evaluations", [_section])(text_evaluations(_section))
     generated(f"{_section}-differences", [_section])(text_differences(_section))
     generated(f"{_section}-temperatures", [_section])(text_temperatures(_section))
+    generated(f"{_section}-wall-times", [_section])(text_wall_times(_section))
+
+
+# The conditional tasks: `agon compare` of the adversarial sweep alone
+# (reports/SECTION-adversarial) and of the compute-matched MLE-only sweep
+# beside it (reports/SECTION, the MLE-only group first). Each: its metrics,
+# and the one `agon eval` tests per sample.
+CONDITIONAL_SECTIONS = {
+    "multi30k": (["bleu"], "bleu"),
+    "dailydialog": (["bleu", "distinct1", "distinct2"], "bleu"),
+    "dialogsum": (["rouge1", "rouge2", "rouge_l"], "rouge_l"),
+}
+CONDITIONAL_NAMES = {"bleu": "BLEU", "distinct1": "distinct-1", "distinct2": "distinct-2", "rouge1": "ROUGE-1",
+                     "rouge2": "ROUGE-2", "rouge_l": "ROUGE-L", "nll_test": "NLL-test"}
+
+
+def eval_models(inputs, run):
+    """The newest eval.json's `mle` and `final` metrics of one run."""
+    with open(newest_eval(inputs.run_dir(run)), encoding="utf-8") as f:
+        report = json.load(f)
+    models = {m["label"].rsplit("/", 1)[-1]: m["metrics"] for m in report.get("models", [])}
+    if "mle" not in models or "final" not in models:
+        raise Missing(f"{run}: its evaluation has no `mle` and `final` models")
+    return report, models
+
+
+def conditional_per_seed(section):
+    def render(inputs):
+        metrics, tested = CONDITIONAL_SECTIONS[section]
+        g = only_group(inputs.report(f"{section}-adversarial"))
+        rows = []
+        for run, seed in zip(g["runs"], g["seeds"]):
+            report, models = eval_models(inputs, run)
+            test = next((c["test"] for c in report.get("comparisons", []) if c["metric"] == tested), None)
+            if test is None:
+                raise Missing(f"{run}: its evaluation has no {tested} comparison")
+            rows.append([str(seed)]
+                        + [f"{num(models['mle'][m])} → {num(models['final'][m])}" for m in metrics]
+                        + [f"{signed(test['mean_difference'])} [{signed(test['ci_low'])}, {signed(test['ci_high'])}]",
+                           bootstrap_p(test),
+                           f"{num(models['mle']['nll_test'])} → {num(models['final']['nll_test'])}"])
+        header = (["seed"] + [f"{CONDITIONAL_NAMES[m]}, end of MLE → final" for m in metrics]
+                  + [f"{CONDITIONAL_NAMES[tested]} final − MLE (paired bootstrap)", "p", "NLL-test, end of MLE → final"])
+        return table(header, rows)
+    return render
+
+
+def conditional_over_seeds(section):
+    def render(inputs):
+        metrics, _ = CONDITIONAL_SECTIONS[section]
+        report = inputs.report(f"{section}-adversarial")
+        g = only_group(report)
+        n = len(g["runs"])
+        rows = [[CONDITIONAL_NAMES[m]] + [estimate(evaluated(report, g["label"], model, m), n)
+                                          for model in ("mle", "final")]
+                + [change_cell(eval_change(report, g["label"], m))] for m in metrics + ["nll_test"]]
+        for phase, metric, name in [("discriminator-pretraining", "d_accuracy", "D accuracy after pretraining"),
+                                    ("adversarial", "d_accuracy", "D accuracy at the end"),
+                                    ("adversarial", "mean_reward", "mean reward, last g-step")]:
+            rows.append([name, "", estimate(phase_end(g, phase, metric), n), ""])
+        header = [f"metric ({seeds_label(g)})", "end of MLE", "final", "final − end of MLE (paired t)"]
+        return table(header, rows)
+    return render
+
+
+def conditional_against_mle(section):
+    def render(inputs):
+        metrics, _ = CONDITIONAL_SECTIONS[section]
+        metrics = metrics + ["nll_test"]
+        report = inputs.report(section)
+        if len(report["groups"]) != 2:
+            raise KeyError(f"reports/{section}: {len(report['groups'])} groups, 2 expected (MLE only, adversarial)")
+        mle, adversarial = report["groups"]
+        n = len(mle["runs"])
+        last_mle_epoch = max((p["epoch"] for p, _ in adversarial["curve"] if p["phase"] == "mle"), default=0)
+        final_epoch = max((p["epoch"] for p, _ in mle["curve"] if p["phase"] == "mle"), default=0)
+        rows = []
+        # The MLE-only runs' learning curve past the adversarial runs' MLE
+        # phase: where the compute-matched point lies.
+        for point, values in mle["curve"]:
+            if point["phase"] == "mle" and last_mle_epoch < point["epoch"] < final_epoch:
+                rows.append([f"{mle['label']}, epoch {point['epoch']} (learning curve)"]
+                            + [estimate(values.get(m), n) for m in metrics])
+        rows.append([f"{mle['label']}, final (`agon eval`)"]
+                    + [estimate(evaluated(report, mle["label"], "final", m), n) for m in metrics])
+        for model, name in [("mle", "end of MLE"), ("final", "final")]:
+            rows.append([f"{adversarial['label']}, {name}"]
+                        + [estimate(evaluated(report, adversarial["label"], model, m), len(adversarial["runs"]))
+                           for m in metrics])
+        against = {(d["group"], d["against"], d["metric"]): d for d in report["evaluations"]["against_baseline"]}
+        rows.append([f"{adversarial['label']} final − {mle['label']} final (paired t)"]
+                    + [change_cell(against.get((adversarial["label"], f"{mle['label']}/final", m))) for m in metrics])
+        return table([""] + [CONDITIONAL_NAMES[m] for m in metrics], rows)
+    return render
+
+
+for _section in CONDITIONAL_SECTIONS:
+    generated(f"{_section}-per-seed", [f"{_section}-adversarial"])(conditional_per_seed(_section))
+    generated(f"{_section}-over-seeds", [f"{_section}-adversarial"])(conditional_over_seeds(_section))
+    generated(f"{_section}-against-mle", [_section])(conditional_against_mle(_section))
     generated(f"{_section}-wall-times", [_section])(text_wall_times(_section))
 
 

@@ -341,6 +341,65 @@ class ResultsTables(unittest.TestCase):
         self.assertIn("| T = 1.1 | −0.3100 [−0.3600, −0.2600] | 0.0300 |", self.block(text, "relgan-oracle-matched"))
         self.assertEqual(self.block(text, "relgan-coco-evaluations"), "waits\n")
 
+    def test_a_conditional_tasks_tables_come_from_its_reports(self):
+        def group(label, sweep):
+            runs = make_runs(self.results, sweep, [1, 2, 3], label)
+            for i, run in enumerate(runs):
+                run_dir = self.results.joinpath(*Path(run).parts[-3:])
+                test = {"method": "paired bootstrap", "mean_difference": -0.0067 - i / 1000, "ci_low": -0.0122,
+                        "ci_high": -0.0014, "p_value": 0.015, "resamples": 10000, "pairs": 1000}
+                models = [{"label": f"{run_dir.name}/{model}",
+                           "metrics": {"bleu": 0.1182 - d - i / 100, "nll_test": 2.7051 + d}}
+                          for model, d in [("mle", 0.0), ("final", 0.0067)]]
+                (run_dir / "eval-2" / "eval.json").write_text(json.dumps(
+                    {"models": models, "comparisons": [{"metric": "bleu", "test": test}]}))
+            curve = [[{"global_epoch": e, "phase": "mle", "epoch": e}, {"bleu": estimate(0.01 * e)}]
+                     for e in range(2, 15, 2) if label == "MLE only (14 epochs)" or e <= 8]
+            return {"label": label, "runs": runs, "seeds": [1, 2, 3], "curve": curve,
+                    "phase_ends": [["adversarial", {"d_accuracy": estimate(0.593), "mean_reward": estimate(0.268)}],
+                                   ["discriminator-pretraining", {"d_accuracy": estimate(0.547)}]],
+                    "adversarial_change": {}}
+        adversarial = group("multi30k", "multi30k-seeds")
+        models = [{"group": "multi30k", "model": m, "metrics": {"bleu": estimate(v), "nll_test": estimate(2.6)}}
+                  for m, v in [("mle", 0.134), ("final", 0.1192)]]
+        changes = [{"group": "multi30k", "against": "multi30k/mle", "metric": "bleu", **difference(-0.0148, 0.19)}]
+        self.write_report("multi30k-adversarial", {
+            "commits": ["3030303030"], "machines": ["Test CPU (avx2+fma)"], "groups": [adversarial],
+            "differences": [], "matched_quality": [],
+            "evaluations": {"models": models, "changes": changes, "against_baseline": []}})
+        mle_only = group("MLE only (14 epochs)", "multi30k-mle-seeds")
+        adversarial = dict(adversarial, label="adversarial")
+        models = [{"group": g, "model": m, "metrics": {"bleu": estimate(v), "nll_test": estimate(2.2)}}
+                  for g, m, v in [("MLE only (14 epochs)", "final", 0.2146), ("adversarial", "mle", 0.134),
+                                  ("adversarial", "final", 0.1192)]]
+        against = [{"group": "adversarial", "against": "MLE only (14 epochs)/final", "metric": "bleu",
+                    **difference(-0.0954, 0.008)}]
+        self.write_report("multi30k", {
+            "commits": ["3030303030"], "machines": ["Test CPU (avx2+fma)"], "groups": [mle_only, adversarial],
+            "differences": [], "matched_quality": [],
+            "evaluations": {"models": models, "changes": [], "against_baseline": against}})
+        self.doc.write_text("".join(f"<!-- table: multi30k-{t} -->\n<!-- /table -->\n"
+                                    for t in ["per-seed", "over-seeds", "against-mle", "wall-times"]))
+        out = self.run_script()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        text = self.doc.read_text()
+        per_seed = self.block(text, "multi30k-per-seed")
+        self.assertIn("| 2 | 0.1082 → 0.1015 | −0.0077 [−0.0122, −0.0014] | 0.0150 | 2.7051 → 2.7118 |", per_seed)
+        over = self.block(text, "multi30k-over-seeds")
+        self.assertIn("| BLEU | 0.1340 [0.1240, 0.1440] | 0.1192 [0.1092, 0.1292] | "
+                      "−0.0148 [−0.0648, +0.0352], p = 0.1900 |", over)
+        self.assertIn("| NLL-test | 2.6000 [2.5900, 2.6100] | 2.6000 [2.5900, 2.6100] | – |", over)
+        self.assertIn("| D accuracy after pretraining |  | 0.5470 [0.5370, 0.5570] |  |", over)
+        against_mle = self.block(text, "multi30k-against-mle")
+        # The MLE-only curve past epoch 8 and before its last epoch (14).
+        self.assertEqual(re.findall(r"epoch (\d+) \(learning curve\)", against_mle), ["10", "12"])
+        self.assertIn("| MLE only (14 epochs), epoch 12 (learning curve) | 0.1200 [0.1100, 0.1300] | – |",
+                      against_mle)
+        self.assertIn("| adversarial final − MLE only (14 epochs) final (paired t) | −0.0954 [−0.1454, −0.0454], "
+                      "p = 0.0080 | – |", against_mle)
+        self.assertIn("| MLE only (14 epochs) | seeds 1–3 | 400–420 s | 100–102 s |",
+                      self.block(text, "multi30k-wall-times"))
+
     def test_runs_are_read_under_the_results_directory_only(self):
         # A `sweeps/` where the script runs, holding other runs under the
         # path the report names, is not read.
