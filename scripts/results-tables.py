@@ -79,12 +79,12 @@ def group(report, label):
     for g in report["groups"]:
         if g["label"] == label:
             return g
-    raise KeyError(f"no group {label!r} (groups: {[g['label'] for g in report['groups']]})")
+    raise Missing(f"the report has no group {label!r} (its groups: {[g['label'] for g in report['groups']]})")
 
 
 def only_group(report):
     if len(report["groups"]) != 1:
-        raise KeyError(f"{len(report['groups'])} groups where one was expected")
+        raise Missing(f"the report has {len(report['groups'])} groups where one was expected")
     return report["groups"][0]
 
 
@@ -490,10 +490,10 @@ def scratchgan_oracle_runs(inputs):
         + ["—", seconds(wall_seconds(inputs, after, "mle"))],
         ["ScratchGAN after MLE: after 400 dense steps"] + at_t1(report, after, "final")
         + [d_accuracy(after), seconds(wall_seconds(inputs, after))],
-        ["SeqGAN CPU, seeds 1–3 (above): its end of MLE"] + at_t1(seqgan_report, seqgan, "mle")
+        [f"SeqGAN CPU, {seeds_label(seqgan)} (above): its end of MLE"] + at_t1(seqgan_report, seqgan, "mle")
         + ["—", seconds(wall_seconds(inputs, seqgan, "mle"))],
     ]
-    header = ["run (3 seeds)", "NLL-oracle at T = 1", "NLL-test at T = 1", "D accuracy at the end",
+    header = [f"run ({len(scratch['runs'])} seeds)", "NLL-oracle at T = 1", "NLL-test at T = 1", "D accuracy at the end",
               "wall time per run (to the end of the row's phase)"]
     return table(header, rows)
 
@@ -501,15 +501,19 @@ def scratchgan_oracle_runs(inputs):
 @generated("scratchgan-oracle-changes", ["scratchgan-oracle"])
 def scratchgan_oracle_changes(inputs):
     report = inputs.report("scratchgan-oracle")
+    scratch, after = SCRATCHGAN_GROUPS
     rows = []
-    for label in SCRATCHGAN_GROUPS:
+    # A run from scratch has no MLE epochs: its `mle` model is the untrained
+    # generator, so its change is from there, and its own "MLE curve" is the
+    # untrained generator's (not a curve to hold it against).
+    for label, start in [(scratch, "untrained (0 MLE epochs)"), (after, "end of MLE")]:
         for metric, name in [("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")]:
             c = eval_change(report, label, metric)
-            rows.append([label, f"{name}, final − end of MLE", difference(c), p_value(c["p_value"]) if c else "–"])
-        for t in SEQGAN_TEMPERATURES:
-            rows.append([label, f"NLL-oracle at equal NLL-test, sampled at T = {t:g}"]
-                        + matched_cells(report, label, t))
-    return table(["run (3 seeds)", "within each run (paired t over seeds)", "value [95% interval]", "p"], rows)
+            rows.append([label, f"{name}, final − {start}", difference(c), p_value(c["p_value"]) if c else "–"])
+    for t in SEQGAN_TEMPERATURES:
+        rows.append([after, f"NLL-oracle at equal NLL-test, sampled at T = {t:g}"] + matched_cells(report, after, t))
+    n = len(group(report, after)["runs"])
+    return table([f"run ({n} seeds)", "within each run (paired t over seeds)", "value [95% interval]", "p"], rows)
 
 
 @generated("scratchgan-coco-evaluations", ["scratchgan-coco"])
@@ -593,15 +597,13 @@ def relgan_coco_matched(inputs):
 
 # The seed's real-text tasks: `agon compare` of the compute-matched MLE-only
 # sweep (the first group) and the SeqGAN sweep, the report named after the
-# section. Each: the metrics of its evaluation table, and of its
-# temperature table.
+# section. Each: the metrics of its evaluation table (T = 1), and the BLEU
+# order of its temperature sweep (`agon eval`'s sweep_order: the task's
+# first headline order).
 TEXT_SECTIONS = {
-    "coco": (["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"],
-             ["bleu2", "self_bleu2", "lm_nll", "reverse_lm_nll"]),
-    "poetry": (["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"],
-               ["bleu2", "self_bleu2", "lm_nll", "reverse_lm_nll"]),
-    "obama": (["bleu2", "bleu3", "bleu4", "self_bleu3", "self_bleu4", "lm_nll", "reverse_lm_nll", "nll_test"],
-              ["bleu3", "self_bleu3", "lm_nll", "reverse_lm_nll"]),
+    "coco": (["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"], 2),
+    "poetry": (["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"], 2),
+    "obama": (["bleu2", "bleu3", "bleu4", "self_bleu3", "self_bleu4", "lm_nll", "reverse_lm_nll", "nll_test"], 3),
 }
 TEXT_TEMPERATURES = [0.7, 1.0, 1.3]
 
@@ -617,7 +619,7 @@ def metric_name(metric):
 def text_groups(inputs, section):
     report = inputs.report(section)
     if len(report["groups"]) != 2:
-        raise KeyError(f"reports/{section}: {len(report['groups'])} groups, 2 expected (MLE only, SeqGAN)")
+        raise Missing(f"reports/{section}: {len(report['groups'])} groups, 2 expected (MLE only, SeqGAN)")
     return report, report["groups"][0], report["groups"][1]
 
 
@@ -653,15 +655,55 @@ def text_differences(section):
 def text_temperatures(section):
     def render(inputs):
         report, mle, seqgan = text_groups(inputs, section)
-        metrics = TEXT_SECTIONS[section][1]
+        order = TEXT_SECTIONS[section][1]
+        # `agon eval` keeps the temperature sweep of a text task apart from
+        # its T = 1 metrics: compare's quality–diversity points hold it, at
+        # one BLEU order (eval's `sweep_order`).
+        if report.get("quality_diversity_metrics") != [f"bleu{order}", f"self_bleu{order}"]:
+            raise Missing(f"reports/{section}: its quality–diversity points are "
+                          f"{report.get('quality_diversity_metrics')}, not BLEU-{order} / Self-BLEU-{order}")
+        points = {(p["group"], p["model"], round(p["temperature"], 4)): p for p in report["quality_diversity"]}
         rows = []
         for g, model, name in [(mle, "final", mle["label"]), (seqgan, "final", f"{seqgan['label']} final"),
                                (seqgan, "mle", f"{seqgan['label']} run, end of MLE")]:
             for t in TEXT_TEMPERATURES:
-                rows.append([name, f"{t:g}"] + [
-                    estimate(evaluated(report, g["label"], model, metric_at(m, t)), len(g["runs"]))
-                    for m in metrics])
-        return table(["model", "T"] + [metric_name(m) for m in metrics], rows)
+                point = points.get((g["label"], model, round(t, 4)))
+                if point is None:
+                    raise Missing(f"reports/{section}: no quality–diversity point of {g['label']}/{model} at T = {t:g}")
+                rows.append([name, f"{t:g}"] + [estimate(point.get(k), len(g["runs"]))
+                                                  for k in ("quality", "diversity", "lm_nll", "reverse_lm_nll")])
+        header = ["model", "T", f"BLEU-{order}", f"Self-BLEU-{order}", "LM score", "reverse LM score"]
+        return table(header, rows)
+    return render
+
+
+def text_end_of_run(section):
+    def render(inputs):
+        report, mle, seqgan = text_groups(inputs, section)
+        n = len(seqgan["runs"])
+        rows = [[name, estimate(phase_end(seqgan, phase, metric), n)] for phase, metric, name in [
+            ("discriminator-pretraining", "d_accuracy", "D accuracy after pretraining"),
+            ("adversarial", "d_accuracy", "D accuracy at the end"),
+            ("adversarial", "mean_reward", "mean reward, last g-step")]]
+        for d in report.get("per_sample", []):
+            t = d["test"]
+            rows.append([f"{d['group']} − {d['baseline']}, {metric_name(d['metric'])} per sample "
+                         f"({t['pairs']:,} pairs over seeds {', '.join(str(x) for x in d['seeds'])})",
+                         f"{signed(t['mean_difference'])} [{signed(t['ci_low'])}, {signed(t['ci_high'])}], "
+                         f"p {bootstrap_p(t) if bootstrap_p(t).startswith('<') else '= ' + bootstrap_p(t)}"])
+        return table([f"{seqgan['label']} ({seeds_label(seqgan)})", "value"], rows)
+    return render
+
+
+def text_matched(section):
+    def render(inputs):
+        report, mle, seqgan = text_groups(inputs, section)
+        order = TEXT_SECTIONS[section][1]
+        rows = [[f"T = {t:g}"] + matched_cells(report, seqgan["label"], t)
+                + matched_cells(report, seqgan["label"], t, pooled=True) for t in TEXT_TEMPERATURES]
+        header = [f"{seqgan['label']} final sampled at", "− its run's end-of-MLE curve", "p",
+                  f"− {mle['label']}'s curve (pooled)", "p"]
+        return [f"BLEU-{order} at equal Self-BLEU-{order}:", ""] + table(header, rows)
     return render
 
 
@@ -669,7 +711,7 @@ def text_wall_times(section):
     def render(inputs):
         report = inputs.report(section)
         if len(report["groups"]) != 2:
-            raise KeyError(f"reports/{section}: {len(report['groups'])} groups, 2 expected")
+            raise Missing(f"reports/{section}: {len(report['groups'])} groups, 2 expected")
         mle, seqgan = report["groups"]
         rows = [[g["label"], seeds_label(g), seconds(wall_seconds(inputs, g)),
                  seconds(wall_seconds(inputs, g, "mle"))] for g in (mle, seqgan)]
@@ -682,6 +724,8 @@ for _section in TEXT_SECTIONS:
     generated(f"{_section}-differences", [_section])(text_differences(_section))
     generated(f"{_section}-temperatures", [_section])(text_temperatures(_section))
     generated(f"{_section}-wall-times", [_section])(text_wall_times(_section))
+    generated(f"{_section}-end-of-run", [_section])(text_end_of_run(_section))
+    generated(f"{_section}-matched", [_section])(text_matched(_section))
 
 
 # The conditional tasks: `agon compare` of the adversarial sweep alone
@@ -752,7 +796,7 @@ def conditional_against_mle(section):
         metrics = metrics + ["nll_test"]
         report = inputs.report(section)
         if len(report["groups"]) != 2:
-            raise KeyError(f"reports/{section}: {len(report['groups'])} groups, 2 expected (MLE only, adversarial)")
+            raise Missing(f"reports/{section}: {len(report['groups'])} groups, 2 expected (MLE only, adversarial)")
         mle, adversarial = report["groups"]
         n = len(mle["runs"])
         last_mle_epoch = max((p["epoch"] for p, _ in adversarial["curve"] if p["phase"] == "mle"), default=0)

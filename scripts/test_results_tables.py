@@ -244,45 +244,79 @@ class ResultsTables(unittest.TestCase):
         self.assertIn("| PG-BLEU: end − end of MLE | nll_oracle | −0.2937", against)
 
     def test_a_text_sections_tables_come_from_its_report(self):
-        groups, models, changes, against = [], [], [], []
+        groups, models, changes, against, points, matched = [], [], [], [], [], []
         for i, (label, sweep) in enumerate([("MLE only (104 epochs)", "coco-mle-seeds"), ("SeqGAN", "coco-seeds")]):
             groups.append({"label": label, "runs": make_runs(self.results, sweep, [1, 2, 3], label),
-                           "seeds": [1, 2, 3], "curve": [], "phase_ends": [], "adversarial_change": {}})
-            for model, base in [("mle", 0.1), ("final", 0.2 + i / 10)]:
-                metrics = {at(m, t): estimate(base + j + t / 100)
-                           for j, m in enumerate(["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll",
-                                                  "nll_test"]) for t in [0.7, 1.0, 1.3]}
+                           "seeds": [1, 2, 3], "curve": [], "adversarial_change": {},
+                           "phase_ends": [["adversarial", {"d_accuracy": estimate(0.98),
+                                                           "mean_reward": estimate(0.047)}]]})
+            # An MLE-only run (no adversarial epochs) has no `mle` model.
+            for model, base in ([("final", 0.2)] if i == 0 else [("mle", 0.1), ("final", 0.3)]):
+                # `agon eval` of a text task: T = 1 metrics only ...
+                metrics = {m: estimate(base + j) for j, m in enumerate(
+                    ["bleu2", "bleu3", "self_bleu2", "lm_nll", "reverse_lm_nll", "nll_test"])}
                 models.append({"group": label, "model": model, "metrics": metrics})
+                # ... and the temperature sweep as compare's points.
+                for t in [0.7, 1.0, 1.3]:
+                    points.append({"group": label, "model": model, "temperature": t,
+                                   "quality": estimate(base + t / 100), "diversity": estimate(base + 1 + t / 100),
+                                   "lm_nll": estimate(base + 2 + t / 100), "reverse_lm_nll": None})
+        for t in [0.7, 1.0, 1.3]:
+            matched.append({"group": "SeqGAN", "model": "final", "baseline": "mle", "temperature": t,
+                            "difference": difference(-0.01 * t, 0.2), "runs": 3, "outside": 0})
+            matched.append({"group": "SeqGAN", "model": "final",
+                            "baseline": "MLE only (104 epochs) / final (pooled over its seeds)", "temperature": t,
+                            "difference": difference(-0.02 * t, 0.1), "runs": 3, "outside": 0})
         for metric in ["bleu2", "lm_nll"]:
             against.append({"group": "SeqGAN", "against": "MLE only (104 epochs)/final", "metric": metric,
                             **difference(0.042, 0.026)})
-            # The MLE-only group's own change comes first; SeqGAN's is read.
-            changes.append({"group": "MLE only (104 epochs)", "against": "MLE only (104 epochs)/mle",
-                            "metric": metric, **difference(0.9, 0.5)})
+            # Another group's change first; SeqGAN's own is read.
+            changes.append({"group": "other", "against": "other/mle", "metric": metric, **difference(0.9, 0.5)})
             changes.append({"group": "SeqGAN", "against": "SeqGAN/mle", "metric": metric,
                             **difference(0.051, 0.03)})
+        per_sample = [{"group": "SeqGAN", "baseline": "MLE only (104 epochs)", "metric": "bleu2", "seeds": [1, 2, 3],
+                       "test": {"method": "paired bootstrap", "mean_difference": 0.0066, "ci_low": 0.0028,
+                                "ci_high": 0.0104, "p_value": 0.0002, "resamples": 10000, "pairs": 3000}}]
         self.write_report("coco", {"commits": ["c0c0c0c0"], "machines": ["Test CPU (avx2+fma)"], "groups": groups,
-                                   "differences": [], "matched_quality": [],
+                                   "differences": [], "matched_quality": matched, "per_sample": per_sample,
+                                   "quality_diversity": points, "quality_diversity_metrics": ["bleu2", "self_bleu2"],
                                    "evaluations": {"models": models, "changes": changes,
                                                    "against_baseline": against}})
-        self.doc.write_text("".join(f"<!-- table: coco-{t} -->\n<!-- /table -->\n"
-                                    for t in ["evaluations", "differences", "temperatures", "wall-times"]))
+        names = ["evaluations", "differences", "temperatures", "wall-times", "end-of-run", "matched"]
+        self.doc.write_text("".join(f"<!-- table: coco-{t} -->\n<!-- /table -->\n" for t in names))
         out = self.run_script()
         self.assertEqual(out.returncode, 0, out.stderr)
         text = self.doc.read_text()
         evaluations = self.block(text, "coco-evaluations")
         self.assertIn("| metric | MLE only (104 epochs) | SeqGAN run, end of MLE | SeqGAN run, final |", evaluations)
-        self.assertIn("| BLEU-2 | 0.2100 [0.2000, 0.2200] | 0.1100 [0.1000, 0.1200] | 0.3100 [0.3000, 0.3200] |",
+        self.assertIn("| BLEU-2 | 0.2000 [0.1900, 0.2100] | 0.1000 [0.0900, 0.1100] | 0.3000 [0.2900, 0.3100] |",
                       evaluations)
-        self.assertIn("| reverse LM score (`reverse_lm_nll`) | 4.2100", evaluations)
+        self.assertIn("| reverse LM score (`reverse_lm_nll`) | 4.2000", evaluations)
         differences = self.block(text, "coco-differences")
         self.assertIn("| BLEU-2 | +0.0420 [−0.0080, +0.0920] | 0.0260 | +0.0510 [+0.0010, +0.1010] | 0.0300 |",
                       differences)
         self.assertIn("| BLEU-3 | – | – | – | – |", differences)
         temperatures = self.block(text, "coco-temperatures")
-        self.assertIn("| SeqGAN final | 0.7 | 0.3070 [0.2970, 0.3170] | 2.3070", temperatures)
+        self.assertIn("| model | T | BLEU-2 | Self-BLEU-2 | LM score | reverse LM score |", temperatures)
+        self.assertIn("| SeqGAN final | 0.7 | 0.3070 [0.2970, 0.3170] | 1.3070 [1.2970, 1.3170] | "
+                      "2.3070 [2.2970, 2.3170] | – |", temperatures)
         self.assertIn("| SeqGAN run, end of MLE | 1.3 | 0.1130 [0.1030, 0.1230] |", temperatures)
         self.assertIn("| SeqGAN | seeds 1–3 | 400–420 s | 100–102 s |", self.block(text, "coco-wall-times"))
+        end = self.block(text, "coco-end-of-run")
+        self.assertIn("| D accuracy at the end | 0.9800 [0.9700, 0.9900] |", end)
+        self.assertIn("| SeqGAN − MLE only (104 epochs), BLEU-2 per sample (3,000 pairs over seeds 1, 2, 3) | "
+                      "+0.0066 [+0.0028, +0.0104], p < 2e-4 |", end)
+        matched_table = self.block(text, "coco-matched")
+        self.assertIn("BLEU-2 at equal Self-BLEU-2:", matched_table)
+        self.assertIn("| T = 1.3 | −0.0130 [−0.0630, +0.0370] | 0.2000 | −0.0260 [−0.0760, +0.0240] | 0.1000 |",
+                      matched_table)
+        # A report whose sweep is at another BLEU order than the section's
+        # leaves the temperature table alone.
+        report = json.loads((self.results / "reports" / "coco" / "compare.json").read_text())
+        report["quality_diversity_metrics"] = ["bleu3", "self_bleu3"]
+        (self.results / "reports" / "coco" / "compare.json").write_text(json.dumps(report))
+        out = self.run_script()
+        self.assertIn("coco-temperatures: reports/coco: its quality–diversity points are", out.stderr)
 
     def test_scratchgan_on_coco_is_held_against_the_pooled_mle_curve(self):
         groups, models = [], []
