@@ -84,7 +84,8 @@ fi
 # instruction set agon's kernels pick: docs/results.md), so one directory
 # holds one machine's runs too. `agon --version` names this one.
 machine="$([ "$dry_run" = 1 ] || "$AGON" --version 2>/dev/null | sed -n 's/^machine: //p' || true)"
-others="$([ -z "$machine" ] || [ ! -f "$OUT/MACHINE" ] || grep -vxF -- "$machine" "$OUT/MACHINE" | paste -sd';' -)"
+# (grep finds no other machine, and fails, when only this one ran here.)
+others="$([ -z "$machine" ] || [ ! -f "$OUT/MACHINE" ] || grep -vxF -- "$machine" "$OUT/MACHINE" | paste -sd';' - || true)"
 if [ "$reports_only" = 0 ] && [ -n "$others" ] && [ "${ALLOW_MIXED_MACHINES:-0}" != 1 ]; then
     echo "$0: $OUT holds runs made on $others, and this machine is $machine:" \
         "float rounding differs between kinds of machine, so its runs would not reproduce those digits;" \

@@ -424,11 +424,11 @@ def seqgan_matched_quality(inputs):
 def table1_rows_against_seqgan(inputs):
     report = inputs.report("table1-rows")
     rows = []
+    # Each difference's fields sit beside its group's (serde's flatten).
     for d in report["differences"]:
         if d["metric"] in ("nll_oracle", "nll_test"):
-            diff = d["difference"]
-            rows.append([f"{d['group']} − {d['baseline']}", d["metric"], difference(diff), p_value(diff["p_value"]),
-                         f"{diff['test']} (df {diff['df']:.1f})"])
+            rows.append([f"{d['group']} − {d['baseline']}", d["metric"], difference(d), p_value(d["p_value"]),
+                         f"{d['test']} (df {d['df']:.1f})"])
     for label in ("scheduled sampling", "PG-BLEU"):
         g = group(report, label)
         for metric in ("nll_oracle", "nll_test"):

@@ -128,9 +128,9 @@ def table1_rows_report(results):
     return {
         "commits": ["0123456789"], "machines": ["Test CPU (avx2+fma)"], "groups": groups,
         "differences": [{"group": "scheduled sampling", "baseline": "SeqGAN", "metric": "nll_oracle",
-                         "difference": difference(0.57, 0.001)},
+                         **difference(0.57, 0.001)},
                         {"group": "scheduled sampling", "baseline": "SeqGAN", "metric": "g_loss",
-                         "difference": difference(1.0, 0.5)}],
+                         **difference(1.0, 0.5)}],
         "matched_quality": [], "evaluations": {"models": [], "changes": [], "against_baseline": []},
     }
 

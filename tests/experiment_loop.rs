@@ -153,6 +153,11 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     let evaluated = &comparison["evaluations"]["models"][0];
     assert!(evaluated["metrics"].is_object());
     assert!(evaluated["group"].is_string() && evaluated["model"].is_string());
+    let group_difference = &comparison["differences"][0];
+    assert!(
+        group_difference["difference"].is_f64() && group_difference["low"].is_f64(),
+        "a difference's fields beside its group's: {group_difference}"
+    );
     let change = &comparison["evaluations"]["changes"][0];
     assert!(change["against"].is_string() && change["p_value"].is_f64());
     let matched = &comparison["matched_quality"][0];
@@ -632,18 +637,35 @@ fn the_results_script_remakes_only_the_reports_when_asked() {
     );
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let results = sandbox.path().join("results");
-    let out = std::process::Command::new("bash")
-        .arg(root.join("scripts/regenerate-results.sh"))
-        .args(["--reports-only", "table1-rows", "coco"])
-        .env("AGON", &fake)
-        .env("RESULTS_DIR", &results)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let script = |args: &[&str]| {
+        let out = std::process::Command::new("bash")
+            .arg(root.join("scripts/regenerate-results.sh"))
+            .args(args)
+            .env("AGON", &fake)
+            .env("RESULTS_DIR", &results)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // A section run twice into one directory on one machine (the second
+    // run resumes it): both go through.
+    script(&["table1-rows"]);
+    script(&["table1-rows"]);
+    assert_eq!(
+        std::fs::read_to_string(results.join("MACHINE")).unwrap(),
+        "test\n"
     );
+    let commits = std::fs::read_to_string(results.join("COMMIT")).unwrap();
+    assert_eq!(commits.lines().count(), 2, "{commits}");
+    std::fs::remove_file(&log).unwrap();
+    std::fs::remove_file(results.join("MACHINE")).unwrap();
+    std::fs::remove_file(results.join("COMMIT")).unwrap();
+    script(&["--reports-only", "table1-rows", "coco"]);
     let calls = std::fs::read_to_string(&log).unwrap();
     let commands: Vec<&str> = calls
         .lines()
