@@ -232,6 +232,12 @@ def p_value(p):
     return "< 1e-4" if p < 1e-4 else f"{p:.4f}"
 
 
+def bootstrap_difference(test):
+    """A paired test of `agon eval` (eval.json, compare's per-sample
+    tests): `difference [low, high]`."""
+    return f"{signed(test['mean_difference'])} [{signed(test['ci_low'])}, {signed(test['ci_high'])}]"
+
+
 def bootstrap_p(test):
     """A bootstrap's p, whose floor is 2 / resamples (`agon eval` prints
     it the same way)."""
@@ -377,7 +383,7 @@ def seqgan_eval_per_seed(inputs):
                 raise Missing(f"{run}: eval.json has no nll_oracle comparison")
             rows.append([
                 str(seed),
-                f"{signed(test['mean_difference'])} [{signed(test['ci_low'])}, {signed(test['ci_high'])}]",
+                bootstrap_difference(test),
                 bootstrap_p(test),
                 f"{test['method']}, {test['pairs']:,} pairs, {test['resamples']:,} resamples",
             ])
@@ -691,7 +697,7 @@ def text_end_of_run(section):
             t = d["test"]
             rows.append([f"{d['group']} − {d['baseline']}, {metric_name(d['metric'])} per sample "
                          f"({t['pairs']:,} pairs over seeds {', '.join(str(x) for x in d['seeds'])})",
-                         f"{signed(t['mean_difference'])} [{signed(t['ci_low'])}, {signed(t['ci_high'])}], "
+                         f"{bootstrap_difference(t)}, "
                          f"p {bootstrap_p(t) if bootstrap_p(t).startswith('<') else '= ' + bootstrap_p(t)}"])
         return table([f"{seqgan['label']} ({seeds_label(seqgan)})", "value"], rows)
     return render
@@ -765,7 +771,7 @@ def conditional_per_seed(section):
                 raise Missing(f"{run}: its evaluation has no {tested} comparison")
             rows.append([str(seed)]
                         + [f"{num(models['mle'][m])} → {num(models['final'][m])}" for m in metrics]
-                        + [f"{signed(test['mean_difference'])} [{signed(test['ci_low'])}, {signed(test['ci_high'])}]",
+                        + [bootstrap_difference(test),
                            bootstrap_p(test),
                            f"{num(models['mle']['nll_test'])} → {num(models['final']['nll_test'])}"])
         header = (["seed"] + [f"{CONDITIONAL_NAMES[m]}, end of MLE → final" for m in metrics]
