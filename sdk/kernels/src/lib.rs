@@ -8,10 +8,13 @@
 //! * [`softmax_kernels`] — row max, shifted exponentials with block sums,
 //!   log-sum-exp, the softmax gradient, and the block search of sampling;
 //! * [`activations`] — sigmoid and tanh in place;
+//! * [`adam_update`] — one Adam step of weights and moments in place;
 //! * [`gumbel_noise`] — Gumbel(0, 1) noise from random bits, with a
 //!   vectorised logarithm;
 //! * [`axpy`] — `y += a·x` and its many-term form, the same bits on every
 //!   instruction set;
+//! * [`sum_of_squares`] — `Σ x²` of each chunk of a slice in `f64`, eight
+//!   chunks side by side, the bits of summing each alone;
 //! * `output_cross_entropy_avx512`, `output_sampling_avx512` (x86-64) — the
 //!   output layer's cross-entropy (forward and backward) and its sampling,
 //!   a block of rows at a time with the rows in the lanes of AVX-512
@@ -20,6 +23,7 @@
 //!   keep the portable paths.
 
 pub mod activations;
+pub mod adam_update;
 pub mod axpy;
 pub mod gumbel_noise;
 #[cfg(target_arch = "x86_64")]
@@ -29,3 +33,4 @@ pub mod output_sampling_avx512;
 #[cfg(target_arch = "x86_64")]
 pub mod rows_in_lanes;
 pub mod softmax_kernels;
+pub mod sum_of_squares;

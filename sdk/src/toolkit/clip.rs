@@ -1,5 +1,6 @@
 //! Gradient clipping by global norm.
 
+use agon_kernels::sum_of_squares::chunk_sums_of_squares;
 use candle_core::{backprop::GradStore, Device, Storage, Tensor, Var};
 use rayon::prelude::*;
 
@@ -38,20 +39,23 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f32) -> Plu
 }
 
 /// `Σ x²` of a tensor, accumulated in `f64`. On the CPU one pass over the
-/// values in fixed chunks (the same sum whatever the thread count), without
-/// the `[N]` temporary that `sqr()` allocates; elsewhere Candle's ops.
+/// values in fixed chunks, each summed left to right, then the chunks' sums
+/// in order (the same sum whatever the thread count), without the `[N]`
+/// temporary that `sqr()` allocates; elsewhere Candle's ops.
 fn sum_of_squares(t: &Tensor) -> PluginResult<f64> {
     const CHUNK: usize = 1 << 14;
+    // Chunks per parallel task, summed side by side by the kernel.
+    const CHUNKS_PER_TASK: usize = 8;
     if matches!(t.device(), Device::Cpu) && t.dtype() == candle_core::DType::F32 {
         let t = t.contiguous()?;
         let (storage, layout) = t.storage_and_layout();
         if let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
             let values = &cpu.as_slice::<f32>()?[start..end];
-            let partial: Vec<f64> = values
-                .par_chunks(CHUNK)
-                .map(|chunk| chunk.iter().map(|&x| f64::from(x) * f64::from(x)).sum())
+            let partial: Vec<Vec<f64>> = values
+                .par_chunks(CHUNK * CHUNKS_PER_TASK)
+                .map(|task| chunk_sums_of_squares(task, CHUNK))
                 .collect();
-            return Ok(partial.iter().sum());
+            return Ok(partial.iter().flatten().sum());
         }
     }
     Ok(f64::from(t.sqr()?.sum_all()?.to_scalar::<f32>()?))
@@ -61,6 +65,28 @@ fn sum_of_squares(t: &Tensor) -> PluginResult<f64> {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn sum_of_squares_has_the_bits_of_summing_each_chunk_in_turn() {
+        // 13 full chunks of 2¹⁴ and a short one: side by side in the kernel,
+        // in two parallel tasks.
+        let values: Vec<f32> = (0..13 * (1 << 14) + 1_001)
+            .map(|i| ((i as f32) * 0.377).sin() * 10f32.powi(i % 11 - 5))
+            .collect();
+        let want: f64 = values
+            .chunks(1 << 14)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>()
+            })
+            .collect::<Vec<_>>()
+            .iter()
+            .sum();
+        let tensor = Tensor::from_slice(&values, values.len(), &Device::Cpu).unwrap();
+        assert_eq!(sum_of_squares(&tensor).unwrap().to_bits(), want.to_bits());
+    }
 
     #[test]
     fn clips_to_max_norm_and_reports_original_norm() {
