@@ -30,7 +30,8 @@ pub fn chunk_sums_of_squares(values: &[f32], chunk: usize) -> Vec<f64> {
     done += side_by_side::<LANES>(&values[..full * chunk], chunk, &mut sums);
     done += side_by_side::<4>(&values[done * chunk..full * chunk], chunk, &mut sums);
     done += side_by_side::<2>(&values[done * chunk..full * chunk], chunk, &mut sums);
-    side_by_side::<1>(&values[done * chunk..full * chunk], chunk, &mut sums);
+    done += side_by_side::<1>(&values[done * chunk..full * chunk], chunk, &mut sums);
+    debug_assert_eq!(done, full);
     if let Some(last) = values.get(full * chunk..).filter(|rest| !rest.is_empty()) {
         sums.push(sequential(last));
     }
@@ -41,7 +42,7 @@ pub fn chunk_sums_of_squares(values: &[f32], chunk: usize) -> Vec<f64> {
 /// in order; returns the chunks summed.
 fn side_by_side<const L: usize>(values: &[f32], chunk: usize, sums: &mut Vec<f64>) -> usize {
     let groups = values.len() / (chunk * L);
-    for group in values.chunks_exact(chunk * L).take(groups) {
+    for group in values.chunks_exact(chunk * L) {
         let lanes: [&[f32]; L] = std::array::from_fn(|l| &group[l * chunk..(l + 1) * chunk]);
         // Starts as `Sum for f64` does; −0 + x is x for every square.
         let mut acc = [-0.0f64; L];
@@ -97,6 +98,22 @@ mod tests {
         ] {
             let values = values(n);
             let want: Vec<f64> = values.chunks(chunk).map(sequential).collect();
+            if chunk >= 5 && n >= chunk {
+                // Summed backwards, some chunk's bits differ: the comparison
+                // below would see a kernel that reorders a chunk's additions.
+                let backwards = values.chunks(chunk).map(|c| {
+                    c.iter()
+                        .rev()
+                        .map(|&x| f64::from(x) * f64::from(x))
+                        .sum::<f64>()
+                });
+                assert!(
+                    backwards
+                        .zip(&want)
+                        .any(|(b, w)| b.to_bits() != w.to_bits()),
+                    "{n} values in chunks of {chunk}: the order does not show"
+                );
+            }
             let got = chunk_sums_of_squares(&values, chunk);
             assert_eq!(got.len(), want.len(), "{n} values in chunks of {chunk}");
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {

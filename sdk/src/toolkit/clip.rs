@@ -44,7 +44,8 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f32) -> Plu
 /// temporary that `sqr()` allocates; elsewhere Candle's ops.
 fn sum_of_squares(t: &Tensor) -> PluginResult<f64> {
     const CHUNK: usize = 1 << 14;
-    // Chunks per parallel task, summed side by side by the kernel.
+    // Chunks per parallel task, summed side by side by the kernel (a tensor
+    // of fewer than 8 · 2¹⁴ values is one task; measured with 2 threads).
     const CHUNKS_PER_TASK: usize = 8;
     if matches!(t.device(), Device::Cpu) && t.dtype() == candle_core::DType::F32 {
         let t = t.contiguous()?;
