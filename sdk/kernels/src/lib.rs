@@ -1,8 +1,8 @@
 //! agon's kernels: loops over `f32` slices, most compiled for the widest
 //! vector instructions the CPU has (AVX-512, AVX2 + FMA), chosen at run time,
 //! each with a portable fallback (`sum_of_squares` is portable code only).
-//! No Candle, no tensors: the toolkit's layers
-//! and the plugins' hand-written paths call them on their own buffers.
+//! No Candle, no tensors: the toolkit's layers and the plugins' hand-written
+//! paths call them on their own buffers.
 //! Plugins reach them through agon-sdk (`agon_sdk::toolkit::softmax_kernels`,
 //! `agon_sdk::toolkit::activations`, `agon_sdk::kernels`).
 //!
