@@ -30,18 +30,18 @@ pub struct AdamCoefficients {
 pub type AdamUpdate =
     fn(theta: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], c: &AdamCoefficients);
 
-/// The widest [`AdamUpdate`] this CPU runs.
-pub fn adam_update_kernel() -> AdamUpdate {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return adam_update_avx512;
-        }
-        if std::arch::is_x86_feature_detected!("avx") {
-            return adam_update_avx;
-        }
-    }
-    adam_update
+crate::widest::widest_versions! {
+    /// The widest [`AdamUpdate`] this CPU runs.
+    pub fn adam_update_kernel() -> AdamUpdate,
+    every version: adam_update_versions,
+    portable: adam_update(
+        theta: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        grad: &[f32],
+        c: &AdamCoefficients,
+    ),
+    features: ["avx512f", "avx"],
 }
 
 /// Panics if the slices differ in length (a bug in the caller).
@@ -65,50 +65,6 @@ fn adam_update(
         v[k] = b2 * v[k] + (1.0 - b2) * g * g;
         theta[k] -= lr * (m[k] / (v[k].sqrt() + eps));
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn adam_update_avx512(
-    theta: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    grad: &[f32],
-    c: &AdamCoefficients,
-) {
-    #[target_feature(enable = "avx512f")]
-    unsafe fn wide(
-        theta: &mut [f32],
-        m: &mut [f32],
-        v: &mut [f32],
-        grad: &[f32],
-        c: &AdamCoefficients,
-    ) {
-        adam_update(theta, m, v, grad, c)
-    }
-    // SAFETY: only returned by `adam_update_kernel` on CPUs with AVX-512F.
-    unsafe { wide(theta, m, v, grad, c) }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn adam_update_avx(
-    theta: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    grad: &[f32],
-    c: &AdamCoefficients,
-) {
-    #[target_feature(enable = "avx")]
-    unsafe fn wide(
-        theta: &mut [f32],
-        m: &mut [f32],
-        v: &mut [f32],
-        grad: &[f32],
-        c: &AdamCoefficients,
-    ) {
-        adam_update(theta, m, v, grad, c)
-    }
-    // SAFETY: only returned by `adam_update_kernel` on CPUs with AVX.
-    unsafe { wide(theta, m, v, grad, c) }
 }
 
 #[cfg(test)]
@@ -157,18 +113,7 @@ mod tests {
             bits(&theta),
             "the update moved the weights"
         );
-        // The one picked, and every wide version this CPU can run.
-        let mut versions: Vec<(&str, AdamUpdate)> = vec![("picked", adam_update_kernel())];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx") {
-                versions.push(("avx", adam_update_avx));
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                versions.push(("avx512", adam_update_avx512));
-            }
-        }
-        for (name, update) in versions {
+        for (name, update) in adam_update_versions() {
             let (mut got_theta, mut got_m, mut got_v) = (theta.clone(), m.clone(), v.clone());
             update(&mut got_theta, &mut got_m, &mut got_v, &grad, &c);
             assert_eq!(bits(&got_theta), bits(&want_theta), "{name}: weights");

@@ -13,18 +13,12 @@
 /// `y += a·x` for `y.len()` elements.
 pub type Axpy = fn(y: &mut [f32], a: f32, x: &[f32]);
 
-/// The widest [`Axpy`] this CPU runs.
-pub fn axpy_kernel() -> Axpy {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return axpy_avx512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return axpy_avx2;
-        }
-    }
-    axpy
+crate::widest::widest_versions! {
+    /// The widest [`Axpy`] this CPU runs.
+    pub fn axpy_kernel() -> Axpy,
+    every version: axpy_versions,
+    portable: axpy(y: &mut [f32], a: f32, x: &[f32]),
+    features: ["avx512f", "avx2"],
 }
 
 #[inline(always)]
@@ -34,26 +28,6 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-fn axpy_avx512(y: &mut [f32], a: f32, x: &[f32]) {
-    #[target_feature(enable = "avx512f")]
-    unsafe fn wide(y: &mut [f32], a: f32, x: &[f32]) {
-        axpy(y, a, x)
-    }
-    // SAFETY: only returned by `axpy_kernel` on CPUs with AVX-512F.
-    unsafe { wide(y, a, x) }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn axpy_avx2(y: &mut [f32], a: f32, x: &[f32]) {
-    #[target_feature(enable = "avx2")]
-    unsafe fn wide(y: &mut [f32], a: f32, x: &[f32]) {
-        axpy(y, a, x)
-    }
-    // SAFETY: only returned by `axpy_kernel` on CPUs with AVX2.
-    unsafe { wide(y, a, x) }
-}
-
 /// `y += a[i] · x[offsets[i]..][..y.len()]` for each `i` in order: the
 /// bits of calling [`Axpy`] once per term, in that order (each element's
 /// sum is the same sequence of multiplications and additions).
@@ -61,18 +35,12 @@ fn axpy_avx2(y: &mut [f32], a: f32, x: &[f32]) {
 /// Panics if a term reaches past the end of `x`.
 pub type AxpyMany = fn(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]);
 
-/// The widest [`AxpyMany`] this CPU runs.
-pub fn axpy_many_kernel() -> AxpyMany {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return axpy_many_avx512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return axpy_many_avx2;
-        }
-    }
-    axpy_many
+crate::widest::widest_versions! {
+    /// The widest [`AxpyMany`] this CPU runs.
+    pub fn axpy_many_kernel() -> AxpyMany,
+    every version: axpy_many_versions,
+    portable: axpy_many(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]),
+    features: ["avx512f", "avx2"],
 }
 
 /// Elements of `y` held in registers at once (8 AVX2 or 4 AVX-512 vectors).
@@ -121,26 +89,6 @@ fn block_of<const W: usize>(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usiz
     y.copy_from_slice(&sum);
 }
 
-#[cfg(target_arch = "x86_64")]
-fn axpy_many_avx512(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
-    #[target_feature(enable = "avx512f")]
-    unsafe fn wide(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
-        axpy_many(y, a, x, offsets)
-    }
-    // SAFETY: only returned by `axpy_many_kernel` on CPUs with AVX-512F.
-    unsafe { wide(y, a, x, offsets) }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn axpy_many_avx2(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
-    #[target_feature(enable = "avx2")]
-    unsafe fn wide(y: &mut [f32], a: &[f32], x: &[f32], offsets: &[usize]) {
-        axpy_many(y, a, x, offsets)
-    }
-    // SAFETY: only returned by `axpy_many_kernel` on CPUs with AVX2.
-    unsafe { wide(y, a, x, offsets) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,10 +99,17 @@ mod tests {
         let start: Vec<f32> = (0..77).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut want = start.clone();
         axpy(&mut want, 0.3, &x);
-        let mut got = start.clone();
-        axpy_kernel()(&mut got, 0.3, &x);
-        assert_eq!(got, want);
-        assert_ne!(got, start);
+        assert_ne!(want, start);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (name, kernel) in axpy_versions() {
+            let mut got = start.clone();
+            kernel(&mut got, 0.3, &x);
+            assert_eq!(bits(&got), bits(&want), "{name}");
+        }
+        assert_eq!(
+            axpy_kernel() as usize,
+            axpy_versions().next().unwrap().1 as usize
+        );
     }
 
     /// Every version gives the bits of one `axpy` per term, in order:
@@ -172,10 +127,7 @@ mod tests {
                 for (&a, &offset) in a.iter().zip(&offsets) {
                     axpy(&mut want, a, &x[offset..offset + n]);
                 }
-                for (name, kernel) in [
-                    ("portable", axpy_many as AxpyMany),
-                    ("widest", axpy_many_kernel()),
-                ] {
+                for (name, kernel) in axpy_many_versions() {
                     let mut got = start.clone();
                     kernel(&mut got, &a, &x, &offsets);
                     let (got, want): (Vec<u32>, Vec<u32>) = (

@@ -53,36 +53,28 @@ pub fn gumbel_from_bits(bits: u32) -> f32 {
     -ln_positive(-ln_positive(u))
 }
 
-/// `out[i] = gumbel_from_bits(bits[i])`.
+/// `out[i] = gumbel_from_bits(bits[i])`, with the widest version of the
+/// loop this CPU runs.
 pub fn gumbel_from_bits_into(bits: &[u32], out: &mut [f32]) {
-    #[inline(always)]
-    fn portable(bits: &[u32], out: &mut [f32]) {
-        for (o, &b) in out.iter_mut().zip(bits) {
-            *o = gumbel_from_bits(b);
-        }
+    gumbel_from_bits_into_kernel()(bits, out)
+}
+
+/// `out[i] = gumbel_from_bits(bits[i])` for `i` below both lengths.
+pub type GumbelFromBitsInto = fn(bits: &[u32], out: &mut [f32]);
+
+crate::widest::widest_versions! {
+    /// The widest [`GumbelFromBitsInto`] this CPU runs.
+    pub fn gumbel_from_bits_into_kernel() -> GumbelFromBitsInto,
+    every version: gumbel_from_bits_into_versions,
+    portable: gumbel_from_bits_into_portable(bits: &[u32], out: &mut [f32]),
+    features: ["avx512f", "avx2"],
+}
+
+#[inline(always)]
+fn gumbel_from_bits_into_portable(bits: &[u32], out: &mut [f32]) {
+    for (o, &b) in out.iter_mut().zip(bits) {
+        *o = gumbel_from_bits(b);
     }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn avx512(bits: &[u32], out: &mut [f32]) {
-        portable(bits, out)
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn avx2(bits: &[u32], out: &mut [f32]) {
-        portable(bits, out)
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { avx512(bits, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { avx2(bits, out) };
-        }
-    }
-    portable(bits, out)
 }
 
 #[cfg(test)]
@@ -126,12 +118,16 @@ mod tests {
             .take(5)
             .collect();
         assert!(bad.is_empty(), "outside [−2.82, 16.7]: {bad:?}");
-        for (&b, &g) in bits.iter().zip(&out) {
-            assert_eq!(
-                g.to_bits(),
-                gumbel_from_bits(b).to_bits(),
-                "every width, same bits"
-            );
+        for (name, kernel) in gumbel_from_bits_into_versions() {
+            let mut got = vec![0f32; bits.len()];
+            kernel(&bits, &mut got);
+            for (&b, &g) in bits.iter().zip(&got) {
+                assert_eq!(
+                    g.to_bits(),
+                    gumbel_from_bits(b).to_bits(),
+                    "{name}: the bits of the scalar function"
+                );
+            }
         }
         // Gumbel(0, 1): mean γ = 0.5772, variance π²/6 = 1.6449.
         let n = out.len() as f64;

@@ -14,6 +14,9 @@
 //!   vectorised logarithm;
 //! * [`axpy`] — `y += a·x` and its many-term form, the same bits on every
 //!   instruction set;
+//! * `widest` — the macro that compiles one portable loop again for each
+//!   wider instruction set and picks the widest version the CPU runs
+//!   (`adam_update`, `axpy` and `gumbel_noise` are written with it);
 //! * [`sum_of_squares`] — `Σ x²` of each chunk of a slice in `f64`, eight
 //!   chunks side by side, the bits of summing each alone;
 //! * `output_cross_entropy_avx512`, `output_sampling_avx512` (x86-64) — the
@@ -35,3 +38,4 @@ pub mod output_sampling_avx512;
 pub mod rows_in_lanes;
 pub mod softmax_kernels;
 pub mod sum_of_squares;
+mod widest;
