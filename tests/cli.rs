@@ -225,6 +225,24 @@ fn bad_component_config_names_the_section_and_key() {
     );
 }
 
+/// A plugin's own check of a value (no line of its own) is reported at the
+/// line of the user's file that set the key it names.
+#[test]
+fn a_value_a_plugin_rejects_is_placed_at_the_key_it_names() {
+    let sandbox = Sandbox::new();
+    let components = "generator:\n  plugin: agon/lstm-generator\ndiscriminator:\n  plugin: seqgan-lab/cnn-discriminator\n  config:\n    filter_sizes: [2]\n";
+    let line = TASK.lines().count() + 2 + components.lines().count();
+    assert_refused(
+        &sandbox,
+        components,
+        &[],
+        &[
+            &format!("line {line}: discriminator.config.filter_sizes: filter_sizes (1 entries)"),
+            "(seqgan-lab/cnn-discriminator@0.1.0:cnn-highway) rejected it",
+        ],
+    );
+}
+
 #[test]
 fn unknown_config_key_is_refused_with_its_line() {
     let sandbox = Sandbox::new();

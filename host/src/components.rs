@@ -151,7 +151,13 @@ fn config_error(
         Some((at, _)) => &message[..at],
         None => message,
     });
-    let Some(key) = located.and_then(|(_, line)| locate::key_path_at(merged, line)) else {
+    // A complaint without a line (a plugin's own check of a value, not a
+    // parse error) is placed at the key of the user's config it names.
+    let key = match located {
+        Some((_, line)) => locate::key_path_at(merged, line),
+        None => key_named_in(&message, &spec.config),
+    };
+    let Some(key) = key else {
         return format!("{label}: invalid config: {message} (the component's config is `{place}.config` merged over the plugin's defaults; `agon plugins show` lists them)");
     };
     let mut path: Vec<&str> = place.split('.').collect();
@@ -174,6 +180,60 @@ fn config_error(
             "{path}: {message}; the value comes from {label}'s default config, not from your config (a bug in the plugin)"
         ),
     }
+}
+
+/// The key path, among the leaves of the user's component config, that
+/// `message` names as a whole word (`training.optimizer.lr`, or its last
+/// segment `lr`): the earliest named, the longer name first where two start
+/// together.
+fn key_named_in(message: &str, config: &yaml::Value) -> Option<Vec<String>> {
+    fn leaves(value: &yaml::Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match value.as_mapping() {
+            Some(mapping) => {
+                for (key, value) in mapping {
+                    let Some(key) = key.as_str() else { continue };
+                    prefix.push(key.to_string());
+                    leaves(value, prefix, out);
+                    prefix.pop();
+                }
+            }
+            None if !prefix.is_empty() => out.push(prefix.clone()),
+            None => {}
+        }
+    }
+    /// Where `word` first stands alone in `message`: not inside a longer
+    /// identifier or dotted path (a sentence's closing dot may follow it).
+    fn position_of(message: &str, word: &str) -> Option<usize> {
+        let name_char = |c: char| c.is_alphanumeric() || c == '_';
+        message.match_indices(word).map(|(at, _)| at).find(|&at| {
+            let starts = !message[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| name_char(c) || c == '.');
+            let mut after = message[at + word.len()..].chars();
+            let ends = match after.next() {
+                None => true,
+                Some('.') => !after.next().is_some_and(name_char),
+                Some(c) => !name_char(c),
+            };
+            starts && ends
+        })
+    }
+    let mut paths = Vec::new();
+    leaves(config, &mut Vec::new(), &mut paths);
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let dotted = path.join(".");
+            let last = path.last()?.clone();
+            let at = [dotted.as_str(), last.as_str()]
+                .into_iter()
+                .filter_map(|name| position_of(message, name).map(|at| (at, name.len())))
+                .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)))?;
+            Some((at, path))
+        })
+        .min_by_key(|((at, len), _)| (*at, std::cmp::Reverse(*len)))
+        .map(|(_, path)| path)
 }
 
 fn plugin_call<T>(
@@ -623,6 +683,66 @@ mod config_error_tests {
         );
         assert!(
             text.starts_with("--set discriminator.config.hidden_dim=3: discriminator.config.hidden_dim: too small"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_complaint_without_a_line_is_placed_at_the_users_key_it_names() {
+        let message = "hidden_dim must be at least 4, got 3";
+        let text = config_error("D", "discriminator", MERGED, message, &spec(), &origin(&[]));
+        assert_eq!(
+            text,
+            "exp.yaml line 5: discriminator.config.hidden_dim: hidden_dim must be at least 4, got 3; D rejected it"
+        );
+        let set = ["discriminator.config.hidden_dim=3"];
+        let text = config_error(
+            "D",
+            "discriminator",
+            MERGED,
+            message,
+            &spec(),
+            &origin(&set),
+        );
+        assert!(
+            text.starts_with(
+                "--set discriminator.config.hidden_dim=3: discriminator.config.hidden_dim: "
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_named_key_is_a_whole_name_and_the_earliest_named() {
+        let config =
+            yaml::parse("{hidden_dim: 3, embedding_dim: 8, training: {optimizer: {lr: 2.0}}}")
+                .unwrap();
+        let named = |message: &str| key_named_in(message, &config).map(|k| k.join("."));
+        assert_eq!(
+            named("lr must be below 1."),
+            Some("training.optimizer.lr".into())
+        );
+        assert_eq!(
+            named("training.optimizer.lr must be below 1"),
+            Some("training.optimizer.lr".into())
+        );
+        assert_eq!(
+            named("`embedding_dim` (8) must exceed hidden_dim"),
+            Some("embedding_dim".into())
+        );
+        // Inside longer names, or none of the user's keys: nothing.
+        assert_eq!(named("hidden_dims and max_lr are bad; clr too"), None);
+        assert_eq!(named("dropout must be below 1"), None);
+        let text = config_error(
+            "D",
+            "discriminator",
+            MERGED,
+            "dropout must be below 1",
+            &spec(),
+            &origin(&[]),
+        );
+        assert!(
+            text.starts_with("D: invalid config: dropout must be below 1 (the component's config"),
             "{text}"
         );
     }

@@ -81,8 +81,13 @@ fn new(
         "  cd {} && cargo test && cargo build --release",
         dir.display()
     );
+    // Cargo puts the library where CARGO_TARGET_DIR says, if it is set.
+    let release = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(target) => format!("{}/release", PathBuf::from(target).display()),
+        None => "$PWD/target/release".to_string(),
+    };
     println!(
-        "  then `export AGON_PLUGIN_PATH=$PWD/target/release` (or copy the library into $AGON_HOME/plugins) and run `agon plugins scan`"
+        "  then `export AGON_PLUGIN_PATH={release}` (or copy the library into $AGON_HOME/plugins) and run `agon plugins scan`"
     );
     Ok(())
 }

@@ -90,6 +90,7 @@ pub fn files(
                 tests: DISCRIMINATOR_TESTS,
                 crate_name: "mean-pool-discriminator",
                 component: "mean-pool",
+                library_type: "MyLabLibrary",
             },
             &header,
             namespace,
@@ -103,6 +104,7 @@ pub fn files(
                 tests: GENERATOR_TESTS,
                 crate_name: "gru-lm-generator",
                 component: "gru-lm",
+                library_type: "MyLabGenerators",
             },
             &header,
             namespace,
@@ -148,6 +150,28 @@ struct KitTemplate {
     crate_name: &'static str,
     /// Its one component's name.
     component: &'static str,
+    /// Its library type (`MyLab` + what it holds).
+    library_type: &'static str,
+}
+
+/// `namespace` as the start of a Rust type name: `my-lab.x` → `MyLabX`
+/// (`Lab` first where it would start with a digit).
+fn type_prefix(namespace: &str) -> String {
+    let camel: String = namespace
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or(String::new(), |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect();
+    if camel.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("Lab{camel}")
+    } else {
+        camel
+    }
 }
 
 /// A kit example crate as `namespace/name`, with one component `name`,
@@ -203,6 +227,12 @@ fn kit_crate(
         &format!("\"{}\"", template.component),
         &format!("\"{name}\""),
     )?;
+    // `MyLabLibrary` → `AcmeLibrary` for namespace `acme`.
+    let library_type = template
+        .library_type
+        .replacen("MyLab", &type_prefix(namespace), 1);
+    let lib = replaced(&lib, template.library_type, &library_type)?;
+    let tests = replaced(&tests, template.library_type, &library_type)?;
     Ok(vec![
         ("Cargo.toml", manifest),
         ("src/lib.rs", lib),
@@ -304,6 +334,7 @@ mod tests {
                 }
                 for old in [
                     "my-lab",
+                    "MyLab",
                     "mean-pool-discriminator",
                     "\"mean-pool\"",
                     "gru-lm-generator",
@@ -340,6 +371,23 @@ mod tests {
             "{}",
             git[0].1
         );
+    }
+
+    #[test]
+    fn the_library_type_takes_the_namespace() {
+        assert_eq!(type_prefix("acme"), "Acme");
+        assert_eq!(type_prefix("outsider-lab.v2"), "OutsiderLabV2");
+        assert_eq!(type_prefix("9lab"), "Lab9lab");
+        let files = files(
+            NewKind::Discriminator,
+            "outsider-lab",
+            "x",
+            &SdkSource::Path("/opt/agon/sdk".into()),
+        )
+        .unwrap();
+        for (path, text) in &files[1..3] {
+            assert!(text.contains("OutsiderLabLibrary"), "{path}:\n{text}");
+        }
     }
 
     #[test]

@@ -131,8 +131,9 @@ fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()
                 }
             }
             if !dropped.is_empty() {
+                let are = if dropped.len() == 1 { "is" } else { "are" };
                 crate::notes::note(&format!(
-                    "--set {assignment}: the config file's {} belonged to {} and is not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
+                    "--set {assignment}: the config file's {} belonged to {} and {are} not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
                     dropped.join(" and "),
                     old.unwrap_or_default(),
                     name_of(new),

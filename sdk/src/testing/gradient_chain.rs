@@ -48,6 +48,132 @@ fn chain_loss<G: GeneratorModel, D: DiscriminatorModel>(
 /// entry of every generator weight. Perturbations that flip a hard sample
 /// are skipped (the loss jumps there); at most a tenth may be. Returns how
 /// many entries were checked.
+///
+/// The rows `d` scores are `real` first, then the `request.count` relaxed
+/// samples of `g`; `loss` gets their logits in that order and returns its
+/// value and its derivative in each logit. Use a small vocabulary and
+/// widths (every checked entry costs two passes through both models).
+///
+/// # Example
+///
+/// A discriminator author's test under RSGAN's generator loss,
+/// `mean softplus(r − f)` over the pairs of a real logit `r` and a generated
+/// one `f` (the host's `gumbel.loss: rsgan`), with a bigram generator
+/// written for the test (any kit generator will do):
+///
+/// ```
+/// use agon_sdk::kits::{
+///     DiscriminatorModel, GeneratorConfig, GeneratorModel, GeneratorTraining, KitDiscriminator,
+///     KitGenerator, Pass, RelaxedRows, Rows, SourceUse,
+/// };
+/// use agon_sdk::testing::{check_gradient_chain, one_hot_rows};
+/// use agon_sdk::toolkit::{masked_mean, MaskedEmbedding};
+/// use agon_sdk::{PluginContext, PluginResult, RelaxedSampleRequest, TokenBatch};
+/// use abi_stable::std_types::ROption;
+/// use candle_core::{Device, Module, Tensor};
+/// use candle_nn::{embedding, linear, Embedding, Linear, VarBuilder};
+///
+/// // The discriminator under test: mean of the token embeddings → logit.
+/// agon_sdk::discriminator_config! {
+///     pub struct MeanConfig {
+///         embedding_dim: usize = 4; "Embedding size."; dimension,
+///     }
+/// }
+/// struct Mean {
+///     embedding: MaskedEmbedding,
+///     output: Linear,
+/// }
+/// impl DiscriminatorModel for Mean {
+///     type Config = MeanConfig;
+///     const NAME: &'static str = "mean";
+///     const SOURCES: SourceUse = SourceUse::Never;
+///     const RELAXED: bool = true;
+///     fn new(vb: VarBuilder, context: &PluginContext, c: &MeanConfig) -> PluginResult<Self> {
+///         let vocab = context.vocab.size as usize;
+///         Ok(Mean {
+///             embedding: MaskedEmbedding::new(vb.clone(), vocab, c.embedding_dim)?,
+///             output: linear(c.embedding_dim, 1, vb.pp("output"))?,
+///         })
+///     }
+///     fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+///         let padded = pass.pad(&rows.targets, 1)?;
+///         let embedded = self.embedding.masked(&padded.ids, &padded.mask)?;
+///         Ok(self.output.forward(&masked_mean(&embedded, &padded.mask)?)?.squeeze(1)?)
+///     }
+///     fn relaxed_logits(&self, rows: &RelaxedRows, _: &mut Pass) -> PluginResult<Option<Tensor>> {
+///         let embedded = self.embedding.relaxed(&rows.soft, &rows.mask)?;
+///         let pooled = masked_mean(&embedded, &rows.mask)?;
+///         Ok(Some(self.output.forward(&pooled)?.squeeze(1)?))
+///     }
+/// }
+///
+/// // A bigram generator for the test: the next token's logits from the last.
+/// #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+/// #[serde(default, deny_unknown_fields)]
+/// struct BigramConfig {
+///     training: GeneratorTraining,
+/// }
+/// impl GeneratorConfig for BigramConfig {
+///     const DOCS: &'static [(&'static str, &'static str)] = &[];
+///     fn training(&self) -> GeneratorTraining {
+///         self.training.clone()
+///     }
+/// }
+/// struct Bigram {
+///     embedding: Embedding,
+///     output: Linear,
+/// }
+/// impl GeneratorModel for Bigram {
+///     type Config = BigramConfig;
+///     type Memory = ();
+///     type State = ();
+///     const NAME: &'static str = "bigram";
+///     const SOURCES: SourceUse = SourceUse::Never;
+///     fn new(vb: VarBuilder, context: &PluginContext, _: &BigramConfig) -> PluginResult<Self> {
+///         let vocab = context.vocab.size as usize;
+///         Ok(Bigram {
+///             embedding: embedding(vocab, 4, vb.pp("embedding"))?,
+///             output: linear(4, vocab, vb.pp("output"))?,
+///         })
+///     }
+///     fn start(&self, _: Option<&TokenBatch>, _: usize, _: &Device) -> PluginResult<((), ())> {
+///         Ok(((), ()))
+///     }
+///     fn step(&self, _: &(), _: &(), tokens: &Tensor) -> PluginResult<(Tensor, ())> {
+///         Ok((self.output.forward(&self.embedding.forward(tokens)?)?, ()))
+///     }
+/// }
+///
+/// let (vocab, width) = (7, 4);
+/// let context = PluginContext::for_tests(vocab, width);
+/// let g = KitGenerator::<Bigram>::new(&context).unwrap();
+/// let d = KitDiscriminator::<Mean>::new(&context).unwrap();
+/// let real = one_hot_rows(&[vec![4, 5, 6], vec![5, 2]], width as usize, vocab as usize);
+/// let request = RelaxedSampleRequest {
+///     count: 2, // as many generated rows as real ones: RSGAN pairs them
+///     max_len: width,
+///     inverse_temperature: 2.0,
+///     seed: 11,
+///     sources: ROption::RNone,
+/// };
+/// // Logits: the real rows', then the generated rows'.
+/// let rsgan_generator_loss = |logits: &[f32]| {
+///     let (real, fake) = logits.split_at(logits.len() / 2);
+///     let n = real.len() as f64;
+///     let mut gradient = vec![0f32; logits.len()];
+///     let mut value = 0.0;
+///     for (i, (&r, &f)) in real.iter().zip(fake).enumerate() {
+///         let x = f64::from(r - f);
+///         value += x.exp().ln_1p() / n; // softplus(r − f)
+///         let slope = 1.0 / (1.0 + (-x).exp()) / n; // its derivative in r
+///         gradient[i] = slope as f32;
+///         gradient[real.len() + i] = -slope as f32;
+///     }
+///     (value, gradient)
+/// };
+/// let checked = check_gradient_chain(&g, &d, &real, &request, 3, 1, &rsgan_generator_loss);
+/// assert!(checked > 0);
+/// ```
 pub fn check_gradient_chain<G: GeneratorModel, D: DiscriminatorModel>(
     g: &KitGenerator<G>,
     d: &KitDiscriminator<D>,

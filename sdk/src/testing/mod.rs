@@ -26,6 +26,10 @@
 //! also runs [`check_discriminator_paths_agree`]: both paths train ten
 //! steps side by side and must agree up to float rounding.
 //!
+//! A kit discriminator also runs [`check_weight_gradients`] (with
+//! `candle`): the gradient of its training loss in every weight against
+//! finite differences, which finds an op that silently has no backward.
+//!
 //! A kit discriminator that reads relaxed rows (`relaxed_logits`, with
 //! `candle`) also runs [`check_relaxed_rows_score_as_ids`] and
 //! [`check_relaxed_input_gradient`]; one off the kit,
@@ -45,6 +49,8 @@ mod relaxed_contract;
 mod relaxed_rows;
 mod reward;
 mod toy;
+#[cfg(feature = "candle")]
+mod weight_gradients;
 
 pub use compute_paths::check_discriminator_paths_agree;
 pub use discriminator::check_discriminator;
@@ -58,6 +64,8 @@ pub use relaxed_rows::{
 };
 pub use reward::check_reward;
 pub use toy::Task;
+#[cfg(feature = "candle")]
+pub use weight_gradients::check_weight_gradients;
 
 use abi_stable::std_types::{ROption, RResult};
 

@@ -1,7 +1,7 @@
 use agon_sdk::kits::KitDiscriminator;
 use agon_sdk::testing::{
     check_discriminator, check_relaxed_input_gradient, check_relaxed_rows_score_as_ids,
-    one_hot_rows, Task,
+    check_weight_gradients, one_hot_rows, Task,
 };
 use agon_sdk::{Batch, DiscriminatorImpl, PluginContext, PluginLibrary, StepOptions, TokenBatch};
 
@@ -56,6 +56,20 @@ fn keeps_the_component_contract() {
     let mut context = PluginContext::for_tests(30, 10);
     context.config_yaml = "embedding_dim: 8\npooling: max\n".into();
     check_discriminator::<MyLabLibrary>("mean-pool", &context, Task::Unconditional);
+}
+
+/// The gradient of the training loss reaches every weight: autograd
+/// against finite differences, dropout included. (An op without a
+/// backward, such as candle-nn's `softmax_last_dim`, would cut the weights
+/// before it off without an error.)
+#[test]
+fn the_training_loss_reaches_every_weight() {
+    let real = [vec![1u32, 2, 3], vec![4]];
+    let fake = [vec![9u32, 9], vec![8, 7, 6]];
+    for pooling in ["mean", "max"] {
+        let d = discriminator(&format!("embedding_dim: 8\npooling: {pooling}\n"));
+        check_weight_gradients(&d, &real, &fake, 5, 3);
+    }
 }
 
 /// The relaxed path (Gumbel-softmax training): one-hot rows of any width

@@ -79,8 +79,9 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         (self.kept.holds(), self.kept.uses())
     }
 
-    /// The trainable variables (tests move them directly).
-    #[cfg(test)]
+    /// The trainable variables (tests, and the weight-gradient check of
+    /// `testing`, move them directly).
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn varmap(&self) -> &VarMap {
         self.params.varmap()
     }
@@ -173,6 +174,29 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             .to_scalar::<f32>()?;
         Ok((loss, accuracy))
     }
+
+    /// The loss a training step minimises (real rows labelled 1, generated
+    /// rows 0, the training dropout drawn from `seed`), with its accuracy
+    /// and the number of rows: `train_step` before the optimiser, and what
+    /// `testing::check_weight_gradients` differentiates.
+    pub(crate) fn training_loss(
+        &self,
+        real: &Batch,
+        generated: &Batch,
+        seed: u64,
+    ) -> PluginResult<(Tensor, f32, usize)> {
+        let (real, generated) = (self.rows(real)?, self.rows(generated)?);
+        let real_rows = real.len();
+        let rows = real.stacked(generated);
+        if rows.is_empty() {
+            return Err(PluginError::input("a training step needs at least one row"));
+        }
+        let mut labels = vec![1.0f32; real_rows];
+        labels.resize(rows.len(), 0.0);
+        let dropout = Dropout::training(self.config.training().dropout, seed);
+        let (loss, accuracy) = self.loss_and_accuracy(&rows, labels, dropout)?;
+        Ok((loss, accuracy, rows.len()))
+    }
 }
 
 /// `logits` if it holds one value per row (`rows` of them), else an error
@@ -200,18 +224,9 @@ impl<M: DiscriminatorModel> DiscriminatorImpl for KitDiscriminator<M> {
         options: &StepOptions,
     ) -> PluginResult<StepStats> {
         self.kept.clear();
-        let (real, generated) = (self.rows(real)?, self.rows(generated)?);
-        let real_rows = real.len();
-        let rows = real.stacked(generated);
-        if rows.is_empty() {
-            return Err(PluginError::input("a training step needs at least one row"));
-        }
-        let mut labels = vec![1.0f32; real_rows];
-        labels.resize(rows.len(), 0.0);
-        let dropout = Dropout::training(self.config.training().dropout, options.seed);
-        let (loss, accuracy) = self.loss_and_accuracy(&rows, labels, dropout)?;
+        let (loss, accuracy, rows) = self.training_loss(real, generated, options.seed)?;
         let norm = self.params.minimise(&loss, M::NAME)?;
-        Ok(StepStats::new(loss.to_scalar::<f32>()?, rows.len())
+        Ok(StepStats::new(loss.to_scalar::<f32>()?, rows)
             .with("accuracy", accuracy)
             .with("grad_norm", norm))
     }

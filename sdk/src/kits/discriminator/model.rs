@@ -165,7 +165,7 @@ pub struct RelaxedRows {
     /// `[B, W, V]`: position `t` of row `b` is a distribution over the
     /// vocabulary; zero past the row's length.
     pub soft: Tensor,
-    /// `[B, W]`: 1 at a row's positions, 0 past its length.
+    /// `[B, W]` `f32`: 1 at a row's positions, 0 past its length.
     pub mask: Tensor,
     /// Each row's length.
     pub lengths: Vec<usize>,

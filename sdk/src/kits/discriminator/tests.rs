@@ -31,12 +31,18 @@ struct ToyConfig {
     /// Read the relaxed rows through a copy, out of the toolkit's reach:
     /// their gradient comes from autograd, not a delivery.
     copy_rows: bool,
+    /// Pass the features through candle-nn's `softmax_last_dim`, which has
+    /// no backward: nothing before it gets a gradient.
+    forward_only_softmax: bool,
     training: DiscriminatorTraining,
 }
 
 impl DiscriminatorConfig for ToyConfig {
-    const DOCS: &'static [(&'static str, &'static str)] =
-        &[("ids_only", "test only"), ("copy_rows", "test only")];
+    const DOCS: &'static [(&'static str, &'static str)] = &[
+        ("ids_only", "test only"),
+        ("copy_rows", "test only"),
+        ("forward_only_softmax", "test only"),
+    ];
     fn training(&self) -> &DiscriminatorTraining {
         &self.training
     }
@@ -48,11 +54,15 @@ struct Toy {
     output: Linear,
     ids_only: bool,
     copy_rows: bool,
+    forward_only_softmax: bool,
 }
 
 impl Toy {
     fn head(&self, embedded: &Tensor, mask: &Tensor, pass: &mut Pass) -> PluginResult<Tensor> {
-        let features = masked_mean(embedded, mask)?.tanh()?;
+        let mut features = masked_mean(embedded, mask)?.tanh()?;
+        if self.forward_only_softmax {
+            features = candle_nn::ops::softmax_last_dim(&features)?;
+        }
         Ok(self.output.forward(&pass.dropout(&features)?)?.squeeze(1)?)
     }
 }
@@ -68,6 +78,7 @@ impl DiscriminatorModel for Toy {
             output: linear(5, 1, vb.pp("output"))?,
             ids_only: config.ids_only,
             copy_rows: config.copy_rows,
+            forward_only_softmax: config.forward_only_softmax,
         })
     }
 
@@ -661,4 +672,44 @@ fn paired_rows_that_do_not_fit_are_refused() {
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
         assert!(err.message().contains(says), "{err}");
     }
+}
+
+/// The training loss's gradient reaches every weight (finite differences
+/// agree, dropout included), and a model whose features pass through an op
+/// without a backward is caught, naming the weight it cut off.
+#[test]
+fn the_weight_gradient_check_passes_a_sound_model_and_catches_a_forward_only_op() {
+    let real = [vec![1u32, 2, 3], vec![4, 5]];
+    let generated = [vec![6u32, 1], vec![2, 2, 3, 4]];
+    let d = toy("training: {dropout: 0.3}\n");
+    let loss = |d: &KitDiscriminator<Toy>| {
+        d.training_loss(
+            &Batch::unconditional(TokenBatch::from_rows(&real, 0)),
+            &Batch::unconditional(TokenBatch::from_rows(&generated, 0)),
+            11,
+        )
+        .unwrap()
+        .0
+        .to_scalar::<f32>()
+        .unwrap()
+    };
+    let before = loss(&d);
+    let checked = crate::testing::check_weight_gradients(&d, &real, &generated, 11, 1);
+    assert!(checked >= 40, "{checked} entries checked");
+    assert_eq!(
+        loss(&d).to_bits(),
+        before.to_bits(),
+        "the weights are left as they were"
+    );
+
+    let cut = toy("forward_only_softmax: true\n");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::testing::check_weight_gradients(&cut, &real, &generated, 11, 1)
+    }))
+    .expect_err("a forward-only softmax must fail the check");
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("no gradient reaches `embedding") && message.contains("softmax_last_dim"),
+        "{message}"
+    );
 }

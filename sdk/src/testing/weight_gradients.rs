@@ -1,0 +1,108 @@
+//! The check that a kit discriminator's training loss reaches its weights:
+//! autograd's gradient of the loss a training step minimises, against
+//! finite differences of that loss. Needs `candle` too.
+//!
+//! Autograd is only as good as the ops it runs through. Some of Candle's
+//! fast ops are forward-only (`apply_op*_no_bwd`): in candle-nn 0.11,
+//! `ops::softmax_last_dim`, `ops::layer_norm` (and so `LayerNorm::forward`
+//! with a bias on a contiguous input), `ops::rms_norm` (`RmsNorm`),
+//! `rotary_emb::*` and `ops::sdpa`. Their result is detached from the graph
+//! without an error, so the weights before them get no gradient, training
+//! still runs, and only a check against finite differences notices.
+
+use candle_core::Tensor;
+
+use crate::{
+    batch::{Batch, TokenBatch},
+    kits::{DiscriminatorModel, KitDiscriminator},
+    toolkit::sorted_vars,
+};
+
+/// Panics unless autograd's gradient of the loss `train_step` minimises on
+/// `real` (labelled 1) and `generated` (labelled 0) rows, with the training
+/// dropout `dropout_seed` draws, matches central finite differences (steps
+/// of 1e-3, to 2e-3 + 2%) in every `stride`-th entry of every weight.
+/// ReLUs and max-pooling make the loss piecewise smooth: an entry whose
+/// one-sided slopes disagree sits on a kink and is skipped; at most a tenth
+/// may be. Also panics if some weight gets no gradient at all while finite
+/// differences move the loss through it. Returns how many entries were
+/// checked.
+///
+/// Rows are ids without sources (an unconditional task); the weights are
+/// left as they were.
+pub fn check_weight_gradients<M: DiscriminatorModel>(
+    d: &KitDiscriminator<M>,
+    real: &[Vec<u32>],
+    generated: &[Vec<u32>],
+    dropout_seed: u64,
+    stride: usize,
+) -> usize {
+    let batch = |rows: &[Vec<u32>]| Batch::unconditional(TokenBatch::from_rows(rows, 0));
+    let (real, generated) = (batch(real), batch(generated));
+    let loss = |d: &KitDiscriminator<M>| {
+        d.training_loss(&real, &generated, dropout_seed)
+            .unwrap_or_else(|e| panic!("the training loss: {e}"))
+            .0
+    };
+    let value = |loss: &Tensor| f64::from(loss.to_scalar::<f32>().expect("a scalar loss"));
+    let graph = loss(d);
+    let centre = value(&graph);
+    let grads = graph
+        .backward()
+        .expect("backward through the training loss");
+    let eps = 1e-3f32;
+    let e = f64::from(eps);
+    let (mut checked, mut skipped) = (0, 0);
+    for (name, var) in sorted_vars(d.varmap()) {
+        let analytic = match grads.get(var.as_tensor()) {
+            Some(grad) => grad.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            None => vec![0.0; var.as_tensor().elem_count()],
+        };
+        let original = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let (shape, device) = (
+            var.as_tensor().shape().clone(),
+            var.as_tensor().device().clone(),
+        );
+        let no_gradient = analytic.iter().all(|&g| g == 0.0);
+        for k in (0..original.len()).step_by(stride.max(1)) {
+            let at = |delta: f32| {
+                let mut values = original.clone();
+                values[k] += delta;
+                var.set(&Tensor::from_vec(values, &shape, &device).unwrap())
+                    .unwrap();
+                value(&loss(d))
+            };
+            let (up, down) = (at(eps), at(-eps));
+            if ((up - centre) / e - (centre - down) / e).abs() > 2e-3 {
+                skipped += 1;
+                continue;
+            }
+            let numeric = (up - down) / (2.0 * e);
+            let exact = f64::from(analytic[k]);
+            assert!(
+                (numeric - exact).abs() <= 2e-3 + 2e-2 * exact.abs(),
+                "{name}[{k}]: finite differences of the training loss {numeric}, autograd {exact}{}",
+                if no_gradient {
+                    format!(
+                        "; no gradient reaches `{name}` at all: an op without a backward cut the graph between it and the loss (candle-nn's ops::softmax_last_dim, ops::layer_norm or LayerNorm with a bias, ops::rms_norm or RmsNorm, rotary_emb, sdpa; use candle_nn::ops::softmax and agon_sdk::toolkit::LayerNorm)"
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            checked += 1;
+        }
+        var.set(&Tensor::from_vec(original, &shape, &device).unwrap())
+            .unwrap();
+    }
+    assert!(
+        checked > 0 && skipped * 10 <= checked,
+        "{skipped} kinks skipped, {checked} entries checked"
+    );
+    checked
+}
