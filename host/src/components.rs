@@ -184,14 +184,16 @@ fn config_error(
 
 /// The key path, among the leaves of the user's component config, that
 /// `message` names as a whole word (`training.optimizer.lr`, or its last
-/// segment `lr`): the earliest named, the longer name first where two start
-/// together.
+/// segment `lr`), if it names exactly one: a message naming several keys,
+/// or a last segment several keys share, is not placed.
 fn key_named_in(message: &str, config: &yaml::Value) -> Option<Vec<String>> {
     fn leaves(value: &yaml::Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
         match value.as_mapping() {
             Some(mapping) => {
                 for (key, value) in mapping {
-                    let Some(key) = key.as_str() else { continue };
+                    let Some(key) = key.as_str().filter(|key| !key.is_empty()) else {
+                        continue;
+                    };
                     prefix.push(key.to_string());
                     leaves(value, prefix, out);
                     prefix.pop();
@@ -201,11 +203,12 @@ fn key_named_in(message: &str, config: &yaml::Value) -> Option<Vec<String>> {
             None => {}
         }
     }
-    /// Where `word` first stands alone in `message`: not inside a longer
-    /// identifier or dotted path (a sentence's closing dot may follow it).
-    fn position_of(message: &str, word: &str) -> Option<usize> {
+    /// Whether `word` stands alone somewhere in `message`: not inside a
+    /// longer identifier or dotted path (a sentence's closing dot may
+    /// follow it).
+    fn names(message: &str, word: &str) -> bool {
         let name_char = |c: char| c.is_alphanumeric() || c == '_';
-        message.match_indices(word).map(|(at, _)| at).find(|&at| {
+        message.match_indices(word).any(|(at, _)| {
             let starts = !message[..at]
                 .chars()
                 .next_back()
@@ -221,19 +224,11 @@ fn key_named_in(message: &str, config: &yaml::Value) -> Option<Vec<String>> {
     }
     let mut paths = Vec::new();
     leaves(config, &mut Vec::new(), &mut paths);
-    paths
-        .into_iter()
-        .filter_map(|path| {
-            let dotted = path.join(".");
-            let last = path.last()?.clone();
-            let at = [dotted.as_str(), last.as_str()]
-                .into_iter()
-                .filter_map(|name| position_of(message, name).map(|at| (at, name.len())))
-                .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)))?;
-            Some((at, path))
-        })
-        .min_by_key(|((at, len), _)| (*at, std::cmp::Reverse(*len)))
-        .map(|(_, path)| path)
+    let mut named = paths.into_iter().filter(|path| {
+        names(message, &path.join(".")) || path.last().is_some_and(|last| names(message, last))
+    });
+    let first = named.next()?;
+    named.next().is_none().then_some(first)
 }
 
 fn plugin_call<T>(
@@ -713,7 +708,7 @@ mod config_error_tests {
     }
 
     #[test]
-    fn a_named_key_is_a_whole_name_and_the_earliest_named() {
+    fn a_named_key_is_a_whole_name_and_the_only_one_named() {
         let config =
             yaml::parse("{hidden_dim: 3, embedding_dim: 8, training: {optimizer: {lr: 2.0}}}")
                 .unwrap();
@@ -727,12 +722,21 @@ mod config_error_tests {
             Some("training.optimizer.lr".into())
         );
         assert_eq!(
-            named("`embedding_dim` (8) must exceed hidden_dim"),
+            named("`embedding_dim` must be even, got 8"),
             Some("embedding_dim".into())
         );
         // Inside longer names, or none of the user's keys: nothing.
         assert_eq!(named("hidden_dims and max_lr are bad; clr too"), None);
         assert_eq!(named("dropout must be below 1"), None);
+        // Two of the user's keys named: which one is wrong is not known.
+        assert_eq!(named("embedding_dim and hidden_dim must be positive"), None);
+        // A last segment two keys share names neither.
+        let both = yaml::parse("{optimizer: {lr: 2.0}, adversarial_optimizer: {lr: 3.0}}").unwrap();
+        assert_eq!(key_named_in("lr must be below 1", &both), None);
+        assert_eq!(
+            key_named_in("adversarial_optimizer.lr must be below 1", &both).map(|k| k.join(".")),
+            Some("adversarial_optimizer.lr".into())
+        );
         let text = config_error(
             "D",
             "discriminator",

@@ -4,8 +4,10 @@
 //! `cargo test` builds no cdylibs, so the first test that needs them runs
 //! `cargo build` (the workspace's default members: host and plugins) and,
 //! for the refusal tests, builds the deliberately broken fixture plugins
-//! into their own target directory, `target/fixtures`, so they never appear
-//! beside the real plugins.
+//! into their own target directory, `target/fixtures`, so the tests never
+//! find them beside the real plugins. (`cargo test --workspace` itself also
+//! compiles the fixture crates, workspace members, into the profile's
+//! directory beside `agon`; the README says so.)
 
 use std::{
     path::{Path, PathBuf},

@@ -81,10 +81,14 @@ fn new(
         "  cd {} && cargo test && cargo build --release",
         dir.display()
     );
-    // Cargo puts the library where CARGO_TARGET_DIR says, if it is set.
-    let release = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(target) => format!("{}/release", PathBuf::from(target).display()),
-        None => "$PWD/target/release".to_string(),
+    // Cargo puts the library where CARGO_TARGET_DIR says, if it is set (a
+    // relative one from where cargo runs: the crate, after the `cd`).
+    let release = match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(target) if target.is_absolute() => format!("{}/release", target.display()),
+        Some(target) if !target.as_os_str().is_empty() => {
+            format!("$PWD/{}/release", target.display())
+        }
+        _ => "$PWD/target/release".to_string(),
     };
     println!(
         "  then `export AGON_PLUGIN_PATH={release}` (or copy the library into $AGON_HOME/plugins) and run `agon plugins scan`"

@@ -133,6 +133,11 @@ pub fn files(
             )?;
             let lib = replaced(&lib, "\"acme\"", &format!("\"{namespace}\""))?;
             let lib = replaced(&lib, "\"distinct-tokens\"", &format!("\"{name}\""))?;
+            let lib = replaced(
+                &lib,
+                "AcmeRewards",
+                &format!("{}Rewards", type_prefix(namespace)),
+            )?;
             vec![("Cargo.toml", manifest), ("src/lib.rs", lib)]
         }
     };
@@ -335,6 +340,7 @@ mod tests {
                 for old in [
                     "my-lab",
                     "MyLab",
+                    "Acme",
                     "mean-pool-discriminator",
                     "\"mean-pool\"",
                     "gru-lm-generator",

@@ -57,13 +57,21 @@ impl CnnDiscriminatorConfig {
                 self.filter_counts.len()
             )));
         }
-        if self.filter_sizes.contains(&0)
-            || self.filter_counts.contains(&0)
-            || self.embedding_dim == 0
-        {
-            return Err(PluginError::config(
-                "filter sizes, filter counts and embedding_dim must be positive",
-            ));
+        // One key per message, so the host can point at the line that set it.
+        for (zero, message) in [
+            (
+                self.filter_sizes.contains(&0),
+                "filter_sizes must hold widths of at least 1",
+            ),
+            (
+                self.filter_counts.contains(&0),
+                "filter_counts must hold counts of at least 1",
+            ),
+            (self.embedding_dim == 0, "embedding_dim must be at least 1"),
+        ] {
+            if zero {
+                return Err(PluginError::config(message));
+            }
         }
         if !(self.dropout_keep > 0.0 && self.dropout_keep <= 1.0) {
             return Err(PluginError::config(format!(

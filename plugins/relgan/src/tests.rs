@@ -151,3 +151,23 @@ fn a_huge_relational_memory_is_refused_with_its_size() {
     .unwrap();
     assert!(err.message().contains("2097152"), "{err}");
 }
+
+/// The training losses reach every weight (autograd against finite
+/// differences): the discriminator's, and the generator's MLE loss with
+/// either core.
+#[test]
+fn the_training_losses_reach_every_weight() {
+    use agon_sdk::kits::KitGenerator;
+    use agon_sdk::testing::{check_generator_weight_gradients, check_weight_gradients};
+    let (real, fake) = (rows(3, 5)[..3].to_vec(), rows(12, 4)[..3].to_vec());
+    let checked = check_weight_gradients(&discriminator(SMALL), &real, &fake, 4, 7);
+    assert!(checked > 40, "discriminator: {checked} checked");
+    for config in [
+        "{embedding_dim: 4, mem_slots: 1, num_heads: 2, head_size: 2}",
+        "{embedding_dim: 4, core: lstm, hidden_dim: 4}",
+    ] {
+        let g = KitGenerator::<crate::RelganGenerator>::new(&context(config)).unwrap();
+        let checked = check_generator_weight_gradients(&g, &real, 7);
+        assert!(checked > 40, "{config}: {checked} checked");
+    }
+}

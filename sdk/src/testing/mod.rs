@@ -27,8 +27,9 @@
 //! steps side by side and must agree up to float rounding.
 //!
 //! A kit discriminator also runs [`check_weight_gradients`] (with
-//! `candle`): the gradient of its training loss in every weight against
-//! finite differences, which finds an op that silently has no backward.
+//! `candle`), and a kit generator [`check_generator_weight_gradients`]: the
+//! gradient of its training loss in every weight against finite
+//! differences, which finds an op that silently has no backward.
 //!
 //! A kit discriminator that reads relaxed rows (`relaxed_logits`, with
 //! `candle`) also runs [`check_relaxed_rows_score_as_ids`] and
@@ -65,7 +66,7 @@ pub use relaxed_rows::{
 pub use reward::check_reward;
 pub use toy::Task;
 #[cfg(feature = "candle")]
-pub use weight_gradients::check_weight_gradients;
+pub use weight_gradients::{check_generator_weight_gradients, check_weight_gradients};
 
 use abi_stable::std_types::{ROption, RResult};
 

@@ -1,5 +1,5 @@
 use agon_sdk::kits::KitGenerator;
-use agon_sdk::testing::{check_generator, Task};
+use agon_sdk::testing::{check_generator, check_generator_weight_gradients, Task};
 use agon_sdk::{Batch, GeneratorImpl, MleOptions, PluginContext, PluginLibrary, TokenBatch};
 
 use crate::{GruLm, MyLabGenerators};
@@ -43,6 +43,16 @@ fn a_zero_size_is_refused_and_every_key_is_documented() {
     for component in MyLabGenerators::components() {
         assert_eq!(component.check_config_docs(), Ok(()));
     }
+}
+
+/// The gradient of the MLE loss reaches every weight: autograd against
+/// finite differences. (An op without a backward, such as candle-nn's
+/// `softmax_last_dim`, would cut the weights before it off without an
+/// error.)
+#[test]
+fn the_mle_loss_reaches_every_weight() {
+    let g = generator("embedding_dim: 4\nhidden_dim: 4\n");
+    check_generator_weight_gradients(&g, &[vec![4u32, 5, 6], vec![7, 8]], 3);
 }
 
 /// The SDK's contract: built through the guard as the host builds it,

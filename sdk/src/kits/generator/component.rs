@@ -199,6 +199,31 @@ impl<M: GeneratorModel> KitGenerator<M> {
     /// row) at `temperature`, and the `[B, T]` mask of real tokens, through
     /// `model`; with `scheduled_sampling` (rate, seed), one step at a time
     /// feeding the model's own samples.
+    /// The mean negative log-likelihood per target token that `mle_step`
+    /// minimises (teacher forcing, or scheduled sampling at `(rate, seed)`),
+    /// with its graph; `targets` trimmed and non-empty.
+    fn mle_loss(
+        &self,
+        sources: Option<&TokenBatch>,
+        targets: &TokenBatch,
+        scheduled: Option<(f32, u64)>,
+    ) -> PluginResult<Tensor> {
+        let (log_probs, mask) =
+            self.target_log_probs(&self.model, sources, targets, 1.0, scheduled)?;
+        let tokens = targets.token_count() as f64;
+        Ok(((log_probs * mask)?.sum_all()? / -tokens)?)
+    }
+
+    /// [`Self::mle_loss`] of unconditional rows under teacher forcing:
+    /// what `testing::check_generator_weight_gradients` differentiates.
+    #[cfg(feature = "testing")]
+    pub(crate) fn teacher_forced_loss(&self, rows: &[Vec<u32>]) -> PluginResult<Tensor> {
+        let targets = TokenBatch::from_rows(rows, 0);
+        let targets = trimmed(&targets);
+        nonempty(&targets, "the MLE loss")?;
+        self.mle_loss(None, &targets, None)
+    }
+
     fn target_log_probs(
         &self,
         model: &M,
@@ -377,10 +402,7 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
             )));
         }
         let scheduled = (rate > 0.0).then_some((rate, options.seed));
-        let (log_probs, mask) =
-            self.target_log_probs(&self.model, sources, &targets, 1.0, scheduled)?;
-        let tokens = targets.token_count() as f64;
-        let loss = ((log_probs * mask)?.sum_all()? / -tokens)?;
+        let loss = self.mle_loss(sources, &targets, scheduled)?;
         let norm = self.params.minimise(&loss, "generator")?;
         Ok(StepStats::new(loss.to_scalar::<f32>()?, targets.rows()).with("grad_norm", norm))
     }

@@ -28,11 +28,17 @@ const VOCAB: u32 = 9;
 struct ToyConfig {
     /// Return logits of the wrong shape (to test the kit's check).
     wrong_shape: bool,
+    /// Pass the state through candle-nn's `softmax_last_dim`, which has no
+    /// backward: nothing before it gets a gradient.
+    forward_only_softmax: bool,
     training: GeneratorTraining,
 }
 
 impl GeneratorConfig for ToyConfig {
-    const DOCS: &'static [(&'static str, &'static str)] = &[("wrong_shape", "test only")];
+    const DOCS: &'static [(&'static str, &'static str)] = &[
+        ("wrong_shape", "test only"),
+        ("forward_only_softmax", "test only"),
+    ];
     fn training(&self) -> GeneratorTraining {
         self.training.clone()
     }
@@ -46,6 +52,7 @@ struct Toy<const CONDITIONAL: bool> {
     w: Tensor,
     out: Tensor,
     wrong_shape: bool,
+    forward_only_softmax: bool,
 }
 
 const HIDDEN: usize = 6;
@@ -69,6 +76,7 @@ impl<const CONDITIONAL: bool> GeneratorModel for Toy<CONDITIONAL> {
             w: vb.get((HIDDEN, HIDDEN), "w")?,
             out: vb.get((HIDDEN, vocab), "out")?,
             wrong_shape: config.wrong_shape,
+            forward_only_softmax: config.forward_only_softmax,
         })
     }
 
@@ -97,7 +105,10 @@ impl<const CONDITIONAL: bool> GeneratorModel for Toy<CONDITIONAL> {
 
     fn step(&self, memory: &Tensor, h: &Tensor, tokens: &Tensor) -> PluginResult<(Tensor, Tensor)> {
         let x = self.embedding.index_select(tokens, 0)?;
-        let h = ((x + memory)? + h.matmul(&self.w)?)?.tanh()?;
+        let mut h = ((x + memory)? + h.matmul(&self.w)?)?.tanh()?;
+        if self.forward_only_softmax {
+            h = candle_nn::ops::softmax_last_dim(&h)?;
+        }
         let logits = h.matmul(&self.out)?;
         let logits = if self.wrong_shape {
             logits.narrow(1, 0, 3)?
@@ -640,4 +651,26 @@ fn a_policy_step_from_the_kept_sample_is_the_recomputed_step_to_the_bit() {
     nudge(&other_weights);
     assert_eq!(step(&mut other_weights), want_moved);
     assert_eq!(other_weights.kept_pass(), (false, 0));
+}
+
+/// The MLE loss's gradient reaches every weight (finite differences
+/// agree), and a model whose state passes through an op without a backward
+/// is caught, naming the first weight it cut off.
+#[test]
+fn the_generator_weight_gradient_check_passes_a_sound_model_and_catches_a_forward_only_op() {
+    let rows = [vec![3u32, 4, 5, 2], vec![6, 2], vec![7, 8, 3]];
+    let g = KitGenerator::<Toy<false>>::new(&context("{}")).unwrap();
+    let checked = crate::testing::check_generator_weight_gradients(&g, &rows, 1);
+    assert!(checked >= 100, "{checked} entries checked");
+
+    let cut = KitGenerator::<Toy<false>>::new(&context("forward_only_softmax: true\n")).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::testing::check_generator_weight_gradients(&cut, &rows, 1)
+    }))
+    .expect_err("a forward-only softmax must fail the check");
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("no gradient reaches `embedding`") && message.contains("softmax_last_dim"),
+        "{message}"
+    );
 }
