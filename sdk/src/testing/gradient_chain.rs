@@ -5,8 +5,8 @@
 //! generator's weights. Needs `candle` too.
 
 use abi_stable::std_types::ROption;
-use candle_core::{Device, Tensor};
 
+use super::entries::Entries;
 use crate::{
     kits::{DiscriminatorModel, GeneratorModel, KitDiscriminator, KitGenerator},
     relaxed::{RelaxedBatch, RelaxedSampleRequest},
@@ -199,23 +199,10 @@ pub fn check_gradient_chain<G: GeneratorModel, D: DiscriminatorModel>(
     let eps = 1e-3f32;
     let (mut checked, mut skipped) = (0, 0);
     for (name, var) in sorted_vars(g.varmap()) {
-        let analytic = match grads.get(var.as_tensor()) {
-            Some(grad) => grad.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            None => vec![0.0; var.as_tensor().elem_count()],
-        };
-        let original = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let shape = var.as_tensor().shape().clone();
-        for k in (0..original.len()).step_by(stride.max(1)) {
+        let entries = Entries::of(&var, &grads);
+        for k in (0..entries.original.len()).step_by(stride.max(1)) {
             let at = |delta: f32| {
-                let mut values = original.clone();
-                values[k] += delta;
-                var.set(&Tensor::from_vec(values, &shape, &Device::Cpu).unwrap())
-                    .unwrap();
+                entries.step(k, delta);
                 let (value, ids, _) = chain_loss(g, d, real, request, dropout_seed, loss);
                 (value, ids)
             };
@@ -225,15 +212,14 @@ pub fn check_gradient_chain<G: GeneratorModel, D: DiscriminatorModel>(
                 continue;
             }
             let numeric = (plus - minus) / (2.0 * f64::from(eps));
-            let exact = f64::from(analytic[k]);
+            let exact = f64::from(entries.analytic[k]);
             assert!(
                 (numeric - exact).abs() <= 2e-3 + 2e-2 * exact.abs(),
                 "{name}[{k}]: finite differences of the chain {numeric}, its gradient {exact}"
             );
             checked += 1;
         }
-        var.set(&Tensor::from_vec(original, &shape, &Device::Cpu).unwrap())
-            .unwrap();
+        entries.restore();
     }
     assert!(
         skipped * 10 <= checked,

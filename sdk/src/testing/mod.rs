@@ -42,6 +42,8 @@ mod broken;
 mod broken_generator;
 mod compute_paths;
 mod discriminator;
+#[cfg(feature = "candle")]
+mod entries;
 mod generator;
 #[cfg(feature = "candle")]
 mod gradient_chain;

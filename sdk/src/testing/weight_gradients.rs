@@ -16,6 +16,7 @@ use candle_core::Tensor;
 
 use candle_nn::VarMap;
 
+use super::entries::Entries;
 use crate::{
     batch::{Batch, TokenBatch},
     kits::{DiscriminatorModel, GeneratorModel, KitDiscriminator, KitGenerator},
@@ -79,29 +80,14 @@ fn check_against_finite_differences(
     let e = f64::from(eps);
     let (mut checked, mut skipped) = (0, 0);
     for (name, var) in sorted_vars(varmap) {
-        let analytic = match grads.get(var.as_tensor()) {
-            Some(grad) => grad.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            None => vec![0.0; var.as_tensor().elem_count()],
-        };
-        let original = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let (shape, device) = (
-            var.as_tensor().shape().clone(),
-            var.as_tensor().device().clone(),
-        );
+        let entries = Entries::of(&var, &grads);
+        let analytic = &entries.analytic;
         let no_gradient = analytic.iter().all(|&g| g == 0.0);
         // The largest slope finite differences find in this weight.
         let mut steepest = 0f64;
-        for k in (0..original.len()).step_by(stride.max(1)) {
+        for k in (0..entries.original.len()).step_by(stride.max(1)) {
             let at = |delta: f32| {
-                let mut values = original.clone();
-                values[k] += delta;
-                var.set(&Tensor::from_vec(values, &shape, &device).unwrap())
-                    .unwrap();
+                entries.step(k, delta);
                 value(&loss())
             };
             let (up, down) = (at(eps), at(-eps));
@@ -131,8 +117,7 @@ fn check_against_finite_differences(
             "{name}: finite differences of the loss reach {steepest:.2e}, autograd 0 everywhere{}",
             cut_off(&name)
         );
-        var.set(&Tensor::from_vec(original, &shape, &device).unwrap())
-            .unwrap();
+        entries.restore();
     }
     assert!(
         checked > 0 && skipped * 10 <= checked,

@@ -678,6 +678,7 @@ fn paired_rows_that_do_not_fit_are_refused() {
 /// agree, dropout included), and a model whose features pass through an op
 /// without a backward is caught, naming the weight it cut off.
 #[test]
+#[cfg(feature = "testing")]
 fn the_weight_gradient_check_passes_a_sound_model_and_catches_a_forward_only_op() {
     let real = [vec![1u32, 2, 3], vec![4, 5]];
     let generated = [vec![6u32, 1], vec![2, 2, 3, 4]];

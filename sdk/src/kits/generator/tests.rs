@@ -657,6 +657,7 @@ fn a_policy_step_from_the_kept_sample_is_the_recomputed_step_to_the_bit() {
 /// agree), and a model whose state passes through an op without a backward
 /// is caught, naming the first weight it cut off.
 #[test]
+#[cfg(feature = "testing")]
 fn the_generator_weight_gradient_check_passes_a_sound_model_and_catches_a_forward_only_op() {
     let rows = [vec![3u32, 4, 5, 2], vec![6, 2], vec![7, 8, 3]];
     let g = KitGenerator::<Toy<false>>::new(&context("{}")).unwrap();
