@@ -659,52 +659,39 @@ mod config_error_tests {
         }
     }
 
+    /// A serde error by the line it names, and a plugin's own check of a
+    /// value (no line) by the one key of the user's it names: both at the
+    /// user's line, or their `--set`.
     #[test]
     fn the_users_key_is_placed_in_their_file_or_their_set() {
-        let message = "hidden_dim: too small at line 2 column 13";
-        let text = config_error("D", "discriminator", MERGED, message, &spec(), &origin(&[]));
-        assert_eq!(
-            text,
-            "exp.yaml line 5: discriminator.config.hidden_dim: too small; D rejected it"
-        );
-        let set = ["discriminator.config.hidden_dim=3"];
-        let text = config_error(
-            "D",
-            "discriminator",
-            MERGED,
-            message,
-            &spec(),
-            &origin(&set),
-        );
-        assert!(
-            text.starts_with("--set discriminator.config.hidden_dim=3: discriminator.config.hidden_dim: too small"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_complaint_without_a_line_is_placed_at_the_users_key_it_names() {
-        let message = "hidden_dim must be at least 4, got 3";
-        let text = config_error("D", "discriminator", MERGED, message, &spec(), &origin(&[]));
-        assert_eq!(
-            text,
-            "exp.yaml line 5: discriminator.config.hidden_dim: hidden_dim must be at least 4, got 3; D rejected it"
-        );
-        let set = ["discriminator.config.hidden_dim=3"];
-        let text = config_error(
-            "D",
-            "discriminator",
-            MERGED,
-            message,
-            &spec(),
-            &origin(&set),
-        );
-        assert!(
-            text.starts_with(
-                "--set discriminator.config.hidden_dim=3: discriminator.config.hidden_dim: "
+        for (message, said) in [
+            ("hidden_dim: too small at line 2 column 13", "too small"),
+            (
+                "hidden_dim must be at least 4, got 3",
+                "hidden_dim must be at least 4, got 3",
             ),
-            "{text}"
-        );
+        ] {
+            let text = config_error("D", "discriminator", MERGED, message, &spec(), &origin(&[]));
+            assert_eq!(
+                text,
+                format!("exp.yaml line 5: discriminator.config.hidden_dim: {said}; D rejected it")
+            );
+            let set = ["discriminator.config.hidden_dim=3"];
+            let text = config_error(
+                "D",
+                "discriminator",
+                MERGED,
+                message,
+                &spec(),
+                &origin(&set),
+            );
+            assert!(
+                text.starts_with(&format!(
+                    "--set discriminator.config.hidden_dim=3: discriminator.config.hidden_dim: {said}"
+                )),
+                "{text}"
+            );
+        }
     }
 
     #[test]
