@@ -195,10 +195,6 @@ impl<M: GeneratorModel> KitGenerator<M> {
         }
     }
 
-    /// `[B, T]` log-probabilities of `targets` (trimmed to their longest
-    /// row) at `temperature`, and the `[B, T]` mask of real tokens, through
-    /// `model`; with `scheduled_sampling` (rate, seed), one step at a time
-    /// feeding the model's own samples.
     /// The mean negative log-likelihood per target token that `mle_step`
     /// minimises (teacher forcing, or scheduled sampling at `(rate, seed)`),
     /// with its graph; `targets` trimmed and non-empty.
@@ -224,6 +220,10 @@ impl<M: GeneratorModel> KitGenerator<M> {
         self.mle_loss(None, &targets, None)
     }
 
+    /// `[B, T]` log-probabilities of `targets` (trimmed to their longest
+    /// row) at `temperature`, and the `[B, T]` mask of real tokens, through
+    /// `model`; with `scheduled_sampling` (rate, seed), one step at a time
+    /// feeding the model's own samples.
     fn target_log_probs(
         &self,
         model: &M,
