@@ -13,7 +13,6 @@
 //! still runs, and only a check against finite differences notices.
 
 use candle_core::Tensor;
-
 use candle_nn::VarMap;
 
 use super::entries::Entries;
