@@ -538,7 +538,7 @@ def scratchgan_coco_matched(inputs):
     report = inputs.report("scratchgan-coco")
     first, last = report["groups"][0], report["groups"][-1]
     rows = [[f"T = {t:g}"] + matched_cells(report, last["label"], t, pooled=True) for t in TEXT_TEMPERATURES]
-    header = [f"{last['label']} sampled at", f"BLEU-2 − {first['label']}'s curve at equal Self-BLEU-2", "p"]
+    header = [f"{last['label']} sampled at", f"BLEU-2 − the {first['label']} curve at equal Self-BLEU-2", "p"]
     return table(header, rows)
 
 
