@@ -142,7 +142,8 @@ fn unknown_plugin_is_refused_with_what_is_available() {
         "generator:\n  plugin: nobody/nothing@^1\n",
         &[],
         &[
-            "generator: no plugin library provides `nobody/nothing@^1`",
+            "experiment.yaml line ",
+            ": generator.plugin: no plugin library provides `nobody/nothing@^1`",
             "available: ",
             "agon/lstm-generator@0.1.0",
         ],
@@ -156,7 +157,10 @@ fn version_requirement_that_nothing_meets_is_refused() {
         &sandbox,
         "generator:\n  plugin: agon/lstm-generator@^2\n",
         &[],
-        &["no plugin library provides `agon/lstm-generator@^2`"],
+        &[
+            ": generator.plugin: no plugin library provides `agon/lstm-generator@^2`",
+            "`agon/lstm-generator` is installed at 0.1.0, which `^2` does not allow: ask for `agon/lstm-generator@^0.1`",
+        ],
     );
 }
 

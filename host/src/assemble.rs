@@ -158,6 +158,7 @@ pub fn build_generator(
         ComponentKind::Generator,
         "generator",
         &config.device,
+        &config.origin,
     )?;
     let generator = Generator::new(&resolved, &config.generator, "generator", shared, 1)?;
     Ok((generator, resolved))
@@ -178,6 +179,7 @@ pub fn build_oracle(
         ComponentKind::Generator,
         "task.oracle",
         &config.device,
+        &config.origin,
     )?;
     let oracle = Generator::new(&resolved, spec, "task.oracle", shared, 4)?;
     Ok((oracle, resolved))
@@ -198,6 +200,7 @@ pub fn build_discriminator(
         ComponentKind::Discriminator,
         "discriminator",
         &config.device,
+        &config.origin,
     )?;
     let discriminator = Discriminator::new(&resolved, spec, "discriminator", shared, 2)?;
     Ok(Some((discriminator, resolved)))
@@ -218,6 +221,7 @@ pub fn build_reward(
         ComponentKind::Reward,
         "reward",
         &config.device,
+        &config.origin,
     )?;
     let reward = Reward::new(&resolved, spec, "reward", shared, 3)?;
     Ok(Some((reward, resolved)))

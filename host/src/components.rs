@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use abi_stable::std_types::{RResult, RSlice, RStr};
-use agon_registry::{PluginRequirement, Registry, ResolvedComponent};
+use agon_registry::{PluginRequirement, Registry, RegistryError, ResolvedComponent};
 use agon_sdk::capabilities::{
     RELAXED_ROWS, RELAXED_SAMPLES, TEMPERED_LOG_LIKELIHOOD, TOKEN_LOGITS,
 };
@@ -34,19 +34,34 @@ pub struct SharedContext {
 }
 
 /// Resolves `spec` to a component of `kind`. `place` names the config
-/// section for messages (`generator`, `task.oracle`…).
+/// section for messages (`generator`, `task.oracle`…); a plugin reference
+/// that names no library is told at the line (or `--set`) of `origin` that
+/// wrote it.
 pub fn resolve(
     registry: &mut Registry,
     spec: &ComponentSpec,
     kind: ComponentKind,
     place: &str,
     device: &str,
+    origin: &crate::config::ConfigOrigin,
 ) -> anyhow::Result<ResolvedComponent> {
+    let key = format!("{place}.plugin");
+    let at = || {
+        origin
+            .place_of(&key.split('.').collect::<Vec<_>>())
+            .map(|whence| format!("{whence}: "))
+            .unwrap_or_default()
+    };
     let requirement =
-        PluginRequirement::parse(&spec.plugin).map_err(|e| anyhow!("{place}.plugin: {e}"))?;
+        PluginRequirement::parse(&spec.plugin).map_err(|e| anyhow!("{}{key}: {e}", at()))?;
     let resolved = registry
         .resolve(&requirement, kind, spec.component.as_deref())
-        .map_err(|e| anyhow!("{place}: {e}"))?;
+        .map_err(|e| match e {
+            RegistryError::NotFound { .. } | RegistryError::Refused { .. } => {
+                anyhow!("{}{key}: {e}", at())
+            }
+            e => anyhow!("{place}: {e}"),
+        })?;
     let family = device.split(':').next().unwrap_or(device);
     let devices = &resolved.library.manifest.devices;
     if !devices.iter().any(|d| d.as_str() == family) {

@@ -431,9 +431,37 @@ fn not_found(
         .map(|m| m.qualified_name())
         .collect();
     let wanted = requirement.qualified_name();
-    let hint = agon_sdk::suggest::closest(&wanted, names.iter().map(String::as_str))
-        .map(|name| format!("; did you mean `{name}`?"))
-        .unwrap_or_default();
+    // The library is there, at versions the requirement excludes: say so,
+    // and which requirement would take the newest of them.
+    let mut versions: Vec<semver::Version> = survey
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .filter(|m| m.qualified_name() == wanted)
+        .filter_map(|m| semver::Version::parse(&m.version).ok())
+        .collect();
+    versions.sort();
+    versions.dedup();
+    let hint = match versions.last() {
+        Some(newest) => {
+            let caret = if newest.major > 0 {
+                format!("^{}", newest.major)
+            } else {
+                format!("^0.{}", newest.minor)
+            };
+            format!(
+                "; `{wanted}` is installed at {}, which `{}` does not allow: ask for `{wanted}@{caret}`, or install a version it allows.",
+                versions
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                requirement.version
+            )
+        }
+        None => agon_sdk::suggest::closest(&wanted, names.iter().map(String::as_str))
+            .map(|name| format!("; did you mean `{name}`?"))
+            .unwrap_or_default(),
+    };
     let refused: Vec<String> = survey
         .iter()
         .filter_map(|(p, r)| r.as_ref().err().map(|e| format!("{} ({e})", p.display())))

@@ -396,8 +396,15 @@ impl ComponentBuilder {
         spec: &agon::config::ComponentSpec,
         kind: agon_sdk::ComponentKind,
     ) -> agon_registry::ResolvedComponent {
-        agon::components::resolve(&mut self.registry, spec, kind, "test", "cpu")
-            .expect("resolve the component")
+        agon::components::resolve(
+            &mut self.registry,
+            spec,
+            kind,
+            "test",
+            "cpu",
+            &Default::default(),
+        )
+        .expect("resolve the component")
     }
 
     pub fn generator(&mut self, spec: &agon::config::ComponentSpec) -> agon::components::Generator {

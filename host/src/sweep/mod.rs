@@ -147,7 +147,14 @@ fn check_plugins(
     ];
     for (spec, kind, place) in specs {
         if let Some(spec) = spec {
-            crate::components::resolve(registry, spec, kind, place, &config.device)?;
+            crate::components::resolve(
+                registry,
+                spec,
+                kind,
+                place,
+                &config.device,
+                &config.origin,
+            )?;
         }
     }
     Ok(())

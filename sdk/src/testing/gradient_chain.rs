@@ -69,7 +69,6 @@ fn chain_loss<G: GeneratorModel, D: DiscriminatorModel>(
 /// use agon_sdk::testing::{check_gradient_chain, one_hot_rows};
 /// use agon_sdk::toolkit::{masked_mean, MaskedEmbedding};
 /// use agon_sdk::{PluginContext, PluginResult, RelaxedSampleRequest, TokenBatch};
-/// use abi_stable::std_types::ROption;
 /// use candle_core::{Device, Module, Tensor};
 /// use candle_nn::{embedding, linear, Embedding, Linear, VarBuilder};
 ///
@@ -154,7 +153,7 @@ fn chain_loss<G: GeneratorModel, D: DiscriminatorModel>(
 ///     max_len: width,
 ///     inverse_temperature: 2.0,
 ///     seed: 11,
-///     sources: ROption::RNone,
+///     sources: None.into(), // an unconditional task
 /// };
 /// // Logits: the real rows', then the generated rows'.
 /// let rsgan_generator_loss = |logits: &[f32]| {

@@ -30,7 +30,9 @@ use crate::{
 /// one-sided slopes disagree sits on a kink and is skipped; at most a tenth
 /// may be. Also panics, naming it, on a weight that gets no gradient at all
 /// while finite differences move the loss through it by more than rounding
-/// (a slope above 2e-4). Returns how many entries were checked.
+/// (a slope above 2e-4), and on a weight matrix that starts all zero and
+/// gets no gradient (nothing could ever move it: an initialisation that
+/// missed it). Returns how many entries were checked.
 ///
 /// Rows are ids without sources (an unconditional task); the weights are
 /// left as they were.
@@ -82,6 +84,13 @@ fn check_against_finite_differences(
         let entries = Entries::of(&var, &grads);
         let analytic = &entries.analytic;
         let no_gradient = analytic.iter().all(|&g| g == 0.0);
+        // Finite differences agree with a zero gradient here, and yet no
+        // step can ever move the weight: a recurrent matrix left at zero
+        // keeps the hidden state at zero, which keeps its gradient at zero.
+        assert!(
+            !(no_gradient && var.dims().len() >= 2 && entries.original.iter().all(|&v| v == 0.0)),
+            "{name}: every entry starts at 0 and no gradient reaches it, so no training step can move it; give it a non-zero start in your model's `init` (agon_sdk::toolkit::pytorch_like knows the toolkit's layers and candle-nn's `gru` / `lstm` names), or drop it if the loss does not use it"
+        );
         // The largest slope finite differences find in this weight.
         let mut steepest = 0f64;
         for k in (0..entries.original.len()).step_by(stride.max(1)) {

@@ -29,9 +29,19 @@ pub enum SeededInit {
 /// PyTorch's default initialisation of variable `name` (shape `dims`), by
 /// the last part of its name:
 ///
-/// * `embedding`: N(0, 1) (`nn.Embedding`);
-/// * GRU variables (`w_ih`, `w_hh`, `b_ih`, `b_hh`, all `[3H, …]`):
-///   U(±1/√H) (`nn.GRU`);
+/// * `embedding`: N(0, 1) (`nn.Embedding`), as the toolkit's
+///   [`MaskedEmbedding`](super::MaskedEmbedding) names its table. (candle-nn's
+///   `embedding(…, vb.pp("embedding"))` names it `embedding.weight`, which
+///   takes the `weight` rule below.)
+/// * the toolkit GRU's variables (`w_ih`, `w_hh`, `b_ih`, `b_hh`, all
+///   `[3H, …]`): U(±1/√H) (`nn.GRU`);
+/// * candle-nn's `gru` and `lstm` variables (`weight_ih_l0`,
+///   `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, any layer, `_reverse`
+///   too): U(±1/√H) (`nn.GRU`, `nn.LSTM`). `weight_hh` is `[G·H, H]`, so
+///   it gives H; the others are `[G·H, …]`, and the gate count G is read
+///   from the name: 4 when a part of it contains `lstm`, else 3 (a GRU).
+///   An LSTM under another name gets a bound √(4/3) too small there:
+///   override `init` for it.
 /// * `weight` of a linear or convolution layer: U(±1/√fan_in), fan_in
 ///   being every dimension but the first (`nn.Linear`, `nn.Conv2d`);
 /// * anything else (biases): zero (PyTorch draws a bias like its weight;
@@ -49,8 +59,30 @@ pub fn pytorch_like(name: &str, dims: &[usize]) -> SeededInit {
             let fan_in: usize = dims[1..].iter().product();
             SeededInit::Uniform(1.0 / (fan_in.max(1) as f32).sqrt())
         }
-        _ => SeededInit::Const(0.0),
+        _ => match candle_rnn_hidden(name, last, dims) {
+            Some(hidden) => SeededInit::Uniform(1.0 / (hidden.max(1) as f32).sqrt()),
+            None => SeededInit::Const(0.0),
+        },
     }
+}
+
+/// The hidden size H of a candle-nn `gru`/`lstm` variable (`last` is
+/// `weight_ih_l0`, `bias_hh_l1_reverse`, …), `None` for any other name.
+fn candle_rnn_hidden(name: &str, last: &str, dims: &[usize]) -> Option<usize> {
+    let (kind, layer) = ["weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"]
+        .iter()
+        .find_map(|prefix| Some((*prefix, last.strip_prefix(prefix)?)))?;
+    let digits = layer.strip_suffix("_reverse").unwrap_or(layer);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if kind == "weight_hh_l" && dims.len() == 2 {
+        return Some(dims[1]);
+    }
+    let lstm = name
+        .split('.')
+        .any(|part| part.to_ascii_lowercase().contains("lstm"));
+    Some(dims.first()? / if lstm { 4 } else { 3 })
 }
 
 /// Overwrites every variable of `varmap` with values drawn according to
@@ -110,6 +142,33 @@ mod tests {
                     .unwrap()
             })
             .collect()
+    }
+
+    #[test]
+    fn candle_nn_recurrent_variables_get_pytorchs_bound() {
+        let bound = |h: usize| SeededInit::Uniform(1.0 / (h as f32).sqrt());
+        // candle-nn's `gru(8, 16, …)` under `gru` and `lstm(8, 16, …)`
+        // under `encoder_lstm`, each variable of each.
+        for (name, dims) in [
+            ("gru.weight_ih_l0", vec![48, 8]),
+            ("gru.weight_hh_l0", vec![48, 16]),
+            ("gru.bias_ih_l0", vec![48]),
+            ("gru.bias_hh_l0_reverse", vec![48]),
+            ("encoder_lstm.weight_ih_l1", vec![64, 8]),
+            ("encoder_lstm.weight_hh_l1", vec![64, 16]),
+            ("encoder_lstm.bias_hh_l1", vec![64]),
+            ("rnn.weight_hh_l0", vec![64, 16]),
+        ] {
+            assert_eq!(pytorch_like(name, &dims), bound(16), "{name}");
+        }
+        // Not a recurrent variable: the other rules.
+        assert_eq!(
+            pytorch_like("gru.bias_ih_lx", &[48]),
+            SeededInit::Const(0.0)
+        );
+        assert_eq!(pytorch_like("out.bias", &[48]), SeededInit::Const(0.0));
+        assert_eq!(pytorch_like("embedding.weight", &[10, 4]), bound(4));
+        assert_eq!(pytorch_like("embedding", &[10, 4]), SeededInit::Normal(1.0));
     }
 
     #[test]

@@ -31,6 +31,9 @@ struct ToyConfig {
     /// Pass the state through candle-nn's `softmax_last_dim`, which has no
     /// backward: nothing before it gets a gradient.
     forward_only_softmax: bool,
+    /// Start the embedding and the recurrent matrix at zero: the state
+    /// stays 0, so the matrix never gets a gradient.
+    zero_start: bool,
     training: GeneratorTraining,
 }
 
@@ -38,6 +41,7 @@ impl GeneratorConfig for ToyConfig {
     const DOCS: &'static [(&'static str, &'static str)] = &[
         ("wrong_shape", "test only"),
         ("forward_only_softmax", "test only"),
+        ("zero_start", "test only"),
     ];
     fn training(&self) -> GeneratorTraining {
         self.training.clone()
@@ -118,7 +122,10 @@ impl<const CONDITIONAL: bool> GeneratorModel for Toy<CONDITIONAL> {
         Ok((logits, h))
     }
 
-    fn init(_: &ToyConfig, _: &str, _: &[usize]) -> crate::toolkit::SeededInit {
+    fn init(config: &ToyConfig, name: &str, _: &[usize]) -> crate::toolkit::SeededInit {
+        if config.zero_start && (name == "embedding" || name == "w") {
+            return crate::toolkit::SeededInit::Const(0.0);
+        }
         crate::toolkit::SeededInit::Uniform(0.8)
     }
 }
@@ -672,6 +679,19 @@ fn the_generator_weight_gradient_check_passes_a_sound_model_and_catches_a_forwar
     let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(
         message.contains("no gradient reaches `embedding`") && message.contains("softmax_last_dim"),
+        "{message}"
+    );
+
+    // Finite differences agree with the zero gradient of a matrix that
+    // starts at zero and keeps the state at zero; the check still fails it.
+    let dead = KitGenerator::<Toy<false>>::new(&context("zero_start: true\n")).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::testing::check_generator_weight_gradients(&dead, &rows, 1)
+    }))
+    .expect_err("a weight that starts at zero and gets no gradient must fail the check");
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.starts_with("w: every entry starts at 0 and no gradient reaches it"),
         "{message}"
     );
 }
