@@ -92,6 +92,46 @@ fn train_resolves_and_instantiates_every_configured_component() {
     assert!(plugins.contains("sha256"), "{plugins}");
 }
 
+/// `--stop-after` counts epochs and rounds across phases: stopping after
+/// the last MLE epoch stops at the phase's end, before any pretraining
+/// round, and a resume with `--stop-after 1` does just the first round.
+#[test]
+fn stop_after_the_last_unit_of_a_phase_stops_at_its_end() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("run");
+    let train = |args: &[&str]| sandbox.run(args, &[]).success();
+    // configs/smoke.yaml: 4 MLE epochs, 2 pretraining rounds.
+    let stdout = train(&[
+        "train",
+        &smoke(),
+        "--out",
+        out.to_str().unwrap(),
+        "--stop-after",
+        "4",
+    ]);
+    assert!(stdout.contains("stopped as asked"), "{stdout}");
+    let state = || std::fs::read_to_string(out.join("checkpoints/latest/state.json")).unwrap();
+    let at = state();
+    assert!(
+        at.contains("\"phase\": \"discriminator-pretraining\"") && at.contains("\"step\": 0"),
+        "{at}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert!(!metrics.contains("discriminator-pretraining"), "{metrics}");
+    train(&[
+        "train",
+        "--resume",
+        out.to_str().unwrap(),
+        "--stop-after",
+        "1",
+    ]);
+    let at = state();
+    assert!(
+        at.contains("\"phase\": \"discriminator-pretraining\"") && at.contains("\"step\": 1"),
+        "{at}"
+    );
+}
+
 #[test]
 fn swapping_the_discriminator_is_a_config_change() {
     let sandbox = Sandbox::new();

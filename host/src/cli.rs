@@ -128,8 +128,9 @@ pub struct TrainArgs {
     /// Run directory (default: `runs/<name>`, numbered if it exists).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Stop after this many epochs or rounds (of any phase), with a
-    /// checkpoint; continue later with `--resume`.
+    /// Stop after this many epochs or rounds, counted across phases from
+    /// where this invocation starts, with a checkpoint; continue later with
+    /// `--resume`.
     #[arg(long, value_name = "N")]
     pub stop_after: Option<usize>,
 }

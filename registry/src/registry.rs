@@ -443,7 +443,10 @@ fn not_found(
     versions.dedup();
     let hint = match versions.last() {
         Some(newest) => {
-            let caret = if newest.major > 0 {
+            // A pre-release matches only requirements that name it.
+            let caret = if !newest.pre.is_empty() {
+                format!("={newest}")
+            } else if newest.major > 0 {
                 format!("^{}", newest.major)
             } else {
                 format!("^0.{}", newest.minor)

@@ -220,6 +220,17 @@ impl Trainer {
                 step: 0,
             };
             self.checkpoint()?;
+            // A phase's last unit can be the one asked to stop after (or
+            // the one an interrupt arrived in): stop here, before the next
+            // phase's first unit, not one unit late.
+            if self.position.phase != Phase::Done {
+                if self.interrupt.raised() {
+                    return Ok(RunOutcome::Interrupted);
+                }
+                if self.limit_reached() {
+                    return Ok(RunOutcome::Stopped);
+                }
+            }
         }
         Ok(RunOutcome::Finished)
     }
@@ -227,6 +238,11 @@ impl Trainer {
     /// Counts a finished epoch or round; whether to stop now.
     fn unit_done(&mut self) -> bool {
         self.units_done += 1;
+        self.limit_reached()
+    }
+
+    /// Whether this invocation has done the `stop_after` units asked of it.
+    fn limit_reached(&self) -> bool {
         self.stop_after
             .is_some_and(|limit| self.units_done >= limit)
     }

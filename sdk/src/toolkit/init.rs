@@ -43,7 +43,9 @@ pub enum SeededInit {
 ///   An LSTM under another name gets a bound √(4/3) too small there:
 ///   override `init` for it.
 /// * `weight` of a linear or convolution layer: U(±1/√fan_in), fan_in
-///   being every dimension but the first (`nn.Linear`, `nn.Conv2d`);
+///   being every dimension but the first (`nn.Linear`, `nn.Conv2d`); a
+///   one-dimensional `weight`, a normalisation's scale (the toolkit's
+///   `LayerNorm`, candle-nn's `layer_norm` and `rms_norm`): 1;
 /// * anything else (biases): zero (PyTorch draws a bias like its weight;
 ///   zero keeps the initial logits centred, which matters little and reads
 ///   simpler).
@@ -55,6 +57,8 @@ pub fn pytorch_like(name: &str, dims: &[usize]) -> SeededInit {
             let hidden = (dims[0] / 3).max(1);
             SeededInit::Uniform(1.0 / (hidden as f32).sqrt())
         }
+        // A normalisation's scale: `nn.LayerNorm`, `nn.RMSNorm`.
+        "weight" if dims.len() == 1 => SeededInit::Const(1.0),
         "weight" => {
             let fan_in: usize = dims[1..].iter().product();
             SeededInit::Uniform(1.0 / (fan_in.max(1) as f32).sqrt())
@@ -169,6 +173,14 @@ mod tests {
         assert_eq!(pytorch_like("out.bias", &[48]), SeededInit::Const(0.0));
         assert_eq!(pytorch_like("embedding.weight", &[10, 4]), bound(4));
         assert_eq!(pytorch_like("embedding", &[10, 4]), SeededInit::Normal(1.0));
+        assert_eq!(
+            pytorch_like("layer_norm.weight", &[16]),
+            SeededInit::Const(1.0)
+        );
+        assert_eq!(
+            pytorch_like("layer_norm.bias", &[16]),
+            SeededInit::Const(0.0)
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ struct ToyConfig {
     /// Pass the features through candle-nn's `softmax_last_dim`, which has
     /// no backward: nothing before it gets a gradient.
     forward_only_softmax: bool,
+    /// Add a weight matrix the logits never read, which the kit's default
+    /// initialisation starts at zero.
+    unused_zero_weight: bool,
     training: DiscriminatorTraining,
 }
 
@@ -42,6 +45,7 @@ impl DiscriminatorConfig for ToyConfig {
         ("ids_only", "test only"),
         ("copy_rows", "test only"),
         ("forward_only_softmax", "test only"),
+        ("unused_zero_weight", "test only"),
     ];
     fn training(&self) -> &DiscriminatorTraining {
         &self.training
@@ -73,6 +77,9 @@ impl DiscriminatorModel for Toy {
     const SOURCES: SourceUse = SourceUse::Never;
 
     fn new(vb: VarBuilder, context: &PluginContext, config: &ToyConfig) -> PluginResult<Self> {
+        if config.unused_zero_weight {
+            vb.get((2, 3), "spare")?;
+        }
         Ok(Toy {
             embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, 5)?,
             output: linear(5, 1, vb.pp("output"))?,
@@ -712,5 +719,16 @@ fn the_weight_gradient_check_passes_a_sound_model_and_catches_a_forward_only_op(
     assert!(
         message.contains("no gradient reaches `embedding") && message.contains("softmax_last_dim"),
         "{message}"
+    );
+
+    // A weight matrix at zero that the loss never reads gets no gradient
+    // however the other weights move: not a dead start, so it passes.
+    let spare = toy("unused_zero_weight: true\n");
+    let before = loss(&spare);
+    crate::testing::check_weight_gradients(&spare, &real, &generated, 11, 1);
+    assert_eq!(
+        loss(&spare).to_bits(),
+        before.to_bits(),
+        "the weights are left as they were"
     );
 }
