@@ -136,7 +136,7 @@ fn check_against_finite_differences(
     // at zero while the state it multiplies is zero) is a dead start: it
     // moves only once other weights have. Moving the other weights tells
     // it from a weight the loss does not use at all.
-    for name in dead_at_the_start(varmap, &zero_and_still, &loss) {
+    if let Some(name) = dead_at_the_start(varmap, &zero_and_still, &loss).first() {
         panic!(
             "{name}: every entry starts at 0 and no gradient reaches it until the other weights move: a dead start (e.g. a recurrent matrix at 0 while the state it multiplies is 0), which training leaves only through the other weights; give it a non-zero start in your model's `init` (agon_sdk::toolkit::pytorch_like knows the toolkit's layers and candle-nn's `linear`, `conv`, `gru` and `lstm` names)"
         );
