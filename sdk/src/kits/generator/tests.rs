@@ -672,12 +672,17 @@ fn the_generator_weight_gradient_check_passes_a_sound_model_and_catches_a_forwar
     let checked = crate::testing::check_generator_weight_gradients(&g, &rows, 1);
     assert!(checked >= 100, "{checked} entries checked");
 
-    let cut = KitGenerator::<Toy<false>>::new(&context("forward_only_softmax: true\n")).unwrap();
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::testing::check_generator_weight_gradients(&cut, &rows, 1)
-    }))
-    .expect_err("a forward-only softmax must fail the check");
-    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    // What the check says of a model built with `config`; it must fail.
+    let failure = |config: &str| {
+        let g = KitGenerator::<Toy<false>>::new(&context(config)).unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::testing::check_generator_weight_gradients(&g, &rows, 1)
+        }))
+        .unwrap_err();
+        caught.downcast_ref::<String>().cloned().unwrap_or_default()
+    };
+
+    let message = failure("forward_only_softmax: true\n");
     assert!(
         message.contains("no gradient reaches `embedding`") && message.contains("softmax_last_dim"),
         "{message}"
@@ -688,12 +693,7 @@ fn the_generator_weight_gradient_check_passes_a_sound_model_and_catches_a_forwar
     // (`source`, which no unconditional row uses, gets no gradient either
     // and passes: it is not at zero. A zero weight the loss never uses
     // passes too, see the discriminator kit's test.)
-    let dead = KitGenerator::<Toy<false>>::new(&context("zero_start: true\n")).unwrap();
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::testing::check_generator_weight_gradients(&dead, &rows, 1)
-    }))
-    .expect_err("a weight that starts at zero and gets no gradient must fail the check");
-    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    let message = failure("zero_start: true\n");
     assert!(
         message.starts_with(
             "w: every entry starts at 0 and no gradient reaches it until the other weights move"
