@@ -132,6 +132,55 @@ fn stop_after_the_last_unit_of_a_phase_stops_at_its_end() {
     );
 }
 
+/// Sampling a run whose generator library has been rebuilt since it
+/// trained warns once, naming both builds; the unchanged library does not.
+#[test]
+fn sampling_with_a_rebuilt_generator_library_warns() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("run");
+    sandbox
+        .run(
+            &[
+                "train",
+                &smoke(),
+                "--out",
+                out.to_str().unwrap(),
+                "--stop-after",
+                "1",
+            ],
+            &[],
+        )
+        .success();
+    let sample = || sandbox.run(&["sample", out.to_str().unwrap(), "-n", "2"], &[]);
+    let same = sample();
+    same.success();
+    assert!(
+        !same.stderr().contains("another build"),
+        "{}",
+        same.stderr()
+    );
+    // As if the library had been rebuilt since: plugins.json records
+    // another sha256 for the generator.
+    let path = out.join("plugins.json");
+    let mut plugins: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let generator = plugins
+        .iter_mut()
+        .find(|p| p["place"] == "generator")
+        .unwrap();
+    generator["sha256"] = serde_json::json!("0123456789abcdef");
+    std::fs::write(&path, serde_json::to_string(&plugins).unwrap()).unwrap();
+    let changed = sample();
+    changed.success();
+    let stderr = changed.stderr();
+    assert!(
+        stderr.contains("generator trained with another build of its library")
+            && stderr.contains("sha256 0123456789ab in plugins.json")
+            && stderr.matches("warning:").count() == 1,
+        "{stderr}"
+    );
+}
+
 #[test]
 fn swapping_the_discriminator_is_a_config_change() {
     let sandbox = Sandbox::new();

@@ -371,7 +371,7 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
         (
             &smoke,
             "discriminator={plugin: seqgan-lab/cnn-discriminator@^0.1}",
-            "declares `sources-never` (it reads targets alone, so it would not see what each target answers); choose one for a conditional task",
+            "declares `sources-never` (it reads targets alone, so it would not see what each target answers); conditional tasks need a discriminator that declares `sources-required` (on the SDK's kit: `SourceUse::Required`), e.g. pair-lab/pair-discriminators",
         ),
     ];
     for (i, (config, set, expected)) in mismatches.into_iter().enumerate() {

@@ -288,9 +288,14 @@ fn fits_declared_sources(
         _ => {
             let hint = match kind {
                 ComponentKind::Generator => {
-                    "conditional tasks need a generator that decodes sources, e.g. agon/seq2seq-generator"
+                    "conditional tasks need a generator that declares `sources-required` (on the SDK's kit: `SourceUse::Required`), e.g. agon/seq2seq-generator"
                 }
-                _ => "choose one for a conditional task",
+                ComponentKind::Discriminator => {
+                    "conditional tasks need a discriminator that declares `sources-required` (on the SDK's kit: `SourceUse::Required`), e.g. pair-lab/pair-discriminators"
+                }
+                ComponentKind::Reward => {
+                    "conditional tasks need a reward that declares `sources-optional` or `sources-required`"
+                }
             };
             bail!(
                 "the {role} ({label}) {cannot}: it declares `sources-never` (it reads targets alone, so it would not see what each target answers); {hint}"
@@ -614,11 +619,47 @@ pub fn load_run_generator(
     let shape = run_shape(&config, vocabulary.as_ref())?;
     let mut registry = Registry::from_environment();
     let shared = shared_context(&config, &shape, run_path);
-    let (mut generator, _) = build_generator(&mut registry, &config, &shared)?;
+    let (mut generator, resolved) = build_generator(&mut registry, &config, &shared)?;
+    warn_if_generator_changed(run_path, &resolved);
     generator
         .load(&weights)
         .with_context(|| format!("cannot restore checkpoint {}", weights.display()))?;
     Ok((config, vocabulary, generator))
+}
+
+/// Warns (once per run and process) when a run's generator library is not
+/// the build the run trained with (`plugins.json`'s sha256): a plugin
+/// author who rebuilds would otherwise sample or score new code on old
+/// weights without knowing it.
+fn warn_if_generator_changed(run_path: &Path, resolved: &ResolvedComponent) {
+    static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let recorded: Vec<serde_json::Value> = std::fs::read_to_string(run_path.join("plugins.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let Some(entry) = recorded.iter().find(|r| r["place"] == "generator") else {
+        return;
+    };
+    if entry["sha256"].as_str() == Some(resolved.library.sha256.as_str()) {
+        return;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.iter().any(|p| p == run_path) {
+        return;
+    }
+    warned.push(run_path.to_path_buf());
+    eprintln!(
+        "warning: {}'s generator trained with another build of its library than the one loaded now ({}, sha256 {} in plugins.json, {} now): its weights run under this build's code, so samples and scores may differ from the run's",
+        run_path.display(),
+        resolved.label(),
+        short(entry["sha256"].as_str().unwrap_or("?")),
+        short(&resolved.library.sha256)
+    );
+}
+
+/// The first 12 hex digits of a sha256, enough to tell builds apart.
+fn short(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(12)]
 }
 
 /// Refuses `algorithm: gumbel` unless the generator draws relaxed samples

@@ -528,3 +528,35 @@ fn keeps_the_component_contract() {
         agon_sdk::testing::Task::Conditional,
     );
 }
+
+/// The MLE loss of targets given their sources reaches every weight
+/// (autograd against finite differences), and the unconditional check
+/// refuses this model, pointing at the conditional one.
+#[test]
+fn the_mle_loss_reaches_every_weight() {
+    let g = Seq2SeqGenerator::new(&context(
+        "embedding_dim: 4\nhidden_dim: 6\nattention_dim: 5\noutput_dim: 6\n",
+        2,
+    ))
+    .unwrap();
+    let (sources, targets) = reverse_pairs(3, 8);
+    let pairs: Vec<(Vec<u32>, Vec<u32>)> = sources
+        .iter_rows()
+        .zip(targets.iter_rows())
+        .map(|(s, t)| (s.to_vec(), t.to_vec()))
+        .collect();
+    let checked = agon_sdk::testing::check_conditional_generator_weight_gradients(&g, &pairs, 3);
+    assert!(checked >= 100, "{checked} entries checked");
+
+    let rows: Vec<Vec<u32>> = pairs.into_iter().map(|(_, t)| t).collect();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        agon_sdk::testing::check_generator_weight_gradients(&g, &rows, 3)
+    }))
+    .unwrap_err();
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("without sources")
+            && message.contains("check_conditional_generator_weight_gradients"),
+        "{message}"
+    );
+}

@@ -68,7 +68,10 @@ pub use relaxed_rows::{
 pub use reward::check_reward;
 pub use toy::Task;
 #[cfg(feature = "candle")]
-pub use weight_gradients::{check_generator_weight_gradients, check_weight_gradients};
+pub use weight_gradients::{
+    check_conditional_generator_weight_gradients, check_conditional_weight_gradients,
+    check_generator_weight_gradients, check_weight_gradients,
+};
 
 use abi_stable::std_types::{ROption, RResult};
 

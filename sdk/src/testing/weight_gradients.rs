@@ -18,7 +18,7 @@ use candle_nn::VarMap;
 use super::entries::Entries;
 use crate::{
     batch::{Batch, TokenBatch},
-    kits::{DiscriminatorModel, GeneratorModel, KitDiscriminator, KitGenerator},
+    kits::{DiscriminatorModel, GeneratorModel, KitDiscriminator, KitGenerator, SourceUse},
     toolkit::sorted_vars,
 };
 
@@ -35,8 +35,9 @@ use crate::{
 /// initialisation that missed a recurrent matrix; a weight this loss does
 /// not use at all passes). Returns how many entries were checked.
 ///
-/// Rows are ids without sources (an unconditional task); the weights are
-/// left as they were.
+/// Rows are ids without sources (an unconditional task; a conditional
+/// model: [`check_conditional_weight_gradients`]); the weights are left as
+/// they were.
 pub fn check_weight_gradients<M: DiscriminatorModel>(
     d: &KitDiscriminator<M>,
     real: &[Vec<u32>],
@@ -48,6 +49,36 @@ pub fn check_weight_gradients<M: DiscriminatorModel>(
     let (real, generated) = (batch(real), batch(generated));
     check_against_finite_differences(d.varmap(), stride, || {
         d.training_loss(&real, &generated, dropout_seed)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the training loss: {e}{}",
+                    conditional_hint(M::SOURCES, "check_conditional_weight_gradients")
+                )
+            })
+            .0
+    })
+}
+
+/// [`check_weight_gradients`] for a conditional kit discriminator
+/// (`SourceUse::Required`): `real` and `generated` are (source, target)
+/// pairs.
+pub fn check_conditional_weight_gradients<M: DiscriminatorModel>(
+    d: &KitDiscriminator<M>,
+    real: &[(Vec<u32>, Vec<u32>)],
+    generated: &[(Vec<u32>, Vec<u32>)],
+    dropout_seed: u64,
+    stride: usize,
+) -> usize {
+    let batch = |pairs: &[(Vec<u32>, Vec<u32>)]| {
+        let (sources, targets): (Vec<Vec<u32>>, Vec<Vec<u32>>) = pairs.iter().cloned().unzip();
+        Batch::conditional(
+            TokenBatch::from_rows(&targets, 0),
+            TokenBatch::from_rows(&sources, 0),
+        )
+    };
+    let (real, generated) = (batch(real), batch(generated));
+    check_against_finite_differences(d.varmap(), stride, || {
+        d.training_loss(&real, &generated, dropout_seed)
             .unwrap_or_else(|e| panic!("the training loss: {e}"))
             .0
     })
@@ -56,15 +87,46 @@ pub fn check_weight_gradients<M: DiscriminatorModel>(
 /// [`check_weight_gradients`] for a kit generator: the loss `mle_step`
 /// minimises on `rows` (teacher forcing, the mean negative log-likelihood
 /// per token, no sources), in every `stride`-th entry of every weight.
+/// A conditional generator: [`check_conditional_generator_weight_gradients`].
 pub fn check_generator_weight_gradients<M: GeneratorModel>(
     g: &KitGenerator<M>,
     rows: &[Vec<u32>],
     stride: usize,
 ) -> usize {
     check_against_finite_differences(g.varmap(), stride, || {
-        g.teacher_forced_loss(rows)
+        g.teacher_forced_loss(None, rows).unwrap_or_else(|e| {
+            panic!(
+                "the MLE loss: {e}{}",
+                conditional_hint(M::SOURCES, "check_conditional_generator_weight_gradients")
+            )
+        })
+    })
+}
+
+/// [`check_generator_weight_gradients`] for a conditional kit generator
+/// (`SourceUse::Required`): `pairs` are (source, target), the loss is the
+/// MLE loss of the targets given their sources.
+pub fn check_conditional_generator_weight_gradients<M: GeneratorModel>(
+    g: &KitGenerator<M>,
+    pairs: &[(Vec<u32>, Vec<u32>)],
+    stride: usize,
+) -> usize {
+    let (sources, rows): (Vec<Vec<u32>>, Vec<Vec<u32>>) = pairs.iter().cloned().unzip();
+    check_against_finite_differences(g.varmap(), stride, || {
+        g.teacher_forced_loss(Some(&sources), &rows)
             .unwrap_or_else(|e| panic!("the MLE loss: {e}"))
     })
+}
+
+/// Where a conditional model's check is, for a failure of the
+/// unconditional one.
+fn conditional_hint(sources: SourceUse, function: &str) -> String {
+    match sources {
+        SourceUse::Required => {
+            format!(" (a conditional model: test it with agon_sdk::testing::{function})")
+        }
+        SourceUse::Never => String::new(),
+    }
 }
 
 /// The check of both: `loss()`'s autograd gradient in every `stride`-th

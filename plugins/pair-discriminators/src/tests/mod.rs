@@ -1,6 +1,7 @@
 //! The components' behaviour through the library, as the host sees them.
 
 mod behaviour;
+mod gradients;
 mod learning;
 mod padding;
 pub mod support;

@@ -210,14 +210,23 @@ impl<M: GeneratorModel> KitGenerator<M> {
         Ok(((log_probs * mask)?.sum_all()? / -tokens)?)
     }
 
-    /// [`Self::mle_loss`] of unconditional rows under teacher forcing:
-    /// what `testing::check_generator_weight_gradients` differentiates.
+    /// [`Self::mle_loss`] of `rows` under teacher forcing, with `sources`
+    /// (one per row) for a conditional model: what
+    /// `testing::check_generator_weight_gradients` and
+    /// `check_conditional_generator_weight_gradients` differentiate. Sources
+    /// that do not suit the model are refused as `mle_step` refuses them.
     #[cfg(feature = "testing")]
-    pub(crate) fn teacher_forced_loss(&self, rows: &[Vec<u32>]) -> PluginResult<Tensor> {
+    pub(crate) fn teacher_forced_loss(
+        &self,
+        sources: Option<&[Vec<u32>]>,
+        rows: &[Vec<u32>],
+    ) -> PluginResult<Tensor> {
         let targets = TokenBatch::from_rows(rows, 0);
         let targets = trimmed(&targets);
         nonempty(&targets, "the MLE loss")?;
-        self.mle_loss(None, &targets, None)
+        let sources: ROption<TokenBatch> = sources.map(|s| TokenBatch::from_rows(s, 0)).into();
+        let sources = self.sources(&sources, targets.rows(), "the MLE loss")?;
+        self.mle_loss(sources, &targets, None)
     }
 
     /// `[B, T]` log-probabilities of `targets` (trimmed to their longest
