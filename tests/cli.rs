@@ -51,6 +51,21 @@ fn smoke() -> String {
     agon_integration_tests::config("smoke.yaml")
 }
 
+/// `agon train configs/smoke.yaml --out OUT --stop-after N`, which must
+/// succeed; its stdout.
+fn smoke_until(sandbox: &Sandbox, out: &Path, n: &str) -> String {
+    let config = smoke();
+    let args = [
+        "train",
+        &config,
+        "--out",
+        out.to_str().unwrap(),
+        "--stop-after",
+        n,
+    ];
+    sandbox.run(&args, &[]).success()
+}
+
 #[test]
 fn train_resolves_and_instantiates_every_configured_component() {
     let sandbox = Sandbox::new();
@@ -101,14 +116,7 @@ fn stop_after_the_last_unit_of_a_phase_stops_at_its_end() {
     let out = sandbox.path().join("run");
     let train = |args: &[&str]| sandbox.run(args, &[]).success();
     // configs/smoke.yaml: 4 MLE epochs, 2 pretraining rounds.
-    let stdout = train(&[
-        "train",
-        &smoke(),
-        "--out",
-        out.to_str().unwrap(),
-        "--stop-after",
-        "4",
-    ]);
+    let stdout = smoke_until(&sandbox, &out, "4");
     assert!(stdout.contains("stopped as asked"), "{stdout}");
     let state = || std::fs::read_to_string(out.join("checkpoints/latest/state.json")).unwrap();
     let at = state();
@@ -138,19 +146,7 @@ fn stop_after_the_last_unit_of_a_phase_stops_at_its_end() {
 fn sampling_with_a_rebuilt_generator_library_warns() {
     let sandbox = Sandbox::new();
     let out = sandbox.path().join("run");
-    sandbox
-        .run(
-            &[
-                "train",
-                &smoke(),
-                "--out",
-                out.to_str().unwrap(),
-                "--stop-after",
-                "1",
-            ],
-            &[],
-        )
-        .success();
+    smoke_until(&sandbox, &out, "1");
     let sample = || sandbox.run(&["sample", out.to_str().unwrap(), "-n", "2"], &[]);
     let same = sample();
     same.success();

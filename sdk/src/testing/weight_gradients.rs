@@ -46,17 +46,7 @@ pub fn check_weight_gradients<M: DiscriminatorModel>(
     stride: usize,
 ) -> usize {
     let batch = |rows: &[Vec<u32>]| Batch::unconditional(TokenBatch::from_rows(rows, 0));
-    let (real, generated) = (batch(real), batch(generated));
-    check_against_finite_differences(d.varmap(), stride, || {
-        d.training_loss(&real, &generated, dropout_seed)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "the training loss: {e}{}",
-                    conditional_hint(M::SOURCES, "check_conditional_weight_gradients")
-                )
-            })
-            .0
-    })
+    check_training_loss(d, &batch(real), &batch(generated), dropout_seed, stride)
 }
 
 /// [`check_weight_gradients`] for a conditional kit discriminator
@@ -76,10 +66,27 @@ pub fn check_conditional_weight_gradients<M: DiscriminatorModel>(
             TokenBatch::from_rows(&sources, 0),
         )
     };
-    let (real, generated) = (batch(real), batch(generated));
+    check_training_loss(d, &batch(real), &batch(generated), dropout_seed, stride)
+}
+
+/// The check of a kit discriminator's training loss on these batches.
+fn check_training_loss<M: DiscriminatorModel>(
+    d: &KitDiscriminator<M>,
+    real: &Batch,
+    generated: &Batch,
+    dropout_seed: u64,
+    stride: usize,
+) -> usize {
     check_against_finite_differences(d.varmap(), stride, || {
-        d.training_loss(&real, &generated, dropout_seed)
-            .unwrap_or_else(|e| panic!("the training loss: {e}"))
+        d.training_loss(real, generated, dropout_seed)
+            .unwrap_or_else(|e| {
+                // Only a batch without sources can miss what the model reads.
+                let hint = match real.sources.is_none() {
+                    true => conditional_hint(M::SOURCES, "check_conditional_weight_gradients"),
+                    false => String::new(),
+                };
+                panic!("the training loss: {e}{hint}")
+            })
             .0
     })
 }
