@@ -632,7 +632,6 @@ pub fn load_run_generator(
 /// author who rebuilds would otherwise sample or score new code on old
 /// weights without knowing it.
 fn warn_if_generator_changed(run_path: &Path, resolved: &ResolvedComponent) {
-    static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
     let recorded: Vec<serde_json::Value> = std::fs::read_to_string(run_path.join("plugins.json"))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
@@ -643,18 +642,13 @@ fn warn_if_generator_changed(run_path: &Path, resolved: &ResolvedComponent) {
     if entry["sha256"].as_str() == Some(resolved.library.sha256.as_str()) {
         return;
     }
-    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-    if warned.iter().any(|p| p == run_path) {
-        return;
-    }
-    warned.push(run_path.to_path_buf());
-    eprintln!(
-        "warning: {}'s generator trained with another build of its library than the one loaded now ({}, sha256 {} in plugins.json, {} now): its weights run under this build's code, so samples and scores may differ from the run's",
+    crate::notes::warn(&format!(
+        "{}'s generator trained with another build of its library than the one loaded now ({}, sha256 {} in plugins.json, {} now): its weights run under this build's code, so samples and scores may differ from the run's",
         run_path.display(),
         resolved.label(),
         short(entry["sha256"].as_str().unwrap_or("?")),
         short(&resolved.library.sha256)
-    );
+    ));
 }
 
 /// The first 12 hex digits of a sha256, enough to tell builds apart.

@@ -172,6 +172,10 @@ fn config_error(
         Some((_, line)) => locate::key_path_at(merged, line),
         None => key_named_in(&message, &spec.config),
     };
+    let message = match nested_home(&message, merged, key.as_deref()) {
+        Some(home) => format!("{message}; {home}"),
+        None => message,
+    };
     let Some(key) = key else {
         return format!("{label}: invalid config: {message} (the component's config is `{place}.config` merged over the plugin's defaults; `agon plugins show` lists them)");
     };
@@ -195,6 +199,44 @@ fn config_error(
             "{path}: {message}; the value comes from {label}'s default config, not from your config (a bug in the plugin)"
         ),
     }
+}
+
+/// For "unknown field `x`" without a close name: where the component's
+/// config (`merged`, the plugin's defaults under the user's keys) has `x`
+/// elsewhere, deeper, if in exactly one place — the layout of another
+/// plugin (`optimizer` at the top, where a kit component has
+/// `training.optimizer`).
+fn nested_home(message: &str, merged: &str, written_at: Option<&[String]>) -> Option<String> {
+    if message.contains("did you mean") {
+        return None;
+    }
+    let start = message.find("unknown field `")? + "unknown field `".len();
+    let field = &message[start..start + message[start..].find('`')?];
+    fn paths(value: &yaml::Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for (key, value) in value.as_mapping().into_iter().flatten() {
+            let Some(key) = key.as_str() else { continue };
+            prefix.push(key.to_string());
+            out.push(prefix.clone());
+            paths(value, prefix, out);
+            prefix.pop();
+        }
+    }
+    let mut all = Vec::new();
+    paths(&yaml::parse(merged).ok()?, &mut Vec::new(), &mut all);
+    let mut homes = all.into_iter().filter(|path| {
+        path.len() >= 2
+            && path.last().is_some_and(|last| last == field)
+            && Some(path.as_slice()) != written_at
+    });
+    let home = homes.next()?;
+    if homes.next().is_some() {
+        return None;
+    }
+    Some(format!(
+        "this component has `{field}` under `{}`: write it as `{}`",
+        home[..home.len() - 1].join("."),
+        home.join(".")
+    ))
 }
 
 /// The key path, among the leaves of the user's component config, that
@@ -750,6 +792,46 @@ mod config_error_tests {
         assert!(
             text.starts_with("D: invalid config: dropout must be below 1 (the component's config"),
             "{text}"
+        );
+    }
+
+    /// A key another plugin takes at the top and this one under a section
+    /// (the seq2seq generator's `optimizer`, a kit generator's
+    /// `training.optimizer`) is pointed at its place.
+    #[test]
+    fn an_unknown_key_this_component_has_deeper_is_pointed_there() {
+        let merged =
+            "hidden_dim: 3\noptimizer:\n  lr: 0.1\ntraining:\n  optimizer:\n    lr: 0.01\n";
+        let spec = ComponentSpec {
+            plugin: "lab/d".into(),
+            component: None,
+            config: yaml::parse("{hidden_dim: 3, optimizer: {lr: 0.1}}").unwrap(),
+        };
+        let message = "unknown field `optimizer`, expected one of `hidden_dim`, `training` at line 2 column 1";
+        let text = config_error("D", "discriminator", merged, message, &spec, &origin(&[]));
+        assert!(
+            text.contains(
+                "this component has `optimizer` under `training`: write it as `training.optimizer`"
+            ),
+            "{text}"
+        );
+        // A close name is suggested instead; a field found nowhere deeper
+        // gets nothing more.
+        assert_eq!(
+            nested_home(
+                "unknown field `traning`, expected one of `training`; did you mean `training`?",
+                merged,
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            nested_home(
+                "unknown field `momentum`, expected one of `lr`",
+                merged,
+                None
+            ),
+            None
         );
     }
 
