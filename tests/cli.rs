@@ -267,7 +267,10 @@ fn wrong_component_kind_is_refused() {
         &sandbox,
         "generator:\n  plugin: agon/rewards\n  component: bleu\n",
         &[],
-        &["generator: agon/rewards@0.1.0's `bleu` is a reward, not a generator"],
+        &[
+            "experiment.yaml line ",
+            ": generator.component: agon/rewards@0.1.0's `bleu` is a reward, not a generator",
+        ],
     );
     assert_refused(
         &sandbox,
@@ -284,7 +287,10 @@ fn unknown_component_name_is_refused() {
         &sandbox,
         "generator:\n  plugin: agon/lstm-generator\n  component: transformer\n",
         &[],
-        &["has no generator named `transformer`", "are: lstm"],
+        &[
+            ": generator.component: agon/lstm-generator@0.1.0 has no generator named `transformer`",
+            "are: lstm",
+        ],
     );
 }
 

@@ -35,8 +35,8 @@ pub struct SharedContext {
 
 /// Resolves `spec` to a component of `kind`. `place` names the config
 /// section for messages (`generator`, `task.oracle`…); a plugin reference
-/// that names no library is told at the line (or `--set`) of `origin` that
-/// wrote it.
+/// that names no library, or a component the library does not have, is
+/// told at the line (or `--set`) of `origin` that wrote it.
 pub fn resolve(
     registry: &mut Registry,
     spec: &ComponentSpec,
@@ -45,20 +45,28 @@ pub fn resolve(
     device: &str,
     origin: &crate::config::ConfigOrigin,
 ) -> anyhow::Result<ResolvedComponent> {
-    let key = format!("{place}.plugin");
-    let at = || {
-        origin
-            .place_of(&key.split('.').collect::<Vec<_>>())
+    // `FILE line N: place.key: ` (or the `--set` that wrote it).
+    let at = |key: &str| {
+        let path = format!("{place}.{key}");
+        let whence = origin
+            .place_of(&path.split('.').collect::<Vec<_>>())
             .map(|whence| format!("{whence}: "))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        format!("{whence}{path}: ")
     };
     let requirement =
-        PluginRequirement::parse(&spec.plugin).map_err(|e| anyhow!("{}{key}: {e}", at()))?;
+        PluginRequirement::parse(&spec.plugin).map_err(|e| anyhow!("{}{e}", at("plugin")))?;
     let resolved = registry
         .resolve(&requirement, kind, spec.component.as_deref())
         .map_err(|e| match e {
             RegistryError::NotFound { .. } | RegistryError::Refused { .. } => {
-                anyhow!("{}{key}: {e}", at())
+                anyhow!("{}{e}", at("plugin"))
+            }
+            // The component the user named, where they named it.
+            e @ (RegistryError::UnknownComponent { .. } | RegistryError::WrongKind { .. })
+                if spec.component.is_some() =>
+            {
+                anyhow!("{}{e}", at("component"))
             }
             e => anyhow!("{place}: {e}"),
         })?;
