@@ -632,10 +632,7 @@ pub fn load_run_generator(
 /// author who rebuilds would otherwise sample or score new code on old
 /// weights without knowing it.
 fn warn_if_generator_changed(run_path: &Path, resolved: &ResolvedComponent) {
-    let recorded: Vec<serde_json::Value> = std::fs::read_to_string(run_path.join("plugins.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
+    let recorded = recorded_plugins(run_path);
     let Some(entry) = recorded.iter().find(|r| r["place"] == "generator") else {
         return;
     };
@@ -649,6 +646,15 @@ fn warn_if_generator_changed(run_path: &Path, resolved: &ResolvedComponent) {
         short(entry["sha256"].as_str().unwrap_or("?")),
         short(&resolved.library.sha256)
     ));
+}
+
+/// The libraries a run recorded in its `plugins.json` (place, component,
+/// sha256 …); none when the file is missing or unreadable.
+pub fn recorded_plugins(run_path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run_path.join("plugins.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
 }
 
 /// The first 12 hex digits of a sha256, enough to tell builds apart.

@@ -273,10 +273,7 @@ fn record_if_machine_changed(run_path: &Path, config: &mut ExperimentConfig) -> 
 }
 
 fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {
-    let recorded: Vec<serde_json::Value> = std::fs::read_to_string(run_path.join("plugins.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let recorded = crate::assemble::recorded_plugins(run_path);
     for plugin in plugins {
         let same = recorded
             .iter()
