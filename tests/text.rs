@@ -531,6 +531,33 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
         "{evaluation}"
     );
     assert!(evaluation["models"][0]["metrics"]["reverse_lm_nll"].is_null());
+    // On the terminal the warning is said once, on standard error, not
+    // again in the table on standard output.
+    let terminal = sandbox.run(
+        &[
+            "eval",
+            lm.to_str().unwrap(),
+            "--lm",
+            lm.to_str().unwrap(),
+            "--reverse-lm-epochs",
+            "0",
+            "--out",
+            sandbox
+                .path()
+                .join("eval-self-lm-terminal")
+                .to_str()
+                .unwrap(),
+        ],
+        &[],
+    );
+    let table = terminal.success();
+    assert!(!table.contains("also evaluated"), "{table}");
+    assert_eq!(
+        terminal.stderr().matches("also evaluated").count(),
+        1,
+        "{}",
+        terminal.stderr()
+    );
 
     // A language model whose vocabulary differs is refused, naming the file.
     let other = train(

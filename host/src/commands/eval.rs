@@ -26,6 +26,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }),
     };
     let evaluation = eval::evaluate(&models, &settings)?;
+    // On standard error, once each: those said while the models were
+    // scored (a collapsed model's, the --lm one's) are not repeated.
+    for warning in &evaluation.warnings {
+        crate::notes::warn(warning);
+    }
     let out = match &args.out {
         Some(out) => out.clone(),
         None => fresh_eval_dir(&args.run_dirs[0]),

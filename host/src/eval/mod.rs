@@ -242,11 +242,14 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
                 .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
         };
         if let Some(model) = models.iter().find(|m| same(&m.run_dir, &lm.run_dir)) {
-            warnings.push(format!(
+            let warning = format!(
                 "--lm {} is also evaluated ({}): its own samples score best under it; use a language model trained apart from the runs compared (another seed)",
                 lm.run_dir.display(),
                 model.label
-            ));
+            );
+            // Said now, before the models are scored, and kept for eval.json.
+            crate::notes::warn(&warning);
+            warnings.push(warning);
         }
     }
     let seed = settings.seed.unwrap_or(first_config.seed);

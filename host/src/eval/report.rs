@@ -5,7 +5,9 @@ use std::fmt::Write;
 use super::Evaluation;
 
 /// The metric table (rows: metrics; columns: models), the paired tests, and
-/// the sweep.
+/// the sweep. The evaluation's warnings are not in it: `agon eval` says them
+/// on standard error, each once (some while it decodes), and eval.json keeps
+/// them.
 pub fn table(evaluation: &Evaluation) -> String {
     let mut out = String::new();
     let names: Vec<&String> = evaluation
@@ -30,9 +32,6 @@ pub fn table(evaluation: &Evaluation) -> String {
             "{} samples per model at temperature {}, seed {}: agon eval's own draws, not the training-time samples behind metrics.jsonl (the two differ by sampling noise)",
             evaluation.samples, evaluation.temperature, evaluation.seed
         );
-    }
-    for warning in &evaluation.warnings {
-        let _ = writeln!(out, "warning: {warning}");
     }
     let _ = write!(out, "{:<30}", "metric (0–1; NLL: nats/token)");
     for model in &evaluation.models {
