@@ -525,18 +525,174 @@ fn the_guides_kit_generator_loads_documents_its_config_trains_and_samples() {
     );
 }
 
-/// Section 3 of docs/writing-a-plugin.md shows the example crates' code as
-/// it is, so the guide's code is what the tests above build and run.
+/// The conditional examples of docs/writing-a-plugin.md section 4
+/// (docs/examples/gru-seq2seq-generator, pair-pool-discriminator), written
+/// on the kits, load beside the host's plugins, declare that they need
+/// sources, train together through every phase of a translation smoke run
+/// (MLE, rollouts, policy gradient) and under Gumbel-softmax gradients,
+/// and decode in `agon eval`; a language-model task is refused them.
+#[test]
+fn the_guides_conditional_examples_train_together_and_evaluate() {
+    let sandbox = Sandbox::new();
+    let plugin_dir = install(
+        &sandbox,
+        &fixtures_dir().join(agon_integration_tests::library_file(
+            "gru_seq2seq_generator",
+        )),
+        "my-lab",
+    );
+    install(
+        &sandbox,
+        &fixtures_dir().join(agon_integration_tests::library_file(
+            "pair_pool_discriminator",
+        )),
+        "my-lab",
+    );
+    assert_shows(
+        &sandbox,
+        &plugin_dir,
+        "my-lab/gru-seq2seq-generator@^0.1",
+        &[
+            "hidden_dim: 64",
+            "sources-required",
+            "# Size of the encoder's",
+        ],
+    );
+    assert_shows(
+        &sandbox,
+        &plugin_dir,
+        "my-lab/pair-pool-discriminator@^0.1",
+        &["hidden_dim: 64", "sources-required", "relaxed-rows"],
+    );
+    let generator = "generator={plugin: my-lab/gru-seq2seq-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 32}}";
+    let discriminator = "discriminator={plugin: my-lab/pair-pool-discriminator@^0.1, config: {embedding_dim: 8, hidden_dim: 16}}";
+    let conditional = config("smoke-conditional.yaml");
+    let train = |name: &str, extra: &[&str]| {
+        let out = sandbox.path().join(name);
+        let mut args = vec![
+            "train",
+            &conditional,
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            generator,
+            "--set",
+            discriminator,
+            "--set",
+            "training.mle.epochs=2",
+        ];
+        args.extend(extra);
+        sandbox.run(&args, &[&plugin_dir]).success();
+        out
+    };
+    let run = train("nmt", &["--set", "training.adversarial.epochs=1"]);
+    let plugins = std::fs::read_to_string(run.join("plugins.json")).unwrap();
+    for component in [
+        "my-lab/gru-seq2seq-generator@0.1.0:gru-seq2seq",
+        "my-lab/pair-pool-discriminator@0.1.0:pair-pool",
+    ] {
+        assert!(plugins.contains(component), "{component}: {plugins}");
+    }
+    let last = metrics_rows(&run).pop().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    for key in ["bleu", "g_loss", "d_accuracy"] {
+        assert!(
+            last[key].as_f64().is_some_and(f64::is_finite),
+            "{key} in {last}"
+        );
+    }
+    // Beams join and split rows, which the encoder's masking must survive.
+    let eval_dir = sandbox.path().join("nmt-eval");
+    let evaluated = sandbox
+        .run(
+            &[
+                "eval",
+                run.to_str().unwrap(),
+                "--samples",
+                "20",
+                "--beam-size",
+                "2",
+                "--out",
+                eval_dir.to_str().unwrap(),
+                "--json",
+            ],
+            &[&plugin_dir],
+        )
+        .success();
+    let evaluated: serde_json::Value = serde_json::from_str(&evaluated).unwrap();
+    let models = evaluated["models"].as_array().unwrap();
+    assert!(!models.is_empty(), "{evaluated}");
+    for model in models {
+        assert!(
+            model["metrics"]["bleu"]
+                .as_f64()
+                .is_some_and(f64::is_finite),
+            "{model}"
+        );
+        let label = model["label"].as_str().unwrap().replace('/', "-");
+        let decoded = std::fs::read_to_string(eval_dir.join(format!("{label}.txt"))).unwrap();
+        assert_eq!(decoded.lines().count(), 20, "{label}:\n{decoded}");
+    }
+
+    let gumbel = train(
+        "nmt-gumbel",
+        &[
+            "--set",
+            "training.adversarial={algorithm: gumbel, epochs: 2, g_steps: 1, d_steps: 1, gumbel: {loss: rsgan}}",
+        ],
+    );
+    let last = metrics_rows(&gumbel).pop().unwrap();
+    assert_eq!(last["phase"], "adversarial", "{last}");
+    for key in ["d_loss", "g_loss"] {
+        assert!(
+            last[key].as_f64().is_some_and(f64::is_finite),
+            "{key} in {last}"
+        );
+    }
+    // Gradients through the discriminator, not rewards.
+    assert!(last["mean_reward"].is_null(), "{last}");
+
+    for component in [generator, discriminator] {
+        let refused = sandbox
+            .run(
+                &[
+                    "train",
+                    &config("smoke.yaml"),
+                    "--out",
+                    sandbox.path().join("lm").to_str().unwrap(),
+                    "--set",
+                    component,
+                ],
+                &[&plugin_dir],
+            )
+            .clean_failure();
+        assert!(refused.contains("sources-required"), "{refused}");
+    }
+}
+
+/// Sections 3 and 4 of docs/writing-a-plugin.md show the example crates'
+/// code as it is, so the guide's code is what the tests above build and run.
 #[test]
 fn the_guides_kit_code_is_the_example_crates() {
     let root = agon_integration_tests::workspace_root();
     let guide = std::fs::read_to_string(root.join("docs/writing-a-plugin.md")).unwrap();
-    for example in ["mean-pool-discriminator", "gru-lm-generator"] {
-        for (file, fence) in [
-            ("src/lib.rs", "```rust\n"),
-            ("src/tests.rs", "```rust\n"),
-            ("Cargo.toml", "```toml\n"),
-        ] {
+    for (example, files) in [
+        (
+            "mean-pool-discriminator",
+            &["src/lib.rs", "src/tests.rs", "Cargo.toml"][..],
+        ),
+        (
+            "gru-lm-generator",
+            &["src/lib.rs", "src/tests.rs", "Cargo.toml"],
+        ),
+        ("gru-seq2seq-generator", &["src/lib.rs"]),
+        ("pair-pool-discriminator", &["src/lib.rs"]),
+    ] {
+        for file in files {
+            let fence = match file.ends_with(".toml") {
+                true => "```toml\n",
+                false => "```rust\n",
+            };
             let path = root.join("docs/examples").join(example).join(file);
             let code = std::fs::read_to_string(path).unwrap();
             let block = format!("{fence}{code}```");
@@ -550,36 +706,38 @@ fn the_guides_kit_code_is_the_example_crates() {
 
 /// `agon plugins new discriminator|generator lab/x DIR` writes a crate outside the
 /// workspace that builds against the SDK, passes its own tests, loads and
-/// trains in a smoke run; a second `new` into the same directory is refused.
+/// trains in a smoke run; with `--conditional`, a generator and a
+/// discriminator that build and train together on a translation task. A
+/// second `new` into the same directory is refused.
 #[test]
 fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
     let sandbox = Sandbox::new();
     let root = agon_integration_tests::workspace_root();
     let sdk = root.join("sdk");
-    for (kind, name) in [("discriminator", "x-disc"), ("generator", "x-gen")] {
+    // The fixtures' target directory already holds the SDK with Candle
+    // (built for the guide's examples), so each build is of the new crate alone.
+    let target = fixtures_dir().parent().unwrap();
+    let scaffold = |kind: &str, name: &str, conditional: bool, cargo: &[&[&str]]| {
         let crate_dir = sandbox.path().join(name);
-        let written = sandbox
-            .run(
-                &[
-                    "plugins",
-                    "new",
-                    kind,
-                    &format!("lab/{name}"),
-                    crate_dir.to_str().unwrap(),
-                    "--sdk",
-                    sdk.to_str().unwrap(),
-                ],
-                &[],
-            )
-            .success();
+        let full_name = format!("lab/{name}");
+        let mut args = vec![
+            "plugins",
+            "new",
+            kind,
+            &full_name,
+            crate_dir.to_str().unwrap(),
+            "--sdk",
+            sdk.to_str().unwrap(),
+        ];
+        if conditional {
+            args.push("--conditional");
+        }
+        let written = sandbox.run(&args, &[]).success();
         assert!(written.contains(&format!("wrote lab/{name}")), "{written}");
-        // The fixtures' target directory already holds the SDK with Candle
-        // (built for the guide's examples), so this builds the new crate alone.
-        let target = fixtures_dir().parent().unwrap();
-        for args in [vec!["test", "--offline"], vec!["build", "--offline"]] {
+        for args in cargo {
             let output = std::process::Command::new(env!("CARGO"))
-                .args(&args)
-                .args(["--target-dir", target.to_str().unwrap()])
+                .args(*args)
+                .args(["--offline", "--target-dir", target.to_str().unwrap()])
                 .current_dir(&crate_dir)
                 .output()
                 .unwrap();
@@ -592,7 +750,10 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
         let library = fixtures_dir().join(agon_integration_tests::library_file(
             &name.replace('-', "_"),
         ));
-        let plugin_dir = install(&sandbox, &library, &format!("installed-{name}"));
+        install(&sandbox, &library, &format!("installed-{name}"))
+    };
+    for (kind, name) in [("discriminator", "x-disc"), ("generator", "x-gen")] {
+        let plugin_dir = scaffold(kind, name, false, &[&["test"], &["build"]]);
         let component = format!("{{plugin: lab/{name}@^0.1, config: {{embedding_dim: 8}}}}");
         let out = smoke_run_with(
             &sandbox,
@@ -606,6 +767,35 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
             plugins.contains(&format!("lab/{name}@0.1.0:{name}")),
             "{plugins}"
         );
+    }
+
+    // The conditional pair: their tests are the guide's examples' (run in
+    // the workspace), renamed; here they compile, and the crates build and
+    // train together.
+    let cargo: &[&[&str]] = &[&["test", "--no-run"], &["build"]];
+    let generator = scaffold("generator", "x-seq2seq", true, cargo);
+    let discriminator = scaffold("discriminator", "x-pairs", true, cargo);
+    let out = sandbox.path().join("run-conditional");
+    sandbox
+        .run(
+            &[
+                "train",
+                &config("smoke-conditional.yaml"),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "generator={plugin: lab/x-seq2seq@^0.1, config: {embedding_dim: 8, hidden_dim: 16}}",
+                "--set",
+                "discriminator={plugin: lab/x-pairs@^0.1, config: {embedding_dim: 8}}",
+                "--set",
+                "training={batch_size: 32, mle: {epochs: 1}, discriminator_pretraining: {rounds: 1, epochs: 1}, adversarial: {epochs: 1, rollouts: 2}}",
+            ],
+            &[&generator, &discriminator],
+        )
+        .success();
+    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
+    for component in ["lab/x-seq2seq@0.1.0:x-seq2seq", "lab/x-pairs@0.1.0:x-pairs"] {
+        assert!(plugins.contains(component), "{component}: {plugins}");
     }
 
     let refused = sandbox
@@ -624,7 +814,7 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
 }
 
 /// `agon plugins new` refuses an `--sdk` that is not agon's sdk/ directory,
-/// naming the fix, and writes nothing.
+/// and a conditional reward, naming the fix, and writes nothing.
 #[test]
 fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
     let sandbox = Sandbox::new();
@@ -645,6 +835,28 @@ fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
         .clean_failure();
     assert!(
         refused.contains("not agon's sdk/ directory") && refused.contains("give the path of sdk/"),
+        "{refused}"
+    );
+    assert!(!crate_dir.exists());
+    // A reward has no conditional form (it gets the sources anyway).
+    let sdk = agon_integration_tests::workspace_root().join("sdk");
+    let refused = sandbox
+        .run(
+            &[
+                "plugins",
+                "new",
+                "reward",
+                "lab/y",
+                crate_dir.to_str().unwrap(),
+                "--sdk",
+                sdk.to_str().unwrap(),
+                "--conditional",
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        refused.contains("RewardInput::sources") && refused.contains("without --conditional"),
         "{refused}"
     );
     assert!(!crate_dir.exists());

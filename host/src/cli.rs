@@ -99,6 +99,11 @@ pub enum PluginsCommand {
         /// Where the crate goes (default: `./NAME`); must not exist or be
         /// empty.
         dir: Option<PathBuf>,
+        /// A model for conditional tasks (translation, summarization,
+        /// dialogue), which reads a source per row: a GRU encoder–decoder
+        /// generator, or a discriminator of (source, target) pairs.
+        #[arg(long)]
+        conditional: bool,
         /// agon's `sdk/` directory, for a path dependency (default: the
         /// checkout this agon was built from, when it is still there).
         #[arg(long, value_name = "PATH")]

@@ -79,6 +79,10 @@ pub fn fixtures_dir() -> &'static Path {
             "mean-pool-discriminator",
             "-p",
             "gru-lm-generator",
+            "-p",
+            "gru-seq2seq-generator",
+            "-p",
+            "pair-pool-discriminator",
             "--target-dir",
             target.to_str().expect("UTF-8 target path"),
         ]);

@@ -16,11 +16,12 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
         kind,
         name,
         dir,
+        conditional,
         sdk,
         sdk_git,
     } = command
     {
-        return new(kind, &name, dir, sdk, sdk_git);
+        return new(kind, conditional, &name, dir, sdk, sdk_git);
     }
     let mut registry = Registry::from_environment();
     for warning in &registry.index().warnings {
@@ -50,12 +51,14 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
 
 fn new(
     kind: NewKind,
+    conditional: bool,
     full_name: &str,
     dir: Option<PathBuf>,
     sdk: Option<PathBuf>,
     sdk_git: Option<String>,
 ) -> anyhow::Result<()> {
     let (namespace, name) = plugins_new::parse_name(full_name)?;
+    plugins_new::check_kind(kind, conditional)?;
     let sdk = match (sdk, sdk_git) {
         (_, Some(url)) => SdkSource::Git(url),
         (Some(path), None) => {
@@ -74,7 +77,7 @@ fn new(
         })?),
     };
     let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
-    let files = plugins_new::files(kind, &namespace, &name, &sdk)?;
+    let files = plugins_new::files(kind, conditional, &namespace, &name, &sdk)?;
     plugins_new::write(&dir, &files)?;
     println!("wrote {namespace}/{name} in {}", dir.display());
     println!(

@@ -1,7 +1,8 @@
-//! `agon plugins new KIND NAMESPACE/NAME [DIR]`: a plugin crate that builds
-//! against the SDK, passes its own tests and trains as it is. The files are
-//! the guide's example crates (docs/examples/), renamed, so the scaffold is
-//! the code docs/writing-a-plugin.md shows and the tests build.
+//! `agon plugins new KIND NAMESPACE/NAME [DIR] [--conditional]`: a plugin
+//! crate that builds against the SDK, passes its own tests and trains as it
+//! is. The files are the guide's example crates (docs/examples/), renamed,
+//! so the scaffold is the code docs/writing-a-plugin.md shows and the tests
+//! build.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +12,11 @@ use clap::ValueEnum;
 /// What kind of component the new crate provides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum NewKind {
-    /// A discriminator on the SDK's kit (docs/examples/mean-pool-discriminator).
+    /// A discriminator on the SDK's kit (docs/examples/mean-pool-discriminator;
+    /// with `--conditional`, pair-pool-discriminator).
     Discriminator,
-    /// A generator on the SDK's kit (docs/examples/gru-lm-generator).
+    /// A generator on the SDK's kit (docs/examples/gru-lm-generator; with
+    /// `--conditional`, gru-seq2seq-generator).
     Generator,
     /// A reward (docs/examples/distinct-tokens-reward).
     Reward,
@@ -35,6 +38,17 @@ const DISCRIMINATOR_TESTS: &str =
 const GENERATOR_MANIFEST: &str = include_str!("../../../docs/examples/gru-lm-generator/Cargo.toml");
 const GENERATOR_LIB: &str = include_str!("../../../docs/examples/gru-lm-generator/src/lib.rs");
 const GENERATOR_TESTS: &str = include_str!("../../../docs/examples/gru-lm-generator/src/tests.rs");
+const PAIR_DISCRIMINATOR_MANIFEST: &str =
+    include_str!("../../../docs/examples/pair-pool-discriminator/Cargo.toml");
+const PAIR_DISCRIMINATOR_LIB: &str =
+    include_str!("../../../docs/examples/pair-pool-discriminator/src/lib.rs");
+const PAIR_DISCRIMINATOR_TESTS: &str =
+    include_str!("../../../docs/examples/pair-pool-discriminator/src/tests.rs");
+const SEQ2SEQ_MANIFEST: &str =
+    include_str!("../../../docs/examples/gru-seq2seq-generator/Cargo.toml");
+const SEQ2SEQ_LIB: &str = include_str!("../../../docs/examples/gru-seq2seq-generator/src/lib.rs");
+const SEQ2SEQ_TESTS: &str =
+    include_str!("../../../docs/examples/gru-seq2seq-generator/src/tests.rs");
 const REWARD_MANIFEST: &str =
     include_str!("../../../docs/examples/distinct-tokens-reward/Cargo.toml");
 const REWARD_LIB: &str = include_str!("../../../docs/examples/distinct-tokens-reward/src/lib.rs");
@@ -65,25 +79,69 @@ fn dependency(sdk: &SdkSource, features: &str) -> String {
     format!("agon-sdk = {{ {source}{features} }}")
 }
 
-/// The files of the new crate, by path relative to its directory.
+/// Refuses a kind that has no conditional form.
+pub fn check_kind(kind: NewKind, conditional: bool) -> anyhow::Result<()> {
+    if kind == NewKind::Reward && conditional {
+        bail!(
+            "a reward has no conditional form: every reward gets a conditional task's sources in `RewardInput::sources`; run `agon plugins new reward` without --conditional"
+        );
+    }
+    Ok(())
+}
+
+/// The files of the new crate, by path relative to its directory: a model
+/// for a conditional task (translation, summarization, dialogue: it reads
+/// a source per row) when `conditional`.
 pub fn files(
     kind: NewKind,
+    conditional: bool,
     namespace: &str,
     name: &str,
     sdk: &SdkSource,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
     let header = format!(
-        "# `{namespace}/{name}`, made by `agon plugins new {}` from the example\n\
+        "# `{namespace}/{name}`, made by `agon plugins new {}{}` from the example\n\
          # of docs/writing-a-plugin.md. Build: `cargo build --release`; then\n\
          # `export AGON_PLUGIN_PATH=$PWD/target/release` and `agon plugins scan`.",
         match kind {
             NewKind::Discriminator => "discriminator",
             NewKind::Generator => "generator",
             NewKind::Reward => "reward",
-        }
+        },
+        if conditional { " --conditional" } else { "" }
     );
-    let mut files = match kind {
-        NewKind::Discriminator => kit_crate(
+    check_kind(kind, conditional)?;
+    let mut files = match (kind, conditional) {
+        (NewKind::Reward, true) => unreachable!("refused by check_kind"),
+        (NewKind::Discriminator, true) => kit_crate(
+            KitTemplate {
+                manifest: PAIR_DISCRIMINATOR_MANIFEST,
+                lib: PAIR_DISCRIMINATOR_LIB,
+                tests: PAIR_DISCRIMINATOR_TESTS,
+                crate_name: "pair-pool-discriminator",
+                component: "pair-pool",
+                library_type: "MyLabPairDiscriminators",
+            },
+            &header,
+            namespace,
+            name,
+            sdk,
+        )?,
+        (NewKind::Generator, true) => kit_crate(
+            KitTemplate {
+                manifest: SEQ2SEQ_MANIFEST,
+                lib: SEQ2SEQ_LIB,
+                tests: SEQ2SEQ_TESTS,
+                crate_name: "gru-seq2seq-generator",
+                component: "gru-seq2seq",
+                library_type: "MyLabSeq2SeqGenerators",
+            },
+            &header,
+            namespace,
+            name,
+            sdk,
+        )?,
+        (NewKind::Discriminator, false) => kit_crate(
             KitTemplate {
                 manifest: DISCRIMINATOR_MANIFEST,
                 lib: DISCRIMINATOR_LIB,
@@ -97,7 +155,7 @@ pub fn files(
             name,
             sdk,
         )?,
-        NewKind::Generator => kit_crate(
+        (NewKind::Generator, false) => kit_crate(
             KitTemplate {
                 manifest: GENERATOR_MANIFEST,
                 lib: GENERATOR_LIB,
@@ -111,7 +169,7 @@ pub fn files(
             name,
             sdk,
         )?,
-        NewKind::Reward => {
+        (NewKind::Reward, false) => {
             let manifest = with_header(REWARD_MANIFEST, &header);
             let manifest = replaced(
                 &manifest,
@@ -331,8 +389,14 @@ mod tests {
     #[test]
     fn every_name_of_the_examples_is_replaced() {
         let sdk = SdkSource::Path("/opt/agon/sdk".into());
-        for kind in [NewKind::Discriminator, NewKind::Generator, NewKind::Reward] {
-            let files = files(kind, "lab", "x-disc", &sdk).unwrap();
+        for (kind, conditional) in [
+            (NewKind::Discriminator, false),
+            (NewKind::Generator, false),
+            (NewKind::Reward, false),
+            (NewKind::Discriminator, true),
+            (NewKind::Generator, true),
+        ] {
+            let files = files(kind, conditional, "lab", "x-disc", &sdk).unwrap();
             for (path, text) in &files {
                 if *path == "Cargo.lock" {
                     continue;
@@ -345,6 +409,8 @@ mod tests {
                     "\"mean-pool\"",
                     "gru-lm-generator",
                     "\"gru-lm\"",
+                    "pair-pool",
+                    "gru-seq2seq",
                     "acme",
                     "distinct-tokens",
                     "../../../sdk",
@@ -362,9 +428,17 @@ mod tests {
                 "{manifest}"
             );
             assert!(manifest.contains("[workspace]"), "{manifest}");
+            let declared = files[1].1.contains("SourceUse::Required");
+            assert_eq!(declared, conditional, "{kind:?}: {}", files[1].1);
         }
+        let refused = files(NewKind::Reward, true, "lab", "x", &sdk).unwrap_err();
+        assert!(
+            refused.to_string().contains("RewardInput::sources"),
+            "{refused}"
+        );
         let git = files(
             NewKind::Discriminator,
+            false,
             "lab",
             "x",
             &SdkSource::Git("https://example.org/agon".into()),
@@ -386,6 +460,7 @@ mod tests {
         assert_eq!(type_prefix("9lab"), "Lab9lab");
         let files = files(
             NewKind::Discriminator,
+            false,
             "outsider-lab",
             "x",
             &SdkSource::Path("/opt/agon/sdk".into()),
@@ -393,6 +468,40 @@ mod tests {
         .unwrap();
         for (path, text) in &files[1..3] {
             assert!(text.contains("OutsiderLabLibrary"), "{path}:\n{text}");
+        }
+    }
+
+    /// The library type never takes a model type's name (`GruSeq2Seq`,
+    /// `PairPool`, `MeanPool`, `GruLm`), whatever the namespace.
+    #[test]
+    fn the_library_type_is_never_a_models_name() {
+        for (kind, conditional) in [
+            (NewKind::Discriminator, false),
+            (NewKind::Generator, false),
+            (NewKind::Discriminator, true),
+            (NewKind::Generator, true),
+        ] {
+            for namespace in ["gru", "pair", "mean", "gru-lm"] {
+                let files = files(
+                    kind,
+                    conditional,
+                    namespace,
+                    "x",
+                    &SdkSource::Path("/opt/agon/sdk".into()),
+                )
+                .unwrap();
+                let lib = &files[1].1;
+                for model in ["GruSeq2Seq", "PairPool", "MeanPool", "GruLm"] {
+                    let defined = [" ", ";", "<"]
+                        .iter()
+                        .map(|end| lib.matches(&format!("struct {model}{end}")).count())
+                        .sum::<usize>();
+                    assert!(
+                        defined <= 1,
+                        "{kind:?} {namespace}: two types named {model}"
+                    );
+                }
+            }
         }
     }
 

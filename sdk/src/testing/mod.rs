@@ -32,7 +32,8 @@
 //! differences, which finds an op that silently has no backward.
 //!
 //! A kit discriminator that reads relaxed rows (`relaxed_logits`, with
-//! `candle`) also runs [`check_relaxed_rows_score_as_ids`] and
+//! `candle`) also runs [`check_relaxed_rows_score_as_ids`] (a conditional
+//! one [`check_conditional_relaxed_rows_score_as_ids`]) and
 //! [`check_relaxed_input_gradient`]; one off the kit,
 //! [`check_relaxed_input_gradient_of`].
 
@@ -62,8 +63,8 @@ pub use generator::check_generator;
 pub use gradient_chain::{check_gradient_chain, LogitLoss};
 #[cfg(feature = "candle")]
 pub use relaxed_rows::{
-    check_relaxed_input_gradient, check_relaxed_input_gradient_of, check_relaxed_rows_score_as_ids,
-    one_hot_rows,
+    check_conditional_relaxed_rows_score_as_ids, check_relaxed_input_gradient,
+    check_relaxed_input_gradient_of, check_relaxed_rows_score_as_ids, one_hot_pairs, one_hot_rows,
 };
 pub use reward::check_reward;
 pub use toy::Task;

@@ -4,10 +4,11 @@
 
 use abi_stable::std_types::ROption;
 
+use super::weight_gradients::conditional_hint;
 use crate::{
     author::DiscriminatorImpl,
     batch::{Batch, TokenBatch},
-    kits::{DiscriminatorModel, KitDiscriminator, RelaxedBatch},
+    kits::{DiscriminatorModel, KitDiscriminator, RelaxedBatch, SourceUse},
 };
 
 /// `rows` as one-hot relaxed rows of `width` positions over `vocab` ids.
@@ -21,21 +22,86 @@ pub fn one_hot_rows(rows: &[Vec<u32>], width: usize, vocab: usize) -> RelaxedBat
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `pairs` of (source, target) as one-hot relaxed targets of `width`
+/// positions over `vocab` ids, each with its source: a conditional task's
+/// rows.
+pub fn one_hot_pairs(pairs: &[(Vec<u32>, Vec<u32>)], width: usize, vocab: usize) -> RelaxedBatch {
+    let (sources, targets): (Vec<Vec<u32>>, Vec<Vec<u32>>) = pairs.iter().cloned().unzip();
+    let mut batch = one_hot_rows(&targets, width, vocab);
+    batch.sources = ROption::RSome(TokenBatch::from_rows(&sources, 0));
+    batch
+}
+
 /// Panics unless one-hot rows of `rows`, `width` positions wide for each of
-/// `widths`, score what `rows` score as ids (to 1e-5 in probability).
+/// `widths`, score what `rows` score as ids (to 1e-5 in probability). Rows
+/// without sources; a conditional model:
+/// [`check_conditional_relaxed_rows_score_as_ids`].
 pub fn check_relaxed_rows_score_as_ids<M: DiscriminatorModel>(
     d: &mut KitDiscriminator<M>,
     rows: &[Vec<u32>],
     vocab: usize,
     widths: &[usize],
 ) {
+    let hint = conditional_hint(M::SOURCES, "check_conditional_relaxed_rows_score_as_ids");
+    check_scores_as_ids(
+        d,
+        &Batch::unconditional(TokenBatch::from_rows(rows, 0)),
+        |width| one_hot_rows(rows, width, vocab),
+        widths,
+        &hint,
+    );
+}
+
+/// [`check_relaxed_rows_score_as_ids`] for a conditional kit discriminator
+/// (`SourceUse::Required`): one-hot targets with their sources, against
+/// the (source, target) `pairs` as ids.
+pub fn check_conditional_relaxed_rows_score_as_ids<M: DiscriminatorModel>(
+    d: &mut KitDiscriminator<M>,
+    pairs: &[(Vec<u32>, Vec<u32>)],
+    vocab: usize,
+    widths: &[usize],
+) {
+    let (sources, targets): (Vec<Vec<u32>>, Vec<Vec<u32>>) = pairs.iter().cloned().unzip();
+    let ids = Batch::conditional(
+        TokenBatch::from_rows(&targets, 0),
+        TokenBatch::from_rows(&sources, 0),
+    );
+    // A model without sources refuses these rows; its check is the other.
+    let hint = match M::SOURCES {
+        SourceUse::Never => {
+            " (a model without sources: test it with agon_sdk::testing::check_relaxed_rows_score_as_ids)"
+        }
+        SourceUse::Required => "",
+    };
+    check_scores_as_ids(
+        d,
+        &ids,
+        |width| one_hot_pairs(pairs, width, vocab),
+        widths,
+        hint,
+    );
+}
+
+/// The check of both: `relaxed(width)`'s logits against `ids`' probabilities.
+fn check_scores_as_ids<M: DiscriminatorModel>(
+    d: &mut KitDiscriminator<M>,
+    ids: &Batch,
+    relaxed: impl Fn(usize) -> RelaxedBatch,
+    widths: &[usize],
+    hint: &str,
+) {
     let probabilities = d
-        .probabilities(&Batch::unconditional(TokenBatch::from_rows(rows, 0)))
-        .expect("scoring ids");
+        .probabilities(ids)
+        .unwrap_or_else(|e| panic!("scoring ids: {e}{hint}"));
     for &width in widths {
         let logits = d
-            .relaxed_logits(&one_hot_rows(rows, width, vocab), None)
-            .expect("scoring one-hot relaxed rows");
+            .relaxed_logits(&relaxed(width), None)
+            .unwrap_or_else(|e| panic!("scoring one-hot relaxed rows: {e}{hint}"));
+        assert_eq!(
+            logits.len(),
+            probabilities.len(),
+            "relaxed rows {width} wide: one score per row"
+        );
         for (logit, p) in logits.iter().zip(&probabilities) {
             let sigmoid = 1.0 / (1.0 + (-logit).exp());
             assert!(
@@ -51,7 +117,8 @@ pub fn check_relaxed_rows_score_as_ids<M: DiscriminatorModel>(
 /// value (central differences of 1e-3, to 1e-3 + 2%), and zero past each
 /// row's length. ReLUs and max-pooling make scores piecewise smooth: a
 /// value whose one-sided slopes disagree sits on a kink and is skipped; at
-/// most a tenth may be.
+/// most a tenth may be. A conditional model's `batch` carries its sources
+/// ([`one_hot_pairs`]).
 pub fn check_relaxed_input_gradient<M: DiscriminatorModel>(
     d: &KitDiscriminator<M>,
     batch: &RelaxedBatch,

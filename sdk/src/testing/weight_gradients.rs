@@ -127,7 +127,7 @@ pub fn check_conditional_generator_weight_gradients<M: GeneratorModel>(
 
 /// Where a conditional model's check is, for a failure of the
 /// unconditional one.
-fn conditional_hint(sources: SourceUse, function: &str) -> String {
+pub(super) fn conditional_hint(sources: SourceUse, function: &str) -> String {
     match sources {
         SourceUse::Required => {
             format!(" (a conditional model: test it with agon_sdk::testing::{function})")

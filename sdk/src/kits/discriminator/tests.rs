@@ -37,6 +37,9 @@ struct ToyConfig {
     /// Add a weight matrix the logits never read, which the kit's default
     /// initialisation starts at zero.
     unused_zero_weight: bool,
+    /// Add this to every relaxed row's logit: a relaxed path that disagrees
+    /// with the ids path.
+    relaxed_offset: f64,
     training: DiscriminatorTraining,
 }
 
@@ -46,6 +49,7 @@ impl DiscriminatorConfig for ToyConfig {
         ("copy_rows", "test only"),
         ("forward_only_softmax", "test only"),
         ("unused_zero_weight", "test only"),
+        ("relaxed_offset", "test only"),
     ];
     fn training(&self) -> &DiscriminatorTraining {
         &self.training
@@ -59,6 +63,7 @@ struct Toy {
     ids_only: bool,
     copy_rows: bool,
     forward_only_softmax: bool,
+    relaxed_offset: f64,
 }
 
 impl Toy {
@@ -86,6 +91,7 @@ impl DiscriminatorModel for Toy {
             ids_only: config.ids_only,
             copy_rows: config.copy_rows,
             forward_only_softmax: config.forward_only_softmax,
+            relaxed_offset: config.relaxed_offset,
         })
     }
 
@@ -105,7 +111,8 @@ impl DiscriminatorModel for Toy {
             rows.soft.clone()
         };
         let embedded = self.embedding.relaxed(&soft, &rows.mask)?;
-        Ok(Some(self.head(&embedded, &rows.mask, pass)?))
+        let logits = self.head(&embedded, &rows.mask, pass)?;
+        Ok(Some((logits + self.relaxed_offset)?))
     }
 }
 
@@ -730,5 +737,67 @@ fn the_weight_gradient_check_passes_a_sound_model_and_catches_a_forward_only_op(
         loss(&spare).to_bits(),
         before.to_bits(),
         "the weights are left as they were"
+    );
+}
+
+/// The toy with its relaxed path declared (`RELAXED`), as the relaxed-row
+/// checks call it through the boundary's methods.
+struct DeclaredRelaxed(Toy);
+
+impl DiscriminatorModel for DeclaredRelaxed {
+    type Config = ToyConfig;
+    const NAME: &'static str = "declared-relaxed";
+    const SOURCES: SourceUse = SourceUse::Never;
+    const RELAXED: bool = true;
+
+    fn new(vb: VarBuilder, context: &PluginContext, config: &ToyConfig) -> PluginResult<Self> {
+        Ok(DeclaredRelaxed(Toy::new(vb, context, config)?))
+    }
+
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        self.0.logits(rows, pass)
+    }
+
+    fn relaxed_logits(&self, rows: &RelaxedRows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        self.0.relaxed_logits(rows, pass)
+    }
+}
+
+/// The relaxed-row check passes a relaxed path that scores one-hot rows as
+/// their ids and fails one that does not; its conditional form, given a
+/// model without sources, names the unconditional one.
+#[test]
+fn the_relaxed_row_check_tells_agreeing_paths_from_others() {
+    let declared = |config: &str| {
+        let mut context = PluginContext::for_tests(VOCAB as u32, 6);
+        context.config_yaml = config.into();
+        context.vocab.pad = ROption::RSome(0);
+        KitDiscriminator::<DeclaredRelaxed>::new(&context).unwrap()
+    };
+    let rows = vec![vec![1u32, 2, 3], vec![4], vec![6, 5]];
+    crate::testing::check_relaxed_rows_score_as_ids(&mut declared(""), &rows, VOCAB, &[3, 6]);
+
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut off = declared("relaxed_offset: 0.5\n");
+        crate::testing::check_relaxed_rows_score_as_ids(&mut off, &rows, VOCAB, &[6]);
+    }))
+    .expect_err("relaxed rows that score otherwise than their ids must fail");
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("one-hot rows score"), "{message}");
+
+    let pairs: Vec<(Vec<u32>, Vec<u32>)> = rows.iter().map(|r| (vec![1u32], r.clone())).collect();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::testing::check_conditional_relaxed_rows_score_as_ids(
+            &mut declared(""),
+            &pairs,
+            VOCAB,
+            &[6],
+        );
+    }))
+    .expect_err("a model without sources refuses rows with them");
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("check_relaxed_rows_score_as_ids"),
+        "{message}"
     );
 }
