@@ -819,47 +819,33 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
 fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
     let sandbox = Sandbox::new();
     let crate_dir = sandbox.path().join("lab-y");
-    let refused = sandbox
-        .run(
-            &[
-                "plugins",
-                "new",
-                "reward",
-                "lab/y",
-                crate_dir.to_str().unwrap(),
-                "--sdk",
-                sandbox.path().to_str().unwrap(),
-            ],
-            &[],
-        )
-        .clean_failure();
+    let refused_reward = |sdk: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "plugins",
+            "new",
+            "reward",
+            "lab/y",
+            crate_dir.to_str().unwrap(),
+            "--sdk",
+            sdk.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let refused = sandbox.run(&args, &[]).clean_failure();
+        assert!(!crate_dir.exists());
+        refused
+    };
+    let refused = refused_reward(sandbox.path(), &[]);
     assert!(
         refused.contains("not agon's sdk/ directory") && refused.contains("give the path of sdk/"),
         "{refused}"
     );
-    assert!(!crate_dir.exists());
     // A reward has no conditional form (it gets the sources anyway).
     let sdk = agon_integration_tests::workspace_root().join("sdk");
-    let refused = sandbox
-        .run(
-            &[
-                "plugins",
-                "new",
-                "reward",
-                "lab/y",
-                crate_dir.to_str().unwrap(),
-                "--sdk",
-                sdk.to_str().unwrap(),
-                "--conditional",
-            ],
-            &[],
-        )
-        .clean_failure();
+    let refused = refused_reward(&sdk, &["--conditional"]);
     assert!(
         refused.contains("RewardInput::sources") && refused.contains("without --conditional"),
         "{refused}"
     );
-    assert!(!crate_dir.exists());
 }
 
 /// RelGAN's discriminator reads ids as well as relaxed rows, so the
