@@ -78,7 +78,8 @@ fn dense_credit_without_per_token_scores_is_refused_before_anything_is_written()
         "{message}"
     );
     assert!(
-        message.contains("scratchgan-lab/lstm-discriminator"),
+        message.contains("scratchgan-lab/lstm-discriminator")
+            && message.contains("agon plugins new discriminator --per-token"),
         "{message}"
     );
 

@@ -91,7 +91,7 @@ fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anyth
     let cases: [(&[&str], &str); 7] = [
         (
             &["discriminator={plugin: scratchgan-lab/lstm-discriminator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],
-            "but discriminator (scratchgan-lab/lstm-discriminator@0.1.0:lstm-per-token) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2",
+            "but discriminator (scratchgan-lab/lstm-discriminator@0.1.0:lstm-per-token) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it, and a model on the SDK's kit declares it with `const RELAXED: bool = true`",
         ),
         (
             &["generator={plugin: agon/lstm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],

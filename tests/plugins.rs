@@ -252,6 +252,34 @@ fn a_plugin_built_outside_the_workspace_loads_and_runs() {
         .run(&["plugins", "verify", library.to_str().unwrap()], &[])
         .success();
     assert!(verified.contains("acme/distinct-tokens"), "{verified}");
+    // A good library is not yet a usable one: `verify` says what is missing.
+    assert!(
+        verified.contains("not on the plugin search path"),
+        "{verified}"
+    );
+    let unscanned = sandbox.path().join("unscanned");
+    std::fs::create_dir_all(&unscanned).unwrap();
+    let copy = unscanned.join(library.file_name().unwrap());
+    std::fs::copy(&library, &copy).unwrap();
+    let verify_copy = || {
+        sandbox
+            .run(
+                &["plugins", "verify", copy.to_str().unwrap()],
+                &[&unscanned],
+            )
+            .success()
+    };
+    let verified = verify_copy();
+    assert!(
+        verified.contains("not indexed yet: run `agon plugins scan`"),
+        "{verified}"
+    );
+    sandbox.run(&["plugins", "scan"], &[&unscanned]).success();
+    let verified = verify_copy();
+    assert!(
+        verified.starts_with("ok") && !verified.contains("agon plugins scan"),
+        "{verified}"
+    );
     // Installed on the plugin path, it is indexed deliberately.
     let plugin_dir = install(&sandbox, &library, "acme");
     // Policy gradient with the external reward in place of a discriminator.
@@ -670,6 +698,94 @@ fn the_guides_conditional_examples_train_together_and_evaluate() {
     }
 }
 
+/// The per-token discriminator of docs/writing-a-plugin.md section 4
+/// (docs/examples/causal-conv-discriminator), written on the kit, declares
+/// its per-token scores and trains under each way the host uses a
+/// discriminator: dense per-token rewards (ScratchGAN), Monte-Carlo
+/// rollouts scored a row at a time (SeqGAN), and Gumbel-softmax gradients
+/// through its relaxed path (RelGAN).
+#[test]
+fn the_guides_per_token_discriminator_trains_under_dense_rewards_rollouts_and_gumbel() {
+    let sandbox = Sandbox::new();
+    let plugin_dir = install(
+        &sandbox,
+        &fixtures_dir().join(agon_integration_tests::library_file(
+            "causal_conv_discriminator",
+        )),
+        "my-lab",
+    );
+    assert_shows(
+        &sandbox,
+        &plugin_dir,
+        "my-lab/causal-conv-discriminator@^0.1",
+        &[
+            "kernel_width: 3",
+            "token-logits",
+            "relaxed-rows",
+            "# Tokens each position reads",
+        ],
+    );
+    let discriminator = "discriminator={plugin: my-lab/causal-conv-discriminator@^0.1, config: {embedding_dim: 8, hidden_dim: 16}}";
+    let train = |name: &str, config_file: &str, extra: &[&str]| {
+        let out = sandbox.path().join(name);
+        let config_path = config(config_file);
+        let mut args = vec![
+            "train",
+            &config_path,
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            discriminator,
+        ];
+        args.extend(extra);
+        sandbox.run(&args, &[&plugin_dir]).success();
+        let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
+        assert!(
+            plugins.contains("my-lab/causal-conv-discriminator@0.1.0:causal-conv"),
+            "{plugins}"
+        );
+        let last = metrics_rows(&out).pop().unwrap();
+        assert_eq!(last["phase"], "adversarial", "{name}: {last}");
+        last
+    };
+    // Dense credit: one scoring call per g-step, a reward per token.
+    let dense = train(
+        "dense",
+        "smoke-dense.yaml",
+        &["--set", "training.adversarial.epochs=2"],
+    );
+    for key in ["mean_reward", "d_loss", "nll_oracle"] {
+        assert!(
+            dense[key].as_f64().is_some_and(f64::is_finite),
+            "{key} in {dense}"
+        );
+    }
+    // Rollouts: the row's logit (its last position's) rewards each prefix.
+    let rollouts = train("rollouts", "smoke.yaml", &[]);
+    assert!(
+        rollouts["mean_reward"]
+            .as_f64()
+            .is_some_and(|r| (0.0..=1.0).contains(&r)),
+        "{rollouts}"
+    );
+    // Gumbel-softmax gradients through the relaxed path: no rewards.
+    let gumbel = train(
+        "gumbel",
+        "smoke-gumbel.yaml",
+        &[
+            "--set",
+            "training.mle.epochs=1",
+            "--set",
+            "training.adversarial.epochs=2",
+        ],
+    );
+    assert!(
+        gumbel["g_loss"].as_f64().is_some_and(f64::is_finite),
+        "{gumbel}"
+    );
+    assert!(gumbel["mean_reward"].is_null(), "{gumbel}");
+}
+
 /// Sections 3 and 4 of docs/writing-a-plugin.md show the example crates'
 /// code as it is, so the guide's code is what the tests above build and run.
 #[test]
@@ -687,6 +803,7 @@ fn the_guides_kit_code_is_the_example_crates() {
         ),
         ("gru-seq2seq-generator", &["src/lib.rs"]),
         ("pair-pool-discriminator", &["src/lib.rs"]),
+        ("causal-conv-discriminator", &["src/lib.rs"]),
     ] {
         for file in files {
             let fence = match file.ends_with(".toml") {
@@ -707,7 +824,8 @@ fn the_guides_kit_code_is_the_example_crates() {
 /// `agon plugins new discriminator|generator lab/x DIR` writes a crate outside the
 /// workspace that builds against the SDK, passes its own tests, loads and
 /// trains in a smoke run; with `--conditional`, a generator and a
-/// discriminator that build and train together on a translation task. A
+/// discriminator that build and train together on a translation task; with
+/// `--per-token`, a discriminator that trains under dense rewards. A
 /// second `new` into the same directory is refused.
 #[test]
 fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
@@ -717,7 +835,7 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
     // The fixtures' target directory already holds the SDK with Candle
     // (built for the guide's examples), so each build is of the new crate alone.
     let target = fixtures_dir().parent().unwrap();
-    let scaffold = |kind: &str, name: &str, conditional: bool, cargo: &[&[&str]]| {
+    let scaffold = |kind: &str, name: &str, form: Option<&str>, cargo: &[&[&str]]| {
         let crate_dir = sandbox.path().join(name);
         let full_name = format!("lab/{name}");
         let mut args = vec![
@@ -729,9 +847,7 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
             "--sdk",
             sdk.to_str().unwrap(),
         ];
-        if conditional {
-            args.push("--conditional");
-        }
+        args.extend(form);
         let written = sandbox.run(&args, &[]).success();
         assert!(written.contains(&format!("wrote lab/{name}")), "{written}");
         for args in cargo {
@@ -753,7 +869,7 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
         install(&sandbox, &library, &format!("installed-{name}"))
     };
     for (kind, name) in [("discriminator", "x-disc"), ("generator", "x-gen")] {
-        let plugin_dir = scaffold(kind, name, false, &[&["test"], &["build"]]);
+        let plugin_dir = scaffold(kind, name, None, &[&["test"], &["build"]]);
         let component = format!("{{plugin: lab/{name}@^0.1, config: {{embedding_dim: 8}}}}");
         let out = smoke_run_with(
             &sandbox,
@@ -773,8 +889,8 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
     // the workspace), renamed; here they compile, and the crates build and
     // train together.
     let cargo: &[&[&str]] = &[&["test", "--no-run"], &["build"]];
-    let generator = scaffold("generator", "x-seq2seq", true, cargo);
-    let discriminator = scaffold("discriminator", "x-pairs", true, cargo);
+    let generator = scaffold("generator", "x-seq2seq", Some("--conditional"), cargo);
+    let discriminator = scaffold("discriminator", "x-pairs", Some("--conditional"), cargo);
     let out = sandbox.path().join("run-conditional");
     sandbox
         .run(
@@ -798,6 +914,27 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
         assert!(plugins.contains(component), "{component}: {plugins}");
     }
 
+    // The per-token discriminator: dense per-token rewards.
+    let per_token = scaffold("discriminator", "x-dense", Some("--per-token"), cargo);
+    let out = sandbox.path().join("run-dense");
+    sandbox
+        .run(
+            &[
+                "train",
+                &config("smoke-dense.yaml"),
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "discriminator={plugin: lab/x-dense@^0.1, config: {embedding_dim: 8}}",
+                "--set",
+                "training.adversarial.epochs=2",
+            ],
+            &[&per_token],
+        )
+        .success();
+    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
+    assert!(plugins.contains("lab/x-dense@0.1.0:x-dense"), "{plugins}");
+
     let refused = sandbox
         .run(
             &[
@@ -814,7 +951,8 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
 }
 
 /// `agon plugins new` refuses an `--sdk` that is not agon's sdk/ directory,
-/// and a conditional reward, naming the fix, and writes nothing.
+/// a conditional reward and a per-token one, naming the fix, and writes
+/// nothing.
 #[test]
 fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
     let sandbox = Sandbox::new();
@@ -844,6 +982,12 @@ fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
     let refused = refused_reward(&sdk, &["--conditional"]);
     assert!(
         refused.contains("RewardInput::sources") && refused.contains("without --conditional"),
+        "{refused}"
+    );
+    // Per-token scores are a discriminator's.
+    let refused = refused_reward(&sdk, &["--per-token"]);
+    assert!(
+        refused.contains("new discriminator NAMESPACE/NAME --per-token"),
         "{refused}"
     );
 }

@@ -144,6 +144,36 @@ fn tampered_library_fails_its_checksum_and_is_never_loaded() {
         .success();
 }
 
+/// A library rebuilt in a directory trusted on first use (the `agon`
+/// executable's own, or one named explicitly) is loaded and indexed again,
+/// as the executable beside it would be: a rebuilt workspace runs without
+/// a scan. The same change on the plugin path is refused (above).
+#[test]
+fn a_library_rebuilt_beside_agon_is_indexed_again() {
+    use agon_registry::{Index, Registry, SearchPath};
+    let sandbox = Sandbox::new();
+    let build = sandbox.path().join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    let library = build.join(agon_integration_tests::library_file("agon_rewards"));
+    std::fs::copy(plugin_library("agon_rewards"), &library).unwrap();
+    let index = sandbox.home().join("plugins-index.json");
+    let open = || Registry::new(SearchPath::explicit([build.clone()]), &index);
+    let first = open().load(&library).unwrap().sha256.clone();
+    // Rebuilt as cargo writes it: a new file in its place (writing into
+    // the loaded one would change the code this process runs).
+    let mut bytes = std::fs::read(&library).unwrap();
+    bytes.extend_from_slice(b"rebuilt");
+    let fresh = sandbox.path().join("fresh");
+    std::fs::write(&fresh, bytes).unwrap();
+    std::fs::rename(&fresh, &library).unwrap();
+    let mut registry = open();
+    let again = registry.load(&library).unwrap().sha256.clone();
+    assert_ne!(again, first);
+    let canonical = std::fs::canonicalize(&library).unwrap();
+    assert_eq!(Index::load(&index).get(&canonical).unwrap().sha256, again);
+    assert!(registry.verify(&library).is_ok());
+}
+
 #[test]
 fn verify_reports_every_problem_at_once() {
     let sandbox = Sandbox::new();

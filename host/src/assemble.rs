@@ -535,7 +535,7 @@ pub fn build(
         match &discriminator {
             None => bail!("training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores"),
             Some(d) if !d.supports_token_logits() => bail!(
-                "training.adversarial.credit is `dense`, but {} does not provide per-token scores (the `token-logits` capability of plugin ABI 1.1); use a discriminator that declares it, such as scratchgan-lab/lstm-discriminator (`agon plugins show` lists capabilities), or set credit to `monte-carlo`",
+                "training.adversarial.credit is `dense`, but {} does not provide per-token scores (the `token-logits` capability of plugin ABI 1.1; a model on the SDK's kit declares it with `const PER_TOKEN: bool = true` and `token_logits`, as `agon plugins new discriminator --per-token` writes); use a discriminator that declares it, such as scratchgan-lab/lstm-discriminator (`agon plugins show` lists capabilities), or set credit to `monte-carlo`",
                 d.label
             ),
             Some(_) => {}
@@ -674,7 +674,7 @@ fn check_gumbel(
     };
     if !discriminator.supports_relaxed_rows() {
         bail!(
-            "training.adversarial.algorithm is `gumbel`, but {} does not score relaxed rows (the `{}` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it); use a discriminator that declares it, such as relgan-lab/relgan (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+            "training.adversarial.algorithm is `gumbel`, but {} does not score relaxed rows (the `{}` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it, and a model on the SDK's kit declares it with `const RELAXED: bool = true` and `relaxed_logits`); use a discriminator that declares it, such as relgan-lab/relgan (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
             discriminator.label,
             agon_sdk::capabilities::RELAXED_ROWS
         );

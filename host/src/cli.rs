@@ -104,6 +104,11 @@ pub enum PluginsCommand {
         /// generator, or a discriminator of (source, target) pairs.
         #[arg(long)]
         conditional: bool,
+        /// A discriminator that scores every token, for the host's dense
+        /// per-token rewards (`credit: dense`, ScratchGAN): a causal
+        /// convolution with a logit at every position.
+        #[arg(long, conflicts_with = "conditional")]
+        per_token: bool,
         /// agon's `sdk/` directory, for a path dependency (default: the
         /// checkout this agon was built from, when it is still there).
         #[arg(long, value_name = "PATH")]

@@ -32,6 +32,6 @@ pub mod search_path;
 pub use error::{Refusal, RegistryError};
 pub use index::{Index, IndexEntry, ManifestRecord, RefusalRecord};
 pub use loader::LoadedLibrary;
-pub use registry::{allow_unverified, Registry, ResolvedComponent, ScanOutcome};
+pub use registry::{allow_unverified, LoadingNeeds, Registry, ResolvedComponent, ScanOutcome};
 pub use requirement::PluginRequirement;
 pub use search_path::{Origin, SearchDir, SearchPath};

@@ -60,20 +60,34 @@ pub fn allow_unverified(allow: bool) {
     ALLOW_UNVERIFIED.store(allow, Ordering::SeqCst);
 }
 
+/// What a library that verifies needs before `agon train` can load it by
+/// name ([`Registry::loading_needs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadingNeeds {
+    /// It loads as it is.
+    Nothing,
+    /// It is on the search path but not indexed: `agon plugins scan`.
+    Scan,
+    /// It is on no directory of the search path.
+    SearchPathAndScan,
+}
+
 /// Which libraries a registry loads.
 ///
 /// * In the index with the same sha256: always.
-/// * Not in the index, found in the `agon` executable's own directory or in
-///   a directory named explicitly: loaded and indexed (trust on first use).
-///   Nothing proves such a library was built with agon: the executable's
-///   directory is trusted as the executable is, since whoever can write
-///   there can replace `agon` itself.
+/// * Found in the `agon` executable's own directory or in a directory named
+///   explicitly: loaded and indexed (trust on first use), and indexed again
+///   when it has changed (a rebuilt workspace runs without a scan). Nothing
+///   proves such a library was built with agon: the executable's directory
+///   is trusted as the executable is, since whoever can write there can
+///   replace `agon` itself.
 /// * Not in the index, found through `AGON_PLUGIN_PATH` or
 ///   `$AGON_HOME/plugins`: refused ([`Refusal::NotIndexed`]) until
 ///   `agon plugins scan` indexes it — never opened, since opening a library
 ///   runs its code. If a scan by this agon refused this very file (same
 ///   sha256), the refusal says why ([`Refusal::RefusedByScan`]) instead.
-/// * In the index with another sha256: refused ([`Refusal::ChecksumMismatch`]).
+/// * Found elsewhere, in the index with another sha256: refused
+///   ([`Refusal::ChecksumMismatch`]).
 ///
 /// With `allow_unverified`, the last two are loaded (not indexed), with a
 /// warning.
@@ -112,6 +126,31 @@ impl Registry {
         self.allow_unverified = allow;
     }
 
+    /// What loading the library at `path` by name needs beyond its being a
+    /// good library: nothing when it is indexed or in a directory trusted on
+    /// first use (the build output, or one named explicitly).
+    pub fn loading_needs(&self, path: &Path) -> LoadingNeeds {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.index.get(&canonical).is_some() {
+            return LoadingNeeds::Nothing;
+        }
+        match self.origin_of(&canonical) {
+            Some(Origin::BuildOutput | Origin::Explicit) => LoadingNeeds::Nothing,
+            Some(Origin::Environment | Origin::User) => LoadingNeeds::Scan,
+            None => LoadingNeeds::SearchPathAndScan,
+        }
+    }
+
+    /// Whether the library at `canonical` lies in a directory whose
+    /// libraries are trusted on first use: the executable's own, or one
+    /// named explicitly.
+    fn trusts_on_first_use(&self, canonical: &Path) -> bool {
+        matches!(
+            self.origin_of(canonical),
+            Some(Origin::BuildOutput | Origin::Explicit)
+        )
+    }
+
     /// The origin of the search directory holding `path`, if any.
     fn origin_of(&self, path: &Path) -> Option<Origin> {
         let parent = path.parent()?;
@@ -143,7 +182,18 @@ impl Registry {
             path: canonical.clone(),
             refusal,
         };
+        let trusted_directory = self.trusts_on_first_use(&canonical);
         match self.index.get(&canonical).map(|e| e.sha256.clone()) {
+            // Rebuilt beside agon (or in a directory named explicitly):
+            // trusted as on first use, and indexed again if it changed.
+            Some(sha256) if trusted_directory => {
+                let library = self.open(&canonical, None)?;
+                if library.sha256 != sha256 {
+                    self.index.insert(entry_of(&library));
+                    self.index.save()?;
+                }
+                Ok(library)
+            }
             Some(sha256) => match self.verify(&canonical) {
                 Err(RegistryError::Refused {
                     refusal: Refusal::ChecksumMismatch { actual, .. },
@@ -158,11 +208,7 @@ impl Registry {
                 other => other,
             },
             None => {
-                let first_use = matches!(
-                    self.origin_of(&canonical),
-                    Some(Origin::BuildOutput | Origin::Explicit)
-                );
-                if first_use {
+                if trusted_directory {
                     let library = self.verify(&canonical)?;
                     self.index.insert(entry_of(&library));
                     self.index.save()?;
@@ -222,7 +268,11 @@ impl Registry {
         if let Some(library) = self.loaded.get(&canonical) {
             return Ok(library.clone());
         }
-        let indexed = self.index.get(&canonical).map(|e| e.sha256.clone());
+        // A trusted directory's libraries are indexed again when they change.
+        let indexed = match self.trusts_on_first_use(&canonical) {
+            true => None,
+            false => self.index.get(&canonical).map(|e| e.sha256.clone()),
+        };
         self.open(&canonical, indexed.as_deref())
     }
 
@@ -313,7 +363,7 @@ impl Registry {
                 (None, Some(entry)) => {
                     match library_file::read(&path).map(|b| library_file::sha256_hex(&b)) {
                         Ok(sha) if sha == entry.sha256 => Ok(entry.manifest.clone()),
-                        Ok(_) if self.allow_unverified => self
+                        Ok(_) if self.allow_unverified || self.trusts_on_first_use(&path) => self
                             .load(&path)
                             .map(|l| ManifestRecord::of(&l.manifest))
                             .map_err(|e| match e {

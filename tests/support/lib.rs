@@ -83,6 +83,8 @@ pub fn fixtures_dir() -> &'static Path {
             "gru-seq2seq-generator",
             "-p",
             "pair-pool-discriminator",
+            "-p",
+            "causal-conv-discriminator",
             "--target-dir",
             target.to_str().expect("UTF-8 target path"),
         ]);

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use agon_registry::{
-    index::ManifestRecord, loader, PluginRequirement, Registry, RegistryError, ScanOutcome,
+    index::ManifestRecord, loader, LoadingNeeds, PluginRequirement, Registry, RegistryError,
+    ScanOutcome,
 };
 use agon_sdk::yaml;
 use anyhow::{bail, Context};
 
-use super::plugins_new::{self, NewKind, SdkSource};
+use super::plugins_new::{self, Form, NewKind, SdkSource};
 use crate::cli::PluginsCommand;
 
 pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
@@ -17,11 +18,13 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
         name,
         dir,
         conditional,
+        per_token,
         sdk,
         sdk_git,
     } = command
     {
-        return new(kind, conditional, &name, dir, sdk, sdk_git);
+        let form = Form::from_flags(conditional, per_token);
+        return new(kind, form, &name, dir, sdk, sdk_git);
     }
     let mut registry = Registry::from_environment();
     for warning in &registry.index().warnings {
@@ -51,14 +54,14 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
 
 fn new(
     kind: NewKind,
-    conditional: bool,
+    form: Form,
     full_name: &str,
     dir: Option<PathBuf>,
     sdk: Option<PathBuf>,
     sdk_git: Option<String>,
 ) -> anyhow::Result<()> {
     let (namespace, name) = plugins_new::parse_name(full_name)?;
-    plugins_new::check_kind(kind, conditional)?;
+    plugins_new::check_kind(kind, form)?;
     let sdk = match (sdk, sdk_git) {
         (_, Some(url)) => SdkSource::Git(url),
         (Some(path), None) => {
@@ -77,7 +80,7 @@ fn new(
         })?),
     };
     let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
-    let files = plugins_new::files(kind, conditional, &namespace, &name, &sdk)?;
+    let files = plugins_new::files(kind, form, &namespace, &name, &sdk)?;
     plugins_new::write(&dir, &files)?;
     println!("wrote {namespace}/{name} in {}", dir.display());
     println!(
@@ -223,7 +226,17 @@ fn verify(registry: &mut Registry, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let mut problems = 0;
     for (path, result) in &checks {
         match result {
-            Ok(name) => println!("ok      {} ({name})", path.display()),
+            Ok(name) => match registry.loading_needs(path) {
+                LoadingNeeds::Nothing => println!("ok      {} ({name})", path.display()),
+                LoadingNeeds::Scan => println!(
+                    "ok      {} ({name}); not indexed yet: run `agon plugins scan` to use it",
+                    path.display()
+                ),
+                LoadingNeeds::SearchPathAndScan => println!(
+                    "ok      {} ({name}); not on the plugin search path: copy it into $AGON_HOME/plugins (or add its directory to AGON_PLUGIN_PATH) and run `agon plugins scan` to use it",
+                    path.display()
+                ),
+            },
             Err(error) => {
                 problems += 1;
                 println!("refused {error}");

@@ -1,4 +1,4 @@
-//! `agon plugins new KIND NAMESPACE/NAME [DIR] [--conditional]`: a plugin
+//! `agon plugins new KIND NAMESPACE/NAME [DIR] [--conditional | --per-token]`: a plugin
 //! crate that builds against the SDK, passes its own tests and trains as it
 //! is. The files are the guide's example crates (docs/examples/), renamed,
 //! so the scaffold is the code docs/writing-a-plugin.md shows and the tests
@@ -13,13 +13,44 @@ use clap::ValueEnum;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum NewKind {
     /// A discriminator on the SDK's kit (docs/examples/mean-pool-discriminator;
-    /// with `--conditional`, pair-pool-discriminator).
+    /// with `--conditional`, pair-pool-discriminator; with `--per-token`,
+    /// causal-conv-discriminator).
     Discriminator,
     /// A generator on the SDK's kit (docs/examples/gru-lm-generator; with
     /// `--conditional`, gru-seq2seq-generator).
     Generator,
     /// A reward (docs/examples/distinct-tokens-reward).
     Reward,
+}
+
+/// Which form of the kind: the language-model example, the conditional
+/// one (`--conditional`) or the per-token one (`--per-token`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    Plain,
+    /// Reads a source per row (translation, summarization, dialogue).
+    Conditional,
+    /// Scores every token (the host's `credit: dense`).
+    PerToken,
+}
+
+impl Form {
+    /// The form the command line's flags ask for (clap refuses both).
+    pub fn from_flags(conditional: bool, per_token: bool) -> Form {
+        match (conditional, per_token) {
+            (true, _) => Form::Conditional,
+            (false, true) => Form::PerToken,
+            (false, false) => Form::Plain,
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Form::Plain => "",
+            Form::Conditional => " --conditional",
+            Form::PerToken => " --per-token",
+        }
+    }
 }
 
 /// Where the crate's `agon-sdk` dependency comes from.
@@ -44,6 +75,12 @@ const PAIR_DISCRIMINATOR_LIB: &str =
     include_str!("../../../docs/examples/pair-pool-discriminator/src/lib.rs");
 const PAIR_DISCRIMINATOR_TESTS: &str =
     include_str!("../../../docs/examples/pair-pool-discriminator/src/tests.rs");
+const PER_TOKEN_DISCRIMINATOR_MANIFEST: &str =
+    include_str!("../../../docs/examples/causal-conv-discriminator/Cargo.toml");
+const PER_TOKEN_DISCRIMINATOR_LIB: &str =
+    include_str!("../../../docs/examples/causal-conv-discriminator/src/lib.rs");
+const PER_TOKEN_DISCRIMINATOR_TESTS: &str =
+    include_str!("../../../docs/examples/causal-conv-discriminator/src/tests.rs");
 const SEQ2SEQ_MANIFEST: &str =
     include_str!("../../../docs/examples/gru-seq2seq-generator/Cargo.toml");
 const SEQ2SEQ_LIB: &str = include_str!("../../../docs/examples/gru-seq2seq-generator/src/lib.rs");
@@ -79,22 +116,26 @@ fn dependency(sdk: &SdkSource, features: &str) -> String {
     format!("agon-sdk = {{ {source}{features} }}")
 }
 
-/// Refuses a kind that has no conditional form.
-pub fn check_kind(kind: NewKind, conditional: bool) -> anyhow::Result<()> {
-    if kind == NewKind::Reward && conditional {
-        bail!(
+/// Refuses a kind that has no such form.
+pub fn check_kind(kind: NewKind, form: Form) -> anyhow::Result<()> {
+    match (kind, form) {
+        (NewKind::Reward, Form::Conditional) => bail!(
             "a reward has no conditional form: every reward gets a conditional task's sources in `RewardInput::sources`; run `agon plugins new reward` without --conditional"
-        );
+        ),
+        (NewKind::Reward | NewKind::Generator, Form::PerToken) => bail!(
+            "--per-token is a discriminator's form: per-token rewards (`credit: dense`) come from a discriminator that scores every token; run `agon plugins new discriminator NAMESPACE/NAME --per-token`"
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The files of the new crate, by path relative to its directory: a model
 /// for a conditional task (translation, summarization, dialogue: it reads
-/// a source per row) when `conditional`.
+/// a source per row) for [`Form::Conditional`], a discriminator that
+/// scores every token for [`Form::PerToken`].
 pub fn files(
     kind: NewKind,
-    conditional: bool,
+    form: Form,
     namespace: &str,
     name: &str,
     sdk: &SdkSource,
@@ -108,12 +149,27 @@ pub fn files(
             NewKind::Generator => "generator",
             NewKind::Reward => "reward",
         },
-        if conditional { " --conditional" } else { "" }
+        form.flag()
     );
-    check_kind(kind, conditional)?;
-    let mut files = match (kind, conditional) {
-        (NewKind::Reward, true) => unreachable!("refused by check_kind"),
-        (NewKind::Discriminator, true) => kit_crate(
+    check_kind(kind, form)?;
+    let mut files = match (kind, form) {
+        (NewKind::Reward, Form::Conditional | Form::PerToken)
+        | (NewKind::Generator, Form::PerToken) => unreachable!("refused by check_kind"),
+        (NewKind::Discriminator, Form::PerToken) => kit_crate(
+            KitTemplate {
+                manifest: PER_TOKEN_DISCRIMINATOR_MANIFEST,
+                lib: PER_TOKEN_DISCRIMINATOR_LIB,
+                tests: PER_TOKEN_DISCRIMINATOR_TESTS,
+                crate_name: "causal-conv-discriminator",
+                component: "causal-conv",
+                library_type: "MyLabPerTokenDiscriminators",
+            },
+            &header,
+            namespace,
+            name,
+            sdk,
+        )?,
+        (NewKind::Discriminator, Form::Conditional) => kit_crate(
             KitTemplate {
                 manifest: PAIR_DISCRIMINATOR_MANIFEST,
                 lib: PAIR_DISCRIMINATOR_LIB,
@@ -127,7 +183,7 @@ pub fn files(
             name,
             sdk,
         )?,
-        (NewKind::Generator, true) => kit_crate(
+        (NewKind::Generator, Form::Conditional) => kit_crate(
             KitTemplate {
                 manifest: SEQ2SEQ_MANIFEST,
                 lib: SEQ2SEQ_LIB,
@@ -141,7 +197,7 @@ pub fn files(
             name,
             sdk,
         )?,
-        (NewKind::Discriminator, false) => kit_crate(
+        (NewKind::Discriminator, Form::Plain) => kit_crate(
             KitTemplate {
                 manifest: DISCRIMINATOR_MANIFEST,
                 lib: DISCRIMINATOR_LIB,
@@ -155,7 +211,7 @@ pub fn files(
             name,
             sdk,
         )?,
-        (NewKind::Generator, false) => kit_crate(
+        (NewKind::Generator, Form::Plain) => kit_crate(
             KitTemplate {
                 manifest: GENERATOR_MANIFEST,
                 lib: GENERATOR_LIB,
@@ -169,7 +225,7 @@ pub fn files(
             name,
             sdk,
         )?,
-        (NewKind::Reward, false) => {
+        (NewKind::Reward, Form::Plain) => {
             let manifest = with_header(REWARD_MANIFEST, &header);
             let manifest = replaced(
                 &manifest,
@@ -389,14 +445,15 @@ mod tests {
     #[test]
     fn every_name_of_the_examples_is_replaced() {
         let sdk = SdkSource::Path("/opt/agon/sdk".into());
-        for (kind, conditional) in [
-            (NewKind::Discriminator, false),
-            (NewKind::Generator, false),
-            (NewKind::Reward, false),
-            (NewKind::Discriminator, true),
-            (NewKind::Generator, true),
+        for (kind, form) in [
+            (NewKind::Discriminator, Form::Plain),
+            (NewKind::Generator, Form::Plain),
+            (NewKind::Reward, Form::Plain),
+            (NewKind::Discriminator, Form::Conditional),
+            (NewKind::Generator, Form::Conditional),
+            (NewKind::Discriminator, Form::PerToken),
         ] {
-            let files = files(kind, conditional, "lab", "x-disc", &sdk).unwrap();
+            let files = files(kind, form, "lab", "x-disc", &sdk).unwrap();
             for (path, text) in &files {
                 if *path == "Cargo.lock" {
                     continue;
@@ -411,6 +468,7 @@ mod tests {
                     "\"gru-lm\"",
                     "pair-pool",
                     "gru-seq2seq",
+                    "causal-conv",
                     "acme",
                     "distinct-tokens",
                     "../../../sdk",
@@ -428,17 +486,39 @@ mod tests {
                 "{manifest}"
             );
             assert!(manifest.contains("[workspace]"), "{manifest}");
-            let declared = files[1].1.contains("SourceUse::Required");
-            assert_eq!(declared, conditional, "{kind:?}: {}", files[1].1);
+            let lib = &files[1].1;
+            let sources = lib.contains("SourceUse::Required");
+            assert_eq!(sources, form == Form::Conditional, "{kind:?}: {lib}");
+            let per_token = lib.contains("const PER_TOKEN: bool = true");
+            assert_eq!(per_token, form == Form::PerToken, "{kind:?}: {lib}");
+            let flag = format!(
+                "agon plugins new {}{}`",
+                format!("{kind:?}").to_lowercase(),
+                form.flag()
+            );
+            assert!(
+                manifest_header(&files[0].1).contains(&flag),
+                "{flag}: {}",
+                files[0].1
+            );
         }
-        let refused = files(NewKind::Reward, true, "lab", "x", &sdk).unwrap_err();
+        let refused = files(NewKind::Reward, Form::Conditional, "lab", "x", &sdk).unwrap_err();
         assert!(
             refused.to_string().contains("RewardInput::sources"),
             "{refused}"
         );
+        for kind in [NewKind::Reward, NewKind::Generator] {
+            let refused = files(kind, Form::PerToken, "lab", "x", &sdk).unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("new discriminator NAMESPACE/NAME --per-token"),
+                "{refused}"
+            );
+        }
         let git = files(
             NewKind::Discriminator,
-            false,
+            Form::Plain,
             "lab",
             "x",
             &SdkSource::Git("https://example.org/agon".into()),
@@ -460,7 +540,7 @@ mod tests {
         assert_eq!(type_prefix("9lab"), "Lab9lab");
         let files = files(
             NewKind::Discriminator,
-            false,
+            Form::Plain,
             "outsider-lab",
             "x",
             &SdkSource::Path("/opt/agon/sdk".into()),
@@ -472,26 +552,27 @@ mod tests {
     }
 
     /// The library type never takes a model type's name (`GruSeq2Seq`,
-    /// `PairPool`, `MeanPool`, `GruLm`), whatever the namespace.
+    /// `PairPool`, `MeanPool`, `GruLm`, `CausalConv`), whatever the namespace.
     #[test]
     fn the_library_type_is_never_a_models_name() {
-        for (kind, conditional) in [
-            (NewKind::Discriminator, false),
-            (NewKind::Generator, false),
-            (NewKind::Discriminator, true),
-            (NewKind::Generator, true),
+        for (kind, form) in [
+            (NewKind::Discriminator, Form::Plain),
+            (NewKind::Generator, Form::Plain),
+            (NewKind::Discriminator, Form::Conditional),
+            (NewKind::Generator, Form::Conditional),
+            (NewKind::Discriminator, Form::PerToken),
         ] {
-            for namespace in ["gru", "pair", "mean", "gru-lm"] {
+            for namespace in ["gru", "pair", "mean", "gru-lm", "causal"] {
                 let files = files(
                     kind,
-                    conditional,
+                    form,
                     namespace,
                     "x",
                     &SdkSource::Path("/opt/agon/sdk".into()),
                 )
                 .unwrap();
                 let lib = &files[1].1;
-                for model in ["GruSeq2Seq", "PairPool", "MeanPool", "GruLm"] {
+                for model in ["GruSeq2Seq", "PairPool", "MeanPool", "GruLm", "CausalConv"] {
                     let defined = [" ", ";", "<"]
                         .iter()
                         .map(|end| lib.matches(&format!("struct {model}{end}")).count())
@@ -503,6 +584,11 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The manifest's lines before `[package]`.
+    fn manifest_header(manifest: &str) -> &str {
+        &manifest[..manifest.find("[package]").unwrap()]
     }
 
     #[test]

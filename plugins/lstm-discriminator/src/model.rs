@@ -5,7 +5,9 @@ use std::path::Path;
 
 use agon_sdk::{
     kits::{DiscriminatorModel, Pass, Rows, SourceUse},
-    toolkit::{load_tensors, pytorch_like, LayerNorm, Lstm, MaskedEmbedding, SeededInit},
+    toolkit::{
+        last_positions, load_tensors, pytorch_like, LayerNorm, Lstm, MaskedEmbedding, SeededInit,
+    },
     PluginContext, PluginError, PluginResult,
 };
 use candle_core::{DType, Device, Module, Tensor};
@@ -86,15 +88,7 @@ impl DiscriminatorModel for LstmDiscriminator {
         let per_token = self
             .token_logits(rows, pass)?
             .expect("token_logits always answers");
-        let last: Vec<u32> = rows
-            .targets
-            .iter()
-            .map(|row| row.len().saturating_sub(1) as u32)
-            .collect();
-        let last = Tensor::from_vec(last, (rows.len(), 1), pass.device())?;
-        Ok(per_token
-            .gather(&last.to_dtype(DType::U32)?, 1)?
-            .squeeze(1)?)
+        Ok(last_positions(&per_token, &rows.lengths())?)
     }
 
     /// PyTorch's LSTM initialisation, U(−1/√H, 1/√H), for the LSTM's

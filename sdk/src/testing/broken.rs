@@ -7,9 +7,11 @@ use super::{check_discriminator, check_discriminator_paths_agree, Task};
 use crate::{
     author::{DiscriminatorImpl, PluginLibrary},
     batch::Batch,
-    capabilities::{ComponentCapabilities, SOURCES_NEVER, SOURCES_OPTIONAL, SOURCES_REQUIRED},
+    capabilities::{
+        ComponentCapabilities, SOURCES_NEVER, SOURCES_OPTIONAL, SOURCES_REQUIRED, TOKEN_LOGITS,
+    },
     context::PluginContext,
-    error::PluginResult,
+    error::{PluginError, PluginResult},
     manifest::{ComponentInfo, ComponentKind},
     stats::{StepOptions, StepStats},
 };
@@ -19,6 +21,9 @@ struct Toy {
     weight: f32,
     reads_padding: bool,
     saves: bool,
+    /// Per-token logits: `None` for none, `Some(false)` position `t` reads
+    /// tokens `0..=t`, `Some(true)` every position reads the whole row.
+    per_token: Option<bool>,
 }
 
 impl DiscriminatorImpl for Toy {
@@ -39,6 +44,23 @@ impl DiscriminatorImpl for Toy {
                 let x = self.weight * ids.iter().sum::<u32>() as f32 / 100.0;
                 1.0 / (1.0 + (-x).exp())
             })
+            .collect())
+    }
+
+    fn token_logits(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
+        let Some(whole_row) = self.per_token else {
+            return Err(PluginError::unsupported("no per-token logits"));
+        };
+        let t = &batch.targets;
+        Ok((0..t.rows())
+            .flat_map(|r| {
+                let row = t.row(r);
+                (0..row.len()).map(move |position| {
+                    let read = if whole_row { row } else { &row[..=position] };
+                    read.iter().sum::<u32>() as f32 / 100.0
+                })
+            })
+            .map(|x| self.weight * x)
             .collect())
     }
 
@@ -76,6 +98,8 @@ impl PluginLibrary for Broken {
             "forgets",
             "needs-sources",
             "undecided",
+            "per-token",
+            "peeks-ahead",
         ]
         .into_iter()
         .map(|n| ComponentInfo::new(ComponentKind::Discriminator, n, "toy", &()))
@@ -95,11 +119,17 @@ impl PluginLibrary for Broken {
             },
             reads_padding: name == "reads-padding",
             saves: name != "forgets",
+            per_token: match name {
+                "per-token" => Some(false),
+                "peeks-ahead" => Some(true),
+                _ => None,
+            },
         }))
     }
 
     /// `needs-sources` claims sources it never gets on an unconditional
-    /// task; `undecided` names two `sources-*` declarations.
+    /// task; `undecided` names two `sources-*` declarations; `per-token`
+    /// and `peeks-ahead` score every token, the second from the whole row.
     fn capabilities() -> Vec<ComponentCapabilities> {
         vec![
             ComponentCapabilities::new(ComponentKind::Discriminator, "good", &[SOURCES_NEVER]),
@@ -113,6 +143,12 @@ impl PluginLibrary for Broken {
                 "undecided",
                 &[SOURCES_NEVER, SOURCES_OPTIONAL],
             ),
+            ComponentCapabilities::new(ComponentKind::Discriminator, "per-token", &[TOKEN_LOGITS]),
+            ComponentCapabilities::new(
+                ComponentKind::Discriminator,
+                "peeks-ahead",
+                &[TOKEN_LOGITS],
+            ),
         ]
     }
 }
@@ -124,6 +160,19 @@ fn context() -> PluginContext {
 #[test]
 fn a_correct_toy_passes() {
     check_discriminator::<Broken>("good", &context(), Task::Unconditional);
+}
+
+#[test]
+fn causal_per_token_logits_pass() {
+    check_discriminator::<Broken>("per-token", &context(), Task::Unconditional);
+}
+
+/// Each position's logit from the whole row: one per token, the same alone
+/// and padded wider, so only the causality check tells.
+#[test]
+#[should_panic(expected = "token_logits is not causal")]
+fn per_token_logits_that_read_later_tokens_fail() {
+    check_discriminator::<Broken>("peeks-ahead", &context(), Task::Unconditional);
 }
 
 #[test]

@@ -98,18 +98,28 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
         &p,
         &probabilities(&mut a, &wide, "wider padding"),
         1e-5,
-        "padded wider with other values",
+        "a row's score, in the toy batch and padded wider with other values (does the model read past a row's length? Mask the padding: `Pass::pad` and `Padder` give the mask)",
     );
     let mixed_rows: Vec<Vec<u32>> = real_rows.iter().chain(&fake_rows).cloned().collect();
     let mixed = toy::batch(context, task, &mixed_rows, pad, width);
     let together = probabilities(&mut a, &mixed, "mixed batch");
-    assert_close(&p, &together[..p.len()], 1e-5, "scored with other rows");
+    assert_close(
+        &p,
+        &together[..p.len()],
+        1e-5,
+        "a row's score, in the toy batch and scored with other rows (a row's result must not depend on the other rows of its batch: no statistics over the batch)",
+    );
     // Alone (on a conditional task, row 0 keeps its source alone).
     let alone_rows = if task == Task::Unconditional { 3 } else { 1 };
     for (i, row) in real_rows.iter().enumerate().take(alone_rows) {
         let single = toy::batch(context, task, std::slice::from_ref(row), pad, row.len());
         let alone = probabilities(&mut a, &single, "a single row");
-        assert_close(&p[i..=i], &alone, 1e-5, "scored alone");
+        assert_close(
+            &p[i..=i],
+            &alone,
+            1e-5,
+            "a row's score, in the toy batch and scored alone (a row's result must not depend on the other rows of its batch: no statistics over the batch; and does the model read past a row's length? Mask the padding: `Pass::pad` and `Padder` give the mask)",
+        );
     }
 
     // The optional per-token logits: as declared.
@@ -249,7 +259,7 @@ fn check_token_logits<L: PluginLibrary>(
         &all,
         &logits(&wide, "wider padding"),
         1e-5,
-        "token logits padded wider with other values",
+        "token logits, in the toy batch and padded wider with other values (does the model read past a row's length? Mask the padding: `Pass::pad` and `Padder` give the mask)",
     );
     let first = rows[0].len();
     let single = toy::batch(context, task, &rows[..1], pad, first);
@@ -257,6 +267,33 @@ fn check_token_logits<L: PluginLibrary>(
         &all[..first],
         &logits(&single, "a single row"),
         1e-5,
-        "token logits of a row scored alone",
+        "token logits, in the toy batch and of a row scored alone (a row's result must not depend on the other rows of its batch: no statistics over the batch; and does the model read past a row's length? Mask the padding: `Pass::pad` and `Padder` give the mask)",
     );
+
+    // Causal: position t judges the row's first t + 1 tokens, so the
+    // tokens after it must not move its logit. A model that pools over the
+    // whole row passes every check above, and its dense rewards would pay
+    // each token for the words that follow it.
+    let longest = rows.iter().max_by_key(|row| row.len()).unwrap();
+    let kept = longest.len() / 2;
+    let mut altered = longest.clone();
+    for (t, id) in altered.iter_mut().enumerate().skip(kept) {
+        let other = words[(t * 3 + 1) % words.len()];
+        *id = if other == *id {
+            words[(t * 3 + 2) % words.len()]
+        } else {
+            other
+        };
+    }
+    let one = |row: &Vec<u32>| toy::batch(context, task, std::slice::from_ref(row), pad, row.len());
+    let before = logits(&one(longest), "a single row");
+    let after = logits(&one(&altered), "the same row with its later tokens changed");
+    for t in 0..kept {
+        assert!(
+            (before[t] - after[t]).abs() <= 1e-5 * before[t].abs().max(after[t].abs()).max(1.0),
+            "contract: token_logits is not causal: position {t}'s logit went from {} to {} when only tokens {kept}.. of the row changed. Position t must judge the row's first t + 1 tokens (read left to right: a left-to-right RNN, a causal convolution, attention masked to the past), or the host's dense credit rewards each token for the words after it",
+            before[t],
+            after[t]
+        );
+    }
 }

@@ -153,7 +153,7 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
         &ll,
         &log_likelihood(&mut a, &wide, "wider padding"),
         1e-4,
-        "padded wider with other values",
+        "a row's log-likelihood, in the toy batch and padded wider with other values (does the model read past a row's length? Mask the padding: `Pass::pad` and `Padder` give the mask)",
     );
     let more: Vec<Vec<u32>> = rows
         .iter()
@@ -165,7 +165,7 @@ pub fn check_generator<L: PluginLibrary>(component: &str, context: &PluginContex
         &ll,
         &log_likelihood(&mut a, &mixed, "mixed batch")[..ll.len()],
         1e-4,
-        "scored with other rows",
+        "a row's log-likelihood, in the toy batch and scored with other rows (a row's result must not depend on the other rows of its batch: no statistics over the batch)",
     );
 
     // Rollouts: job-major, prefixes kept, independent of how jobs are split.

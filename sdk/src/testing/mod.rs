@@ -20,7 +20,10 @@
 //! the batch is padded or what the padding holds; outputs are finite and in
 //! range; an id outside the vocabulary is refused with an error, and no
 //! call panics; a `sources-*` declaration (`agon_sdk::capabilities`) is one
-//! name and takes the task the contract runs.
+//! name and takes the task the contract runs. A discriminator that declares
+//! `token-logits` gives one logit per real token, under the same rules, and
+//! causal: a position's logit does not move when the row's later tokens
+//! change.
 //!
 //! A discriminator with two compute paths (`compute: kernels | tensor`)
 //! also runs [`check_discriminator_paths_agree`]: both paths train ten
@@ -29,7 +32,9 @@
 //! A kit discriminator also runs [`check_weight_gradients`] (with
 //! `candle`), and a kit generator [`check_generator_weight_gradients`]: the
 //! gradient of its training loss in every weight against finite
-//! differences, which finds an op that silently has no backward.
+//! differences, which finds an op that silently has no backward (and, for
+//! a per-token model, a weight the row logits read that training never
+//! reaches).
 //!
 //! A kit discriminator that reads relaxed rows (`relaxed_logits`, with
 //! `candle`) also runs [`check_relaxed_rows_score_as_ids`] (a conditional
@@ -166,7 +171,7 @@ pub fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!(
             (x - y).abs() <= tolerance * x.abs().max(y.abs()).max(1.0),
-            "{what}: row {i} is {x} one way and {y} the other"
+            "{what}: value {i} is {x} the first way and {y} the second"
         );
     }
 }

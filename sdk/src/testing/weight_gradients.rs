@@ -33,7 +33,11 @@ use crate::{
 /// (a slope above 2e-4), and on a weight matrix that starts all zero and
 /// gets no gradient until the other weights move (a dead start, e.g. an
 /// initialisation that missed a recurrent matrix; a weight this loss does
-/// not use at all passes). Returns how many entries were checked.
+/// not use at all passes). For a per-token model (`PER_TOKEN`, whose
+/// training optimises `token_logits` only), also panics on a weight that
+/// the row logits (`logits`: rollout rewards, accuracy, `agon eval`) read
+/// but the training loss never reaches: it would keep its initial values.
+/// Returns how many entries were checked.
 ///
 /// Rows are ids without sources (an unconditional task; a conditional
 /// model: [`check_conditional_weight_gradients`]); the weights are left as
@@ -77,7 +81,7 @@ fn check_training_loss<M: DiscriminatorModel>(
     dropout_seed: u64,
     stride: usize,
 ) -> usize {
-    check_against_finite_differences(d.varmap(), stride, || {
+    let loss = || {
         d.training_loss(real, generated, dropout_seed)
             .unwrap_or_else(|e| {
                 // Only a batch without sources can miss what the model reads.
@@ -88,7 +92,42 @@ fn check_training_loss<M: DiscriminatorModel>(
                 panic!("the training loss: {e}{hint}")
             })
             .0
-    })
+    };
+    let checked = check_against_finite_differences(d.varmap(), stride, loss);
+    if M::PER_TOKEN {
+        let scored = || {
+            d.row_logits_sum(real)
+                .and_then(|r| Ok((r + d.row_logits_sum(generated)?)?))
+                .unwrap_or_else(|e| panic!("the row logits: {e}"))
+        };
+        if let Some(name) = read_but_never_trained(d.varmap(), loss, scored).first() {
+            panic!(
+                "{name}: the row logits (`logits`: rollout rewards, accuracy, `agon eval`) read it, but the per-token training loss never reaches it: with PER_TOKEN the kit trains token_logits only, so it keeps its initial values; derive `logits` from the token logits (e.g. each row's last position, agon_sdk::toolkit::last_positions)"
+            );
+        }
+    }
+    checked
+}
+
+/// The weights of `varmap` that get a gradient from `scored` but none at
+/// all from `loss`.
+fn read_but_never_trained(
+    varmap: &VarMap,
+    loss: impl Fn() -> Tensor,
+    scored: impl Fn() -> Tensor,
+) -> Vec<String> {
+    let trained = loss().backward().expect("backward through the loss");
+    let read = scored()
+        .backward()
+        .expect("backward through the row logits");
+    let reached = |grads: &candle_core::backprop::GradStore, var: &candle_core::Var| {
+        Entries::of(var, grads).analytic.iter().any(|&g| g != 0.0)
+    };
+    sorted_vars(varmap)
+        .into_iter()
+        .filter(|(_, var)| reached(&read, var) && !reached(&trained, var))
+        .map(|(name, _)| name)
+        .collect()
 }
 
 /// [`check_weight_gradients`] for a kit generator: the loss `mle_step`

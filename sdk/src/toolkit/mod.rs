@@ -13,7 +13,8 @@
 //! * [`padder`] — rows of any lengths → padded id and mask tensors;
 //! * [`embedding`], [`gru`], [`pooling`] — layers over masked rows: an
 //!   embedding zero at padding, a GRU read to each row's last real token,
-//!   mean and max over real positions;
+//!   mean and max over real positions, and each row's value at its last
+//!   real position (a per-token model's verdict on the whole row);
 //! * [`lstm`] — an LSTM layer returning every position's state, as
 //!   Candle's LSTM or, on the CPU, as one op ([`lstm_recurrence`]: input
 //!   projection and recurrence, forward and backward through time per block
@@ -104,7 +105,7 @@ pub use lstm::Lstm;
 pub use output_cross_entropy::OutputLayerGradients;
 pub use output_sampling::OutputProjection;
 pub use padder::{Padded, Padder};
-pub use pooling::{masked_max, masked_mean, max_over_time};
+pub use pooling::{last_positions, masked_max, masked_mean, max_over_time};
 pub use rng::{derive_seed, normal_vec, rng_from_seed, sample_from_logits, SeededRng};
 pub use target_log_probs::target_log_probs;
 pub use tensors::{

@@ -46,6 +46,19 @@ pub fn masked_max(xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
     maxed.broadcast_mul(&any)
 }
 
+/// Each row's value at its last real position: `xs: [B, W]` (one value per
+/// position, e.g. a per-token discriminator's logits) and each row's
+/// length → `[B]`. The gradient reaches only those positions. A row of
+/// length 0 takes position 0.
+pub fn last_positions(xs: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    let last: Vec<u32> = lengths
+        .iter()
+        .map(|&len| len.saturating_sub(1) as u32)
+        .collect();
+    let last = Tensor::from_vec(last, (lengths.len(), 1), xs.device())?;
+    xs.gather(&last, 1)?.squeeze(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +83,20 @@ mod tests {
             masked_max(&xs, &mask).unwrap().to_vec2::<f32>().unwrap(),
             vec![vec![3.0, -2.0], vec![0.0, 0.0]]
         );
+    }
+
+    #[test]
+    fn last_positions_take_each_rows_last_real_value_and_its_gradient() {
+        let xs = candle_core::Var::new(&[[1f32, 2.0, 3.0], [4.0, 5.0, 6.0]], &Device::Cpu).unwrap();
+        let last = last_positions(xs.as_tensor(), &[2, 3]).unwrap();
+        assert_eq!(last.to_vec1::<f32>().unwrap(), vec![2.0, 6.0]);
+        let gradient = last.sum_all().unwrap().backward().unwrap();
+        assert_eq!(
+            gradient.get(&xs).unwrap().to_vec2::<f32>().unwrap(),
+            vec![vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]]
+        );
+        let empty = last_positions(xs.as_tensor(), &[0, 1]).unwrap();
+        assert_eq!(empty.to_vec1::<f32>().unwrap(), vec![1.0, 4.0]);
     }
 
     /// The CPU op gives the tensor formula's values and gradients, bit for

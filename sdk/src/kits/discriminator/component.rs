@@ -86,6 +86,15 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         self.params.varmap()
     }
 
+    /// The sum of `batch`'s row logits in evaluation mode, what
+    /// `probabilities` reads: for the weight-gradient check of a per-token
+    /// model, whose training never differentiates them.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn row_logits_sum(&self, batch: &Batch) -> PluginResult<Tensor> {
+        let rows = self.rows(batch)?;
+        Ok(self.logits(&rows, Dropout::evaluation())?.sum_all()?)
+    }
+
     fn rows(&self, batch: &Batch) -> PluginResult<Rows> {
         Rows::from_batch(batch, M::NAME, M::SOURCES, self.config.max_source_len())
     }

@@ -65,6 +65,11 @@ impl Rows {
         self.targets.len()
     }
 
+    /// Each target row's length (as [`super::RelaxedRows::lengths`]).
+    pub fn lengths(&self) -> Vec<usize> {
+        self.targets.iter().map(Vec::len).collect()
+    }
+
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty()

@@ -40,6 +40,9 @@ struct ToyConfig {
     /// Add this to every relaxed row's logit: a relaxed path that disagrees
     /// with the ids path.
     relaxed_offset: f64,
+    /// (`PerTokenToy`) Score rows through a head of their own, which
+    /// per-token training never reaches.
+    separate_row_head: bool,
     training: DiscriminatorTraining,
 }
 
@@ -50,6 +53,7 @@ impl DiscriminatorConfig for ToyConfig {
         ("forward_only_softmax", "test only"),
         ("unused_zero_weight", "test only"),
         ("relaxed_offset", "test only"),
+        ("separate_row_head", "test only"),
     ];
     fn training(&self) -> &DiscriminatorTraining {
         &self.training
@@ -737,6 +741,74 @@ fn the_weight_gradient_check_passes_a_sound_model_and_catches_a_forward_only_op(
         loss(&spare).to_bits(),
         before.to_bits(),
         "the weights are left as they were"
+    );
+}
+
+/// A per-token toy: each position's logit from its own token's embedding;
+/// a row's from its last position's, or from a head of its own.
+struct PerTokenToy {
+    embedding: MaskedEmbedding,
+    output: Linear,
+    row_head: Option<Linear>,
+}
+
+impl DiscriminatorModel for PerTokenToy {
+    type Config = ToyConfig;
+    const NAME: &'static str = "per-token-toy";
+    const SOURCES: SourceUse = SourceUse::Never;
+    const PER_TOKEN: bool = true;
+
+    fn new(vb: VarBuilder, context: &PluginContext, config: &ToyConfig) -> PluginResult<Self> {
+        Ok(PerTokenToy {
+            embedding: MaskedEmbedding::new(vb.clone(), context.vocab.size as usize, 5)?,
+            output: linear(5, 1, vb.pp("output"))?,
+            row_head: match config.separate_row_head {
+                true => Some(linear(5, 1, vb.pp("row_head"))?),
+                false => None,
+            },
+        })
+    }
+
+    fn token_logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Option<Tensor>> {
+        let padded = pass.pad(&rows.targets, 1)?;
+        let embedded = self.embedding.masked(&padded.ids, &padded.mask)?.tanh()?;
+        Ok(Some(self.output.forward(&embedded)?.squeeze(2)?))
+    }
+
+    fn logits(&self, rows: &Rows, pass: &mut Pass) -> PluginResult<Tensor> {
+        if let Some(head) = &self.row_head {
+            let padded = pass.pad(&rows.targets, 1)?;
+            let embedded = self.embedding.masked(&padded.ids, &padded.mask)?;
+            let pooled = masked_mean(&embedded, &padded.mask)?;
+            return Ok(head.forward(&pooled)?.squeeze(1)?);
+        }
+        let per_token = self.token_logits(rows, pass)?.unwrap();
+        Ok(crate::toolkit::last_positions(&per_token, &rows.lengths())?)
+    }
+}
+
+/// A per-token model's row logits must come from weights its training
+/// reaches: a head of their own, which nothing trains, fails the
+/// weight-gradient check, naming it.
+#[test]
+fn a_per_token_models_row_logits_must_be_trained() {
+    let real = vec![vec![1u32, 2, 3], vec![4, 5]];
+    let generated = vec![vec![6u32, 1], vec![2, 2, 3, 4]];
+    let per_token = |config: &str| {
+        let mut context = PluginContext::for_tests(VOCAB as u32, 6);
+        context.config_yaml = config.into();
+        KitDiscriminator::<PerTokenToy>::new(&context).unwrap()
+    };
+    crate::testing::check_weight_gradients(&per_token(""), &real, &generated, 11, 1);
+    let separate = per_token("separate_row_head: true\n");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::testing::check_weight_gradients(&separate, &real, &generated, 11, 1)
+    }))
+    .expect_err("an untrained row head must fail the check");
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.starts_with("row_head.") && message.contains("last_positions"),
+        "{message}"
     );
 }
 
