@@ -825,8 +825,9 @@ fn the_guides_kit_code_is_the_example_crates() {
 /// workspace that builds against the SDK, passes its own tests, loads and
 /// trains in a smoke run; with `--conditional`, a generator and a
 /// discriminator that build and train together on a translation task; with
-/// `--per-token`, a discriminator that trains under dense rewards. A
-/// second `new` into the same directory is refused.
+/// `--per-token`, a discriminator that trains under dense rewards (those
+/// crates' tests are the guide's examples', which run in the workspace;
+/// here they compile). A second `new` into the same directory is refused.
 #[test]
 fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
     let sandbox = Sandbox::new();

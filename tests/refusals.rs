@@ -159,19 +159,77 @@ fn a_library_rebuilt_beside_agon_is_indexed_again() {
     let index = sandbox.home().join("plugins-index.json");
     let open = || Registry::new(SearchPath::explicit([build.clone()]), &index);
     let first = open().load(&library).unwrap().sha256.clone();
-    // Rebuilt as cargo writes it: a new file in its place (writing into
-    // the loaded one would change the code this process runs).
-    let mut bytes = std::fs::read(&library).unwrap();
-    bytes.extend_from_slice(b"rebuilt");
-    let fresh = sandbox.path().join("fresh");
-    std::fs::write(&fresh, bytes).unwrap();
-    std::fs::rename(&fresh, &library).unwrap();
+    // A new file in its place: writing into the loaded one would change
+    // the code this process runs.
+    rebuild(&library, b"rebuilt");
     let mut registry = open();
     let again = registry.load(&library).unwrap().sha256.clone();
     assert_ne!(again, first);
     let canonical = std::fs::canonicalize(&library).unwrap();
     assert_eq!(Index::load(&index).get(&canonical).unwrap().sha256, again);
-    assert!(registry.verify(&library).is_ok());
+}
+
+/// Replaces `library` with a copy of it that has other bytes (a new file
+/// in its place, as cargo writes a rebuilt one).
+fn rebuild(library: &Path, salt: &[u8]) {
+    let mut bytes = std::fs::read(library).unwrap();
+    bytes.extend_from_slice(salt);
+    let fresh = library.with_extension("fresh");
+    std::fs::write(&fresh, bytes).unwrap();
+    std::fs::rename(&fresh, library).unwrap();
+}
+
+/// Through the CLI, beside a copy of `agon`: a library rebuilt there is
+/// found by name without a scan, with a note, and indexed again; one that
+/// others may write is refused when it changes, as on the plugin path.
+#[test]
+fn a_library_rebuilt_beside_the_agon_executable_runs_without_a_scan() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let bin = sandbox.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let agon = bin.join(format!("agon{}", std::env::consts::EXE_SUFFIX));
+    std::fs::copy(
+        agon_integration_tests::build_dir().join(format!("agon{}", std::env::consts::EXE_SUFFIX)),
+        &agon,
+    )
+    .unwrap();
+    let library = bin.join(agon_integration_tests::library_file("agon_rewards"));
+    std::fs::copy(plugin_library("agon_rewards"), &library).unwrap();
+    std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let show = || {
+        std::process::Command::new(&agon)
+            .args(["plugins", "show", "agon/rewards"])
+            .env("AGON_HOME", sandbox.home())
+            .env_remove("AGON_PLUGIN_PATH")
+            .output()
+            .unwrap()
+    };
+    let first = show();
+    assert!(first.status.success(), "{first:?}");
+    rebuild(&library, b"rebuilt");
+    let again = show();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{again:?}");
+    assert!(
+        stderr.contains("changed since it was indexed") && stderr.contains("indexed again"),
+        "{stderr}"
+    );
+    // Indexed: the next run says nothing.
+    let quiet = show();
+    assert!(
+        quiet.status.success() && quiet.stderr.is_empty(),
+        "{quiet:?}"
+    );
+    // A file others may write is not vouched for by the directory.
+    rebuild(&library, b"rebuilt again");
+    std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = show();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("checksum mismatch"),
+        "{stderr}"
+    );
 }
 
 #[test]

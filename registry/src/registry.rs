@@ -76,8 +76,9 @@ pub enum LoadingNeeds {
 ///
 /// * In the index with the same sha256: always.
 /// * Found in the `agon` executable's own directory or in a directory named
-///   explicitly: loaded and indexed (trust on first use), and indexed again
-///   when it has changed (a rebuilt workspace runs without a scan). Nothing
+///   explicitly: loaded and indexed (trust on first use), and, if only the
+///   executable's owner can write the file, indexed again with a note when
+///   it has changed (a rebuilt workspace runs without a scan). Nothing
 ///   proves such a library was built with agon: the executable's directory
 ///   is trusted as the executable is, since whoever can write there can
 ///   replace `agon` itself.
@@ -127,17 +128,18 @@ impl Registry {
     }
 
     /// What loading the library at `path` by name needs beyond its being a
-    /// good library: nothing when it is indexed or in a directory trusted on
-    /// first use (the build output, or one named explicitly).
+    /// good library: a place on the search path, and there, unless its
+    /// directory is trusted on first use (the build output, or one named
+    /// explicitly), a place in the index.
     pub fn loading_needs(&self, path: &Path) -> LoadingNeeds {
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if self.index.get(&canonical).is_some() {
-            return LoadingNeeds::Nothing;
-        }
         match self.origin_of(&canonical) {
-            Some(Origin::BuildOutput | Origin::Explicit) => LoadingNeeds::Nothing,
-            Some(Origin::Environment | Origin::User) => LoadingNeeds::Scan,
             None => LoadingNeeds::SearchPathAndScan,
+            Some(Origin::BuildOutput | Origin::Explicit) => LoadingNeeds::Nothing,
+            Some(Origin::Environment | Origin::User) if self.index.get(&canonical).is_some() => {
+                LoadingNeeds::Nothing
+            }
+            Some(Origin::Environment | Origin::User) => LoadingNeeds::Scan,
         }
     }
 
@@ -149,6 +151,14 @@ impl Registry {
             self.origin_of(canonical),
             Some(Origin::BuildOutput | Origin::Explicit)
         )
+    }
+
+    /// Whether a change to the library at `canonical` is indexed again
+    /// when it is loaded rather than refused: it lies in a directory
+    /// trusted on first use, and only the owner of the `agon` executable
+    /// can write to it (a file others can write is refused as elsewhere).
+    fn reindexes_changes(&self, canonical: &Path) -> bool {
+        self.trusts_on_first_use(canonical) && writable_only_by_agons_owner(canonical)
     }
 
     /// The origin of the search directory holding `path`, if any.
@@ -184,11 +194,17 @@ impl Registry {
         };
         let trusted_directory = self.trusts_on_first_use(&canonical);
         match self.index.get(&canonical).map(|e| e.sha256.clone()) {
-            // Rebuilt beside agon (or in a directory named explicitly):
-            // trusted as on first use, and indexed again if it changed.
-            Some(sha256) if trusted_directory => {
+            // Rebuilt beside agon (or in a directory named explicitly), and
+            // writable by agon's owner alone: trusted as on first use.
+            Some(sha256) if self.reindexes_changes(&canonical) => {
                 let library = self.open(&canonical, None)?;
                 if library.sha256 != sha256 {
+                    eprintln!(
+                        "note: {} changed since it was indexed (sha256 {} → {}); indexed again, as a library beside agon is",
+                        canonical.display(),
+                        short(&sha256),
+                        short(&library.sha256)
+                    );
                     self.index.insert(entry_of(&library));
                     self.index.save()?;
                 }
@@ -268,8 +284,8 @@ impl Registry {
         if let Some(library) = self.loaded.get(&canonical) {
             return Ok(library.clone());
         }
-        // A trusted directory's libraries are indexed again when they change.
-        let indexed = match self.trusts_on_first_use(&canonical) {
+        // Such a library is indexed again when it changes.
+        let indexed = match self.reindexes_changes(&canonical) {
             true => None,
             false => self.index.get(&canonical).map(|e| e.sha256.clone()),
         };
@@ -363,7 +379,7 @@ impl Registry {
                 (None, Some(entry)) => {
                     match library_file::read(&path).map(|b| library_file::sha256_hex(&b)) {
                         Ok(sha) if sha == entry.sha256 => Ok(entry.manifest.clone()),
-                        Ok(_) if self.allow_unverified || self.trusts_on_first_use(&path) => self
+                        Ok(_) if self.allow_unverified || self.reindexes_changes(&path) => self
                             .load(&path)
                             .map(|l| ManifestRecord::of(&l.manifest))
                             .map_err(|e| match e {
@@ -454,6 +470,30 @@ fn checked_by() -> String {
         "agon {} (plugin ABI {ABI_VERSION})",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// Whether the file at `path` belongs to the owner of the running `agon`
+/// and neither its group nor others may write it.
+#[cfg(unix)]
+fn writable_only_by_agons_owner(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let owner = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.uid(), m.mode()));
+    let executable = std::env::current_exe().ok();
+    match (owner(path), executable.as_deref().and_then(owner)) {
+        (Some((file_uid, mode)), Some((agon_uid, _))) => file_uid == agon_uid && mode & 0o022 == 0,
+        _ => false,
+    }
+}
+
+/// Elsewhere a changed library is always refused.
+#[cfg(not(unix))]
+fn writable_only_by_agons_owner(_path: &Path) -> bool {
+    false
+}
+
+/// The first 12 hex digits of a sha256, enough to tell builds apart.
+fn short(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(12)]
 }
 
 fn entry_of(library: &LoadedLibrary) -> IndexEntry {

@@ -21,9 +21,19 @@ struct Toy {
     weight: f32,
     reads_padding: bool,
     saves: bool,
-    /// Per-token logits: `None` for none, `Some(false)` position `t` reads
-    /// tokens `0..=t`, `Some(true)` every position reads the whole row.
-    per_token: Option<bool>,
+    /// Per-token logits, if any, and what position `t` reads.
+    per_token: Option<TokenView>,
+}
+
+/// What a per-token toy's position `t` reads.
+#[derive(Clone, Copy)]
+enum TokenView {
+    /// Tokens `0..=t`: causal.
+    Prefix,
+    /// The whole row.
+    WholeRow,
+    /// Tokens `0..=t` and the row's length.
+    PrefixAndLength,
 }
 
 impl DiscriminatorImpl for Toy {
@@ -48,7 +58,7 @@ impl DiscriminatorImpl for Toy {
     }
 
     fn token_logits(&mut self, batch: &Batch) -> PluginResult<Vec<f32>> {
-        let Some(whole_row) = self.per_token else {
+        let Some(view) = self.per_token else {
             return Err(PluginError::unsupported("no per-token logits"));
         };
         let t = &batch.targets;
@@ -56,8 +66,14 @@ impl DiscriminatorImpl for Toy {
             .flat_map(|r| {
                 let row = t.row(r);
                 (0..row.len()).map(move |position| {
-                    let read = if whole_row { row } else { &row[..=position] };
-                    read.iter().sum::<u32>() as f32 / 100.0
+                    let sum = |ids: &[u32]| ids.iter().sum::<u32>() as f32;
+                    match view {
+                        TokenView::Prefix => sum(&row[..=position]) / 100.0,
+                        TokenView::WholeRow => sum(row) / 100.0,
+                        TokenView::PrefixAndLength => {
+                            (sum(&row[..=position]) + row.len() as f32) / 100.0
+                        }
+                    }
                 })
             })
             .map(|x| self.weight * x)
@@ -100,6 +116,7 @@ impl PluginLibrary for Broken {
             "undecided",
             "per-token",
             "peeks-ahead",
+            "reads-length",
         ]
         .into_iter()
         .map(|n| ComponentInfo::new(ComponentKind::Discriminator, n, "toy", &()))
@@ -120,16 +137,18 @@ impl PluginLibrary for Broken {
             reads_padding: name == "reads-padding",
             saves: name != "forgets",
             per_token: match name {
-                "per-token" => Some(false),
-                "peeks-ahead" => Some(true),
+                "per-token" => Some(TokenView::Prefix),
+                "peeks-ahead" => Some(TokenView::WholeRow),
+                "reads-length" => Some(TokenView::PrefixAndLength),
                 _ => None,
             },
         }))
     }
 
     /// `needs-sources` claims sources it never gets on an unconditional
-    /// task; `undecided` names two `sources-*` declarations; `per-token`
-    /// and `peeks-ahead` score every token, the second from the whole row.
+    /// task; `undecided` names two `sources-*` declarations; `per-token`,
+    /// `peeks-ahead` and `reads-length` score every token, the second from
+    /// the whole row, the third knowing the row's length.
     fn capabilities() -> Vec<ComponentCapabilities> {
         vec![
             ComponentCapabilities::new(ComponentKind::Discriminator, "good", &[SOURCES_NEVER]),
@@ -147,6 +166,11 @@ impl PluginLibrary for Broken {
             ComponentCapabilities::new(
                 ComponentKind::Discriminator,
                 "peeks-ahead",
+                &[TOKEN_LOGITS],
+            ),
+            ComponentCapabilities::new(
+                ComponentKind::Discriminator,
+                "reads-length",
                 &[TOKEN_LOGITS],
             ),
         ]
@@ -173,6 +197,13 @@ fn causal_per_token_logits_pass() {
 #[should_panic(expected = "token_logits is not causal")]
 fn per_token_logits_that_read_later_tokens_fail() {
     check_discriminator::<Broken>("peeks-ahead", &context(), Task::Unconditional);
+}
+
+/// Later tokens changed but the length kept: only cutting the row tells.
+#[test]
+#[should_panic(expected = "when the row was cut after")]
+fn per_token_logits_that_read_the_rows_length_fail() {
+    check_discriminator::<Broken>("reads-length", &context(), Task::Unconditional);
 }
 
 #[test]

@@ -202,8 +202,9 @@ pub fn check_discriminator<L: PluginLibrary>(component: &str, context: &PluginCo
 }
 
 /// A discriminator that declares [`TOKEN_LOGITS`] gives one finite logit
-/// per real token, the same for a row alone, among other rows and padded
-/// wider; one that does not answers `Unsupported`.
+/// per real token, the same for a row alone and padded wider, and causal
+/// (a position's logit moves neither with the row's later tokens nor with
+/// the row's end); one that does not answers `Unsupported`.
 fn check_token_logits<L: PluginLibrary>(
     component: &str,
     context: &PluginContext,
@@ -270,14 +271,17 @@ fn check_token_logits<L: PluginLibrary>(
         "token logits, in the toy batch and of a row scored alone (a row's result must not depend on the other rows of its batch: no statistics over the batch; and does the model read past a row's length? Mask the padding: `Pass::pad` and `Padder` give the mask)",
     );
 
-    // Causal: position t judges the row's first t + 1 tokens, so the
-    // tokens after it must not move its logit. A model that pools over the
-    // whole row passes every check above, and its dense rewards would pay
-    // each token for the words that follow it.
+    // Causal: position t judges the row's first t + 1 tokens, so neither
+    // the tokens after it nor whether there are any may move its logit. A
+    // model that pools over the whole row, or reads the row's length,
+    // passes every check above, and its dense rewards would pay each token
+    // for what follows it.
     let longest = rows.iter().max_by_key(|row| row.len()).unwrap();
     let kept = longest.len() / 2;
+    // The row's last token (EOS, where the vocabulary has one) stays.
+    let last = longest.len() - 1;
     let mut altered = longest.clone();
-    for (t, id) in altered.iter_mut().enumerate().skip(kept) {
+    for (t, id) in altered.iter_mut().enumerate().take(last).skip(kept) {
         let other = words[(t * 3 + 1) % words.len()];
         *id = if other == *id {
             words[(t * 3 + 2) % words.len()]
@@ -285,15 +289,22 @@ fn check_token_logits<L: PluginLibrary>(
             other
         };
     }
-    let one = |row: &Vec<u32>| toy::batch(context, task, std::slice::from_ref(row), pad, row.len());
+    let one = |row: &[u32]| toy::batch(context, task, &[row.to_vec()], pad, row.len());
     let before = logits(&one(longest), "a single row");
-    let after = logits(&one(&altered), "the same row with its later tokens changed");
-    for t in 0..kept {
-        assert!(
-            (before[t] - after[t]).abs() <= 1e-5 * before[t].abs().max(after[t].abs()).max(1.0),
-            "contract: token_logits is not causal: position {t}'s logit went from {} to {} when only tokens {kept}.. of the row changed. Position t must judge the row's first t + 1 tokens (read left to right: a left-to-right RNN, a causal convolution, attention masked to the past), or the host's dense credit rewards each token for the words after it",
-            before[t],
-            after[t]
-        );
+    let changed = logits(&one(&altered), "the row with its later tokens changed");
+    let prefix = logits(&one(&longest[..kept]), "the row's first tokens alone");
+    for (what, other) in [
+        ("when only its tokens {kept}.. changed", &changed),
+        ("when the row was cut after {kept} tokens", &prefix),
+    ] {
+        for t in 0..kept {
+            assert!(
+                (before[t] - other[t]).abs() <= 1e-5 * before[t].abs().max(other[t].abs()).max(1.0),
+                "contract: token_logits is not causal: position {t}'s logit went from {} to {} {}. Position t must judge the row's first t + 1 tokens alone (read left to right: a left-to-right RNN, a causal convolution, attention masked to the past; no length feature), or the host's dense credit rewards each token for what follows it",
+                before[t],
+                other[t],
+                what.replace("{kept}", &kept.to_string())
+            );
+        }
     }
 }

@@ -171,7 +171,7 @@ pub fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!(
             (x - y).abs() <= tolerance * x.abs().max(y.abs()).max(1.0),
-            "{what}: value {i} is {x} the first way and {y} the second"
+            "{what}: value {i} differs: {x} against {y}"
         );
     }
 }

@@ -81,7 +81,7 @@ fn check_training_loss<M: DiscriminatorModel>(
     dropout_seed: u64,
     stride: usize,
 ) -> usize {
-    let loss = || {
+    let loss_with = |dropout_seed: u64| {
         d.training_loss(real, generated, dropout_seed)
             .unwrap_or_else(|e| {
                 // Only a batch without sources can miss what the model reads.
@@ -93,6 +93,7 @@ fn check_training_loss<M: DiscriminatorModel>(
             })
             .0
     };
+    let loss = || loss_with(dropout_seed);
     let checked = check_against_finite_differences(d.varmap(), stride, loss);
     if M::PER_TOKEN {
         let scored = || {
@@ -100,9 +101,14 @@ fn check_training_loss<M: DiscriminatorModel>(
                 .and_then(|r| Ok((r + d.row_logits_sum(generated)?)?))
                 .unwrap_or_else(|e| panic!("the row logits: {e}"))
         };
-        if let Some(name) = read_but_never_trained(d.varmap(), loss, scored).first() {
+        // Two dropout draws: one may drop every path through a narrow layer.
+        let losses = [
+            loss_with(dropout_seed),
+            loss_with(dropout_seed.wrapping_add(1)),
+        ];
+        if let Some(name) = read_but_never_trained(d.varmap(), &losses, scored()).first() {
             panic!(
-                "{name}: the row logits (`logits`: rollout rewards, accuracy, `agon eval`) read it, but the per-token training loss never reaches it: with PER_TOKEN the kit trains token_logits only, so it keeps its initial values; derive `logits` from the token logits (e.g. each row's last position, agon_sdk::toolkit::last_positions)"
+                "{name}: the row logits (`logits`: rollout rewards, accuracy, `agon eval`) read it, but the per-token training loss never reaches it: with PER_TOKEN, `train_step` (policy gradient, dense credit) trains token_logits only, so it keeps its initial values there; derive `logits` from the token logits (e.g. each row's last position, agon_sdk::toolkit::last_positions)"
             );
         }
     }
@@ -110,22 +116,19 @@ fn check_training_loss<M: DiscriminatorModel>(
 }
 
 /// The weights of `varmap` that get a gradient from `scored` but none at
-/// all from `loss`.
-fn read_but_never_trained(
-    varmap: &VarMap,
-    loss: impl Fn() -> Tensor,
-    scored: impl Fn() -> Tensor,
-) -> Vec<String> {
-    let trained = loss().backward().expect("backward through the loss");
-    let read = scored()
-        .backward()
-        .expect("backward through the row logits");
+/// all from any of `losses`.
+fn read_but_never_trained(varmap: &VarMap, losses: &[Tensor], scored: Tensor) -> Vec<String> {
+    let trained: Vec<_> = losses
+        .iter()
+        .map(|loss| loss.backward().expect("backward through the loss"))
+        .collect();
+    let read = scored.backward().expect("backward through the row logits");
     let reached = |grads: &candle_core::backprop::GradStore, var: &candle_core::Var| {
         Entries::of(var, grads).analytic.iter().any(|&g| g != 0.0)
     };
     sorted_vars(varmap)
         .into_iter()
-        .filter(|(_, var)| reached(&read, var) && !reached(&trained, var))
+        .filter(|(_, var)| reached(&read, var) && !trained.iter().any(|g| reached(g, var)))
         .map(|(name, _)| name)
         .collect()
 }

@@ -68,6 +68,23 @@ fn learns_a_verdict_per_position() {
 }
 
 #[test]
+fn checkpoints_round_trip_every_tokens_score() {
+    let real = Batch::unconditional(TokenBatch::from_rows(&[vec![1u32, 2, 3], vec![4]], 0));
+    let fake = Batch::unconditional(TokenBatch::from_rows(&[vec![9u32, 9], vec![8, 7, 6]], 0));
+    let mut a = discriminator(SMALL);
+    a.train_step(&real, &fake, &StepOptions { seed: 3 })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    a.save(dir.path()).unwrap();
+    let mut b = discriminator(SMALL);
+    b.load(dir.path()).unwrap();
+    assert_eq!(
+        b.token_logits(&real).unwrap(),
+        a.token_logits(&real).unwrap()
+    );
+}
+
+#[test]
 fn a_zero_width_is_refused_and_every_key_is_documented() {
     let mut context = PluginContext::for_tests(10, 6);
     context.config_yaml = "kernel_width: 0\n".into();

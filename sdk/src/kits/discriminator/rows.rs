@@ -65,7 +65,8 @@ impl Rows {
         self.targets.len()
     }
 
-    /// Each target row's length (as [`super::RelaxedRows::lengths`]).
+    /// Each target row's length (relaxed rows carry theirs in
+    /// [`super::RelaxedRows::lengths`]).
     pub fn lengths(&self) -> Vec<usize> {
         self.targets.iter().map(Vec::len).collect()
     }
