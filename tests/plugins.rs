@@ -991,6 +991,25 @@ fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
         refused.contains("new discriminator NAMESPACE/NAME --per-token"),
         "{refused}"
     );
+    // One form at a time: a usage error (clap's exit code 2).
+    let both = sandbox.run(
+        &[
+            "plugins",
+            "new",
+            "discriminator",
+            "lab/y",
+            crate_dir.to_str().unwrap(),
+            "--per-token",
+            "--conditional",
+        ],
+        &[],
+    );
+    assert_eq!(both.0.status.code(), Some(2), "{:?}", both.0);
+    assert!(
+        both.stderr().contains("cannot be used with") && !crate_dir.exists(),
+        "{}",
+        both.stderr()
+    );
 }
 
 /// RelGAN's discriminator reads ids as well as relaxed rows, so the

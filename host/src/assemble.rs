@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use abi_stable::std_types::ROption;
-use agon_registry::{Registry, ResolvedComponent};
+use agon_registry::{library_file::short_sha256, Registry, ResolvedComponent};
 use agon_sdk::{
     capabilities::{declares, SourceDeclaration, REFERENCES_REQUIRED},
     Batch, ComponentKind, RewardInput, TokenBatch, VocabInfo,
@@ -643,8 +643,8 @@ fn warn_if_generator_changed(run_path: &Path, resolved: &ResolvedComponent) {
         "{}'s generator trained with another build of its library than the one loaded now ({}, sha256 {} in plugins.json, {} now): its weights run under this build's code, so samples and scores may differ from the run's",
         run_path.display(),
         resolved.label(),
-        short(entry["sha256"].as_str().unwrap_or("?")),
-        short(&resolved.library.sha256)
+        short_sha256(entry["sha256"].as_str().unwrap_or("?")),
+        short_sha256(&resolved.library.sha256)
     ));
 }
 
@@ -655,11 +655,6 @@ pub fn recorded_plugins(run_path: &Path) -> Vec<serde_json::Value> {
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default()
-}
-
-/// The first 12 hex digits of a sha256, enough to tell builds apart.
-fn short(sha256: &str) -> &str {
-    &sha256[..sha256.len().min(12)]
 }
 
 /// Refuses `algorithm: gumbel` unless the generator draws relaxed samples

@@ -225,3 +225,9 @@ mod tests {
         );
     }
 }
+
+/// The first 12 hex digits of a sha256, enough to tell builds apart in a
+/// message.
+pub fn short_sha256(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(12)]
+}

@@ -202,8 +202,8 @@ impl Registry {
                     eprintln!(
                         "note: {} changed since it was indexed (sha256 {} → {}); indexed again, as a library beside agon is",
                         canonical.display(),
-                        short(&sha256),
-                        short(&library.sha256)
+                        library_file::short_sha256(&sha256),
+                        library_file::short_sha256(&library.sha256)
                     );
                     self.index.insert(entry_of(&library));
                     self.index.save()?;
@@ -489,11 +489,6 @@ fn writable_only_by_agons_owner(path: &Path) -> bool {
 #[cfg(not(unix))]
 fn writable_only_by_agons_owner(_path: &Path) -> bool {
     false
-}
-
-/// The first 12 hex digits of a sha256, enough to tell builds apart.
-fn short(sha256: &str) -> &str {
-    &sha256[..sha256.len().min(12)]
 }
 
 fn entry_of(library: &LoadedLibrary) -> IndexEntry {
