@@ -544,6 +544,58 @@ fn eval_scores_oracle_runs_with_paired_tests() {
         assert!(test[key].is_u64(), "{key}: {test}");
     }
     assert!(test["method"].is_string(), "{test}");
+
+    // Two runs: each model against the first run's MLE model, and the second
+    // run's final model against its own MLE model too.
+    let other = sandbox.train(&config("smoke.yaml"), "other", &["--set", "seed=2"]);
+    let out = sandbox
+        .run(
+            &[
+                "eval",
+                run.to_str().unwrap(),
+                other.to_str().unwrap(),
+                "--samples",
+                "200",
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let evaluation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pairs: Vec<(&str, &str)> = evaluation["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["model"].as_str().unwrap(),
+                c["baseline"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("oracle/final", "oracle/mle"),
+            ("other/mle", "oracle/mle"),
+            ("other/final", "oracle/mle"),
+            ("other/final", "other/mle"),
+        ]
+    );
+    let nll_oracle = |i: usize| {
+        evaluation["models"][i]["metrics"]["nll_oracle"]
+            .as_f64()
+            .unwrap()
+    };
+    let own = evaluation["comparisons"][3]["test"]["mean_difference"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (own - (nll_oracle(3) - nll_oracle(2))).abs() < 1e-9,
+        "other/final − other/mle: {own} against {} − {}",
+        nll_oracle(3),
+        nll_oracle(2)
+    );
 }
 
 /// The sweep files `scripts/regenerate-results.sh` runs, from its dry run.

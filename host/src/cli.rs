@@ -235,7 +235,8 @@ pub struct SampleArgs {
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Run directories (their models are compared with the first one's
-    /// first model: the end-of-MLE snapshot when it has one).
+    /// first model: the end-of-MLE snapshot when it has one; and each later
+    /// run's final model with its own end-of-MLE snapshot).
     #[arg(required = true)]
     pub run_dirs: Vec<PathBuf>,
     /// Samples per model (text tasks; default: the task's eval_samples), or

@@ -245,11 +245,11 @@ pub fn evaluate(
         outputs.push(output);
     }
     let mut comparisons = Vec::new();
-    for i in 1..scored.len() {
+    for (baseline, other) in super::comparison_pairs(models) {
         comparisons.extend(compare(
             &metrics_used,
-            (&scored[0], &outputs[0]),
-            (&scored[i], &outputs[i]),
+            (&scored[baseline], &outputs[baseline]),
+            (&scored[other], &outputs[other]),
             settings,
             seed,
         ));

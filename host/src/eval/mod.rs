@@ -5,7 +5,9 @@
 //! pretraining (`checkpoints/mle`), so one SeqGAN run yields both models of
 //! the paper's comparison, `<run>/mle` and `<run>/final`. Every model draws
 //! its samples with the same seed (sample `i` of each shares its random
-//! numbers), and the first model is the baseline of the paired tests.
+//! numbers). The paired tests ([`comparison_pairs`]) put every model
+//! against the first one, and each later run's final model against its own
+//! end-of-MLE snapshot.
 
 pub mod conditional;
 pub mod language_model;
@@ -72,6 +74,28 @@ pub fn models(run_dirs: &[PathBuf]) -> Vec<Model> {
         });
     }
     models
+}
+
+/// The paired tests of an evaluation of `models`, as (baseline, model)
+/// indices: every model against the first (the runs against each other,
+/// e.g. a SeqGAN run against an MLE-only one), then, for each later run with
+/// an end-of-MLE snapshot, its final model against that snapshot: what the
+/// run's adversarial phase did, which the first test does not give when the
+/// first run is another seed's.
+pub fn comparison_pairs(models: &[Model]) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for model in 1..models.len() {
+        pairs.push((0, model));
+        let own_mle = model - 1;
+        if own_mle > 0
+            && models[model].snapshot.is_none()
+            && models[own_mle].snapshot == Some("mle")
+            && models[own_mle].run_dir == models[model].run_dir
+        {
+            pairs.push((own_mle, model));
+        }
+    }
+    pairs
 }
 
 /// What `agon eval` is asked for.
@@ -360,30 +384,29 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
         });
     }
     let mut comparisons = Vec::new();
-    if let Some((baseline, others)) = scored.split_first() {
-        for other in others {
-            let headline = bleu
-                .headline
-                .iter()
-                .flat_map(|n| [format!("bleu{n}"), format!("self_bleu{n}")]);
-            // lm_nll is there only with --lm.
-            for metric in headline.chain(["lm_nll".to_string()]) {
-                let (Some(a), Some(b)) = (
-                    baseline.per_sample.get(&metric),
-                    other.per_sample.get(&metric),
-                ) else {
-                    continue;
-                };
-                if a.len() != b.len() || a.is_empty() {
-                    continue;
-                }
-                comparisons.push(Comparison {
-                    metric: metric.clone(),
-                    baseline: baseline.label.clone(),
-                    model: other.label.clone(),
-                    test: paired_bootstrap(a, b, settings.resamples, seed),
-                });
+    for (baseline, other) in comparison_pairs(models) {
+        let (baseline, other) = (&scored[baseline], &scored[other]);
+        let headline = bleu
+            .headline
+            .iter()
+            .flat_map(|n| [format!("bleu{n}"), format!("self_bleu{n}")]);
+        // lm_nll is there only with --lm.
+        for metric in headline.chain(["lm_nll".to_string()]) {
+            let (Some(a), Some(b)) = (
+                baseline.per_sample.get(&metric),
+                other.per_sample.get(&metric),
+            ) else {
+                continue;
+            };
+            if a.len() != b.len() || a.is_empty() {
+                continue;
             }
+            comparisons.push(Comparison {
+                metric: metric.clone(),
+                baseline: baseline.label.clone(),
+                model: other.label.clone(),
+                test: paired_bootstrap(a, b, settings.resamples, seed),
+            });
         }
     }
     let fast = bleu.fast_references;
@@ -467,4 +490,59 @@ pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<
         written.extend(quality_diversity::write(dir, &evaluation.sweep, order)?);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(run: &str, snapshot: Option<&'static str>) -> Model {
+        Model {
+            label: format!("{run}/{}", snapshot.unwrap_or("final")),
+            run_dir: PathBuf::from(run),
+            snapshot,
+        }
+    }
+
+    fn labelled(models: &[Model]) -> Vec<(String, String)> {
+        comparison_pairs(models)
+            .into_iter()
+            .map(|(b, m)| (models[m].label.clone(), models[b].label.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn every_model_meets_the_first_and_each_later_run_its_own_mle_model() {
+        let models = [
+            model("a", Some("mle")),
+            model("a", None),
+            model("b", Some("mle")),
+            model("b", None),
+            // An MLE-only run has no snapshot: the first model only.
+            model("c", None),
+        ];
+        let pair = |m: &str, b: &str| (m.to_string(), b.to_string());
+        assert_eq!(
+            labelled(&models),
+            [
+                pair("a/final", "a/mle"),
+                pair("b/mle", "a/mle"),
+                pair("b/final", "a/mle"),
+                pair("b/final", "b/mle"),
+                pair("c/final", "a/mle"),
+            ]
+        );
+        // An MLE-only baseline run first: its final model is the baseline,
+        // and the SeqGAN run still meets its own MLE model.
+        let models = [model("c", None), model("a", Some("mle")), model("a", None)];
+        assert_eq!(
+            labelled(&models),
+            [
+                pair("a/mle", "c/final"),
+                pair("a/final", "c/final"),
+                pair("a/final", "a/mle"),
+            ]
+        );
+        assert!(labelled(&models[..1]).is_empty());
+    }
 }

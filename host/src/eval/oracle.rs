@@ -105,10 +105,11 @@ pub fn evaluate(
             per_sample: BTreeMap::from([("nll_oracle".to_string(), per_sample)]),
         });
     }
-    let comparisons = match scored.split_first() {
-        Some((baseline, others)) => others
-            .iter()
-            .map(|other| Comparison {
+    let comparisons = super::comparison_pairs(models)
+        .into_iter()
+        .map(|(baseline, other)| {
+            let (baseline, other) = (&scored[baseline], &scored[other]);
+            Comparison {
                 metric: "nll_oracle".into(),
                 baseline: baseline.label.clone(),
                 model: other.label.clone(),
@@ -118,10 +119,9 @@ pub fn evaluate(
                     settings.resamples,
                     seed,
                 ),
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+            }
+        })
+        .collect();
     let mut notes = vec![
         "nll_oracle: the oracle's per-token NLL of the model's samples (nats; lower = samples the oracle finds likelier); every model sampled with the same seed, so sample i of each is paired".into(),
         "nll_test: the model's per-token NLL of its run's held-out oracle samples, those of its training-time NLL-test (nats; lower = covers the oracle's distribution better)".to_string(),
