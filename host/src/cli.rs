@@ -41,10 +41,11 @@ pub enum Command {
     Train(TrainArgs),
     /// Sample sequences from a run's latest checkpoint (one per line).
     Sample(SampleArgs),
-    /// Score text-task runs: BLEU-2..5 (full and fast references),
-    /// Self-BLEU, NLL-test; the end-of-MLE and final generators of each run
-    /// side by side with paired significance tests; optionally BLEU against
-    /// Self-BLEU across temperatures.
+    /// Score runs' generators (the end-of-MLE and final ones of each run,
+    /// side by side, with paired significance tests) on their task's
+    /// metrics: NLL-oracle and NLL-test (oracle), BLEU-2..5 and Self-BLEU
+    /// (text; optionally across temperatures), sacreBLEU / ROUGE /
+    /// distinct-n of decoded outputs (conditional).
     Eval(EvalArgs),
     /// Compare runs and sweeps: groups by config (seeds pooled), means and
     /// 95% intervals of every metric, tests between groups, learning curves
@@ -187,7 +188,8 @@ pub struct SweepArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum SweepCommand {
-    /// Each cell's state (finished, running, pending, stopped, failed) and
+    /// Each cell's state (finished, running, pending, stopped, interrupted,
+    /// failed) and
     /// progress.
     Status {
         /// The sweep directory.
@@ -298,7 +300,8 @@ pub struct BenchArgs {
     /// dtrain-gru (one epoch of rnn-lab/gru-discriminator on the SDK's kit,
     /// the peer's `dtrain-gru`) and dense-step (50 ScratchGAN-style steps
     /// with scratchgan-lab/lstm-discriminator's per-token scores, the
-    /// peer's `dense-step`).
+    /// peer's `dense-step`) and gumbel-step (50 RelGAN-style steps through
+    /// the relaxed boundary, the peer's `gumbel-step`).
     #[arg(long, default_value = "all")]
     pub workloads: String,
     /// Runs per workload; the median is reported.
