@@ -418,12 +418,81 @@ fn missing_and_empty_files_are_named() {
         &["--metric", "bleu", "--hyp", &hyp, "--ref", &empty],
     );
     assert_says(&out, &["reference file", "empty.txt is empty"]);
-    let blank = write_lines(&sandbox, "blank.txt", &["a b", "  "]);
-    let out = failure(
-        &sandbox,
-        &["--metric", "bleu", "--hyp", &hyp, "--ref", &blank],
-    );
-    assert_says(&out, &["blank.txt:2: empty line"]);
+}
+
+/// A blank reference line is scored as sacreBLEU and rouge-score score it
+/// (a zero-length reference), with a warning naming the line.
+#[test]
+fn blank_reference_lines_score_as_the_reference_tools_do_with_a_warning() {
+    let sandbox = Sandbox::new();
+    let fixture = fixture("text_metric_fixture.json");
+    let cases: Vec<&Value> = fixture["corner_cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["references"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|stream| strings(stream).iter().any(|l| l.trim().is_empty()))
+        })
+        .collect();
+    assert_eq!(cases.len(), 2, "the fixture's blank-reference cases");
+    for (k, case) in cases.into_iter().enumerate() {
+        let hyp = write_lines(
+            &sandbox,
+            &format!("hyp{k}.txt"),
+            &strings(&case["hypotheses"]),
+        );
+        let mut args = vec![
+            "score".to_string(),
+            "--metric".into(),
+            "sacrebleu,rouge".into(),
+            "--hyp".into(),
+            hyp,
+        ];
+        let mut first_blank = None;
+        for (s, stream) in case["references"].as_array().unwrap().iter().enumerate() {
+            let lines = strings(stream);
+            let name = format!("ref{k}-{s}.txt");
+            if first_blank.is_none() {
+                first_blank = lines
+                    .iter()
+                    .position(|l| l.trim().is_empty())
+                    .map(|i| format!("{name}:{}: empty line", i + 1));
+            }
+            args.extend(["--ref".to_string(), write_lines(&sandbox, &name, &lines)]);
+        }
+        args.push("--json".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = sandbox.run(&args, &[]);
+        let stderr = run.stderr().to_string();
+        let report: Value = serde_json::from_str(&run.success()).unwrap();
+        let warning = first_blank.unwrap();
+        assert!(
+            stderr.contains(&warning) && stderr.contains("zero-length reference"),
+            "{stderr}"
+        );
+        assert_close(
+            metric(&report, "sacrebleu"),
+            case["bleu"]["score"].as_f64().unwrap() / 100.0,
+            1e-12,
+            "sacreBLEU with blank references",
+        );
+        for (ours, theirs) in [
+            ("rouge1", "rouge1"),
+            ("rouge2", "rouge2"),
+            ("rouge_l", "rougeL"),
+        ] {
+            assert_close(
+                metric(&report, ours),
+                case["rouge_mean_f1"][theirs].as_f64().unwrap(),
+                1e-12,
+                ours,
+            );
+        }
+    }
 }
 
 #[test]

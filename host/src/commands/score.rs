@@ -162,8 +162,10 @@ struct TextFile {
 }
 
 /// Reads `path` (the `role` names it in errors: "hypothesis", "reference").
-/// Empty reference lines are refused (BLEU would count a zero-length
-/// reference); an empty hypothesis is a system's empty output and is scored.
+/// An empty hypothesis is a system's empty output and is scored. An empty
+/// (or blank) reference line is scored as the reference tools score it, a
+/// zero-length reference, with a note: it is more often a misaligned or
+/// damaged file than a reference.
 fn read_text_file(path: &Path, role: &str) -> anyhow::Result<TextFile> {
     let what = format!("{role} file");
     let bytes = crate::data::read_named_file(path, &what)?;
@@ -176,12 +178,19 @@ fn read_text_file(path: &Path, role: &str) -> anyhow::Result<TextFile> {
         );
     }
     if role == "reference" {
-        if let Some(i) = lines.iter().position(|l| l.trim().is_empty()) {
-            bail!(
-                "reference file {}:{}: empty line; every line must hold a reference (an empty one would count as a zero-length reference)",
+        let blank: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].chars().all(agon_sdk::metrics::is_python_space))
+            .collect();
+        if let Some(first) = blank.first() {
+            crate::notes::warn(&format!(
+                "reference file {}:{}: empty line{}; scored as a zero-length reference, as sacreBLEU, rouge-score and NLTK score it (check that the file is the one meant)",
                 path.display(),
-                i + 1
-            );
+                first + 1,
+                match blank.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                }
+            ));
         }
     }
     Ok(TextFile {

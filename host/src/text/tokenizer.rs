@@ -7,7 +7,12 @@
 //!   an apostrophe or hyphen between two letters or digits (`don't`,
 //!   `well-known` stay one token). With `lowercase`, text is lower-cased
 //!   first.
+//!
+//! Whitespace is Python's `str.split()`'s (`agon_metrics::is_python_space`:
+//! Unicode whitespace and U+001C..U+001F), as in the reference tools whose
+//! BLEU these tokens feed.
 
+use agon_sdk::metrics::is_python_space;
 use serde::{Deserialize, Serialize};
 
 /// Character or word tokens.
@@ -84,11 +89,11 @@ impl TokenizerConfig {
         match self.level {
             Level::Char => tokens.extend(
                 text.chars()
-                    .filter(|c| !c.is_whitespace())
+                    .filter(|&c| !is_python_space(c))
                     .map(String::from),
             ),
             Level::Word => {
-                for word in text.split_whitespace() {
+                for word in text.split(is_python_space).filter(|w| !w.is_empty()) {
                     if self.split_punctuation {
                         split_word(word, &mut tokens);
                     } else {
@@ -162,5 +167,18 @@ mod tests {
         );
         assert_eq!(chars.detokenize(&["床", "前", "，"]), "床前，");
         assert_eq!(word(false, true).detokenize(&["a", "dog", "."]), "a dog .");
+    }
+
+    /// Python's `str.split()` splits on the information separators
+    /// U+001C..U+001F too, which `char::is_whitespace` does not.
+    #[test]
+    fn whitespace_is_pythons() {
+        let text = "a\u{1c}b\u{1f}c\u{a0}d\u{3000}e";
+        assert_eq!(word(false, false).tokenize(text), ["a", "b", "c", "d", "e"]);
+        let chars = TokenizerConfig {
+            level: Level::Char,
+            ..TokenizerConfig::default()
+        };
+        assert_eq!(chars.tokenize(text), ["a", "b", "c", "d", "e"]);
     }
 }

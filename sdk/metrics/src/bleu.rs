@@ -270,7 +270,10 @@ impl BleuStats {
         let (correct, total) = (self.correct, self.total);
         let mut precisions = [0.0; ORDER];
         let mut smooth = 1.0;
-        for n in 0..ORDER {
+        // sacreBLEU's early stop (its #141): no match of any order scores 0,
+        // every precision 0, before any smoothing.
+        let matched = correct.iter().any(|&c| c > 0);
+        for n in (0..ORDER).take_while(|_| matched) {
             if total[n] == 0 {
                 break;
             }

@@ -16,4 +16,4 @@ pub mod sacrebleu;
 pub use bleu::{corpus_bleu, sentence_stats, BleuReferences, BleuStats, CorpusBleu};
 pub use distinct::distinct_n;
 pub use rouge::{rouge_l, Rouge, RougeMetric, RougeScore};
-pub use sacrebleu::{corpus_bleu_13a, tokenize_13a, SacreBleuSettings};
+pub use sacrebleu::{corpus_bleu_13a, is_python_space, tokenize_13a, SacreBleuSettings};

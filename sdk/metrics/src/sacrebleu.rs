@@ -19,8 +19,10 @@ fn is_separated(c: char) -> bool {
 }
 
 /// Python's `str.split()` whitespace: Unicode whitespace plus the
-/// information separators U+001C..U+001F.
-fn is_python_space(c: char) -> bool {
+/// information separators U+001C..U+001F, which Rust's `char::is_whitespace`
+/// leaves out. The reference tools split on it (sacreBLEU's tokenizers, and
+/// the `str.split()` of the NLTK-based BLEU fixtures).
+pub fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 

@@ -42,6 +42,25 @@ fn sentence_bleu_matches_nltk() {
     }
 }
 
+/// An empty reference in the set (a blank line of a reference file) counts
+/// as NLTK counts it: its length can be the closest.
+#[test]
+fn sentence_bleu_matches_nltk_with_an_empty_reference_in_the_set() {
+    let fixture = fixture();
+    let case = &fixture["empty_reference"];
+    let references = sequences(&case["references"]);
+    assert!(references.iter().any(Vec::is_empty));
+    let references = BleuReferences::new(&references, 5);
+    let expected = scores(&case["sentence_bleu_1_to_5"]);
+    for (i, (h, e)) in sequences(&case["hypotheses"])
+        .iter()
+        .zip(&expected)
+        .enumerate()
+    {
+        assert_close(&references.sentence_bleu(h), e, &format!("hypothesis {i}"));
+    }
+}
+
 #[test]
 fn self_bleu_leaves_each_hypothesis_out_as_nltk_does() {
     let fixture = fixture();

@@ -58,6 +58,39 @@ fn corpus_bleu_13a_matches_sacrebleu_with_one_and_two_references() {
     }
 }
 
+/// No match of any order (sacreBLEU's early stop: 0, and every precision
+/// 0, before smoothing), lines too short for 4-grams, unigram matches only,
+/// an empty hypothesis.
+#[test]
+fn corpus_bleu_13a_matches_sacrebleu_at_the_corners() {
+    let fixture = fixture();
+    for case in fixture["corner_cases"].as_array().unwrap() {
+        let hypotheses = strings(&case["hypotheses"]);
+        let streams: Vec<Vec<String>> = case["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(strings)
+            .collect();
+        let ours = corpus_bleu_13a(&hypotheses, &streams);
+        let expected = &case["bleu"];
+        let close = |a: f64, b: &Value| (a - b.as_f64().unwrap()).abs() < 1e-9;
+        assert!(
+            close(ours.score, &expected["score"])
+                && close(ours.brevity_penalty, &expected["bp"])
+                && (0..4).all(|n| close(ours.precisions[n], &expected["precisions"][n])),
+            "{hypotheses:?} against {streams:?}: {ours:?}, sacreBLEU {expected}"
+        );
+        assert_eq!(
+            (ours.hypothesis_len as u64, ours.reference_len as u64),
+            (
+                expected["sys_len"].as_u64().unwrap(),
+                expected["ref_len"].as_u64().unwrap()
+            )
+        );
+    }
+}
+
 #[test]
 fn lowercase_bleu_and_its_sentence_statistics_match_sacrebleu() {
     let fixture = fixture();
