@@ -57,6 +57,26 @@ fn a_stopped_and_resumed_gumbel_run_equals_an_uninterrupted_one() {
         .run(&["train", "--resume", split.to_str().unwrap()], &[])
         .success();
     assert_eq!(trajectory(&split), trajectory(&whole));
+
+    // Extended to 6 epochs, β's exponential schedule (max 10) is stretched
+    // from the epoch reached, and a note says where it jumps:
+    // 10^(3/4) at epoch 4 of 4, 10^(4/6) at epoch 5 of 6.
+    let extended = sandbox.run(
+        &[
+            "train",
+            "--resume",
+            split.to_str().unwrap(),
+            "--set",
+            "training.adversarial.epochs=6",
+        ],
+        &[],
+    );
+    extended.success();
+    let said = extended.stderr();
+    assert!(
+        said.contains("now anneals over 6 adversarial epochs, not 4: it was 5.6234 at epoch 4, and is 4.6416 at epoch 5"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -82,6 +102,35 @@ fn every_gan_loss_trains_the_discriminator_through_the_host() {
         // Standard: BCE of both sides, ≥ 0; hinge: relu terms, ≥ 0.
         assert!(d_loss.is_finite() && d_loss >= 0.0, "{loss}: {last}");
     }
+}
+
+/// Policy-gradient keys set under `gumbel` are named as unread (a config
+/// that sets them expects an effect), and the run goes on.
+#[test]
+fn policy_gradient_keys_set_under_gumbel_are_named_as_unread() {
+    let sandbox = Sandbox::new();
+    let gumbel = config("smoke-gumbel.yaml");
+    let run = sandbox.run(
+        &[
+            "train",
+            &gumbel,
+            "--out",
+            sandbox.path().join("unread").to_str().unwrap(),
+            "--set",
+            "training.adversarial.rollouts=8",
+            "--set",
+            "training.adversarial.d_epochs=1",
+            "--stop-after",
+            "1",
+        ],
+        &[],
+    );
+    run.success();
+    let said = run.stderr();
+    assert!(
+        said.contains("training.adversarial.{rollouts, d_epochs} are not used: training.adversarial.algorithm is `gumbel`"),
+        "{said}"
+    );
 }
 
 #[test]

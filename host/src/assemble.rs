@@ -531,6 +531,30 @@ pub fn build(
         if reward.is_some() {
             crate::notes::warn("the `reward:` section is not used: training.adversarial.algorithm is `gumbel`, so the generator learns from the gradient of the discriminator's loss");
         }
+        // Set away from their defaults, they say the author expects them
+        // to act; `gumbel` reads none of them.
+        let defaults = crate::config::AdversarialConfig::default();
+        let unread: Vec<&str> = [
+            ("rollouts", adversarial.rollouts != defaults.rollouts),
+            (
+                "rollout_update_rate",
+                adversarial.rollout_update_rate != defaults.rollout_update_rate,
+            ),
+            ("d_epochs", adversarial.d_epochs != defaults.d_epochs),
+            ("dense", adversarial.dense != defaults.dense),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect();
+        if !unread.is_empty() {
+            crate::notes::warn(&format!(
+                "training.adversarial.{} not used: training.adversarial.algorithm is `gumbel`, which takes g_steps and d_steps of one batch each and no rollouts",
+                match unread.as_slice() {
+                    [one] => format!("{one} is"),
+                    many => format!("{{{}}} are", many.join(", ")),
+                }
+            ));
+        }
     } else if dense {
         match &discriminator {
             None => bail!("training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores"),

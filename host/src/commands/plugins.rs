@@ -62,6 +62,7 @@ fn new(
 ) -> anyhow::Result<()> {
     let (namespace, name) = plugins_new::parse_name(full_name)?;
     plugins_new::check_kind(kind, form)?;
+    let explicit_sdk = sdk.is_some() || sdk_git.is_some();
     let sdk = match (sdk, sdk_git) {
         (_, Some(url)) => SdkSource::Git(url),
         (Some(path), None) => {
@@ -83,6 +84,18 @@ fn new(
     let files = plugins_new::files(kind, form, &namespace, &name, &sdk)?;
     plugins_new::write(&dir, &files)?;
     println!("wrote {namespace}/{name} in {}", dir.display());
+    println!(
+        "  its agon-sdk: {} ({})",
+        match &sdk {
+            SdkSource::Path(path) => path.display().to_string(),
+            SdkSource::Git(url) => url.clone(),
+        },
+        if explicit_sdk {
+            "as given"
+        } else {
+            "the checkout this agon was built from; --sdk PATH or --sdk-git URL for another"
+        }
+    );
     println!(
         "  cd {} && cargo test && cargo build --release",
         dir.display()

@@ -222,6 +222,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
             old.discriminator_pretraining,
             old.adversarial
         );
+        note_gumbel_annealing_stretched(&config, position, old, new);
     }
     println!(
         "resuming {} at {} step {}",
@@ -239,6 +240,45 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
     trainer.stop_after = stop_after;
     trainer.interrupt = Interrupt::install();
     report(with_checkpoint_note(trainer.run(), run_path)?, run_path)
+}
+
+/// Under `algorithm: gumbel`, an adversarial phase that ran and changes
+/// length stretches β's annealing over the new length from the epoch
+/// reached (RelGAN's schedules depend on it): a note says where β jumps,
+/// and that a fresh run of that length would differ from the first epoch.
+fn note_gumbel_annealing_stretched(
+    config: &ExperimentConfig,
+    position: schedule::Position,
+    old: Lengths,
+    new: Lengths,
+) {
+    use crate::config::Algorithm;
+    use crate::train::inverse_temperature::{inverse_temperature, Annealing};
+    let adversarial = &config.training.adversarial;
+    let annealing = &adversarial.gumbel.inverse_temperature;
+    let done = match position.phase {
+        Phase::Adversarial => position.step,
+        Phase::Done => old.adversarial,
+        _ => 0,
+    };
+    if adversarial.algorithm != Algorithm::Gumbel
+        || annealing.schedule == Annealing::Constant
+        || done == 0
+        || done >= new.adversarial
+        || old.adversarial == new.adversarial
+    {
+        return;
+    }
+    let beta = |i, n| inverse_temperature(annealing.schedule, annealing.max, i, n);
+    crate::notes::note(&format!(
+        "β (the Gumbel-softmax inverse temperature) now anneals over {} adversarial epochs, not {}: it was {:.4} at epoch {done}, and is {:.4} at epoch {} (a fresh run of {} epochs differs from its first adversarial epoch on)",
+        new.adversarial,
+        old.adversarial,
+        beta(done - 1, old.adversarial),
+        beta(done, new.adversarial),
+        done + 1,
+        new.adversarial
+    ));
 }
 
 /// The keys `--set` may change on `--resume`: the schedule's lengths.

@@ -51,21 +51,42 @@ pub fn parse_experiment(
             describe(&e)
         )
     })?;
-    // Checks across keys, with the file named.
+    // Checks across keys, with the file named, and the --set that made
+    // the value when one did.
     config
         .training
         .validate()
-        .map_err(|e| anyhow!("config {}: {e}", path.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", checked_place(path, overrides, &e.to_string())))?;
     config
         .task
         .check_keys()
-        .map_err(|e| anyhow!("config {}: {e}", path.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", checked_place(path, overrides, &e.to_string())))?;
     config.origin = super::ConfigOrigin {
         file: path.to_path_buf(),
         text,
         overrides: overrides.to_vec(),
     };
     Ok(config)
+}
+
+/// Where a check across keys failed: the config, and the last `--set`
+/// whose key the message names (`--set training.x=5` for a complaint about
+/// `training.x`), or every `--set` when it names none of theirs.
+fn checked_place(path: &Path, overrides: &[String], message: &str) -> String {
+    let key_of = |a: &str| a.split_once('=').map_or(a, |(k, _)| k).trim().to_string();
+    let named = overrides.iter().rev().find(|a| {
+        let key = key_of(a);
+        !key.is_empty() && message.contains(&key)
+    });
+    match named {
+        Some(assignment) => format!("config {}, --set {assignment}", path.display()),
+        None if overrides.is_empty() => format!("config {}", path.display()),
+        None => format!(
+            "config {} after --set {}",
+            path.display(),
+            overrides.join(" --set ")
+        ),
+    }
 }
 
 /// The overrides in the order they are applied: each `X.plugin=…` moves up
@@ -216,6 +237,23 @@ mod tests {
         assert!(err.contains("unknown field `colour`"), "{err}");
         assert!(err.contains("line 6"), "{err}");
         assert!(err.contains(&file.path().display().to_string()), "{err}");
+    }
+
+    /// A check across keys names the `--set` that made the value it
+    /// refuses.
+    #[test]
+    fn a_refused_value_names_the_set_that_made_it() {
+        let file = write(MINIMAL);
+        let sets = [
+            "seed=3".to_string(),
+            "training.adversarial.gumbel.inverse_temperature.max=0.5".to_string(),
+        ];
+        let err = load_experiment(file.path(), &sets).unwrap_err().to_string();
+        assert!(
+            err.contains(", --set training.adversarial.gumbel.inverse_temperature.max=0.5: training.adversarial.gumbel.inverse_temperature.max must be"),
+            "{err}"
+        );
+        assert!(!err.contains("seed=3"), "{err}");
     }
 
     #[test]

@@ -40,8 +40,42 @@ pub fn explain(message: &str) -> String {
     text = replace_word(&text, "expected a map", "expected a mapping");
     if let Some(suggestion) = suggestion(&text) {
         text.push_str(&format!("; did you mean `{suggestion}`?"));
+    } else if let Some(hint) = unknown_field(&text).and_then(component_key_hint) {
+        text.push_str(&format!("; {hint}"));
     }
     text
+}
+
+/// The keys of the SDK kits' own `training:` block, which a config sets
+/// under a component's `config:`, and the components that have them.
+const KIT_TRAINING_KEYS: [(&str, &str); 6] = [
+    ("relaxed_chunk", "discriminator"),
+    ("score_chunk", "discriminator"),
+    ("dropout", "discriminator"),
+    ("adversarial_optimizer", "generator"),
+    ("optimizer", "generator or discriminator"),
+    ("grad_clip", "generator or discriminator"),
+];
+
+/// Where a kit component's training key goes, for one met where the host
+/// reads its own keys (`training.relaxed_chunk`).
+fn component_key_hint(word: &str) -> Option<String> {
+    let (key, owners) = KIT_TRAINING_KEYS.iter().find(|(key, _)| *key == word)?;
+    let paths: Vec<String> = owners
+        .split(" or ")
+        .map(|owner| format!("`{owner}.config.training.{key}`"))
+        .collect();
+    Some(format!(
+        "`{key}` is a key of a kit component's own config: set it as {} (`agon plugins show PLUGIN` lists a component's keys)",
+        paths.join(" or ")
+    ))
+}
+
+/// `x` of "unknown field `x`".
+fn unknown_field(message: &str) -> Option<&str> {
+    let at = message.find("unknown field `")? + "unknown field `".len();
+    let rest = &message[at..];
+    Some(&rest[..rest.find('`')?])
 }
 
 /// `from` replaced by `to` where it is a whole word (`u32`, not `u32x`;
@@ -97,6 +131,23 @@ fn suggestion(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kit_components_key_among_the_hosts_is_sent_to_the_component() {
+        let text = explain("unknown field `relaxed_chunk`, expected one of `batch_size`, `mle`");
+        assert!(
+            text.ends_with("set it as `discriminator.config.training.relaxed_chunk` (`agon plugins show PLUGIN` lists a component's keys)"),
+            "{text}"
+        );
+        let text = explain("unknown field `grad_clip`, expected one of `batch_size`, `mle`");
+        assert!(
+            text.contains("`generator.config.training.grad_clip` or `discriminator.config.training.grad_clip`"),
+            "{text}"
+        );
+        // A near miss of a host key is a typo first.
+        let text = explain("unknown field `epoch`, expected one of `epochs`, `g_steps`");
+        assert!(text.ends_with("did you mean `epochs`?"), "{text}");
+    }
 
     #[test]
     fn serde_messages_lose_rust_type_names_and_gain_suggestions() {

@@ -41,7 +41,9 @@ fn chain_loss<G: GeneratorModel, D: DiscriminatorModel>(
     (loss(&logits).0, samples.ids.ids.into_vec(), batch)
 }
 
-/// Panics unless the generator's weight gradient that the chain gives —
+/// Panics unless the discriminator declares its relaxed path
+/// ([`DiscriminatorModel::RELAXED`]) and the generator's weight gradient
+/// that the chain gives —
 /// `loss`'s gradient per logit, through `d.relaxed_input_gradient` (same
 /// dropout seed), into the generator's surrogate `Σ gradient · soft(θ)` —
 /// matches central finite differences of `loss` in every `stride`-th
@@ -58,19 +60,18 @@ fn chain_loss<G: GeneratorModel, D: DiscriminatorModel>(
 ///
 /// A discriminator author's test under RSGAN's generator loss,
 /// `mean softplus(r − f)` over the pairs of a real logit `r` and a generated
-/// one `f` (the host's `gumbel.loss: rsgan`), with a bigram generator
-/// written for the test (any kit generator will do):
+/// one `f` (the host's `gumbel.loss: rsgan`), with the SDK's small
+/// [`BigramGenerator`](super::BigramGenerator) as the generator (a generator
+/// author does the same with [`MeanPoolDiscriminator`](super::MeanPoolDiscriminator);
+/// another lab's plugin crate cannot be linked in beside yours):
 ///
 /// ```
-/// use agon_sdk::kits::{
-///     DiscriminatorModel, GeneratorConfig, GeneratorModel, GeneratorTraining, KitDiscriminator,
-///     KitGenerator, Pass, RelaxedRows, Rows, SourceUse,
-/// };
-/// use agon_sdk::testing::{check_gradient_chain, one_hot_rows};
+/// use agon_sdk::kits::{DiscriminatorModel, KitDiscriminator, KitGenerator, Pass, RelaxedRows, Rows, SourceUse};
+/// use agon_sdk::testing::{check_gradient_chain, one_hot_rows, BigramGenerator};
 /// use agon_sdk::toolkit::{masked_mean, MaskedEmbedding};
-/// use agon_sdk::{PluginContext, PluginResult, RelaxedSampleRequest, TokenBatch};
-/// use candle_core::{Device, Module, Tensor};
-/// use candle_nn::{embedding, linear, Embedding, Linear, VarBuilder};
+/// use agon_sdk::{PluginContext, PluginResult, RelaxedSampleRequest};
+/// use candle_core::{Module, Tensor};
+/// use candle_nn::{linear, Linear, VarBuilder};
 ///
 /// // The discriminator under test: mean of the token embeddings → logit.
 /// agon_sdk::discriminator_config! {
@@ -106,46 +107,9 @@ fn chain_loss<G: GeneratorModel, D: DiscriminatorModel>(
 ///     }
 /// }
 ///
-/// // A bigram generator for the test: the next token's logits from the last.
-/// #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-/// #[serde(default, deny_unknown_fields)]
-/// struct BigramConfig {
-///     training: GeneratorTraining,
-/// }
-/// impl GeneratorConfig for BigramConfig {
-///     const DOCS: &'static [(&'static str, &'static str)] = &[];
-///     fn training(&self) -> GeneratorTraining {
-///         self.training.clone()
-///     }
-/// }
-/// struct Bigram {
-///     embedding: Embedding,
-///     output: Linear,
-/// }
-/// impl GeneratorModel for Bigram {
-///     type Config = BigramConfig;
-///     type Memory = ();
-///     type State = ();
-///     const NAME: &'static str = "bigram";
-///     const SOURCES: SourceUse = SourceUse::Never;
-///     fn new(vb: VarBuilder, context: &PluginContext, _: &BigramConfig) -> PluginResult<Self> {
-///         let vocab = context.vocab.size as usize;
-///         Ok(Bigram {
-///             embedding: embedding(vocab, 4, vb.pp("embedding"))?,
-///             output: linear(4, vocab, vb.pp("output"))?,
-///         })
-///     }
-///     fn start(&self, _: Option<&TokenBatch>, _: usize, _: &Device) -> PluginResult<((), ())> {
-///         Ok(((), ()))
-///     }
-///     fn step(&self, _: &(), _: &(), tokens: &Tensor) -> PluginResult<(Tensor, ())> {
-///         Ok((self.output.forward(&self.embedding.forward(tokens)?)?, ()))
-///     }
-/// }
-///
 /// let (vocab, width) = (7, 4);
 /// let context = PluginContext::for_tests(vocab, width);
-/// let g = KitGenerator::<Bigram>::new(&context).unwrap();
+/// let g = KitGenerator::<BigramGenerator>::new(&context).unwrap();
 /// let d = KitDiscriminator::<Mean>::new(&context).unwrap();
 /// let real = one_hot_rows(&[vec![4, 5, 6], vec![5, 2]], width as usize, vocab as usize);
 /// let request = RelaxedSampleRequest {
@@ -182,6 +146,11 @@ pub fn check_gradient_chain<G: GeneratorModel, D: DiscriminatorModel>(
     stride: usize,
     loss: &LogitLoss,
 ) -> usize {
+    assert!(
+        D::RELAXED,
+        "{}'s model implements the relaxed path but declares `const RELAXED: bool = false`: the host refuses it under `algorithm: gumbel` (set `const RELAXED: bool = true`)",
+        D::NAME
+    );
     let (_, base_ids, batch) = chain_loss(g, d, real, request, dropout_seed, loss);
     let logits = d
         .relaxed_logits(&batch, Some(dropout_seed))

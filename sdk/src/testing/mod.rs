@@ -41,6 +41,12 @@
 //! one [`check_conditional_relaxed_rows_score_as_ids`]) and
 //! [`check_relaxed_input_gradient`]; one off the kit,
 //! [`check_relaxed_input_gradient_of`].
+//!
+//! The gradient chain of `algorithm: gumbel` ([`check_gradient_chain`])
+//! needs a model of the other kind: [`BigramGenerator`] and
+//! [`MeanPoolDiscriminator`] are small kit models for that, since two
+//! plugin crates cannot be linked into one test binary (each exports its
+//! library's root symbol under the one name the host looks up).
 
 #[cfg(test)]
 mod broken;
@@ -53,6 +59,8 @@ mod entries;
 mod generator;
 #[cfg(feature = "candle")]
 mod gradient_chain;
+#[cfg(feature = "candle")]
+mod partners;
 mod relaxed_contract;
 #[cfg(feature = "candle")]
 mod relaxed_rows;
@@ -66,6 +74,8 @@ pub use discriminator::check_discriminator;
 pub use generator::check_generator;
 #[cfg(feature = "candle")]
 pub use gradient_chain::{check_gradient_chain, LogitLoss};
+#[cfg(feature = "candle")]
+pub use partners::{BigramConfig, BigramGenerator, MeanPoolConfig, MeanPoolDiscriminator};
 #[cfg(feature = "candle")]
 pub use relaxed_rows::{
     check_conditional_relaxed_rows_score_as_ids, check_relaxed_input_gradient,

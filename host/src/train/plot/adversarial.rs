@@ -16,8 +16,10 @@ pub fn panel_height(rows: &[MetricsRow]) -> u32 {
     }
 }
 
-/// (label, points) of the adversarial rows.
-fn series(rows: &[MetricsRow]) -> [(&'static str, Vec<(f64, f64)>); 2] {
+/// (label, points) of the adversarial rows, those with points. A run
+/// without rewards (`algorithm: gumbel`: gradients, no reward) records D's
+/// accuracy as the mean over the epoch's d-steps.
+fn series(rows: &[MetricsRow]) -> Vec<(&'static str, Vec<(f64, f64)>)> {
     let points = |value: fn(&MetricsRow) -> Option<f64>| -> Vec<(f64, f64)> {
         rows.iter()
             .filter(|r| r.phase == "adversarial")
@@ -25,13 +27,19 @@ fn series(rows: &[MetricsRow]) -> [(&'static str, Vec<(f64, f64)>); 2] {
             .filter(|(_, v)| v.is_finite())
             .collect()
     };
+    let rewards = points(|r| r.mean_reward);
+    let accuracy = if rewards.is_empty() {
+        "D accuracy (mean over the epoch's d-steps)"
+    } else {
+        "D accuracy (last d-step)"
+    };
     [
-        ("D accuracy (last d-step)", points(|r| r.d_accuracy)),
-        (
-            "mean reward per token (last g-step)",
-            points(|r| r.mean_reward),
-        ),
+        (accuracy, points(|r| r.d_accuracy)),
+        ("mean reward per token (last g-step)", rewards),
     ]
+    .into_iter()
+    .filter(|(_, points)| !points.is_empty())
+    .collect()
 }
 
 /// Draws the panel into `area` (nothing when there are no adversarial rows).
@@ -53,9 +61,19 @@ where
         .flat_map(|(_, points)| points.iter().map(|&(_, v)| v))
         .fold((0.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let pad = (hi - lo) * 0.05;
+    let shown: Vec<&str> = series
+        .iter()
+        .map(|(label, _)| {
+            if label.starts_with("D accuracy") {
+                "D accuracy"
+            } else {
+                "mean reward"
+            }
+        })
+        .collect();
     let mut chart = ChartBuilder::on(area)
         .caption(
-            "adversarial phase: D accuracy and mean reward",
+            format!("adversarial phase: {}", shown.join(" and ")),
             ("sans-serif", 18),
         )
         .margin(16)
@@ -92,4 +110,49 @@ where
     }
     draw_legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(|e| fail(&e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(d_accuracy: Option<f64>, mean_reward: Option<f64>) -> MetricsRow {
+        MetricsRow {
+            phase: "adversarial".into(),
+            epoch: 1,
+            global_epoch: 3,
+            scores: Default::default(),
+            g_loss: Some(0.5),
+            mean_reward,
+            d_loss: d_accuracy.map(|_| 0.6),
+            d_accuracy,
+            elapsed_seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn only_what_the_run_recorded_is_drawn_and_named_for_its_algorithm() {
+        let labels = |rows: &[MetricsRow]| -> Vec<&'static str> {
+            series(rows).into_iter().map(|(label, _)| label).collect()
+        };
+        // Policy gradient: the last d-step's accuracy and the rewards.
+        assert_eq!(
+            labels(&[row(Some(0.9), Some(0.1))]),
+            [
+                "D accuracy (last d-step)",
+                "mean reward per token (last g-step)"
+            ]
+        );
+        // `gumbel`: no reward, and the accuracy is the epoch's mean.
+        assert_eq!(
+            labels(&[row(Some(0.9), None)]),
+            ["D accuracy (mean over the epoch's d-steps)"]
+        );
+        // A reward without a discriminator (REINFORCE on ROUGE).
+        assert_eq!(
+            labels(&[row(None, Some(0.2))]),
+            ["mean reward per token (last g-step)"]
+        );
+        assert_eq!(panel_height(&[row(None, None)]), 0);
+    }
 }

@@ -873,3 +873,28 @@ fn the_relaxed_row_check_tells_agreeing_paths_from_others() {
         "{message}"
     );
 }
+
+/// `check_gradient_chain` refuses a model whose relaxed path is there but
+/// undeclared (the toy's `RELAXED` is false): the host would refuse it
+/// under `algorithm: gumbel` whatever its gradient.
+#[cfg(feature = "testing")]
+#[test]
+#[should_panic(expected = "declares `const RELAXED: bool = false`")]
+fn the_gradient_chain_check_refuses_an_undeclared_relaxed_path() {
+    let g = crate::kits::KitGenerator::<crate::kits::generator::tests::Toy<false>>::new(
+        &PluginContext::for_tests(VOCAB as u32, 6),
+    )
+    .unwrap();
+    let d = toy("{}");
+    let real = one_hot(&[&[1, 2]], 6);
+    let request = crate::relaxed::RelaxedSampleRequest {
+        count: 1,
+        max_len: 6,
+        inverse_temperature: 1.0,
+        seed: 1,
+        sources: None.into(),
+    };
+    crate::testing::check_gradient_chain(&g, &d, &real, &request, 1, 1, &|logits: &[f32]| {
+        (0.0, vec![0.0; logits.len()])
+    });
+}

@@ -114,6 +114,6 @@ pub const DISCRIMINATOR_TRAINING_DOCS: &[(&str, &str)] = &[
     ),
     (
         "training.relaxed_chunk",
-        "Rows per forward and backward pass under `algorithm: gumbel` (relaxed rows), 0 for the whole batch at once (default); a training step sums the chunks' gradients before its one update. Bounds the pass's memory at large batches or vocabularies; with dropout, each chunk draws its own masks.",
+        "Rows per forward and backward pass under `algorithm: gumbel` (relaxed rows), 0 for the whole batch at once (default); a training step sums the chunks' gradients before its one update. Bounds the pass's memory at large batches or vocabularies, at some speed (a chunked call recomputes the forward pass the kit otherwise keeps between calls); with dropout, each chunk draws its own masks.",
     ),
 ];

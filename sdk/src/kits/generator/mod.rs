@@ -18,4 +18,4 @@ pub use row_wise::RowWise;
 pub use training::{GeneratorTraining, GENERATOR_TRAINING_DOCS};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

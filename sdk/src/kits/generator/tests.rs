@@ -25,7 +25,7 @@ const VOCAB: u32 = 9;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct ToyConfig {
+pub(crate) struct ToyConfig {
     /// Return logits of the wrong shape (to test the kit's check).
     wrong_shape: bool,
     /// Pass the state through candle-nn's `softmax_last_dim`, which has no
@@ -51,7 +51,7 @@ impl GeneratorConfig for ToyConfig {
 
 /// `h' = tanh(E[token] + m + h·W)`, logits `h'·O`; `m` is the mean of the
 /// source's embeddings (conditional) or 0.
-struct Toy<const CONDITIONAL: bool> {
+pub(crate) struct Toy<const CONDITIONAL: bool> {
     embedding: Tensor,
     source: Tensor,
     w: Tensor,

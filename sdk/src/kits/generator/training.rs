@@ -86,11 +86,11 @@ pub const GENERATOR_TRAINING_DOCS: &[(&str, &str)] = &[
     ),
     (
         "training.adversarial_optimizer",
-        "Adam of the adversarial (policy-gradient) steps, with moments of its own, fresh when the adversarial phase starts.",
+        "Adam of the adversarial steps (policy-gradient steps, and under `algorithm: gumbel` the steps through the discriminator's gradient), with moments of its own, fresh when the adversarial phase starts.",
     ),
     (
         "training.adversarial_optimizer.lr",
-        "Learning rate of the policy-gradient steps' Adam (default 0.001).",
+        "Learning rate of the adversarial steps' Adam (default 0.001).",
     ),
     (
         "training.adversarial_optimizer.beta1",

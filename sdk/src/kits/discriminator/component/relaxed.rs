@@ -312,7 +312,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
             return Ok(());
         }
         Err(PluginError::unsupported(format!(
-            "{} reads ids only: it does not implement relaxed_logits",
+            "{} reads ids only: its model's `const RELAXED` is false (set `const RELAXED: bool = true` in its `DiscriminatorModel` impl, beside `relaxed_logits`)",
             M::NAME
         )))
     }
@@ -350,7 +350,7 @@ impl<M: DiscriminatorModel> KitDiscriminator<M> {
         let mut pass = Pass::new(self.padder.clone(), dropout);
         let logits = self.model.relaxed_logits(rows, &mut pass)?.ok_or_else(|| {
             PluginError::unsupported(format!(
-                "{} reads ids only: it does not implement relaxed_logits",
+                "{} reads ids only: its model's `relaxed_logits` returns None (implement it, reading `rows.soft` with `MaskedEmbedding::relaxed`)",
                 M::NAME
             ))
         })?;
