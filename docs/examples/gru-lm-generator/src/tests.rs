@@ -1,5 +1,5 @@
 use agon_sdk::kits::KitGenerator;
-use agon_sdk::testing::{check_generator, check_generator_weight_gradients, Task};
+use agon_sdk::testing::{check_generator, check_generator_weight_gradients, text_context, Task};
 use agon_sdk::{Batch, GeneratorImpl, MleOptions, PluginContext, PluginLibrary, TokenBatch};
 
 use crate::{GruLm, MyLabGenerators};
@@ -57,10 +57,12 @@ fn the_mle_loss_reaches_every_weight() {
 
 /// The SDK's contract: built through the guard as the host builds it,
 /// deterministic, the same after save and load, rollouts that keep their
-/// prefixes, bad input refused without a panic.
+/// prefixes, bad input refused without a panic; with the oracle's ids (no
+/// EOS) and with a text task's (rows end at EOS).
 #[test]
 fn keeps_the_component_contract() {
-    let mut context = PluginContext::for_tests(30, 10);
-    context.config_yaml = "embedding_dim: 8\nhidden_dim: 16\n".into();
-    check_generator::<MyLabGenerators>("gru-lm", &context, Task::Unconditional);
+    for mut context in [PluginContext::for_tests(30, 10), text_context(30, 10)] {
+        context.config_yaml = "embedding_dim: 8\nhidden_dim: 16\n".into();
+        check_generator::<MyLabGenerators>("gru-lm", &context, Task::Unconditional);
+    }
 }
