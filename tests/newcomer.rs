@@ -330,6 +330,57 @@ fn a_closed_stdout_ends_quietly() {
     }
 }
 
+/// `agon train … | head -1`: the reader goes away after the first line, and
+/// the run stops as on Ctrl-C (the epoch finished, checkpointed, exit 130)
+/// instead of dying between checkpoints; resumed, it ends where an
+/// uninterrupted run ends.
+#[test]
+fn a_training_run_whose_reader_goes_away_stops_checkpointed_and_resumes() {
+    use std::io::BufRead;
+    let sandbox = Sandbox::new();
+    let run = sandbox.path().join("piped");
+    let mut child = sandbox
+        .agon()
+        .args(["train", &smoke(), "--out", run.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("run directory:"), "{first}");
+    // The reader is gone (dropped with the BufReader).
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("standard output was closed")
+            && stderr.contains("checkpointed")
+            && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    // Stopped at an epoch's end, before the run's end.
+    assert!(run.join("checkpoints").is_dir(), "{stderr}");
+    sandbox
+        .run(&["train", "--resume", run.to_str().unwrap()], &[])
+        .success();
+    let whole = sandbox.train(&smoke(), "whole", &[]);
+    let without_time = |rows: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        rows.into_iter()
+            .map(|mut row| {
+                row.as_object_mut().unwrap().remove("elapsed_seconds");
+                row
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_time(trajectory(&run)),
+        without_time(trajectory(&whole))
+    );
+}
+
 /// A short text run whose training file has lines longer than `max_len`
 /// (so loading its data prints a note).
 fn text_run(sandbox: &Sandbox, name: &str) -> PathBuf {

@@ -12,6 +12,7 @@ use crate::{
     machine::Machine,
     run_dir,
     task::Task,
+    train::output::say,
     train::{
         checkpoint,
         interrupt::Interrupt,
@@ -21,6 +22,7 @@ use crate::{
 };
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    crate::train::output::keep_running_on_closed_pipe();
     match (&args.resume, &args.config) {
         (Some(run_path), None) => resume(run_path, &args.overrides, args.stop_after),
         (None, Some(config)) => start(
@@ -82,7 +84,7 @@ fn start(
             &run_path.join("plugins.json"),
             serde_json::to_string_pretty(&built.plugins)?.as_bytes(),
         )?;
-        println!("run directory: {}", run_path.display());
+        say(&format!("run directory: {}", run_path.display()));
         let mut trainer = Trainer::new(config, run_path.clone(), built.components, None)?;
         trainer.stop_after = stop_after;
         trainer.interrupt = Interrupt::install();
@@ -112,11 +114,11 @@ fn with_checkpoint_note<T>(result: anyhow::Result<T>, run_path: &Path) -> anyhow
 
 fn report(outcome: RunOutcome, run_path: &Path) -> anyhow::Result<()> {
     match outcome {
-        RunOutcome::Finished => println!("done: {}", run_path.display()),
-        RunOutcome::Stopped => println!(
+        RunOutcome::Finished => say(&format!("done: {}", run_path.display())),
+        RunOutcome::Stopped => say(&format!(
             "stopped as asked; continue with `agon train --resume {}`",
             run_path.display()
-        ),
+        )),
         RunOutcome::Interrupted => {
             return Err(super::Interrupted(format!(
                 "interrupted; the run is checkpointed: continue with `agon train --resume {}`",
@@ -154,7 +156,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
     let position = schedule::extend(state.position, old, new)
         .map_err(|e| anyhow!("--resume {}: {e}", run_path.display()))?;
     if position.phase == Phase::Done {
-        println!(
+        say(&format!(
             "{} has finished its schedule ({} MLE epochs, {} discriminator pretraining rounds, {} adversarial epochs); nothing to do. To train longer, raise a length: `agon train --resume {} --set {}={}`",
             run_path.display(),
             old.mle,
@@ -163,7 +165,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
             run_path.display(),
             schedule::length_key(if old.adversarial > 0 { Phase::Adversarial } else { Phase::Mle }),
             2 * if old.adversarial > 0 { old.adversarial } else { old.mle.max(1) },
-        );
+        ));
         return Ok(());
     }
     let saved = saved_vocabulary(&config, run_path)?;
@@ -212,7 +214,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
             // the end-of-MLE one that `agon eval` compares against.
             checkpoint::save_snapshot(run_path, "mle", &built.components.generator)?;
         }
-        println!(
+        say(&format!(
             "extending {}: {} MLE epochs, {} discriminator pretraining rounds, {} adversarial epochs (was {}, {}, {})",
             run_path.display(),
             new.mle,
@@ -221,15 +223,15 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
             old.mle,
             old.discriminator_pretraining,
             old.adversarial
-        );
+        ));
         note_gumbel_annealing_stretched(&config, position, old, new);
     }
-    println!(
+    say(&format!(
         "resuming {} at {} step {}",
         run_path.display(),
         position.phase.name(),
         position.step
-    );
+    ));
     let state = checkpoint::CheckpointState { position, ..state };
     let mut trainer = Trainer::new(
         config,

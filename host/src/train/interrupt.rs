@@ -1,4 +1,5 @@
-//! Ctrl-C / SIGTERM: finish the current epoch, checkpoint, exit.
+//! Ctrl-C / SIGTERM (or a closed standard output, `output.rs`): finish the
+//! current epoch, checkpoint, exit.
 //!
 //! The first signal sets a flag that the trainer checks after every epoch or
 //! round; a second one exits at once (checkpoints are written atomically, so
@@ -33,8 +34,9 @@ impl Interrupt {
         interrupt
     }
 
-    /// Whether a signal arrived.
+    /// Whether a signal arrived, or standard output was closed (an
+    /// `agon train … | head` whose reader went away).
     pub fn raised(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst) || super::output::closed()
     }
 }

@@ -11,6 +11,7 @@ pub mod gumbel;
 pub mod interrupt;
 pub mod inverse_temperature;
 pub mod metrics;
+pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod rollout;

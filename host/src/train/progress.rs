@@ -21,8 +21,8 @@ pub fn phase_bar(phase: &str, len: usize, done: usize) -> ProgressBar {
 /// Prints a line above the bar (or plainly when the bar is hidden).
 pub fn log(bar: &ProgressBar, line: &str) {
     if bar.is_hidden() {
-        println!("{line}");
+        super::output::say(line);
     } else {
-        bar.suspend(|| println!("{line}"));
+        bar.suspend(|| super::output::say(line));
     }
 }
