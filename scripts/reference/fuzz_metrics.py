@@ -183,8 +183,8 @@ def sacre_ref(hyps, refstreams, lc):
             "nomatch": not any(s.counts)}
 
 
-def aligned_reference(hyp_b, ref_bs, lc, stem, metrics):
-    """Reference result for the files, or ('err', why)."""
+def read_files(hyp_b, ref_bs):
+    """The hypothesis and reference lines, or ('err', why) as the CLI refuses them."""
     try:
         hyps = read_lines(hyp_b)
         refs = [read_lines(r) for r in ref_bs]
@@ -192,6 +192,14 @@ def aligned_reference(hyp_b, ref_bs, lc, stem, metrics):
         return "err", f"decode {e}"
     if not hyps:
         return "err", "empty hyp file"
+    return hyps, refs
+
+
+def aligned_reference(hyp_b, ref_bs, lc, stem, metrics):
+    """Reference result for the files, or ('err', why)."""
+    hyps, refs = read_files(hyp_b, ref_bs)
+    if hyps == "err":
+        return hyps, refs
     for r in refs:
         if len(r) != len(hyps):
             return "err", "line count"
@@ -328,13 +336,9 @@ def nltk_bleu(refs, hyp, n):
 
 
 def texygen_reference(hyp_b, ref_bs, orders, lc, tokname, metrics):
-    try:
-        hyps = read_lines(hyp_b)
-        refs = [read_lines(r) for r in ref_bs]
-    except UnicodeDecodeError as e:
-        return "err", f"decode {e}"
-    if not hyps:
-        return "err", "empty hyp file"
+    hyps, refs = read_files(hyp_b, ref_bs)
+    if hyps == "err":
+        return hyps, refs
     tok = TOKS[tokname]
     H = [tok(h, lc) for h in hyps]
     R = [tok(l, lc) for r in refs for l in r]
