@@ -460,7 +460,7 @@ fn blank_reference_lines_score_as_the_reference_tools_do_with_a_warning() {
                 first_blank = lines
                     .iter()
                     .position(|l| l.trim().is_empty())
-                    .map(|i| format!("{name}:{}: empty line", i + 1));
+                    .map(|i| format!("{name}:{}: empty or blank line", i + 1));
             }
             args.extend(["--ref".to_string(), write_lines(&sandbox, &name, &lines)]);
         }

@@ -150,9 +150,12 @@ def assemble(rng, lines, bom_p=0.03):
     return s.encode("utf-8")
 
 
-def nonempty_ref(rng, line):
-    # agon refuses empty reference lines (documented); keep refs non-empty after rstrip
-    return line if line.rstrip() != "" and "\n" not in line else "x"
+def reference_line(rng, line):
+    # One line (a newline would break the alignment); now and then a blank
+    # one, which agon scores as the tools do, with a warning.
+    if rng.random() < 0.05:
+        return rng.choice(["", "   ", "\t"])
+    return line if "\n" not in line else "x"
 
 
 # ---------------------------------------------------------------- sacreBLEU + rouge (line-aligned)
@@ -259,7 +262,7 @@ def gen_aligned(rng):
     base = [rand_line(rng, odd=odd, weights=weights) for _ in range(nlines)]
     streams = []
     for _ in range(nrefs):
-        streams.append([nonempty_ref(rng, perturb(rng, b, odd) if rng.random() < 0.8 else rand_line(rng, weights=weights))
+        streams.append([reference_line(rng, perturb(rng, b, odd) if rng.random() < 0.8 else rand_line(rng, weights=weights))
                         for b in base])
     if rng.random() < 0.1:
         hyps = list(streams[0])  # identical -> BLEU 1 when long enough
@@ -405,7 +408,7 @@ def gen_texygen(rng):
 
     # >= 2 hypotheses: with one, Self-BLEU has no references (agon: error; NLTK: KeyError)
     hyps = [line(True) for _ in range(rng.choice([2, 2, 3, 5, 8]))]
-    refs = [line(False) for _ in range(rng.choice([1, 2, 4, 8]))]
+    refs = [line(rng.random() < 0.1) for _ in range(rng.choice([1, 2, 4, 8]))]
     if rng.random() < 0.2:
         refs[0] = hyps[0] or "a"
     return assemble(rng, hyps, 0.02), [assemble(rng, refs, 0.02)]

@@ -183,7 +183,7 @@ fn read_text_file(path: &Path, role: &str) -> anyhow::Result<TextFile> {
             .collect();
         if let Some(first) = blank.first() {
             crate::notes::warn(&format!(
-                "reference file {}:{}: empty line{}; scored as a zero-length reference, as sacreBLEU, rouge-score and NLTK score it (check that the file is the one meant)",
+                "reference file {}:{}: empty or blank line{}; scored as a zero-length reference, as sacreBLEU, rouge-score and NLTK score it (check that the file is the one meant)",
                 path.display(),
                 first + 1,
                 match blank.len() {

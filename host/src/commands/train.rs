@@ -247,7 +247,8 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
 /// Under `algorithm: gumbel`, an adversarial phase that ran and changes
 /// length stretches β's annealing over the new length from the epoch
 /// reached (RelGAN's schedules depend on it): a note says where β jumps,
-/// and that a fresh run of that length would differ from the first epoch.
+/// and that a fresh run of that length would differ from its second epoch
+/// (β starts at 1 either way).
 fn note_gumbel_annealing_stretched(
     config: &ExperimentConfig,
     position: schedule::Position,
@@ -258,9 +259,10 @@ fn note_gumbel_annealing_stretched(
     use crate::train::inverse_temperature::{inverse_temperature, Annealing};
     let adversarial = &config.training.adversarial;
     let annealing = &adversarial.gumbel.inverse_temperature;
+    // `position` is where the extended run resumes (a finished run's is
+    // already moved into its grown phase).
     let done = match position.phase {
         Phase::Adversarial => position.step,
-        Phase::Done => old.adversarial,
         _ => 0,
     };
     if adversarial.algorithm != Algorithm::Gumbel
@@ -273,7 +275,7 @@ fn note_gumbel_annealing_stretched(
     }
     let beta = |i, n| inverse_temperature(annealing.schedule, annealing.max, i, n);
     crate::notes::note(&format!(
-        "β (the Gumbel-softmax inverse temperature) now anneals over {} adversarial epochs, not {}: it was {:.4} at epoch {done}, and is {:.4} at epoch {} (a fresh run of {} epochs differs from its first adversarial epoch on)",
+        "β (the Gumbel-softmax inverse temperature) now anneals over {} adversarial epochs, not {}: it was {:.4} at epoch {done}, and is {:.4} at epoch {} (a fresh run of {} epochs differs from its second adversarial epoch on)",
         new.adversarial,
         old.adversarial,
         beta(done - 1, old.adversarial),

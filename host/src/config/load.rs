@@ -69,19 +69,32 @@ pub fn parse_experiment(
     Ok(config)
 }
 
-/// Where a check across keys failed: the config, and the last `--set`
-/// whose key the message names (`--set training.x=5` for a complaint about
-/// `training.x`), or every `--set` when it names none of theirs.
+/// Where a check across keys failed: the config, and the `--set`s whose
+/// keys the message names as whole keys (`--set training.x=5` for a
+/// complaint about `training.x`, not about `training.x_y`), or every
+/// `--set` when it names none of theirs.
 fn checked_place(path: &Path, overrides: &[String], message: &str) -> String {
     let key_of = |a: &str| a.split_once('=').map_or(a, |(k, _)| k).trim().to_string();
-    let named = overrides.iter().rev().find(|a| {
-        let key = key_of(a);
-        !key.is_empty() && message.contains(&key)
-    });
-    match named {
-        Some(assignment) => format!("config {}, --set {assignment}", path.display()),
-        None if overrides.is_empty() => format!("config {}", path.display()),
-        None => format!(
+    let names = |key: &str| {
+        let part = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+        message.match_indices(key).any(|(at, _)| {
+            let before = message[..at].chars().next_back();
+            let after = message[at + key.len()..].chars().next();
+            !before.is_some_and(part) && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    let named: Vec<&str> = overrides
+        .iter()
+        .filter(|a| {
+            let key = key_of(a);
+            !key.is_empty() && names(&key)
+        })
+        .map(String::as_str)
+        .collect();
+    match (named.is_empty(), overrides.is_empty()) {
+        (false, _) => format!("config {}, --set {}", path.display(), named.join(" --set ")),
+        (true, true) => format!("config {}", path.display()),
+        (true, false) => format!(
             "config {} after --set {}",
             path.display(),
             overrides.join(" --set ")
@@ -254,6 +267,13 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("seed=3"), "{err}");
+        // A key inside a longer one is not named.
+        let place = checked_place(
+            file.path(),
+            &["seed=3".into(), "x.y=1".into()],
+            "training.rollout_seed must be …; x.y_z too",
+        );
+        assert!(place.ends_with("after --set seed=3 --set x.y=1"), "{place}");
     }
 
     #[test]

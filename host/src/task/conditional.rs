@@ -90,7 +90,8 @@ fn raw_lines(path: &Path) -> anyhow::Result<Vec<String>> {
         .lines()
         .map(str::to_string)
         .collect();
-    if let Some(i) = lines.iter().position(|l| l.trim().is_empty()) {
+    let blank = |l: &String| l.chars().all(agon_sdk::metrics::is_python_space);
+    if let Some(i) = lines.iter().position(blank) {
         bail!(
             "data file {}:{}: empty line; every line must hold one reference (remove the line and its source)",
             path.display(),

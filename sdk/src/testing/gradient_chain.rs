@@ -148,7 +148,7 @@ pub fn check_gradient_chain<G: GeneratorModel, D: DiscriminatorModel>(
 ) -> usize {
     assert!(
         D::RELAXED,
-        "{}'s model implements the relaxed path but declares `const RELAXED: bool = false`: the host refuses it under `algorithm: gumbel` (set `const RELAXED: bool = true`)",
+        "{}'s model declares `const RELAXED: bool = false`, so the host refuses it under `algorithm: gumbel` whatever its relaxed path computes: set `const RELAXED: bool = true` (and implement `relaxed_logits`)",
         D::NAME
     );
     let (_, base_ids, batch) = chain_loss(g, d, real, request, dropout_seed, loss);

@@ -35,7 +35,7 @@ fn series(rows: &[MetricsRow]) -> Vec<(&'static str, Vec<(f64, f64)>)> {
     };
     [
         (accuracy, points(|r| r.d_accuracy)),
-        ("mean reward per token (last g-step)", rewards),
+        ("mean reward per token (the epoch's g-steps)", rewards),
     ]
     .into_iter()
     .filter(|(_, points)| !points.is_empty())
@@ -140,7 +140,7 @@ mod tests {
             labels(&[row(Some(0.9), Some(0.1))]),
             [
                 "D accuracy (last d-step)",
-                "mean reward per token (last g-step)"
+                "mean reward per token (the epoch's g-steps)"
             ]
         );
         // `gumbel`: no reward, and the accuracy is the epoch's mean.
@@ -151,7 +151,7 @@ mod tests {
         // A reward without a discriminator (REINFORCE on ROUGE).
         assert_eq!(
             labels(&[row(None, Some(0.2))]),
-            ["mean reward per token (last g-step)"]
+            ["mean reward per token (the epoch's g-steps)"]
         );
         assert_eq!(panel_height(&[row(None, None)]), 0);
     }

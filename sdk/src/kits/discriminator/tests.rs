@@ -879,7 +879,7 @@ fn the_relaxed_row_check_tells_agreeing_paths_from_others() {
 /// under `algorithm: gumbel` whatever its gradient.
 #[cfg(feature = "testing")]
 #[test]
-#[should_panic(expected = "declares `const RELAXED: bool = false`")]
+#[should_panic(expected = "declares `const RELAXED: bool = false`, so the host refuses it")]
 fn the_gradient_chain_check_refuses_an_undeclared_relaxed_path() {
     let g = crate::kits::KitGenerator::<crate::kits::generator::tests::Toy<false>>::new(
         &PluginContext::for_tests(VOCAB as u32, 6),
