@@ -51,6 +51,7 @@ pub mod context;
 pub mod discriminator;
 pub mod error;
 pub mod generator;
+pub mod kit_training_docs;
 pub mod manifest;
 /// The metric cores (crate `agon-metrics`, `sdk/metrics`).
 #[cfg(feature = "metrics")]

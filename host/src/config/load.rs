@@ -74,7 +74,6 @@ pub fn parse_experiment(
 /// complaint about `training.x`, not about `training.x_y`), or every
 /// `--set` when it names none of theirs.
 fn checked_place(path: &Path, overrides: &[String], message: &str) -> String {
-    let key_of = |a: &str| a.split_once('=').map_or(a, |(k, _)| k).trim().to_string();
     let names = |key: &str| {
         let part = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
         message.match_indices(key).any(|(at, _)| {
@@ -86,7 +85,7 @@ fn checked_place(path: &Path, overrides: &[String], message: &str) -> String {
     let named: Vec<&str> = overrides
         .iter()
         .filter(|a| {
-            let key = key_of(a);
+            let key = assignment_key(a);
             !key.is_empty() && names(&key)
         })
         .map(String::as_str)
@@ -102,13 +101,21 @@ fn checked_place(path: &Path, overrides: &[String], message: &str) -> String {
     }
 }
 
+/// `KEY` of a `KEY=VALUE` assignment, trimmed.
+fn assignment_key(assignment: &str) -> String {
+    assignment
+        .split_once('=')
+        .map_or(assignment, |(key, _)| key)
+        .trim()
+        .to_string()
+}
+
 /// The overrides in the order they are applied: each `X.plugin=…` moves up
 /// to just after the last earlier assignment of `X` itself (or of a mapping
 /// holding it), so that `--set discriminator.config.k=v` given beside a new
 /// plugin configures the new plugin in either order, while a later
 /// assignment still has the last word.
 fn in_order_of_effect(overrides: &[String]) -> Vec<&String> {
-    let key_of = |a: &str| a.split_once('=').map_or(a, |(k, _)| k).trim().to_string();
     let mut order: Vec<&String> = Vec::new();
     for assignment in overrides {
         match plugin_parent(assignment) {
@@ -116,7 +123,7 @@ fn in_order_of_effect(overrides: &[String]) -> Vec<&String> {
                 let after = order
                     .iter()
                     .rposition(|earlier| {
-                        let key = key_of(earlier);
+                        let key = assignment_key(earlier);
                         parent == key || parent.starts_with(&format!("{key}."))
                     })
                     .map_or(0, |i| i + 1);

@@ -46,27 +46,25 @@ pub fn explain(message: &str) -> String {
     text
 }
 
-/// The keys of the SDK kits' own `training:` block, which a config sets
-/// under a component's `config:`, and the components that have them.
-const KIT_TRAINING_KEYS: [(&str, &str); 6] = [
-    ("relaxed_chunk", "discriminator"),
-    ("score_chunk", "discriminator"),
-    ("dropout", "discriminator"),
-    ("adversarial_optimizer", "generator"),
-    ("optimizer", "generator or discriminator"),
-    ("grad_clip", "generator or discriminator"),
-];
-
 /// Where a kit component's training key goes, for one met where the host
-/// reads its own keys (`training.relaxed_chunk`).
+/// reads its own keys (`training.relaxed_chunk`): under the config of each
+/// kind of component whose kit documents it.
 fn component_key_hint(word: &str) -> Option<String> {
-    let (key, owners) = KIT_TRAINING_KEYS.iter().find(|(key, _)| *key == word)?;
-    let paths: Vec<String> = owners
-        .split(" or ")
-        .map(|owner| format!("`{owner}.config.training.{key}`"))
-        .collect();
+    use agon_sdk::kit_training_docs::{DISCRIMINATOR_TRAINING_DOCS, GENERATOR_TRAINING_DOCS};
+    let key = format!("training.{word}");
+    let paths: Vec<String> = [
+        ("generator", GENERATOR_TRAINING_DOCS),
+        ("discriminator", DISCRIMINATOR_TRAINING_DOCS),
+    ]
+    .into_iter()
+    .filter(|(_, docs)| docs.iter().any(|(name, _)| *name == key))
+    .map(|(owner, _)| format!("`{owner}.config.{key}`"))
+    .collect();
+    if paths.is_empty() {
+        return None;
+    }
     Some(format!(
-        "`{key}` is a key of a kit component's own config: set it as {} (`agon plugins show PLUGIN` lists a component's keys)",
+        "`{word}` is a key of a kit component's own config: set it as {} (`agon plugins show PLUGIN` lists a component's keys)",
         paths.join(" or ")
     ))
 }

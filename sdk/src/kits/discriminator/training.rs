@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::kit_training_docs::DISCRIMINATOR_TRAINING_DOCS;
 use crate::{
     error::{PluginError, PluginResult},
     toolkit::AdamConfig,
@@ -73,47 +74,3 @@ impl DiscriminatorTraining {
         Ok(())
     }
 }
-
-/// One line per key of the `training:` block, for `agon plugins show`:
-/// a kit model's docs are `&[MY_DOCS, DISCRIMINATOR_TRAINING_DOCS].concat()`
-/// ([`crate::kits::discriminator_info`] does this).
-pub const DISCRIMINATOR_TRAINING_DOCS: &[(&str, &str)] = &[
-    (
-        "training",
-        "How the discriminator is trained and scored (the same keys for every discriminator built on the SDK's kit).",
-    ),
-    (
-        "training.dropout",
-        "Probability of zeroing each feature the model drops out while training, at least 0 and below 1; 0 turns dropout off.",
-    ),
-    ("training.optimizer", "Adam, the optimiser of every training step."),
-    ("training.optimizer.lr", "Learning rate of Adam (default 0.001)."),
-    (
-        "training.optimizer.beta1",
-        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "training.optimizer.beta2",
-        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "training.optimizer.eps",
-        "Small constant added to the denominator of every Adam update so it never divides by zero.",
-    ),
-    (
-        "training.optimizer.weight_decay",
-        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
-    ),
-    (
-        "training.grad_clip",
-        "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off.",
-    ),
-    (
-        "training.score_chunk",
-        "Rows scored per forward pass when the host asks for probabilities, at least 1; bounds memory on large batches.",
-    ),
-    (
-        "training.relaxed_chunk",
-        "Rows per forward and backward pass under `algorithm: gumbel` (relaxed rows), 0 for the whole batch at once (default); a training step sums the chunks' gradients before its one update. Bounds the pass's memory at large batches or vocabularies, at some speed (a chunked call recomputes the forward pass the kit otherwise keeps between calls); with dropout, each chunk draws its own masks.",
-    ),
-];

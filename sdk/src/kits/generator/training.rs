@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::kit_training_docs::GENERATOR_TRAINING_DOCS;
 use crate::{
     error::{PluginError, PluginResult},
     toolkit::AdamConfig,
@@ -59,57 +60,3 @@ impl GeneratorTraining {
         Ok(())
     }
 }
-
-/// One line per key of the `training:` block, for `agon plugins show`.
-pub const GENERATOR_TRAINING_DOCS: &[(&str, &str)] = &[
-    (
-        "training",
-        "How the generator is trained (the same keys for every generator built on the SDK's kit).",
-    ),
-    ("training.optimizer", "Adam of the MLE steps."),
-    ("training.optimizer.lr", "Learning rate of the MLE steps' Adam (default 0.001)."),
-    (
-        "training.optimizer.beta1",
-        "Adam's decay rate for its running mean of gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "training.optimizer.beta2",
-        "Adam's decay rate for its running mean of squared gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "training.optimizer.eps",
-        "Small constant added to the denominator of every Adam update so it never divides by zero.",
-    ),
-    (
-        "training.optimizer.weight_decay",
-        "L2 penalty: this times each weight is added to its gradient before the Adam update; 0 disables it.",
-    ),
-    (
-        "training.adversarial_optimizer",
-        "Adam of the adversarial steps (policy-gradient steps, and under `algorithm: gumbel` the steps through the discriminator's gradient), with moments of its own, fresh when the adversarial phase starts.",
-    ),
-    (
-        "training.adversarial_optimizer.lr",
-        "Learning rate of the adversarial steps' Adam (default 0.001).",
-    ),
-    (
-        "training.adversarial_optimizer.beta1",
-        "Adam's decay rate for its running mean of adversarial gradients, between 0 and 1 (0.9 is usual).",
-    ),
-    (
-        "training.adversarial_optimizer.beta2",
-        "Adam's decay rate for its running mean of squared adversarial gradients, between 0 and 1 (0.999 is usual).",
-    ),
-    (
-        "training.adversarial_optimizer.eps",
-        "Small constant added to the denominator of every adversarial Adam update so it never divides by zero.",
-    ),
-    (
-        "training.adversarial_optimizer.weight_decay",
-        "L2 penalty of adversarial steps: this times each weight is added to its gradient; 0 disables it.",
-    ),
-    (
-        "training.grad_clip",
-        "Largest norm of all gradients together; a larger gradient is scaled down to it; 0 turns clipping off.",
-    ),
-];
