@@ -57,7 +57,11 @@ fi
 wanted=("$@")
 [ "$1" = all ] && wanted=("${SECTIONS[@]}")
 for section in "${wanted[@]}"; do
-    if ! printf '%s\n' "${SECTIONS[@]}" | grep -qx -- "$section"; then
+    # Not `printf … | grep -q`: under pipefail, grep quitting at its first
+    # match can kill printf with SIGPIPE and fail the pipeline at random.
+    known=0
+    for name in "${SECTIONS[@]}"; do if [ "$name" = "$section" ]; then known=1; fi; done
+    if [ "$known" = 0 ]; then
         echo "$0: no section '$section'; the sections are: ${SECTIONS[*]}" >&2
         exit 2
     fi

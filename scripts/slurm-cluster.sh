@@ -224,7 +224,7 @@ EOF
     mv "$state/slurm.conf.new" "$state/slurm.conf"
 }
 
-node_state() { sinfo -h -o %T 2>/dev/null | head -n 1; }
+node_state() { sinfo -h -o %T 2>/dev/null | sed -n 1p; }  # sed reads all: no SIGPIPE under pipefail
 
 show_logs() { # STATE
     local f

@@ -40,6 +40,14 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     let cells = sandbox.sweep_status(&dir);
     assert_eq!(cells.len(), 4);
     assert!(cells.iter().all(|c| c["state"] == "finished"), "{cells:?}");
+    // A finished cell reports its training time and no phase left.
+    assert!(
+        cells
+            .iter()
+            .all(|c| c["elapsed_seconds"].as_f64().unwrap() > 0.0
+                && c["phase_left_seconds"].is_null()),
+        "{cells:?}"
+    );
 
     // Each cell is the run `agon train` gives for its settings and seed.
     let cell = dir.join("runs/003_rollouts-4_seed-2");

@@ -189,8 +189,8 @@ pub struct SweepArgs {
 #[derive(Subcommand, Debug)]
 pub enum SweepCommand {
     /// Each cell's state (finished, running, pending, stopped, interrupted,
-    /// failed) and
-    /// progress.
+    /// failed), progress, training time, and about how long its phase in
+    /// progress still needs.
     Status {
         /// The sweep directory.
         dir: PathBuf,

@@ -9,8 +9,8 @@ use super::{finished, run_dir, Cell, Manifest};
 use crate::{
     run_dir::write_atomic,
     train::{
-        checkpoint,
-        schedule::{Lengths, Phase},
+        checkpoint, metrics,
+        schedule::{Lengths, Phase, Position},
     },
 };
 
@@ -173,6 +173,13 @@ pub struct CellStatus {
     pub state: String,
     /// The phase and step reached, e.g. `adversarial 12/80`.
     pub progress: String,
+    /// Training time up to the run's last checkpoint, over all its
+    /// attempts.
+    pub elapsed_seconds: Option<f64>,
+    /// The time the phase in progress still needs at the pace of its
+    /// latest epochs (or rounds), evaluations included: an estimate, and
+    /// only of this phase (the next one's pace is not known yet).
+    pub phase_left_seconds: Option<f64>,
     pub run_dir: PathBuf,
     /// The last attempt's exit code, if it ended.
     pub exit_code: Option<i32>,
@@ -196,11 +203,7 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
     let progress = match (&found, lengths) {
         (Some((_, state)), _) if state.position.phase == Phase::Done => "done".to_string(),
         (Some((_, state)), Some(lengths)) => {
-            let total = match state.position.phase {
-                Phase::Mle => lengths.mle,
-                Phase::DiscriminatorPretraining => lengths.discriminator_pretraining,
-                _ => lengths.adversarial,
-            };
+            let total = phase_length(state.position.phase, lengths);
             format!(
                 "{} {}/{total}",
                 state.position.phase.name(),
@@ -208,6 +211,11 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
             )
         }
         _ => "-".to_string(),
+    };
+    let elapsed_seconds = found.as_ref().and_then(|(_, state)| state.elapsed_seconds);
+    let phase_left_seconds = match (&found, lengths) {
+        (Some((_, state)), Some(lengths)) => phase_left(&run, state.position, lengths),
+        _ => None,
     };
     let attempt = last_attempt(dir, cell);
     let state = if finished(dir, cell) {
@@ -228,8 +236,46 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
         name: cell.name.clone(),
         state: state.to_string(),
         progress,
+        elapsed_seconds,
+        phase_left_seconds,
         run_dir: run,
         exit_code: attempt.and_then(|a| a.exit_code),
+    }
+}
+
+/// How many epochs (or rounds) `phase` has in the schedule.
+fn phase_length(phase: Phase, lengths: Lengths) -> usize {
+    match phase {
+        Phase::Mle => lengths.mle,
+        Phase::DiscriminatorPretraining => lengths.discriminator_pretraining,
+        Phase::Adversarial | Phase::Done => lengths.adversarial,
+    }
+}
+
+/// The phase's remaining epochs (or rounds) at the pace of its metrics
+/// rows so far: the seconds between its first and last row over the
+/// epochs between them. None before two rows of the phase exist.
+fn phase_left(run: &Path, position: Position, lengths: Lengths) -> Option<f64> {
+    if position.phase == Phase::Done {
+        return None;
+    }
+    let total = phase_length(position.phase, lengths);
+    let rows = metrics::read_rows(run);
+    let mut phase_rows = rows.iter().filter(|r| r.phase == position.phase.name());
+    let first = phase_rows.next()?;
+    let last = phase_rows.next_back()?;
+    let epochs = last.epoch.checked_sub(first.epoch).filter(|&e| e > 0)?;
+    let pace = (last.elapsed_seconds - first.elapsed_seconds) / epochs as f64;
+    Some(pace.max(0.0) * total.saturating_sub(position.step) as f64)
+}
+
+/// `95s`, `6m40s`, `2h05m`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
     }
 }
 
@@ -241,10 +287,20 @@ pub fn table(statuses: &[CellStatus]) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
-    let mut out = format!("{:<width$}  {:<11}  progress\n", "cell", "state");
+    let progress: Vec<String> = statuses.iter().map(|s| s.progress.clone()).collect();
+    let progress_width = progress.iter().map(|p| p.len()).max().unwrap_or(0).max(8);
+    let mut out = format!(
+        "{:<width$}  {:<11}  {:<progress_width$}  {:>8}  left in phase\n",
+        "cell", "state", "progress", "elapsed"
+    );
     for s in statuses {
+        let elapsed = s.elapsed_seconds.map_or("-".to_string(), duration);
+        let left = match (s.state.as_str(), s.phase_left_seconds) {
+            ("finished", _) | (_, None) => "-".to_string(),
+            (_, Some(left)) => format!("~{}", duration(left)),
+        };
         out.push_str(&format!(
-            "{:<width$}  {:<11}  {}\n",
+            "{:<width$}  {:<11}  {:<progress_width$}  {elapsed:>8}  {left}\n",
             s.name, s.state, s.progress
         ));
     }
@@ -260,4 +316,68 @@ pub fn table(statuses: &[CellStatus]) -> String {
         count("failed")
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(phase: &str, epoch: usize, elapsed: f64) -> String {
+        format!(
+            r#"{{"phase":"{phase}","epoch":{epoch},"global_epoch":{epoch},"nll_test":1.0,"g_loss":null,"mean_reward":null,"d_loss":null,"d_accuracy":null,"elapsed_seconds":{elapsed}}}"#
+        )
+    }
+
+    #[test]
+    fn the_phase_left_is_its_remaining_epochs_at_its_own_pace() {
+        let run = tempfile::tempdir().unwrap();
+        let lengths = Lengths {
+            mle: 20,
+            discriminator_pretraining: 4,
+            adversarial: 10,
+        };
+        let at = |phase, step| Position { phase, step };
+        let write = |lines: &[String]| {
+            std::fs::write(run.path().join("metrics.jsonl"), lines.join("\n")).unwrap()
+        };
+        // 2 s an epoch between epoch 0 and epoch 10; 8 epochs to go.
+        write(&[
+            row("mle", 0, 1.0),
+            row("mle", 5, 11.0),
+            row("mle", 10, 21.0),
+        ]);
+        assert_eq!(
+            phase_left(run.path(), at(Phase::Mle, 12), lengths),
+            Some(16.0)
+        );
+        // The next phase's pace is its own: one row is not a pace yet.
+        write(&[
+            row("mle", 0, 1.0),
+            row("mle", 20, 41.0),
+            row("discriminator-pretraining", 1, 100.0),
+        ]);
+        assert_eq!(
+            phase_left(run.path(), at(Phase::DiscriminatorPretraining, 1), lengths),
+            None
+        );
+        // 30 s a round; a line being appended ends the read.
+        write(&[
+            row("mle", 20, 41.0),
+            row("discriminator-pretraining", 1, 100.0),
+            row("discriminator-pretraining", 2, 130.0),
+            r#"{"phase":"discrim"#.to_string(),
+        ]);
+        assert_eq!(
+            phase_left(run.path(), at(Phase::DiscriminatorPretraining, 2), lengths),
+            Some(60.0)
+        );
+        assert_eq!(phase_left(run.path(), at(Phase::Done, 0), lengths), None);
+    }
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(59.4), "59s");
+        assert_eq!(duration(400.2), "6m40s");
+        assert_eq!(duration(7500.0), "2h05m");
+    }
 }

@@ -76,6 +76,19 @@ pub fn rescale(run_dir: &Path, key: &str, factor: f64) -> anyhow::Result<usize> 
     Ok(changed)
 }
 
+/// The rows of `run_dir`'s metrics.jsonl as they stand, for readers that
+/// must not touch a run another process may be writing (`agon sweep
+/// status`): no file is rewritten, and a line that does not parse (one
+/// being appended) ends the read.
+pub fn read_rows(run_dir: &Path) -> Vec<MetricsRow> {
+    let Ok(text) = std::fs::read_to_string(run_dir.join("metrics.jsonl")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map_while(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
 /// The log.
 pub struct MetricsLog {
     jsonl: PathBuf,
