@@ -97,6 +97,38 @@ pub struct Registry {
     index: Index,
     loaded: HashMap<PathBuf, Arc<LoadedLibrary>>,
     allow_unverified: bool,
+    /// The sha256 of each library file surveyed, with the length and
+    /// modification time it had then: every `resolve` surveys the whole
+    /// search path, and hashing each library (tens of MB) again for each
+    /// component of each config made a sweep's check of its cells, and
+    /// every `agon train`'s start, take seconds. (A library that is
+    /// loaded is hashed from the bytes it is loaded from, as before.)
+    hashed: HashMap<PathBuf, (FileStamp, String)>,
+}
+
+/// What says a file is the one hashed before: its inode (a library
+/// replaced by a new file, as builds and copies do, gets another), length
+/// and modification time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp {
+            inode,
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
 }
 
 impl Registry {
@@ -119,7 +151,26 @@ impl Registry {
             index: Index::load(index_path),
             loaded: HashMap::new(),
             allow_unverified: false,
+            hashed: HashMap::new(),
         }
+    }
+
+    /// The sha256 of the file at `path`, hashed again only if its inode,
+    /// length or modification time changed since this registry last
+    /// hashed it.
+    fn file_sha256(&mut self, path: &Path) -> Result<String, Refusal> {
+        let stamp = FileStamp::of(path);
+        if let (Some(stamp), Some((known, sha256))) = (&stamp, self.hashed.get(path)) {
+            if stamp == known {
+                return Ok(sha256.clone());
+            }
+        }
+        let sha256 = library_file::sha256_hex(&library_file::read(path)?);
+        if let Some(stamp) = stamp {
+            self.hashed
+                .insert(path.to_path_buf(), (stamp, sha256.clone()));
+        }
+        Ok(sha256)
     }
 
     /// Loads unverified libraries too (with a warning); see [`Registry`].
@@ -250,13 +301,13 @@ impl Registry {
 
     /// The reason a scan by this agon gave for refusing the file at
     /// `canonical`, if the file is unchanged since.
-    fn refused_by_scan(&self, canonical: &Path) -> Option<String> {
-        let record = self.index.refusal(canonical)?;
+    fn refused_by_scan(&mut self, canonical: &Path) -> Option<String> {
+        let record = self.index.refusal(canonical)?.clone();
         if record.checked_by != checked_by() {
             return None;
         }
-        let sha256 = library_file::sha256_hex(&library_file::read(canonical).ok()?);
-        (sha256 == record.sha256).then(|| record.reason.clone())
+        let sha256 = self.file_sha256(canonical).ok()?;
+        (sha256 == record.sha256).then_some(record.reason)
     }
 
     /// Opens `path` (checking `sha256` when given) and keeps it loaded.
@@ -377,7 +428,8 @@ impl Registry {
             let result = match (self.loaded.get(&path), self.index.get(&path)) {
                 (Some(library), _) => Ok(ManifestRecord::of(&library.manifest)),
                 (None, Some(entry)) => {
-                    match library_file::read(&path).map(|b| library_file::sha256_hex(&b)) {
+                    let entry = entry.clone();
+                    match self.file_sha256(&path) {
                         Ok(sha) if sha == entry.sha256 => Ok(entry.manifest.clone()),
                         Ok(_) if self.allow_unverified || self.reindexes_changes(&path) => self
                             .load(&path)
@@ -659,5 +711,34 @@ fn pick_component(
                 available: names(several),
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_surveyed_file_is_hashed_again_once_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut registry = Registry::new(
+            SearchPath::explicit(Vec::new()),
+            &dir.path().join("index.json"),
+        );
+        let library = dir.path().join("libx.so");
+        std::fs::write(&library, b"first").unwrap();
+        let first = registry.file_sha256(&library).unwrap();
+        assert_eq!(first, library_file::sha256_hex(b"first"));
+        assert_eq!(registry.file_sha256(&library).unwrap(), first);
+        // Replaced as a build or a copy does: a new file of the same length.
+        let new = dir.path().join("libx.so.new");
+        std::fs::write(&new, b"other").unwrap();
+        std::fs::rename(&new, &library).unwrap();
+        assert_eq!(
+            registry.file_sha256(&library).unwrap(),
+            library_file::sha256_hex(b"other")
+        );
+        std::fs::remove_file(&library).unwrap();
+        assert_eq!(registry.file_sha256(&library), Err(Refusal::Missing));
     }
 }
