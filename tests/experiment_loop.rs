@@ -97,7 +97,10 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
             &[],
         )
         .clean_failure();
-    assert!(refused.contains("holds another sweep"), "{refused}");
+    assert!(
+        refused.contains("holds another sweep") && refused.contains("rm -r"),
+        "{refused}"
+    );
 
     // The first group's runs are evaluated across temperatures; compare
     // pools their sweeps.
@@ -466,6 +469,21 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
             "did you mean `rollouts`?",
         ),
         ("training.batch_size: [many]", "expected a whole number"),
+        // Checked by the plugin, as `agon train` checks it.
+        (
+            "discriminator.config.embeding_dim: [8]",
+            "discriminator.config.embeding_dim",
+        ),
+        // The data are read, as `agon train` reads them.
+        (
+            "task.train_data: [/nonexistent/train.txt]",
+            "/nonexistent/train.txt",
+        ),
+        // A grid's mapping value is shown on one line.
+        (
+            "reward: [{plugin: agon/rewards@^0.1, component: nosuch}]",
+            "reward={plugin: agon/rewards@^0.1, component: nosuch}",
+        ),
     ] {
         let file = sandbox.write(
             "bad.yaml",

@@ -406,6 +406,17 @@ pub fn build(
     run_path: &Path,
     saved: Option<&Vocabulary>,
 ) -> anyhow::Result<Built> {
+    build_in(&mut Registry::from_environment(), config, run_path, saved)
+}
+
+/// [`build`] with the plugins of `registry`: `agon sweep` builds every
+/// setting of its grid with one registry, loading each library once.
+pub fn build_in(
+    registry: &mut Registry,
+    config: &ExperimentConfig,
+    run_path: &Path,
+    saved: Option<&Vocabulary>,
+) -> anyhow::Result<Built> {
     let task = &config.task;
     let prepared = match task.kind {
         TaskKind::SyntheticOracle => {
@@ -463,7 +474,6 @@ pub fn build(
         );
     }
     let shared = shared_context(config, &shape, run_path);
-    let mut registry = Registry::from_environment();
     for warning in &registry.index().warnings {
         crate::notes::warn(warning);
     }
@@ -479,7 +489,7 @@ pub fn build(
 
     let mut merged_configs = Vec::new();
     let conditional = matches!(prepared, Prepared::Conditional(_));
-    let (generator, resolved) = build_generator(&mut registry, config, &shared)?;
+    let (generator, resolved) = build_generator(registry, config, &shared)?;
     fits_declared_sources(
         &resolved,
         "generator",
@@ -490,7 +500,7 @@ pub fn build(
     record("generator", &resolved);
     merged_configs.push(("generator".to_string(), generator.config_yaml.clone()));
     let example = first_example(&prepared, shape.max_len);
-    let discriminator = match build_discriminator(&mut registry, config, &shared)? {
+    let discriminator = match build_discriminator(registry, config, &shared)? {
         Some((discriminator, resolved)) => {
             record("discriminator", &resolved);
             merged_configs.push((
@@ -510,7 +520,7 @@ pub fn build(
         }
         None => None,
     };
-    let reward = match build_reward(&mut registry, config, &shared)? {
+    let reward = match build_reward(registry, config, &shared)? {
         Some((reward, resolved)) => {
             record("reward", &resolved);
             merged_configs.push(("reward".to_string(), reward.config_yaml.clone()));
@@ -572,7 +582,7 @@ pub fn build(
     }
     let task = match prepared {
         Prepared::Oracle { shape, train } => {
-            let (oracle, resolved) = build_oracle(&mut registry, config, &shared)?;
+            let (oracle, resolved) = build_oracle(registry, config, &shared)?;
             record("task.oracle", &resolved);
             merged_configs.push(("task.oracle".to_string(), oracle.config_yaml.clone()));
             Task::Oracle(OracleTask::new(

@@ -40,6 +40,42 @@ pub fn to_value<T: Serialize>(value: &T) -> Result<Value, Error> {
     serde_yaml::to_value(value)
 }
 
+/// `value` on one line, in YAML's flow style (`{plugin: x, config: {n: 2}}`,
+/// `[1, 2]`): how messages show a value that block style would spread over
+/// several lines.
+pub fn to_flow_string(value: &Value) -> String {
+    match value {
+        Value::Mapping(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", to_flow_string(k), to_flow_string(v)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        Value::Sequence(items) => {
+            let items: Vec<String> = items.iter().map(to_flow_string).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Tagged(tagged) => format!("{} {}", tagged.tag, to_flow_string(&tagged.value)),
+        scalar => {
+            let text = serde_yaml::to_string(scalar).unwrap_or_default();
+            let text = text.trim();
+            if text.contains('\n') {
+                // A multi-line string: double-quoted, its breaks escaped.
+                let raw = scalar.as_str().unwrap_or(text);
+                format!(
+                    "\"{}\"",
+                    raw.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n")
+                )
+            } else {
+                text.to_string()
+            }
+        }
+    }
+}
+
 /// `(line, column)`, 1-based, of where an error was found, when known.
 pub fn error_location(error: &Error) -> Option<(usize, usize)> {
     error.location().map(|l| (l.line(), l.column()))
@@ -80,5 +116,24 @@ mod tests {
         let mut base = parse("a: {x: 1, y: 2}\nb: [1, 2]").unwrap();
         merge(&mut base, parse("a: {y: 3, z: 4}\nb: [5]").unwrap());
         assert_eq!(base, parse("a: {x: 1, y: 3, z: 4}\nb: [5]").unwrap());
+    }
+
+    #[test]
+    fn flow_style_is_one_line_and_reads_back_the_same() {
+        for text in [
+            "plugin: lab/reward@^0.1\nconfig:\n  weight: 1.0\n  n: 2\n  tags: [a, 'b c']\n",
+            "[1, {x: null}, 'yes']",
+            "note: \"two\\nlines \\\"quoted\\\"\"",
+            "7",
+        ] {
+            let value = parse(text).unwrap();
+            let flow = to_flow_string(&value);
+            assert!(!flow.contains('\n'), "{flow}");
+            assert_eq!(parse(&flow).unwrap(), value, "{flow}");
+        }
+        assert_eq!(
+            to_flow_string(&parse("plugin: x\nconfig:\n  n: 2\n").unwrap()),
+            "{plugin: x, config: {n: 2}}"
+        );
     }
 }

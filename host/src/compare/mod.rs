@@ -244,13 +244,20 @@ fn collapse(differing: &[String], groups: &[&BTreeMap<String, String>]) -> Vec<S
             let path = parts.join(".");
             let inside: Vec<&&String> = all_keys.iter().filter(|k| under(k, &path)).collect();
             let whole_block_differs = inside.iter().all(|k| differing.contains(k));
+            // The block's keys, not the path itself: a group where the path
+            // is a plain value (`config: null` against another's `config:
+            // {weight: 1.0}`) has none of them.
+            let children: Vec<&&String> = inside.iter().copied().filter(|k| **k != &path).collect();
             let all_or_none = groups.iter().all(|g| {
-                let present = inside.iter().filter(|k| g.contains_key(k.as_str())).count();
-                present == 0 || present == inside.len()
+                let present = children
+                    .iter()
+                    .filter(|k| g.contains_key(k.as_str()))
+                    .count();
+                present == 0 || present == children.len()
             });
             let some_lack_it = groups
                 .iter()
-                .any(|g| !inside.iter().any(|k| g.contains_key(k.as_str())));
+                .any(|g| !children.iter().any(|k| g.contains_key(k.as_str())));
             if whole_block_differs && all_or_none && some_lack_it {
                 best = path;
             } else {
@@ -339,6 +346,30 @@ mod tests {
         assert_eq!(shown, ["g.adversarial"]);
         assert_eq!(value_under(&old, "g.adversarial"), "(unset)");
         assert_eq!(value_under(&new, "g.adversarial"), "{eps: 1e-8, lr: 0.01}");
+    }
+
+    #[test]
+    fn a_block_against_a_plain_value_is_labelled_as_one_key() {
+        // The default reward's `config: null` against a lab reward's config.
+        let plain = map(&[
+            ("reward.config", "null"),
+            ("reward.plugin", "agon/rewards@^0.1"),
+        ]);
+        let block = map(&[
+            ("reward.config.n", "2"),
+            ("reward.config.weight", "1.0"),
+            ("reward.plugin", "lab/reward@^0.1"),
+        ]);
+        let differing = [
+            "reward.config".to_string(),
+            "reward.config.n".to_string(),
+            "reward.config.weight".to_string(),
+            "reward.plugin".to_string(),
+        ];
+        let shown = collapse(&differing, &[&plain, &block]);
+        assert_eq!(shown, ["reward.config", "reward.plugin"]);
+        assert_eq!(value_under(&plain, "reward.config"), "null");
+        assert_eq!(value_under(&block, "reward.config"), "{n: 2, weight: 1.0}");
     }
 
     #[test]

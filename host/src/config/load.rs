@@ -47,7 +47,7 @@ pub fn parse_experiment(
         anyhow!(
             "config {} after --set {}: {}",
             path.display(),
-            overrides.join(" --set "),
+            shown_all(overrides),
             describe(&e)
         )
     })?;
@@ -91,14 +91,36 @@ fn checked_place(path: &Path, overrides: &[String], message: &str) -> String {
         .map(String::as_str)
         .collect();
     match (named.is_empty(), overrides.is_empty()) {
-        (false, _) => format!("config {}, --set {}", path.display(), named.join(" --set ")),
+        (false, _) => format!("config {}, --set {}", path.display(), shown_all(&named)),
         (true, true) => format!("config {}", path.display()),
         (true, false) => format!(
             "config {} after --set {}",
             path.display(),
-            overrides.join(" --set ")
+            shown_all(overrides)
         ),
     }
+}
+
+/// A `--set KEY=VALUE` as messages show it: on one line, a value that
+/// spans several (a mapping written in block style, as `agon sweep` passes
+/// a grid's mapping values) in YAML's flow style.
+pub(crate) fn shown(assignment: &str) -> String {
+    match assignment.split_once('=') {
+        Some((key, value)) if value.contains('\n') => match yaml::parse(value) {
+            Ok(parsed) => format!("{key}={}", yaml::to_flow_string(&parsed)),
+            Err(_) => assignment.replace('\n', " "),
+        },
+        _ => assignment.to_string(),
+    }
+}
+
+/// Every `--set` as messages show them, joined by ` --set `.
+fn shown_all<S: AsRef<str>>(assignments: &[S]) -> String {
+    assignments
+        .iter()
+        .map(|a| shown(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" --set ")
 }
 
 /// `KEY` of a `KEY=VALUE` assignment, trimmed.
@@ -174,7 +196,8 @@ fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()
             if !dropped.is_empty() {
                 let are = if dropped.len() == 1 { "is" } else { "are" };
                 crate::notes::note(&format!(
-                    "--set {assignment}: the config file's {} belonged to {} and {are} not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
+                    "--set {}: the config file's {} belonged to {} and {are} not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
+                    shown(assignment),
                     dropped.join(" and "),
                     old.unwrap_or_default(),
                     name_of(new),
@@ -200,15 +223,18 @@ fn describe(error: &yaml::Error) -> String {
 
 /// Sets `key.path` in `value` to `text` read as YAML, creating mappings on the way.
 pub fn apply_override(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()> {
-    let (path, text) = assignment
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--set {assignment}: expected KEY.PATH=VALUE, e.g. --set seed=3"))?;
+    let (path, text) = assignment.split_once('=').ok_or_else(|| {
+        anyhow!(
+            "--set {}: expected KEY.PATH=VALUE, e.g. --set seed=3",
+            shown(assignment)
+        )
+    })?;
     let keys: Vec<&str> = path.split('.').collect();
     if keys.iter().any(|k| k.trim().is_empty()) {
-        bail!("--set {assignment}: empty key in `{path}`");
+        bail!("--set {}: empty key in `{path}`", shown(assignment));
     }
     let new_value = yaml::parse(text)
-        .with_context(|| format!("--set {assignment}: the value is not valid YAML"))?;
+        .with_context(|| format!("--set {}: the value is not valid YAML", shown(assignment)))?;
     let mut slot = value;
     for (i, key) in keys.iter().enumerate() {
         if slot.is_null() {
@@ -216,7 +242,8 @@ pub fn apply_override(value: &mut yaml::Value, assignment: &str) -> anyhow::Resu
         }
         let mapping = slot.as_mapping_mut().ok_or_else(|| {
             anyhow!(
-                "--set {assignment}: `{}` is not a mapping, so it has no key `{key}`",
+                "--set {}: `{}` is not a mapping, so it has no key `{key}`",
+                shown(assignment),
                 keys[..i].join(".")
             )
         })?;

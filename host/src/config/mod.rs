@@ -10,6 +10,7 @@ pub mod locate;
 pub mod suggest;
 mod training;
 
+pub(crate) use load::shown as shown_assignment;
 pub use load::{load_experiment, parse_experiment};
 pub use training::{
     AdversarialConfig, Algorithm, Baseline, Credit, DenseConfig, GumbelConfig,
@@ -124,7 +125,7 @@ impl ConfigOrigin {
                 .split_once('=')
                 .map_or(assignment.as_str(), |(k, _)| k);
             if dotted == key || dotted.starts_with(&format!("{key}.")) {
-                return Some(format!("--set {assignment}"));
+                return Some(format!("--set {}", load::shown(assignment)));
             }
         }
         locate::line_of(&self.text, path).map(|line| format!("{} line {line}", self.file.display()))

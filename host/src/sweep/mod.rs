@@ -160,41 +160,138 @@ fn check_plugins(
     Ok(())
 }
 
+/// Whether any cell of the sweep in `dir` has a run directory.
+fn any_cell_started(dir: &Path, manifest: &Manifest) -> bool {
+    manifest
+        .cells
+        .iter()
+        .any(|cell| run_dir(dir, cell).exists())
+}
+
+/// Loads every cell's config, and builds each setting of the grid once (the
+/// seed changes no check) as `agon train` would: in `workdir`, where the
+/// cells of a sweep started before run, or here for a new one.
+fn check_cells(
+    spec_path: &Path,
+    spec: &SweepSpec,
+    cells: &[Cell],
+    dir: &Path,
+    workdir: Option<&Path>,
+) -> anyhow::Result<()> {
+    let here = std::env::current_dir().context("cannot read the current directory")?;
+    let elsewhere = workdir.filter(|w| *w != here);
+    let context = |cell: &Cell| {
+        let mut context = format!(
+            "sweep file {}: cell {} ({})",
+            spec_path.display(),
+            cell.name,
+            cell.all_overrides()
+                .iter()
+                .map(|a| crate::config::shown_assignment(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        if let Some(workdir) = elsewhere {
+            context.push_str(&format!(
+                " (the sweep's cells run in {}, where it first started)",
+                workdir.display()
+            ));
+        }
+        context
+    };
+    let mut configs = Vec::new();
+    let mut registry = agon_registry::Registry::from_environment();
+    for cell in cells {
+        let config =
+            load_experiment(&spec.base, &cell.all_overrides()).with_context(|| context(cell))?;
+        check_plugins(&mut registry, &config).with_context(|| context(cell))?;
+        configs.push(config);
+    }
+    let mut settings = std::collections::HashSet::new();
+    let distinct: Vec<(&Cell, &crate::config::ExperimentConfig)> = cells
+        .iter()
+        .zip(&configs)
+        .filter(|(cell, _)| settings.insert(cell.overrides.clone()))
+        .collect();
+    if distinct.len() > 1 {
+        eprintln!(
+            "checking the {} settings of {} ({} cells) …",
+            distinct.len(),
+            spec_path.display(),
+            cells.len()
+        );
+    }
+    if let Some(workdir) = elsewhere {
+        std::env::set_current_dir(workdir).with_context(|| {
+            format!(
+                "cannot enter {}, where the sweep first started",
+                workdir.display()
+            )
+        })?;
+    }
+    let built = distinct.iter().try_for_each(|(cell, config)| {
+        crate::assemble::build_in(&mut registry, config, &run_dir(dir, cell), None)
+            .map(drop)
+            .with_context(|| context(cell))
+    });
+    if elsewhere.is_some() {
+        std::env::set_current_dir(&here)
+            .with_context(|| format!("cannot return to {}", here.display()))?;
+    }
+    built
+}
+
 /// The sweep directory for `spec` (`out`, or `sweeps/<name>`), created with
 /// its manifest — or, when it exists, checked to hold this same sweep.
-/// Every cell's config is loaded first, so a bad grid value is refused
-/// before anything is written.
+/// Every setting of the grid is built first as `agon train` would build it
+/// (its data read, its plugins loaded and configured), so a bad grid value,
+/// a plugin's unknown config key or a missing data file is refused before
+/// anything is written.
 pub fn prepare(
     spec_path: &Path,
     spec: &SweepSpec,
     out: Option<&Path>,
 ) -> anyhow::Result<(PathBuf, Manifest)> {
     let cells = cells::cells(spec);
-    let mut registry = agon_registry::Registry::from_environment();
-    for cell in &cells {
-        let context = || {
-            format!(
-                "sweep file {}: cell {} ({})",
-                spec_path.display(),
-                cell.name,
-                cell.all_overrides().join(" ")
-            )
-        };
-        let config = load_experiment(&spec.base, &cell.all_overrides()).with_context(context)?;
-        check_plugins(&mut registry, &config).with_context(context)?;
-    }
     let dir = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| Path::new("sweeps").join(spec.name()));
-    let base_text = std::fs::read(&spec.base)
-        .with_context(|| format!("cannot read {}", spec.base.display()))?;
-    if Manifest::path(&dir).exists() {
-        let existing = Manifest::read(&dir)?;
-        if existing.cells != cells {
-            bail!(
-                "{} holds another sweep (its cells differ from those of {}); choose another --out, or remove it",
+    let existing = if Manifest::path(&dir).exists() {
+        Some(Manifest::read(&dir)?)
+    } else {
+        None
+    };
+    // A sweep whose cells changed, none of which has started (a first
+    // attempt refused or stopped at once), is started again as new.
+    let existing = match existing {
+        Some(existing) if existing.cells != cells && !any_cell_started(&dir, &existing) => {
+            crate::notes::note(&format!(
+                "{} held another sweep none of whose cells had started; starting it again with the cells of {}",
                 dir.display(),
                 spec_path.display()
+            ));
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot remove {}", dir.display()))?;
+            None
+        }
+        existing => existing,
+    };
+    check_cells(
+        spec_path,
+        spec,
+        &cells,
+        &dir,
+        existing.as_ref().map(|m| m.workdir.as_path()),
+    )?;
+    let base_text = std::fs::read(&spec.base)
+        .with_context(|| format!("cannot read {}", spec.base.display()))?;
+    if let Some(existing) = existing {
+        if existing.cells != cells {
+            bail!(
+                "{} holds another sweep (its cells differ from those of {}); choose another --out, or remove it (`rm -r {}`: the runs it holds are lost)",
+                dir.display(),
+                spec_path.display(),
+                dir.display()
             );
         }
         if std::fs::read(&existing.base).ok().as_deref() != Some(base_text.as_slice()) {
