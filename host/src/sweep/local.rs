@@ -30,8 +30,17 @@ struct Running {
 fn spawn(agon: &Path, dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result<Child> {
     let log = log_file(dir, cell);
     std::fs::create_dir_all(dir.join("logs"))?;
-    let out =
-        std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    // Appended, as Slurm's logs are: a resumed cell's log keeps the
+    // attempts before it.
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
+    if out.metadata().map_or(false, |m| m.len() > 0) {
+        use std::io::Write;
+        writeln!(out, "\n=== agon sweep: a new attempt at {} ===", cell.name)?;
+    }
     let err = out.try_clone()?;
     Command::new(agon)
         .args(["sweep", "run-cell"])
@@ -126,6 +135,15 @@ pub fn run(
                     } else if status.code() == Some(130) {
                         println!(
                             "[{completed}/{total}] interrupted {} (checkpointed; it resumes when the sweep runs again)",
+                            job.cell.name
+                        );
+                    } else if interrupt.raised() && status.code().is_none() {
+                        // Stopped by the signal passed on before it could
+                        // catch it (still starting up): nothing to resume
+                        // from yet, and not a failure.
+                        super::status::record(dir, &job.cell, super::status::Attempt::finished(130))?;
+                        println!(
+                            "[{completed}/{total}] interrupted {} while starting (it starts again when the sweep runs again)",
                             job.cell.name
                         );
                     } else {
