@@ -605,6 +605,7 @@ fn eval_scores_oracle_runs_with_paired_tests() {
             ("oracle/final", "oracle/mle"),
             ("other/mle", "oracle/mle"),
             ("other/final", "oracle/mle"),
+            ("other/final", "oracle/final"),
             ("other/final", "other/mle"),
         ]
     );
@@ -613,7 +614,16 @@ fn eval_scores_oracle_runs_with_paired_tests() {
             .as_f64()
             .unwrap()
     };
-    let own = evaluation["comparisons"][3]["test"]["mean_difference"]
+    let finals = evaluation["comparisons"][3]["test"]["mean_difference"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (finals - (nll_oracle(3) - nll_oracle(1))).abs() < 1e-9,
+        "other/final − oracle/final: {finals} against {} − {}",
+        nll_oracle(3),
+        nll_oracle(1)
+    );
+    let own = evaluation["comparisons"][4]["test"]["mean_difference"]
         .as_f64()
         .unwrap();
     assert!(

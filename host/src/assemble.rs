@@ -57,6 +57,13 @@ pub fn open_run(
 )> {
     let config_path = run_path.join("config.yaml");
     if !config_path.exists() {
+        if run_path.join("manifest.json").exists() {
+            bail!(
+                "{} is a sweep directory, not a run directory: evaluate each of its runs on its own (`for run in {}/runs/*; do agon eval $run; done`: each evaluation goes into its run's directory, where `agon compare` reads it), or name the runs to evaluate together",
+                run_path.display(),
+                run_path.display()
+            );
+        }
         bail!(
             "{} is not a run directory (it has no config.yaml)",
             run_path.display()

@@ -86,12 +86,20 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             crate::eval::quality_diversity::write(&out, &points, order)?;
         }
     }
-    let svg = std::fs::read_to_string(&figures[0]).unwrap_or_default();
+    let learning_curves = figures[0].clone();
+    let svg_of = |name: &str| {
+        let path = if name == "learning_curves.svg" {
+            learning_curves.clone()
+        } else {
+            out.join(name)
+        };
+        std::fs::read_to_string(path).unwrap_or_default()
+    };
     let markdown = report::markdown(&comparison, "learning_curves.svg");
     write_atomic(&out.join("compare.md"), markdown.as_bytes())?;
     write_atomic(
         &out.join("compare.html"),
-        report::html(&comparison, &svg).as_bytes(),
+        report::html(&comparison, svg_of).as_bytes(),
     )?;
     write_atomic(
         &out.join("compare.json"),
@@ -101,9 +109,15 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&comparison)?);
     } else {
         print!("{markdown}");
+        let quality_diversity = out.join(report::QUALITY_DIVERSITY_FIGURE).exists();
         println!(
-            "wrote {}/compare.md, compare.html, compare.json, learning_curves.svg/png",
-            out.display()
+            "wrote {}/compare.md, compare.html, compare.json, learning_curves.svg/png{}",
+            out.display(),
+            if quality_diversity {
+                ", quality_diversity.svg/png"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

@@ -125,6 +125,20 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
             kind.name()
         );
     }
+    // Another training set is a setting to compare; another test set or
+    // tokenizer makes the runs' scores incomparable (other references,
+    // other tokens), so the differences would mean nothing.
+    let first = &runs[0];
+    for other in &runs[1..] {
+        let (a, b) = (&first.config.task, &other.config.task);
+        if a.test_data != b.test_data || a.tokenizer != b.tokenizer {
+            crate::notes::warn(&format!(
+                "{} and {} differ in task.test_data or task.tokenizer: scored against other references or other tokens, their BLEU and NLL-test, and the differences between them, are not comparable",
+                first.path.display(),
+                other.path.display(),
+            ));
+        }
+    }
     Ok(runs)
 }
 

@@ -52,7 +52,12 @@ fn final_scores(run: &RunData) -> Result<(String, BTreeMap<String, Vec<f64>>), S
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let eval = newest_eval(&run.path)
-        .ok_or_else(|| format!("{} has no `agon eval` output", run.path.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "{} has no `agon eval` output of its own (an evaluation of several runs is written into the first run's directory only; `agon eval RUN` each run)",
+                run.path.display()
+            )
+        })?;
     let file = eval.with_file_name(PER_SAMPLE_FILE);
     let text = std::fs::read_to_string(&file).map_err(|_| {
         format!(

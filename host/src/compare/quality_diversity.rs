@@ -187,9 +187,28 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
     type Key = (usize, String, String); // group, model, temperature text
     let mut pooled: BTreeMap<Key, Pooled> = BTreeMap::new();
     let mut names: Option<Names> = None;
-    for (g, group) in groups.iter().enumerate() {
-        for run in &group.runs {
-            let Some((run_names, points)) = run_points(&run.path) else {
+    let per_run: Vec<Vec<_>> = groups
+        .iter()
+        .map(|group| group.runs.iter().map(|run| run_points(&run.path)).collect())
+        .collect();
+    // A run evaluated without a sweep, beside runs with one, drops out of
+    // the table's pools: say so, or the n of a row changes unexplained.
+    if per_run.iter().flatten().any(Option::is_some) {
+        for (group, runs) in groups.iter().zip(&per_run) {
+            for (run, points) in group.runs.iter().zip(runs) {
+                if let (None, Some(eval)) = (points, newest_eval(&run.path)) {
+                    crate::notes::warn(&format!(
+                        "{} has no temperature sweep (agon eval --temperatures), so {} is left out of the quality–diversity tables: agon compare reads each run's newest evaluation only",
+                        eval.display(),
+                        run.path.display()
+                    ));
+                }
+            }
+        }
+    }
+    for (g, (group, runs)) in groups.iter().zip(per_run).enumerate() {
+        for (_run, found) in group.runs.iter().zip(runs) {
+            let Some((run_names, points)) = found else {
                 continue;
             };
             names = Some(match names {

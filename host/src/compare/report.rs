@@ -358,6 +358,10 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             })
             .collect();
         out.push(Block::Table(header, rows));
+        if diversity.is_some() {
+            // Drawn by `agon compare` beside the report from these points.
+            out.push(Block::Figure(QUALITY_DIVERSITY_FIGURE.to_string()));
+        }
         if let Some(diversity) = diversity {
             matched_quality_blocks(&comparison.matched_quality, quality, diversity, &mut out);
         }
@@ -415,6 +419,10 @@ fn markdown_cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
+/// The quality–diversity plot's file in the report's directory, drawn when
+/// the runs' evaluations have a temperature sweep with a diversity.
+pub const QUALITY_DIVERSITY_FIGURE: &str = "quality_diversity.svg";
+
 /// The report as Markdown; `figure` is the learning-curve image's path.
 pub fn markdown(comparison: &Comparison, figure: &str) -> String {
     let mut out = String::new();
@@ -423,6 +431,9 @@ pub fn markdown(comparison: &Comparison, figure: &str) -> String {
             Block::Heading(text) if out.is_empty() => out.push_str(&format!("# {text}\n\n")),
             Block::Heading(text) => out.push_str(&format!("## {text}\n\n")),
             Block::Paragraph(text) => out.push_str(&format!("{text}\n\n")),
+            Block::Figure(path) if path == QUALITY_DIVERSITY_FIGURE => {
+                out.push_str(&format!("![quality against diversity]({path})\n\n"))
+            }
             Block::Figure(path) => out.push_str(&format!("![learning curves]({path})\n\n")),
             Block::Table(header, rows) => {
                 out.push_str(&format!(
@@ -456,17 +467,18 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The report as one HTML file, `svg` (the learning curves) inline.
-pub fn html(comparison: &Comparison, svg: &str) -> String {
+/// The report as one HTML file, its figures inline: `svg_of` gives the SVG
+/// of a figure's file (`learning_curves.svg`, `quality_diversity.svg`).
+pub fn html(comparison: &Comparison, svg_of: impl Fn(&str) -> String) -> String {
     let mut body = String::new();
-    for block in blocks(comparison, "") {
+    for block in blocks(comparison, "learning_curves.svg") {
         match block {
             Block::Heading(text) if body.is_empty() => {
                 body.push_str(&format!("<h1>{}</h1>\n", escape(&text)))
             }
             Block::Heading(text) => body.push_str(&format!("<h2>{}</h2>\n", escape(&text))),
             Block::Paragraph(text) => body.push_str(&format!("<p>{}</p>\n", escape(&text))),
-            Block::Figure(_) => body.push_str(&format!("<figure>{svg}</figure>\n")),
+            Block::Figure(path) => body.push_str(&format!("<figure>{}</figure>\n", svg_of(&path))),
             Block::Table(header, rows) => {
                 body.push_str("<table>\n<tr>");
                 for h in header {

@@ -78,14 +78,25 @@ pub fn models(run_dirs: &[PathBuf]) -> Vec<Model> {
 
 /// The paired tests of an evaluation of `models`, as (baseline, model)
 /// indices: every model against the first (the runs against each other,
-/// e.g. a SeqGAN run against an MLE-only one), then, for each later run with
-/// an end-of-MLE snapshot, its final model against that snapshot: what the
-/// run's adversarial phase did, which the first test does not give when the
-/// first run is another seed's.
+/// e.g. a SeqGAN run against an MLE-only one); when the first run has an
+/// end-of-MLE snapshot, each later run's final model against the first
+/// run's final model too (the finished runs against each other); then, for
+/// each later run with an end-of-MLE snapshot, its final model against that
+/// snapshot: what the run's adversarial phase did, which the first test
+/// does not give when the first run is another seed's.
 pub fn comparison_pairs(models: &[Model]) -> Vec<(usize, usize)> {
+    let first_final = models
+        .iter()
+        .position(|m| m.snapshot.is_none() && m.run_dir == models[0].run_dir)
+        .filter(|&i| i > 0);
     let mut pairs = Vec::new();
     for model in 1..models.len() {
         pairs.push((0, model));
+        if let Some(first_final) = first_final {
+            if models[model].snapshot.is_none() && models[model].run_dir != models[0].run_dir {
+                pairs.push((first_final, model));
+            }
+        }
         let own_mle = model - 1;
         if own_mle > 0
             && models[model].snapshot.is_none()
@@ -528,8 +539,10 @@ mod tests {
                 pair("a/final", "a/mle"),
                 pair("b/mle", "a/mle"),
                 pair("b/final", "a/mle"),
+                pair("b/final", "a/final"),
                 pair("b/final", "b/mle"),
                 pair("c/final", "a/mle"),
+                pair("c/final", "a/final"),
             ]
         );
         // An MLE-only baseline run first: its final model is the baseline,

@@ -37,7 +37,7 @@ fn spawn(agon: &Path, dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result
         .append(true)
         .open(&log)
         .with_context(|| format!("cannot open {}", log.display()))?;
-    if out.metadata().map_or(false, |m| m.len() > 0) {
+    if out.metadata().is_ok_and(|m| m.len() > 0) {
         use std::io::Write;
         writeln!(out, "\n=== agon sweep: a new attempt at {} ===", cell.name)?;
     }
@@ -141,7 +141,11 @@ pub fn run(
                         // Stopped by the signal passed on before it could
                         // catch it (still starting up): nothing to resume
                         // from yet, and not a failure.
-                        super::status::record(dir, &job.cell, super::status::Attempt::finished(130))?;
+                        super::status::record(
+                            dir,
+                            &job.cell,
+                            super::status::Attempt::finished(130),
+                        )?;
                         println!(
                             "[{completed}/{total}] interrupted {} while starting (it starts again when the sweep runs again)",
                             job.cell.name

@@ -31,9 +31,12 @@ pub struct MetricsRow {
     pub scores: BTreeMap<String, f64>,
     /// Mean training loss of the last epoch (MLE NLL or policy-gradient loss).
     pub g_loss: Option<f64>,
-    /// Mean Q-value of the last g-step (adversarial).
+    /// Policy-gradient adversarial epochs: the mean Q-value per token over
+    /// the epoch's g-steps (docs/metrics.md, "The mean reward during
+    /// training"); `None` elsewhere and under `gumbel`.
     pub mean_reward: Option<f64>,
-    /// Discriminator loss and accuracy of the last d-step.
+    /// Discriminator loss and accuracy of the last d-step (under `gumbel`,
+    /// the mean over the epoch's d-steps).
     pub d_loss: Option<f64>,
     pub d_accuracy: Option<f64>,
     /// Wall-clock seconds since the run (or its first segment) started;
