@@ -29,8 +29,10 @@
 # min a seed on the Xeon with AVX-512, 16 on the AMD EPYC with AVX2),
 # 40 min for table1-rows, 40 min for scratchgan-oracle, 30 min for
 # scratchgan-coco, 1.5 h each for relgan-oracle and relgan-coco (their
-# three seeds side by side on one thread each), under 1 h each for coco,
-# poetry and obama, 1-4 h for each conditional task: 12-15 h for `all`.
+# three seeds side by side on one thread each), under 1 h each for coco
+# and poetry, 1.5–2 h for obama (its compute-matched MLE baseline is 166
+# epochs, 25 min a seed on the Xeon alone), 1-4 h for each conditional
+# task: 13-16 h for `all`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
