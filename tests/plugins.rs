@@ -821,9 +821,9 @@ fn the_guides_kit_code_is_the_example_crates() {
     }
 }
 
-/// `agon plugins new discriminator|generator lab/x DIR` writes a crate outside the
-/// workspace that builds against the SDK, passes its own tests, loads and
-/// trains in a smoke run; with `--conditional`, a generator and a
+/// `agon plugins new discriminator|generator|reward lab/x DIR` writes a crate
+/// outside the workspace that builds against the SDK, passes its own tests
+/// (the SDK's contract among them), loads and trains in a smoke run; with `--conditional`, a generator and a
 /// discriminator that build and train together on a translation task; with
 /// `--per-token`, a discriminator that trains under dense rewards (those
 /// crates' tests are the guide's examples', which run in the workspace;
@@ -869,9 +869,14 @@ fn a_crate_made_by_plugins_new_builds_passes_its_tests_and_trains() {
         ));
         install(&sandbox, &library, &format!("installed-{name}"))
     };
-    for (kind, name) in [("discriminator", "x-disc"), ("generator", "x-gen")] {
+    for (kind, name, config) in [
+        ("discriminator", "x-disc", "{embedding_dim: 8}"),
+        ("generator", "x-gen", "{embedding_dim: 8}"),
+        // Its tests include the SDK's reward contract.
+        ("reward", "x-reward", "{power: 2.0}"),
+    ] {
         let plugin_dir = scaffold(kind, name, None, &[&["test"], &["build"]]);
-        let component = format!("{{plugin: lab/{name}@^0.1, config: {{embedding_dim: 8}}}}");
+        let component = format!("{{plugin: lab/{name}@^0.1, config: {config}}}");
         let out = smoke_run_with(
             &sandbox,
             &[&plugin_dir],

@@ -143,7 +143,8 @@ pub fn files(
     let header = format!(
         "# `{namespace}/{name}`, made by `agon plugins new {}{}` from the example\n\
          # of docs/writing-a-plugin.md. Build: `cargo build --release`; then\n\
-         # `export AGON_PLUGIN_PATH=$PWD/target/release` and `agon plugins scan`.",
+         # `export AGON_PLUGIN_PATH=${{CARGO_TARGET_DIR:-$PWD/target}}/release` (from this\n\
+         # directory) and `agon plugins scan`.",
         match kind {
             NewKind::Discriminator => "discriminator",
             NewKind::Generator => "generator",
@@ -239,6 +240,11 @@ pub fn files(
                  # not on crates.io).\n\
                  agon-sdk = { path = \"../../../sdk\" }",
                 &dependency(sdk, ""),
+            )?;
+            let manifest = replaced(
+                &manifest,
+                "agon-sdk = { path = \"../../../sdk\", features = [\"testing\"] }",
+                &dependency(sdk, ", features = [\"testing\"]"),
             )?;
             let lib = replaced(
                 REWARD_LIB,

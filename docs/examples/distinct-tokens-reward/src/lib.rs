@@ -104,4 +104,15 @@ mod tests {
             assert_eq!(component.check_config_docs(), Ok(()));
         }
     }
+
+    /// The SDK's contract, as the host will call it: one finite value per
+    /// row, the same for the same rows, bad configs refused.
+    #[test]
+    fn follows_the_reward_contract() {
+        agon_sdk::testing::check_reward::<AcmeRewards>(
+            "distinct-tokens",
+            &PluginContext::for_tests(30, 10),
+            agon_sdk::testing::Task::Unconditional,
+        );
+    }
 }
