@@ -203,6 +203,18 @@ fn bad_configs() {
         &["task.bleu={orders: [2]}"],
         &["task.bleu does not apply to a task of kind synthetic-oracle"],
     );
+    // A reward that reads D's probabilities, and no discriminator: named
+    // where the config asks for the reward.
+    refused_train(
+        &sandbox,
+        &smoke,
+        &["discriminator=null"],
+        &[
+            "smoke.yaml line",
+            "agon/rewards@0.1.0:discriminator",
+            "no `discriminator:` section; add one",
+        ],
+    );
 }
 
 #[test]

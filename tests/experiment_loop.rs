@@ -935,3 +935,71 @@ fn the_results_script_refuses_a_directory_of_another_machine() {
     assert!(dry.status.success());
     assert!(!fresh.exists(), "a dry run writes nothing");
 }
+
+/// A run resumed with another build of a plugin library says so, records
+/// it in plugins.json (`resumed_at`) once, and `agon compare` names the run.
+#[test]
+fn a_resume_with_a_rebuilt_plugin_is_recorded_and_compare_names_it() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.train(&config("smoke.yaml"), "run", &["--stop-after", "1"]);
+    let plugins_path = run.join("plugins.json");
+    let recorded: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&plugins_path).unwrap()).unwrap();
+    let started = recorded.len();
+    // As if the run had started with another build of its discriminator.
+    let edited: Vec<serde_json::Value> = recorded
+        .into_iter()
+        .map(|mut p| {
+            if p["place"] == "discriminator" {
+                p["sha256"] = "0".repeat(64).into();
+            }
+            p
+        })
+        .collect();
+    std::fs::write(&plugins_path, serde_json::to_string(&edited).unwrap()).unwrap();
+    let resume = || {
+        sandbox.run(
+            &[
+                "train",
+                "--resume",
+                run.to_str().unwrap(),
+                "--stop-after",
+                "1",
+            ],
+            &[],
+        )
+    };
+    let resumed = resume();
+    resumed.success();
+    assert!(
+        resumed
+            .stderr()
+            .contains("is not the library this run started with")
+            && resumed.stderr().contains("cnn-discriminator"),
+        "{}",
+        resumed.stderr()
+    );
+    let now: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&plugins_path).unwrap()).unwrap();
+    assert_eq!(now.len(), started + 1, "{now:?}");
+    let change = &now[started];
+    assert_eq!(change["place"], "discriminator");
+    assert_eq!(change["resumed_at"], "mle 1", "{change}");
+    // Recorded once: the next resume runs the build recorded last.
+    let again = resume();
+    again.success();
+    assert!(
+        !again.stderr().contains("is not the library"),
+        "{}",
+        again.stderr()
+    );
+    let compared = sandbox.run(&["compare", run.to_str().unwrap()], &[]);
+    compared.success();
+    assert!(
+        compared
+            .stderr()
+            .contains("was resumed at mle 1 with another build of"),
+        "{}",
+        compared.stderr()
+    );
+}

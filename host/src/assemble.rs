@@ -539,7 +539,15 @@ pub fn build_in(
         None => None,
     };
     if reward.as_ref().is_some_and(|r| r.needs_discriminator) && discriminator.is_none() {
-        bail!("the reward needs a discriminator, but the config has no `discriminator:` section");
+        let reward_at = config
+            .origin
+            .place_of(&["reward", "plugin"])
+            .map(|place| format!("{place}: "))
+            .unwrap_or_default();
+        bail!(
+            "{reward_at}the {} scores rows with the discriminator's probabilities (it declares needs_discriminator), but the config has no `discriminator:` section; add one, or choose a reward that does not need one",
+            reward.as_ref().map_or(String::new(), |r| r.label.clone())
+        );
     }
     let adversarial = &config.training.adversarial;
     let dense = adversarial.epochs > 0 && adversarial.credit == Credit::Dense;
@@ -674,7 +682,9 @@ pub fn load_run_generator(
 /// weights without knowing it.
 fn warn_if_generator_changed(run_path: &Path, resolved: &ResolvedComponent) {
     let recorded = recorded_plugins(run_path);
-    let Some(entry) = recorded.iter().find(|r| r["place"] == "generator") else {
+    // The last build recorded: a run resumed with a rebuilt library
+    // recorded it too (`resumed_at`).
+    let Some(entry) = recorded.iter().rev().find(|r| r["place"] == "generator") else {
         return;
     };
     if entry["sha256"].as_str() == Some(resolved.library.sha256.as_str()) {

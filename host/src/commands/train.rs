@@ -170,7 +170,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
     }
     let saved = saved_vocabulary(&config, run_path)?;
     let mut built = build(&config, run_path, saved.as_ref())?;
-    warn_if_plugins_changed(run_path, &built.plugins);
+    record_plugin_changes(run_path, &built.plugins, state.position)?;
     if config.task.kind == crate::config::TaskKind::Conditional && saved_config.written_by.is_none()
     {
         // Written before agon put every score on one 0–1 scale: its BLEU
@@ -316,17 +316,36 @@ fn record_if_machine_changed(run_path: &Path, config: &mut ExperimentConfig) -> 
     true
 }
 
-fn warn_if_plugins_changed(run_path: &Path, plugins: &[serde_json::Value]) {
-    let recorded = crate::assemble::recorded_plugins(run_path);
+/// Warns about, and records in plugins.json (an entry with `resumed_at`),
+/// each library that is not the build the run started with (or last
+/// recorded): `agon compare` names such runs, whose results mix two builds.
+fn record_plugin_changes(
+    run_path: &Path,
+    plugins: &[serde_json::Value],
+    at: crate::train::schedule::Position,
+) -> anyhow::Result<()> {
+    let mut recorded = crate::assemble::recorded_plugins(run_path);
+    let mut changed = false;
     for plugin in plugins {
         let same = recorded
             .iter()
             .any(|r| r["place"] == plugin["place"] && r["sha256"] == plugin["sha256"]);
         if !same {
             eprintln!(
-                "warning: {} is not the library this run started with; the resumed run may differ from an uninterrupted one",
+                "warning: {} is not the library this run started with; the resumed run may differ from an uninterrupted one (recorded in plugins.json)",
                 plugin["component"]
             );
+            let mut entry = plugin.clone();
+            entry["resumed_at"] = format!("{} {}", at.phase.name(), at.step).into();
+            recorded.push(entry);
+            changed = true;
         }
     }
+    if changed {
+        run_dir::write_atomic(
+            &run_path.join("plugins.json"),
+            serde_json::to_string_pretty(&recorded)?.as_bytes(),
+        )?;
+    }
+    Ok(())
 }

@@ -125,6 +125,19 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
             kind.name()
         );
     }
+    for run in &runs {
+        for change in crate::assemble::recorded_plugins(&run.path)
+            .iter()
+            .filter(|p| p.get("resumed_at").is_some())
+        {
+            crate::notes::warn(&format!(
+                "{} was resumed at {} with another build of {} (its plugins.json): its results mix two builds of that library",
+                run.path.display(),
+                change["resumed_at"].as_str().unwrap_or("?"),
+                change["component"].as_str().unwrap_or("?")
+            ));
+        }
+    }
     // Another training set is a setting to compare; another test set or
     // tokenizer makes the runs' scores incomparable (other references,
     // other tokens), so the differences would mean nothing.
