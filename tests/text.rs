@@ -141,6 +141,12 @@ fn a_text_run_trains_evaluates_and_samples_text() {
         let bleu2 = model["metrics"]["bleu2"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&bleu2));
         assert!(model["metrics"]["nll_test"].as_f64().unwrap() > 0.0);
+        // Within each sample: tokens (EOS not counted; at most max_len,
+        // 16) and the share of bigrams it repeats.
+        let length = model["metrics"]["length"].as_f64().unwrap();
+        assert!(length > 0.0 && length <= 16.0, "{length}");
+        let repeated = model["metrics"]["repeated_bigrams"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&repeated), "{repeated}");
     }
     let comparisons = evaluation["comparisons"].as_array().unwrap();
     assert_eq!(comparisons.len(), 2, "BLEU-2 and Self-BLEU-2");

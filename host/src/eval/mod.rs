@@ -15,6 +15,7 @@ pub mod oracle;
 pub mod quality_diversity;
 pub mod report;
 pub mod significance;
+pub mod within_sample;
 
 use std::{
     collections::BTreeMap,
@@ -327,6 +328,17 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             .collect();
         warnings.extend(crate::notes::warn_if_all_same(&model.label, &texts));
         let mut per_sample = task.score_samples(&drawn).per_sample;
+        let own = |measure: fn(&[u32]) -> f64| -> Vec<f64> {
+            drawn
+                .iter()
+                .map(|s| measure(crate::task::text::hypothesis(s)))
+                .collect()
+        };
+        per_sample.insert("length".into(), own(within_sample::length));
+        per_sample.insert(
+            "repeated_bigrams".into(),
+            own(within_sample::repeated_bigrams),
+        );
         let mut metrics: BTreeMap<String, f64> = per_sample
             .iter()
             .map(|(k, v)| (k.clone(), v.iter().sum::<f64>() / v.len().max(1) as f64))
@@ -440,6 +452,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             "self_bleuN: each sample against all the other samples (never itself); higher = less diverse".into(),
             format!("self_bleuN_fast: among the first {fast} samples only (Texygen's)"),
             "nll_test: the generator's per-token NLL of the test set (nats, EOS included)".into(),
+            "length: tokens per sample (end-of-sequence not counted); repeated_bigrams: the share of a sample's bigrams that repeat an earlier bigram of the same sample (0 without repeats)".into(),
             "paired tests: bootstrap of per-sample differences, same seed for every model".into(),
             "scores are on a 0–1 scale; these samples are agon eval's own draws (--seed), not the training-time samples behind metrics.jsonl's BLEU, so the two differ by sampling noise".into(),
         ], lm.as_ref().map(language_model::LanguageModel::notes).unwrap_or_default()].concat(),
