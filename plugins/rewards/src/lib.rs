@@ -50,7 +50,7 @@ impl PluginLibrary for RewardsLibrary {
             ComponentInfo::new(
                 ComponentKind::Reward,
                 "maligan",
-                "MaliGAN: normalised D/(1-D) over the batch",
+                "MaliGAN: D/(1-D) normalised over the rows of each call (under monte-carlo credit a call's rows depend on training.rollout_token_budget)",
                 &none,
             ),
             ComponentInfo::documented(
