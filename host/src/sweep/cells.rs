@@ -37,27 +37,49 @@ impl Cell {
     }
 }
 
-/// A YAML value as `--set` would take it back, on one line.
+/// A YAML value as `--set` would take it back, on one line: a mapping or a
+/// list in flow style (`{plugin: x, config: {n: 2}}`).
 fn inline(value: &yaml::Value) -> String {
     match value {
         yaml::Value::String(s) => s.clone(),
-        other => yaml::to_string(other)
-            .map(|t| t.trim().to_string())
-            .unwrap_or_default(),
+        other => yaml::to_flow_string(other),
     }
 }
 
-/// Characters safe in a directory name; the rest become `-`.
+/// Characters safe in a directory name; each run of the others becomes one
+/// `-`, none at either end.
 fn safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '-'
-            }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Whether two lists of cells are the same settings and seeds in the same
+/// order, whatever their names and however their values were written: a
+/// sweep directory made by an earlier agon (block-style mapping values,
+/// other names) holds the same sweep, and keeps its cells' names.
+pub fn same_settings(a: &[Cell], b: &[Cell]) -> bool {
+    let value = |assignment: &str| {
+        assignment
+            .split_once('=')
+            .map(|(key, value)| (key.to_string(), yaml::parse(value).ok()))
+    };
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| {
+            a.index == b.index
+                && a.seed == b.seed
+                && a.overrides.len() == b.overrides.len()
+                && a.overrides
+                    .iter()
+                    .zip(&b.overrides)
+                    .all(|(x, y)| value(x) == value(y))
         })
-        .collect()
 }
 
 /// The cells of `spec`, grid points in order (the first key varies
@@ -130,6 +152,29 @@ mod tests {
             cells[0].setting(),
             "training.adversarial.rollouts=2 discriminator.plugin=rnn-lab/gru-discriminator"
         );
+        // A mapping value: on one line, and a readable name.
+        let mapping: SweepSpec = yaml::from_str(
+            "base: b.yaml\nseeds: [1]\ngrid:\n  reward:\n    - {plugin: lab/rep@^0.1, config: {weight: 1.0}}\n",
+        )
+        .unwrap();
+        let cells = super::cells(&mapping);
+        assert_eq!(
+            cells[0].overrides,
+            ["reward={plugin: lab/rep@^0.1, config: {weight: 1.0}}"]
+        );
+        assert_eq!(
+            cells[0].name,
+            "000_reward-plugin-lab-rep-0.1-config-weight-1.0_seed-1"
+        );
+        // The same sweep as an earlier agon wrote it: block style, other name.
+        let mut earlier = cells.clone();
+        earlier[0].overrides =
+            vec!["reward=plugin: lab/rep@^0.1\nconfig:\n  weight: 1.0".to_string()];
+        earlier[0].name = "000_reward-plugin--lab-rep--0.1-config----weight--1.0_seed-1".into();
+        assert!(same_settings(&earlier, &cells));
+        let mut other = cells.clone();
+        other[0].overrides = vec!["reward={plugin: lab/rep@^0.1, config: {weight: 2.0}}".into()];
+        assert!(!same_settings(&other, &cells));
         let seeds_only: SweepSpec = yaml::from_str("base: b.yaml\nseeds: [5, 6, 7]\n").unwrap();
         let cells = super::cells(&seeds_only);
         assert_eq!(cells.len(), 3);

@@ -263,6 +263,12 @@ pub fn prepare(
     };
     // A sweep whose cells changed, none of which has started (a first
     // attempt refused or stopped at once), is started again as new.
+    // The same settings as an earlier agon named and wrote them: the sweep
+    // keeps its cells (and their run directories).
+    let cells = match &existing {
+        Some(existing) if cells::same_settings(&existing.cells, &cells) => existing.cells.clone(),
+        _ => cells,
+    };
     let existing = match existing {
         Some(existing) if existing.cells != cells && !any_cell_started(&dir, &existing) => {
             crate::notes::note(&format!(
