@@ -381,6 +381,53 @@ fn a_training_run_whose_reader_goes_away_stops_checkpointed_and_resumes() {
     );
 }
 
+/// `agon sweep … | head -1`: the sweep stops as on Ctrl-C (its cells
+/// stop, exit 130), instead of dying and leaving its cells running
+/// unwatched; run again, it finishes.
+#[test]
+fn a_sweep_whose_reader_goes_away_stops_its_cells() {
+    use std::io::BufRead;
+    let sandbox = Sandbox::new();
+    let file = sandbox.write(
+        "two.yaml",
+        &format!(
+            "base: {}\nseeds: [1, 2]\nexecutor: {{kind: local, jobs: 2}}\n",
+            smoke()
+        ),
+    );
+    let dir = sandbox.path().join("sweep");
+    let args = [
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let mut child = sandbox
+        .agon()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("sweep "), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("standard output was closed") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    // No cell is left running: every one ended, interrupted.
+    let cells = sandbox.sweep_status(&dir);
+    assert!(cells.iter().all(|c| c["state"] != "running"), "{cells:?}");
+    let again = sandbox.run(&args, &[]).success();
+    assert!(again.contains("done: 2 cells finished"), "{again}");
+}
+
 /// A short text run whose training file has lines longer than `max_len`
 /// (so loading its data prints a note).
 fn text_run(sandbox: &Sandbox, name: &str) -> PathBuf {

@@ -11,7 +11,7 @@ use std::{
 use anyhow::{bail, Context};
 
 use super::{finished, log_file, Cell, Manifest};
-use crate::train::interrupt::Interrupt;
+use crate::train::{interrupt::Interrupt, output::say};
 
 /// Worker threads per run: `threads`, or the cores divided among `jobs`.
 pub fn threads_per_run(jobs: usize, threads: Option<usize>) -> usize {
@@ -74,27 +74,32 @@ pub fn run(
         .into_iter()
         .partition(|c| super::status::live(dir, c));
     for cell in &elsewhere {
-        println!(
+        say(&format!(
             "{} is running or queued elsewhere; left to that attempt",
             cell.name
-        );
+        ));
     }
     let total = manifest.cells.len();
-    println!(
+    say(&format!(
         "sweep {}: {total} cells, {} finished earlier; running {} with {jobs} at a time, {threads} thread(s) each (logs in {})",
         dir.display(),
         done.len(),
         queue.len(),
         dir.join("logs").display()
-    );
+    ));
     queue.reverse();
     let interrupt = Interrupt::install();
+    // `agon sweep … | head`: a closed standard output stops the sweep as
+    // Ctrl-C does (its cells checkpoint), instead of killing this process
+    // and leaving them running unwatched.
+    crate::train::output::keep_running_on_closed_pipe();
+    let stopping = || interrupt.raised() || crate::train::output::closed();
     let mut running: Vec<Running> = Vec::new();
     let mut failed = Vec::new();
     let mut completed = done.len();
     let mut passed_on = false;
     loop {
-        if interrupt.raised() && !passed_on {
+        if stopping() && !passed_on {
             // Ctrl-C reaches the children through the terminal's process
             // group; a SIGTERM sent to this process alone must be passed on.
             for job in &running {
@@ -106,10 +111,10 @@ pub fn run(
             }
             passed_on = true;
         }
-        while running.len() < jobs && !interrupt.raised() {
+        while running.len() < jobs && !stopping() {
             let Some(cell) = queue.pop() else { break };
             let child = spawn(&agon, dir, cell, threads)?;
-            println!("[{completed}/{total}] started  {}", cell.name);
+            say(&format!("[{completed}/{total}] started  {}", cell.name));
             running.push(Running {
                 cell: cell.clone(),
                 child,
@@ -128,16 +133,16 @@ pub fn run(
                     let seconds = job.started.elapsed().as_secs_f64();
                     if status.success() {
                         completed += 1;
-                        println!(
+                        say(&format!(
                             "[{completed}/{total}] finished {} ({seconds:.0} s)",
                             job.cell.name
-                        );
+                        ));
                     } else if status.code() == Some(130) {
-                        println!(
+                        say(&format!(
                             "[{completed}/{total}] interrupted {} (checkpointed; it resumes when the sweep runs again)",
                             job.cell.name
-                        );
-                    } else if interrupt.raised() && status.code().is_none() {
+                        ));
+                    } else if stopping() && status.code().is_none() {
                         // Stopped by the signal passed on before it could
                         // catch it (still starting up): nothing to resume
                         // from yet, and not a failure.
@@ -146,16 +151,16 @@ pub fn run(
                             &job.cell,
                             super::status::Attempt::finished(130),
                         )?;
-                        println!(
+                        say(&format!(
                             "[{completed}/{total}] interrupted {} while starting (it starts again when the sweep runs again)",
                             job.cell.name
-                        );
+                        ));
                     } else {
-                        println!(
+                        say(&format!(
                             "[{completed}/{total}] FAILED   {} ({status}); see {}",
                             job.cell.name,
                             log_file(dir, &job.cell).display()
-                        );
+                        ));
                         failed.push(job.cell.name.clone());
                     }
                 }
@@ -163,7 +168,7 @@ pub fn run(
         }
         running = still;
     }
-    if interrupt.raised() {
+    if stopping() {
         return Err(crate::commands::Interrupted(format!(
             "interrupted; {completed} of {total} cells finished. Run the sweep again to continue: finished cells are skipped and stopped ones resume from their checkpoints"
         ))
@@ -185,7 +190,10 @@ pub fn run(
             dir.join("logs").display()
         );
     }
-    println!("done: {total} cells finished in {}", dir.display());
+    say(&format!(
+        "done: {total} cells finished in {}",
+        dir.display()
+    ));
     Ok(())
 }
 
