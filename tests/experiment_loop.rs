@@ -472,12 +472,12 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
         // Checked by the plugin, as `agon train` checks it.
         (
             "discriminator.config.embeding_dim: [8]",
-            "discriminator.config.embeding_dim",
+            "unknown field `embeding_dim`",
         ),
         // The data are read, as `agon train` reads them.
         (
             "task.train_data: [/nonexistent/train.txt]",
-            "/nonexistent/train.txt",
+            "cannot read data file /nonexistent/train.txt",
         ),
         // A grid's mapping value is shown on one line.
         (
@@ -509,6 +509,56 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
         );
         assert!(!dir.exists());
     }
+}
+
+/// A sweep directory none of whose cells started (its first attempt was
+/// stopped at once) takes a changed sweep file: it starts again, once the
+/// new cells pass the check. One with a started cell is refused.
+#[test]
+fn a_sweep_none_of_whose_cells_started_starts_again_with_new_cells() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().join("sweep");
+    let sweep = |name: &str, grid: &str| {
+        let file = sandbox.write(
+            name,
+            &format!(
+                "base: {}\ngrid:\n  {grid}\nseeds: [1]\n",
+                config("smoke.yaml")
+            ),
+        );
+        sandbox.run(
+            &[
+                "sweep",
+                file.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    sweep("first.yaml", "training.adversarial.rollouts: [2]").success();
+    // As if stopped before its cell made a run directory.
+    std::fs::remove_dir_all(dir.join("runs/000_rollouts-2_seed-1")).unwrap();
+    std::fs::remove_dir_all(dir.join("status")).unwrap();
+    // A bad new sweep file is refused and the old directory kept.
+    let refused = sweep("bad.yaml", "training.adversarial.rolouts: [4]");
+    assert!(refused.clean_failure().contains("did you mean `rollouts`?"));
+    assert!(dir.join("manifest.json").exists());
+    let again = sweep("second.yaml", "training.adversarial.rollouts: [4]");
+    let out = again.success();
+    assert!(
+        again.stderr().contains("none of whose cells had started"),
+        "{}",
+        again.stderr()
+    );
+    assert!(out.contains("done: 1 cells finished"), "{out}");
+    assert!(dir.join("runs/000_rollouts-4_seed-1").is_dir());
+    // Now a cell has started: another sweep file is refused.
+    let refused = sweep("third.yaml", "training.adversarial.rollouts: [8]").clean_failure();
+    assert!(
+        refused.contains("holds another sweep") && refused.contains("rm -r"),
+        "{refused}"
+    );
 }
 
 #[test]

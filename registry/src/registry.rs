@@ -101,8 +101,8 @@ pub struct Registry {
     /// modification time it had then: every `resolve` surveys the whole
     /// search path, and hashing each library (tens of MB) again for each
     /// component of each config made a sweep's check of its cells, and
-    /// every `agon train`'s start, take seconds. (A library that is
-    /// loaded is hashed from the bytes it is loaded from, as before.)
+    /// every `agon train`'s start, take seconds. (Loading a library does
+    /// not use it: `loader::load` reads and hashes the file again.)
     hashed: HashMap<PathBuf, (FileStamp, String)>,
 }
 

@@ -41,7 +41,8 @@ pub fn to_value<T: Serialize>(value: &T) -> Result<Value, Error> {
 }
 
 /// `value` on one line, in YAML's flow style (`{plugin: x, config: {n: 2}}`,
-/// `[1, 2]`): how messages show a value that block style would spread over
+/// `[1, 2]`), that [`parse`] reads back as the same value: how messages and
+/// `agon sweep`'s `--set`s show a value that block style would spread over
 /// several lines.
 pub fn to_flow_string(value: &Value) -> String {
     match value {
@@ -57,23 +58,43 @@ pub fn to_flow_string(value: &Value) -> String {
             format!("[{}]", items.join(", "))
         }
         Value::Tagged(tagged) => format!("{} {}", tagged.tag, to_flow_string(&tagged.value)),
-        scalar => {
-            let text = serde_yaml::to_string(scalar).unwrap_or_default();
-            let text = text.trim();
-            if text.contains('\n') {
-                // A multi-line string: double-quoted, its breaks escaped.
-                let raw = scalar.as_str().unwrap_or(text);
-                format!(
-                    "\"{}\"",
-                    raw.replace('\\', "\\\\")
-                        .replace('"', "\\\"")
-                        .replace('\n', "\\n")
-                )
+        Value::String(text) => {
+            // Block style's own choice (quoted when a plain scalar would
+            // read as something else), unless flow style needs quotes too:
+            // its indicators, or a break.
+            let block = serde_yaml::to_string(value).unwrap_or_default();
+            let block = block.trim_end_matches('\n');
+            let flow_unsafe = |c: char| matches!(c, ',' | '[' | ']' | '{' | '}') || c.is_control();
+            if block.contains('\n') || text.chars().any(flow_unsafe) {
+                double_quoted(text)
             } else {
-                text.to_string()
+                block.to_string()
             }
         }
+        scalar => serde_yaml::to_string(scalar)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
+}
+
+/// `text` as a YAML double-quoted scalar, every character it needs escaped.
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `(line, column)`, 1-based, of where an error was found, when known.
@@ -125,6 +146,9 @@ mod tests {
             "[1, {x: null}, 'yes']",
             "note: \"two\\nlines \\\"quoted\\\"\"",
             "7",
+            // Flow indicators inside strings, and what else needs quotes.
+            "['a, b', 'x]', 'f{1}', '{y}', 'a: b', '# c', '- d', '', 'null', \"r\\rs\"]",
+            "{'a, b': 'c, d', 1: x, true: [], 'k': {}}",
         ] {
             let value = parse(text).unwrap();
             let flow = to_flow_string(&value);

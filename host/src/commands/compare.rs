@@ -109,7 +109,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&comparison)?);
     } else {
         print!("{markdown}");
-        let quality_diversity = out.join(report::QUALITY_DIVERSITY_FIGURE).exists();
+        let quality_diversity = matches!(comparison.quality_diversity_metrics, Some((_, Some(_))));
         println!(
             "wrote {}/compare.md, compare.html, compare.json, learning_curves.svg/png{}",
             out.display(),

@@ -327,9 +327,12 @@ fn record_plugin_changes(
     let mut recorded = crate::assemble::recorded_plugins(run_path);
     let mut changed = false;
     for plugin in plugins {
+        // Against the build recorded last for its place.
         let same = recorded
             .iter()
-            .any(|r| r["place"] == plugin["place"] && r["sha256"] == plugin["sha256"]);
+            .rev()
+            .find(|r| r["place"] == plugin["place"])
+            .is_some_and(|r| r["sha256"] == plugin["sha256"]);
         if !same {
             eprintln!(
                 "warning: {} is not the library this run started with; the resumed run may differ from an uninterrupted one (recorded in plugins.json)",

@@ -166,7 +166,7 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
     let mut out = vec![
         Block::Heading("agon compare".into()),
         Block::Paragraph(format!(
-            "Task: {}. Headline metric: `{}` ({} is better). Intervals are 95% Student-t intervals over seeds (with few seeds they can reach past a metric's range, e.g. below 0); each metric is tested on its own (no correction for testing many: decide which metric a claim rests on before reading the tables); every score is on agon's 0–1 scale, NLLs in nats per token. Runs made by agon commit(s): {}; on: {}.{}",
+            "Task: {}. Headline metric: `{}` ({} is better). Intervals are 95% Student-t intervals over seeds (with few seeds they can reach past a metric's range, e.g. below 0); each metric is tested on its own (no correction for testing many: decide which metric a claim rests on before reading the tables); every score is on agon's 0–1 scale, NLLs in nats per token, lengths in tokens. Runs made by agon commit(s): {}; on: {}.{}",
             comparison.task,
             comparison.headline,
             if comparison.higher_is_better { "higher" } else { "lower" },

@@ -454,7 +454,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             "nll_test: the generator's per-token NLL of the test set (nats, EOS included)".into(),
             "length: tokens per sample (end-of-sequence not counted); repeated_bigrams: the share of a sample's bigrams that repeat an earlier bigram of the same sample (0 without repeats)".into(),
             "paired tests: bootstrap of per-sample differences, same seed for every model".into(),
-            "scores are on a 0–1 scale; these samples are agon eval's own draws (--seed), not the training-time samples behind metrics.jsonl's BLEU, so the two differ by sampling noise".into(),
+            "BLEU and Self-BLEU are on a 0–1 scale, length in tokens; these samples are agon eval's own draws (--seed), not the training-time samples behind metrics.jsonl's BLEU, so the two differ by sampling noise".into(),
         ], lm.as_ref().map(language_model::LanguageModel::notes).unwrap_or_default()].concat(),
         warnings,
         models: scored,

@@ -11,7 +11,7 @@ use std::{
 use anyhow::{bail, Context};
 
 use super::{finished, log_file, Cell, Manifest};
-use crate::train::{interrupt::Interrupt, output::say};
+use crate::train::{checkpoint, interrupt::Interrupt, output::say};
 
 /// Worker threads per run: `threads`, or the cores divided among `jobs`.
 pub fn threads_per_run(jobs: usize, threads: Option<usize>) -> usize {
@@ -52,6 +52,21 @@ fn spawn(agon: &Path, dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result
         .stderr(err)
         .spawn()
         .with_context(|| format!("cannot start cell {}", cell.name))
+}
+
+/// Whether a cell ended by SIGTERM or SIGINT, the signals a stopping sweep
+/// passes on (or the terminal sends): not by a crash or the OOM killer.
+fn stopped_by_our_signal(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        matches!(status.signal(), Some(libc::SIGTERM | libc::SIGINT))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
+    }
 }
 
 /// Runs every unfinished cell of the sweep in `dir`, `jobs` at a time.
@@ -142,18 +157,27 @@ pub fn run(
                             "[{completed}/{total}] interrupted {} (checkpointed; it resumes when the sweep runs again)",
                             job.cell.name
                         ));
-                    } else if stopping() && status.code().is_none() {
+                    } else if stopping() && stopped_by_our_signal(&status) {
                         // Stopped by the signal passed on before it could
-                        // catch it (still starting up): nothing to resume
-                        // from yet, and not a failure.
+                        // catch it (still starting up), or at once by a
+                        // second Ctrl-C: not a failure.
                         super::status::record(
                             dir,
                             &job.cell,
                             super::status::Attempt::finished(130),
                         )?;
+                        let checkpointed = checkpoint::find(&super::run_dir(dir, &job.cell))
+                            .ok()
+                            .flatten()
+                            .is_some();
                         say(&format!(
-                            "[{completed}/{total}] interrupted {} while starting (it starts again when the sweep runs again)",
-                            job.cell.name
+                            "[{completed}/{total}] interrupted {} {}",
+                            job.cell.name,
+                            if checkpointed {
+                                "at once (it resumes from its last checkpoint when the sweep runs again)"
+                            } else {
+                                "while starting (it starts again when the sweep runs again)"
+                            }
                         ));
                     } else {
                         say(&format!(

@@ -160,17 +160,23 @@ fn check_plugins(
     Ok(())
 }
 
-/// Whether any cell of the sweep in `dir` has a run directory.
-fn any_cell_started(dir: &Path, manifest: &Manifest) -> bool {
-    manifest
-        .cells
-        .iter()
-        .any(|cell| run_dir(dir, cell).exists())
+/// Whether the sweep in `dir` can be started again with other cells: no
+/// cell has a run directory, and none is running or queued (a Slurm array
+/// still pending has no run directories yet).
+fn nothing_started(dir: &Path, manifest: &Manifest) -> bool {
+    manifest.slurm_jobs.is_empty()
+        && manifest
+            .cells
+            .iter()
+            .all(|cell| !run_dir(dir, cell).exists() && !status::live(dir, cell))
 }
 
-/// Loads every cell's config, and builds each setting of the grid once (the
-/// seed changes no check) as `agon train` would: in `workdir`, where the
-/// cells of a sweep started before run, or here for a new one.
+/// Loads every cell's config, and builds once each setting of the grid that
+/// has a cell left to run (the seed changes no check) as `agon train`
+/// would: in `workdir`, where the cells of a sweep started before run, or
+/// here for a new one. A Slurm sweep's cells run on other machines, with
+/// their devices and files: its settings are loaded and their plugins
+/// resolved, not built here.
 fn check_cells(
     spec_path: &Path,
     spec: &SweepSpec,
@@ -179,7 +185,8 @@ fn check_cells(
     workdir: Option<&Path>,
 ) -> anyhow::Result<()> {
     let here = std::env::current_dir().context("cannot read the current directory")?;
-    let elsewhere = workdir.filter(|w| *w != here);
+    // Sweeps written before the workdir was recorded run where they are.
+    let elsewhere = workdir.filter(|w| !w.as_os_str().is_empty() && *w != here);
     let context = |cell: &Cell| {
         let mut context = format!(
             "sweep file {}: cell {} ({})",
@@ -207,10 +214,14 @@ fn check_cells(
         check_plugins(&mut registry, &config).with_context(|| context(cell))?;
         configs.push(config);
     }
+    if matches!(spec.executor, Executor::Slurm(_)) {
+        return Ok(());
+    }
     let mut settings = std::collections::HashSet::new();
     let distinct: Vec<(&Cell, &crate::config::ExperimentConfig)> = cells
         .iter()
         .zip(&configs)
+        .filter(|(cell, _)| !finished(dir, cell))
         .filter(|(cell, _)| settings.insert(cell.overrides.clone()))
         .collect();
     if distinct.len() > 1 {
@@ -221,6 +232,9 @@ fn check_cells(
             cells.len()
         );
     }
+    // The run directories plugins are told of, absolute: the check may
+    // run in the sweep's workdir.
+    let dir = here.join(dir);
     if let Some(workdir) = elsewhere {
         std::env::set_current_dir(workdir).with_context(|| {
             format!(
@@ -230,7 +244,7 @@ fn check_cells(
         })?;
     }
     let built = distinct.iter().try_for_each(|(cell, config)| {
-        crate::assemble::build_in(&mut registry, config, &run_dir(dir, cell), None)
+        crate::assemble::build_in(&mut registry, config, &run_dir(&dir, cell), None)
             .map(drop)
             .with_context(|| context(cell))
     });
@@ -243,10 +257,10 @@ fn check_cells(
 
 /// The sweep directory for `spec` (`out`, or `sweeps/<name>`), created with
 /// its manifest — or, when it exists, checked to hold this same sweep.
-/// Every setting of the grid is built first as `agon train` would build it
-/// (its data read, its plugins loaded and configured), so a bad grid value,
-/// a plugin's unknown config key or a missing data file is refused before
-/// anything is written.
+/// Every setting of the grid that has cells to run is built first as `agon
+/// train` would build it (its data read, its plugins loaded and
+/// configured), so a bad grid value, a plugin's unknown config key or a
+/// missing data file is refused before anything is written.
 pub fn prepare(
     spec_path: &Path,
     spec: &SweepSpec,
@@ -261,37 +275,21 @@ pub fn prepare(
     } else {
         None
     };
-    // A sweep whose cells changed, none of which has started (a first
-    // attempt refused or stopped at once), is started again as new.
     // The same settings as an earlier agon named and wrote them: the sweep
     // keeps its cells (and their run directories).
     let cells = match &existing {
         Some(existing) if cells::same_settings(&existing.cells, &cells) => existing.cells.clone(),
         _ => cells,
     };
-    let existing = match existing {
-        Some(existing) if existing.cells != cells && !any_cell_started(&dir, &existing) => {
-            crate::notes::note(&format!(
-                "{} held another sweep none of whose cells had started; starting it again with the cells of {}",
-                dir.display(),
-                spec_path.display()
-            ));
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("cannot remove {}", dir.display()))?;
-            None
-        }
-        existing => existing,
-    };
-    check_cells(
-        spec_path,
-        spec,
-        &cells,
-        &dir,
-        existing.as_ref().map(|m| m.workdir.as_path()),
-    )?;
     let base_text = std::fs::read(&spec.base)
         .with_context(|| format!("cannot read {}", spec.base.display()))?;
-    if let Some(existing) = existing {
+    // A sweep whose cells changed, none of which has started (a first
+    // attempt refused or stopped at once), is started again as new, once
+    // the new cells pass the check.
+    let restart = existing
+        .as_ref()
+        .is_some_and(|e| e.cells != cells && nothing_started(&dir, e));
+    if let Some(existing) = existing.as_ref().filter(|_| !restart) {
         if existing.cells != cells {
             bail!(
                 "{} holds another sweep (its cells differ from those of {}); choose another --out, or remove it (`rm -r {}`: the runs it holds are lost)",
@@ -308,6 +306,30 @@ pub fn prepare(
                 existing.base.display()
             );
         }
+    }
+    check_cells(
+        spec_path,
+        spec,
+        &cells,
+        &dir,
+        existing
+            .as_ref()
+            .filter(|_| !restart)
+            .map(|m| m.workdir.as_path()),
+    )?;
+    let existing = if restart {
+        crate::notes::note(&format!(
+            "{} held another sweep none of whose cells had started; starting it again with the cells of {}",
+            dir.display(),
+            spec_path.display()
+        ));
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
+        None
+    } else {
+        existing
+    };
+    if let Some(existing) = existing {
         // The executor may change between attempts (local now, Slurm later).
         let updated = Manifest {
             executor: spec.executor.clone(),

@@ -252,18 +252,27 @@ fn phase_length(phase: Phase, lengths: Lengths) -> usize {
     }
 }
 
-/// The phase's remaining epochs (or rounds) at the pace of its metrics
-/// rows so far: the seconds between its first and last row over the
-/// epochs between them. None before two rows of the phase exist.
+/// How many of a phase's latest metrics rows set its pace: recent enough to
+/// follow a machine that got busier or quieter, enough to span several
+/// evaluations.
+const PACE_ROWS: usize = 5;
+
+/// The phase's remaining epochs (or rounds), from the last checkpoint, at
+/// the pace of its latest metrics rows: the seconds between the first and
+/// the last of its last `PACE_ROWS` rows over the epochs between them.
+/// None before two rows of the phase exist.
 fn phase_left(run: &Path, position: Position, lengths: Lengths) -> Option<f64> {
     if position.phase == Phase::Done {
         return None;
     }
     let total = phase_length(position.phase, lengths);
     let rows = metrics::read_rows(run);
-    let mut phase_rows = rows.iter().filter(|r| r.phase == position.phase.name());
-    let first = phase_rows.next()?;
-    let last = phase_rows.next_back()?;
+    let phase_rows: Vec<_> = rows
+        .iter()
+        .filter(|r| r.phase == position.phase.name())
+        .collect();
+    let recent = &phase_rows[phase_rows.len().saturating_sub(PACE_ROWS)..];
+    let (first, last) = (recent.first()?, recent.last()?);
     let epochs = last.epoch.checked_sub(first.epoch).filter(|&e| e > 0)?;
     let pace = (last.elapsed_seconds - first.elapsed_seconds) / epochs as f64;
     Some(pace.max(0.0) * total.saturating_sub(position.step) as f64)
@@ -349,6 +358,21 @@ mod tests {
         assert_eq!(
             phase_left(run.path(), at(Phase::Mle, 12), lengths),
             Some(16.0)
+        );
+        // A machine that got busier: the last five rows set the pace (4 s
+        // an epoch from epoch 2 on), not the first.
+        write(&[
+            row("mle", 0, 0.0),
+            row("mle", 1, 1.0),
+            row("mle", 2, 2.0),
+            row("mle", 3, 6.0),
+            row("mle", 4, 10.0),
+            row("mle", 5, 14.0),
+            row("mle", 6, 18.0),
+        ]);
+        assert_eq!(
+            phase_left(run.path(), at(Phase::Mle, 6), lengths),
+            Some(56.0)
         );
         // The next phase's pace is its own: one row is not a pace yet.
         write(&[
