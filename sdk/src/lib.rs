@@ -34,8 +34,20 @@
 //! owns MLE, sampling, rollouts, decoding, the policy-gradient step, the
 //! rollout policy and checkpoints.
 //!
+
 //! ## Compatibility
 //! See [`abi_version`] for the rule that lets a newer host load older plugins.
+//!
+// The `candle` items named above exist only in a build with the feature;
+// without it their names point back to this page, which says so.
+#![cfg_attr(
+    feature = "candle",
+    doc = "[`toolkit`]: crate::toolkit\n[`kits`]: crate::kits\n[`kits::DiscriminatorModel`]: crate::kits::DiscriminatorModel\n[`kits::GeneratorModel`]: crate::kits::GeneratorModel\n[`discriminator_library!`]: crate::discriminator_library\n[`generator_library!`]: crate::generator_library"
+)]
+#![cfg_attr(
+    not(feature = "candle"),
+    doc = "[`toolkit`]: #writing-a-plugin\n[`kits`]: #writing-a-plugin\n[`kits::DiscriminatorModel`]: #writing-a-plugin\n[`kits::GeneratorModel`]: #writing-a-plugin\n[`discriminator_library!`]: #writing-a-plugin\n[`generator_library!`]: #writing-a-plugin"
+)]
 
 pub mod abi_1_0;
 pub mod abi_1_1;
@@ -100,7 +112,7 @@ pub use stats::{StepOptions, StepStats};
 #[doc(hidden)]
 pub mod reexports {
     pub use abi_stable;
-    /// For the serde derives of [`crate::discriminator_config!`].
+    /// For the serde derives of `discriminator_config!` (with `candle`).
     pub use serde;
 }
 
