@@ -330,18 +330,13 @@ fn a_closed_stdout_ends_quietly() {
     }
 }
 
-/// `agon train … | head -1`: the reader goes away after the first line, and
-/// the run stops as on Ctrl-C (the epoch finished, checkpointed, exit 130)
-/// instead of dying between checkpoints; resumed, it ends where an
-/// uninterrupted run ends.
-#[test]
-fn a_training_run_whose_reader_goes_away_stops_checkpointed_and_resumes() {
+/// `agon ARGS | head -1`: runs agon, reads its first line of standard
+/// output, closes the pipe, and waits for it to end.
+fn first_line_then_close(sandbox: &Sandbox, args: &[&str]) -> (String, std::process::Output) {
     use std::io::BufRead;
-    let sandbox = Sandbox::new();
-    let run = sandbox.path().join("piped");
     let mut child = sandbox
         .agon()
-        .args(["train", &smoke(), "--out", run.to_str().unwrap()])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -350,9 +345,23 @@ fn a_training_run_whose_reader_goes_away_stops_checkpointed_and_resumes() {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    assert!(first.starts_with("run directory:"), "{first}");
     // The reader is gone (dropped with the BufReader).
-    let output = child.wait_with_output().unwrap();
+    (first, child.wait_with_output().unwrap())
+}
+
+/// `agon train … | head -1`: the reader goes away after the first line, and
+/// the run stops as on Ctrl-C (the epoch finished, checkpointed, exit 130)
+/// instead of dying between checkpoints; resumed, it ends where an
+/// uninterrupted run ends.
+#[test]
+fn a_training_run_whose_reader_goes_away_stops_checkpointed_and_resumes() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.path().join("piped");
+    let (first, output) = first_line_then_close(
+        &sandbox,
+        &["train", &smoke(), "--out", run.to_str().unwrap()],
+    );
+    assert!(first.starts_with("run directory:"), "{first}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(
@@ -386,7 +395,6 @@ fn a_training_run_whose_reader_goes_away_stops_checkpointed_and_resumes() {
 /// unwatched; run again, it finishes.
 #[test]
 fn a_sweep_whose_reader_goes_away_stops_its_cells() {
-    use std::io::BufRead;
     let sandbox = Sandbox::new();
     let file = sandbox.write(
         "two.yaml",
@@ -402,19 +410,8 @@ fn a_sweep_whose_reader_goes_away_stops_its_cells() {
         "--out",
         dir.to_str().unwrap(),
     ];
-    let mut child = sandbox
-        .agon()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (first, output) = first_line_then_close(&sandbox, &args);
     assert!(first.starts_with("sweep "), "{first}");
-    let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(
