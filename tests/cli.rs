@@ -229,10 +229,42 @@ fn unknown_plugin_is_refused_with_what_is_available() {
         &[
             "experiment.yaml line ",
             ": generator.plugin: no plugin library provides `nobody/nothing@^1`",
-            "available: ",
+            "available with a generator: ",
             "agon/lstm-generator@0.1.0",
         ],
     );
+}
+
+#[test]
+fn a_library_named_in_the_wrong_namespace_is_suggested_in_its_own() {
+    let sandbox = Sandbox::new();
+    assert_refused(
+        &sandbox,
+        "generator:\n  plugin: agon/lstm-generator\ndiscriminator:\n  plugin: agon/cnn-discriminator@^0.1\n",
+        &[],
+        &["did you mean `seqgan-lab/cnn-discriminator`?"],
+    );
+}
+
+#[test]
+fn unknown_reward_lists_only_libraries_with_a_reward() {
+    let sandbox = Sandbox::new();
+    let config = config(
+        &sandbox,
+        "generator:\n  plugin: agon/lstm-generator\nreward:\n  plugin: nobody/nothing@^1\n",
+    );
+    let (run, out) = train(&sandbox, &config, &[]);
+    let message = run.clean_failure();
+    for needle in ["available with a reward: ", "agon/rewards@0.1.0"] {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from:\n{message}"
+        );
+    }
+    for other_kind in ["agon/lstm-generator@", "agon/cnn-discriminator@"] {
+        assert!(!message.contains(other_kind), "{other_kind}: {message}");
+    }
+    assert!(!out.exists(), "a refused run must leave no run directory");
 }
 
 #[test]

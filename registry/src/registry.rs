@@ -467,7 +467,7 @@ impl Registry {
         kind: ComponentKind,
         component: Option<&str>,
     ) -> Result<ResolvedComponent, RegistryError> {
-        let library = self.find_library(requirement)?;
+        let library = self.find_library_of(requirement, Some(kind))?;
         let component = pick_component(&library, kind, component)?;
         Ok(ResolvedComponent { library, component })
     }
@@ -480,6 +480,17 @@ impl Registry {
     pub fn find_library(
         &mut self,
         requirement: &PluginRequirement,
+    ) -> Result<Arc<LoadedLibrary>, RegistryError> {
+        self.find_library_of(requirement, None)
+    }
+
+    /// `find_library`, for a component of `kind` when one is given: then a
+    /// miss lists, and suggests from, only the libraries with a component
+    /// of that kind, since a reward's config cannot use a generator.
+    fn find_library_of(
+        &mut self,
+        requirement: &PluginRequirement,
+        kind: Option<ComponentKind>,
     ) -> Result<Arc<LoadedLibrary>, RegistryError> {
         let survey = self.survey();
         let mut best: Option<(semver::Version, PathBuf)> = None;
@@ -509,7 +520,7 @@ impl Registry {
             if let Some((path, refusal)) = refused_match {
                 return Err(RegistryError::Refused { path, refusal });
             }
-            return Err(not_found(requirement, &survey, &self.search_path));
+            return Err(not_found(requirement, kind, &survey, &self.search_path));
         };
         self.load(&path)
     }
@@ -554,17 +565,20 @@ fn entry_of(library: &LoadedLibrary) -> IndexEntry {
 
 fn not_found(
     requirement: &PluginRequirement,
+    kind: Option<ComponentKind>,
     survey: &[(PathBuf, Result<ManifestRecord, Refusal>)],
     search_path: &SearchPath,
 ) -> RegistryError {
-    let found: Vec<String> = survey
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok())
+    let loadable = || survey.iter().filter_map(|(_, r)| r.as_ref().ok());
+    let provides_kind = |m: &&ManifestRecord| {
+        kind.is_none_or(|kind| m.components.iter().any(|c| c.kind == kind.as_str()))
+    };
+    let found: Vec<String> = loadable()
+        .filter(provides_kind)
         .map(|m| format!("{}@{}", m.qualified_name(), m.version))
         .collect();
-    let names: Vec<String> = survey
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok())
+    let names: Vec<String> = loadable()
+        .filter(provides_kind)
         .map(|m| m.qualified_name())
         .collect();
     let wanted = requirement.qualified_name();
@@ -598,7 +612,14 @@ fn not_found(
                 requirement.version
             )
         }
-        None => agon_sdk::suggest::closest(&wanted, names.iter().map(String::as_str))
+        // A library of the same name in another namespace is the likeliest
+        // meaning (`agon/cnn-discriminator` for `seqgan-lab/…`), however far
+        // apart the two namespaces are spelled.
+        None => names
+            .iter()
+            .find(|name| name.split_once('/').map(|(_, n)| n) == Some(requirement.name.as_str()))
+            .map(String::as_str)
+            .or_else(|| agon_sdk::suggest::closest(&wanted, names.iter().map(String::as_str)))
             .map(|name| format!("; did you mean `{name}`?"))
             .unwrap_or_default(),
     };
@@ -613,16 +634,24 @@ fn not_found(
         .collect();
     RegistryError::NotFound {
         requirement: requirement.to_string(),
-        found: if found.is_empty() {
+        found: if loadable().next().is_none() {
             format!(
                 "; no plugin libraries were found in {} (build them with `cargo build`, or add their directory to AGON_PLUGIN_PATH)",
                 dirs.join(", ")
             )
+        } else if found.is_empty() {
+            let kind = kind.map_or("component", ComponentKind::as_str);
+            let none = format!(
+                "no library in {} has a {kind} (build or install one, or add its directory to AGON_PLUGIN_PATH)",
+                dirs.join(", ")
+            );
+            after_hint(&hint, none)
         } else {
-            match hint.is_empty() {
-                true => format!("; available: {}", found.join(", ")),
-                false => format!("{hint} Available: {}", found.join(", ")),
-            }
+            let available = match kind {
+                Some(kind) => format!("available with a {kind}: {}", found.join(", ")),
+                None => format!("available: {}", found.join(", ")),
+            };
+            after_hint(&hint, available)
         },
         refused: if refused.is_empty() {
             String::new()
@@ -630,6 +659,17 @@ fn not_found(
             format!("; refused: {}", refused.join("; "))
         },
     }
+}
+
+/// `clause` as the message's next clause: after "; ", or as a new sentence
+/// after a hint (which ends with one).
+fn after_hint(hint: &str, clause: String) -> String {
+    if hint.is_empty() {
+        return format!("; {clause}");
+    }
+    let mut sentence = clause;
+    sentence[..1].make_ascii_uppercase();
+    format!("{hint} {sentence}")
 }
 
 fn pick_component(
