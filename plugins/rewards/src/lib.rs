@@ -73,15 +73,11 @@ impl PluginLibrary for RewardsLibrary {
                     "Highest n-gram order of BLEU against the row's reference, a whole number of at least 1, orders weighted equally (4: BLEU-4).",
                 )],
             ),
-            ComponentInfo::documented(
+            ComponentInfo::new(
                 ComponentKind::Reward,
                 "rouge-l",
                 "ROUGE-L F1 of each sequence against its own reference (conditional tasks)",
-                &MetricRewardConfig::default(),
-                &[(
-                    "max_order",
-                    "Not used by ROUGE-L (the config is sentence-bleu's); still a whole number of at least 1.",
-                )],
+                &none,
             ),
             ComponentInfo::documented(
                 ComponentKind::Reward,

@@ -27,11 +27,12 @@ pub enum Metric {
     RougeL,
 }
 
-/// Configuration of `sentence-bleu` and `rouge-l`.
+/// Configuration of `sentence-bleu`. (`rouge-l` has none: its manifest
+/// declares no configuration, so the host refuses any.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricRewardConfig {
-    /// Highest BLEU n-gram order, uniform weights (`sentence-bleu`).
+    /// Highest BLEU n-gram order, uniform weights.
     pub max_order: usize,
 }
 
@@ -83,8 +84,12 @@ pub struct ReferenceReward {
 impl ReferenceReward {
     /// `sentence-bleu` or `rouge-l`.
     pub fn metric(metric: Metric, context: &PluginContext) -> PluginResult<Self> {
-        let config: MetricRewardConfig = context.config()?;
-        Self::build(metric, None, config.max_order, context)
+        let max_order = match metric {
+            Metric::SentenceBleu => context.config::<MetricRewardConfig>()?.max_order,
+            // Unused by ROUGE-L; any value `build` accepts.
+            Metric::RougeL => MetricRewardConfig::default().max_order,
+        };
+        Self::build(metric, None, max_order, context)
     }
 
     /// `mixture`.
@@ -304,7 +309,7 @@ mod tests {
         assert!(!pure.needs_discriminator());
         assert!(ReferenceReward::mixture(&context("lambda: 2\n")).is_err());
         // The metric rewards have no λ: a mixture setting there is a typo.
-        let err = ReferenceReward::metric(Metric::RougeL, &context("lambda: 0.5\n"))
+        let err = ReferenceReward::metric(Metric::SentenceBleu, &context("lambda: 0.5\n"))
             .err()
             .unwrap();
         assert!(err.message().contains("lambda"), "{err}");
