@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::analysis::Comparison;
+use super::analysis::{Comparison, GroupSummary};
 use crate::train::plot::{draw_legend, register_font};
 
 /// (generator epochs, mean, low, high) of group `g`'s headline.
@@ -23,6 +23,19 @@ fn series(comparison: &Comparison, g: usize) -> Vec<(f64, f64, f64, f64)> {
             ))
         })
         .collect()
+}
+
+/// Generator epochs before the group's first adversarial epoch, if it has
+/// one (as `train::plot::adversarial_start` finds it for one run).
+fn adversarial_start(group: &GroupSummary) -> Option<f64> {
+    group
+        .curve
+        .iter()
+        .map(|(point, _)| point)
+        .filter(|point| point.phase == "adversarial")
+        .map(|point| point.global_epoch.saturating_sub(point.epoch))
+        .min()
+        .map(|start| start as f64)
 }
 
 /// Writes `learning_curves.svg` and `.png` into `dir`; returns the paths.
@@ -108,7 +121,87 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
             });
     }
-    draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|e| fail(&e))?;
+    // Dashed where adversarial training starts: black when every group
+    // starts there, else in each group's colour (groups with different MLE
+    // schedules).
+    let starts: Vec<(usize, f64)> = (0..comparison.groups.len())
+        .filter_map(|g| adversarial_start(&comparison.groups[g]).map(|start| (g, start)))
+        .collect();
+    let one_start = starts.windows(2).all(|pair| pair[0].1 == pair[1].1);
+    for (k, &(g, start)) in starts.iter().enumerate() {
+        let colour = match one_start {
+            true => BLACK,
+            false => palette[g % palette.len()],
+        };
+        let drawn = chart
+            .draw_series(DashedLineSeries::new(
+                [(start, y_min - pad), (start, y_max + pad)],
+                8,
+                6,
+                colour.stroke_width(1),
+            ))
+            .map_err(|e| fail(&e))?;
+        if k == 0 {
+            drawn
+                .label("start of adversarial training (dashed)")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1))
+                });
+        }
+    }
+    // The legend goes where the curves end up not being: below them when
+    // they finish in the plot's upper half (BLEU rising), above otherwise.
+    let ends: Vec<f64> = all
+        .iter()
+        .filter_map(|points| points.last())
+        .map(|p| p.1)
+        .collect();
+    let ends_high =
+        !ends.is_empty() && ends.iter().sum::<f64>() / ends.len() as f64 > (y_min + y_max) / 2.0;
+    let position = match ends_high {
+        true => SeriesLabelPosition::LowerRight,
+        false => SeriesLabelPosition::UpperRight,
+    };
+    draw_legend(&mut chart, position).map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::analysis::Point;
+
+    fn group(points: &[(&str, usize, usize)]) -> GroupSummary {
+        GroupSummary {
+            label: "g".into(),
+            runs: Vec::new(),
+            seeds: Vec::new(),
+            curve: points
+                .iter()
+                .map(|&(phase, epoch, global_epoch)| {
+                    let point = Point {
+                        global_epoch,
+                        phase: phase.into(),
+                        epoch,
+                    };
+                    (point, Default::default())
+                })
+                .collect(),
+            phase_ends: Default::default(),
+            adversarial_change: Default::default(),
+        }
+    }
+
+    #[test]
+    fn adversarial_training_starts_after_the_last_mle_epoch() {
+        // 8 MLE epochs, then adversarial epochs evaluated every 2.
+        let run = group(&[
+            ("mle", 8, 8),
+            ("adversarial", 2, 10),
+            ("adversarial", 4, 12),
+        ]);
+        assert_eq!(adversarial_start(&run), Some(8.0));
+        assert_eq!(adversarial_start(&group(&[("mle", 8, 8)])), None);
+    }
 }
