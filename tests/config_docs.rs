@@ -1,5 +1,6 @@
 //! Every key of every bundled component's default config has a doc line
-//! (`ComponentInfo::documented`), and `agon plugins show` prints them.
+//! (`ComponentInfo::documented`), `agon plugins show` prints them, and
+//! every file the docs and configs point a reader to exists.
 
 use std::path::Path;
 
@@ -151,4 +152,59 @@ fn plugins_show_prints_the_doc_line_above_each_key() {
             );
         }
     }
+}
+
+/// The repository's files a reader follows from the docs and configs: the
+/// markdown links `](path)` of every doc, and each `docs/….md` a doc or a
+/// bundled config names in its text.
+#[test]
+fn every_file_the_docs_and_configs_point_to_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    for dir in ["docs", "configs", "configs/sweeps"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("md" | "yaml")
+            ) {
+                files.push(path);
+            }
+        }
+    }
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "._/-".contains(c);
+    let mut missing = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        // Markdown links, relative to the file.
+        for (at, _) in text.match_indices("](") {
+            let target: String = text[at + 2..]
+                .chars()
+                .take_while(|&c| path_char(c))
+                .collect();
+            if target.is_empty() || text[at + 2..].starts_with("http") {
+                continue;
+            }
+            if !file.parent().unwrap().join(&target).exists() {
+                missing.push(format!("{}: ]({target})", file.display()));
+            }
+        }
+        // `docs/….md` in prose and comments, relative to the repository.
+        for (at, _) in text.match_indices("docs/") {
+            if text[..at].chars().next_back().is_some_and(path_char) {
+                continue; // part of a longer path (a link's is checked above)
+            }
+            let name: String = text[at..].chars().take_while(|&c| path_char(c)).collect();
+            let name = name.trim_end_matches('.');
+            if name.ends_with(".md") && !root.join(name).exists() {
+                missing.push(format!("{}: {name}", file.display()));
+            }
+        }
+    }
+    assert!(files.len() > 30, "found only {} files", files.len());
+    assert!(
+        missing.is_empty(),
+        "files named but missing:\n{}",
+        missing.join("\n")
+    );
 }
