@@ -583,6 +583,32 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
         )
         .clean_failure();
     assert!(refused.contains("vocab.txt differs"), "{refused}");
+    // A sweep directory is not one language model: the refusal names its runs.
+    let sweep = sandbox.path().join("lm-sweep");
+    let sweep_run = sweep.join("runs").join("000_seed-1");
+    std::fs::create_dir_all(&sweep_run).unwrap();
+    std::fs::write(sweep.join("manifest.json"), "{}").unwrap();
+    let refused = sandbox
+        .run(
+            &[
+                "eval",
+                trained.to_str().unwrap(),
+                "--lm",
+                sweep.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .clean_failure();
+    for needle in [
+        "a sweep directory",
+        "pass one of its runs",
+        sweep_run.to_str().unwrap(),
+    ] {
+        assert!(
+            refused.contains(needle),
+            "{needle:?} missing from:\n{refused}"
+        );
+    }
     // --reverse-lm-epochs means nothing without --lm.
     let refused = sandbox
         .run(

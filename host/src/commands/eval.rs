@@ -66,18 +66,44 @@ fn parse_temperatures(text: Option<&str>) -> anyhow::Result<Vec<f32>> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
-    text.split(',')
-        .map(|t| {
-            let value: f32 = t.trim().parse().map_err(|_| {
-                anyhow::anyhow!(
-                    "--temperatures {text}: `{t}` is not a number; give e.g. 0.5,0.7,1.0,1.3"
-                )
-            })?;
-            anyhow::ensure!(
-                value.is_finite() && value > 0.0,
-                "--temperatures {text}: {value} is not a positive temperature"
-            );
-            Ok(value)
-        })
-        .collect()
+    let mut temperatures: Vec<f32> = Vec::new();
+    for t in text.split(',') {
+        let value: f32 = t.trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "--temperatures {text}: `{t}` is not a number; give e.g. 0.5,0.7,1.0,1.3"
+            )
+        })?;
+        anyhow::ensure!(
+            value.is_finite() && value > 0.0,
+            "--temperatures {text}: {value} is not a positive temperature"
+        );
+        // A repeat is a typo (`0.7,1,1,3` for `0.7,1,1.3`), not a request
+        // to sample the same temperature twice.
+        anyhow::ensure!(
+            !temperatures.contains(&value),
+            "--temperatures {text}: {value} is given twice; each temperature is evaluated once (a comma where a decimal point was meant?)"
+        );
+        temperatures.push(value);
+    }
+    Ok(temperatures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_temperatures;
+
+    #[test]
+    fn temperatures_are_positive_numbers_each_given_once() {
+        assert_eq!(
+            parse_temperatures(Some("0.7, 1,1.3")).unwrap(),
+            [0.7, 1.0, 1.3]
+        );
+        assert!(parse_temperatures(None).unwrap().is_empty());
+        let twice = parse_temperatures(Some("0.7,1,1,3"))
+            .unwrap_err()
+            .to_string();
+        assert!(twice.contains("1 is given twice"), "{twice}");
+        let cold = parse_temperatures(Some("0,1")).unwrap_err().to_string();
+        assert!(cold.contains("0 is not a positive temperature"), "{cold}");
+    }
 }

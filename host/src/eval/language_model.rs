@@ -59,6 +59,24 @@ impl LanguageModel {
     /// that its ids mean the same words.
     pub fn open(settings: &LmSettings, evaluated: &Path) -> anyhow::Result<Self> {
         let lm_dir = &settings.run_dir;
+        if lm_dir.join("manifest.json").exists() && !lm_dir.join("config.yaml").exists() {
+            let runs = lm_dir.join("runs");
+            let mut paths: Vec<String> = std::fs::read_dir(&runs)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| entry.path().display().to_string())
+                .collect();
+            paths.sort();
+            bail!(
+                "--lm {}: a sweep directory, and the language model is one run: pass one of its runs ({})",
+                lm_dir.display(),
+                match paths.is_empty() {
+                    true => format!("none has started yet in {}", runs.display()),
+                    false => paths.join(", "),
+                }
+            );
+        }
         let (config, _, generator) = load_run_generator(lm_dir, None)
             .with_context(|| format!("--lm {}: cannot load its generator", lm_dir.display()))?;
         let evaluated_config = assemble::open_config(evaluated)?;
