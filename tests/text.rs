@@ -202,6 +202,78 @@ fn a_text_run_trains_evaluates_and_samples_text() {
 }
 
 #[test]
+fn a_run_says_what_data_it_trains_and_tests_on() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("run");
+    let run = sandbox.run(
+        &[
+            "train",
+            &smoke_text(),
+            "--out",
+            out.to_str().unwrap(),
+            "--stop-after",
+            "1",
+        ],
+        &[],
+    );
+    let stdout = run.success();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("data: "))
+        .unwrap_or_else(|| panic!("no data line in:\n{stdout}"));
+    let number_before = |text: &str, words: &str| -> usize {
+        let head = &text[..text
+            .find(words)
+            .unwrap_or_else(|| panic!("{words:?} not in {text}"))];
+        head.rsplit([' ', '(']).next().unwrap().parse().unwrap()
+    };
+    let fixture = |name: &str| {
+        std::fs::read_to_string(workspace_root().join("tests/fixtures/text").join(name)).unwrap()
+    };
+    // Training lines: the file's, less those the note says were skipped.
+    let skipped = number_before(&run.stderr(), " of the lines of");
+    let train_lines = fixture("train.txt").lines().count();
+    assert_eq!(
+        number_before(line, " training lines"),
+        train_lines - skipped,
+        "{line}"
+    );
+    assert_eq!(
+        number_before(line, " test lines"),
+        fixture("test.txt").lines().count()
+    );
+    // At least the test lines with more than 15 words are too long for
+    // max_len 16 (splitting punctuation only adds tokens).
+    let long = fixture("test.txt")
+        .lines()
+        .filter(|l| l.split_whitespace().count() > 15)
+        .count();
+    assert!(long > 0);
+    assert!(
+        number_before(line, " longer than max_len") >= long,
+        "{line}"
+    );
+    let vocab = std::fs::read_to_string(out.join("vocab.txt")).unwrap();
+    assert_eq!(
+        number_before(line, " ids in the vocabulary"),
+        vocab.lines().count()
+    );
+    assert!(line.ends_with("max_len 16"), "{line}");
+    // A resume says it again.
+    let resumed = sandbox.run(
+        &[
+            "train",
+            "--resume",
+            out.to_str().unwrap(),
+            "--stop-after",
+            "1",
+        ],
+        &[],
+    );
+    assert!(resumed.success().contains(line), "{}", resumed.stdout());
+}
+
+#[test]
 fn resuming_with_a_changed_training_file_is_refused() {
     let sandbox = Sandbox::new();
     let train_file = sandbox.write(

@@ -85,6 +85,7 @@ fn start(
             serde_json::to_string_pretty(&built.plugins)?.as_bytes(),
         )?;
         say(&format!("run directory: {}", run_path.display()));
+        say(&built.components.task.data_summary());
         let mut trainer = Trainer::new(config, run_path.clone(), built.components, None)?;
         trainer.stop_after = stop_after;
         trainer.interrupt = Interrupt::install();
@@ -232,6 +233,7 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
         position.phase.name(),
         position.step
     ));
+    say(&built.components.task.data_summary());
     let state = checkpoint::CheckpointState { position, ..state };
     let mut trainer = Trainer::new(
         config,

@@ -60,6 +60,49 @@ impl Task {
         }
     }
 
+    /// One line on the data the run trains and tests on, said when a run
+    /// starts: what a user would otherwise count in vocab.txt and
+    /// config.yaml.
+    pub fn data_summary(&self) -> String {
+        let max_len = self.max_len();
+        match self {
+            Task::Oracle(task) => format!(
+                "data: {} training and {} held-out sequences sampled from the oracle, max_len {max_len}",
+                task.train.len(),
+                task.heldout.len()
+            ),
+            Task::Text(task) => {
+                let data = &task.data;
+                let left_out = data.references.len().saturating_sub(data.test.len());
+                format!(
+                    "data: {} training lines, {} test lines{}, {} ids in the vocabulary, max_len {max_len}",
+                    data.train.len(),
+                    data.references.len(),
+                    match left_out {
+                        0 => String::new(),
+                        n => format!(" ({n} longer than max_len are BLEU references only, left out of NLL-test)"),
+                    },
+                    data.vocabulary.len()
+                )
+            }
+            Task::Conditional(task) => {
+                let data = &task.data;
+                let left_out = data.test_sources.len().saturating_sub(data.nll_targets.len());
+                format!(
+                    "data: {} training pairs, {} test sources{}, {} ids in the vocabulary, max_len {max_len}, max_source_len {}",
+                    data.train_targets.len(),
+                    data.test_sources.len(),
+                    match left_out {
+                        0 => String::new(),
+                        n => format!(" ({n} whose target is longer than max_len are left out of NLL-test)"),
+                    },
+                    data.vocabulary.len(),
+                    data.max_source_len
+                )
+            }
+        }
+    }
+
     /// Longest sequence generated.
     pub fn max_len(&self) -> u32 {
         match self {
