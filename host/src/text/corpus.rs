@@ -35,6 +35,15 @@ pub fn parse_lines(
     tokenizer: &TokenizerConfig,
 ) -> anyhow::Result<Vec<Vec<String>>> {
     let text = crate::data::utf8_text(bytes, path)?;
+    if let Some(found) = Invisible::find(text) {
+        crate::notes::note(&format!(
+            "data file {}: {} line(s) hold a character that prints as nothing ({}, first at line {}); the tokenizer keeps it, so it becomes a token of its own or part of a word that looks like another: remove it unless it is meant as text",
+            path.display(),
+            found.lines,
+            found.name,
+            found.first_line
+        ));
+    }
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let tokens = tokenizer.tokenize(line);
@@ -56,6 +65,59 @@ pub fn parse_lines(
     Ok(lines)
 }
 
+/// Characters that print as nothing and that corpora carry by accident:
+/// soft hyphens from web text, zero-width spaces and joiners, direction
+/// marks, a byte-order mark. Not whitespace (to Python either), so a
+/// tokenizer keeps them.
+const INVISIBLE: [(char, &str); 9] = [
+    ('\u{00AD}', "U+00AD SOFT HYPHEN"),
+    ('\u{200B}', "U+200B ZERO WIDTH SPACE"),
+    ('\u{200C}', "U+200C ZERO WIDTH NON-JOINER"),
+    ('\u{200D}', "U+200D ZERO WIDTH JOINER"),
+    ('\u{200E}', "U+200E LEFT-TO-RIGHT MARK"),
+    ('\u{200F}', "U+200F RIGHT-TO-LEFT MARK"),
+    ('\u{2060}', "U+2060 WORD JOINER"),
+    ('\u{2061}', "U+2061 FUNCTION APPLICATION"),
+    ('\u{FEFF}', "U+FEFF BYTE ORDER MARK"),
+];
+
+/// The lines of a text that hold an [`INVISIBLE`] character.
+#[derive(Debug, PartialEq)]
+struct Invisible {
+    lines: usize,
+    /// 1-based, and the name of the first such character on it.
+    first_line: usize,
+    name: &'static str,
+}
+
+impl Invisible {
+    fn find(text: &str) -> Option<Invisible> {
+        let named = |c: char| {
+            INVISIBLE
+                .iter()
+                .find(|(i, _)| *i == c)
+                .map(|(_, name)| *name)
+        };
+        let mut found: Option<Invisible> = None;
+        for (i, line) in text.lines().enumerate() {
+            let Some(name) = line.chars().find_map(named) else {
+                continue;
+            };
+            match &mut found {
+                Some(found) => found.lines += 1,
+                None => {
+                    found = Some(Invisible {
+                        lines: 1,
+                        first_line: i + 1,
+                        name,
+                    })
+                }
+            }
+        }
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +126,28 @@ mod tests {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), text).unwrap();
         read_lines(file.path(), &TokenizerConfig::default())
+    }
+
+    #[test]
+    fn characters_that_print_as_nothing_are_found_by_line() {
+        assert_eq!(Invisible::find("plain text\nand more\n"), None);
+        let text = "a line\nco\u{00AD}operate\nfine\n\u{200B}x \u{00AD}\n";
+        assert_eq!(
+            Invisible::find(text),
+            Some(Invisible {
+                lines: 2,
+                first_line: 2,
+                name: "U+00AD SOFT HYPHEN"
+            })
+        );
+        // A byte-order mark at the start of the file is on line 1.
+        assert_eq!(
+            Invisible::find("\u{FEFF}a\n").unwrap().name,
+            "U+FEFF BYTE ORDER MARK"
+        );
+        // The tokenizer keeps them: the reason for the note.
+        let tokens = TokenizerConfig::default().tokenize("co\u{00AD}operate \u{00AD}");
+        assert_eq!(tokens, ["co\u{00AD}operate", "\u{00AD}"]);
     }
 
     #[test]
