@@ -227,7 +227,11 @@ fn bad_data_files() {
         &sandbox,
         &smoke,
         &[&set_data(&missing)],
-        &["cannot read data file", "missing.txt"],
+        &[&format!(
+            "--set {}: task.train_data: cannot read data file {}",
+            set_data(&missing),
+            missing.display()
+        )],
     );
     let binary = sandbox.path().join("binary.txt");
     std::fs::write(&binary, b"1 2 3\n4 \xff 6\n").unwrap();

@@ -247,6 +247,23 @@ fn a_library_named_in_the_wrong_namespace_is_suggested_in_its_own() {
 }
 
 #[test]
+fn a_missing_data_file_is_refused_at_the_line_that_names_it() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "experiment.yaml",
+        "name: t\nseed: 1\ntask:\n  kind: synthetic-oracle\n  train_data: nowhere.txt\ngenerator:\n  plugin: agon/lstm-generator\n",
+    );
+    let (run, out) = train(&sandbox, config.to_str().unwrap(), &[]);
+    let message = run.clean_failure();
+    assert!(
+        message
+            .contains("experiment.yaml line 5: task.train_data: cannot read data file nowhere.txt"),
+        "{message}"
+    );
+    assert!(!out.exists(), "a refused run must leave no run directory");
+}
+
+#[test]
 fn unknown_reward_lists_only_libraries_with_a_reward() {
     let sandbox = Sandbox::new();
     let config = config(

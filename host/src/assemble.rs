@@ -416,6 +416,40 @@ pub fn build(
     build_in(&mut Registry::from_environment(), config, run_path, saved)
 }
 
+/// A data file that is not there is refused with the config line (or
+/// `--set`) that named it, before anything is read.
+fn check_data_files_exist(config: &ExperimentConfig) -> anyhow::Result<()> {
+    let task = &config.task;
+    let single = [
+        ("train_data", &task.train_data),
+        ("test_data", &task.test_data),
+        ("train_source", &task.train_source),
+        ("test_source", &task.test_source),
+    ];
+    let named = single
+        .into_iter()
+        .filter_map(|(key, path)| path.as_deref().map(|path| (key, path)))
+        .chain(
+            task.extra_references
+                .iter()
+                .flatten()
+                .map(|path| ("extra_references", path.as_path())),
+        );
+    for (key, path) in named {
+        if std::fs::metadata(path).is_ok() {
+            continue;
+        }
+        if let Err(error) = data::read_data_file(path) {
+            let place = config.origin.place_of(&["task", key]);
+            return Err(error.context(match place {
+                Some(place) => format!("{place}: task.{key}"),
+                None => format!("task.{key}"),
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// [`build`] with the plugins of `registry`: `agon sweep` builds every
 /// setting of its grid with one registry, loading each library once.
 pub fn build_in(
@@ -425,6 +459,7 @@ pub fn build_in(
     saved: Option<&Vocabulary>,
 ) -> anyhow::Result<Built> {
     let task = &config.task;
+    check_data_files_exist(config)?;
     let prepared = match task.kind {
         TaskKind::SyntheticOracle => {
             let shape = oracle_shape(config)?;
