@@ -396,12 +396,29 @@ impl Trainer {
         let bar = progress::phase_bar(label, total, self.position.step);
         while self.position.step < total {
             let step = self.position.step;
-            if let Some(message) = unit(self, step)? {
-                bar.set_message(message);
-            }
+            let started = std::time::Instant::now();
+            let message = unit(self, step)?;
             self.position.step += 1;
             bar.inc(1);
-            if self.eval_due(step + 1, total) {
+            let eval_due = self.eval_due(step + 1, total);
+            if bar.is_hidden() && !eval_due {
+                // Without a terminal's bar, a log (a sweep cell's, a batch
+                // job's) still shows each unit between evaluations.
+                progress::log(
+                    &bar,
+                    &progress::unit_line(
+                        phase,
+                        step + 1,
+                        total,
+                        started.elapsed(),
+                        message.as_deref(),
+                    ),
+                );
+            }
+            if let Some(message) = message {
+                bar.set_message(message);
+            }
+            if eval_due {
                 if evaluate {
                     self.evaluate(phase, step + 1, &bar)?;
                 } else {

@@ -26,3 +26,49 @@ pub fn log(bar: &ProgressBar, line: &str) {
         bar.suspend(|| super::output::say(line));
     }
 }
+
+/// The line of a unit (epoch or round) of `phase` that ended without an
+/// evaluation, for logs without a bar: `mle  epoch  3  of 20, 3.6 s`,
+/// aligned with the evaluation lines.
+pub fn unit_line(
+    phase: super::schedule::Phase,
+    done: usize,
+    total: usize,
+    took: std::time::Duration,
+    message: Option<&str>,
+) -> String {
+    let (name, unit) = match phase {
+        super::schedule::Phase::DiscriminatorPretraining => ("d-pretrain", "round"),
+        other => (other.name(), "epoch"),
+    };
+    format!(
+        "{name:<12} {unit} {done:>4}  of {total}, {:.1} s{}",
+        took.as_secs_f64(),
+        message.map(|m| format!("  {m}")).unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::schedule::Phase;
+
+    #[test]
+    fn a_unit_line_aligns_with_the_evaluation_lines() {
+        let took = std::time::Duration::from_millis(3_640);
+        assert_eq!(
+            unit_line(Phase::Mle, 3, 20, took, None),
+            "mle          epoch    3  of 20, 3.6 s"
+        );
+        assert_eq!(
+            unit_line(
+                Phase::DiscriminatorPretraining,
+                2,
+                5,
+                took,
+                Some("D acc 0.71")
+            ),
+            "d-pretrain   round    2  of 5, 3.6 s  D acc 0.71"
+        );
+    }
+}
