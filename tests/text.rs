@@ -202,7 +202,7 @@ fn a_text_run_trains_evaluates_and_samples_text() {
 }
 
 #[test]
-fn a_run_says_what_data_it_trains_and_tests_on() {
+fn a_run_summarises_its_data_and_eval_places_a_missing_data_file() {
     let sandbox = Sandbox::new();
     let out = sandbox.path().join("run");
     let run = sandbox.run(
@@ -259,6 +259,20 @@ fn a_run_says_what_data_it_trains_and_tests_on() {
         vocab.lines().count()
     );
     assert!(line.ends_with("max_len 16"), "{line}");
+    // `agon eval` from another directory, where the run's relative data
+    // paths lead nowhere: refused at the run's config line, before any
+    // progress.
+    let mut elsewhere = sandbox.agon();
+    elsewhere
+        .current_dir(sandbox.path())
+        .args(["eval", out.to_str().unwrap()]);
+    let refused = agon_integration_tests::Run(elsewhere.output().unwrap()).clean_failure();
+    let place = format!("{} line ", out.join("config.yaml").display());
+    assert!(
+        refused.contains(&place) && refused.contains(": task.train_data: cannot read data file"),
+        "{refused}"
+    );
+    assert!(!refused.contains("agon eval: "), "{refused}");
     // A resume says it again.
     let resumed = sandbox.run(
         &[

@@ -418,7 +418,7 @@ pub fn build(
 
 /// A data file that is not there is refused with the config line (or
 /// `--set`) that named it, before anything is read.
-fn check_data_files_exist(config: &ExperimentConfig) -> anyhow::Result<()> {
+pub fn check_data_files_exist(config: &ExperimentConfig) -> anyhow::Result<()> {
     let task = &config.task;
     let single = [
         ("train_data", &task.train_data),

@@ -28,6 +28,7 @@ use crate::{
 
 fn load_task(model: &Model) -> anyhow::Result<(ExperimentConfig, ConditionalTask)> {
     let config = open_config(&model.run_dir)?;
+    crate::assemble::check_data_files_exist(&config)?;
     let vocabulary = saved_vocabulary(&config, &model.run_dir)?;
     let vocab_file = model.run_dir.join(VOCAB_FILE);
     let data = ParallelData::load(

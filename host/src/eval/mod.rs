@@ -199,6 +199,7 @@ fn load(model: &Model) -> anyhow::Result<Loaded> {
     // The data first: if they no longer give the run's vocabulary, that is
     // the cause to report, not the checkpoint that no longer fits.
     let config = crate::assemble::open_config(&model.run_dir)?;
+    crate::assemble::check_data_files_exist(&config)?;
     let vocabulary = crate::assemble::saved_vocabulary(&config, &model.run_dir)?;
     let text = match config.task.kind {
         TaskKind::Text => {
@@ -300,8 +301,8 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
     let mut sweep = Vec::new();
     let sweep_order = bleu.headline.first().copied();
     for model in models {
-        eprintln!("agon eval: {} ({samples} samples)…", model.label);
         let mut loaded = load(model)?;
+        eprintln!("agon eval: {} ({samples} samples)…", model.label);
         let task_config = &loaded.config.task;
         if task_config.kind != TaskKind::Text
             || task_config.test_data != first_config.task.test_data
