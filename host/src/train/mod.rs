@@ -295,10 +295,17 @@ impl Trainer {
         let (headline, headline_key) = self.task.headline();
         let headline_value = row.scores.get(&headline_key).copied().unwrap_or(f64::NAN);
         let nll_test = row.scores.get("nll_test").copied().unwrap_or(f64::NAN);
+        // BLEU beside its Self-BLEU: a BLEU that rises as diversity falls
+        // is no gain.
+        let self_bleu = headline_key
+            .strip_prefix("bleu")
+            .and_then(|n| Some((n, row.scores.get(&format!("self_bleu{n}"))?)))
+            .map(|(n, value)| format!("  Self-BLEU-{n} {value:.4}"))
+            .unwrap_or_default();
         progress::log(
             bar,
             &format!(
-                "{:<12} epoch {:>4}  {headline} {headline_value:.4}  NLL-test {nll_test:.4}{}{}{}",
+                "{:<12} epoch {:>4}  {headline} {headline_value:.4}{self_bleu}  NLL-test {nll_test:.4}{}{}{}",
                 row.phase,
                 epoch,
                 row.g_loss
