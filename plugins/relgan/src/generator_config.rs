@@ -12,7 +12,9 @@ pub enum Core {
     /// and the input).
     #[default]
     RelationalMemory,
-    /// An LSTM of `hidden_dim` units: the cheap option.
+    /// An LSTM of `hidden_dim` units: cheaper than relational memory, but
+    /// on Candle's tensor ops like it (docs/performance.md: 14×
+    /// `agon/lstm-generator` per MLE epoch at its size).
     Lstm,
 }
 
@@ -56,7 +58,7 @@ impl GeneratorConfig for RelganGeneratorConfig {
         ("embedding_dim", "Size of the token embedding, at least 1."),
         (
             "core",
-            "`relational-memory` (RelGAN's) or `lstm` (the cheap option).",
+            "`relational-memory` (RelGAN's) or `lstm` (cheaper than relational memory; both step on Candle's tensor ops, so an lstm-core MLE epoch took 14× agon/lstm-generator's at the same size: docs/performance.md).",
         ),
         (
             "mem_slots",
