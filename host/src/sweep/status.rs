@@ -218,6 +218,36 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
         _ => None,
     };
     let attempt = last_attempt(dir, cell);
+    let running = matches!(&attempt, Some(a) if a.state == "running" && !a.vanished());
+    // A running cell's own record of its position is newer than its last
+    // checkpoint (written only every eval_every units).
+    let live = running
+        .then(|| crate::train::progress::live_position(&run))
+        .flatten();
+    let live_phase = live.as_ref().and_then(|live| {
+        [
+            Phase::Mle,
+            Phase::DiscriminatorPretraining,
+            Phase::Adversarial,
+        ]
+        .into_iter()
+        .find(|phase| phase.name() == live.phase)
+    });
+    let (progress, elapsed_seconds, phase_left_seconds) = match (live, live_phase, lengths) {
+        (Some(live), Some(phase), Some(lengths)) if progress != "done" => (
+            format!("{} {}/{}", live.phase, live.step, live.total),
+            Some(live.elapsed_seconds),
+            phase_left(
+                &run,
+                Position {
+                    phase,
+                    step: live.step,
+                },
+                lengths,
+            ),
+        ),
+        _ => (progress, elapsed_seconds, phase_left_seconds),
+    };
     let state = if finished(dir, cell) {
         "finished"
     } else {
@@ -396,6 +426,41 @@ mod tests {
             Some(60.0)
         );
         assert_eq!(phase_left(run.path(), at(Phase::Done, 0), lengths), None);
+    }
+
+    #[test]
+    fn a_running_cell_shows_its_last_unit_not_its_last_checkpoint() {
+        let sweep = tempfile::tempdir().unwrap();
+        let cell = Cell {
+            index: 0,
+            name: "000_seed-1".into(),
+            overrides: Vec::new(),
+            seed: 1,
+        };
+        let run = run_dir(sweep.path(), &cell);
+        std::fs::create_dir_all(&run).unwrap();
+        let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/smoke.yaml");
+        std::fs::copy(smoke, run.join("config.yaml")).unwrap();
+        // No checkpoint yet: nothing to show.
+        record(sweep.path(), &cell, Attempt::running()).unwrap();
+        assert_eq!(cell_status(sweep.path(), &cell).progress, "-");
+        // The trainer's position after each epoch, with a pace to go by.
+        std::fs::write(
+            run.join("metrics.jsonl"),
+            [row("mle", 0, 0.0), row("mle", 1, 2.0)].join("\n"),
+        )
+        .unwrap();
+        crate::train::progress::record_live_position(&run, Phase::Mle, 3, 4, 6.5);
+        let status = cell_status(sweep.path(), &cell);
+        assert_eq!(
+            (status.state.as_str(), status.progress.as_str()),
+            ("running", "mle 3/4")
+        );
+        assert_eq!(status.elapsed_seconds, Some(6.5));
+        assert_eq!(status.phase_left_seconds, Some(2.0));
+        // Once the process has ended, the position is the checkpoint's.
+        record(sweep.path(), &cell, Attempt::finished(130)).unwrap();
+        assert_eq!(cell_status(sweep.path(), &cell).progress, "-");
     }
 
     #[test]

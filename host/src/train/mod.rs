@@ -199,6 +199,9 @@ impl Trainer {
 
     /// Runs to the end of the schedule (or until `stop_after` units).
     pub fn run(&mut self) -> anyhow::Result<RunOutcome> {
+        // An earlier attempt's position can be ahead of the checkpoint this
+        // one resumes from.
+        progress::clear_live_position(&self.run_dir);
         if self.position == Position::START && self.metrics.rows.is_empty() {
             self.evaluate(Phase::Mle, 0, &indicatif::ProgressBar::hidden())?;
         }
@@ -407,6 +410,13 @@ impl Trainer {
             let message = unit(self, step)?;
             self.position.step += 1;
             bar.inc(1);
+            progress::record_live_position(
+                &self.run_dir,
+                phase,
+                step + 1,
+                total,
+                self.elapsed_before + self.started.elapsed().as_secs_f64(),
+            );
             let eval_due = self.eval_due(step + 1, total);
             if bar.is_hidden() && !eval_due {
                 // Without a terminal's bar, a log (a sweep cell's, a batch

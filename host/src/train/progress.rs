@@ -48,10 +48,72 @@ pub fn unit_line(
     )
 }
 
+/// The file a running `agon train` keeps its position in, unit by unit
+/// (checkpoints come only every `eval_every` units): `agon sweep status`
+/// reads it for a cell that is running.
+pub const LIVE_POSITION_FILE: &str = "progress.json";
+
+/// Where a running training is: after `step` of `total` units of `phase`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LivePosition {
+    pub phase: String,
+    pub step: usize,
+    pub total: usize,
+    pub elapsed_seconds: f64,
+}
+
+/// Writes the live position. Best effort: a full disk shows up at the
+/// next checkpoint, which is not best effort.
+pub fn record_live_position(
+    run_dir: &std::path::Path,
+    phase: super::schedule::Phase,
+    step: usize,
+    total: usize,
+    elapsed_seconds: f64,
+) {
+    let position = LivePosition {
+        phase: phase.name().to_string(),
+        step,
+        total,
+        elapsed_seconds,
+    };
+    if let Ok(text) = serde_json::to_string(&position) {
+        let _ = crate::run_dir::write_atomic(&run_dir.join(LIVE_POSITION_FILE), text.as_bytes());
+    }
+}
+
+pub fn clear_live_position(run_dir: &std::path::Path) {
+    let _ = std::fs::remove_file(run_dir.join(LIVE_POSITION_FILE));
+}
+
+/// The live position of the training in `run_dir`, if it wrote one.
+pub fn live_position(run_dir: &std::path::Path) -> Option<LivePosition> {
+    let text = std::fs::read_to_string(run_dir.join(LIVE_POSITION_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::train::schedule::Phase;
+
+    #[test]
+    fn the_live_position_is_written_read_and_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(live_position(dir.path()), None);
+        record_live_position(dir.path(), Phase::Adversarial, 3, 20, 12.5);
+        assert_eq!(
+            live_position(dir.path()),
+            Some(LivePosition {
+                phase: "adversarial".into(),
+                step: 3,
+                total: 20,
+                elapsed_seconds: 12.5
+            })
+        );
+        clear_live_position(dir.path());
+        assert_eq!(live_position(dir.path()), None);
+    }
 
     #[test]
     fn a_unit_line_aligns_with_the_evaluation_lines() {
