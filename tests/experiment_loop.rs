@@ -409,6 +409,27 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
             .contains("003_rollouts-4_seed-2 has no `agon eval` output")),
         "{notes:?}"
     );
+    // Training time: the MLE epochs that would take as long as each run,
+    // at its own MLE pace, from the runs' metrics.
+    let matched = ["000_rollouts-2_seed-1", "001_rollouts-2_seed-2"]
+        .iter()
+        .map(|cell| {
+            let metrics = dir.join("runs").join(cell).join("metrics.jsonl");
+            let rows: Vec<serde_json::Value> = std::fs::read_to_string(metrics)
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
+            let mle_end = rows.iter().rev().find(|r| r["phase"] == "mle").unwrap();
+            let elapsed = |r: &serde_json::Value| r["elapsed_seconds"].as_f64().unwrap();
+            mle_end["epoch"].as_f64().unwrap() * elapsed(rows.last().unwrap()) / elapsed(mle_end)
+        })
+        .sum::<f64>()
+        / 2.0;
+    assert_eq!(
+        comparison["groups"][0]["training_time"]["matched_mle_epochs"],
+        matched.round() as u64
+    );
     for file in [
         "compare.md",
         "compare.html",

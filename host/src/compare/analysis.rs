@@ -53,6 +53,53 @@ pub struct GroupSummary {
     /// End of the last phase − end of MLE, paired within each run (runs
     /// with an adversarial phase): metric → difference.
     pub adversarial_change: BTreeMap<String, Difference>,
+    /// How long the runs trained, when their metrics say.
+    pub training_time: Option<TrainingTime>,
+}
+
+/// How long a group's runs trained (`elapsed_seconds` of their metrics
+/// rows: training time over all of a run's attempts), and how many MLE
+/// epochs would take as long: the schedule of a compute-matched MLE-only
+/// baseline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainingTime {
+    /// MLE epochs of the runs (the most any of them reached).
+    pub mle_epochs: usize,
+    /// Seconds to the end of MLE, evaluations included, run by run.
+    pub mle_seconds: Vec<f64>,
+    /// Seconds to the end of each run.
+    pub total_seconds: Vec<f64>,
+    /// For runs that trained past MLE: MLE epochs at each run's own MLE
+    /// pace in its whole training time, the mean over runs, rounded.
+    pub matched_mle_epochs: Option<usize>,
+}
+
+/// [`TrainingTime`] of runs given by their metrics rows; `None` when no
+/// run has an MLE row past epoch 0.
+pub fn training_time<'a>(runs: impl IntoIterator<Item = &'a [MetricsRow]>) -> Option<TrainingTime> {
+    let (mut mle, mut total, mut matched, mut mle_epochs) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for rows in runs {
+        let Some(mle_end) = rows.iter().rev().find(|r| r.phase == "mle" && r.epoch > 0) else {
+            continue;
+        };
+        let end = rows.last().expect("a run with an MLE row has rows");
+        mle_epochs = mle_epochs.max(mle_end.epoch);
+        mle.push(mle_end.elapsed_seconds);
+        total.push(end.elapsed_seconds);
+        if end.phase != "mle" && mle_end.elapsed_seconds > 0.0 {
+            matched.push(mle_end.epoch as f64 * end.elapsed_seconds / mle_end.elapsed_seconds);
+        }
+    }
+    if mle.is_empty() {
+        return None;
+    }
+    Some(TrainingTime {
+        mle_epochs,
+        mle_seconds: mle,
+        total_seconds: total,
+        matched_mle_epochs: (!matched.is_empty())
+            .then(|| (matched.iter().sum::<f64>() / matched.len() as f64).round() as usize),
+    })
 }
 
 /// One group against the baseline (the first group) at the end of the runs.
@@ -185,6 +232,7 @@ fn summarise(group: &Group) -> GroupSummary {
         curve,
         phase_ends,
         adversarial_change,
+        training_time: training_time(runs.iter().map(|r| r.rows.as_slice())),
     }
 }
 
@@ -285,5 +333,52 @@ pub fn compare(groups: &[Group]) -> Comparison {
         several_machines: known.len() > 1,
         groups: groups.iter().map(summarise).collect(),
         differences,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(phase: &str, epoch: usize, elapsed_seconds: f64) -> MetricsRow {
+        MetricsRow {
+            phase: phase.into(),
+            epoch,
+            global_epoch: epoch,
+            scores: Default::default(),
+            g_loss: None,
+            mean_reward: None,
+            d_loss: None,
+            d_accuracy: None,
+            elapsed_seconds,
+        }
+    }
+
+    #[test]
+    fn the_matched_mle_schedule_takes_as_long_as_the_whole_run() {
+        // 40 MLE epochs in 90 s, then 270 s more: 160 epochs at that pace;
+        // a second seed's MLE took 80 s and its run 320 s: 160 epochs too.
+        let a = [
+            row("mle", 0, 1.0),
+            row("mle", 40, 90.0),
+            row("adversarial", 30, 360.0),
+        ];
+        let b = [
+            row("mle", 0, 1.0),
+            row("mle", 40, 80.0),
+            row("adversarial", 30, 320.0),
+        ];
+        let time = training_time([&a[..], &b[..]]).unwrap();
+        assert_eq!(time.mle_epochs, 40);
+        assert_eq!(time.matched_mle_epochs, Some(160));
+        assert_eq!(
+            (time.mle_seconds, time.total_seconds),
+            (vec![90.0, 80.0], vec![360.0, 320.0])
+        );
+        // MLE-only runs have nothing to match; a run without MLE epochs
+        // has no pace.
+        let only = [row("mle", 0, 1.0), row("mle", 160, 330.0)];
+        assert_eq!(training_time([&only[..]]).unwrap().matched_mle_epochs, None);
+        assert_eq!(training_time([&[row("mle", 0, 1.0)][..]]), None);
     }
 }

@@ -190,6 +190,7 @@ mod tests {
                 .collect(),
             phase_ends: Default::default(),
             adversarial_change: Default::default(),
+            training_time: None,
         }
     }
 

@@ -162,6 +162,66 @@ fn evaluation_blocks(evaluations: &Evaluations, out: &mut Vec<Block>) {
     }
 }
 
+/// Each group's training time, and the MLE-only schedule that takes as
+/// long as an adversarial group's runs (a compute-matched baseline).
+fn training_time_blocks(comparison: &Comparison, out: &mut Vec<Block>) {
+    // Mean and range: a time is a measurement of the machine, not a
+    // quantity with an interval.
+    let seconds = |values: &[f64]| {
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let (low, high) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        match values.len() {
+            1 => format!("{mean:.0} s"),
+            n => format!("{mean:.0} s ({low:.0}–{high:.0}, n={n})"),
+        }
+    };
+    let rows: Vec<Vec<String>> = comparison
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let time = g.training_time.as_ref()?;
+            Some(vec![
+                g.label.clone(),
+                time.mle_epochs.to_string(),
+                seconds(&time.mle_seconds),
+                seconds(&time.total_seconds),
+                time.matched_mle_epochs
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push(Block::Heading("Training time".into()));
+    out.push(Block::Table(
+        [
+            "group",
+            "MLE epochs",
+            "to the end of MLE",
+            "whole run",
+            "MLE epochs in the whole run's time",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    ));
+    if let Some(epochs) = comparison
+        .groups
+        .iter()
+        .find_map(|g| g.training_time.as_ref()?.matched_mle_epochs)
+    {
+        out.push(Block::Paragraph(format!(
+            "Training time is each run's `elapsed_seconds` (evaluations included, over all its attempts; the machine's load counts). The last column is the schedule of a compute-matched MLE-only baseline: MLE for as long as the adversarial runs trained, at their own MLE pace, e.g. `--set training.mle.epochs={epochs} --set training.discriminator_pretraining.rounds=0 --set training.adversarial.epochs=0` (docs/sweeps.md)."
+        )));
+    }
+}
+
 fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
     let mut out = vec![
         Block::Heading("agon compare".into()),
@@ -197,6 +257,7 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             })
             .collect(),
     ));
+    training_time_blocks(comparison, &mut out);
     out.push(Block::Heading("End of each phase".into()));
     let metrics: Vec<String> = {
         let mut names: Vec<String> = comparison
