@@ -278,7 +278,7 @@ fn unknown_reward_lists_only_libraries_with_a_reward() {
             "{needle:?} missing from:\n{message}"
         );
     }
-    for other_kind in ["agon/lstm-generator@", "agon/cnn-discriminator@"] {
+    for other_kind in ["agon/lstm-generator@", "seqgan-lab/cnn-discriminator@"] {
         assert!(!message.contains(other_kind), "{other_kind}: {message}");
     }
     assert!(!out.exists(), "a refused run must leave no run directory");

@@ -436,7 +436,7 @@ pub fn check_data_files_exist(config: &ExperimentConfig) -> anyhow::Result<()> {
                 .map(|path| ("extra_references", path.as_path())),
         );
     for (key, path) in named {
-        if std::fs::metadata(path).is_ok() {
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
             continue;
         }
         if let Err(error) = data::read_data_file(path) {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{finished, run_dir, Cell, Manifest};
+use crate::train::progress::LivePosition;
 use crate::{
     run_dir::write_atomic,
     train::{
@@ -174,11 +175,13 @@ pub struct CellStatus {
     /// The phase and step reached, e.g. `adversarial 12/80`.
     pub progress: String,
     /// Training time up to the run's last checkpoint, over all its
-    /// attempts.
+    /// attempts (for a running cell, up to its last epoch or round, from
+    /// the run's `progress.json`, when that is ahead of the checkpoint).
     pub elapsed_seconds: Option<f64>,
     /// The time the phase in progress still needs at the pace of its
-    /// latest epochs (or rounds), evaluations included: an estimate, and
-    /// only of this phase (the next one's pace is not known yet).
+    /// latest epochs (or rounds), evaluations included, from the same
+    /// position: an estimate, and only of this phase (the next one's pace
+    /// is not known yet).
     pub phase_left_seconds: Option<f64>,
     pub run_dir: PathBuf,
     /// The last attempt's exit code, if it ended.
@@ -224,27 +227,15 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
     let live = running
         .then(|| crate::train::progress::live_position(&run))
         .flatten();
-    let live_phase = live.as_ref().and_then(|live| {
-        [
-            Phase::Mle,
-            Phase::DiscriminatorPretraining,
-            Phase::Adversarial,
-        ]
-        .into_iter()
-        .find(|phase| phase.name() == live.phase)
-    });
-    let (progress, elapsed_seconds, phase_left_seconds) = match (live, live_phase, lengths) {
-        (Some(live), Some(phase), Some(lengths)) if progress != "done" => (
+    let checkpointed = found.as_ref().map(|(_, state)| state.position);
+    let (progress, elapsed_seconds, phase_left_seconds) = match (
+        live.and_then(|live| live_ahead(live, checkpointed)),
+        lengths,
+    ) {
+        (Some((live, position)), Some(lengths)) => (
             format!("{} {}/{}", live.phase, live.step, live.total),
             Some(live.elapsed_seconds),
-            phase_left(
-                &run,
-                Position {
-                    phase,
-                    step: live.step,
-                },
-                lengths,
-            ),
+            phase_left(&run, position, lengths),
         ),
         _ => (progress, elapsed_seconds, phase_left_seconds),
     };
@@ -271,6 +262,36 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
         run_dir: run,
         exit_code: attempt.and_then(|a| a.exit_code),
     }
+}
+
+/// The live position with its schedule position, when it is ahead of the
+/// last checkpoint: right after a phase ends, the checkpoint is at the
+/// next phase's step 0 and the live file still at the old phase's end; a
+/// resumed attempt's file can hold the previous attempt's position until
+/// the trainer clears it.
+fn live_ahead(
+    live: LivePosition,
+    checkpointed: Option<Position>,
+) -> Option<(LivePosition, Position)> {
+    let order = |phase: Phase| match phase {
+        Phase::Mle => 0,
+        Phase::DiscriminatorPretraining => 1,
+        Phase::Adversarial => 2,
+        Phase::Done => 3,
+    };
+    let phase = [
+        Phase::Mle,
+        Phase::DiscriminatorPretraining,
+        Phase::Adversarial,
+    ]
+    .into_iter()
+    .find(|phase| phase.name() == live.phase)?;
+    let position = Position {
+        phase,
+        step: live.step,
+    };
+    let ahead = checkpointed.is_none_or(|c| (order(phase), live.step) > (order(c.phase), c.step));
+    ahead.then_some((live, position))
 }
 
 /// How many epochs (or rounds) `phase` has in the schedule.
@@ -461,6 +482,28 @@ mod tests {
         // Once the process has ended, the position is the checkpoint's.
         record(sweep.path(), &cell, Attempt::finished(130)).unwrap();
         assert_eq!(cell_status(sweep.path(), &cell).progress, "-");
+    }
+
+    #[test]
+    fn the_live_position_counts_only_when_ahead_of_the_checkpoint() {
+        let live = |phase: &str, step| LivePosition {
+            phase: phase.into(),
+            step,
+            total: 4,
+            elapsed_seconds: 1.0,
+        };
+        let at = |phase, step| Some(Position { phase, step });
+        assert!(live_ahead(live("mle", 3), at(Phase::Mle, 2)).is_some());
+        assert!(live_ahead(live("mle", 3), None).is_some());
+        // The unit after a checkpoint at it, and a phase just ended.
+        assert!(live_ahead(live("mle", 2), at(Phase::Mle, 2)).is_none());
+        assert!(live_ahead(live("mle", 4), at(Phase::DiscriminatorPretraining, 0)).is_none());
+        assert!(live_ahead(
+            live("adversarial", 1),
+            at(Phase::DiscriminatorPretraining, 2)
+        )
+        .is_some());
+        assert!(live_ahead(live("finished", 1), None).is_none());
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl Task {
         let max_len = self.max_len();
         match self {
             Task::Oracle(task) => format!(
-                "data: {} training and {} held-out sequences sampled from the oracle, max_len {max_len}",
+                "data: {} training sequences, {} held-out sequences sampled from the oracle, max_len {max_len}",
                 task.train.len(),
                 task.heldout.len()
             ),

@@ -62,8 +62,9 @@ pub struct LivePosition {
     pub elapsed_seconds: f64,
 }
 
-/// Writes the live position. Best effort: a full disk shows up at the
-/// next checkpoint, which is not best effort.
+/// Writes the live position: best effort, and without fsync (twice an
+/// epoch on a network file system adds up); a full disk shows up at the
+/// next checkpoint, which is neither.
 pub fn record_live_position(
     run_dir: &std::path::Path,
     phase: super::schedule::Phase,
@@ -77,8 +78,14 @@ pub fn record_live_position(
         total,
         elapsed_seconds,
     };
-    if let Ok(text) = serde_json::to_string(&position) {
-        let _ = crate::run_dir::write_atomic(&run_dir.join(LIVE_POSITION_FILE), text.as_bytes());
+    let Ok(text) = serde_json::to_string(&position) else {
+        return;
+    };
+    // Renamed into place, so a reader never sees half a file.
+    let file = run_dir.join(LIVE_POSITION_FILE);
+    let partial = run_dir.join(format!("{LIVE_POSITION_FILE}.partial"));
+    if std::fs::write(&partial, text).is_ok() {
+        let _ = std::fs::rename(&partial, &file);
     }
 }
 
