@@ -124,7 +124,14 @@ compare() {
     shift
     "${agon[@]}" compare "$@" --out "$OUT/reports/$report"
 }
-lm_of() { echo "$OUT/$1/runs/000_epochs-10_rounds-0_epochs-0_seed-100"; }
+# The language model sweep's one run (its name depends on the agon that
+# made it: `000_epochs-10_rounds-0_epochs-0_seed-100` before the names told
+# the two epochs apart).
+lm_of() {
+    local runs=("$OUT/$1"/runs/000_*seed-100)
+    [ -d "${runs[0]}" ] || { echo "no language model run in $OUT/$1/runs" >&2; return 1; }
+    echo "${runs[0]}"
+}
 
 run_section() {
     case "$1" in

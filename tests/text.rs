@@ -454,11 +454,15 @@ fn the_gru_discriminator_and_the_bleu_reward_train_on_variable_length_text() {
 #[test]
 fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one() {
     let sandbox = Sandbox::new();
+    // No more samples than fast references: the runs' `self_bleuN_fast`
+    // are copies of `self_bleuN`, which agon compare leaves out.
     let mle_only = [
         "--set",
         "training.discriminator_pretraining.rounds=0",
         "--set",
         "training.adversarial.epochs=0",
+        "--set",
+        "task.bleu.fast_references=64",
     ];
     let with = |extra: &[&'static str]| [&mle_only[..], extra].concat();
     let lm = train(&sandbox, "lm", &with(&["--set", "seed=6"]));
@@ -608,6 +612,30 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
     }
     let evaluated = compared["evaluations"]["models"].to_string();
     assert!(evaluated.contains("reverse_lm_nll"), "{evaluated}");
+    // The copies are left out and said to be; BLEU against the first 64 of
+    // the 200 test lines is another measurement, and stays.
+    assert_eq!(
+        compared["fast_copies_left_out"],
+        serde_json::json!([
+            "self_bleu2_fast",
+            "self_bleu3_fast",
+            "self_bleu4_fast",
+            "self_bleu5_fast"
+        ])
+    );
+    let ends = compared["groups"][0]["phase_ends"].to_string();
+    assert!(
+        ends.contains("\"bleu2_fast\"")
+            && ends.contains("\"self_bleu2\"")
+            && !ends.contains("self_bleu2_fast"),
+        "{ends}"
+    );
+    let report =
+        std::fs::read_to_string(sandbox.path().join("compare-lm").join("compare.md")).unwrap();
+    assert!(
+        report.contains("Left out of the training-time tables: `self_bleu2_fast`"),
+        "{report}"
+    );
 
     // The LM among the evaluated runs is flagged; --reverse-lm-epochs 0
     // leaves the reverse score out.

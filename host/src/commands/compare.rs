@@ -42,7 +42,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             group.label = name.trim().to_string();
         }
     }
-    let comparison = analysis::compare(&groups);
+    let fast_copies = analysis::drop_fast_copies(&mut groups);
+    let mut comparison = analysis::compare(&groups);
+    comparison.fast_copies_left_out = fast_copies;
     let out = args
         .out
         .clone()

@@ -143,6 +143,43 @@ pub struct Comparison {
     /// The runs' newest `agon eval` tables pooled over seeds (empty without
     /// evaluations).
     pub evaluations: super::evaluations::Evaluations,
+    /// Training-time `X_fast` metrics left out as copies of `X` (see
+    /// [`drop_fast_copies`]).
+    pub fast_copies_left_out: Vec<String>,
+}
+
+/// Removes from every run's metrics rows each `X_fast` score that equals
+/// `X` wherever it was recorded, and returns their names. They are copies,
+/// not a second measurement: Self-BLEU among the first `fast_references`
+/// samples is Self-BLEU among all of them when a run draws no more than
+/// that, and the fast BLEU references are the test set when it is no
+/// longer than that.
+pub fn drop_fast_copies(groups: &mut [Group]) -> Vec<String> {
+    let rows = || groups.iter().flat_map(|g| &g.runs).flat_map(|r| &r.rows);
+    let names: BTreeSet<String> = rows()
+        .flat_map(|r| r.scores.keys())
+        .filter(|name| name.ends_with("_fast"))
+        .cloned()
+        .collect();
+    let copies: Vec<String> = names
+        .into_iter()
+        .filter(|fast| {
+            let full = fast.trim_end_matches("_fast");
+            rows().all(|row| match row.scores.get(fast) {
+                Some(value) => row
+                    .scores
+                    .get(full)
+                    .is_some_and(|f| f.to_bits() == value.to_bits()),
+                None => true,
+            })
+        })
+        .collect();
+    for run in groups.iter_mut().flat_map(|g| &mut g.runs) {
+        for row in &mut run.rows {
+            row.scores.retain(|name, _| !copies.contains(name));
+        }
+    }
+    copies
 }
 
 /// The last row of `phase` with generator scores (or with anything for a
@@ -333,6 +370,7 @@ pub fn compare(groups: &[Group]) -> Comparison {
         several_machines: known.len() > 1,
         groups: groups.iter().map(summarise).collect(),
         differences,
+        fast_copies_left_out: Vec::new(),
     }
 }
 

@@ -259,6 +259,17 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
     ));
     training_time_blocks(comparison, &mut out);
     out.push(Block::Heading("End of each phase".into()));
+    if !comparison.fast_copies_left_out.is_empty() {
+        out.push(Block::Paragraph(format!(
+            "Left out of the training-time tables: {}, equal to the metric without `_fast` in every row (runs that draw no more samples, or have no more test lines, than `fast_references`).",
+            comparison
+                .fast_copies_left_out
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let metrics: Vec<String> = {
         let mut names: Vec<String> = comparison
             .groups

@@ -12,6 +12,7 @@
 pub mod conditional;
 pub mod language_model;
 pub mod oracle;
+pub mod plot_layout;
 pub mod quality_diversity;
 pub mod report;
 pub mod significance;

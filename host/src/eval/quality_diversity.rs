@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::SweepPoint;
+use super::{plot_layout, SweepPoint};
 
 /// Writes `quality_diversity.svg` and `.png` into `dir`.
 pub fn write(dir: &Path, points: &[SweepPoint], order: usize) -> anyhow::Result<Vec<PathBuf>> {
@@ -125,33 +125,117 @@ where
             models.push(&p.model);
         }
     }
+    let mut curves: Vec<(RGBColor, Vec<&PlotPoint>)> = Vec::new();
     for (k, model) in models.iter().enumerate() {
         let colour = colours[k % colours.len()];
         let mut curve: Vec<&PlotPoint> = points.iter().filter(|p| p.model == *model).collect();
         curve.sort_by(|a, b| a.temperature.total_cmp(&b.temperature));
         let xy: Vec<(f64, f64)> = curve.iter().map(|p| (p.x, p.y)).collect();
         chart
-            .draw_series(LineSeries::new(xy.clone(), colour.stroke_width(2)))
+            .draw_series(LineSeries::new(xy, colour.stroke_width(2)))
             .map_err(|e| fail(&e))?
             .label(*model)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
             });
+        curves.push((colour, curve));
+    }
+    // Every label beside its own point, clear of the others, the curves and
+    // the legend (points of several models nearly coincide), placed once
+    // all points are known.
+    let font = ("sans-serif", 13).into_font();
+    let labelled: Vec<(RGBColor, &PlotPoint, String)> = curves
+        .iter()
+        .flat_map(|(colour, curve)| {
+            curve
+                .iter()
+                .map(move |p| (*colour, *p, format!("T={}", p.temperature)))
+        })
+        .collect();
+    let pixels: Vec<(i32, i32)> = labelled
+        .iter()
+        .map(|(_, p, _)| chart.backend_coord(&(p.x, p.y)))
+        .collect();
+    let sizes: Vec<(i32, i32)> = labelled
+        .iter()
+        .map(|(_, _, text)| {
+            font.box_size(text)
+                .map(|(w, h)| (w as i32, h as i32))
+                .unwrap_or((7 * text.len() as i32, 13))
+        })
+        .collect();
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let area = plot_layout::Rect {
+        x: xs.start,
+        y: ys.start,
+        w: xs.end - xs.start,
+        h: ys.end - ys.start,
+    };
+    let legend_size = legend_size(&models);
+    let corner = plot_layout::legend_corner(&pixels, area, legend_size, LEGEND_MARGIN);
+    let mut segments = Vec::new();
+    for (_, curve) in &curves {
+        let at: Vec<(i32, i32)> = curve
+            .iter()
+            .map(|p| chart.backend_coord(&(p.x, p.y)))
+            .collect();
+        segments.extend(at.windows(2).map(|w| (w[0], w[1])));
+    }
+    let obstacles = plot_layout::Obstacles {
+        marker: 5,
+        segments,
+        boxes: vec![corner.rect(area, legend_size, LEGEND_MARGIN)],
+    };
+    let offsets = plot_layout::place(&pixels, &sizes, &obstacles, area);
+    for (((colour, p, text), &offset), &size) in labelled.iter().zip(&offsets).zip(&sizes) {
+        if plot_layout::needs_leader(offset, size) {
+            // A thin line from the point to the label's nearer side.
+            let side = if offset.0 >= 0 {
+                offset.0
+            } else {
+                offset.0 + size.0
+            };
+            let leader = PathElement::new(
+                vec![(0, 0), (side, offset.1 + size.1 / 2)],
+                colour.mix(0.5).stroke_width(1),
+            );
+            chart
+                .draw_series(std::iter::once(EmptyElement::at((p.x, p.y)) + leader))
+                .map_err(|e| fail(&e))?;
+        }
+        let style = ("sans-serif", 13).into_font().color(colour);
         chart
-            .draw_series(curve.iter().map(|p| {
+            .draw_series(std::iter::once(
                 EmptyElement::at((p.x, p.y))
                     + Circle::new((0, 0), 4, colour.filled())
-                    // Models' labels stacked, so points that nearly coincide stay readable.
-                    + Text::new(
-                        format!("T={}", p.temperature),
-                        (6, -14 - 13 * k as i32),
-                        ("sans-serif", 13).into_font().color(&colour),
-                    )
-            }))
+                    + Text::new(text.clone(), offset, style),
+            ))
             .map_err(|e| fail(&e))?;
     }
-    crate::train::plot::draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
-        .map_err(|e| fail(&e))?;
+    let position = match corner {
+        plot_layout::Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+        plot_layout::Corner::UpperRight => SeriesLabelPosition::UpperRight,
+        plot_layout::Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+        plot_layout::Corner::LowerRight => SeriesLabelPosition::LowerRight,
+    };
+    crate::train::plot::draw_legend(&mut chart, position).map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+/// Pixels between the legend and the plotting area's edge (plotters').
+const LEGEND_MARGIN: i32 = 5;
+
+/// The legend box [`crate::train::plot::draw_legend`] draws for `models`,
+/// as plotters lays it out: the labels at 15 px, a 30 px sample of each
+/// line, 10 px inside the border.
+fn legend_size(models: &[&str]) -> (i32, i32) {
+    let font = ("sans-serif", 15).into_font();
+    let (mut w, mut line) = (0, 15);
+    for model in models {
+        let (mw, mh) = font.box_size(model).unwrap_or((9 * model.len() as u32, 15));
+        w = w.max(mw as i32);
+        line = line.max(mh as i32);
+    }
+    (w + 30 + 20, models.len() as i32 * (line * 5 / 4) + 20)
 }

@@ -82,6 +82,23 @@ pub fn same_settings(a: &[Cell], b: &[Cell]) -> bool {
         })
 }
 
+/// The shortest tail of `key`, in whole dotted segments, that no other of
+/// the grid's `keys` ends with: `rollouts` for
+/// `training.adversarial.rollouts`, but `mle.epochs` and `adversarial.epochs`
+/// when both epochs are swept, so that the names tell the cells apart.
+fn short_key<'k>(key: &'k str, keys: &[&str]) -> &'k str {
+    let ends_with = |other: &str, tail: &str| other == tail || other.ends_with(&format!(".{tail}"));
+    key.rmatch_indices('.')
+        .map(|(dot, _)| &key[dot + 1..])
+        .chain(std::iter::once(key))
+        .find(|tail| {
+            !keys
+                .iter()
+                .any(|&other| other != key && ends_with(other, tail))
+        })
+        .unwrap_or(key)
+}
+
 /// The cells of `spec`, grid points in order (the first key varies
 /// slowest), each with every seed.
 pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
@@ -101,16 +118,18 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
             })
             .collect();
     }
+    let keys: Vec<&str> = spec
+        .grid
+        .keys()
+        .map(|key| key.as_str().unwrap_or_default())
+        .collect();
     let mut cells = Vec::new();
     for point in &points {
         for &seed in &spec.seeds {
             let index = cells.len();
             let mut parts: Vec<String> = point
                 .iter()
-                .map(|(key, value)| {
-                    let last = key.rsplit('.').next().unwrap_or(key);
-                    format!("{}-{}", safe(last), safe(value))
-                })
+                .map(|(key, value)| format!("{}-{}", safe(short_key(key, &keys)), safe(value)))
                 .collect();
             parts.push(format!("seed-{seed}"));
             cells.push(Cell {
@@ -180,5 +199,14 @@ mod tests {
         assert_eq!(cells.len(), 3);
         assert_eq!(cells[2].name, "002_seed-7");
         assert_eq!(cells[2].setting(), "base");
+        // Two keys ending alike: as many segments as tell them apart.
+        let both_epochs: SweepSpec = yaml::from_str(
+            "base: b.yaml\nseeds: [1]\ngrid:\n  training.mle.epochs: [2]\n  training.adversarial.epochs: [20]\n  training.adversarial.rollouts: [4]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            super::cells(&both_epochs)[0].name,
+            "000_mle.epochs-2_adversarial.epochs-20_rollouts-4_seed-1"
+        );
     }
 }

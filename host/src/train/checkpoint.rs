@@ -178,6 +178,10 @@ pub fn save_snapshot_with(
     Ok(())
 }
 
+/// The snapshot of the evaluation with the lowest NLL-test, kept beside
+/// `best` when the task's headline is another metric (BLEU, NLL-oracle).
+pub const BEST_NLL_TEST: &str = "best-nll-test";
+
 /// Where [`save_snapshot`] puts snapshot `name`.
 pub fn snapshot_dir(run_dir: &Path, name: &str) -> PathBuf {
     checkpoints(run_dir).join(name)

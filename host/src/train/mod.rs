@@ -324,15 +324,24 @@ impl Trainer {
             ),
         );
         bar.set_message(format!("{headline} {headline_value:.3}"));
-        if self.is_best(&headline_key, headline_value) {
-            let info = serde_json::json!({
-                "phase": row.phase,
-                "epoch": row.epoch,
-                "global_epoch": row.global_epoch,
-                "metric": headline_key,
-                "value": headline_value,
-            });
-            checkpoint::save_snapshot_with(&self.run_dir, "best", &self.generator, Some(&info))?;
+        let higher = self.task.headline_higher_is_better();
+        // The headline's best, and (where the headline is another metric)
+        // the lowest NLL-test: the model a likelihood-minded reader selects.
+        let mut snapshots = vec![("best", headline_key.as_str(), headline_value, higher)];
+        if headline_key != "nll_test" {
+            snapshots.push((checkpoint::BEST_NLL_TEST, "nll_test", nll_test, false));
+        }
+        for (name, key, value, higher) in snapshots {
+            if self.is_best(key, value, higher) {
+                let info = serde_json::json!({
+                    "phase": row.phase,
+                    "epoch": row.epoch,
+                    "global_epoch": row.global_epoch,
+                    "metric": key,
+                    "value": value,
+                });
+                checkpoint::save_snapshot_with(&self.run_dir, name, &self.generator, Some(&info))?;
+            }
         }
         self.tensorboard.record(&row);
         let preview_seed = self.seed(&format!("tensorboard/{}/{epoch}", phase.name()));
@@ -344,13 +353,12 @@ impl Trainer {
         plot::write_learning_curve(&self.run_dir, &self.metrics.rows, &self.task.plot())
     }
 
-    /// Whether `value` of the headline metric beats every earlier evaluation
-    /// of this run (the `best` snapshot follows it).
-    fn is_best(&self, key: &str, value: f64) -> bool {
+    /// Whether `value` of metric `key` beats every earlier evaluation of this
+    /// run (the `best` and `best-nll-test` snapshots follow it).
+    fn is_best(&self, key: &str, value: f64, higher: bool) -> bool {
         if !value.is_finite() {
             return false;
         }
-        let higher = self.task.headline_higher_is_better();
         self.metrics
             .rows
             .iter()
