@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::{
-    stats::{estimate, paired, seed_difference, Difference, Estimate},
+    stats::{estimate, mean, paired, seed_difference, Difference, Estimate},
     Group, RunData,
 };
 use crate::train::metrics::MetricsRow;
@@ -97,8 +97,7 @@ pub fn training_time<'a>(runs: impl IntoIterator<Item = &'a [MetricsRow]>) -> Op
         mle_epochs,
         mle_seconds: mle,
         total_seconds: total,
-        matched_mle_epochs: (!matched.is_empty())
-            .then(|| (matched.iter().sum::<f64>() / matched.len() as f64).round() as usize),
+        matched_mle_epochs: (!matched.is_empty()).then(|| mean(&matched).round() as usize),
     })
 }
 

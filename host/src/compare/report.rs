@@ -168,7 +168,7 @@ fn training_time_blocks(comparison: &Comparison, out: &mut Vec<Block>) {
     // Mean and range: a time is a measurement of the machine, not a
     // quantity with an interval.
     let seconds = |values: &[f64]| {
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let mean = super::stats::mean(values);
         let (low, high) = values
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {

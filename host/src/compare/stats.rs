@@ -124,7 +124,8 @@ pub struct Estimate {
     pub high: Option<f64>,
 }
 
-fn mean(values: &[f64]) -> f64 {
+/// The arithmetic mean (NaN for no values).
+pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 

@@ -273,24 +273,12 @@ fn live_ahead(
     live: LivePosition,
     checkpointed: Option<Position>,
 ) -> Option<(LivePosition, Position)> {
-    let order = |phase: Phase| match phase {
-        Phase::Mle => 0,
-        Phase::DiscriminatorPretraining => 1,
-        Phase::Adversarial => 2,
-        Phase::Done => 3,
-    };
-    let phase = [
-        Phase::Mle,
-        Phase::DiscriminatorPretraining,
-        Phase::Adversarial,
-    ]
-    .into_iter()
-    .find(|phase| phase.name() == live.phase)?;
+    let phase = Phase::from_name(&live.phase)?;
     let position = Position {
         phase,
         step: live.step,
     };
-    let ahead = checkpointed.is_none_or(|c| (order(phase), live.step) > (order(c.phase), c.step));
+    let ahead = checkpointed.is_none_or(|c| (phase, live.step) > (c.phase, c.step));
     ahead.then_some((live, position))
 }
 

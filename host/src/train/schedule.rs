@@ -3,8 +3,8 @@
 use agon_sdk::seeds::derive_seed;
 use serde::{Deserialize, Serialize};
 
-/// The phases, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The phases, in order (the derived order is the schedule's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     Mle,
@@ -21,6 +21,11 @@ impl Phase {
             Phase::DiscriminatorPretraining => Phase::Adversarial,
             Phase::Adversarial | Phase::Done => Phase::Done,
         }
+    }
+
+    /// The training phase named `name` (as [`Phase::name`] gives it).
+    pub fn from_name(name: &str) -> Option<Phase> {
+        PHASES.into_iter().find(|phase| phase.name() == name)
     }
 
     /// Name used in metrics and seeds.
