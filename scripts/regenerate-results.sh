@@ -124,13 +124,16 @@ compare() {
     shift
     "${agon[@]}" compare "$@" --out "$OUT/reports/$report"
 }
-# The language model sweep's one run (its name depends on the agon that
-# made it: `000_epochs-10_rounds-0_epochs-0_seed-100` before the names told
-# the two epochs apart).
+# The language model sweep's one run: the name the agon that made it gave
+# (`000_epochs-10_rounds-0_epochs-0_seed-100` before cell names told the two
+# epochs apart), or, before it exists (--dry-run), the name this agon gives.
 lm_of() {
     local runs=("$OUT/$1"/runs/000_*seed-100)
-    [ -d "${runs[0]}" ] || { echo "no language model run in $OUT/$1/runs" >&2; return 1; }
-    echo "${runs[0]}"
+    if [ -d "${runs[0]}" ]; then
+        echo "${runs[0]}"
+    else
+        echo "$OUT/$1/runs/000_mle.epochs-10_rounds-0_adversarial.epochs-0_seed-100"
+    fi
 }
 
 run_section() {

@@ -687,7 +687,7 @@ pub fn load_run_generator(
             if !dir.exists() {
                 let have = checkpoint::snapshots(run_path);
                 bail!(
-                    "{} has no `{name}` snapshot; it has {}. Without --snapshot the latest checkpoint is used (`mle`: the end of MLE pretraining, kept by runs with adversarial epochs; `best`: the best evaluation of the headline metric; `best-nll-test`: the lowest NLL-test, where the headline is another metric)",
+                    "{} has no `{name}` snapshot; it has {}. Without --snapshot the latest checkpoint is used (`mle`: the end of MLE pretraining, kept by runs with adversarial epochs; `best`: the best evaluation of the headline metric; `best-nll-test`: the lowest NLL-test)",
                     run_path.display(),
                     if have.is_empty() {
                         "none".to_string()

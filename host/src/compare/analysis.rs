@@ -154,17 +154,28 @@ pub struct Comparison {
 /// that, and the fast BLEU references are the test set when it is no
 /// longer than that.
 pub fn drop_fast_copies(groups: &mut [Group]) -> Vec<String> {
-    let rows = || groups.iter().flat_map(|g| &g.runs).flat_map(|r| &r.rows);
-    let names: BTreeSet<String> = rows()
+    let copies = fast_copies(groups.iter().flat_map(|g| &g.runs).flat_map(|r| &r.rows));
+    for run in groups.iter_mut().flat_map(|g| &mut g.runs) {
+        for row in &mut run.rows {
+            row.scores.retain(|name, _| !copies.contains(name));
+        }
+    }
+    copies
+}
+
+/// The `X_fast` scores of `rows` that equal `X`, bit for bit, in every row
+/// that has them.
+fn fast_copies<'a>(rows: impl Iterator<Item = &'a MetricsRow> + Clone) -> Vec<String> {
+    let names: BTreeSet<&String> = rows
+        .clone()
         .flat_map(|r| r.scores.keys())
         .filter(|name| name.ends_with("_fast"))
-        .cloned()
         .collect();
-    let copies: Vec<String> = names
+    names
         .into_iter()
         .filter(|fast| {
-            let full = fast.trim_end_matches("_fast");
-            rows().all(|row| match row.scores.get(fast) {
+            let full = fast.strip_suffix("_fast").unwrap_or(fast);
+            rows.clone().all(|row| match row.scores.get(*fast) {
                 Some(value) => row
                     .scores
                     .get(full)
@@ -172,13 +183,8 @@ pub fn drop_fast_copies(groups: &mut [Group]) -> Vec<String> {
                 None => true,
             })
         })
-        .collect();
-    for run in groups.iter_mut().flat_map(|g| &mut g.runs) {
-        for row in &mut run.rows {
-            row.scores.retain(|name, _| !copies.contains(name));
-        }
-    }
-    copies
+        .cloned()
+        .collect()
 }
 
 /// The last row of `phase` with generator scores (or with anything for a
@@ -389,6 +395,34 @@ mod tests {
             d_accuracy: None,
             elapsed_seconds,
         }
+    }
+
+    #[test]
+    fn only_fast_scores_that_copy_their_full_ones_in_every_row_are_copies() {
+        let scored = |pairs: &[(&str, f64)]| {
+            let mut r = row("mle", 2, 1.0);
+            r.scores = pairs.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+            r
+        };
+        let rows = [
+            // A copy; a score measured apart (fewer references); a fast
+            // score without its full one.
+            scored(&[
+                ("self_bleu2", 0.5),
+                ("self_bleu2_fast", 0.5),
+                ("bleu2", 0.3),
+                ("bleu2_fast", 0.31),
+                ("x_fast", 1.0),
+            ]),
+            // Another run, same copy; one without the fast scores.
+            scored(&[("self_bleu2", 0.25), ("self_bleu2_fast", 0.25)]),
+            scored(&[("self_bleu2", 0.7)]),
+        ];
+        assert_eq!(fast_copies(rows.iter()), ["self_bleu2_fast"]);
+        // A copy in one run only is not a copy.
+        let other = scored(&[("self_bleu2", 0.5), ("self_bleu2_fast", 0.4)]);
+        assert!(fast_copies(rows.iter().chain([&other])).is_empty());
+        assert!(fast_copies(std::iter::empty()).is_empty());
     }
 
     #[test]

@@ -65,9 +65,10 @@ pub struct Obstacles {
 /// point), given each point's position and label size and the plotting
 /// area. Each label takes the first place around its point, nearest ring
 /// first, that overlaps no earlier label, no marker, curve or box of
-/// `obstacles`, and stays in `area`; failing that, the first place clear of
-/// labels and markers; failing that, the first place in the area (or right
-/// of its point).
+/// `obstacles`, and stays in `area`; failing that, the first clear of all
+/// but the curves (a label across a line is read; one under the legend is
+/// not); then the first clear of labels and markers; then the first in the
+/// area (or right of its point).
 pub fn place(
     points: &[(i32, i32)],
     sizes: &[(i32, i32)],
@@ -113,14 +114,15 @@ pub fn place(
                 && !placed.iter().any(|p| p.overlaps(r))
                 && !markers.iter().any(|m| m.overlaps(r))
         };
+        let clear_of_boxes =
+            |r: &Rect| clear_of_labels(r) && !obstacles.boxes.iter().any(|b| b.overlaps(r));
         let clear_of_all = |r: &Rect| {
-            clear_of_labels(r)
-                && !obstacles.boxes.iter().any(|b| b.overlaps(r))
-                && !obstacles.segments.iter().any(|&(a, b)| r.crosses(a, b))
+            clear_of_boxes(r) && !obstacles.segments.iter().any(|&(a, b)| r.crosses(a, b))
         };
         let chosen = candidates
             .iter()
             .find(|c| clear_of_all(&rect(c)))
+            .or_else(|| candidates.iter().find(|c| clear_of_boxes(&rect(c))))
             .or_else(|| candidates.iter().find(|c| clear_of_labels(&rect(c))))
             .or_else(|| candidates.iter().find(|c| rect(c).inside(&area)))
             .copied()
@@ -129,6 +131,15 @@ pub fn place(
         offsets.push(chosen);
     }
     offsets
+}
+
+/// The point of a label of `size` at `offset` nearest its own point (the
+/// origin): where a line back to the point ends.
+pub fn nearest_point(offset: (i32, i32), size: (i32, i32)) -> (i32, i32) {
+    (
+        0.clamp(offset.0, offset.0 + size.0),
+        0.clamp(offset.1, offset.1 + size.1),
+    )
 }
 
 /// Whether a label at `offset` sits far enough from its point to need a

@@ -189,14 +189,9 @@ where
     let offsets = plot_layout::place(&pixels, &sizes, &obstacles, area);
     for (((colour, p, text), &offset), &size) in labelled.iter().zip(&offsets).zip(&sizes) {
         if plot_layout::needs_leader(offset, size) {
-            // A thin line from the point to the label's nearer side.
-            let side = if offset.0 >= 0 {
-                offset.0
-            } else {
-                offset.0 + size.0
-            };
+            // A thin line from the point to the label's nearest point.
             let leader = PathElement::new(
-                vec![(0, 0), (side, offset.1 + size.1 / 2)],
+                vec![(0, 0), plot_layout::nearest_point(offset, size)],
                 colour.mix(0.5).stroke_width(1),
             );
             chart
@@ -227,15 +222,17 @@ where
 const LEGEND_MARGIN: i32 = 5;
 
 /// The legend box [`crate::train::plot::draw_legend`] draws for `models`,
-/// as plotters lays it out: the labels at 15 px, a 30 px sample of each
-/// line, 10 px inside the border.
+/// as plotters lays it out (`SeriesLabelStyle::draw`): the labels' block at
+/// 15 px, a 30 px sample of each line, 10 px inside the border.
 fn legend_size(models: &[&str]) -> (i32, i32) {
-    let font = ("sans-serif", 15).into_font();
-    let (mut w, mut line) = (0, 15);
+    let style: TextStyle = ("sans-serif", 15).into_font().into();
+    let mut labels = MultiLineText::<_, &str>::new((0, 0), &style);
     for model in models {
-        let (mw, mh) = font.box_size(model).unwrap_or((9 * model.len() as u32, 15));
-        w = w.max(mw as i32);
-        line = line.max(mh as i32);
+        labels.push_line(*model);
     }
-    (w + 30 + 20, models.len() as i32 * (line * 5 / 4) + 20)
+    let (w, h) = labels.estimate_dimension().unwrap_or((
+        9 * models.iter().map(|m| m.len()).max().unwrap_or(0) as i32,
+        19 * models.len() as i32,
+    ));
+    (w + 30 + 20, h + 20)
 }

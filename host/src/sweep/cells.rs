@@ -208,5 +208,20 @@ mod tests {
             super::cells(&both_epochs)[0].name,
             "000_mle.epochs-2_adversarial.epochs-20_rollouts-4_seed-1"
         );
+        // Only whole segments count: `xepochs` does not end like `epochs`;
+        // a key that is the other's tail keeps its one segment.
+        let parts = |grid: &str| {
+            let spec: SweepSpec =
+                yaml::from_str(&format!("base: b.yaml\nseeds: [1]\ngrid:\n{grid}")).unwrap();
+            super::cells(&spec)[0].name.clone()
+        };
+        assert_eq!(
+            parts("  a.xepochs: [1]\n  b.epochs: [2]\n"),
+            "000_xepochs-1_epochs-2_seed-1"
+        );
+        assert_eq!(
+            parts("  epochs: [1]\n  training.mle.epochs: [2]\n"),
+            "000_epochs-1_mle.epochs-2_seed-1"
+        );
     }
 }

@@ -179,7 +179,8 @@ pub fn save_snapshot_with(
 }
 
 /// The snapshot of the evaluation with the lowest NLL-test, kept beside
-/// `best` when the task's headline is another metric (BLEU, NLL-oracle).
+/// `best` (whose headline metric is BLEU, NLL-oracle…: for a headline of
+/// NLL-test it would be `best` again, and is not kept).
 pub const BEST_NLL_TEST: &str = "best-nll-test";
 
 /// Where [`save_snapshot`] puts snapshot `name`.

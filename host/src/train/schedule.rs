@@ -23,7 +23,8 @@ impl Phase {
         }
     }
 
-    /// The training phase named `name` (as [`Phase::name`] gives it).
+    /// The training phase named `name` (as [`Phase::name`] gives it);
+    /// `None` for `done`, which is no phase of training.
     pub fn from_name(name: &str) -> Option<Phase> {
         PHASES.into_iter().find(|phase| phase.name() == name)
     }
@@ -187,6 +188,18 @@ mod tests {
         phase: Phase::Done,
         step: 0,
     };
+
+    #[test]
+    fn phases_are_ordered_as_the_schedule_runs_them_and_found_by_name() {
+        let mut phase = Phase::Mle;
+        while phase != Phase::Done {
+            assert!(phase < phase.next(), "{phase:?}");
+            assert_eq!(Phase::from_name(phase.name()), Some(phase));
+            phase = phase.next();
+        }
+        assert_eq!(Phase::from_name("done"), None);
+        assert_eq!(Phase::from_name("pretraining"), None);
+    }
 
     #[test]
     fn a_finished_run_continues_in_the_phase_made_longer() {
