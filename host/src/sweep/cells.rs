@@ -118,10 +118,13 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
             })
             .collect();
     }
+    // `seed` too: the name's last part, which a swept `task.oracle.seed`
+    // would otherwise repeat.
     let keys: Vec<&str> = spec
         .grid
         .keys()
         .map(|key| key.as_str().unwrap_or_default())
+        .chain(["seed"])
         .collect();
     let mut cells = Vec::new();
     for point in &points {
@@ -222,6 +225,10 @@ mod tests {
         assert_eq!(
             parts("  epochs: [1]\n  training.mle.epochs: [2]\n"),
             "000_epochs-1_mle.epochs-2_seed-1"
+        );
+        assert_eq!(
+            parts("  task.oracle.seed: [7]\n"),
+            "000_oracle.seed-7_seed-1"
         );
     }
 }
