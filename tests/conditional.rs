@@ -323,10 +323,37 @@ fn bad_conditional_inputs_are_refused_with_the_place_and_the_fix() {
     let sandbox = Sandbox::new();
     let fixtures = workspace_root().join("tests/fixtures/conditional");
     let short = sandbox.write("short.de", "ein hund\n");
+    // A TSV export (id, source, target) read as a file of sources: the tab
+    // gets a note before the refusal.
+    let tsv = sandbox.write("pairs.tsv", "1\tein hund\ta dog\n");
+    // Two empty lines, in a file line-aligned with train.en.
+    let gaps = sandbox.write("gaps.de", "ein hund\n\nzwei\n\n");
+    let train_en = fixtures.join("train.en");
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec![format!("task.train_source={}", short.display())],
             "must be line-aligned",
+        ),
+        (
+            vec![format!("task.train_source={}", tsv.display())],
+            "pairs.tsv: 1 line(s) hold a tab (first at line 1); agon reads one example per line",
+        ),
+        (
+            // One file of pairs as both sides.
+            vec![
+                format!("task.train_source={}", tsv.display()),
+                format!("task.train_data={}", tsv.display()),
+            ],
+            "task.train_source and task.train_data are the same file",
+        ),
+        (
+            // The same file under another name.
+            vec![format!("task.train_source={}", train_en.display())],
+            "task.train_source and task.train_data are the same file",
+        ),
+        (
+            vec![format!("task.train_source={}", gaps.display())],
+            "train.en, which is line-aligned with it). Empty: lines 2, 4",
         ),
         (
             vec!["task.test_source=null".into()],

@@ -37,7 +37,7 @@ use super::{
 use crate::{
     components::Generator,
     config::{ConditionalEvaluation, ConditionalMetric, TaskConfig},
-    text::{read_lines, vocabulary, LongLines, TokenizerConfig, Vocabulary},
+    text::{read_aligned_lines, vocabulary, LongLines, TokenizerConfig, Vocabulary},
 };
 
 /// Default number of test sources decoded per training-time evaluation.
@@ -101,6 +101,26 @@ fn raw_lines(path: &Path) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
+/// Refuses one file as both sides of a split: sources and targets are two
+/// line-aligned files, and a file of pairs (a TSV) read as both would train
+/// a model to copy its lines, columns and all.
+fn check_two_files(
+    (source_key, source): (&str, &Path),
+    (target_key, target): (&str, &Path),
+) -> anyhow::Result<()> {
+    let same = match (source.canonicalize(), target.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => source == target,
+    };
+    if same {
+        bail!(
+            "task.{source_key} and task.{target_key} are the same file, {}: a conditional task reads its sources and its targets from two files, line i of one the source of line i of the other. For a file of tab-separated pairs, write each column to a file of its own (e.g. `tail -n +2 pairs.tsv | cut -f2 > train.src`, `… | cut -f3 > train.tgt`; `tail` drops a header) and name those",
+            source.display()
+        );
+    }
+    Ok(())
+}
+
 impl ParallelData {
     /// Reads and tokenises the splits. The vocabulary is built from the
     /// training sources and targets; `saved` (a run's `vocab.txt`) must
@@ -111,14 +131,21 @@ impl ParallelData {
         let train_path = required(&task.train_data, "train_data")?;
         let test_source_path = required(&task.test_source, "test_source")?;
         let test_path = required(&task.test_data, "test_data")?;
-        let mut train_sources = read_lines(train_source_path, &tokenizer)?;
-        let mut train_targets = read_lines(train_path, &tokenizer)?;
+        check_two_files(
+            ("train_source", train_source_path),
+            ("train_data", train_path),
+        )?;
+        check_two_files(("test_source", test_source_path), ("test_data", test_path))?;
+        let mut train_sources =
+            read_aligned_lines(train_source_path, Some(train_path), &tokenizer)?;
+        let mut train_targets =
+            read_aligned_lines(train_path, Some(train_source_path), &tokenizer)?;
         check_aligned(
             (train_source_path, train_sources.len()),
             (train_path, train_targets.len()),
         )?;
-        let test_source_lines = read_lines(test_source_path, &tokenizer)?;
-        let test_target_lines = read_lines(test_path, &tokenizer)?;
+        let test_source_lines = read_aligned_lines(test_source_path, Some(test_path), &tokenizer)?;
+        let test_target_lines = read_aligned_lines(test_path, Some(test_source_path), &tokenizer)?;
         check_aligned(
             (test_source_path, test_source_lines.len()),
             (test_path, test_target_lines.len()),

@@ -24,8 +24,18 @@ pub enum LongLines {
 /// The tokenised lines of `path`, in order (line `i + 1` of the file is
 /// element `i`: empty lines are refused, not dropped).
 pub fn read_lines(path: &Path, tokenizer: &TokenizerConfig) -> anyhow::Result<Vec<Vec<String>>> {
+    read_aligned_lines(path, None, tokenizer)
+}
+
+/// [`read_lines`] of one of two line-aligned files (a conditional task's
+/// sources and targets): an empty line's fix names the other file too.
+pub fn read_aligned_lines(
+    path: &Path,
+    aligned_with: Option<&Path>,
+    tokenizer: &TokenizerConfig,
+) -> anyhow::Result<Vec<Vec<String>>> {
     let bytes = crate::data::read_data_file(path)?;
-    parse_lines(&bytes, path, tokenizer)
+    parse_aligned_lines(&bytes, path, aligned_with, tokenizer)
 }
 
 /// [`read_lines`] of a file's bytes (`path` names it in errors).
@@ -34,7 +44,34 @@ pub fn parse_lines(
     path: &Path,
     tokenizer: &TokenizerConfig,
 ) -> anyhow::Result<Vec<Vec<String>>> {
+    parse_aligned_lines(bytes, path, None, tokenizer)
+}
+
+/// Empty lines an error lists before it says "and N more".
+const EMPTY_LINES_LISTED: usize = 10;
+
+fn parse_aligned_lines(
+    bytes: &[u8],
+    path: &Path,
+    aligned_with: Option<&Path>,
+    tokenizer: &TokenizerConfig,
+) -> anyhow::Result<Vec<Vec<String>>> {
     let text = crate::data::utf8_text(bytes, path)?;
+    let tabbed: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains('\t'))
+        .map(|(i, _)| i + 1)
+        .collect();
+    if let Some(first) = tabbed.first() {
+        // A TSV export read as text: its columns (ids, the other side of a
+        // pair) become words, and its header an example.
+        crate::notes::note(&format!(
+            "data file {}: {} line(s) hold a tab (first at line {first}); agon reads one example per line and a tab as a space, so tab-separated columns become words of the example: for a TSV, put the column you mean in a file of its own (e.g. `tail -n +2 FILE | cut -f2`, which also drops a header)",
+            path.display(),
+            tabbed.len()
+        ));
+    }
     if let Some(found) = Invisible::find(text) {
         crate::notes::note(&format!(
             "data file {}: {} line(s) hold a character that prints as nothing ({}, first at line {}); the tokenizer keeps it, so it becomes a token of its own or part of a word that looks like another: remove it unless it is meant as text",
@@ -45,16 +82,36 @@ pub fn parse_lines(
         ));
     }
     let mut lines = Vec::new();
+    let mut empty = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let tokens = tokenizer.tokenize(line);
         if tokens.is_empty() {
-            bail!(
-                "data file {}:{}: empty line; every line must hold one example (remove the line)",
-                path.display(),
-                i + 1
-            );
+            empty.push(i + 1);
         }
         lines.push(tokens);
+    }
+    if let Some(&first) = empty.first() {
+        let mut listed: Vec<String> = empty
+            .iter()
+            .take(EMPTY_LINES_LISTED)
+            .map(usize::to_string)
+            .collect();
+        if empty.len() > EMPTY_LINES_LISTED {
+            listed.push(format!("and {} more", empty.len() - EMPTY_LINES_LISTED));
+        }
+        let fix = match aligned_with {
+            Some(other) => format!(
+                "remove the line(s) from both it and {}, which is line-aligned with it",
+                other.display()
+            ),
+            None => "remove the line(s)".to_string(),
+        };
+        bail!(
+            "data file {}:{first}: empty line; every line must hold one example ({fix}). Empty: line{} {}",
+            path.display(),
+            if empty.len() == 1 { "" } else { "s" },
+            listed.join(", ")
+        );
     }
     if lines.is_empty() {
         bail!(
@@ -155,6 +212,28 @@ mod tests {
         assert_eq!(read(b"a b.\n").unwrap(), [["a", "b", "."]]);
         let err = read(b"a\n\nb\n").unwrap_err().to_string();
         assert!(err.contains(":2: empty line"), "{err}");
+        assert!(
+            err.ends_with("(remove the line(s)). Empty: line 2"),
+            "{err}"
+        );
+        // Every empty line is listed (the first ten), and a file aligned
+        // with another is told to lose them from both.
+        let gaps = "a\n".to_string() + &"\nb\n".repeat(12);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &gaps).unwrap();
+        let err = read_aligned_lines(
+            file.path(),
+            Some(Path::new("train.src")),
+            &TokenizerConfig::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(":2: empty line"), "{err}");
+        assert!(err.contains("from both it and train.src"), "{err}");
+        assert!(
+            err.ends_with("Empty: lines 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, and 2 more"),
+            "{err}"
+        );
         let err = read(b"a\n\xff\n").unwrap_err().to_string();
         assert!(err.contains(":2: not UTF-8"), "{err}");
         let err = read(b"").unwrap_err().to_string();
