@@ -263,6 +263,41 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
         )
         .clean_failure();
     assert!(message.contains("--beam-size"), "{message}");
+
+    // agon compare pools per-item scores over seeds; corpus BLEU has none,
+    // and compare says where its paired test is instead of leaving the
+    // section out silently.
+    let bleu_only = train(
+        &sandbox,
+        "bleu-only",
+        &["--set", "task.evaluation={metrics: [bleu], beam_size: 1}"],
+    );
+    for run in [&whole, &bleu_only] {
+        sandbox.run(&["eval", run.to_str().unwrap()], &[]).success();
+    }
+    let compared: Value = serde_json::from_str(
+        &sandbox
+            .run(
+                &[
+                    "compare",
+                    whole.to_str().unwrap(),
+                    bleu_only.to_str().unwrap(),
+                    "--out",
+                    sandbox.path().join("compare").to_str().unwrap(),
+                    "--json",
+                ],
+                &[],
+            )
+            .success(),
+    )
+    .unwrap();
+    assert_eq!(compared["per_sample"], serde_json::json!([]), "{compared}");
+    let notes = compared["per_sample_notes"].to_string();
+    assert!(
+        notes.contains("holds no per-item scores of `bleu-only/final`")
+            && notes.contains("agon eval BASELINE_RUN"),
+        "{notes}"
+    );
 }
 
 #[test]

@@ -77,6 +77,15 @@ fn final_scores(run: &RunData) -> Result<(String, BTreeMap<String, Vec<f64>>), S
         .find(|(label, _)| own.contains(label))
         .map(|(_, m)| m)
         .ok_or_else(|| format!("{} scores no `{name}/final` model", file.display()))?;
+    if models.is_empty() {
+        // A conditional task's corpus BLEU and distinct-n are statistics of
+        // the whole output, not means over items: nothing to pool here.
+        return Err(format!(
+            "{} holds no per-item scores of `{name}/final`: its metrics (corpus BLEU, distinct-n) are statistics of the whole output, not means over items, so they are not pooled over seeds here; `agon eval BASELINE_RUN {}` tests them seed by seed, paired over the test items (ROUGE, a mean over items, is pooled when evaluated)",
+            file.display(),
+            run.path.display()
+        ));
+    }
     Ok((scores.pairing, models))
 }
 
