@@ -259,6 +259,9 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
     ));
     training_time_blocks(comparison, &mut out);
     out.push(Block::Heading("End of each phase".into()));
+    out.push(Block::Paragraph(
+        "This table, the change over the adversarial phase and the differences between groups below come from the runs' training-time evaluations (metrics.jsonl): `task.eval_samples` samples each, or, for a conditional task, that many of the first test sources. The \"Evaluations\" tables come from `agon eval` (its own samples, or every test source), so the two can differ.".into(),
+    ));
     if !comparison.fast_copies_left_out.is_empty() {
         out.push(Block::Paragraph(format!(
             "Left out of the training-time tables: {}, equal to the metric without `_fast` in every row (runs that draw no more samples, or have no more test lines, than `fast_references`).",
@@ -321,7 +324,7 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
     }
     if !comparison.differences.is_empty() {
         out.push(Block::Heading(format!(
-            "Against {} (at the end of the runs)",
+            "Against {} (at the end of the runs, training-time evaluations)",
             comparison.differences[0].baseline
         )));
         out.push(Block::Table(

@@ -94,7 +94,7 @@ impl Task {
                     data.test_sources.len(),
                     match left_out {
                         0 => String::new(),
-                        n => format!(" ({n} whose target is longer than max_len are left out of NLL-test)"),
+                        n => format!(" ({n} whose target is longer than max_len are left out of NLL-test; BLEU and ROUGE still score them against their whole references, which no output of max_len tokens reaches)"),
                     },
                     data.vocabulary.len(),
                     data.max_source_len
