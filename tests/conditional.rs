@@ -275,22 +275,7 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
     for run in [&whole, &bleu_only] {
         sandbox.run(&["eval", run.to_str().unwrap()], &[]).success();
     }
-    let compared: Value = serde_json::from_str(
-        &sandbox
-            .run(
-                &[
-                    "compare",
-                    whole.to_str().unwrap(),
-                    bleu_only.to_str().unwrap(),
-                    "--out",
-                    sandbox.path().join("compare").to_str().unwrap(),
-                    "--json",
-                ],
-                &[],
-            )
-            .success(),
-    )
-    .unwrap();
+    let compared = sandbox.compare_json(&[&whole, &bleu_only], "compare");
     assert_eq!(compared["per_sample"], serde_json::json!([]), "{compared}");
     let notes = compared["per_sample_notes"].to_string();
     assert!(

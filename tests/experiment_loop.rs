@@ -927,24 +927,11 @@ fn runs_record_their_machine_and_a_resume_on_another_is_noted() {
     // compare pools it with a run made here (the machine is not a setting)
     // and names both machines.
     let other = sandbox.train(&config("smoke.yaml"), "other", &["--set", "seed=8"]);
-    let report = sandbox
-        .run(
-            &[
-                "compare",
-                run.to_str().unwrap(),
-                other.to_str().unwrap(),
-                "--out",
-                sandbox.path().join("compared").to_str().unwrap(),
-                "--json",
-            ],
-            &[],
-        )
-        .success();
-    let comparison: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let comparison = sandbox.compare_json(&[&run, &other], "compared");
     assert_eq!(
         comparison["groups"].as_array().unwrap().len(),
         1,
-        "{report}"
+        "{comparison}"
     );
     let mut machines = vec![
         format!(

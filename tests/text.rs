@@ -587,20 +587,7 @@ fn lm_and_reverse_lm_scores_rank_a_trained_generator_above_a_barely_trained_one(
         );
         at_half.push(evaluation["sweep"][0]["lm_nll"].as_f64().unwrap());
     }
-    let compared = sandbox
-        .run(
-            &[
-                "compare",
-                barely.to_str().unwrap(),
-                trained.to_str().unwrap(),
-                "--out",
-                sandbox.path().join("compare-lm").to_str().unwrap(),
-                "--json",
-            ],
-            &[],
-        )
-        .success();
-    let compared: Value = serde_json::from_str(&compared).unwrap();
+    let compared = sandbox.compare_json(&[&barely, &trained], "compare-lm");
     let points = compared["quality_diversity"].as_array().unwrap();
     assert_eq!(points.len(), 2, "{compared}");
     for (point, expected) in points.iter().zip(&at_half) {

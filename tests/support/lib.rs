@@ -205,6 +205,15 @@ impl Sandbox {
         message
     }
 
+    /// `agon compare RUN… --out <sandbox>/OUT --json`, parsed.
+    pub fn compare_json(&self, runs: &[&Path], out: &str) -> serde_json::Value {
+        let out = self.path().join(out);
+        let mut args = vec!["compare"];
+        args.extend(runs.iter().map(|r| r.to_str().expect("UTF-8 path")));
+        args.extend(["--out", out.to_str().expect("UTF-8 path"), "--json"]);
+        serde_json::from_str(&self.run(&args, &[]).success()).expect("compare JSON")
+    }
+
     /// `agon sweep status DIR --json`: each cell's state and progress.
     pub fn sweep_status(&self, dir: &Path) -> Vec<serde_json::Value> {
         let out = self
