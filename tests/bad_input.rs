@@ -473,6 +473,21 @@ fn bad_vocabularies() {
         &["eval", base.to_str().unwrap(), "--samples", "0"],
         &["--samples must be at least 1"],
     );
+    // A snapshot the run does not keep (a typo), and no eval directory.
+    refused(
+        &sandbox,
+        &[
+            "eval",
+            oracle.to_str().unwrap(),
+            "--snapshots",
+            "mle,best-nll,final",
+        ],
+        &[
+            "has no `best-nll` snapshot",
+            "Leave `best-nll` out of --snapshots",
+        ],
+    );
+    assert!(!oracle.join("eval").exists());
 }
 
 #[test]

@@ -115,6 +115,58 @@ fn smoke_run_trains_every_phase_and_matches_its_pinned_trajectory() {
             .success();
     }
 
+    // `agon eval` scores a snapshot asked for: the lowest-NLL-test model's
+    // NLL-test is the value that selected it (the same held-out set), and
+    // it meets the end-of-MLE model in a paired test.
+    let scored: Value = serde_json::from_str(
+        &sandbox
+            .run(
+                &[
+                    "eval",
+                    run.to_str().unwrap(),
+                    "--snapshots",
+                    "final,best-nll-test,mle",
+                    "--samples",
+                    "64",
+                    "--json",
+                ],
+                &[],
+            )
+            .success(),
+    )
+    .unwrap();
+    let labels: Vec<&str> = scored["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["smoke/mle", "smoke/best-nll-test", "smoke/final"]);
+    let nll_test = |model: usize| {
+        scored["models"][model]["metrics"]["nll_test"]
+            .as_f64()
+            .unwrap()
+    };
+    let selected_at = rows
+        .iter()
+        .filter_map(|r| r["nll_test"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        (nll_test(1) - selected_at).abs() < 1e-6,
+        "{} against {selected_at}",
+        nll_test(1)
+    );
+    assert!(nll_test(1) <= nll_test(2) && nll_test(1) <= nll_test(0));
+    assert!(
+        scored["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| { c["model"] == "smoke/best-nll-test" && c["baseline"] == "smoke/mle" }),
+        "{}",
+        scored["comparisons"]
+    );
+
     // config.yaml holds every setting the plugins ran with (their defaults
     // merged in) and which agon wrote it.
     let resolved = std::fs::read_to_string(run.join("config.yaml")).unwrap();

@@ -259,6 +259,12 @@ pub struct EvalArgs {
     /// Bootstrap resamples of the paired tests.
     #[arg(long, default_value_t = 10_000)]
     pub resamples: usize,
+    /// Comma-separated snapshots of each run to score: `mle` (the end of
+    /// MLE pretraining; left out for runs without one), `final` (the latest
+    /// checkpoint), `best` (the best evaluation of the headline metric),
+    /// `best-nll-test` (the lowest NLL-test).
+    #[arg(long, value_name = "NAMES", default_value = "mle,final")]
+    pub snapshots: String,
     /// Where eval.json and the plot go (default: RUN_DIR/eval of the first run).
     #[arg(long)]
     pub out: Option<PathBuf>,

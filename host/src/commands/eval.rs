@@ -11,7 +11,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     );
     anyhow::ensure!(args.samples != Some(0), "--samples must be at least 1");
     anyhow::ensure!(args.beam_size != Some(0), "--beam-size must be at least 1");
-    let models = eval::models(&args.run_dirs);
+    let snapshots = parse_snapshots(&args.snapshots)?;
+    let models = eval::models(&args.run_dirs, &snapshots)?;
     let settings = eval::EvalSettings {
         samples: args.samples,
         temperature: args.temperature,
@@ -61,6 +62,36 @@ fn fresh_eval_dir(run_dir: &std::path::Path) -> std::path::PathBuf {
         .expect("some number is free")
 }
 
+/// `mle,best-nll-test,final` → snapshot names, each once, in the order the
+/// models are scored: `mle` first (the baseline of each run's own tests),
+/// `final` last, the others as given.
+fn parse_snapshots(text: &str) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        anyhow::ensure!(
+            !name.is_empty(),
+            "--snapshots {text}: an empty name; give e.g. mle,best-nll-test,final"
+        );
+        anyhow::ensure!(
+            name != "latest" && name != "previous",
+            "--snapshots {text}: `{name}` is a resume checkpoint, not a snapshot; the latest checkpoint is `final`"
+        );
+        anyhow::ensure!(
+            !names.iter().any(|n| n == name),
+            "--snapshots {text}: `{name}` is given twice"
+        );
+        names.push(name.to_string());
+    }
+    let rank = |n: &String| match n.as_str() {
+        eval::MLE => 0,
+        eval::FINAL => 2,
+        _ => 1,
+    };
+    // Stable: the others keep their order.
+    names.sort_by_key(rank);
+    Ok(names)
+}
+
 /// `0.5,0.7,1.0` → temperatures, each positive.
 fn parse_temperatures(text: Option<&str>) -> anyhow::Result<Vec<f32>> {
     let Some(text) = text else {
@@ -90,7 +121,25 @@ fn parse_temperatures(text: Option<&str>) -> anyhow::Result<Vec<f32>> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_temperatures;
+    use super::{parse_snapshots, parse_temperatures};
+
+    #[test]
+    fn snapshots_are_scored_end_of_mle_first_and_final_last() {
+        assert_eq!(
+            parse_snapshots("final, best-nll-test,mle,best").unwrap(),
+            ["mle", "best-nll-test", "best", "final"]
+        );
+        assert_eq!(parse_snapshots("mle,final").unwrap(), ["mle", "final"]);
+        let twice = parse_snapshots("mle,mle").unwrap_err().to_string();
+        assert!(twice.contains("`mle` is given twice"), "{twice}");
+        let empty = parse_snapshots("mle,,final").unwrap_err().to_string();
+        assert!(empty.contains("an empty name"), "{empty}");
+        let latest = parse_snapshots("latest").unwrap_err().to_string();
+        assert!(
+            latest.contains("the latest checkpoint is `final`"),
+            "{latest}"
+        );
+    }
 
     #[test]
     fn temperatures_are_positive_numbers_each_given_once() {

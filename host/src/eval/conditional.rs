@@ -188,7 +188,7 @@ pub fn evaluate(
             .unwrap_or(usize::MAX)
             .min(task.data.test_sources.len());
         eprintln!("agon eval: {} ({sources} test sources)…", model.label);
-        let (_, _, mut generator) = load_run_generator(&model.run_dir, model.snapshot)?;
+        let (_, _, mut generator) = load_run_generator(&model.run_dir, model.snapshot.as_deref())?;
         let decoded = task.decode_test(&mut generator, sources)?;
         let output = task.score_outputs(&decoded);
         if let Some(warning) = crate::notes::warn_if_all_same(&model.label, &output.outputs) {

@@ -39,15 +39,33 @@ use significance::{paired_bootstrap, PairedTest};
 
 /// One generator to evaluate.
 pub struct Model {
-    /// `<run name>/mle` or `<run name>/final`.
+    /// `<run name>/<snapshot>`: `…/mle`, `…/final`, `…/best-nll-test`.
     pub label: String,
     pub run_dir: PathBuf,
-    pub snapshot: Option<&'static str>,
+    /// The snapshot's name; `None`: the latest checkpoint (`final`).
+    pub snapshot: Option<String>,
 }
 
-/// The models of `run_dirs`: each run's end-of-MLE snapshot (if it has one),
-/// then its latest checkpoint.
-pub fn models(run_dirs: &[PathBuf]) -> Vec<Model> {
+/// The latest checkpoint, as `--snapshots` and the labels name it.
+pub const FINAL: &str = "final";
+
+/// The end-of-MLE snapshot: the baseline of a run's adversarial phase.
+pub const MLE: &str = "mle";
+
+/// What `agon eval` scores unless `--snapshots` says otherwise.
+pub const DEFAULT_SNAPSHOTS: [&str; 2] = [MLE, FINAL];
+
+impl Model {
+    fn is(&self, snapshot: &str) -> bool {
+        self.snapshot.as_deref().unwrap_or(FINAL) == snapshot
+    }
+}
+
+/// The models of `run_dirs`: for each run, each of `snapshots` in turn
+/// (`final`: the latest checkpoint). A run without an end-of-MLE snapshot
+/// (no adversarial epochs) is scored without it; any other snapshot a run
+/// lacks is an error, as a typo would be.
+pub fn models(run_dirs: &[PathBuf], snapshots: &[String]) -> anyhow::Result<Vec<Model>> {
     let base_name = |run_dir: &PathBuf| {
         run_dir
             .file_name()
@@ -62,50 +80,83 @@ pub fn models(run_dirs: &[PathBuf]) -> Vec<Model> {
     }
     let mut models = Vec::new();
     for (run_dir, name) in run_dirs.iter().zip(names) {
-        if crate::train::checkpoint::snapshot_dir(run_dir, "mle").exists() {
-            models.push(Model {
-                label: format!("{name}/mle"),
-                run_dir: run_dir.clone(),
-                snapshot: Some("mle"),
-            });
+        for snapshot in snapshots {
+            let label = format!("{name}/{snapshot}");
+            if snapshot == FINAL {
+                models.push(Model {
+                    label,
+                    run_dir: run_dir.clone(),
+                    snapshot: None,
+                });
+                continue;
+            }
+            if crate::train::checkpoint::snapshot_dir(run_dir, snapshot).exists() {
+                models.push(Model {
+                    label,
+                    run_dir: run_dir.clone(),
+                    snapshot: Some(snapshot.clone()),
+                });
+                continue;
+            }
+            if snapshot == MLE {
+                continue;
+            }
+            let have = crate::train::checkpoint::snapshots(run_dir);
+            let have = if have.is_empty() {
+                "none".to_string()
+            } else {
+                have.iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let headline = if snapshot == crate::train::checkpoint::BEST_NLL_TEST {
+                " (a run whose headline metric is NLL-test keeps that model as `best`; a run started by an agon older than the snapshot gets it only when a later evaluation sets a new lowest)"
+            } else {
+                ""
+            };
+            bail!(
+                "{} has no `{snapshot}` snapshot{headline}; its snapshots: {have}, and `final` (the latest checkpoint). Leave `{snapshot}` out of --snapshots, or evaluate this run on its own",
+                run_dir.display()
+            );
         }
-        models.push(Model {
-            label: format!("{name}/final"),
-            run_dir: run_dir.clone(),
-            snapshot: None,
-        });
     }
-    models
+    Ok(models)
 }
 
 /// The paired tests of an evaluation of `models`, as (baseline, model)
 /// indices: every model against the first (the runs against each other,
-/// e.g. a SeqGAN run against an MLE-only one); when the first run has an
-/// end-of-MLE snapshot, each later run's final model against the first
-/// run's final model too (the finished runs against each other); then, for
-/// each later run with an end-of-MLE snapshot, its final model against that
-/// snapshot: what the run's adversarial phase did, which the first test
-/// does not give when the first run is another seed's.
+/// e.g. a SeqGAN run against an MLE-only one); when the first run has more
+/// than one model, each later run's models but its end-of-MLE one against
+/// the first run's model of the same snapshot too (the finished runs
+/// against each other); then each model of a run with an end-of-MLE
+/// snapshot against that snapshot: what the run's adversarial phase did,
+/// which the first test does not give when the first run is another
+/// seed's.
 pub fn comparison_pairs(models: &[Model]) -> Vec<(usize, usize)> {
-    let first_final = models
-        .iter()
-        .position(|m| m.snapshot.is_none() && m.run_dir == models[0].run_dir)
-        .filter(|&i| i > 0);
+    let Some(first) = models.first() else {
+        return Vec::new();
+    };
+    // Some index other than 0 (whose tests are the first kind), if any.
+    let find = |run: &PathBuf, snapshot: &Option<String>| {
+        models
+            .iter()
+            .position(|m| m.run_dir == *run && m.snapshot == *snapshot)
+            .filter(|&i| i > 0)
+    };
     let mut pairs = Vec::new();
-    for model in 1..models.len() {
-        pairs.push((0, model));
-        if let Some(first_final) = first_final {
-            if models[model].snapshot.is_none() && models[model].run_dir != models[0].run_dir {
-                pairs.push((first_final, model));
+    for (index, model) in models.iter().enumerate().skip(1) {
+        pairs.push((0, index));
+        if model.is(MLE) {
+            continue;
+        }
+        if model.run_dir != first.run_dir {
+            if let Some(same) = find(&first.run_dir, &model.snapshot) {
+                pairs.push((same, index));
             }
         }
-        let own_mle = model - 1;
-        if own_mle > 0
-            && models[model].snapshot.is_none()
-            && models[own_mle].snapshot == Some("mle")
-            && models[own_mle].run_dir == models[model].run_dir
-        {
-            pairs.push((own_mle, model));
+        if let Some(own_mle) = find(&model.run_dir, &Some(MLE.to_string())) {
+            pairs.push((own_mle, index));
         }
     }
     pairs
@@ -220,7 +271,7 @@ fn load(model: &Model) -> anyhow::Result<Loaded> {
         }
         TaskKind::SyntheticOracle | TaskKind::Conditional => None,
     };
-    let (config, _, generator) = load_run_generator(&model.run_dir, model.snapshot)?;
+    let (config, _, generator) = load_run_generator(&model.run_dir, model.snapshot.as_deref())?;
     Ok(Loaded {
         config,
         generator,
@@ -522,11 +573,11 @@ pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<
 mod tests {
     use super::*;
 
-    fn model(run: &str, snapshot: Option<&'static str>) -> Model {
+    fn model(run: &str, snapshot: Option<&str>) -> Model {
         Model {
             label: format!("{run}/{}", snapshot.unwrap_or("final")),
             run_dir: PathBuf::from(run),
-            snapshot,
+            snapshot: snapshot.map(str::to_string),
         }
     }
 
@@ -572,5 +623,65 @@ mod tests {
             ]
         );
         assert!(labelled(&models[..1]).is_empty());
+    }
+
+    #[test]
+    fn another_snapshot_meets_the_first_model_the_first_runs_same_snapshot_and_its_own_mle() {
+        let best = Some(crate::train::checkpoint::BEST_NLL_TEST);
+        let models = [
+            model("a", Some("mle")),
+            model("a", best),
+            model("a", None),
+            model("b", Some("mle")),
+            model("b", best),
+            model("b", None),
+        ];
+        let pair = |m: &str, b: &str| (m.to_string(), b.to_string());
+        assert_eq!(
+            labelled(&models),
+            [
+                pair("a/best-nll-test", "a/mle"),
+                pair("a/final", "a/mle"),
+                pair("b/mle", "a/mle"),
+                pair("b/best-nll-test", "a/mle"),
+                pair("b/best-nll-test", "a/best-nll-test"),
+                pair("b/best-nll-test", "b/mle"),
+                pair("b/final", "a/mle"),
+                pair("b/final", "a/final"),
+                pair("b/final", "b/mle"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_snapshot_a_run_lacks_is_an_error_but_the_end_of_mle_one() {
+        let run = std::env::temp_dir().join(format!("agon-eval-models-{}", std::process::id()));
+        std::fs::create_dir_all(run.join("checkpoints/best/generator")).unwrap();
+        // No `mle` (an MLE-only run): its final model only.
+        let default = models_of(&run, &DEFAULT_SNAPSHOTS);
+        assert_eq!(default.len(), 1);
+        assert!(default[0].label.ends_with("/final") && default[0].snapshot.is_none());
+        let both = models_of(&run, &["best", "final"]);
+        assert_eq!(both.len(), 2);
+        assert_eq!(both[0].snapshot.as_deref(), Some("best"));
+        let error = models(
+            std::slice::from_ref(&run),
+            &[crate::train::checkpoint::BEST_NLL_TEST.to_string()],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        std::fs::remove_dir_all(&run).unwrap();
+        assert!(
+            error.contains("has no `best-nll-test` snapshot")
+                && error.contains("its snapshots: `best`, and `final`")
+                && error.contains("Leave `best-nll-test` out of --snapshots"),
+            "{error}"
+        );
+    }
+
+    fn models_of(run: &std::path::Path, snapshots: &[&str]) -> Vec<Model> {
+        let snapshots: Vec<String> = snapshots.iter().map(|s| s.to_string()).collect();
+        models(&[run.to_path_buf()], &snapshots).unwrap()
     }
 }

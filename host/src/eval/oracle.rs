@@ -52,7 +52,8 @@ pub fn evaluate(
     let mut untempered = Vec::new();
     for model in models {
         eprintln!("agon eval: {} ({samples} samples)…", model.label);
-        let (config, _, mut generator) = load_run_generator(&model.run_dir, model.snapshot)?;
+        let (config, _, mut generator) =
+            load_run_generator(&model.run_dir, model.snapshot.as_deref())?;
         if config.task.oracle != first.task.oracle || config.task.max_len != first.task.max_len {
             bail!(
                 "{} is not a run on the oracle and length of {}; agon eval compares runs of one task",

@@ -15,13 +15,17 @@ pub fn table(evaluation: &Evaluation) -> String {
         .first()
         .map(|m| m.metrics.keys().collect())
         .unwrap_or_default();
-    let width = evaluation
-        .models
-        .iter()
-        .map(|m| m.label.len())
-        .max()
-        .unwrap_or(8)
-        .max(10);
+    let labels: Vec<&str> = evaluation.models.iter().map(|m| m.label.as_str()).collect();
+    let columns = column_names(&labels);
+    // A model's name in the table, the tests and the sweep.
+    let short = |label: &str| -> String {
+        labels
+            .iter()
+            .position(|l| *l == label)
+            .map(|i| columns[i].clone())
+            .unwrap_or_else(|| label.to_string())
+    };
+    let width = columns.iter().map(|c| c.len()).max().unwrap_or(8).max(10);
     if evaluation.task == "conditional" {
         for note in &evaluation.notes {
             let _ = writeln!(out, "{note}");
@@ -33,9 +37,15 @@ pub fn table(evaluation: &Evaluation) -> String {
             evaluation.samples, evaluation.temperature, evaluation.seed
         );
     }
+    if columns.iter().zip(&labels).any(|(c, l)| c != l) {
+        out.push_str("models:\n");
+        for (column, label) in columns.iter().zip(&labels) {
+            let _ = writeln!(out, "  {column:<4} {label}");
+        }
+    }
     let _ = write!(out, "{:<30}", "metric (0–1; NLL: nats/token)");
-    for model in &evaluation.models {
-        let _ = write!(out, " {:>width$}", model.label);
+    for column in &columns {
+        let _ = write!(out, " {column:>width$}");
     }
     out.push('\n');
     for name in names {
@@ -61,7 +71,12 @@ pub fn table(evaluation: &Evaluation) -> String {
             let _ = writeln!(
                 out,
                 "  {:<12} {} − {}: {:+.4} {interval}  p {p}  ({}, {} pairs)",
-                c.metric, c.model, c.baseline, c.test.mean_difference, c.test.method, c.test.pairs
+                c.metric,
+                short(&c.model),
+                short(&c.baseline),
+                c.test.mean_difference,
+                c.test.method,
+                c.test.pairs
             );
         }
     }
@@ -74,7 +89,10 @@ pub fn table(evaluation: &Evaluation) -> String {
             let _ = write!(
                 out,
                 "  {:<width$} T={:<4} BLEU-{order} {:.4}  Self-BLEU-{order} {:.4}",
-                p.model, p.temperature, p.bleu, p.self_bleu
+                short(&p.model),
+                p.temperature,
+                p.bleu,
+                p.self_bleu
             );
             if let Some(lm) = p.lm_nll {
                 let _ = write!(out, "  LM {lm:.4}");
@@ -86,4 +104,76 @@ pub fn table(evaluation: &Evaluation) -> String {
         }
     }
     out
+}
+
+/// Labels longer than this are keyed: a sweep cell's run name and
+/// snapshot (`000_mle.epochs-12_rounds-0_adversarial.epochs-0_seed-1/final`)
+/// would make each column as wide.
+const WIDEST_COLUMN: usize = 24;
+
+/// The models' column headings: their labels when all are short, `[1]`,
+/// `[2]`… otherwise (listed with their labels above the table).
+fn column_names(labels: &[&str]) -> Vec<String> {
+    if labels.iter().all(|l| l.chars().count() <= WIDEST_COLUMN) {
+        return labels.iter().map(|l| l.to_string()).collect();
+    }
+    (1..=labels.len()).map(|i| format!("[{i}]")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::ModelScores;
+
+    fn evaluation(labels: &[&str]) -> Evaluation {
+        let models: Vec<ModelScores> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, label)| ModelScores {
+                label: label.to_string(),
+                metrics: [("nll_oracle".to_string(), 9.0 + i as f64)].into(),
+                per_sample: Default::default(),
+            })
+            .collect();
+        Evaluation {
+            task: "synthetic-oracle".into(),
+            samples: 10,
+            temperature: 1.0,
+            seed: 1,
+            pairing: String::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            models,
+            comparisons: Vec::new(),
+            sweep_order: None,
+            sweep: Vec::new(),
+            outputs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn short_labels_head_their_columns_and_long_ones_are_keyed() {
+        let short = table(&evaluation(&["oracle/mle", "oracle/final"]));
+        assert!(!short.contains("models:"), "{short}");
+        let header = short.lines().find(|l| l.starts_with("metric")).unwrap();
+        assert!(
+            header.contains("oracle/mle") && header.contains("oracle/final"),
+            "{header}"
+        );
+
+        let cell = "000_mle.epochs-12_rounds-0_adversarial.epochs-0_seed-1";
+        let (mle, last) = (format!("{cell}/mle"), format!("{cell}/final"));
+        let long = table(&evaluation(&[&mle, &last]));
+        assert!(
+            long.contains(&format!("  [1]  {mle}\n  [2]  {last}\n")),
+            "{long}"
+        );
+        let header = long.lines().find(|l| l.starts_with("metric")).unwrap();
+        assert!(
+            header.ends_with("[1]        [2]") && !header.contains(cell),
+            "{header}"
+        );
+        let row = long.lines().find(|l| l.starts_with("nll_oracle")).unwrap();
+        assert_eq!(row.chars().count(), header.chars().count(), "{long}");
+    }
 }
