@@ -264,9 +264,9 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
         .clean_failure();
     assert!(message.contains("--beam-size"), "{message}");
 
-    // agon compare pools per-item scores over seeds; corpus BLEU has none,
-    // and compare says where its paired test is instead of leaving the
-    // section out silently.
+    // agon compare pools per-item scores over seeds, and corpus BLEU from
+    // each item's sufficient statistics: with one seed, the pooled
+    // difference is the two runs' own corpus BLEU difference.
     let bleu_only = train(
         &sandbox,
         "bleu-only",
@@ -275,12 +275,50 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
     for run in [&whole, &bleu_only] {
         sandbox.run(&["eval", run.to_str().unwrap()], &[]).success();
     }
+    let final_bleu = |run: &std::path::Path| {
+        let eval: Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("eval/eval.json")).unwrap())
+                .unwrap();
+        let name = run.file_name().unwrap().to_str().unwrap();
+        eval["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["label"] == format!("{name}/final"))
+            .unwrap()["metrics"]["bleu"]
+            .as_f64()
+            .unwrap()
+    };
     let compared = sandbox.compare_json(&[&whole, &bleu_only], "compare");
+    let pooled = compared["per_sample"].as_array().unwrap();
+    // ROUGE is not in bleu-only's evaluation, so BLEU is the only test.
+    assert_eq!(pooled.len(), 1, "{compared}");
+    assert_eq!(pooled[0]["metric"], "bleu");
+    assert_eq!(pooled[0]["corpus"], true);
+    let expected = final_bleu(&bleu_only) - final_bleu(&whole);
+    let observed = pooled[0]["test"]["mean_difference"].as_f64().unwrap();
+    assert!(
+        (observed - expected).abs() < 1e-12,
+        "{observed} against {expected}"
+    );
+    let sources =
+        std::fs::read_to_string(workspace_root().join("tests/fixtures/conditional/test.de"))
+            .unwrap();
+    assert_eq!(pooled[0]["test"]["pairs"], sources.lines().count());
+
+    // An evaluation without the statistics (an older agon's) is named,
+    // with the command that adds them.
+    let per_sample = bleu_only.join("eval/per_sample.json");
+    let mut scores: Value =
+        serde_json::from_str(&std::fs::read_to_string(&per_sample).unwrap()).unwrap();
+    scores.as_object_mut().unwrap().remove("corpus_statistics");
+    std::fs::write(&per_sample, scores.to_string()).unwrap();
+    let compared = sandbox.compare_json(&[&whole, &bleu_only], "compare-old");
     assert_eq!(compared["per_sample"], serde_json::json!([]), "{compared}");
     let notes = compared["per_sample_notes"].to_string();
     assert!(
         notes.contains("holds no per-item scores of `bleu-only/final`")
-            && notes.contains("agon eval BASELINE_RUN"),
+            && notes.contains("again to pool its BLEU over seeds"),
         "{notes}"
     );
 }

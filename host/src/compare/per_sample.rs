@@ -3,6 +3,8 @@
 //! samples drawn with the same seed and temperature), item i of a group's
 //! run is paired with item i of the baseline's run of the same seed, and
 //! the differences of every seed are pooled into one paired bootstrap.
+//! Corpus BLEU, not a mean over items, is recomputed on each resample from
+//! the items' sufficient statistics.
 //!
 //! This test is conditional on the trained models: it says whether these
 //! models differ on these items, not whether the training procedure
@@ -14,10 +16,14 @@ use std::{collections::BTreeMap, path::Path};
 use serde::Serialize;
 
 use super::{quality_diversity::newest_eval, Group, RunData};
-use crate::eval::{
-    significance::{paired_bootstrap, PairedTest},
-    PerSampleScores, PER_SAMPLE_FILE,
+use crate::{
+    eval::{
+        significance::{paired_bootstrap, paired_bootstrap_of, PairedTest},
+        PerSampleScores, PER_SAMPLE_FILE,
+    },
+    task::conditional::{bleu_statistics_of, corpus_bleu_of},
 };
+use agon_sdk::metrics::BleuStats;
 
 /// Bootstrap resamples of the per-sample tests.
 const RESAMPLES: usize = 10_000;
@@ -25,10 +31,23 @@ const RESAMPLES: usize = 10_000;
 /// A metric's paired scores so far: the baseline's, the group's, and the
 /// seeds they came from.
 #[derive(Default)]
-struct Pairs {
-    baseline: Vec<f64>,
-    group: Vec<f64>,
+struct Pairs<T> {
+    baseline: Vec<T>,
+    group: Vec<T>,
     seeds: Vec<u64>,
+}
+
+impl<T: Clone> Pairs<T> {
+    /// Item i of `group` with item i of `baseline`, when both have the
+    /// same items.
+    fn add(&mut self, seed: u64, baseline: &[T], group: &[T]) {
+        if group.len() != baseline.len() || group.is_empty() {
+            return;
+        }
+        self.baseline.extend_from_slice(baseline);
+        self.group.extend_from_slice(group);
+        self.seeds.push(seed);
+    }
 }
 
 /// One group against the baseline on one metric, over every shared item.
@@ -39,13 +58,27 @@ pub struct PerSampleDifference {
     pub metric: String,
     /// Seeds whose runs were paired.
     pub seeds: Vec<u64>,
+    /// A corpus statistic (`bleu` of a conditional task), recomputed on
+    /// each resample from the items' sufficient statistics, the seeds'
+    /// outputs taken as one corpus; otherwise a mean over items.
+    pub corpus: bool,
     /// group − baseline over all pairs.
     pub test: PairedTest,
 }
 
+/// A final model's items from a run's newest evaluation.
+struct FinalScores {
+    /// [`crate::eval::Evaluation::pairing`].
+    pairing: String,
+    /// Metric → one score per item.
+    per_item: BTreeMap<String, Vec<f64>>,
+    /// Corpus metric → each item's BLEU statistics.
+    corpus: BTreeMap<String, Vec<BleuStats>>,
+}
+
 /// The final model's per-sample scores from a run's newest evaluation, with
 /// the evaluation's pairing; `Err` says why there are none.
-fn final_scores(run: &RunData) -> Result<(String, BTreeMap<String, Vec<f64>>), String> {
+fn final_scores(run: &RunData) -> Result<FinalScores, String> {
     let name = run
         .path
         .file_name()
@@ -65,28 +98,42 @@ fn final_scores(run: &RunData) -> Result<(String, BTreeMap<String, Vec<f64>>), S
             eval.parent().unwrap_or(Path::new(".")).display()
         )
     })?;
-    let scores: PerSampleScores = serde_json::from_str(&text)
+    let mut scores: PerSampleScores = serde_json::from_str(&text)
         .map_err(|e| format!("{}: not per-sample scores ({e})", file.display()))?;
     let own = [
         format!("{name}/final"),
         format!("{}/final", run.path.display()),
     ];
-    let models = scores
-        .models
-        .into_iter()
-        .find(|(label, _)| own.contains(label))
-        .map(|(_, m)| m)
-        .ok_or_else(|| format!("{} scores no `{name}/final` model", file.display()))?;
-    if models.is_empty() {
-        // A conditional task's corpus BLEU and distinct-n are statistics of
-        // the whole output, not means over items: nothing to pool here.
+    let Some(label) = own.iter().find(|l| scores.models.contains_key(*l)) else {
+        return Err(format!("{} scores no `{name}/final` model", file.display()));
+    };
+    let per_item = scores.models.remove(label).unwrap_or_default();
+    let mut corpus = BTreeMap::new();
+    for (metric, rows) in scores.corpus_statistics.remove(label).unwrap_or_default() {
+        let stats: Option<Vec<BleuStats>> =
+            rows.iter().map(|row| bleu_statistics_of(row)).collect();
+        let stats = stats.ok_or_else(|| {
+            format!(
+                "{}: `{metric}` of `{label}` holds a row that is not BLEU statistics (10 counts)",
+                file.display()
+            )
+        })?;
+        corpus.insert(metric, stats);
+    }
+    if per_item.is_empty() && corpus.is_empty() {
+        // An evaluation by an agon that did not keep corpus BLEU's
+        // per-item statistics: nothing to pool.
         return Err(format!(
-            "{} holds no per-item scores of `{name}/final`: its metrics (corpus BLEU, distinct-n) are statistics of the whole output, not means over items, so they are not pooled over seeds here; `agon eval BASELINE_RUN {}` tests them seed by seed, paired over the test items (ROUGE, a mean over items, is pooled when evaluated)",
+            "{} holds no per-item scores of `{name}/final`: it was written by an agon eval that kept no per-item statistics of corpus BLEU; `agon eval {}` again to pool its BLEU over seeds here",
             file.display(),
             run.path.display()
         ));
     }
-    Ok((scores.pairing, models))
+    Ok(FinalScores {
+        pairing: scores.pairing,
+        per_item,
+        corpus,
+    })
 }
 
 /// `group` against `baseline`: per metric, one paired bootstrap over the
@@ -96,7 +143,8 @@ pub fn against_baseline(
     baseline: &Group,
     group: &Group,
 ) -> (Vec<PerSampleDifference>, Vec<String>) {
-    let mut pooled: BTreeMap<String, Pairs> = BTreeMap::new();
+    let mut pooled: BTreeMap<String, Pairs<f64>> = BTreeMap::new();
+    let mut pooled_corpus: BTreeMap<String, Pairs<BleuStats>> = BTreeMap::new();
     let mut notes = Vec::new();
     for run in &group.runs {
         let seed = run.config.seed;
@@ -114,39 +162,61 @@ pub fn against_baseline(
                 continue;
             }
         };
-        if ours.0 != theirs.0 {
+        if ours.pairing != theirs.pairing {
             notes.push(format!(
                 "seed {seed}: the evaluations of {} and {} do not share their items ({} / {}); evaluate both with the same --seed, --samples and temperature",
                 run.path.display(),
                 base_run.path.display(),
-                ours.0,
-                theirs.0
+                ours.pairing,
+                theirs.pairing
             ));
             continue;
         }
-        for (metric, values) in ours.1 {
-            let Some(base_values) = theirs.1.get(&metric) else {
-                continue;
-            };
-            if values.len() != base_values.len() || values.is_empty() {
-                continue;
+        for (metric, values) in ours.per_item {
+            if let Some(base_values) = theirs.per_item.get(&metric) {
+                pooled
+                    .entry(metric)
+                    .or_default()
+                    .add(seed, base_values, &values);
             }
-            let pairs = pooled.entry(metric).or_default();
-            pairs.baseline.extend(base_values);
-            pairs.group.extend(values);
-            pairs.seeds.push(seed);
+        }
+        for (metric, stats) in ours.corpus {
+            if let Some(base_stats) = theirs.corpus.get(&metric) {
+                pooled_corpus
+                    .entry(metric)
+                    .or_default()
+                    .add(seed, base_stats, &stats);
+            }
         }
     }
-    let tests = pooled
+    let difference = |metric: String, seeds: Vec<u64>, corpus, test| PerSampleDifference {
+        group: group.label.clone(),
+        baseline: baseline.label.clone(),
+        metric,
+        seeds,
+        corpus,
+        test,
+    };
+    let mut tests: Vec<PerSampleDifference> = pooled_corpus
         .into_iter()
-        .map(|(metric, pairs)| PerSampleDifference {
-            group: group.label.clone(),
-            baseline: baseline.label.clone(),
-            test: paired_bootstrap(&pairs.baseline, &pairs.group, RESAMPLES, 0),
-            metric,
-            seeds: pairs.seeds,
+        .filter(|(_, pairs)| !pairs.group.is_empty())
+        .map(|(metric, pairs)| {
+            let test = paired_bootstrap_of(pairs.group.len(), RESAMPLES, 0, |items| {
+                corpus_bleu_of(&pairs.group, items.iter().copied())
+                    - corpus_bleu_of(&pairs.baseline, items.iter().copied())
+            });
+            difference(metric, pairs.seeds, true, test)
         })
         .collect();
+    tests.extend(
+        pooled
+            .into_iter()
+            .filter(|(_, pairs)| !pairs.group.is_empty())
+            .map(|(metric, pairs)| {
+                let test = paired_bootstrap(&pairs.baseline, &pairs.group, RESAMPLES, 0);
+                difference(metric, pairs.seeds, false, test)
+            }),
+    );
     notes.sort();
     notes.dedup();
     (tests, notes)

@@ -347,6 +347,11 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
         out.push(Block::Paragraph(
             "From each run's newest `agon eval` (per_sample.json): item i of a group's run is paired with item i of the baseline's run of the same seed, where both evaluations share their items; the differences of every seed are pooled into one paired bootstrap (10,000 resamples). The test is about these trained models on these items; the test across seeds above is about the training recipe.".into(),
         ));
+        if comparison.per_sample.iter().any(|d| d.corpus) {
+            out.push(Block::Paragraph(
+                "Corpus BLEU is not a mean over items: each resample sums the resampled items' sufficient statistics and recomputes it (Koehn 2004), the seeds' outputs taken as one corpus, so its difference is of that pooled corpus BLEU, not the mean of the seeds' differences.".into(),
+            ));
+        }
         if !comparison.per_sample.is_empty() {
             out.push(Block::Table(
                 [

@@ -21,7 +21,7 @@ use crate::{
     assemble::{load_run_generator, open_config, saved_vocabulary, VOCAB_FILE},
     config::{ConditionalMetric, ExperimentConfig},
     task::{
-        conditional::{corpus_bleu_of, OutputScores},
+        conditional::{bleu_statistics_row, corpus_bleu_of, OutputScores},
         ConditionalTask, ParallelData,
     },
 };
@@ -238,10 +238,18 @@ pub fn evaluate(
             );
             metrics_used = task.evaluation.metrics.clone();
         }
+        let mut corpus_statistics = BTreeMap::new();
+        if !output.bleu.is_empty() {
+            corpus_statistics.insert(
+                "bleu".to_string(),
+                output.bleu.iter().map(bleu_statistics_row).collect(),
+            );
+        }
         scored.push(ModelScores {
             label: model.label.clone(),
             metrics,
             per_sample: output.rouge.clone(),
+            corpus_statistics,
         });
         outputs.push(output);
     }

@@ -186,6 +186,10 @@ pub struct ModelScores {
     /// Per-sample scores (not serialised; the tests use them).
     #[serde(skip)]
     pub per_sample: BTreeMap<String, Vec<f64>>,
+    /// Per-item sufficient statistics of corpus metrics (a conditional
+    /// task's `bleu`), which `agon compare` pools over seeds.
+    #[serde(skip)]
+    pub corpus_statistics: BTreeMap<String, Vec<Vec<u64>>>,
 }
 
 /// A paired test of one metric, model vs the baseline.
@@ -457,6 +461,7 @@ pub fn evaluate(models: &[Model], settings: &EvalSettings) -> anyhow::Result<Eva
             label: model.label.clone(),
             metrics,
             per_sample,
+            corpus_statistics: BTreeMap::new(),
         });
     }
     let mut comparisons = Vec::new();
@@ -531,6 +536,11 @@ pub struct PerSampleScores {
     pub pairing: String,
     /// Model label → metric → one score per item.
     pub models: BTreeMap<String, BTreeMap<String, Vec<f64>>>,
+    /// Model label → corpus metric (`bleu`) → each item's sufficient
+    /// statistics ([`crate::task::conditional::bleu_statistics_row`]).
+    /// Absent from files of an agon before it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub corpus_statistics: BTreeMap<String, BTreeMap<String, Vec<Vec<u64>>>>,
 }
 
 /// The file beside eval.json that holds [`PerSampleScores`].
@@ -549,6 +559,12 @@ pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<
             .models
             .iter()
             .map(|m| (m.label.clone(), m.per_sample.clone()))
+            .collect(),
+        corpus_statistics: evaluation
+            .models
+            .iter()
+            .filter(|m| !m.corpus_statistics.is_empty())
+            .map(|m| (m.label.clone(), m.corpus_statistics.clone()))
             .collect(),
     };
     let per_sample_path = dir.join(PER_SAMPLE_FILE);

@@ -104,6 +104,7 @@ pub fn evaluate(
             label: model.label.clone(),
             metrics,
             per_sample: BTreeMap::from([("nll_oracle".to_string(), per_sample)]),
+            corpus_statistics: BTreeMap::new(),
         });
     }
     let comparisons = super::comparison_pairs(models)

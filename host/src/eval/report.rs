@@ -133,6 +133,7 @@ mod tests {
                 label: label.to_string(),
                 metrics: [("nll_oracle".to_string(), 9.0 + i as f64)].into(),
                 per_sample: Default::default(),
+                corpus_statistics: Default::default(),
             })
             .collect();
         Evaluation {

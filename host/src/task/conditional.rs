@@ -320,6 +320,30 @@ pub fn corpus_bleu_of(stats: &[BleuStats], indices: impl Iterator<Item = usize>)
     total.score().score / 100.0
 }
 
+/// One sentence's BLEU statistics as per_sample.json keeps them: clipped
+/// matches of orders 1–4, hypothesis n-grams of orders 1–4, hypothesis
+/// length, closest reference length.
+pub fn bleu_statistics_row(stats: &BleuStats) -> Vec<u64> {
+    let mut row = Vec::with_capacity(10);
+    row.extend(stats.correct);
+    row.extend(stats.total);
+    row.extend([stats.hypothesis_len as u64, stats.reference_len as u64]);
+    row
+}
+
+/// [`bleu_statistics_row`] read back; `None` if it is not one.
+pub fn bleu_statistics_of(row: &[u64]) -> Option<BleuStats> {
+    let [c1, c2, c3, c4, t1, t2, t3, t4, hypothesis, reference] = *row else {
+        return None;
+    };
+    Some(BleuStats {
+        correct: [c1, c2, c3, c4],
+        total: [t1, t2, t3, t4],
+        hypothesis_len: usize::try_from(hypothesis).ok()?,
+        reference_len: usize::try_from(reference).ok()?,
+    })
+}
+
 impl OutputScores {
     /// Every metric of `metrics` over the outputs.
     pub fn metrics(&self, metrics: &[ConditionalMetric]) -> BTreeMap<String, f64> {
@@ -457,6 +481,15 @@ impl ConditionalTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bleu_statistics_rows_read_back_to_the_same_statistics() {
+        let stats = BleuStats::sentence(&[1, 2, 3, 4, 2], &[vec![1, 2, 3], vec![2, 3, 4, 2, 9, 9]]);
+        let row = bleu_statistics_row(&stats);
+        assert_eq!(row.len(), 10);
+        assert_eq!(bleu_statistics_of(&row), Some(stats));
+        assert_eq!(bleu_statistics_of(&row[..9]), None);
+    }
 
     fn write_files(dir: &Path, files: &[(&str, &str)]) {
         for (name, text) in files {
