@@ -198,7 +198,7 @@ where
                 .draw_series(std::iter::once(EmptyElement::at((p.x, p.y)) + leader))
                 .map_err(|e| fail(&e))?;
         }
-        let style = ("sans-serif", 13).into_font().color(colour);
+        let style = font.color(colour);
         chart
             .draw_series(std::iter::once(
                 EmptyElement::at((p.x, p.y))

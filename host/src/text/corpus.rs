@@ -57,12 +57,22 @@ fn parse_aligned_lines(
     tokenizer: &TokenizerConfig,
 ) -> anyhow::Result<Vec<Vec<String>>> {
     let text = crate::data::utf8_text(bytes, path)?;
-    let tabbed: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.contains('\t'))
-        .map(|(i, _)| i + 1)
-        .collect();
+    // One pass: each line's tokens, and what to tell the user about it.
+    let mut lines = Vec::new();
+    let mut empty = Vec::new();
+    let mut tabbed: Vec<usize> = Vec::new();
+    let mut invisible: Option<Invisible> = None;
+    for (i, line) in text.lines().enumerate() {
+        if line.contains('\t') {
+            tabbed.push(i + 1);
+        }
+        Invisible::see(&mut invisible, i + 1, line);
+        let tokens = tokenizer.tokenize(line);
+        if tokens.is_empty() {
+            empty.push(i + 1);
+        }
+        lines.push(tokens);
+    }
     if let Some(first) = tabbed.first() {
         // A TSV export read as text: its columns (ids, the other side of a
         // pair) become words, and its header an example.
@@ -72,7 +82,7 @@ fn parse_aligned_lines(
             tabbed.len()
         ));
     }
-    if let Some(found) = Invisible::find(text) {
+    if let Some(found) = invisible {
         crate::notes::note(&format!(
             "data file {}: {} line(s) hold a character that prints as nothing ({}, first at line {}); the tokenizer keeps it, so it becomes a token of its own or part of a word that looks like another: remove it unless it is meant as text",
             path.display(),
@@ -80,15 +90,6 @@ fn parse_aligned_lines(
             found.name,
             found.first_line
         ));
-    }
-    let mut lines = Vec::new();
-    let mut empty = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let tokens = tokenizer.tokenize(line);
-        if tokens.is_empty() {
-            empty.push(i + 1);
-        }
-        lines.push(tokens);
     }
     if let Some(&first) = empty.first() {
         let mut listed: Vec<String> = empty
@@ -148,28 +149,34 @@ struct Invisible {
 }
 
 impl Invisible {
-    fn find(text: &str) -> Option<Invisible> {
+    /// Counts `line` (1-based `number`) into `found` if it holds one.
+    fn see(found: &mut Option<Invisible>, number: usize, line: &str) {
         let named = |c: char| {
             INVISIBLE
                 .iter()
                 .find(|(i, _)| *i == c)
                 .map(|(_, name)| *name)
         };
-        let mut found: Option<Invisible> = None;
-        for (i, line) in text.lines().enumerate() {
-            let Some(name) = line.chars().find_map(named) else {
-                continue;
-            };
-            match &mut found {
-                Some(found) => found.lines += 1,
-                None => {
-                    found = Some(Invisible {
-                        lines: 1,
-                        first_line: i + 1,
-                        name,
-                    })
-                }
+        let Some(name) = line.chars().find_map(named) else {
+            return;
+        };
+        match found {
+            Some(found) => found.lines += 1,
+            None => {
+                *found = Some(Invisible {
+                    lines: 1,
+                    first_line: number,
+                    name,
+                })
             }
+        }
+    }
+
+    #[cfg(test)]
+    fn find(text: &str) -> Option<Invisible> {
+        let mut found = None;
+        for (i, line) in text.lines().enumerate() {
+            Invisible::see(&mut found, i + 1, line);
         }
         found
     }
