@@ -294,7 +294,8 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
     // ROUGE is not in bleu-only's evaluation, so BLEU is the only test.
     assert_eq!(pooled.len(), 1, "{compared}");
     assert_eq!(pooled[0]["metric"], "bleu");
-    assert_eq!(pooled[0]["corpus"], true);
+    assert_eq!(pooled[0]["corpus_statistic"], true);
+    assert_eq!(pooled[0]["by_source"], true);
     let expected = final_bleu(&bleu_only) - final_bleu(&whole);
     let observed = pooled[0]["test"]["mean_difference"].as_f64().unwrap();
     assert!(
@@ -305,22 +306,65 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
         std::fs::read_to_string(workspace_root().join("tests/fixtures/conditional/test.de"))
             .unwrap();
     assert_eq!(pooled[0]["test"]["pairs"], sources.lines().count());
+    assert_eq!(pooled[0]["items"], sources.lines().count());
+
+    // A damaged row is named, not read as a score.
+    let per_sample = bleu_only.join("eval/per_sample.json");
+    let intact = std::fs::read_to_string(&per_sample).unwrap();
+    let mut damaged: Value = serde_json::from_str(&intact).unwrap();
+    damaged["corpus_statistics"]["bleu-only/final"]["bleu"][0]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    std::fs::write(&per_sample, damaged.to_string()).unwrap();
+    let compared = sandbox.compare_json(&[&whole, &bleu_only], "compare-damaged");
+    let notes = compared["per_sample_notes"].to_string();
+    assert!(
+        notes.contains("holds a row that is not BLEU statistics"),
+        "{notes}"
+    );
+    std::fs::write(&per_sample, intact).unwrap();
+    // distinct-n is not pooled, and compare says where its test is.
+    let distinct_only = train(
+        &sandbox,
+        "distinct-only",
+        &[
+            "--set",
+            "task.evaluation={metrics: [distinct], beam_size: 1}",
+        ],
+    );
+    sandbox
+        .run(&["eval", distinct_only.to_str().unwrap()], &[])
+        .success();
+    let compared = sandbox.compare_json(&[&whole, &distinct_only], "compare-distinct");
+    let notes = compared["per_sample_notes"].to_string();
+    assert!(
+        notes.contains("holds no per-item scores of `distinct-only/final`")
+            && notes.contains("agon eval BASELINE_RUN"),
+        "{notes}"
+    );
 
     // An evaluation without the statistics (an older agon's) is named,
-    // with the command that adds them.
-    let per_sample = bleu_only.join("eval/per_sample.json");
-    let mut scores: Value =
-        serde_json::from_str(&std::fs::read_to_string(&per_sample).unwrap()).unwrap();
-    scores.as_object_mut().unwrap().remove("corpus_statistics");
-    std::fs::write(&per_sample, scores.to_string()).unwrap();
+    // with the command that adds them, also when it pools other scores
+    // (whole's ROUGE).
+    for run in [&whole, &bleu_only] {
+        let per_sample = run.join("eval/per_sample.json");
+        let mut scores: Value =
+            serde_json::from_str(&std::fs::read_to_string(&per_sample).unwrap()).unwrap();
+        scores.as_object_mut().unwrap().remove("corpus_statistics");
+        std::fs::write(&per_sample, scores.to_string()).unwrap();
+    }
     let compared = sandbox.compare_json(&[&whole, &bleu_only], "compare-old");
     assert_eq!(compared["per_sample"], serde_json::json!([]), "{compared}");
     let notes = compared["per_sample_notes"].to_string();
-    assert!(
-        notes.contains("holds no per-item scores of `bleu-only/final`")
-            && notes.contains("again to pool its BLEU over seeds"),
-        "{notes}"
-    );
+    for name in ["whole", "bleu-only"] {
+        assert!(
+            notes.contains(&format!(
+                "holds no per-item BLEU statistics of `{name}/final`"
+            )) && notes.contains("again to pool it"),
+            "{notes}"
+        );
+    }
 }
 
 #[test]

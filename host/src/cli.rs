@@ -42,7 +42,8 @@ pub enum Command {
     /// Sample sequences from a run's latest checkpoint (one per line).
     Sample(SampleArgs),
     /// Score runs' generators (the end-of-MLE and final ones of each run,
-    /// side by side, with paired significance tests) on their task's
+    /// or the snapshots --snapshots names, side by side, with paired
+    /// significance tests) on their task's
     /// metrics: NLL-oracle and NLL-test (oracle), BLEU-2..5 and Self-BLEU
     /// (text; optionally across temperatures), sacreBLEU / ROUGE /
     /// distinct-n of decoded outputs (conditional).
@@ -262,7 +263,9 @@ pub struct EvalArgs {
     /// Comma-separated snapshots of each run to score: `mle` (the end of
     /// MLE pretraining; left out for runs without one), `final` (the latest
     /// checkpoint), `best` (the best evaluation of the headline metric),
-    /// `best-nll-test` (the lowest NLL-test).
+    /// `best-nll-test` (the lowest NLL-test), or any other folder of the
+    /// run's checkpoints/. Scored `mle` first and `final` last, whatever
+    /// the order given.
     #[arg(long, value_name = "NAMES", default_value = "mle,final")]
     pub snapshots: String,
     /// Where eval.json and the plot go (default: RUN_DIR/eval of the first run).

@@ -13,6 +13,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.beam_size != Some(0), "--beam-size must be at least 1");
     let snapshots = parse_snapshots(&args.snapshots)?;
     let models = eval::models(&args.run_dirs, &snapshots)?;
+    if !snapshots.iter().any(|s| s == eval::FINAL) {
+        crate::notes::note(
+            "--snapshots leaves out `final`: agon compare reads each run's newest evaluation that scores its final model, so it passes over this one",
+        );
+    }
     let settings = eval::EvalSettings {
         samples: args.samples,
         temperature: args.temperature,
@@ -77,6 +82,10 @@ fn parse_snapshots(text: &str) -> anyhow::Result<Vec<String>> {
             "--snapshots {text}: `{name}` is a resume checkpoint, not a snapshot; the latest checkpoint is `final`"
         );
         anyhow::ensure!(
+            !name.contains(['/', '\\']) && !name.starts_with('.'),
+            "--snapshots {text}: `{name}` is not a snapshot's name (a folder of the run's checkpoints/, e.g. best-nll-test)"
+        );
+        anyhow::ensure!(
             !names.iter().any(|n| n == name),
             "--snapshots {text}: `{name}` is given twice"
         );
@@ -134,11 +143,17 @@ mod tests {
         assert!(twice.contains("`mle` is given twice"), "{twice}");
         let empty = parse_snapshots("mle,,final").unwrap_err().to_string();
         assert!(empty.contains("an empty name"), "{empty}");
-        let latest = parse_snapshots("latest").unwrap_err().to_string();
-        assert!(
-            latest.contains("the latest checkpoint is `final`"),
-            "{latest}"
-        );
+        for resume in ["latest", "previous"] {
+            let refused = parse_snapshots(resume).unwrap_err().to_string();
+            assert!(
+                refused.contains("the latest checkpoint is `final`"),
+                "{refused}"
+            );
+        }
+        for path in ["../checkpoints/latest", ".hidden", "a\\b"] {
+            let refused = parse_snapshots(path).unwrap_err().to_string();
+            assert!(refused.contains("is not a snapshot's name"), "{refused}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The metric tables of the runs' newest `agon eval` (eval.json), pooled
 //! over seeds: every metric of each group's models (`mle`, the end of MLE
-//! pretraining, and `final`), the change from `mle` to `final` within each
+//! pretraining, `final`, and any other snapshot `agon eval --snapshots`
+//! scored), the change from `mle` to `final` within each
 //! run, and each group's final model against the baseline group's. These
 //! are the scores training does not log — the LM and reverse LM scores,
 //! BLEU at the evaluation's sample count — with the same tests across seeds
@@ -20,7 +21,7 @@ use super::{
 #[derive(Clone, Debug, Serialize)]
 pub struct EvaluatedModel {
     pub group: String,
-    /// `mle` or `final`.
+    /// `mle`, `final` or another snapshot's name.
     pub model: String,
     pub metrics: BTreeMap<String, Estimate>,
 }
@@ -47,7 +48,7 @@ pub struct Evaluations {
     pub against_baseline: Vec<EvaluationDifference>,
 }
 
-/// A run's evaluated models: `mle`/`final` → metric → value.
+/// A run's evaluated models: `mle`, `final`… → metric → value.
 type RunScores = BTreeMap<String, BTreeMap<String, f64>>;
 
 fn run_scores(run: &RunData) -> Option<RunScores> {

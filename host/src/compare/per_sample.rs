@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::{quality_diversity::newest_eval, Group, RunData};
 use crate::{
     eval::{
-        significance::{paired_bootstrap, paired_bootstrap_of, PairedTest},
+        significance::{paired_bootstrap_of, PairedTest},
         PerSampleScores, PER_SAMPLE_FILE,
     },
     task::conditional::{bleu_statistics_of, corpus_bleu_of},
@@ -28,13 +28,16 @@ use agon_sdk::metrics::BleuStats;
 /// Bootstrap resamples of the per-sample tests.
 const RESAMPLES: usize = 10_000;
 
-/// A metric's paired scores so far: the baseline's, the group's, and the
-/// seeds they came from.
-#[derive(Default)]
+/// A metric's paired items so far, one block per seed: the baseline's,
+/// the group's.
 struct Pairs<T> {
-    baseline: Vec<T>,
-    group: Vec<T>,
-    seeds: Vec<u64>,
+    blocks: Vec<(u64, Vec<T>, Vec<T>)>,
+}
+
+impl<T> Default for Pairs<T> {
+    fn default() -> Self {
+        Pairs { blocks: Vec::new() }
+    }
 }
 
 impl<T: Clone> Pairs<T> {
@@ -44,9 +47,54 @@ impl<T: Clone> Pairs<T> {
         if group.len() != baseline.len() || group.is_empty() {
             return;
         }
-        self.baseline.extend_from_slice(baseline);
-        self.group.extend_from_slice(group);
-        self.seeds.push(seed);
+        self.blocks.push((seed, baseline.to_vec(), group.to_vec()));
+    }
+
+    /// Pairs over every seed.
+    fn len(&self) -> usize {
+        self.blocks.iter().map(|(_, b, _)| b.len()).sum()
+    }
+
+    fn seeds(&self) -> Vec<u64> {
+        self.blocks.iter().map(|(seed, _, _)| *seed).collect()
+    }
+
+    /// Every block's items end to end: (baseline, group).
+    fn items(&self) -> (Vec<T>, Vec<T>) {
+        let mut baseline = Vec::new();
+        let mut group = Vec::new();
+        for (_, b, g) in &self.blocks {
+            baseline.extend_from_slice(b);
+            group.extend_from_slice(g);
+        }
+        (baseline, group)
+    }
+
+    /// What a bootstrap resamples, as indices into [`Pairs::items`]: each
+    /// item alone, or (`by_source`) item j of every seed together. A
+    /// conditional task's item j is the same test source in every seed, so
+    /// its seeds' scores are not independent draws; samples of a text or
+    /// oracle task, drawn from each seed's own random stream, are.
+    fn units(&self, by_source: bool) -> Vec<Vec<usize>> {
+        let mut offsets = Vec::new();
+        let mut at = 0;
+        for (_, b, _) in &self.blocks {
+            offsets.push((at, b.len()));
+            at += b.len();
+        }
+        if !by_source {
+            return (0..at).map(|i| vec![i]).collect();
+        }
+        let longest = offsets.iter().map(|(_, len)| *len).max().unwrap_or(0);
+        (0..longest)
+            .map(|j| {
+                offsets
+                    .iter()
+                    .filter(|(_, len)| j < *len)
+                    .map(|(start, _)| start + j)
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -58,10 +106,15 @@ pub struct PerSampleDifference {
     pub metric: String,
     /// Seeds whose runs were paired.
     pub seeds: Vec<u64>,
+    /// Pairs over all those seeds.
+    pub items: usize,
+    /// A conditional task's: each resample draws test sources, each with
+    /// its items of every seed (`test.pairs` counts the sources).
+    pub by_source: bool,
     /// A corpus statistic (`bleu` of a conditional task), recomputed on
     /// each resample from the items' sufficient statistics, the seeds'
     /// outputs taken as one corpus; otherwise a mean over items.
-    pub corpus: bool,
+    pub corpus_statistic: bool,
     /// group − baseline over all pairs.
     pub test: PairedTest,
 }
@@ -74,7 +127,12 @@ struct FinalScores {
     per_item: BTreeMap<String, Vec<f64>>,
     /// Corpus metric → each item's BLEU statistics.
     corpus: BTreeMap<String, Vec<BleuStats>>,
+    /// Why a metric of the evaluation is not among them, if one is not.
+    note: Option<String>,
 }
+
+/// What `agon eval` writes as the pairing of a conditional task's items.
+const CONDITIONAL_PAIRING: &str = "conditional:";
 
 /// The final model's per-sample scores from a run's newest evaluation, with
 /// the evaluation's pairing; `Err` says why there are none.
@@ -87,7 +145,7 @@ fn final_scores(run: &RunData) -> Result<FinalScores, String> {
     let eval = newest_eval(&run.path)
         .ok_or_else(|| {
             format!(
-                "{} has no `agon eval` output of its own (an evaluation of several runs is written into the first run's directory only; `agon eval RUN` each run)",
+                "{} has no `agon eval` output of its own that scores its final model (an evaluation of several runs is written into the first run's directory only; `agon eval RUN` each run)",
                 run.path.display()
             )
         })?;
@@ -108,32 +166,63 @@ fn final_scores(run: &RunData) -> Result<FinalScores, String> {
         return Err(format!("{} scores no `{name}/final` model", file.display()));
     };
     let per_item = scores.models.remove(label).unwrap_or_default();
+    let conditional = scores.pairing.starts_with(CONDITIONAL_PAIRING);
     let mut corpus = BTreeMap::new();
-    for (metric, rows) in scores.corpus_statistics.remove(label).unwrap_or_default() {
-        let stats: Option<Vec<BleuStats>> =
-            rows.iter().map(|row| bleu_statistics_of(row)).collect();
-        let stats = stats.ok_or_else(|| {
-            format!(
-                "{}: `{metric}` of `{label}` holds a row that is not BLEU statistics (10 counts)",
-                file.display()
-            )
-        })?;
-        corpus.insert(metric, stats);
+    let mut note = None;
+    match scores.corpus_statistics.as_mut() {
+        Some(statistics) => {
+            for (metric, rows) in statistics.remove(label).unwrap_or_default() {
+                let stats: Option<Vec<BleuStats>> =
+                    rows.iter().map(|row| bleu_statistics_of(row)).collect();
+                let stats = stats.ok_or_else(|| {
+                    format!(
+                        "{}: `{metric}` of `{label}` holds a row that is not BLEU statistics (10 counts)",
+                        file.display()
+                    )
+                })?;
+                corpus.insert(metric, stats);
+            }
+        }
+        None if conditional && evaluated_bleu(&eval, label) => {
+            note = Some(format!(
+                "{} holds no per-item BLEU statistics of `{name}/final` (an agon eval before they were kept wrote it), so its BLEU is not pooled; run `agon eval {}` again to pool it",
+                file.display(),
+                run.path.display()
+            ));
+        }
+        None => {}
     }
     if per_item.is_empty() && corpus.is_empty() {
-        // An evaluation by an agon that did not keep corpus BLEU's
-        // per-item statistics: nothing to pool.
-        return Err(format!(
-            "{} holds no per-item scores of `{name}/final`: it was written by an agon eval that kept no per-item statistics of corpus BLEU; `agon eval {}` again to pool its BLEU over seeds here",
-            file.display(),
-            run.path.display()
-        ));
+        return Err(note.unwrap_or_else(|| {
+            format!(
+                "{} holds no per-item scores of `{name}/final`: its metrics (distinct-n) count each n-gram once however many outputs hold it, so they are not pooled over seeds; `agon eval BASELINE_RUN {}` tests them seed by seed, paired over the test items",
+                file.display(),
+                run.path.display()
+            )
+        }));
     }
     Ok(FinalScores {
         pairing: scores.pairing,
         per_item,
         corpus,
+        note,
     })
+}
+
+/// Whether the evaluation in `eval` (an eval.json) has a `bleu` score for
+/// the model `label`.
+fn evaluated_bleu(eval: &Path, label: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(eval) else {
+        return false;
+    };
+    let Ok(eval) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    eval["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| m["label"] == label && m["metrics"]["bleu"].is_number())
 }
 
 /// `group` against `baseline`: per metric, one paired bootstrap over the
@@ -146,6 +235,7 @@ pub fn against_baseline(
     let mut pooled: BTreeMap<String, Pairs<f64>> = BTreeMap::new();
     let mut pooled_corpus: BTreeMap<String, Pairs<BleuStats>> = BTreeMap::new();
     let mut notes = Vec::new();
+    let mut by_source = false;
     for run in &group.runs {
         let seed = run.config.seed;
         let Some(base_run) = baseline.runs.iter().find(|r| r.config.seed == seed) else {
@@ -155,12 +245,15 @@ pub fn against_baseline(
             ));
             continue;
         };
-        let (ours, theirs) = match (final_scores(run), final_scores(base_run)) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(why), _) | (_, Err(why)) => {
-                notes.push(why);
-                continue;
+        let (ours, theirs) = (final_scores(run), final_scores(base_run));
+        for side in [&ours, &theirs] {
+            match side {
+                Ok(scores) => notes.extend(scores.note.clone()),
+                Err(why) => notes.push(why.clone()),
             }
+        }
+        let (Ok(ours), Ok(theirs)) = (ours, theirs) else {
+            continue;
         };
         if ours.pairing != theirs.pairing {
             notes.push(format!(
@@ -172,6 +265,7 @@ pub fn against_baseline(
             ));
             continue;
         }
+        by_source |= ours.pairing.starts_with(CONDITIONAL_PAIRING);
         for (metric, values) in ours.per_item {
             if let Some(base_values) = theirs.per_item.get(&metric) {
                 pooled
@@ -189,35 +283,131 @@ pub fn against_baseline(
             }
         }
     }
-    let difference = |metric: String, seeds: Vec<u64>, corpus, test| PerSampleDifference {
+    let difference = |metric, seeds, items, corpus_statistic, test| PerSampleDifference {
         group: group.label.clone(),
         baseline: baseline.label.clone(),
         metric,
         seeds,
-        corpus,
+        items,
+        by_source,
+        corpus_statistic,
         test,
     };
-    let mut tests: Vec<PerSampleDifference> = pooled_corpus
-        .into_iter()
-        .filter(|(_, pairs)| !pairs.group.is_empty())
-        .map(|(metric, pairs)| {
-            let test = paired_bootstrap_of(pairs.group.len(), RESAMPLES, 0, |items| {
-                corpus_bleu_of(&pairs.group, items.iter().copied())
-                    - corpus_bleu_of(&pairs.baseline, items.iter().copied())
-            });
-            difference(metric, pairs.seeds, true, test)
-        })
-        .collect();
-    tests.extend(
-        pooled
-            .into_iter()
-            .filter(|(_, pairs)| !pairs.group.is_empty())
-            .map(|(metric, pairs)| {
-                let test = paired_bootstrap(&pairs.baseline, &pairs.group, RESAMPLES, 0);
-                difference(metric, pairs.seeds, false, test)
-            }),
-    );
+    let mut tests = Vec::new();
+    for (metric, pairs) in pooled_corpus {
+        if let Some(test) = corpus_bleu_test(&pairs, by_source) {
+            tests.push(difference(metric, pairs.seeds(), pairs.len(), true, test));
+        }
+    }
+    for (metric, pairs) in pooled {
+        if let Some(test) = mean_test(&pairs, by_source) {
+            tests.push(difference(metric, pairs.seeds(), pairs.len(), false, test));
+        }
+    }
     notes.sort();
     notes.dedup();
     (tests, notes)
+}
+
+/// The pooled corpus BLEU of the group's items − the baseline's, by a
+/// paired bootstrap of [`Pairs::units`]; `None` without items.
+fn corpus_bleu_test(pairs: &Pairs<BleuStats>, by_source: bool) -> Option<PairedTest> {
+    let (base, ours) = pairs.items();
+    let units = pairs.units(by_source);
+    if units.is_empty() {
+        return None;
+    }
+    Some(paired_bootstrap_of(units.len(), RESAMPLES, 0, |picked| {
+        let items = || picked.iter().flat_map(|&u| units[u].iter().copied());
+        corpus_bleu_of(&ours, items()) - corpus_bleu_of(&base, items())
+    }))
+}
+
+/// The mean of the group's items − the baseline's, by a paired bootstrap
+/// of [`Pairs::units`]; `None` without items.
+fn mean_test(pairs: &Pairs<f64>, by_source: bool) -> Option<PairedTest> {
+    let (base, ours) = pairs.items();
+    let units = pairs.units(by_source);
+    if units.is_empty() {
+        return None;
+    }
+    Some(paired_bootstrap_of(units.len(), RESAMPLES, 0, |picked| {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for &i in picked.iter().flat_map(|&u| &units[u]) {
+            sum += ours[i] - base[i];
+            count += 1;
+        }
+        sum / count as f64
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conditional_tasks_seeds_are_resampled_together_by_source() {
+        let mut pairs = Pairs::default();
+        pairs.add(1, &[0.0, 0.0, 0.0], &[1.0, 2.0, 3.0]);
+        pairs.add(2, &[0.0, 0.0], &[5.0, 7.0]);
+        // A block whose sides differ in length is no pair.
+        pairs.add(3, &[0.0], &[1.0, 2.0]);
+        assert_eq!(pairs.seeds(), [1, 2]);
+        assert_eq!(
+            pairs.units(false),
+            [vec![0], vec![1], vec![2], vec![3], vec![4]]
+        );
+        assert_eq!(pairs.units(true), [vec![0, 3], vec![1, 4], vec![2]]);
+        // Either way, the observed difference is the mean of every item's.
+        for by_source in [false, true] {
+            let test = mean_test(&pairs, by_source).unwrap();
+            assert_eq!(test.mean_difference, 18.0 / 5.0);
+            assert_eq!(test.pairs, if by_source { 3 } else { 5 });
+        }
+        assert!(mean_test(&Pairs::default(), true).is_none());
+    }
+
+    #[test]
+    fn pooled_corpus_bleu_sums_every_seeds_statistics() {
+        let sentence = |hypothesis: &[u32], reference: &[u32]| {
+            BleuStats::sentence(hypothesis, &[reference.to_vec()])
+        };
+        let reference: [&[u32]; 2] = [&[1, 2, 3, 4, 5, 6], &[7, 8, 9, 10, 11]];
+        let mut pairs = Pairs::default();
+        // Seed 1: the group matches the references, the baseline half of them.
+        let seed_1_base = [
+            sentence(&[1, 2, 3, 9, 9, 9], reference[0]),
+            sentence(&[7, 8, 9, 1, 1], reference[1]),
+        ];
+        let seed_1_group = [
+            sentence(reference[0], reference[0]),
+            sentence(reference[1], reference[1]),
+        ];
+        // Seed 2: the group is shorter, the baseline matches.
+        let seed_2_base = [
+            sentence(reference[0], reference[0]),
+            sentence(reference[1], reference[1]),
+        ];
+        let seed_2_group = [
+            sentence(&[1, 2, 3, 4], reference[0]),
+            sentence(&[7, 8, 9], reference[1]),
+        ];
+        pairs.add(1, &seed_1_base, &seed_1_group);
+        pairs.add(2, &seed_2_base, &seed_2_group);
+        let all = |side: &[&[BleuStats]]| {
+            let stats: Vec<BleuStats> = side.iter().flat_map(|s| s.iter().copied()).collect();
+            corpus_bleu_of(&stats, 0..stats.len())
+        };
+        let pooled = all(&[&seed_1_group, &seed_2_group]) - all(&[&seed_1_base, &seed_2_base]);
+        let per_seed_mean = ((all(&[&seed_1_group]) - all(&[&seed_1_base]))
+            + (all(&[&seed_2_group]) - all(&[&seed_2_base])))
+            / 2.0;
+        assert!(
+            (pooled - per_seed_mean).abs() > 1e-3,
+            "{pooled} {per_seed_mean}"
+        );
+        let test = corpus_bleu_test(&pairs, true).unwrap();
+        assert_eq!(test.mean_difference, pooled);
+        assert_eq!(test.pairs, 2);
+    }
 }

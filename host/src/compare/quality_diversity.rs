@@ -15,11 +15,11 @@ use super::{
     Group,
 };
 
-/// One group's model (`mle` or `final`) at one temperature.
+/// One group's model (`mle`, `final`…) at one temperature.
 #[derive(Clone, Debug, Serialize)]
 pub struct QualityDiversityPoint {
     pub group: String,
-    /// `mle` (end of MLE pretraining) or `final`.
+    /// `mle` (end of MLE pretraining), `final`, or another snapshot's name.
     pub model: String,
     pub temperature: f32,
     /// Text: BLEU-n; oracle: NLL-oracle.
@@ -43,7 +43,9 @@ struct Pooled {
     reverse_lm_nll: Vec<f64>,
 }
 
-/// The newest eval.json of a run (`eval`, `eval-2`, …).
+/// The newest eval.json of a run (`eval`, `eval-2`, …) that scores the
+/// run's final model: an `agon eval --snapshots` without `final` is passed
+/// over, as compare's tables are of final models.
 pub(super) fn newest_eval(run: &Path) -> Option<PathBuf> {
     let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(run)
         .ok()?
@@ -59,7 +61,26 @@ pub(super) fn newest_eval(run: &Path) -> Option<PathBuf> {
         })
         .collect();
     found.sort();
-    found.pop().map(|(_, p)| p)
+    found
+        .into_iter()
+        .rev()
+        .find(|(_, json)| scores_final(run, json))
+        .map(|(_, p)| p)
+}
+
+/// Whether the evaluation in `json` scores `run`'s final model (an
+/// unreadable file counts as one: its reader says what is wrong).
+fn scores_final(run: &Path, json: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(json) else {
+        return true;
+    };
+    let Ok(eval) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return true;
+    };
+    eval["models"].as_array().into_iter().flatten().any(|m| {
+        let label = m["label"].as_str().unwrap_or_default();
+        label.ends_with("/final") && owns_label(run, label)
+    })
 }
 
 /// A run's name in `agon eval`'s model labels: its directory's name.
@@ -251,4 +272,34 @@ pub fn collect(groups: &[Group]) -> (Vec<QualityDiversityPoint>, Option<(String,
             .then(a.temperature.total_cmp(&b.temperature))
     });
     (points, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_evaluation_that_scores_the_final_model_is_read() {
+        let root = tempfile::tempdir().unwrap();
+        let run = root.path().join("run");
+        let write = |dir: &str, labels: &[&str]| {
+            let models: Vec<serde_json::Value> = labels
+                .iter()
+                .map(|l| serde_json::json!({"label": l, "metrics": {}}))
+                .collect();
+            std::fs::create_dir_all(run.join(dir)).unwrap();
+            std::fs::write(
+                run.join(dir).join("eval.json"),
+                serde_json::json!({ "models": models }).to_string(),
+            )
+            .unwrap();
+        };
+        write("eval", &["run/mle", "run/final"]);
+        // `--snapshots best-nll-test`, and another run's evaluation beside.
+        write("eval-2", &["run/best-nll-test"]);
+        write("eval-3", &["other/final"]);
+        assert_eq!(newest_eval(&run), Some(run.join("eval/eval.json")));
+        write("eval-10", &["run/mle", "run/best-nll-test", "run/final"]);
+        assert_eq!(newest_eval(&run), Some(run.join("eval-10/eval.json")));
+    }
 }

@@ -111,7 +111,7 @@ fn evaluation_blocks(evaluations: &Evaluations, out: &mut Vec<Block>) {
     }
     out.push(Block::Heading("Evaluations (`agon eval`)".into()));
     out.push(Block::Paragraph(
-        "From each run's newest `agon eval` (eval.json), pooled over seeds: `mle` is the generator at the end of MLE pretraining, `final` the one at the end of the run. The differences are tested over seeds: final − mle within each run (paired), and each group's final model against the first group's (paired when both ran the same seeds, Welch otherwise).".into(),
+        "From each run's newest `agon eval` (eval.json), pooled over seeds: `mle` is the generator at the end of MLE pretraining, `final` the one at the end of the run (any other model is the snapshot `agon eval --snapshots` named). The differences are tested over seeds: final − mle within each run (paired), and each group's final model against the first group's (paired when both ran the same seeds, Welch otherwise).".into(),
     ));
     let metrics: std::collections::BTreeSet<&String> = evaluations
         .models
@@ -347,7 +347,12 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
         out.push(Block::Paragraph(
             "From each run's newest `agon eval` (per_sample.json): item i of a group's run is paired with item i of the baseline's run of the same seed, where both evaluations share their items; the differences of every seed are pooled into one paired bootstrap (10,000 resamples). The test is about these trained models on these items; the test across seeds above is about the training recipe.".into(),
         ));
-        if comparison.per_sample.iter().any(|d| d.corpus) {
+        if comparison.per_sample.iter().any(|d| d.by_source) {
+            out.push(Block::Paragraph(
+                "A conditional task's item i is the same test source in every seed, so its seeds' scores are not independent: each resample draws test sources, each with its items of every seed.".into(),
+            ));
+        }
+        if comparison.per_sample.iter().any(|d| d.corpus_statistic) {
             out.push(Block::Paragraph(
                 "Corpus BLEU is not a mean over items: each resample sums the resampled items' sufficient statistics and recomputes it (Koehn 2004), the seeds' outputs taken as one corpus, so its difference is of that pooled corpus BLEU, not the mean of the seeds' differences.".into(),
             ));
@@ -372,7 +377,16 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
                         vec![
                             d.group.clone(),
                             d.metric.clone(),
-                            format!("{} ({})", d.test.pairs, seeds.join(", ")),
+                            if d.by_source {
+                                format!(
+                                    "{} ({}; {} test sources)",
+                                    d.items,
+                                    seeds.join(", "),
+                                    d.test.pairs
+                                )
+                            } else {
+                                format!("{} ({})", d.items, seeds.join(", "))
+                            },
                             format!("{:+.4}", d.test.mean_difference),
                             match (d.test.ci_low, d.test.ci_high) {
                                 (Some(low), Some(high)) => format!("[{low:+.4}, {high:+.4}]"),

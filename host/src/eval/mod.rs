@@ -80,48 +80,67 @@ pub fn models(run_dirs: &[PathBuf], snapshots: &[String]) -> anyhow::Result<Vec<
     }
     let mut models = Vec::new();
     for (run_dir, name) in run_dirs.iter().zip(names) {
+        let before = models.len();
         for snapshot in snapshots {
             let label = format!("{name}/{snapshot}");
-            if snapshot == FINAL {
+            let kept = if snapshot == FINAL {
+                true
+            } else if snapshot == MLE {
+                // As before --snapshots: a broken `mle` is reported by the
+                // load, not skipped.
+                crate::train::checkpoint::snapshot_dir(run_dir, MLE).exists()
+            } else {
+                crate::train::checkpoint::snapshots(run_dir).contains(snapshot)
+            };
+            if kept {
                 models.push(Model {
                     label,
                     run_dir: run_dir.clone(),
-                    snapshot: None,
+                    snapshot: (snapshot != FINAL).then(|| snapshot.clone()),
                 });
-                continue;
+            } else if snapshot != MLE {
+                bail!(
+                    "{}",
+                    missing_snapshot(run_dir, snapshot, run_dirs.len() > 1)
+                );
             }
-            if crate::train::checkpoint::snapshot_dir(run_dir, snapshot).exists() {
-                models.push(Model {
-                    label,
-                    run_dir: run_dir.clone(),
-                    snapshot: Some(snapshot.clone()),
-                });
-                continue;
-            }
-            if snapshot == MLE {
-                continue;
-            }
-            let have = crate::train::checkpoint::snapshots(run_dir);
-            let have = if have.is_empty() {
-                "none".to_string()
-            } else {
-                have.iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let headline = if snapshot == crate::train::checkpoint::BEST_NLL_TEST {
-                " (a run whose headline metric is NLL-test keeps that model as `best`; a run started by an agon older than the snapshot gets it only when a later evaluation sets a new lowest)"
-            } else {
-                ""
-            };
+        }
+        if models.len() == before {
             bail!(
-                "{} has no `{snapshot}` snapshot{headline}; its snapshots: {have}, and `final` (the latest checkpoint). Leave `{snapshot}` out of --snapshots, or evaluate this run on its own",
+                "{} has no `mle` snapshot (a run without adversarial epochs), and --snapshots names only `mle`: add `final` (the latest checkpoint), e.g. --snapshots mle,final",
                 run_dir.display()
             );
         }
     }
     Ok(models)
+}
+
+/// Why `run_dir` cannot be scored at `snapshot`, with what it has.
+fn missing_snapshot(run_dir: &Path, snapshot: &str, several_runs: bool) -> String {
+    let have = crate::train::checkpoint::snapshots(run_dir);
+    let have = if have.is_empty() {
+        "it has only `final` (the latest checkpoint)".to_string()
+    } else {
+        let names: Vec<String> = have.iter().map(|s| format!("`{s}`")).collect();
+        format!(
+            "its snapshots: {}, and `final` (the latest checkpoint)",
+            names.join(", ")
+        )
+    };
+    let why = if snapshot == crate::train::checkpoint::BEST_NLL_TEST {
+        " (a run whose headline metric is NLL-test keeps that model as `best`; a run started by an agon older than the snapshot gets it only when a later evaluation sets a new lowest)"
+    } else {
+        ""
+    };
+    let or_the_run = if several_runs {
+        ", or this run out of the evaluation"
+    } else {
+        ""
+    };
+    format!(
+        "{} has no `{snapshot}` snapshot{why}; {have}. Leave `{snapshot}` out of --snapshots{or_the_run}",
+        run_dir.display()
+    )
 }
 
 /// The paired tests of an evaluation of `models`, as (baseline, model)
@@ -137,25 +156,28 @@ pub fn comparison_pairs(models: &[Model]) -> Vec<(usize, usize)> {
     let Some(first) = models.first() else {
         return Vec::new();
     };
-    // Some index other than 0 (whose tests are the first kind), if any.
-    let find = |run: &PathBuf, snapshot: &Option<String>| {
-        models
-            .iter()
-            .position(|m| m.run_dir == *run && m.snapshot == *snapshot)
-            .filter(|&i| i > 0)
-    };
     let mut pairs = Vec::new();
     for (index, model) in models.iter().enumerate().skip(1) {
         pairs.push((0, index));
         if model.is(MLE) {
             continue;
         }
+        // Index 0's pairs are the first kind already.
         if model.run_dir != first.run_dir {
-            if let Some(same) = find(&first.run_dir, &model.snapshot) {
+            let same = models
+                .iter()
+                .position(|m| m.run_dir == first.run_dir && m.snapshot == model.snapshot)
+                .filter(|&i| i > 0);
+            if let Some(same) = same {
                 pairs.push((same, index));
             }
         }
-        if let Some(own_mle) = find(&model.run_dir, &Some(MLE.to_string())) {
+        // The nearest before it: a run given twice meets its own copy's.
+        let own_mle = models[..index]
+            .iter()
+            .rposition(|m| m.run_dir == model.run_dir && m.is(MLE))
+            .filter(|&i| i > 0);
+        if let Some(own_mle) = own_mle {
             pairs.push((own_mle, index));
         }
     }
@@ -189,8 +211,12 @@ pub struct ModelScores {
     /// Per-item sufficient statistics of corpus metrics (a conditional
     /// task's `bleu`), which `agon compare` pools over seeds.
     #[serde(skip)]
-    pub corpus_statistics: BTreeMap<String, Vec<Vec<u64>>>,
+    pub corpus_statistics: CorpusStatistics,
 }
+
+/// A corpus metric (`bleu`) → each item's sufficient statistics
+/// ([`crate::task::conditional::bleu_statistics_row`]).
+pub type CorpusStatistics = BTreeMap<String, Vec<Vec<u64>>>;
 
 /// A paired test of one metric, model vs the baseline.
 #[derive(Clone, Debug, Serialize)]
@@ -538,9 +564,10 @@ pub struct PerSampleScores {
     pub models: BTreeMap<String, BTreeMap<String, Vec<f64>>>,
     /// Model label → corpus metric (`bleu`) → each item's sufficient
     /// statistics ([`crate::task::conditional::bleu_statistics_row`]).
-    /// Absent from files of an agon before it.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub corpus_statistics: BTreeMap<String, BTreeMap<String, Vec<Vec<u64>>>>,
+    /// Always written (empty for other tasks); `None`: a file of an agon
+    /// eval before they were kept.
+    #[serde(default)]
+    pub corpus_statistics: Option<BTreeMap<String, CorpusStatistics>>,
 }
 
 /// The file beside eval.json that holds [`PerSampleScores`].
@@ -560,12 +587,14 @@ pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<
             .iter()
             .map(|m| (m.label.clone(), m.per_sample.clone()))
             .collect(),
-        corpus_statistics: evaluation
-            .models
-            .iter()
-            .filter(|m| !m.corpus_statistics.is_empty())
-            .map(|m| (m.label.clone(), m.corpus_statistics.clone()))
-            .collect(),
+        corpus_statistics: Some(
+            evaluation
+                .models
+                .iter()
+                .filter(|m| !m.corpus_statistics.is_empty())
+                .map(|m| (m.label.clone(), m.corpus_statistics.clone()))
+                .collect(),
+        ),
     };
     let per_sample_path = dir.join(PER_SAMPLE_FILE);
     crate::run_dir::write_atomic(
@@ -687,13 +716,51 @@ mod tests {
         .err()
         .unwrap()
         .to_string();
-        std::fs::remove_dir_all(&run).unwrap();
         assert!(
             error.contains("has no `best-nll-test` snapshot")
                 && error.contains("its snapshots: `best`, and `final`")
-                && error.contains("Leave `best-nll-test` out of --snapshots"),
+                && error.ends_with("Leave `best-nll-test` out of --snapshots"),
             "{error}"
         );
+        // A directory without a generator is no snapshot.
+        std::fs::create_dir_all(run.join("checkpoints/stray")).unwrap();
+        let stray = models(&[run.clone(), run.clone()], &["stray".to_string()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            stray.contains("has no `stray` snapshot")
+                && stray.contains("or this run out of the evaluation"),
+            "{stray}"
+        );
+        // Only `mle`, of a run without one: nothing to score.
+        let nothing = models(std::slice::from_ref(&run), &["mle".to_string()])
+            .err()
+            .unwrap()
+            .to_string();
+        std::fs::remove_dir_all(&run).unwrap();
+        assert!(nothing.contains("add `final`"), "{nothing}");
+    }
+
+    #[test]
+    fn a_run_given_twice_meets_its_own_copys_mle_model() {
+        let models = [
+            model("a", Some("mle")),
+            model("a", None),
+            model("a", Some("mle")),
+            model("a", None),
+        ];
+        let pair = |m: &str, b: &str| (m.to_string(), b.to_string());
+        assert_eq!(
+            labelled(&models),
+            [
+                pair("a/final", "a/mle"),
+                pair("a/mle", "a/mle"),
+                pair("a/final", "a/mle"),
+                pair("a/final", "a/mle"),
+            ]
+        );
+        assert_eq!(comparison_pairs(&models), [(0, 1), (0, 2), (0, 3), (2, 3)]);
     }
 
     fn models_of(run: &std::path::Path, snapshots: &[&str]) -> Vec<Model> {

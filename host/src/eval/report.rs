@@ -164,7 +164,25 @@ mod tests {
 
         let cell = "000_mle.epochs-12_rounds-0_adversarial.epochs-0_seed-1";
         let (mle, last) = (format!("{cell}/mle"), format!("{cell}/final"));
-        let long = table(&evaluation(&[&mle, &last]));
+        let mut keyed = evaluation(&[&mle, &last]);
+        keyed.comparisons.push(crate::eval::Comparison {
+            metric: "nll_oracle".into(),
+            baseline: mle.clone(),
+            model: last.clone(),
+            test: crate::eval::significance::paired_bootstrap(&[1.0, 2.0], &[2.0, 3.0], 10, 1),
+        });
+        keyed.sweep_order = Some(2);
+        keyed.sweep.push(crate::eval::SweepPoint {
+            model: last.clone(),
+            temperature: 0.7,
+            bleu: 0.5,
+            self_bleu: 0.6,
+            lm_nll: None,
+            reverse_lm_nll: None,
+        });
+        let long = table(&keyed);
+        assert!(long.contains("nll_oracle   [2] − [1]: +1.0000"), "{long}");
+        assert!(long.contains("  [2]        T=0.7  BLEU-2 0.5000"), "{long}");
         assert!(
             long.contains(&format!("  [1]  {mle}\n  [2]  {last}\n")),
             "{long}"
