@@ -196,6 +196,21 @@ fn smoke_run_trains_every_phase_and_matches_its_pinned_trajectory() {
         assert_eq!(ids.len(), 20);
         assert!(ids.iter().all(|&id| id < 5000));
     }
+    // `--snapshot final` is the latest checkpoint, as in `agon eval`.
+    let named = sandbox
+        .run(
+            &[
+                "sample",
+                run.to_str().unwrap(),
+                "-n",
+                "7",
+                "--snapshot",
+                "final",
+            ],
+            &[],
+        )
+        .success();
+    assert_eq!(named, sampled);
 }
 
 #[test]

@@ -228,7 +228,7 @@ pub struct SampleArgs {
     /// Sample from a snapshot instead of the latest checkpoint (`mle`: the
     /// generator at the end of MLE pretraining; `best`: at the evaluation
     /// with the best headline metric; `best-nll-test`: at the lowest
-    /// NLL-test).
+    /// NLL-test; `final`: the latest checkpoint, as without it).
     #[arg(long)]
     pub snapshot: Option<String>,
     /// Print token ids even for text tasks.

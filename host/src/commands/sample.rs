@@ -48,8 +48,13 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
         args.temperature.is_finite() && args.temperature > 0.0,
         "--temperature must be a positive number"
     );
+    // `final` names the latest checkpoint, as in `agon eval --snapshots`.
+    let snapshot = args
+        .snapshot
+        .as_deref()
+        .filter(|name| *name != crate::eval::FINAL);
     let (config, vocabulary, mut generator) =
-        crate::assemble::load_run_generator(&args.run_dir, args.snapshot.as_deref())?;
+        crate::assemble::load_run_generator(&args.run_dir, snapshot)?;
     let seed = args.seed.unwrap_or(config.seed);
     let max_len = crate::assemble::run_shape(&config, vocabulary.as_ref())?.max_len;
     let mut text = String::new();
