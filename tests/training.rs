@@ -255,6 +255,34 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
 }
 
 #[test]
+fn an_mle_only_schedule_that_still_pretrains_the_discriminator_says_so() {
+    let sandbox = Sandbox::new();
+    let smoke = smoke();
+    let note = "which no adversarial epoch uses";
+    let out = sandbox.path().join("mle-only");
+    let mut args = vec!["train", smoke.as_str(), "--out", out.to_str().unwrap()];
+    args.extend([
+        "--stop-after",
+        "1",
+        "--set",
+        "training.adversarial.epochs=0",
+    ]);
+    let run = sandbox.run(&args, &[]);
+    run.success();
+    assert!(
+        run.stderr().contains(note) && run.stderr().contains("rounds=0"),
+        "{}",
+        run.stderr()
+    );
+    let out = sandbox.path().join("mle-only-without-d");
+    args[3] = out.to_str().unwrap();
+    args.extend(["--set", "training.discriminator_pretraining.rounds=0"]);
+    let run = sandbox.run(&args, &[]);
+    run.success();
+    assert!(!run.stderr().contains(note), "{}", run.stderr());
+}
+
+#[test]
 fn resuming_something_that_is_not_a_run_is_refused() {
     let sandbox = Sandbox::new();
     let message = sandbox

@@ -46,6 +46,7 @@ fn start(
     // Everything that can fail on bad input happens before the run
     // directory exists, so a refused run leaves nothing behind.
     let built = build(&config, &run_path, None)?;
+    note_unused_pretraining(&config);
     // The resolved config records the length the data decided.
     config.task.max_len = Some(built.components.task.max_len());
     if let Task::Conditional(task) = &built.components.task {
@@ -96,6 +97,19 @@ fn start(
         let _ = std::fs::remove_dir_all(&run_path);
     }
     report(with_checkpoint_note(result, &run_path)?, &run_path)
+}
+
+/// An MLE-only schedule made by setting `adversarial.epochs` to 0 still
+/// pretrains the discriminator, which no epoch then uses: its time counts
+/// in the run's, against the "compute-matched" baseline it is meant to be.
+fn note_unused_pretraining(config: &ExperimentConfig) {
+    let training = &config.training;
+    let rounds = training.discriminator_pretraining.rounds;
+    if training.adversarial.epochs == 0 && rounds > 0 && config.discriminator.is_some() {
+        crate::notes::note(&format!(
+            "training.adversarial.epochs is 0 but the discriminator is pretrained for {rounds} round(s) (training.discriminator_pretraining.rounds), which no adversarial epoch uses: for an MLE-only run add --set training.discriminator_pretraining.rounds=0 (keep them only to extend the run with adversarial epochs later, by --resume)"
+        ));
+    }
 }
 
 /// A run that failed part-way keeps its last checkpoint (written before the
