@@ -179,9 +179,20 @@ fn a_translation_run_trains_evaluates_and_samples() {
     // The decoded outputs are written, one line per test source, and the
     // metric in eval.json is the BLEU of those lines (checked by rescoring
     // the final model's greedy outputs against the training-time row).
-    for label in ["nmt-mle", "nmt-final"] {
+    for (label, model) in ["nmt-mle", "nmt-final"].iter().zip(models) {
         let outputs = std::fs::read_to_string(out.join(format!("{label}.txt"))).unwrap();
         assert_eq!(outputs.lines().count(), 60, "{label}");
+        // Their sameness is reported whatever the task's metrics.
+        let distinct: std::collections::BTreeSet<&str> = outputs.lines().collect();
+        assert_eq!(
+            model["metrics"]["unique_outputs"].as_f64(),
+            Some(distinct.len() as f64 / 60.0),
+            "{label}"
+        );
+        assert!(
+            model["metrics"]["length"].as_f64().unwrap() > 0.0,
+            "{label}"
+        );
     }
     let final_bleu = models[1]["metrics"]["bleu"].as_f64().unwrap();
     let trained_bleu = rows[4]["bleu"].as_f64().unwrap();

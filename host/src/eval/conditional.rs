@@ -151,6 +151,71 @@ fn compare(
         .collect()
 }
 
+/// Mean tokens of the outputs (EOS not counted).
+fn mean_length(ids: &[Vec<u32>]) -> f64 {
+    if ids.is_empty() {
+        return 0.0;
+    }
+    ids.iter().map(Vec::len).sum::<usize>() as f64 / ids.len() as f64
+}
+
+/// How alike a model's outputs are.
+struct Sameness {
+    /// Distinct outputs / outputs.
+    unique_share: f64,
+    /// The most common output and its share of the outputs.
+    most_common: String,
+    most_common_share: f64,
+    outputs: usize,
+}
+
+/// A share of one output above which the model answers most sources alike.
+const MOSTLY_ONE_OUTPUT: f64 = 0.5;
+
+impl Sameness {
+    fn of(outputs: &[String]) -> Self {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for output in outputs {
+            *counts.entry(output).or_default() += 1;
+        }
+        let n = outputs.len().max(1) as f64;
+        // Ties: the output that comes first, so the warning is the same
+        // every time.
+        let first_at = |text: &str| outputs.iter().position(|o| o == text);
+        let (most_common, count) = counts
+            .iter()
+            .max_by_key(|(text, count)| (**count, std::cmp::Reverse(first_at(text))))
+            .map(|(text, count)| (text.to_string(), *count))
+            .unwrap_or_default();
+        Sameness {
+            unique_share: counts.len() as f64 / n,
+            most_common,
+            most_common_share: count as f64 / n,
+            outputs: outputs.len(),
+        }
+    }
+
+    /// A warning when most outputs are one, but not all (that one is
+    /// `notes::warn_if_all_same`'s).
+    fn warning(&self, model: &str) -> Option<String> {
+        if self.most_common_share <= MOSTLY_ONE_OUTPUT || self.most_common_share >= 1.0 {
+            return None;
+        }
+        let shown: String = self.most_common.chars().take(60).collect();
+        let ellipsis = if self.most_common.chars().count() > 60 {
+            "…"
+        } else {
+            ""
+        };
+        Some(format!(
+            "{:.0}% of the {} outputs of {model} are one output (\"{shown}{ellipsis}\"; {:.1}% of its outputs are distinct): it answers most sources alike, so its scores, and differences in them, say little about how it answers each source",
+            100.0 * self.most_common_share,
+            self.outputs,
+            100.0 * self.unique_share
+        ))
+    }
+}
+
 /// Evaluates `models` of one conditional task.
 pub fn evaluate(
     models: &[Model],
@@ -196,6 +261,15 @@ pub fn evaluate(
         }
         let mut metrics = output.metrics(&task.evaluation.metrics);
         metrics.insert("nll_test".into(), task.nll_test(&mut generator)?);
+        // Whatever the task's metrics: a model that answers most sources
+        // alike, or only shorter, can gain ROUGE without summarising better.
+        let sameness = Sameness::of(&output.outputs);
+        metrics.insert("length".into(), mean_length(&output.output_ids));
+        metrics.insert("unique_outputs".into(), sameness.unique_share);
+        if let Some(warning) = sameness.warning(&model.label) {
+            crate::notes::warn(&warning);
+            collapsed.push(warning);
+        }
         if notes.is_empty() {
             let decoding = match task.evaluation.beam_size {
                 1 => "greedy decoding".to_string(),
@@ -301,6 +375,24 @@ mod tests {
             .iter()
             .map(|l| l.split(' ').map(str::to_string).collect())
             .collect()
+    }
+
+    #[test]
+    fn most_outputs_alike_are_warned_of_and_all_alike_left_to_the_other_warning() {
+        let outputs = |texts: &[&str]| texts.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let mostly = Sameness::of(&outputs(&["a b", "c", "a b", "a b"]));
+        assert_eq!(mostly.unique_share, 0.5);
+        assert_eq!(mostly.most_common_share, 0.75);
+        let warning = mostly.warning("run/final").unwrap();
+        assert!(
+            warning.starts_with("75% of the 4 outputs of run/final are one output (\"a b\"; 50.0%"),
+            "{warning}"
+        );
+        assert!(Sameness::of(&outputs(&["a", "b", "a", "b"]))
+            .warning("m")
+            .is_none());
+        assert!(Sameness::of(&outputs(&["a", "a"])).warning("m").is_none());
+        assert_eq!(mean_length(&[vec![1, 2, 3], vec![4]]), 2.0);
     }
 
     #[test]
