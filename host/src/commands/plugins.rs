@@ -97,7 +97,9 @@ fn new(
         }
     );
     println!(
-        "  cd {} && cargo test && cargo build --release",
+        // One profile: Candle compiles once, not once for tests and again
+        // for the library.
+        "  cd {} && cargo test --release && cargo build --release",
         dir.display()
     );
     // Cargo puts the library where CARGO_TARGET_DIR says, if it is set (a
