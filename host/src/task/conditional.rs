@@ -467,11 +467,15 @@ impl ConditionalTask {
     }
 
     /// The metrics of a training-time evaluation (deterministic decoding:
-    /// no seed).
-    pub fn evaluate(&mut self, generator: &mut Generator) -> anyhow::Result<BTreeMap<String, f64>> {
+    /// no seed); `at` names it in a warning (`mle epoch 4`).
+    pub fn evaluate(
+        &mut self,
+        generator: &mut Generator,
+        at: &str,
+    ) -> anyhow::Result<BTreeMap<String, f64>> {
         let outputs = self.decode_test(generator, self.eval_sources)?;
         let scores = self.score_outputs(&outputs);
-        crate::notes::warn_if_all_same("the generator at this evaluation", &scores.outputs);
+        crate::notes::warn_if_all_same(&format!("the generator at {at}"), &scores.outputs);
         let mut values = scores.metrics(&self.evaluation.metrics);
         values.insert("nll_test".into(), self.nll_test(generator)?);
         Ok(values)

@@ -112,16 +112,19 @@ impl Task {
         }
     }
 
-    /// The metrics of one evaluation, by name.
+    /// The metrics of one evaluation, by name. `at` names the evaluation
+    /// in warnings (`mle epoch 4`): they are printed before its progress
+    /// line.
     pub fn evaluate(
         &mut self,
         generator: &mut Generator,
         seed: u64,
+        at: &str,
     ) -> anyhow::Result<BTreeMap<String, f64>> {
         match self {
             Task::Oracle(task) => task.evaluate(generator, seed),
             Task::Text(task) => task.evaluate(generator, seed),
-            Task::Conditional(task) => task.evaluate(generator),
+            Task::Conditional(task) => task.evaluate(generator, at),
         }
     }
 

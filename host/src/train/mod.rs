@@ -279,7 +279,8 @@ impl Trainer {
         bar: &indicatif::ProgressBar,
     ) -> anyhow::Result<()> {
         let seed = self.seed(&format!("eval/{}/{epoch}", phase.name()));
-        let scores = self.task.evaluate(&mut self.generator, seed)?;
+        let at = format!("{} epoch {epoch}", phase.name());
+        let scores = self.task.evaluate(&mut self.generator, seed, &at)?;
         let global_epoch = match phase {
             Phase::Adversarial => self.config.training.mle.epochs + epoch,
             _ => epoch,
