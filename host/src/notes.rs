@@ -35,18 +35,24 @@ pub fn warn_if_all_same(model: &str, outputs: &[String]) -> Option<String> {
     if rest.is_empty() || rest.iter().any(|o| o != first) {
         return None;
     }
-    let shown: String = first.chars().take(60).collect();
-    let ellipsis = if first.chars().count() > 60 {
-        "…"
-    } else {
-        ""
-    };
     let text = format!(
-        "every one of the {} outputs of {model} is the same (\"{shown}{ellipsis}\"): the generator has collapsed to one output or is undertrained, and its scores say little",
-        outputs.len()
+        "every one of the {} outputs of {model} is the same (\"{}\"): the generator has collapsed to one output or is undertrained, and its scores say little",
+        outputs.len(),
+        excerpt(first)
     );
     warn(&text);
     Some(text)
+}
+
+/// An output as a warning quotes it: its first 60 characters, and `…` if
+/// there are more.
+pub fn excerpt(output: &str) -> String {
+    const SHOWN: usize = 60;
+    let mut shown: String = output.chars().take(SHOWN).collect();
+    if output.chars().count() > SHOWN {
+        shown.push('…');
+    }
+    shown
 }
 
 #[cfg(test)]

@@ -28,15 +28,21 @@ use agon_sdk::metrics::BleuStats;
 /// Bootstrap resamples of the per-sample tests.
 const RESAMPLES: usize = 10_000;
 
-/// A metric's paired items so far, one block per seed: the baseline's,
-/// the group's.
+/// A metric's paired items so far: the baseline's and the group's, seed
+/// after seed, and each seed with its number of items.
 struct Pairs<T> {
-    blocks: Vec<(u64, Vec<T>, Vec<T>)>,
+    baseline: Vec<T>,
+    group: Vec<T>,
+    blocks: Vec<(u64, usize)>,
 }
 
 impl<T> Default for Pairs<T> {
     fn default() -> Self {
-        Pairs { blocks: Vec::new() }
+        Pairs {
+            baseline: Vec::new(),
+            group: Vec::new(),
+            blocks: Vec::new(),
+        }
     }
 }
 
@@ -47,48 +53,34 @@ impl<T: Clone> Pairs<T> {
         if group.len() != baseline.len() || group.is_empty() {
             return;
         }
-        self.blocks.push((seed, baseline.to_vec(), group.to_vec()));
-    }
-
-    /// Pairs over every seed.
-    fn len(&self) -> usize {
-        self.blocks.iter().map(|(_, b, _)| b.len()).sum()
+        self.baseline.extend_from_slice(baseline);
+        self.group.extend_from_slice(group);
+        self.blocks.push((seed, group.len()));
     }
 
     fn seeds(&self) -> Vec<u64> {
-        self.blocks.iter().map(|(seed, _, _)| *seed).collect()
+        self.blocks.iter().map(|(seed, _)| *seed).collect()
     }
 
-    /// Every block's items end to end: (baseline, group).
-    fn items(&self) -> (Vec<T>, Vec<T>) {
-        let mut baseline = Vec::new();
-        let mut group = Vec::new();
-        for (_, b, g) in &self.blocks {
-            baseline.extend_from_slice(b);
-            group.extend_from_slice(g);
-        }
-        (baseline, group)
-    }
-
-    /// What a bootstrap resamples, as indices into [`Pairs::items`]: each
-    /// item alone, or (`by_source`) item j of every seed together. A
+    /// What a bootstrap resamples, as indices into the items: each item
+    /// alone, or (`by_source`) item j of every seed together. A
     /// conditional task's item j is the same test source in every seed, so
     /// its seeds' scores are not independent draws; samples of a text or
     /// oracle task, drawn from each seed's own random stream, are.
     fn units(&self, by_source: bool) -> Vec<Vec<usize>> {
-        let mut offsets = Vec::new();
-        let mut at = 0;
-        for (_, b, _) in &self.blocks {
-            offsets.push((at, b.len()));
-            at += b.len();
-        }
         if !by_source {
-            return (0..at).map(|i| vec![i]).collect();
+            return (0..self.group.len()).map(|i| vec![i]).collect();
         }
-        let longest = offsets.iter().map(|(_, len)| *len).max().unwrap_or(0);
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for &(_, len) in &self.blocks {
+            starts.push((at, len));
+            at += len;
+        }
+        let longest = self.blocks.iter().map(|(_, len)| *len).max().unwrap_or(0);
         (0..longest)
             .map(|j| {
-                offsets
+                starts
                     .iter()
                     .filter(|(_, len)| j < *len)
                     .map(|(start, _)| start + j)
@@ -296,12 +288,24 @@ pub fn against_baseline(
     let mut tests = Vec::new();
     for (metric, pairs) in pooled_corpus {
         if let Some(test) = corpus_bleu_test(&pairs, by_source) {
-            tests.push(difference(metric, pairs.seeds(), pairs.len(), true, test));
+            tests.push(difference(
+                metric,
+                pairs.seeds(),
+                pairs.group.len(),
+                true,
+                test,
+            ));
         }
     }
     for (metric, pairs) in pooled {
         if let Some(test) = mean_test(&pairs, by_source) {
-            tests.push(difference(metric, pairs.seeds(), pairs.len(), false, test));
+            tests.push(difference(
+                metric,
+                pairs.seeds(),
+                pairs.group.len(),
+                false,
+                test,
+            ));
         }
     }
     notes.sort();
@@ -312,21 +316,19 @@ pub fn against_baseline(
 /// The pooled corpus BLEU of the group's items − the baseline's, by a
 /// paired bootstrap of [`Pairs::units`]; `None` without items.
 fn corpus_bleu_test(pairs: &Pairs<BleuStats>, by_source: bool) -> Option<PairedTest> {
-    let (base, ours) = pairs.items();
     let units = pairs.units(by_source);
     if units.is_empty() {
         return None;
     }
     Some(paired_bootstrap_of(units.len(), RESAMPLES, 0, |picked| {
         let items = || picked.iter().flat_map(|&u| units[u].iter().copied());
-        corpus_bleu_of(&ours, items()) - corpus_bleu_of(&base, items())
+        corpus_bleu_of(&pairs.group, items()) - corpus_bleu_of(&pairs.baseline, items())
     }))
 }
 
 /// The mean of the group's items − the baseline's, by a paired bootstrap
 /// of [`Pairs::units`]; `None` without items.
 fn mean_test(pairs: &Pairs<f64>, by_source: bool) -> Option<PairedTest> {
-    let (base, ours) = pairs.items();
     let units = pairs.units(by_source);
     if units.is_empty() {
         return None;
@@ -334,7 +336,7 @@ fn mean_test(pairs: &Pairs<f64>, by_source: bool) -> Option<PairedTest> {
     Some(paired_bootstrap_of(units.len(), RESAMPLES, 0, |picked| {
         let (mut sum, mut count) = (0.0, 0usize);
         for &i in picked.iter().flat_map(|&u| &units[u]) {
-            sum += ours[i] - base[i];
+            sum += pairs.group[i] - pairs.baseline[i];
             count += 1;
         }
         sum / count as f64

@@ -201,16 +201,11 @@ impl Sameness {
         if self.most_common_share <= MOSTLY_ONE_OUTPUT || self.most_common_share >= 1.0 {
             return None;
         }
-        let shown: String = self.most_common.chars().take(60).collect();
-        let ellipsis = if self.most_common.chars().count() > 60 {
-            "…"
-        } else {
-            ""
-        };
         Some(format!(
-            "{:.0}% of the {} outputs of {model} are one output (\"{shown}{ellipsis}\"; {:.1}% of its outputs are distinct): it answers most sources alike, so its scores, and differences in them, say little about how it answers each source",
+            "{:.0}% of the {} outputs of {model} are one output (\"{}\"; {:.1}% of its outputs are distinct): it answers most sources alike, so its scores, and differences in them, say little about how it answers each source",
             100.0 * self.most_common_share,
             self.outputs,
+            crate::notes::excerpt(&self.most_common),
             100.0 * self.unique_share
         ))
     }
