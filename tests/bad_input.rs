@@ -203,6 +203,18 @@ fn bad_configs() {
         &["task.bleu={orders: [2]}"],
         &["task.bleu does not apply to a task of kind synthetic-oracle"],
     );
+    refused_train(
+        &sandbox,
+        &smoke,
+        &["task.train_limit=100"],
+        &["task.train_limit does not apply to a task of kind synthetic-oracle"],
+    );
+    refused_train(
+        &sandbox,
+        &smoke_text(),
+        &["task.train_limit=0"],
+        &["task.train_limit is 0", "at least 1"],
+    );
     // A reward that reads D's probabilities, and no discriminator: named
     // where the config asks for the reward.
     refused_train(

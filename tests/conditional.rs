@@ -378,6 +378,69 @@ fn a_stopped_and_resumed_run_equals_an_uninterrupted_one() {
     }
 }
 
+/// A generator trained for a few MLE epochs on 232 pairs gives one output
+/// for every test source. The warning names the evaluation it comes from
+/// and sets the NLL-test of that evaluation beside the unigram baseline.
+#[test]
+fn a_collapsed_generator_is_diagnosed_against_the_unigram_baseline() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("collapsed");
+    let run = sandbox.run(
+        &[
+            "train",
+            &smoke(),
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "training.mle.epochs=3",
+            "--set",
+            "training.eval_every=1",
+            "--set",
+            "training.discriminator_pretraining.rounds=0",
+            "--set",
+            "training.adversarial.epochs=0",
+        ],
+        &[],
+    );
+    let stdout = run.success();
+    let stderr = run.stderr();
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("outputs of the generator at mle epoch"))
+        .unwrap_or_else(|| panic!("no collapse warning in:\n{stderr}"));
+    let epoch: usize = warning
+        .split("at mle epoch ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{warning}"));
+    // The NLL-test the warning quotes is that evaluation's.
+    let quoted = warning
+        .split("its NLL-test (")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{warning}"));
+    let row = rows(&out)
+        .into_iter()
+        .find(|r| r["phase"] == "mle" && r["epoch"].as_u64() == Some(epoch as u64))
+        .unwrap_or_else(|| panic!("no metrics row for mle epoch {epoch}"));
+    let nll_test = row["nll_test"].as_f64().unwrap();
+    assert_eq!(quoted, format!("{nll_test:.3}"), "{warning}");
+    assert!(
+        warning.contains("of a model that knows only how often each token is"),
+        "{warning}"
+    );
+    // The progress line of that evaluation shows the same NLL-test.
+    let progress = stdout
+        .lines()
+        .find(|l| l.starts_with("mle") && l.split_whitespace().nth(2) == Some(&epoch.to_string()))
+        .unwrap_or_else(|| panic!("no progress line for epoch {epoch}:\n{stdout}"));
+    assert!(
+        progress.contains(&format!("NLL-test {nll_test:.4}")),
+        "{progress}"
+    );
+}
+
 #[test]
 fn reinforce_credit_and_metric_rewards_need_no_rollouts_or_discriminator() {
     let sandbox = Sandbox::new();

@@ -1015,6 +1015,39 @@ fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
         "{}",
         both.stderr()
     );
+    // Run from inside another agon checkout, this agon says which SDK the
+    // crate gets and how to get the other.
+    let other = sandbox.path().join("other-agon");
+    std::fs::create_dir_all(other.join("sdk")).unwrap();
+    std::fs::write(
+        other.join("sdk/Cargo.toml"),
+        "[package]\nname = \"agon-sdk\"\n",
+    )
+    .unwrap();
+    let mut inside = sandbox.agon();
+    inside
+        .current_dir(&other)
+        .args(["plugins", "new", "reward", "lab/z"]);
+    let written = agon_integration_tests::Run(inside.output().unwrap());
+    written.success();
+    let other_sdk = other.join("sdk").canonicalize().unwrap();
+    assert!(
+        written.stderr().contains("you are in the agon checkout of")
+            && written
+                .stderr()
+                .contains(&format!("pass --sdk {}", other_sdk.display())),
+        "{}",
+        written.stderr()
+    );
+    let manifest = std::fs::read_to_string(other.join("z/Cargo.toml")).unwrap();
+    let built_from = agon_integration_tests::workspace_root()
+        .join("sdk")
+        .canonicalize()
+        .unwrap();
+    assert!(
+        manifest.contains(&format!("path = {:?}", built_from.display().to_string())),
+        "{manifest}"
+    );
 }
 
 /// RelGAN's discriminator reads ids as well as relaxed rows, so the

@@ -273,6 +273,52 @@ fn a_run_summarises_its_data_and_eval_places_a_missing_data_file() {
         "{refused}"
     );
     assert!(!refused.contains("agon eval: "), "{refused}");
+    // `agon sample` reads the data again, but the notes on it were said
+    // when the run trained.
+    let sampled = sandbox.run(&["sample", out.to_str().unwrap(), "-n", "2"], &[]);
+    sampled.success();
+    assert!(
+        !sampled.stderr().contains("task.long_lines"),
+        "{}",
+        sampled.stderr()
+    );
+    // `task.train_limit`: the first 50 lines, less the long ones among
+    // them; the data line gives the file's count.
+    let limited_out = sandbox.path().join("limited");
+    let limited = sandbox.run(
+        &[
+            "train",
+            &smoke_text(),
+            "--out",
+            limited_out.to_str().unwrap(),
+            "--stop-after",
+            "1",
+            "--set",
+            "task.train_limit=50",
+        ],
+        &[],
+    );
+    let limited_stdout = limited.success();
+    let limited_line = limited_stdout
+        .lines()
+        .find(|l| l.starts_with("data: "))
+        .unwrap_or_else(|| panic!("no data line in:\n{limited_stdout}"));
+    let long_in_first_50 = if limited.stderr().contains(" of the lines of") {
+        number_before(&limited.stderr(), " of the lines of")
+    } else {
+        0
+    };
+    assert_eq!(
+        number_before(limited_line, " training lines"),
+        50 - long_in_first_50,
+        "{limited_line}"
+    );
+    assert!(
+        limited_line.contains(&format!("(of {train_lines} in the file)")),
+        "{limited_line}"
+    );
+    let limited_vocab = std::fs::read_to_string(limited_out.join("vocab.txt")).unwrap();
+    assert!(limited_vocab.lines().count() < vocab.lines().count());
     // A resume says it again.
     let resumed = sandbox.run(
         &[

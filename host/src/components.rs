@@ -180,7 +180,9 @@ fn config_error(
         Some((_, line)) => locate::key_path_at(merged, line),
         None => key_named_in(&message, &spec.config),
     };
-    let message = match nested_home(&message, merged, key.as_deref()) {
+    let home = nested_home(&message, merged, key.as_deref())
+        .or_else(|| flattened_home(&message, merged, &spec.config, key.as_deref()));
+    let message = match home {
         Some(home) => format!("{message}; {home}"),
         None => message,
     };
@@ -244,6 +246,60 @@ fn nested_home(message: &str, merged: &str, written_at: Option<&[String]>) -> Op
         "this component has `{field}` under `{}`: write it as `{}`",
         home[..home.len() - 1].join("."),
         home.join(".")
+    ))
+}
+
+/// For "unknown field `x`" where the user wrote a section `x` whose keys
+/// this component has one level up: the layout of another plugin the other
+/// way round (`training.optimizer`, as on a kit component, given to the
+/// seq2seq generator, which has `optimizer` at the top). `user` is the
+/// user's component config, `written_at` the unknown field's key path.
+fn flattened_home(
+    message: &str,
+    merged: &str,
+    user: &yaml::Value,
+    written_at: Option<&[String]>,
+) -> Option<String> {
+    if message.contains("did you mean") {
+        return None;
+    }
+    let (field, parent) = written_at?.split_last()?;
+    if !message.contains(&format!("unknown field `{field}`")) {
+        return None;
+    }
+    let at = |value: &yaml::Value, path: &[String]| -> Option<yaml::Mapping> {
+        let mut value = value.clone();
+        for key in path {
+            value = value.as_mapping()?.get(key.as_str())?.clone();
+        }
+        value.as_mapping().cloned()
+    };
+    let mut full = parent.to_vec();
+    full.push(field.clone());
+    let written: Vec<String> = at(user, &full)?
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    let level = at(&yaml::parse(merged).ok()?, parent)?;
+    if written.is_empty() || !written.iter().all(|k| level.contains_key(k.as_str())) {
+        return None;
+    }
+    let place = match parent.is_empty() {
+        true => "at the top of its config".to_string(),
+        false => format!("under `{}`", parent.join(".")),
+    };
+    let from_to: Vec<String> = written
+        .iter()
+        .map(|k| {
+            let mut to = parent.to_vec();
+            to.push(k.clone());
+            format!("`{field}.{k}` as `{}`", to.join("."))
+        })
+        .collect();
+    Some(format!(
+        "this component has `{}` {place}, not under `{field}`: write {}",
+        written.join("`, `"),
+        from_to.join(", ")
     ))
 }
 
@@ -838,6 +894,35 @@ mod config_error_tests {
                 "unknown field `momentum`, expected one of `lr`",
                 merged,
                 None
+            ),
+            None
+        );
+    }
+
+    /// The other way round: a kit component's `training:` section given to
+    /// a component with its training keys at the top.
+    #[test]
+    fn a_section_whose_keys_this_component_has_higher_is_pointed_there() {
+        let merged = "hidden_dim: 3\noptimizer:\n  lr: 0.001\ngrad_clip: 5.0\ntraining:\n  optimizer:\n    lr: 0.01\n";
+        let spec = ComponentSpec {
+            plugin: "agon/g".into(),
+            component: None,
+            config: yaml::parse("{training: {optimizer: {lr: 0.01}}}").unwrap(),
+        };
+        let message = "training: unknown field `training`, expected one of `hidden_dim`, `optimizer`, `grad_clip` at line 5 column 1";
+        let text = config_error("G", "generator", merged, message, &spec, &origin(&[]));
+        assert!(
+            text.contains("this component has `optimizer` at the top of its config, not under `training`: write `training.optimizer` as `optimizer`"),
+            "{text}"
+        );
+        // A section with a key the component has nowhere gets nothing more.
+        let odd = yaml::parse("{training: {momentum: 0.9}}").unwrap();
+        assert_eq!(
+            flattened_home(
+                "unknown field `training`",
+                "hidden_dim: 3\ntraining:\n  momentum: 0.9\n",
+                &odd,
+                Some(&["training".to_string()])
             ),
             None
         );

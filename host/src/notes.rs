@@ -2,9 +2,18 @@
 //! are read again for every model `agon eval` scores, and the user should
 //! not read the same note twice.
 
-use std::{collections::HashSet, sync::Mutex};
+use std::{
+    collections::HashSet,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex,
+    },
+};
 
 static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Set by commands that read again the data of runs already trained.
+static DATA_NOTES_SAID_IN_TRAINING: AtomicBool = AtomicBool::new(false);
 
 /// Whether `text` has not been said before (and marks it said).
 fn first_time(text: &str) -> bool {
@@ -20,6 +29,21 @@ pub fn note(text: &str) {
     }
 }
 
+/// For `agon sample` and `agon eval`, which read each run's data files
+/// again: the notes on those files (long lines skipped, tabs, characters
+/// that print as nothing, `task.train_limit`) were said when the run
+/// trained, and said again on every later command they are noise.
+pub fn quiet_data_notes() {
+    DATA_NOTES_SAID_IN_TRAINING.store(true, Ordering::Relaxed);
+}
+
+/// A note on a data file: [`note`], unless [`quiet_data_notes`] was called.
+pub fn data_note(text: &str) {
+    if !DATA_NOTES_SAID_IN_TRAINING.load(Ordering::Relaxed) {
+        note(text);
+    }
+}
+
 /// Prints `warning: TEXT` unless this process already did.
 pub fn warn(text: &str) {
     if first_time(&format!("warning: {text}")) {
@@ -29,16 +53,19 @@ pub fn warn(text: &str) {
 
 /// Warns (once per model and output) when every one of `outputs` is the
 /// same: a generator that says "a a a a" to every source has collapsed or is
-/// undertrained, and its scores mean little. Returns the warning.
-pub fn warn_if_all_same(model: &str, outputs: &[String]) -> Option<String> {
+/// undertrained, and its scores mean little. `diagnosis` (which of the two
+/// its NLL-test suggests; may be empty) ends the warning. Returns the
+/// warning.
+pub fn warn_if_all_same(model: &str, outputs: &[String], diagnosis: &str) -> Option<String> {
     let (first, rest) = outputs.split_first()?;
     if rest.is_empty() || rest.iter().any(|o| o != first) {
         return None;
     }
     let text = format!(
-        "every one of the {} outputs of {model} is the same (\"{}\"): the generator has collapsed to one output or is undertrained, and its scores say little",
+        "every one of the {} outputs of {model} is the same (\"{}\"): the generator has collapsed to one output or is undertrained, and its scores say little{}{diagnosis}",
         outputs.len(),
-        excerpt(first)
+        excerpt(first),
+        if diagnosis.is_empty() { "" } else { "; " }
     );
     warn(&text);
     Some(text)
@@ -69,12 +96,15 @@ mod tests {
     #[test]
     fn identical_outputs_are_reported() {
         let same = vec!["a a a".to_string(); 3];
-        let warning = warn_if_all_same("m", &same).unwrap();
+        let warning = warn_if_all_same("m", &same, "why").unwrap();
         assert!(
             warning.contains("every one of the 3 outputs of m") && warning.contains("\"a a a\"")
         );
+        assert!(warning.ends_with("say little; why"), "{warning}");
+        let plain = warn_if_all_same("n", &same, "").unwrap();
+        assert!(plain.ends_with("say little"), "{plain}");
         let varied = vec!["a".to_string(), "b".to_string()];
-        assert_eq!(warn_if_all_same("m", &varied), None);
-        assert_eq!(warn_if_all_same("m", &same[..1]), None);
+        assert_eq!(warn_if_all_same("m", &varied, "why"), None);
+        assert_eq!(warn_if_all_same("m", &same[..1], "why"), None);
     }
 }

@@ -12,6 +12,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.samples != Some(0), "--samples must be at least 1");
     anyhow::ensure!(args.beam_size != Some(0), "--beam-size must be at least 1");
     let snapshots = parse_snapshots(&args.snapshots)?;
+    crate::notes::quiet_data_notes();
     let models = eval::models(&args.run_dirs, &snapshots)?;
     if !snapshots.iter().any(|s| s == eval::FINAL) {
         crate::notes::note(

@@ -72,13 +72,36 @@ fn new(
                     path.display()
                 );
             }
-            SdkSource::Path(path.canonicalize().with_context(|| format!("--sdk {}", path.display()))?)
-        }
-        (None, None) => SdkSource::Path(plugins_new::default_sdk().ok_or_else(|| {
-            anyhow::anyhow!(
-                "the sdk/ of the checkout this agon was built from is gone; pass --sdk PATH (agon's sdk/ directory) or --sdk-git URL"
+            SdkSource::Path(
+                path.canonicalize()
+                    .with_context(|| format!("--sdk {}", path.display()))?,
             )
-        })?),
+        }
+        (None, None) => {
+            let here = std::env::current_dir()
+                .ok()
+                .and_then(|dir| plugins_new::enclosing_checkout_sdk(&dir));
+            let built_from = plugins_new::default_sdk().ok_or_else(|| match &here {
+                Some(here) => anyhow::anyhow!(
+                    "the sdk/ of the checkout this agon was built from is gone; pass --sdk {} (the checkout you are in) or another agon sdk/ directory, or --sdk-git URL",
+                    here.display()
+                ),
+                None => anyhow::anyhow!(
+                    "the sdk/ of the checkout this agon was built from is gone; pass --sdk PATH (agon's sdk/ directory) or --sdk-git URL"
+                ),
+            })?;
+            if let Some(here) = here.filter(|here| *here != built_from) {
+                // An agon binary copied from another checkout: say which
+                // SDK the crate gets, before the user builds against it.
+                crate::notes::note(&format!(
+                    "you are in the agon checkout of {}, but this agon was built from {}: the crate depends on the second's SDK; for this checkout's, pass --sdk {} (or run this checkout's own target/release/agon)",
+                    here.parent().unwrap_or(&here).display(),
+                    built_from.parent().unwrap_or(&built_from).display(),
+                    here.display()
+                ));
+            }
+            SdkSource::Path(built_from)
+        }
     };
     let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
     let files = plugins_new::files(kind, form, &namespace, &name, &sdk)?;

@@ -162,6 +162,7 @@ pub fn files(
                 lib: PER_TOKEN_DISCRIMINATOR_LIB,
                 tests: PER_TOKEN_DISCRIMINATOR_TESTS,
                 crate_name: "causal-conv-discriminator",
+                model_type: "CausalConv",
                 component: "causal-conv",
                 library_type: "MyLabPerTokenDiscriminators",
             },
@@ -176,6 +177,7 @@ pub fn files(
                 lib: PAIR_DISCRIMINATOR_LIB,
                 tests: PAIR_DISCRIMINATOR_TESTS,
                 crate_name: "pair-pool-discriminator",
+                model_type: "PairPool",
                 component: "pair-pool",
                 library_type: "MyLabPairDiscriminators",
             },
@@ -190,6 +192,7 @@ pub fn files(
                 lib: SEQ2SEQ_LIB,
                 tests: SEQ2SEQ_TESTS,
                 crate_name: "gru-seq2seq-generator",
+                model_type: "GruSeq2Seq",
                 component: "gru-seq2seq",
                 library_type: "MyLabSeq2SeqGenerators",
             },
@@ -204,6 +207,7 @@ pub fn files(
                 lib: DISCRIMINATOR_LIB,
                 tests: DISCRIMINATOR_TESTS,
                 crate_name: "mean-pool-discriminator",
+                model_type: "MeanPool",
                 component: "mean-pool",
                 library_type: "MyLabLibrary",
             },
@@ -218,6 +222,7 @@ pub fn files(
                 lib: GENERATOR_LIB,
                 tests: GENERATOR_TESTS,
                 crate_name: "gru-lm-generator",
+                model_type: "GruLm",
                 component: "gru-lm",
                 library_type: "MyLabGenerators",
             },
@@ -277,6 +282,43 @@ struct KitTemplate {
     component: &'static str,
     /// Its library type (`MyLab` + what it holds).
     library_type: &'static str,
+    /// Its model type (the config type is this + `Config`).
+    model_type: &'static str,
+}
+
+/// Said first in a scaffold's `src/lib.rs`: its model and module doc are
+/// the example's until the author writes theirs.
+const SCAFFOLD_NOTICE: &str =
+    "//! Made by `agon plugins new` from an example of docs/writing-a-plugin.md:\n\
+//! the model below, and the description that follows, are the example's\n\
+//! until you replace them with yours.\n//!\n";
+
+/// Whether `text` uses `ident` as a whole identifier.
+fn mentions_identifier(text: &str, ident: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(ident).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + ident.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// The model type of a scaffold named `name`: `attn-summarizer` →
+/// `AttnSummarizer` (its config `AttnSummarizerConfig`), unless the
+/// example already uses that name (`embedding` → `Embedding`, candle's;
+/// `self` → `Self`), or it is the library type: then the example's.
+fn model_type(template: &KitTemplate, name: &str, library_type: &str) -> String {
+    let wanted = type_prefix(name);
+    let taken = |ident: &str| {
+        ident == library_type
+            || mentions_identifier(template.lib, ident)
+            || mentions_identifier(template.tests, ident)
+    };
+    if taken(&wanted) || taken(&format!("{wanted}Config")) {
+        template.model_type.to_string()
+    } else {
+        wanted
+    }
 }
 
 /// `namespace` as the start of a Rust type name: `my-lab.x` → `MyLabX`
@@ -358,6 +400,13 @@ fn kit_crate(
         .replacen("MyLab", &type_prefix(namespace), 1);
     let lib = replaced(&lib, template.library_type, &library_type)?;
     let tests = replaced(&tests, template.library_type, &library_type)?;
+    // `GruSeq2Seq` → `AttnSummarizer`, `GruSeq2SeqConfig` → `AttnSummarizerConfig`.
+    let model_type = model_type(&template, name, &library_type);
+    let lib = format!(
+        "{SCAFFOLD_NOTICE}{}",
+        replaced(&lib, template.model_type, &model_type)?
+    );
+    let tests = tests.replace(template.model_type, &model_type);
     Ok(vec![
         ("Cargo.toml", manifest),
         ("src/lib.rs", lib),
@@ -395,6 +444,21 @@ pub fn default_sdk() -> Option<PathBuf> {
         .is_file()
         .then(|| sdk.canonicalize().ok())
         .flatten()
+}
+
+/// The sdk/ of the agon checkout `dir` is in (itself or an ancestor holding
+/// `sdk/Cargo.toml` of package `agon-sdk`), if any: a user who runs an
+/// agon built elsewhere from inside a checkout may mean that checkout's.
+pub fn enclosing_checkout_sdk(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().find_map(|ancestor| {
+        let sdk = ancestor.join("sdk");
+        let manifest = std::fs::read_to_string(sdk.join("Cargo.toml")).ok()?;
+        manifest
+            .lines()
+            .any(|line| line.replace(' ', "") == "name=\"agon-sdk\"")
+            .then(|| sdk.canonicalize().ok())
+            .flatten()
+    })
 }
 
 /// Writes the crate into `dir` (which must not exist, or be empty): into a
@@ -592,9 +656,57 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_model_type_takes_the_plugins_name_unless_it_is_taken() {
+        let sdk = SdkSource::Path("/opt/agon/sdk".into());
+        let written = files(
+            NewKind::Generator,
+            Form::Conditional,
+            "lab",
+            "attn-summarizer",
+            &sdk,
+        )
+        .unwrap();
+        let (lib, tests) = (&written[1].1, &written[2].1);
+        assert!(lib.contains("pub struct AttnSummarizer {"), "{lib}");
+        assert!(lib.contains("pub struct AttnSummarizerConfig {"), "{lib}");
+        assert!(!lib.contains("GruSeq2Seq") && !tests.contains("GruSeq2Seq"));
+        assert!(lib.starts_with(SCAFFOLD_NOTICE), "{lib}");
+        // Names the example already uses keep the example's type.
+        for taken in ["embedding", "self", "generator-model"] {
+            let written = files(NewKind::Generator, Form::Conditional, "lab", taken, &sdk).unwrap();
+            assert!(
+                written[1].1.contains("pub struct GruSeq2Seq {"),
+                "{taken}: {}",
+                written[1].1
+            );
+        }
+        assert!(mentions_identifier("use x::Embedding;", "Embedding"));
+        assert!(!mentions_identifier("EmbeddingDim", "Embedding"));
+        assert!(!mentions_identifier("MyEmbedding", "Embedding"));
+    }
+
     /// The manifest's lines before `[package]`.
     fn manifest_header(manifest: &str) -> &str {
         &manifest[..manifest.find("[package]").unwrap()]
+    }
+
+    #[test]
+    fn the_checkout_around_a_directory_is_found() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(enclosing_checkout_sdk(&deep), None);
+        std::fs::create_dir_all(root.path().join("sdk")).unwrap();
+        std::fs::write(
+            root.path().join("sdk/Cargo.toml"),
+            "[package]\nname = \"agon-sdk\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            enclosing_checkout_sdk(&deep),
+            Some(root.path().join("sdk").canonicalize().unwrap())
+        );
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
         args.temperature.is_finite() && args.temperature > 0.0,
         "--temperature must be a positive number"
     );
+    crate::notes::quiet_data_notes();
     // `final` names the latest checkpoint, as in `agon eval --snapshots`.
     let snapshot = args
         .snapshot

@@ -8,8 +8,10 @@ use plotters::prelude::*;
 use super::analysis::{Comparison, GroupSummary};
 use crate::train::plot::{draw_legend, register_font};
 
-/// (generator epochs, mean, low, high) of group `g`'s headline.
+/// (generator epochs, mean, low, high) of group `g`'s headline, the
+/// interval cut to the values the metric can take.
 fn series(comparison: &Comparison, g: usize) -> Vec<(f64, f64, f64, f64)> {
+    let (floor, ceiling) = metric_range(&comparison.headline);
     comparison.groups[g]
         .curve
         .iter()
@@ -18,11 +20,31 @@ fn series(comparison: &Comparison, g: usize) -> Vec<(f64, f64, f64, f64)> {
             Some((
                 point.global_epoch as f64,
                 e.mean,
-                e.low.unwrap_or(e.mean),
-                e.high.unwrap_or(e.mean),
+                e.low.unwrap_or(e.mean).max(floor),
+                e.high.unwrap_or(e.mean).min(ceiling),
             ))
         })
         .collect()
+}
+
+/// The values a headline metric can take. A t interval over two or three
+/// seeds is wide, and past these bounds it would draw values no run can
+/// have (a BLEU above 1); the band stops at them. NLLs are ≥ 0; BLEU,
+/// ROUGE, distinct-n and Self-BLEU lie in [0, 1].
+fn metric_range(metric: &str) -> (f64, f64) {
+    if metric.starts_with("nll") || metric.ends_with("lm_nll") {
+        (0.0, f64::INFINITY)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
+/// Line width of group `g` of `groups`: the first widest, so that where
+/// groups run the same curve (a shared MLE phase, the same seeds) each
+/// later one shows as a thinner line inside the one before it instead of
+/// hiding it.
+fn line_width(g: usize, groups: usize) -> u32 {
+    (2 * (groups - g) as u32).clamp(2, 8)
 }
 
 /// Generator epochs before the group's first adversarial epoch, if it has
@@ -97,8 +119,10 @@ where
         .draw()
         .map_err(|e| fail(&e))?;
     let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    let groups = all.len();
     for (g, points) in all.iter().enumerate() {
         let colour = palette[g % palette.len()];
+        let width = line_width(g, groups);
         // The band: upper edge forward, lower edge back.
         let mut band: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.3)).collect();
         band.extend(points.iter().rev().map(|p| (p.0, p.2)));
@@ -113,12 +137,12 @@ where
         chart
             .draw_series(LineSeries::new(
                 points.iter().map(|p| (p.0, p.1)),
-                colour.stroke_width(2),
+                colour.stroke_width(width),
             ))
             .map_err(|e| fail(&e))?
             .label(comparison.groups[g].label.as_str())
             .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
             });
     }
     // Dashed where adversarial training starts: black when every group
@@ -192,6 +216,17 @@ mod tests {
             adversarial_change: Default::default(),
             training_time: None,
         }
+    }
+
+    #[test]
+    fn bands_stop_at_the_metric_range_and_later_groups_are_thinner() {
+        assert_eq!(metric_range("bleu"), (0.0, 1.0));
+        assert_eq!(metric_range("rouge_l"), (0.0, 1.0));
+        assert_eq!(metric_range("nll_oracle"), (0.0, f64::INFINITY));
+        assert_eq!(line_width(0, 2), 4);
+        assert_eq!(line_width(1, 2), 2);
+        assert_eq!(line_width(0, 6), 8);
+        assert_eq!(line_width(5, 6), 2);
     }
 
     #[test]

@@ -244,6 +244,11 @@ pub struct TaskConfig {
     /// oracle's weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oracle: Option<ComponentSpec>,
+    /// Text and conditional: train on the first N lines (pairs) of the
+    /// training file(s) only, for a quick run on a subset; the vocabulary
+    /// is built from them. Default: every line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
     /// Oracle: training sequences sampled when `train_data` is absent
     /// (default and paper: 9,984).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -337,6 +342,7 @@ impl TaskConfig {
                     ("extra_references", self.extra_references.is_some()),
                     ("max_source_len", self.max_source_len.is_some()),
                     ("evaluation", self.evaluation.is_some()),
+                    ("train_limit", self.train_limit.is_some()),
                 ],
             ),
             TaskKind::Text => (
@@ -372,6 +378,10 @@ impl TaskConfig {
             set.is_empty(),
             "task.{} does not apply to a task of kind {kind}; remove it",
             set.join(", task.")
+        );
+        anyhow::ensure!(
+            self.train_limit != Some(0),
+            "task.train_limit is 0; it is the number of training lines to use, at least 1 (leave it out to use every line)"
         );
         if let Some(bleu) = &self.bleu {
             let uncomputed: Vec<String> = bleu

@@ -251,11 +251,16 @@ pub fn evaluate(
         let (_, _, mut generator) = load_run_generator(&model.run_dir, model.snapshot.as_deref())?;
         let decoded = task.decode_test(&mut generator, sources)?;
         let output = task.score_outputs(&decoded);
-        if let Some(warning) = crate::notes::warn_if_all_same(&model.label, &output.outputs) {
+        let nll_test = task.nll_test(&mut generator)?;
+        if let Some(warning) = crate::notes::warn_if_all_same(
+            &model.label,
+            &output.outputs,
+            &task.collapse_diagnosis(nll_test),
+        ) {
             collapsed.push(warning);
         }
         let mut metrics = output.metrics(&task.evaluation.metrics);
-        metrics.insert("nll_test".into(), task.nll_test(&mut generator)?);
+        metrics.insert("nll_test".into(), nll_test);
         // Whatever the task's metrics: a model that answers most sources
         // alike, or only shorter, can gain ROUGE without summarising better.
         let sameness = Sameness::of(&output.outputs);

@@ -33,11 +33,12 @@ use anyhow::{anyhow, bail};
 use super::{
     sampling::{decode_many, per_token_nll},
     text::{hypothesis, vocab_info},
+    unigram_baseline::{collapse_diagnosis, unigram_nll},
 };
 use crate::{
     components::Generator,
     config::{ConditionalEvaluation, ConditionalMetric, TaskConfig},
-    text::{read_aligned_lines, vocabulary, LongLines, TokenizerConfig, Vocabulary},
+    text::{keep_first, read_aligned_lines, vocabulary, LongLines, TokenizerConfig, Vocabulary},
 };
 
 /// Default number of test sources decoded per training-time evaluation.
@@ -51,6 +52,9 @@ pub struct ParallelData {
     /// Training sources and targets, row-aligned, each ending with EOS.
     pub train_sources: Vec<Vec<u32>>,
     pub train_targets: Vec<Vec<u32>>,
+    /// Pairs in the training files (more than the training set holds under
+    /// `task.train_limit` or `long_lines: skip`).
+    pub train_file_lines: usize,
     /// Every test source (cut to `max_source_len`), ending with EOS.
     pub test_sources: Vec<Vec<u32>>,
     /// `references[k][i]`: reference k of test source i, raw text.
@@ -58,6 +62,9 @@ pub struct ParallelData {
     /// Test pairs whose target fits `max_len` (for NLL-test).
     pub nll_sources: Vec<Vec<u32>>,
     pub nll_targets: Vec<Vec<u32>>,
+    /// NLL-test of a model that knows only token frequencies (see
+    /// `unigram_baseline`).
+    pub unigram_nll_test: f64,
     pub max_len: u32,
     pub max_source_len: u32,
 }
@@ -144,6 +151,8 @@ impl ParallelData {
             (train_source_path, train_sources.len()),
             (train_path, train_targets.len()),
         )?;
+        let train_file_lines = keep_first(&mut train_sources, task.train_limit, train_path);
+        keep_first(&mut train_targets, task.train_limit, train_path);
         let test_source_lines = read_aligned_lines(test_source_path, Some(test_path), &tokenizer)?;
         let test_target_lines = read_aligned_lines(test_path, Some(test_source_path), &tokenizer)?;
         check_aligned(
@@ -189,7 +198,7 @@ impl ParallelData {
                 train_sources.retain(|_| *flags.next().unwrap_or(&false));
                 train_targets.retain(|l| l.len() <= max_tokens);
             }
-            crate::notes::note(&format!(
+            crate::notes::data_note(&format!(
                 "{long} of the targets of {} are longer than {max_tokens} tokens; their pairs were {} (task.long_lines)",
                 train_path.display(),
                 if policy == LongLines::Skip { "skipped" } else { "truncated" }
@@ -251,19 +260,23 @@ impl ParallelData {
                 test_path.display()
             );
         }
+        let train_targets: Vec<Vec<u32>> = train_targets
+            .iter()
+            .map(|l| encode(l, max_tokens))
+            .collect();
+        let unigram_nll_test = unigram_nll(&train_targets, &nll_targets, vocabulary.len());
         Ok(ParallelData {
             train_sources: train_sources
                 .iter()
                 .map(|l| encode(l, source_tokens))
                 .collect(),
-            train_targets: train_targets
-                .iter()
-                .map(|l| encode(l, max_tokens))
-                .collect(),
+            train_targets,
+            train_file_lines,
             test_sources,
             references,
             nll_sources,
             nll_targets,
+            unigram_nll_test,
             tokenizer,
             vocabulary,
             max_len,
@@ -388,6 +401,12 @@ impl ConditionalTask {
         }
     }
 
+    /// Why a generator with this NLL-test may give one output for every
+    /// source (the end of the collapse warning).
+    pub fn collapse_diagnosis(&self, nll_test: f64) -> String {
+        collapse_diagnosis(nll_test, self.data.unigram_nll_test)
+    }
+
     /// The metric shown in progress lines and tested first (name, key).
     pub fn headline(&self) -> (String, String) {
         match self.evaluation.metrics.first() {
@@ -475,9 +494,14 @@ impl ConditionalTask {
     ) -> anyhow::Result<BTreeMap<String, f64>> {
         let outputs = self.decode_test(generator, self.eval_sources)?;
         let scores = self.score_outputs(&outputs);
-        crate::notes::warn_if_all_same(&format!("the generator at {at}"), &scores.outputs);
+        let nll_test = self.nll_test(generator)?;
+        crate::notes::warn_if_all_same(
+            &format!("the generator at {at}"),
+            &scores.outputs,
+            &self.collapse_diagnosis(nll_test),
+        );
         let mut values = scores.metrics(&self.evaluation.metrics);
-        values.insert("nll_test".into(), self.nll_test(generator)?);
+        values.insert("nll_test".into(), nll_test);
         Ok(values)
     }
 }

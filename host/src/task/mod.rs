@@ -5,6 +5,7 @@ pub mod oracle;
 pub mod preview;
 pub mod sampling;
 pub mod text;
+pub mod unigram_baseline;
 
 use std::collections::BTreeMap;
 
@@ -75,8 +76,9 @@ impl Task {
                 let data = &task.data;
                 let left_out = data.references.len().saturating_sub(data.test.len());
                 format!(
-                    "data: {} training lines, {} test lines{}, {} ids in the vocabulary, max_len {max_len}",
+                    "data: {} training lines{}, {} test lines{}, {} ids in the vocabulary, max_len {max_len}",
                     data.train.len(),
+                    of_file(data.train.len(), data.train_file_lines),
                     data.references.len(),
                     match left_out {
                         0 => String::new(),
@@ -89,8 +91,9 @@ impl Task {
                 let data = &task.data;
                 let left_out = data.test_sources.len().saturating_sub(data.nll_targets.len());
                 format!(
-                    "data: {} training pairs, {} test sources{}, {} ids in the vocabulary, max_len {max_len}, max_source_len {}",
+                    "data: {} training pairs{}, {} test sources{}, {} ids in the vocabulary, max_len {max_len}, max_source_len {}",
                     data.train_targets.len(),
+                    of_file(data.train_targets.len(), data.train_file_lines),
                     data.test_sources.len(),
                     match left_out {
                         0 => String::new(),
@@ -182,5 +185,15 @@ impl Task {
                 }
             }
         }
+    }
+}
+
+/// " (of N in the file)" when the training set is smaller than its file
+/// (`task.train_limit`, or `long_lines: skip`).
+fn of_file(kept: usize, in_file: usize) -> String {
+    if kept < in_file {
+        format!(" (of {in_file} in the file)")
+    } else {
+        String::new()
     }
 }

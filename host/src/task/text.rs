@@ -24,7 +24,7 @@ use super::sampling::{per_token_nll, sample_many};
 use crate::{
     components::Generator,
     config::{BleuConfig, TaskConfig},
-    text::{read_lines, vocabulary, LongLines, TokenizerConfig, Vocabulary},
+    text::{keep_first, read_lines, vocabulary, LongLines, TokenizerConfig, Vocabulary},
 };
 
 /// Default number of samples per evaluation.
@@ -38,6 +38,9 @@ pub struct TextData {
     pub vocabulary: Vocabulary,
     /// Training sequences, each ending with EOS.
     pub train: Vec<Vec<u32>>,
+    /// Lines in the training file (more than `train` holds under
+    /// `task.train_limit` or `long_lines: skip`).
+    pub train_file_lines: usize,
     /// Test sequences that fit in `max_len`, each ending with EOS (NLL-test).
     pub test: Vec<Vec<u32>>,
     /// Every test line as BLEU reference ids (no EOS; unknown words get ids
@@ -100,6 +103,7 @@ impl TextData {
         let train_path = required(&task.train_data, "train_data")?;
         let test_path = required(&task.test_data, "test_data")?;
         let mut train_lines = read_lines(train_path, &tokenizer)?;
+        let train_file_lines = keep_first(&mut train_lines, task.train_limit, train_path);
         let test_lines = read_lines(test_path, &tokenizer)?;
         let longest = train_lines.iter().map(Vec::len).max().unwrap_or(0);
         let max_len = task.max_len.unwrap_or(longest as u32 + 1);
@@ -110,7 +114,7 @@ impl TextData {
         let max_tokens = max_len as usize - 1;
         let changed = limit_lengths(&mut train_lines, train_path, max_tokens, policy)?;
         if changed > 0 {
-            crate::notes::note(&format!(
+            crate::notes::data_note(&format!(
                 "{changed} of the lines of {} are longer than {max_tokens} tokens and were {} (task.long_lines)",
                 train_path.display(),
                 if policy == LongLines::Skip { "skipped" } else { "truncated" }
@@ -162,6 +166,7 @@ impl TextData {
             tokenizer,
             vocabulary,
             train,
+            train_file_lines,
             test,
             references,
             max_len,

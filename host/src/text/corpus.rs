@@ -76,14 +76,14 @@ fn parse_aligned_lines(
     if let Some(first) = tabbed.first() {
         // A TSV export read as text: its columns (ids, the other side of a
         // pair) become words, and its header an example.
-        crate::notes::note(&format!(
+        crate::notes::data_note(&format!(
             "data file {}: {} line(s) hold a tab (first at line {first}); agon reads one example per line and a tab as a space, so tab-separated columns become words of the example: for a TSV, put the column you mean in a file of its own (e.g. `tail -n +2 FILE | cut -f2`, which also drops a header)",
             path.display(),
             tabbed.len()
         ));
     }
     if let Some(found) = invisible {
-        crate::notes::note(&format!(
+        crate::notes::data_note(&format!(
             "data file {}: {} line(s) hold a character that prints as nothing ({}, first at line {}); the tokenizer keeps it, so it becomes a token of its own or part of a word that looks like another: remove it unless it is meant as text",
             path.display(),
             found.lines,
@@ -121,6 +121,23 @@ fn parse_aligned_lines(
         );
     }
     Ok(lines)
+}
+
+/// `task.train_limit`: keeps the first `limit` examples of `lines`, read
+/// from `path` (and, for a conditional task, the same lines of the file
+/// aligned with it). Returns how many lines the file has; when the limit is
+/// above that, a note says every line is used.
+pub fn keep_first<T>(lines: &mut Vec<T>, limit: Option<usize>, path: &Path) -> usize {
+    let in_file = lines.len();
+    match limit {
+        Some(limit) if limit < in_file => lines.truncate(limit),
+        Some(limit) if limit > in_file => crate::notes::data_note(&format!(
+            "task.train_limit is {limit}, but {} has {in_file} lines: every line is used",
+            path.display()
+        )),
+        _ => {}
+    }
+    in_file
 }
 
 /// Characters that print as nothing and that corpora carry by accident:
@@ -212,6 +229,18 @@ mod tests {
         // The tokenizer keeps them: the reason for the note.
         let tokens = TokenizerConfig::default().tokenize("co\u{00AD}operate \u{00AD}");
         assert_eq!(tokens, ["co\u{00AD}operate", "\u{00AD}"]);
+    }
+
+    #[test]
+    fn a_train_limit_keeps_the_first_lines() {
+        let mut lines = vec![1, 2, 3, 4];
+        assert_eq!(keep_first(&mut lines, Some(2), Path::new("t")), 4);
+        assert_eq!(lines, [1, 2]);
+        let mut lines = vec![1, 2, 3];
+        assert_eq!(keep_first(&mut lines, Some(5), Path::new("t")), 3);
+        assert_eq!(lines, [1, 2, 3]);
+        assert_eq!(keep_first(&mut lines, None, Path::new("t")), 3);
+        assert_eq!(lines, [1, 2, 3]);
     }
 
     #[test]

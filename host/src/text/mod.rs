@@ -5,6 +5,6 @@ pub mod corpus;
 pub mod tokenizer;
 pub mod vocabulary;
 
-pub use corpus::{parse_lines, read_aligned_lines, read_lines, LongLines};
+pub use corpus::{keep_first, parse_lines, read_aligned_lines, read_lines, LongLines};
 pub use tokenizer::{Level, TokenizerConfig};
 pub use vocabulary::Vocabulary;
