@@ -102,6 +102,10 @@ where
         (0.0, 1.0)
     };
     let pad = ((y_max - y_min) * 0.08).max(1e-3);
+    // The axis, too, stays within the values the metric can take (no
+    // negative BLEU below a curve near 0).
+    let (floor, ceiling) = metric_range(&comparison.headline);
+    let (y_low, y_high) = ((y_min - pad).max(floor), (y_max + pad).min(ceiling));
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("{} over seeds: mean and 95% interval", comparison.headline),
@@ -110,7 +114,7 @@ where
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d(0.0..x_max, (y_min - pad)..(y_max + pad))
+        .build_cartesian_2d(0.0..x_max, y_low..y_high)
         .map_err(|e| fail(&e))?;
     chart
         .configure_mesh()
@@ -159,7 +163,7 @@ where
         };
         let drawn = chart
             .draw_series(DashedLineSeries::new(
-                [(start, y_min - pad), (start, y_max + pad)],
+                [(start, y_low), (start, y_high)],
                 8,
                 6,
                 colour.stroke_width(1),
