@@ -1,9 +1,11 @@
 //! `my-lab/gru-seq2seq-generator`: a conditional generator (translation,
 //! summarization, dialogue) on the SDK's generator kit. `start` encodes each
-//! row's source with a GRU; its last state starts the decoder and is read
-//! again at every step beside the previous token. The kit derives MLE,
-//! sampling, greedy and beam decoding, rollouts, the policy-gradient step
-//! and checkpoints, as for a language model.
+//! row's source with a GRU; its last state starts the decoder, and at every
+//! step the decoder's state attends over the encoder's states.
+//! `teacher_forced_logits` computes the attention of a whole teacher-forced
+//! pass at once. The kit derives MLE, sampling, greedy and beam decoding,
+//! rollouts, the policy-gradient step and checkpoints, as for a language
+//! model.
 
 use agon_sdk::kits::{GeneratorConfig, GeneratorModel, GeneratorTraining, SourceUse};
 use agon_sdk::toolkit::Padder;
@@ -56,7 +58,9 @@ impl GeneratorConfig for GruSeq2SeqConfig {
     }
 }
 
-/// A GRU encoder; a GRU decoder that reads the encoding at every step.
+/// A GRU encoder; a GRU decoder whose state attends over the encoder's
+/// states (Luong et al.'s dot-product attention, scaled), and an output
+/// layer that reads the state and what it attended to.
 pub struct GruSeq2Seq {
     source_embedding: Embedding,
     encoder: GRU,
@@ -67,10 +71,16 @@ pub struct GruSeq2Seq {
     pad: u32,
 }
 
+/// Added to the attention score of a position past a source's end: its
+/// weight after the softmax is exactly 0.
+const PADDING_SCORE: f64 = -1e9;
+
 impl GeneratorModel for GruSeq2Seq {
     type Config = GruSeq2SeqConfig;
-    /// `[rows, hidden_dim]`: each row's encoded source.
-    type Memory = Tensor;
+    /// Each row's source, encoded: the encoder's state at every position
+    /// (`[rows, S, hidden_dim]`), and the score bias of every position
+    /// (`[rows, S]`: 0 within the source, `PADDING_SCORE` past its end).
+    type Memory = (Tensor, Tensor);
     /// `[rows, hidden_dim]`: the decoder's state.
     type State = Tensor;
     const NAME: &'static str = "gru-seq2seq";
@@ -89,8 +99,8 @@ impl GeneratorModel for GruSeq2Seq {
             source_embedding: embedding(vocab, e, vb.pp("source_embedding"))?,
             encoder: gru(e, h, GRUConfig::default(), vb.pp("encoder"))?,
             target_embedding: embedding(vocab, e, vb.pp("target_embedding"))?,
-            decoder: gru(e + h, h, GRUConfig::default(), vb.pp("decoder"))?,
-            output: linear(h, vocab, vb.pp("output"))?,
+            decoder: gru(e, h, GRUConfig::default(), vb.pp("decoder"))?,
+            output: linear(2 * h, vocab, vb.pp("output"))?,
             hidden_dim: h,
             pad: context.vocab.pad.into_option().unwrap_or(0),
         })
@@ -101,7 +111,7 @@ impl GeneratorModel for GruSeq2Seq {
         sources: Option<&TokenBatch>,
         rows: usize,
         device: &Device,
-    ) -> PluginResult<(Tensor, Tensor)> {
+    ) -> PluginResult<((Tensor, Tensor), Tensor)> {
         let sources = sources.ok_or_else(|| {
             PluginError::input(format!("{} needs a source for every row", Self::NAME))
         })?;
@@ -112,29 +122,79 @@ impl GeneratorModel for GruSeq2Seq {
         }
         .pad(&sources, 1)?; // ids and mask, [rows, width]
         let mut h = Tensor::zeros((rows, self.hidden_dim), DType::F32, device)?;
+        let mut states = Vec::new();
         for t in 0..padded.ids.dim(1)? {
             let x = self
                 .source_embedding
                 .forward(&padded.ids.narrow(1, t, 1)?.squeeze(1)?)?;
             let next = self.encoder.step(&x, &GRUState { h: h.clone() })?.h;
-            // Past a source's end the state stays as it was: a row's
-            // encoding must not depend on the padding, whose width depends
-            // on the other rows of the batch.
+            // Past a source's end the state stays as it was, so the last
+            // state, which starts the decoder, is the state at the end of
+            // the source whatever the padding.
             let real = padded.mask.narrow(1, t, 1)?; // [rows, 1]
             h = (next.broadcast_mul(&real)? + h.broadcast_mul(&real.affine(-1.0, 1.0)?)?)?;
+            states.push(h.clone());
         }
-        Ok((h.clone(), h))
+        let annotations = Tensor::stack(&states, 1)?; // [rows, S, hidden]
+        let bias = padded.mask.affine(-PADDING_SCORE, PADDING_SCORE)?; // 1 → 0, 0 → PADDING_SCORE
+        Ok(((annotations, bias), h))
     }
 
     fn step(
         &self,
-        encoded: &Tensor,
+        memory: &(Tensor, Tensor),
         h: &Tensor,
         tokens: &Tensor,
     ) -> PluginResult<(Tensor, Tensor)> {
-        let x = Tensor::cat(&[&self.target_embedding.forward(tokens)?, encoded], 1)?;
+        let x = self.target_embedding.forward(tokens)?;
         let h = self.decoder.step(&x, &GRUState { h: h.clone() })?.h;
-        Ok((self.output.forward(&h)?, h))
+        // One query per row: attention of a sequence of length 1.
+        let logits = self.attend_and_project(memory, &h.unsqueeze(1)?)?;
+        Ok((logits.squeeze(1)?, h))
+    }
+
+    /// A teacher-forced pass at once: the recurrence still runs position by
+    /// position (each state needs the one before), but the attention of
+    /// every position is one batched matmul and the output layer another,
+    /// where the default would run `step`, attention included, `T` times.
+    fn teacher_forced_logits(
+        &self,
+        memory: &(Tensor, Tensor),
+        state: &Tensor,
+        inputs: &Tensor,
+    ) -> PluginResult<Tensor> {
+        let (rows, steps) = inputs.dims2()?;
+        let embedded = self.target_embedding.forward(inputs)?; // [rows, T, emb]
+        let mut h = state.clone();
+        let mut states = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let x = embedded.narrow(1, t, 1)?.squeeze(1)?;
+            h = self.decoder.step(&x, &GRUState { h })?.h;
+            states.push(h.clone());
+        }
+        let queries = Tensor::stack(&states, 1)?; // [rows, T, hidden]
+        let logits = self.attend_and_project(memory, &queries)?; // [rows, T, vocab]
+        Ok(logits.reshape((rows * steps, ()))?)
+    }
+}
+
+impl GruSeq2Seq {
+    /// Logits `[rows, T, vocab]` of decoder states `queries` (`[rows, T,
+    /// hidden]`): each attends over its row's encoder states, and the
+    /// output layer reads the state beside the weighted sum it attended to.
+    fn attend_and_project(
+        &self,
+        (annotations, bias): &(Tensor, Tensor),
+        queries: &Tensor,
+    ) -> PluginResult<Tensor> {
+        let scale = 1.0 / (self.hidden_dim as f64).sqrt();
+        let keys = annotations.transpose(1, 2)?.contiguous()?; // [rows, hidden, S]
+        let scores = (queries.contiguous()?.matmul(&keys)? * scale)? // [rows, T, S]
+            .broadcast_add(&bias.unsqueeze(1)?)?;
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let context = weights.matmul(annotations)?; // [rows, T, hidden]
+        let features = Tensor::cat(&[queries, &context], 2)?; // [rows, T, 2·hidden]
+        Ok(self.output.forward(&features)?)
     }
 }
 
@@ -144,7 +204,7 @@ agon_sdk::generator_library! {
     namespace: "my-lab",
     name: "gru-seq2seq-generator",
     generators: {
-        "gru-seq2seq" => GruSeq2Seq: "GRU encoder and GRU decoder reading the encoded source: a conditional generator on the SDK's kit",
+        "gru-seq2seq" => GruSeq2Seq: "GRU encoder and GRU decoder with dot-product attention over the source: a conditional generator on the SDK's kit",
     }
 }
 

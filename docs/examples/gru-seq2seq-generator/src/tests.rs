@@ -1,8 +1,8 @@
-use agon_sdk::kits::KitGenerator;
+use agon_sdk::kits::{GeneratorModel, KitGenerator};
 use agon_sdk::testing::{check_conditional_generator_weight_gradients, check_generator, Task};
 use agon_sdk::{Batch, GeneratorImpl, MleOptions, PluginContext, PluginLibrary, TokenBatch};
 
-use crate::{GruSeq2Seq, MyLabSeq2SeqGenerators};
+use crate::{GruSeq2Seq, GruSeq2SeqConfig, MyLabSeq2SeqGenerators};
 
 fn generator(config: &str) -> KitGenerator<GruSeq2Seq> {
     let mut context = PluginContext::for_tests(10, 6); // vocab 10, max_len 6, cpu, seed 0
@@ -82,4 +82,49 @@ fn keeps_the_component_contract() {
     let mut context = PluginContext::for_tests(30, 10);
     context.config_yaml = "embedding_dim: 8\nhidden_dim: 16\n".into();
     check_generator::<MyLabSeq2SeqGenerators>("gru-seq2seq", &context, Task::Conditional);
+}
+
+/// `teacher_forced_logits`, which attends at every position at once, gives
+/// what running `step` position by position gives (the kit's default), on
+/// sources of two lengths (the shorter one padded).
+#[test]
+fn the_batched_teacher_forced_pass_equals_stepping() {
+    use candle_core::{DType, Device, Tensor};
+    let device = Device::Cpu;
+    let context = PluginContext::for_tests(10, 6);
+    let config = GruSeq2SeqConfig {
+        embedding_dim: 4,
+        hidden_dim: 8,
+        ..GruSeq2SeqConfig::default()
+    };
+    let weights = candle_nn::VarMap::new();
+    let vb = candle_nn::VarBuilder::from_varmap(&weights, DType::F32, &device);
+    let model = GruSeq2Seq::new(vb, &context, &config).unwrap();
+    let sources = TokenBatch::from_rows(&[vec![4u32, 5, 6, 7], vec![8]], 0);
+    let (memory, state) = model.start(Some(&sources), 2, &device).unwrap();
+    let inputs = Tensor::new(&[[1u32, 4, 5], [1, 9, 2]], &device).unwrap();
+    let at_once = model
+        .teacher_forced_logits(&memory, &state, &inputs)
+        .unwrap();
+    let mut h = state;
+    let mut stepped = Vec::new();
+    for t in 0..3 {
+        let column = inputs.narrow(1, t, 1).unwrap().squeeze(1).unwrap();
+        let (logits, next) = model.step(&memory, &h, &column).unwrap();
+        stepped.push(logits);
+        h = next;
+    }
+    let stepped = Tensor::stack(&stepped, 1)
+        .unwrap()
+        .reshape((6, ()))
+        .unwrap();
+    let gap = (at_once - stepped)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(gap < 1e-5, "largest difference {gap}");
 }
