@@ -13,7 +13,7 @@ use std::{
 static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// Set by commands that read again the data of runs already trained.
-static DATA_NOTES_SAID_IN_TRAINING: AtomicBool = AtomicBool::new(false);
+static QUIET_DATA_NOTES: AtomicBool = AtomicBool::new(false);
 
 /// Whether `text` has not been said before (and marks it said).
 fn first_time(text: &str) -> bool {
@@ -34,12 +34,12 @@ pub fn note(text: &str) {
 /// that print as nothing, `task.train_limit`) were said when the run
 /// trained, and said again on every later command they are noise.
 pub fn quiet_data_notes() {
-    DATA_NOTES_SAID_IN_TRAINING.store(true, Ordering::Relaxed);
+    QUIET_DATA_NOTES.store(true, Ordering::Relaxed);
 }
 
 /// A note on a data file: [`note`], unless [`quiet_data_notes`] was called.
 pub fn data_note(text: &str) {
-    if !DATA_NOTES_SAID_IN_TRAINING.load(Ordering::Relaxed) {
+    if !QUIET_DATA_NOTES.load(Ordering::Relaxed) {
         note(text);
     }
 }

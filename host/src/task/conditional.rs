@@ -390,6 +390,9 @@ pub struct ConditionalTask {
     pub evaluation: ConditionalEvaluation,
     /// Test sources decoded per training-time evaluation.
     pub eval_sources: usize,
+    /// Whether a training-time collapse warning has given the whole
+    /// diagnosis: later ones give the numbers only.
+    collapse_explained: bool,
 }
 
 impl ConditionalTask {
@@ -398,6 +401,7 @@ impl ConditionalTask {
             data,
             evaluation,
             eval_sources,
+            collapse_explained: false,
         }
     }
 
@@ -495,11 +499,21 @@ impl ConditionalTask {
         let outputs = self.decode_test(generator, self.eval_sources)?;
         let scores = self.score_outputs(&outputs);
         let nll_test = self.nll_test(generator)?;
-        crate::notes::warn_if_all_same(
+        // A run that stays collapsed warns at every evaluation: the whole
+        // diagnosis once, then its numbers.
+        let diagnosis = match self.collapse_explained {
+            false => self.collapse_diagnosis(nll_test),
+            true => format!(
+                "its NLL-test {nll_test:.3} against the unigram baseline's {:.3} (see the first such warning)",
+                self.data.unigram_nll_test
+            ),
+        };
+        let warned = crate::notes::warn_if_all_same(
             &format!("the generator at {at}"),
             &scores.outputs,
-            &self.collapse_diagnosis(nll_test),
+            &diagnosis,
         );
+        self.collapse_explained |= warned.is_some();
         let mut values = scores.metrics(&self.evaluation.metrics);
         values.insert("nll_test".into(), nll_test);
         Ok(values)
