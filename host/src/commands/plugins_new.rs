@@ -293,14 +293,36 @@ const SCAFFOLD_NOTICE: &str =
 //! the model below, and the description that follows, are the example's\n\
 //! until you replace them with yours.\n//!\n";
 
+/// The places where `text` uses `ident` as a whole identifier.
+fn identifier_at(text: &str, ident: &str) -> Vec<usize> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(ident)
+        .filter(|(at, _)| {
+            let before = text[..*at].chars().next_back();
+            let after = text[at + ident.len()..].chars().next();
+            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+        })
+        .map(|(at, _)| at)
+        .collect()
+}
+
 /// Whether `text` uses `ident` as a whole identifier.
 fn mentions_identifier(text: &str, ident: &str) -> bool {
-    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    text.match_indices(ident).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + ident.len()..].chars().next();
-        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
-    })
+    !identifier_at(text, ident).is_empty()
+}
+
+/// `text` with the whole identifier `from` replaced by `to` (not inside
+/// longer identifiers).
+fn replace_identifier(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for at in identifier_at(text, from) {
+        out.push_str(&text[copied..at]);
+        out.push_str(to);
+        copied = at + from.len();
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// The model type of a scaffold named `name`: `attn-summarizer` →
@@ -400,13 +422,26 @@ fn kit_crate(
         .replacen("MyLab", &type_prefix(namespace), 1);
     let lib = replaced(&lib, template.library_type, &library_type)?;
     let tests = replaced(&tests, template.library_type, &library_type)?;
-    // `GruSeq2Seq` → `AttnSummarizer`, `GruSeq2SeqConfig` → `AttnSummarizerConfig`.
+    // `GruSeq2Seq` → `AttnSummarizer`, `GruSeq2SeqConfig` →
+    // `AttnSummarizerConfig`: whole identifiers only, so a library type
+    // that contains the model's name (namespace `gru-lm`: `GruLmGenerators`)
+    // keeps it.
     let model_type = model_type(&template, name, &library_type);
-    let lib = format!(
-        "{SCAFFOLD_NOTICE}{}",
-        replaced(&lib, template.model_type, &model_type)?
+    let config_type = (
+        format!("{}Config", template.model_type),
+        format!("{model_type}Config"),
     );
-    let tests = tests.replace(template.model_type, &model_type);
+    let rename = |text: &str| {
+        let text = replace_identifier(text, template.model_type, &model_type);
+        replace_identifier(&text, &config_type.0, &config_type.1)
+    };
+    anyhow::ensure!(
+        mentions_identifier(&lib, template.model_type),
+        "the example has no type {}: a bug in agon",
+        template.model_type
+    );
+    let lib = format!("{SCAFFOLD_NOTICE}{}", rename(&lib));
+    let tests = rename(&tests);
     Ok(vec![
         ("Cargo.toml", manifest),
         ("src/lib.rs", lib),
@@ -681,6 +716,16 @@ mod tests {
                 written[1].1
             );
         }
+        // A namespace that contains the model's name keeps it in the
+        // library type.
+        let written = files(NewKind::Generator, Form::Plain, "gru-lm", "foo", &sdk).unwrap();
+        assert!(written[1].1.contains("GruLmGenerators"), "{}", written[1].1);
+        assert!(
+            written[1].1.contains("pub struct Foo {"),
+            "{}",
+            written[1].1
+        );
+        assert_eq!(replace_identifier("A AB A_ A", "A", "C"), "C AB A_ C");
         assert!(mentions_identifier("use x::Embedding;", "Embedding"));
         assert!(!mentions_identifier("EmbeddingDim", "Embedding"));
         assert!(!mentions_identifier("MyEmbedding", "Embedding"));

@@ -33,7 +33,7 @@ use anyhow::{anyhow, bail};
 use super::{
     sampling::{decode_many, per_token_nll},
     text::{hypothesis, vocab_info},
-    unigram_baseline::{collapse_diagnosis, unigram_nll},
+    unigram_baseline::{below_baseline, collapse_diagnosis, unigram_nll},
 };
 use crate::{
     components::Generator,
@@ -390,9 +390,10 @@ pub struct ConditionalTask {
     pub evaluation: ConditionalEvaluation,
     /// Test sources decoded per training-time evaluation.
     pub eval_sources: usize,
-    /// Whether a training-time collapse warning has given the whole
-    /// diagnosis: later ones give the numbers only.
-    collapse_explained: bool,
+    /// The verdict (below the unigram baseline or not) whose whole
+    /// diagnosis a training-time collapse warning last gave: later warnings
+    /// with the same verdict give the numbers only.
+    collapse_explained: Option<bool>,
 }
 
 impl ConditionalTask {
@@ -401,7 +402,7 @@ impl ConditionalTask {
             data,
             evaluation,
             eval_sources,
-            collapse_explained: false,
+            collapse_explained: None,
         }
     }
 
@@ -500,12 +501,15 @@ impl ConditionalTask {
         let scores = self.score_outputs(&outputs);
         let nll_test = self.nll_test(generator)?;
         // A run that stays collapsed warns at every evaluation: the whole
-        // diagnosis once, then its numbers.
-        let diagnosis = match self.collapse_explained {
+        // diagnosis when its verdict is new, else the numbers and the
+        // verdict.
+        let baseline = self.data.unigram_nll_test;
+        let verdict = below_baseline(nll_test, baseline);
+        let diagnosis = match self.collapse_explained == Some(verdict) {
             false => self.collapse_diagnosis(nll_test),
             true => format!(
-                "its NLL-test {nll_test:.3} against the unigram baseline's {:.3} (see the first such warning)",
-                self.data.unigram_nll_test
+                "its NLL-test ({nll_test:.3}) is still {} the unigram baseline's {baseline:.3} (see the earlier warning)",
+                if verdict { "below" } else { "no better than" }
             ),
         };
         let warned = crate::notes::warn_if_all_same(
@@ -513,7 +517,9 @@ impl ConditionalTask {
             &scores.outputs,
             &diagnosis,
         );
-        self.collapse_explained |= warned.is_some();
+        if warned.is_some() {
+            self.collapse_explained = Some(verdict);
+        }
         let mut values = scores.metrics(&self.evaluation.metrics);
         values.insert("nll_test".into(), nll_test);
         Ok(values)

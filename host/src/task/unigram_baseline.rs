@@ -1,13 +1,15 @@
 //! The NLL-test of a model that knows only how often each token is, and
 //! what a collapsed generator's NLL-test says beside it.
 //!
-//! A generator that gives one output for every source is either
-//! undertrained or not reading its inputs (a plugin whose
-//! `teacher_forced_logits` drops the source or the prefix). Early in MLE
-//! both look alike; the unigram baseline tells them apart over a few
-//! evaluations: a generator that learns moves below it, one that cannot
-//! read its inputs stays at it, and one that memorises too small a
-//! training set stays at it on the test set while its training loss falls.
+//! A generator that gives one output for every source is undertrained,
+//! memorising too small a training set, or not reading its inputs. The
+//! unigram baseline tells some of these apart over a few evaluations: a
+//! generator that learns moves below it; one that reads neither the source
+//! nor the target prefix stays at it; one that memorises stays at it on the
+//! test set while its training loss falls. A generator that reads the
+//! prefix but ignores the source goes below it too (it models the targets
+//! alone), so below the baseline the warning still says to check that the
+//! source reaches the decoder if the outputs stay one.
 
 /// Below the baseline by less than this (nats a token), a generator has
 /// learned nothing the baseline does not know.
@@ -36,16 +38,22 @@ pub fn unigram_nll(train: &[Vec<u32>], test: &[Vec<u32>], vocabulary_size: usize
     nll / tokens.max(1) as f64
 }
 
+/// Whether `nll_test` is clearly below the baseline: the generator has
+/// learned more than token frequencies.
+pub fn below_baseline(nll_test: f64, baseline: f64) -> bool {
+    nll_test <= baseline - MARGIN
+}
+
 /// What a generator's `nll_test` says of why its outputs are all one,
 /// given the [`unigram_nll`] baseline: the end of the collapse warning.
 pub fn collapse_diagnosis(nll_test: f64, baseline: f64) -> String {
-    if nll_test > baseline - MARGIN {
+    if !below_baseline(nll_test, baseline) {
         format!(
-            "its NLL-test ({nll_test:.3} nats a token) is no better than the {baseline:.3} of a model that knows only how often each token is, so nothing it has learned beyond token frequencies carries over to the test set. Early in training that is undertraining. Later, compare the MLE progress lines' g-loss (the training set's NLL): well below {baseline:.3}, the generator learns its training set without generalising (too little data for the model: shrink it, or give it more pairs); near {baseline:.3} over more epochs, it is not reading its inputs (check that teacher_forced_logits uses the source and the target prefix: docs/writing-a-plugin.md)"
+            "its NLL-test ({nll_test:.3} nats a token) is no better than the {baseline:.3} of a model that knows only how often each token is, so nothing it has learned beyond token frequencies carries over to the test set. Early in training that is undertraining. Later, compare its training loss (the MLE progress lines' g-loss, `g_loss` in metrics.jsonl): well below {baseline:.3}, the generator learns its training set without generalising (too little data for the model: shrink it, or give it more pairs, raising task.train_limit if set); near {baseline:.3} over more epochs, it is not reading its inputs (check that teacher_forced_logits uses the source and the target prefix: docs/writing-a-plugin.md)"
         )
     } else {
         format!(
-            "its NLL-test ({nll_test:.3} nats a token) is below the {baseline:.3} of a model that knows only how often each token is, so it has learned more than token frequencies; greedy decoding of a partly trained generator often gives one output for every source: train longer before judging it (if NLL-test falls and the outputs stay one, check that the source reaches the decoder)"
+            "its NLL-test ({nll_test:.3} nats a token) is below the {baseline:.3} of a model that knows only how often each token is, so it has learned more than token frequencies; decoding a partly trained generator often gives one output for every source: train longer before judging it (a generator that ignores the source gets below the baseline too, by modelling the targets alone: if NLL-test falls and the outputs stay one, check that the source reaches the decoder)"
         )
     }
 }

@@ -168,7 +168,8 @@ impl GeneratorModel for GruSeq2Seq {
         let mut h = state.clone();
         let mut states = Vec::with_capacity(steps);
         for t in 0..steps {
-            let x = embedded.narrow(1, t, 1)?.squeeze(1)?;
+            // Contiguous: a GPU's matmul refuses a strided view.
+            let x = embedded.narrow(1, t, 1)?.squeeze(1)?.contiguous()?;
             h = self.decoder.step(&x, &GRUState { h })?.h;
             states.push(h.clone());
         }
