@@ -267,20 +267,18 @@ fn flattened_home(
     if !message.contains(&format!("unknown field `{field}`")) {
         return None;
     }
-    let at = |value: &yaml::Value, path: &[String]| -> Option<yaml::Mapping> {
-        let mut value = value.clone();
-        for key in path {
-            value = value.as_mapping()?.get(key.as_str())?.clone();
-        }
-        value.as_mapping().cloned()
-    };
-    let mut full = parent.to_vec();
-    full.push(field.clone());
-    let written: Vec<String> = at(user, &full)?
+    /// The mapping at `path` under `value`.
+    fn mapping_at<'a>(value: &'a yaml::Value, path: &[String]) -> Option<&'a yaml::Mapping> {
+        path.iter()
+            .try_fold(value, |value, key| value.as_mapping()?.get(key.as_str()))?
+            .as_mapping()
+    }
+    let written: Vec<String> = mapping_at(mapping_at(user, parent)?.get(field.as_str())?, &[])?
         .keys()
         .filter_map(|k| k.as_str().map(str::to_string))
         .collect();
-    let level = at(&yaml::parse(merged).ok()?, parent)?;
+    let merged = yaml::parse(merged).ok()?;
+    let level = mapping_at(&merged, parent)?;
     if written.is_empty() || !written.iter().all(|k| level.contains_key(k.as_str())) {
         return None;
     }

@@ -152,7 +152,7 @@ impl ParallelData {
             (train_path, train_targets.len()),
         )?;
         let train_file_lines = keep_first(&mut train_sources, task.train_limit, train_path);
-        keep_first(&mut train_targets, task.train_limit, train_path);
+        train_targets.truncate(train_sources.len()); // line-aligned: the same pairs
         let test_source_lines = read_aligned_lines(test_source_path, Some(test_path), &tokenizer)?;
         let test_target_lines = read_aligned_lines(test_path, Some(test_source_path), &tokenizer)?;
         check_aligned(
