@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKLOADS = ["mle", "sample", "dtrain", "rollout-batched", "rollout-naive"]
 # Run only when named (--workloads), on both sides.
-NAMED = ["dtrain-gru", "dense-step"]
+NAMED = ["dtrain-gru", "dense-step", "gumbel-step"]
 
 
 def json_lines(text):

@@ -196,3 +196,39 @@ fn gumbel_step_is_named_explicitly_and_runs_fifty_steps_of_64() {
     let all = bench(&sandbox, &["--workloads", "nope"]).clean_failure();
     assert!(all.contains("gumbel-step"), "{all}");
 }
+
+/// What a workload needs is asked of the config for the workloads named
+/// only: the generator's workloads run on a config without a reward, the
+/// rollout workloads are refused up front, naming what is missing.
+#[test]
+fn a_config_without_a_reward_benches_the_workloads_that_need_none() {
+    let sandbox = Sandbox::new();
+    let config = workspace_root().join("configs/smoke-gumbel.yaml");
+    let args = |workloads: &'static str| {
+        vec![
+            "bench".to_string(),
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--set".into(),
+            "task.vocab_size=64".into(),
+            "--set".into(),
+            "task.max_len=8".into(),
+            "--repeat".into(),
+            "1".into(),
+            "--workloads".into(),
+            workloads.into(),
+        ]
+    };
+    let run = |workloads| {
+        let args = args(workloads);
+        sandbox.run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    };
+    let table = run("sample").success();
+    assert!(table.contains("sample"), "{table}");
+    let refused = run("sample,rollout-naive").clean_failure();
+    assert!(
+        refused.contains("workload(s) rollout-naive score rollouts with the config's reward, and it has no `reward:` section"),
+        "{refused}"
+    );
+    assert!(!refused.contains("agon bench: sample"), "ran before refusing: {refused}");
+}

@@ -156,6 +156,40 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         ]
     );
     assert_eq!(groups[1]["seeds"], serde_json::json!([1, 2]));
+    // A directory named twice counts once; a copy of a run (the same
+    // config and seed) is refused, not pooled as another seed.
+    let twice = sandbox
+        .run(
+            &[
+                "compare",
+                dir.to_str().unwrap(),
+                dir.to_str().unwrap(),
+                "--json",
+            ],
+            &[],
+        )
+        .success();
+    let twice: serde_json::Value = serde_json::from_str(&twice).unwrap();
+    assert_eq!(twice["groups"][1]["seeds"], serde_json::json!([1, 2]));
+    let copy = sandbox.path().join("copy-of-a-run");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(dir.join("runs/003_rollouts-4_seed-2"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let refused = sandbox
+        .run(
+            &["compare", dir.to_str().unwrap(), copy.to_str().unwrap()],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        refused.contains("the same config with the same seed (2)"),
+        "{refused}"
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
     // The fields scripts/results-tables.py reads (its own tests build
     // reports of this shape by hand).
     for key in ["commits", "machines", "differences", "matched_quality"] {
@@ -474,7 +508,7 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         .run(&["compare", dir.to_str().unwrap(), "--names", "one"], &[])
         .clean_failure();
     assert!(
-        refused.contains("--names gives 1 names for 2 groups")
+        refused.contains("--names gives 1 name for 2 groups")
             && refused.contains("2. training.adversarial.rollouts=4 (2 runs)"),
         "{refused}"
     );
@@ -1060,4 +1094,187 @@ fn a_resume_with_a_rebuilt_plugin_is_recorded_and_compare_names_it() {
         "{}",
         compared.stderr()
     );
+}
+
+/// Ctrl-C reaches a terminal's whole process group. A sweep's cell hears of
+/// it once, from the sweep: it stops after its current epoch with a
+/// checkpoint there, and the sweep run again resumes it from that epoch
+/// (and says so). A sweep killed outright (`kill -9`) leaves no cell
+/// training on: the cell sees its sweep gone and stops the same way.
+#[test]
+fn a_sweep_stopped_by_ctrl_c_or_killed_stops_its_cell_at_a_checkpoint() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let sandbox = Sandbox::new();
+    let file = sandbox.write(
+        "long.yaml",
+        &format!(
+            "base: {}\ngrid:\n  training.adversarial.epochs: [400]\n  training.eval_every: [100]\nseeds: [1]\n",
+            config("smoke.yaml")
+        ),
+    );
+    let dir = sandbox.path().join("sweep");
+    let name = "000_epochs-400_eval_every-100_seed-1";
+    let run = dir.join("runs").join(name);
+    let log = dir.join("logs").join(format!("{name}.log"));
+    // In a process group of its own, as a shell starts a command.
+    let start = || -> Child {
+        let mut command = sandbox.agon();
+        command
+            .args(["sweep", file.to_str().unwrap(), "--out"])
+            .arg(&dir)
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().unwrap()
+    };
+    let position = |file: &str| -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(run.join(file)).ok()?;
+        serde_json::from_str(&text).ok()
+    };
+    // The adversarial epoch the running cell last finished.
+    let live_step = || {
+        position("progress.json")
+            .filter(|p| p["phase"] == "adversarial")
+            .and_then(|p| p["step"].as_u64())
+    };
+    let wait_for_step = |sweep: &mut Child, beyond: u64| -> u64 {
+        let started = Instant::now();
+        loop {
+            assert!(sweep.try_wait().unwrap().is_none(), "the sweep ended early");
+            assert!(started.elapsed() < Duration::from_secs(300), "no progress");
+            match live_step() {
+                Some(step) if step > beyond => return step,
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    };
+    let checkpoint_step = || {
+        position("checkpoints/latest/state.json").unwrap()["position"]["step"]
+            .as_u64()
+            .unwrap()
+    };
+    let kill = |signal: &str, target: String| {
+        assert!(Command::new("kill")
+            .args([signal, "--", &target])
+            .status()
+            .unwrap()
+            .success());
+    };
+
+    // Ctrl-C: the signal to the sweep's whole group.
+    let mut sweep = start();
+    let seen = wait_for_step(&mut sweep, 1);
+    kill("-INT", format!("-{}", sweep.id()));
+    let output = sweep.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let cell_log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        cell_log.contains("interrupt: stopping after the current epoch"),
+        "{cell_log}"
+    );
+    assert!(!cell_log.contains("second interrupt"), "{cell_log}");
+    // Checkpointed where it stopped, not at its last evaluation (epoch 0).
+    let stopped_at = checkpoint_step();
+    assert!(
+        stopped_at >= seen,
+        "checkpoint at {stopped_at}, ran to {seen}"
+    );
+    assert_eq!(sandbox.sweep_status(&dir)[0]["state"], "interrupted");
+
+    // Run again, it resumes there; then the sweep is killed outright.
+    let mut sweep = start();
+    wait_for_step(&mut sweep, stopped_at + 1);
+    let status: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("status/{name}.json"))).unwrap(),
+    )
+    .unwrap();
+    let cell = status["pid"].as_u64().unwrap();
+    kill("-KILL", sweep.id().to_string());
+    let output = sweep.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "resumed  {name} (from its checkpoint at adversarial {stopped_at}/400)"
+        )),
+        "{stdout}"
+    );
+    // Gone, or a zombie no one has reaped yet.
+    let alive = |pid: u64| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    let started = Instant::now();
+    while alive(cell) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the cell trains on after its sweep was killed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cell_log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        cell_log.contains("the sweep that started this cell") && cell_log.contains("is gone"),
+        "{cell_log}"
+    );
+    assert!(checkpoint_step() > stopped_at);
+    assert_eq!(sandbox.sweep_status(&dir)[0]["state"], "interrupted");
+}
+
+/// A sweep file given another seed runs in the same directory: the earlier
+/// cells keep their runs (not trained again), the new one is numbered on.
+#[test]
+fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
+    let sandbox = Sandbox::new();
+    let write = |seeds: &str| {
+        sandbox.write(
+            "seeds.yaml",
+            &format!(
+                "base: {}\ngrid:\n  training.mle.epochs: [2]\n  training.adversarial.epochs: [1]\nseeds: {seeds}\n",
+                config("smoke.yaml")
+            ),
+        )
+    };
+    let dir = sandbox.path().join("sweep");
+    let sweep = |file: &std::path::Path| {
+        let run = sandbox.run(
+            &[
+                "sweep",
+                file.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let all = format!("{}{}", run.stdout(), run.stderr());
+        run.success();
+        all
+    };
+    sweep(&write("[1]"));
+    let first = dir.join("runs/000_mle.epochs-2_adversarial.epochs-1_seed-1");
+    let before = std::fs::read_to_string(first.join("metrics.jsonl")).unwrap();
+    let grown = sweep(&write("[1, 2]"));
+    assert!(
+        grown.contains("1 cell added to the 1 of the sweep started there (001_mle.epochs-2_adversarial.epochs-1_seed-2)"),
+        "{grown}"
+    );
+    assert!(grown.contains("1 finished earlier; running 1"), "{grown}");
+    assert_eq!(
+        std::fs::read_to_string(first.join("metrics.jsonl")).unwrap(),
+        before
+    );
+    let cells = sandbox.sweep_status(&dir);
+    assert_eq!(cells.len(), 2);
+    assert!(cells.iter().all(|c| c["state"] == "finished"), "{cells:?}");
+    // Its own file again: nothing to add, nothing to run.
+    let again = sweep(&write("[1, 2]"));
+    assert!(again.contains("none left to run here"), "{again}");
 }

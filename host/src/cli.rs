@@ -247,11 +247,14 @@ pub struct EvalArgs {
     /// test sources decoded (conditional tasks; default: all of them).
     #[arg(long)]
     pub samples: Option<usize>,
-    /// Sampling temperature of the metric table (text tasks; default 1).
+    /// Sampling temperature of the metric table (text and oracle tasks;
+    /// default 1).
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Text tasks: comma-separated temperatures for the quality–diversity sweep, e.g.
-    /// 0.5,0.7,1.0,1.3 (plots BLEU against Self-BLEU for each model).
+    /// Text and oracle tasks: comma-separated temperatures for the
+    /// quality–diversity sweep, e.g. 0.5,0.7,1.0,1.3 (plots BLEU against
+    /// Self-BLEU for each model; on the oracle, NLL-oracle against
+    /// NLL-test).
     #[arg(long)]
     pub temperatures: Option<String>,
     /// Sampling seed, the same for every model (default: the first run's seed).

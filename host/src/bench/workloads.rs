@@ -130,7 +130,13 @@ impl Workload {
         Ok(workloads)
     }
 
-    fn needs_discriminator(self) -> bool {
+    /// Whether this workload scores rollouts with the config's reward.
+    pub fn needs_reward(self) -> bool {
+        matches!(self, Workload::RolloutBatched | Workload::RolloutNaive)
+    }
+
+    /// Whether this workload runs the config's discriminator.
+    pub fn needs_discriminator(self) -> bool {
         !matches!(
             self,
             Workload::Mle
@@ -320,9 +326,13 @@ fn rollout_rewards(
         max_len: context.max_len,
         temperature: 1.0,
     };
+    let reward = context
+        .reward
+        .as_mut()
+        .ok_or_else(|| anyhow::anyhow!("the rollout workloads need a reward"))?;
     let mut scorer = Scorer {
         discriminator: context.discriminator.as_mut(),
-        reward: &mut context.reward,
+        reward,
     };
     q_values(
         &mut context.generator,
@@ -348,7 +358,8 @@ pub struct WorkloadContext {
     /// (widths 2–5 × 100 over an embedding of 64), for `gumbel-step`
     /// (built only when asked for).
     pub relaxed: Option<(Generator, Discriminator)>,
-    pub reward: Reward,
+    /// The config's reward; `None` when no workload asked for needs one.
+    pub reward: Option<Reward>,
     /// 9,984 uniformly random sequences of `max_len` tokens (the peer's
     /// `torch.randint` data).
     pub data: Vec<Vec<u32>>,

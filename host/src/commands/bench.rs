@@ -62,12 +62,36 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut registry = Registry::from_environment();
     let (generator, _) = build_generator(&mut registry, &config, &shared)?;
     let discriminator = build_discriminator(&mut registry, &config, &shared)?.map(|(d, _)| d);
-    let (reward, _) = build_reward(&mut registry, &config, &shared)?.ok_or_else(|| {
-        anyhow!(
-            "{}: the rollout workloads need a `reward:` section",
-            args.config.display()
-        )
-    })?;
+    // Refused before any workload runs: what each asked-for workload needs.
+    let asked = |needs: fn(Workload) -> bool| -> Vec<&str> {
+        workloads
+            .iter()
+            .filter(|w| needs(**w))
+            .map(|w| w.name())
+            .collect()
+    };
+    let needing = asked(Workload::needs_discriminator);
+    anyhow::ensure!(
+        discriminator.is_some() || needing.is_empty(),
+        "{}: workload(s) {} run the config's discriminator, and it has no `discriminator:` section; add one, or leave them out of --workloads",
+        args.config.display(),
+        needing.join(", ")
+    );
+    let needing = asked(Workload::needs_reward);
+    let reward = match needing.is_empty() {
+        true => None,
+        false => Some(
+            build_reward(&mut registry, &config, &shared)?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: workload(s) {} score rollouts with the config's reward, and it has no `reward:` section; add one, or leave them out of --workloads",
+                        args.config.display(),
+                        needing.join(", ")
+                    )
+                })?
+                .0,
+        ),
+    };
     // The discriminators of the named-only workloads, whatever the config's.
     let mut discriminator_for = |workload: Workload, spec: &str| -> anyhow::Result<_> {
         if !workloads.contains(&workload) {

@@ -31,10 +31,14 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
                 .enumerate()
                 .map(|(i, g)| format!("  {}. {} ({} runs)", i + 1, g.label, g.runs.len()))
                 .collect();
+            let count = |n: usize, what: &str| match n {
+                1 => format!("1 {what}"),
+                n => format!("{n} {what}s"),
+            };
             anyhow::bail!(
-                "--names gives {} names for {} groups; the groups, in order:\n{}",
-                args.names.len(),
-                groups.len(),
+                "--names gives {} for {}; the groups, in order:\n{}",
+                count(args.names.len(), "name"),
+                count(groups.len(), "group"),
                 found.join("\n")
             );
         }
@@ -49,6 +53,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| fresh_dir(&args.paths[0]));
+    if out.join("compare.md").exists() {
+        crate::notes::note(&format!(
+            "{} holds an earlier comparison; its files are replaced",
+            out.display()
+        ));
+    }
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let figures = plot::write(&out, &comparison)?;

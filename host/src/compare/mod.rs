@@ -81,6 +81,12 @@ fn read_run(path: &Path) -> anyhow::Result<RunData> {
 pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
     let mut runs = Vec::new();
     for path in paths {
+        if !path.exists() {
+            bail!(
+                "{}: no such run or sweep directory; agon compare takes run directories (runs/NAME) and sweep directories (sweeps/NAME)",
+                path.display()
+            );
+        }
         if Manifest::path(path).exists() {
             let manifest = Manifest::read(path)?;
             for cell in &manifest.cells {
@@ -104,6 +110,7 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
             );
         }
     }
+    let runs = without_repeats(runs)?;
     for run in &runs {
         if !run.finished {
             crate::notes::warn(&format!(
@@ -150,6 +157,41 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
                 first.path.display(),
                 other.path.display(),
             ));
+        }
+    }
+    Ok(runs)
+}
+
+/// `runs` with a run named twice (a directory passed twice, or inside a
+/// sweep also passed) kept once, with a note; two runs of one config and
+/// seed are refused: runs are deterministic, so pooled as seeds they would
+/// count one experiment twice and narrow every interval.
+fn without_repeats(runs: Vec<RunData>) -> anyhow::Result<Vec<RunData>> {
+    let mut kept: Vec<(PathBuf, RunData)> = Vec::new();
+    for run in runs {
+        let canonical = std::fs::canonicalize(&run.path).unwrap_or_else(|_| run.path.clone());
+        if let Some((_, first)) = kept.iter().find(|(path, _)| *path == canonical) {
+            crate::notes::note(&format!(
+                "{} is named twice (also as {}); counted once",
+                run.path.display(),
+                first.path.display()
+            ));
+            continue;
+        }
+        kept.push((canonical, run));
+    }
+    let runs: Vec<RunData> = kept.into_iter().map(|(_, run)| run).collect();
+    let settings: Vec<_> = runs.iter().map(|r| flatten(&r.config)).collect();
+    for (i, run) in runs.iter().enumerate() {
+        if let Some(j) =
+            (0..i).find(|&j| runs[j].config.seed == run.config.seed && settings[j] == settings[i])
+        {
+            bail!(
+                "{} and {} are runs of the same config with the same seed ({}): the same experiment twice, which pooled as two seeds would narrow every interval. Leave one of them out (pass run directories one by one instead of their sweep)",
+                runs[j].path.display(),
+                run.path.display(),
+                run.config.seed
+            );
         }
     }
     Ok(runs)

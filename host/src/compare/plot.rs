@@ -39,11 +39,11 @@ fn metric_range(metric: &str) -> (f64, f64) {
     }
 }
 
-/// Line width of group `g` of `groups`: the first widest and each later
+/// Line width of group (or curve) `g` of `groups`: the first widest and each later
 /// one thinner (by 2 px for up to 4 groups, by 1 px beyond), so that where
 /// groups run the same curve (a shared MLE phase, the same seeds) each
 /// shows as a thinner line inside the one before it instead of hiding it.
-fn line_width(g: usize, groups: usize) -> u32 {
+pub(crate) fn line_width(g: usize, groups: usize) -> u32 {
     let step = if groups <= 4 { 2 } else { 1 };
     2 + step * (groups.saturating_sub(g + 1)) as u32
 }

@@ -174,9 +174,11 @@ fn training_time_blocks(comparison: &Comparison, out: &mut Vec<Block>) {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
                 (l.min(v), h.max(v))
             });
+        // Tenths under 10 s, so a short run's times are not all "0 s".
+        let digits = if high < 10.0 { 1 } else { 0 };
         match values.len() {
-            1 => format!("{mean:.0} s"),
-            n => format!("{mean:.0} s ({low:.0}–{high:.0}, n={n})"),
+            1 => format!("{mean:.digits$} s"),
+            n => format!("{mean:.digits$} s ({low:.digits$}–{high:.digits$}, n={n})"),
         }
     };
     let rows: Vec<Vec<String>> = comparison
@@ -220,6 +222,40 @@ fn training_time_blocks(comparison: &Comparison, out: &mut Vec<Block>) {
             "Training time is each run's `elapsed_seconds` (evaluations included, over all its attempts; the machine's load counts). The last column is the schedule of a compute-matched MLE-only baseline: MLE for as long as the adversarial runs trained, at their own MLE pace, e.g. `--set training.mle.epochs={epochs} --set training.discriminator_pretraining.rounds=0 --set training.adversarial.epochs=0` (docs/sweeps.md)."
         )));
     }
+}
+
+/// The per-sample differences (p < 0.05) that the test across seeds of the
+/// same evaluations does not find, said plainly: a reader looking for
+/// "does this setting help" must not take the per-sample p for it.
+fn disagreement(comparison: &Comparison) -> Option<String> {
+    let cases: Vec<String> = comparison
+        .per_sample
+        .iter()
+        .filter(|d| d.test.p_value < 0.05)
+        .filter_map(|d| {
+            let across = comparison
+                .evaluations
+                .against_baseline
+                .iter()
+                .find(|e| e.group == d.group && e.metric == d.metric)?;
+            (across.difference.p_value >= 0.05).then(|| {
+                format!(
+                    "{}'s `{}` (per sample p {}, across {} seeds p {})",
+                    d.group,
+                    d.metric,
+                    p_value(d.test.p_value),
+                    d.seeds.len(),
+                    p_value(across.difference.p_value)
+                )
+            })
+        })
+        .collect();
+    (!cases.is_empty()).then(|| {
+        format!(
+            "Which test answers \"does the setting help\": the test across seeds (\"Evaluations\", below). Here the two disagree: {}. These trained models differ on these items, but the seeds do not show that the setting makes the difference: another set of seeds could reverse it. Run more seeds before claiming it.",
+            cases.join("; ")
+        )
+    })
 }
 
 fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
@@ -397,6 +433,9 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
                     })
                     .collect(),
             ));
+        }
+        if let Some(warning) = disagreement(comparison) {
+            out.push(Block::Paragraph(warning));
         }
         for note in &comparison.per_sample_notes {
             out.push(Block::Paragraph(format!("Not paired: {note}")));
@@ -593,4 +632,84 @@ pub fn html(comparison: &Comparison, svg_of: impl Fn(&str) -> String) -> String 
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>agon compare</title>\n<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head>\n<body>\n{body}</body></html>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::{
+        evaluations::{EvaluationDifference, Evaluations},
+        per_sample::PerSampleDifference,
+        stats::Difference,
+    };
+    use crate::eval::significance::PairedTest;
+
+    fn comparison(per_sample_p: f64, across_seeds_p: f64) -> Comparison {
+        let across = |p_value| Difference {
+            difference: -0.17,
+            low: -1.3,
+            high: 0.97,
+            p_value,
+            df: 2.0,
+            test: "paired t".into(),
+        };
+        Comparison {
+            headline: "nll_oracle".into(),
+            higher_is_better: false,
+            task: "synthetic oracle".into(),
+            commits: Vec::new(),
+            machines: Vec::new(),
+            several_machines: false,
+            groups: Vec::new(),
+            differences: Vec::new(),
+            per_sample: vec![PerSampleDifference {
+                group: "rollouts=8".into(),
+                baseline: "rollouts=2".into(),
+                metric: "nll_oracle".into(),
+                seeds: vec![1, 2, 3],
+                items: 3000,
+                by_source: false,
+                corpus_statistic: false,
+                test: PairedTest {
+                    method: "paired bootstrap",
+                    mean_difference: -0.17,
+                    ci_low: Some(-0.23),
+                    ci_high: Some(-0.1),
+                    p_value: per_sample_p,
+                    resamples: 10_000,
+                    pairs: 3000,
+                },
+            }],
+            per_sample_notes: Vec::new(),
+            quality_diversity: Vec::new(),
+            quality_diversity_metrics: None,
+            matched_quality: Vec::new(),
+            evaluations: Evaluations {
+                models: Vec::new(),
+                changes: Vec::new(),
+                against_baseline: vec![EvaluationDifference {
+                    group: "rollouts=8".into(),
+                    against: "rollouts=2/final".into(),
+                    metric: "nll_oracle".into(),
+                    difference: across(across_seeds_p),
+                }],
+            },
+            fast_copies_left_out: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_per_sample_difference_the_seeds_do_not_show_is_said_to_be_one() {
+        let warning = disagreement(&comparison(0.0002, 0.59)).unwrap();
+        assert!(warning.contains("the test across seeds"), "{warning}");
+        assert!(
+            warning
+                .contains("rollouts=8's `nll_oracle` (per sample p 0.0002, across 3 seeds p 0.59"),
+            "{warning}"
+        );
+        assert!(markdown(&comparison(0.0002, 0.59), "").contains(&warning));
+        // Both tests agree (either way): nothing to say.
+        assert_eq!(disagreement(&comparison(0.0002, 0.01)), None);
+        assert_eq!(disagreement(&comparison(0.4, 0.59)), None);
+    }
 }

@@ -614,6 +614,10 @@ pub fn write_outputs(dir: &Path, evaluation: &Evaluation) -> anyhow::Result<Vec<
     if let Some(order) = evaluation.sweep_order {
         written.extend(quality_diversity::write(dir, &evaluation.sweep, order)?);
     }
+    let oracle_curve = oracle::curve(evaluation);
+    if !oracle_curve.is_empty() {
+        written.extend(quality_diversity::write_oracle(dir, &oracle_curve)?);
+    }
     Ok(written)
 }
 

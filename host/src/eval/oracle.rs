@@ -165,3 +165,24 @@ pub fn evaluate(
         outputs: BTreeMap::new(),
     })
 }
+
+/// The quality–coverage curve of each model: NLL-oracle against NLL-test
+/// at each temperature of `--temperatures` (where the generator gave
+/// both), as `agon compare` draws the group means.
+pub fn curve(evaluation: &Evaluation) -> Vec<super::quality_diversity::PlotPoint> {
+    evaluation
+        .models
+        .iter()
+        .flat_map(|model| {
+            model.metrics.iter().filter_map(|(name, &quality)| {
+                let t = name.strip_prefix("nll_oracle_t")?;
+                Some(super::quality_diversity::PlotPoint {
+                    model: model.label.clone(),
+                    temperature: t.parse().ok()?,
+                    x: *model.metrics.get(&format!("nll_test_t{t}"))?,
+                    y: quality,
+                })
+            })
+        })
+        .collect()
+}

@@ -128,15 +128,18 @@ where
     let mut curves: Vec<(RGBColor, Vec<&PlotPoint>)> = Vec::new();
     for (k, model) in models.iter().enumerate() {
         let colour = colours[k % colours.len()];
+        // Later curves thinner: two groups' models with the same MLE phase
+        // draw the same curve, and the later must not hide the earlier.
+        let width = crate::compare::plot::line_width(k, models.len());
         let mut curve: Vec<&PlotPoint> = points.iter().filter(|p| p.model == *model).collect();
         curve.sort_by(|a, b| a.temperature.total_cmp(&b.temperature));
         let xy: Vec<(f64, f64)> = curve.iter().map(|p| (p.x, p.y)).collect();
         chart
-            .draw_series(LineSeries::new(xy, colour.stroke_width(2)))
+            .draw_series(LineSeries::new(xy, colour.stroke_width(width)))
             .map_err(|e| fail(&e))?
             .label(*model)
             .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
             });
         curves.push((colour, curve));
     }

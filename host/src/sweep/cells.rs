@@ -26,8 +26,9 @@ impl Cell {
         all
     }
 
-    /// The grid point without the seed, e.g. `training.adversarial.rollouts=4`
-    /// (`base` for a sweep without a grid): what `agon compare` groups by.
+    /// The cell's `--set`s without the seed (the sweep's fixed `set`, then
+    /// its grid point), e.g. `training.adversarial.rollouts=4` (`base` for
+    /// a sweep without either).
     pub fn setting(&self) -> String {
         if self.overrides.is_empty() {
             "base".to_string()
@@ -60,26 +61,52 @@ fn safe(text: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-/// Whether two lists of cells are the same settings and seeds in the same
-/// order, whatever their names and however their values were written: a
-/// sweep directory made by an earlier agon (block-style mapping values,
-/// other names) holds the same sweep, and keeps its cells' names.
-pub fn same_settings(a: &[Cell], b: &[Cell]) -> bool {
+/// Whether two cells run the same setting with the same seed, whatever
+/// their names and however their values were written (a sweep directory
+/// made by an earlier agon has block-style mapping values, other names).
+fn same_cell(a: &Cell, b: &Cell) -> bool {
     let value = |assignment: &str| {
         assignment
             .split_once('=')
             .map(|(key, value)| (key.to_string(), yaml::parse(value).ok()))
     };
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(a, b)| {
-            a.index == b.index
-                && a.seed == b.seed
-                && a.overrides.len() == b.overrides.len()
-                && a.overrides
-                    .iter()
-                    .zip(&b.overrides)
-                    .all(|(x, y)| value(x) == value(y))
-        })
+    a.seed == b.seed
+        && a.overrides.len() == b.overrides.len()
+        && a.overrides
+            .iter()
+            .zip(&b.overrides)
+            .all(|(x, y)| value(x) == value(y))
+}
+
+/// `existing` followed by the cells of `wanted` it lacks, numbered on from
+/// its last (`existing`'s keep their names and run directories), when
+/// `wanted` holds every cell of `existing`, in any order: the same sweep,
+/// or one given more seeds or more values of a swept key. `None` otherwise.
+pub fn extended(existing: &[Cell], wanted: &[Cell]) -> Option<Vec<Cell>> {
+    let kept = existing
+        .iter()
+        .all(|cell| wanted.iter().any(|w| same_cell(cell, w)));
+    let added: Vec<&Cell> = wanted
+        .iter()
+        .filter(|w| !existing.iter().any(|cell| same_cell(cell, w)))
+        .collect();
+    if !kept {
+        return None;
+    }
+    let mut cells = existing.to_vec();
+    for cell in added {
+        let index = cells.len();
+        let rest = cell
+            .name
+            .split_once('_')
+            .map_or(cell.name.as_str(), |(_, rest)| rest);
+        cells.push(Cell {
+            index,
+            name: format!("{index:03}_{rest}"),
+            ..cell.clone()
+        });
+    }
+    Some(cells)
 }
 
 /// The shortest tail of `key`, in whole dotted segments, that no other of
@@ -126,6 +153,13 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
         .map(|key| key.as_str().unwrap_or_default())
         .chain(["seed"])
         .collect();
+    // The fixed settings first, so the grid's (later `--set`s) apply on
+    // top of them.
+    let fixed: Vec<String> = spec
+        .set
+        .iter()
+        .map(|(key, value)| format!("{}={}", key.as_str().unwrap_or_default(), inline(value)))
+        .collect();
     let mut cells = Vec::new();
     for point in &points {
         for &seed in &spec.seeds {
@@ -138,7 +172,11 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
             cells.push(Cell {
                 index,
                 name: format!("{index:03}_{}", parts.join("_")),
-                overrides: point.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                overrides: fixed
+                    .iter()
+                    .cloned()
+                    .chain(point.iter().map(|(k, v)| format!("{k}={v}")))
+                    .collect(),
                 seed,
             });
         }
@@ -193,10 +231,50 @@ mod tests {
         earlier[0].overrides =
             vec!["reward=plugin: lab/rep@^0.1\nconfig:\n  weight: 1.0".to_string()];
         earlier[0].name = "000_reward-plugin--lab-rep--0.1-config----weight--1.0_seed-1".into();
-        assert!(same_settings(&earlier, &cells));
+        assert_eq!(extended(&earlier, &cells), Some(earlier.clone()));
         let mut other = cells.clone();
         other[0].overrides = vec!["reward={plugin: lab/rep@^0.1, config: {weight: 2.0}}".into()];
-        assert!(!same_settings(&other, &cells));
+        assert_eq!(extended(&other, &cells), None);
+        // More seeds and a new value: the earlier cells keep their places
+        // and names, the new ones follow them, numbered on.
+        let spec = |text: &str| -> Vec<Cell> { super::cells(&yaml::from_str(text).unwrap()) };
+        let first =
+            spec("base: b.yaml\nseeds: [1, 2]\ngrid: {training.adversarial.rollouts: [2, 4]}\n");
+        let more = spec(
+            "base: b.yaml\nseeds: [1, 2, 3]\ngrid: {training.adversarial.rollouts: [2, 4, 8]}\n",
+        );
+        let grown = extended(&first, &more).unwrap();
+        assert_eq!(&grown[..4], &first[..]);
+        let names: Vec<&str> = grown[4..].iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "004_rollouts-2_seed-3",
+                "005_rollouts-4_seed-3",
+                "006_rollouts-8_seed-1",
+                "007_rollouts-8_seed-2",
+                "008_rollouts-8_seed-3"
+            ]
+        );
+        assert!(grown.iter().enumerate().all(|(i, c)| c.index == i));
+        // The grown sweep's own file again: nothing more to add.
+        assert_eq!(extended(&grown, &more), Some(grown.clone()));
+        // A seed left out is not an extension.
+        assert_eq!(extended(&more, &first), None);
+        // Fixed settings: in every cell's overrides, before the grid's, and
+        // not in the names.
+        let fixed = spec(
+            "base: b.yaml\nseeds: [1]\nset: {training.mle.epochs: 10, training.eval_every: 5}\ngrid: {training.adversarial.rollouts: [2]}\n",
+        );
+        assert_eq!(fixed[0].name, "000_rollouts-2_seed-1");
+        assert_eq!(
+            fixed[0].overrides,
+            [
+                "training.mle.epochs=10",
+                "training.eval_every=5",
+                "training.adversarial.rollouts=2"
+            ]
+        );
         let seeds_only: SweepSpec = yaml::from_str("base: b.yaml\nseeds: [5, 6, 7]\n").unwrap();
         let cells = super::cells(&seeds_only);
         assert_eq!(cells.len(), 3);

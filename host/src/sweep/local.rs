@@ -42,16 +42,35 @@ fn spawn(agon: &Path, dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result
         writeln!(out, "\n=== agon sweep: a new attempt at {} ===", cell.name)?;
     }
     let err = out.try_clone()?;
-    Command::new(agon)
+    let mut command = Command::new(agon);
+    command
         .args(["sweep", "run-cell"])
         .arg(dir)
         .args(["--index", &cell.index.to_string()])
         .env("RAYON_NUM_THREADS", threads.to_string())
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
+        .stderr(err);
+    #[cfg(unix)]
+    watched_by_this_sweep(&mut command);
+    command
         .spawn()
         .with_context(|| format!("cannot start cell {}", cell.name))
+}
+
+/// A cell hears of a stop from this sweep alone, once: it runs in a process
+/// group of its own, so a terminal's Ctrl-C reaches only the sweep (which
+/// passes one SIGTERM on; a second signal would make the cell exit at once
+/// and lose its epochs since the last checkpoint). It watches the sweep's
+/// pid ([`super::watch_the_sweep`]): if the sweep dies (`kill -9`), the
+/// cell checkpoints and exits instead of training on unwatched beside the
+/// sweep run again.
+#[cfg(unix)]
+fn watched_by_this_sweep(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command
+        .process_group(0)
+        .env(super::SWEEP_PID_VARIABLE, std::process::id().to_string());
 }
 
 /// Whether a cell ended by SIGTERM or SIGINT, the signals a stopping sweep
@@ -95,13 +114,21 @@ pub fn run(
         ));
     }
     let total = manifest.cells.len();
-    say(&format!(
-        "sweep {}: {total} cells, {} finished earlier; running {} with {jobs} at a time, {threads} thread(s) each (logs in {})",
-        dir.display(),
-        done.len(),
-        queue.len(),
-        dir.join("logs").display()
-    ));
+    if queue.is_empty() {
+        say(&format!(
+            "sweep {}: {total} cells, {} finished earlier; none left to run here",
+            dir.display(),
+            done.len()
+        ));
+    } else {
+        say(&format!(
+            "sweep {}: {total} cells, {} finished earlier; running {} with {jobs} at a time, {threads} thread(s) each (logs in {})",
+            dir.display(),
+            done.len(),
+            queue.len(),
+            dir.join("logs").display()
+        ));
+    }
     queue.reverse();
     let interrupt = Interrupt::install();
     // `agon sweep … | head`: a closed standard output stops the sweep as
@@ -115,8 +142,8 @@ pub fn run(
     let mut passed_on = false;
     loop {
         if stopping() && !passed_on {
-            // Ctrl-C reaches the children through the terminal's process
-            // group; a SIGTERM sent to this process alone must be passed on.
+            // The cells are in process groups of their own: a Ctrl-C or a
+            // SIGTERM reached this process only, and is passed on once.
             for job in &running {
                 #[cfg(unix)]
                 // SAFETY: signalling our own child by its pid.
@@ -128,8 +155,15 @@ pub fn run(
         }
         while running.len() < jobs && !stopping() {
             let Some(cell) = queue.pop() else { break };
+            let resumes = super::status::checkpointed_progress(dir, cell);
             let child = spawn(&agon, dir, cell, threads)?;
-            say(&format!("[{completed}/{total}] started  {}", cell.name));
+            match resumes {
+                Some(progress) => say(&format!(
+                    "[{completed}/{total}] resumed  {} (from its checkpoint at {progress})",
+                    cell.name
+                )),
+                None => say(&format!("[{completed}/{total}] started  {}", cell.name)),
+            }
             running.push(Running {
                 cell: cell.clone(),
                 child,
@@ -153,6 +187,13 @@ pub fn run(
                             job.cell.name
                         ));
                     } else if status.code() == Some(130) {
+                        // A cell that exited at a second signal had no time
+                        // to record it.
+                        super::status::record(
+                            dir,
+                            &job.cell,
+                            super::status::Attempt::finished(130),
+                        )?;
                         say(&format!(
                             "[{completed}/{total}] interrupted {} (checkpointed; it resumes when the sweep runs again)",
                             job.cell.name
@@ -198,6 +239,11 @@ pub fn run(
         ))
         .into());
     }
+    // The other attempt may have finished them meanwhile.
+    let elsewhere: Vec<&Cell> = elsewhere
+        .into_iter()
+        .filter(|c| !finished(dir, c))
+        .collect();
     if !elsewhere.is_empty() {
         bail!(
             "{} of {total} cells are running or queued in another attempt ({}); `agon sweep status {}` follows them",

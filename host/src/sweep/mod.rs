@@ -277,22 +277,26 @@ pub fn prepare(
     };
     // The same settings as an earlier agon named and wrote them: the sweep
     // keeps its cells (and their run directories).
-    let cells = match &existing {
-        Some(existing) if cells::same_settings(&existing.cells, &cells) => existing.cells.clone(),
-        _ => cells,
-    };
+    // The same settings as an earlier agon named and wrote them, or those
+    // and more (more seeds, more values): the earlier cells keep their
+    // names and runs, new ones are numbered on after them.
+    let extended = existing
+        .as_ref()
+        .and_then(|existing| cells::extended(&existing.cells, &cells));
+    let cells = extended.clone().unwrap_or(cells);
     let base_text = std::fs::read(&spec.base)
         .with_context(|| format!("cannot read {}", spec.base.display()))?;
     // A sweep whose cells changed, none of which has started (a first
     // attempt refused or stopped at once), is started again as new, once
     // the new cells pass the check.
-    let restart = existing
-        .as_ref()
-        .is_some_and(|e| e.cells != cells && nothing_started(&dir, e));
+    let restart = extended.is_none()
+        && existing
+            .as_ref()
+            .is_some_and(|e| e.cells != cells && nothing_started(&dir, e));
     if let Some(existing) = existing.as_ref().filter(|_| !restart) {
-        if existing.cells != cells {
+        if existing.cells != cells && extended.is_none() {
             bail!(
-                "{} holds another sweep (its cells differ from those of {}); choose another --out, or remove it (`rm -r {}`: the runs it holds are lost)",
+                "{} holds another sweep (its cells differ from those of {}, and not only by cells added to them: more seeds or more values of a swept key run in the same directory); choose another --out, or remove it (`rm -r {}`: the runs it holds are lost)",
                 dir.display(),
                 spec_path.display(),
                 dir.display()
@@ -330,9 +334,26 @@ pub fn prepare(
         existing
     };
     if let Some(existing) = existing {
+        if cells.len() > existing.cells.len() {
+            let added = cells.len() - existing.cells.len();
+            crate::notes::note(&format!(
+                "{}: {added} {} added to the {} of the sweep started there ({}); its earlier cells keep their runs",
+                dir.display(),
+                if added == 1 { "cell" } else { "cells" },
+                existing.cells.len(),
+                cells[existing.cells.len()..]
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            std::fs::copy(spec_path, dir.join("sweep.yaml"))
+                .with_context(|| format!("cannot copy {}", spec_path.display()))?;
+        }
         // The executor may change between attempts (local now, Slurm later).
         let updated = Manifest {
             executor: spec.executor.clone(),
+            cells,
             ..existing
         };
         updated.write(&dir)?;
@@ -482,6 +503,7 @@ pub fn run_cell(dir: &Path, index: usize) -> anyhow::Result<()> {
             stop_after: None,
         }
     };
+    watch_the_sweep();
     let result = crate::commands::train_run(args);
     let code = match &result {
         Ok(()) => 0,
@@ -490,4 +512,41 @@ pub fn run_cell(dir: &Path, index: usize) -> anyhow::Result<()> {
     };
     status::record(dir, &cell, status::Attempt::finished(code))?;
     result
+}
+
+/// The environment variable through which the local executor gives its
+/// cells its pid.
+pub const SWEEP_PID_VARIABLE: &str = "AGON_SWEEP_PID";
+
+/// In a cell of a local sweep: a thread that stops the run after its
+/// current epoch (a checkpoint, then exit 130) once the sweep that started
+/// it is gone, since no one would then follow the cell or stop it. A
+/// Slurm task has no such parent and is left alone.
+fn watch_the_sweep() {
+    #[cfg(unix)]
+    {
+        let Some(sweep) = std::env::var(SWEEP_PID_VARIABLE)
+            .ok()
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            return;
+        };
+        let parent = || std::os::unix::process::parent_id();
+        let gone = move || {
+            crate::train::interrupt::request_stop(&format!(
+                "the sweep that started this cell (pid {sweep}) is gone"
+            ))
+        };
+        if parent() != sweep {
+            gone();
+            return;
+        }
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if parent() != sweep {
+                gone();
+                return;
+            }
+        });
+    }
 }

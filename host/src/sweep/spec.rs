@@ -32,6 +32,11 @@ pub struct SweepSpec {
     /// combination is a cell; an empty grid is one cell (seeds only).
     #[serde(default)]
     pub grid: yaml::Mapping,
+    /// Key path → one value, as `--set` reads it, for every cell: settings
+    /// the sweep holds fixed without a base config of its own. Left out
+    /// of the cells' names.
+    #[serde(default)]
+    pub set: yaml::Mapping,
     /// The seeds every combination runs with.
     pub seeds: Vec<u64>,
     /// Where the runs execute.
@@ -124,6 +129,23 @@ impl SweepSpec {
         if let Some(seed) = spec.seeds.iter().find(|s| !seen.insert(**s)) {
             return Err(at(format!("seed {seed} is listed twice in `seeds`")));
         }
+        for key in spec.set.keys() {
+            let Some(key) = key.as_str() else {
+                return Err(at(
+                    "every `set` key is a key path such as training.mle.epochs".into(),
+                ));
+            };
+            if key == "seed" {
+                return Err(at(
+                    "`seed` is not a `set` key; list the seeds under `seeds:`".into(),
+                ));
+            }
+            if spec.grid.contains_key(key) {
+                return Err(at(format!(
+                    "{key} is both in `set` (one value for every cell) and in `grid` (values to sweep); keep one"
+                )));
+            }
+        }
         for (key, values) in &spec.grid {
             let Some(key) = key.as_str() else {
                 return Err(at(
@@ -136,7 +158,19 @@ impl SweepSpec {
                 ));
             }
             match values.as_sequence() {
-                Some(list) if !list.is_empty() => {}
+                Some(list) if !list.is_empty() => {
+                    if let Some((_, value)) = list
+                        .iter()
+                        .enumerate()
+                        .find(|(i, value)| list[..*i].contains(value))
+                    {
+                        let text = yaml::to_string(value).unwrap_or_default();
+                        return Err(at(format!(
+                            "grid.{key} lists {} twice; each value is one setting, and a setting run twice would count its seeds twice",
+                            text.trim().replace('\n', " ")
+                        )));
+                    }
+                }
                 _ => {
                     return Err(at(format!(
                         "grid.{key} must be a non-empty list of values, e.g. [2, 4]"
@@ -212,6 +246,18 @@ mod tests {
             ),
             ("base: base.yaml\nseeds: []\n", "`seeds` is empty"),
             ("base: base.yaml\nseeds: [1, 1]\n", "seed 1 is listed twice"),
+            (
+                "base: base.yaml\ngrid: {training.adversarial.rollouts: [2, 4, 2]}\nseeds: [1]\n",
+                "grid.training.adversarial.rollouts lists 2 twice",
+            ),
+            (
+                "base: base.yaml\nset: {training.adversarial.rollouts: 2}\ngrid: {training.adversarial.rollouts: [2, 4]}\nseeds: [1]\n",
+                "training.adversarial.rollouts is both in `set`",
+            ),
+            (
+                "base: base.yaml\nset: {seed: 3}\nseeds: [1]\n",
+                "`seed` is not a `set` key",
+            ),
             (
                 "base: base.yaml\nseeds: [1]\ngrid: {seed: [1]}\n",
                 "not a grid key",

@@ -217,7 +217,12 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
     };
     let elapsed_seconds = found.as_ref().and_then(|(_, state)| state.elapsed_seconds);
     let phase_left_seconds = match (&found, lengths) {
-        (Some((_, state)), Some(lengths)) => phase_left(&run, state.position, lengths),
+        (Some((_, state)), Some(lengths)) => phase_left(
+            &run,
+            state.position,
+            lengths,
+            state.elapsed_seconds.map(|e| (state.position.step, e)),
+        ),
         _ => None,
     };
     let attempt = last_attempt(dir, cell);
@@ -235,7 +240,12 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
         (Some((live, position)), Some(lengths)) => (
             format!("{} {}/{}", live.phase, live.step, live.total),
             Some(live.elapsed_seconds),
-            phase_left(&run, position, lengths),
+            phase_left(
+                &run,
+                position,
+                lengths,
+                Some((live.step, live.elapsed_seconds)),
+            ),
         ),
         _ => (progress, elapsed_seconds, phase_left_seconds),
     };
@@ -262,6 +272,25 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
         run_dir: run,
         exit_code: attempt.and_then(|a| a.exit_code),
     }
+}
+
+/// Where a cell's run would resume: its checkpoint's position
+/// (`adversarial 10/60`), or `None` when it has none (or has finished).
+pub fn checkpointed_progress(dir: &Path, cell: &Cell) -> Option<String> {
+    let run = run_dir(dir, cell);
+    let (_, state) = checkpoint::find(&run).ok().flatten()?;
+    let lengths = crate::assemble::open_config(&run)
+        .ok()
+        .map(|c| Lengths::of(&c.training))?;
+    let position = state.position;
+    (position.phase != Phase::Done).then(|| {
+        format!(
+            "{} {}/{}",
+            position.phase.name(),
+            position.step,
+            phase_length(position.phase, lengths)
+        )
+    })
 }
 
 /// The live position with its schedule position, when it is ahead of the
@@ -299,21 +328,36 @@ const PACE_ROWS: usize = 5;
 /// The phase's remaining epochs (or rounds), from the last checkpoint, at
 /// the pace of its latest metrics rows: the seconds between the first and
 /// the last of its last `PACE_ROWS` rows over the epochs between them.
-/// None before two rows of the phase exist.
-fn phase_left(run: &Path, position: Position, lengths: Lengths) -> Option<f64> {
+/// A running cell's latest epoch, or a stopped cell's checkpoint (its step
+/// and elapsed seconds), counts as one more point, so a phase evaluated
+/// only every `eval_every` epochs has an estimate after its first
+/// evaluation. None before two points of the
+/// phase exist.
+fn phase_left(
+    run: &Path,
+    position: Position,
+    lengths: Lengths,
+    live: Option<(usize, f64)>,
+) -> Option<f64> {
     if position.phase == Phase::Done {
         return None;
     }
     let total = phase_length(position.phase, lengths);
     let rows = metrics::read_rows(run);
-    let phase_rows: Vec<_> = rows
+    let mut points: Vec<(usize, f64)> = rows
         .iter()
         .filter(|r| r.phase == position.phase.name())
+        .map(|r| (r.epoch, r.elapsed_seconds))
         .collect();
-    let recent = &phase_rows[phase_rows.len().saturating_sub(PACE_ROWS)..];
+    if let Some((step, elapsed)) = live {
+        if points.last().is_none_or(|&(epoch, _)| step > epoch) {
+            points.push((step, elapsed));
+        }
+    }
+    let recent = &points[points.len().saturating_sub(PACE_ROWS)..];
     let (first, last) = (recent.first()?, recent.last()?);
-    let epochs = last.epoch.checked_sub(first.epoch).filter(|&e| e > 0)?;
-    let pace = (last.elapsed_seconds - first.elapsed_seconds) / epochs as f64;
+    let epochs = last.0.checked_sub(first.0).filter(|&e| e > 0)?;
+    let pace = (last.1 - first.1) / epochs as f64;
     Some(pace.max(0.0) * total.saturating_sub(position.step) as f64)
 }
 
@@ -395,7 +439,7 @@ mod tests {
             row("mle", 10, 21.0),
         ]);
         assert_eq!(
-            phase_left(run.path(), at(Phase::Mle, 12), lengths),
+            phase_left(run.path(), at(Phase::Mle, 12), lengths, None),
             Some(16.0)
         );
         // A machine that got busier: the last five rows set the pace (4 s
@@ -410,7 +454,7 @@ mod tests {
             row("mle", 6, 18.0),
         ]);
         assert_eq!(
-            phase_left(run.path(), at(Phase::Mle, 6), lengths),
+            phase_left(run.path(), at(Phase::Mle, 6), lengths, None),
             Some(56.0)
         );
         // The next phase's pace is its own: one row is not a pace yet.
@@ -420,8 +464,24 @@ mod tests {
             row("discriminator-pretraining", 1, 100.0),
         ]);
         assert_eq!(
-            phase_left(run.path(), at(Phase::DiscriminatorPretraining, 1), lengths),
+            phase_left(
+                run.path(),
+                at(Phase::DiscriminatorPretraining, 1),
+                lengths,
+                None
+            ),
             None
+        );
+        // A running cell's latest round is a second point: 25 s a round
+        // from round 1 to round 3, one round to go.
+        assert_eq!(
+            phase_left(
+                run.path(),
+                at(Phase::DiscriminatorPretraining, 3),
+                lengths,
+                Some((3, 150.0))
+            ),
+            Some(25.0)
         );
         // 30 s a round; a line being appended ends the read.
         write(&[
@@ -431,10 +491,18 @@ mod tests {
             r#"{"phase":"discrim"#.to_string(),
         ]);
         assert_eq!(
-            phase_left(run.path(), at(Phase::DiscriminatorPretraining, 2), lengths),
+            phase_left(
+                run.path(),
+                at(Phase::DiscriminatorPretraining, 2),
+                lengths,
+                None
+            ),
             Some(60.0)
         );
-        assert_eq!(phase_left(run.path(), at(Phase::Done, 0), lengths), None);
+        assert_eq!(
+            phase_left(run.path(), at(Phase::Done, 0), lengths, None),
+            None
+        );
     }
 
     #[test]
@@ -466,7 +534,9 @@ mod tests {
             ("running", "mle 3/4")
         );
         assert_eq!(status.elapsed_seconds, Some(6.5));
-        assert_eq!(status.phase_left_seconds, Some(2.0));
+        // The pace from the first row to the live epoch: 6.5 s over 3
+        // epochs, one epoch to go.
+        assert_eq!(status.phase_left_seconds, Some(6.5 / 3.0));
         // Once the process has ended, the position is the checkpoint's.
         record(sweep.path(), &cell, Attempt::finished(130)).unwrap();
         assert_eq!(cell_status(sweep.path(), &cell).progress, "-");

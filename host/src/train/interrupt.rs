@@ -10,6 +10,18 @@ use std::sync::{
     Arc,
 };
 
+/// Raised from inside the process (a sweep cell whose sweep is gone):
+/// every [`Interrupt`] reads it, as if a first signal had come.
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Stops the run after its current epoch, as a first Ctrl-C does, saying
+/// `why` once.
+pub fn request_stop(why: &str) {
+    if !STOP_REQUESTED.swap(true, Ordering::SeqCst) {
+        eprintln!("\n{why}: stopping after the current epoch");
+    }
+}
+
 /// A flag raised by SIGINT / SIGTERM.
 #[derive(Clone, Debug, Default)]
 pub struct Interrupt(Arc<AtomicBool>);
@@ -37,6 +49,8 @@ impl Interrupt {
     /// Whether a signal arrived, or standard output was closed (an
     /// `agon train … | head` whose reader went away).
     pub fn raised(&self) -> bool {
-        self.0.load(Ordering::SeqCst) || super::output::closed()
+        self.0.load(Ordering::SeqCst)
+            || STOP_REQUESTED.load(Ordering::SeqCst)
+            || super::output::closed()
     }
 }

@@ -3,11 +3,11 @@
 //! trains it by MLE, policy gradient and, through its relaxed samples,
 //! Gumbel-softmax gradients.
 
-use agon_sdk::kits::{GeneratorModel, SourceUse};
-use agon_sdk::toolkit::{linear, pytorch_like, Linear, SeededInit};
+use agon_sdk::kits::{stepped_teacher_forced_logits, GeneratorModel, SourceUse};
+use agon_sdk::toolkit::{linear, pytorch_like, ComputePath, Linear, Lstm, SeededInit};
 use agon_sdk::{PluginContext, PluginResult, TokenBatch};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{embedding, rnn::LSTMState, Embedding, LSTMConfig, VarBuilder, LSTM, RNN};
+use candle_nn::{embedding, rnn::LSTMState, Embedding, VarBuilder};
 
 use crate::generator_config::{Core, RelganGeneratorConfig};
 use crate::relational_memory::{MemoryShape, RelationalMemory};
@@ -16,8 +16,9 @@ use crate::relational_memory::{MemoryShape, RelationalMemory};
 enum Recurrence {
     /// State `[N, slots × slot_size]`: the memory.
     Memory(RelationalMemory),
-    /// State `[N, 2 × hidden]`: `h` then `c`.
-    Lstm { lstm: LSTM, hidden: usize },
+    /// State `[N, 2 × hidden]`: `h` then `c`. The toolkit's LSTM: Candle's
+    /// for a step, one kernel for a teacher-forced pass on the CPU.
+    Lstm { lstm: Lstm, hidden: usize },
 }
 
 /// The model.
@@ -49,12 +50,9 @@ impl GeneratorModel for RelganGenerator {
                 (Recurrence::Memory(memory), shape.slots * shape.slot_size())
             }
             Core::Lstm => {
-                let lstm = candle_nn::lstm(
-                    config.embedding_dim,
-                    config.hidden_dim,
-                    LSTMConfig::default(),
-                    vb.pp("lstm"),
-                )?;
+                let path = config.compute.resolve(vb.device())?;
+                let lstm =
+                    Lstm::on_path(vb.pp("lstm"), config.embedding_dim, config.hidden_dim, path)?;
                 let hidden = config.hidden_dim;
                 (Recurrence::Lstm { lstm, hidden }, hidden)
             }
@@ -106,6 +104,26 @@ impl GeneratorModel for RelganGenerator {
         Ok((self.output.forward(&output)?, next))
     }
 
+    /// The LSTM core on the kernel path: the embedding, the whole
+    /// recurrence and the output layer each once for all positions. The
+    /// kernel starts from a zero state, which is `start`'s; any other state
+    /// (and the relational memory) steps.
+    fn teacher_forced_logits(
+        &self,
+        memory: &(),
+        state: &Tensor,
+        inputs: &Tensor,
+    ) -> PluginResult<Tensor> {
+        if let Recurrence::Lstm { lstm, .. } = &self.core {
+            if lstm.path() == ComputePath::Kernels && is_zero(state)? {
+                let (rows, steps) = inputs.dims2()?;
+                let states = lstm.states(&self.embedding.forward(inputs)?)?;
+                return Ok(self.output.forward(&states.reshape((rows * steps, ()))?)?);
+            }
+        }
+        stepped_teacher_forced_logits(self, memory, state, inputs)
+    }
+
     /// PyTorch's defaults, with layer norms starting at the identity and
     /// the LSTM's `U(±1/√hidden)` under candle's variable names.
     fn init(config: &Self::Config, name: &str, dims: &[usize]) -> SeededInit {
@@ -119,4 +137,12 @@ impl GeneratorModel for RelganGenerator {
         let _ = dims;
         pytorch_like(name, dims)
     }
+}
+
+/// Whether every value of `state` is zero (a few values a row: cheap).
+fn is_zero(state: &Tensor) -> PluginResult<bool> {
+    if state.elem_count() == 0 {
+        return Ok(true);
+    }
+    Ok(state.abs()?.max_all()?.to_scalar::<f32>()? == 0.0)
 }

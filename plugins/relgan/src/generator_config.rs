@@ -1,6 +1,7 @@
 //! Configuration of RelGAN's generator.
 
 use agon_sdk::kits::{GeneratorConfig, GeneratorTraining};
+use agon_sdk::toolkit::Compute;
 use agon_sdk::{PluginError, PluginResult};
 use serde::{Deserialize, Serialize};
 
@@ -12,9 +13,9 @@ pub enum Core {
     /// and the input).
     #[default]
     RelationalMemory,
-    /// An LSTM of `hidden_dim` units: cheaper than relational memory, but
-    /// on Candle's tensor ops like it (docs/performance.md: 14×
-    /// `agon/lstm-generator` per MLE epoch at its size).
+    /// An LSTM of `hidden_dim` units: cheaper than relational memory. Its
+    /// teacher-forced passes (MLE, NLL-test) run the toolkit's LSTM kernel
+    /// on the CPU (`compute`); its sampling steps on Candle's tensor ops.
     Lstm,
 }
 
@@ -35,6 +36,9 @@ pub struct RelganGeneratorConfig {
     pub head_size: usize,
     /// LSTM units (`core: lstm`).
     pub hidden_dim: usize,
+    /// The LSTM core's teacher-forced passes: the toolkit's kernel or
+    /// Candle's tensor ops (`core: lstm` only).
+    pub compute: Compute,
     /// Optimisers (MLE, adversarial) and gradient clipping.
     pub training: GeneratorTraining,
 }
@@ -48,6 +52,7 @@ impl Default for RelganGeneratorConfig {
             num_heads: 2,
             head_size: 256,
             hidden_dim: 32,
+            compute: Compute::Auto,
             training: GeneratorTraining::default(),
         }
     }
@@ -58,7 +63,7 @@ impl GeneratorConfig for RelganGeneratorConfig {
         ("embedding_dim", "Size of the token embedding, at least 1."),
         (
             "core",
-            "`relational-memory` (RelGAN's) or `lstm` (cheaper than relational memory; both step on Candle's tensor ops, so an lstm-core MLE epoch took 14× agon/lstm-generator's at the same size: docs/performance.md).",
+            "`relational-memory` (RelGAN's) or `lstm` (cheaper: its teacher-forced passes, MLE and NLL-test, run as one kernel on the CPU; docs/performance.md). Sampling steps on Candle's tensor ops with either core.",
         ),
         (
             "mem_slots",
@@ -73,6 +78,10 @@ impl GeneratorConfig for RelganGeneratorConfig {
             "Size of each attention head, at least 1; a slot holds num_heads × head_size values.",
         ),
         ("hidden_dim", "LSTM units (core: lstm), at least 1."),
+        (
+            "compute",
+            "core: lstm only. Which implementation runs the teacher-forced passes (MLE, NLL-test): auto (the toolkit's LSTM kernel on the CPU, Candle tensor ops elsewhere), kernels (CPU only) or tensor (Candle tensor ops, the path a GPU runs). Both give the same numbers up to float rounding; sampling steps on tensor ops either way. relational-memory has no kernel: auto or tensor.",
+        ),
     ];
 
     fn training(&self) -> GeneratorTraining {
@@ -90,6 +99,11 @@ impl GeneratorConfig for RelganGeneratorConfig {
     }
 
     fn validate(&self) -> PluginResult<()> {
+        if self.core == Core::RelationalMemory && self.compute == Compute::Kernels {
+            return Err(PluginError::config(
+                "compute: kernels needs core: lstm; the relational memory has no kernel (use compute: auto or tensor, or core: lstm)",
+            ));
+        }
         let values = self.mem_slots * self.num_heads * self.head_size;
         if self.core == Core::RelationalMemory && values > 1 << 20 {
             return Err(PluginError::config(format!(

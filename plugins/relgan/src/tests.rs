@@ -164,10 +164,63 @@ fn the_training_losses_reach_every_weight() {
     assert!(checked > 40, "discriminator: {checked} checked");
     for config in [
         "{embedding_dim: 4, mem_slots: 1, num_heads: 2, head_size: 2}",
-        "{embedding_dim: 4, core: lstm, hidden_dim: 4}",
+        "{embedding_dim: 4, core: lstm, hidden_dim: 4, compute: kernels}",
+        "{embedding_dim: 4, core: lstm, hidden_dim: 4, compute: tensor}",
     ] {
         let g = KitGenerator::<crate::RelganGenerator>::new(&context(config)).unwrap();
         let checked = check_generator_weight_gradients(&g, &real, 7);
         assert!(checked > 40, "{config}: {checked} checked");
     }
+}
+
+/// The LSTM core's teacher-forced pass as one kernel trains as the
+/// stepped tensor path does: the same MLE losses, step after step, and
+/// then the same NLL, up to float rounding.
+#[test]
+fn the_lstm_cores_kernel_and_tensor_paths_train_alike() {
+    use agon_sdk::{kits::KitGenerator, GeneratorImpl, MleOptions};
+    let build = |compute: &str| {
+        KitGenerator::<crate::RelganGenerator>::new(&context(&format!(
+            "{{embedding_dim: 6, core: lstm, hidden_dim: 7, compute: {compute}, training: {{optimizer: {{lr: 0.01}}}}}}"
+        )))
+        .unwrap()
+    };
+    let (mut kernels, mut tensor) = (build("kernels"), build("tensor"));
+    // Rows of several lengths, so padding is in the pass.
+    let data = batch(&[rows(3, 7), rows(5, 4)[..5].to_vec()].concat());
+    assert!(data.targets.lengths.iter().any(|&l| l < 7));
+    let options = |seed| MleOptions {
+        seed,
+        scheduled_sampling: 0.0,
+    };
+    for seed in 0..10 {
+        let (a, b) = (
+            kernels.mle_step(&data, &options(seed)).unwrap().loss,
+            tensor.mle_step(&data, &options(seed)).unwrap().loss,
+        );
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "step {seed}: {a} against {b}"
+        );
+    }
+    let (a, b) = (
+        kernels.log_likelihood(&data).unwrap(),
+        tensor.log_likelihood(&data).unwrap(),
+    );
+    assert_eq!(a.len(), data.targets.rows());
+    agon_sdk::testing::assert_close(&a, &b, 1e-4, "rows' log-likelihoods");
+    // The kernel ran: it sums in another order than Candle's steps.
+    assert_ne!(a, b, "the kernel path gave the tensor path's bits");
+}
+
+#[test]
+fn the_relational_memory_refuses_the_kernel_path() {
+    use agon_sdk::kits::KitGenerator;
+    let err = KitGenerator::<crate::RelganGenerator>::new(&context("{compute: kernels}"))
+        .err()
+        .unwrap();
+    assert!(
+        err.message().contains("compute: kernels needs core: lstm"),
+        "{err}"
+    );
 }

@@ -31,6 +31,7 @@ pub use discriminator::{
 // The boundary's relaxed types, which the kits' relaxed methods take.
 pub use crate::relaxed::{RelaxedBatch, RelaxedSampleRequest, RelaxedSamples};
 pub use generator::{
-    generator_capabilities, generator_info, new_generator, GeneratorConfig, GeneratorModel,
-    GeneratorTraining, KitGenerator, RowWise, GENERATOR_TRAINING_DOCS,
+    generator_capabilities, generator_info, new_generator, stepped_teacher_forced_logits,
+    GeneratorConfig, GeneratorModel, GeneratorTraining, KitGenerator, RowWise,
+    GENERATOR_TRAINING_DOCS,
 };

@@ -2,7 +2,10 @@
 //! position, with the recurrence as one CPU kernel or as Candle's LSTM.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{rnn::RNN, LSTMConfig, VarBuilder, LSTM};
+use candle_nn::{
+    rnn::{LSTMState, RNN},
+    LSTMConfig, VarBuilder, LSTM,
+};
 
 use super::compute::ComputePath;
 use super::lstm_recurrence::lstm_states;
@@ -50,6 +53,18 @@ impl Lstm {
     /// Hidden size.
     pub fn hidden(&self) -> Result<usize> {
         self.w_hh.dim(1)
+    }
+
+    /// The implementation [`Self::states`] runs.
+    pub fn path(&self) -> ComputePath {
+        self.path
+    }
+
+    /// One position from `state`: Candle's `LSTM::step` on either path.
+    /// The kernel's gain is a whole sequence in one op; a model that must
+    /// step (sampling, feeding its own outputs back) steps here.
+    pub fn step(&self, x: &Tensor, state: &LSTMState) -> Result<LSTMState> {
+        self.reference.step(x, state)
     }
 
     /// `[B, T, H]`: the hidden state after each position of `xs: [B, T, I]`,

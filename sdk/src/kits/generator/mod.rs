@@ -12,7 +12,7 @@ mod training;
 pub use component::KitGenerator;
 #[cfg(test)]
 use component::RelaxedKernel;
-pub use model::{GeneratorConfig, GeneratorModel};
+pub use model::{stepped_teacher_forced_logits, GeneratorConfig, GeneratorModel};
 pub use registration::{generator_capabilities, generator_info, new_generator};
 pub use row_wise::RowWise;
 pub use training::{GeneratorTraining, GENERATOR_TRAINING_DOCS};

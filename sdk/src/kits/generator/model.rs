@@ -183,16 +183,7 @@ pub trait GeneratorModel: Sized + Send + 'static {
         state: &Self::State,
         inputs: &Tensor,
     ) -> PluginResult<Tensor> {
-        let (rows, steps) = inputs.dims2()?;
-        let mut state = state.clone();
-        let mut logits = Vec::with_capacity(steps);
-        for t in 0..steps {
-            let column = inputs.narrow(1, t, 1)?.squeeze(1)?.contiguous()?;
-            let (step_logits, next) = self.step(memory, &state, &column)?;
-            logits.push(step_logits);
-            state = next;
-        }
-        Ok(Tensor::stack(&logits, 1)?.reshape((rows * steps, ()))?)
+        stepped_teacher_forced_logits(self, memory, state, inputs)
     }
 
     /// The state after every step of a teacher-forced pass over `inputs`
@@ -232,6 +223,27 @@ pub trait GeneratorModel: Sized + Send + 'static {
     fn checkpoint_file() -> String {
         format!("{}.safetensors", Self::NAME)
     }
+}
+
+/// The default [`GeneratorModel::teacher_forced_logits`]: [`GeneratorModel::step`]
+/// `T` times. An override that batches only some cases (one core of
+/// several, one compute path) calls it for the others.
+pub fn stepped_teacher_forced_logits<M: GeneratorModel>(
+    model: &M,
+    memory: &M::Memory,
+    state: &M::State,
+    inputs: &Tensor,
+) -> PluginResult<Tensor> {
+    let (rows, steps) = inputs.dims2()?;
+    let mut state = state.clone();
+    let mut logits = Vec::with_capacity(steps);
+    for t in 0..steps {
+        let column = inputs.narrow(1, t, 1)?.squeeze(1)?.contiguous()?;
+        let (step_logits, next) = model.step(memory, &state, &column)?;
+        logits.push(step_logits);
+        state = next;
+    }
+    Ok(Tensor::stack(&logits, 1)?.reshape((rows * steps, ()))?)
 }
 
 /// The kit's checks of a config: its sizes, its training keys, its own.
