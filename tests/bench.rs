@@ -230,5 +230,8 @@ fn a_config_without_a_reward_benches_the_workloads_that_need_none() {
         refused.contains("workload(s) rollout-naive score rollouts with the config's reward, and it has no `reward:` section"),
         "{refused}"
     );
-    assert!(!refused.contains("agon bench: sample"), "ran before refusing: {refused}");
+    assert!(
+        !refused.contains("agon bench: sample"),
+        "ran before refusing: {refused}"
+    );
 }

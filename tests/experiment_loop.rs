@@ -665,6 +665,13 @@ fn eval_scores_oracle_runs_with_paired_tests() {
         "{trained} vs {evaluated}"
     );
     assert_eq!(evaluation["comparisons"][0]["metric"], "nll_oracle");
+    // Across temperatures, the quality–coverage plot: NLL-oracle against
+    // NLL-test of each model.
+    let plot = std::fs::read_to_string(run.join("eval/quality_diversity.svg")).unwrap();
+    assert!(
+        plot.contains("NLL-oracle") && plot.contains("oracle/final"),
+        "{plot}"
+    );
     // The fields of the paired test that scripts/results-tables.py reads
     // (its own tests build eval.json of this shape by hand).
     let test = &evaluation["comparisons"][0]["test"];
@@ -1277,4 +1284,31 @@ fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
     // Its own file again: nothing to add, nothing to run.
     let again = sweep(&write("[1, 2]"));
     assert!(again.contains("none left to run here"), "{again}");
+
+    // compare into an --out that holds an earlier comparison replaces all
+    // of its files: a figure this one does not draw is not left behind.
+    let out = sandbox.path().join("comparison");
+    let compare = || {
+        let run = sandbox.run(
+            &[
+                "compare",
+                dir.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let all = format!("{}{}", run.stdout(), run.stderr());
+        run.success();
+        all
+    };
+    assert!(!compare().contains("holds an earlier comparison"));
+    std::fs::write(out.join("quality_diversity.svg"), "<svg/>").unwrap();
+    let second = compare();
+    assert!(
+        second.contains("holds an earlier comparison; its files are replaced"),
+        "{second}"
+    );
+    assert!(out.join("compare.md").exists());
+    assert!(!out.join("quality_diversity.svg").exists());
 }

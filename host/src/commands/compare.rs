@@ -21,6 +21,17 @@ fn fresh_dir(first: &Path) -> PathBuf {
         .expect("some number is free")
 }
 
+/// Every file `agon compare` writes into its directory.
+const COMPARISON_FILES: [&str; 7] = [
+    "compare.md",
+    "compare.html",
+    "compare.json",
+    "learning_curves.svg",
+    "learning_curves.png",
+    "quality_diversity.svg",
+    "quality_diversity.png",
+];
+
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let runs = compare::collect(&args.paths)?;
     let mut groups = compare::group(runs);
@@ -58,6 +69,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             "{} holds an earlier comparison; its files are replaced",
             out.display()
         ));
+        // All of them: a figure this comparison does not draw must not
+        // stay beside its report.
+        for name in COMPARISON_FILES {
+            let _ = std::fs::remove_file(out.join(name));
+        }
     }
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;

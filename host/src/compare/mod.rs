@@ -186,8 +186,25 @@ fn without_repeats(runs: Vec<RunData>) -> anyhow::Result<Vec<RunData>> {
         if let Some(j) =
             (0..i).find(|&j| runs[j].config.seed == run.config.seed && settings[j] == settings[i])
         {
+            let made_by = |r: &RunData| {
+                r.config
+                    .written_by
+                    .as_ref()
+                    .map_or("an unknown agon".to_string(), |w| match &w.machine {
+                        Some(machine) => format!("commit {} on {machine}", w.git_commit),
+                        None => format!("commit {}", w.git_commit),
+                    })
+            };
+            let (first, second) = (made_by(&runs[j]), made_by(run));
+            let what = if first == second {
+                "the same experiment twice".to_string()
+            } else {
+                format!(
+                    "made by {first} and by {second}, which agon compare does not tell apart (it pools runs by config)"
+                )
+            };
             bail!(
-                "{} and {} are runs of the same config with the same seed ({}): the same experiment twice, which pooled as two seeds would narrow every interval. Leave one of them out (pass run directories one by one instead of their sweep)",
+                "{} and {} are runs of the same config with the same seed ({}): {what}; pooled as two seeds they would narrow every interval. Leave one of them out (pass run directories one by one instead of their sweep), or compare them in separate calls",
                 runs[j].path.display(),
                 run.path.display(),
                 run.config.seed

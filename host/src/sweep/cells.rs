@@ -65,17 +65,26 @@ fn safe(text: &str) -> String {
 /// their names and however their values were written (a sweep directory
 /// made by an earlier agon has block-style mapping values, other names).
 fn same_cell(a: &Cell, b: &Cell) -> bool {
-    let value = |assignment: &str| {
-        assignment
-            .split_once('=')
-            .map(|(key, value)| (key.to_string(), yaml::parse(value).ok()))
-    };
-    a.seed == b.seed
-        && a.overrides.len() == b.overrides.len()
-        && a.overrides
+    // In key order: a cell's keys are distinct (grid keys, and `set` keys
+    // that are none of them), so their order says nothing; a key moved
+    // from a one-value grid into `set` is the same cell.
+    let assignments = |cell: &Cell| {
+        let mut all: Vec<_> = cell
+            .overrides
             .iter()
-            .zip(&b.overrides)
-            .all(|(x, y)| value(x) == value(y))
+            .map(|assignment| {
+                assignment
+                    .split_once('=')
+                    .map(|(key, value)| (key.to_string(), yaml::parse(value).ok()))
+            })
+            .collect();
+        all.sort_by(|x, y| {
+            let key = |a: &Option<(String, _)>| a.as_ref().map(|(k, _)| k.clone());
+            key(x).cmp(&key(y))
+        });
+        all
+    };
+    a.seed == b.seed && assignments(a) == assignments(b)
 }
 
 /// `existing` followed by the cells of `wanted` it lacks, numbered on from
@@ -261,6 +270,11 @@ mod tests {
         assert_eq!(extended(&grown, &more), Some(grown.clone()));
         // A seed left out is not an extension.
         assert_eq!(extended(&more, &first), None);
+        // Keys in another order (two grid keys swapped, a one-value grid
+        // key moved into `set`): the same cells.
+        let swapped = spec("base: b.yaml\nseeds: [1]\ngrid: {training.mle.epochs: [2], training.adversarial.rollouts: [4]}\n");
+        let moved = spec("base: b.yaml\nseeds: [1]\nset: {training.mle.epochs: 2}\ngrid: {training.adversarial.rollouts: [4]}\n");
+        assert_eq!(extended(&swapped, &moved), Some(swapped.clone()));
         // Fixed settings: in every cell's overrides, before the grid's, and
         // not in the names.
         let fixed = spec(

@@ -58,10 +58,10 @@ fn spawn(agon: &Path, dir: &Path, cell: &Cell, threads: usize) -> anyhow::Result
         .with_context(|| format!("cannot start cell {}", cell.name))
 }
 
-/// A cell hears of a stop from this sweep alone, once: it runs in a process
-/// group of its own, so a terminal's Ctrl-C reaches only the sweep (which
-/// passes one SIGTERM on; a second signal would make the cell exit at once
-/// and lose its epochs since the last checkpoint). It watches the sweep's
+/// A cell hears of a terminal's Ctrl-C from this sweep alone, once: it
+/// runs in a process group of its own, so the Ctrl-C reaches only the
+/// sweep (which passes one SIGTERM on; a second signal would make the cell
+/// exit at once and lose its epochs since the last checkpoint). It watches the sweep's
 /// pid ([`super::watch_the_sweep`]): if the sweep dies (`kill -9`), the
 /// cell checkpoints and exits instead of training on unwatched beside the
 /// sweep run again.
@@ -74,7 +74,8 @@ fn watched_by_this_sweep(command: &mut Command) {
 }
 
 /// Whether a cell ended by SIGTERM or SIGINT, the signals a stopping sweep
-/// passes on (or the terminal sends): not by a crash or the OOM killer.
+/// passes on (or a supervisor sends every process): not by a crash or the
+/// OOM killer.
 fn stopped_by_our_signal(status: &std::process::ExitStatus) -> bool {
     #[cfg(unix)]
     {
@@ -130,7 +131,9 @@ pub fn run(
         ));
     }
     queue.reverse();
-    let interrupt = Interrupt::install();
+    let interrupt = Interrupt::install_with(
+        "second interrupt: the sweep exits now; its running cells finish their current epoch and checkpoint (`agon sweep status` follows them)",
+    );
     // `agon sweep … | head`: a closed standard output stops the sweep as
     // Ctrl-C does (its cells checkpoint), instead of killing this process
     // and leaving them running unwatched.
@@ -201,7 +204,8 @@ pub fn run(
                     } else if stopping() && stopped_by_our_signal(&status) {
                         // Stopped by the signal passed on before it could
                         // catch it (still starting up), or at once by a
-                        // second Ctrl-C: not a failure.
+                        // second signal from outside (a supervisor that
+                        // signals every process): not a failure.
                         super::status::record(
                             dir,
                             &job.cell,
@@ -239,11 +243,22 @@ pub fn run(
         ))
         .into());
     }
-    // The other attempt may have finished them meanwhile.
-    let elsewhere: Vec<&Cell> = elsewhere
+    // The other attempt may have finished them, or stopped, meanwhile.
+    let (elsewhere, stopped_meanwhile): (Vec<&Cell>, Vec<&Cell>) = elsewhere
         .into_iter()
         .filter(|c| !finished(dir, c))
-        .collect();
+        .partition(|c| super::status::live(dir, c));
+    if !stopped_meanwhile.is_empty() {
+        bail!(
+            "{} of {total} cells another attempt was running stopped meanwhile ({}); run the sweep again to resume them",
+            stopped_meanwhile.len(),
+            stopped_meanwhile
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if !elsewhere.is_empty() {
         bail!(
             "{} of {total} cells are running or queued in another attempt ({}); `agon sweep status {}` follows them",

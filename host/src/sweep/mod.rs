@@ -275,8 +275,6 @@ pub fn prepare(
     } else {
         None
     };
-    // The same settings as an earlier agon named and wrote them: the sweep
-    // keeps its cells (and their run directories).
     // The same settings as an earlier agon named and wrote them, or those
     // and more (more seeds, more values): the earlier cells keep their
     // names and runs, new ones are numbered on after them.
@@ -349,6 +347,14 @@ pub fn prepare(
             ));
             std::fs::copy(spec_path, dir.join("sweep.yaml"))
                 .with_context(|| format!("cannot copy {}", spec_path.display()))?;
+        }
+        // Another `agon sweep` may have grown the sweep while this one
+        // checked its cells: its new cells would take the same indices.
+        if cells.len() > existing.cells.len() && Manifest::read(&dir)?.cells != existing.cells {
+            bail!(
+                "another agon sweep changed {} while this one was checking its cells; run this one again",
+                dir.display()
+            );
         }
         // The executor may change between attempts (local now, Slurm later).
         let updated = Manifest {
@@ -503,7 +509,14 @@ pub fn run_cell(dir: &Path, index: usize) -> anyhow::Result<()> {
             stop_after: None,
         }
     };
-    watch_the_sweep();
+    if !watch_the_sweep() {
+        status::record(dir, &cell, status::Attempt::finished(130))?;
+        return Err(crate::commands::Interrupted(format!(
+            "{}: the sweep that started it is gone; not started",
+            cell.name
+        ))
+        .into());
+    }
     let result = crate::commands::train_run(args);
     let code = match &result {
         Ok(()) => 0,
@@ -520,16 +533,17 @@ pub const SWEEP_PID_VARIABLE: &str = "AGON_SWEEP_PID";
 
 /// In a cell of a local sweep: a thread that stops the run after its
 /// current epoch (a checkpoint, then exit 130) once the sweep that started
-/// it is gone, since no one would then follow the cell or stop it. A
-/// Slurm task has no such parent and is left alone.
-fn watch_the_sweep() {
+/// it is gone, since no one would then follow the cell or stop it. False
+/// when the sweep is gone already (the cell should not start). A Slurm
+/// task has no such parent and is left alone.
+fn watch_the_sweep() -> bool {
     #[cfg(unix)]
     {
         let Some(sweep) = std::env::var(SWEEP_PID_VARIABLE)
             .ok()
             .and_then(|pid| pid.parse::<u32>().ok())
         else {
-            return;
+            return true;
         };
         let parent = || std::os::unix::process::parent_id();
         let gone = move || {
@@ -538,8 +552,7 @@ fn watch_the_sweep() {
             ))
         };
         if parent() != sweep {
-            gone();
-            return;
+            return false;
         }
         std::thread::spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_millis(500));
@@ -549,4 +562,5 @@ fn watch_the_sweep() {
             }
         });
     }
+    true
 }

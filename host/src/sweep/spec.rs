@@ -140,10 +140,29 @@ impl SweepSpec {
                     "`seed` is not a `set` key; list the seeds under `seeds:`".into(),
                 ));
             }
-            if spec.grid.contains_key(key) {
-                return Err(at(format!(
-                    "{key} is both in `set` (one value for every cell) and in `grid` (values to sweep); keep one"
-                )));
+            // A grid key at or above a fixed one replaces its block, and
+            // the fixed value with it.
+            let above = |grid: &str| {
+                key == grid
+                    || key
+                        .strip_prefix(grid)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            };
+            if let Some(grid) = spec
+                .grid
+                .keys()
+                .filter_map(|k| k.as_str())
+                .find(|g| above(g))
+            {
+                return Err(at(if grid == key {
+                    format!(
+                        "{key} is both in `set` (one value for every cell) and in `grid` (values to sweep); keep one"
+                    )
+                } else {
+                    format!(
+                        "`set` fixes {key}, but the grid's {grid} replaces the whole block it is in; put the fixed value inside each of the grid's values, or sweep {key} on its own"
+                    )
+                }));
             }
         }
         for (key, values) in &spec.grid {
@@ -257,6 +276,10 @@ mod tests {
             (
                 "base: base.yaml\nset: {seed: 3}\nseeds: [1]\n",
                 "`seed` is not a `set` key",
+            ),
+            (
+                "base: base.yaml\nset: {reward.config.weight: 2}\ngrid: {reward: [{plugin: a/b}]}\nseeds: [1]\n",
+                "`set` fixes reward.config.weight, but the grid's reward replaces the whole block",
             ),
             (
                 "base: base.yaml\nseeds: [1]\ngrid: {seed: [1]}\n",

@@ -216,13 +216,23 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
         _ => "-".to_string(),
     };
     let elapsed_seconds = found.as_ref().and_then(|(_, state)| state.elapsed_seconds);
+    // The last checkpoint as a timed point of its phase (one is written as
+    // each phase starts, and when a run stops).
+    let checkpoint_point: Vec<(Phase, usize, f64)> = found
+        .as_ref()
+        .and_then(|(_, state)| {
+            Some((
+                state.position.phase,
+                state.position.step,
+                state.elapsed_seconds?,
+            ))
+        })
+        .into_iter()
+        .collect();
     let phase_left_seconds = match (&found, lengths) {
-        (Some((_, state)), Some(lengths)) => phase_left(
-            &run,
-            state.position,
-            lengths,
-            state.elapsed_seconds.map(|e| (state.position.step, e)),
-        ),
+        (Some((_, state)), Some(lengths)) => {
+            phase_left(&run, state.position, lengths, &checkpoint_point)
+        }
         _ => None,
     };
     let attempt = last_attempt(dir, cell);
@@ -244,7 +254,11 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
                 &run,
                 position,
                 lengths,
-                Some((live.step, live.elapsed_seconds)),
+                &[
+                    checkpoint_point.as_slice(),
+                    &[(position.phase, live.step, live.elapsed_seconds)],
+                ]
+                .concat(),
             ),
         ),
         _ => (progress, elapsed_seconds, phase_left_seconds),
@@ -328,16 +342,15 @@ const PACE_ROWS: usize = 5;
 /// The phase's remaining epochs (or rounds), from the last checkpoint, at
 /// the pace of its latest metrics rows: the seconds between the first and
 /// the last of its last `PACE_ROWS` rows over the epochs between them.
-/// A running cell's latest epoch, or a stopped cell's checkpoint (its step
-/// and elapsed seconds), counts as one more point, so a phase evaluated
-/// only every `eval_every` epochs has an estimate after its first
-/// evaluation. None before two points of the
-/// phase exist.
+/// `extra` timed points (phase, step, elapsed seconds) count too: the last
+/// checkpoint and a running cell's latest epoch, so a phase evaluated only
+/// every `eval_every` epochs has an estimate from its start. None before
+/// two points of the phase exist.
 fn phase_left(
     run: &Path,
     position: Position,
     lengths: Lengths,
-    live: Option<(usize, f64)>,
+    extra: &[(Phase, usize, f64)],
 ) -> Option<f64> {
     if position.phase == Phase::Done {
         return None;
@@ -348,12 +361,15 @@ fn phase_left(
         .iter()
         .filter(|r| r.phase == position.phase.name())
         .map(|r| (r.epoch, r.elapsed_seconds))
+        .chain(
+            extra
+                .iter()
+                .filter(|(phase, _, _)| *phase == position.phase)
+                .map(|&(_, step, elapsed)| (step, elapsed)),
+        )
         .collect();
-    if let Some((step, elapsed)) = live {
-        if points.last().is_none_or(|&(epoch, _)| step > epoch) {
-            points.push((step, elapsed));
-        }
-    }
+    points.sort_by_key(|&(step, _)| step);
+    points.dedup_by_key(|&mut (step, _)| step);
     let recent = &points[points.len().saturating_sub(PACE_ROWS)..];
     let (first, last) = (recent.first()?, recent.last()?);
     let epochs = last.0.checked_sub(first.0).filter(|&e| e > 0)?;
@@ -439,7 +455,7 @@ mod tests {
             row("mle", 10, 21.0),
         ]);
         assert_eq!(
-            phase_left(run.path(), at(Phase::Mle, 12), lengths, None),
+            phase_left(run.path(), at(Phase::Mle, 12), lengths, &[]),
             Some(16.0)
         );
         // A machine that got busier: the last five rows set the pace (4 s
@@ -454,7 +470,7 @@ mod tests {
             row("mle", 6, 18.0),
         ]);
         assert_eq!(
-            phase_left(run.path(), at(Phase::Mle, 6), lengths, None),
+            phase_left(run.path(), at(Phase::Mle, 6), lengths, &[]),
             Some(56.0)
         );
         // The next phase's pace is its own: one row is not a pace yet.
@@ -468,7 +484,7 @@ mod tests {
                 run.path(),
                 at(Phase::DiscriminatorPretraining, 1),
                 lengths,
-                None
+                &[]
             ),
             None
         );
@@ -479,7 +495,10 @@ mod tests {
                 run.path(),
                 at(Phase::DiscriminatorPretraining, 3),
                 lengths,
-                Some((3, 150.0))
+                &[
+                    (Phase::DiscriminatorPretraining, 3, 150.0),
+                    (Phase::Mle, 30, 999.0)
+                ]
             ),
             Some(25.0)
         );
@@ -495,12 +514,12 @@ mod tests {
                 run.path(),
                 at(Phase::DiscriminatorPretraining, 2),
                 lengths,
-                None
+                &[]
             ),
             Some(60.0)
         );
         assert_eq!(
-            phase_left(run.path(), at(Phase::Done, 0), lengths, None),
+            phase_left(run.path(), at(Phase::Done, 0), lengths, &[]),
             None
         );
     }

@@ -29,11 +29,17 @@ pub struct Interrupt(Arc<AtomicBool>);
 impl Interrupt {
     /// Installs the signal handler (once per process) and returns its flag.
     pub fn install() -> Self {
+        Self::install_with("second interrupt: exiting now; the last checkpoint is intact")
+    }
+
+    /// [`Self::install`], saying `second` when a second signal exits at
+    /// once.
+    pub fn install_with(second: &'static str) -> Self {
         let interrupt = Interrupt::default();
         let flag = interrupt.0.clone();
         let installed = ctrlc::set_handler(move || {
             if flag.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond interrupt: exiting now; the last checkpoint is intact");
+                eprintln!("\n{second}");
                 std::process::exit(130);
             }
             eprintln!(

@@ -14,8 +14,9 @@ pub enum Core {
     #[default]
     RelationalMemory,
     /// An LSTM of `hidden_dim` units: cheaper than relational memory. Its
-    /// teacher-forced passes (MLE, NLL-test) run the toolkit's LSTM kernel
-    /// on the CPU (`compute`); its sampling steps on Candle's tensor ops.
+    /// teacher-forced passes (MLE, NLL-test, a policy-gradient step's
+    /// log-probabilities) run the toolkit's LSTM kernel on the CPU
+    /// (`compute`); its sampling steps on Candle's tensor ops.
     Lstm,
 }
 
@@ -63,7 +64,7 @@ impl GeneratorConfig for RelganGeneratorConfig {
         ("embedding_dim", "Size of the token embedding, at least 1."),
         (
             "core",
-            "`relational-memory` (RelGAN's) or `lstm` (cheaper: its teacher-forced passes, MLE and NLL-test, run as one kernel on the CPU; docs/performance.md). Sampling steps on Candle's tensor ops with either core.",
+            "`relational-memory` (RelGAN's) or `lstm` (cheaper: its teacher-forced passes, MLE, NLL-test and policy-gradient log-probabilities, run as one kernel on the CPU; docs/performance.md). Sampling steps on Candle's tensor ops with either core.",
         ),
         (
             "mem_slots",
@@ -80,7 +81,7 @@ impl GeneratorConfig for RelganGeneratorConfig {
         ("hidden_dim", "LSTM units (core: lstm), at least 1."),
         (
             "compute",
-            "core: lstm only. Which implementation runs the teacher-forced passes (MLE, NLL-test): auto (the toolkit's LSTM kernel on the CPU, Candle tensor ops elsewhere), kernels (CPU only) or tensor (Candle tensor ops, the path a GPU runs). Both give the same numbers up to float rounding; sampling steps on tensor ops either way. relational-memory has no kernel: auto or tensor.",
+            "core: lstm only. Which implementation runs the teacher-forced passes (MLE, NLL-test, policy-gradient log-probabilities): auto (the toolkit's LSTM kernel on the CPU, Candle tensor ops elsewhere), kernels (CPU only) or tensor (Candle tensor ops, the path a GPU runs). Both give the same numbers up to float rounding; sampling steps on tensor ops either way. relational-memory has no kernel: auto or tensor.",
         ),
     ];
 
