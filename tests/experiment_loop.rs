@@ -1252,18 +1252,17 @@ fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
     };
     let dir = sandbox.path().join("sweep");
     let sweep = |file: &std::path::Path| {
-        let run = sandbox.run(
-            &[
-                "sweep",
-                file.to_str().unwrap(),
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-            &[],
-        );
-        let all = format!("{}{}", run.stdout(), run.stderr());
-        run.success();
-        all
+        sandbox
+            .run(
+                &[
+                    "sweep",
+                    file.to_str().unwrap(),
+                    "--out",
+                    dir.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .success_all()
     };
     sweep(&write("[1]"));
     let first = dir.join("runs/000_mle.epochs-2_adversarial.epochs-1_seed-1");
@@ -1289,18 +1288,17 @@ fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
     // of its files: a figure this one does not draw is not left behind.
     let out = sandbox.path().join("comparison");
     let compare = || {
-        let run = sandbox.run(
-            &[
-                "compare",
-                dir.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            &[],
-        );
-        let all = format!("{}{}", run.stdout(), run.stderr());
-        run.success();
-        all
+        sandbox
+            .run(
+                &[
+                    "compare",
+                    dir.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .success_all()
     };
     assert!(!compare().contains("holds an earlier comparison"));
     std::fs::write(out.join("quality_diversity.svg"), "<svg/>").unwrap();

@@ -342,6 +342,13 @@ impl Run {
         self.stdout()
     }
 
+    /// Asserts success; returns stdout and stderr together (what a user
+    /// sees: notes go to stderr).
+    pub fn success_all(&self) -> String {
+        let stdout = self.success();
+        stdout + &self.stderr()
+    }
+
     /// Asserts a clean failure: exit code 1 (not a signal, not a panic) and
     /// one `error:` message; returns stdout and stderr together.
     pub fn clean_failure(&self) -> String {

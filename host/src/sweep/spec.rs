@@ -129,17 +129,21 @@ impl SweepSpec {
         if let Some(seed) = spec.seeds.iter().find(|s| !seen.insert(**s)) {
             return Err(at(format!("seed {seed} is listed twice in `seeds`")));
         }
-        for key in spec.set.keys() {
-            let Some(key) = key.as_str() else {
-                return Err(at(
-                    "every `set` key is a key path such as training.mle.epochs".into(),
-                ));
-            };
-            if key == "seed" {
-                return Err(at(
-                    "`seed` is not a `set` key; list the seeds under `seeds:`".into(),
-                ));
+        // A key of `grid` or `set`: a key path, and not the seed.
+        let key_path = |section: &str, key: &'_ yaml::Value| -> anyhow::Result<String> {
+            match key.as_str() {
+                None => Err(at(format!(
+                    "every `{section}` key is a key path such as training.mle.epochs"
+                ))),
+                Some("seed") => Err(at(format!(
+                    "`seed` is not a `{section}` key; list the seeds under `seeds:`"
+                ))),
+                Some(key) => Ok(key.to_string()),
             }
+        };
+        for key in spec.set.keys() {
+            let key = key_path("set", key)?;
+            let key = key.as_str();
             // A grid key at or above a fixed one replaces its block, and
             // the fixed value with it.
             let above = |grid: &str| {
@@ -166,16 +170,8 @@ impl SweepSpec {
             }
         }
         for (key, values) in &spec.grid {
-            let Some(key) = key.as_str() else {
-                return Err(at(
-                    "every `grid` key is a key path such as training.mle.epochs".into(),
-                ));
-            };
-            if key == "seed" {
-                return Err(at(
-                    "`seed` is not a grid key; list the seeds under `seeds:`".into(),
-                ));
-            }
+            let key = key_path("grid", key)?;
+            let key = key.as_str();
             match values.as_sequence() {
                 Some(list) if !list.is_empty() => {
                     if let Some((_, value)) = list
@@ -283,7 +279,7 @@ mod tests {
             ),
             (
                 "base: base.yaml\nseeds: [1]\ngrid: {seed: [1]}\n",
-                "not a grid key",
+                "not a `grid` key",
             ),
             (
                 "base: base.yaml\nseeds: [1]\ngrid: {a.b: 3}\n",
