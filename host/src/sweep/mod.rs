@@ -332,6 +332,14 @@ pub fn prepare(
         existing
     };
     if let Some(existing) = existing {
+        // Another `agon sweep` may have grown the sweep while this one
+        // checked its cells: its new cells would take the same indices.
+        if cells.len() > existing.cells.len() && Manifest::read(&dir)?.cells != existing.cells {
+            bail!(
+                "another agon sweep changed {} while this one was checking its cells; run this one again",
+                dir.display()
+            );
+        }
         if cells.len() > existing.cells.len() {
             let added = cells.len() - existing.cells.len();
             crate::notes::note(&format!(
@@ -347,14 +355,6 @@ pub fn prepare(
             ));
             std::fs::copy(spec_path, dir.join("sweep.yaml"))
                 .with_context(|| format!("cannot copy {}", spec_path.display()))?;
-        }
-        // Another `agon sweep` may have grown the sweep while this one
-        // checked its cells: its new cells would take the same indices.
-        if cells.len() > existing.cells.len() && Manifest::read(&dir)?.cells != existing.cells {
-            bail!(
-                "another agon sweep changed {} while this one was checking its cells; run this one again",
-                dir.display()
-            );
         }
         // The executor may change between attempts (local now, Slurm later).
         let updated = Manifest {
