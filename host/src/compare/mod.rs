@@ -281,7 +281,7 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
         None => Vec::new(),
     };
     let keys: Vec<&BTreeMap<String, String>> = groups.iter().map(|(k, _)| k).collect();
-    let shown = collapse(&differing, &keys);
+    let shown = without_plugin_defaults(collapse(&differing, &keys), &keys);
     let labels: Vec<String> = keys
         .iter()
         .map(|key| {
@@ -355,6 +355,41 @@ fn collapse(differing: &[String], groups: &[&BTreeMap<String, String>]) -> Vec<S
         }
     }
     shown
+}
+
+/// `shown` without the keys under a component's `config` when that
+/// component's `plugin` (or `component`) is shown and the labels still tell
+/// the groups apart: another plugin's config differs in every key, and
+/// listing them all would bury the one that matters.
+fn without_plugin_defaults(
+    shown: Vec<String>,
+    groups: &[&BTreeMap<String, String>],
+) -> Vec<String> {
+    let implied = |path: &str| {
+        shown.iter().any(|s| {
+            [".plugin", ".component"].iter().any(|suffix| {
+                s.strip_suffix(suffix)
+                    .is_some_and(|component| under(path, &format!("{component}.config")))
+            })
+        })
+    };
+    let kept: Vec<String> = shown.iter().filter(|p| !implied(p)).cloned().collect();
+    let mut labels: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            kept.iter()
+                .map(|p| format!("{p}={}", value_under(g, p)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    labels.sort();
+    labels.dedup();
+    if kept.len() < shown.len() && !kept.is_empty() && labels.len() == groups.len() {
+        kept
+    } else {
+        shown
+    }
 }
 
 /// A group's value at `path`: the key's value, `{k: v, …}` for a block, or
@@ -456,6 +491,39 @@ mod tests {
         assert_eq!(shown, ["reward.config", "reward.plugin"]);
         assert_eq!(value_under(&plain, "reward.config"), "null");
         assert_eq!(value_under(&block, "reward.config"), "{n: 2, weight: 1.0}");
+    }
+
+    #[test]
+    fn another_plugins_config_is_left_out_of_labels_the_plugin_tells_apart() {
+        let cnn = map(&[
+            ("d.plugin", "lab/cnn"),
+            ("d.config.filters", "100"),
+            ("d.config.embedding_dim", "16"),
+        ]);
+        let gru = map(&[
+            ("d.plugin", "lab/gru"),
+            ("d.config.hidden_dim", "64"),
+            ("d.config.embedding_dim", "16"),
+        ]);
+        let shown = vec![
+            "d.config.filters".to_string(),
+            "d.config.hidden_dim".to_string(),
+            "d.plugin".to_string(),
+        ];
+        assert_eq!(
+            without_plugin_defaults(shown.clone(), &[&cnn, &gru]),
+            ["d.plugin"]
+        );
+        // Two groups of one plugin: its config is what tells them apart.
+        let wider = map(&[
+            ("d.plugin", "lab/cnn"),
+            ("d.config.filters", "200"),
+            ("d.config.embedding_dim", "16"),
+        ]);
+        assert_eq!(
+            without_plugin_defaults(shown.clone(), &[&cnn, &gru, &wider]),
+            shown
+        );
     }
 
     #[test]

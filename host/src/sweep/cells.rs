@@ -47,6 +47,11 @@ fn inline(value: &yaml::Value) -> String {
     }
 }
 
+/// A grid label's part of a cell's name.
+pub fn name_part(label: &yaml::Value) -> String {
+    safe(&inline(label))
+}
+
 /// Characters safe in a directory name; each run of the others becomes one
 /// `-`, none at either end.
 fn safe(text: &str) -> String {
@@ -118,6 +123,22 @@ pub fn extended(existing: &[Cell], wanted: &[Cell]) -> Option<Vec<Cell>> {
     Some(cells)
 }
 
+/// A grid key's values (`inline`, as `--set` takes them), each with the
+/// part of a cell's name it gives: the value itself from a list, its label
+/// from a mapping of labels to values (`{cnn: {plugin: …}, gru: …}`).
+fn labelled_values(values: &yaml::Value) -> Vec<(String, String)> {
+    match values {
+        yaml::Value::Mapping(labelled) => labelled
+            .iter()
+            .map(|(label, value)| (inline(label), inline(value)))
+            .collect(),
+        other => other
+            .as_sequence()
+            .map(|list| list.iter().map(|v| (inline(v), inline(v))).collect())
+            .unwrap_or_default(),
+    }
+}
+
 /// The shortest tail of `key`, in whole dotted segments, that no other of
 /// the grid's `keys` ends with: `rollouts` for
 /// `training.adversarial.rollouts`, but `mle.epochs` and `adversarial.epochs`
@@ -138,17 +159,18 @@ fn short_key<'k>(key: &'k str, keys: &[&str]) -> &'k str {
 /// The cells of `spec`, grid points in order (the first key varies
 /// slowest), each with every seed.
 pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
-    let mut points: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    // Each grid point: (key, value as `--set` takes it, its name part).
+    let mut points: Vec<Vec<(String, String, String)>> = vec![Vec::new()];
     for (key, values) in &spec.grid {
         let key = key.as_str().unwrap_or_default().to_string();
-        let values = values.as_sequence().cloned().unwrap_or_default();
+        let values = labelled_values(values);
         points = points
             .into_iter()
             .flat_map(|point| {
                 let key = key.clone();
-                values.iter().map(move |value| {
+                values.iter().map(move |(label, value)| {
                     let mut point = point.clone();
-                    point.push((key.clone(), inline(value)));
+                    point.push((key.clone(), value.clone(), label.clone()));
                     point
                 })
             })
@@ -175,7 +197,7 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
             let index = cells.len();
             let mut parts: Vec<String> = point
                 .iter()
-                .map(|(key, value)| format!("{}-{}", safe(short_key(key, &keys)), safe(value)))
+                .map(|(key, _, label)| format!("{}-{}", safe(short_key(key, &keys)), safe(label)))
                 .collect();
             parts.push(format!("seed-{seed}"));
             cells.push(Cell {
@@ -184,7 +206,7 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
                 overrides: fixed
                     .iter()
                     .cloned()
-                    .chain(point.iter().map(|(k, v)| format!("{k}={v}")))
+                    .chain(point.iter().map(|(k, v, _)| format!("{k}={v}")))
                     .collect(),
                 seed,
             });
@@ -275,6 +297,22 @@ mod tests {
         let swapped = spec("base: b.yaml\nseeds: [1]\ngrid: {training.mle.epochs: [2], training.adversarial.rollouts: [4]}\n");
         let moved = spec("base: b.yaml\nseeds: [1]\nset: {training.mle.epochs: 2}\ngrid: {training.adversarial.rollouts: [4]}\n");
         assert_eq!(extended(&swapped, &moved), Some(swapped.clone()));
+        // Labelled values: the label names the cell, the value is set.
+        let labelled = spec(
+            "base: b.yaml\nseeds: [1]\ngrid:\n  discriminator:\n    cnn: {plugin: seqgan-lab/cnn-discriminator, config: {embedding_dim: 16}}\n    gru: {plugin: rnn-lab/gru-discriminator}\n",
+        );
+        let names: Vec<&str> = labelled.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "000_discriminator-cnn_seed-1",
+                "001_discriminator-gru_seed-1"
+            ]
+        );
+        assert_eq!(
+            labelled[0].overrides,
+            ["discriminator={plugin: seqgan-lab/cnn-discriminator, config: {embedding_dim: 16}}"]
+        );
         // Fixed settings: in every cell's overrides, before the grid's, and
         // not in the names.
         let fixed = spec(

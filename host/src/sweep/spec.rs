@@ -172,24 +172,44 @@ impl SweepSpec {
         for (key, values) in &spec.grid {
             let key = key_path("grid", key)?;
             let key = key.as_str();
-            match values.as_sequence() {
-                Some(list) if !list.is_empty() => {
-                    if let Some((_, value)) = list
-                        .iter()
-                        .enumerate()
-                        .find(|(i, value)| list[..*i].contains(value))
-                    {
-                        let text = yaml::to_string(value).unwrap_or_default();
-                        return Err(at(format!(
-                            "grid.{key} lists {} twice; each value is one setting, and a setting run twice would count its seeds twice",
-                            text.trim().replace('\n', " ")
-                        )));
-                    }
-                }
-                _ => {
+            // A list of values, or a mapping of labels (each cell's name
+            // part) to values.
+            let list: Vec<&yaml::Value> = match values {
+                yaml::Value::Sequence(list) => list.iter().collect(),
+                yaml::Value::Mapping(labelled) => labelled.values().collect(),
+                _ => Vec::new(),
+            };
+            if list.is_empty() {
+                return Err(at(format!(
+                    "grid.{key} must be a non-empty list of values, e.g. [2, 4], or a mapping of labels to values, e.g. {{small: 2, large: 4}}"
+                )));
+            }
+            if let Some((_, value)) = list
+                .iter()
+                .enumerate()
+                .find(|(i, value)| list[..*i].contains(value))
+            {
+                let text = yaml::to_string(value).unwrap_or_default();
+                return Err(at(format!(
+                    "grid.{key} lists {} twice; each value is one setting, and a setting run twice would count its seeds twice",
+                    text.trim().replace('\n', " ")
+                )));
+            }
+            if let yaml::Value::Mapping(labelled) = values {
+                let names: Vec<String> = labelled
+                    .keys()
+                    .map(|label| crate::sweep::cells::name_part(label))
+                    .collect();
+                if let Some((i, _)) = names
+                    .iter()
+                    .enumerate()
+                    .find(|(i, name)| name.is_empty() || names[..*i].contains(name))
+                {
                     return Err(at(format!(
-                        "grid.{key} must be a non-empty list of values, e.g. [2, 4]"
-                    )))
+                        "grid.{key}: label {} gives the name part `{}`, empty or another label's; labels name the cells, so use letters, digits, `.` and `_`",
+                        yaml::to_string(labelled.keys().nth(i).expect("found above")).unwrap_or_default().trim(),
+                        names[i]
+                    )));
                 }
             }
         }
@@ -268,6 +288,18 @@ mod tests {
             (
                 "base: base.yaml\nset: {training.adversarial.rollouts: 2}\ngrid: {training.adversarial.rollouts: [2, 4]}\nseeds: [1]\n",
                 "training.adversarial.rollouts is both in `set`",
+            ),
+            (
+                "base: base.yaml\ngrid: {training.adversarial.rollouts: {few: 2, many: 2}}\nseeds: [1]\n",
+                "grid.training.adversarial.rollouts lists 2 twice",
+            ),
+            (
+                "base: base.yaml\ngrid: {training.adversarial.rollouts: {\"a b\": 2, a-b: 4}}\nseeds: [1]\n",
+                "label a-b gives the name part `a-b`, empty or another label's",
+            ),
+            (
+                "base: base.yaml\ngrid: {training.adversarial.rollouts: {}}\nseeds: [1]\n",
+                "or a mapping of labels to values",
             ),
             (
                 "base: base.yaml\nset: {seed: 3}\nseeds: [1]\n",
