@@ -198,7 +198,7 @@ impl SweepSpec {
             if let yaml::Value::Mapping(labelled) = values {
                 let names: Vec<String> = labelled
                     .keys()
-                    .map(|label| crate::sweep::cells::name_part(label))
+                    .map(crate::sweep::cells::name_part)
                     .collect();
                 if let Some((i, _)) = names
                     .iter()
