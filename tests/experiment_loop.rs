@@ -190,6 +190,15 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         "{refused}"
     );
     std::fs::remove_dir_all(&copy).unwrap();
+    // A path that is not there is named as missing.
+    let missing = sandbox.path().join("no-such-sweep");
+    let refused = sandbox
+        .run(&["compare", missing.to_str().unwrap()], &[])
+        .clean_failure();
+    assert!(
+        refused.contains("no-such-sweep: no such run or sweep directory"),
+        "{refused}"
+    );
     // The fields scripts/results-tables.py reads (its own tests build
     // reports of this shape by hand).
     for key in ["commits", "machines", "differences", "matched_quality"] {

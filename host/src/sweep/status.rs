@@ -205,14 +205,7 @@ fn cell_status(dir: &Path, cell: &Cell) -> CellStatus {
         .map(|c| Lengths::of(&c.training));
     let progress = match (&found, lengths) {
         (Some((_, state)), _) if state.position.phase == Phase::Done => "done".to_string(),
-        (Some((_, state)), Some(lengths)) => {
-            let total = phase_length(state.position.phase, lengths);
-            format!(
-                "{} {}/{total}",
-                state.position.phase.name(),
-                state.position.step
-            )
-        }
+        (Some((_, state)), Some(lengths)) => position_text(state.position, lengths),
         _ => "-".to_string(),
     };
     let elapsed_seconds = found.as_ref().and_then(|(_, state)| state.elapsed_seconds);
@@ -296,15 +289,17 @@ pub fn checkpointed_progress(dir: &Path, cell: &Cell) -> Option<String> {
     let lengths = crate::assemble::open_config(&run)
         .ok()
         .map(|c| Lengths::of(&c.training))?;
-    let position = state.position;
-    (position.phase != Phase::Done).then(|| {
-        format!(
-            "{} {}/{}",
-            position.phase.name(),
-            position.step,
-            phase_length(position.phase, lengths)
-        )
-    })
+    (state.position.phase != Phase::Done).then(|| position_text(state.position, lengths))
+}
+
+/// A position as the status table shows it: `adversarial 10/60`.
+fn position_text(position: Position, lengths: Lengths) -> String {
+    format!(
+        "{} {}/{}",
+        position.phase.name(),
+        position.step,
+        phase_length(position.phase, lengths)
+    )
 }
 
 /// The live position with its schedule position, when it is ahead of the
