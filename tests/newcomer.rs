@@ -156,6 +156,27 @@ fn swapping_a_plugin_drops_the_old_plugins_config_with_a_note() {
         .success();
     let resolved = std::fs::read_to_string(kept.join("config.yaml")).unwrap();
     assert!(resolved.contains("- 16\n"), "{resolved}");
+    // A misspelt plugin is refused, and no note about its config comes
+    // before the error: the note is said once the new plugin is found.
+    let misspelt = sandbox.path().join("misspelt");
+    let refused = sandbox.run(
+        &[
+            "train",
+            &smoke(),
+            "--set",
+            "discriminator.plugin=rnn-lab/gru-discrimnator@^0.1",
+            "--out",
+            misspelt.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let message = refused.clean_failure();
+    assert!(
+        message.contains("no plugin library provides `rnn-lab/gru-discrimnator@^0.1`"),
+        "{message}"
+    );
+    assert!(!refused.stderr().contains("belonged to"), "{}", refused.stderr());
+    assert!(!misspelt.exists());
 }
 
 #[test]

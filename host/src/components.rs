@@ -70,6 +70,9 @@ pub fn resolve(
             }
             e => anyhow!("{place}: {e}"),
         })?;
+    for (_, note) in origin.plugin_switch_notes.iter().filter(|(at, _)| at == place) {
+        crate::notes::note(note);
+    }
     let family = device.split(':').next().unwrap_or(device);
     let devices = &resolved.library.manifest.devices;
     if !devices.iter().any(|d| d.as_str() == family) {
@@ -775,6 +778,7 @@ mod config_error_tests {
             file: "exp.yaml".into(),
             text: "name: x\ndiscriminator:\n  plugin: lab/d\n  config:\n    hidden_dim: 3\n".into(),
             overrides: overrides.iter().map(|s| s.to_string()).collect(),
+            plugin_switch_notes: Vec::new(),
         }
     }
 

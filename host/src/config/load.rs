@@ -37,9 +37,14 @@ pub fn parse_experiment(
         );
     }
     yaml::from_str::<ExperimentConfig>(&text).map_err(explain)?;
+    let mut plugin_switch_notes = Vec::new();
     for assignment in in_order_of_effect(overrides) {
         match plugin_parent(assignment) {
-            Some(_) => switch_plugin(&mut value, assignment)?,
+            Some(parent) => {
+                if let Some(note) = switch_plugin(&mut value, assignment)? {
+                    plugin_switch_notes.push((parent, note));
+                }
+            }
             None => apply_override(&mut value, assignment)?,
         }
     }
@@ -65,6 +70,7 @@ pub fn parse_experiment(
         file: path.to_path_buf(),
         text,
         overrides: overrides.to_vec(),
+        plugin_switch_notes,
     };
     Ok(config)
 }
@@ -169,10 +175,11 @@ fn plugin_parent(assignment: &str) -> Option<String> {
 
 /// `--set X.plugin=NEW`: when NEW names another plugin than the file's,
 /// the file's `X.config` and `X.component` were written for the old one
-/// and are dropped (with a note) rather than handed to the new plugin.
-fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()> {
+/// and are dropped rather than handed to the new plugin. Returns the note
+/// that says so, for when NEW is found.
+fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<Option<String>> {
     let Some((key, new)) = assignment.split_once('=') else {
-        return apply_override(value, assignment);
+        return apply_override(value, assignment).map(|()| None);
     };
     let parent: Vec<&str> = key.trim().split('.').collect();
     let parent = &parent[..parent.len() - 1];
@@ -181,6 +188,7 @@ fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()
     for k in parent {
         slot = slot.and_then(|v| v.get_mut(*k));
     }
+    let mut note = None;
     if let Some(spec) = slot.and_then(|v| v.as_mapping_mut()) {
         let old = spec
             .get(yaml::Value::String("plugin".into()))
@@ -195,7 +203,7 @@ fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()
             }
             if !dropped.is_empty() {
                 let are = if dropped.len() == 1 { "is" } else { "are" };
-                crate::notes::note(&format!(
+                note = Some(format!(
                     "--set {}: the config file's {} belonged to {} and {are} not passed to {}; set the new plugin's with --set {}.config.KEY=VALUE",
                     shown(assignment),
                     dropped.join(" and "),
@@ -206,7 +214,7 @@ fn switch_plugin(value: &mut yaml::Value, assignment: &str) -> anyhow::Result<()
             }
         }
     }
-    apply_override(value, assignment)
+    apply_override(value, assignment).map(|()| note)
 }
 
 /// serde_yaml's message, with "at line L column C" kept (it already names

@@ -104,6 +104,11 @@ pub struct ConfigOrigin {
     pub file: PathBuf,
     pub text: String,
     pub overrides: Vec<String>,
+    /// `(place, note)` for each `--set PLACE.plugin=…` that dropped the
+    /// file's `config:`/`component:` of the old plugin. Said once the new
+    /// plugin is found (`components::resolve`), not when the config is
+    /// read: a misspelt plugin's error should not follow a note about it.
+    pub plugin_switch_notes: Vec<(String, String)>,
 }
 
 impl PartialEq for ConfigOrigin {
