@@ -1200,6 +1200,25 @@ fn a_sweep_stopped_by_ctrl_c_or_killed_stops_its_cell_at_a_checkpoint() {
     );
     assert_eq!(sandbox.sweep_status(&dir)[0]["state"], "interrupted");
 
+    // A cell whose sweep is gone before it starts (here: a pid that is not
+    // its parent) does not start, and its checkpoint stays as it was.
+    let orphan = sandbox
+        .agon()
+        .args(["sweep", "run-cell"])
+        .arg(&dir)
+        .args(["--index", "0"])
+        .env("AGON_SWEEP_PID", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&orphan.stderr);
+    assert_eq!(orphan.status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("the sweep that started it is gone; not started"),
+        "{said}"
+    );
+    assert_eq!(checkpoint_step(), stopped_at);
+    assert_eq!(sandbox.sweep_status(&dir)[0]["state"], "interrupted");
+
     // Run again, it resumes there; then the sweep is killed outright.
     let mut sweep = start();
     wait_for_step(&mut sweep, stopped_at + 1);
