@@ -1295,6 +1295,63 @@ fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
     sweep(&write("[1]"));
     let first = dir.join("runs/000_mle.epochs-2_adversarial.epochs-1_seed-1");
     let before = std::fs::read_to_string(first.join("metrics.jsonl")).unwrap();
+
+    // Another sweep grows the directory (to seed 3) while this one checks
+    // its new cell (seed 2): this one is refused, and does not write its
+    // manifest over the other's. The test holds the manifest's lock and
+    // writes the other's manifest while this one waits for it.
+    let manifest = dir.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let mut other: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let mut added = other["cells"][0].clone();
+    added["index"] = 1.into();
+    added["seed"] = 3.into();
+    added["name"] = "001_mle.epochs-2_adversarial.epochs-1_seed-3".into();
+    other["cells"].as_array_mut().unwrap().push(added);
+    let other = serde_json::to_string_pretty(&other).unwrap();
+    let others = sandbox.write("other-manifest.json", &other);
+    let lock = dir.join("manifest.lock");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args([
+            "-c",
+            &format!("sleep 6; cp {} {}", others.display(), manifest.display()),
+        ])
+        .spawn()
+        .unwrap();
+    let held = std::time::Instant::now();
+    while std::process::Command::new("flock")
+        .args(["-n"])
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(held.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let refused = sandbox
+        .run(
+            &[
+                "sweep",
+                write("[1, 2]").to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(holder.wait().unwrap().success());
+    assert!(
+        refused.contains("another agon sweep changed") && refused.contains("run this one again"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), other);
+    assert!(!dir
+        .join("runs/001_mle.epochs-2_adversarial.epochs-1_seed-2")
+        .exists());
+    std::fs::write(&manifest, &original).unwrap();
     let grown = sweep(&write("[1, 2]"));
     assert!(
         grown.contains("1 cell added to the 1 of the sweep started there (001_mle.epochs-2_adversarial.epochs-1_seed-2)"),

@@ -175,7 +175,11 @@ fn swapping_a_plugin_drops_the_old_plugins_config_with_a_note() {
         message.contains("no plugin library provides `rnn-lab/gru-discrimnator@^0.1`"),
         "{message}"
     );
-    assert!(!refused.stderr().contains("belonged to"), "{}", refused.stderr());
+    assert!(
+        !refused.stderr().contains("belonged to"),
+        "{}",
+        refused.stderr()
+    );
     assert!(!misspelt.exists());
 }
 

@@ -70,7 +70,11 @@ pub fn resolve(
             }
             e => anyhow!("{place}: {e}"),
         })?;
-    for (_, note) in origin.plugin_switch_notes.iter().filter(|(at, _)| at == place) {
+    for (_, note) in origin
+        .plugin_switch_notes
+        .iter()
+        .filter(|(at, _)| at == place)
+    {
         crate::notes::note(note);
     }
     let family = device.split(':').next().unwrap_or(device);

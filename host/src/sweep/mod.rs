@@ -89,6 +89,22 @@ impl Manifest {
         )
     }
 
+    /// Reads the manifest of `dir` again, applies `change` and writes it,
+    /// holding the directory's `manifest.lock` throughout: two `agon
+    /// sweep`s on one directory (one growing it, one submitting to Slurm)
+    /// cannot each write a manifest read before the other's write. Returns
+    /// the manifest written.
+    pub fn update(
+        dir: &Path,
+        change: impl FnOnce(&mut Manifest) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Manifest> {
+        let _lock = ManifestLock::take(dir)?;
+        let mut manifest = Self::read(dir)?;
+        change(&mut manifest)?;
+        manifest.write(dir)?;
+        Ok(manifest)
+    }
+
     /// The cell with array index `index`.
     pub fn cell(&self, index: usize) -> anyhow::Result<&Cell> {
         self.cells.get(index).ok_or_else(|| {
@@ -333,13 +349,20 @@ pub fn prepare(
     };
     if let Some(existing) = existing {
         // Another `agon sweep` may have grown the sweep while this one
-        // checked its cells: its new cells would take the same indices.
-        if cells.len() > existing.cells.len() && Manifest::read(&dir)?.cells != existing.cells {
-            bail!(
-                "another agon sweep changed {} while this one was checking its cells; run this one again",
-                dir.display()
-            );
-        }
+        // checked its cells: new cells of both would take the same
+        // indices, and writing this one's list would drop the other's.
+        let updated = Manifest::update(&dir, |current| {
+            if current.cells != existing.cells {
+                bail!(
+                    "another agon sweep changed {} while this one was checking its cells; run this one again",
+                    dir.display()
+                );
+            }
+            // The executor may change between attempts (local now, Slurm later).
+            current.executor = spec.executor.clone();
+            current.cells = cells.clone();
+            Ok(())
+        })?;
         if cells.len() > existing.cells.len() {
             let added = cells.len() - existing.cells.len();
             crate::notes::note(&format!(
@@ -356,13 +379,6 @@ pub fn prepare(
             std::fs::copy(spec_path, dir.join("sweep.yaml"))
                 .with_context(|| format!("cannot copy {}", spec_path.display()))?;
         }
-        // The executor may change between attempts (local now, Slurm later).
-        let updated = Manifest {
-            executor: spec.executor.clone(),
-            cells,
-            ..existing
-        };
-        updated.write(&dir)?;
         return Ok((dir, updated));
     }
     if dir.exists()
@@ -406,6 +422,38 @@ pub fn prepare(
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)
         }
+    }
+}
+
+/// Holds `manifest.lock` in a sweep directory while a process reads,
+/// changes and writes its manifest ([`Manifest::update`]); waits for
+/// another holder, which holds it only for that moment.
+struct ManifestLock {
+    /// Held for its lock, released when dropped.
+    _file: std::fs::File,
+}
+
+impl ManifestLock {
+    fn take(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("manifest.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid open descriptor; the lock goes with it.
+            while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(error).with_context(|| format!("cannot lock {}", path.display()));
+                }
+            }
+        }
+        Ok(ManifestLock { _file: file })
     }
 }
 

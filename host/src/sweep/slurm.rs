@@ -184,8 +184,11 @@ pub fn submit(
     for cell in &cells {
         status::mark_submitted(&dir, cell, &format!("{job}_{}", cell.index))?;
     }
-    manifest.slurm_jobs.push(job.clone());
-    manifest.write(&dir)?;
+    // Into the manifest as it is now, not as this attempt read it.
+    *manifest = Manifest::update(&dir, |current| {
+        current.slurm_jobs.push(job.clone());
+        Ok(())
+    })?;
     let mut record = format!("job {job}: sbatch");
     for arg in args
         .iter()
