@@ -104,24 +104,38 @@ impl GeneratorModel for RelganGenerator {
         Ok((self.output.forward(&output)?, next))
     }
 
-    /// The LSTM core on the kernel path: the embedding, the whole
-    /// recurrence and the output layer each once for all positions. The
-    /// kernel starts from a zero state, which is `start`'s; any other state
-    /// (and the relational memory) steps.
+    /// The LSTM core on the kernel path: the embedding and the whole
+    /// recurrence each once for all positions, and the output layer left to
+    /// the kit's fused loss. The kernel starts from a zero state, which is
+    /// `start`'s; any other state (and the relational memory) steps.
+    fn teacher_forced_hidden(
+        &self,
+        _memory: &(),
+        state: &Tensor,
+        inputs: &Tensor,
+    ) -> PluginResult<Option<(Tensor, &Linear)>> {
+        if let Recurrence::Lstm { lstm, .. } = &self.core {
+            if lstm.path() == ComputePath::Kernels && is_zero(state)? {
+                let (rows, steps) = inputs.dims2()?;
+                let states = lstm.states(&self.embedding.forward(inputs)?)?;
+                return Ok(Some((states.reshape((rows * steps, ()))?, &self.output)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// [`Self::teacher_forced_hidden`]'s states through the output layer in
+    /// one matmul where it has them; stepping otherwise.
     fn teacher_forced_logits(
         &self,
         memory: &(),
         state: &Tensor,
         inputs: &Tensor,
     ) -> PluginResult<Tensor> {
-        if let Recurrence::Lstm { lstm, .. } = &self.core {
-            if lstm.path() == ComputePath::Kernels && is_zero(state)? {
-                let (rows, steps) = inputs.dims2()?;
-                let states = lstm.states(&self.embedding.forward(inputs)?)?;
-                return Ok(self.output.forward(&states.reshape((rows * steps, ()))?)?);
-            }
+        match self.teacher_forced_hidden(memory, state, inputs)? {
+            Some((hidden, output)) => Ok(output.forward(&hidden)?),
+            None => stepped_teacher_forced_logits(self, memory, state, inputs),
         }
-        stepped_teacher_forced_logits(self, memory, state, inputs)
     }
 
     /// PyTorch's defaults, with layer norms starting at the identity and

@@ -28,6 +28,8 @@
 //!   fused per block of rows;
 //! * [`output_cross_entropy`] — the output layer's weighted cross-entropy
 //!   with its gradients, forward and backward fused per block of rows;
+//!   [`output_layer_nll`](mod@output_layer_nll) the same as one autograd op
+//!   from a model's hidden states;
 //! * `rows_in_lanes` (x86-64) — blocks of 16 rows in the lanes of AVX-512
 //!   vectors, the layout of the output layer's kernels;
 //! * [`block_matmul`] — matmuls on slices: single-threaded per block of
@@ -69,6 +71,7 @@ pub mod lstm;
 pub mod lstm_recurrence;
 mod max_over_time_op;
 pub mod output_cross_entropy;
+pub mod output_layer_nll;
 pub mod output_sampling;
 pub mod padder;
 pub mod pooling;
@@ -103,6 +106,7 @@ pub use linear::{linear, Linear};
 pub use loss::bce_with_logits;
 pub use lstm::Lstm;
 pub use output_cross_entropy::OutputLayerGradients;
+pub use output_layer_nll::output_layer_nll;
 pub use output_sampling::OutputProjection;
 pub use padder::{Padded, Padder};
 pub use pooling::{last_positions, masked_max, masked_mean, max_over_time};

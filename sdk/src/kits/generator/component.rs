@@ -34,8 +34,8 @@ use crate::{
     relaxed::{RelaxedSampleRequest, RelaxedSamples},
     stats::{StepOptions, StepStats},
     toolkit::{
-        derive_seed, device_for, reinitialize, rng_from_seed, sample_from_logits, sorted_vars,
-        target_log_probs, teacher_forcing, tensor_like, OptimizerSlot, Trainable,
+        derive_seed, device_for, output_layer_nll, reinitialize, rng_from_seed, sample_from_logits,
+        sorted_vars, target_log_probs, teacher_forcing, tensor_like, OptimizerSlot, Trainable,
     },
 };
 
@@ -204,10 +204,55 @@ impl<M: GeneratorModel> KitGenerator<M> {
         targets: &TokenBatch,
         scheduled: Option<(f32, u64)>,
     ) -> PluginResult<Tensor> {
+        if scheduled.is_none() && self.device.is_cpu() {
+            if let Some(loss) = self.fused_mle_loss(sources, targets)? {
+                return Ok(loss);
+            }
+        }
         let (log_probs, mask) =
             self.target_log_probs(&self.model, sources, targets, 1.0, scheduled)?;
         let tokens = targets.token_count() as f64;
         Ok(((log_probs * mask)?.sum_all()? / -tokens)?)
+    }
+
+    /// [`Self::mle_loss`] through the output layer's fused loss, for a
+    /// model that gives its hidden states
+    /// ([`GeneratorModel::teacher_forced_hidden`]); `None` for one that
+    /// does not.
+    fn fused_mle_loss(
+        &self,
+        sources: Option<&TokenBatch>,
+        targets: &TokenBatch,
+    ) -> PluginResult<Option<Tensor>> {
+        let (memory, state) = self.model.start(sources, targets.rows(), &self.device)?;
+        let tf = teacher_forcing(targets, self.bos, &self.device)?;
+        let Some((hidden, layer)) = self
+            .model
+            .teacher_forced_hidden(&memory, &state, &tf.inputs)?
+        else {
+            return Ok(None);
+        };
+        let (rows, steps) = tf.inputs.dims2()?;
+        let (layer_vocab, width) = layer.weight().dims2()?;
+        if hidden.dims() != [rows * steps, width] || layer_vocab != self.vocab {
+            return Err(PluginError::other(format!(
+                "{}: teacher_forced_hidden gave hidden states of shape {:?} and a [{layer_vocab}, {width}] output layer for {rows} rows of {steps} steps; expected [{}, {width}] and a vocabulary of {}",
+                M::NAME,
+                hidden.dims(),
+                rows * steps,
+                self.vocab
+            )));
+        }
+        let tokens = targets.token_count() as f32;
+        let coefficients: Vec<f32> = tf
+            .mask
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(|real| real / tokens)
+            .collect();
+        let ids = tf.targets.flatten_all()?.to_vec1::<u32>()?;
+        Ok(Some(output_layer_nll(&hidden, layer, &ids, &coefficients)?))
     }
 
     /// [`Self::mle_loss`] of `rows` under teacher forcing, with `sources`

@@ -11,7 +11,7 @@ use crate::{
     context::PluginContext,
     error::{PluginError, PluginResult},
     kits::SourceUse,
-    toolkit::{pytorch_like, SeededInit},
+    toolkit::{pytorch_like, Linear, SeededInit},
 };
 
 /// A kit generator's config: serde with defaults (missing keys take
@@ -184,6 +184,28 @@ pub trait GeneratorModel: Sized + Send + 'static {
         inputs: &Tensor,
     ) -> PluginResult<Tensor> {
         stepped_teacher_forced_logits(self, memory, state, inputs)
+    }
+
+    /// A teacher-forced pass over `inputs` (`[B, T]`) from `state`, up to
+    /// the output layer: `[B·T, H]` hidden states (row `b`'s step `t` at
+    /// `b·T + t`) and the layer whose logits of them are
+    /// [`Self::teacher_forced_logits`]'s. When a model returns `Some`, the
+    /// kit's MLE step on the CPU takes the loss from them with
+    /// [`toolkit::output_layer_nll`](crate::toolkit::output_layer_nll): the
+    /// output layer, log-softmax and loss fused per block of rows, with no
+    /// `[B·T, V]` logits, log-probabilities or gradients in memory. The
+    /// same loss and gradients to rounding (summed in another order, so not
+    /// to the bit). The default, `None`, takes the logits; so do scheduled
+    /// sampling, evaluation and every other device. The layer must have a
+    /// bias.
+    fn teacher_forced_hidden(
+        &self,
+        memory: &Self::Memory,
+        state: &Self::State,
+        inputs: &Tensor,
+    ) -> PluginResult<Option<(Tensor, &Linear)>> {
+        let _ = (memory, state, inputs);
+        Ok(None)
     }
 
     /// The state after every step of a teacher-forced pass over `inputs`

@@ -701,3 +701,119 @@ fn the_generator_weight_gradient_check_passes_a_sound_model_and_catches_a_forwar
         "{message}"
     );
 }
+
+/// A bigram model whose output layer is the toolkit's `Linear`; with
+/// `HIDDEN_HOOK` it gives the kit its hidden states
+/// (`teacher_forced_hidden`), so MLE steps on the CPU take the fused loss.
+struct Bigram<const HIDDEN_HOOK: bool> {
+    embedding: Tensor,
+    output: crate::toolkit::Linear,
+    wrong_shape: bool,
+}
+
+impl<const HIDDEN_HOOK: bool> GeneratorModel for Bigram<HIDDEN_HOOK> {
+    type Config = ToyConfig;
+    type Memory = ();
+    type State = ();
+    const NAME: &'static str = "bigram";
+    const SOURCES: SourceUse = SourceUse::Never;
+
+    fn new(vb: VarBuilder, context: &PluginContext, config: &ToyConfig) -> PluginResult<Self> {
+        let vocab = context.vocab.size as usize;
+        Ok(Bigram {
+            embedding: vb.get((vocab, HIDDEN), "embedding")?,
+            output: crate::toolkit::linear(HIDDEN, vocab, vb.pp("output"))?,
+            wrong_shape: config.wrong_shape,
+        })
+    }
+
+    fn start(&self, _: Option<&TokenBatch>, _: usize, _: &Device) -> PluginResult<((), ())> {
+        Ok(((), ()))
+    }
+
+    fn step(&self, _: &(), _: &(), tokens: &Tensor) -> PluginResult<(Tensor, ())> {
+        use candle_core::Module;
+        let x = self.embedding.index_select(tokens, 0)?;
+        Ok((self.output.forward(&x)?, ()))
+    }
+
+    fn teacher_forced_hidden(
+        &self,
+        _: &(),
+        _: &(),
+        inputs: &Tensor,
+    ) -> PluginResult<Option<(Tensor, &crate::toolkit::Linear)>> {
+        if !HIDDEN_HOOK {
+            return Ok(None);
+        }
+        let hidden = self.embedding.index_select(&inputs.flatten_all()?, 0)?;
+        let hidden = if self.wrong_shape {
+            hidden.narrow(1, 0, HIDDEN - 1)?
+        } else {
+            hidden
+        };
+        Ok(Some((hidden, &self.output)))
+    }
+}
+
+/// MLE steps through the fused loss (`teacher_forced_hidden`) train as
+/// the logits' path does: the same losses and weights, step after step,
+/// to rounding; a model that gives hidden states of the wrong width is
+/// refused by name.
+#[test]
+fn mle_steps_on_a_models_hidden_states_equal_those_on_its_logits() {
+    let mut fused = KitGenerator::<Bigram<true>>::new(&context("")).unwrap();
+    let mut logits = KitGenerator::<Bigram<false>>::new(&context("")).unwrap();
+    // Rows of several lengths: padding is in the loss's rows.
+    let batch = Batch::unconditional(rows(&[&[4, 5, 6, 2], &[7, 2], &[3, 3, 8]]));
+    for seed in 0..5 {
+        let options = MleOptions {
+            seed,
+            scheduled_sampling: 0.0,
+        };
+        let (a, b) = (
+            fused.mle_step(&batch, &options).unwrap(),
+            logits.mle_step(&batch, &options).unwrap(),
+        );
+        assert!(
+            (a.loss - b.loss).abs() < 1e-5,
+            "step {seed}: {} against {}",
+            a.loss,
+            b.loss
+        );
+    }
+    let weights = |vars: Vec<(String, candle_core::Var)>| -> Vec<f32> {
+        vars.iter()
+            .flat_map(|(_, v)| {
+                v.as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let (a, b) = (
+        weights(sorted_vars(fused.varmap())),
+        weights(sorted_vars(logits.varmap())),
+    );
+    close(&a, &b);
+    // The two paths really differ: the fused one sums in another order.
+    assert_ne!(a, b);
+
+    let mut wrong = KitGenerator::<Bigram<true>>::new(&context("wrong_shape: true\n")).unwrap();
+    let err = wrong
+        .mle_step(
+            &batch,
+            &MleOptions {
+                seed: 0,
+                scheduled_sampling: 0.0,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("bigram: teacher_forced_hidden gave hidden states of shape [12, 5]"),
+        "{err}"
+    );
+}
