@@ -7,8 +7,8 @@
 //! The kernel computes the loss and every gradient at once, so the op is
 //! eager: [`output_layer_nll`] runs it when called and the op's backward
 //! pass hands autograd the gradients it already has (scaled by the
-//! upstream gradient). The generator kit's MLE step uses it for models
-//! that give their output layer's inputs
+//! upstream gradient). The generator kit's MLE and policy-gradient steps
+//! use it for models that give their output layer's inputs
 //! (`GeneratorModel::teacher_forced_hidden`).
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};

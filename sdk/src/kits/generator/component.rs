@@ -204,8 +204,9 @@ impl<M: GeneratorModel> KitGenerator<M> {
         targets: &TokenBatch,
         scheduled: Option<(f32, u64)>,
     ) -> PluginResult<Tensor> {
-        if scheduled.is_none() && self.device.is_cpu() {
-            if let Some(loss) = self.fused_mle_loss(sources, targets)? {
+        if scheduled.is_none() {
+            let tokens = targets.token_count() as f32;
+            if let Some(loss) = self.fused_loss(sources, targets, |_, real| real / tokens)? {
                 return Ok(loss);
             }
         }
@@ -215,15 +216,20 @@ impl<M: GeneratorModel> KitGenerator<M> {
         Ok(((log_probs * mask)?.sum_all()? / -tokens)?)
     }
 
-    /// [`Self::mle_loss`] through the output layer's fused loss, for a
-    /// model that gives its hidden states
-    /// ([`GeneratorModel::teacher_forced_hidden`]); `None` for one that
-    /// does not.
-    fn fused_mle_loss(
+    /// `Σ c_i · (−log p(target_i))` over the positions `i` (row-major) of a
+    /// teacher-forced pass over `targets`, `c_i = coefficient(i, mask_i)`,
+    /// through the output layer's fused loss on the CPU, for a model that
+    /// gives its hidden states ([`GeneratorModel::teacher_forced_hidden`]);
+    /// `None` for one that does not, or on another device.
+    fn fused_loss(
         &self,
         sources: Option<&TokenBatch>,
         targets: &TokenBatch,
+        coefficient: impl Fn(usize, f32) -> f32,
     ) -> PluginResult<Option<Tensor>> {
+        if !self.device.is_cpu() {
+            return Ok(None);
+        }
         let (memory, state) = self.model.start(sources, targets.rows(), &self.device)?;
         let tf = teacher_forcing(targets, self.bos, &self.device)?;
         let Some((hidden, layer)) = self
@@ -243,13 +249,13 @@ impl<M: GeneratorModel> KitGenerator<M> {
                 self.vocab
             )));
         }
-        let tokens = targets.token_count() as f32;
         let coefficients: Vec<f32> = tf
             .mask
             .flatten_all()?
             .to_vec1::<f32>()?
             .into_iter()
-            .map(|real| real / tokens)
+            .enumerate()
+            .map(|(i, real)| coefficient(i, real))
             .collect();
         let ids = tf.targets.flatten_all()?.to_vec1::<u32>()?;
         Ok(Some(output_layer_nll(&hidden, layer, &ids, &coefficients)?))
@@ -654,10 +660,20 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
             .chunks(width)
             .flat_map(|row| row[..steps].iter().copied())
             .collect();
-        let rewards = Tensor::from_vec(rewards, (targets.rows(), steps), &self.device)?;
-        let (log_probs, mask) = self.target_log_probs(&self.model, sources, &targets, 1.0, None)?;
-        let weighted = ((log_probs * mask)? * rewards)?;
-        let loss = (weighted.sum_all()? / -(targets.rows() as f64))?;
+        // −Σ mask · reward · log p / rows: fused for a model that gives its
+        // hidden states, else through the logits.
+        let rows = targets.rows() as f32;
+        let fused = self.fused_loss(sources, &targets, |i, real| real * rewards[i] / rows)?;
+        let loss = match fused {
+            Some(loss) => loss,
+            None => {
+                let rewards = Tensor::from_vec(rewards, (targets.rows(), steps), &self.device)?;
+                let (log_probs, mask) =
+                    self.target_log_probs(&self.model, sources, &targets, 1.0, None)?;
+                let weighted = ((log_probs * mask)? * rewards)?;
+                (weighted.sum_all()? / -(targets.rows() as f64))?
+            }
+        };
         let norm = self
             .params
             .minimise_in(self.adversarial, &loss, "generator")?;

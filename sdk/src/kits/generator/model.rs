@@ -190,14 +190,15 @@ pub trait GeneratorModel: Sized + Send + 'static {
     /// the output layer: `[B·T, H]` hidden states (row `b`'s step `t` at
     /// `b·T + t`) and the layer whose logits of them are
     /// [`Self::teacher_forced_logits`]'s. When a model returns `Some`, the
-    /// kit's MLE step on the CPU takes the loss from them with
+    /// kit's MLE and policy-gradient steps on the CPU take their loss from
+    /// them with
     /// [`toolkit::output_layer_nll`](crate::toolkit::output_layer_nll): the
     /// output layer, log-softmax and loss fused per block of rows, with no
     /// `[B·T, V]` logits, log-probabilities or gradients in memory. The
     /// same loss and gradients to rounding (summed in another order, so not
     /// to the bit). The default, `None`, takes the logits; so do scheduled
-    /// sampling, evaluation and every other device. The layer must have a
-    /// bias.
+    /// sampling, evaluation, relaxed samples and every other device. The
+    /// layer must have a bias.
     fn teacher_forced_hidden(
         &self,
         memory: &Self::Memory,

@@ -756,12 +756,12 @@ impl<const HIDDEN_HOOK: bool> GeneratorModel for Bigram<HIDDEN_HOOK> {
     }
 }
 
-/// MLE steps through the fused loss (`teacher_forced_hidden`) train as
-/// the logits' path does: the same losses and weights, step after step,
-/// to rounding; a model that gives hidden states of the wrong width is
+/// MLE and policy-gradient steps through the fused loss
+/// (`teacher_forced_hidden`) train as the logits' path does: the same
+/// losses and weights, step after step, to rounding; a model that gives hidden states of the wrong width is
 /// refused by name.
 #[test]
-fn mle_steps_on_a_models_hidden_states_equal_those_on_its_logits() {
+fn training_steps_on_a_models_hidden_states_equal_those_on_its_logits() {
     let mut fused = KitGenerator::<Bigram<true>>::new(&context("")).unwrap();
     let mut logits = KitGenerator::<Bigram<false>>::new(&context("")).unwrap();
     // Rows of several lengths: padding is in the loss's rows.
@@ -778,6 +778,26 @@ fn mle_steps_on_a_models_hidden_states_equal_those_on_its_logits() {
         assert!(
             (a.loss - b.loss).abs() < 1e-5,
             "step {seed}: {} against {}",
+            a.loss,
+            b.loss
+        );
+    }
+    // Policy-gradient steps take the fused loss too, rewards of either sign.
+    let width = batch.targets.width as usize;
+    let rewards: Vec<f32> = (0..3 * width).map(|i| (i as f32 * 0.37).sin()).collect();
+    for seed in 0..3 {
+        let options = crate::stats::StepOptions { seed };
+        let (a, b) = (
+            fused
+                .policy_gradient_step(&batch, &rewards, &options)
+                .unwrap(),
+            logits
+                .policy_gradient_step(&batch, &rewards, &options)
+                .unwrap(),
+        );
+        assert!(
+            (a.loss - b.loss).abs() < 1e-5,
+            "policy step {seed}: {} against {}",
             a.loss,
             b.loss
         );
