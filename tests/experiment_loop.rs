@@ -1298,8 +1298,9 @@ fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
 
     // Another sweep grows the directory (to seed 3) while this one checks
     // its new cell (seed 2): this one is refused, and does not write its
-    // manifest over the other's. The test holds the manifest's lock and
-    // writes the other's manifest while this one waits for it.
+    // manifest over the other's. The test holds the manifest's lock (as the
+    // other sweep would while it writes), and writes the other's manifest
+    // once this one says it is waiting for the lock.
     let manifest = dir.join("manifest.json");
     let original = std::fs::read_to_string(&manifest).unwrap();
     let mut other: serde_json::Value = serde_json::from_str(&original).unwrap();
@@ -1309,19 +1310,17 @@ fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
     added["name"] = "001_mle.epochs-2_adversarial.epochs-1_seed-3".into();
     other["cells"].as_array_mut().unwrap().push(added);
     let other = serde_json::to_string_pretty(&other).unwrap();
-    let others = sandbox.write("other-manifest.json", &other);
     let lock = dir.join("manifest.lock");
+    // Holds the lock until a line arrives on its standard input.
     let mut holder = std::process::Command::new("flock")
         .arg(&lock)
-        .args([
-            "-c",
-            &format!("sleep 6; cp {} {}", others.display(), manifest.display()),
-        ])
+        .args(["-c", "read line"])
+        .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let held = std::time::Instant::now();
     while std::process::Command::new("flock")
-        .args(["-n"])
+        .arg("-n")
         .arg(&lock)
         .arg("true")
         .status()
@@ -1331,21 +1330,35 @@ fn a_sweep_given_more_seeds_adds_cells_and_keeps_its_runs() {
         assert!(held.elapsed() < std::time::Duration::from_secs(10));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let refused = sandbox
-        .run(
-            &[
-                "sweep",
-                write("[1, 2]").to_str().unwrap(),
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .clean_failure();
-    assert!(holder.wait().unwrap().success());
+    let mut waiting = sandbox
+        .agon()
+        .args(["sweep", write("[1, 2]").to_str().unwrap(), "--out"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = std::io::BufReader::new(waiting.stderr.take().unwrap());
+    let mut lines = String::new();
+    while !lines.contains("waiting for") {
+        use std::io::BufRead;
+        assert!(said.read_line(&mut lines).unwrap() > 0, "{lines}");
+    }
     assert!(
-        refused.contains("another agon sweep changed") && refused.contains("run this one again"),
-        "{refused}"
+        lines.contains("another agon sweep is changing this sweep's manifest"),
+        "{lines}"
+    );
+    std::fs::write(&manifest, &other).unwrap();
+    {
+        use std::io::Write;
+        writeln!(holder.stdin.take().unwrap()).unwrap();
+    }
+    assert!(holder.wait().unwrap().success());
+    std::io::Read::read_to_string(&mut said, &mut lines).unwrap();
+    assert_eq!(waiting.wait().unwrap().code(), Some(1), "{lines}");
+    assert!(
+        lines.contains("another agon sweep changed") && lines.contains("run this one again"),
+        "{lines}"
     );
     assert_eq!(std::fs::read_to_string(&manifest).unwrap(), other);
     assert!(!dir

@@ -70,13 +70,6 @@ pub fn resolve(
             }
             e => anyhow!("{place}: {e}"),
         })?;
-    for (_, note) in origin
-        .plugin_switch_notes
-        .iter()
-        .filter(|(at, _)| at == place)
-    {
-        crate::notes::note(note);
-    }
     let family = device.split(':').next().unwrap_or(device);
     let devices = &resolved.library.manifest.devices;
     if !devices.iter().any(|d| d.as_str() == family) {
@@ -85,6 +78,13 @@ pub fn resolve(
             resolved.label(),
             devices.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
         );
+    }
+    for (_, note) in origin
+        .plugin_switch_notes
+        .iter()
+        .filter(|(at, _)| at == place)
+    {
+        crate::notes::note(note);
     }
     Ok(resolved)
 }

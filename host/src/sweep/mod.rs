@@ -335,7 +335,17 @@ pub fn prepare(
             .filter(|_| !restart)
             .map(|m| m.workdir.as_path()),
     )?;
-    let existing = if restart {
+    let existing = if let Some(earlier) = existing.as_ref().filter(|_| restart) {
+        // Under the manifest's lock, and only if no other `agon sweep`
+        // changed it or started a cell while this one checked its cells.
+        let _lock = ManifestLock::take(&dir)?;
+        let now = Manifest::read(&dir)?;
+        if now.cells != earlier.cells || !nothing_started(&dir, &now) {
+            bail!(
+                "another agon sweep changed {} while this one was checking its cells; run this one again",
+                dir.display()
+            );
+        }
         crate::notes::note(&format!(
             "{} held another sweep none of whose cells had started; starting it again with the cells of {}",
             dir.display(),
@@ -434,6 +444,9 @@ struct ManifestLock {
 }
 
 impl ManifestLock {
+    /// Takes the lock, saying so when it has to wait. On a file system
+    /// without `flock` (some network mounts) it goes on unlocked, with a
+    /// warning: two sweeps at once on the directory are then not caught.
     fn take(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join("manifest.lock");
         let file = std::fs::OpenOptions::new()
@@ -446,10 +459,27 @@ impl ManifestLock {
         {
             use std::os::fd::AsRawFd;
             // SAFETY: a valid open descriptor; the lock goes with it.
-            while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let lock = |how| unsafe { libc::flock(file.as_raw_fd(), how) };
+            let mut how = libc::LOCK_EX | libc::LOCK_NB;
+            while lock(how) != 0 {
                 let error = std::io::Error::last_os_error();
-                if error.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(error).with_context(|| format!("cannot lock {}", path.display()));
+                match error.kind() {
+                    std::io::ErrorKind::Interrupted => {}
+                    std::io::ErrorKind::WouldBlock => {
+                        eprintln!(
+                            "waiting for {}: another agon sweep is changing this sweep's manifest",
+                            path.display()
+                        );
+                        how = libc::LOCK_EX;
+                    }
+                    _ => {
+                        crate::notes::warn(&format!(
+                            "cannot lock {} ({error}); going on without the lock, so two agon sweeps run at once on {} are not caught",
+                            path.display(),
+                            dir.display()
+                        ));
+                        break;
+                    }
                 }
             }
         }

@@ -184,8 +184,10 @@ pub fn submit(
     for cell in &cells {
         status::mark_submitted(&dir, cell, &format!("{job}_{}", cell.index))?;
     }
-    // Into the manifest as it is now, not as this attempt read it.
-    *manifest = Manifest::update(&dir, |current| {
+    // Into the manifest file as it is now, not as this attempt read it;
+    // this attempt goes on with the cells it submitted.
+    manifest.slurm_jobs.push(job.clone());
+    Manifest::update(&dir, |current| {
         current.slurm_jobs.push(job.clone());
         Ok(())
     })?;

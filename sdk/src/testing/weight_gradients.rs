@@ -16,6 +16,7 @@ use candle_core::Tensor;
 use candle_nn::VarMap;
 
 use super::entries::Entries;
+use crate::kits::generator::Route;
 use crate::{
     batch::{Batch, TokenBatch},
     kits::{DiscriminatorModel, GeneratorModel, KitDiscriminator, KitGenerator, SourceUse},
@@ -142,14 +143,32 @@ pub fn check_generator_weight_gradients<M: GeneratorModel>(
     rows: &[Vec<u32>],
     stride: usize,
 ) -> usize {
-    check_against_finite_differences(g.varmap(), stride, || {
-        g.teacher_forced_loss(None, rows).unwrap_or_else(|e| {
-            panic!(
-                "the MLE loss: {e}{}",
-                conditional_hint(M::SOURCES, "check_conditional_generator_weight_gradients")
-            )
-        })
-    })
+    let loss = |route| {
+        g.teacher_forced_loss(None, rows, route)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the MLE loss: {e}{}",
+                    conditional_hint(M::SOURCES, "check_conditional_generator_weight_gradients")
+                )
+            })
+    };
+    check_hidden_states_against_logits::<M>(&loss);
+    check_against_finite_differences(g.varmap(), stride, || loss(Route::FusedWherePossible))
+}
+
+/// A model that gives its hidden states (`teacher_forced_hidden`): the
+/// fused loss the kit takes from them equals the loss of its logits, to
+/// rounding. Hidden states out of order (time-major, say) or of another
+/// pass would train on the wrong targets, and finite differences of the
+/// fused loss alone cannot see that.
+fn check_hidden_states_against_logits<M: GeneratorModel>(loss: &impl Fn(Route) -> Tensor) {
+    let value = |route| loss(route).to_scalar::<f32>().expect("a scalar loss");
+    let (fused, logits) = (value(Route::FusedWherePossible), value(Route::Logits));
+    assert!(
+        (fused - logits).abs() <= 1e-5 * logits.abs().max(1.0),
+        "{}: the MLE loss from teacher_forced_hidden's hidden states is {fused}, from teacher_forced_logits {logits}: the hidden states must be the output layer's inputs of the same pass, row b's step t at b·T + t",
+        M::NAME
+    );
 }
 
 /// [`check_generator_weight_gradients`] for a conditional kit generator
@@ -161,10 +180,12 @@ pub fn check_conditional_generator_weight_gradients<M: GeneratorModel>(
     stride: usize,
 ) -> usize {
     let (sources, rows): (Vec<Vec<u32>>, Vec<Vec<u32>>) = pairs.iter().cloned().unzip();
-    check_against_finite_differences(g.varmap(), stride, || {
-        g.teacher_forced_loss(Some(&sources), &rows)
+    let loss = |route| {
+        g.teacher_forced_loss(Some(&sources), &rows, route)
             .unwrap_or_else(|e| panic!("the MLE loss: {e}"))
-    })
+    };
+    check_hidden_states_against_logits::<M>(&loss);
+    check_against_finite_differences(g.varmap(), stride, || loss(Route::FusedWherePossible))
 }
 
 /// Where a conditional model's check is, for a failure of the

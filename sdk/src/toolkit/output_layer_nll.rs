@@ -47,22 +47,24 @@ pub fn output_layer_nll(
     let values = hidden.flatten_all()?.to_vec1::<f32>()?;
     let gradients = projection.weighted_nll_gradients(&values, targets, coefficients)?;
     let (weight_gradient, bias_gradient) = gradients.weight_and_bias((width, vocab));
+    let device = hidden.device();
     let op = KnownGradients {
         loss: gradients.loss as f32,
-        hidden: gradients.hidden,
-        weight: weight_gradient,
-        bias: bias_gradient,
+        hidden: Tensor::from_vec(gradients.hidden, (rows, width), device)?,
+        weight: Tensor::from_vec(weight_gradient, (vocab, width), device)?,
+        bias: Tensor::from_vec(bias_gradient, vocab, device)?,
     };
     hidden.contiguous()?.apply_op3(weight, bias, op)
 }
 
 /// A loss already computed with its gradients: the forward pass returns the
-/// loss, the backward pass the gradients times the upstream gradient.
+/// loss, the backward pass the gradients times the upstream gradient (the
+/// tensors themselves, shared, when that is 1).
 struct KnownGradients {
     loss: f32,
-    hidden: Vec<f32>,
-    weight: Vec<f32>,
-    bias: Vec<f32>,
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor,
 }
 
 impl CustomOp3 for KnownGradients {
@@ -84,25 +86,24 @@ impl CustomOp3 for KnownGradients {
 
     fn bwd(
         &self,
-        hidden: &Tensor,
-        weight: &Tensor,
-        bias: &Tensor,
+        _hidden: &Tensor,
+        _weight: &Tensor,
+        _bias: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let scale = grad.to_scalar::<f32>()?;
-        let scaled = |values: &[f32], like: &Tensor| {
-            let values: Vec<f32> = if scale == 1.0 {
-                values.to_vec()
+        let scaled = |gradient: &Tensor| {
+            if scale == 1.0 {
+                Ok(gradient.clone())
             } else {
-                values.iter().map(|&v| v * scale).collect()
-            };
-            Tensor::from_vec(values, like.shape(), like.device())
+                gradient.affine(f64::from(scale), 0.0)
+            }
         };
         Ok((
-            Some(scaled(&self.hidden, hidden)?),
-            Some(scaled(&self.weight, weight)?),
-            Some(scaled(&self.bias, bias)?),
+            Some(scaled(&self.hidden)?),
+            Some(scaled(&self.weight)?),
+            Some(scaled(&self.bias)?),
         ))
     }
 }

@@ -35,9 +35,30 @@ use crate::{
     stats::{StepOptions, StepStats},
     toolkit::{
         derive_seed, device_for, output_layer_nll, reinitialize, rng_from_seed, sample_from_logits,
-        sorted_vars, target_log_probs, teacher_forcing, tensor_like, OptimizerSlot, Trainable,
+        sorted_vars, target_log_probs, teacher_forcing, tensor_like, OptimizerSlot, TeacherForcing,
+        Trainable,
     },
 };
+
+/// Which way a loss over a teacher-forced pass is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `toolkit::output_layer_nll` on the model's hidden states, when the
+    /// model gives them (`GeneratorModel::teacher_forced_hidden`) and runs
+    /// on the CPU; the logits otherwise.
+    FusedWherePossible,
+    /// The logits (`teacher_forced_logits`), whatever the model gives.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    Logits,
+}
+
+/// A teacher-forced pass started: the model's memory and initial state for
+/// the rows, and their teacher-forcing tensors.
+struct StartedPass<M: GeneratorModel> {
+    memory: M::Memory,
+    state: M::State,
+    tf: TeacherForcing,
+}
 
 /// A generator component made of a [`GeneratorModel`], its two optimisers,
 /// its rollout policy and the kit's training, sampling and decoding.
@@ -204,37 +225,47 @@ impl<M: GeneratorModel> KitGenerator<M> {
         targets: &TokenBatch,
         scheduled: Option<(f32, u64)>,
     ) -> PluginResult<Tensor> {
-        if scheduled.is_none() {
+        self.mle_loss_on(sources, targets, scheduled, Route::FusedWherePossible)
+    }
+
+    /// [`Self::mle_loss`], through the fused loss where the model allows
+    /// it or through the logits always.
+    fn mle_loss_on(
+        &self,
+        sources: Option<&TokenBatch>,
+        targets: &TokenBatch,
+        scheduled: Option<(f32, u64)>,
+        route: Route,
+    ) -> PluginResult<Tensor> {
+        let pass = self.start_pass(&self.model, sources, targets)?;
+        if scheduled.is_none() && route == Route::FusedWherePossible {
             let tokens = targets.token_count() as f32;
-            if let Some(loss) = self.fused_loss(sources, targets, |_, real| real / tokens)? {
+            if let Some(loss) = self.fused_loss(&pass, |_, real| real / tokens)? {
                 return Ok(loss);
             }
         }
-        let (log_probs, mask) =
-            self.target_log_probs(&self.model, sources, targets, 1.0, scheduled)?;
+        let (log_probs, mask) = self.pass_log_probs(&self.model, pass, targets, 1.0, scheduled)?;
         let tokens = targets.token_count() as f64;
         Ok(((log_probs * mask)?.sum_all()? / -tokens)?)
     }
 
-    /// `Σ c_i · (−log p(target_i))` over the positions `i` (row-major) of a
-    /// teacher-forced pass over `targets`, `c_i = coefficient(i, mask_i)`,
-    /// through the output layer's fused loss on the CPU, for a model that
-    /// gives its hidden states ([`GeneratorModel::teacher_forced_hidden`]);
-    /// `None` for one that does not, or on another device.
+    /// `Σ c_i · (−log p(target_i))` over the positions `i` (row-major) of
+    /// the teacher-forced `pass`, `c_i = coefficient(i, mask_i)`, through
+    /// the output layer's fused loss on the CPU, for a model that gives its
+    /// hidden states ([`GeneratorModel::teacher_forced_hidden`]); `None` for
+    /// one that does not, or on another device.
     fn fused_loss(
         &self,
-        sources: Option<&TokenBatch>,
-        targets: &TokenBatch,
+        pass: &StartedPass<M>,
         coefficient: impl Fn(usize, f32) -> f32,
     ) -> PluginResult<Option<Tensor>> {
         if !self.device.is_cpu() {
             return Ok(None);
         }
-        let (memory, state) = self.model.start(sources, targets.rows(), &self.device)?;
-        let tf = teacher_forcing(targets, self.bos, &self.device)?;
+        let StartedPass { memory, state, tf } = pass;
         let Some((hidden, layer)) = self
             .model
-            .teacher_forced_hidden(&memory, &state, &tf.inputs)?
+            .teacher_forced_hidden(memory, state, &tf.inputs)?
         else {
             return Ok(None);
         };
@@ -266,18 +297,22 @@ impl<M: GeneratorModel> KitGenerator<M> {
     /// `testing::check_generator_weight_gradients` and
     /// `check_conditional_generator_weight_gradients` differentiate. Sources
     /// that do not suit the model are refused as `mle_step` refuses them.
+    /// `route` picks the fused loss where the model allows it (what
+    /// `mle_step` runs) or the logits always (to check the one against the
+    /// other).
     #[cfg(feature = "testing")]
     pub(crate) fn teacher_forced_loss(
         &self,
         sources: Option<&[Vec<u32>]>,
         rows: &[Vec<u32>],
+        route: Route,
     ) -> PluginResult<Tensor> {
         let targets = TokenBatch::from_rows(rows, 0);
         let targets = trimmed(&targets);
         nonempty(&targets, "the MLE loss")?;
         let sources: ROption<TokenBatch> = sources.map(|s| TokenBatch::from_rows(s, 0)).into();
         let sources = self.sources(&sources, targets.rows(), "the MLE loss")?;
-        self.mle_loss(sources, &targets, None)
+        self.mle_loss_on(sources, &targets, None, route)
     }
 
     /// `[B, T]` log-probabilities of `targets` (trimmed to their longest
@@ -292,8 +327,34 @@ impl<M: GeneratorModel> KitGenerator<M> {
         temperature: f32,
         scheduled_sampling: Option<(f32, u64)>,
     ) -> PluginResult<(Tensor, Tensor)> {
+        let pass = self.start_pass(model, sources, targets)?;
+        self.pass_log_probs(model, pass, targets, temperature, scheduled_sampling)
+    }
+
+    /// The memory and initial state of `targets`' rows, and their
+    /// teacher-forcing inputs: what both loss paths start from (so a step
+    /// runs `start`, an encoder perhaps, once).
+    fn start_pass(
+        &self,
+        model: &M,
+        sources: Option<&TokenBatch>,
+        targets: &TokenBatch,
+    ) -> PluginResult<StartedPass<M>> {
         let (memory, state) = model.start(sources, targets.rows(), &self.device)?;
         let tf = teacher_forcing(targets, self.bos, &self.device)?;
+        Ok(StartedPass { memory, state, tf })
+    }
+
+    /// [`Self::target_log_probs`] of a started pass.
+    fn pass_log_probs(
+        &self,
+        model: &M,
+        pass: StartedPass<M>,
+        targets: &TokenBatch,
+        temperature: f32,
+        scheduled_sampling: Option<(f32, u64)>,
+    ) -> PluginResult<(Tensor, Tensor)> {
+        let StartedPass { memory, state, tf } = pass;
         let log_probs = match scheduled_sampling {
             Some((rate, seed)) => {
                 self.scheduled_sampling_log_probs(model, &memory, state, targets, rate, seed)?
@@ -663,13 +724,14 @@ impl<M: GeneratorModel> GeneratorImpl for KitGenerator<M> {
         // −Σ mask · reward · log p / rows: fused for a model that gives its
         // hidden states, else through the logits.
         let rows = targets.rows() as f32;
-        let fused = self.fused_loss(sources, &targets, |i, real| real * rewards[i] / rows)?;
+        let pass = self.start_pass(&self.model, sources, &targets)?;
+        let fused = self.fused_loss(&pass, |i, real| real * rewards[i] / rows)?;
         let loss = match fused {
             Some(loss) => loss,
             None => {
                 let rewards = Tensor::from_vec(rewards, (targets.rows(), steps), &self.device)?;
                 let (log_probs, mask) =
-                    self.target_log_probs(&self.model, sources, &targets, 1.0, None)?;
+                    self.pass_log_probs(&self.model, pass, &targets, 1.0, None)?;
                 let weighted = ((log_probs * mask)? * rewards)?;
                 (weighted.sum_all()? / -(targets.rows() as f64))?
             }

@@ -12,6 +12,8 @@ mod training;
 pub use component::KitGenerator;
 #[cfg(test)]
 use component::RelaxedKernel;
+#[cfg(feature = "testing")]
+pub(crate) use component::Route;
 pub use model::{stepped_teacher_forced_logits, GeneratorConfig, GeneratorModel};
 pub use registration::{generator_capabilities, generator_info, new_generator};
 pub use row_wise::RowWise;

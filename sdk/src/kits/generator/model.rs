@@ -198,7 +198,84 @@ pub trait GeneratorModel: Sized + Send + 'static {
     /// same loss and gradients to rounding (summed in another order, so not
     /// to the bit). The default, `None`, takes the logits; so do scheduled
     /// sampling, evaluation, relaxed samples and every other device. The
-    /// layer must have a bias.
+    /// layer must have a bias (`toolkit::linear` always makes one; a tied
+    /// or bias-free output layer cannot use this).
+    ///
+    /// `inputs` and `state` are [`Self::teacher_forced_logits`]'s: BOS then
+    /// the targets shifted right, padded to the longest row (`T` counts
+    /// padded positions too; the kit gives them weight 0), from `start`'s
+    /// state. `testing::check_generator_weight_gradients` holds the loss
+    /// from these hidden states to the loss from the logits, which catches
+    /// states in the wrong order or from another pass.
+    ///
+    /// A GRU language model (the trait's example, its output layer now the
+    /// toolkit's `Linear`, which `step` calls as before):
+    ///
+    /// ```
+    /// # use agon_sdk::kits::{GeneratorConfig, GeneratorModel, GeneratorTraining, SourceUse};
+    /// # use agon_sdk::{PluginContext, PluginResult, TokenBatch};
+    /// # use candle_core::{DType, Device, Module, Tensor};
+    /// # use serde::{Deserialize, Serialize};
+    /// use agon_sdk::toolkit::{linear, Linear};
+    /// use candle_nn::{embedding, gru, rnn::GRUState, Embedding, GRUConfig, VarBuilder, GRU, RNN};
+    /// # #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+    /// # #[serde(default, deny_unknown_fields)]
+    /// # pub struct GruLmConfig { pub embedding_dim: usize, pub hidden_dim: usize, pub training: GeneratorTraining }
+    /// # impl GeneratorConfig for GruLmConfig {
+    /// #     const DOCS: &'static [(&'static str, &'static str)] =
+    /// #         &[("embedding_dim", "Embedding size."), ("hidden_dim", "GRU size.")];
+    /// #     fn training(&self) -> GeneratorTraining { self.training.clone() }
+    /// # }
+    ///
+    /// pub struct GruLm { embedding: Embedding, gru: GRU, output: Linear, hidden: usize }
+    ///
+    /// impl GeneratorModel for GruLm {
+    ///     type Config = GruLmConfig;
+    ///     type Memory = ();
+    ///     type State = Tensor;
+    ///     const NAME: &'static str = "gru-lm";
+    ///     const SOURCES: SourceUse = SourceUse::Never;
+    ///
+    ///     fn new(vb: VarBuilder, context: &PluginContext, config: &GruLmConfig) -> PluginResult<Self> {
+    ///         let vocab = context.vocab.size as usize;
+    ///         Ok(GruLm {
+    ///             embedding: embedding(vocab, config.embedding_dim, vb.pp("embedding"))?,
+    ///             gru: gru(config.embedding_dim, config.hidden_dim, GRUConfig::default(), vb.pp("gru"))?,
+    ///             output: linear(config.hidden_dim, vocab, vb.pp("output"))?,
+    ///             hidden: config.hidden_dim,
+    ///         })
+    ///     }
+    ///
+    ///     fn start(&self, _: Option<&TokenBatch>, rows: usize, device: &Device) -> PluginResult<((), Tensor)> {
+    ///         Ok(((), Tensor::zeros((rows, self.hidden), DType::F32, device)?))
+    ///     }
+    ///
+    ///     fn step(&self, _: &(), h: &Tensor, tokens: &Tensor) -> PluginResult<(Tensor, Tensor)> {
+    ///         let h = self.gru.step(&self.embedding.forward(tokens)?, &GRUState { h: h.clone() })?.h;
+    ///         Ok((self.output.forward(&h)?, h))
+    ///     }
+    ///
+    ///     fn teacher_forced_hidden(
+    ///         &self,
+    ///         _: &(),
+    ///         state: &Tensor,
+    ///         inputs: &Tensor,
+    ///     ) -> PluginResult<Option<(Tensor, &Linear)>> {
+    ///         let (rows, steps) = inputs.dims2()?;
+    ///         let mut h = state.clone();
+    ///         let mut states = Vec::with_capacity(steps);
+    ///         for t in 0..steps {
+    ///             let tokens = inputs.narrow(1, t, 1)?.squeeze(1)?;
+    ///             h = self.gru.step(&self.embedding.forward(&tokens)?, &GRUState { h })?.h;
+    ///             states.push(h.clone());
+    ///         }
+    ///         // [B, T, H] → [B·T, H]: row b's step t at b·T + t (stacking on
+    ///         // dimension 0 would put them at t·B + b, which is wrong).
+    ///         let hidden = Tensor::stack(&states, 1)?.reshape((rows * steps, self.hidden))?;
+    ///         Ok(Some((hidden, &self.output)))
+    ///     }
+    /// }
+    /// ```
     fn teacher_forced_hidden(
         &self,
         memory: &Self::Memory,

@@ -31,6 +31,9 @@ pub(crate) struct ToyConfig {
     /// Pass the state through candle-nn's `softmax_last_dim`, which has no
     /// backward: nothing before it gets a gradient.
     forward_only_softmax: bool,
+    /// Give hidden states in time-major order (`t·B + b`), not row-major
+    /// (to test the weight-gradient check's comparison with the logits).
+    time_major: bool,
     /// Start the embedding and the recurrent matrix at zero: the state
     /// starts at 0, so the matrix gets no gradient until the embedding
     /// has moved.
@@ -43,6 +46,7 @@ impl GeneratorConfig for ToyConfig {
         ("wrong_shape", "test only"),
         ("forward_only_softmax", "test only"),
         ("zero_start", "test only"),
+        ("time_major", "test only"),
     ];
     fn training(&self) -> GeneratorTraining {
         self.training.clone()
@@ -702,6 +706,12 @@ fn the_generator_weight_gradient_check_passes_a_sound_model_and_catches_a_forwar
     );
 }
 
+thread_local! {
+    /// How many times a `Bigram<true>` gave its hidden states on this
+    /// thread (each test runs on its own).
+    static HIDDEN_STATES_GIVEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// A bigram model whose output layer is the toolkit's `Linear`; with
 /// `HIDDEN_HOOK` it gives the kit its hidden states
 /// (`teacher_forced_hidden`), so MLE steps on the CPU take the fused loss.
@@ -709,6 +719,7 @@ struct Bigram<const HIDDEN_HOOK: bool> {
     embedding: Tensor,
     output: crate::toolkit::Linear,
     wrong_shape: bool,
+    time_major: bool,
 }
 
 impl<const HIDDEN_HOOK: bool> GeneratorModel for Bigram<HIDDEN_HOOK> {
@@ -724,6 +735,7 @@ impl<const HIDDEN_HOOK: bool> GeneratorModel for Bigram<HIDDEN_HOOK> {
             embedding: vb.get((vocab, HIDDEN), "embedding")?,
             output: crate::toolkit::linear(HIDDEN, vocab, vb.pp("output"))?,
             wrong_shape: config.wrong_shape,
+            time_major: config.time_major,
         })
     }
 
@@ -746,7 +758,13 @@ impl<const HIDDEN_HOOK: bool> GeneratorModel for Bigram<HIDDEN_HOOK> {
         if !HIDDEN_HOOK {
             return Ok(None);
         }
-        let hidden = self.embedding.index_select(&inputs.flatten_all()?, 0)?;
+        HIDDEN_STATES_GIVEN.with(|given| given.set(given.get() + 1));
+        let order = if self.time_major {
+            inputs.t()?.contiguous()?
+        } else {
+            inputs.clone()
+        };
+        let hidden = self.embedding.index_select(&order.flatten_all()?, 0)?;
         let hidden = if self.wrong_shape {
             hidden.narrow(1, 0, HIDDEN - 1)?
         } else {
@@ -766,6 +784,8 @@ fn training_steps_on_a_models_hidden_states_equal_those_on_its_logits() {
     let mut logits = KitGenerator::<Bigram<false>>::new(&context("")).unwrap();
     // Rows of several lengths: padding is in the loss's rows.
     let batch = Batch::unconditional(rows(&[&[4, 5, 6, 2], &[7, 2], &[3, 3, 8]]));
+    let given = || HIDDEN_STATES_GIVEN.with(std::cell::Cell::get);
+    let before = given();
     for seed in 0..5 {
         let options = MleOptions {
             seed,
@@ -802,6 +822,8 @@ fn training_steps_on_a_models_hidden_states_equal_those_on_its_logits() {
             b.loss
         );
     }
+    // Every step went through the hidden states (one pass a step).
+    assert_eq!(given() - before, 8);
     let weights = |vars: Vec<(String, candle_core::Var)>| -> Vec<f32> {
         vars.iter()
             .flat_map(|(_, v)| {
@@ -835,5 +857,30 @@ fn training_steps_on_a_models_hidden_states_equal_those_on_its_logits() {
         err.message()
             .contains("bigram: teacher_forced_hidden gave hidden states of shape [12, 5]"),
         "{err}"
+    );
+}
+
+/// The weight-gradient check holds a model's hidden states to its logits:
+/// hidden states in the wrong order pass finite differences of the fused
+/// loss alone, and are caught by the comparison.
+#[cfg(feature = "testing")]
+#[test]
+fn the_weight_gradient_check_catches_hidden_states_out_of_order() {
+    use crate::testing::check_generator_weight_gradients;
+    let rows = vec![vec![4, 5, 6, 2], vec![7, 3, 8, 2]];
+    let sound = KitGenerator::<Bigram<true>>::new(&context("")).unwrap();
+    assert!(check_generator_weight_gradients(&sound, &rows, 3) > 10);
+    let shuffled = KitGenerator::<Bigram<true>>::new(&context("time_major: true\n")).unwrap();
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_generator_weight_gradients(&shuffled, &rows, 3)
+    }))
+    .unwrap_err();
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("bigram: the MLE loss from teacher_forced_hidden's hidden states"),
+        "{message}"
     );
 }
