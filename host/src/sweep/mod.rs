@@ -449,12 +449,7 @@ impl ManifestLock {
     /// warning: two sweeps at once on the directory are then not caught.
     fn take(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join("manifest.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let file = open_lock_file(&path)?;
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
@@ -487,6 +482,16 @@ impl ManifestLock {
     }
 }
 
+/// A lock file, opened (made if missing, never truncated) for `flock`.
+fn open_lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// Holds `status/<cell>.lock` while a process runs the cell, so that two
 /// attempts (a sweep run twice, a Slurm array submitted over a live one)
 /// never train one run directory at once.
@@ -499,12 +504,7 @@ impl CellLock {
     fn take(dir: &Path, cell: &Cell) -> anyhow::Result<Option<Self>> {
         let path = dir.join("status").join(format!("{}.lock", cell.name));
         std::fs::create_dir_all(dir.join("status"))?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let file = open_lock_file(&path)?;
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
