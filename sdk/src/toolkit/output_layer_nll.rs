@@ -54,7 +54,8 @@ pub fn output_layer_nll(
         weight: Tensor::from_vec(weight_gradient, (vocab, width), device)?,
         bias: Tensor::from_vec(bias_gradient, vocab, device)?,
     };
-    hidden.contiguous()?.apply_op3(weight, bias, op)
+    // The op reads none of its inputs' values: any layout will do.
+    hidden.apply_op3(weight, bias, op)
 }
 
 /// A loss already computed with its gradients: the forward pass returns the

@@ -281,12 +281,10 @@ impl<M: GeneratorModel> KitGenerator<M> {
             )));
         }
         let coefficients: Vec<f32> = tf
-            .mask
-            .flatten_all()?
-            .to_vec1::<f32>()?
-            .into_iter()
+            .mask_values
+            .iter()
             .enumerate()
-            .map(|(i, real)| coefficient(i, real))
+            .map(|(i, &real)| coefficient(i, real))
             .collect();
         let ids = tf.targets.flatten_all()?.to_vec1::<u32>()?;
         Ok(Some(output_layer_nll(&hidden, layer, &ids, &coefficients)?))
