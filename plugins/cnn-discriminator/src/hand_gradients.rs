@@ -9,7 +9,10 @@
 //! as the autograd path, and a test checks them against autograd.
 
 use agon_sdk::{
-    toolkit::{dropout_mask, SeededRng},
+    toolkit::{
+        block_matmul::{few_rows_matmul_as_candle, Operand},
+        dropout_mask, SeededRng,
+    },
     PluginResult,
 };
 use candle_core::{DType, Tensor, D};
@@ -44,13 +47,8 @@ pub fn loss_and_gradients(
     let (vocab, e) = embedding.dims2()?;
     let plan = model.conv_plan(ids, len)?;
     let rows = plan.rows();
-    let (kernels, biases) = model.conv_weights()?;
-    let (kernels, biases) = (kernels.detach(), biases.detach());
-    let pooled = with_cpu_values(&embedding, |emb| {
-        with_cpu_values(&kernels, |ker| {
-            with_cpu_values(&biases, |b| plan.forward(emb, e, ker, b))
-        })
-    })?;
+    let (kernels, biases) = model.conv_weight_values()?;
+    let pooled = with_cpu_values(&embedding, |emb| plan.forward(emb, e, &kernels, &biases))?;
     let features = plan.features();
     let Pooled {
         values: pooled,
@@ -59,28 +57,39 @@ pub fn loss_and_gradients(
     let h = Tensor::from_vec(pooled, (rows, features), &device)?;
 
     // Forward, as CnnHighway::highway and the output layer compute it: the
-    // products in Candle, the element-wise work in highway_head.
+    // products with Candle's bits, the element-wise work in highway_head.
     let (w_gate, b_gate) = linear_parts(&model.highway_gate)?;
     let (w_transform, b_transform) = linear_parts(&model.highway_transform)?;
     let (w_out, b_out) = linear_parts(&model.output)?;
-    let gate_product = h.matmul(&w_gate.t()?)?;
-    let transform_product = h.matmul(&w_transform.t()?)?;
+    // `h · Wᵀ` for a `features²` highway weight `W`: Candle's matmul would
+    // first repack all of `W` (`few_rows_matmul_as_candle`).
+    let times_weight_transposed = |h: &[f32], weight: &Tensor| {
+        with_cpu_values(weight, |w| {
+            let mut product = vec![0f32; rows * features];
+            let (plain, transposed) = (Operand::Plain, Operand::Transposed);
+            let shape = (rows, features, features);
+            few_rows_matmul_as_candle(&mut product, h, plain, w, transposed, shape);
+            Ok(product)
+        })
+    };
+    let (gate_product, transform_product) = with_cpu_values(&h, |h| {
+        Ok((
+            times_weight_transposed(h, &w_gate)?,
+            times_weight_transposed(h, &w_transform)?,
+        ))
+    })?;
     // The mask `dropout` multiplies by (same draws as the autograd path).
     let mask = dropout_mask(rows * features, keep, rng);
     let (gate_bias, transform_bias) = (b_gate.to_vec1::<f32>()?, b_transform.to_vec1::<f32>()?);
     let mut activations = with_cpu_values(&h, |h| {
-        with_cpu_values(&gate_product, |gate| {
-            with_cpu_values(&transform_product, |transform| {
-                Ok(highway_head::forward(
-                    h,
-                    gate,
-                    transform,
-                    &gate_bias,
-                    &transform_bias,
-                    &mask,
-                ))
-            })
-        })
+        Ok(highway_head::forward(
+            h,
+            &gate_product,
+            &transform_product,
+            &gate_bias,
+            &transform_bias,
+            &mask,
+        ))
     })?;
     let dropped = Tensor::from_vec(
         std::mem::take(&mut activations.dropped),
@@ -122,7 +131,8 @@ pub fn loss_and_gradients(
     })?;
     let d_gate_pre = Tensor::from_vec(head.gate_pre, (rows, features), &device)?;
     let d_transform_pre = Tensor::from_vec(head.transform_pre, (rows, features), &device)?;
-    // ∂h = carried + ∂gate_pre · W_g + ∂transform_pre · W_t.
+    // ∂h = carried + ∂gate_pre · W_g + ∂transform_pre · W_t. (Candle reads
+    // `W` here in the layout it needs, so these products stay Candle's.)
     let mut d_h = head.carried;
     let via_gate = d_gate_pre.matmul(&w_gate)?;
     let via_transform = d_transform_pre.matmul(&w_transform)?;
@@ -138,7 +148,7 @@ pub fn loss_and_gradients(
     let d_b_transform = d_transform_pre.sum(0)?;
 
     let d_conv = with_cpu_values(&embedding, |emb| {
-        with_cpu_values(&kernels, |ker| plan.backward(emb, e, ker, &argmax, &d_h))
+        plan.backward(emb, e, &kernels, &argmax, &d_h)
     })?;
     let mut gradients = vec![
         (

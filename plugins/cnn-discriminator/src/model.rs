@@ -6,7 +6,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use crate::{
     config::CnnDiscriminatorConfig,
-    conv_pool::{ConvPool, Width},
+    conv_pool::{with_cpu_values, ConvPool, Width},
 };
 
 /// One convolution width.
@@ -94,6 +94,28 @@ impl CnnHighway {
             .collect::<Result<Vec<_>>>()?;
         let biases: Vec<&Tensor> = self.banks.iter().map(|b| &b.bias).collect();
         Ok((Tensor::cat(&kernels, 0)?, Tensor::cat(&biases, 0)?))
+    }
+
+    /// [`CnnHighway::conv_weights`] as plain values, without autograd (CPU):
+    /// one pass over the filters, where the tensor ops copy them through a
+    /// strided view and again to concatenate.
+    pub fn conv_weight_values(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        let kernel_count = self.banks.iter().map(|b| b.weight.elem_count()).sum();
+        let mut kernels = Vec::with_capacity(kernel_count);
+        let mut biases = Vec::new();
+        for bank in &self.banks {
+            let (_, embedding, width) = bank.weight.dims3()?;
+            with_cpu_values(&bank.weight, |filters| {
+                for filter in filters.chunks_exact(embedding * width) {
+                    for tap in 0..width {
+                        kernels.extend((0..embedding).map(|c| filter[c * width + tap]));
+                    }
+                }
+                Ok(())
+            })?;
+            biases.extend(bank.bias.to_vec1::<f32>()?);
+        }
+        Ok((kernels, biases))
     }
 
     /// A bank's `[n, e, k]` filters as the `[k·e, n]` matrix that multiplies

@@ -70,17 +70,88 @@ pub fn matmul_as_candle(
     rhs_layout: Operand,
     shape: (usize, usize, usize),
 ) {
+    let operands = (lhs, lhs_layout, rhs, rhs_layout);
+    gemm_into(dst, Write::Overwrite, operands, shape, candle_parallelism());
+}
+
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]`, `dst` row-major, with the bits of
+/// [`matmul_as_candle`], for a product of a few rows with a wide right-hand
+/// side (a batch of 64 rows times a 1,720² weight).
+///
+/// `gemm` works on column-major destinations: for Candle's row-major one it
+/// multiplies the transposes, and then packs the whole right-hand side
+/// (12 MB for a 1,720² weight, a pass as long as a fifth of the product)
+/// before using each of its values for only `m` rows. Written column-major,
+/// the product reads the right-hand side in place and packs only the `m`
+/// rows of the left; the small result is then transposed into `dst`. The
+/// bits are the same: `gemm`'s kernels give each value one accumulator,
+/// summing its `k` terms in order in blocks whose length depends on `k`
+/// alone, whichever way round the product runs. That holds on `gemm`'s
+/// blocked path; a shape that one of its small-size paths would take
+/// (`m·n ≤ 256`, `k ≤ 2`, a single row or column) goes to
+/// [`matmul_as_candle`] instead.
+pub fn few_rows_matmul_as_candle(
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_layout: Operand,
+    rhs: &[f32],
+    rhs_layout: Operand,
+    shape: (usize, usize, usize),
+) {
+    let (m, k, n) = shape;
+    if m <= 1 || n <= 1 || k <= 2 || m * n <= 256 {
+        return matmul_as_candle(dst, lhs, lhs_layout, rhs, rhs_layout, shape);
+    }
+    assert!(
+        dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n,
+        "matmul: slices too short for [{m}, {k}] · [{k}, {n}]"
+    );
+    let (lhs_cs, lhs_rs) = lhs_layout.strides(m, k);
+    let (rhs_cs, rhs_rs) = rhs_layout.strides(k, n);
+    let mut column_major = vec![0f32; m * n];
+    // SAFETY: the assert above bounds every index the strides reach, and
+    // `column_major` is a fresh buffer of `m · n` values.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            column_major.as_mut_ptr(),
+            m as isize,
+            1,
+            false,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            candle_parallelism(),
+        )
+    }
+    for (j, column) in column_major.chunks_exact(m).enumerate() {
+        for (i, &value) in column.iter().enumerate() {
+            dst[i * n + j] = value;
+        }
+    }
+}
+
+/// The parallelism Candle's CPU matmul passes to `gemm`.
+fn candle_parallelism() -> gemm::Parallelism {
     let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 {
+    if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
-    };
-    let operands = (lhs, lhs_layout, rhs, rhs_layout);
-    gemm_into(dst, Write::Overwrite, operands, shape, parallelism);
+    }
 }
 
-/// The one `gemm` call behind both.
+/// The one `gemm` call behind [`matmul_into`] and [`matmul_as_candle`].
 fn gemm_into(
     dst: &mut [f32],
     write: Write,
@@ -130,6 +201,89 @@ mod tests {
         (0..rows * cols)
             .map(|i| values[(i % rows) * cols + i / rows])
             .collect()
+    }
+
+    /// Values with many significant bits, so that another summation order
+    /// would show in the last bit.
+    fn noisy(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.0
+            })
+            .collect()
+    }
+
+    fn candle_product(
+        lhs: &[f32],
+        lhs_layout: Operand,
+        rhs: &[f32],
+        rhs_layout: Operand,
+        (m, k, n): (usize, usize, usize),
+    ) -> Vec<f32> {
+        use candle_core::{Device, Tensor};
+        let operand = |values: &[f32], layout, rows, cols| match layout {
+            Operand::Plain => Tensor::from_slice(values, (rows, cols), &Device::Cpu).unwrap(),
+            Operand::Transposed => Tensor::from_slice(values, (cols, rows), &Device::Cpu)
+                .unwrap()
+                .t()
+                .unwrap(),
+        };
+        operand(lhs, lhs_layout, m, k)
+            .matmul(&operand(rhs, rhs_layout, k, n))
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn few_rows_products_have_candles_bits() {
+        // The CNN discriminator's highway at paper size (k long enough for
+        // several of gemm's depth blocks), partial tiles every way, and
+        // shapes on gemm's small-size paths (which go to Candle's call).
+        let shapes = [
+            (64, 1720, 1720),
+            (37, 1100, 333),
+            (5, 700, 61),
+            (64, 64, 1720),
+            (10, 20, 12),
+            (1, 9, 40),
+            (40, 2, 30),
+            (30, 40, 1),
+        ];
+        for (s, &(m, k, n)) in shapes.iter().enumerate() {
+            let (lhs, rhs) = (noisy(m * k, 2 * s as u64), noisy(k * n, 2 * s as u64 + 1));
+            for lhs_layout in [Operand::Plain, Operand::Transposed] {
+                for rhs_layout in [Operand::Plain, Operand::Transposed] {
+                    let want = candle_product(&lhs, lhs_layout, &rhs, rhs_layout, (m, k, n));
+                    let mut got = vec![f32::NAN; m * n];
+                    few_rows_matmul_as_candle(
+                        &mut got,
+                        &lhs,
+                        lhs_layout,
+                        &rhs,
+                        rhs_layout,
+                        (m, k, n),
+                    );
+                    let differing = got
+                        .iter()
+                        .zip(&want)
+                        .filter(|(g, w)| g.to_bits() != w.to_bits())
+                        .count();
+                    assert_eq!(
+                        differing, 0,
+                        "[{m}, {k}] {lhs_layout:?} · [{k}, {n}] {rhs_layout:?}: {differing} values differ"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
