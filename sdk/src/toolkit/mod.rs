@@ -34,7 +34,8 @@
 //!   vectors, the layout of the output layer's kernels;
 //! * [`block_matmul`] — matmuls on slices: single-threaded per block of
 //!   rows, for fused kernels that work one block per task, or the whole
-//!   product exactly as Candle's matmul computes it;
+//!   product exactly as Candle's matmul computes it (also for a few rows
+//!   times a wide weight, without repacking the weight);
 //! * `rows_gradient` (crate-internal) — where a backward pass puts the
 //!   gradient with respect to relaxed rows: delivered to the kit or skipped;
 //! * [`target_log_probs`](mod@target_log_probs) — `log softmax(logits)[target]` as one op with
