@@ -5,10 +5,18 @@
 //! rows per parallel task into a buffer that stays in cache; each task calls
 //! Candle's own matmul kernel (the `gemm` crate) single-threaded
 //! ([`matmul_into`]). A block's values agree with a Candle matmul of the
-//! whole matrix to rounding, not always to the bit: a block that is a
-//! partial tile of the kernel can be summed in another order.
+//! whole matrix to rounding, not always to the bit (see [`blocked_path`]).
 //! [`matmul_as_candle`] is the whole product as Candle computes it, to the
 //! bit, on Candle's threads.
+//!
+//! When the bits are the same: `gemm`'s kernels give each value of the
+//! product one accumulator and sum its `k` terms in order, in depth blocks
+//! of `kc` terms, added one block after the other. On its blocked path `kc`
+//! depends on `k` alone, except that products of at most 64 × 64 values
+//! take `min(k, 512)`; for `k ≤ 512` that is `k` either way. Threads split
+//! the rows and columns, never the depth. Shapes off the blocked path
+//! (`m·n ≤ 256`, `k ≤ 2`, a single row or column) are summed by other
+//! kernels, in other orders.
 
 /// How an operand's values are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +107,7 @@ pub fn few_rows_matmul_as_candle(
     shape: (usize, usize, usize),
 ) {
     let (m, k, n) = shape;
-    if m <= 1 || n <= 1 || k <= 2 || m * n <= 256 {
+    if !blocked_path(shape) {
         return matmul_as_candle(dst, lhs, lhs_layout, rhs, rhs_layout, shape);
     }
     assert!(
@@ -139,6 +147,21 @@ pub fn few_rows_matmul_as_candle(
             dst[i * n + j] = value;
         }
     }
+}
+
+/// Whether `gemm` takes its blocked path for an `[m, k] · [k, n]` product
+/// (see the module's notes): the path on which a value's bits depend only
+/// on its row of the left operand, its column of the right one, and `kc`.
+pub fn blocked_path((m, k, n): (usize, usize, usize)) -> bool {
+    m > 1 && n > 1 && k > 2 && m * n > 256
+}
+
+/// Whether rows `m − rows..m` of an `[m, k] · [k, n]` product, computed
+/// alone as `[rows, k] · [k, n]` by [`matmul_as_candle`], have the bits of
+/// the whole product's: both on the blocked path with the same depth
+/// blocks (`k ≤ 512`, where `kc = k` whatever the shape).
+pub fn last_rows_alone_have_the_bits((m, k, n): (usize, usize, usize), rows: usize) -> bool {
+    rows <= m && k <= 512 && blocked_path((m, k, n)) && blocked_path((rows, k, n))
 }
 
 /// The parallelism Candle's CPU matmul passes to `gemm`.
@@ -284,6 +307,58 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn last_rows_alone_have_the_whole_products_bits_where_promised() {
+        // A RelGAN step's rows' gradient at the oracle's sizes (the
+        // generated half of 2,560 rows), the 512 boundary, a part small
+        // enough for gemm's 64 × 64 blocking and a whole that is not.
+        let cases = [
+            ((2560, 64, 5000), 1280),
+            ((210, 5, 11), 140),
+            ((100, 512, 70), 33),
+            ((200, 300, 50), 10),
+        ];
+        for (c, &((m, k, n), rows)) in cases.iter().enumerate() {
+            assert!(last_rows_alone_have_the_bits((m, k, n), rows));
+            let (lhs, rhs) = (noisy(m * k, 40 + c as u64), noisy(n * k, 50 + c as u64));
+            let mut whole = vec![0f32; m * n];
+            matmul_as_candle(
+                &mut whole,
+                &lhs,
+                Operand::Plain,
+                &rhs,
+                Operand::Transposed,
+                (m, k, n),
+            );
+            let mut last = vec![0f32; rows * n];
+            let lhs_rows = &lhs[(m - rows) * k..];
+            let shape = (rows, k, n);
+            matmul_as_candle(
+                &mut last,
+                lhs_rows,
+                Operand::Plain,
+                &rhs,
+                Operand::Transposed,
+                shape,
+            );
+            let want = &whole[(m - rows) * n..];
+            let differing = last
+                .iter()
+                .zip(want)
+                .filter(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(
+                differing.count(),
+                0,
+                "[{m}, {k}] · [{k}, {n}], last {rows} rows"
+            );
+        }
+        // Not promised: depth blocks that can differ, small-size paths.
+        assert!(!last_rows_alone_have_the_bits((100, 513, 70), 33));
+        assert!(!last_rows_alone_have_the_bits((210, 5, 11), 20));
+        assert!(!last_rows_alone_have_the_bits((210, 2, 11), 140));
+        assert!(!last_rows_alone_have_the_bits((210, 5, 11), 211));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor}
 use rayon::prelude::*;
 
 use super::{
-    block_matmul::{matmul_as_candle, matmul_into, Operand, Write},
+    block_matmul::{last_rows_alone_have_the_bits, matmul_as_candle, matmul_into, Operand, Write},
     row_blocks::contiguous as values,
     rows_gradient::{self, RowsGradient},
 };
@@ -91,12 +91,17 @@ impl CustomOp2 for RelaxedEmbedding {
         let mode = rows_gradient::mode_of(soft);
         let soft_grad = match mode {
             Some(RowsGradient::Deliver { from_row }) => {
-                // The whole product, as autograd's would be, then the rows
-                // wanted: a product of those rows alone can round
-                // differently (a partial tile of the kernel is summed in
-                // another order; `block_matmul.rs`).
-                let mut values = rows_gradient_values(&grad, table)?;
-                values.drain(..from_row.min(rows) * width * vocab);
+                // The rows wanted (a step's generated half), with the bits
+                // the whole product, autograd's, would give them; computed
+                // alone where that holds (`block_matmul.rs`).
+                let (all, skipped) = (rows * width, from_row.min(rows) * width);
+                let values = if last_rows_alone_have_the_bits((all, dim, vocab), all - skipped) {
+                    rows_gradient_values(&grad.narrow(0, skipped, all - skipped)?, table)?
+                } else {
+                    let mut values = rows_gradient_values(&grad, table)?;
+                    values.drain(..skipped * vocab);
+                    values
+                };
                 rows_gradient::deliver(soft, values);
                 None
             }

@@ -18,7 +18,9 @@
 //!   the rows out of autograd, and skips the embedding table's gradient
 //!   (the caller wants the rows' gradient only); from a given row on, so
 //!   that a batch's real rows, whose gradient nobody needs, are not handed
-//!   back (the product is computed whole, to keep its bits);
+//!   back (computed for those rows alone where that keeps the bits the
+//!   whole product gives them, `block_matmul::last_rows_alone_have_the_bits`;
+//!   else whole, and the rows before dropped);
 //! - [`RowsGradient::Skip`]: it computes no gradient for the rows.
 //!
 //! Rows nobody registered, and rows a model reads some other way, are
