@@ -61,7 +61,13 @@ pub fn matmul_into(
     shape: (usize, usize, usize),
 ) {
     let operands = (lhs, lhs_layout, rhs, rhs_layout);
-    gemm_into(dst, write, operands, shape, gemm::Parallelism::None);
+    gemm_into(
+        (dst, Operand::Plain),
+        write,
+        operands,
+        shape,
+        gemm::Parallelism::None,
+    );
 }
 
 /// `dst[m, n] = lhs[m, k] · rhs[k, n]` as one call of the `gemm` crate on
@@ -69,7 +75,8 @@ pub fn matmul_into(
 /// same values as `Tensor::matmul` to the bit, written into a buffer the
 /// caller owns (where a Candle matmul allocates its own, which then has to
 /// be copied out). Splitting the rows into blocks, as [`matmul_into`]'s
-/// callers do, can change the last bit where a block is a partial tile.
+/// callers do, can change the last bit where a block takes another of
+/// `gemm`'s paths or depth blocks (the module's notes).
 pub fn matmul_as_candle(
     dst: &mut [f32],
     lhs: &[f32],
@@ -78,8 +85,11 @@ pub fn matmul_as_candle(
     rhs_layout: Operand,
     shape: (usize, usize, usize),
 ) {
-    let operands = (lhs, lhs_layout, rhs, rhs_layout);
-    gemm_into(dst, Write::Overwrite, operands, shape, candle_parallelism());
+    as_candle(
+        (dst, Operand::Plain),
+        (lhs, lhs_layout, rhs, rhs_layout),
+        shape,
+    );
 }
 
 /// `dst[m, n] = lhs[m, k] · rhs[k, n]`, `dst` row-major, with the bits of
@@ -106,42 +116,17 @@ pub fn few_rows_matmul_as_candle(
     rhs_layout: Operand,
     shape: (usize, usize, usize),
 ) {
-    let (m, k, n) = shape;
+    let (m, _, n) = shape;
     if !blocked_path(shape) {
         return matmul_as_candle(dst, lhs, lhs_layout, rhs, rhs_layout, shape);
     }
     assert!(
-        dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n,
-        "matmul: slices too short for [{m}, {k}] · [{k}, {n}]"
+        dst.len() >= m * n,
+        "matmul: a destination too short for [{m}, {n}]"
     );
-    let (lhs_cs, lhs_rs) = lhs_layout.strides(m, k);
-    let (rhs_cs, rhs_rs) = rhs_layout.strides(k, n);
     let mut column_major = vec![0f32; m * n];
-    // SAFETY: the assert above bounds every index the strides reach, and
-    // `column_major` is a fresh buffer of `m · n` values.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            column_major.as_mut_ptr(),
-            m as isize,
-            1,
-            false,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            candle_parallelism(),
-        )
-    }
+    let operands = (lhs, lhs_layout, rhs, rhs_layout);
+    as_candle((&mut column_major, Operand::Transposed), operands, shape);
     for (j, column) in column_major.chunks_exact(m).enumerate() {
         for (i, &value) in column.iter().enumerate() {
             dst[i * n + j] = value;
@@ -164,19 +149,26 @@ pub fn last_rows_alone_have_the_bits((m, k, n): (usize, usize, usize), rows: usi
     rows <= m && k <= 512 && blocked_path((m, k, n)) && blocked_path((rows, k, n))
 }
 
-/// The parallelism Candle's CPU matmul passes to `gemm`.
-fn candle_parallelism() -> gemm::Parallelism {
+/// The product into `destination` with the parallelism Candle's CPU
+/// matmul passes to `gemm`.
+fn as_candle(
+    destination: (&mut [f32], Operand),
+    operands: (&[f32], Operand, &[f32], Operand),
+    shape: (usize, usize, usize),
+) {
     let threads = candle_core::utils::get_num_threads();
-    if threads > 1 {
+    let parallelism = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
-    }
+    };
+    gemm_into(destination, Write::Overwrite, operands, shape, parallelism);
 }
 
-/// The one `gemm` call behind [`matmul_into`] and [`matmul_as_candle`].
+/// The one `gemm` call behind the functions above, into `dst` laid out
+/// row-major (`Plain`) or column-major (`Transposed`).
 fn gemm_into(
-    dst: &mut [f32],
+    (dst, dst_layout): (&mut [f32], Operand),
     write: Write,
     (lhs, lhs_layout, rhs, rhs_layout): (&[f32], Operand, &[f32], Operand),
     (m, k, n): (usize, usize, usize),
@@ -188,6 +180,7 @@ fn gemm_into(
     );
     let (lhs_cs, lhs_rs) = lhs_layout.strides(m, k);
     let (rhs_cs, rhs_rs) = rhs_layout.strides(k, n);
+    let (dst_cs, dst_rs) = dst_layout.strides(m, n);
     let read_dst = write == Write::Accumulate;
     // SAFETY: the assert above bounds every index the strides reach, and
     // `dst` is borrowed mutably, so it overlaps neither operand.
@@ -197,8 +190,8 @@ fn gemm_into(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_cs,
+            dst_rs,
             read_dst,
             lhs.as_ptr(),
             lhs_cs,
