@@ -61,21 +61,10 @@ pub fn loss_and_gradients(
     let (w_gate, b_gate) = linear_parts(&model.highway_gate)?;
     let (w_transform, b_transform) = linear_parts(&model.highway_transform)?;
     let (w_out, b_out) = linear_parts(&model.output)?;
-    // `h · Wᵀ` for a `features²` highway weight `W`: Candle's matmul would
-    // first repack all of `W` (`few_rows_matmul_as_candle`).
-    let times_weight_transposed = |h: &[f32], weight: &Tensor| {
-        with_cpu_values(weight, |w| {
-            let mut product = vec![0f32; rows * features];
-            let (plain, transposed) = (Operand::Plain, Operand::Transposed);
-            let shape = (rows, features, features);
-            few_rows_matmul_as_candle(&mut product, h, plain, w, transposed, shape);
-            Ok(product)
-        })
-    };
     let (gate_product, transform_product) = with_cpu_values(&h, |h| {
         Ok((
-            times_weight_transposed(h, &w_gate)?,
-            times_weight_transposed(h, &w_transform)?,
+            times_weight_transposed(h, rows, &w_gate)?,
+            times_weight_transposed(h, rows, &w_transform)?,
         ))
     })?;
     // The mask `dropout` multiplies by (same draws as the autograd path).
@@ -207,6 +196,23 @@ fn taps_last(values: &[f32], n: usize, k: usize, e: usize) -> Vec<f32> {
     out
 }
 
+/// `h · Wᵀ` for `rows` rows `h` and a highway weight `W` (`[out, in]`), with
+/// the bits of Candle's matmul: Candle would first repack all of `W`
+/// (`few_rows_matmul_as_candle`).
+fn times_weight_transposed(
+    h: &[f32],
+    rows: usize,
+    weight: &Tensor,
+) -> candle_core::Result<Vec<f32>> {
+    let (out, inputs) = weight.dims2()?;
+    with_cpu_values(weight, |w| {
+        let mut product = vec![0f32; rows * out];
+        let (plain, transposed) = (Operand::Plain, Operand::Transposed);
+        few_rows_matmul_as_candle(&mut product, h, plain, w, transposed, (rows, inputs, out));
+        Ok(product)
+    })
+}
+
 /// A linear layer's weight and bias, detached (every layer here has a bias).
 fn linear_parts(linear: &candle_nn::Linear) -> candle_core::Result<(Tensor, Tensor)> {
     let bias = linear
@@ -224,6 +230,42 @@ mod tests {
     };
     use agon_sdk::toolkit::rng_from_seed;
     use candle_core::Device;
+
+    /// The highway's forward products have the bits of the Candle matmul
+    /// they replace, at a size where they are computed column-major (more
+    /// than 256 values: `block_matmul::blocked_path`).
+    #[test]
+    fn forward_products_have_candles_bits() {
+        let model = random_model(13, 6, &[(1, 5), (2, 4), (5, 3)], 21);
+        let (w_gate, _) = linear_parts(&model.highway_gate).unwrap();
+        let features = w_gate.dim(0).unwrap();
+        let rows = 30;
+        assert!(rows * features > 256);
+        let h = Tensor::randn(0f32, 1.0, (rows, features), &Device::Cpu).unwrap();
+        let want = h.matmul(&w_gate.t().unwrap()).unwrap();
+        let want: Vec<u32> = want
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        let h = h.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let got = times_weight_transposed(&h, rows, &w_gate).unwrap();
+        let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want);
+    }
+
+    /// The filters as plain values are `conv_weights`' tensors' values.
+    #[test]
+    fn conv_weight_values_are_conv_weights() {
+        let model = random_model(13, 6, &[(1, 5), (2, 4), (5, 3)], 21);
+        let (kernels, biases) = model.conv_weights().unwrap();
+        let (kernel_values, bias_values) = model.conv_weight_values().unwrap();
+        assert_eq!(kernel_values, kernels.to_vec1::<f32>().unwrap());
+        assert_eq!(bias_values, biases.to_vec1::<f32>().unwrap());
+    }
 
     #[test]
     fn loss_and_gradients_equal_autograds() {

@@ -9,8 +9,8 @@
 //! arithmetic is the one those ops do, in the same order (`sigmoid` as
 //! candle-nn's `1 / (exp(−x) + 1)`, ReLU as `max(x, 0)`, the ReLU's
 //! derivative as a multiplication by 1 or 0), so the results are the same
-//! to the bit; the products are `hand_gradients`' (Candle's bits). A test holds both passes
-//! to the Candle ops they replace.
+//! to the bit; the products are `hand_gradients`' (Candle's bits). A test
+//! holds both passes to the Candle ops they replace.
 
 use rayon::prelude::*;
 

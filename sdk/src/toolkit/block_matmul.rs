@@ -12,9 +12,9 @@
 //! When the bits are the same: `gemm`'s kernels give each value of the
 //! product one accumulator and sum its `k` terms in order, in depth blocks
 //! of `kc` terms, added one block after the other. On its blocked path `kc`
-//! depends on `k` alone, except that products of at most 64 × 64 values
-//! take `min(k, 512)`; for `k ≤ 512` that is `k` either way. Threads split
-//! the rows and columns, never the depth. Shapes off the blocked path
+//! depends on `k` (and the CPU's caches) alone, except that products with
+//! `m ≤ 64` and `n ≤ 64` take `min(k, 512)`; for `k ≤ 512` that is `k`
+//! either way. Threads split the rows and columns, never the depth. Shapes off the blocked path
 //! (`m·n ≤ 256`, `k ≤ 2`, a single row or column) are summed by other
 //! kernels, in other orders.
 
@@ -100,8 +100,9 @@ pub fn matmul_as_candle(
 /// multiplies the transposes, and then packs the whole right-hand side
 /// (12 MB for a 1,720² weight, a pass as long as a fifth of the product)
 /// before using each of its values for only `m` rows. Written column-major,
-/// the product reads the right-hand side in place and packs only the `m`
-/// rows of the left; the small result is then transposed into `dst`. The
+/// the product reads the right-hand side in place (on x86-64; `gemm` packs
+/// it more readily on other CPUs, which changes no bit) and packs only the
+/// `m` rows of the left; the small result is then transposed into `dst`. The
 /// bits are the same: `gemm`'s kernels give each value one accumulator,
 /// summing its `k` terms in order in blocks whose length depends on `k`
 /// alone, whichever way round the product runs. That holds on `gemm`'s
@@ -300,12 +301,25 @@ mod tests {
                 }
             }
         }
+        // The comparison sees a change of order: a textbook sum, one chain
+        // over all 1,720 terms without gemm's depth blocks, differs.
+        let (m, k, n) = shapes[0];
+        let (lhs, rhs) = (noisy(m * k, 0), noisy(k * n, 1));
+        let want = candle_product(&lhs, Operand::Plain, &rhs, Operand::Plain, (m, k, n));
+        let textbook = (0..m * n).map(|at| {
+            let (i, j) = (at / n, at % n);
+            (0..k).fold(0f32, |acc, p| lhs[i * k + p].mul_add(rhs[p * n + j], acc))
+        });
+        let differing = textbook
+            .zip(&want)
+            .filter(|(t, w)| t.to_bits() != w.to_bits());
+        assert!(differing.count() > m * n / 2);
     }
 
     #[test]
     fn last_rows_alone_have_the_whole_products_bits_where_promised() {
         // A RelGAN step's rows' gradient at the oracle's sizes (the
-        // generated half of 2,560 rows), the 512 boundary, a part small
+        // generated half of 2,560 rows), k = 512 (the largest accepted), a part small
         // enough for gemm's 64 × 64 blocking and a whole that is not.
         let cases = [
             ((2560, 64, 5000), 1280),
@@ -347,7 +361,37 @@ mod tests {
                 "[{m}, {k}] · [{k}, {n}], last {rows} rows"
             );
         }
-        // Not promised: depth blocks that can differ, small-size paths.
+        // Not promised: depth blocks that can differ, small-size paths. A
+        // part within gemm's 64 × 64 blocking (kc = 512) of a whole that is
+        // not (kc from the caches: 500 or 1,000) does differ.
+        let ((m, k, n), rows) = ((200, 1000, 50), 10);
+        assert!(!last_rows_alone_have_the_bits((m, k, n), rows));
+        let (lhs, rhs) = (noisy(m * k, 60), noisy(n * k, 61));
+        let mut whole = vec![0f32; m * n];
+        matmul_as_candle(
+            &mut whole,
+            &lhs,
+            Operand::Plain,
+            &rhs,
+            Operand::Transposed,
+            (m, k, n),
+        );
+        let mut last = vec![0f32; rows * n];
+        let lhs_rows = &lhs[(m - rows) * k..];
+        let shape = (rows, k, n);
+        matmul_as_candle(
+            &mut last,
+            lhs_rows,
+            Operand::Plain,
+            &rhs,
+            Operand::Transposed,
+            shape,
+        );
+        let want = &whole[(m - rows) * n..];
+        assert!(last
+            .iter()
+            .zip(want)
+            .any(|(a, b)| a.to_bits() != b.to_bits()));
         assert!(!last_rows_alone_have_the_bits((100, 513, 70), 33));
         assert!(!last_rows_alone_have_the_bits((210, 5, 11), 20));
         assert!(!last_rows_alone_have_the_bits((210, 2, 11), 140));

@@ -95,7 +95,9 @@ impl CustomOp2 for RelaxedEmbedding {
                 // the whole product, autograd's, would give them; computed
                 // alone where that holds (`block_matmul.rs`).
                 let (all, skipped) = (rows * width, from_row.min(rows) * width);
-                let values = if last_rows_alone_have_the_bits((all, dim, vocab), all - skipped) {
+                let values = if skipped == all {
+                    Vec::new()
+                } else if last_rows_alone_have_the_bits((all, dim, vocab), all - skipped) {
                     rows_gradient_values(&grad.narrow(0, skipped, all - skipped)?, table)?
                 } else {
                     let mut values = rows_gradient_values(&grad, table)?;
