@@ -316,6 +316,24 @@ mod tests {
         assert!(differing.count() > m * n / 2);
     }
 
+    /// How many of the last `rows` rows of `[m, k] · [k, n]` (noisy values
+    /// from `seed`) differ in their bits when computed alone.
+    fn last_rows_differing((m, k, n): (usize, usize, usize), rows: usize, seed: u64) -> usize {
+        let (lhs, rhs) = (noisy(m * k, seed), noisy(n * k, seed + 10));
+        let product = |lhs: &[f32], m: usize| {
+            let mut out = vec![0f32; m * n];
+            let (plain, transposed) = (Operand::Plain, Operand::Transposed);
+            matmul_as_candle(&mut out, lhs, plain, &rhs, transposed, (m, k, n));
+            out
+        };
+        let (whole, last) = (product(&lhs, m), product(&lhs[(m - rows) * k..], rows));
+        let want = &whole[(m - rows) * n..];
+        last.iter()
+            .zip(want)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count()
+    }
+
     #[test]
     fn last_rows_alone_have_the_whole_products_bits_where_promised() {
         // A RelGAN step's rows' gradient at the oracle's sizes (the
@@ -329,69 +347,14 @@ mod tests {
         ];
         for (c, &((m, k, n), rows)) in cases.iter().enumerate() {
             assert!(last_rows_alone_have_the_bits((m, k, n), rows));
-            let (lhs, rhs) = (noisy(m * k, 40 + c as u64), noisy(n * k, 50 + c as u64));
-            let mut whole = vec![0f32; m * n];
-            matmul_as_candle(
-                &mut whole,
-                &lhs,
-                Operand::Plain,
-                &rhs,
-                Operand::Transposed,
-                (m, k, n),
-            );
-            let mut last = vec![0f32; rows * n];
-            let lhs_rows = &lhs[(m - rows) * k..];
-            let shape = (rows, k, n);
-            matmul_as_candle(
-                &mut last,
-                lhs_rows,
-                Operand::Plain,
-                &rhs,
-                Operand::Transposed,
-                shape,
-            );
-            let want = &whole[(m - rows) * n..];
-            let differing = last
-                .iter()
-                .zip(want)
-                .filter(|(a, b)| a.to_bits() != b.to_bits());
-            assert_eq!(
-                differing.count(),
-                0,
-                "[{m}, {k}] · [{k}, {n}], last {rows} rows"
-            );
+            let differing = last_rows_differing((m, k, n), rows, 40 + c as u64);
+            assert_eq!(differing, 0, "[{m}, {k}] · [{k}, {n}], last {rows} rows");
         }
         // Not promised: depth blocks that can differ, small-size paths. A
         // part within gemm's 64 × 64 blocking (kc = 512) of a whole that is
         // not (kc from the caches: 500 or 1,000) does differ.
-        let ((m, k, n), rows) = ((200, 1000, 50), 10);
-        assert!(!last_rows_alone_have_the_bits((m, k, n), rows));
-        let (lhs, rhs) = (noisy(m * k, 60), noisy(n * k, 61));
-        let mut whole = vec![0f32; m * n];
-        matmul_as_candle(
-            &mut whole,
-            &lhs,
-            Operand::Plain,
-            &rhs,
-            Operand::Transposed,
-            (m, k, n),
-        );
-        let mut last = vec![0f32; rows * n];
-        let lhs_rows = &lhs[(m - rows) * k..];
-        let shape = (rows, k, n);
-        matmul_as_candle(
-            &mut last,
-            lhs_rows,
-            Operand::Plain,
-            &rhs,
-            Operand::Transposed,
-            shape,
-        );
-        let want = &whole[(m - rows) * n..];
-        assert!(last
-            .iter()
-            .zip(want)
-            .any(|(a, b)| a.to_bits() != b.to_bits()));
+        assert!(!last_rows_alone_have_the_bits((200, 1000, 50), 10));
+        assert!(last_rows_differing((200, 1000, 50), 10, 60) > 0);
         assert!(!last_rows_alone_have_the_bits((100, 513, 70), 33));
         assert!(!last_rows_alone_have_the_bits((210, 5, 11), 20));
         assert!(!last_rows_alone_have_the_bits((210, 2, 11), 140));
