@@ -14,6 +14,7 @@ pub mod data;
 pub mod eval;
 pub mod machine;
 pub mod notes;
+pub mod plugin_threads;
 pub mod run_dir;
 pub mod sweep;
 pub mod task;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         eprintln!("error: internal error in agon (please report it): {info}");
     }));
     restore_default_sigpipe();
+    agon::plugin_threads::keep_candle_ops_on_calling_threads();
     agon::allocator::tune_for_tensors();
     let cli = cli::Cli::parse();
     match commands::run(cli) {

@@ -422,6 +422,8 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 /// Runs `f`, turning a panic into a [`ErrorKind::Panic`] error.
 pub fn catch_panic<R>(f: impl FnOnce() -> PluginResult<R>) -> PluginResult<R> {
     install_panic_hook();
+    #[cfg(feature = "candle")]
+    crate::toolkit::worker_pool::join_if_main_thread();
     GUARDED_CALLS.with(|calls| calls.set(calls.get() + 1));
     let caught = catch_unwind(AssertUnwindSafe(f));
     GUARDED_CALLS.with(|calls| calls.set(calls.get() - 1));

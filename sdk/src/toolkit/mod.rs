@@ -91,6 +91,7 @@ pub mod tensors;
 mod test_tensors;
 pub mod trainable;
 pub mod windows;
+pub(crate) mod worker_pool;
 
 pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS};
 pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
