@@ -3,7 +3,8 @@
 //!
 //! Each plugin library carries its own Candle, and Candle (0.11) starts a
 //! pool of its own for element-wise ops on large tensors (threads named
-//! `candle-bp-*`, one fewer than `RAYON_NUM_THREADS`), beside rayon's. Its
+//! `candle-bp-*`: `CANDLE_NUM_THREADS`, else `RAYON_NUM_THREADS`, else the
+//! physical cores, less one for the calling thread), beside rayon's. Its
 //! workers spin for 25,000 rounds after each op before they sleep, and in a
 //! training step such ops come every few milliseconds, so they spin most of
 //! the time, on cores that rayon's workers need for the products and the
@@ -21,7 +22,8 @@ const CANDLE_NUM_THREADS: &str = "CANDLE_NUM_THREADS";
 
 /// Sets `CANDLE_NUM_THREADS=1` unless it is set. Call it first thing in
 /// `main`, before any thread exists (the environment is process-wide) and
-/// before any plugin is loaded (each Candle reads it once).
+/// before any plugin runs (each Candle reads it once, at its first large
+/// element-wise op).
 pub fn keep_candle_ops_on_calling_threads() {
     if let Some(value) = candle_threads_to_set(std::env::var_os(CANDLE_NUM_THREADS).as_deref()) {
         std::env::set_var(CANDLE_NUM_THREADS, value);

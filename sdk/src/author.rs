@@ -422,10 +422,16 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 /// Runs `f`, turning a panic into a [`ErrorKind::Panic`] error.
 pub fn catch_panic<R>(f: impl FnOnce() -> PluginResult<R>) -> PluginResult<R> {
     install_panic_hook();
-    #[cfg(feature = "candle")]
-    crate::toolkit::worker_pool::join_if_main_thread();
+    // A location left by a panic caught elsewhere on this thread (a job of
+    // another caller's that this thread ran as a rayon worker) is not this
+    // call's.
+    LAST_PANIC_LOCATION.with(|slot| slot.borrow_mut().take());
     GUARDED_CALLS.with(|calls| calls.set(calls.get() + 1));
-    let caught = catch_unwind(AssertUnwindSafe(f));
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(feature = "candle")]
+        crate::toolkit::worker_pool::join_if_main_thread();
+        f()
+    }));
     GUARDED_CALLS.with(|calls| calls.set(calls.get() - 1));
     match caught {
         Ok(result) => result,

@@ -19,6 +19,16 @@ fn from_another_thread() -> Option<usize> {
         .unwrap()
 }
 
+/// A guarded call from a thread of its own that sums 1..=100,000 in
+/// parallel.
+fn parallel_sum_from_another_thread() -> u64 {
+    std::thread::spawn(|| {
+        catch_panic(|| Ok((1..=100_000u64).into_par_iter().sum::<u64>())).unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
 fn main() {
     // The pool's size counts the calling thread; set before any thread
     // exists, and before the pool is built.
@@ -48,7 +58,10 @@ fn main() {
     let sum: u64 = (1..=100_000u64).into_par_iter().sum();
     assert_eq!(sum, 5_000_050_000);
 
-    // Later calls from other threads still run outside it.
+    // Later calls from other threads still run outside it, and their
+    // parallel work completes on the other workers while the main thread
+    // is outside the library.
     assert_eq!(from_another_thread(), None);
+    assert_eq!(parallel_sum_from_another_thread(), 5_000_050_000);
     println!("worker_pool: ok");
 }

@@ -12,29 +12,49 @@
 //! the pool keeps its size (`RAYON_NUM_THREADS` counts the calling thread).
 //!
 //! Only the process's main thread registers, on its first call into the
-//! library: the host makes every plugin call from it for the life of the
-//! process, where a thread that ended (a test's, say) would leave the pool
-//! a worker short. Any other thread, or a library whose pool some earlier
-//! code already started, keeps rayon's default. Results do not change:
-//! the kits' kernels give the same bits on any number of threads, whichever
-//! thread runs which part.
+//! library, and only into a pool of two threads or more. The host makes
+//! every plugin call from its main thread, for the life of the process,
+//! where a thread that ended (a test's, say) would leave the pool a worker
+//! short. Worker 0 takes jobs only while it waits inside a parallel op of
+//! its own, so a call from another thread still works, on the pool's other
+//! workers while the main thread is outside the library; a pool of one
+//! would have none, and is left to rayon's default (one thread of its own).
+//! A library whose pool some earlier code already started keeps it as it
+//! is. Results do not change: the kits' kernels give the same bits on any
+//! number of threads, whichever thread runs which part.
 
-use std::{cell::Cell, sync::Once};
+use std::{cell::Cell, num::NonZeroUsize, sync::Once};
 
 /// Makes the calling thread worker 0 of this library's global rayon pool,
-/// if it is the process's main thread and the pool has not started yet.
+/// if it is the process's main thread, the pool has not started yet and
+/// it will have two threads or more.
 pub(crate) fn join_if_main_thread() {
     static ONCE: Once = Once::new();
     if ONCE.is_completed() || !is_main_thread() {
         return;
     }
     ONCE.call_once(|| {
+        let threads = pool_size();
+        if threads < 2 {
+            return;
+        }
         // An error means the pool is already built; it keeps working as
         // before.
         let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
             .use_current_thread()
             .build_global();
     });
+}
+
+/// The size rayon gives its global pool by default: `RAYON_NUM_THREADS`
+/// if it is a positive number, else the logical CPUs.
+fn pool_size() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|threads| threads.parse::<usize>().ok())
+        .filter(|&threads| threads > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
 }
 
 /// Whether this is the process's first thread. Asked of the system: this
@@ -47,8 +67,12 @@ fn is_main_thread() -> bool {
     MAIN.with(|main| {
         *main.get().get_or_insert_with(|| {
             #[cfg(target_os = "linux")]
-            // SAFETY: both calls only read the calling thread's ids.
-            return unsafe { libc::gettid() == libc::getpid() };
+            // SAFETY: both calls only read the calling thread's ids. The raw
+            // system call, not `libc::gettid`: that wrapper needs glibc 2.30,
+            // newer than some clusters' (RHEL 8 has 2.28).
+            return unsafe {
+                libc::syscall(libc::SYS_gettid) == libc::c_long::from(libc::getpid())
+            };
             #[cfg(target_os = "macos")]
             // SAFETY: only reads whether the calling thread is the main one.
             return unsafe { libc::pthread_main_np() == 1 };
