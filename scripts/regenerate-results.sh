@@ -29,15 +29,16 @@
 # min a seed on the Xeon with AVX-512, 16 on the AMD EPYC with AVX2),
 # 40 min for table1-rows, 40 min for scratchgan-oracle, 30 min for
 # scratchgan-coco, 1.5 h each for relgan-oracle and relgan-coco (their
-# three seeds side by side on one thread each), under 1 h each for coco
-# and poetry, 1.5–2 h for obama (its compute-matched MLE baseline is 166
-# epochs, 25 min a seed on the Xeon alone), 1-4 h for each conditional
-# task: 13-16 h for `all`.
+# three seeds side by side on one thread each; relgan-oracle-full and
+# relgan-coco-full, the configs' own schedules, about twice that), under
+# 1 h each for coco and poetry, 1.5–2 h for obama (its compute-matched MLE
+# baseline is 166 epochs, 25 min a seed on the Xeon alone), 1-4 h for each
+# conditional task: 19-22 h for `all`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECTIONS=(seqgan-oracle table1-rows scratchgan-oracle scratchgan-coco relgan-oracle
-    relgan-coco coco poetry obama multi30k dailydialog dialogsum)
+    relgan-coco relgan-oracle-full relgan-coco-full coco poetry obama multi30k dailydialog dialogsum)
 
 dry_run=0
 reports_only=0
@@ -174,6 +175,16 @@ run_section() {
         sweep relgan-coco-short-seeds
         evaluate "$OUT"/relgan-coco-short-seeds/runs/* -- --temperatures 0.7,0.85,1.15,1.3 --lm "$(lm_of coco-lm)"
         compare relgan-coco "$OUT/relgan-coco-short-seeds" ;;
+    # The configs' own schedules (40 MLE epochs, 400 iterations).
+    relgan-oracle-full)
+        sweep relgan-oracle-seeds
+        evaluate "$OUT"/relgan-oracle-seeds/runs/* -- --temperatures 0.7,0.8,0.9,1.1,1.2
+        compare relgan-oracle-full "$OUT/relgan-oracle-seeds" ;;
+    relgan-coco-full)
+        sweep coco-lm
+        sweep relgan-coco-seeds
+        evaluate "$OUT"/relgan-coco-seeds/runs/* -- --temperatures 0.7,0.85,1.15,1.3 --lm "$(lm_of coco-lm)"
+        compare relgan-coco-full "$OUT/relgan-coco-seeds" ;;
     coco | poetry | obama)
         sweep "$1-seeds"
         sweep "$1-mle-seeds"

@@ -546,9 +546,15 @@ def change_cell(c):
     return f"{difference(c)}, p = {p_value(c['p_value'])}" if c else "–"
 
 
-@generated("relgan-oracle-runs", ["relgan-oracle"])
-def relgan_oracle_runs(inputs):
-    report = inputs.report("relgan-oracle")
+def relgan_oracle_runs(name):
+    """RelGAN on the oracle (the shortened schedule's report, or the
+    configs' own): end of MLE, final, and the change within each run."""
+    def render(inputs):
+        return relgan_oracle_table(inputs.report(name))
+    return render
+
+
+def relgan_oracle_table(report):
     g = only_group(report)
     n = len(g["runs"])
     metrics = ("nll_oracle", "nll_test")
@@ -583,9 +589,14 @@ RELGAN_COCO_METRICS = ["bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_b
 RELGAN_COCO_TEMPERATURES = [0.7, 0.85, 1.15, 1.3]
 
 
-@generated("relgan-coco-evaluations", ["relgan-coco"])
-def relgan_coco_evaluations(inputs):
-    report = inputs.report("relgan-coco")
+def relgan_coco_evaluations(name):
+    """RelGAN on COCO: every text metric at the end of MLE and at the end."""
+    def render(inputs):
+        return relgan_coco_table(inputs.report(name))
+    return render
+
+
+def relgan_coco_table(report):
     g = only_group(report)
     n = len(g["runs"])
     rows = [[metric_name(m)] + [estimate(evaluated(report, g["label"], model, m), n) for model in ("mle", "final")]
@@ -597,10 +608,16 @@ def relgan_coco_evaluations(inputs):
     return table(header, rows)
 
 
-generated("relgan-oracle-matched", ["relgan-oracle"])(
-    own_curve_matched("relgan-oracle", SEQGAN_TEMPERATURES, "NLL-oracle (diversity: NLL-test)"))
-generated("relgan-coco-matched", ["relgan-coco"])(
-    own_curve_matched("relgan-coco", RELGAN_COCO_TEMPERATURES, "BLEU-2 (diversity: Self-BLEU-2)"))
+# The shortened CPU schedules (relgan-oracle, relgan-coco) and the
+# configs' own (relgan-oracle-full, relgan-coco-full).
+for _name in ("relgan-oracle", "relgan-oracle-full"):
+    generated(f"{_name}-runs", [_name])(relgan_oracle_runs(_name))
+    generated(f"{_name}-matched", [_name])(
+        own_curve_matched(_name, SEQGAN_TEMPERATURES, "NLL-oracle (diversity: NLL-test)"))
+for _name in ("relgan-coco", "relgan-coco-full"):
+    generated(f"{_name}-evaluations", [_name])(relgan_coco_evaluations(_name))
+    generated(f"{_name}-matched", [_name])(
+        own_curve_matched(_name, RELGAN_COCO_TEMPERATURES, "BLEU-2 (diversity: Self-BLEU-2)"))
 
 
 # The seed's real-text tasks: `agon compare` of the compute-matched MLE-only
@@ -846,6 +863,8 @@ FIGURES = {
     "scratchgan-coco-quality-diversity.png": ("scratchgan-coco", "quality_diversity.png"),
     "relgan-oracle-quality-coverage.png": ("relgan-oracle", "quality_diversity.png"),
     "relgan-coco-quality-diversity.png": ("relgan-coco", "quality_diversity.png"),
+    "relgan-oracle-full-quality-coverage.png": ("relgan-oracle-full", "quality_diversity.png"),
+    "relgan-coco-full-quality-diversity.png": ("relgan-coco-full", "quality_diversity.png"),
     "poetry-seeds-quality-diversity.png": ("poetry", "quality_diversity.png"),
     "obama-seeds-quality-diversity.png": ("obama", "quality_diversity.png"),
 }

@@ -375,6 +375,20 @@ class ResultsTables(unittest.TestCase):
         self.assertIn("| T = 1.1 | −0.3100 [−0.3600, −0.2600] | 0.0300 |", self.block(text, "relgan-oracle-matched"))
         self.assertEqual(self.block(text, "relgan-coco-evaluations"), "waits\n")
 
+    def test_the_full_schedules_tables_come_from_their_own_reports(self):
+        # The configs' own schedules are a report of their own: a table of
+        # the shortened schedule's report never fills theirs, nor theirs it.
+        group = seqgan_group(self.results, "relgan-oracle-seeds", [1, 2, 3], "relgan-oracle", 0.0)
+        self.write_report("relgan-oracle-full", seqgan_report(group, 0.0))
+        self.doc.write_text("<!-- table: relgan-oracle-full-runs -->\n<!-- /table -->\n"
+                            "<!-- table: relgan-oracle-runs -->\nshort\n<!-- /table -->\n")
+        out = self.run_script()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        text = self.doc.read_text()
+        self.assertIn("| RelGAN's generator at the end of its MLE epochs | 10.0000 [9.9900, 10.0100] | ",
+                      self.block(text, "relgan-oracle-full-runs"))
+        self.assertEqual(self.block(text, "relgan-oracle-runs"), "short\n")
+
     def test_a_conditional_tasks_tables_come_from_its_reports(self):
         def group(label, sweep):
             runs = make_runs(self.results, sweep, [1, 2, 3], label)

@@ -575,6 +575,79 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
     }
 }
 
+/// `--jobs` and `--threads` replace the sweep file's local executor
+/// settings for one invocation; a Slurm sweep and a count of 0 are refused
+/// before anything is written.
+#[test]
+fn a_local_sweeps_jobs_and_threads_are_set_on_the_command_line() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write(
+        "one-job.yaml",
+        &format!(
+            "base: {}\nseeds: [1, 2]\nexecutor: {{kind: local, jobs: 1, threads: 2}}\n",
+            config("smoke.yaml")
+        ),
+    );
+    let dir = sandbox.path().join("sweep");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            file.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        sandbox.run(&args, &[])
+    };
+    for (extra, needle) in [
+        (&["--jobs", "0"][..], "must be at least 1"),
+        (&["--threads", "0"][..], "must be at least 1"),
+        (&["--jobs", "two"][..], "give a whole number of at least 1"),
+    ] {
+        let out = sweep(extra);
+        assert!(!out.0.status.success(), "{extra:?} was taken");
+        assert!(out.stderr().contains(needle), "{}", out.stderr());
+        assert!(!dir.exists());
+    }
+    let out = sweep(&["--jobs", "2", "--threads", "1"]).success_all();
+    assert!(
+        out.contains("running 2 with 2 at a time, 1 thread(s) each"),
+        "{out}"
+    );
+    assert!(out.contains("2 cells finished"), "{out}");
+    // The sweep file itself is unchanged.
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("jobs: 1, threads: 2"));
+
+    let slurm = sandbox.write(
+        "slurm.yaml",
+        &format!(
+            "base: {}\nseeds: [1]\nexecutor: {{kind: slurm}}\n",
+            config("smoke.yaml")
+        ),
+    );
+    let never = sandbox.path().join("never");
+    let message = sandbox
+        .run(
+            &[
+                "sweep",
+                slurm.to_str().unwrap(),
+                "--out",
+                never.to_str().unwrap(),
+                "--jobs",
+                "2",
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        message.contains("slurm.yaml") && message.contains("executor.max_running"),
+        "{message}"
+    );
+    assert!(!never.exists());
+}
+
 /// A sweep directory none of whose cells started (its first attempt was
 /// stopped at once) takes a changed sweep file: it starts again, once the
 /// new cells pass the check. One with a started cell is refused.

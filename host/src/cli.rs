@@ -185,6 +185,24 @@ pub struct SweepArgs {
     /// Slurm executor: wait until every cell has ended, then report.
     #[arg(long)]
     pub wait: bool,
+    /// Local executor: runs at once, instead of the sweep file's
+    /// `executor.jobs` (the sweep file is not changed).
+    #[arg(long, value_parser = at_least_one)]
+    pub jobs: Option<usize>,
+    /// Local executor: worker threads per run, instead of the sweep file's
+    /// `executor.threads` (default: the cores divided by the jobs). Runs
+    /// give the same results whatever their thread count.
+    #[arg(long, value_parser = at_least_one)]
+    pub threads: Option<usize>,
+}
+
+/// A count of 1 or more.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: give a whole number of at least 1")),
+    }
 }
 
 #[derive(Subcommand, Debug)]

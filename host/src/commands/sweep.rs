@@ -27,7 +27,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             let Some(file) = args.file else {
                 bail!("give a sweep file (`agon sweep SWEEP.yaml`) or a subcommand (`agon sweep status DIR`)");
             };
-            let spec = SweepSpec::load(&file)?;
+            let mut spec = SweepSpec::load(&file)?;
+            override_local_executor(&mut spec, &file, args.jobs, args.threads)?;
             let (dir, mut manifest) = sweep::prepare(&file, &spec, args.out.as_deref())?;
             let new_sweep = manifest.slurm_jobs.is_empty()
                 && manifest
@@ -56,6 +57,34 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+}
+
+/// `--jobs` and `--threads` in place of the sweep file's local executor
+/// settings; refused for a Slurm sweep, whose resources are its own keys.
+fn override_local_executor(
+    spec: &mut SweepSpec,
+    file: &std::path::Path,
+    new_jobs: Option<usize>,
+    new_threads: Option<usize>,
+) -> anyhow::Result<()> {
+    if new_jobs.is_none() && new_threads.is_none() {
+        return Ok(());
+    }
+    match &mut spec.executor {
+        Executor::Local { jobs, threads } => {
+            if let Some(n) = new_jobs {
+                *jobs = n;
+            }
+            if new_threads.is_some() {
+                *threads = new_threads;
+            }
+            Ok(())
+        }
+        Executor::Slurm(_) => bail!(
+            "--jobs and --threads set the local executor, and {} runs on Slurm: set `executor.max_running` (array tasks at once) and `executor.cpus_per_task` (each task's threads) in the sweep file instead",
+            file.display()
+        ),
     }
 }
 
