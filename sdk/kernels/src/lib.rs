@@ -14,9 +14,13 @@
 //!   vectorised logarithm;
 //! * [`axpy`] — `y += a·x` and its many-term form, the same bits on every
 //!   instruction set;
+//! * [`first_winners`] — the first position attaining each column's
+//!   maximum in a `[T, F]` block (max-over-time pooling), every column at
+//!   once;
 //! * `widest` — the macro that compiles one portable loop again for each
 //!   wider instruction set and picks the widest version the CPU runs
-//!   (`adam_update`, `axpy` and `gumbel_noise` are written with it);
+//!   (`adam_update`, `axpy`, `first_winners` and `gumbel_noise` are
+//!   written with it);
 //! * [`sum_of_squares`] — `Σ x²` of each chunk of a slice in `f64`, eight
 //!   chunks side by side, the bits of summing each alone;
 //! * `output_cross_entropy_avx512`, `output_sampling_avx512` (x86-64) — the
@@ -29,6 +33,7 @@
 pub mod activations;
 pub mod adam_update;
 pub mod axpy;
+pub mod first_winners;
 pub mod gumbel_noise;
 #[cfg(target_arch = "x86_64")]
 pub mod output_cross_entropy_avx512;

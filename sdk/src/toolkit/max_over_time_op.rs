@@ -7,8 +7,17 @@
 //! discriminator that was most of its forward pass. Here the forward pass
 //! is one pass and the backward pass puts each gradient at its winner.
 //! The values and gradients are the tensor formula's, bit for bit.
+//!
+//! Each row's `[T, F]` block is read position by position, all `F` columns
+//! side by side (`agon_kernels::first_winners`, vectorised), rows in
+//! parallel; a column sees its values in the order of `T` either way, so
+//! the winners, and with them the bits, do not depend on the vector width,
+//! the order of the rows or the thread count. The backward pass reads the
+//! input in place rather than copying it.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use agon_kernels::first_winners::{first_winners_kernel, FirstWinners, NO_WINNER};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
+use rayon::prelude::*;
 
 /// `[B, T, F] → [B, F]`: the maximum over `T`, its gradient to the first
 /// position attaining it. As in the tensor formula, NaN anywhere in a
@@ -16,20 +25,56 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 /// first position attaining the maximum of the other values.
 pub(super) struct MaxOverTime;
 
-/// Column `f` of row block `block` (`[T, F]`): the first position attaining
-/// the maximum of its values other than NaN (`None` when all are NaN), and
-/// its value (NaN when any is).
-fn first_winner(block: &[f32], steps: usize, features: usize, f: usize) -> (Option<usize>, f32) {
-    let (mut winner, mut max, mut nan) = (None, f32::NEG_INFINITY, false);
-    for t in 0..steps {
-        let v = block[t * features + f];
-        if v.is_nan() {
-            nan = true;
-        } else if winner.is_none() || v > max {
-            (winner, max) = (Some(t), v);
+/// Values per parallel task, at least: below it a row block's work is too
+/// little to hand to another thread.
+const VALUES_PER_TASK: usize = 1 << 14;
+
+/// One parallel task's scan of row blocks: the first winner of each column
+/// (`agon_kernels::first_winners`, as wide as the CPU's vectors), its
+/// maximum and whether it holds NaN, buffers reused from row to row.
+struct Winners {
+    scan: FirstWinners,
+    winner: Vec<u32>,
+    max: Vec<f32>,
+    nan: Vec<u32>,
+}
+
+impl Winners {
+    fn new(scan: FirstWinners, features: usize) -> Winners {
+        Winners {
+            scan,
+            winner: vec![NO_WINNER; features],
+            max: vec![f32::NEG_INFINITY; features],
+            nan: vec![0; features],
         }
     }
-    (winner, if nan { f32::NAN } else { max })
+
+    /// The winners of one row's `[T, F]` block.
+    fn scan(&mut self, block: &[f32]) {
+        (self.scan)(block, &mut self.winner, &mut self.max, &mut self.nan);
+    }
+
+    /// Column `f`'s pooled value: NaN when any value is.
+    fn value(&self, f: usize) -> f32 {
+        if self.nan[f] != 0 {
+            f32::NAN
+        } else {
+            self.max[f]
+        }
+    }
+}
+
+/// Rows per parallel task for blocks of `block` values.
+fn rows_per_task(block: usize) -> usize {
+    VALUES_PER_TASK.div_ceil(block.max(1)).max(1)
+}
+
+/// The `[B, T, F]` input's values, in place.
+fn contiguous_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
+        _ => candle_core::bail!("max-over-time: a contiguous f32 tensor is expected"),
+    }
 }
 
 impl CustomOp1 for MaxOverTime {
@@ -39,29 +84,67 @@ impl CustomOp1 for MaxOverTime {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (rows, steps, features) = layout.shape().dims3()?;
-        let values = match (storage, layout.contiguous_offsets()) {
-            (CpuStorage::F32(values), Some((start, end))) => &values[start..end],
-            _ => candle_core::bail!("max-over-time: a contiguous f32 tensor is expected"),
-        };
-        let mut out = Vec::with_capacity(rows * features);
-        for block in values.chunks(steps * features).take(rows) {
-            out.extend((0..features).map(|f| first_winner(block, steps, features, f).1));
+        let values = contiguous_values(storage, layout)?;
+        let mut out = vec![0f32; rows * features];
+        if features > 0 {
+            let block = steps * features;
+            let per_task = rows_per_task(block);
+            let scan = first_winners_kernel();
+            out.par_chunks_mut(features * per_task)
+                .enumerate()
+                .for_each(|(task, out)| {
+                    let first_row = task * per_task;
+                    let mut w = Winners::new(scan, features);
+                    for (r, out) in out.chunks_exact_mut(features).enumerate() {
+                        let row = first_row + r;
+                        w.scan(&values[row * block..(row + 1) * block]);
+                        for (f, o) in out.iter_mut().enumerate() {
+                            *o = w.value(f);
+                        }
+                    }
+                });
         }
         Ok((CpuStorage::F32(out), Shape::from((rows, features))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (rows, steps, features) = arg.dims3()?;
-        let values = arg.flatten_all()?.to_vec1::<f32>()?;
-        let grad = grad.flatten_all()?.to_vec1::<f32>()?;
-        let mut out = vec![0f32; rows * steps * features];
-        for (r, block) in values.chunks(steps * features).enumerate() {
-            for f in 0..features {
-                if let (Some(t), _) = first_winner(block, steps, features, f) {
-                    out[(r * steps + t) * features + f] = grad[r * features + f];
-                }
-            }
+        let grad = grad.contiguous()?;
+        let (arg_storage, arg_layout) = arg.storage_and_layout();
+        let (grad_storage, grad_layout) = grad.storage_and_layout();
+        let (values, grad_values) = match (&*arg_storage, &*grad_storage) {
+            (Storage::Cpu(a), Storage::Cpu(g)) => (
+                contiguous_values(a, arg_layout)?,
+                match (g, grad_layout.contiguous_offsets()) {
+                    (CpuStorage::F32(g), Some((start, end))) => &g[start..end],
+                    _ => candle_core::bail!("max-over-time: an f32 gradient is expected"),
+                },
+            ),
+            _ => candle_core::bail!("max-over-time: the CPU op's backward takes CPU tensors"),
+        };
+        let block = steps * features;
+        let mut out = vec![0f32; rows * block];
+        if block > 0 {
+            let per_task = rows_per_task(block);
+            let scan = first_winners_kernel();
+            out.par_chunks_mut(block * per_task)
+                .enumerate()
+                .for_each(|(task, out)| {
+                    let first_row = task * per_task;
+                    let mut w = Winners::new(scan, features);
+                    for (r, out) in out.chunks_exact_mut(block).enumerate() {
+                        let row = first_row + r;
+                        w.scan(&values[row * block..(row + 1) * block]);
+                        let grad_row = &grad_values[row * features..(row + 1) * features];
+                        for (f, &t) in w.winner.iter().enumerate() {
+                            if t != NO_WINNER {
+                                out[t as usize * features + f] = grad_row[f];
+                            }
+                        }
+                    }
+                });
         }
+        drop((arg_storage, grad_storage));
         Ok(Some(Tensor::from_vec(
             out,
             (rows, steps, features),

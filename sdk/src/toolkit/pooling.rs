@@ -100,15 +100,25 @@ mod tests {
     }
 
     /// The CPU op gives the tensor formula's values and gradients, bit for
-    /// bit, ties, negative values and NaN included.
+    /// bit, ties, negative values and NaN included: on a small input, and
+    /// on one whose rows the op splits among several parallel tasks.
     #[test]
     fn the_cpu_op_is_the_tensor_formula() {
+        the_cpu_op_is_the_tensor_formula_at(5, 7, 9);
+        the_cpu_op_is_the_tensor_formula_at(70, 13, 40);
+    }
+
+    fn the_cpu_op_is_the_tensor_formula_at(b: usize, t: usize, f: usize) {
         let device = Device::Cpu;
-        let (b, t, f) = (5, 7, 9);
         let mut values: Vec<f32> = (0..b * t * f)
-            .map(|i| ((i * 7919 % 23) as f32 - 11.0) / 4.0)
+            // Seven values, so that most columns tie at their maximum.
+            .map(|i| ((i * 7919 % 23 % 7) as f32 - 3.0) / 4.0)
             .collect();
         values[3 * t * f + 2 * f + 4] = f32::NAN;
+        // A column of the last row that is NaN throughout: no gradient.
+        for step in 0..t {
+            values[((b - 1) * t + step) * f + 1] = f32::NAN;
+        }
         let xs = candle_core::Var::from_vec(values, (b, t, f), &device).unwrap();
         let weights = Tensor::arange(0f32, (b * f) as f32, &device)
             .unwrap()
@@ -136,7 +146,9 @@ mod tests {
         };
         assert_eq!(bits(&op_values), bits(&values));
         assert!(op_values[3 * f + 4].is_nan());
+        assert!(op_values[(b - 1) * f + 1].is_nan());
         assert_eq!(bits(&op_grad), bits(&grad));
+        assert!((0..t).all(|step| op_grad[((b - 1) * t + step) * f + 1] == 0.0));
         // Strided input (a transposed view) reads the same.
         let transposed = xs
             .as_tensor()
