@@ -4,11 +4,11 @@
 
 use agon_sdk::{
     kits::{DiscriminatorModel, Pass, RelaxedRows, Rows, SourceUse},
-    toolkit::{max_over_time, windows, MaskedEmbedding},
+    toolkit::{bias_add, linear, max_over_time, windows, Linear, MaskedEmbedding},
     PluginContext, PluginResult,
 };
 use candle_core::{Module, Tensor};
-use candle_nn::{linear, ops::sigmoid, Linear, VarBuilder};
+use candle_nn::{ops::sigmoid, VarBuilder};
 
 use crate::RelganDiscriminatorConfig;
 
@@ -39,11 +39,14 @@ impl Convolution {
     fn pooled(&self, xs: &Tensor) -> PluginResult<Tensor> {
         let (rows, width, _) = xs.dims3()?;
         let positions = width + 1 - self.width;
-        let activations = windows(xs, self.width)?
-            .matmul(&self.weight.t()?)?
-            .broadcast_add(&self.bias)?
-            .relu()?
-            .reshape((rows, positions, ()))?;
+        // The toolkit's bias add: `broadcast_add`'s bits, its bias gradient
+        // one pass over the windows instead of Candle's general reduction.
+        let activations = bias_add(
+            &windows(xs, self.width)?.matmul(&self.weight.t()?)?,
+            &self.bias,
+        )?
+        .relu()?
+        .reshape((rows, positions, ()))?;
         Ok(max_over_time(&activations)?)
     }
 }

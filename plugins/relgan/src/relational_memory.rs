@@ -7,9 +7,9 @@
 //! `scripts/reference/relational_memory.py` computes one step in PyTorch
 //! for the test that pins it.
 
-use agon_sdk::toolkit::LayerNorm;
+use agon_sdk::toolkit::{linear, LayerNorm, Linear};
 use candle_core::{Device, Module, Result, Tensor, D};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// The core's sizes.
 #[derive(Clone, Copy, Debug)]

@@ -6,31 +6,30 @@
 //! about 3 ns a value, which for a generator's output layer (`[64,
 //! 5,000]` logits at every position of every step) made the bias, the
 //! cheapest part of the layer, the dearest part of its backward pass. Here
-//! the bias is added by one op whose backward pass sums the rows in order
-//! into the bias gradient: the same additions, in the same order, as
-//! Candle's reduction, so the same values to the bit, in one vectorised
-//! pass. Off the CPU, and for inputs of other ranks, it is Candle's
-//! `Linear`.
+//! the product is Candle's `Linear`'s, at any rank, and the bias is added
+//! by [`bias_add`](super::bias_add::bias_add): the same values to the bit.
+//! Off the CPU it is Candle's `Linear`.
 
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Module, Result, Shape, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
-use rayon::prelude::*;
 
-use super::row_blocks::contiguous as values;
+use super::bias_add::bias_add;
 
 /// `x · Wᵀ + b` with `W` `[out, in]` and `b` `[out]`: the variables, names
 /// and initialisation of `candle_nn::linear`.
 #[derive(Clone, Debug)]
 pub struct Linear {
     inner: candle_nn::Linear,
+    /// The same weight without the bias: Candle's product at every rank.
+    product: candle_nn::Linear,
 }
 
 /// A [`Linear`] from `in_dim` to `out_dim` features with a bias, its
 /// variables `weight` and `bias` under `vb` (as `candle_nn::linear`).
 pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
-    Ok(Linear {
-        inner: candle_nn::linear(in_dim, out_dim, vb)?,
-    })
+    let inner = candle_nn::linear(in_dim, out_dim, vb)?;
+    let product = candle_nn::Linear::new(inner.weight().clone(), None);
+    Ok(Linear { inner, product })
 }
 
 impl Linear {
@@ -48,74 +47,11 @@ impl Linear {
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         match self.inner.bias() {
-            Some(bias) if xs.rank() == 2 && xs.device().is_cpu() && xs.dtype() == DType::F32 => xs
-                .matmul(&self.inner.weight().t()?)?
-                .apply_op2(bias, BiasAdd),
+            Some(bias) if xs.device().is_cpu() && xs.dtype() == DType::F32 => {
+                bias_add(&self.product.forward(xs)?, bias)
+            }
             _ => self.inner.forward(xs),
         }
-    }
-}
-
-/// `[rows, n] + [n]`, the bias broadcast over the rows.
-struct BiasAdd;
-
-impl CustomOp2 for BiasAdd {
-    fn name(&self) -> &'static str {
-        "bias-add"
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xs_layout: &Layout,
-        bias: &CpuStorage,
-        bias_layout: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (rows, n) = xs_layout.shape().dims2()?;
-        if bias_layout.shape().dims1()? != n {
-            candle_core::bail!(
-                "bias add: {n} features, a bias of {:?}",
-                bias_layout.shape()
-            );
-        }
-        let (xs, bias) = (
-            values(xs, xs_layout, "bias add: the input")?,
-            values(bias, bias_layout, "bias add: the bias")?,
-        );
-        let mut out = Vec::with_capacity(rows * n);
-        out.par_extend(
-            xs.par_chunks(n.max(1))
-                .flat_map_iter(|row| row.iter().zip(bias).map(|(x, b)| x + b)),
-        );
-        Ok((CpuStorage::F32(out), Shape::from((rows, n))))
-    }
-
-    fn bwd(
-        &self,
-        _xs: &Tensor,
-        bias: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (_, n) = grad.dims2()?;
-        let grad = grad.contiguous()?;
-        let bias_grad = {
-            let (storage, layout) = grad.storage_and_layout();
-            let candle_core::Storage::Cpu(cpu) = &*storage else {
-                candle_core::bail!("bias add: a CPU gradient is expected");
-            };
-            // Row by row from zero: Candle's reduction adds them in this
-            // order too.
-            let mut sums = vec![0f32; n];
-            for row in values(cpu, layout, "bias add: the gradient")?.chunks(n.max(1)) {
-                for (s, g) in sums.iter_mut().zip(row) {
-                    *s += g;
-                }
-            }
-            sums
-        };
-        let bias_grad = Tensor::from_vec(bias_grad, n, bias.device())?;
-        Ok((Some(grad), Some(bias_grad)))
     }
 }
 
@@ -127,22 +63,28 @@ mod tests {
     use candle_nn::VarMap;
 
     /// Values and both gradients, to the bit, as `candle_nn::Linear` gives
-    /// them.
+    /// them: rows of a matrix, and rows of a batch of matrices.
     #[test]
     fn the_layer_is_candles_linear_to_the_bit() {
+        the_layer_is_candles_linear_to_the_bit_at(&[37]);
+        the_layer_is_candles_linear_to_the_bit_at(&[5, 9]);
+    }
+
+    fn the_layer_is_candles_linear_to_the_bit_at(leading: &[usize]) {
         let device = Device::Cpu;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
         let layer = linear(7, 300, vb.pp("output")).unwrap();
         let reference = candle_nn::Linear::new(layer.weight().clone(), layer.bias().cloned());
-        let xs: Vec<f32> = (0..37 * 7)
+        let rows: usize = leading.iter().product();
+        let xs: Vec<f32> = (0..rows * 7)
             .map(|i| ((i * 29 % 31) as f32 - 15.0) / 7.0)
             .collect();
-        let xs = Var::from_vec(xs, (37, 7), &device).unwrap();
-        let weights: Vec<f32> = (0..37 * 300)
+        let xs = Var::from_vec(xs, [leading, &[7]].concat(), &device).unwrap();
+        let weights: Vec<f32> = (0..rows * 300)
             .map(|i| ((i * 17 % 23) as f32 - 11.0) / 3.0)
             .collect();
-        let weights = Tensor::from_vec(weights, (37, 300), &device).unwrap();
+        let weights = Tensor::from_vec(weights, [leading, &[300]].concat(), &device).unwrap();
         let (ours, theirs) = (
             layer.forward(xs.as_tensor()).unwrap(),
             reference.forward(xs.as_tensor()).unwrap(),

@@ -42,7 +42,9 @@
 //!   its own backward pass;
 //! * [`activations`] — sigmoid and tanh over slices, vectorised;
 //! * [`linear`](mod@linear) — a linear layer whose bias gradient is one pass over
-//!   the rows (Candle's `Linear` otherwise, to the bit);
+//!   the rows (Candle's `Linear` otherwise, to the bit), at any rank;
+//! * [`bias_add`](mod@bias_add) — `xs + bias` over the last axis, its bias
+//!   gradient one pass over the rows (Candle's `broadcast_add`, to the bit);
 //! * [`loss`] — losses in their numerically stable forms;
 //! * [`checkpoint`] — named tensors to and from safetensors files;
 //! * [`adam`] — Adam whose moments can be saved and restored;
@@ -54,6 +56,7 @@
 /// Sigmoid and tanh in place (crate `agon-kernels`).
 pub use agon_kernels::activations;
 pub mod adam;
+pub mod bias_add;
 pub mod block_matmul;
 pub mod checkpoint;
 pub mod clip;
@@ -94,6 +97,7 @@ pub mod windows;
 pub(crate) mod worker_pool;
 
 pub use adam::{Adam, AdamConfig, ADAM_CONFIG_DOCS, ADVERSARIAL_ADAM_CONFIG_DOCS};
+pub use bias_add::bias_add;
 pub use checkpoint::{load_tensors, restore_vars, save_tensors, sorted_vars, tensor_like};
 pub use clip::clip_grad_norm;
 pub use compute::{Compute, ComputePath, COMPUTE_CONFIG_DOCS};
