@@ -190,8 +190,8 @@ pub struct SweepArgs {
     #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Local executor: worker threads per run, instead of the sweep file's
-    /// `executor.threads` (default: the cores divided by the jobs). Runs
-    /// give the same results whatever their thread count.
+    /// `executor.threads` (without either: the cores divided by the jobs).
+    /// Runs give the same results whatever their thread count.
     #[arg(long, value_parser = at_least_one)]
     pub threads: Option<usize>,
 }

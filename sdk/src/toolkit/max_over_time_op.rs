@@ -84,6 +84,11 @@ impl CustomOp1 for MaxOverTime {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (rows, steps, features) = layout.shape().dims3()?;
+        if steps == 0 && rows * features > 0 {
+            // As the tensor formula's `max` refuses an empty axis.
+            candle_core::bail!("max-over-time: no positions to pool over");
+        }
+        debug_assert!(steps < NO_WINNER as usize, "positions are stored as u32");
         let values = contiguous_values(storage, layout)?;
         let mut out = vec![0f32; rows * features];
         if features > 0 {

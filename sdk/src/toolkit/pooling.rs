@@ -170,6 +170,16 @@ mod tests {
         );
     }
 
+    /// No positions: an error, as the tensor formula's `max` gives one,
+    /// not values from nothing.
+    #[test]
+    fn pooling_over_no_positions_is_refused() {
+        let xs = Tensor::zeros((2, 0, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let message = max_over_time(&xs).unwrap_err().to_string();
+        assert!(message.contains("no positions"), "{message}");
+        assert!(max_over_time_by_tensor_ops(&xs).is_err());
+    }
+
     #[test]
     fn the_gradient_of_a_tied_maximum_reaches_the_first_winner_only() {
         let xs = candle_core::Var::new(&[[[2f32], [5.0], [5.0], [1.0]]], &Device::Cpu).unwrap();
