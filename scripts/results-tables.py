@@ -550,26 +550,23 @@ def relgan_oracle_runs(name):
     """RelGAN on the oracle (the shortened schedule's report, or the
     configs' own): end of MLE, final, and the change within each run."""
     def render(inputs):
-        return relgan_oracle_table(inputs.report(name))
+        report = inputs.report(name)
+        g = only_group(report)
+        n = len(g["runs"])
+        metrics = ("nll_oracle", "nll_test")
+        rows = [
+            ["RelGAN's generator at the end of its MLE epochs"]
+            + [estimate(evaluated(report, g["label"], "mle", m), n) for m in metrics] + ["—"],
+            ["the same after the RelGAN iterations"]
+            + [estimate(evaluated(report, g["label"], "final", m), n) for m in metrics]
+            + [f"{estimate(phase_end(g, 'adversarial', 'd_accuracy'), n)} (RSGAN: pairs ordered right)"],
+            ["change within each run (paired t over the seeds)"]
+            + [change_cell(eval_change(report, g["label"], m)) for m in metrics] + ["—"],
+        ]
+        header = [f"row ({seeds_label(g)}; NLLs from `agon eval`)", "NLL-oracle at T = 1", "NLL-test at T = 1",
+                  "D accuracy at the end"]
+        return table(header, rows)
     return render
-
-
-def relgan_oracle_table(report):
-    g = only_group(report)
-    n = len(g["runs"])
-    metrics = ("nll_oracle", "nll_test")
-    rows = [
-        ["RelGAN's generator at the end of its MLE epochs"]
-        + [estimate(evaluated(report, g["label"], "mle", m), n) for m in metrics] + ["—"],
-        ["the same after the RelGAN iterations"]
-        + [estimate(evaluated(report, g["label"], "final", m), n) for m in metrics]
-        + [f"{estimate(phase_end(g, 'adversarial', 'd_accuracy'), n)} (RSGAN: pairs ordered right)"],
-        ["change within each run (paired t over the seeds)"]
-        + [change_cell(eval_change(report, g["label"], m)) for m in metrics] + ["—"],
-    ]
-    header = [f"row ({seeds_label(g)}; NLLs from `agon eval`)", "NLL-oracle at T = 1", "NLL-test at T = 1",
-              "D accuracy at the end"]
-    return table(header, rows)
 
 
 def own_curve_matched(name, temperatures, quality):
@@ -592,20 +589,17 @@ RELGAN_COCO_TEMPERATURES = [0.7, 0.85, 1.15, 1.3]
 def relgan_coco_evaluations(name):
     """RelGAN on COCO: every text metric at the end of MLE and at the end."""
     def render(inputs):
-        return relgan_coco_table(inputs.report(name))
+        report = inputs.report(name)
+        g = only_group(report)
+        n = len(g["runs"])
+        rows = [[metric_name(m)] + [estimate(evaluated(report, g["label"], model, m), n) for model in ("mle", "final")]
+                + [change_cell(eval_change(report, g["label"], m))] for m in RELGAN_COCO_METRICS]
+        rows.append(["D accuracy at the end", "—",
+                     f"{estimate(phase_end(g, 'adversarial', 'd_accuracy'), n)} (RSGAN: pairs ordered right)", "—"])
+        header = ["metric (T = 1)", "RelGAN's generator, end of its MLE epochs", "after the RelGAN iterations",
+                  "change within each run (paired t)"]
+        return table(header, rows)
     return render
-
-
-def relgan_coco_table(report):
-    g = only_group(report)
-    n = len(g["runs"])
-    rows = [[metric_name(m)] + [estimate(evaluated(report, g["label"], model, m), n) for model in ("mle", "final")]
-            + [change_cell(eval_change(report, g["label"], m))] for m in RELGAN_COCO_METRICS]
-    rows.append(["D accuracy at the end", "—",
-                 f"{estimate(phase_end(g, 'adversarial', 'd_accuracy'), n)} (RSGAN: pairs ordered right)", "—"])
-    header = ["metric (T = 1)", "RelGAN's generator, end of its MLE epochs", "after the RelGAN iterations",
-              "change within each run (paired t)"]
-    return table(header, rows)
 
 
 # The shortened CPU schedules (relgan-oracle, relgan-coco) and the

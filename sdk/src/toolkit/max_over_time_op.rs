@@ -19,6 +19,8 @@ use agon_kernels::first_winners::{first_winners_kernel, FirstWinners, NO_WINNER}
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
+use super::row_blocks::contiguous;
+
 /// `[B, T, F] → [B, F]`: the maximum over `T`, its gradient to the first
 /// position attaining it. As in the tensor formula, NaN anywhere in a
 /// column makes the column's value NaN, and its gradient still goes to the
@@ -69,12 +71,29 @@ fn rows_per_task(block: usize) -> usize {
     VALUES_PER_TASK.div_ceil(block.max(1)).max(1)
 }
 
-/// The `[B, T, F]` input's values, in place.
-fn contiguous_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
-        _ => candle_core::bail!("max-over-time: a contiguous f32 tensor is expected"),
-    }
+/// `visit(row, winners, out)` for every row block (`block` values) of
+/// `values`, with that row's `out_len` values of `out`: rows in parallel
+/// tasks, each task scanning its rows with one [`Winners`].
+fn for_each_row(
+    values: &[f32],
+    block: usize,
+    features: usize,
+    out: &mut [f32],
+    out_len: usize,
+    visit: impl Fn(usize, &Winners, &mut [f32]) + Sync,
+) {
+    let per_task = rows_per_task(block);
+    let scan = first_winners_kernel();
+    out.par_chunks_mut(out_len * per_task)
+        .enumerate()
+        .for_each(|(task, out)| {
+            let mut w = Winners::new(scan, features);
+            for (r, out) in out.chunks_exact_mut(out_len).enumerate() {
+                let row = task * per_task + r;
+                w.scan(&values[row * block..(row + 1) * block]);
+                visit(row, &w, out);
+            }
+        });
 }
 
 impl CustomOp1 for MaxOverTime {
@@ -89,25 +108,21 @@ impl CustomOp1 for MaxOverTime {
             candle_core::bail!("max-over-time: no positions to pool over");
         }
         debug_assert!(steps < NO_WINNER as usize, "positions are stored as u32");
-        let values = contiguous_values(storage, layout)?;
+        let values = contiguous(storage, layout, "max-over-time's input")?;
         let mut out = vec![0f32; rows * features];
         if features > 0 {
-            let block = steps * features;
-            let per_task = rows_per_task(block);
-            let scan = first_winners_kernel();
-            out.par_chunks_mut(features * per_task)
-                .enumerate()
-                .for_each(|(task, out)| {
-                    let first_row = task * per_task;
-                    let mut w = Winners::new(scan, features);
-                    for (r, out) in out.chunks_exact_mut(features).enumerate() {
-                        let row = first_row + r;
-                        w.scan(&values[row * block..(row + 1) * block]);
-                        for (f, o) in out.iter_mut().enumerate() {
-                            *o = w.value(f);
-                        }
+            for_each_row(
+                values,
+                steps * features,
+                features,
+                &mut out,
+                features,
+                |_, w, out| {
+                    for (f, o) in out.iter_mut().enumerate() {
+                        *o = w.value(f);
                     }
-                });
+                },
+            );
         }
         Ok((CpuStorage::F32(out), Shape::from((rows, features))))
     }
@@ -119,35 +134,22 @@ impl CustomOp1 for MaxOverTime {
         let (grad_storage, grad_layout) = grad.storage_and_layout();
         let (values, grad_values) = match (&*arg_storage, &*grad_storage) {
             (Storage::Cpu(a), Storage::Cpu(g)) => (
-                contiguous_values(a, arg_layout)?,
-                match (g, grad_layout.contiguous_offsets()) {
-                    (CpuStorage::F32(g), Some((start, end))) => &g[start..end],
-                    _ => candle_core::bail!("max-over-time: an f32 gradient is expected"),
-                },
+                contiguous(a, arg_layout, "max-over-time's input")?,
+                contiguous(g, grad_layout, "max-over-time's gradient")?,
             ),
             _ => candle_core::bail!("max-over-time: the CPU op's backward takes CPU tensors"),
         };
         let block = steps * features;
         let mut out = vec![0f32; rows * block];
         if block > 0 {
-            let per_task = rows_per_task(block);
-            let scan = first_winners_kernel();
-            out.par_chunks_mut(block * per_task)
-                .enumerate()
-                .for_each(|(task, out)| {
-                    let first_row = task * per_task;
-                    let mut w = Winners::new(scan, features);
-                    for (r, out) in out.chunks_exact_mut(block).enumerate() {
-                        let row = first_row + r;
-                        w.scan(&values[row * block..(row + 1) * block]);
-                        let grad_row = &grad_values[row * features..(row + 1) * features];
-                        for (f, &t) in w.winner.iter().enumerate() {
-                            if t != NO_WINNER {
-                                out[t as usize * features + f] = grad_row[f];
-                            }
-                        }
+            for_each_row(values, block, features, &mut out, block, |row, w, out| {
+                let grad_row = &grad_values[row * features..(row + 1) * features];
+                for (f, &t) in w.winner.iter().enumerate() {
+                    if t != NO_WINNER {
+                        out[t as usize * features + f] = grad_row[f];
                     }
-                });
+                }
+            });
         }
         drop((arg_storage, grad_storage));
         Ok(Some(Tensor::from_vec(
