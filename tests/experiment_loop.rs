@@ -482,6 +482,19 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
     ] {
         assert!(dir.join("compare").join(file).is_file(), "{file}");
     }
+    // The plot draws each group mean's 95% intervals (over the two seeds
+    // of the second group; one run has none) as bars, and says so.
+    let plot = std::fs::read_to_string(dir.join("compare/quality_diversity.svg")).unwrap();
+    let has_interval = |e: &serde_json::Value| matches!((e["low"].as_f64(), e["high"].as_f64()), (Some(l), Some(h)) if l < h);
+    let intervals: usize = comparison["quality_diversity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| has_interval(&p["quality"]) as usize + has_interval(&p["diversity"]) as usize)
+        .sum();
+    assert_eq!(intervals, 8, "mle and final at two temperatures, both axes");
+    assert_eq!(plot.matches("opacity=\"0.55\"").count(), intervals);
+    assert!(plot.contains("bars: 95% intervals over seeds"));
     let markdown = std::fs::read_to_string(dir.join("compare/compare.md")).unwrap();
     assert!(
         markdown.contains("Quality against diversity across temperatures")

@@ -79,39 +79,30 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let figures = plot::write(&out, &comparison)?;
     if let Some((quality, Some(_))) = &comparison.quality_diversity_metrics {
-        // The group means on eval's quality–diversity plot: BLEU against
-        // Self-BLEU (text), NLL-oracle against NLL-test (synthetic oracle).
-        let order = quality.trim_start_matches("bleu").parse().unwrap_or(2);
-        let points: Vec<crate::eval::SweepPoint> = comparison
+        // The group means on eval's quality–diversity plot, each with its
+        // 95% intervals over seeds as bars: BLEU against Self-BLEU (text),
+        // NLL-oracle against NLL-test (synthetic oracle).
+        let interval = |e: &crate::compare::stats::Estimate| e.low.zip(e.high);
+        let points: Vec<_> = comparison
             .quality_diversity
             .iter()
             .filter_map(|p| {
-                Some(crate::eval::SweepPoint {
+                let diversity = p.diversity.as_ref()?;
+                Some(crate::eval::quality_diversity::PlotPoint {
                     model: format!("{} / {}", p.group, p.model),
                     temperature: p.temperature,
-                    bleu: p.quality.mean,
-                    self_bleu: p.diversity.as_ref()?.mean,
-                    lm_nll: p.lm_nll.as_ref().map(|e| e.mean),
-                    reverse_lm_nll: p.reverse_lm_nll.as_ref().map(|e| e.mean),
+                    x: diversity.mean,
+                    y: p.quality.mean,
+                    x_interval: interval(diversity),
+                    y_interval: interval(&p.quality),
                 })
             })
             .collect();
         if quality == "nll_oracle" {
-            let points: Vec<_> = comparison
-                .quality_diversity
-                .iter()
-                .filter_map(|p| {
-                    Some(crate::eval::quality_diversity::PlotPoint {
-                        model: format!("{} / {}", p.group, p.model),
-                        temperature: p.temperature,
-                        x: p.diversity.as_ref()?.mean,
-                        y: p.quality.mean,
-                    })
-                })
-                .collect();
             crate::eval::quality_diversity::write_oracle(&out, &points)?;
         } else {
-            crate::eval::quality_diversity::write(&out, &points, order)?;
+            let order = quality.trim_start_matches("bleu").parse().unwrap_or(2);
+            crate::eval::quality_diversity::write_text(&out, &points, order)?;
         }
     }
     let learning_curves = figures[0].clone();

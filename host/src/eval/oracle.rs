@@ -181,6 +181,8 @@ pub fn curve(evaluation: &Evaluation) -> Vec<super::quality_diversity::PlotPoint
                     temperature: t.parse().ok()?,
                     x: *model.metrics.get(&format!("nll_test_t{t}"))?,
                     y: quality,
+                    x_interval: None,
+                    y_interval: None,
                 })
             })
         })

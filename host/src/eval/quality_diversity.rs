@@ -19,11 +19,19 @@ pub fn write(dir: &Path, points: &[SweepPoint], order: usize) -> anyhow::Result<
             temperature: p.temperature,
             x: p.self_bleu,
             y: p.bleu,
+            x_interval: None,
+            y_interval: None,
         })
         .collect();
+    write_text(dir, &points, order)
+}
+
+/// The text version from points made elsewhere (`agon compare`'s group
+/// means, with their intervals): BLEU-`order` (y) against Self-BLEU (x).
+pub fn write_text(dir: &Path, points: &[PlotPoint], order: usize) -> anyhow::Result<Vec<PathBuf>> {
     write_points(
         dir,
-        &points,
+        points,
         &Axes {
             caption: format!("Quality vs diversity across temperatures (BLEU-{order})"),
             x: format!("Self-BLEU-{order} (lower = more diverse)"),
@@ -52,6 +60,11 @@ pub struct PlotPoint {
     pub temperature: f32,
     pub x: f64,
     pub y: f64,
+    /// A 95% interval of `x` (`agon compare`'s mean over seeds), drawn as
+    /// a bar; none for one run's values.
+    pub x_interval: Option<(f64, f64)>,
+    /// The same for `y`.
+    pub y_interval: Option<(f64, f64)>,
 }
 
 struct Axes {
@@ -62,6 +75,21 @@ struct Axes {
 
 fn write_points(dir: &Path, points: &[PlotPoint], axes: &Axes) -> anyhow::Result<Vec<PathBuf>> {
     crate::train::plot::register_font();
+    // Said on the plot, so that a bar is not read as a spread of samples.
+    let barred;
+    let axes = if points
+        .iter()
+        .any(|p| p.x_interval.is_some() || p.y_interval.is_some())
+    {
+        barred = Axes {
+            caption: axes.caption.clone(),
+            x: format!("{}; bars: 95% intervals over seeds", axes.x),
+            y: axes.y.clone(),
+        };
+        &barred
+    } else {
+        axes
+    };
     let svg = dir.join("quality_diversity.svg");
     let png = dir.join("quality_diversity.png");
     draw(
@@ -88,23 +116,9 @@ where
     let fail =
         |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw the quality–diversity plot: {e}");
     root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let finite = |v: f64| v.is_finite();
-    let range = |values: Vec<f64>| {
-        let (lo, hi) = values
-            .into_iter()
-            .filter(|&v| finite(v))
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-                (l.min(v), h.max(v))
-            });
-        if lo.is_finite() {
-            let pad = ((hi - lo) * 0.1).max(0.02);
-            (lo - pad)..(hi + pad)
-        } else {
-            0.0..1.0
-        }
-    };
-    let x = range(points.iter().map(|p| p.x).collect());
-    let y = range(points.iter().map(|p| p.y).collect());
+    let x = axis_range(points.iter().map(|p| (p.x, p.x_interval)));
+    let y = axis_range(points.iter().map(|p| (p.y, p.y_interval)));
+    let bars = error_bars(points, &x, &y);
     let mut chart = ChartBuilder::on(&root)
         .caption(axes.caption.as_str(), ("sans-serif", 22))
         .margin(16)
@@ -142,6 +156,16 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
             });
         curves.push((colour, curve));
+    }
+    for (model, segment) in &bars {
+        let k = models.iter().position(|m| m == model).unwrap_or(0);
+        let colour = colours[k % colours.len()].mix(0.55);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                segment.to_vec(),
+                colour.stroke_width(1),
+            )))
+            .map_err(|e| fail(&e))?;
     }
     // Every label beside its own point, clear of the others, the curves and
     // the legend (points of several models nearly coincide), placed once
@@ -184,6 +208,10 @@ where
             .collect();
         segments.extend(at.windows(2).map(|w| (w[0], w[1])));
     }
+    segments.extend(
+        bars.iter()
+            .map(|(_, [a, b])| (chart.backend_coord(a), chart.backend_coord(b))),
+    );
     let obstacles = plot_layout::Obstacles {
         marker: 5,
         segments,
@@ -224,6 +252,60 @@ where
 /// Pixels between the legend and the plotting area's edge (plotters').
 const LEGEND_MARGIN: i32 = 5;
 
+/// An axis's range: the points' values with a tenth of their span either
+/// side, widened for their intervals by at most half that span more, so
+/// that one wide interval (two seeds' Student t) does not flatten every
+/// curve; a bar beyond it is cut at the edge.
+fn axis_range(values: impl Iterator<Item = (f64, Option<(f64, f64)>)>) -> std::ops::Range<f64> {
+    let extend = |(l, h): (f64, f64), v: f64| {
+        if v.is_finite() {
+            (l.min(v), h.max(v))
+        } else {
+            (l, h)
+        }
+    };
+    let empty = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut lo, mut hi, mut ends) = (empty.0, empty.1, empty);
+    for (value, interval) in values {
+        (lo, hi) = extend((lo, hi), value);
+        if let Some((low, high)) = interval {
+            ends = extend(extend(ends, low), high);
+        }
+    }
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let span = hi - lo;
+    let pad = (span * 0.1).max(0.02);
+    let (mut start, mut end) = (lo - pad, hi + pad);
+    if ends.0.is_finite() {
+        start = start.min((ends.0 - pad * 0.5).max(lo - pad - span * 0.5));
+        end = end.max((ends.1 + pad * 0.5).min(hi + pad + span * 0.5));
+    }
+    start..end
+}
+
+/// Each point's interval bars, horizontal (x) and vertical (y), in data
+/// coordinates and cut to the axes' ranges, with the model they belong to.
+fn error_bars<'a>(
+    points: &'a [PlotPoint],
+    x: &std::ops::Range<f64>,
+    y: &std::ops::Range<f64>,
+) -> Vec<(&'a str, [(f64, f64); 2])> {
+    let cut = |v: f64, r: &std::ops::Range<f64>| v.clamp(r.start, r.end);
+    let usable = |(low, high): (f64, f64)| low.is_finite() && high.is_finite() && low < high;
+    let mut bars = Vec::new();
+    for p in points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()) {
+        if let Some((low, high)) = p.x_interval.filter(|&i| usable(i)) {
+            bars.push((p.model.as_str(), [(cut(low, x), p.y), (cut(high, x), p.y)]));
+        }
+        if let Some((low, high)) = p.y_interval.filter(|&i| usable(i)) {
+            bars.push((p.model.as_str(), [(p.x, cut(low, y)), (p.x, cut(high, y))]));
+        }
+    }
+    bars
+}
+
 /// The legend box [`crate::train::plot::draw_legend`] draws for `models`,
 /// as plotters lays it out (`SeriesLabelStyle::draw`): the labels' block at
 /// 15 px, a 30 px sample of each line, 10 px inside the border.
@@ -238,4 +320,95 @@ fn legend_size(models: &[&str]) -> (i32, i32) {
         19 * models.len() as i32,
     ));
     (w + 30 + 20, h + 20)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(model: &str, t: f32, x: f64, y: f64, intervals: Option<f64>) -> PlotPoint {
+        PlotPoint {
+            model: model.into(),
+            temperature: t,
+            x,
+            y,
+            x_interval: intervals.map(|w| (x - w, x + w)),
+            y_interval: intervals.map(|w| (y - w, y + w)),
+        }
+    }
+
+    #[test]
+    fn an_axis_covers_the_points_and_their_intervals_within_half_a_span_more() {
+        // Means alone: a tenth of the span either side.
+        let plain = axis_range([(0.5, None), (0.7, None)].into_iter());
+        assert!((plain.start - 0.48).abs() < 1e-12 && (plain.end - 0.72).abs() < 1e-12);
+        // An interval inside that range changes nothing.
+        let inside = axis_range([(0.5, Some((0.495, 0.505))), (0.7, None)].into_iter());
+        assert_eq!(inside, plain);
+        // One past it widens the axis to its end and a little more...
+        let past = axis_range([(0.5, Some((0.45, 0.55))), (0.7, None)].into_iter());
+        assert!((past.start - 0.44).abs() < 1e-12, "{past:?}");
+        assert_eq!(past.end, plain.end);
+        // ...but never by more than half the points' span.
+        let wide = axis_range([(0.5, Some((-3.0, 4.0))), (0.7, None)].into_iter());
+        assert!(
+            (wide.start - 0.38).abs() < 1e-12 && (wide.end - 0.82).abs() < 1e-12,
+            "{wide:?}"
+        );
+        assert_eq!(axis_range(std::iter::empty()), 0.0..1.0);
+    }
+
+    #[test]
+    fn each_interval_is_a_bar_cut_at_the_axes() {
+        let points = [
+            point("a", 1.0, 0.5, 0.625, Some(0.125)),
+            point("b", 1.0, 0.75, 0.5, None),
+            PlotPoint {
+                x_interval: Some((0.0, 1.5)),
+                y_interval: Some((0.5, 0.5)),
+                ..point("b", 0.7, 0.75, 0.5, None)
+            },
+        ];
+        let bars = error_bars(&points, &(0.25..1.0), &(0.25..1.0));
+        assert_eq!(
+            bars,
+            vec![
+                ("a", [(0.375, 0.625), (0.625, 0.625)]),
+                ("a", [(0.5, 0.5), (0.5, 0.75)]),
+                // Cut at the x axis's ends; a zero-width y interval is no bar.
+                ("b", [(0.25, 0.5), (1.0, 0.5)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_plot_draws_one_bar_per_interval_and_says_what_bars_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = |points: &[PlotPoint]| {
+            write_text(dir.path(), points, 2).unwrap();
+            std::fs::read_to_string(dir.path().join("quality_diversity.svg")).unwrap()
+        };
+        let curve = |intervals| {
+            vec![
+                point("g / mle", 0.7, 0.70, 0.62, intervals),
+                point("g / mle", 1.0, 0.55, 0.58, intervals),
+                point("g / final", 1.0, 0.60, 0.61, intervals),
+            ]
+        };
+        // How plotters writes the bars' colour (`mix(0.55)`) in SVG.
+        let bar_style = "opacity=\"0.55\"";
+        let plain = svg(&curve(None));
+        assert_eq!(plain.matches(bar_style).count(), 0);
+        assert!(!plain.contains("bars: 95% intervals"));
+        let barred = svg(&curve(Some(0.01)));
+        assert_eq!(
+            barred.matches(bar_style).count(),
+            6,
+            "two bars for each of three points"
+        );
+        assert!(
+            barred.contains("Self-BLEU-2 (lower = more diverse); bars: 95% intervals over seeds")
+        );
+        assert!(dir.path().join("quality_diversity.png").is_file());
+    }
 }
