@@ -661,6 +661,73 @@ fn a_local_sweeps_jobs_and_threads_are_set_on_the_command_line() {
     assert!(!never.exists());
 }
 
+/// `--progress-every N`: while its cells run, a sweep says every N seconds
+/// where each running cell is; 0 silences it.
+#[test]
+fn a_sweep_reports_its_running_cells_progress_as_it_goes() {
+    let sandbox = Sandbox::new();
+    // Long enough (20 MLE epochs) to be running at several reports.
+    let file = sandbox.write(
+        "progress.yaml",
+        &format!(
+            "base: {}\nset: {{training.mle.epochs: 20, training.eval_every: 5}}\nseeds: [1]\nexecutor: {{kind: local, jobs: 1, threads: 1}}\n",
+            config("smoke.yaml")
+        ),
+    );
+    let sweep = |file: &std::path::Path, out: &str, every: &str| {
+        let dir = sandbox.path().join(out);
+        let args = [
+            "sweep",
+            file.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+            "--progress-every",
+            every,
+        ];
+        sandbox.run(&args, &[]).success_all()
+    };
+    let out = sweep(&file, "reported", "1");
+    let reports: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("[0/1] running: 000_seed-1 "))
+        .collect();
+    assert!(!reports.is_empty(), "{out}");
+    for report in &reports {
+        // `mle 7/20`, `discriminator-pretraining 1/2`, `adversarial 2/4`, with an estimate
+        // of the phase's remaining time once it has a pace.
+        let progress = report.trim_start_matches("[0/1] running: 000_seed-1 ");
+        if progress == "starting" {
+            continue;
+        }
+        let (phase, rest) = progress.split_once(' ').unwrap();
+        assert!(
+            ["mle", "discriminator-pretraining", "adversarial"].contains(&phase),
+            "{report}"
+        );
+        let (step, total) = rest.split(' ').next().unwrap().split_once('/').unwrap();
+        assert!(
+            step.parse::<usize>().unwrap() <= total.parse().unwrap(),
+            "{report}"
+        );
+    }
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains(" mle ") && r.contains("/20")),
+        "the MLE phase, most of the cell's time: {out}"
+    );
+    // Silenced: the plain smoke config (a few seconds) is enough to see a
+    // report that ignored the 0.
+    let quiet = sandbox.write(
+        "quiet.yaml",
+        &format!(
+            "base: {}\nseeds: [1]\nexecutor: {{kind: local, jobs: 1, threads: 1}}\n",
+            config("smoke.yaml")
+        ),
+    );
+    assert!(!sweep(&quiet, "silent", "0").contains("running: "));
+}
+
 /// A sweep directory none of whose cells started (its first attempt was
 /// stopped at once) takes a changed sweep file: it starts again, once the
 /// new cells pass the check. One with a started cell is refused.

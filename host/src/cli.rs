@@ -194,6 +194,12 @@ pub struct SweepArgs {
     /// Runs give the same results whatever their thread count.
     #[arg(long, value_parser = at_least_one)]
     pub threads: Option<usize>,
+    /// Every this many seconds while cells run (locally, or on Slurm with
+    /// `--wait`), a line on each running cell: its phase, epoch and about
+    /// how long its phase still needs (`agon sweep status` at a glance).
+    /// 0: none.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub progress_every: u64,
 }
 
 /// A count of 1 or more.

@@ -27,6 +27,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             let Some(file) = args.file else {
                 bail!("give a sweep file (`agon sweep SWEEP.yaml`) or a subcommand (`agon sweep status DIR`)");
             };
+            let progress_every = Duration::from_secs(args.progress_every);
             let mut spec = SweepSpec::load(&file)?;
             override_local_executor(&mut spec, &file, args.jobs, args.threads)?;
             let (dir, mut manifest) = sweep::prepare(&file, &spec, args.out.as_deref())?;
@@ -37,7 +38,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                     .all(|c| !sweep::run_dir(&dir, c).exists());
             match spec.executor.clone() {
                 Executor::Local { jobs, threads } => {
-                    sweep::local::run(&dir, &manifest, jobs, threads)
+                    sweep::local::run(&dir, &manifest, jobs, threads, progress_every)
                 }
                 Executor::Slurm(settings) => {
                     let submitted = match sweep::slurm::submit(&dir, &mut manifest, &settings) {
@@ -51,7 +52,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                         }
                     };
                     if args.wait && submitted.is_some() {
-                        wait_for_cells(&dir, &manifest)?;
+                        wait_for_cells(&dir, &manifest, progress_every)?;
                     }
                     Ok(())
                 }
@@ -90,8 +91,16 @@ fn override_local_executor(
 
 /// Polls the cells' status until none is pending or running; fails if any
 /// did not finish.
-fn wait_for_cells(dir: &std::path::Path, manifest: &Manifest) -> anyhow::Result<()> {
+fn wait_for_cells(
+    dir: &std::path::Path,
+    manifest: &Manifest,
+    progress_every: Duration,
+) -> anyhow::Result<()> {
+    let mut progress = status::ProgressReporter::new(progress_every);
     loop {
+        if let Some(line) = progress.due(dir, manifest) {
+            crate::train::output::say(&line);
+        }
         let statuses = status::statuses(dir, manifest);
         let open = statuses
             .iter()

@@ -95,6 +95,7 @@ pub fn run(
     manifest: &Manifest,
     jobs: usize,
     threads: Option<usize>,
+    progress_every: Duration,
 ) -> anyhow::Result<()> {
     let threads = threads_per_run(jobs, threads);
     // Resolved once: if the executable is rebuilt during a long sweep,
@@ -143,6 +144,7 @@ pub fn run(
     let mut failed = Vec::new();
     let mut completed = done.len();
     let mut passed_on = false;
+    let mut progress = super::status::ProgressReporter::new(progress_every);
     loop {
         if stopping() && !passed_on {
             // The cells are in process groups of their own: a Ctrl-C or a
@@ -177,6 +179,9 @@ pub fn run(
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
+        if let Some(line) = progress.due(dir, manifest) {
+            say(&line);
+        }
         let mut still = Vec::new();
         for mut job in running {
             match job.child.try_wait()? {

@@ -382,6 +382,67 @@ fn duration(seconds: f64) -> String {
     }
 }
 
+/// One line on the running cells, for a sweep that runs or waits for its
+/// cells, counted as the sweep's other lines are (finished of all):
+/// `[1/3] running: 001_seed-2 mle 12/20 (~6m40s left in phase), 002_seed-3
+/// …`. None while no cell runs.
+pub fn progress_line(statuses: &[CellStatus]) -> Option<String> {
+    let running: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.state == "running")
+        .map(|s| {
+            let left = s
+                .phase_left_seconds
+                .map(|left| format!(" (~{} left in phase)", duration(left)))
+                .unwrap_or_default();
+            // `-`: no checkpoint or epoch yet.
+            let progress = if s.progress == "-" {
+                "starting"
+            } else {
+                &s.progress
+            };
+            format!("{} {progress}{left}", s.name)
+        })
+        .collect();
+    if running.is_empty() {
+        return None;
+    }
+    let finished = statuses.iter().filter(|s| s.state == "finished").count();
+    Some(format!(
+        "[{finished}/{}] running: {}",
+        statuses.len(),
+        running.join(", ")
+    ))
+}
+
+/// Says [`progress_line`] every `every` while a sweep runs its cells (or
+/// waits for them): a sweep of long cells is otherwise silent between a
+/// cell's start and its end.
+pub struct ProgressReporter {
+    every: Option<std::time::Duration>,
+    last: std::time::Instant,
+}
+
+impl ProgressReporter {
+    /// `every` zero: never.
+    pub fn new(every: std::time::Duration) -> Self {
+        ProgressReporter {
+            every: (!every.is_zero()).then_some(every),
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// The line, when `every` has passed since the last one (or the start).
+    pub fn due(&mut self, dir: &Path, manifest: &Manifest) -> Option<String> {
+        let every = self.every?;
+        if self.last.elapsed() < every {
+            return None;
+        }
+        self.last = std::time::Instant::now();
+        progress_line(&statuses(dir, manifest))
+    }
+}
+
 /// The status table.
 pub fn table(statuses: &[CellStatus]) -> String {
     let width = statuses
@@ -429,6 +490,38 @@ mod tests {
         format!(
             r#"{{"phase":"{phase}","epoch":{epoch},"global_epoch":{epoch},"nll_test":1.0,"g_loss":null,"mean_reward":null,"d_loss":null,"d_accuracy":null,"elapsed_seconds":{elapsed}}}"#
         )
+    }
+
+    #[test]
+    fn the_progress_line_names_each_running_cell_and_what_is_left() {
+        let cell = |index: usize, state: &str, progress: &str, left: Option<f64>| CellStatus {
+            index,
+            name: format!("00{index}_seed-{index}"),
+            state: state.into(),
+            progress: progress.into(),
+            elapsed_seconds: None,
+            phase_left_seconds: left,
+            run_dir: PathBuf::new(),
+            exit_code: None,
+        };
+        let mut cells = vec![
+            cell(0, "finished", "done", None),
+            cell(1, "running", "mle 12/20", Some(400.0)),
+            cell(2, "running", "-", None),
+            cell(3, "pending", "-", None),
+        ];
+        assert_eq!(
+            progress_line(&cells).as_deref(),
+            Some("[1/4] running: 001_seed-1 mle 12/20 (~6m40s left in phase), 002_seed-2 starting")
+        );
+        for c in &mut cells[1..3] {
+            c.state = "stopped".into();
+        }
+        assert_eq!(
+            progress_line(&cells),
+            None,
+            "nothing running, nothing to say"
+        );
     }
 
     #[test]
