@@ -98,10 +98,12 @@ fn wait_for_cells(
 ) -> anyhow::Result<()> {
     let mut progress = status::ProgressReporter::new(progress_every);
     loop {
-        if let Some(line) = progress.due(dir, manifest) {
-            crate::train::output::say(&line);
-        }
         let statuses = status::statuses(dir, manifest);
+        if progress.due() {
+            if let Some(line) = status::progress_line(&statuses) {
+                crate::train::output::say(&line);
+            }
+        }
         let open = statuses
             .iter()
             .filter(|s| s.state == "pending" || s.state == "running")

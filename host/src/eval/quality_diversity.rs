@@ -79,7 +79,7 @@ fn write_points(dir: &Path, points: &[PlotPoint], axes: &Axes) -> anyhow::Result
     let barred;
     let axes = if points
         .iter()
-        .any(|p| p.x_interval.is_some() || p.y_interval.is_some())
+        .any(|p| drawn(p.x, p.x_interval) || drawn(p.y, p.y_interval))
     {
         barred = Axes {
             caption: axes.caption.clone(),
@@ -268,7 +268,7 @@ fn axis_range(values: impl Iterator<Item = (f64, Option<(f64, f64)>)>) -> std::o
     let (mut lo, mut hi, mut ends) = (empty.0, empty.1, empty);
     for (value, interval) in values {
         (lo, hi) = extend((lo, hi), value);
-        if let Some((low, high)) = interval {
+        if let Some((low, high)) = interval.filter(|_| drawn(value, interval)) {
             ends = extend(extend(ends, low), high);
         }
     }
@@ -277,12 +277,22 @@ fn axis_range(values: impl Iterator<Item = (f64, Option<(f64, f64)>)>) -> std::o
     }
     let span = hi - lo;
     let pad = (span * 0.1).max(0.02);
+    // Room for intervals: half the span, or some where the points agree.
+    let room = (span * 0.5).max(pad * 5.0);
     let (mut start, mut end) = (lo - pad, hi + pad);
     if ends.0.is_finite() {
-        start = start.min((ends.0 - pad * 0.5).max(lo - pad - span * 0.5));
-        end = end.max((ends.1 + pad * 0.5).min(hi + pad + span * 0.5));
+        start = start.min((ends.0 - pad * 0.5).max(lo - pad - room));
+        end = end.max((ends.1 + pad * 0.5).min(hi + pad + room));
     }
     start..end
+}
+
+/// Whether a value's interval is drawn as a bar: both finite, with finite
+/// ends, of some width.
+fn drawn(value: f64, interval: Option<(f64, f64)>) -> bool {
+    interval.is_some_and(|(low, high)| {
+        value.is_finite() && low.is_finite() && high.is_finite() && low < high
+    })
 }
 
 /// Each point's interval bars, horizontal (x) and vertical (y), in data
@@ -293,13 +303,12 @@ fn error_bars<'a>(
     y: &std::ops::Range<f64>,
 ) -> Vec<(&'a str, [(f64, f64); 2])> {
     let cut = |v: f64, r: &std::ops::Range<f64>| v.clamp(r.start, r.end);
-    let usable = |(low, high): (f64, f64)| low.is_finite() && high.is_finite() && low < high;
     let mut bars = Vec::new();
     for p in points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()) {
-        if let Some((low, high)) = p.x_interval.filter(|&i| usable(i)) {
+        if let Some((low, high)) = p.x_interval.filter(|_| drawn(p.x, p.x_interval)) {
             bars.push((p.model.as_str(), [(cut(low, x), p.y), (cut(high, x), p.y)]));
         }
-        if let Some((low, high)) = p.y_interval.filter(|&i| usable(i)) {
+        if let Some((low, high)) = p.y_interval.filter(|_| drawn(p.y, p.y_interval)) {
             bars.push((p.model.as_str(), [(p.x, cut(low, y)), (p.x, cut(high, y))]));
         }
     }
@@ -356,6 +365,17 @@ mod tests {
             "{wide:?}"
         );
         assert_eq!(axis_range(std::iter::empty()), 0.0..1.0);
+        // Points that agree leave room for their intervals all the same
+        // (the pad, 0.02, five times), and an interval not drawn (no
+        // width, a NaN end) widens nothing.
+        let agreeing = axis_range([(0.5, Some((0.3, 0.7))), (0.5, None)].into_iter());
+        assert!(
+            (agreeing.start - 0.38).abs() < 1e-12 && (agreeing.end - 0.62).abs() < 1e-12,
+            "{agreeing:?}"
+        );
+        let undrawn =
+            axis_range([(0.5, Some((0.1, 0.1))), (0.7, Some((f64::NAN, 2.0)))].into_iter());
+        assert_eq!(undrawn, plain);
     }
 
     #[test]
@@ -400,6 +420,11 @@ mod tests {
         let plain = svg(&curve(None));
         assert_eq!(plain.matches(bar_style).count(), 0);
         assert!(!plain.contains("bars: 95% intervals"));
+        // Intervals of no width (seeds that agree) draw nothing, and the
+        // plot does not speak of bars.
+        let agreeing = svg(&curve(Some(0.0)));
+        assert_eq!(agreeing.matches(bar_style).count(), 0);
+        assert!(!agreeing.contains("bars: 95% intervals"));
         let barred = svg(&curve(Some(0.01)));
         assert_eq!(
             barred.matches(bar_style).count(),

@@ -179,8 +179,12 @@ pub fn run(
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
-        if let Some(line) = progress.due(dir, manifest) {
-            say(&line);
+        if progress.due() {
+            if let Some(line) =
+                super::status::progress_line(&super::status::statuses(dir, manifest))
+            {
+                say(&line);
+            }
         }
         let mut still = Vec::new();
         for mut job in running {

@@ -432,14 +432,16 @@ impl ProgressReporter {
         }
     }
 
-    /// The line, when `every` has passed since the last one (or the start).
-    pub fn due(&mut self, dir: &Path, manifest: &Manifest) -> Option<String> {
-        let every = self.every?;
-        if self.last.elapsed() < every {
-            return None;
+    /// Whether a line is due: `every` has passed since the last one (or
+    /// the start). The caller says [`progress_line`] of its statuses.
+    pub fn due(&mut self) -> bool {
+        match self.every {
+            Some(every) if self.last.elapsed() >= every => {
+                self.last = std::time::Instant::now();
+                true
+            }
+            _ => false,
         }
-        self.last = std::time::Instant::now();
-        progress_line(&statuses(dir, manifest))
     }
 }
 
