@@ -694,8 +694,8 @@ fn a_sweep_reports_its_running_cells_progress_as_it_goes() {
         .collect();
     assert!(!reports.is_empty(), "{out}");
     for report in &reports {
-        // `mle 7/20`, `discriminator-pretraining 1/2`, `adversarial 2/4`, with an estimate
-        // of the phase's remaining time once it has a pace.
+        // `mle 7/40`, `discriminator-pretraining 1/2`, `adversarial 2/4`,
+        // with an estimate of the phase's remaining time once it has a pace.
         let progress = report.trim_start_matches("[0/1] running: 000_seed-1 ");
         if progress == "starting" {
             continue;

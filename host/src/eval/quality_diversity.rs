@@ -253,9 +253,10 @@ where
 const LEGEND_MARGIN: i32 = 5;
 
 /// An axis's range: the points' values with a tenth of their span either
-/// side, widened for their intervals by at most half that span more, so
-/// that one wide interval (two seeds' Student t) does not flatten every
-/// curve; a bar beyond it is cut at the edge.
+/// side, widened for their intervals by at most half the span more (five
+/// pads where the points agree), so that one wide interval (two seeds'
+/// Student t) does not flatten every curve; a bar beyond it is cut at the
+/// edge.
 fn axis_range(values: impl Iterator<Item = (f64, Option<(f64, f64)>)>) -> std::ops::Range<f64> {
     let extend = |(l, h): (f64, f64), v: f64| {
         if v.is_finite() {
@@ -287,8 +288,8 @@ fn axis_range(values: impl Iterator<Item = (f64, Option<(f64, f64)>)>) -> std::o
     start..end
 }
 
-/// Whether a value's interval is drawn as a bar: both finite, with finite
-/// ends, of some width.
+/// Whether a value's interval is drawn as a bar: the value and both ends
+/// finite, the interval of some width.
 fn drawn(value: f64, interval: Option<(f64, f64)>) -> bool {
     interval.is_some_and(|(low, high)| {
         value.is_finite() && low.is_finite() && high.is_finite() && low < high
@@ -347,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn an_axis_covers_the_points_and_their_intervals_within_half_a_span_more() {
+    fn an_axis_covers_the_points_and_their_intervals_within_bounds() {
         // Means alone: a tenth of the span either side.
         let plain = axis_range([(0.5, None), (0.7, None)].into_iter());
         assert!((plain.start - 0.48).abs() < 1e-12 && (plain.end - 0.72).abs() < 1e-12);
