@@ -539,3 +539,80 @@ fn a_library_on_the_plugin_path_loads_only_once_indexed_or_allowed() {
         .success();
     assert!(listing.contains("not in the plugin index"), "{listing}");
 }
+
+#[test]
+fn a_plugin_found_twice_at_one_version_says_which_copy_it_loaded() {
+    let sandbox = Sandbox::new();
+    let copies = sandbox.path().join("copies");
+    std::fs::create_dir_all(&copies).unwrap();
+    let name = agon_integration_tests::library_file("agon_lstm_generator");
+    let copy = copies.join(&name);
+    std::fs::copy(
+        agon_integration_tests::plugin_library("agon_lstm_generator"),
+        &copy,
+    )
+    .unwrap();
+    sandbox.run(&["plugins", "scan"], &[&copies]).success();
+
+    // MLE alone: the generator is all this test needs.
+    let config = config(&sandbox, "generator:\n  plugin: agon/lstm-generator\n");
+    let train_into = |name: &str, plugin_path: &[&Path]| {
+        let out = sandbox.path().join(name);
+        let args = ["train", &config, "--out", out.to_str().unwrap()];
+        let set = ["--set", "training.adversarial.epochs=0"];
+        (sandbox.run(&[&args[..], &set].concat(), plugin_path), out)
+    };
+    let (run, out) = train_into("run", &[&copies]);
+    run.success();
+    let stderr = run.stderr();
+    // AGON_PLUGIN_PATH comes before the build output, so its copy wins.
+    let loaded = std::fs::canonicalize(&copy).unwrap();
+    let other = std::fs::canonicalize(agon_integration_tests::plugin_library(
+        "agon_lstm_generator",
+    ))
+    .unwrap();
+    let note = stderr
+        .lines()
+        .find(|line| line.starts_with("note: generator: agon/lstm-generator@0.1.0"))
+        .unwrap_or_else(|| panic!("no note on the second copy:\n{stderr}"));
+    assert!(
+        note.contains(&format!("is loaded from {}", loaded.display()))
+            && note.contains(&format!("{} also has", other.display())),
+        "{note}"
+    );
+    let plugins = std::fs::read_to_string(out.join("plugins.json")).unwrap();
+    assert!(plugins.contains(&loaded.display().to_string()), "{plugins}");
+
+    // One copy: no note.
+    let (alone, _) = train_into("run-2", &[]);
+    alone.success();
+    assert!(!alone.stderr().contains("also has"), "{}", alone.stderr());
+}
+
+#[test]
+fn a_plugin_path_directory_that_does_not_exist_is_named() {
+    let sandbox = Sandbox::new();
+    let nowhere = sandbox.path().join("target-elsewhere/release");
+    let listed = sandbox.run(&["plugins", "list"], &[&nowhere]);
+    listed.success();
+    assert!(
+        listed.stderr().contains(&format!(
+            "note: AGON_PLUGIN_PATH names {}, which does not exist",
+            nowhere.display()
+        )),
+        "{}",
+        listed.stderr()
+    );
+    // The miss names where it looked, and which directory is not there.
+    let config = config(&sandbox, "generator:\n  plugin: my-lab/not-built\n");
+    let (run, out) = train(&sandbox, &config, &[&nowhere]);
+    let message = run.clean_failure();
+    assert!(
+        message.contains(&format!(
+            "(searched: {} (does not exist), ",
+            nowhere.display()
+        )),
+        "{message}"
+    );
+    assert!(!out.exists(), "a refused run must leave no run directory");
+}

@@ -821,6 +821,33 @@ fn the_guides_kit_code_is_the_example_crates() {
     }
 }
 
+/// The guide's `discriminator_config!` block is the macro's first rustdoc
+/// example, line for line, so `cargo test --doc` compiles what it shows.
+#[test]
+fn the_guides_config_macro_block_is_the_macros_compiled_example() {
+    let root = agon_integration_tests::workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/writing-a-plugin.md")).unwrap();
+    let start = guide
+        .find("```rust\nagon_sdk::discriminator_config! {")
+        .expect("the guide shows a discriminator_config! block");
+    let block: Vec<&str> = guide[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| *line != "```")
+        .collect();
+    let source =
+        std::fs::read_to_string(root.join("sdk/src/kits/discriminator/config_macro.rs")).unwrap();
+    let example: Vec<&str> = source
+        .lines()
+        .map(|line| line.trim_start())
+        .skip_while(|line| *line != "/// ```")
+        .skip(1)
+        .map_while(|line| line.strip_prefix("/// ").or((line == "///").then_some("")))
+        .take(block.len())
+        .collect();
+    assert_eq!(block, example, "docs/writing-a-plugin.md section 3");
+}
+
 /// `agon plugins new discriminator|generator|reward lab/x DIR` writes a crate
 /// outside the workspace that builds against the SDK, passes its own tests
 /// (the SDK's contract among them), loads and trains in a smoke run; with `--conditional`, a generator and a

@@ -79,6 +79,23 @@ pub fn resolve(
             devices.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
+    if !resolved.shadowed.is_empty() {
+        crate::notes::note(&format!(
+            "{place}: {} is loaded from {}; {} the same plugin at the same version, earlier directories on the search path winning (remove the copies you do not want, or put the directory you want first on AGON_PLUGIN_PATH)",
+            resolved.label(),
+            resolved.library.path.display(),
+            match resolved.shadowed.as_slice() {
+                [one] => format!("{} also has", one.display()),
+                more => format!(
+                    "{} also have",
+                    more.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        ));
+    }
     for (_, note) in origin
         .plugin_switch_notes
         .iter()

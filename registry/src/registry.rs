@@ -36,6 +36,10 @@ pub struct ResolvedComponent {
     pub library: Arc<LoadedLibrary>,
     /// Its manifest entry.
     pub component: ComponentInfo,
+    /// Other libraries on the search path with the same plugin at the same
+    /// version, which lost the tie to `library` (an earlier directory wins):
+    /// a copy the user may have meant to load.
+    pub shadowed: Vec<PathBuf>,
 }
 
 impl ResolvedComponent {
@@ -467,9 +471,13 @@ impl Registry {
         kind: ComponentKind,
         component: Option<&str>,
     ) -> Result<ResolvedComponent, RegistryError> {
-        let library = self.find_library_of(requirement, Some(kind))?;
+        let (library, shadowed) = self.find_library_of(requirement, Some(kind))?;
         let component = pick_component(&library, kind, component)?;
-        Ok(ResolvedComponent { library, component })
+        Ok(ResolvedComponent {
+            library,
+            component,
+            shadowed,
+        })
     }
 
     /// Finds and loads the library for `requirement` (highest matching
@@ -482,18 +490,22 @@ impl Registry {
         requirement: &PluginRequirement,
     ) -> Result<Arc<LoadedLibrary>, RegistryError> {
         self.find_library_of(requirement, None)
+            .map(|(library, _)| library)
     }
 
     /// `find_library`, for a component of `kind` when one is given: then a
     /// miss lists, and suggests from, only the libraries with a component
-    /// of that kind, since a reward's config cannot use a generator.
+    /// of that kind, since a reward's config cannot use a generator. With
+    /// the library, the others that offered the same version and lost the
+    /// tie.
     fn find_library_of(
         &mut self,
         requirement: &PluginRequirement,
         kind: Option<ComponentKind>,
-    ) -> Result<Arc<LoadedLibrary>, RegistryError> {
+    ) -> Result<(Arc<LoadedLibrary>, Vec<PathBuf>), RegistryError> {
         let survey = self.survey();
         let mut best: Option<(semver::Version, PathBuf)> = None;
+        let mut ties = Vec::new();
         let mut refused_match = None;
         for (path, result) in &survey {
             match result {
@@ -502,8 +514,13 @@ impl Registry {
                 {
                     let version =
                         semver::Version::parse(&record.version).expect("matches() parsed it");
-                    if best.as_ref().is_none_or(|(v, _)| version > *v) {
-                        best = Some((version, path.clone()));
+                    match &best {
+                        Some((v, _)) if version == *v => ties.push(path.clone()),
+                        Some((v, _)) if version < *v => {}
+                        _ => {
+                            best = Some((version, path.clone()));
+                            ties.clear();
+                        }
                     }
                 }
                 Err(refusal @ Refusal::ChecksumMismatch { .. })
@@ -522,7 +539,7 @@ impl Registry {
             }
             return Err(not_found(requirement, kind, &survey, &self.search_path));
         };
-        self.load(&path)
+        Ok((self.load(&path)?, ties))
     }
 }
 
@@ -627,10 +644,15 @@ fn not_found(
         .iter()
         .filter_map(|(p, r)| r.as_ref().err().map(|e| format!("{} ({e})", p.display())))
         .collect();
+    // A directory that is not there is the likeliest reason for a miss
+    // (an AGON_PLUGIN_PATH written for another CARGO_TARGET_DIR).
     let dirs: Vec<String> = search_path
         .dirs
         .iter()
-        .map(|d| d.path.display().to_string())
+        .map(|d| match d.path.is_dir() {
+            true => d.path.display().to_string(),
+            false => format!("{} (does not exist)", d.path.display()),
+        })
         .collect();
     RegistryError::NotFound {
         requirement: requirement.to_string(),
@@ -651,6 +673,7 @@ fn not_found(
                 Some(kind) => format!("available with a {kind}: {}", found.join(", ")),
                 None => format!("available: {}", found.join(", ")),
             };
+            let available = format!("{available} (searched: {})", dirs.join(", "));
             after_hint(&hint, available)
         },
         refused: if refused.is_empty() {

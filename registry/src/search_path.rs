@@ -90,6 +90,15 @@ impl SearchPath {
         }
     }
 
+    /// The directories from `AGON_PLUGIN_PATH` that do not exist (or are
+    /// not directories): skipped by the search, so worth a note.
+    pub fn missing_named_dirs(&self) -> Vec<&SearchDir> {
+        self.dirs
+            .iter()
+            .filter(|d| d.origin == Origin::Environment && !d.path.is_dir())
+            .collect()
+    }
+
     /// Every file that looks like a shared library in the search path, in
     /// search order (and by name within a directory), each once.
     pub fn candidates(&self) -> Vec<(PathBuf, Origin)> {

@@ -30,6 +30,14 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
     for warning in &registry.index().warnings {
         eprintln!("warning: {warning}");
     }
+    // Silently skipped otherwise, and the likeliest reason a library built
+    // a moment ago is not listed.
+    for dir in registry.search_path().missing_named_dirs() {
+        eprintln!(
+            "note: AGON_PLUGIN_PATH names {}, which does not exist (is CARGO_TARGET_DIR set where the plugin was built? its library is in $CARGO_TARGET_DIR/release)",
+            dir.path.display()
+        );
+    }
     match command {
         PluginsCommand::List { json } => list(&mut registry, json),
         PluginsCommand::Show { name } => show(&mut registry, &name),
@@ -132,7 +140,8 @@ fn new(
         Some(target) if !target.as_os_str().is_empty() => {
             format!("$PWD/{}/release", target.display())
         }
-        _ => "$PWD/target/release".to_string(),
+        // Unset here, it may still be set where the user builds.
+        _ => "${CARGO_TARGET_DIR:-$PWD/target}/release".to_string(),
     };
     println!(
         "  then `export AGON_PLUGIN_PATH={release}` (or copy the library into $AGON_HOME/plugins) and run `agon plugins scan`"
