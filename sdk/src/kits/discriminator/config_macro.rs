@@ -62,6 +62,26 @@
 /// config.hidden_dim = 7;
 /// assert!(config.validate().is_err());
 /// ```
+///
+/// A key without the comma after it, or a flag other than `dimension`, is
+/// a compile error that says how a key is written:
+///
+/// ```compile_fail
+/// agon_sdk::discriminator_config! {
+///     pub struct MissingComma {
+///         embedding_dim: usize = 32; "Size of each token's embedding."; dimension
+///         hidden_dim: usize = 64; "State size."; dimension,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail
+/// agon_sdk::discriminator_config! {
+///     pub struct MisspeltFlag {
+///         embedding_dim: usize = 32; "Size of each token's embedding."; dimensions,
+///     }
+/// }
+/// ```
 #[macro_export]
 macro_rules! discriminator_config {
     (
@@ -120,11 +140,29 @@ macro_rules! discriminator_config {
                 #[allow(unused_mut)]
                 let mut sizes = ::std::vec::Vec::new();
                 $( $(
-                    let _ = stringify!($dimension);
+                    // `; dimension` is the one flag: another word fails here.
+                    let $crate::kits::discriminator::KeyFlag::$dimension =
+                        $crate::kits::discriminator::KeyFlag::dimension;
                     sizes.push((stringify!($field), self.$field));
                 )? )*
                 sizes
             }
         }
     };
+    // Anything else: rustc's own message ("no rules expected …") points
+    // into this file, which an author does not have open.
+    ($($anything:tt)*) => {
+        ::std::compile_error!(
+            "discriminator_config!: write each key as `name: Type = default; \"doc\"`, with `; dimension` after the doc for a size of at least 1, and a comma after every key (`hidden_dim: usize = 64; \"State size.\"; dimension,`); then the optional `max_source_len = key;` and `validate = path;` lines. See the macro's documentation."
+        );
+    };
+}
+
+/// The flags a key of [`discriminator_config!`] may carry after its doc
+/// (`; dimension`); a misspelt one is a compile error naming this type.
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+pub enum KeyFlag {
+    /// A size the kit checks is at least 1.
+    dimension,
 }

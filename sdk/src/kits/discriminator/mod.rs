@@ -9,6 +9,8 @@ mod rows;
 mod training;
 
 pub use component::KitDiscriminator;
+#[doc(hidden)]
+pub use config_macro::KeyFlag;
 pub use model::{DiscriminatorConfig, DiscriminatorModel, Pass, RelaxedRows};
 pub use registration::{discriminator_capabilities, discriminator_info, new_discriminator};
 pub use rows::{Rows, SourceUse};
