@@ -46,6 +46,36 @@ pub struct Evaluations {
     pub changes: Vec<EvaluationDifference>,
     /// Each group's final model − the baseline group's final model.
     pub against_baseline: Vec<EvaluationDifference>,
+    /// Metrics that some evaluated runs of a group have and others lack:
+    /// their rows and tests are over fewer seeds, which the reader must
+    /// know.
+    pub incomplete: Vec<IncompleteMetrics>,
+}
+
+/// The metrics of `model` that the newest evaluation of the runs of
+/// `seeds` lacks while another run of `group` has them (an `agon eval`
+/// with other options after the one that had them).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IncompleteMetrics {
+    pub group: String,
+    pub model: String,
+    pub seeds: Vec<u64>,
+    pub metrics: Vec<String>,
+}
+
+impl IncompleteMetrics {
+    /// One sentence for the report and the warning.
+    pub fn sentence(&self) -> String {
+        let seeds: Vec<String> = self.seeds.iter().map(u64::to_string).collect();
+        format!(
+            "{} / {}: the newest evaluation of seed{} {} has no {}, which the group's other runs have, so those rows and tests are over the other seeds (evaluate those runs again with the options of the others)",
+            self.group,
+            self.model,
+            if seeds.len() == 1 { "" } else { "s" },
+            seeds.join(", "),
+            self.metrics.join(", ")
+        )
+    }
 }
 
 /// A run's evaluated models: `mle`, `final`… → metric → value.
@@ -88,10 +118,51 @@ fn values(runs: &[(u64, RunScores)], model: &str, metric: &str) -> Vec<(u64, f64
         .collect()
 }
 
-/// Whether both sides have the same seeds, each once (a paired test).
-fn same_seeds(base: &[(u64, f64)], other: &[(u64, f64)]) -> bool {
-    let seeds = |side: &[(u64, f64)]| side.iter().map(|(s, _)| *s).collect::<BTreeSet<_>>();
+/// Whether both groups' evaluated runs have the same seeds, each once:
+/// then the test between them is paired, over the seeds where both have
+/// the metric. Decided by the runs, not by each metric's values, so that
+/// one run's metric missing from its newest evaluation narrows the pairs
+/// instead of switching the test to Welch's.
+fn same_seeds(base: &[(u64, RunScores)], other: &[(u64, RunScores)]) -> bool {
+    let seeds = |side: &[(u64, RunScores)]| side.iter().map(|(s, _)| *s).collect::<BTreeSet<_>>();
     seeds(base) == seeds(other) && seeds(base).len() == base.len()
+}
+
+/// For each model of `runs`, the seeds whose newest evaluation lacks some
+/// metric another run has, grouped by the metrics they lack.
+fn incomplete(group: &str, runs: &[(u64, RunScores)]) -> Vec<IncompleteMetrics> {
+    let models: BTreeSet<&String> = runs.iter().flat_map(|(_, s)| s.keys()).collect();
+    let mut out: Vec<IncompleteMetrics> = Vec::new();
+    for model in models {
+        let every: BTreeSet<&String> = runs
+            .iter()
+            .filter_map(|(_, s)| s.get(model))
+            .flat_map(|m| m.keys())
+            .collect();
+        for (seed, scores) in runs {
+            let missing: Vec<String> = every
+                .iter()
+                .filter(|metric| !scores.get(model).is_some_and(|m| m.contains_key(**metric)))
+                .map(|metric| metric.to_string())
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            match out
+                .iter_mut()
+                .find(|entry| entry.model == *model && entry.metrics == missing)
+            {
+                Some(entry) => entry.seeds.push(*seed),
+                None => out.push(IncompleteMetrics {
+                    group: group.to_string(),
+                    model: model.clone(),
+                    seeds: vec![*seed],
+                    metrics: missing,
+                }),
+            }
+        }
+    }
+    out
 }
 
 /// Every metric of the final models of `runs`.
@@ -106,8 +177,20 @@ fn final_metrics(runs: &[(u64, RunScores)]) -> BTreeSet<String> {
 /// when no run has been evaluated.
 pub fn collect(groups: &[Group]) -> Evaluations {
     let scored: Vec<Vec<(u64, RunScores)>> = groups.iter().map(group_scores).collect();
+    let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
+    let out = tables(&labels, &scored);
+    for entry in &out.incomplete {
+        crate::notes::warn(&entry.sentence());
+    }
+    out
+}
+
+/// [`collect`] of the groups labelled `labels`, from their evaluated runs'
+/// seeds and scores.
+fn tables(labels: &[String], scored: &[Vec<(u64, RunScores)>]) -> Evaluations {
     let mut out = Evaluations::default();
-    for (group, runs) in groups.iter().zip(&scored) {
+    for (label, runs) in labels.iter().zip(scored) {
+        out.incomplete.extend(incomplete(label, runs));
         let mut models: Vec<&String> = runs
             .iter()
             .flat_map(|(_, s)| s.keys())
@@ -123,7 +206,7 @@ pub fn collect(groups: &[Group]) -> Evaluations {
                 .flat_map(|m| m.keys())
                 .collect();
             out.models.push(EvaluatedModel {
-                group: group.label.clone(),
+                group: label.clone(),
                 model: model.clone(),
                 metrics: metrics
                     .into_iter()
@@ -142,27 +225,28 @@ pub fn collect(groups: &[Group]) -> Evaluations {
             let (before, after) = (values(runs, "mle", metric), values(runs, "final", metric));
             if let Some(difference) = paired(&matched_differences(&before, &after)) {
                 out.changes.push(EvaluationDifference {
-                    group: group.label.clone(),
-                    against: format!("{}/mle", group.label),
+                    group: label.clone(),
+                    against: format!("{label}/mle"),
                     metric: metric.clone(),
                     difference,
                 });
             }
         }
     }
-    let (Some(baseline), Some(base_runs)) = (groups.first(), scored.first()) else {
+    let (Some(baseline), Some(base_runs)) = (labels.first(), scored.first()) else {
         return out;
     };
-    for (group, runs) in groups.iter().zip(&scored).skip(1) {
+    for (label, runs) in labels.iter().zip(scored).skip(1) {
+        let paired = same_seeds(base_runs, runs);
         for metric in &final_metrics(runs) {
             let (base, other) = (
                 values(base_runs, "final", metric),
                 values(runs, "final", metric),
             );
-            if let Some(difference) = seed_difference(&base, &other, same_seeds(&base, &other)) {
+            if let Some(difference) = seed_difference(&base, &other, paired) {
                 out.against_baseline.push(EvaluationDifference {
-                    group: group.label.clone(),
-                    against: format!("{}/final", baseline.label),
+                    group: label.clone(),
+                    against: format!("{baseline}/final"),
                     metric: metric.clone(),
                     difference,
                 });
@@ -170,4 +254,105 @@ pub fn collect(groups: &[Group]) -> Evaluations {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run's scores: `final` with `metrics`, `mle` with nll_oracle.
+    fn run(seed: u64, metrics: &[(&str, f64)]) -> (u64, RunScores) {
+        let mut scores = RunScores::new();
+        scores.insert("mle".into(), [("nll_oracle".to_string(), 9.0)].into());
+        scores.insert(
+            "final".into(),
+            metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        );
+        (seed, scores)
+    }
+
+    fn against<'a>(out: &'a Evaluations, metric: &str) -> &'a Difference {
+        &out.against_baseline
+            .iter()
+            .find(|d| d.metric == metric)
+            .unwrap_or_else(|| panic!("no test of {metric}"))
+            .difference
+    }
+
+    #[test]
+    fn a_metric_missing_from_one_run_narrows_the_pairs_and_is_reported() {
+        let labels = ["base".to_string(), "adv".to_string()];
+        let base = vec![
+            run(1, &[("nll", 9.0), ("nll_t1", 9.0)]),
+            run(2, &[("nll", 9.4), ("nll_t1", 9.4)]),
+            run(3, &[("nll", 8.9), ("nll_t1", 8.9)]),
+        ];
+        // Seed 2's newest evaluation was run without the temperature sweep.
+        let adv = vec![
+            run(1, &[("nll", 8.8), ("nll_t1", 8.8)]),
+            run(2, &[("nll", 9.35)]),
+            run(3, &[("nll", 8.7), ("nll_t1", 8.7)]),
+        ];
+        let out = tables(&labels, &[base.clone(), adv.clone()]);
+        // The same runs' seeds: paired, over the two seeds both have.
+        let full = against(&out, "nll");
+        let narrowed = against(&out, "nll_t1");
+        let paired_over_two = paired(&[8.8 - 9.0, 8.7 - 8.9]).unwrap();
+        assert_eq!((full.test.as_str(), full.df), ("paired t", 2.0));
+        assert_eq!(narrowed.df, paired_over_two.df);
+        assert_eq!(narrowed.difference, paired_over_two.difference);
+        assert_eq!(narrowed.test, paired_over_two.test);
+        assert_eq!(narrowed.p_value, paired_over_two.p_value);
+        // Welch's test over (9.0, 9.4, 8.9) and (8.8, 8.7), which the old
+        // choice ran, gives another answer: the test can tell them apart.
+        let welch = seed_difference(
+            &values(&base, "final", "nll_t1"),
+            &values(&adv, "final", "nll_t1"),
+            false,
+        )
+        .unwrap();
+        assert_ne!(welch.p_value, narrowed.p_value);
+        assert_eq!(
+            out.incomplete,
+            vec![IncompleteMetrics {
+                group: "adv".into(),
+                model: "final".into(),
+                seeds: vec![2],
+                metrics: vec!["nll_t1".into()],
+            }]
+        );
+        let sentence = out.incomplete[0].sentence();
+        assert!(
+            sentence.starts_with("adv / final: the newest evaluation of seed 2 has no nll_t1"),
+            "{sentence}"
+        );
+
+        // Every run with every metric: nothing to report.
+        let complete = tables(&labels, &[base.clone(), base]);
+        assert!(complete.incomplete.is_empty());
+    }
+
+    #[test]
+    fn groups_of_other_seeds_are_compared_by_welchs_test() {
+        let labels = ["base".to_string(), "other".to_string()];
+        let base = vec![
+            run(1, &[("nll", 9.0)]),
+            run(2, &[("nll", 9.4)]),
+            run(3, &[("nll", 8.9)]),
+        ];
+        let other = vec![
+            run(4, &[("nll", 8.8)]),
+            run(5, &[("nll", 9.1)]),
+            run(6, &[("nll", 8.7)]),
+        ];
+        let out = tables(&labels, &[base.clone(), other.clone()]);
+        let welch = seed_difference(
+            &values(&base, "final", "nll"),
+            &values(&other, "final", "nll"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(against(&out, "nll").p_value, welch.p_value);
+        assert_eq!(against(&out, "nll").test, welch.test);
+    }
 }

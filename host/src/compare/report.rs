@@ -113,6 +113,12 @@ fn evaluation_blocks(evaluations: &Evaluations, out: &mut Vec<Block>) {
     out.push(Block::Paragraph(
         "From each run's newest `agon eval` (eval.json), pooled over seeds: `mle` is the generator at the end of MLE pretraining, `final` the one at the end of the run (any other model is the snapshot `agon eval --snapshots` named). The differences are tested over seeds: final − mle within each run (paired), and each group's final model against the first group's (paired when both ran the same seeds, Welch otherwise).".into(),
     ));
+    for entry in &evaluations.incomplete {
+        out.push(Block::Paragraph(format!(
+            "**Fewer seeds.** {}.",
+            entry.sentence()
+        )));
+    }
     let metrics: std::collections::BTreeSet<&String> = evaluations
         .models
         .iter()
@@ -692,6 +698,7 @@ mod tests {
                     metric: "nll_oracle".into(),
                     difference: across(across_seeds_p),
                 }],
+                incomplete: Vec::new(),
             },
             fast_copies_left_out: Vec::new(),
         }
