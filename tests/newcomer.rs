@@ -469,6 +469,59 @@ fn a_sweep_whose_reader_goes_away_stops_its_cells() {
     assert!(again.contains("done: 2 cells finished"), "{again}");
 }
 
+/// `agon sweep … | head -2`: the reader goes away while the sweep's one
+/// cell trains and the sweep has nothing to write; the sweep still notices
+/// (it asks the kernel, it does not wait for its next line) and stops the
+/// cell mid-schedule, checkpointed, instead of letting it train to the end.
+#[test]
+fn a_silent_sweep_whose_reader_goes_away_stops_its_running_cell() {
+    use std::io::BufRead;
+    let sandbox = Sandbox::new();
+    // Long enough that only a stop ends it within the test's time.
+    let file = sandbox.write(
+        "long.yaml",
+        &format!(
+            "base: {}
+seeds: [1]
+set: {{training.mle.epochs: 5000}}
+executor: {{kind: local, jobs: 1}}
+",
+            smoke()
+        ),
+    );
+    let dir = sandbox.path().join("sweep");
+    let mut child = sandbox
+        .agon()
+        .args([
+            "sweep",
+            file.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .args(["--progress-every", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|line| line.contains("started"));
+    assert!(started.is_some(), "the sweep never started its cell");
+    // Let the cell reach its epochs, then go away without reading more.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    drop(lines);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("standard output was closed"), "{stderr}");
+    let cells = sandbox.sweep_status(&dir);
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    assert_ne!(cells[0]["state"], "finished", "{cells:?}");
+    assert_ne!(cells[0]["state"], "running", "{cells:?}");
+}
+
 /// A short text run whose training file has lines longer than `max_len`
 /// (so loading its data prints a note).
 fn text_run(sandbox: &Sandbox, name: &str) -> PathBuf {

@@ -64,6 +64,27 @@ pub fn open_run(
                 run_path.display()
             );
         }
+        if !run_path.exists() {
+            // The likeliest slip: a cell name or seed typed by hand.
+            let near = run_path
+                .parent()
+                .zip(run_path.file_name())
+                .and_then(|(parent, name)| {
+                    let names: Vec<String> = std::fs::read_dir(parent)
+                        .ok()?
+                        .flatten()
+                        .filter(|e| e.path().join("config.yaml").is_file())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect();
+                    agon_sdk::suggest::closest(
+                        &name.to_string_lossy(),
+                        names.iter().map(String::as_str),
+                    )
+                    .map(|n| format!(": did you mean {}?", parent.join(n).display()))
+                })
+                .unwrap_or_default();
+            bail!("no such run directory: {}{near}", run_path.display());
+        }
         bail!(
             "{} is not a run directory (it has no config.yaml)",
             run_path.display()
@@ -768,4 +789,35 @@ fn check_gumbel(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_directory_that_does_not_exist_is_named_with_its_nearest_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        for name in ["000_seed-1", "001_seed-2"] {
+            std::fs::create_dir_all(runs.join(name)).unwrap();
+            std::fs::write(runs.join(name).join("config.yaml"), "name: t\n").unwrap();
+        }
+        let message = open_run(&runs.join("003_seed-2")).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "no such run directory: {}: did you mean {}?",
+                runs.join("003_seed-2").display(),
+                runs.join("001_seed-2").display()
+            )
+        );
+        // A directory without a config is another mistake, said as such.
+        std::fs::create_dir_all(runs.join("empty")).unwrap();
+        let message = open_run(&runs.join("empty")).unwrap_err().to_string();
+        assert!(
+            message.ends_with("is not a run directory (it has no config.yaml)"),
+            "{message}"
+        );
+    }
 }

@@ -106,7 +106,11 @@ impl SweepSpec {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("cannot read sweep file {}: {e}", path.display()))?;
         let mut spec: SweepSpec = yaml::from_str(&text).map_err(|e| {
-            let message = crate::config::suggest::explain(&e.to_string());
+            let mut message = crate::config::suggest::explain(&e.to_string());
+            // serde names the field; the fix is the form a list takes.
+            if message.starts_with("seeds: ") && message.contains("expected a list") {
+                message.push_str(" (write the seeds as a list, e.g. `seeds: [1, 2, 3]`)");
+            }
             anyhow!("sweep file {}: {message}", path.display())
         })?;
         let at = |what: String| anyhow!("sweep file {}: {what}", path.display());
@@ -280,6 +284,8 @@ mod tests {
                 "relative to the sweep file",
             ),
             ("base: base.yaml\nseeds: []\n", "`seeds` is empty"),
+            ("base: base.yaml\nseeds: 3\n", "e.g. `seeds: [1, 2, 3]`"),
+            ("base: base.yaml\nseeds: 1-3\n", "e.g. `seeds: [1, 2, 3]`"),
             ("base: base.yaml\nseeds: [1, 1]\n", "seed 1 is listed twice"),
             (
                 "base: base.yaml\ngrid: {training.adversarial.rollouts: [2, 4, 2]}\nseeds: [1]\n",

@@ -31,16 +31,47 @@ pub fn say(line: &str) {
         return;
     }
     let mut out = std::io::stdout().lock();
-    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err()
-        && !CLOSED.swap(true, Ordering::SeqCst)
-    {
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        mark_closed();
+    }
+}
+
+/// Raises [`closed`], saying so on standard error the first time.
+fn mark_closed() {
+    if !CLOSED.swap(true, Ordering::SeqCst) {
         eprintln!(
             "standard output was closed: stopping after the current epoch, checkpointed (as on Ctrl-C)"
         );
     }
 }
 
-/// Whether standard output was found closed.
+/// Whether standard output was found closed: by a write that failed, or
+/// by asking the kernel whether its reader is gone. The second matters
+/// for a sweep, which writes nothing for minutes while its cells train
+/// (`agon sweep … | head` would otherwise let them run to the end).
 pub fn closed() -> bool {
+    if !CLOSED.load(Ordering::SeqCst) && reader_gone() {
+        mark_closed();
+    }
     CLOSED.load(Ordering::SeqCst)
+}
+
+/// A pipe whose read end is closed polls as `POLLERR`, a hung-up terminal
+/// or socket as `POLLHUP`, a closed descriptor as `POLLNVAL`; a file, an
+/// open pipe or a terminal poll as none of them.
+#[cfg(unix)]
+fn reader_gone() -> bool {
+    let mut stdout = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd and its count; a zero timeout never blocks.
+    let ready = unsafe { libc::poll(&mut stdout, 1, 0) };
+    ready > 0 && stdout.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+}
+
+#[cfg(not(unix))]
+fn reader_gone() -> bool {
+    false
 }
