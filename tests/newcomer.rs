@@ -512,14 +512,27 @@ executor: {{kind: local, jobs: 1}}
     // Let the cell reach its epochs, then go away without reading more.
     std::thread::sleep(std::time::Duration::from_secs(3));
     drop(lines);
+    // A sweep that does not notice trains on for minutes: fail long before.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the sweep did not notice its closed standard output in 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("standard output was closed"), "{stderr}");
     let cells = sandbox.sweep_status(&dir);
     assert_eq!(cells.len(), 1, "{cells:?}");
-    assert_ne!(cells[0]["state"], "finished", "{cells:?}");
-    assert_ne!(cells[0]["state"], "running", "{cells:?}");
+    assert_eq!(cells[0]["state"], "interrupted", "{cells:?}");
+    // Stopped mid-schedule, checkpointed: its epochs are fewer than asked.
+    let run = dir.join("runs").join(cells[0]["name"].as_str().unwrap());
+    assert!(run.join("checkpoints/latest").is_dir(), "{cells:?}");
+    let epochs = trajectory(&run).len();
+    assert!((1..5000).contains(&epochs), "{epochs} evaluations");
 }
 
 /// A short text run whose training file has lines longer than `max_len`

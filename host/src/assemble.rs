@@ -70,12 +70,20 @@ pub fn open_run(
                 .parent()
                 .zip(run_path.file_name())
                 .and_then(|(parent, name)| {
-                    let names: Vec<String> = std::fs::read_dir(parent)
+                    let listed = if parent.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        parent
+                    };
+                    let mut names: Vec<String> = std::fs::read_dir(listed)
                         .ok()?
                         .flatten()
                         .filter(|e| e.path().join("config.yaml").is_file())
                         .map(|e| e.file_name().to_string_lossy().into_owned())
                         .collect();
+                    // The directory's order is the filesystem's: of names
+                    // equally near, the first in sorted order.
+                    names.sort();
                     agon_sdk::suggest::closest(
                         &name.to_string_lossy(),
                         names.iter().map(String::as_str),

@@ -80,9 +80,11 @@ pub fn resolve(
         );
     }
     if !resolved.shadowed.is_empty() {
+        // Said once per library, not per config section that uses it.
+        let manifest = &resolved.library.manifest;
+        let library = format!("{}@{}", manifest.qualified_name(), manifest.version);
         crate::notes::note(&format!(
-            "{place}: {} is loaded from {}; {} the same plugin at the same version, earlier directories on the search path winning (remove the copies you do not want, or put the directory you want first on AGON_PLUGIN_PATH)",
-            resolved.label(),
+            "{library} is loaded from {}; {} the same plugin at the same version in another build (the earlier directory on the search path wins: remove the copies you do not want, or put the directory you want first on AGON_PLUGIN_PATH)",
             resolved.library.path.display(),
             match resolved.shadowed.as_slice() {
                 [one] => format!("{} also has", one.display()),

@@ -539,7 +539,13 @@ impl Registry {
             }
             return Err(not_found(requirement, kind, &survey, &self.search_path));
         };
-        Ok((self.load(&path)?, ties))
+        let library = self.load(&path)?;
+        // A byte-identical copy loads the same code: nothing to warn of.
+        ties.retain(|tie| {
+            self.file_sha256(tie)
+                .map_or(true, |sha| sha != library.sha256)
+        });
+        Ok((library, ties))
     }
 }
 
@@ -649,9 +655,12 @@ fn not_found(
     let dirs: Vec<String> = search_path
         .dirs
         .iter()
-        .map(|d| match d.path.is_dir() {
-            true => d.path.display().to_string(),
-            false => format!("{} (does not exist)", d.path.display()),
+        .map(|d| match (d.origin, d.path.exists(), d.path.is_dir()) {
+            (Origin::Environment, false, _) => format!("{} (does not exist)", d.path.display()),
+            (Origin::Environment, true, false) => {
+                format!("{} (not a directory)", d.path.display())
+            }
+            _ => d.path.display().to_string(),
         })
         .collect();
     RegistryError::NotFound {

@@ -33,9 +33,10 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<()> {
     // Silently skipped otherwise, and the likeliest reason a library built
     // a moment ago is not listed.
     for dir in registry.search_path().missing_named_dirs() {
+        let absolute = std::path::absolute(&dir.path).unwrap_or_else(|_| dir.path.clone());
         eprintln!(
-            "note: AGON_PLUGIN_PATH names {}, which does not exist (is CARGO_TARGET_DIR set where the plugin was built? its library is in $CARGO_TARGET_DIR/release)",
-            dir.path.display()
+            "note: AGON_PLUGIN_PATH names {}, which is not a directory (is CARGO_TARGET_DIR set where the plugin was built? its library is then in $CARGO_TARGET_DIR/release)",
+            absolute.display()
         );
     }
     match command {

@@ -54,7 +54,8 @@ pub struct Evaluations {
 
 /// The metrics of `model` that the newest evaluation of the runs of
 /// `seeds` lacks while another run of `group` has them (an `agon eval`
-/// with other options after the one that had them).
+/// with other options after the one that had them, or a value that is not
+/// finite); no metrics when those runs' evaluations lack the model.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IncompleteMetrics {
     pub group: String,
@@ -67,12 +68,19 @@ impl IncompleteMetrics {
     /// One sentence for the report and the warning.
     pub fn sentence(&self) -> String {
         let seeds: Vec<String> = self.seeds.iter().map(u64::to_string).collect();
-        format!(
-            "{} / {}: the newest evaluation of seed{} {} has no {}, which the group's other runs have, so those rows and tests are over the other seeds (evaluate those runs again with the options of the others)",
+        let whose = format!(
+            "{} / {}: the newest evaluation of seed{} {}",
             self.group,
             self.model,
             if seeds.len() == 1 { "" } else { "s" },
-            seeds.join(", "),
+            seeds.join(", ")
+        );
+        let fewer = "so its rows and tests are over the group's other seeds";
+        if self.metrics.is_empty() {
+            return format!("{whose} does not score this model, {fewer}");
+        }
+        format!(
+            "{whose} has no finite value of {}, which the group's other runs have, {fewer} (if it ran with other options, evaluate the run again with the others': agon compare reads each run's own newest eval directory)",
             self.metrics.join(", ")
         )
     }
@@ -125,7 +133,9 @@ fn values(runs: &[(u64, RunScores)], model: &str, metric: &str) -> Vec<(u64, f64
 /// instead of switching the test to Welch's.
 fn same_seeds(base: &[(u64, RunScores)], other: &[(u64, RunScores)]) -> bool {
     let seeds = |side: &[(u64, RunScores)]| side.iter().map(|(s, _)| *s).collect::<BTreeSet<_>>();
-    seeds(base) == seeds(other) && seeds(base).len() == base.len()
+    seeds(base) == seeds(other)
+        && seeds(base).len() == base.len()
+        && seeds(other).len() == other.len()
 }
 
 /// For each model of `runs`, the seeds whose newest evaluation lacks some
@@ -140,14 +150,21 @@ fn incomplete(group: &str, runs: &[(u64, RunScores)]) -> Vec<IncompleteMetrics> 
             .flat_map(|m| m.keys())
             .collect();
         for (seed, scores) in runs {
-            let missing: Vec<String> = every
-                .iter()
-                .filter(|metric| !scores.get(model).is_some_and(|m| m.contains_key(**metric)))
-                .map(|metric| metric.to_string())
-                .collect();
-            if missing.is_empty() {
-                continue;
-            }
+            // Without the model at all, the metrics are not the point.
+            let missing: Vec<String> = match scores.get(model) {
+                None => Vec::new(),
+                Some(metrics) => {
+                    let missing: Vec<String> = every
+                        .iter()
+                        .filter(|metric| !metrics.contains_key(**metric))
+                        .map(|metric| metric.to_string())
+                        .collect();
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    missing
+                }
+            };
             match out
                 .iter_mut()
                 .find(|entry| entry.model == *model && entry.metrics == missing)
@@ -323,8 +340,20 @@ mod tests {
         );
         let sentence = out.incomplete[0].sentence();
         assert!(
-            sentence.starts_with("adv / final: the newest evaluation of seed 2 has no nll_t1"),
+            sentence.starts_with(
+                "adv / final: the newest evaluation of seed 2 has no finite value of nll_t1"
+            ),
             "{sentence}"
+        );
+
+        // A run whose evaluation lacks a model is named for the model.
+        let mut no_mle = base.clone();
+        no_mle[1].1.remove("mle");
+        let out = tables(&labels, &[no_mle, base.clone()]);
+        assert_eq!(out.incomplete.len(), 1, "{:?}", out.incomplete);
+        assert_eq!(
+            out.incomplete[0].sentence(),
+            "base / mle: the newest evaluation of seed 2 does not score this model, so its rows and tests are over the group's other seeds"
         );
 
         // Every run with every metric: nothing to report.

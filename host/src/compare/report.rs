@@ -115,7 +115,7 @@ fn evaluation_blocks(evaluations: &Evaluations, out: &mut Vec<Block>) {
     ));
     for entry in &evaluations.incomplete {
         out.push(Block::Paragraph(format!(
-            "**Fewer seeds.** {}.",
+            "Fewer seeds: {}.",
             entry.sentence()
         )));
     }

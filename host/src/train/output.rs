@@ -56,19 +56,33 @@ pub fn closed() -> bool {
     CLOSED.load(Ordering::SeqCst)
 }
 
-/// A pipe whose read end is closed polls as `POLLERR`, a hung-up terminal
-/// or socket as `POLLHUP`, a closed descriptor as `POLLNVAL`; a file, an
-/// open pipe or a terminal poll as none of them.
+/// Whether standard output's reader is gone: a pipe whose read end is
+/// closed polls as `POLLERR`, a socket or terminal that hung up as
+/// `POLLHUP`. Only those are asked: files poll as neither, and some
+/// devices (`/dev/kmsg`) poll as `POLLERR` while writes to them succeed.
 #[cfg(unix)]
 fn reader_gone() -> bool {
+    let fd = libc::STDOUT_FILENO;
+    // SAFETY: fstat fills a stat of the right type, which may start zeroed.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+        return false;
+    }
+    // SAFETY: isatty only reads the descriptor's kind.
+    let gone = match stat.st_mode & libc::S_IFMT {
+        libc::S_IFIFO => libc::POLLERR,
+        libc::S_IFSOCK => libc::POLLHUP,
+        libc::S_IFCHR if unsafe { libc::isatty(fd) } == 1 => libc::POLLHUP,
+        _ => return false,
+    };
     let mut stdout = libc::pollfd {
-        fd: libc::STDOUT_FILENO,
+        fd,
         events: 0,
         revents: 0,
     };
     // SAFETY: one valid pollfd and its count; a zero timeout never blocks.
     let ready = unsafe { libc::poll(&mut stdout, 1, 0) };
-    ready > 0 && stdout.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+    ready > 0 && stdout.revents & gone != 0
 }
 
 #[cfg(not(unix))]

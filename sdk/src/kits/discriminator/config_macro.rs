@@ -63,17 +63,10 @@
 /// assert!(config.validate().is_err());
 /// ```
 ///
-/// A key without the comma after it, or a flag other than `dimension`, is
-/// a compile error that says how a key is written:
-///
-/// ```compile_fail
-/// agon_sdk::discriminator_config! {
-///     pub struct MissingComma {
-///         embedding_dim: usize = 32; "Size of each token's embedding."; dimension
-///         hidden_dim: usize = 64; "State size."; dimension,
-///     }
-/// }
-/// ```
+/// Keys are separated by commas (without one, rustc says "no rules
+/// expected" at the key after it). A flag other than `dimension` is a
+/// compile error (no variant of `KeyFlag` of that name), not a size left
+/// unchecked:
 ///
 /// ```compile_fail
 /// agon_sdk::discriminator_config! {
@@ -148,13 +141,6 @@ macro_rules! discriminator_config {
                 sizes
             }
         }
-    };
-    // Anything else: rustc's own message ("no rules expected …") points
-    // into this file, which an author does not have open.
-    ($($anything:tt)*) => {
-        ::std::compile_error!(
-            "discriminator_config!: write each key as `name: Type = default; \"doc\"`, with `; dimension` after the doc for a size of at least 1, and a comma after every key (`hidden_dim: usize = 64; \"State size.\"; dimension,`); then the optional `max_source_len = key;` and `validate = path;` lines. See the macro's documentation."
-        );
     };
 }
 
