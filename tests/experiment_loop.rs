@@ -156,6 +156,7 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         ]
     );
     assert_eq!(groups[1]["seeds"], serde_json::json!([1, 2]));
+    assert_eq!(comparison["one_seed_groups"], serde_json::json!([]));
     // A directory named twice counts once; a copy of a run (the same
     // config and seed) is refused, not pooled as another seed.
     let twice = sandbox
@@ -786,6 +787,71 @@ fn a_sweep_none_of_whose_cells_started_starts_again_with_new_cells() {
     );
 }
 
+/// `agon compare` names a sweep's groups by the labels its sweep file
+/// gives (`{mle-only: 0, seqgan: 1}`), as the cells are named, and says
+/// that groups of one seed are not tested across seeds.
+#[test]
+fn compare_names_groups_by_the_sweep_files_labels() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write(
+        "labelled.yaml",
+        &format!(
+            "base: {}
+set:
+  training.mle.epochs: 1
+grid:
+  training.adversarial.epochs: {{mle-only: 0, seqgan: 1}}
+  training.adversarial.rollouts: [2]
+seeds: [1]
+",
+            config("smoke.yaml")
+        ),
+    );
+    let dir = sandbox.path().join("sweep");
+    sandbox
+        .run(
+            &[
+                "sweep",
+                file.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .success();
+    assert!(dir
+        .join("runs/001_epochs-seqgan_rollouts-2_seed-1")
+        .is_dir());
+    let compared = sandbox.compare_json(&[&dir], "compare");
+    let labels: Vec<&str> = compared["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["label"].as_str().unwrap())
+        .collect();
+    // The labelled key by its label; `rollouts` takes one value, so it
+    // does not tell the groups apart and is left out.
+    assert_eq!(labels, ["mle-only", "seqgan"], "{compared}");
+    assert_eq!(
+        compared["one_seed_groups"],
+        serde_json::json!(["mle-only", "seqgan"])
+    );
+    // Runs given by their directories, outside the sweep, have no labels:
+    // their values name them.
+    let runs: Vec<std::path::PathBuf> = [
+        "000_epochs-mle-only_rollouts-2_seed-1",
+        "001_epochs-seqgan_rollouts-2_seed-1",
+    ]
+    .iter()
+    .map(|name| dir.join("runs").join(name))
+    .collect();
+    let by_value = sandbox.compare_json(&[&runs[0], &runs[1]], "compare-runs");
+    assert_eq!(
+        by_value["groups"][1]["label"], "training.adversarial.epochs=1",
+        "{by_value}"
+    );
+}
+
 #[test]
 fn eval_scores_oracle_runs_with_paired_tests() {
     let sandbox = Sandbox::new();
@@ -1268,6 +1334,24 @@ fn a_resume_with_a_rebuilt_plugin_is_recorded_and_compare_names_it() {
         compared
             .stderr()
             .contains("was resumed at mle 1 with another build of"),
+        "{}",
+        compared.stderr()
+    );
+    // The report says so too, with why a one-run group has no tests: who
+    // reads compare.md later never saw the terminal.
+    let report = std::fs::read_to_string(run.join("compare/compare.md")).unwrap();
+    let caveats = &report[report.find("## Caveats\n").expect(&report) + 11..];
+    let caveats = &caveats[..caveats.find("\n## ").expect(&report)];
+    assert!(
+        caveats.contains("was resumed at mle 1 with another build of"),
+        "{report}"
+    );
+    assert!(
+        caveats.contains("Not tested across seeds") && caveats.contains("(one seed)"),
+        "{report}"
+    );
+    assert!(
+        compared.stderr().contains("Not tested across seeds"),
         "{}",
         compared.stderr()
     );

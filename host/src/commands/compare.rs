@@ -33,7 +33,7 @@ const COMPARISON_FILES: [&str; 7] = [
 ];
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let runs = compare::collect(&args.paths)?;
+    let (runs, caveats) = compare::collect(&args.paths)?;
     let mut groups = compare::group(runs);
     if !args.names.is_empty() {
         if args.names.len() != groups.len() {
@@ -60,6 +60,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let fast_copies = analysis::drop_fast_copies(&mut groups);
     let mut comparison = analysis::compare(&groups);
     comparison.fast_copies_left_out = fast_copies;
+    comparison.caveats = caveats;
+    if let Some(sentence) = comparison.one_seed_sentence() {
+        crate::notes::note(&sentence);
+    }
     let out = args
         .out
         .clone()

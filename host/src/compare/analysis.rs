@@ -145,6 +145,41 @@ pub struct Comparison {
     /// Training-time `X_fast` metrics left out as copies of `X` (see
     /// [`drop_fast_copies`]).
     pub fast_copies_left_out: Vec<String>,
+    /// The groups of fewer than two seeds: a test across seeds has nothing
+    /// to test for them, so their tables have means and no tests.
+    pub one_seed_groups: Vec<String>,
+    /// What was found while reading the runs that the numbers depend on
+    /// (runs unfinished, cells left out, other test sets: see
+    /// [`super::collect`]).
+    pub caveats: Vec<String>,
+}
+
+impl Comparison {
+    /// Why the report's tests across seeds leave out `one_seed_groups`,
+    /// and what to do about it; `None` when every group has two seeds.
+    pub fn one_seed_sentence(&self) -> Option<String> {
+        if self.one_seed_groups.is_empty() {
+            return None;
+        }
+        let baseline = self.groups.first().map_or("", |g| g.label.as_str());
+        let listed = self
+            .one_seed_groups
+            .iter()
+            .map(|g| format!("`{g}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let one = self.one_seed_groups.len() == 1;
+        Some(format!(
+            "Not tested across seeds: {listed} ({}). A test across seeds needs at least two seeds in a group, so {} tables show one run's numbers (n=1), with no test of the change over the adversarial phase or of the difference against the baseline, `{baseline}`{}. Train more seeds, e.g. `seeds: 3` in a sweep file (docs/sweeps.md), and evaluate them all.",
+            if one { "one seed" } else { "one seed each" },
+            if one { "its" } else { "their" },
+            if self.one_seed_groups.iter().any(|g| g == baseline) && self.groups.len() > 1 {
+                " (with a one-seed baseline, no group's difference against it is tested)"
+            } else {
+                ""
+            },
+        ))
+    }
 }
 
 /// Removes from every run's metrics rows each `X_fast` score that equals
@@ -373,9 +408,15 @@ pub fn compare(groups: &[Group]) -> Comparison {
         commits,
         machines,
         several_machines: known.len() > 1,
+        one_seed_groups: groups
+            .iter()
+            .filter(|g| g.seeds().iter().collect::<BTreeSet<_>>().len() < 2)
+            .map(|g| g.label.clone())
+            .collect(),
         groups: groups.iter().map(summarise).collect(),
         differences,
         fast_copies_left_out: Vec::new(),
+        caveats: Vec::new(),
     }
 }
 

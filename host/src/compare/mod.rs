@@ -15,7 +15,7 @@ pub mod report;
 pub mod stats;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
 };
 
@@ -35,6 +35,9 @@ pub struct RunData {
     pub rows: Vec<MetricsRow>,
     /// Whether the run has finished its schedule.
     pub finished: bool,
+    /// (grid key, label) for the keys its sweep's file labels (see
+    /// [`sweep::cells::grid_labels`]); empty for a run outside a sweep.
+    pub grid_labels: Vec<(String, String)>,
 }
 
 /// Runs of one config, seeds pooled.
@@ -73,13 +76,17 @@ fn read_run(path: &Path) -> anyhow::Result<RunData> {
         config,
         rows,
         finished,
+        grid_labels: Vec::new(),
     })
 }
 
 /// The runs named by `paths`: run directories, and sweep directories
-/// (their cells' runs).
-pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
+/// (their cells' runs), with the caveats found on the way (each also said
+/// on stderr as it is found): the report repeats them, since whoever reads
+/// compare.md later never saw the terminal.
+pub fn collect(paths: &[PathBuf]) -> anyhow::Result<(Vec<RunData>, Vec<String>)> {
     let mut runs = Vec::new();
+    let mut caveats = Vec::new();
     for path in paths {
         if !path.exists() {
             bail!(
@@ -89,16 +96,27 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
         }
         if Manifest::path(path).exists() {
             let manifest = Manifest::read(path)?;
+            // The labels of its grid, when its copy of the sweep file still
+            // reads (they only name groups: without them, values do).
+            let spec: Option<sweep::SweepSpec> = std::fs::read_to_string(path.join("sweep.yaml"))
+                .ok()
+                .and_then(|text| yaml::from_str(&text).ok());
             for cell in &manifest.cells {
                 let run = sweep::run_dir(path, cell);
                 if run.join("metrics.jsonl").exists() {
-                    runs.push(read_run(&run)?);
+                    let mut data = read_run(&run)?;
+                    if let Some(spec) = &spec {
+                        data.grid_labels = sweep::cells::grid_labels(spec, cell);
+                    }
+                    runs.push(data);
                 } else {
-                    crate::notes::note(&format!(
+                    let caveat = format!(
                         "{}: cell {} has no metrics yet; left out",
                         path.display(),
                         cell.name
-                    ));
+                    );
+                    crate::notes::note(&caveat);
+                    caveats.push(caveat);
                 }
             }
         } else if path.join("config.yaml").exists() {
@@ -113,10 +131,12 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
     let runs = without_repeats(runs)?;
     for run in &runs {
         if !run.finished {
-            crate::notes::warn(&format!(
+            let caveat = format!(
                 "{} has not finished its schedule; its last evaluation counts as its end",
                 run.path.display()
-            ));
+            );
+            crate::notes::warn(&caveat);
+            caveats.push(caveat);
         }
     }
     if runs.is_empty() {
@@ -137,12 +157,14 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
             .iter()
             .filter(|p| p.get("resumed_at").is_some())
         {
-            crate::notes::warn(&format!(
+            let caveat = format!(
                 "{} was resumed at {} with another build of {} (its plugins.json): its results mix two builds of that library",
                 run.path.display(),
                 change["resumed_at"].as_str().unwrap_or("?"),
                 change["component"].as_str().unwrap_or("?")
-            ));
+            );
+            crate::notes::warn(&caveat);
+            caveats.push(caveat);
         }
     }
     // Another training set is a setting to compare; another test set or
@@ -152,14 +174,16 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<RunData>> {
     for other in &runs[1..] {
         let (a, b) = (&first.config.task, &other.config.task);
         if a.test_data != b.test_data || a.tokenizer != b.tokenizer {
-            crate::notes::warn(&format!(
+            let caveat = format!(
                 "{} and {} differ in task.test_data or task.tokenizer: scored against other references or other tokens, their BLEU and NLL-test, and the differences between them, are not comparable",
                 first.path.display(),
                 other.path.display(),
-            ));
+            );
+            crate::notes::warn(&caveat);
+            caveats.push(caveat);
         }
     }
-    Ok(runs)
+    Ok((runs, caveats))
 }
 
 /// `runs` with a run named twice (a directory passed twice, or inside a
@@ -282,7 +306,7 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
     };
     let keys: Vec<&BTreeMap<String, String>> = groups.iter().map(|(k, _)| k).collect();
     let shown = without_plugin_defaults(collapse(&differing, &keys), &keys);
-    let labels: Vec<String> = keys
+    let by_value: Vec<String> = keys
         .iter()
         .map(|key| {
             shown
@@ -292,6 +316,26 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
                 .join(" ")
         })
         .collect();
+    // A key the sweep file labels (`{mle-only: 0, seqgan: 4}`) is named by
+    // its label, as its cells are, when every run of the group has that
+    // label; the values name the groups if the labels do not tell them
+    // apart.
+    let by_label: Vec<String> = groups
+        .iter()
+        .zip(&keys)
+        .map(|((_, runs), key)| {
+            shown
+                .iter()
+                .map(|path| {
+                    common_label(runs, path)
+                        .unwrap_or_else(|| format!("{path}={}", value_under(key, path)))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let distinct = by_label.iter().collect::<BTreeSet<_>>().len() == by_label.len();
+    let labels = if distinct { by_label } else { by_value };
     groups
         .into_iter()
         .zip(labels)
@@ -304,6 +348,21 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
             Group { label, runs }
         })
         .collect()
+}
+
+/// The grid label every one of `runs` has for the key `path`, if they
+/// share one.
+fn common_label(runs: &[RunData], path: &str) -> Option<String> {
+    let label_of = |run: &RunData| {
+        run.grid_labels
+            .iter()
+            .find(|(key, _)| key == path)
+            .map(|(_, label)| label.clone())
+    };
+    let first = label_of(runs.first()?)?;
+    runs.iter()
+        .all(|run| label_of(run).as_ref() == Some(&first))
+        .then_some(first)
 }
 
 /// Whether `key` is `path` or lies under it.

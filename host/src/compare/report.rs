@@ -298,6 +298,17 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             })
             .collect(),
     ));
+    // Before any number: what the numbers below depend on.
+    let caveats: Vec<String> = comparison
+        .caveats
+        .iter()
+        .cloned()
+        .chain(comparison.one_seed_sentence())
+        .collect();
+    if !caveats.is_empty() {
+        out.push(Block::Heading("Caveats".into()));
+        out.extend(caveats.into_iter().map(Block::Paragraph));
+    }
     training_time_blocks(comparison, &mut out);
     out.push(Block::Heading("End of each phase".into()));
     out.push(Block::Paragraph(
@@ -701,6 +712,20 @@ mod tests {
                 incomplete: Vec::new(),
             },
             fast_copies_left_out: Vec::new(),
+            one_seed_groups: Vec::new(),
+            caveats: Vec::new(),
+        }
+    }
+
+    fn group(label: &str, seeds: &[u64]) -> crate::compare::analysis::GroupSummary {
+        crate::compare::analysis::GroupSummary {
+            label: label.into(),
+            runs: seeds.iter().map(|s| format!("run-{s}")).collect(),
+            seeds: seeds.to_vec(),
+            curve: Vec::new(),
+            phase_ends: Vec::new(),
+            adversarial_change: Default::default(),
+            training_time: None,
         }
     }
 
@@ -716,5 +741,47 @@ mod tests {
         // Both tests agree (either way): nothing to say.
         assert_eq!(disagreement(&comparison(0.0002, 0.01)), None);
         assert_eq!(disagreement(&comparison(0.4, 0.59)), None);
+    }
+
+    #[test]
+    fn one_seed_groups_and_caveats_come_before_the_numbers() {
+        let mut two_seeds = comparison(0.4, 0.59);
+        two_seeds.groups = vec![group("rollouts=2", &[1, 2]), group("rollouts=8", &[1, 2])];
+        assert_eq!(two_seeds.one_seed_sentence(), None);
+        assert!(!markdown(&two_seeds, "").contains("## Caveats"));
+
+        let mut one_seed = two_seeds.clone();
+        one_seed.groups[1] = group("rollouts=8", &[1]);
+        one_seed.one_seed_groups = vec!["rollouts=8".into()];
+        let sentence = one_seed.one_seed_sentence().unwrap();
+        assert!(
+            sentence.starts_with("Not tested across seeds: `rollouts=8` (one seed)."),
+            "{sentence}"
+        );
+        assert!(sentence.contains("`seeds: 3`"), "{sentence}");
+        assert!(!sentence.contains("one-seed baseline"), "{sentence}");
+
+        // A one-seed baseline leaves every group untested: said so.
+        let mut one_seed_baseline = two_seeds.clone();
+        one_seed_baseline.groups[0] = group("rollouts=2", &[1]);
+        one_seed_baseline.one_seed_groups = vec!["rollouts=2".into()];
+        let sentence = one_seed_baseline.one_seed_sentence().unwrap();
+        assert!(
+            sentence
+                .contains("with a one-seed baseline, no group's difference against it is tested"),
+            "{sentence}"
+        );
+
+        one_seed.caveats = vec!["runs/a has not finished its schedule".into()];
+        let report = markdown(&one_seed, "");
+        let caveats = report.find("## Caveats").unwrap();
+        let unfinished = report.find("runs/a has not finished").unwrap();
+        let untested = report.find("Not tested across seeds").unwrap();
+        let first_numbers = report.find("## End of each phase").unwrap();
+        assert!(
+            caveats < unfinished && unfinished < untested && untested < first_numbers,
+            "{report}"
+        );
+        assert!(html(&one_seed, |_| String::new()).contains("Not tested across seeds"));
     }
 }

@@ -125,16 +125,17 @@ pub fn extended(existing: &[Cell], wanted: &[Cell]) -> Option<Vec<Cell>> {
 
 /// A grid key's values (`inline`, as `--set` takes them), each with the
 /// part of a cell's name it gives: the value itself from a list, its label
-/// from a mapping of labels to values (`{cnn: {plugin: …}, gru: …}`).
-fn labelled_values(values: &yaml::Value) -> Vec<(String, String)> {
+/// from a mapping of labels to values (`{cnn: {plugin: …}, gru: …}`), and
+/// whether it was labelled.
+fn labelled_values(values: &yaml::Value) -> Vec<(String, String, bool)> {
     match values {
         yaml::Value::Mapping(labelled) => labelled
             .iter()
-            .map(|(label, value)| (inline(label), inline(value)))
+            .map(|(label, value)| (inline(label), inline(value), true))
             .collect(),
         other => other
             .as_sequence()
-            .map(|list| list.iter().map(|v| (inline(v), inline(v))).collect())
+            .map(|list| list.iter().map(|v| (inline(v), inline(v), false)).collect())
             .unwrap_or_default(),
     }
 }
@@ -156,11 +157,21 @@ fn short_key<'k>(key: &'k str, keys: &[&str]) -> &'k str {
         .unwrap_or(key)
 }
 
-/// The cells of `spec`, grid points in order (the first key varies
-/// slowest), each with every seed.
-pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
-    // Each grid point: (key, value as `--set` takes it, its name part).
-    let mut points: Vec<Vec<(String, String, String)>> = vec![Vec::new()];
+/// One grid key's value in a grid point.
+#[derive(Clone)]
+struct Choice {
+    key: String,
+    /// As `--set` takes it.
+    value: String,
+    /// Its part of the cell's name: the value, or its label.
+    label: String,
+    /// Whether the grid gave it a label (a mapping of labels to values).
+    labelled: bool,
+}
+
+/// The grid points of `spec`, in order (the first key varies slowest).
+fn points(spec: &SweepSpec) -> Vec<Vec<Choice>> {
+    let mut points: Vec<Vec<Choice>> = vec![Vec::new()];
     for (key, values) in &spec.grid {
         let key = key.as_str().unwrap_or_default().to_string();
         let values = labelled_values(values);
@@ -168,14 +179,49 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
             .into_iter()
             .flat_map(|point| {
                 let key = key.clone();
-                values.iter().map(move |(label, value)| {
+                values.iter().map(move |(label, value, labelled)| {
                     let mut point = point.clone();
-                    point.push((key.clone(), value.clone(), label.clone()));
+                    point.push(Choice {
+                        key: key.clone(),
+                        value: value.clone(),
+                        label: label.clone(),
+                        labelled: *labelled,
+                    });
                     point
                 })
             })
             .collect();
     }
+    points
+}
+
+/// `cell`'s grid labels in `spec`: (grid key, label) for the keys the
+/// sweep file gives a mapping of labels to values, found by the cell's
+/// settings and seed (an extended sweep renumbers its names). `agon
+/// compare` names groups by them.
+pub fn grid_labels(spec: &SweepSpec, cell: &Cell) -> Vec<(String, String)> {
+    cells(spec)
+        .iter()
+        .zip(
+            points(spec)
+                .iter()
+                .flat_map(|point| spec.seeds.iter().map(move |_| point)),
+        )
+        .find(|(wanted, _)| same_cell(wanted, cell))
+        .map(|(_, point)| {
+            point
+                .iter()
+                .filter(|choice| choice.labelled)
+                .map(|choice| (choice.key.clone(), choice.label.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The cells of `spec`, grid points in order (the first key varies
+/// slowest), each with every seed.
+pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
+    let points = points(spec);
     // `seed` too: the name's last part, which a swept `task.oracle.seed`
     // would otherwise repeat.
     let keys: Vec<&str> = spec
@@ -197,7 +243,7 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
             let index = cells.len();
             let mut parts: Vec<String> = point
                 .iter()
-                .map(|(key, _, label)| format!("{}-{}", safe(short_key(key, &keys)), safe(label)))
+                .map(|c| format!("{}-{}", safe(short_key(&c.key, &keys)), safe(&c.label)))
                 .collect();
             parts.push(format!("seed-{seed}"));
             cells.push(Cell {
@@ -206,7 +252,7 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
                 overrides: fixed
                     .iter()
                     .cloned()
-                    .chain(point.iter().map(|(k, v, _)| format!("{k}={v}")))
+                    .chain(point.iter().map(|c| format!("{}={}", c.key, c.value)))
                     .collect(),
                 seed,
             });
@@ -360,5 +406,41 @@ mod tests {
             parts("  task.oracle.seed: [7]\n"),
             "000_oracle.seed-7_seed-1"
         );
+    }
+
+    #[test]
+    fn grid_labels_are_found_by_a_cells_settings_and_seed() {
+        let spec: SweepSpec = yaml::from_str(
+            "base: b.yaml\nseeds: [1, 2]\ngrid:\n  training.adversarial.epochs: {mle-only: 0, seqgan: 4}\n  training.adversarial.rollouts: [2]\n",
+        )
+        .unwrap();
+        let all = cells(&spec);
+        let labels: Vec<Vec<(String, String)>> =
+            all.iter().map(|cell| grid_labels(&spec, cell)).collect();
+        let labelled =
+            |label: &str| vec![("training.adversarial.epochs".to_string(), label.to_string())];
+        // Only the labelled key; the listed one names cells by its value.
+        assert_eq!(
+            labels,
+            [
+                labelled("mle-only"),
+                labelled("mle-only"),
+                labelled("seqgan"),
+                labelled("seqgan")
+            ]
+        );
+        // An extended sweep's renumbered cell is found by what it sets.
+        let renumbered = Cell {
+            index: 7,
+            name: "007_epochs-seqgan_rollouts-2_seed-2".into(),
+            ..all[3].clone()
+        };
+        assert_eq!(grid_labels(&spec, &renumbered), labelled("seqgan"));
+        // A cell the sweep file no longer makes has none.
+        let other = Cell {
+            seed: 9,
+            ..all[3].clone()
+        };
+        assert!(grid_labels(&spec, &other).is_empty());
     }
 }
