@@ -585,8 +585,38 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
             message.contains(needle) && message.contains("bad.yaml"),
             "{message}"
         );
+        // At the line of the grid key that fails, with the key.
+        let key = grid.split(':').next().unwrap();
+        assert!(
+            message.contains(&format!("bad.yaml:3 (grid.{key}): cell 000_")),
+            "{message}"
+        );
         assert!(!dir.exists());
     }
+    // A fixed setting's line, under `set:`, when it alone fails so.
+    let file = sandbox.write(
+        "bad.yaml",
+        &format!(
+            "base: {}\nseeds: [1]\nset:\n  training.mle.epoch: 2\ngrid:\n  training.adversarial.rollouts: [2]\n",
+            config("smoke.yaml")
+        ),
+    );
+    let message = sandbox
+        .run(
+            &[
+                "sweep",
+                file.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        message.contains("bad.yaml:4 (set.training.mle.epoch): cell 000_rollouts-2_seed-1"),
+        "{message}"
+    );
+    assert!(!dir.exists());
 }
 
 /// `--jobs` and `--threads` replace the sweep file's local executor

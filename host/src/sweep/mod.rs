@@ -187,6 +187,84 @@ fn nothing_started(dir: &Path, manifest: &Manifest) -> bool {
             .all(|cell| !run_dir(dir, cell).exists() && !status::live(dir, cell))
 }
 
+/// What went wrong, without the `--set`s it went wrong after: the root
+/// cause from the first `: ` after its last `--set ` (a config error lists
+/// every assignment of the cell, or the one it is about).
+fn cause(error: &anyhow::Error) -> String {
+    let root = error.root_cause().to_string();
+    match root.rfind("--set ") {
+        Some(set) => root[set..]
+            .split_once(": ")
+            .map_or(root.clone(), |(_, rest)| rest.to_string()),
+        None => root,
+    }
+}
+
+/// Where in the sweep file `cell`'s `error` comes from, as `FILE:LINE
+/// (grid.KEY)`: the `grid` or `set` key whose setting alone, over a base
+/// config that loads, fails to load or to resolve its plugins with the
+/// same cause (tried when
+/// `registry` is given: loading is cheap, building is not); or else the
+/// one of the cell's keys the error names (`KEY:`, `KEY must …`). `None`
+/// when neither singles one out: the base config itself, or two settings
+/// together.
+fn place_of_failure(
+    spec_path: &Path,
+    spec: &SweepSpec,
+    cell: &Cell,
+    error: &anyhow::Error,
+    registry: Option<&mut agon_registry::Registry>,
+) -> Option<String> {
+    let key_of = |assignment: &str| {
+        assignment
+            .split_once('=')
+            .map_or("", |(key, _)| key)
+            .to_string()
+    };
+    let mut culprits: Vec<String> = Vec::new();
+    if let Some(registry) = registry {
+        let mut fails = |overrides: &[String]| {
+            load_experiment(&spec.base, overrides)
+                .and_then(|config| check_plugins(registry, &config))
+                .err()
+                .map(|e| cause(&e))
+        };
+        let cause = cause(error);
+        if fails(&[]).is_none() {
+            culprits = cell
+                .overrides
+                .iter()
+                .filter(|assignment| {
+                    fails(std::slice::from_ref(*assignment)).as_ref() == Some(&cause)
+                })
+                .map(|assignment| key_of(assignment))
+                .collect();
+        }
+    }
+    if culprits.len() != 1 {
+        let message = format!("{error:#}");
+        culprits = cell
+            .overrides
+            .iter()
+            .map(|assignment| key_of(assignment))
+            .filter(|key| {
+                message.contains(&format!("{key}:")) || message.contains(&format!("{key} "))
+            })
+            .collect();
+    }
+    let [key] = culprits.as_slice() else {
+        return None;
+    };
+    let section = if spec.grid.keys().any(|k| k.as_str() == Some(key)) {
+        "grid"
+    } else {
+        "set"
+    };
+    let text = std::fs::read_to_string(spec_path).ok()?;
+    let line = crate::config::locate::line_of(&text, &[section, key])?;
+    Some(format!("{}:{line} ({section}.{key})", spec_path.display()))
+}
+
 /// Loads every cell's config, and builds once each setting of the grid that
 /// has a cell left to run (the seed changes no check) as `agon train`
 /// would: in `workdir`, where the cells of a sweep started before run, or
@@ -203,10 +281,10 @@ fn check_cells(
     let here = std::env::current_dir().context("cannot read the current directory")?;
     // Sweeps written before the workdir was recorded run where they are.
     let elsewhere = workdir.filter(|w| !w.as_os_str().is_empty() && *w != here);
-    let context = |cell: &Cell| {
+    let context = |cell: &Cell, place: Option<String>| {
         let mut context = format!(
             "sweep file {}: cell {} ({})",
-            spec_path.display(),
+            place.unwrap_or_else(|| spec_path.display().to_string()),
             cell.name,
             cell.all_overrides()
                 .iter()
@@ -225,9 +303,12 @@ fn check_cells(
     let mut configs = Vec::new();
     let mut registry = agon_registry::Registry::from_environment();
     for cell in cells {
-        let config =
-            load_experiment(&spec.base, &cell.all_overrides()).with_context(|| context(cell))?;
-        check_plugins(&mut registry, &config).with_context(|| context(cell))?;
+        let config = load_experiment(&spec.base, &cell.all_overrides())
+            .and_then(|config| check_plugins(&mut registry, &config).map(|()| config))
+            .map_err(|e| {
+                let place = place_of_failure(spec_path, spec, cell, &e, Some(&mut registry));
+                e.context(context(cell, place))
+            })?;
         configs.push(config);
     }
     if matches!(spec.executor, Executor::Slurm(_)) {
@@ -262,7 +343,10 @@ fn check_cells(
     let built = distinct.iter().try_for_each(|(cell, config)| {
         crate::assemble::build_in(&mut registry, config, &run_dir(&dir, cell), None)
             .map(drop)
-            .with_context(|| context(cell))
+            .map_err(|e| {
+                let place = place_of_failure(spec_path, spec, cell, &e, None);
+                e.context(context(cell, place))
+            })
     });
     if elsewhere.is_some() {
         std::env::set_current_dir(&here)
