@@ -19,6 +19,7 @@ use anyhow::{anyhow, bail};
 
 use crate::config::{locate, ComponentSpec};
 
+mod build_profile;
 mod relaxed;
 
 /// What every component of a run is told, besides its own config.
@@ -97,6 +98,19 @@ pub fn resolve(
                 ),
             }
         ));
+    }
+    // A debug agon is a development build: its plugins are slow alike.
+    if !cfg!(debug_assertions) {
+        if let Some(target) = build_profile::cargo_debug_target(&resolved.library.path) {
+            let manifest = &resolved.library.manifest;
+            crate::notes::note(&format!(
+                "{}@{} is loaded from {}, cargo's debug build: it runs about ten times slower than a release build; build it with `cargo build --release` and put {} first on AGON_PLUGIN_PATH",
+                manifest.qualified_name(),
+                manifest.version,
+                resolved.library.path.display(),
+                target.join("release").display()
+            ));
+        }
     }
     for (_, note) in origin
         .plugin_switch_notes
