@@ -541,6 +541,23 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
 fn bad_sweeps_are_refused_before_anything_is_written() {
     let sandbox = Sandbox::new();
     let dir = sandbox.path().join("never");
+    // The message of a sweep file refused with nothing written.
+    let refused = |sweep: &str| {
+        let file = sandbox.write("bad.yaml", sweep);
+        let message = sandbox
+            .run(
+                &[
+                    "sweep",
+                    file.to_str().unwrap(),
+                    "--out",
+                    dir.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .clean_failure();
+        assert!(!dir.exists());
+        message
+    };
     for (grid, needle) in [
         (
             "training.adversarial.rolouts: [2]",
@@ -563,24 +580,10 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
             "reward={plugin: agon/rewards@^0.1, component: nosuch}",
         ),
     ] {
-        let file = sandbox.write(
-            "bad.yaml",
-            &format!(
-                "base: {}\ngrid:\n  {grid}\nseeds: [1]\n",
-                config("smoke.yaml")
-            ),
-        );
-        let message = sandbox
-            .run(
-                &[
-                    "sweep",
-                    file.to_str().unwrap(),
-                    "--out",
-                    dir.to_str().unwrap(),
-                ],
-                &[],
-            )
-            .clean_failure();
+        let message = refused(&format!(
+            "base: {}\ngrid:\n  {grid}\nseeds: [1]\n",
+            config("smoke.yaml")
+        ));
         assert!(
             message.contains(needle) && message.contains("bad.yaml"),
             "{message}"
@@ -591,32 +594,16 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
             message.contains(&format!("bad.yaml:3 (grid.{key}): cell 000_")),
             "{message}"
         );
-        assert!(!dir.exists());
     }
     // A fixed setting's line, under `set:`, when it alone fails so.
-    let file = sandbox.write(
-        "bad.yaml",
-        &format!(
-            "base: {}\nseeds: [1]\nset:\n  training.mle.epoch: 2\ngrid:\n  training.adversarial.rollouts: [2]\n",
-            config("smoke.yaml")
-        ),
-    );
-    let message = sandbox
-        .run(
-            &[
-                "sweep",
-                file.to_str().unwrap(),
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .clean_failure();
+    let message = refused(&format!(
+        "base: {}\nseeds: [1]\nset:\n  training.mle.epoch: 2\ngrid:\n  training.adversarial.rollouts: [2]\n",
+        config("smoke.yaml")
+    ));
     assert!(
         message.contains("bad.yaml:4 (set.training.mle.epoch): cell 000_rollouts-2_seed-1"),
         "{message}"
     );
-    assert!(!dir.exists());
 }
 
 /// `--jobs` and `--threads` replace the sweep file's local executor
@@ -826,14 +813,7 @@ fn compare_names_groups_by_the_sweep_files_labels() {
     let file = sandbox.write(
         "labelled.yaml",
         &format!(
-            "base: {}
-set:
-  training.mle.epochs: 1
-grid:
-  training.adversarial.epochs: {{mle-only: 0, seqgan: 1}}
-  training.adversarial.rollouts: [2]
-seeds: [1]
-",
+            "base: {}\nset:\n  training.mle.epochs: 1\ngrid:\n  training.adversarial.epochs: {{mle-only: 0, seqgan: 1}}\n  discriminator: {{cnn: {{plugin: seqgan-lab/cnn-discriminator@^0.1}}, gru: {{plugin: rnn-lab/gru-discriminator@^0.1}}}}\n  training.adversarial.rollouts: [2]\nseeds: [1]\n",
             config("smoke.yaml")
         ),
     );
@@ -849,9 +829,8 @@ seeds: [1]
             &[],
         )
         .success();
-    assert!(dir
-        .join("runs/001_epochs-seqgan_rollouts-2_seed-1")
-        .is_dir());
+    let seqgan_gru = dir.join("runs/003_epochs-seqgan_discriminator-gru_rollouts-2_seed-1");
+    assert!(seqgan_gru.is_dir());
     let compared = sandbox.compare_json(&[&dir], "compare");
     let labels: Vec<&str> = compared["groups"]
         .as_array()
@@ -859,25 +838,22 @@ seeds: [1]
         .iter()
         .map(|g| g["label"].as_str().unwrap())
         .collect();
-    // The labelled key by its label; `rollouts` takes one value, so it
-    // does not tell the groups apart and is left out.
-    assert_eq!(labels, ["mle-only", "seqgan"], "{compared}");
+    // Each labelled key by its label, a whole block (the discriminator's
+    // plugin and the config keys its default sets) by one; `rollouts`
+    // takes one value, so it does not tell the groups apart and is left
+    // out.
     assert_eq!(
-        compared["one_seed_groups"],
-        serde_json::json!(["mle-only", "seqgan"])
+        labels,
+        ["cnn mle-only", "gru mle-only", "cnn seqgan", "gru seqgan"],
+        "{compared}"
     );
+    assert_eq!(compared["one_seed_groups"].as_array().unwrap().len(), 4);
     // Runs given by their directories, outside the sweep, have no labels:
     // their values name them.
-    let runs: Vec<std::path::PathBuf> = [
-        "000_epochs-mle-only_rollouts-2_seed-1",
-        "001_epochs-seqgan_rollouts-2_seed-1",
-    ]
-    .iter()
-    .map(|name| dir.join("runs").join(name))
-    .collect();
-    let by_value = sandbox.compare_json(&[&runs[0], &runs[1]], "compare-runs");
+    let cnn_seqgan = dir.join("runs/002_epochs-seqgan_discriminator-cnn_rollouts-2_seed-1");
+    let by_value = sandbox.compare_json(&[&cnn_seqgan, &seqgan_gru], "compare-runs");
     assert_eq!(
-        by_value["groups"][1]["label"], "training.adversarial.epochs=1",
+        by_value["groups"][1]["label"], "discriminator.plugin=rnn-lab/gru-discriminator@^0.1",
         "{by_value}"
     );
 }

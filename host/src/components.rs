@@ -101,14 +101,14 @@ pub fn resolve(
     }
     // A debug agon is a development build: its plugins are slow alike.
     if !cfg!(debug_assertions) {
-        if let Some(target) = build_profile::cargo_debug_target(&resolved.library.path) {
+        if let Some(debug) = build_profile::cargo_debug_dir(&resolved.library.path) {
             let manifest = &resolved.library.manifest;
             crate::notes::note(&format!(
-                "{}@{} is loaded from {}, cargo's debug build: it runs about ten times slower than a release build; build it with `cargo build --release` and put {} first on AGON_PLUGIN_PATH",
+                "{}@{} is loaded from {}, a build of cargo's debug profile: a Candle plugin built so trains about ten times slower (docs/writing-a-plugin.md); build it with `cargo build --release`, put {} first on AGON_PLUGIN_PATH and run `agon plugins scan`",
                 manifest.qualified_name(),
                 manifest.version,
                 resolved.library.path.display(),
-                target.join("release").display()
+                debug.with_file_name("release").display()
             ));
         }
     }

@@ -169,15 +169,22 @@ impl Comparison {
             .collect::<Vec<_>>()
             .join(", ");
         let one = self.one_seed_groups.len() == 1;
+        let untested = if self.groups.len() < 2 {
+            "with no test of the change over the adversarial phase".to_string()
+        } else {
+            format!(
+                "with no test of the change over the adversarial phase or of the difference against the baseline, `{baseline}`{}",
+                if self.one_seed_groups.iter().any(|g| g == baseline) {
+                    " (with a one-seed baseline, no group's difference against it is tested)"
+                } else {
+                    ""
+                }
+            )
+        };
         Some(format!(
-            "Not tested across seeds: {listed} ({}). A test across seeds needs at least two seeds in a group, so {} tables show one run's numbers (n=1), with no test of the change over the adversarial phase or of the difference against the baseline, `{baseline}`{}. Train more seeds, e.g. `seeds: 3` in a sweep file (docs/sweeps.md), and evaluate them all.",
+            "Not tested across seeds: {listed} ({}). A test across seeds needs at least two seeds in a group, so {} tables show one run's numbers (n=1), {untested}. Train more seeds (e.g. `seeds: [1, 2, 3]` in a sweep file, docs/sweeps.md), evaluate them with `agon eval`, and compare again.",
             if one { "one seed" } else { "one seed each" },
             if one { "its" } else { "their" },
-            if self.one_seed_groups.iter().any(|g| g == baseline) && self.groups.len() > 1 {
-                " (with a one-seed baseline, no group's difference against it is tested)"
-            } else {
-                ""
-            },
         ))
     }
 }

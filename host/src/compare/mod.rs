@@ -36,8 +36,9 @@ pub struct RunData {
     /// Whether the run has finished its schedule.
     pub finished: bool,
     /// (grid key, label) for the keys its sweep's file labels (see
-    /// [`sweep::cells::grid_labels`]); empty for a run outside a sweep.
-    pub grid_labels: Vec<(String, String)>,
+    /// [`sweep::cells::labelled_cells`]); empty for a run not given as
+    /// part of a sweep.
+    pub grid_labels: sweep::cells::GridLabels,
 }
 
 /// Runs of one config, seeds pooled.
@@ -96,18 +97,27 @@ pub fn collect(paths: &[PathBuf]) -> anyhow::Result<(Vec<RunData>, Vec<String>)>
         }
         if Manifest::path(path).exists() {
             let manifest = Manifest::read(path)?;
-            // The labels of its grid, when its copy of the sweep file still
-            // reads (they only name groups: without them, values do).
-            let spec: Option<sweep::SweepSpec> = std::fs::read_to_string(path.join("sweep.yaml"))
-                .ok()
-                .and_then(|text| yaml::from_str(&text).ok());
+            // The labels of its grid, from its copy of the sweep file
+            // (they only name groups: without them, values do).
+            let labelled = match std::fs::read_to_string(path.join("sweep.yaml"))
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    yaml::from_str::<sweep::SweepSpec>(&text).map_err(|e| e.to_string())
+                }) {
+                Ok(spec) => sweep::cells::labelled_cells(&spec),
+                Err(e) => {
+                    crate::notes::note(&format!(
+                        "{}: its sweep.yaml does not read ({e}); its groups are named by their values, not its grid's labels",
+                        path.display()
+                    ));
+                    Vec::new()
+                }
+            };
             for cell in &manifest.cells {
                 let run = sweep::run_dir(path, cell);
                 if run.join("metrics.jsonl").exists() {
                     let mut data = read_run(&run)?;
-                    if let Some(spec) = &spec {
-                        data.grid_labels = sweep::cells::grid_labels(spec, cell);
-                    }
+                    data.grid_labels = sweep::cells::labels_of(&labelled, cell);
                     runs.push(data);
                 } else {
                     let caveat = format!(
@@ -194,12 +204,17 @@ fn without_repeats(runs: Vec<RunData>) -> anyhow::Result<Vec<RunData>> {
     let mut kept: Vec<(PathBuf, RunData)> = Vec::new();
     for run in runs {
         let canonical = std::fs::canonicalize(&run.path).unwrap_or_else(|_| run.path.clone());
-        if let Some((_, first)) = kept.iter().find(|(path, _)| *path == canonical) {
+        if let Some((_, first)) = kept.iter_mut().find(|(path, _)| *path == canonical) {
             crate::notes::note(&format!(
                 "{} is named twice (also as {}); counted once",
                 run.path.display(),
                 first.path.display()
             ));
+            // Named by itself and within its sweep: the sweep's grid
+            // labels still name it.
+            if first.grid_labels.is_empty() {
+                first.grid_labels = run.grid_labels;
+            }
             continue;
         }
         kept.push((canonical, run));
@@ -316,22 +331,30 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
                 .join(" ")
         })
         .collect();
-    // A key the sweep file labels (`{mle-only: 0, seqgan: 4}`) is named by
-    // its label, as its cells are, when every run of the group has that
-    // label; the values name the groups if the labels do not tell them
-    // apart.
+    // A key the sweep file labels (`{mle-only: 0, seqgan: 4}`, or a whole
+    // block: `discriminator: {cnn: {plugin: …}, gru: …}`) is named by its
+    // label, as its cells are, when every run of the group has that label:
+    // once for all the shown keys in it. The values name the groups if the
+    // labels do not tell them apart.
     let by_label: Vec<String> = groups
         .iter()
         .zip(&keys)
         .map(|((_, runs), key)| {
-            shown
-                .iter()
-                .map(|path| {
-                    common_label(runs, path)
-                        .unwrap_or_else(|| format!("{path}={}", value_under(key, path)))
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
+            let labels = common_labels(runs);
+            let mut parts: Vec<String> = Vec::new();
+            let mut named: Vec<&str> = Vec::new();
+            for path in &shown {
+                match labels.iter().find(|(grid_key, _)| under(path, grid_key)) {
+                    Some((grid_key, label)) => {
+                        if !named.contains(&grid_key.as_str()) {
+                            named.push(grid_key);
+                            parts.push(label.clone());
+                        }
+                    }
+                    None => parts.push(format!("{path}={}", value_under(key, path))),
+                }
+            }
+            parts.join(" ")
         })
         .collect();
     let distinct = by_label.iter().collect::<BTreeSet<_>>().len() == by_label.len();
@@ -350,19 +373,17 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
         .collect()
 }
 
-/// The grid label every one of `runs` has for the key `path`, if they
-/// share one.
-fn common_label(runs: &[RunData], path: &str) -> Option<String> {
-    let label_of = |run: &RunData| {
-        run.grid_labels
-            .iter()
-            .find(|(key, _)| key == path)
-            .map(|(_, label)| label.clone())
+/// The grid labels every one of `runs` has.
+fn common_labels(runs: &[RunData]) -> sweep::cells::GridLabels {
+    let Some((first, rest)) = runs.split_first() else {
+        return Vec::new();
     };
-    let first = label_of(runs.first()?)?;
-    runs.iter()
-        .all(|run| label_of(run).as_ref() == Some(&first))
-        .then_some(first)
+    first
+        .grid_labels
+        .iter()
+        .filter(|label| rest.iter().all(|run| run.grid_labels.contains(label)))
+        .cloned()
+        .collect()
 }
 
 /// Whether `key` is `path` or lies under it.

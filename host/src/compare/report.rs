@@ -758,7 +758,11 @@ mod tests {
             sentence.starts_with("Not tested across seeds: `rollouts=8` (one seed)."),
             "{sentence}"
         );
-        assert!(sentence.contains("`seeds: 3`"), "{sentence}");
+        assert!(sentence.contains("`seeds: [1, 2, 3]`"), "{sentence}");
+        assert!(
+            sentence.contains("difference against the baseline, `rollouts=2`"),
+            "{sentence}"
+        );
         assert!(!sentence.contains("one-seed baseline"), "{sentence}");
 
         // A one-seed baseline leaves every group untested: said so.

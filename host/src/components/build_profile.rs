@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-/// The cargo target directory whose `debug` profile directory holds
-/// `library` (`target/debug/`, `target/debug/deps/`, or
+/// The `debug` profile directory of a cargo target directory that holds
+/// `library` (`target/debug/`, `target/debug/deps/` or
 /// `target/<triple>/debug/`), when it is one: a directory named `debug`
 /// whose parent, or grandparent for a target triple, is marked as cargo's
-/// (its `CACHEDIR.TAG` or `.rustc_info.json`).
-pub fn cargo_debug_target(library: &Path) -> Option<PathBuf> {
+/// (its `CACHEDIR.TAG` or `.rustc_info.json`). Its sibling `release` is
+/// where `cargo build --release` puts the same library.
+pub fn cargo_debug_dir(library: &Path) -> Option<PathBuf> {
     let mut dir = library.parent()?;
     if dir.file_name()? == "deps" {
         dir = dir.parent()?;
@@ -23,8 +24,8 @@ pub fn cargo_debug_target(library: &Path) -> Option<PathBuf> {
     [Some(parent), parent.parent()]
         .into_iter()
         .flatten()
-        .find(|d| is_target(d))
-        .map(Path::to_path_buf)
+        .any(is_target)
+        .then(|| dir.to_path_buf())
 }
 
 #[cfg(test)]
@@ -44,19 +45,28 @@ mod tests {
         )
         .unwrap();
         let library = |dir: &str| target.join(dir).join("libmy_plugin.so");
-        assert_eq!(cargo_debug_target(&library("debug")), Some(target.clone()));
         assert_eq!(
-            cargo_debug_target(&library("debug/deps")),
-            Some(target.clone())
+            cargo_debug_dir(&library("debug")),
+            Some(target.join("debug"))
         );
         assert_eq!(
-            cargo_debug_target(&library("x86_64-unknown-linux-gnu/debug")),
-            Some(target.clone())
+            cargo_debug_dir(&library("debug/deps")),
+            Some(target.join("debug"))
         );
-        assert_eq!(cargo_debug_target(&library("release")), None);
+        let triple = target.join("x86_64-unknown-linux-gnu/debug");
+        assert_eq!(
+            cargo_debug_dir(&library("x86_64-unknown-linux-gnu/debug")),
+            Some(triple.clone())
+        );
+        // The note's advice: the release directory beside it.
+        assert_eq!(
+            triple.with_file_name("release"),
+            target.join("x86_64-unknown-linux-gnu/release")
+        );
+        assert_eq!(cargo_debug_dir(&library("release")), None);
         // A directory named `debug` that is not in a cargo target directory.
         let plain = root.path().join("plugins/debug");
         std::fs::create_dir_all(&plain).unwrap();
-        assert_eq!(cargo_debug_target(&plain.join("libmy_plugin.so")), None);
+        assert_eq!(cargo_debug_dir(&plain.join("libmy_plugin.so")), None);
     }
 }

@@ -123,19 +123,18 @@ pub fn extended(existing: &[Cell], wanted: &[Cell]) -> Option<Vec<Cell>> {
     Some(cells)
 }
 
-/// A grid key's values (`inline`, as `--set` takes them), each with the
-/// part of a cell's name it gives: the value itself from a list, its label
-/// from a mapping of labels to values (`{cnn: {plugin: …}, gru: …}`), and
-/// whether it was labelled.
-fn labelled_values(values: &yaml::Value) -> Vec<(String, String, bool)> {
+/// A grid key's values (`inline`, as `--set` takes them), each with its
+/// label when the grid gives a mapping of labels to values (`{cnn:
+/// {plugin: …}, gru: …}`).
+fn labelled_values(values: &yaml::Value) -> Vec<(String, Option<String>)> {
     match values {
         yaml::Value::Mapping(labelled) => labelled
             .iter()
-            .map(|(label, value)| (inline(label), inline(value), true))
+            .map(|(label, value)| (inline(value), Some(inline(label))))
             .collect(),
         other => other
             .as_sequence()
-            .map(|list| list.iter().map(|v| (inline(v), inline(v), false)).collect())
+            .map(|list| list.iter().map(|v| (inline(v), None)).collect())
             .unwrap_or_default(),
     }
 }
@@ -163,10 +162,16 @@ struct Choice {
     key: String,
     /// As `--set` takes it.
     value: String,
-    /// Its part of the cell's name: the value, or its label.
-    label: String,
-    /// Whether the grid gave it a label (a mapping of labels to values).
-    labelled: bool,
+    /// The sweep file's label for it, if the grid key takes a mapping of
+    /// labels to values.
+    label: Option<String>,
+}
+
+impl Choice {
+    /// Its part of the cell's name: its label, or the value.
+    fn name_part(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.value)
+    }
 }
 
 /// The grid points of `spec`, in order (the first key varies slowest).
@@ -179,13 +184,12 @@ fn points(spec: &SweepSpec) -> Vec<Vec<Choice>> {
             .into_iter()
             .flat_map(|point| {
                 let key = key.clone();
-                values.iter().map(move |(label, value, labelled)| {
+                values.iter().map(move |(value, label)| {
                     let mut point = point.clone();
                     point.push(Choice {
                         key: key.clone(),
                         value: value.clone(),
                         label: label.clone(),
-                        labelled: *labelled,
                     });
                     point
                 })
@@ -195,32 +199,22 @@ fn points(spec: &SweepSpec) -> Vec<Vec<Choice>> {
     points
 }
 
-/// `cell`'s grid labels in `spec`: (grid key, label) for the keys the
-/// sweep file gives a mapping of labels to values, found by the cell's
-/// settings and seed (an extended sweep renumbers its names). `agon
-/// compare` names groups by them.
-pub fn grid_labels(spec: &SweepSpec, cell: &Cell) -> Vec<(String, String)> {
-    cells(spec)
-        .iter()
-        .zip(
-            points(spec)
-                .iter()
-                .flat_map(|point| spec.seeds.iter().map(move |_| point)),
-        )
-        .find(|(wanted, _)| same_cell(wanted, cell))
-        .map(|(_, point)| {
-            point
-                .iter()
-                .filter(|choice| choice.labelled)
-                .map(|choice| (choice.key.clone(), choice.label.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+/// A cell's grid labels: (grid key, label) for each key the sweep file
+/// gives a mapping of labels to values. `agon compare` names groups by
+/// them.
+pub type GridLabels = Vec<(String, String)>;
 
 /// The cells of `spec`, grid points in order (the first key varies
 /// slowest), each with every seed.
 pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
+    labelled_cells(spec)
+        .into_iter()
+        .map(|(cell, _)| cell)
+        .collect()
+}
+
+/// [`cells`], each with its grid labels.
+pub fn labelled_cells(spec: &SweepSpec) -> Vec<(Cell, GridLabels)> {
     let points = points(spec);
     // `seed` too: the name's last part, which a swept `task.oracle.seed`
     // would otherwise repeat.
@@ -239,14 +233,18 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
         .collect();
     let mut cells = Vec::new();
     for point in &points {
+        let labels: GridLabels = point
+            .iter()
+            .filter_map(|c| Some((c.key.clone(), c.label.clone()?)))
+            .collect();
         for &seed in &spec.seeds {
             let index = cells.len();
             let mut parts: Vec<String> = point
                 .iter()
-                .map(|c| format!("{}-{}", safe(short_key(&c.key, &keys)), safe(&c.label)))
+                .map(|c| format!("{}-{}", safe(short_key(&c.key, &keys)), safe(c.name_part())))
                 .collect();
             parts.push(format!("seed-{seed}"));
-            cells.push(Cell {
+            let cell = Cell {
                 index,
                 name: format!("{index:03}_{}", parts.join("_")),
                 overrides: fixed
@@ -255,10 +253,24 @@ pub fn cells(spec: &SweepSpec) -> Vec<Cell> {
                     .chain(point.iter().map(|c| format!("{}={}", c.key, c.value)))
                     .collect(),
                 seed,
-            });
+            };
+            cells.push((cell, labels.clone()));
         }
     }
     cells
+}
+
+/// `cell`'s grid labels among `labelled` (a sweep file's
+/// [`labelled_cells`]): those of the same cell (name, settings and seed),
+/// or else of the same settings and seed (an extended sweep renumbers
+/// its names); none when the sweep file no longer makes it.
+pub fn labels_of(labelled: &[(Cell, GridLabels)], cell: &Cell) -> GridLabels {
+    labelled
+        .iter()
+        .find(|(wanted, _)| wanted == cell)
+        .or_else(|| labelled.iter().find(|(wanted, _)| same_cell(wanted, cell)))
+        .map(|(_, labels)| labels.clone())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -414,33 +426,29 @@ mod tests {
             "base: b.yaml\nseeds: [1, 2]\ngrid:\n  training.adversarial.epochs: {mle-only: 0, seqgan: 4}\n  training.adversarial.rollouts: [2]\n",
         )
         .unwrap();
-        let all = cells(&spec);
-        let labels: Vec<Vec<(String, String)>> =
-            all.iter().map(|cell| grid_labels(&spec, cell)).collect();
-        let labelled =
-            |label: &str| vec![("training.adversarial.epochs".to_string(), label.to_string())];
+        let labelled = labelled_cells(&spec);
+        let all: Vec<Cell> = labelled.iter().map(|(cell, _)| cell.clone()).collect();
+        assert_eq!(all, cells(&spec));
+        let labels: Vec<GridLabels> = all.iter().map(|cell| labels_of(&labelled, cell)).collect();
+        let by = |label: &str| vec![("training.adversarial.epochs".to_string(), label.to_string())];
         // Only the labelled key; the listed one names cells by its value.
         assert_eq!(
             labels,
-            [
-                labelled("mle-only"),
-                labelled("mle-only"),
-                labelled("seqgan"),
-                labelled("seqgan")
-            ]
+            [by("mle-only"), by("mle-only"), by("seqgan"), by("seqgan")]
         );
+        assert_eq!(all[2].name, "002_epochs-seqgan_rollouts-2_seed-1");
         // An extended sweep's renumbered cell is found by what it sets.
         let renumbered = Cell {
             index: 7,
             name: "007_epochs-seqgan_rollouts-2_seed-2".into(),
             ..all[3].clone()
         };
-        assert_eq!(grid_labels(&spec, &renumbered), labelled("seqgan"));
+        assert_eq!(labels_of(&labelled, &renumbered), by("seqgan"));
         // A cell the sweep file no longer makes has none.
         let other = Cell {
             seed: 9,
             ..all[3].clone()
         };
-        assert!(grid_labels(&spec, &other).is_empty());
+        assert!(labels_of(&labelled, &other).is_empty());
     }
 }

@@ -201,13 +201,12 @@ fn cause(error: &anyhow::Error) -> String {
 }
 
 /// Where in the sweep file `cell`'s `error` comes from, as `FILE:LINE
-/// (grid.KEY)`: the `grid` or `set` key whose setting alone, over a base
-/// config that loads, fails to load or to resolve its plugins with the
-/// same cause (tried when
-/// `registry` is given: loading is cheap, building is not); or else the
-/// one of the cell's keys the error names (`KEY:`, `KEY must …`). `None`
-/// when neither singles one out: the base config itself, or two settings
-/// together.
+/// (grid.KEY)`: the one `set` key that, over the base config, or grid key
+/// that, over the base config and the `set` keys, fails to load or to
+/// resolve its plugins with the same cause (tried when `registry` is
+/// given: loading is cheap, building is not); or else the one of the
+/// cell's keys the error names ([`names_key`]). `None` when neither
+/// singles one out: the base config itself, or two settings together.
 fn place_of_failure(
     spec_path: &Path,
     spec: &SweepSpec,
@@ -221,6 +220,10 @@ fn place_of_failure(
             .map_or("", |(key, _)| key)
             .to_string()
     };
+    // A cell's overrides: the sweep's `set` first, then its grid point.
+    let (fixed, point) = cell
+        .overrides
+        .split_at(spec.set.len().min(cell.overrides.len()));
     let mut culprits: Vec<String> = Vec::new();
     if let Some(registry) = registry {
         let mut fails = |overrides: &[String]| {
@@ -230,15 +233,25 @@ fn place_of_failure(
                 .map(|e| cause(&e))
         };
         let cause = cause(error);
+        // Each `set` key over the base config, each grid key over the base
+        // config and the `set` keys, where those load.
         if fails(&[]).is_none() {
-            culprits = cell
-                .overrides
-                .iter()
-                .filter(|assignment| {
-                    fails(std::slice::from_ref(*assignment)).as_ref() == Some(&cause)
-                })
-                .map(|assignment| key_of(assignment))
-                .collect();
+            culprits.extend(
+                fixed
+                    .iter()
+                    .filter(|a| fails(std::slice::from_ref(*a)).as_ref() == Some(&cause))
+                    .map(|a| key_of(a)),
+            );
+        }
+        if fails(fixed).is_none() {
+            culprits.extend(
+                point
+                    .iter()
+                    .filter(|a| {
+                        fails(&[fixed, std::slice::from_ref(*a)].concat()).as_ref() == Some(&cause)
+                    })
+                    .map(|a| key_of(a)),
+            );
         }
     }
     if culprits.len() != 1 {
@@ -247,9 +260,7 @@ fn place_of_failure(
             .overrides
             .iter()
             .map(|assignment| key_of(assignment))
-            .filter(|key| {
-                message.contains(&format!("{key}:")) || message.contains(&format!("{key} "))
-            })
+            .filter(|key| names_key(&message, key))
             .collect();
     }
     let [key] = culprits.as_slice() else {
@@ -263,6 +274,18 @@ fn place_of_failure(
     let text = std::fs::read_to_string(spec_path).ok()?;
     let line = crate::config::locate::line_of(&text, &[section, key])?;
     Some(format!("{}:{line} ({section}.{key})", spec_path.display()))
+}
+
+/// Whether `message` names the key path `key` as the subject of what it
+/// says (`KEY: …`, `KEY must …`, `` `KEY` ``), not as part of a longer path
+/// or of a `--set KEY=VALUE` it lists.
+fn names_key(message: &str, key: &str) -> bool {
+    message.match_indices(key).any(|(at, _)| {
+        let before = message[..at].chars().next_back();
+        let after = message[at + key.len()..].chars().next();
+        before.is_none_or(|c| c.is_whitespace() || c == '`' || c == '(')
+            && matches!(after, Some(':' | ' ' | '`'))
+    })
 }
 
 /// Loads every cell's config, and builds once each setting of the grid that
@@ -725,4 +748,33 @@ fn watch_the_sweep() -> bool {
         });
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_key;
+
+    #[test]
+    fn a_key_is_named_as_a_subject_not_inside_a_path_or_an_assignment() {
+        let key = "training.adversarial.rollouts";
+        assert!(names_key(
+            "training.adversarial.rollouts must be at least 1",
+            key
+        ));
+        assert!(names_key(
+            "--set x=1: training.adversarial.rollouts: expected a number",
+            key
+        ));
+        assert!(names_key("set `training.adversarial.rollouts` to 2", key));
+        // Listed among a cell's assignments, or inside a longer path.
+        assert!(!names_key(
+            "after --set training.adversarial.rollouts=4: unknown field",
+            key
+        ));
+        assert!(!names_key("my.training.adversarial.rollouts: no", key));
+        assert!(!names_key("training.adversarial.rollouts_max: no", key));
+        // A short key is not found inside ordinary words.
+        assert!(!names_key("the rewards: none", "reward"));
+        assert!(names_key("reward: no plugin", "reward"));
+    }
 }
