@@ -799,7 +799,8 @@ fn a_sweep_none_of_whose_cells_started_starts_again_with_new_cells() {
     // Now a cell has started: another sweep file is refused.
     let refused = sweep("third.yaml", "training.adversarial.rollouts: [8]").clean_failure();
     assert!(
-        refused.contains("holds another sweep") && refused.contains("rm -r"),
+        refused.contains("holds another sweep") && refused.contains("rm -r")
+            && refused.contains("its cell 000_rollouts-4_seed-1 (training.adversarial.rollouts=4 seed=1) is not one that"),
         "{refused}"
     );
 }
@@ -831,6 +832,24 @@ fn compare_names_groups_by_the_sweep_files_labels() {
         .success();
     let seqgan_gru = dir.join("runs/003_epochs-seqgan_discriminator-gru_rollouts-2_seed-1");
     assert!(seqgan_gru.is_dir());
+    // Commands that take a run directory say what to do with a sweep's.
+    for (args, advice) in [
+        (vec!["eval"], "for run in"),
+        (vec!["sample"], "sample from one of its runs"),
+        (
+            vec!["train", "--resume"],
+            "resume the sweep with `agon sweep SWEEP_FILE --out",
+        ),
+    ] {
+        let mut args = args;
+        args.push(dir.to_str().unwrap());
+        let refused = sandbox.run(&args, &[]).clean_failure();
+        assert!(
+            refused.contains("is a sweep directory, not a run directory")
+                && refused.contains(advice),
+            "{args:?}: {refused}"
+        );
+    }
     let compared = sandbox.compare_json(&[&dir], "compare");
     let labels: Vec<&str> = compared["groups"]
         .as_array()

@@ -48,6 +48,18 @@ pub fn open_config(run_path: &Path) -> anyhow::Result<ExperimentConfig> {
     Ok(open_run(run_path)?.0)
 }
 
+/// Refuses a sweep directory given where a command takes a run directory,
+/// with `advice`: what that command does with a sweep's runs.
+pub fn refuse_sweep_dir(path: &Path, advice: &str) -> anyhow::Result<()> {
+    if path.join("manifest.json").is_file() && !path.join("config.yaml").exists() {
+        bail!(
+            "{} is a sweep directory, not a run directory: {advice}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// The resolved config of a run directory and its newest checkpoint.
 pub fn open_run(
     run_path: &Path,
@@ -57,13 +69,10 @@ pub fn open_run(
 )> {
     let config_path = run_path.join("config.yaml");
     if !config_path.exists() {
-        if run_path.join("manifest.json").exists() {
-            bail!(
-                "{} is a sweep directory, not a run directory: evaluate each of its runs on its own (`for run in {}/runs/*; do agon eval $run; done`: each evaluation goes into its run's directory, where `agon compare` reads it), or name the runs to evaluate together",
-                run_path.display(),
-                run_path.display()
-            );
-        }
+        refuse_sweep_dir(
+            run_path,
+            &format!("name one of its runs ({}/runs/<cell>)", run_path.display()),
+        )?;
         if !run_path.exists() {
             // The likeliest slip: a cell name or seed typed by hand.
             let near = run_path

@@ -13,6 +13,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.beam_size != Some(0), "--beam-size must be at least 1");
     let snapshots = parse_snapshots(&args.snapshots)?;
     crate::notes::quiet_data_notes();
+    for dir in &args.run_dirs {
+        crate::assemble::refuse_sweep_dir(
+            dir,
+            &format!(
+                "evaluate each of its runs on its own (`for run in {}/runs/*; do agon eval $run; done`: each evaluation goes into its run's directory, where `agon compare` reads it), or name the runs to evaluate together",
+                dir.display()
+            ),
+        )?;
+    }
     let models = eval::models(&args.run_dirs, &snapshots)?;
     if !snapshots.iter().any(|s| s == eval::FINAL) {
         crate::notes::note(

@@ -54,6 +54,14 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
         .snapshot
         .as_deref()
         .filter(|name| *name != crate::eval::FINAL);
+    crate::assemble::refuse_sweep_dir(
+        &args.run_dir,
+        &format!(
+            "sample from one of its runs (`agon sample {}/runs/<cell>`; `agon sweep status {}` lists them)",
+            args.run_dir.display(),
+            args.run_dir.display()
+        ),
+    )?;
     let (config, vocabulary, mut generator) =
         crate::assemble::load_run_generator(&args.run_dir, snapshot)?;
     let seed = args.seed.unwrap_or(config.seed);

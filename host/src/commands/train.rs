@@ -146,6 +146,14 @@ fn report(outcome: RunOutcome, run_path: &Path) -> anyhow::Result<()> {
 }
 
 fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> anyhow::Result<()> {
+    crate::assemble::refuse_sweep_dir(
+        run_path,
+        &format!(
+            "resume the sweep with `agon sweep SWEEP_FILE --out {}` (its finished cells are skipped, its stopped ones resumed from their checkpoints), or one of its runs with `agon train --resume {}/runs/<cell>`",
+            run_path.display(),
+            run_path.display()
+        ),
+    )?;
     let (saved_config, found) = open_run(run_path)?;
     let (checkpoint_dir, state) = found.ok_or_else(|| {
         anyhow!(

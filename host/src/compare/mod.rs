@@ -334,13 +334,25 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
     // A key the sweep file labels (`{mle-only: 0, seqgan: 4}`, or a whole
     // block: `discriminator: {cnn: {plugin: …}, gru: …}`) is named by its
     // label, as its cells are, when every run of the group has that label:
-    // once for all the shown keys in it. The values name the groups if the
-    // labels do not tell them apart.
-    let by_label: Vec<String> = groups
+    // once for all the shown keys in it. Where one label names values of
+    // two keys (`two` rollouts, `two` epochs), each label says its key, as
+    // the cells' names do (`rollouts=two`).
+    let grid_keys: BTreeMap<&str, BTreeSet<&str>> = groups
+        .iter()
+        .flat_map(|(_, runs)| runs)
+        .flat_map(|run| &run.grid_labels)
+        .fold(BTreeMap::new(), |mut keys, (key, label)| {
+            keys.entry(label.as_str()).or_default().insert(key.as_str());
+            keys
+        });
+    let shared = grid_keys.values().any(|keys| keys.len() > 1);
+    let all_grid_keys: Vec<&str> = grid_keys.values().flatten().copied().collect();
+    let group_labels: Vec<sweep::cells::GridLabels> =
+        groups.iter().map(|(_, runs)| common_labels(runs)).collect();
+    let by_label: Vec<String> = group_labels
         .iter()
         .zip(&keys)
-        .map(|((_, runs), key)| {
-            let labels = common_labels(runs);
+        .map(|(labels, key)| {
             let mut parts: Vec<String> = Vec::new();
             let mut named: Vec<&str> = Vec::new();
             for path in &shown {
@@ -348,7 +360,14 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
                     Some((grid_key, label)) => {
                         if !named.contains(&grid_key.as_str()) {
                             named.push(grid_key);
-                            parts.push(label.clone());
+                            parts.push(if shared {
+                                format!(
+                                    "{}={label}",
+                                    sweep::cells::short_key(grid_key, &all_grid_keys)
+                                )
+                            } else {
+                                label.clone()
+                            });
                         }
                     }
                     None => parts.push(format!("{path}={}", value_under(key, path))),
@@ -358,15 +377,28 @@ pub fn group(runs: Vec<RunData>) -> Vec<Group> {
         })
         .collect();
     let distinct = by_label.iter().collect::<BTreeSet<_>>().len() == by_label.len();
+    if !distinct && group_labels.iter().any(|labels| !labels.is_empty()) {
+        crate::notes::note(
+            "the sweeps' grid labels do not tell the groups apart (one label names other values in two sweeps); the groups are named by their values instead (or name them with --names)",
+        );
+    }
     let labels = if distinct { by_label } else { by_value };
     groups
         .into_iter()
         .zip(labels)
-        .map(|((_, runs), label)| {
-            let label = if differing.is_empty() {
-                runs[0].config.name.clone()
-            } else {
+        .zip(group_labels)
+        .map(|(((_, runs), label), grid_labels)| {
+            // One group: its labels, or else its config's name.
+            let label = if !differing.is_empty() {
                 label
+            } else if !grid_labels.is_empty() {
+                grid_labels
+                    .iter()
+                    .map(|(_, label)| label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                runs[0].config.name.clone()
             };
             Group { label, runs }
         })
@@ -522,6 +554,67 @@ pub fn headline(config: &ExperimentConfig) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run of `configs/smoke.yaml` with `overrides`, as a sweep's cell
+    /// with `labels` would be read.
+    fn labelled_run(overrides: &[&str], labels: &[(&str, &str)]) -> RunData {
+        let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/smoke.yaml");
+        let overrides: Vec<String> = overrides.iter().map(|o| o.to_string()).collect();
+        RunData {
+            path: PathBuf::from(overrides.join(" ")),
+            config: crate::config::load_experiment(&smoke, &overrides).unwrap(),
+            rows: Vec::new(),
+            finished: true,
+            grid_labels: labels
+                .iter()
+                .map(|(key, label)| (key.to_string(), label.to_string()))
+                .collect(),
+        }
+    }
+
+    fn labels(groups: &[Group]) -> Vec<&str> {
+        groups.iter().map(|g| g.label.as_str()).collect()
+    }
+
+    #[test]
+    fn groups_are_named_by_grid_labels_that_tell_them_apart() {
+        const R: &str = "training.adversarial.rollouts";
+        const E: &str = "training.mle.epochs";
+        let cell = |rollouts: &str, epochs: &str, seed: u64| {
+            let (r, e) = (
+                format!("{R}={}", rollouts.len() * 2 - 4),
+                format!("{E}={}", epochs.len() * 2 - 4),
+            );
+            let s = format!("seed={seed}");
+            labelled_run(&[&r, &e, &s], &[(R, rollouts), (E, epochs)])
+        };
+        // Distinct labels: the labels alone.
+        let apart = group(vec![cell("four", "eleven", 1), cell("three", "eleven", 1)]);
+        assert_eq!(labels(&apart), ["four", "three"]);
+        // One label naming values of two keys: each label with its key.
+        let shared = group(vec![
+            cell("four", "three", 1),
+            cell("three", "four", 1),
+            cell("four", "four", 1),
+        ]);
+        assert_eq!(
+            labels(&shared),
+            [
+                "rollouts=four epochs=three",
+                "rollouts=three epochs=four",
+                "rollouts=four epochs=four"
+            ]
+        );
+        // One group: its labels, not the config's name.
+        let alone = group(vec![cell("four", "three", 1), cell("four", "three", 2)]);
+        assert_eq!(labels(&alone), ["four three"]);
+        // Labels that name other values in two sweeps: the values instead.
+        let clash = group(vec![
+            labelled_run(&[&format!("{R}=2")], &[(R, "few")]),
+            labelled_run(&[&format!("{R}=3")], &[(R, "few")]),
+        ]);
+        assert_eq!(labels(&clash), [format!("{R}=2"), format!("{R}=3")]);
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -134,13 +134,26 @@ fn final_scores(run: &RunData) -> Result<FinalScores, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let eval = newest_eval(&run.path)
-        .ok_or_else(|| {
+    let eval = newest_eval(&run.path).ok_or_else(|| {
+        // Never evaluated, or evaluated only in ways that leave it out.
+        let evaluated = std::fs::read_dir(&run.path).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("eval") && e.path().is_dir())
+        });
+        if evaluated {
             format!(
                 "{} has no `agon eval` output of its own that scores its final model (an evaluation of several runs is written into the first run's directory only; `agon eval RUN` each run)",
                 run.path.display()
             )
-        })?;
+        } else {
+            format!(
+                "{} has not been evaluated (`agon eval {}`)",
+                run.path.display(),
+                run.path.display()
+            )
+        }
+    })?;
     let file = eval.with_file_name(PER_SAMPLE_FILE);
     let text = std::fs::read_to_string(&file).map_err(|_| {
         format!(

@@ -775,6 +775,11 @@ mod tests {
                 .contains("with a one-seed baseline, no group's difference against it is tested"),
             "{sentence}"
         );
+        // One group alone has no baseline to be tested against.
+        let mut alone = one_seed_baseline.clone();
+        alone.groups.truncate(1);
+        let sentence = alone.one_seed_sentence().unwrap();
+        assert!(!sentence.contains("baseline"), "{sentence}");
 
         one_seed.caveats = vec!["runs/a has not finished its schedule".into()];
         let report = markdown(&one_seed, "");

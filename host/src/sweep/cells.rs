@@ -92,6 +92,14 @@ fn same_cell(a: &Cell, b: &Cell) -> bool {
     a.seed == b.seed && assignments(a) == assignments(b)
 }
 
+/// The first of `existing` that `wanted` does not hold (by settings and
+/// seed): why `wanted` is not an extension of `existing`.
+pub fn first_missing<'a>(existing: &'a [Cell], wanted: &[Cell]) -> Option<&'a Cell> {
+    existing
+        .iter()
+        .find(|cell| !wanted.iter().any(|w| same_cell(cell, w)))
+}
+
 /// `existing` followed by the cells of `wanted` it lacks, numbered on from
 /// its last (`existing`'s keep their names and run directories), when
 /// `wanted` holds every cell of `existing`, in any order: the same sweep,
@@ -143,7 +151,7 @@ fn labelled_values(values: &yaml::Value) -> Vec<(String, Option<String>)> {
 /// the grid's `keys` ends with: `rollouts` for
 /// `training.adversarial.rollouts`, but `mle.epochs` and `adversarial.epochs`
 /// when both epochs are swept, so that the names tell the cells apart.
-fn short_key<'k>(key: &'k str, keys: &[&str]) -> &'k str {
+pub fn short_key<'k>(key: &'k str, keys: &[&str]) -> &'k str {
     let ends_with = |other: &str, tail: &str| other == tail || other.ends_with(&format!(".{tail}"));
     key.rmatch_indices('.')
         .map(|(dot, _)| &key[dot + 1..])

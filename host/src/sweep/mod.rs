@@ -67,6 +67,12 @@ impl Manifest {
     /// The manifest of sweep directory `dir`.
     pub fn read(dir: &Path) -> anyhow::Result<Self> {
         let path = Self::path(dir);
+        if dir.is_file() {
+            bail!(
+                "{} is a file, not a sweep directory: give the directory the sweep runs in (`sweeps/<name>`, or the --out it was given; `agon sweep FILE` prints it first)",
+                dir.display()
+            );
+        }
         let text = std::fs::read_to_string(&path).map_err(|e| {
             anyhow!(
                 "{} is not a sweep directory (cannot read {}: {e})",
@@ -416,8 +422,22 @@ pub fn prepare(
             .is_some_and(|e| e.cells != cells && nothing_started(&dir, e));
     if let Some(existing) = existing.as_ref().filter(|_| !restart) {
         if existing.cells != cells && extended.is_none() {
+            let example = cells::first_missing(&existing.cells, &cells)
+                .map(|cell| {
+                    format!(
+                        ": its cell {} ({}) is not one that {} makes",
+                        cell.name,
+                        cell.all_overrides()
+                            .iter()
+                            .map(|a| crate::config::shown_assignment(a))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        spec_path.display()
+                    )
+                })
+                .unwrap_or_default();
             bail!(
-                "{} holds another sweep (its cells differ from those of {}, and not only by cells added to them: more seeds or more values of a swept key run in the same directory); choose another --out, or remove it (`rm -r {}`: the runs it holds are lost)",
+                "{} holds another sweep (its cells differ from those of {}, and not only by cells added to them: more seeds or more values of a swept key run in the same directory){example}. Choose another --out; or, to train its runs on with a longer schedule, resume each with `agon train --resume RUN --set KEY=VALUE` (schedule lengths only: docs/configuration.md); or remove it (`rm -r {}`: the runs it holds are lost)",
                 dir.display(),
                 spec_path.display(),
                 dir.display()

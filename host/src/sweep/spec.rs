@@ -110,10 +110,18 @@ impl SweepSpec {
             // serde names the field; the fix is the form a list takes.
             if message.starts_with("seeds: ") && message.contains("expected a list") {
                 message.push_str(" (write the seeds as a list, e.g. `seeds: [1, 2, 3]`)");
+            } else if message.starts_with("missing field `seeds`") {
+                message.push_str(": every sweep file lists its seeds, e.g. `seeds: [1, 2, 3]`");
             }
             anyhow!("sweep file {}: {message}", path.display())
         })?;
         let at = |what: String| anyhow!("sweep file {}: {what}", path.display());
+        // At the line of a `grid` key, where the text has one.
+        let at_grid =
+            |key: &str, what: String| match crate::config::locate::line_of(&text, &["grid", key]) {
+                Some(line) => anyhow!("sweep file {}:{line}: {what}", path.display()),
+                None => at(what),
+            };
         let dir = path.parent().unwrap_or(Path::new(""));
         if spec.base.is_relative() {
             spec.base = dir.join(&spec.base);
@@ -184,7 +192,7 @@ impl SweepSpec {
                 _ => Vec::new(),
             };
             if list.is_empty() {
-                return Err(at(format!(
+                return Err(at_grid(key, format!(
                     "grid.{key} must be a non-empty list of values, e.g. [2, 4], or a mapping of labels to values, e.g. {{small: 2, large: 4}}"
                 )));
             }
@@ -193,10 +201,24 @@ impl SweepSpec {
                 .enumerate()
                 .find(|(i, value)| list[..*i].contains(value))
             {
-                let text = yaml::to_string(value).unwrap_or_default();
-                return Err(at(format!(
-                    "grid.{key} lists {} twice; each value is one setting, and a setting run twice would count its seeds twice",
-                    text.trim().replace('\n', " ")
+                let shown = yaml::to_string(value).unwrap_or_default();
+                // A mapping's labels of that value, so the user knows which.
+                let labels = match values {
+                    yaml::Value::Mapping(labelled) => {
+                        let labels: Vec<String> = labelled
+                            .iter()
+                            .filter(|(_, v)| v == value)
+                            .map(|(label, _)| {
+                                format!("`{}`", crate::sweep::cells::name_part(label))
+                            })
+                            .collect();
+                        format!(" (labels {})", labels.join(" and "))
+                    }
+                    _ => String::new(),
+                };
+                return Err(at_grid(key, format!(
+                    "grid.{key} lists {} twice{labels}; each value is one setting, and a setting run twice would count its seeds twice",
+                    shown.trim().replace('\n', " ")
                 )));
             }
             if let yaml::Value::Mapping(labelled) = values {
@@ -209,7 +231,7 @@ impl SweepSpec {
                     .enumerate()
                     .find(|(i, name)| name.is_empty() || names[..*i].contains(name))
                 {
-                    return Err(at(format!(
+                    return Err(at_grid(key, format!(
                         "grid.{key}: label {} gives the name part `{}`, empty or another label's; labels name the cells, so use letters, digits, `.` and `_`",
                         yaml::to_string(labelled.keys().nth(i).expect("found above")).unwrap_or_default().trim(),
                         names[i]
@@ -297,8 +319,13 @@ mod tests {
             ),
             (
                 "base: base.yaml\ngrid: {training.adversarial.rollouts: {few: 2, many: 2}}\nseeds: [1]\n",
-                "grid.training.adversarial.rollouts lists 2 twice",
+                "grid.yaml:2: grid.training.adversarial.rollouts lists 2 twice (labels `few` and `many`)",
             ),
+            (
+                "base: base.yaml\ngrid:\n  training.mle.epochs: [1]\n  training.adversarial.rollouts: []\nseeds: [1]\n",
+                "grid.yaml:4: grid.training.adversarial.rollouts must be a non-empty list",
+            ),
+            ("base: base.yaml\n", "every sweep file lists its seeds, e.g. `seeds: [1, 2, 3]`"),
             (
                 "base: base.yaml\ngrid: {training.adversarial.rollouts: {\"a b\": 2, a-b: 4}}\nseeds: [1]\n",
                 "label a-b gives the name part `a-b`, empty or another label's",
