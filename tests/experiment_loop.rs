@@ -450,7 +450,7 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
         notes.iter().any(|n| n
             .as_str()
             .unwrap()
-            .contains("003_rollouts-4_seed-2 has no `agon eval` output")),
+            .contains("003_rollouts-4_seed-2 has not been evaluated (`agon eval")),
         "{notes:?}"
     );
     // Training time: the MLE epochs that would take as long as each run,
@@ -634,6 +634,10 @@ fn a_local_sweeps_jobs_and_threads_are_set_on_the_command_line() {
         (&["--jobs", "0"][..], "must be at least 1"),
         (&["--threads", "0"][..], "must be at least 1"),
         (&["--jobs", "two"][..], "give a whole number of at least 1"),
+        (
+            &["--set", "training.mle.epochs=2"][..],
+            "put `KEY: VALUE` under `set:`",
+        ),
     ] {
         let out = sweep(extra);
         assert!(!out.0.status.success(), "{extra:?} was taken");

@@ -200,6 +200,15 @@ pub struct SweepArgs {
     /// 0: none.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub progress_every: u64,
+    /// Refused with the fix (hidden): a sweep's settings are in its file,
+    /// whose copy in the sweep directory says what its cells ran.
+    #[arg(long = "set", hide = true, value_name = "KEY=VALUE", value_parser = settings_are_in_the_sweep_file)]
+    pub set: Vec<String>,
+}
+
+/// `agon sweep --set`, which `agon train` takes and a sweep does not.
+fn settings_are_in_the_sweep_file(_: &str) -> Result<String, String> {
+    Err("agon sweep takes its settings from the sweep file: put `KEY: VALUE` under `set:` (one value for every cell) or `KEY: [VALUES]` under `grid:` (values to sweep); see docs/sweeps.md".into())
 }
 
 /// A count of 1 or more.

@@ -45,6 +45,9 @@ pub struct GroupSummary {
     pub label: String,
     pub runs: Vec<String>,
     pub seeds: Vec<u64>,
+    /// The seeds of its runs that have not finished their schedule: their
+    /// last evaluation counts as their end.
+    pub unfinished: Vec<u64>,
     /// Each evaluation point: metric → estimate over the seeds that have it.
     pub curve: Vec<(Point, BTreeMap<String, Estimate>)>,
     /// The last row of each phase (generator phases; discriminator
@@ -313,6 +316,11 @@ fn summarise(group: &Group) -> GroupSummary {
         label: group.label.clone(),
         runs: runs.iter().map(|r| r.path.display().to_string()).collect(),
         seeds: group.seeds(),
+        unfinished: runs
+            .iter()
+            .filter(|r| !r.finished)
+            .map(|r| r.config.seed)
+            .collect(),
         curve,
         phase_ends,
         adversarial_change,

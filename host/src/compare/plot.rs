@@ -206,6 +206,7 @@ mod tests {
             label: "g".into(),
             runs: Vec::new(),
             seeds: Vec::new(),
+            unfinished: Vec::new(),
             curve: points
                 .iter()
                 .map(|&(phase, epoch, global_epoch)| {

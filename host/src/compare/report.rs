@@ -286,9 +286,23 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
             .groups
             .iter()
             .map(|g| {
+                let runs = match g.unfinished.as_slice() {
+                    [] => g.runs.len().to_string(),
+                    seeds => format!(
+                        "{} ({} unfinished: seed{} {})",
+                        g.runs.len(),
+                        seeds.len(),
+                        if seeds.len() == 1 { "" } else { "s" },
+                        seeds
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
                 vec![
                     g.label.clone(),
-                    g.runs.len().to_string(),
+                    runs,
                     g.seeds
                         .iter()
                         .map(u64::to_string)
@@ -722,6 +736,7 @@ mod tests {
             label: label.into(),
             runs: seeds.iter().map(|s| format!("run-{s}")).collect(),
             seeds: seeds.to_vec(),
+            unfinished: Vec::new(),
             curve: Vec::new(),
             phase_ends: Vec::new(),
             adversarial_change: Default::default(),
@@ -782,7 +797,12 @@ mod tests {
         assert!(!sentence.contains("baseline"), "{sentence}");
 
         one_seed.caveats = vec!["runs/a has not finished its schedule".into()];
+        one_seed.groups[0].unfinished = vec![2];
         let report = markdown(&one_seed, "");
+        assert!(
+            report.contains("| rollouts=2 | 2 (1 unfinished: seed 2) | 1, 2 |"),
+            "{report}"
+        );
         let caveats = report.find("## Caveats").unwrap();
         let unfinished = report.find("runs/a has not finished").unwrap();
         let untested = report.find("Not tested across seeds").unwrap();
