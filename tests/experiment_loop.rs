@@ -604,6 +604,24 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
         message.contains("bad.yaml:4 (set.training.mle.epoch): cell 000_rollouts-2_seed-1"),
         "{message}"
     );
+    // A key below a labelled value: its line under the cell's label, in a
+    // block or a key of the block's mapping.
+    for (grid, place) in [
+        (
+            "  discriminator.config:\n    big:\n      embedding_dim: 16\n    small:\n      embeding_dim: 8\n",
+            "bad.yaml:8 (grid.discriminator.config: small.embeding_dim): cell 001_",
+        ),
+        (
+            "  discriminator:\n    cnn:\n      plugin: seqgan-lab/cnn-discriminator@^0.1\n      config:\n        embeding_dim: 8\n",
+            "bad.yaml:8 (grid.discriminator: cnn.config.embeding_dim): cell 000_",
+        ),
+    ] {
+        let message = refused(&format!(
+            "base: {}\nseeds: [1]\ngrid:\n{grid}",
+            config("smoke.yaml")
+        ));
+        assert!(message.contains(place), "{message}");
+    }
 }
 
 /// `--jobs` and `--threads` replace the sweep file's local executor

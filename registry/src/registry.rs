@@ -596,10 +596,14 @@ fn not_found(
     let provides_kind = |m: &&ManifestRecord| {
         kind.is_none_or(|kind| m.components.iter().any(|c| c.kind == kind.as_str()))
     };
-    let found: Vec<String> = loadable()
-        .filter(provides_kind)
-        .map(|m| format!("{}@{}", m.qualified_name(), m.version))
-        .collect();
+    // Each once: the same build may sit in two searched directories.
+    let mut found: Vec<String> = Vec::new();
+    for m in loadable().filter(provides_kind) {
+        let id = format!("{}@{}", m.qualified_name(), m.version);
+        if !found.contains(&id) {
+            found.push(id);
+        }
+    }
     let names: Vec<String> = loadable()
         .filter(provides_kind)
         .map(|m| m.qualified_name())
@@ -646,13 +650,27 @@ fn not_found(
             .map(|name| format!("; did you mean `{name}`?"))
             .unwrap_or_default(),
     };
-    let refused: Vec<String> = survey
+    // Libraries refused for the same reason share it: "A, B (not in the
+    // plugin index …)", in the order found.
+    let mut reasons: Vec<(String, Vec<String>)> = Vec::new();
+    for (path, refusal) in survey
         .iter()
-        .filter_map(|(p, r)| r.as_ref().err().map(|e| format!("{} ({e})", p.display())))
+        .filter_map(|(p, r)| Some((p, r.as_ref().err()?)))
+    {
+        let reason = refusal.to_string();
+        let path = path.display().to_string();
+        match reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, paths)) => paths.push(path),
+            None => reasons.push((reason, vec![path])),
+        }
+    }
+    let refused: Vec<String> = reasons
+        .into_iter()
+        .map(|(reason, paths)| format!("{} ({reason})", paths.join(", ")))
         .collect();
     // A directory that is not there is the likeliest reason for a miss
     // (an AGON_PLUGIN_PATH written for another CARGO_TARGET_DIR).
-    let dirs: Vec<String> = search_path
+    let mut dirs: Vec<String> = search_path
         .dirs
         .iter()
         .map(|d| match (d.origin, d.path.exists(), d.path.is_dir()) {
@@ -663,6 +681,9 @@ fn not_found(
             _ => d.path.display().to_string(),
         })
         .collect();
+    // AGON_PLUGIN_PATH may name agon's own directory again.
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|dir| seen.insert(dir.clone()));
     RegistryError::NotFound {
         requirement: requirement.to_string(),
         found: if loadable().next().is_none() {
@@ -789,6 +810,7 @@ fn pick_component(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::ComponentRecord;
 
     #[test]
     fn a_surveyed_file_is_hashed_again_once_replaced() {
@@ -812,5 +834,49 @@ mod tests {
         );
         std::fs::remove_file(&library).unwrap();
         assert_eq!(registry.file_sha256(&library), Err(Refusal::Missing));
+    }
+
+    /// A missing plugin's message lists each available build once, and
+    /// libraries refused for one reason under that reason once.
+    #[test]
+    fn a_missing_plugins_message_names_each_build_and_reason_once() {
+        let record = |name: &str| ManifestRecord {
+            namespace: "lab".into(),
+            name: name.into(),
+            version: "0.1.0".into(),
+            sdk_abi: "1.0".into(),
+            devices: vec!["cpu".into()],
+            components: vec![ComponentRecord {
+                kind: "discriminator".into(),
+                name: "d".into(),
+                description: String::new(),
+            }],
+        };
+        let survey = vec![
+            (PathBuf::from("/a/libcnn.so"), Ok(record("cnn"))),
+            (PathBuf::from("/b/libcnn.so"), Ok(record("cnn"))),
+            (PathBuf::from("/a/libbad.so"), Err(Refusal::NotAPlugin)),
+            (PathBuf::from("/b/libbad.so"), Err(Refusal::NotAPlugin)),
+            (PathBuf::from("/b/libgone.so"), Err(Refusal::Missing)),
+        ];
+        let requirement = PluginRequirement::parse("lab/cnm@^0.1").unwrap();
+        let message = not_found(
+            &requirement,
+            Some(ComponentKind::Discriminator),
+            &survey,
+            &SearchPath::explicit(["/a", "/b", "/a"].map(PathBuf::from)),
+        )
+        .to_string();
+        assert!(message.contains("did you mean `lab/cnn`?"), "{message}");
+        assert_eq!(message.matches("lab/cnn@0.1.0").count(), 1, "{message}");
+        assert!(message.contains("(searched: /a, /b)"), "{message}");
+        assert!(
+            message.contains(&format!(
+                "refused: /a/libbad.so, /b/libbad.so ({}); /b/libgone.so ({})",
+                Refusal::NotAPlugin,
+                Refusal::Missing
+            )),
+            "{message}"
+        );
     }
 }

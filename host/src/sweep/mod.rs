@@ -213,6 +213,11 @@ fn cause(error: &anyhow::Error) -> String {
 /// given: loading is cheap, building is not); or else the one of the
 /// cell's keys the error names ([`names_key`]). `None` when neither
 /// singles one out: the base config itself, or two settings together.
+/// Where the error names a key below it (`KEY.config.embedding_dim: …`)
+/// and the grid gives the key's values under labels, the line is that of
+/// the nested key under the cell's label, as `FILE:LINE (grid.KEY:
+/// LABEL.config.embedding_dim)`; a value in a list stays at the key's
+/// line, where two items may hold the same nested key.
 fn place_of_failure(
     spec_path: &Path,
     spec: &SweepSpec,
@@ -260,13 +265,13 @@ fn place_of_failure(
             );
         }
     }
+    let message = format!("{error:#}");
     if culprits.len() != 1 {
-        let message = format!("{error:#}");
         culprits = cell
             .overrides
             .iter()
             .map(|assignment| key_of(assignment))
-            .filter(|key| names_key(&message, key))
+            .filter(|key| names_key(&message, key) || named_below(&message, key).is_some())
             .collect();
     }
     let [key] = culprits.as_slice() else {
@@ -277,9 +282,61 @@ fn place_of_failure(
     } else {
         "set"
     };
+    // Below the key: under the cell's label in the grid, or in the `set`
+    // value; not into a list's items.
+    let below: Vec<String> = match section {
+        "grid" => cells::labels_of(&cells::labelled_cells(spec), cell)
+            .into_iter()
+            .find(|(labelled, _)| labelled == key)
+            .map(|(_, label)| {
+                std::iter::once(label)
+                    .chain(named_below(&message, key).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => named_below(&message, key).unwrap_or_default(),
+    };
     let text = std::fs::read_to_string(spec_path).ok()?;
-    let line = crate::config::locate::line_of(&text, &[section, key])?;
-    Some(format!("{}:{line} ({section}.{key})", spec_path.display()))
+    // The deepest of those keys the file holds.
+    let path: Vec<&str> = [section, key.as_str()]
+        .into_iter()
+        .chain(below.iter().map(String::as_str))
+        .collect();
+    let (depth, line) = (2..=path.len()).rev().find_map(|depth| {
+        crate::config::locate::line_of(&text, &path[..depth]).map(|line| (depth, line))
+    })?;
+    let mut place = format!("{}:{line} ({section}.{key}", spec_path.display());
+    if depth > 2 {
+        place.push_str(&format!(": {}", path[2..depth].join(".")));
+    }
+    place.push(')');
+    Some(place)
+}
+
+/// The key path below `key` that `message` names as the subject of what
+/// it says (`KEY.config.embedding_dim: unknown field …` gives `config`,
+/// `embedding_dim`), the deepest where it names several; `None` where it
+/// names none below `key`.
+fn named_below(message: &str, key: &str) -> Option<Vec<String>> {
+    message
+        .match_indices(&format!("{key}."))
+        .filter(|(at, _)| {
+            message[..*at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || c == '`' || c == '(')
+        })
+        .filter_map(|(at, found)| {
+            let rest = &message[at + found.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+                .unwrap_or(rest.len());
+            let (path, after) = rest.split_at(end);
+            let path = path.trim_end_matches('.');
+            (!path.is_empty() && after.starts_with([':', ' ', '`']))
+                .then(|| path.split('.').map(str::to_string).collect::<Vec<_>>())
+        })
+        .max_by_key(Vec::len)
 }
 
 /// Whether `message` names the key path `key` as the subject of what it
@@ -772,7 +829,7 @@ fn watch_the_sweep() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::names_key;
+    use super::{named_below, names_key};
 
     #[test]
     fn a_key_is_named_as_a_subject_not_inside_a_path_or_an_assignment() {
@@ -796,5 +853,34 @@ mod tests {
         // A short key is not found inside ordinary words.
         assert!(!names_key("the rewards: none", "reward"));
         assert!(names_key("reward: no plugin", "reward"));
+    }
+
+    #[test]
+    fn a_key_below_a_cells_key_is_found_as_a_subject() {
+        let message = "--set discriminator={plugin: x, config: {embeding_dim: 8}}: \
+                       discriminator.config.embeding_dim: unknown field `embeding_dim`; \
+                       discriminator (x@0.1.0) rejected it";
+        assert_eq!(
+            named_below(message, "discriminator"),
+            Some(vec!["config".to_string(), "embeding_dim".to_string()])
+        );
+        assert_eq!(
+            named_below(message, "discriminator.config"),
+            Some(vec!["embeding_dim".to_string()])
+        );
+        // Not inside an assignment, another path, or a longer key.
+        assert_eq!(named_below(message, "config"), None);
+        assert_eq!(
+            named_below("--set discriminator.config=1: no", "discriminator"),
+            None
+        );
+        assert_eq!(
+            named_below("discriminators.config: no", "discriminator"),
+            None
+        );
+        assert_eq!(
+            named_below("discriminator.config.: no", "discriminator"),
+            Some(vec!["config".to_string()])
+        );
     }
 }
