@@ -802,6 +802,15 @@ fn a_sweep_none_of_whose_cells_started_starts_again_with_new_cells() {
         )
     };
     sweep("first.yaml", "training.adversarial.rollouts: [2]").success();
+    // `sweep status` given the sweep file, not the directory it ran in.
+    let first = sandbox.path().join("first.yaml");
+    let refused = sandbox
+        .run(&["sweep", "status", first.to_str().unwrap()], &[])
+        .clean_failure();
+    assert!(
+        refused.contains("first.yaml is a file, not a sweep directory"),
+        "{refused}"
+    );
     // As if stopped before its cell made a run directory.
     std::fs::remove_dir_all(dir.join("runs/000_rollouts-2_seed-1")).unwrap();
     std::fs::remove_dir_all(dir.join("status")).unwrap();

@@ -408,7 +408,12 @@ pub fn compare(groups: &[Group]) -> Comparison {
     for group in groups.iter().skip(1) {
         let (tests, notes) = super::per_sample::against_baseline(&groups[0], group);
         per_sample.extend(tests);
-        per_sample_notes.extend(notes);
+        // A baseline run's note comes with every group: say it once.
+        for note in notes {
+            if !per_sample_notes.contains(&note) {
+                per_sample_notes.push(note);
+            }
+        }
     }
     Comparison {
         evaluations: super::evaluations::collect(groups),
@@ -507,5 +512,37 @@ mod tests {
         let only = [row("mle", 0, 1.0), row("mle", 160, 330.0)];
         assert_eq!(training_time([&only[..]]).unwrap().matched_mle_epochs, None);
         assert_eq!(training_time([&[row("mle", 0, 1.0)][..]]), None);
+    }
+
+    /// A baseline run's per-sample note (never evaluated) comes with each
+    /// group it is paired with, and is said once.
+    #[test]
+    fn a_baseline_runs_note_is_said_once_for_all_groups() {
+        let smoke = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/smoke.yaml");
+        let dir = tempfile::tempdir().unwrap();
+        let group = |label: &str| Group {
+            label: label.to_string(),
+            runs: vec![super::super::RunData {
+                path: dir.path().join(label),
+                config: crate::config::load_experiment(&smoke, &[]).unwrap(),
+                rows: vec![row("mle", 1, 1.0)],
+                finished: true,
+                grid_labels: Vec::new(),
+            }],
+        };
+        let comparison = compare(&[group("base"), group("one"), group("two")]);
+        let about_base: Vec<&String> = comparison
+            .per_sample_notes
+            .iter()
+            .filter(|note| note.contains("base has not been evaluated"))
+            .collect();
+        assert_eq!(about_base.len(), 1, "{:?}", comparison.per_sample_notes);
+        // Each other group's own note stays.
+        for label in ["one", "two"] {
+            assert!(comparison
+                .per_sample_notes
+                .iter()
+                .any(|note| note.contains(&format!("{label} has not been evaluated"))));
+        }
     }
 }
