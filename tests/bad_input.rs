@@ -215,6 +215,30 @@ fn bad_configs() {
         &["task.train_limit=0"],
         &["task.train_limit is 0", "at least 1"],
     );
+    // A plugin named without its namespace: the library of that name.
+    refused_train(
+        &sandbox,
+        &smoke,
+        &["discriminator.plugin=cnn-discriminator@^0.1"],
+        &[
+            "--set discriminator.plugin=cnn-discriminator@^0.1: discriminator.plugin: invalid plugin reference",
+            "did you mean `seqgan-lab/cnn-discriminator@^0.1`?",
+        ],
+    );
+    // A library without a component of the kind: placed at the reference.
+    refused_train(
+        &sandbox,
+        &smoke,
+        &["discriminator.plugin=agon/lstm-generator@^0.1"],
+        &["--set discriminator.plugin=agon/lstm-generator@^0.1: discriminator.plugin: agon/lstm-generator@0.1.0 has no discriminator component"],
+    );
+    // A check of two keys together: placed at each.
+    refused_train(
+        &sandbox,
+        &smoke,
+        &["discriminator.config.filter_counts=[16, 16]"],
+        &["smoke.yaml line 27 (discriminator.config.filter_sizes), --set discriminator.config.filter_counts=[16, 16] (discriminator.config.filter_counts): "],
+    );
     // A reward that reads D's probabilities, and no discriminator: named
     // where the config asks for the reward.
     refused_train(

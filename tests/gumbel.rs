@@ -137,14 +137,20 @@ fn policy_gradient_keys_set_under_gumbel_are_named_as_unread() {
 fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anything_is_written() {
     let sandbox = Sandbox::new();
     let gumbel = config("smoke-gumbel.yaml");
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
+        // Placed where the config asks for gumbel, with a discriminator
+        // that would do.
+        (
+            &["discriminator=null"],
+            "smoke-gumbel.yaml line",
+        ),
         (
             &["discriminator={plugin: scratchgan-lab/lstm-discriminator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],
-            "but discriminator (scratchgan-lab/lstm-discriminator@0.1.0:lstm-per-token) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it, and a model on the SDK's kit declares it with `const RELAXED: bool = true`",
+            "but discriminator (scratchgan-lab/lstm-discriminator@0.1.0:lstm-per-token) does not score relaxed rows (the `relaxed-rows` capability of plugin ABI 1.2, declared by a plugin that implements it, which one built against an older agon-sdk cannot; on the SDK's kit with `const RELAXED: bool = true`",
         ),
         (
             &["generator={plugin: agon/lstm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],
-            "but generator (agon/lstm-generator@0.1.0:lstm) does not draw relaxed samples (the `relaxed-samples` capability of plugin ABI 1.2",
+            "--set generator={plugin: agon/lstm-generator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}: training.adversarial.algorithm is `gumbel`, but generator (agon/lstm-generator@0.1.0:lstm) does not draw relaxed samples (the `relaxed-samples` capability of plugin ABI 1.2",
         ),
         (
             &["training.adversarial.gumbel.inverse_temperature.max=0.5"],
@@ -170,6 +176,13 @@ fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anyth
     for (sets, expected) in cases {
         let message = sandbox.refused_train(&gumbel, sets, "refused");
         assert!(message.contains(expected), "{sets:?}: {message}");
+        if sets == ["discriminator=null"] {
+            assert!(
+                message.contains(": training.adversarial.algorithm is `gumbel`, but the config has no `discriminator:` section")
+                    && message.contains("relgan-lab/relgan@^0.1, component: relgan-discriminator"),
+                "{message}"
+            );
+        }
     }
 }
 

@@ -349,6 +349,45 @@ fn a_finished_run_resumes_to_nothing_and_extends_when_its_schedule_grows() {
     }
 }
 
+/// An MLE-only run whose config has no `reward:`, given adversarial epochs
+/// on resume, is told to start a new run: not to add a section, which a
+/// resumed run cannot take.
+#[test]
+fn an_mle_only_run_without_a_reward_is_told_to_start_anew_for_adversarial_epochs() {
+    let sandbox = Sandbox::new();
+    let text = std::fs::read_to_string(smoke()).unwrap();
+    let without_reward = text.replace(
+        "reward:\n  plugin: agon/rewards@^0.1\n  component: discriminator\n",
+        "",
+    );
+    assert_ne!(without_reward, text, "smoke.yaml's reward section moved");
+    let config = sandbox.write("mle-only.yaml", &without_reward);
+    let run = sandbox.train(
+        config.to_str().unwrap(),
+        "mle-only",
+        &["--set", "training.adversarial.epochs=0"],
+    );
+    let message = sandbox
+        .run(
+            &[
+                "train",
+                "--resume",
+                run.to_str().unwrap(),
+                "--set",
+                "training.adversarial.epochs=2",
+            ],
+            &[],
+        )
+        .clean_failure();
+    assert!(
+        message.contains("has no adversarial phase, and its config.yaml cannot start one")
+            && message.contains("no `reward:` section")
+            && message.contains("start a new run from a config that has an adversarial phase")
+            && !message.contains("add one"),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_closed_stdout_ends_quietly() {
     let sandbox = Sandbox::new();

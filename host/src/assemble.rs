@@ -625,7 +625,7 @@ pub fn build_in(
     let adversarial = &config.training.adversarial;
     let dense = adversarial.epochs > 0 && adversarial.credit == Credit::Dense;
     if adversarial.epochs > 0 && adversarial.algorithm == Algorithm::Gumbel {
-        check_gumbel(&generator, discriminator.as_ref())?;
+        check_gumbel(config, &generator, discriminator.as_ref())?;
         if reward.is_some() {
             crate::notes::warn("the `reward:` section is not used: training.adversarial.algorithm is `gumbel`, so the generator learns from the gradient of the discriminator's loss");
         }
@@ -655,9 +655,10 @@ pub fn build_in(
         }
     } else if dense {
         match &discriminator {
-            None => bail!("training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores"),
+            None => bail!("{}training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores. Add a `discriminator:` that gives them, such as `{{plugin: scratchgan-lab/lstm-discriminator@^0.1}}` (`agon plugins show PLUGIN` lists a plugin's capabilities: `token-logits`), or set credit to `monte-carlo`", placed(config, &["training", "adversarial", "credit"])),
             Some(d) if !d.supports_token_logits() => bail!(
-                "training.adversarial.credit is `dense`, but {} does not provide per-token scores (the `token-logits` capability of plugin ABI 1.1; a model on the SDK's kit declares it with `const PER_TOKEN: bool = true` and `token_logits`, as `agon plugins new discriminator --per-token` writes); use a discriminator that declares it, such as scratchgan-lab/lstm-discriminator (`agon plugins show` lists capabilities), or set credit to `monte-carlo`",
+                "{}training.adversarial.credit is `dense`, but {} does not provide per-token scores (the `token-logits` capability of plugin ABI 1.1; a model on the SDK's kit declares it with `const PER_TOKEN: bool = true` and `token_logits`, as `agon plugins new discriminator --per-token` writes); use a discriminator that declares it, such as scratchgan-lab/lstm-discriminator (`agon plugins show` lists capabilities), or set credit to `monte-carlo`",
+                placed(config, &["discriminator", "plugin"]),
                 d.label
             ),
             Some(_) => {}
@@ -666,7 +667,11 @@ pub fn build_in(
             crate::notes::warn("the `reward:` section is not used: training.adversarial.credit is `dense`, so the discriminator's per-token scores are the rewards");
         }
     } else if adversarial.epochs > 0 && reward.is_none() {
-        bail!("training.adversarial.epochs is {} but the config has no `reward:` section; add one or set the epochs to 0", adversarial.epochs);
+        bail!(
+            "{}training.adversarial.epochs is {} but the config has no `reward:` section{NO_REWARD_FIX}",
+            placed(config, &["training", "adversarial", "epochs"]),
+            adversarial.epochs
+        );
     }
     let task = match prepared {
         Prepared::Oracle { shape, train } => {
@@ -784,23 +789,41 @@ pub fn recorded_plugins(run_path: &Path) -> Vec<serde_json::Value> {
 /// Refuses `algorithm: gumbel` unless the generator draws relaxed samples
 /// and the discriminator scores relaxed rows (plugin ABI 1.2), naming the
 /// component that lacks its capability, before the run directory exists.
+/// `FILE line N: ` (or `--set …: `) where the config sets `path`, or
+/// nothing where neither does (a default).
+fn placed(config: &ExperimentConfig, path: &[&str]) -> String {
+    config
+        .origin
+        .place_of(path)
+        .map(|place| format!("{place}: "))
+        .unwrap_or_default()
+}
+
+/// The fix a new run's config gets for adversarial epochs without a
+/// reward (a resumed run cannot take it).
+pub const NO_REWARD_FIX: &str = "; add one (e.g. `reward: {plugin: agon/rewards@^0.1, component: discriminator}`) or set the epochs to 0";
+
 fn check_gumbel(
+    config: &ExperimentConfig,
     generator: &Generator,
     discriminator: Option<&Discriminator>,
 ) -> anyhow::Result<()> {
+    let algorithm_at = placed(config, &["training", "adversarial", "algorithm"]);
     let Some(discriminator) = discriminator else {
-        bail!("training.adversarial.algorithm is `gumbel`, but the config has no `discriminator:` section; gumbel training backpropagates a discriminator's loss into the generator");
+        bail!("{algorithm_at}training.adversarial.algorithm is `gumbel`, but the config has no `discriminator:` section; gumbel training backpropagates a discriminator's loss into the generator. Add a `discriminator:` that scores relaxed rows, such as `{{plugin: relgan-lab/relgan@^0.1, component: relgan-discriminator}}` (`agon plugins show PLUGIN` lists a plugin's capabilities: `relaxed-rows`), or set the algorithm to `policy-gradient`");
     };
     if !discriminator.supports_relaxed_rows() {
         bail!(
-            "training.adversarial.algorithm is `gumbel`, but {} does not score relaxed rows (the `{}` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it, and a model on the SDK's kit declares it with `const RELAXED: bool = true` and `relaxed_logits`); use a discriminator that declares it, such as relgan-lab/relgan (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+            "{}training.adversarial.algorithm is `gumbel`, but {} does not score relaxed rows (the `{}` capability of plugin ABI 1.2, declared by a plugin that implements it, which one built against an older agon-sdk cannot; on the SDK's kit with `const RELAXED: bool = true` and `relaxed_logits`); use a discriminator that declares it, such as relgan-lab/relgan (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+            placed(config, &["discriminator", "plugin"]),
             discriminator.label,
             agon_sdk::capabilities::RELAXED_ROWS
         );
     }
     if !generator.supports_relaxed_samples() {
         bail!(
-            "training.adversarial.algorithm is `gumbel`, but {} does not draw relaxed samples (the `{}` capability of plugin ABI 1.2; a plugin built against an older agon-sdk lacks it); use a generator that declares it, such as relgan-lab/relgan's `relgan-generator` or one built on the SDK's generator kit (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+            "{}training.adversarial.algorithm is `gumbel`, but {} does not draw relaxed samples (the `{}` capability of plugin ABI 1.2, declared by a plugin that implements it, which one built against an older agon-sdk cannot; every generator on the SDK's generator kit does); use a generator that declares it, such as relgan-lab/relgan's `relgan-generator` or one built on the SDK's generator kit (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+            placed(config, &["generator", "plugin"]),
             generator.label,
             agon_sdk::capabilities::RELAXED_SAMPLES
         );

@@ -55,8 +55,29 @@ pub fn resolve(
             .unwrap_or_default();
         format!("{whence}{path}: ")
     };
-    let requirement =
-        PluginRequirement::parse(&spec.plugin).map_err(|e| anyhow!("{}{e}", at("plugin")))?;
+    let requirement = PluginRequirement::parse(&spec.plugin).map_err(|e| {
+        // `cnn-discriminator`: the library of that name, with its namespace.
+        let (path, version) = spec
+            .plugin
+            .split_once('@')
+            .map_or((spec.plugin.as_str(), String::new()), |(p, v)| {
+                (p, format!("@{v}"))
+            });
+        let meant: Vec<String> = if path.contains('/') {
+            Vec::new()
+        } else {
+            registry
+                .qualified_names()
+                .into_iter()
+                .filter(|name| name.split_once('/').is_some_and(|(_, n)| n == path))
+                .map(|name| format!("`{name}{version}`"))
+                .collect()
+        };
+        match meant.as_slice() {
+            [] => anyhow!("{}{e}", at("plugin")),
+            meant => anyhow!("{}{e}; did you mean {}?", at("plugin"), meant.join(" or ")),
+        }
+    })?;
     let resolved = registry
         .resolve(&requirement, kind, spec.component.as_deref())
         .map_err(|e| match e {
@@ -69,6 +90,11 @@ pub fn resolve(
             {
                 anyhow!("{}{e}", at("component"))
             }
+            // The library named has no component of the kind: the reference
+            // is the place to change.
+            e @ (RegistryError::NoComponentOfKind { .. }
+            | RegistryError::AmbiguousComponent { .. }
+            | RegistryError::WrongKind { .. }) => anyhow!("{}{e}", at("plugin")),
             e => anyhow!("{place}: {e}"),
         })?;
     let family = device.split(':').next().unwrap_or(device);
@@ -210,7 +236,7 @@ fn config_error(
             .ok()?;
         Some((at, line))
     });
-    let message = crate::config::suggest::explain(match located {
+    let message = crate::config::suggest::explain_component(match located {
         Some((at, _)) => &message[..at],
         None => message,
     });
@@ -227,7 +253,21 @@ fn config_error(
         None => message,
     };
     let Some(key) = key else {
-        return format!("{label}: invalid config: {message} (the component's config is `{place}.config` merged over the plugin's defaults; `agon plugins show` lists them)");
+        // A check of several keys together: where the user set each.
+        let places: Vec<String> = keys_named_in(&message, &spec.config)
+            .iter()
+            .filter_map(|key| {
+                let path = format!("{place}.config.{}", key.join("."));
+                let whence = origin.place_of(&path.split('.').collect::<Vec<_>>())?;
+                Some(format!("{whence} ({path})"))
+            })
+            .collect();
+        let at = if places.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", places.join(", "))
+        };
+        return format!("{at}{label}: invalid config: {message} (the component's config is `{place}.config` merged over the plugin's defaults; `agon plugins show` lists them)");
     };
     let mut path: Vec<&str> = place.split('.').collect();
     path.push("config");
@@ -346,6 +386,13 @@ fn flattened_home(
 /// segment `lr`), if it names exactly one: a message naming several keys,
 /// or a last segment several keys share, is not placed.
 fn key_named_in(message: &str, config: &yaml::Value) -> Option<Vec<String>> {
+    let [key] = <[Vec<String>; 1]>::try_from(keys_named_in(message, config)).ok()?;
+    Some(key)
+}
+
+/// Every key path among the leaves of the user's component config that
+/// `message` names as a whole word, in the config's order.
+fn keys_named_in(message: &str, config: &yaml::Value) -> Vec<Vec<String>> {
     fn leaves(value: &yaml::Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
         match value.as_mapping() {
             Some(mapping) => {
@@ -383,11 +430,12 @@ fn key_named_in(message: &str, config: &yaml::Value) -> Option<Vec<String>> {
     }
     let mut paths = Vec::new();
     leaves(config, &mut Vec::new(), &mut paths);
-    let mut named = paths.into_iter().filter(|path| {
-        names(message, &path.join(".")) || path.last().is_some_and(|last| names(message, last))
-    });
-    let first = named.next()?;
-    named.next().is_none().then_some(first)
+    paths
+        .into_iter()
+        .filter(|path| {
+            names(message, &path.join(".")) || path.last().is_some_and(|last| names(message, last))
+        })
+        .collect()
 }
 
 fn plugin_call<T>(
@@ -852,6 +900,70 @@ mod config_error_tests {
                 "{text}"
             );
         }
+    }
+
+    /// A plugin's check of two keys together is placed at both.
+    #[test]
+    fn a_check_of_two_keys_is_placed_at_each() {
+        let spec = ComponentSpec {
+            config: yaml::parse("{hidden_dim: 3, embedding_dim: 8}").unwrap(),
+            ..spec()
+        };
+        let text = config_error(
+            "D",
+            "discriminator",
+            MERGED,
+            "hidden_dim must be below embedding_dim",
+            &spec,
+            &origin(&["discriminator.config.embedding_dim=8"]),
+        );
+        assert!(
+            text.starts_with("exp.yaml line 5 (discriminator.config.hidden_dim), --set discriminator.config.embedding_dim=8 (discriminator.config.embedding_dim): D: invalid config: hidden_dim must be below embedding_dim"),
+            "{text}"
+        );
+    }
+
+    /// A component's unknown key gets its own layout's hint, not the
+    /// host's (where a kit's training key goes among the host's keys).
+    #[test]
+    fn a_components_unknown_key_gets_its_own_layouts_hint() {
+        let merged =
+            "hidden_dim: 3\noptimizer:\n  lr: 0.01\ntraining:\n  optimizer:\n    lr: 0.1\n";
+        let spec = ComponentSpec {
+            config: yaml::parse("{optimizer: {lr: 0.01}}").unwrap(),
+            ..spec()
+        };
+        let text = config_error(
+            "D",
+            "discriminator",
+            merged,
+            "unknown field `optimizer`, expected one of `hidden_dim`, `training` at line 2 column 1",
+            &spec,
+            &origin(&["discriminator.config.optimizer.lr=0.01"]),
+        );
+        assert!(
+            text.starts_with("--set discriminator.config.optimizer.lr=0.01: "),
+            "{text}"
+        );
+        assert!(text.contains("write it as `training.optimizer`"), "{text}");
+        assert!(!text.contains("generator.config.training"), "{text}");
+    }
+
+    /// A key that only a `--set` below it made (a misplaced
+    /// `optimizer.lr`) is that `--set`'s, not the file's.
+    #[test]
+    fn a_key_made_by_a_set_below_it_is_placed_at_that_set() {
+        let set = origin(&["discriminator.config.optimizer.lr=0.01"]);
+        assert_eq!(
+            set.place_of(&["discriminator", "config", "optimizer"])
+                .as_deref(),
+            Some("--set discriminator.config.optimizer.lr=0.01")
+        );
+        assert_eq!(
+            set.place_of(&["discriminator", "config", "hidden_dim"])
+                .as_deref(),
+            Some("exp.yaml line 5")
+        );
     }
 
     #[test]

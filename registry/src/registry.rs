@@ -462,6 +462,20 @@ impl Registry {
         survey
     }
 
+    /// The `namespace/name` of every library on the search path that
+    /// loads (or that the index describes), each once: for "did you mean"
+    /// where a reference lacks its namespace.
+    pub fn qualified_names(&mut self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .survey()
+            .into_iter()
+            .filter_map(|(_, record)| Some(record.ok()?.qualified_name()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Finds the library for `requirement` (highest matching version; the
     /// earlier search directory on ties), loads it and picks the component
     /// of `kind` named `component` (or its only one).
@@ -537,7 +551,34 @@ impl Registry {
             if let Some((path, refusal)) = refused_match {
                 return Err(RegistryError::Refused { path, refusal });
             }
-            return Err(not_found(requirement, kind, &survey, &self.search_path));
+            // Indexed elsewhere: the directory a scan once had on its path.
+            let elsewhere: Vec<PathBuf> = self
+                .index
+                .entries()
+                .filter(|entry| {
+                    requirement.matches(
+                        &entry.manifest.namespace,
+                        &entry.manifest.name,
+                        &entry.manifest.version,
+                    ) && entry.path.is_file()
+                        && !survey.iter().any(|(path, _)| *path == entry.path)
+                })
+                .map(|entry| entry.path.clone())
+                .collect();
+            let mut error = not_found(requirement, kind, &survey, &self.search_path);
+            if let (RegistryError::NotFound { found, .. }, Some(path)) =
+                (&mut error, elsewhere.first())
+            {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                found.insert_str(0, &format!(
+                    "; the plugin index knows {} at {}, whose directory is not searched now: add it with `export AGON_PLUGIN_PATH={}` (or install the library into {})",
+                    requirement.qualified_name(),
+                    path.display(),
+                    dir.display(),
+                    agon_home().join("plugins").display()
+                ));
+            }
+            return Err(error);
         };
         let library = self.load(&path)?;
         // A byte-identical copy loads the same code: nothing to warn of.
@@ -810,7 +851,7 @@ fn pick_component(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::ComponentRecord;
+    use crate::index::{ComponentRecord, IndexEntry};
 
     #[test]
     fn a_surveyed_file_is_hashed_again_once_replaced() {
@@ -875,6 +916,51 @@ mod tests {
                 "refused: /a/libbad.so, /b/libbad.so ({}); /b/libgone.so ({})",
                 Refusal::NotAPlugin,
                 Refusal::Missing
+            )),
+            "{message}"
+        );
+    }
+
+    /// A library the index knows in a directory no longer searched is
+    /// named with the directory to add.
+    #[test]
+    fn a_library_indexed_off_the_search_path_is_named_with_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (searched, elsewhere) = (dir.path().join("searched"), dir.path().join("elsewhere"));
+        std::fs::create_dir_all(&searched).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let library = elsewhere.join(format!("liblab_cnn{}", crate::search_path::LIBRARY_SUFFIX));
+        std::fs::write(&library, b"not loaded").unwrap();
+        let entry = IndexEntry {
+            path: library.clone(),
+            sha256: library_file::sha256_hex(b"not loaded"),
+            size: 10,
+            manifest: ManifestRecord {
+                namespace: "lab".into(),
+                name: "cnn".into(),
+                version: "0.1.0".into(),
+                sdk_abi: "1.0".into(),
+                devices: vec!["cpu".into()],
+                components: Vec::new(),
+            },
+        };
+        let index = dir.path().join("index.json");
+        std::fs::write(
+            &index,
+            serde_json::json!({"format": 1, "libraries": [entry]}).to_string(),
+        )
+        .unwrap();
+        let mut registry = Registry::new(SearchPath::explicit([searched]), &index);
+        let requirement = PluginRequirement::parse("lab/cnn@^0.1").unwrap();
+        let message = match registry.resolve(&requirement, ComponentKind::Discriminator, None) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("resolved a library off the search path"),
+        };
+        assert!(
+            message.contains(&format!(
+                "the plugin index knows lab/cnn at {}, whose directory is not searched now: add it with `export AGON_PLUGIN_PATH={}`",
+                library.display(),
+                elsewhere.display()
             )),
             "{message}"
         );

@@ -65,14 +65,48 @@ pub fn line_of(text: &str, path: &[&str]) -> Option<usize> {
         }
         // A prefix of the path: does the rest sit in a flow mapping here?
         let line = text.lines().nth(i).unwrap_or_default();
-        if path[matched..]
-            .iter()
-            .all(|key| line.contains(&format!("{key}:")))
-        {
+        let value = line.split_once(':').map_or("", |(_, value)| value);
+        if flow_holds(value, &path[matched..]) {
             best = Some(i + 1);
         }
     }
     best
+}
+
+/// Whether the flow mapping `flow` (`{a: 1, b: {c: 2}}`) holds the key path
+/// `path` at its depths: `["b", "c"]`, not `["c"]`.
+fn flow_holds(flow: &str, path: &[&str]) -> bool {
+    // The keys from the outermost mapping down to where the scan is.
+    let mut keys: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    let mut key_start = None;
+    for (at, c) in flow.char_indices() {
+        match c {
+            '{' | '[' => {
+                depth += 1;
+                key_start = Some(at + 1);
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                key_start = None;
+            }
+            ',' => key_start = Some(at + 1),
+            ':' => {
+                if let Some(start) = key_start.take() {
+                    let key = flow[start..at]
+                        .trim()
+                        .trim_matches(|c| c == '"' || c == '\'');
+                    keys.truncate(depth.saturating_sub(1));
+                    keys.push(key.to_string());
+                    if keys.len() == depth && keys == path {
+                        return true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -104,6 +138,21 @@ generator:
         );
         assert_eq!(line_of(TEXT, &["generator", "config", "emb_dim"]), Some(11));
         assert_eq!(line_of(TEXT, &["generator", "config", "missing"]), None);
+    }
+
+    #[test]
+    fn a_flow_mappings_keys_are_found_at_their_depth() {
+        let text =
+            "generator:\n  config: {emb: 32, training: {optimizer: {lr: 0.005}}, sizes: [2, 3]}\n";
+        assert_eq!(
+            line_of(text, &["generator", "config", "training", "optimizer"]),
+            Some(2)
+        );
+        assert_eq!(line_of(text, &["generator", "config", "sizes"]), Some(2));
+        assert_eq!(line_of(text, &["generator", "config", "emb"]), Some(2));
+        // Nested deeper than the path says: not this key.
+        assert_eq!(line_of(text, &["generator", "config", "optimizer"]), None);
+        assert_eq!(line_of(text, &["generator", "config", "lr"]), None);
     }
 
     #[test]

@@ -120,16 +120,20 @@ impl PartialEq for ConfigOrigin {
 
 impl ConfigOrigin {
     /// Where the value at `path` (e.g. `["discriminator", "config",
-    /// "hidden_dim"]`) was set: `--set …` when an override set it or a
-    /// mapping above it, else `FILE line N` when the file has it; `None`
-    /// when neither has it.
+    /// "hidden_dim"]`) was set: `--set …` when an override set it, a
+    /// mapping above it or a key below it (`--set
+    /// generator.config.optimizer.lr=…` makes `generator.config.optimizer`),
+    /// else `FILE line N` when the file has it; `None` when neither has it.
     pub fn place_of(&self, path: &[&str]) -> Option<String> {
         let dotted = path.join(".");
         for assignment in self.overrides.iter().rev() {
             let key = assignment
                 .split_once('=')
                 .map_or(assignment.as_str(), |(k, _)| k);
-            if dotted == key || dotted.starts_with(&format!("{key}.")) {
+            if dotted == key
+                || dotted.starts_with(&format!("{key}."))
+                || key.starts_with(&format!("{dotted}."))
+            {
                 return Some(format!("--set {}", load::shown(assignment)));
             }
         }

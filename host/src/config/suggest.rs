@@ -22,8 +22,21 @@ const TYPE_WORDS: [(&str, &str); 12] = [
 /// serde's message made readable: Rust type names become words, `struct X`
 /// and `enum X` become "a mapping" / "one of the listed names", and an
 /// unknown field or variant gets "did you mean" when one of the expected
-/// names is close.
+/// names is close, or else, for a kit component's training key met among
+/// the host's keys, where it goes.
 pub fn explain(message: &str) -> String {
+    let mut text = explain_component(message);
+    if suggestion(&text).is_none() {
+        if let Some(hint) = unknown_field(&text).and_then(component_key_hint) {
+            text.push_str(&format!("; {hint}"));
+        }
+    }
+    text
+}
+
+/// [`explain`] for a message about a component's own config, where the
+/// component's layout says where a key goes, not the host's.
+pub fn explain_component(message: &str) -> String {
     let mut text = message.to_string();
     for (rust, words) in TYPE_WORDS {
         for prefix in ["expected ", "expected one of "] {
@@ -40,8 +53,6 @@ pub fn explain(message: &str) -> String {
     text = replace_word(&text, "expected a map", "expected a mapping");
     if let Some(suggestion) = suggestion(&text) {
         text.push_str(&format!("; did you mean `{suggestion}`?"));
-    } else if let Some(hint) = unknown_field(&text).and_then(component_key_hint) {
-        text.push_str(&format!("; {hint}"));
     }
     text
 }
