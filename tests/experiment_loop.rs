@@ -503,7 +503,9 @@ fn a_local_sweep_runs_every_cell_skips_finished_ones_and_compares() {
             && markdown.contains("| training.adversarial.rollouts=2 | final | 0.8 |")
             && markdown.contains("Per-sample paired tests")
             && markdown.contains("Evaluations (`agon eval`)")
-            && markdown.contains("| training.adversarial.rollouts=4 | nll_oracle | 64 (1) |"),
+            && markdown.contains("| training.adversarial.rollouts=4 | nll_oracle | 64 (1) |")
+            // The phases' g_loss columns hold different losses: said so.
+            && markdown.contains("`g_loss` is the loss each phase's generator steps minimised"),
         "{markdown}"
     );
     let html = std::fs::read_to_string(dir.join("compare/compare.html")).unwrap();
@@ -621,6 +623,40 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
             config("smoke.yaml")
         ));
         assert!(message.contains(place), "{message}");
+    }
+}
+
+/// A warning from the check of a sweep's settings names the setting it is
+/// about.
+#[test]
+fn a_sweep_checks_warnings_name_their_setting() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write(
+        "unused.yaml",
+        &format!(
+            "base: {}\nseeds: [1]\nset: {{training.mle.epochs: 1, training.adversarial.epochs: 1}}\ngrid:\n  training.adversarial.rollouts: [4, 8]\n",
+            config("smoke-gumbel.yaml")
+        ),
+    );
+    let dir = sandbox.path().join("sweep");
+    let out = sandbox.run(
+        &[
+            "sweep",
+            file.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    out.success();
+    for (cell, rollouts) in [("000_rollouts-4_seed-1", 4), ("001_rollouts-8_seed-1", 8)] {
+        assert!(
+            out.stderr().contains(&format!(
+                "warning: {cell} (training.adversarial.rollouts={rollouts}): training.adversarial.rollouts is not used"
+            )),
+            "{}",
+            out.stderr()
+        );
     }
 }
 

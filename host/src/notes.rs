@@ -15,6 +15,30 @@ static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 /// Set by commands that read again the data of runs already trained.
 static QUIET_DATA_NOTES: AtomicBool = AtomicBool::new(false);
 
+/// What the notes said now are about, when one process checks several
+/// things (a sweep's settings): said before each.
+static CONTEXT: Mutex<Option<String>> = Mutex::new(None);
+
+/// Runs `f` with every note and warning it says prefixed by `context`
+/// (`sweep file s.yaml, cell 001_…: `).
+pub fn within<T>(context: &str, f: impl FnOnce() -> T) -> T {
+    let set = |value: Option<String>| {
+        *CONTEXT.lock().unwrap_or_else(|p| p.into_inner()) = value;
+    };
+    set(Some(context.to_string()));
+    let result = f();
+    set(None);
+    result
+}
+
+/// `text` after the context set by [`within`], if any.
+fn in_context(text: &str) -> String {
+    match CONTEXT.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
+        Some(context) => format!("{context}: {text}"),
+        None => text.to_string(),
+    }
+}
+
 /// Whether `text` has not been said before (and marks it said).
 fn first_time(text: &str) -> bool {
     let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
@@ -24,6 +48,7 @@ fn first_time(text: &str) -> bool {
 
 /// Prints `note: TEXT` unless this process already did.
 pub fn note(text: &str) {
+    let text = in_context(text);
     if first_time(&format!("note: {text}")) {
         eprintln!("note: {text}");
     }
@@ -46,6 +71,7 @@ pub fn data_note(text: &str) {
 
 /// Prints `warning: TEXT` unless this process already did.
 pub fn warn(text: &str) {
+    let text = in_context(text);
     if first_time(&format!("warning: {text}")) {
         eprintln!("warning: {text}");
     }

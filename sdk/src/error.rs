@@ -140,7 +140,11 @@ impl PluginError {
 
 impl std::fmt::Display for PluginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind().name(), self.message)
+        match self.kind() {
+            // "error: …" after the host's "… failed: " says nothing more.
+            ErrorKind::Other => write!(f, "{}", self.message),
+            kind => write!(f, "{}: {}", kind.name(), self.message),
+        }
     }
 }
 
@@ -173,5 +177,17 @@ mod tests {
             assert_eq!(ErrorKind::from_code(kind.code()), kind);
         }
         assert_eq!(ErrorKind::from_code(999), ErrorKind::Other);
+    }
+
+    #[test]
+    fn an_error_of_no_particular_kind_is_its_message() {
+        assert_eq!(
+            PluginError::other("step gave [2]").to_string(),
+            "step gave [2]"
+        );
+        assert_eq!(
+            PluginError::config("lr below 0").to_string(),
+            "invalid config: lr below 0"
+        );
     }
 }

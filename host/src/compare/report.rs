@@ -351,6 +351,11 @@ fn blocks(comparison: &Comparison, figure: &str) -> Vec<Block> {
         names.sort_by_key(|n| *n != comparison.headline);
         names
     };
+    if metrics.iter().any(|m| m == "g_loss") {
+        out.push(Block::Paragraph(
+            "`g_loss` is the loss each phase's generator steps minimised: the per-token NLL in MLE, the REINFORCE loss (a sum over each sample's tokens) in policy-gradient epochs, the host's GAN loss in Gumbel iterations (docs/metrics.md, \"The generator's loss during training\"). Compare it within one phase of one algorithm only.".into(),
+        ));
+    }
     let mut header = vec!["group".to_string(), "phase".to_string()];
     header.extend(metrics.iter().cloned());
     let mut rows = Vec::new();

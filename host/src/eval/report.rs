@@ -68,15 +68,25 @@ pub fn table(evaluation: &Evaluation) -> String {
                 (Some(low), Some(high)) => format!("[{low:+.4}, {high:+.4}]"),
                 _ => "(no interval)".to_string(),
             };
+            // Every pair equal (no resample moves the mean): the same
+            // model twice, e.g. the end of two runs' shared MLE phase.
+            let identical = c.test.mean_difference == 0.0
+                && c.test.ci_low == Some(0.0)
+                && c.test.ci_high == Some(0.0);
             let _ = writeln!(
                 out,
-                "  {:<12} {} − {}: {:+.4} {interval}  p {p}  ({}, {} pairs)",
+                "  {:<12} {} − {}: {:+.4} {interval}  p {p}  ({}, {} pairs){}",
                 c.metric,
                 short(&c.model),
                 short(&c.baseline),
                 c.test.mean_difference,
                 c.test.method,
-                c.test.pairs
+                c.test.pairs,
+                if identical {
+                    "  identical scores on every pair: the same model"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -182,6 +192,16 @@ mod tests {
         });
         let long = table(&keyed);
         assert!(long.contains("nll_oracle   [2] − [1]: +1.0000"), "{long}");
+        assert!(!long.contains("identical scores"), "{long}");
+        // The same scores on every pair: said to be the same model.
+        keyed.comparisons[0].test =
+            crate::eval::significance::paired_bootstrap(&[1.0, 2.0], &[1.0, 2.0], 10, 1);
+        let same = table(&keyed);
+        assert!(
+            same.contains("+0.0000 [+0.0000, +0.0000]")
+                && same.contains("identical scores on every pair: the same model"),
+            "{same}"
+        );
         assert!(long.contains("  [2]        T=0.7  BLEU-2 0.5000"), "{long}");
         assert!(
             long.contains(&format!("  [1]  {mle}\n  [2]  {last}\n")),

@@ -426,13 +426,32 @@ fn check_cells(
             )
         })?;
     }
+    let several = distinct.len() > 1;
     let built = distinct.iter().try_for_each(|(cell, config)| {
-        crate::assemble::build_in(&mut registry, config, &run_dir(&dir, cell), None)
-            .map(drop)
-            .map_err(|e| {
-                let place = place_of_failure(spec_path, spec, cell, &e, None);
-                e.context(context(cell, place))
-            })
+        let mut build =
+            || crate::assemble::build_in(&mut registry, config, &run_dir(&dir, cell), None);
+        // Which setting a note is about, when there are several.
+        let built = if several {
+            crate::notes::within(
+                &format!(
+                    "{} ({})",
+                    cell.name,
+                    // Its grid point: the `set` keys are every cell's.
+                    cell.overrides[spec.set.len().min(cell.overrides.len())..]
+                        .iter()
+                        .map(|a| crate::config::shown_assignment(a))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                build,
+            )
+        } else {
+            build()
+        };
+        built.map(drop).map_err(|e| {
+            let place = place_of_failure(spec_path, spec, cell, &e, None);
+            e.context(context(cell, place))
+        })
     });
     if elsewhere.is_some() {
         std::env::set_current_dir(&here)
