@@ -1066,6 +1066,31 @@ fn plugins_new_refuses_a_directory_that_is_not_the_sdk() {
         "{}",
         written.stderr()
     );
+    assert!(
+        written
+            .stderr()
+            .contains("or run this checkout's own target/release/agon"),
+        "{}",
+        written.stderr()
+    );
+    // The same agon copied into that checkout does not suggest itself.
+    let copied = other.join("target/release/agon");
+    std::fs::create_dir_all(copied.parent().unwrap()).unwrap();
+    std::fs::copy(inside.get_program(), &copied).unwrap();
+    let mut copy = std::process::Command::new(&copied);
+    copy.current_dir(&other)
+        .env("AGON_HOME", sandbox.home())
+        .args(["plugins", "new", "reward", "lab/w"]);
+    let written = agon_integration_tests::Run(copy.output().unwrap());
+    written.success();
+    assert!(
+        written
+            .stderr()
+            .contains("this agon was copied into this checkout: `cargo build --release` here builds one of its own")
+            && !written.stderr().contains("or run this checkout's own"),
+        "{}",
+        written.stderr()
+    );
     let manifest = std::fs::read_to_string(other.join("z/Cargo.toml")).unwrap();
     let built_from = agon_integration_tests::workspace_root()
         .join("sdk")

@@ -102,11 +102,22 @@ fn new(
             if let Some(here) = here.filter(|here| *here != built_from) {
                 // An agon binary copied from another checkout: say which
                 // SDK the crate gets, before the user builds against it.
+                let checkout = here.parent().unwrap_or(&here);
+                // A binary inside this checkout came from another's build.
+                let copied_here = std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| exe.canonicalize().ok())
+                    .is_some_and(|exe| exe.starts_with(checkout));
                 crate::notes::note(&format!(
-                    "you are in the agon checkout of {}, but this agon was built from {}: the crate depends on the second's SDK; for this checkout's, pass --sdk {} (or run this checkout's own target/release/agon)",
-                    here.parent().unwrap_or(&here).display(),
+                    "you are in the agon checkout of {}, but this agon was built from {}: the crate depends on the second's SDK; for this checkout's, pass --sdk {} ({})",
+                    checkout.display(),
                     built_from.parent().unwrap_or(&built_from).display(),
-                    here.display()
+                    here.display(),
+                    if copied_here {
+                        "this agon was copied into this checkout: `cargo build --release` here builds one of its own"
+                    } else {
+                        "or run this checkout's own target/release/agon"
+                    }
                 ));
             }
             SdkSource::Path(built_from)
