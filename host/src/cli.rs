@@ -347,7 +347,10 @@ pub struct BenchArgs {
     /// the peer's `dtrain-gru`) and dense-step (50 ScratchGAN-style steps
     /// with scratchgan-lab/lstm-discriminator's per-token scores, the
     /// peer's `dense-step`) and gumbel-step (50 RelGAN-style steps through
-    /// the relaxed boundary, the peer's `gumbel-step`).
+    /// the relaxed boundary with relgan-lab/relgan's generator and
+    /// discriminator at the peer's sizes, the peer's `gumbel-step`). Those
+    /// three time fixed models, whatever --config's (docs/performance.md's
+    /// table says what each workload times, and its unit).
     #[arg(long, default_value = "all")]
     pub workloads: String,
     /// Runs per workload; the median is reported.
