@@ -142,7 +142,7 @@ fn gumbel_without_relaxed_components_or_with_bad_options_is_refused_before_anyth
         // that would do.
         (
             &["discriminator=null"],
-            "smoke-gumbel.yaml line",
+            "smoke-gumbel.yaml line 43: training.adversarial.algorithm is `gumbel`",
         ),
         (
             &["discriminator={plugin: scratchgan-lab/lstm-discriminator@^0.1, config: {embedding_dim: 16, hidden_dim: 16}}"],

@@ -655,7 +655,11 @@ pub fn build_in(
         }
     } else if dense {
         match &discriminator {
-            None => bail!("{}training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores. Add a `discriminator:` that gives them, such as `{{plugin: scratchgan-lab/lstm-discriminator@^0.1}}` (`agon plugins show PLUGIN` lists a plugin's capabilities: `token-logits`), or set credit to `monte-carlo`", placed(config, &["training", "adversarial", "credit"])),
+            None => return Err(lacks(
+                placed(config, &["training", "adversarial", "credit"]),
+                "training.adversarial.credit is `dense`, but the config has no `discriminator:` section; dense credit rewards every token with a discriminator's per-token scores".into(),
+                ". Add a `discriminator:` that gives them, such as `{plugin: scratchgan-lab/lstm-discriminator@^0.1}` (`agon plugins show PLUGIN` lists a plugin's capabilities: `token-logits`), or set credit to `monte-carlo`",
+            )),
             Some(d) if !d.supports_token_logits() => bail!(
                 "{}training.adversarial.credit is `dense`, but {} does not provide per-token scores (the `token-logits` capability of plugin ABI 1.1; a model on the SDK's kit declares it with `const PER_TOKEN: bool = true` and `token_logits`, as `agon plugins new discriminator --per-token` writes); use a discriminator that declares it, such as scratchgan-lab/lstm-discriminator (`agon plugins show` lists capabilities), or set credit to `monte-carlo`",
                 placed(config, &["discriminator", "plugin"]),
@@ -667,11 +671,14 @@ pub fn build_in(
             crate::notes::warn("the `reward:` section is not used: training.adversarial.credit is `dense`, so the discriminator's per-token scores are the rewards");
         }
     } else if adversarial.epochs > 0 && reward.is_none() {
-        bail!(
-            "{}training.adversarial.epochs is {} but the config has no `reward:` section{NO_REWARD_FIX}",
+        return Err(lacks(
             placed(config, &["training", "adversarial", "epochs"]),
-            adversarial.epochs
-        );
+            format!(
+                "training.adversarial.epochs is {} but the config has no `reward:` section",
+                adversarial.epochs
+            ),
+            "; add one (e.g. `reward: {plugin: agon/rewards@^0.1, component: discriminator}`) or set the epochs to 0",
+        ));
     }
     let task = match prepared {
         Prepared::Oracle { shape, train } => {
@@ -786,9 +793,6 @@ pub fn recorded_plugins(run_path: &Path) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// Refuses `algorithm: gumbel` unless the generator draws relaxed samples
-/// and the discriminator scores relaxed rows (plugin ABI 1.2), naming the
-/// component that lacks its capability, before the run directory exists.
 /// `FILE line N: ` (or `--set …: `) where the config sets `path`, or
 /// nothing where neither does (a default).
 fn placed(config: &ExperimentConfig, path: &[&str]) -> String {
@@ -799,10 +803,37 @@ fn placed(config: &ExperimentConfig, path: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// The fix a new run's config gets for adversarial epochs without a
-/// reward (a resumed run cannot take it).
-pub const NO_REWARD_FIX: &str = "; add one (e.g. `reward: {plugin: agon/rewards@^0.1, component: discriminator}`) or set the epochs to 0";
+/// A config whose adversarial phase lacks a section or a capability it
+/// needs: `place` and `lacks` say what, `fix` how a new run's config gets
+/// it. `agon train --resume`, which cannot change a run's config, says
+/// `lacks` with its own way out.
+#[derive(Debug)]
+pub struct AdversarialPhaseLacks {
+    pub place: String,
+    pub lacks: String,
+    pub fix: String,
+}
 
+impl std::fmt::Display for AdversarialPhaseLacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{}", self.place, self.lacks, self.fix)
+    }
+}
+
+impl std::error::Error for AdversarialPhaseLacks {}
+
+fn lacks(place: String, lacks: String, fix: &str) -> anyhow::Error {
+    AdversarialPhaseLacks {
+        place,
+        lacks,
+        fix: fix.to_string(),
+    }
+    .into()
+}
+
+/// Refuses `algorithm: gumbel` unless the generator draws relaxed samples
+/// and the discriminator scores relaxed rows (plugin ABI 1.2), naming the
+/// component that lacks its capability, before the run directory exists.
 fn check_gumbel(
     config: &ExperimentConfig,
     generator: &Generator,
@@ -810,23 +841,33 @@ fn check_gumbel(
 ) -> anyhow::Result<()> {
     let algorithm_at = placed(config, &["training", "adversarial", "algorithm"]);
     let Some(discriminator) = discriminator else {
-        bail!("{algorithm_at}training.adversarial.algorithm is `gumbel`, but the config has no `discriminator:` section; gumbel training backpropagates a discriminator's loss into the generator. Add a `discriminator:` that scores relaxed rows, such as `{{plugin: relgan-lab/relgan@^0.1, component: relgan-discriminator}}` (`agon plugins show PLUGIN` lists a plugin's capabilities: `relaxed-rows`), or set the algorithm to `policy-gradient`");
+        return Err(lacks(
+            algorithm_at,
+            "training.adversarial.algorithm is `gumbel`, but the config has no `discriminator:` section; gumbel training backpropagates a discriminator's loss into the generator".into(),
+            ". Add a `discriminator:` that scores relaxed rows, such as `{plugin: relgan-lab/relgan@^0.1, component: relgan-discriminator}` (`agon plugins show PLUGIN` lists a plugin's capabilities: `relaxed-rows`), or set the algorithm to `policy-gradient`",
+        ));
     };
     if !discriminator.supports_relaxed_rows() {
-        bail!(
-            "{}training.adversarial.algorithm is `gumbel`, but {} does not score relaxed rows (the `{}` capability of plugin ABI 1.2, declared by a plugin that implements it, which one built against an older agon-sdk cannot; on the SDK's kit with `const RELAXED: bool = true` and `relaxed_logits`); use a discriminator that declares it, such as relgan-lab/relgan (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+        return Err(lacks(
             placed(config, &["discriminator", "plugin"]),
-            discriminator.label,
-            agon_sdk::capabilities::RELAXED_ROWS
-        );
+            format!(
+                "training.adversarial.algorithm is `gumbel`, but {} does not score relaxed rows (the `{}` capability of plugin ABI 1.2, declared by a plugin that implements it, which one built against an older agon-sdk cannot; on the SDK's kit with `const RELAXED: bool = true` and `relaxed_logits`)",
+                discriminator.label,
+                agon_sdk::capabilities::RELAXED_ROWS
+            ),
+            "; use a discriminator that declares it, such as relgan-lab/relgan (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+        ));
     }
     if !generator.supports_relaxed_samples() {
-        bail!(
-            "{}training.adversarial.algorithm is `gumbel`, but {} does not draw relaxed samples (the `{}` capability of plugin ABI 1.2, declared by a plugin that implements it, which one built against an older agon-sdk cannot; every generator on the SDK's generator kit does); use a generator that declares it, such as relgan-lab/relgan's `relgan-generator` or one built on the SDK's generator kit (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+        return Err(lacks(
             placed(config, &["generator", "plugin"]),
-            generator.label,
-            agon_sdk::capabilities::RELAXED_SAMPLES
-        );
+            format!(
+                "training.adversarial.algorithm is `gumbel`, but {} does not draw relaxed samples (the `{}` capability of plugin ABI 1.2, declared by a plugin that implements it, which one built against an older agon-sdk cannot; every generator on the SDK's generator kit does)",
+                generator.label,
+                agon_sdk::capabilities::RELAXED_SAMPLES
+            ),
+            "; use a generator that declares it, such as relgan-lab/relgan's `relgan-generator` or one built on the SDK's generator kit (`agon plugins show` lists capabilities), or set algorithm to `policy-gradient`",
+        ));
     }
     Ok(())
 }

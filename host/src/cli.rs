@@ -349,8 +349,10 @@ pub struct BenchArgs {
     /// peer's `dense-step`) and gumbel-step (50 RelGAN-style steps through
     /// the relaxed boundary with relgan-lab/relgan's generator and
     /// discriminator at the peer's sizes, the peer's `gumbel-step`). Those
-    /// three time fixed models, whatever --config's (docs/performance.md's
-    /// table says what each workload times, and its unit).
+    /// three time their own discriminators (and gumbel-step its own
+    /// generator), whatever --config's; dtrain-gru and dense-step use
+    /// --config's generator (docs/performance.md's table says what
+    /// each workload times, and its unit).
     #[arg(long, default_value = "all")]
     pub workloads: String,
     /// Runs per workload; the median is reported.

@@ -67,7 +67,7 @@ pub fn resolve(
             Vec::new()
         } else {
             registry
-                .qualified_names()
+                .qualified_names(Some(kind))
                 .into_iter()
                 .filter(|name| name.split_once('/').is_some_and(|(_, n)| n == path))
                 .map(|name| format!("`{name}{version}`"))
@@ -383,15 +383,16 @@ fn flattened_home(
 
 /// The key path, among the leaves of the user's component config, that
 /// `message` names as a whole word (`training.optimizer.lr`, or its last
-/// segment `lr`), if it names exactly one: a message naming several keys,
-/// or a last segment several keys share, is not placed.
+/// segment `lr` where no other key ends so), if it names exactly one; a
+/// message naming several is placed at each by the caller.
 fn key_named_in(message: &str, config: &yaml::Value) -> Option<Vec<String>> {
     let [key] = <[Vec<String>; 1]>::try_from(keys_named_in(message, config)).ok()?;
     Some(key)
 }
 
 /// Every key path among the leaves of the user's component config that
-/// `message` names as a whole word, in the config's order.
+/// `message` names as a whole word (its full path, or a last segment no
+/// other key shares), in the config's order.
 fn keys_named_in(message: &str, config: &yaml::Value) -> Vec<Vec<String>> {
     fn leaves(value: &yaml::Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
         match value.as_mapping() {
@@ -430,11 +431,17 @@ fn keys_named_in(message: &str, config: &yaml::Value) -> Vec<Vec<String>> {
     }
     let mut paths = Vec::new();
     leaves(config, &mut Vec::new(), &mut paths);
+    // A last segment stands for its key only where no other key ends so.
+    let unique_last = |last: &String| paths.iter().filter(|p| p.last() == Some(last)).count() == 1;
     paths
-        .into_iter()
+        .iter()
         .filter(|path| {
-            names(message, &path.join(".")) || path.last().is_some_and(|last| names(message, last))
+            names(message, &path.join("."))
+                || path
+                    .last()
+                    .is_some_and(|last| unique_last(last) && names(message, last))
         })
+        .cloned()
         .collect()
 }
 
@@ -961,6 +968,14 @@ mod config_error_tests {
         );
         assert_eq!(
             set.place_of(&["discriminator", "config", "hidden_dim"])
+                .as_deref(),
+            Some("exp.yaml line 5")
+        );
+        // Where the file has the key, the file made it.
+        let below = origin(&["discriminator.config.hidden_dim.deeper=1"]);
+        assert_eq!(
+            below
+                .place_of(&["discriminator", "config", "hidden_dim"])
                 .as_deref(),
             Some("exp.yaml line 5")
         );

@@ -15,20 +15,28 @@ static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 /// Set by commands that read again the data of runs already trained.
 static QUIET_DATA_NOTES: AtomicBool = AtomicBool::new(false);
 
-/// What the notes said now are about, when one process checks several
+/// What the warnings said now are about, when one process checks several
 /// things (a sweep's settings): said before each.
 static CONTEXT: Mutex<Option<String>> = Mutex::new(None);
 
-/// Runs `f` with every note and warning it says prefixed by `context`
-/// (`sweep file s.yaml, cell 001_…: `).
+/// Runs `f` with every warning it says prefixed by `context`
+/// (`001_rollouts-8_seed-1 (training.adversarial.rollouts=8): `). Notes
+/// (on data files, on plugins found) are about no one setting, and are
+/// said once as before.
 pub fn within<T>(context: &str, f: impl FnOnce() -> T) -> T {
-    let set = |value: Option<String>| {
-        *CONTEXT.lock().unwrap_or_else(|p| p.into_inner()) = value;
-    };
-    set(Some(context.to_string()));
-    let result = f();
-    set(None);
-    result
+    /// Puts the previous context back however `f` ends.
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            *CONTEXT.lock().unwrap_or_else(|p| p.into_inner()) = self.0.take();
+        }
+    }
+    let previous = CONTEXT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .replace(context.to_string());
+    let _restore = Restore(previous);
+    f()
 }
 
 /// `text` after the context set by [`within`], if any.
@@ -48,7 +56,6 @@ fn first_time(text: &str) -> bool {
 
 /// Prints `note: TEXT` unless this process already did.
 pub fn note(text: &str) {
-    let text = in_context(text);
     if first_time(&format!("note: {text}")) {
         eprintln!("note: {text}");
     }
@@ -111,6 +118,19 @@ pub fn excerpt(output: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_prefixes_what_is_said_within_it_and_is_put_back() {
+        assert_eq!(in_context("x"), "x");
+        within("outer", || {
+            within("inner", || assert_eq!(in_context("x"), "inner: x"));
+            assert_eq!(in_context("x"), "outer: x");
+            // Put back however the inner call ends.
+            let _ = std::panic::catch_unwind(|| within("panics", || panic!("in f")));
+            assert_eq!(in_context("x"), "outer: x");
+        });
+        assert_eq!(in_context("x"), "x");
+    }
 
     #[test]
     fn a_text_is_new_once() {

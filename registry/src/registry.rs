@@ -463,13 +463,17 @@ impl Registry {
     }
 
     /// The `namespace/name` of every library on the search path that
-    /// loads (or that the index describes), each once: for "did you mean"
-    /// where a reference lacks its namespace.
-    pub fn qualified_names(&mut self) -> Vec<String> {
+    /// loads (or that the index describes) and has a component of `kind`,
+    /// each once: for "did you mean" where a reference lacks its namespace.
+    pub fn qualified_names(&mut self, kind: Option<ComponentKind>) -> Vec<String> {
         let mut names: Vec<String> = self
             .survey()
             .into_iter()
-            .filter_map(|(_, record)| Some(record.ok()?.qualified_name()))
+            .filter_map(|(_, record)| record.ok())
+            .filter(|record| {
+                kind.is_none_or(|kind| record.components.iter().any(|c| c.kind == kind.as_str()))
+            })
+            .map(|record| record.qualified_name())
             .collect();
         names.sort();
         names.dedup();
@@ -552,7 +556,8 @@ impl Registry {
                 return Err(RegistryError::Refused { path, refusal });
             }
             // Indexed elsewhere: the directory a scan once had on its path.
-            let elsewhere: Vec<PathBuf> = self
+            // The newest that would serve, by the index's record of it.
+            let elsewhere = self
                 .index
                 .entries()
                 .filter(|entry| {
@@ -560,18 +565,22 @@ impl Registry {
                         &entry.manifest.namespace,
                         &entry.manifest.name,
                         &entry.manifest.version,
-                    ) && entry.path.is_file()
+                    ) && kind.is_none_or(|kind| {
+                        entry
+                            .manifest
+                            .components
+                            .iter()
+                            .any(|c| c.kind == kind.as_str())
+                    }) && entry.path.is_file()
                         && !survey.iter().any(|(path, _)| *path == entry.path)
                 })
-                .map(|entry| entry.path.clone())
-                .collect();
+                .max_by_key(|entry| semver::Version::parse(&entry.manifest.version).ok())
+                .map(|entry| entry.path.clone());
             let mut error = not_found(requirement, kind, &survey, &self.search_path);
-            if let (RegistryError::NotFound { found, .. }, Some(path)) =
-                (&mut error, elsewhere.first())
-            {
+            if let (RegistryError::NotFound { found, .. }, Some(path)) = (&mut error, elsewhere) {
                 let dir = path.parent().unwrap_or(Path::new("."));
                 found.insert_str(0, &format!(
-                    "; the plugin index knows {} at {}, whose directory is not searched now: add it with `export AGON_PLUGIN_PATH={}` (or install the library into {})",
+                    "; the plugin index knows {} at {}, whose directory is not searched now: add it with `export AGON_PLUGIN_PATH={}:$AGON_PLUGIN_PATH` (or install the library into {})",
                     requirement.qualified_name(),
                     path.display(),
                     dir.display(),
@@ -941,7 +950,11 @@ mod tests {
                 version: "0.1.0".into(),
                 sdk_abi: "1.0".into(),
                 devices: vec!["cpu".into()],
-                components: Vec::new(),
+                components: vec![ComponentRecord {
+                    kind: "discriminator".into(),
+                    name: "d".into(),
+                    description: String::new(),
+                }],
             },
         };
         let index = dir.path().join("index.json");
@@ -958,11 +971,17 @@ mod tests {
         };
         assert!(
             message.contains(&format!(
-                "the plugin index knows lab/cnn at {}, whose directory is not searched now: add it with `export AGON_PLUGIN_PATH={}`",
+                "the plugin index knows lab/cnn at {}, whose directory is not searched now: add it with `export AGON_PLUGIN_PATH={}:$AGON_PLUGIN_PATH`",
                 library.display(),
                 elsewhere.display()
             )),
             "{message}"
         );
+        // Not for a kind it has no component of.
+        let message = match registry.resolve(&requirement, ComponentKind::Generator, None) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("resolved a library off the search path"),
+        };
+        assert!(!message.contains("the plugin index knows"), "{message}");
     }
 }

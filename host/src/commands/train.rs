@@ -193,20 +193,17 @@ fn resume(run_path: &Path, overrides: &[String], stop_after: Option<usize>) -> a
     }
     let saved = saved_vocabulary(&config, run_path)?;
     let mut built = build(&config, run_path, saved.as_ref()).map_err(|e| {
-        if old.adversarial > 0 || new.adversarial == 0 {
-            return e;
+        // An MLE-only run given adversarial epochs whose config lacks what
+        // they need: a resumed run cannot be given it.
+        match e.downcast_ref::<crate::assemble::AdversarialPhaseLacks>() {
+            Some(lacking) if old.adversarial == 0 && new.adversarial > 0 => anyhow!(
+                "--resume {run} --set training.adversarial.epochs={epochs}: {run} has no adversarial phase, and its config.yaml cannot start one: {lacks}. A resumed run keeps its config (only the schedule's lengths change), so start a new run from a config that has an adversarial phase (the bundled `*-mle.yaml` configs' adversarial ones: the same name without `-mle`)",
+                run = run_path.display(),
+                epochs = new.adversarial,
+                lacks = lacking.lacks,
+            ),
+            _ => e,
         }
-        // An MLE-only run given adversarial epochs: its config lacks what
-        // they need, and a resumed run cannot be given it.
-        let cause = e.root_cause().to_string();
-        let cause = cause
-            .strip_suffix(crate::assemble::NO_REWARD_FIX)
-            .unwrap_or(&cause);
-        anyhow!(
-            "--resume {run} --set training.adversarial.epochs={epochs}: {run} has no adversarial phase, and its config.yaml cannot start one: {cause}. A resumed run keeps its config (only the schedule's lengths change), so start a new run from a config that has an adversarial phase (the bundled `*-mle.yaml` configs' adversarial ones: the same name without `-mle`)",
-            run = run_path.display(),
-            epochs = new.adversarial,
-        )
     })?;
     record_plugin_changes(run_path, &built.plugins, state.position)?;
     if config.task.kind == crate::config::TaskKind::Conditional && saved_config.written_by.is_none()

@@ -120,24 +120,32 @@ impl PartialEq for ConfigOrigin {
 
 impl ConfigOrigin {
     /// Where the value at `path` (e.g. `["discriminator", "config",
-    /// "hidden_dim"]`) was set: `--set …` when an override set it, a
-    /// mapping above it or a key below it (`--set
-    /// generator.config.optimizer.lr=…` makes `generator.config.optimizer`),
-    /// else `FILE line N` when the file has it; `None` when neither has it.
+    /// "hidden_dim"]`) was set: `--set …` when an override set it or a
+    /// mapping above it, else `FILE line N` when the file has it, else the
+    /// `--set` of a key below it, which made it (`--set
+    /// generator.config.optimizer.lr=…` makes `generator.config.optimizer`
+    /// where the file has none); `None` when none of them has it.
     pub fn place_of(&self, path: &[&str]) -> Option<String> {
         let dotted = path.join(".");
-        for assignment in self.overrides.iter().rev() {
-            let key = assignment
+        let key_of = |assignment: &str| {
+            assignment
                 .split_once('=')
-                .map_or(assignment.as_str(), |(k, _)| k);
-            if dotted == key
-                || dotted.starts_with(&format!("{key}."))
-                || key.starts_with(&format!("{dotted}."))
-            {
-                return Some(format!("--set {}", load::shown(assignment)));
-            }
-        }
-        locate::line_of(&self.text, path).map(|line| format!("{} line {line}", self.file.display()))
+                .map_or(assignment, |(k, _)| k)
+                .to_string()
+        };
+        let set = |wanted: &dyn Fn(&str) -> bool| {
+            self.overrides
+                .iter()
+                .rev()
+                .find(|assignment| wanted(&key_of(assignment)))
+                .map(|assignment| format!("--set {}", load::shown(assignment)))
+        };
+        set(&|key| dotted == key || dotted.starts_with(&format!("{key}.")))
+            .or_else(|| {
+                locate::line_of(&self.text, path)
+                    .map(|line| format!("{} line {line}", self.file.display()))
+            })
+            .or_else(|| set(&|key| key.starts_with(&format!("{dotted}."))))
     }
 }
 

@@ -68,8 +68,9 @@ pub fn table(evaluation: &Evaluation) -> String {
                 (Some(low), Some(high)) => format!("[{low:+.4}, {high:+.4}]"),
                 _ => "(no interval)".to_string(),
             };
-            // Every pair equal (no resample moves the mean): the same
-            // model twice, e.g. the end of two runs' shared MLE phase.
+            // Every pair equal (an interval of [0, 0]): the two gave the
+            // same outputs, e.g. one checkpoint twice (the end of two runs'
+            // shared MLE phase).
             let identical = c.test.mean_difference == 0.0
                 && c.test.ci_low == Some(0.0)
                 && c.test.ci_high == Some(0.0);
@@ -83,7 +84,7 @@ pub fn table(evaluation: &Evaluation) -> String {
                 c.test.method,
                 c.test.pairs,
                 if identical {
-                    "  identical scores on every pair: the same model"
+                    "  identical on every pair: the same outputs (e.g. one checkpoint twice)"
                 } else {
                     ""
                 }
@@ -192,14 +193,14 @@ mod tests {
         });
         let long = table(&keyed);
         assert!(long.contains("nll_oracle   [2] − [1]: +1.0000"), "{long}");
-        assert!(!long.contains("identical scores"), "{long}");
+        assert!(!long.contains("identical on every pair"), "{long}");
         // The same scores on every pair: said to be the same model.
         keyed.comparisons[0].test =
             crate::eval::significance::paired_bootstrap(&[1.0, 2.0], &[1.0, 2.0], 10, 1);
         let same = table(&keyed);
         assert!(
             same.contains("+0.0000 [+0.0000, +0.0000]")
-                && same.contains("identical scores on every pair: the same model"),
+                && same.contains("identical on every pair: the same outputs"),
             "{same}"
         );
         assert!(long.contains("  [2]        T=0.7  BLEU-2 0.5000"), "{long}");

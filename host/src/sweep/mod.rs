@@ -216,8 +216,9 @@ fn cause(error: &anyhow::Error) -> String {
 /// Where the error names a key below it (`KEY.config.embedding_dim: …`)
 /// and the grid gives the key's values under labels, the line is that of
 /// the nested key under the cell's label, as `FILE:LINE (grid.KEY:
-/// LABEL.config.embedding_dim)`; a value in a list stays at the key's
-/// line, where two items may hold the same nested key.
+/// LABEL.config.embedding_dim)`, or, naming none, the label's line; a
+/// value in a list stays at the key's line, where two items may hold the
+/// same nested key.
 fn place_of_failure(
     spec_path: &Path,
     spec: &SweepSpec,
@@ -267,12 +268,18 @@ fn place_of_failure(
     }
     let message = format!("{error:#}");
     if culprits.len() != 1 {
-        culprits = cell
-            .overrides
-            .iter()
-            .map(|assignment| key_of(assignment))
-            .filter(|key| names_key(&message, key) || named_below(&message, key).is_some())
+        // The keys the message names, or else those it names a key below
+        // (a `set` block's key is above a grid key in it).
+        let keys = cell.overrides.iter().map(|assignment| key_of(assignment));
+        culprits = keys
+            .clone()
+            .filter(|key| names_key(&message, key))
             .collect();
+        if culprits.is_empty() {
+            culprits = keys
+                .filter(|key| named_below(&message, key).is_some())
+                .collect();
+        }
     }
     let [key] = culprits.as_slice() else {
         return None;
