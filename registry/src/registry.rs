@@ -886,11 +886,9 @@ mod tests {
         assert_eq!(registry.file_sha256(&library), Err(Refusal::Missing));
     }
 
-    /// A missing plugin's message lists each available build once, and
-    /// libraries refused for one reason under that reason once.
-    #[test]
-    fn a_missing_plugins_message_names_each_build_and_reason_once() {
-        let record = |name: &str| ManifestRecord {
+    /// The record of `lab/NAME` 0.1.0, a library with one discriminator.
+    fn discriminator_library(name: &str) -> ManifestRecord {
+        ManifestRecord {
             namespace: "lab".into(),
             name: name.into(),
             version: "0.1.0".into(),
@@ -901,7 +899,14 @@ mod tests {
                 name: "d".into(),
                 description: String::new(),
             }],
-        };
+        }
+    }
+
+    /// A missing plugin's message lists each available build once, and
+    /// libraries refused for one reason under that reason once.
+    #[test]
+    fn a_missing_plugins_message_names_each_build_and_reason_once() {
+        let record = discriminator_library;
         let survey = vec![
             (PathBuf::from("/a/libcnn.so"), Ok(record("cnn"))),
             (PathBuf::from("/b/libcnn.so"), Ok(record("cnn"))),
@@ -944,18 +949,7 @@ mod tests {
             path: library.clone(),
             sha256: library_file::sha256_hex(b"not loaded"),
             size: 10,
-            manifest: ManifestRecord {
-                namespace: "lab".into(),
-                name: "cnn".into(),
-                version: "0.1.0".into(),
-                sdk_abi: "1.0".into(),
-                devices: vec!["cpu".into()],
-                components: vec![ComponentRecord {
-                    kind: "discriminator".into(),
-                    name: "d".into(),
-                    description: String::new(),
-                }],
-            },
+            manifest: discriminator_library("cnn"),
         };
         let index = dir.path().join("index.json");
         std::fs::write(
