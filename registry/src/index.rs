@@ -67,6 +67,12 @@ impl ManifestRecord {
     pub fn qualified_name(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+
+    /// Whether the library has a component of `kind` (any library, for
+    /// `None`).
+    pub fn provides(&self, kind: Option<agon_sdk::ComponentKind>) -> bool {
+        kind.is_none_or(|kind| self.components.iter().any(|c| c.kind == kind.as_str()))
+    }
 }
 
 /// One indexed library.

@@ -470,9 +470,7 @@ impl Registry {
             .survey()
             .into_iter()
             .filter_map(|(_, record)| record.ok())
-            .filter(|record| {
-                kind.is_none_or(|kind| record.components.iter().any(|c| c.kind == kind.as_str()))
-            })
+            .filter(|record| record.provides(kind))
             .map(|record| record.qualified_name())
             .collect();
         names.sort();
@@ -565,13 +563,8 @@ impl Registry {
                         &entry.manifest.namespace,
                         &entry.manifest.name,
                         &entry.manifest.version,
-                    ) && kind.is_none_or(|kind| {
-                        entry
-                            .manifest
-                            .components
-                            .iter()
-                            .any(|c| c.kind == kind.as_str())
-                    }) && entry.path.is_file()
+                    ) && entry.manifest.provides(kind)
+                        && entry.path.is_file()
                         && !survey.iter().any(|(path, _)| *path == entry.path)
                 })
                 .max_by_key(|entry| semver::Version::parse(&entry.manifest.version).ok())
@@ -643,9 +636,7 @@ fn not_found(
     search_path: &SearchPath,
 ) -> RegistryError {
     let loadable = || survey.iter().filter_map(|(_, r)| r.as_ref().ok());
-    let provides_kind = |m: &&ManifestRecord| {
-        kind.is_none_or(|kind| m.components.iter().any(|c| c.kind == kind.as_str()))
-    };
+    let provides_kind = |m: &&ManifestRecord| m.provides(kind);
     // Each once: the same build may sit in two searched directories.
     let mut found: Vec<String> = Vec::new();
     for m in loadable().filter(provides_kind) {
